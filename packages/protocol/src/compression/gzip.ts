@@ -1,0 +1,49 @@
+import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
+import { CompressionError, CompressionErrorCode } from './compression-error.js';
+
+/**
+ * gzip (compression type 1): RFC 1952 members through node:zlib, as Java's GZIPOutputStream
+ * writes them. zlib's `maxOutputLength` stops inflation at the caller's limit, so a small
+ * bomb never materialises its full output.
+ */
+
+export function gzipCompressSync(buf: Buffer): Buffer {
+  return gzipSync(buf);
+}
+
+export function gzipCompress(buf: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gzip(buf, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+export function gzipDecompressSync(buf: Buffer, maxSize: number): Buffer {
+  try {
+    return gunzipSync(buf, { maxOutputLength: Math.max(1, maxSize) });
+  } catch (err) {
+    throw toCompressionError(err, buf.length, maxSize);
+  }
+}
+
+export function gzipDecompress(buf: Buffer, maxSize: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gunzip(buf, { maxOutputLength: Math.max(1, maxSize) }, (err, out) =>
+      err ? reject(toCompressionError(err, buf.length, maxSize)) : resolve(out),
+    );
+  });
+}
+
+function toCompressionError(err: unknown, inputBytes: number, maxSize: number): CompressionError {
+  if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+    return new CompressionError(
+      CompressionErrorCode.TOO_LARGE,
+      `gzip payload of ${inputBytes} bytes inflates past the limit of ${maxSize} bytes`,
+      { cause: err },
+    );
+  }
+  return new CompressionError(
+    CompressionErrorCode.CORRUPT,
+    `gzip payload of ${inputBytes} bytes does not inflate: ${(err as Error).message}`,
+    { cause: err },
+  );
+}

@@ -1,0 +1,209 @@
+import { decompress } from '../compression/codec.js';
+import { ErrorCode } from '../errors.js';
+import { BatchLayout, CompressionType, readInt64 } from './batch-layout.js';
+import { MIN_RECORD_SIZE, TimestampType } from './batch-constants.js';
+import { type RecordBatchHeader, computeBatchCrc, readBatchHeader } from './batch-header.js';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, compressionFailure } from './batch-decode.js';
+import { RecordBatchError } from './record-batch-error.js';
+import { type RecordWalkChecks, walkRecords } from './record-walk.js';
+
+/**
+ * The broker's check of one produced (or replicated) batch before it is appended, in the
+ * order Kafka applies them (ByteBufferLogInputStream, UnifiedLog.analyzeAndValidateRecords,
+ * ProduceRequest.validateRecords, LogValidator), each with the error code Kafka answers:
+ *
+ *   fewer than 12 bytes, or fewer than the declared size   INVALID_RECORD (87)
+ *   size below the 61-byte header                          CORRUPT_MESSAGE (2)
+ *   size above maxBatchBytes (message.max.bytes)           MESSAGE_TOO_LARGE (10)
+ *   magic 0 or 1                                           INVALID_RECORD (87)
+ *   any other magic but 2                                  CORRUPT_MESSAGE (2)
+ *   client batch with baseOffset != 0                      INVALID_RECORD (87)
+ *   CRC-32C mismatch                                       CORRUPT_MESSAGE (2)
+ *   client: count <= 0 or != lastOffsetDelta + 1           INVALID_RECORD (87)
+ *   client: control batch                                  INVALID_RECORD (87)
+ *   client: producerId set but baseSequence < 0            INVALID_RECORD (87)
+ *   codec id 5-7, or zstd below produce v7                 UNSUPPORTED_COMPRESSION_TYPE (76)
+ *   client LogAppendTime batch into a LogAppendTime topic  INVALID_TIMESTAMP (32)
+ *   payload that does not decompress                       CORRUPT_MESSAGE (2)
+ *   payload decompressing past maxDecompressedBytes        MESSAGE_TOO_LARGE (10)
+ *   bad record framing / count / offset deltas             INVALID_RECORD (87)
+ *   null key in a compacted topic                          INVALID_RECORD (87)
+ *   record timestamp outside the configured window         INVALID_TIMESTAMP (32)
+ *
+ * Deliberate difference: Kafka accepts an uncompressed client batch whose offset deltas are
+ * not 0..n-1 (and rewrites a compressed one); we refuse it with INVALID_RECORD, since every
+ * producer writes 0..n-1 and anything else would give consumers gaps or duplicates.
+ * Compressed batches are decompressed only to be checked; the stored bytes stay as sent.
+ *
+ * Bad bytes never throw: the result carries the code and a message that quotes the values.
+ */
+
+export interface BatchValidationOptions {
+  /** Largest batch accepted, counting the 12-byte log overhead. Default 1048588 (Kafka's message.max.bytes). */
+  maxBatchBytes?: number;
+  /** Bound on a compressed batch's decompressed records. Default DEFAULT_MAX_DECOMPRESSED_BYTES. */
+  maxDecompressedBytes?: number;
+  /** 'client' applies the checks Kafka makes on producer input; 'replication' only integrity. Default 'client'. */
+  origin?: 'client' | 'replication';
+  /** Produce request version; below 7 zstd is refused, as in Kafka. */
+  produceVersion?: number;
+  /** cleanup.policy includes compact: records need keys. */
+  compacted?: boolean;
+  /** The topic's message.timestamp.type. Default CreateTime. */
+  timestampType?: TimestampType;
+  /** With timestampBeforeMaxMs/AfterMaxMs: the window record timestamps must fall in (CreateTime). */
+  nowMs?: number;
+  timestampBeforeMaxMs?: number;
+  timestampAfterMaxMs?: number;
+}
+
+export interface BatchValidationOk {
+  ok: true;
+  header: RecordBatchHeader;
+  /** Largest record timestamp (-1 if none); Kafka rewrites maxTimestamp to it for CreateTime. */
+  maxTimestamp: number;
+}
+
+export interface BatchValidationFailure {
+  ok: false;
+  errorCode: number;
+  message: string;
+  /** The record to blame, for ProduceResponse record_errors. */
+  recordIndex?: number;
+}
+
+export type BatchValidation = BatchValidationOk | BatchValidationFailure;
+
+/** Kafka's default message.max.bytes (1 MiB + 12 bytes of log overhead). */
+export const DEFAULT_MAX_BATCH_BYTES = 1048588;
+
+export async function validateBatch(buf: Buffer, offset: number, options: BatchValidationOptions = {}): Promise<BatchValidation> {
+  const envelope = checkEnvelope(buf, offset, options);
+  if (!envelope.ok) return envelope;
+  const header = envelope.header;
+  const checks = recordChecks(header, options);
+  try {
+    let section: Buffer;
+    let start = offset + BatchLayout.RECORDS;
+    let end = offset + header.size;
+    if (header.compression === CompressionType.NONE) {
+      section = buf;
+    } else {
+      try {
+        section = await decompress(header.compression, buf.subarray(start, end), maxDecompressed(options));
+      } catch (err) {
+        throw compressionFailure(err, header.compression);
+      }
+      start = 0;
+      end = section.length;
+    }
+    if (header.recordCount > (end - start) / MIN_RECORD_SIZE) {
+      return fail(ErrorCode.INVALID_RECORD, `batch declares ${header.recordCount} records, impossible in ${end - start} bytes of records`);
+    }
+    const maxTimestamp = walkRecords(section, start, end, header.recordCount, header.baseTimestamp, header.lastOffsetDelta, checks);
+    return { ok: true, header, maxTimestamp };
+  } catch (err) {
+    if (err instanceof RecordBatchError) {
+      const failure: BatchValidationFailure = { ok: false, errorCode: err.errorCode, message: err.message };
+      if (err.recordIndex !== undefined) failure.recordIndex = err.recordIndex;
+      return failure;
+    }
+    throw err;
+  }
+}
+
+function maxDecompressed(options: BatchValidationOptions): number {
+  return options.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+}
+
+function fail(errorCode: number, message: string): BatchValidationFailure {
+  return { ok: false, errorCode, message };
+}
+
+/** Everything up to the records: sizes, magic, CRC, header consistency. */
+function checkEnvelope(buf: Buffer, offset: number, options: BatchValidationOptions): { ok: true; header: RecordBatchHeader } | BatchValidationFailure {
+  const available = buf.length - offset;
+  if (offset < 0 || available < BatchLayout.LOG_OVERHEAD) {
+    return fail(ErrorCode.INVALID_RECORD, `record set holds ${Math.max(0, available)} bytes, not a whole batch`);
+  }
+  const size = BatchLayout.LOG_OVERHEAD + buf.readInt32BE(offset + BatchLayout.BATCH_LENGTH);
+  if (size < BatchLayout.HEADER_SIZE) {
+    return fail(ErrorCode.CORRUPT_MESSAGE, `batch size ${size} is below the minimum batch overhead of ${BatchLayout.HEADER_SIZE}`);
+  }
+  const maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  if (size > maxBatchBytes) {
+    return fail(ErrorCode.MESSAGE_TOO_LARGE, `batch size ${size} exceeds the maximum of ${maxBatchBytes} bytes`);
+  }
+  if (size > available) {
+    return fail(ErrorCode.INVALID_RECORD, `batch declares ${size} bytes but only ${available} were sent`);
+  }
+  let header: RecordBatchHeader;
+  try {
+    header = readBatchHeader(buf, offset);
+  } catch (err) {
+    if (err instanceof RecordBatchError) return fail(err.errorCode, err.message);
+    throw err;
+  }
+  const client = (options.origin ?? 'client') === 'client';
+  if (client && header.baseOffset !== 0) {
+    return fail(ErrorCode.INVALID_RECORD, `batch baseOffset is ${header.baseOffset}; a producer must send 0`);
+  }
+  const crc = computeBatchCrc(buf, offset, size);
+  if (crc !== header.crc) {
+    return fail(ErrorCode.CORRUPT_MESSAGE, `batch is corrupt: stored CRC ${header.crc}, computed ${crc}`);
+  }
+  if (client) {
+    if (header.recordCount <= 0) return fail(ErrorCode.INVALID_RECORD, `batch declares ${header.recordCount} records; a producer must send at least 1`);
+    if (header.lastOffsetDelta + 1 !== header.recordCount) {
+      return fail(ErrorCode.INVALID_RECORD, `batch lastOffsetDelta ${header.lastOffsetDelta} disagrees with its record count ${header.recordCount}`);
+    }
+    if (header.isControl) return fail(ErrorCode.INVALID_RECORD, 'producers may not write control batches');
+    if (header.producerId >= 0 && header.baseSequence < 0) {
+      return fail(ErrorCode.INVALID_RECORD, `batch of producerId ${header.producerId} has invalid baseSequence ${header.baseSequence}`);
+    }
+  } else if (header.recordCount < 0 || header.lastOffsetDelta < header.recordCount - 1) {
+    return fail(ErrorCode.CORRUPT_MESSAGE, `batch declares ${header.recordCount} records within lastOffsetDelta ${header.lastOffsetDelta}`);
+  }
+  if (header.compression > CompressionType.ZSTD) {
+    return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `batch compression type ${header.compression} is unknown`);
+  }
+  if (header.compression === CompressionType.ZSTD && options.produceVersion !== undefined && options.produceVersion < 7) {
+    return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `produce v${options.produceVersion} may not use zstd (needs v7+)`);
+  }
+  if (client && header.timestampType === TimestampType.LOG_APPEND_TIME) {
+    if ((options.timestampType ?? TimestampType.CREATE_TIME) === TimestampType.LOG_APPEND_TIME) {
+      return fail(ErrorCode.INVALID_TIMESTAMP, 'producers may not set the LogAppendTime timestamp type');
+    }
+    const window = timestampWindow(options);
+    const ts = readInt64(buf, offset + BatchLayout.MAX_TIMESTAMP);
+    if (ts !== -1 && (ts < window.min || ts > window.max)) {
+      return fail(ErrorCode.INVALID_TIMESTAMP, `batch timestamp ${ts} is outside [${window.min}, ${window.max}]`);
+    }
+  }
+  return { ok: true, header };
+}
+
+function timestampWindow(options: BatchValidationOptions): { min: number; max: number } {
+  if (options.nowMs === undefined) return { min: -Infinity, max: Infinity };
+  return {
+    min: options.timestampBeforeMaxMs === undefined ? -Infinity : options.nowMs - options.timestampBeforeMaxMs,
+    max: options.timestampAfterMaxMs === undefined ? Infinity : options.nowMs + options.timestampAfterMaxMs,
+  };
+}
+
+function recordChecks(header: RecordBatchHeader, options: BatchValidationOptions): RecordWalkChecks {
+  const client = (options.origin ?? 'client') === 'client';
+  // Kafka checks record timestamps only for CreateTime topics and CreateTime batches; a
+  // LogAppendTime batch's records all carry its maxTimestamp, checked in the envelope.
+  const checkTimes =
+    client &&
+    (options.timestampType ?? TimestampType.CREATE_TIME) === TimestampType.CREATE_TIME &&
+    header.timestampType === TimestampType.CREATE_TIME;
+  const window = checkTimes ? timestampWindow(options) : { min: -Infinity, max: Infinity };
+  return {
+    contiguousOffsets: client,
+    requireKey: client && options.compacted === true && !header.isControl,
+    timestampMin: window.min,
+    timestampMax: window.max,
+  };
+}

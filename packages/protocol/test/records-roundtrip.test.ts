@@ -1,0 +1,146 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { BatchLayout, CompressionType } from '../src/records/batch-layout.js';
+import { TimestampType } from '../src/records/batch-constants.js';
+import { encodeBatch, encodeBatchSync } from '../src/records/batch-encode.js';
+import { decodeBatch, decodeRecords, decodeRecordsSync } from '../src/records/batch-decode.js';
+import { validateBatch } from '../src/records/batch-validate.js';
+import { forEachBatch, readBatchHeader, scanBatches, verifyBatchCrc, batchSizeAt } from '../src/records/batch-header.js';
+import { assignOffsets, setLogAppendTime, setMaxTimestamp, setPartitionLeaderEpoch } from '../src/records/batch-patch.js';
+import { ControlRecordType, decodeControlRecordKey, decodeEndTransactionMarker, encodeControlBatch } from '../src/records/control-record.js';
+import { crc32c } from '../src/records/crc32c.js';
+import type { RecordInput } from '../src/records/record-codec.js';
+
+const CODECS = [CompressionType.NONE, CompressionType.GZIP, CompressionType.SNAPPY, CompressionType.LZ4, CompressionType.ZSTD];
+
+const bytesOrNull = fc.option(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), { nil: null });
+const recordArb: fc.Arbitrary<RecordInput> = fc.record({
+  timestamp: fc.integer({ min: 0, max: 2 ** 45 }),
+  key: bytesOrNull,
+  value: bytesOrNull,
+  headers: fc.array(fc.record({ key: fc.string({ maxLength: 20, unit: 'grapheme' }), value: bytesOrNull }), { maxLength: 4 }),
+});
+
+test('crc32c matches the RFC 3720 check value and chains', () => {
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+  const a = Buffer.from('hello ');
+  const b = Buffer.from('world');
+  assert.equal(crc32c(b, crc32c(a)), crc32c(Buffer.concat([a, b])));
+});
+
+test('random batches round-trip through encode, validate and decode with every codec', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(recordArb, { minLength: 1, maxLength: 30 }),
+      fc.constantFrom(...CODECS),
+      fc.record({ producerId: fc.integer({ min: -1, max: 2 ** 50 }), producerEpoch: fc.integer({ min: -1, max: 32767 }), baseSequence: fc.integer({ min: 0, max: 2 ** 31 - 1 }) }),
+      async (records, compression, producer) => {
+        const batch = await encodeBatch({ records, compression, ...producer, partitionLeaderEpoch: 7 });
+        const header = readBatchHeader(batch, 0);
+        assert.equal(header.size, batch.length);
+        assert.equal(header.compression, compression);
+        assert.equal(header.recordCount, records.length);
+        assert.equal(header.lastOffsetDelta, records.length - 1);
+        assert.equal(header.producerId, producer.producerId);
+        assert.equal(header.baseSequence, producer.baseSequence);
+        assert.equal(header.baseTimestamp, records[0]!.timestamp);
+        assert.equal(header.maxTimestamp, Math.max(...records.map((r) => r.timestamp!)));
+        assert.ok(verifyBatchCrc(batch, 0));
+
+        const validation = await validateBatch(batch, 0);
+        assert.ok(validation.ok, validation.ok ? '' : validation.message);
+        assert.equal(validation.maxTimestamp, header.maxTimestamp);
+
+        const decoded = await decodeRecords(batch);
+        assert.equal(decoded.length, records.length);
+        decoded.forEach((record, i) => {
+          const input = records[i]!;
+          assert.equal(record.offset, i);
+          assert.equal(record.offsetDelta, i);
+          assert.equal(record.timestamp, input.timestamp);
+          assert.deepEqual(record.key, input.key);
+          assert.deepEqual(record.value, input.value);
+          assert.deepEqual(record.headers, input.headers!.map((h) => ({ key: h.key, value: h.value })));
+        });
+        if (compression !== CompressionType.ZSTD) {
+          assert.ok(encodeBatchSync({ records, compression, ...producer, partitionLeaderEpoch: 7 }).equals(batch));
+          assert.equal(decodeRecordsSync(batch).length, records.length);
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});
+
+test('in-place offset, epoch and LogAppendTime assignment keep the batch valid without copying', async () => {
+  for (const compression of CODECS) {
+    const batch = await encodeBatch({ compression, timestamp: 1000, records: [{ value: Buffer.from('a') }, { value: Buffer.from('b'), timestamp: 1500 }] });
+    const before = batch.buffer;
+    assert.equal(assignOffsets(batch, 0, 2 ** 40), 2 ** 40 + 1);
+    setPartitionLeaderEpoch(batch, 0, 12);
+    assert.ok(verifyBatchCrc(batch, 0), 'offset and epoch sit outside the CRC');
+    assert.equal(setLogAppendTime(batch, 0, 99_999), true);
+    assert.equal(setLogAppendTime(batch, 0, 99_999), false, 'unchanged: no rewrite');
+    assert.equal(batch.buffer, before);
+    assert.ok(verifyBatchCrc(batch, 0), 'CRC recomputed after attributes/maxTimestamp change');
+    const { header, records } = await decodeBatch(batch);
+    assert.equal(header.baseOffset, 2 ** 40);
+    assert.equal(header.partitionLeaderEpoch, 12);
+    assert.equal(header.timestampType, TimestampType.LOG_APPEND_TIME);
+    assert.deepEqual(records.map((r) => [r.offset, r.timestamp]), [[2 ** 40, 99_999], [2 ** 40 + 1, 99_999]]);
+    // Back to CreateTime: record timestamps reappear.
+    setMaxTimestamp(batch, 0, TimestampType.CREATE_TIME, 1500);
+    assert.deepEqual((await decodeRecords(batch)).map((r) => r.timestamp), [1000, 1500]);
+    assert.equal((await validateBatch(batch, 0, { origin: 'replication' })).ok, true);
+  }
+});
+
+test('control batches carry Kafka transaction markers', async () => {
+  const batch = encodeControlBatch({ type: ControlRecordType.COMMIT, producerId: 42, producerEpoch: 3, coordinatorEpoch: 9, baseOffset: 100, timestamp: 5 });
+  const { header, records } = await decodeBatch(batch);
+  assert.equal(header.isControl, true);
+  assert.equal(header.isTransactional, true);
+  assert.equal(header.producerId, 42);
+  assert.equal(header.producerEpoch, 3);
+  assert.equal(header.baseSequence, -1);
+  assert.equal(records.length, 1);
+  assert.deepEqual(decodeControlRecordKey(records[0]!.key), { version: 0, type: ControlRecordType.COMMIT });
+  assert.deepEqual(decodeEndTransactionMarker(records[0]!.value), { version: 0, coordinatorEpoch: 9 });
+  assert.equal(records[0]!.key!.toString('hex'), '00000001');
+  assert.equal(records[0]!.value!.toString('hex'), '000000000009');
+  // A client may not produce one; a replica fetch may carry one.
+  const asClient = await validateBatch(batch, 0);
+  assert.equal(asClient.ok, false);
+  assert.equal((await validateBatch(batch, 0, { origin: 'replication' })).ok, true);
+  assert.throws(() => decodeControlRecordKey(Buffer.from('00', 'hex')), { name: 'RecordBatchError' });
+  assert.throws(() => decodeEndTransactionMarker(Buffer.from('ffff00000000', 'hex')), { name: 'RecordBatchError' });
+});
+
+test('iteration over concatenated batches reports a trailing partial batch instead of throwing', async () => {
+  const batches = await Promise.all([1, 2, 3].map((n) => encodeBatch({ baseOffset: n * 10, records: Array.from({ length: n }, () => ({ value: Buffer.alloc(50) })) })));
+  const all = Buffer.concat(batches);
+  for (const cut of [0, 5, 12, 60, batches[2]!.length - 1]) {
+    const buf = Buffer.concat([batches[0]!, batches[1]!, batches[2]!.subarray(0, cut)]);
+    const seen: number[] = [];
+    const result = forEachBatch(buf, (offset, size) => seen.push(readBatchHeader(buf, offset).baseOffset + 0 * size));
+    assert.deepEqual(seen, [10, 20]);
+    assert.equal(result.partialBytes, cut);
+    assert.equal(result.end, batches[0]!.length + batches[1]!.length);
+  }
+  const scan = scanBatches(all);
+  assert.deepEqual(scan.batches.map((b) => b.size), batches.map((b) => b.length));
+  assert.equal(scan.partialBytes, 0);
+  assert.equal(batchSizeAt(all, batches[0]!.length), batches[1]!.length);
+  const broken = Buffer.from(all);
+  broken.writeInt32BE(5, BatchLayout.BATCH_LENGTH);
+  assert.throws(() => forEachBatch(broken, () => {}), { name: 'RecordBatchError' });
+});
+
+test('compacted-style batches (offset gaps, explicit lastOffsetDelta) decode and pass replication checks', async () => {
+  const batch = encodeBatchSync({ baseOffset: 1000, lastOffsetDelta: 9, records: [{ offset: 1002, key: Buffer.from('k1') }, { offset: 1007, key: Buffer.from('k2'), value: null }] });
+  const records = decodeRecordsSync(batch);
+  assert.deepEqual(records.map((r) => r.offset), [1002, 1007]);
+  assert.equal(readBatchHeader(batch, 0).lastOffset, 1009);
+  assert.equal((await validateBatch(batch, 0, { origin: 'replication' })).ok, true);
+});
