@@ -1,1 +1,10 @@
-export const placeholder = 1;
+// Public surface of @tributary/broker.
+export * from './broker.js';
+export { BrokerConfig, ConfigSource } from './config/broker-config.js';
+export type { RawConfig } from './config/broker-config.js';
+export type * from './metadata/metadata-store.js';
+export { LocalMetadataStore } from './metadata/local-metadata-store.js';
+export { NO_RESPONSE, HandlerRegistry } from './handlers/registry.js';
+export type { Handler, RequestContext } from './handlers/registry.js';
+export { createLogger } from './log.js';
+export type { Logger } from './log.js';

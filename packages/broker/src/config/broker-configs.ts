@@ -1,0 +1,154 @@
+/**
+ * The broker config keys Tributary honours, as data. Names, types, defaults, importance,
+ * validators and dynamic update modes follow Apache Kafka 3.9 (`ServerConfigs`,
+ * `ServerLogConfigs`, `SocketServerConfigs`, `GroupCoordinatorConfig`,
+ * `TransactionLogConfig`, `ReplicationConfigs`, `DynamicBrokerConfig`); the docs are ours.
+ *
+ * Deliberate differences from Kafka, all chosen so a single node works out of the box:
+ * - `listeners` defaults to PLAINTEXT://127.0.0.1:9092 (Kafka: PLAINTEXT://:9092, all
+ *   interfaces); binding every interface should be a decision, not a default.
+ * - `node.id` defaults to 1 when neither the config nor meta.properties gives one
+ *   (Kafka requires it in KRaft mode).
+ * - `offsets.topic.replication.factor` and `transaction.state.log.replication.factor` keep
+ *   Kafka's default of 3; the coordinators create the internal topics with
+ *   min(configured, live brokers) replicas so a single broker works (Kafka would refuse).
+ * - Tributary-only keys carry `tributary: true`: `log.flush.durable.acks`,
+ *   `connection.max.inflight.requests`.
+ */
+import type { ConfigDef, ConfigType, ConfigValue, DynamicUpdateMode, Importance } from './config-def.js';
+import { INT_MAX_VALUE, LONG_MAX_VALUE } from './config-def.js';
+
+type Extra = Pick<ConfigDef, 'range' | 'validValues' | 'validListValues' | 'tributary'>;
+
+function def(
+  name: string,
+  type: ConfigType,
+  defaultValue: ConfigValue,
+  importance: Importance,
+  dynamic: DynamicUpdateMode,
+  doc: string,
+  extra: Extra = {},
+): ConfigDef {
+  return { name, type, default: defaultValue, importance, dynamic, doc, ...extra };
+}
+
+const HOUR_MS = 3_600_000;
+const COMPRESSION_TYPES = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
+
+export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
+  // --- identity and storage location
+  def('node.id', 'int', -1, 'high', 'read-only', 'The node id of this broker. When unset (-1), the id recorded in meta.properties is used, else 1.'),
+  def('broker.id', 'int', -1, 'high', 'read-only', 'Legacy synonym of node.id; if both are set they must be equal.'),
+  def('log.dirs', 'list', null, 'high', 'read-only', 'Data directories. Tributary uses the first one for logs, metadata and meta.properties.'),
+  def('log.dir', 'string', '/tmp/kafka-logs', 'high', 'read-only', 'The data directory, used when log.dirs is not set.'),
+  def('broker.rack', 'string', null, 'medium', 'read-only', 'Rack of the broker, used for rack-aware replica placement.'),
+
+  // --- network
+  def('listeners', 'list', ['PLAINTEXT://127.0.0.1:9092'], 'high', 'per-broker', 'Comma-separated listener URIs NAME://host:port. Port 0 binds an ephemeral port. An empty host binds all interfaces.'),
+  def('advertised.listeners', 'list', null, 'high', 'per-broker', 'Listener URIs published to clients in Metadata; defaults to listeners (with the bound port when listeners used port 0).'),
+  def('listener.security.protocol.map', 'list', ['PLAINTEXT:PLAINTEXT', 'SSL:SSL', 'SASL_PLAINTEXT:SASL_PLAINTEXT', 'SASL_SSL:SASL_SSL'], 'low', 'per-broker', 'Map of listener name to security protocol.'),
+  def('inter.broker.listener.name', 'string', null, 'medium', 'read-only', 'Listener used between brokers; defaults to the first listener.'),
+  def('socket.request.max.bytes', 'int', 104857600, 'high', 'read-only', 'Largest request frame accepted; a larger size prefix closes the connection.', { range: { min: 1 } }),
+  def('socket.send.buffer.bytes', 'int', 102400, 'high', 'read-only', 'SO_SNDBUF hint; -1 uses the OS default (Node does not expose it per socket, so only -1 is honoured exactly).'),
+  def('socket.receive.buffer.bytes', 'int', 102400, 'high', 'read-only', 'SO_RCVBUF hint; see socket.send.buffer.bytes.'),
+  def('max.connections', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum connections across all listeners; the excess is closed at accept.', { range: { min: 0 } }),
+  def('max.connections.per.ip', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum connections from one IP address; the excess is closed at accept.', { range: { min: 0 } }),
+  def('max.connections.per.ip.overrides', 'string', '', 'medium', 'cluster-wide', 'Per-IP or per-hostname overrides of max.connections.per.ip, as ip:count,ip:count.'),
+  def('connections.max.idle.ms', 'long', 600000, 'medium', 'read-only', 'Idle connections are closed after this many milliseconds without a request or response.'),
+  def('queued.max.requests', 'int', 500, 'high', 'read-only', 'Kafka: size of the broker-wide request queue. Tributary bounds requests per connection instead (connection.max.inflight.requests); kept for compatibility.', { range: { min: 1 } }),
+  def('connection.max.inflight.requests', 'int', 100, 'medium', 'read-only', 'Requests one connection may have decoded but not yet answered; beyond this the broker stops reading that socket until responses drain (backpressure).', { range: { min: 1 }, tributary: true }),
+
+  // --- topics
+  def('num.partitions', 'int', 1, 'medium', 'read-only', 'Default number of partitions of auto-created topics and of CreateTopics with num_partitions -1.', { range: { min: 1 } }),
+  def('default.replication.factor', 'int', 1, 'medium', 'read-only', 'Default replication factor of auto-created topics.'),
+  def('auto.create.topics.enable', 'boolean', true, 'high', 'read-only', 'Create a topic on Metadata for an unknown topic (when the client allows it).'),
+  def('delete.topic.enable', 'boolean', true, 'high', 'read-only', 'Allow DeleteTopics. When false, deletions fail with TOPIC_DELETION_DISABLED.'),
+  def('message.max.bytes', 'int', 1048588, 'high', 'cluster-wide', 'Largest record batch accepted (after compression). Topic synonym: max.message.bytes.', { range: { min: 0 } }),
+  def('compression.type', 'string', 'producer', 'high', 'cluster-wide', 'Final compression of batches: producer keeps what the producer sent.', { validValues: COMPRESSION_TYPES }),
+  def('min.insync.replicas', 'int', 1, 'high', 'cluster-wide', 'Minimum in-sync replicas for acks=all to succeed.', { range: { min: 1 } }),
+  def('unclean.leader.election.enable', 'boolean', false, 'high', 'cluster-wide', 'Allow a replica outside the ISR to become leader (may lose data).'),
+  def('log.message.timestamp.type', 'string', 'CreateTime', 'medium', 'cluster-wide', 'CreateTime keeps producer timestamps; LogAppendTime stamps the broker time.', { validValues: ['CreateTime', 'LogAppendTime'] }),
+  def('log.message.timestamp.difference.max.ms', 'long', LONG_MAX_VALUE, 'medium', 'cluster-wide', 'Deprecated in Kafka 3.6; superseded by the before/after keys.', { range: { min: 0 } }),
+  def('log.message.timestamp.before.max.ms', 'long', LONG_MAX_VALUE, 'medium', 'cluster-wide', 'Largest allowed age of a CreateTime timestamp.', { range: { min: 0 } }),
+  def('log.message.timestamp.after.max.ms', 'long', LONG_MAX_VALUE, 'medium', 'cluster-wide', 'Largest allowed future skew of a CreateTime timestamp.', { range: { min: 0 } }),
+
+  // --- log segments, retention, flushing
+  def('log.segment.bytes', 'int', 1073741824, 'high', 'cluster-wide', 'Segment size at which a new segment is rolled.', { range: { min: 14 } }),
+  def('log.roll.ms', 'long', null, 'high', 'cluster-wide', 'Segment age at which a new segment is rolled; overrides log.roll.hours.'),
+  def('log.roll.hours', 'int', 168, 'high', 'cluster-wide', 'Segment age in hours at which a new segment is rolled.', { range: { min: 1 } }),
+  def('log.roll.jitter.ms', 'long', null, 'high', 'cluster-wide', 'Random jitter subtracted from the roll time; overrides log.roll.jitter.hours.'),
+  def('log.roll.jitter.hours', 'int', 0, 'high', 'cluster-wide', 'Random jitter in hours subtracted from the roll time.', { range: { min: 0 } }),
+  def('log.retention.ms', 'long', null, 'high', 'cluster-wide', 'Time to keep a segment; -1 keeps forever. Overrides minutes and hours.'),
+  def('log.retention.minutes', 'int', null, 'high', 'cluster-wide', 'Retention in minutes; overrides log.retention.hours.'),
+  def('log.retention.hours', 'int', 168, 'high', 'cluster-wide', 'Retention in hours (7 days).'),
+  def('log.retention.bytes', 'long', -1, 'high', 'cluster-wide', 'Size per partition beyond which old segments are deleted; -1 is unlimited.'),
+  def('log.retention.check.interval.ms', 'long', 300000, 'medium', 'read-only', 'How often retention is checked.', { range: { min: 1 } }),
+  def('log.segment.delete.delay.ms', 'long', 60000, 'high', 'cluster-wide', 'Delay between removing a segment from the log and deleting its files.', { range: { min: 0 } }),
+  def('log.index.interval.bytes', 'int', 4096, 'medium', 'cluster-wide', 'Bytes of log between two offset index entries.', { range: { min: 0 } }),
+  def('log.index.size.max.bytes', 'int', 10485760, 'medium', 'cluster-wide', 'Maximum size of an offset index; a full index rolls the segment.', { range: { min: 4 } }),
+  def('log.flush.interval.messages', 'long', LONG_MAX_VALUE, 'high', 'cluster-wide', 'Messages appended to a partition before it is fsynced.', { range: { min: 1 } }),
+  def('log.flush.interval.ms', 'long', null, 'high', 'cluster-wide', 'Maximum time a message stays in the page cache before fsync; defaults to log.flush.scheduler.interval.ms.'),
+  def('log.flush.scheduler.interval.ms', 'long', LONG_MAX_VALUE, 'high', 'read-only', 'How often the flusher checks whether a log needs an fsync.'),
+  def('log.flush.offset.checkpoint.interval.ms', 'int', 60000, 'high', 'read-only', 'How often the recovery point is checkpointed.', { range: { min: 0 } }),
+  def('log.flush.durable.acks', 'boolean', false, 'high', 'cluster-wide',
+    'Tributary: when true, a produce request is acknowledged only after its data is fsynced (group commit across concurrent requests). Protects acknowledged writes against power loss, at a latency cost. Topic synonym: flush.durable.acks.', { tributary: true }),
+  def('log.preallocate', 'boolean', false, 'medium', 'cluster-wide', 'Preallocate segment files.'),
+  def('log.cleanup.policy', 'list', ['delete'], 'medium', 'cluster-wide', 'delete, compact, or both.', { validListValues: ['delete', 'compact'] }),
+  def('log.cleaner.enable', 'boolean', true, 'medium', 'read-only', 'Run the log cleaner (compaction).'),
+  def('log.cleaner.min.cleanable.ratio', 'double', 0.5, 'medium', 'cluster-wide', 'Dirty ratio that makes a compacted log eligible for cleaning.', { range: { min: 0, max: 1 } }),
+  def('log.cleaner.delete.retention.ms', 'long', 86400000, 'medium', 'cluster-wide', 'How long tombstones are kept in compacted topics.', { range: { min: 0 } }),
+  def('log.cleaner.min.compaction.lag.ms', 'long', 0, 'medium', 'cluster-wide', 'Minimum time a message stays uncompacted.', { range: { min: 0 } }),
+  def('log.cleaner.max.compaction.lag.ms', 'long', LONG_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum time a message stays uncompacted.', { range: { min: 1 } }),
+  def('log.cleaner.backoff.ms', 'long', 15000, 'medium', 'cluster-wide', 'Sleep between cleaner passes when there is nothing to clean.', { range: { min: 0 } }),
+
+  // --- replication
+  def('replica.lag.time.max.ms', 'long', 30000, 'high', 'read-only', 'A follower that has not caught up for this long leaves the ISR.'),
+  def('replica.fetch.max.bytes', 'int', 1048576, 'medium', 'read-only', 'Bytes per partition a follower fetches.', { range: { min: 0 } }),
+  def('replica.fetch.min.bytes', 'int', 1, 'high', 'read-only', 'Minimum bytes a follower fetch waits for.'),
+  def('replica.fetch.wait.max.ms', 'int', 500, 'medium', 'read-only', 'Maximum wait of a follower fetch.'),
+  def('replica.fetch.response.max.bytes', 'int', 10485760, 'medium', 'read-only', 'Bytes per follower fetch response.', { range: { min: 0 } }),
+  def('replica.fetch.backoff.ms', 'int', 1000, 'medium', 'read-only', 'Sleep after a follower fetch error.', { range: { min: 0 } }),
+  def('num.replica.fetchers', 'int', 1, 'high', 'cluster-wide', 'Fetcher connections per source broker.'),
+  def('replica.high.watermark.checkpoint.interval.ms', 'long', 5000, 'high', 'read-only', 'How often the high watermark is checkpointed.'),
+  def('auto.leader.rebalance.enable', 'boolean', true, 'high', 'read-only', 'Move leadership back to preferred replicas periodically.'),
+  def('leader.imbalance.check.interval.seconds', 'long', 300, 'high', 'read-only', 'How often the preferred-leader check runs.', { range: { min: 1 } }),
+  def('fetch.max.bytes', 'int', 57671680, 'medium', 'cluster-wide', 'Largest fetch response the broker returns.', { range: { min: 1024 } }),
+
+  // --- group coordinator
+  def('offsets.topic.num.partitions', 'int', 50, 'high', 'read-only', 'Partitions of __consumer_offsets (do not change after it exists).', { range: { min: 1 } }),
+  def('offsets.topic.replication.factor', 'short', 3, 'high', 'read-only', 'Replication factor of __consumer_offsets (capped to the live brokers at creation).', { range: { min: 1 } }),
+  def('offsets.topic.segment.bytes', 'int', 104857600, 'high', 'read-only', 'Segment size of __consumer_offsets.', { range: { min: 1 } }),
+  def('offsets.retention.minutes', 'int', 10080, 'high', 'read-only', 'Committed offsets of an empty group are deleted after this many minutes.', { range: { min: 1 } }),
+  def('offsets.retention.check.interval.ms', 'long', 600000, 'high', 'read-only', 'How often stale offsets are looked for.', { range: { min: 1 } }),
+  def('offsets.commit.timeout.ms', 'int', 5000, 'high', 'read-only', 'Time an offset commit waits for its write to be replicated.', { range: { min: 1 } }),
+  def('offset.metadata.max.bytes', 'int', 4096, 'high', 'read-only', 'Largest metadata string of a committed offset.'),
+  def('group.initial.rebalance.delay.ms', 'int', 3000, 'medium', 'read-only', 'Wait for more members before the first rebalance of an empty group.'),
+  def('group.min.session.timeout.ms', 'int', 6000, 'medium', 'read-only', 'Smallest session timeout a member may ask for.'),
+  def('group.max.session.timeout.ms', 'int', 1800000, 'medium', 'read-only', 'Largest session timeout a member may ask for.'),
+  def('group.max.size', 'int', INT_MAX_VALUE, 'medium', 'read-only', 'Maximum members of one classic group.', { range: { min: 1 } }),
+  def('group.coordinator.rebalance.protocols', 'list', ['classic', 'consumer'], 'medium', 'read-only', 'Enabled group protocols (classic, consumer = KIP-848).', { validListValues: ['classic', 'consumer'] }),
+  def('group.consumer.session.timeout.ms', 'int', 45000, 'medium', 'read-only', 'Session timeout of KIP-848 consumer-protocol members.', { range: { min: 1 } }),
+  def('group.consumer.heartbeat.interval.ms', 'int', 5000, 'medium', 'read-only', 'Heartbeat interval of KIP-848 consumer-protocol members.', { range: { min: 1 } }),
+  def('group.consumer.max.size', 'int', INT_MAX_VALUE, 'medium', 'read-only', 'Maximum members of one consumer-protocol group.', { range: { min: 1 } }),
+
+  // --- transactions and idempotence
+  def('transaction.state.log.num.partitions', 'int', 50, 'high', 'read-only', 'Partitions of __transaction_state.', { range: { min: 1 } }),
+  def('transaction.state.log.replication.factor', 'short', 3, 'high', 'read-only', 'Replication factor of __transaction_state (capped to the live brokers at creation).', { range: { min: 1 } }),
+  def('transaction.state.log.min.isr', 'int', 2, 'high', 'read-only', 'min.insync.replicas of __transaction_state (capped like its replication factor).', { range: { min: 1 } }),
+  def('transaction.state.log.segment.bytes', 'int', 104857600, 'high', 'read-only', 'Segment size of __transaction_state.', { range: { min: 1 } }),
+  def('transaction.max.timeout.ms', 'int', 900000, 'high', 'read-only', 'Largest transaction timeout a producer may ask for.', { range: { min: 1 } }),
+  def('transactional.id.expiration.ms', 'int', 604800000, 'high', 'read-only', 'A transactional id unused for this long is expired.', { range: { min: 1 } }),
+  def('transaction.abort.timed.out.transaction.cleanup.interval.ms', 'int', 10000, 'low', 'read-only', 'How often timed-out transactions are aborted.', { range: { min: 1 } }),
+  def('transaction.remove.expired.transaction.cleanup.interval.ms', 'int', 3600000, 'low', 'read-only', 'How often expired transactional ids are removed.', { range: { min: 1 } }),
+  def('producer.id.expiration.ms', 'int', 86400000, 'low', 'cluster-wide', 'Idempotent producer state is dropped after this long without writes.', { range: { min: 1 } }),
+];
+
+export const BROKER_CONFIG_DEF_BY_NAME: ReadonlyMap<string, ConfigDef> = new Map(BROKER_CONFIG_DEFS.map((d) => [d.name, d]));
+
+/** Milliseconds per unit of the broker keys that express a duration in a coarser unit. */
+export const DURATION_UNIT_MS: Readonly<Record<string, number>> = {
+  'log.roll.hours': HOUR_MS,
+  'log.roll.jitter.hours': HOUR_MS,
+  'log.retention.hours': HOUR_MS,
+  'log.retention.minutes': 60_000,
+};

@@ -1,0 +1,105 @@
+/**
+ * The one registry of request handlers. The dispatcher looks handlers up here by api key,
+ * and ApiVersions advertises exactly what is registered here: a version range is written
+ * once, on the handler, never listed a second time.
+ *
+ * A handler serves one API over a version range it really implements (the codec may
+ * know more versions than the handler does). It returns the response object for the
+ * request's version, or NO_RESPONSE when the protocol wants silence (acks=0 Produce).
+ * Expected outcomes (unknown topic, not leader, ...) are error codes inside the response;
+ * a throw is a bug or an I/O failure, which the dispatcher logs and turns into the
+ * handler's `errorResponse(req, UNKNOWN_SERVER_ERROR)` or, without one, a closed
+ * connection.
+ */
+import type { ConnectionInfo } from '../network/request-processor.js';
+import type { Logger } from '../log.js';
+import type { BrokerServices } from '../broker.js';
+
+/** Returned by a handler that must not answer (acks=0 Produce). */
+export const NO_RESPONSE: unique symbol = Symbol('NO_RESPONSE');
+export type NoResponse = typeof NO_RESPONSE;
+
+export interface RequestHeaderInfo {
+  readonly apiKey: number;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+}
+
+export interface RequestContext {
+  readonly header: RequestHeaderInfo;
+  /** Mutable fields (client software name/version) are recorded by ApiVersions. */
+  readonly connection: ConnectionInfo;
+  /** Everything a handler may use: config, metadata, storage, coordinators. */
+  readonly broker: BrokerServices;
+  readonly handlers: HandlerRegistry;
+  /** Logger with api, version, client id and connection already attached. */
+  readonly logger: Logger;
+  /** When the request was taken off the socket (Date.now()). */
+  readonly receivedAtMs: number;
+}
+
+export type HandlerResult<Res> = Res | NoResponse | Promise<Res | NoResponse>;
+
+export interface Handler<Req = unknown, Res = unknown> {
+  readonly apiKey: number;
+  /** Kafka's name for the API (logs). */
+  readonly name: string;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  handle(req: Req, ctx: RequestContext): HandlerResult<Res>;
+  /** A response carrying `errorCode` everywhere it can, for the request's version. */
+  errorResponse?(req: Req, errorCode: number, ctx: RequestContext): Res;
+}
+
+export interface ApiVersionRange {
+  readonly apiKey: number;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+}
+
+export class HandlerRegistryError extends Error {
+  readonly code = 'TRIB_ERR_HANDLER_REGISTRY' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'HandlerRegistryError';
+  }
+}
+
+export class HandlerRegistry {
+  private readonly byKey = new Map<number, Handler>();
+  private readonly ranges: readonly ApiVersionRange[];
+
+  /**
+   * `codecRange(apiKey)` gives the versions the protocol package can decode; a handler
+   * claiming more is a start-up error rather than a decode failure at run time.
+   */
+  constructor(handlers: readonly Handler<any, any>[], codecRange?: (apiKey: number) => { minVersion: number; maxVersion: number } | undefined) {
+    for (const handler of handlers) {
+      if (this.byKey.has(handler.apiKey)) throw new HandlerRegistryError(`Two handlers registered for api key ${handler.apiKey} (${handler.name})`);
+      if (!(Number.isInteger(handler.minVersion) && Number.isInteger(handler.maxVersion) && handler.minVersion >= 0 && handler.minVersion <= handler.maxVersion)) {
+        throw new HandlerRegistryError(`Handler ${handler.name} has an invalid version range ${handler.minVersion}-${handler.maxVersion}`);
+      }
+      if (codecRange) {
+        const codec = codecRange(handler.apiKey);
+        if (!codec) throw new HandlerRegistryError(`Handler ${handler.name} serves api key ${handler.apiKey}, which has no codec`);
+        if (handler.minVersion < codec.minVersion || handler.maxVersion > codec.maxVersion) {
+          throw new HandlerRegistryError(`Handler ${handler.name} serves versions ${handler.minVersion}-${handler.maxVersion}, but the codec knows only ${codec.minVersion}-${codec.maxVersion}`);
+        }
+      }
+      this.byKey.set(handler.apiKey, handler as Handler);
+    }
+    this.ranges = [...this.byKey.values()]
+      .sort((a, b) => a.apiKey - b.apiKey)
+      .map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }));
+  }
+
+  get(apiKey: number): Handler | undefined {
+    return this.byKey.get(apiKey);
+  }
+
+  /** The ranges ApiVersions advertises, by api key. */
+  apiVersions(): readonly ApiVersionRange[] {
+    return this.ranges;
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * MetadataStore for a single broker with no other process: state lives in memory and
+ * every change is appended to the metadata log (metadata-log.ts) and fsynced before the
+ * promise resolves. Start-up replays the log; when the log has grown to several times the
+ * size of a fresh snapshot it is rewritten as one snapshot record.
+ *
+ * Records (the "type" field of each line):
+ *   cluster        { clusterId }                         first record of a new log
+ *   snapshot       { clusterId, topics, brokerConfigs }  whole state (after compaction)
+ *   topic          { topic: TopicMetadata }              create, or replace after a change
+ *   partition      { topic: name, state: PartitionState } one partition's new state
+ *   topic-delete   { name }
+ *   broker-config  { nodeId: number | null, changes }     null values delete a key
+ * Unknown record types are a start-up error: a newer Tributary wrote this log.
+ *
+ * Broker registrations are deliberately not persisted: they describe live processes (in
+ * etcd they hang on a lease), and this broker registers itself on every start.
+ */
+import { join } from 'node:path';
+import type {
+  BrokerRegistration, ConfigChanges, MetadataChange, MetadataListener, MetadataStore, NewTopic,
+  PartitionChange, PartitionState, TopicMetadata,
+} from './metadata-store.js';
+import { MetadataError } from './metadata-store.js';
+import type { MetadataRecord } from './metadata-log.js';
+import { METADATA_DIR, METADATA_LOG_FILE, MetadataLogWriter, readMetadataLog } from './metadata-log.js';
+import { isKafkaUuid, randomKafkaUuid } from './kafka-uuid.js';
+import type { Logger } from '../log.js';
+
+export interface LocalMetadataStoreOptions {
+  /** The broker's data directory; the log goes to `<dataDir>/__cluster_metadata/`. */
+  readonly dataDir: string;
+  /** From meta.properties; a log written for another cluster id is refused. */
+  readonly clusterId: string;
+  readonly logger?: Logger;
+  /** Compact when the log exceeds max(this, 4 x snapshot size). Default 1 MiB. */
+  readonly compactionBytesMin?: number;
+}
+
+const COMPACTION_BYTES_MIN_DEFAULT = 1 << 20;
+/** The log is compacted when it is this many times larger than its last snapshot. */
+const COMPACTION_GROWTH_FACTOR = 4;
+
+export class LocalMetadataStore implements MetadataStore {
+  readonly clusterId: string;
+  private readonly byName = new Map<string, TopicMetadata>();
+  private readonly byId = new Map<string, TopicMetadata>();
+  /** '' = cluster-wide default, else the node id as text. */
+  private readonly brokerConfigOverrides = new Map<string, Record<string, string>>();
+  private readonly liveBrokers = new Map<number, BrokerRegistration>();
+  private readonly listeners = new Set<MetadataListener>();
+  private writer: MetadataLogWriter | null;
+  private snapshotBytes = 0;
+  private readonly compactionBytesMin: number;
+  private readonly logger: Logger | undefined;
+
+  private constructor(options: LocalMetadataStoreOptions, writer: MetadataLogWriter) {
+    this.clusterId = options.clusterId;
+    this.writer = writer;
+    this.logger = options.logger;
+    this.compactionBytesMin = options.compactionBytesMin ?? COMPACTION_BYTES_MIN_DEFAULT;
+  }
+
+  /** Replays the log (cutting off a torn tail) and opens it for appends. */
+  static async open(options: LocalMetadataStoreOptions): Promise<LocalMetadataStore> {
+    const path = join(options.dataDir, METADATA_DIR, METADATA_LOG_FILE);
+    const contents = readMetadataLog(path);
+    if (contents.tornBytes > 0) {
+      options.logger?.warn('Cut off a torn tail of the metadata log (a write interrupted by a crash; it was never acknowledged)', { path, tornBytes: contents.tornBytes, validBytes: contents.validBytes });
+    }
+    const store = new LocalMetadataStore(options, MetadataLogWriter.open(path, contents.validBytes));
+    try {
+      for (const record of contents.records) store.replay(record, path);
+      if (contents.records.length === 0) store.writer!.append([{ type: 'cluster', clusterId: options.clusterId }]);
+    } catch (err) {
+      store.writer!.close();
+      throw err;
+    }
+    store.snapshotBytes = contents.validBytes;
+    options.logger?.debug('Metadata log replayed', { path, records: contents.records.length, topics: store.byName.size });
+    return store;
+  }
+
+  // --- reads
+
+  topics(): readonly TopicMetadata[] { return [...this.byName.values()]; }
+  topic(name: string): TopicMetadata | undefined { return this.byName.get(name); }
+  topicById(topicId: string): TopicMetadata | undefined { return this.byId.get(topicId); }
+  brokers(): readonly BrokerRegistration[] { return [...this.liveBrokers.values()].sort((a, b) => a.nodeId - b.nodeId); }
+  brokerConfigs(nodeId: number | null): Readonly<Record<string, string>> {
+    return { ...(this.brokerConfigOverrides.get(nodeId === null ? '' : String(nodeId)) ?? {}) };
+  }
+
+  // --- writes
+
+  async createTopic(spec: NewTopic): Promise<TopicMetadata> {
+    if (this.byName.has(spec.name)) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${spec.name}' already exists.`);
+    const topicId = spec.topicId ?? this.freshTopicId();
+    if (!isKafkaUuid(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${JSON.stringify(topicId)} of '${spec.name}' is not a Kafka Uuid`);
+    if (this.byId.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is already used by '${this.byId.get(topicId)!.name}'`);
+    if (spec.partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic '${spec.name}' needs at least one partition`);
+    const topic: TopicMetadata = {
+      name: spec.name,
+      topicId,
+      partitions: spec.partitions.map((p, i) => newPartition(spec.name, i, p)),
+      configs: { ...(spec.configs ?? {}) },
+      internal: spec.internal ?? spec.name.startsWith('__'),
+    };
+    this.commit([{ type: 'topic', topic }]);
+    this.emit({ type: 'topic-created', topic });
+    return topic;
+  }
+
+  async deleteTopic(name: string): Promise<TopicMetadata> {
+    const topic = this.requireTopic(name);
+    this.commit([{ type: 'topic-delete', name }]);
+    this.emit({ type: 'topic-deleted', topic });
+    return topic;
+  }
+
+  async createPartitions(name: string, partitions: NewTopic['partitions']): Promise<TopicMetadata> {
+    const current = this.requireTopic(name);
+    if (partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `No partitions to add to '${name}'`);
+    const added = partitions.map((p, i) => newPartition(name, current.partitions.length + i, p));
+    const topic: TopicMetadata = { ...current, partitions: [...current.partitions, ...added] };
+    this.commit([{ type: 'topic', topic }]);
+    this.emit({ type: 'partitions-created', topic, partitions: added.map((p) => p.partition) });
+    return topic;
+  }
+
+  async updatePartition(change: PartitionChange): Promise<PartitionState> {
+    const topic = this.requireTopic(change.topic);
+    const before = topic.partitions[change.partition];
+    if (before === undefined) {
+      throw new MetadataError('TRIB_ERR_UNKNOWN_PARTITION', `Partition ${change.topic}-${change.partition} does not exist (the topic has ${topic.partitions.length})`);
+    }
+    if (before.partitionEpoch !== change.expectedPartitionEpoch) {
+      throw new MetadataError('TRIB_ERR_STALE_PARTITION_EPOCH',
+        `Partition ${change.topic}-${change.partition} is at partition epoch ${before.partitionEpoch}, the change expected ${change.expectedPartitionEpoch}`);
+    }
+    const after: PartitionState = {
+      partition: before.partition,
+      replicas: [...(change.replicas ?? before.replicas)],
+      leader: change.leader ?? before.leader,
+      leaderEpoch: change.bumpLeaderEpoch ? before.leaderEpoch + 1 : before.leaderEpoch,
+      isr: [...(change.isr ?? before.isr)],
+      partitionEpoch: before.partitionEpoch + 1,
+    };
+    checkPartition(change.topic, after);
+    this.commit([{ type: 'partition', topic: change.topic, state: after }]);
+    this.emit({ type: 'partition-changed', topic: this.byName.get(change.topic)!, before, after });
+    return after;
+  }
+
+  async alterTopicConfigs(name: string, changes: ConfigChanges): Promise<TopicMetadata> {
+    const current = this.requireTopic(name);
+    const topic: TopicMetadata = { ...current, configs: applyChanges(current.configs, changes) };
+    this.commit([{ type: 'topic', topic }]);
+    this.emit({ type: 'topic-config-changed', topic, changes });
+    return topic;
+  }
+
+  async alterBrokerConfigs(nodeId: number | null, changes: ConfigChanges): Promise<void> {
+    this.commit([{ type: 'broker-config', nodeId, changes }]);
+    this.emit({ type: 'broker-config-changed', nodeId, changes });
+  }
+
+  async registerBroker(broker: BrokerRegistration): Promise<void> {
+    this.liveBrokers.set(broker.nodeId, broker);
+    this.emit({ type: 'broker-registered', broker });
+  }
+
+  async unregisterBroker(nodeId: number): Promise<void> {
+    if (this.liveBrokers.delete(nodeId)) this.emit({ type: 'broker-unregistered', nodeId });
+  }
+
+  subscribe(listener: MetadataListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  async close(): Promise<void> {
+    this.writer?.close();
+    this.writer = null;
+    this.listeners.clear();
+  }
+
+  // --- internals
+
+  /** Makes `records` durable, then applies them; compacts the log when it has grown. */
+  private commit(records: MetadataRecord[]): void {
+    if (this.writer === null) throw new MetadataError('TRIB_ERR_METADATA_CLOSED', 'The metadata store is closed');
+    this.writer.append(records);
+    for (const record of records) this.apply(record);
+    if (this.writer.sizeBytes > Math.max(this.compactionBytesMin, COMPACTION_GROWTH_FACTOR * this.snapshotBytes)) this.compact();
+  }
+
+  private compact(): void {
+    const snapshot: MetadataRecord = {
+      type: 'snapshot',
+      clusterId: this.clusterId,
+      topics: [...this.byName.values()],
+      brokerConfigs: Object.fromEntries(this.brokerConfigOverrides),
+    };
+    const before = this.writer!.sizeBytes;
+    this.writer!.rewrite([snapshot]);
+    this.snapshotBytes = this.writer!.sizeBytes;
+    this.logger?.info('Compacted the metadata log', { bytesBefore: before, bytesAfter: this.snapshotBytes });
+  }
+
+  private replay(record: MetadataRecord, path: string): void {
+    if ((record.type === 'cluster' || record.type === 'snapshot') && record['clusterId'] !== this.clusterId) {
+      throw new MetadataError('TRIB_ERR_INVALID_METADATA',
+        `Metadata log ${path} belongs to cluster ${String(record['clusterId'])}, but meta.properties says ${this.clusterId}`);
+    }
+    try {
+      this.apply(record);
+    } catch (err) {
+      throw new MetadataError('TRIB_ERR_METADATA_LOG_CORRUPT', `Cannot replay metadata record of type ${JSON.stringify(record.type)} from ${path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Applies a record that is already durable. Shared by commit and replay. */
+  private apply(record: MetadataRecord): void {
+    switch (record.type) {
+      case 'cluster':
+        return;
+      case 'snapshot': {
+        this.byName.clear();
+        this.byId.clear();
+        this.brokerConfigOverrides.clear();
+        for (const topic of record['topics'] as TopicMetadata[]) this.putTopic(topic);
+        for (const [key, configs] of Object.entries(record['brokerConfigs'] as Record<string, Record<string, string>>)) {
+          this.brokerConfigOverrides.set(key, { ...configs });
+        }
+        return;
+      }
+      case 'topic':
+        this.putTopic(record['topic'] as TopicMetadata);
+        return;
+      case 'partition': {
+        const name = record['topic'] as string;
+        const state = record['state'] as PartitionState;
+        const topic = this.byName.get(name);
+        if (!topic || topic.partitions[state.partition] === undefined) throw new Error(`partition ${name}-${state.partition} does not exist`);
+        const partitions = [...topic.partitions];
+        partitions[state.partition] = state;
+        this.putTopic({ ...topic, partitions });
+        return;
+      }
+      case 'topic-delete': {
+        const topic = this.byName.get(record['name'] as string);
+        if (!topic) throw new Error(`topic ${String(record['name'])} does not exist`);
+        this.byName.delete(topic.name);
+        this.byId.delete(topic.topicId);
+        return;
+      }
+      case 'broker-config': {
+        const nodeId = record['nodeId'] as number | null;
+        const key = nodeId === null ? '' : String(nodeId);
+        const next = applyChanges(this.brokerConfigOverrides.get(key) ?? {}, record['changes'] as ConfigChanges);
+        if (Object.keys(next).length === 0) this.brokerConfigOverrides.delete(key);
+        else this.brokerConfigOverrides.set(key, next);
+        return;
+      }
+      default:
+        throw new Error(`unknown record type ${JSON.stringify(record.type)} (written by a newer version?)`);
+    }
+  }
+
+  private putTopic(topic: TopicMetadata): void {
+    const previous = this.byName.get(topic.name);
+    if (previous && previous.topicId !== topic.topicId) this.byId.delete(previous.topicId);
+    this.byName.set(topic.name, topic);
+    this.byId.set(topic.topicId, topic);
+  }
+
+  private requireTopic(name: string): TopicMetadata {
+    const topic = this.byName.get(name);
+    if (!topic) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${name}' does not exist`);
+    return topic;
+  }
+
+  private freshTopicId(): string {
+    for (;;) {
+      const id = randomKafkaUuid();
+      if (!this.byId.has(id)) return id;
+    }
+  }
+
+  private emit(change: MetadataChange): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        // A listener bug must not undo or block a durable change; it is logged loudly.
+        this.logger?.error('Metadata listener threw', { change: change.type, err });
+      }
+    }
+  }
+}
+
+function newPartition(topic: string, partition: number, spec: Pick<PartitionState, 'replicas' | 'leader' | 'isr'>): PartitionState {
+  const state: PartitionState = { partition, replicas: [...spec.replicas], leader: spec.leader, leaderEpoch: 0, isr: [...spec.isr], partitionEpoch: 0 };
+  checkPartition(topic, state);
+  return state;
+}
+
+/** Invariants every stored partition satisfies; violations are caller bugs. */
+function checkPartition(topic: string, state: PartitionState): void {
+  const where = `${topic}-${state.partition}`;
+  const fail = (what: string): never => { throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Invalid state for partition ${where}: ${what}`); };
+  if (state.replicas.length === 0) fail('no replicas');
+  if (new Set(state.replicas).size !== state.replicas.length) fail(`duplicate replicas ${JSON.stringify(state.replicas)}`);
+  if (state.leader !== -1 && !state.replicas.includes(state.leader)) fail(`leader ${state.leader} is not a replica ${JSON.stringify(state.replicas)}`);
+  for (const id of state.isr) if (!state.replicas.includes(id)) fail(`ISR member ${id} is not a replica ${JSON.stringify(state.replicas)}`);
+  if (state.leader !== -1 && !state.isr.includes(state.leader)) fail(`leader ${state.leader} is not in the ISR ${JSON.stringify(state.isr)}`);
+}
+
+function applyChanges(current: Readonly<Record<string, string>>, changes: ConfigChanges): Record<string, string> {
+  const next = { ...current };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete next[key];
+    else next[key] = value;
+  }
+  return next;
+}

@@ -1,0 +1,150 @@
+/**
+ * Where a broker keeps cluster metadata: topics (ids, partitions, replicas, leaders,
+ * leader epochs, ISR), per-topic and broker config overrides, the cluster id and the
+ * live brokers. Two implementations sit behind this interface: LocalMetadataStore (a
+ * fsynced log in the data directory, single node) and, later, an etcd store (cluster).
+ *
+ * Contract shared by both:
+ * - Reads are synchronous and served from memory (the etcd store keeps a watched
+ *   cache), so request handlers never wait on the store to read.
+ * - A write resolves only once it is durable (fsynced locally / committed in etcd) and
+ *   has been applied to the in-memory view; listeners see it before the promise resolves.
+ * - Changes to partition state are compare-and-swap on the partition epoch, so two
+ *   writers (controller, leader shrinking ISR) cannot overwrite each other silently.
+ * - Expected refusals (topic exists, unknown topic, stale epoch) reject with
+ *   MetadataError carrying a stable code and the Kafka error code to answer with.
+ */
+
+export interface PartitionState {
+  readonly partition: number;
+  /** Replica broker ids; the first is the preferred leader. */
+  readonly replicas: readonly number[];
+  /** Leader broker id, or -1 when the partition has no leader. */
+  readonly leader: number;
+  /** Bumped on every leader change; fences stale leaders and followers. */
+  readonly leaderEpoch: number;
+  /** In-sync replicas. */
+  readonly isr: readonly number[];
+  /** Bumped on every change of this record (KRaft's partition epoch); the CAS token. */
+  readonly partitionEpoch: number;
+}
+
+export interface TopicMetadata {
+  readonly name: string;
+  /** Kafka Uuid text (22 characters). */
+  readonly topicId: string;
+  /** Indexed by partition number; partitions are 0..n-1 without gaps. */
+  readonly partitions: readonly PartitionState[];
+  /** Per-topic overrides as strings, as AlterConfigs stores them. */
+  readonly configs: Readonly<Record<string, string>>;
+  /** True for __consumer_offsets and __transaction_state. */
+  readonly internal: boolean;
+}
+
+export interface BrokerEndpoint {
+  readonly listener: string;
+  readonly host: string;
+  readonly port: number;
+  readonly securityProtocol: string;
+}
+
+export interface BrokerRegistration {
+  readonly nodeId: number;
+  readonly endpoints: readonly BrokerEndpoint[];
+  readonly rack: string | null;
+}
+
+export interface NewTopic {
+  readonly name: string;
+  /** Generated when omitted. */
+  readonly topicId?: string;
+  readonly partitions: readonly Pick<PartitionState, 'replicas' | 'leader' | 'isr'>[];
+  readonly configs?: Readonly<Record<string, string>>;
+  readonly internal?: boolean;
+}
+
+/** A partition change; `expectedPartitionEpoch` must equal the current epoch. */
+export interface PartitionChange {
+  readonly topic: string;
+  readonly partition: number;
+  readonly expectedPartitionEpoch: number;
+  readonly replicas?: readonly number[];
+  readonly leader?: number;
+  readonly isr?: readonly number[];
+  /** When true the leader epoch is bumped (a leader change); else it is kept. */
+  readonly bumpLeaderEpoch?: boolean;
+}
+
+/** `null` values delete the override. */
+export type ConfigChanges = Readonly<Record<string, string | null>>;
+
+export type MetadataChange =
+  | { readonly type: 'topic-created'; readonly topic: TopicMetadata }
+  | { readonly type: 'topic-deleted'; readonly topic: TopicMetadata }
+  | { readonly type: 'partitions-created'; readonly topic: TopicMetadata; readonly partitions: readonly number[] }
+  | { readonly type: 'partition-changed'; readonly topic: TopicMetadata; readonly before: PartitionState; readonly after: PartitionState }
+  | { readonly type: 'topic-config-changed'; readonly topic: TopicMetadata; readonly changes: ConfigChanges }
+  | { readonly type: 'broker-config-changed'; readonly nodeId: number | null; readonly changes: ConfigChanges }
+  | { readonly type: 'broker-registered'; readonly broker: BrokerRegistration }
+  | { readonly type: 'broker-unregistered'; readonly nodeId: number };
+
+export type MetadataListener = (change: MetadataChange) => void;
+
+export interface MetadataStore {
+  readonly clusterId: string;
+
+  topics(): readonly TopicMetadata[];
+  topic(name: string): TopicMetadata | undefined;
+  topicById(topicId: string): TopicMetadata | undefined;
+
+  createTopic(topic: NewTopic): Promise<TopicMetadata>;
+  deleteTopic(name: string): Promise<TopicMetadata>;
+  /** Adds partitions numbered after the existing ones. */
+  createPartitions(name: string, partitions: NewTopic['partitions']): Promise<TopicMetadata>;
+  updatePartition(change: PartitionChange): Promise<PartitionState>;
+  alterTopicConfigs(name: string, changes: ConfigChanges): Promise<TopicMetadata>;
+
+  /** Broker config overrides: `nodeId` null = the cluster-wide default. */
+  brokerConfigs(nodeId: number | null): Readonly<Record<string, string>>;
+  alterBrokerConfigs(nodeId: number | null, changes: ConfigChanges): Promise<void>;
+
+  /** Live brokers: registrations are not persisted (in etcd they hang on a lease). */
+  brokers(): readonly BrokerRegistration[];
+  registerBroker(broker: BrokerRegistration): Promise<void>;
+  unregisterBroker(nodeId: number): Promise<void>;
+
+  /** Returns a function that removes the listener. Listeners must not throw. */
+  subscribe(listener: MetadataListener): () => void;
+  close(): Promise<void>;
+}
+
+export type MetadataErrorCode =
+  | 'TRIB_ERR_TOPIC_EXISTS'
+  | 'TRIB_ERR_UNKNOWN_TOPIC'
+  | 'TRIB_ERR_UNKNOWN_PARTITION'
+  | 'TRIB_ERR_STALE_PARTITION_EPOCH'
+  | 'TRIB_ERR_INVALID_METADATA'
+  | 'TRIB_ERR_METADATA_CLOSED'
+  | 'TRIB_ERR_METADATA_LOG_CORRUPT';
+
+/** Kafka error codes the handlers answer with for each refusal. */
+export const METADATA_ERROR_KAFKA_CODE: Readonly<Record<MetadataErrorCode, number>> = {
+  TRIB_ERR_TOPIC_EXISTS: 36, // TOPIC_ALREADY_EXISTS
+  TRIB_ERR_UNKNOWN_TOPIC: 3, // UNKNOWN_TOPIC_OR_PARTITION
+  TRIB_ERR_UNKNOWN_PARTITION: 3,
+  TRIB_ERR_STALE_PARTITION_EPOCH: 95, // INVALID_UPDATE_VERSION, what AlterPartition answers for a stale partition epoch
+  TRIB_ERR_INVALID_METADATA: 42, // INVALID_REQUEST
+  TRIB_ERR_METADATA_CLOSED: -1,
+  TRIB_ERR_METADATA_LOG_CORRUPT: -1,
+};
+
+export class MetadataError extends Error {
+  readonly code: MetadataErrorCode;
+  readonly kafkaErrorCode: number;
+  constructor(code: MetadataErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MetadataError';
+    this.code = code;
+    this.kafkaErrorCode = METADATA_ERROR_KAFKA_CODE[code];
+  }
+}

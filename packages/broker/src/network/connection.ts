@@ -1,0 +1,226 @@
+/**
+ * One client connection: frames in, responses out, strictly in request order.
+ *
+ * Pipelining: every complete frame is handed to the RequestProcessor as soon as it
+ * arrives, so requests on one connection run concurrently (a slow Fetch does not hold up
+ * a Metadata behind it in processing). Kafka itself processes one request per connection
+ * at a time; clients cannot tell the difference because responses still go out in
+ * arrival order: each request takes a slot in a queue, and only a completed slot at the
+ * head of the queue is written.
+ *
+ * Backpressure: at most `maxInflightRequests` slots exist. Beyond that the connection
+ * stops taking frames from its decoder and pauses the socket, so a client that pipelines
+ * without reading its responses costs at most N requests plus one read chunk of memory.
+ * Reading also pauses while the socket's write buffer is above its high-water mark
+ * (the client is not reading), and resumes on 'drain'.
+ *
+ * Responses of one flush are written between cork() and uncork(), size prefix and the
+ * processor's chunks as separate writes, so record data goes out by reference (writev).
+ *
+ * Idle: a connection with no socket activity and no request in flight for
+ * `connections.max.idle.ms` is closed (a long-poll in flight keeps it open).
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+import { FrameDecoder, FrameError } from './frame-decoder.js';
+import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
+
+export interface ConnectionOptions {
+  readonly maxFrameBytes: number;
+  readonly maxInflightRequests: number;
+  /** 0 or negative disables the idle check. */
+  readonly idleTimeoutMs: number;
+  readonly processor: RequestProcessor;
+  readonly logger: Logger;
+}
+
+/** How long a graceful close waits for written bytes to leave before destroying the socket. */
+const GRACEFUL_CLOSE_MS = 1000;
+
+interface Slot {
+  done: boolean;
+  action: ResponseAction | null;
+}
+
+export class Connection {
+  readonly info: ConnectionInfo;
+  private readonly decoder: FrameDecoder;
+  private readonly slots: Slot[] = [];
+  private closed = false;
+  /** Set once a request asked to close or framing failed: no more frames are taken. */
+  private closing = false;
+  private taking = false;
+  private readonly closeCallbacks: (() => void)[] = [];
+  private readonly logger: Logger;
+  /** Counters for tests and metrics. */
+  requestsReceived = 0;
+  responsesSent = 0;
+  maxInflightSeen = 0;
+
+  constructor(private readonly socket: Socket, info: ConnectionInfo, private readonly options: ConnectionOptions) {
+    this.info = info;
+    this.decoder = new FrameDecoder(options.maxFrameBytes);
+    this.logger = options.logger.child({ connection: info.id, remote: `${info.remoteAddress}:${info.remotePort}` });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.takeFrames());
+    socket.on('end', () => this.close('client closed the connection', 'debug'));
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`, 'debug'));
+    socket.on('close', () => this.close('socket closed', 'debug'));
+    if (options.idleTimeoutMs > 0) {
+      socket.setTimeout(options.idleTimeoutMs, () => {
+        // A request in flight (a long-poll Fetch) is activity the socket cannot see.
+        if (this.slots.length === 0) this.close(`idle for more than connections.max.idle.ms (${options.idleTimeoutMs} ms)`, 'info');
+      });
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get inflightRequests(): number {
+    return this.slots.length;
+  }
+
+  onClose(callback: () => void): void {
+    if (this.closed) callback();
+    else this.closeCallbacks.push(callback);
+  }
+
+  /**
+   * Closes the connection; responses not yet written are dropped. `graceful` lets bytes
+   * already written reach the client first (FIN after them), bounded by a short timer.
+   * Safe to call more than once.
+   */
+  close(reason: string, level: 'debug' | 'info' | 'warn' = 'info', graceful = false): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing = true;
+    this.logger[level]('Closing connection', { reason, listener: this.info.listenerName, inflight: this.slots.length, client: this.info.clientSoftwareName });
+    this.slots.length = 0;
+    if (graceful && !this.socket.destroyed) {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), GRACEFUL_CLOSE_MS).unref();
+    } else {
+      this.socket.destroy();
+    }
+    for (const callback of this.closeCallbacks.splice(0)) callback();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    this.decoder.push(chunk);
+    this.takeFrames();
+  }
+
+  /** Dispatches buffered frames while there is room in flight, then decides on reading. */
+  private takeFrames(): void {
+    // A synchronous processor completes a request inside dispatch, whose flush would call
+    // back here: the guard keeps that from nesting one stack frame per pipelined request.
+    if (this.taking) return;
+    this.taking = true;
+    try {
+      this.takeFramesLoop();
+    } finally {
+      this.taking = false;
+    }
+    this.updateReading();
+  }
+
+  private takeFramesLoop(): void {
+    while (!this.closing && this.slots.length < this.options.maxInflightRequests && !this.socket.writableNeedDrain) {
+      const frame = this.decoder.next();
+      if (frame === null) break;
+      if (frame instanceof FrameError) {
+        this.closing = true;
+        this.enqueueClose(frame.message);
+        break;
+      }
+      this.dispatch(frame);
+    }
+  }
+
+  private dispatch(frame: Buffer): void {
+    this.requestsReceived++;
+    const slot: Slot = { done: false, action: null };
+    this.slots.push(slot);
+    if (this.slots.length > this.maxInflightSeen) this.maxInflightSeen = this.slots.length;
+    let result: ResponseAction | Promise<ResponseAction>;
+    try {
+      result = this.options.processor.process(frame, this.info);
+    } catch (err) {
+      this.complete(slot, { type: 'close', reason: `request processor threw: ${(err as Error)?.stack ?? String(err)}` });
+      return;
+    }
+    if (isPromise(result)) {
+      result.then(
+        (action) => this.complete(slot, action),
+        (err: unknown) => this.complete(slot, { type: 'close', reason: `request processor failed: ${(err as Error)?.stack ?? String(err)}` }),
+      );
+    } else {
+      this.complete(slot, result);
+    }
+  }
+
+  private enqueueClose(reason: string): void {
+    this.slots.push({ done: true, action: { type: 'close', reason } });
+    this.flush();
+  }
+
+  private complete(slot: Slot, action: ResponseAction): void {
+    if (this.closed) return;
+    slot.done = true;
+    slot.action = action;
+    if (action.type === 'close') this.closing = true;
+    if (this.slots[0] === slot) this.flush();
+  }
+
+  /** Writes every completed response at the head of the queue, in order. */
+  private flush(): void {
+    if (this.closed) return;
+    let corked = false;
+    let closeReason: string | null = null;
+    while (this.slots.length > 0 && this.slots[0]!.done) {
+      const action = this.slots.shift()!.action!;
+      if (action.type === 'close') {
+        closeReason = action.reason;
+        break;
+      }
+      if (action.type === 'none') continue;
+      if (!corked) {
+        this.socket.cork();
+        corked = true;
+      }
+      let size = 0;
+      for (const chunk of action.chunks) size += chunk.length;
+      const prefix = Buffer.allocUnsafe(4);
+      prefix.writeInt32BE(size, 0);
+      this.socket.write(prefix);
+      for (const chunk of action.chunks) if (chunk.length > 0) this.socket.write(chunk);
+      this.responsesSent++;
+    }
+    if (corked) this.socket.uncork();
+    if (closeReason !== null) {
+      // Let the responses written above reach the client before the connection goes.
+      this.close(closeReason, 'warn', true);
+      return;
+    }
+    if (!this.closing) this.takeFrames();
+  }
+
+  private updateReading(): void {
+    if (this.closed) return;
+    const room = this.slots.length < this.options.maxInflightRequests;
+    const canRead = !this.closing && room && !this.socket.writableNeedDrain;
+    if (canRead) {
+      if (this.socket.isPaused()) this.socket.resume();
+    } else if (!this.socket.isPaused()) {
+      this.socket.pause();
+    }
+  }
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown })?.then === 'function';
+}

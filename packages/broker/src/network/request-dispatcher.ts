@@ -1,0 +1,157 @@
+/**
+ * Turns request frames into handler calls and responses (the RequestProcessor the socket
+ * server uses). Behaviour follows Kafka's SocketServer/RequestChannel/KafkaApis:
+ *
+ *   frame := api_key int16 | api_version int16 | correlation_id int32 | ... header ... | body
+ *
+ * - The header version comes from `requestHeaderVersion(apiKey, apiVersion)`.
+ * - An api key with no handler, a header or body that does not decode: the connection is
+ *   closed with a logged reason naming api key, version and client id (Kafka closes too;
+ *   the client sees a disconnect). Other connections are not affected.
+ * - A version outside the handler's range: ApiVersions is answered with
+ *   UNSUPPORTED_VERSION (35) encoded at v0 (KIP-511); any other API closes the connection.
+ * - A handler that throws (or rejects): logged with api and client id; answered with the
+ *   handler's errorResponse(UNKNOWN_SERVER_ERROR) when it has one, else the connection is
+ *   closed. The same holds for a response that fails to encode (a handler bug).
+ * - NO_RESPONSE (acks=0 Produce) sends nothing; the connection keeps later responses in
+ *   order regardless.
+ * Cheap handlers that answer synchronously are answered synchronously (no promise).
+ */
+import {
+  apiSpecByKey, decodeRequestHeader, encodeApiVersionsResponse, encodeResponseHeader, Reader,
+  requestHeaderVersion, responseHeaderVersion, Writer,
+} from '@tributary/protocol';
+import type { ApiSpec } from '@tributary/protocol';
+import type { Logger } from '../log.js';
+import type { BrokerServices } from '../broker.js';
+import { API_VERSIONS_KEY, unsupportedVersionResponse } from '../handlers/api-versions.js';
+import type { Handler, HandlerRegistry, RequestContext, RequestHeaderInfo } from '../handlers/registry.js';
+import { NO_RESPONSE } from '../handlers/registry.js';
+import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
+import { NO_RESPONSE_ACTION } from './request-processor.js';
+
+const UNKNOWN_SERVER_ERROR = -1;
+/** api_key + api_version: the least a frame must hold to be routed at all. */
+const ROUTING_BYTES = 4;
+
+export interface RequestDispatcherOptions {
+  readonly handlers: HandlerRegistry;
+  readonly services: BrokerServices;
+  readonly logger: Logger;
+}
+
+export class RequestDispatcher implements RequestProcessor {
+  private readonly handlers: HandlerRegistry;
+  private readonly services: BrokerServices;
+  private readonly logger: Logger;
+
+  constructor(options: RequestDispatcherOptions) {
+    this.handlers = options.handlers;
+    this.services = options.services;
+    this.logger = options.logger;
+  }
+
+  process(frame: Buffer, connection: ConnectionInfo): ResponseAction | Promise<ResponseAction> {
+    const receivedAtMs = Date.now();
+    if (frame.length < ROUTING_BYTES) {
+      return close(`request of ${frame.length} bytes is too short to hold a request header`);
+    }
+    const apiKey = frame.readInt16BE(0);
+    const apiVersion = frame.readInt16BE(2);
+    const handler = this.handlers.get(apiKey);
+    const spec = apiSpecByKey(apiKey);
+    if (handler === undefined || spec === undefined) {
+      return close(`unsupported api key ${apiKey} (version ${apiVersion}): no handler is registered for it`);
+    }
+    const reader = new Reader(frame);
+    let header: RequestHeaderInfo;
+    try {
+      const decoded = decodeRequestHeader(reader, requestHeaderVersion(apiKey, apiVersion));
+      header = { apiKey, apiVersion, correlationId: decoded.correlationId, clientId: decoded.clientId ?? null };
+    } catch (err) {
+      return close(`cannot decode the request header of api ${spec.name} (key ${apiKey}) version ${apiVersion}: ${(err as Error).message}`);
+    }
+    if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+      if (apiKey === API_VERSIONS_KEY) return this.unsupportedApiVersions(header, connection);
+      return close(`unsupported version ${apiVersion} of api ${spec.name} (key ${apiKey}) from client id ${JSON.stringify(header.clientId)}: supported versions are ${handler.minVersion}-${handler.maxVersion}`);
+    }
+    let request: unknown;
+    try {
+      request = spec.decodeRequest(reader, apiVersion);
+    } catch (err) {
+      return close(`cannot decode ${spec.name} (key ${apiKey}) version ${apiVersion} request from client id ${JSON.stringify(header.clientId)} (correlation id ${header.correlationId}): ${(err as Error).message}`);
+    }
+    // The request logger is built only when a handler logs: most requests never do.
+    const baseLogger = this.logger;
+    let requestLogger: Logger | undefined;
+    const ctx: RequestContext = {
+      header,
+      connection,
+      broker: this.services,
+      handlers: this.handlers,
+      get logger(): Logger {
+        requestLogger ??= baseLogger.child({ api: spec.name, apiVersion, clientId: header.clientId, correlationId: header.correlationId, connection: connection.id });
+        return requestLogger;
+      },
+      receivedAtMs,
+    };
+    let result: unknown;
+    try {
+      result = handler.handle(request, ctx);
+    } catch (err) {
+      return this.failed(handler, spec, request, ctx, err);
+    }
+    if (isPromise(result)) {
+      return result.then(
+        (response) => this.respond(handler, spec, request, ctx, response),
+        (err: unknown) => this.failed(handler, spec, request, ctx, err),
+      );
+    }
+    return this.respond(handler, spec, request, ctx, result);
+  }
+
+  private respond(handler: Handler, spec: ApiSpec, request: unknown, ctx: RequestContext, response: unknown): ResponseAction {
+    if (response === NO_RESPONSE) return NO_RESPONSE_ACTION;
+    try {
+      return { type: 'send', chunks: encodeResponse(spec, ctx.header, response) };
+    } catch (err) {
+      return this.failed(handler, spec, request, ctx, err);
+    }
+  }
+
+  /** A handler bug or I/O failure: log it, answer UNKNOWN_SERVER_ERROR if the handler can. */
+  private failed(handler: Handler, spec: ApiSpec, request: unknown, ctx: RequestContext, err: unknown): ResponseAction {
+    ctx.logger.error('Request handler failed', { err });
+    if (handler.errorResponse) {
+      try {
+        return { type: 'send', chunks: encodeResponse(spec, ctx.header, handler.errorResponse(request, UNKNOWN_SERVER_ERROR, ctx)) };
+      } catch (encodeErr) {
+        ctx.logger.error('Error response of the handler failed too', { err: encodeErr });
+      }
+    }
+    return close(`handler for ${spec.name} (key ${ctx.header.apiKey}) version ${ctx.header.apiVersion} failed for client id ${JSON.stringify(ctx.header.clientId)} and has no error response: ${(err as Error)?.message ?? String(err)}`);
+  }
+
+  private unsupportedApiVersions(header: RequestHeaderInfo, connection: ConnectionInfo): ResponseAction {
+    this.logger.debug('ApiVersions version not supported; answering UNSUPPORTED_VERSION at v0', { apiVersion: header.apiVersion, clientId: header.clientId, connection: connection.id });
+    const w = new Writer(64);
+    encodeResponseHeader(w, 0, { correlationId: header.correlationId });
+    encodeApiVersionsResponse(w, 0, unsupportedVersionResponse(this.handlers));
+    return { type: 'send', chunks: w.chunks() };
+  }
+}
+
+function encodeResponse(spec: ApiSpec, header: RequestHeaderInfo, response: unknown): Buffer[] {
+  const w = new Writer();
+  encodeResponseHeader(w, responseHeaderVersion(header.apiKey, header.apiVersion), { correlationId: header.correlationId });
+  spec.encodeResponse(w, header.apiVersion, response);
+  return w.chunks();
+}
+
+function close(reason: string): ResponseAction {
+  return { type: 'close', reason };
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}

@@ -1,0 +1,40 @@
+/**
+ * The seam between the byte-level network layer and request handling: the socket server
+ * hands each complete frame to a RequestProcessor and writes back whatever it answers,
+ * in request order. The network layer knows nothing of api keys or codecs, which keeps it
+ * testable with hand-built frames and lets the dispatcher be tested without sockets.
+ */
+
+/** What the network layer knows about a connection; handlers see it in their context. */
+export interface ConnectionInfo {
+  /** Unique per broker process, for logs: `<listener>-<n>`. */
+  readonly id: string;
+  readonly listenerName: string;
+  readonly securityProtocol: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** KIP-511: recorded from ApiVersions v3+ for logs and metrics. */
+  clientSoftwareName: string | undefined;
+  clientSoftwareVersion: string | undefined;
+}
+
+export type ResponseAction =
+  /** Send these bytes (response header + body, without the size prefix). */
+  | { readonly type: 'send'; readonly chunks: readonly Buffer[] }
+  /** Send nothing (acks=0 Produce); later responses still keep their order. */
+  | { readonly type: 'none' }
+  /** Close the connection once the responses before this request have been written. */
+  | { readonly type: 'close'; readonly reason: string };
+
+export interface RequestProcessor {
+  /**
+   * Handles one request frame (without its size prefix). Must not throw or reject: the
+   * network layer treats a throw as a bug and closes the connection with it as reason.
+   * May answer synchronously (cheap requests) or with a promise (everything else).
+   */
+  process(frame: Buffer, connection: ConnectionInfo): ResponseAction | Promise<ResponseAction>;
+}
+
+export const NO_RESPONSE_ACTION: ResponseAction = Object.freeze({ type: 'none' });

@@ -1,0 +1,179 @@
+/**
+ * The broker's TCP side (Kafka's SocketServer): one net.Server per listener, connection
+ * quotas, and one Connection per accepted socket.
+ *
+ * Quotas (checked at accept, like Kafka's ConnectionQuotas):
+ * - `max.connections.per.ip` (with `max.connections.per.ip.overrides`): the excess
+ *   connection is closed at once with a logged reason, as Kafka does.
+ * - `max.connections`: Kafka blocks its acceptor until a slot frees; Tributary closes the
+ *   excess connection with a logged reason instead, which a client sees as a disconnect
+ *   and retries (same outcome, no stalled listener thread to reason about).
+ *
+ * Listeners with port 0 bind an ephemeral port; `boundListeners` reports the real ports,
+ * which the broker advertises. Only PLAINTEXT is served for now: other security
+ * protocols are refused at start-up with a clear message rather than half-working.
+ */
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { ListenerSpec } from '../config/listeners.js';
+import type { Logger } from '../log.js';
+import { Connection } from './connection.js';
+import type { ConnectionInfo, RequestProcessor } from './request-processor.js';
+
+export interface SocketServerOptions {
+  readonly listeners: readonly ListenerSpec[];
+  readonly processor: RequestProcessor;
+  readonly logger: Logger;
+  readonly maxFrameBytes: number;
+  readonly maxInflightRequests: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** IP (or host name) -> limit, from max.connections.per.ip.overrides. */
+  readonly maxConnectionsPerIpOverrides?: ReadonlyMap<string, number>;
+}
+
+export interface BoundListener {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly securityProtocol: string;
+}
+
+export class SocketServerError extends Error {
+  readonly code: 'TRIB_ERR_LISTENER';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SocketServerError';
+    this.code = 'TRIB_ERR_LISTENER';
+  }
+}
+
+/** Parses `max.connections.per.ip.overrides` ("host:count,host:count"). */
+export function parseConnectionOverrides(text: string): Map<string, number> {
+  const map = new Map<string, number>();
+  for (const entry of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const colon = entry.lastIndexOf(':');
+    const count = Number(entry.slice(colon + 1));
+    if (colon <= 0 || !Number.isInteger(count) || count < 0) {
+      throw new SocketServerError(`Invalid max.connections.per.ip.overrides entry ${JSON.stringify(entry)}: expected host:count`);
+    }
+    map.set(entry.slice(0, colon).trim(), count);
+  }
+  return map;
+}
+
+export class SocketServer {
+  private readonly servers: Server[] = [];
+  private readonly connections = new Set<Connection>();
+  private readonly perIp = new Map<string, number>();
+  private bound: BoundListener[] = [];
+  private nextConnectionId = 0;
+  private stopped = false;
+
+  constructor(private readonly options: SocketServerOptions) {}
+
+  get boundListeners(): readonly BoundListener[] {
+    return this.bound;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Binds every listener; on failure closes the ones already bound and rejects. */
+  async start(): Promise<readonly BoundListener[]> {
+    for (const spec of this.options.listeners) {
+      if (spec.securityProtocol !== 'PLAINTEXT') {
+        await this.stop();
+        throw new SocketServerError(`Listener ${spec.name} uses ${spec.securityProtocol}, which Tributary does not serve yet: use PLAINTEXT`);
+      }
+      try {
+        this.bound.push(await this.listen(spec));
+      } catch (err) {
+        await this.stop();
+        const where = `${spec.host === '' ? '0.0.0.0' : spec.host}:${spec.port}`;
+        throw new SocketServerError(`Cannot bind listener ${spec.name} to ${where}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    return this.bound;
+  }
+
+  private listen(spec: ListenerSpec): Promise<BoundListener> {
+    return new Promise((resolve, reject) => {
+      const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(spec, socket));
+      server.once('error', reject);
+      const host = spec.host === '' ? undefined : spec.host;
+      server.listen({ host, port: spec.port, backlog: 511 }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.options.logger.error('Listener error', { listener: spec.name, err }));
+        this.servers.push(server);
+        const address = server.address();
+        const port = typeof address === 'object' && address !== null ? address.port : spec.port;
+        this.options.logger.info('Listening', { listener: spec.name, host: spec.host, port });
+        resolve({ name: spec.name, host: spec.host, port, securityProtocol: spec.securityProtocol });
+      });
+    });
+  }
+
+  private accept(spec: ListenerSpec, socket: Socket): void {
+    const ip = normaliseIp(socket.remoteAddress ?? 'unknown');
+    const logger = this.options.logger;
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    const ipLimit = this.options.maxConnectionsPerIpOverrides?.get(ip) ?? this.options.maxConnectionsPerIp;
+    const ipCount = this.perIp.get(ip) ?? 0;
+    if (ipCount >= ipLimit) {
+      logger.warn('Rejected connection: max.connections.per.ip reached', { remote: ip, listener: spec.name, limit: ipLimit });
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= this.options.maxConnections) {
+      logger.warn('Rejected connection: max.connections reached', { remote: ip, listener: spec.name, limit: this.options.maxConnections });
+      socket.destroy();
+      return;
+    }
+    const info: ConnectionInfo = {
+      id: `${spec.name}-${this.nextConnectionId++}`,
+      listenerName: spec.name,
+      securityProtocol: spec.securityProtocol,
+      remoteAddress: ip,
+      remotePort: socket.remotePort ?? 0,
+      localAddress: normaliseIp(socket.localAddress ?? ''),
+      localPort: socket.localPort ?? 0,
+      clientSoftwareName: undefined,
+      clientSoftwareVersion: undefined,
+    };
+    const connection = new Connection(socket, info, {
+      maxFrameBytes: this.options.maxFrameBytes,
+      maxInflightRequests: this.options.maxInflightRequests,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      processor: this.options.processor,
+      logger,
+    });
+    this.connections.add(connection);
+    this.perIp.set(ip, ipCount + 1);
+    connection.onClose(() => {
+      this.connections.delete(connection);
+      const left = (this.perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, left);
+    });
+    logger.debug('Accepted connection', { connection: info.id, remote: `${ip}:${info.remotePort}` });
+  }
+
+  /** Stops accepting, closes every connection and waits for the listeners to close. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const closing = this.servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const connection of [...this.connections]) connection.close('broker shutting down', 'debug');
+    await Promise.all(closing);
+  }
+}
+
+/** `::ffff:127.0.0.1` (IPv4 on a dual-stack socket) counts as 127.0.0.1 for quotas and logs. */
+function normaliseIp(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
