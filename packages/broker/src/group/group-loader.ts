@@ -1,0 +1,123 @@
+/**
+ * Rebuilds the groups of one `__consumer_offsets` partition by replaying its records, as
+ * Kafka's GroupMetadataManager.doLoadGroupsAndOffsets does: the last record per key wins, a
+ * tombstone deletes, offsets without group metadata form "simple" groups (Empty, no protocol
+ * type), and a group with members comes back Stable (members must heartbeat within their
+ * session timeout, or they are removed and the group rebalances).
+ *
+ * A record that does not decode (a foreign or newer format) is logged and skipped rather than
+ * failing the whole partition: the broker keeps serving every other group.
+ */
+import { ClassicGroup, type CommittedOffset } from './classic-group.js';
+import { GroupState } from './group-state.js';
+import { ClassicMember } from './member.js';
+import type { GroupStore } from './group-store.js';
+import type { Membership } from './membership.js';
+import {
+  decodeGroupMetadataValue,
+  decodeOffsetCommitValue,
+  decodeRecordKey,
+  type GroupMetadataValue,
+} from './records.js';
+
+export interface LoadSummary {
+  partition: number;
+  records: number;
+  skipped: number;
+  groups: number;
+  offsets: number;
+}
+
+export async function loadGroupsAndOffsets(store: GroupStore, membership: Membership, partition: number): Promise<LoadSummary> {
+  const offsets = new Map<string, Map<string, Map<number, CommittedOffset>>>();
+  const groupValues = new Map<string, GroupMetadataValue>();
+  let records = 0;
+  let skipped = 0;
+
+  await store.log.replay(partition, (keyBytes, valueBytes) => {
+    records += 1;
+    try {
+      const key = decodeRecordKey(keyBytes);
+      if (key.type === 'offset') {
+        let byTopic = offsets.get(key.group);
+        if (byTopic === undefined) offsets.set(key.group, (byTopic = new Map()));
+        let byPartition = byTopic.get(key.topic);
+        if (valueBytes === null) {
+          byPartition?.delete(key.partition);
+          return;
+        }
+        if (byPartition === undefined) byTopic.set(key.topic, (byPartition = new Map()));
+        byPartition.set(key.partition, { ...decodeOffsetCommitValue(valueBytes), seq: store.nextSeq() });
+      } else if (key.type === 'group') {
+        if (valueBytes === null) groupValues.delete(key.group);
+        else groupValues.set(key.group, decodeGroupMetadataValue(valueBytes));
+      } else {
+        skipped += 1;
+        store.logger.warn('unknown __consumer_offsets key version; ignoring the record', { partition, version: key.version });
+      }
+    } catch (error) {
+      skipped += 1;
+      store.logger.error('undecodable __consumer_offsets record; ignoring it', { partition, error });
+    }
+  });
+
+  const now = store.now();
+  const loaded: ClassicGroup[] = [];
+  for (const [groupId, value] of groupValues) {
+    const group = groupFromValue(groupId, value, now);
+    if (group === null) {
+      skipped += 1;
+      store.logger.error('inconsistent group metadata (members without protocol, or a duplicate static member); ignoring it', { partition, groupId });
+      continue;
+    }
+    loaded.push(group);
+  }
+  for (const [groupId, byTopic] of offsets) {
+    // Only groups with offsets left after tombstones exist (Kafka keys its load by partition).
+    const hasOffsets = [...byTopic.values()].some((byPartition) => byPartition.size > 0);
+    if (!groupValues.has(groupId) && hasOffsets) loaded.push(new ClassicGroup(groupId, GroupState.Empty, now));
+  }
+
+  let offsetCount = 0;
+  for (const group of loaded) {
+    for (const [topic, byPartition] of offsets.get(group.groupId) ?? []) {
+      for (const [p, committed] of byPartition) {
+        group.putOffset(topic, p, committed);
+        offsetCount += 1;
+      }
+    }
+    // A group already in the cache (created by a request during the load) wins, as in Kafka.
+    if (store.groups.has(group.groupId)) continue;
+    store.groups.set(group.groupId, group);
+    membership.onGroupLoaded(group);
+  }
+  return { partition, records, skipped, groups: loaded.length, offsets: offsetCount };
+}
+
+function groupFromValue(groupId: string, value: GroupMetadataValue, now: number): ClassicGroup | null {
+  if (value.members.length > 0 && value.protocol === null) return null;
+  const group = new ClassicGroup(groupId, value.members.length > 0 ? GroupState.Stable : GroupState.Empty, now);
+  group.generationId = value.generation;
+  group.protocolName = value.protocol;
+  group.currentStateTimestamp = value.currentStateTimestamp === -1 ? null : value.currentStateTimestamp;
+  for (const m of value.members) {
+    if (m.groupInstanceId !== null && group.staticMembers.has(m.groupInstanceId)) return null;
+    const member = new ClassicMember(
+      m.memberId,
+      m.groupInstanceId,
+      m.clientId,
+      m.clientHost,
+      m.rebalanceTimeout,
+      m.sessionTimeout,
+      value.protocolType,
+      [{ name: value.protocol!, metadata: m.subscription }],
+      m.assignment,
+    );
+    group.add(member, null);
+  }
+  // add() sets the protocol type and makes the first member leader; the record has the real ones.
+  group.protocolType = value.protocolType === '' ? null : value.protocolType;
+  group.leaderId = value.leader;
+  group.subscribedTopics = group.computeSubscribedTopics();
+  return group;
+}

@@ -1,0 +1,193 @@
+/**
+ * What the parts of the coordinator share: the groups this broker coordinates, which
+ * partitions of `__consumer_offsets` it owns or is loading, the log those partitions live in,
+ * and the conversion of append failures into the error codes Kafka answers with.
+ */
+import type { Logger } from '../log.js';
+import type { GroupCoordinatorConfig } from './config.js';
+import type { CoordinatorLog, CoordinatorLogRecord } from './coordinator-log.js';
+import type { Scheduler } from './scheduler.js';
+import { ClassicGroup } from './classic-group.js';
+import { ErrorCode } from './error-codes.js';
+import { GroupState } from './group-state.js';
+import { partitionForGroup } from './partition-for.js';
+import { encodeGroupMetadataKey, encodeGroupMetadataValue, type GroupMetadataMemberValue } from './records.js';
+import { EMPTY_BYTES } from './member.js';
+
+/** Kafka error codes an append may fail with, and what the coordinator answers instead. */
+const LogError = {
+  INVALID_FETCH_SIZE: 4,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  MESSAGE_TOO_LARGE: 10,
+  RECORD_LIST_TOO_LARGE: 18,
+  NOT_ENOUGH_REPLICAS: 19,
+  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
+  KAFKA_STORAGE_ERROR: 56,
+} as const;
+
+function appendErrorCode(error: unknown): number {
+  const code = (error as { errorCode?: unknown } | null)?.errorCode;
+  // A failure without a Kafka code is an I/O failure of the log, which Kafka reports as
+  // KAFKA_STORAGE_ERROR; the client should look for the coordinator again.
+  return typeof code === 'number' ? code : LogError.KAFKA_STORAGE_ERROR;
+}
+
+/** Kafka's GroupMetadataManager.storeGroup mapping of append errors. */
+export function groupAppendError(error: unknown): number {
+  const code = appendErrorCode(error);
+  switch (code) {
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case LogError.NOT_ENOUGH_REPLICAS:
+    case LogError.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    case LogError.NOT_LEADER_OR_FOLLOWER:
+    case LogError.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR;
+    case LogError.REQUEST_TIMED_OUT:
+      return ErrorCode.REBALANCE_IN_PROGRESS;
+    case LogError.MESSAGE_TOO_LARGE:
+    case LogError.RECORD_LIST_TOO_LARGE:
+    case LogError.INVALID_FETCH_SIZE:
+      return ErrorCode.UNKNOWN_SERVER_ERROR;
+    default:
+      return code;
+  }
+}
+
+/** Kafka's GroupMetadataManager.maybeConvertOffsetCommitError. */
+export function offsetAppendError(error: unknown): number {
+  const code = appendErrorCode(error);
+  switch (code) {
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case LogError.NOT_ENOUGH_REPLICAS:
+    case LogError.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    case LogError.NOT_LEADER_OR_FOLLOWER:
+    case LogError.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR;
+    case LogError.MESSAGE_TOO_LARGE:
+    case LogError.RECORD_LIST_TOO_LARGE:
+    case LogError.INVALID_FETCH_SIZE:
+      return ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
+    default:
+      return code;
+  }
+}
+
+type PartitionStatus = 'loading' | 'owned';
+
+export class GroupStore {
+  readonly groups = new Map<string, ClassicGroup>();
+  private readonly partitions = new Map<number, PartitionStatus>();
+  private seq = 0;
+  active = false;
+
+  constructor(
+    readonly config: GroupCoordinatorConfig,
+    readonly log: CoordinatorLog,
+    readonly scheduler: Scheduler,
+    readonly logger: Logger,
+  ) {}
+
+  now(): number {
+    return this.scheduler.now();
+  }
+
+  /** A number that orders every offset record this coordinator writes or replays. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  partitionFor(groupId: string): number {
+    return partitionForGroup(groupId, this.config.offsetsTopicNumPartitions);
+  }
+
+  setPartitionStatus(partition: number, status: PartitionStatus | null): void {
+    if (status === null) this.partitions.delete(partition);
+    else this.partitions.set(partition, status);
+  }
+
+  get isLoading(): boolean {
+    for (const s of this.partitions.values()) if (s === 'loading') return true;
+    return false;
+  }
+
+  /**
+   * Kafka's validateGroupStatus: a usable group id, a running coordinator, and a partition that
+   * is ours and loaded. OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups accept the
+   * empty group id (old clients commit under ""); the membership APIs do not.
+   */
+  validateGroupStatus(groupId: string | null, allowEmptyGroupId: boolean): number {
+    if (groupId === null || (!allowEmptyGroupId && groupId.length === 0)) return ErrorCode.INVALID_GROUP_ID;
+    if (!this.active) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const status = this.partitions.get(this.partitionFor(groupId));
+    if (status === 'loading') return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    if (status === undefined) return ErrorCode.NOT_COORDINATOR;
+    return ErrorCode.NONE;
+  }
+
+  getGroup(groupId: string): ClassicGroup | undefined {
+    return this.groups.get(groupId);
+  }
+
+  getOrCreateGroup(groupId: string): ClassicGroup {
+    let group = this.groups.get(groupId);
+    if (group === undefined) {
+      group = new ClassicGroup(groupId, GroupState.Empty, this.now());
+      this.groups.set(groupId, group);
+    }
+    return group;
+  }
+
+  /** Removes a group from the cache if it is still the cached instance. */
+  removeGroup(group: ClassicGroup): boolean {
+    if (this.groups.get(group.groupId) !== group) return false;
+    this.groups.delete(group.groupId);
+    return true;
+  }
+
+  /** Appends to the group's partition; resolves to an error code instead of rejecting. */
+  async append(groupId: string, records: CoordinatorLogRecord[], mapError: (e: unknown) => number): Promise<number> {
+    try {
+      await this.log.append(this.partitionFor(groupId), records);
+      return ErrorCode.NONE;
+    } catch (error) {
+      const code = mapError(error);
+      this.logger.warn('append to __consumer_offsets failed', { groupId, error, errorCode: code });
+      return code;
+    }
+  }
+
+  /**
+   * Writes the group's metadata record (state as of this call) and resolves to an error code.
+   * `assignment` gives each member's assignment; members missing from it are written with an
+   * empty one.
+   */
+  storeGroup(group: ClassicGroup, assignment: ReadonlyMap<string, Buffer>): Promise<number> {
+    const protocol = group.protocolName;
+    const members: GroupMetadataMemberValue[] = [];
+    for (const m of group.members.values()) {
+      if (protocol === null) throw new Error(`group ${group.groupId} has members but no protocol`);
+      members.push({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeout: m.rebalanceTimeoutMs,
+        sessionTimeout: m.sessionTimeoutMs,
+        subscription: m.metadata(protocol),
+        assignment: assignment.get(m.memberId) ?? EMPTY_BYTES,
+      });
+    }
+    const value = encodeGroupMetadataValue({
+      protocolType: group.protocolType ?? '',
+      generation: group.generationId,
+      protocol,
+      leader: group.leaderId,
+      currentStateTimestamp: group.currentStateTimestamp ?? -1,
+      members,
+    });
+    return this.append(group.groupId, [{ key: encodeGroupMetadataKey(group.groupId), value }], groupAppendError);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * ListGroups (api key 16), versions 0-5.
+ *
+ * Behaviour (Kafka's):
+ * - Every group this coordinator has (dead ones excluded), with its protocol type.
+ * - v4+: StatesFilter (case-insensitive; empty = all) and the state of each group.
+ * - v5+: TypesFilter (case-insensitive; empty = all) and each group's type; every group here
+ *   is "classic", so a filter without "classic" lists nothing.
+ * - While a partition of `__consumer_offsets` is still loading, the groups known so far are
+ *   listed with COORDINATOR_LOAD_IN_PROGRESS.
+ */
+import type { ListGroupsRequest, ListGroupsResponse } from '@tributary/protocol';
+import { ErrorCode } from '../group/error-codes.js';
+import { coordinatorOf } from '../group/handler-support.js';
+import type { Handler } from './registry.js';
+
+export const listGroupsHandler: Handler<ListGroupsRequest, ListGroupsResponse> = {
+  apiKey: 16,
+  name: 'ListGroups',
+  minVersion: 0,
+  maxVersion: 5,
+
+  handle(req, ctx) {
+    const coordinator = coordinatorOf(ctx);
+    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const r = coordinator.listGroups(req.statesFilter ?? [], req.typesFilter ?? []);
+    return { throttleTimeMs: 0, errorCode: r.errorCode, groups: r.groups };
+  },
+
+  errorResponse(_req, errorCode) {
+    return { throttleTimeMs: 0, errorCode, groups: [] };
+  },
+};

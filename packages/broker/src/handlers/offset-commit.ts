@@ -1,0 +1,72 @@
+/**
+ * OffsetCommit (api key 8), versions 0-9.
+ *
+ * Behaviour (Kafka's, see group/offset-manager.ts):
+ * - Partitions of topics that do not exist get UNKNOWN_TOPIC_OR_PARTITION; the rest are
+ *   validated against the group: generation -1 with an empty member id commits as a "simple"
+ *   consumer while the group is Empty or unknown; otherwise member id, group.instance.id (v7+)
+ *   and generation must be current (UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID,
+ *   ILLEGAL_GENERATION; REBALANCE_IN_PROGRESS while the group awaits its assignment; v9
+ *   GROUP_ID_NOT_FOUND for a member commit to an unknown group).
+ * - Metadata longer than offset.metadata.max.bytes: OFFSET_METADATA_TOO_LARGE for that
+ *   partition only.
+ * - v1: an explicit commit timestamp per partition; v2-v4: a retention time (the offset then
+ *   expires at commit time + retention); v6+: the leader epoch.
+ * - The response is sent only after the offsets are durable in `__consumer_offsets`.
+ *
+ * Deliberate difference: Kafka serves v0 from ZooKeeper (and KRaft brokers reject it); here
+ * v0 commits go to the coordinator like v1+, so old clients keep working.
+ */
+import type { OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponseTopic } from '@tributary/protocol';
+import { ErrorCode } from '../group/error-codes.js';
+import { coordinatorOf, partitionExists } from '../group/handler-support.js';
+import type { Handler } from './registry.js';
+
+export const offsetCommitHandler: Handler<OffsetCommitRequest, OffsetCommitResponse> = {
+  apiKey: 8,
+  name: 'OffsetCommit',
+  minVersion: 0,
+  maxVersion: 9,
+
+  async handle(req, ctx) {
+    const coordinator = coordinatorOf(ctx);
+    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const unknown: OffsetCommitResponseTopic[] = [];
+    const known: OffsetCommitRequest['topics'] = [];
+    for (const t of req.topics) {
+      const valid = t.partitions.filter((p) => partitionExists(ctx, t.name, p.partitionIndex));
+      const invalid = t.partitions.filter((p) => !partitionExists(ctx, t.name, p.partitionIndex));
+      if (valid.length > 0) known.push({ name: t.name, partitions: valid });
+      if (invalid.length > 0) {
+        unknown.push({ name: t.name, partitions: invalid.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })) });
+      }
+    }
+    if (known.length === 0) return { throttleTimeMs: 0, topics: unknown };
+    const committed = await coordinator.commitOffsets({
+      groupId: req.groupId,
+      generationId: req.generationIdOrMemberEpoch ?? -1,
+      memberId: req.memberId ?? '',
+      groupInstanceId: req.groupInstanceId ?? null,
+      retentionTimeMs: req.retentionTimeMs ?? -1,
+      apiVersion: ctx.header.apiVersion,
+      topics: known.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          committedOffset: p.committedOffset,
+          committedLeaderEpoch: p.committedLeaderEpoch ?? -1,
+          commitTimestamp: p.commitTimestamp ?? -1,
+          committedMetadata: p.committedMetadata,
+        })),
+      })),
+    });
+    return { throttleTimeMs: 0, topics: [...committed, ...unknown] };
+  },
+
+  errorResponse(req, errorCode) {
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })),
+    };
+  },
+};

@@ -1,0 +1,37 @@
+/**
+ * OffsetDelete (api key 47), version 0.
+ *
+ * Behaviour (Kafka's):
+ * - Empty group: the requested offsets are deleted (tombstones), NONE per partition (also
+ *   for partitions without an offset).
+ * - Group with members and protocol type "consumer": partitions of topics some member
+ *   subscribes to (read from the members' subscription metadata) get
+ *   GROUP_SUBSCRIBED_TO_TOPIC; the others are deleted.
+ * - Group with members of another protocol type: NON_EMPTY_GROUP (top level).
+ * - Unknown group: GROUP_ID_NOT_FOUND (top level). Group-level errors come with no topics.
+ */
+import type { OffsetDeleteRequest, OffsetDeleteResponse } from '@tributary/protocol';
+import { ErrorCode } from '../group/error-codes.js';
+import { coordinatorOf } from '../group/handler-support.js';
+import type { Handler } from './registry.js';
+
+export const offsetDeleteHandler: Handler<OffsetDeleteRequest, OffsetDeleteResponse> = {
+  apiKey: 47,
+  name: 'OffsetDelete',
+  minVersion: 0,
+  maxVersion: 0,
+
+  async handle(req, ctx) {
+    const coordinator = coordinatorOf(ctx);
+    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const r = await coordinator.deleteOffsets(
+      req.groupId,
+      req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionIndex) })),
+    );
+    return { errorCode: r.errorCode, throttleTimeMs: 0, topics: r.topics };
+  },
+
+  errorResponse(_req, errorCode) {
+    return { errorCode, throttleTimeMs: 0, topics: [] };
+  },
+};
