@@ -1,0 +1,84 @@
+/**
+ * DescribeCluster (api key 60), versions 0-1.
+ *
+ * Behaviour (Kafka's, KRaft broker):
+ * - The live brokers (metadata.brokers()), each with its endpoint on the listener the
+ *   request arrived on (brokers without that listener are left out, as Kafka does), the
+ *   cluster id, and this broker as controller id.
+ * - v1 endpointType: 1 (brokers) is served; 2 (controllers) is MISMATCHED_ENDPOINT_TYPE
+ *   (a broker is not a controller endpoint); anything else UNSUPPORTED_ENDPOINT_TYPE. v0
+ *   cannot ask for anything but brokers.
+ * - clusterAuthorizedOperations: Integer.MIN_VALUE unless asked for; when asked, every
+ *   operation Kafka defines on the cluster resource (there is no authorizer yet, and
+ *   Kafka without an authorizer answers the same).
+ *
+ * Deliberate difference from Kafka: a KRaft broker names a random live broker as
+ * controller; here the metadata store of this broker is the controller, so it names itself.
+ */
+import type { DescribeClusterRequest, DescribeClusterResponse, DescribeClusterResponseDescribeClusterBroker } from '@tributary/protocol';
+import { ErrorCode } from '@tributary/protocol';
+import type { Handler } from './registry.js';
+
+export const DESCRIBE_CLUSTER_KEY = 60;
+
+const ENDPOINT_TYPE_BROKER = 1;
+const ENDPOINT_TYPE_CONTROLLER = 2;
+
+/** The schema default: "authorized operations not requested". */
+export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+
+/**
+ * Kafka's AclOperation codes allowed on the cluster resource (CREATE 5, ALTER 7, DESCRIBE
+ * 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12) as a
+ * bit field.
+ */
+export const CLUSTER_AUTHORIZED_OPERATIONS_ALL = [5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);
+
+export const describeClusterHandler: Handler<DescribeClusterRequest, DescribeClusterResponse> = {
+  apiKey: DESCRIBE_CLUSTER_KEY,
+  name: 'DescribeCluster',
+  minVersion: 0,
+  maxVersion: 1,
+
+  handle(req, ctx) {
+    const endpointType = ctx.header.apiVersion >= 1 ? req.endpointType ?? ENDPOINT_TYPE_BROKER : ENDPOINT_TYPE_BROKER;
+    if (endpointType !== ENDPOINT_TYPE_BROKER) {
+      const mismatched = endpointType === ENDPOINT_TYPE_CONTROLLER;
+      return {
+        ...this.errorResponse!(req, mismatched ? ErrorCode.MISMATCHED_ENDPOINT_TYPE : ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, ctx),
+        errorMessage: mismatched
+          ? 'The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER'
+          : `Unsupported endpoint type ${endpointType}`,
+      };
+    }
+    const listener = ctx.connection.listenerName;
+    const brokers: DescribeClusterResponseDescribeClusterBroker[] = [];
+    for (const b of ctx.broker.metadata.brokers()) {
+      const endpoint = b.endpoints.find((e) => e.listener === listener);
+      if (endpoint) brokers.push({ brokerId: b.nodeId, host: endpoint.host, port: endpoint.port, rack: b.rack });
+    }
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      endpointType: ENDPOINT_TYPE_BROKER,
+      clusterId: ctx.broker.clusterId,
+      controllerId: ctx.broker.nodeId,
+      brokers,
+      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_AUTHORIZED_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+
+  errorResponse(req, errorCode, ctx) {
+    return {
+      throttleTimeMs: 0,
+      errorCode,
+      errorMessage: null,
+      endpointType: ctx.header.apiVersion >= 1 ? req.endpointType ?? ENDPOINT_TYPE_BROKER : ENDPOINT_TYPE_BROKER,
+      clusterId: '',
+      controllerId: -1,
+      brokers: [],
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+};
