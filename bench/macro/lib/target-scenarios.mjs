@@ -1,0 +1,272 @@
+// The scenarios run against the Kafka-protocol target (Tributary, or the mock when testing
+// the harness). Each broker phase gets a fresh data directory, removed afterwards:
+//
+//   main     produce max throughput (acks=1, acks=all, lz4, zstd), consume from the start
+//            of a large topic, latency at fixed rates, 500 producer connections, a producer
+//            spread over many partitions;
+//   durable  the broker restarted with the durable fsync-before-ack override, produce acks=all;
+//   startup  1,000 partitions holding ~1 GB, then a clean restart and a kill -9 restart,
+//            timed until TCP accept and until ApiVersions is answered, with RSS.
+//
+// A failing scenario is recorded with its reason and the run goes on; a broker that died
+// is restarted (fresh) for the next scenario.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { waitForKafka } from './kafka-probe.mjs';
+import { cpuSeconds, establishedConnections, peakRssMiB, rssMiB } from './procfs.mjs';
+import { runTool } from './processes.mjs';
+
+const ALL_SCENARIOS = ['produce', 'consume', 'latency', 'connections', 'partitions', 'durable', 'startup'];
+export { ALL_SCENARIOS };
+
+const round = (x, digits = 1) => (x === null || x === undefined ? null : Math.round(x * 10 ** digits) / 10 ** digits);
+
+export async function runTargetScenarios(ctx, target) {
+  const { params, tribload } = ctx;
+  const want = (name) => ctx.scenarios.has(name);
+  const label = target.label;
+  const toolOpts = (timeoutS) => ({ timeoutMs: (timeoutS + 60) * 1000, logPath: join(ctx.logDir, 'tools.log') });
+  let phaseNo = 0;
+  let broker = null;
+  let phaseOverrides = [];
+  let dataDir = null;
+
+  const startFresh = async (phase, overrides) => {
+    dataDir = join(ctx.runDir, 'data', `${target.name}-${phase}-${++phaseNo}`);
+    await mkdir(dataDir, { recursive: true });
+    phaseOverrides = [...ctx.brokerOverrides, ...overrides];
+    broker = await target.start({ dataDir, overrides: phaseOverrides });
+    ctx.log(`${label} started (${phase}) on ${broker.bootstrap}, pid ${broker.pid}, ready in ${round(broker.readyMs)} ms`);
+    ctx.commands.add(broker.commandLine);
+  };
+  const stopPhase = async () => {
+    if (broker) await broker.stop('clean');
+    broker = null;
+    if (dataDir && !ctx.keepData) await rm(dataDir, { recursive: true, force: true });
+    dataDir = null;
+  };
+  const failRow = (id, scenario, error) => ctx.record({ id, section: 'target', scenario, system: label, ok: false, error });
+
+  // Runs `fn` with a live broker, measuring the broker's CPU use over it; any exception
+  // becomes a failed row.
+  const scenario = async (id, name, fn) => {
+    if (!broker || !broker.alive()) {
+      if (broker) ctx.note(`${label} exited before "${name}"; a fresh broker was started for it`);
+      try {
+        await stopPhase();
+        await startFresh('restart', phaseOverrides.slice(ctx.brokerOverrides.length));
+      } catch (err) {
+        return failRow(id, name, `broker did not start: ${err.message}`);
+      }
+    }
+    const cpu0 = cpuSeconds(broker.pid);
+    const t0 = Date.now();
+    try {
+      const row = await fn();
+      const cpu1 = cpuSeconds(broker.pid);
+      const wall = (Date.now() - t0) / 1000;
+      if (row) {
+        row.brokerCpuPct = cpu0 !== null && cpu1 !== null ? round(((cpu1 - cpu0) / wall) * 100, 0) : null;
+        row.rssMiB ??= round(rssMiB(broker.pid), 0);
+        if (!broker.alive()) {
+          row.ok = false;
+          row.error = `${label} exited during the scenario; see logs`;
+        }
+        ctx.record({ id, section: 'target', scenario: name, system: label, ...row });
+      }
+    } catch (err) {
+      failRow(id, name, err.message);
+    }
+  };
+
+  const createTopic = async (topic, partitions) => {
+    const r = await target.createTopic(broker, topic, partitions, { timeoutS: params.toolTimeoutS });
+    if (!r.ok) throw new Error(`creating topic ${topic} (${partitions} partitions): ${r.error}`);
+    return r.result;
+  };
+
+  const fromTribload = (r) => {
+    const x = r.result ?? {};
+    let incomplete = null;
+    if (x.complete === false) incomplete = x.mode === 'consume' ? `consumed ${x.received} of ${x.target}` : `acknowledged ${x.acked} of ${x.sent} sent`;
+    else if (x.consume_complete === false) incomplete = `consumed ${x.received} of ${x.acked} acknowledged`;
+    return {
+      ok: r.ok && !incomplete && !(x.errors > 0),
+      error:
+        r.error ??
+        (x.errors > 0 ? `${x.errors} delivery errors, first: ${x.first_error}` : null) ??
+        (incomplete ? `incomplete: ${incomplete}` : null),
+      command: r.command,
+      msgsPerS: x.msgs_per_s ?? null,
+      mbPerS: x.mb_per_s ?? null,
+      ack: x.ack_latency_us ?? null,
+      e2e: x.e2e_latency_us ?? null,
+      count: x.acked ?? x.received ?? null,
+      raw: x,
+    };
+  };
+
+  const produce = async (topic, extra, timeoutS = params.toolTimeoutS) =>
+    runTool(tribload, ['produce', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--timeout-s', String(timeoutS), ...extra], toolOpts(timeoutS));
+
+  const mainScenarios = ['produce', 'consume', 'latency', 'connections', 'partitions'].filter(want);
+  if (mainScenarios.length) {
+    try {
+      await startFresh('main', []);
+    } catch (err) {
+      ctx.note(`${label} did not start: ${err.message}`);
+      for (const s of mainScenarios) failRow(`trib.${s}`, s, `broker did not start: ${err.message}`);
+    }
+  }
+  if (broker) {
+    if (want('produce')) {
+      const variants = [
+        { id: 'trib.produce.acks1', name: 'acks=1', args: ['--acks', '1'] },
+        { id: 'trib.produce.acksall', name: 'acks=all', args: ['--acks', 'all'] },
+        { id: 'trib.produce.lz4', name: 'acks=1, lz4', args: ['--acks', '1', '--compression', 'lz4'] },
+        { id: 'trib.produce.zstd', name: 'acks=1, zstd', args: ['--acks', '1', '--compression', 'zstd'] },
+      ];
+      for (const v of variants) {
+        await scenario(v.id, `produce max throughput, 6 partitions, ${params.size} B, ${v.name}`, async () => {
+          const topic = `produce-${v.id.split('.').pop()}`;
+          await createTopic(topic, 6);
+          return { kind: 'produce', ...fromTribload(await produce(topic, ['-n', String(params.produceCount), ...v.args])) };
+        });
+      }
+    }
+
+    if (want('consume')) {
+      const count = Math.round(params.consumeBytes / params.size);
+      await scenario('trib.consume', `consume from the start of a ${round(params.consumeBytes / 1e6, 0)} MB topic, 6 partitions`, async () => {
+        await createTopic('consume', 6);
+        const fill = await produce('consume', ['-n', String(count), '--acks', '1'], params.toolTimeoutS * 3);
+        if (!fill.ok || fill.result?.acked !== count) throw new Error(`filling the topic: ${fill.error ?? `acked ${fill.result?.acked} of ${count}`}`);
+        const r = await runTool(tribload, ['consume', '-b', broker.bootstrap, '-t', 'consume', '-n', String(count), '--timeout-s', String(params.toolTimeoutS)], toolOpts(params.toolTimeoutS));
+        return { kind: 'consume', ...fromTribload(r), note: `filled at ${round(fill.result.msgs_per_s, 0)} msgs/s` };
+      });
+    }
+
+    if (want('latency')) {
+      for (const rate of params.latencyRates) {
+        await scenario(`trib.latency.${rate}`, `latency at ${rate} msgs/s, acks=all, linger 0, 6 partitions`, async () => {
+          const topic = `latency-${rate}`;
+          await createTopic(topic, 6);
+          const args = ['e2e', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--rate', String(rate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.warmupSeconds), '--acks', 'all', '--timeout-s', String(params.toolTimeoutS)];
+          return { kind: 'latency', ...fromTribload(await runTool(tribload, args, toolOpts(params.toolTimeoutS))) };
+        });
+      }
+    }
+
+    if (want('connections')) {
+      const { connections, connectionsRate } = params;
+      await scenario('trib.connections', `${connections} producer connections, ${connectionsRate / connections} msgs/s each, acks=1`, async () => {
+        await createTopic('connections', 6);
+        // Sampled while the producers run: the broker's connection count and memory.
+        let maxConnections = 0;
+        const sampler = setInterval(() => {
+          maxConnections = Math.max(maxConnections, establishedConnections(broker.port));
+        }, 500);
+        try {
+          const r = await produce('connections', ['--producers', String(connections), '--rate', String(connectionsRate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.connectionsWarmupSeconds), '--acks', '1'], params.toolTimeoutS * 2);
+          return { kind: 'latency', ...fromTribload(r), connections: maxConnections, rssMiB: round(rssMiB(broker.pid), 0) };
+        } finally {
+          clearInterval(sampler);
+        }
+      });
+    }
+
+    if (want('partitions')) {
+      const { widePartitions, wideCount } = params;
+      await scenario('trib.partitions', `one producer spread over ${widePartitions} partitions (round-robin per message), acks=1`, async () => {
+        const created = await createTopic('wide', widePartitions);
+        const r = await produce('wide', ['-n', String(wideCount), '--spread', '--acks', '1']);
+        return { kind: 'produce', ...fromTribload(r), note: `CreateTopics took ${round(created.ready_seconds, 2)} s`, rssMiB: round(rssMiB(broker.pid), 0) };
+      });
+    }
+    await stopPhase();
+  }
+
+  if (want('durable')) {
+    const name = `produce max throughput, 6 partitions, ${params.size} B, acks=all, durable (${ctx.durableOverride})`;
+    try {
+      await startFresh('durable', [ctx.durableOverride]);
+      await scenario('trib.produce.durable', name, async () => {
+        await createTopic('produce-durable', 6);
+        return { kind: 'produce-durable', ...fromTribload(await produce('produce-durable', ['-n', String(params.durableCount), '--acks', 'all'])) };
+      });
+    } catch (err) {
+      failRow('trib.produce.durable', name, `broker did not start: ${err.message}`);
+    }
+    await stopPhase();
+  }
+
+  if (want('startup')) {
+    if (!target.canRestart) ctx.note(`start-up scenario skipped: the ${label} target cannot restart on its data`);
+    else await startupScenario(ctx, target, { startFresh, stopPhase, createTopic, produce, get: () => ({ broker, dataDir }) });
+  }
+}
+
+// Fills 1,000 partitions, then restarts twice on the same data directory: after a clean
+// shutdown and after kill -9 (which makes the broker recover its logs).
+async function startupScenario(ctx, target, h) {
+  const { params } = ctx;
+  const base = `${params.startupPartitions} partitions, ${round(params.startupBytes / 1e9, 2)} GB`;
+  const fail = (id, scenario, error) => ctx.record({ id, section: 'target', scenario, system: target.label, ok: false, error });
+  try {
+    await h.startFresh('startup', []);
+    const { broker, dataDir } = h.get();
+    await h.createTopic('startup', params.startupPartitions);
+    const count = Math.round(params.startupBytes / params.size);
+    const fill = await h.produce('startup', ['-n', String(count), '--spread', '--acks', '1'], params.toolTimeoutS * 3);
+    if (!fill.ok || fill.result?.acked !== count) throw new Error(`filling: ${fill.error ?? `acked ${fill.result?.acked} of ${count}`}`);
+    const loadedRss = rssMiB(broker.pid);
+    const port = broker.port;
+    const overrides = [...ctx.brokerOverrides];
+    const t0 = Date.now();
+    await broker.stop('clean');
+    const shutdownMs = Date.now() - t0;
+    for (const kind of ['clean', 'kill']) {
+      const id = `trib.startup.${kind}`;
+      const scenario = `start-up after ${kind === 'clean' ? 'a clean shutdown' : 'kill -9 (log recovery)'}, ${base}`;
+      const startedNs = process.hrtime.bigint();
+      const [started, probe] = await Promise.allSettled([
+        target.start({ dataDir, overrides, port }),
+        waitForKafka('127.0.0.1', port, startedNs, 120_000),
+      ]);
+      if (started.status === 'rejected') {
+        fail(id, scenario, `broker did not restart: ${started.reason.message}`);
+        break;
+      }
+      const b = started.value;
+      const p = probe.status === 'fulfilled' ? probe.value : { tcpMs: null, apiVersionsMs: null };
+      const rssAtReady = rssMiB(b.pid);
+      await new Promise((r) => setTimeout(r, 2000));
+      ctx.record({
+        id,
+        section: 'target',
+        kind: 'startup',
+        scenario,
+        system: target.label,
+        ok: p.apiVersionsMs !== null,
+        error: p.apiVersionsMs === null ? 'ApiVersions was not answered within 120 s' : null,
+        command: b.commandLine,
+        startup: {
+          listeningMs: round(b.readyMs, 0),
+          tcpMs: round(p.tcpMs, 0),
+          apiVersionsMs: round(p.apiVersionsMs, 0),
+          rssAtReadyMiB: round(rssAtReady, 0),
+          rssAfter2sMiB: round(rssMiB(b.pid), 0),
+          rssLoadedBeforeMiB: round(loadedRss, 0),
+          peakRssMiB: round(peakRssMiB(b.pid), 0),
+          previousShutdownMs: kind === 'clean' ? shutdownMs : null,
+        },
+      });
+      await b.stop(kind === 'clean' ? 'kill' : 'clean'); // the clean start is ended by kill -9 for the next round
+    }
+  } catch (err) {
+    fail('trib.startup.clean', `start-up, ${base}`, err.message);
+  }
+  const { broker } = h.get();
+  if (broker?.alive()) await broker.stop('clean');
+  await h.stopPhase();
+}
