@@ -26,6 +26,14 @@ import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
 import type { BoundListener } from './network/socket-server.js';
+import { LogManager, LOG_CONFIG_KEYS, fromProperties, type LogConfig } from '@tributary/storage';
+import { decompressSync } from '@tributary/protocol';
+import { ReplicaManager } from './replica/replica-manager.js';
+import { FetchSessionCache } from './replica/fetch-session.js';
+import { ProducerIdManager } from './replica/producer-id-manager.js';
+import { ConsumerOffsetsLog } from './replica/coordinator-log.js';
+import { TopicManager } from './topics/topic-manager.js';
+import { GroupCoordinator } from './group/coordinator.js';
 
 /** What handlers can use. Fields marked "lead" are filled in as those parts land. */
 export interface BrokerServices {
@@ -38,8 +46,17 @@ export interface BrokerServices {
   advertisedEndpoints: readonly BrokerEndpoint[];
   readonly dataDir: string;
   readonly logger: Logger;
-  // lead: logManager (storage), replicaManager, groupCoordinator, transactionCoordinator.
+  readonly logManager: LogManager;
+  readonly replicaManager: ReplicaManager;
+  readonly topicManager: TopicManager;
+  readonly groupCoordinator: GroupCoordinator;
+  readonly fetchSessions: FetchSessionCache;
+  readonly producerIds: ProducerIdManager;
+  /** Set when close() begins: long polls stop waiting. */
+  closing: boolean;
 }
+
+const CONSUMER_OFFSETS = '__consumer_offsets';
 
 export interface StartBrokerOptions {
   /** Data directory (log.dirs); created if missing. */
@@ -94,8 +111,44 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   // --- metadata
   const metadata = await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
   let server: SocketServer | undefined;
+  const closeables: (() => Promise<void>)[] = [];
   try {
     const config = staticConfig.withDynamic({ clusterDefault: metadata.brokerConfigs(null), perBroker: metadata.brokerConfigs(nodeId) });
+    const logManager = await LogManager.open({
+      dataDir: logDir,
+      defaults: logDefaults(config),
+      topicConfigs: new Map(metadata.topics().map((t) => [t.name, t.configs])),
+      decompress: (type, data) => {
+        try {
+          return decompressSync(type, data, 64 * 1024 * 1024);
+        } catch {
+          return null;
+        }
+      },
+      retentionCheckIntervalMs: config.number('log.retention.check.interval.ms'),
+      logger: storageLogger(logger.child({ component: 'storage' })),
+      onIoError: (err, log) => logger.error('Log directory I/O error', { err, topic: log?.topic, partition: log?.partition }),
+    });
+    closeables.push(() => logManager.close());
+    const servicesRef: { current?: BrokerServices } = {};
+    const currentConfig = () => servicesRef.current?.config ?? config;
+    const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'replica' }) });
+    closeables.push(async () => replicaManager.close());
+    const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }) });
+    const groupCoordinator = new GroupCoordinator({
+      log: new ConsumerOffsetsLog(replicaManager, CONSUMER_OFFSETS, () => currentConfig().boolean('log.flush.durable.acks')),
+      config: {
+        groupMinSessionTimeoutMs: config.number('group.min.session.timeout.ms'),
+        groupMaxSessionTimeoutMs: config.number('group.max.session.timeout.ms'),
+        groupMaxSize: config.number('group.max.size'),
+        groupInitialRebalanceDelayMs: config.number('group.initial.rebalance.delay.ms'),
+        offsetMetadataMaxBytes: config.number('offset.metadata.max.bytes'),
+        offsetsRetentionMs: config.number('offsets.retention.minutes') * 60_000,
+        offsetsRetentionCheckIntervalMs: config.number('offsets.retention.check.interval.ms'),
+        offsetsTopicNumPartitions: config.number('offsets.topic.num.partitions'),
+      },
+      logger: logger.child({ component: 'group-coordinator' }),
+    });
     const services: BrokerServices = {
       nodeId,
       clusterId: meta.clusterId,
@@ -104,7 +157,15 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       advertisedEndpoints: [],
       dataDir: logDir,
       logger,
+      logManager,
+      replicaManager,
+      topicManager,
+      groupCoordinator,
+      fetchSessions: new FetchSessionCache(config.number('max.incremental.fetch.session.cache.slots')),
+      producerIds: new ProducerIdManager(logDir),
+      closing: false,
     };
+    servicesRef.current = services;
     metadata.subscribe((change) => {
       if (change.type !== 'broker-config-changed' || (change.nodeId !== null && change.nodeId !== nodeId)) return;
       try {
@@ -114,8 +175,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         logger.error('Dynamic broker config rejected; keeping the previous config', { err });
       }
     });
-
-    // lead: create LogManager / ReplicaManager / coordinators here and attach to services.
+    // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
+    // first use; here it is created once, at the first start, so no lookup ever waits).
+    await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
+    await groupCoordinator.startup();
+    closeables.push(async () => groupCoordinator.shutdown());
 
     // --- handlers and listeners
     const extra = new Map((options.handlers ?? []).map((h) => [h.apiKey, h]));
@@ -157,8 +221,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       close(): Promise<void> {
         closing ??= (async () => {
           logger.info('Broker shutting down', { nodeId });
+          services.closing = true;
           await runningServer.stop();
-          // lead: close coordinators, replica manager and LogManager here (flush + checkpoints).
+          await closeAll(closeables, logger);
           await metadata.unregisterBroker(nodeId);
           await metadata.close();
           logger.info('Broker stopped', { nodeId });
@@ -168,9 +233,37 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     };
   } catch (err) {
     await server?.stop();
+    await closeAll(closeables, logger);
     await metadata.close();
     throw err;
   }
+}
+
+/** Closes in reverse order of creation; one failure does not stop the others. */
+async function closeAll(closeables: (() => Promise<void>)[], logger: Logger): Promise<void> {
+  while (closeables.length > 0) {
+    const close = closeables.pop()!;
+    try {
+      await close();
+    } catch (err) {
+      logger.error('Error while shutting down', { err });
+    }
+  }
+}
+
+/** Broker-level log.* settings as the storage package's topic defaults. */
+function logDefaults(config: BrokerConfig): Partial<LogConfig> {
+  const props: Record<string, string> = {};
+  for (const key of Object.keys(LOG_CONFIG_KEYS)) {
+    const value = config.topicDefault(key);
+    if (value === undefined || value === null) continue;
+    props[key] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  return fromProperties(props);
+}
+
+function storageLogger(logger: Logger) {
+  return { info: (message: string) => logger.info(message), warn: (message: string) => logger.warn(message) };
 }
 
 /**

@@ -51,6 +51,7 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   def('socket.request.max.bytes', 'int', 104857600, 'high', 'read-only', 'Largest request frame accepted; a larger size prefix closes the connection.', { range: { min: 1 } }),
   def('socket.send.buffer.bytes', 'int', 102400, 'high', 'read-only', 'SO_SNDBUF hint; -1 uses the OS default (Node does not expose it per socket, so only -1 is honoured exactly).'),
   def('socket.receive.buffer.bytes', 'int', 102400, 'high', 'read-only', 'SO_RCVBUF hint; see socket.send.buffer.bytes.'),
+  def('max.incremental.fetch.session.cache.slots', 'int', 1000, 'medium', 'read-only', 'Maximum number of incremental fetch sessions kept (KIP-227).', { range: { min: 0 } }),
   def('max.connections', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum connections across all listeners; the excess is closed at accept.', { range: { min: 0 } }),
   def('max.connections.per.ip', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum connections from one IP address; the excess is closed at accept.', { range: { min: 0 } }),
   def('max.connections.per.ip.overrides', 'string', '', 'medium', 'cluster-wide', 'Per-IP or per-hostname overrides of max.connections.per.ip, as ip:count,ip:count.'),

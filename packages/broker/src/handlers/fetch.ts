@@ -1,0 +1,238 @@
+/**
+ * Fetch (api key 1), versions 4-16.
+ *
+ * Behaviour (Kafka's KafkaApis.handleFetchRequest + ReplicaManager.fetchMessages):
+ * - Reads whole record batches from each requested partition starting at the batch that
+ *   contains the fetch offset, up to the partition's `partitionMaxBytes` and the request's
+ *   `maxBytes`; the first batch of the first non-empty partition is returned whole even
+ *   when larger (KIP-74), so a consumer can always make progress.
+ * - Consumers read up to the high watermark; read_committed consumers up to the last
+ *   stable offset (equal to the high watermark while there are no transactions).
+ * - Long poll: when fewer than `minBytes` are available and no partition has an error,
+ *   the request waits up to `maxWaitMs` for new data on any of its partitions.
+ * - Incremental fetch sessions (v7+, KIP-227): see replica/fetch-session.ts.
+ * - v13+ identifies topics by id (UNKNOWN_TOPIC_ID for an unknown id).
+ * - currentLeaderEpoch (v9+): older than the partition's -> FENCED_LEADER_EPOCH, newer ->
+ *   UNKNOWN_LEADER_EPOCH.
+ * - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (with the high
+ *   watermark and log start offset, so the client can reset), NOT_LEADER_OR_FOLLOWER.
+ *
+ * Versions 0-3 return message format v0/v1 record sets and are not served (as Kafka 4).
+ * Fetches from replicas (replicaId >= 0) are answered like consumer fetches up to the log
+ * end offset; replication between brokers is not built yet.
+ */
+import {
+  ErrorCode,
+  type FetchRequest,
+  type FetchResponse,
+  type FetchResponseFetchableTopicResponse,
+  type FetchResponsePartitionData,
+} from '@tributary/protocol';
+import type { Log } from '@tributary/storage';
+import type { Handler, RequestContext } from './registry.js';
+import type { TopicMetadata } from '../metadata/metadata-store.js';
+import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../replica/fetch-session.js';
+
+const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
+const READ_COMMITTED = 1;
+
+interface Target {
+  part: SessionPartition;
+  topic: TopicMetadata | undefined;
+  /** Set when the topic could not be resolved. */
+  resolveError: number;
+}
+
+interface PartitionRead {
+  target: Target;
+  data: FetchResponsePartitionData;
+  log: Log | undefined;
+}
+
+export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
+  apiKey: 1,
+  name: 'Fetch',
+  minVersion: 4,
+  maxVersion: 16,
+
+  async handle(req, ctx) {
+    const { fetchSessions } = ctx.broker;
+    const version = ctx.header.apiVersion;
+    const nowMs = Date.now();
+    const byId = version >= 13;
+    const sessionId = version >= 7 ? req.sessionId ?? 0 : 0;
+    const sessionEpoch = version >= 7 ? req.sessionEpoch ?? FINAL_EPOCH : FINAL_EPOCH;
+
+    let session: FetchSession | undefined;
+    let incremental = false;
+    let targets: Target[];
+    if (sessionEpoch === FINAL_EPOCH || sessionEpoch === INITIAL_EPOCH) {
+      if (sessionId !== 0) fetchSessions.remove(sessionId);
+      if (sessionEpoch === INITIAL_EPOCH && version >= 7) session = fetchSessions.create(nowMs);
+      targets = requestTargets(req, ctx, byId);
+      if (session) for (const t of targets) session.partitions.set(keyOf(t.part, byId), t.part);
+    } else {
+      session = fetchSessions.get(sessionId);
+      if (session === undefined) return topLevelError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, 0);
+      if (session.epoch !== sessionEpoch) return topLevelError(ErrorCode.INVALID_FETCH_SESSION_EPOCH, 0);
+      incremental = true;
+      for (const t of requestTargets(req, ctx, byId)) {
+        const key = keyOf(t.part, byId);
+        const existing = session.partitions.get(key);
+        if (existing) {
+          existing.fetchOffset = t.part.fetchOffset;
+          existing.partitionMaxBytes = t.part.partitionMaxBytes;
+          existing.currentLeaderEpoch = t.part.currentLeaderEpoch;
+        } else {
+          session.partitions.set(key, t.part);
+        }
+      }
+      for (const forgotten of req.forgottenTopicsData ?? []) {
+        const topicKey = byId ? forgotten.topicId ?? ZERO_UUID : forgotten.topic ?? '';
+        for (const p of forgotten.partitions) session.partitions.delete(sessionKey(topicKey, p));
+      }
+      targets = [...session.partitions.values()].map((part) => resolve(part, ctx, byId));
+    }
+    if (session) {
+      session.epoch = session.epoch === 0x7fffffff ? 1 : session.epoch + 1;
+      session.lastUsedMs = nowMs;
+    }
+
+    const isolation = req.isolationLevel ?? 0;
+    const maxBytes = version >= 3 ? req.maxBytes ?? 0x7fffffff : 0x7fffffff;
+    const deadline = nowMs + Math.max(0, req.maxWaitMs);
+    let reads = readAll(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0);
+    while (true) {
+      const bytes = reads.reduce((n, r) => n + (r.data.records?.length ?? 0), 0);
+      const anyError = reads.some((r) => r.data.errorCode !== ErrorCode.NONE);
+      const waitMs = deadline - Date.now();
+      if (bytes >= req.minBytes || anyError || waitMs <= 0 || reads.length === 0) break;
+      const logs = reads.map((r) => r.log).filter((l): l is Log => l !== undefined);
+      if (logs.length === 0) break;
+      await ctx.broker.replicaManager.waitForData(logs, waitMs);
+      if (ctx.broker.closing) break;
+      reads = readAll(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0);
+    }
+
+    const responses: FetchResponseFetchableTopicResponse[] = [];
+    for (const r of reads) {
+      const part = r.target.part;
+      if (incremental) {
+        const changed =
+          (r.data.records !== null && r.data.records.length > 0) ||
+          r.data.errorCode !== ErrorCode.NONE ||
+          r.data.highWatermark !== part.lastHighWatermark ||
+          r.data.logStartOffset !== part.lastLogStartOffset;
+        if (!changed) continue;
+      }
+      part.lastHighWatermark = r.data.highWatermark;
+      part.lastLogStartOffset = r.data.logStartOffset ?? -1;
+      const last = responses[responses.length - 1];
+      const sameTopic = last !== undefined && (byId ? last.topicId === part.topicId : last.topic === part.topic);
+      if (sameTopic) last.partitions.push(r.data);
+      else responses.push(byId ? { topicId: part.topicId, partitions: [r.data] } : { topic: part.topic, partitions: [r.data] });
+    }
+    const response: FetchResponse = { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses };
+    if (version >= 16) response.nodeEndpoints = [];
+    return response;
+  },
+
+  errorResponse(_req, errorCode) {
+    return topLevelError(errorCode, 0);
+  },
+};
+
+function topLevelError(errorCode: number, sessionId: number): FetchResponse {
+  return { throttleTimeMs: 0, errorCode, sessionId, responses: [] };
+}
+
+function keyOf(part: SessionPartition, byId: boolean): string {
+  return sessionKey(byId ? part.topicId : part.topic, part.partition);
+}
+
+function requestTargets(req: FetchRequest, ctx: RequestContext, byId: boolean): Target[] {
+  const out: Target[] = [];
+  for (const t of req.topics) {
+    for (const p of t.partitions) {
+      const part: SessionPartition = {
+        topic: t.topic ?? '',
+        topicId: t.topicId ?? ZERO_UUID,
+        partition: p.partition,
+        fetchOffset: p.fetchOffset,
+        partitionMaxBytes: p.partitionMaxBytes,
+        currentLeaderEpoch: p.currentLeaderEpoch ?? -1,
+        lastHighWatermark: -1,
+        lastLogStartOffset: -1,
+      };
+      out.push(resolve(part, ctx, byId));
+    }
+  }
+  return out;
+}
+
+function resolve(part: SessionPartition, ctx: RequestContext, byId: boolean): Target {
+  const metadata = ctx.broker.metadata;
+  if (byId) {
+    const topic = metadata.topicById(part.topicId);
+    return { part, topic, resolveError: topic ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_ID };
+  }
+  const topic = metadata.topic(part.topic);
+  return { part, topic, resolveError: topic ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+}
+
+function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean): PartitionRead[] {
+  let remaining = maxBytes;
+  let minOneBatch = true;
+  const out: PartitionRead[] = [];
+  for (const target of targets) {
+    const r = readOne(target, ctx, remaining, minOneBatch, isolation, fromReplica);
+    const size = r.data.records?.length ?? 0;
+    if (size > 0) {
+      minOneBatch = false;
+      remaining = Math.max(0, remaining - size);
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+function readOne(target: Target, ctx: RequestContext, remaining: number, minOneBatch: boolean, isolation: number, fromReplica: boolean): PartitionRead {
+  const { part } = target;
+  const data: FetchResponsePartitionData = {
+    partitionIndex: part.partition,
+    errorCode: ErrorCode.NONE,
+    highWatermark: -1,
+    lastStableOffset: -1,
+    logStartOffset: -1,
+    abortedTransactions: isolation === READ_COMMITTED ? [] : null,
+    preferredReadReplica: -1,
+    records: null,
+  };
+  if (target.topic === undefined) {
+    data.errorCode = target.resolveError;
+    return { target, data, log: undefined };
+  }
+  const view = ctx.broker.replicaManager.partitionOf(target.topic, part.partition);
+  if ('errorCode' in view) {
+    data.errorCode = view.errorCode;
+    return { target, data, log: undefined };
+  }
+  const { log, state } = view;
+  data.highWatermark = log.highWatermark;
+  data.lastStableOffset = log.highWatermark;
+  data.logStartOffset = log.logStartOffset;
+  if (part.currentLeaderEpoch >= 0 && part.currentLeaderEpoch !== state.leaderEpoch) {
+    data.errorCode = part.currentLeaderEpoch < state.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+    return { target, data, log };
+  }
+  const limit = Math.min(part.partitionMaxBytes, remaining);
+  const maxOffset = fromReplica ? log.logEndOffset : log.highWatermark;
+  const read = log.read(part.fetchOffset, limit, { maxOffset, minOneBatch });
+  if (read.kind === 'offset_out_of_range') {
+    data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+    return { target, data, log };
+  }
+  const records = read.records;
+  data.records = records.length === 0 ? Buffer.alloc(0) : records.length === 1 ? records[0]! : Buffer.concat(records, read.sizeInBytes);
+  return { target, data, log };
+}

@@ -1,0 +1,92 @@
+/**
+ * ListOffsets (api key 2), versions 1-9.
+ *
+ * Behaviour (Kafka's ReplicaManager.fetchOffset / UnifiedLog.fetchOffsetByTimestamp):
+ * - timestamp -1 (LATEST): the high watermark (read_uncommitted) or the last stable offset
+ *   (read_committed, equal while there are no transactions); timestamp in the answer -1.
+ * - -2 (EARLIEST), -4 (EARLIEST_LOCAL, v8+), -5 (EARLIEST_TIERED, v9): the log start offset
+ *   (there is no tiered storage, so all three are the same).
+ * - -3 (MAX_TIMESTAMP, v7+): the offset and timestamp of the record with the largest
+ *   timestamp.
+ * - Any other timestamp: the first offset whose record timestamp is >= it (time index,
+ *   then a scan), or offset -1 / timestamp -1 when there is none below the high watermark.
+ * - currentLeaderEpoch (v4+) is checked like Fetch does; a partition listed twice gets
+ *   INVALID_REQUEST, as in Kafka.
+ * v0 (old-style offset arrays) is not served, as in Kafka 4 (KIP-896).
+ */
+import { ErrorCode, type ListOffsetsRequest, type ListOffsetsResponse, type ListOffsetsResponseListOffsetsPartitionResponse } from '@tributary/protocol';
+import { maxTimestampOffset, offsetForTimestamp } from '@tributary/storage';
+import type { Handler, RequestContext } from './registry.js';
+
+const LATEST = -1;
+const EARLIEST = -2;
+const MAX_TIMESTAMP = -3;
+const EARLIEST_LOCAL = -4;
+const EARLIEST_TIERED = -5;
+const READ_COMMITTED = 1;
+
+export const listOffsetsHandler: Handler<ListOffsetsRequest, ListOffsetsResponse> = {
+  apiKey: 2,
+  name: 'ListOffsets',
+  minVersion: 1,
+  maxVersion: 9,
+
+  handle(req, ctx) {
+    const isolation = req.isolationLevel ?? 0;
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => {
+        const seen = new Map<number, number>();
+        for (const p of t.partitions) seen.set(p.partitionIndex, (seen.get(p.partitionIndex) ?? 0) + 1);
+        return {
+          name: t.name,
+          partitions: t.partitions.map((p) =>
+            (seen.get(p.partitionIndex) ?? 0) > 1
+              ? failed(p.partitionIndex, ErrorCode.INVALID_REQUEST)
+              : lookup(ctx, t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch ?? -1, isolation, req.replicaId),
+          ),
+        };
+      }),
+    };
+  },
+
+  errorResponse(req, errorCode) {
+    return { throttleTimeMs: 0, topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => failed(p.partitionIndex, errorCode)) })) };
+  },
+};
+
+function failed(partitionIndex: number, errorCode: number): ListOffsetsResponseListOffsetsPartitionResponse {
+  return { partitionIndex, errorCode, timestamp: -1, offset: -1, leaderEpoch: -1 };
+}
+
+function lookup(ctx: RequestContext, topic: string, partition: number, timestamp: number, currentLeaderEpoch: number, isolation: number, replicaId: number): ListOffsetsResponseListOffsetsPartitionResponse {
+  const view = ctx.broker.replicaManager.partition(topic, partition);
+  if ('errorCode' in view) return failed(partition, view.errorCode);
+  const { log, state } = view;
+  if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== state.leaderEpoch) {
+    return failed(partition, currentLeaderEpoch < state.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH);
+  }
+  const epoch = state.leaderEpoch;
+  const ok = (offset: number, ts: number): ListOffsetsResponseListOffsetsPartitionResponse => ({ partitionIndex: partition, errorCode: ErrorCode.NONE, timestamp: ts, offset, leaderEpoch: epoch });
+  // Consumers see up to the high watermark (or LSO); replicas up to the log end.
+  const upperBound = replicaId >= 0 ? log.logEndOffset : isolation === READ_COMMITTED ? log.highWatermark : log.highWatermark;
+  switch (timestamp) {
+    case LATEST:
+      return ok(upperBound, -1);
+    case EARLIEST:
+    case EARLIEST_LOCAL:
+    case EARLIEST_TIERED:
+      return ok(log.logStartOffset, -1);
+    case MAX_TIMESTAMP: {
+      const found = maxTimestampOffset(log);
+      if (found === null || found.offset >= upperBound) return ok(-1, -1);
+      return ok(found.offset, found.timestamp);
+    }
+    default: {
+      if (timestamp < 0) return failed(partition, ErrorCode.INVALID_REQUEST);
+      const found = offsetForTimestamp(log, timestamp);
+      if (found === null || found.offset >= upperBound) return ok(-1, -1);
+      return ok(found.offset, found.timestamp);
+    }
+  }
+}

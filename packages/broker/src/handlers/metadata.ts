@@ -1,0 +1,120 @@
+/**
+ * Metadata (api key 3), versions 0-12.
+ *
+ * Behaviour (Kafka's KafkaApis.handleTopicMetadataRequest):
+ * - Brokers: every registered broker with the endpoint of the listener the request came
+ *   in on; controller id: this broker (single node; the etcd controller later).
+ * - Topics: all (null list; v0 sends an empty list for "all") or the ones named (v10+ may
+ *   name topics by id). Unknown names are auto-created when `allowAutoTopicCreation` (v4+;
+ *   always for v0-v3) and `auto.create.topics.enable` allow it, else
+ *   UNKNOWN_TOPIC_OR_PARTITION; invalid names get INVALID_TOPIC_EXCEPTION.
+ * - Partitions: leader, leader epoch (v7+), replicas, ISR, offline replicas (v5+).
+ * - Authorized operations (v8+): -2147483648 ("not requested") unless asked for; no
+ *   authorizer exists, so when asked every operation is reported allowed.
+ *
+ * Deliberate difference: Kafka answers LEADER_NOT_AVAILABLE for a topic it has just
+ * auto-created (creation finishes asynchronously there); here creation completes before
+ * the answer, so the first response already has leaders. Clients handle both.
+ */
+import {
+  ErrorCode,
+  type MetadataRequest,
+  type MetadataResponse,
+  type MetadataResponseTopic,
+} from '@tributary/protocol';
+import type { Handler, RequestContext } from './registry.js';
+import type { TopicMetadata } from '../metadata/metadata-store.js';
+
+const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+/** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (bits 3..8, 10, 11). */
+const TOPIC_OPERATIONS_ALL = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+/** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE_TOKENS, DESCRIBE_TOKENS. */
+const CLUSTER_OPERATIONS_ALL = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14);
+const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
+
+export const metadataHandler: Handler<MetadataRequest, MetadataResponse> = {
+  apiKey: 3,
+  name: 'Metadata',
+  minVersion: 0,
+  maxVersion: 12,
+
+  async handle(req, ctx) {
+    const version = ctx.header.apiVersion;
+    const { metadata } = ctx.broker;
+    const includeTopicOps = version >= 8 && req.includeTopicAuthorizedOperations === true;
+    const allowAutoCreate = (version < 4 || req.allowAutoTopicCreation !== false) && ctx.broker.config.boolean('auto.create.topics.enable');
+
+    const topics: MetadataResponseTopic[] = [];
+    const all = req.topics === null || (version === 0 && req.topics.length === 0);
+    if (all) {
+      for (const t of metadata.topics()) topics.push(describeTopic(t, ctx, includeTopicOps));
+    } else {
+      for (const requested of req.topics!) {
+        if (requested.name === null || requested.name === undefined) {
+          const byId = requested.topicId !== undefined && requested.topicId !== ZERO_UUID ? metadata.topicById(requested.topicId) : undefined;
+          if (byId) topics.push(describeTopic(byId, ctx, includeTopicOps));
+          else topics.push(errorTopic(null, ErrorCode.UNKNOWN_TOPIC_ID, requested.topicId ?? ZERO_UUID));
+          continue;
+        }
+        const name = requested.name;
+        const existing = metadata.topic(name);
+        if (existing) {
+          topics.push(describeTopic(existing, ctx, includeTopicOps));
+          continue;
+        }
+        if (!allowAutoCreate) {
+          topics.push(errorTopic(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+          continue;
+        }
+        const created = await ctx.broker.topicManager.autoCreateTopic(name);
+        if (created.topic) topics.push(describeTopic(created.topic, ctx, includeTopicOps));
+        else topics.push(errorTopic(name, created.errorCode));
+      }
+    }
+
+    const endpoints = brokersFor(ctx);
+    return {
+      throttleTimeMs: 0,
+      brokers: endpoints,
+      clusterId: ctx.broker.clusterId,
+      controllerId: ctx.broker.nodeId,
+      topics,
+      clusterAuthorizedOperations: version >= 8 && version <= 10 && req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+};
+
+/** Registered brokers, each with its endpoint on the listener this request arrived on. */
+export function brokersFor(ctx: RequestContext): { nodeId: number; host: string; port: number; rack: string | null }[] {
+  const listener = ctx.connection.listenerName;
+  const out: { nodeId: number; host: string; port: number; rack: string | null }[] = [];
+  for (const b of ctx.broker.metadata.brokers()) {
+    const e = b.endpoints.find((x) => x.listener === listener) ?? b.endpoints[0];
+    if (e) out.push({ nodeId: b.nodeId, host: e.host, port: e.port, rack: b.rack });
+  }
+  return out;
+}
+
+function describeTopic(t: TopicMetadata, ctx: RequestContext, includeOps: boolean): MetadataResponseTopic {
+  const live = new Set(ctx.broker.metadata.brokers().map((b) => b.nodeId));
+  return {
+    errorCode: ErrorCode.NONE,
+    name: t.name,
+    topicId: t.topicId,
+    isInternal: t.internal,
+    partitions: t.partitions.map((p) => ({
+      errorCode: p.leader >= 0 && live.has(p.leader) ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: [...p.replicas],
+      isrNodes: [...p.isr],
+      offlineReplicas: p.replicas.filter((r) => !live.has(r)),
+    })),
+    topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
+
+function errorTopic(name: string | null, errorCode: number, topicId = ZERO_UUID): MetadataResponseTopic {
+  return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+}
