@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The README's test line: installs everything the test suite drives, then runs all of it.
+#   - Debian packages of the real Kafka clients and tools the tests use, via apt-get when
+#     any is missing (kcat, confluent-kafka-python, kafka-python, etcd, librdkafka headers);
+#   - npm packages (npm ci when a lock file is present);
+#   - a TypeScript build (tsc -b), so type errors fail the run;
+#   - every test file, with Node's test runner.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+debs=(kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard etcd-server librdkafka-dev)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+npx tsc -b
+exec bash scripts/test.sh

@@ -1,0 +1,143 @@
+/**
+ * Helpers for the consumer-group compatibility tests (groups-*.test.ts): group members as child
+ * processes that can be SIGKILLed (kcat, the Python clients, KafkaJS in a child node), and the
+ * group's assignment as the broker reports it (DescribeGroups through the KafkaJS admin client,
+ * with each member's assignment decoded from Kafka's ConsumerProtocol bytes).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { AssignerProtocol, type Admin } from 'kafkajs';
+import { DEBIAN_PYTHON, REPO_ROOT } from './kit.js';
+
+type TestLike = Pick<TestContext, 'after'>;
+
+export const PY_MEMBER = join(REPO_ROOT, 'test/compat/py/group_member.py');
+
+/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, last?: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last seen: ${last()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface MemberProcess {
+  name: string;
+  child: ChildProcess;
+  /** Every stdout line so far. */
+  lines: string[];
+  stderr(): string;
+  /** SIGKILL (no LeaveGroup) and wait for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts a long-running member process; it is SIGKILLed by PID in t.after if still running. */
+export function spawnMember(t: TestLike, name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): MemberProcess {
+  const child = spawn(command, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let partial = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString('utf8')).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString('utf8');
+    if (err.length > 200_000) err = err.slice(-100_000);
+  });
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    process.kill(child.pid!, signal);
+    await exited;
+  };
+  t.after(() => kill('SIGKILL'));
+  return { name, child, lines, stderr: () => err, kill };
+}
+
+/**
+ * A KafkaJS consumer in a child node process, so that it can be SIGKILLed like the others. It
+ * prints `ASSIGNED p,p,...` on every GROUP_JOIN and `RECORD p offset` per record.
+ */
+const KAFKAJS_MEMBER = `
+import kafkajs from 'kafkajs';
+const { Kafka, logLevel } = kafkajs;
+const { BOOTSTRAP, GROUP, TOPIC } = process.env;
+const kafka = new Kafka({ clientId: 'kafkajs-member', brokers: [BOOTSTRAP], logLevel: logLevel.NOTHING });
+const consumer = kafka.consumer({ groupId: GROUP, sessionTimeout: 6000, heartbeatInterval: 1000, rebalanceTimeout: 20000, maxWaitTimeInMs: 500 });
+consumer.on(consumer.events.GROUP_JOIN, (e) => {
+  const mine = (e.payload.memberAssignment[TOPIC] ?? []).slice().sort((a, b) => a - b);
+  process.stdout.write('ASSIGNED ' + mine.join(',') + '\\n');
+});
+await consumer.connect();
+await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+await consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => {
+  process.stdout.write('RECORD ' + partition + ' ' + message.offset + '\\n');
+} });
+`;
+
+export type GroupClient = 'kcat' | 'confluent' | 'kafka-python' | 'kafkajs';
+
+/** Starts one member of `group` on `topic` with the given client; `instanceId` makes it static. */
+export function startMember(t: TestLike, client: GroupClient, name: string, bootstrap: string, group: string, topic: string, instanceId?: string): MemberProcess {
+  switch (client) {
+    case 'kcat': {
+      const args = ['-b', bootstrap, '-G', group, topic, '-q', '-u',
+        '-X', 'session.timeout.ms=6000', '-X', 'heartbeat.interval.ms=1000', '-X', 'auto.offset.reset=earliest',
+        '-X', 'enable.auto.commit=false', '-f', 'RECORD %p %o\\n'];
+      if (instanceId !== undefined) args.push('-X', `group.instance.id=${instanceId}`);
+      return spawnMember(t, name, 'kcat', args);
+    }
+    case 'confluent':
+    case 'kafka-python':
+      return spawnMember(t, name, DEBIAN_PYTHON, ['-u', PY_MEMBER, client, bootstrap, group, topic, instanceId ?? '-']);
+    case 'kafkajs':
+      return spawnMember(t, name, process.execPath, ['--input-type=module', '-e', KAFKAJS_MEMBER], { BOOTSTRAP: bootstrap, GROUP: group, TOPIC: topic });
+  }
+}
+
+export interface DescribedMember {
+  memberId: string;
+  clientId: string;
+  partitions: number[];
+}
+
+export interface DescribedGroup {
+  state: string;
+  protocol: string;
+  protocolType: string;
+  members: DescribedMember[];
+}
+
+/** DescribeGroups through KafkaJS, each member's assignment decoded to its partitions of `topic`. */
+export async function describeGroup(admin: Admin, groupId: string, topic: string): Promise<DescribedGroup> {
+  const { groups } = await admin.describeGroups([groupId]);
+  const g = groups[0]!;
+  const members = g.members.map((m) => {
+    const decoded = m.memberAssignment.length === 0 ? null : AssignerProtocol.MemberAssignment.decode(m.memberAssignment);
+    const partitions = [...(decoded?.assignment[topic] ?? [])].sort((a, b) => a - b);
+    return { memberId: m.memberId, clientId: m.clientId, partitions };
+  });
+  return { state: g.state, protocol: g.protocol, protocolType: g.protocolType, members };
+}
+
+/**
+ * True when the group is Stable with `memberCount` members, every partition 0..n-1 assigned to
+ * exactly one of them, and (when `everyMemberBusy`) no member left without a partition.
+ */
+export function isBalanced(g: DescribedGroup, memberCount: number, partitionCount: number, everyMemberBusy = true): boolean {
+  if (g.state !== 'Stable' || g.members.length !== memberCount) return false;
+  const all = g.members.flatMap((m) => m.partitions).sort((a, b) => a - b);
+  if (all.length !== partitionCount || all.some((p, i) => p !== i)) return false;
+  return !everyMemberBusy || g.members.every((m) => m.partitions.length > 0);
+}
+
+export function summarize(g: DescribedGroup | undefined): string {
+  if (g === undefined) return 'nothing';
+  return `${g.state} ${g.members.map((m) => `${m.clientId}/${m.memberId.slice(-6)}:[${m.partitions.join(',')}]`).join(' ')}`;
+}
