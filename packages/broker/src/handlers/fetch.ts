@@ -35,6 +35,12 @@ import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type Session
 
 const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const READ_COMMITTED = 1;
+/**
+ * Kafka answers an empty record set (length 0), never null, also with an error: librdkafka
+ * treats a null record set as a response to retry and would fetch the same offset forever
+ * instead of acting on the error (e.g. resetting after OFFSET_OUT_OF_RANGE).
+ */
+const NO_RECORDS = Buffer.alloc(0);
 
 interface Target {
   part: SessionPartition;
@@ -206,7 +212,7 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
     logStartOffset: -1,
     abortedTransactions: isolation === READ_COMMITTED ? [] : null,
     preferredReadReplica: -1,
-    records: null,
+    records: NO_RECORDS,
   };
   if (target.topic === undefined) {
     data.errorCode = target.resolveError;
@@ -233,6 +239,6 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
     return { target, data, log };
   }
   const records = read.records;
-  data.records = records.length === 0 ? Buffer.alloc(0) : records.length === 1 ? records[0]! : Buffer.concat(records, read.sizeInBytes);
+  data.records = records.length === 0 ? NO_RECORDS : records.length === 1 ? records[0]! : Buffer.concat(records, read.sizeInBytes);
   return { target, data, log };
 }
