@@ -1,1 +1,31 @@
-export const placeholder = 1;
+// Public surface of @tributary/storage.
+export { StorageError, StorageErrorCode } from './errors.js';
+export type { Clock } from './clock.js';
+export { systemClock } from './clock.js';
+export type { LogConfig } from './log-config.js';
+export { DEFAULT_LOG_CONFIG, LOG_CONFIG_KEYS, TimestampType, fromProperties, toProperties } from './log-config.js';
+export {
+  LOG_START_OFFSET_CHECKPOINT,
+  RECOVERY_POINT_CHECKPOINT,
+  REPLICATION_OFFSET_CHECKPOINT,
+  checkpointKey,
+  formatCheckpoint,
+  parseCheckpoint,
+  readCheckpointFile,
+  writeCheckpointFile,
+} from './checkpoint-file.js';
+export { offsetFileName, parsePartitionDirName, partitionDirName } from './file-names.js';
+export type { AppendOptions, AppendResult, LogListener, ReadOptions, ReadResult } from './log.js';
+export { Log } from './log.js';
+export type { LogSegment } from './log-segment.js';
+export { OffsetIndex } from './offset-index.js';
+export { TimeIndex } from './time-index.js';
+export type { TimestampAndOffset } from './log-offsets.js';
+export { maxTimestampOffset, offsetForTimestamp } from './log-offsets.js';
+export { deleteOldSegments } from './log-retention.js';
+export type { LoadLogOptions, LoadStats } from './log-loader.js';
+export { loadLog } from './log-loader.js';
+export type { FsyncMode } from './group-commit.js';
+export type { Decompressor } from './record-timestamps.js';
+export type { LogManagerOptions, OpenStats, StorageLogger } from './log-manager.js';
+export { CLEAN_SHUTDOWN_FILE, LogManager } from './log-manager.js';

@@ -1,0 +1,96 @@
+/**
+ * The most recently appended batches of one partition, kept in memory so that tailing
+ * consumers (and followers) are served without a file read. Bounded in bytes; the oldest
+ * batches fall out first. Entries are views of the appended buffers, never copies, so the
+ * cache costs no extra memory while the request buffer is alive anyway.
+ *
+ * Invariant: the cached batches are contiguous in the log and end at the log end offset,
+ * so a fetch at or after the first cached offset is answered entirely from here.
+ */
+export interface CachedBatch {
+  baseOffset: number;
+  lastOffset: number;
+  bytes: Buffer;
+}
+
+export class BatchCache {
+  readonly maxBytes: number;
+  private batches: CachedBatch[] = [];
+  private head = 0;
+  private bytes = 0;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  get sizeInBytes(): number {
+    return this.bytes;
+  }
+
+  /** First offset served from memory, or null when empty. */
+  firstOffset(): number | null {
+    return this.head < this.batches.length ? this.batches[this.head]!.baseOffset : null;
+  }
+
+  add(batch: CachedBatch): void {
+    if (this.maxBytes <= 0) return;
+    this.batches.push(batch);
+    this.bytes += batch.bytes.length;
+    while (this.bytes > this.maxBytes && this.head < this.batches.length) {
+      this.bytes -= this.batches[this.head]!.bytes.length;
+      this.head++;
+    }
+    // Compact the array now and then instead of shifting on every eviction.
+    if (this.head > 1024 && this.head * 2 > this.batches.length) {
+      this.batches = this.batches.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /**
+   * Batches from the one holding `offset`, within maxBytes (the first whole when
+   * minOneBatch), stopping before a batch that reaches maxOffset. null when `offset` is
+   * before the cache.
+   */
+  read(offset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): { buffers: Buffer[]; bytes: number; lastOffset: number } | null {
+    const first = this.firstOffset();
+    if (first === null || offset < first) return null;
+    let lo = this.head;
+    let hi = this.batches.length - 1;
+    let idx = this.batches.length;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.batches[mid]!.lastOffset >= offset) {
+        idx = mid;
+        hi = mid - 1;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    const buffers: Buffer[] = [];
+    let bytes = 0;
+    let lastOffset = -1;
+    for (let i = idx; i < this.batches.length; i++) {
+      const b = this.batches[i]!;
+      if (b.lastOffset >= maxOffset) break;
+      if (bytes + b.bytes.length > maxBytes && !(buffers.length === 0 && minOneBatch)) break;
+      buffers.push(b.bytes);
+      bytes += b.bytes.length;
+      lastOffset = b.lastOffset;
+    }
+    return { buffers, bytes, lastOffset };
+  }
+
+  /** Drops cached batches at or after `offset` (log truncation). */
+  truncateTo(offset: number): void {
+    while (this.batches.length > this.head && this.batches[this.batches.length - 1]!.lastOffset >= offset) {
+      this.bytes -= this.batches.pop()!.bytes.length;
+    }
+  }
+
+  clear(): void {
+    this.batches = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+}

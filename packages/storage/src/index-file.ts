@@ -1,0 +1,42 @@
+/**
+ * Shared file handling for the two sparse indexes. Index entries live in memory (they are
+ * small: one per index.interval.bytes of log) and are written to the file on flush, roll
+ * and close. An index file is therefore a possibly stale prefix of the in-memory index;
+ * loading validates it and rebuilds from the log when it does not fit (see log-segment.ts).
+ */
+import fs from 'node:fs';
+
+/** Reads a whole index file; null when it does not exist. */
+export function readIndexFile(file: string): Buffer | null {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
+ * Makes the file hold exactly `bytes`, writing only what changed since the last persist
+ * (`validBytes`, the prefix known to match). Returns the new valid length.
+ */
+export function persistIndexFile(file: string, bytes: Buffer, validBytes: number, fsync: boolean): number {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  try {
+    const from = Math.max(0, Math.min(validBytes, bytes.length));
+    if (from < bytes.length) fs.writeSync(fd, bytes, from, bytes.length - from, from);
+    if (fs.fstatSync(fd).size !== bytes.length) fs.ftruncateSync(fd, bytes.length);
+    if (fsync) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return bytes.length;
+}
+
+/** A growable pair of columns; plain typed arrays keep lookups allocation-free. */
+export function grow<T extends Int32Array | Float64Array>(arr: T, needed: number, make: (n: number) => T): T {
+  if (needed <= arr.length) return arr;
+  const next = make(Math.max(needed, arr.length * 2, 16));
+  next.set(arr);
+  return next;
+}

@@ -1,0 +1,177 @@
+/**
+ * Opening a partition directory. Start-up cost grows with unflushed data only:
+ *
+ *  1. Leftovers are removed: `*.deleted`, `*.cleaned`, `*.swap`, `*.tmp`, and index files
+ *     whose `.log` is gone.
+ *  2. Each segment is stat'ed for its size; nothing is read or kept open.
+ *  3. After an unclean shutdown, the segment holding the recovery point and every later
+ *     one are walked batch by batch: framing, offsets and (from the recovery point on)
+ *     CRC-32C are checked, indexes rebuilt, and the log truncated at the first bad batch;
+ *     later segments are then deleted. The recovered data is fsynced, so the recovery
+ *     point becomes the log end offset.
+ *  4. After a clean shutdown only the last segment's tail is read (from its last index
+ *     entry) to find the log end offset. Indexes of other segments load on first use.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Clock } from './clock.js';
+import { fsyncDir } from './checkpoint-file.js';
+import { parseSegmentFileName } from './file-names.js';
+import type { FsyncMode } from './group-commit.js';
+import type { LogListener } from './log.js';
+import { Log } from './log.js';
+import type { LogConfig } from './log-config.js';
+import { LogSegment } from './log-segment.js';
+import type { Decompressor } from './record-timestamps.js';
+
+export interface LoadLogOptions {
+  dir: string;
+  topic: string;
+  partition: number;
+  config: LogConfig;
+  clock: Clock;
+  /** From recovery-point-offset-checkpoint; absent means "recover everything". */
+  recoveryPoint?: number;
+  /** From log-start-offset-checkpoint. */
+  logStartOffset?: number;
+  /** From replication-offset-checkpoint. */
+  highWatermark?: number;
+  /** True when the previous process closed the data dir cleanly (nothing to recover). */
+  cleanShutdown: boolean;
+  batchCacheBytes: number;
+  fsyncMode: FsyncMode;
+  decompress?: Decompressor;
+  listener?: LogListener;
+}
+
+export interface LoadStats {
+  segments: number;
+  recoveredSegments: number;
+  truncatedBytes: number;
+  deletedSegments: number;
+  /** Why recovery truncated, if it did. */
+  invalidReason?: string;
+}
+
+const LEFTOVER_SUFFIXES = ['.deleted', '.cleaned', '.swap', '.tmp'];
+
+function unlinkQuiet(file: string): void {
+  fs.rmSync(file, { force: true });
+}
+
+export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats } {
+  const { dir, config, clock } = options;
+  const now = clock.now();
+  const settings = { indexIntervalBytes: config.indexIntervalBytes, maxIndexBytes: config.segmentIndexBytes };
+  const logs = new Set<number>();
+  const indexes: Array<{ base: number; name: string }> = [];
+  for (const name of fs.readdirSync(dir)) {
+    if (LEFTOVER_SUFFIXES.some((s) => name.endsWith(s))) {
+      unlinkQuiet(path.join(dir, name));
+      continue;
+    }
+    const parsed = parseSegmentFileName(name);
+    if (parsed === null) continue;
+    if (parsed.kind === 'log') logs.add(parsed.baseOffset);
+    else indexes.push({ base: parsed.baseOffset, name });
+  }
+  for (const idx of indexes) if (!logs.has(idx.base)) unlinkQuiet(path.join(dir, idx.name));
+
+  const stats: LoadStats = { segments: 0, recoveredSegments: 0, truncatedBytes: 0, deletedSegments: 0 };
+  let segments = [...logs].sort((a, b) => a - b).map((base) => {
+    const size = fs.statSync(path.join(dir, String(base).padStart(20, '0') + '.log')).size;
+    return LogSegment.open(dir, base, size, settings, now);
+  });
+  if (segments.length === 0) {
+    segments = [LogSegment.create(dir, options.logStartOffset ?? 0, settings, now)];
+    fsyncDir(dir);
+  }
+
+  let logEnd: number;
+  let recoveryPoint: number;
+  if (!options.cleanShutdown) {
+    const rp = options.recoveryPoint ?? 0;
+    let start = 0;
+    for (let i = 0; i < segments.length; i++) if (segments[i]!.baseOffset <= rp) start = i;
+    const contiguous = !config.cleanupPolicy.includes('compact');
+    let next = segments[start]!.baseOffset;
+    let cutAt = segments.length;
+    for (let i = start; i < segments.length; i++) {
+      const seg = segments[i]!;
+      if (i > start && seg.baseOffset < next) {
+        stats.invalidReason = `segment ${seg.baseOffset} starts below the previous segment's end ${next}`;
+        cutAt = i;
+        break;
+      }
+      if (i > start && contiguous && seg.baseOffset !== next) {
+        stats.invalidReason = `segment ${seg.baseOffset} does not start at the previous segment's end ${next}`;
+        cutAt = i;
+        break;
+      }
+      const result = seg.recover({ crcFromOffset: rp, contiguous, expectedFirstOffset: seg.baseOffset });
+      stats.recoveredSegments++;
+      stats.truncatedBytes += result.truncatedBytes;
+      next = result.nextOffset;
+      if (result.invalidReason !== undefined) {
+        stats.invalidReason = `segment ${seg.baseOffset}: ${result.invalidReason}`;
+        cutAt = i + 1;
+        break;
+      }
+    }
+    for (const seg of segments.splice(cutAt)) {
+      seg.close();
+      unlinkQuiet(seg.logFile);
+      unlinkQuiet(seg.indexFile);
+      unlinkQuiet(seg.timeIndexFile);
+      stats.deletedSegments++;
+    }
+    // Make what recovery validated durable, so the recovery point can move to the end.
+    for (let i = start; i < segments.length; i++) {
+      const seg = segments[i]!;
+      if (i < segments.length - 1) seg.finishIndexes();
+      seg.persistIndexes(true);
+      seg.flushLogSync();
+    }
+    fsyncDir(dir);
+    logEnd = next;
+    recoveryPoint = logEnd;
+  } else {
+    logEnd = segments[segments.length - 1]!.readNextOffset();
+    recoveryPoint = Math.min(options.recoveryPoint ?? logEnd, logEnd);
+  }
+  stats.segments = segments.length;
+
+  let logStart = Math.max(options.logStartOffset ?? segments[0]!.baseOffset, segments[0]!.baseOffset);
+  if (logStart > logEnd) {
+    // The log start offset was checkpointed past data a crash lost: restart empty there.
+    for (const seg of segments.splice(0)) {
+      seg.close();
+      unlinkQuiet(seg.logFile);
+      unlinkQuiet(seg.indexFile);
+      unlinkQuiet(seg.timeIndexFile);
+    }
+    segments.push(LogSegment.create(dir, logStart, settings, now));
+    fsyncDir(dir);
+    logEnd = logStart;
+    recoveryPoint = logStart;
+  }
+  if (recoveryPoint < logStart) recoveryPoint = Math.max(recoveryPoint, segments[0]!.baseOffset);
+  const hw = Math.min(Math.max(options.highWatermark ?? logStart, logStart), logEnd);
+  const log = new Log({
+    dir,
+    topic: options.topic,
+    partition: options.partition,
+    config,
+    clock,
+    segments,
+    logStartOffset: logStart,
+    logEndOffset: logEnd,
+    recoveryPoint,
+    highWatermark: hw,
+    batchCacheBytes: options.batchCacheBytes,
+    fsyncMode: options.fsyncMode,
+    ...(options.decompress !== undefined ? { decompress: options.decompress } : {}),
+    ...(options.listener !== undefined ? { listener: options.listener } : {}),
+  });
+  return { log, stats };
+}

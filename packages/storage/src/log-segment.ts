@@ -1,0 +1,498 @@
+/**
+ * One segment of a partition log: `<base>.log` holding record batches exactly as on the
+ * wire, plus its sparse `.index` and `.timeindex`. Everything is loaded lazily so that
+ * opening a log with thousands of old segments costs one stat per segment: the file
+ * descriptor opens on first read or append, the indexes load (and are validated, and
+ * rebuilt from the log when they do not fit) on first lookup.
+ *
+ * All file I/O here is synchronous: page-cache reads and writes are several times cheaper
+ * through the sync calls (see README, "Measurements"), and a synchronous read cannot
+ * interleave with truncation or deletion, so readers never see a half-changed segment.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BatchLayout } from '@tributary/protocol';
+import type { BatchHeader } from './batch-scan.js';
+import { crcMatches, frameSize, readHeader } from './batch-scan.js';
+import { readIndexFile } from './index-file.js';
+import { OffsetIndex } from './offset-index.js';
+import { TimeIndex } from './time-index.js';
+import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, offsetFileName } from './file-names.js';
+
+const INT32_MAX = 2147483647;
+/** Read size when walking batch headers: large enough to hold many small batches per syscall. */
+const WALK_CHUNK_BYTES = 64 * 1024;
+
+export interface SegmentSettings {
+  indexIntervalBytes: number;
+  maxIndexBytes: number;
+}
+
+export interface WalkResult {
+  /** Position after the last batch accepted by the walk. */
+  endPosition: number;
+  /** Why the walk stopped before the end of the file, when it did because of bad bytes. */
+  invalidReason?: string;
+}
+
+export interface RecoverOptions {
+  /** Batches whose last offset is at or past this are CRC-checked (earlier ones were fsynced). */
+  crcFromOffset: number;
+  /** When set, each batch must start exactly at the previous batch's last offset + 1. */
+  contiguous: boolean;
+  /** Offset the segment's first batch must start at (at least, when not contiguous): its base offset. */
+  expectedFirstOffset: number;
+}
+
+export interface RecoverResult {
+  validBytes: number;
+  /** Offset after the last valid batch; the base offset when the segment is empty. */
+  nextOffset: number;
+  truncatedBytes: number;
+  invalidReason?: string;
+}
+
+export class LogSegment {
+  readonly baseOffset: number;
+  readonly dir: string;
+  readonly settings: SegmentSettings;
+  /** Bytes of valid batches in the .log file. */
+  size: number;
+  /** Clock time the segment object was created: segment.ms for segments without timestamps. */
+  readonly createdMs: number;
+  deleted = false;
+  private fd = -1;
+  private offsetIndexLoaded: OffsetIndex | null = null;
+  private timeIndexLoaded: TimeIndex | null = null;
+  private maxTimestamp: number | null = null;
+  private offsetOfMaxTimestamp = -1;
+  private firstBatchTimestamp: number | null = null;
+  private bytesSinceLastIndexEntry = 0;
+  private suffix = '';
+
+  private constructor(dir: string, baseOffset: number, size: number, settings: SegmentSettings, createdMs: number) {
+    this.dir = dir;
+    this.baseOffset = baseOffset;
+    this.size = size;
+    this.settings = settings;
+    this.createdMs = createdMs;
+  }
+
+  /** Creates a new, empty segment; an existing file of that name is emptied. */
+  static create(dir: string, baseOffset: number, settings: SegmentSettings, nowMs: number): LogSegment {
+    const segment = new LogSegment(dir, baseOffset, 0, settings, nowMs);
+    segment.fd = fs.openSync(segment.logFile, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644);
+    segment.offsetIndexLoaded = new OffsetIndex(baseOffset, settings.maxIndexBytes);
+    segment.timeIndexLoaded = new TimeIndex(baseOffset, settings.maxIndexBytes);
+    segment.offsetIndexLoaded.forgetFile();
+    segment.timeIndexLoaded.forgetFile();
+    segment.maxTimestamp = -1;
+    return segment;
+  }
+
+  /** Wraps an existing segment without reading it: `size` comes from a stat. */
+  static open(dir: string, baseOffset: number, size: number, settings: SegmentSettings, nowMs: number): LogSegment {
+    return new LogSegment(dir, baseOffset, size, settings, nowMs);
+  }
+
+  get logFile(): string {
+    return path.join(this.dir, offsetFileName(this.baseOffset, LOG_FILE_SUFFIX) + this.suffix);
+  }
+
+  get indexFile(): string {
+    return path.join(this.dir, offsetFileName(this.baseOffset, INDEX_FILE_SUFFIX) + this.suffix);
+  }
+
+  get timeIndexFile(): string {
+    return path.join(this.dir, offsetFileName(this.baseOffset, TIME_INDEX_FILE_SUFFIX) + this.suffix);
+  }
+
+  private getFd(): number {
+    if (this.fd < 0) this.fd = fs.openSync(this.logFile, fs.constants.O_RDWR);
+    return this.fd;
+  }
+
+  get fdForSync(): number {
+    return this.getFd();
+  }
+
+  // ---------------------------------------------------------------- indexes
+
+  get offsetIndex(): OffsetIndex {
+    if (this.offsetIndexLoaded === null) this.loadIndexes();
+    return this.offsetIndexLoaded!;
+  }
+
+  get timeIndex(): TimeIndex {
+    if (this.timeIndexLoaded === null) this.loadIndexes();
+    return this.timeIndexLoaded!;
+  }
+
+  /**
+   * Loads both index files. They are trusted only if well-formed and the last offset index
+   * entry points at a batch whose last offset it names; otherwise both are rebuilt from the
+   * log (headers only: the segment's data itself was validated or fsynced already).
+   */
+  private loadIndexes(): void {
+    const { maxIndexBytes } = this.settings;
+    const offsetBytes = readIndexFile(this.indexFile);
+    const timeBytes = readIndexFile(this.timeIndexFile);
+    let offsetIndex = offsetBytes === null ? 'missing' : OffsetIndex.fromBytes(offsetBytes, this.baseOffset, maxIndexBytes, this.size);
+    const timeIndex = timeBytes === null ? 'missing' : TimeIndex.fromBytes(timeBytes, this.baseOffset, maxIndexBytes);
+    if (typeof offsetIndex !== 'string') {
+      const last = offsetIndex.lastEntry();
+      if (last !== null) {
+        const header = this.readHeaderAt(last.position);
+        if (typeof header === 'string' || header.lastOffset !== last.offset) offsetIndex = 'last entry does not match the log';
+      } else if (this.size > this.settings.indexIntervalBytes) {
+        offsetIndex = 'empty index for a segment larger than index.interval.bytes';
+      }
+    }
+    if (typeof offsetIndex === 'string' || typeof timeIndex === 'string') {
+      this.rebuildIndexes();
+      return;
+    }
+    this.offsetIndexLoaded = offsetIndex;
+    this.timeIndexLoaded = timeIndex;
+  }
+
+  private rebuildIndexes(): void {
+    const offsetIndex = new OffsetIndex(this.baseOffset, this.settings.maxIndexBytes);
+    const timeIndex = new TimeIndex(this.baseOffset, this.settings.maxIndexBytes);
+    offsetIndex.forgetFile();
+    timeIndex.forgetFile();
+    this.offsetIndexLoaded = offsetIndex;
+    this.timeIndexLoaded = timeIndex;
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = -1;
+    this.bytesSinceLastIndexEntry = 0;
+    const result = this.walk(0, this.size, () => false, (h) => {
+      this.indexBatch(h);
+      return true;
+    });
+    // A segment below the recovery point whose framing breaks was damaged after it was
+    // fsynced; keep what frames and let reads stop there rather than fail.
+    if (result.invalidReason !== undefined) this.size = result.endPosition;
+    this.finishIndexes();
+  }
+
+  /** Index bookkeeping for one batch appended (or found) at h.position. Kafka's rule. */
+  private indexBatch(h: BatchHeader): void {
+    if (this.maxTimestamp === null) this.loadMaxTimestamp();
+    if (h.maxTimestamp > this.maxTimestamp!) {
+      this.maxTimestamp = h.maxTimestamp;
+      this.offsetOfMaxTimestamp = h.lastOffset;
+    }
+    if (this.bytesSinceLastIndexEntry > this.settings.indexIntervalBytes) {
+      this.offsetIndex.append(h.lastOffset, h.position);
+      this.timeIndex.maybeAppend(this.maxTimestamp!, this.offsetOfMaxTimestamp);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += h.size;
+    if (this.firstBatchTimestamp === null && h.position === 0) this.firstBatchTimestamp = h.maxTimestamp;
+  }
+
+  /** Records the exact largest timestamp in the time index (on roll and close), like Kafka. */
+  finishIndexes(): void {
+    if (this.maxTimestamp !== null && this.maxTimestamp >= 0) {
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true);
+    }
+  }
+
+  private loadMaxTimestamp(): void {
+    const last = this.timeIndex.lastEntry();
+    this.maxTimestamp = last?.timestamp ?? -1;
+    this.offsetOfMaxTimestamp = last?.offset ?? -1;
+  }
+
+  /** Largest record timestamp in the segment (-1 when none has one). */
+  get maxTimestampSoFar(): number {
+    if (this.maxTimestamp === null) this.loadMaxTimestamp();
+    return this.maxTimestamp!;
+  }
+
+  get offsetOfMaxTimestampSoFar(): number {
+    if (this.maxTimestamp === null) this.loadMaxTimestamp();
+    return this.offsetOfMaxTimestamp;
+  }
+
+  /** Kafka's "largest timestamp" for retention: the max record timestamp, else the file's mtime. */
+  largestTimestamp(): number {
+    const ts = this.maxTimestampSoFar;
+    if (ts >= 0) return ts;
+    return fs.statSync(this.logFile).mtimeMs;
+  }
+
+  /** Max timestamp of the first batch (segment.ms measures from it); null when empty. */
+  firstTimestamp(): number | null {
+    if (this.size === 0) return null;
+    if (this.firstBatchTimestamp === null) {
+      const h = this.readHeaderAt(0);
+      this.firstBatchTimestamp = typeof h === 'string' ? -1 : h.maxTimestamp;
+    }
+    return this.firstBatchTimestamp;
+  }
+
+  /** True when an append of `lastOffset` could not be indexed relative to this base offset. */
+  cannotHoldOffset(lastOffset: number): boolean {
+    return lastOffset - this.baseOffset > INT32_MAX;
+  }
+
+  indexesFull(): boolean {
+    return this.offsetIndex.isFull() || this.timeIndex.isFull();
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /** Writes whole batches (already stamped with offsets) at the end of the segment. */
+  append(bytes: Buffer, headers: readonly BatchHeader[]): void {
+    const fd = this.getFd();
+    // Load the indexes before writing, so a lazily opened segment indexes only the old bytes.
+    void this.offsetIndex;
+    void this.maxTimestampSoFar;
+    const start = this.size;
+    let written = 0;
+    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, start + written);
+    for (const h of headers) this.indexBatch({ ...h, position: start + h.position });
+    this.size = start + bytes.length;
+  }
+
+  /** fdatasync of the .log file (sync flavour; the async one lives in log-flusher.ts). */
+  flushLogSync(): void {
+    fs.fdatasyncSync(this.getFd());
+  }
+
+  /** Writes index files; fsyncs them when the segment is leaving the active position. */
+  persistIndexes(fsync: boolean): void {
+    if (this.deleted) return;
+    if (this.offsetIndexLoaded === null) return;
+    this.offsetIndexLoaded.persist(this.indexFile, fsync);
+    this.timeIndexLoaded!.persist(this.timeIndexFile, fsync);
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  readBytes(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const n = fs.readSync(this.getFd(), buf, got, length - got, position + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === length ? buf : buf.subarray(0, got);
+  }
+
+  private readHeaderAt(position: number): BatchHeader | string {
+    if (position + BatchLayout.HEADER_SIZE > this.size) return `no batch header fits at position ${position}`;
+    const buf = this.readBytes(position, BatchLayout.HEADER_SIZE);
+    const size = frameSize(buf, 0, buf.length);
+    if (typeof size === 'string') return size;
+    return readHeader(buf, 0, position, size);
+  }
+
+  /**
+   * Walks batches from `from` up to `end`, reading headers in chunks; `needBody` decides per
+   * batch whether the visitor gets the whole batch bytes (null otherwise). The visitor
+   * returns false to stop (that batch is then not counted in endPosition).
+   */
+  walk(
+    from: number,
+    end: number,
+    needBody: (h: BatchHeader) => boolean,
+    visit: (h: BatchHeader, body: Buffer | null) => boolean | string,
+  ): WalkResult {
+    let chunk: Buffer = Buffer.alloc(0);
+    let chunkStart = from;
+    let pos = from;
+    while (pos < end) {
+      if (pos + BatchLayout.HEADER_SIZE > chunkStart + chunk.length) {
+        chunkStart = pos;
+        chunk = this.readBytes(pos, Math.min(WALK_CHUNK_BYTES, end - pos));
+      }
+      const at = pos - chunkStart;
+      const size = frameSize(chunk, at, chunk.length);
+      if (typeof size === 'string') return { endPosition: pos, invalidReason: `at position ${pos}: ${size}` };
+      if (chunk.length - at < BatchLayout.HEADER_SIZE) return { endPosition: pos, invalidReason: `at position ${pos}: torn header` };
+      if (pos + size > end) return { endPosition: pos, invalidReason: `at position ${pos}: batch of ${size} bytes is torn at ${end}` };
+      const header = readHeader(chunk, at, pos, size);
+      if (typeof header === 'string') return { endPosition: pos, invalidReason: `at position ${pos}: ${header}` };
+      let body: Buffer | null = null;
+      if (needBody(header)) body = at + size <= chunk.length ? chunk.subarray(at, at + size) : this.readBytes(pos, size);
+      const verdict = visit(header, body);
+      if (verdict === false) return { endPosition: pos };
+      if (typeof verdict === 'string') return { endPosition: pos, invalidReason: `at position ${pos}: ${verdict}` };
+      pos += size;
+    }
+    return { endPosition: pos };
+  }
+
+  /** The first batch whose last offset is >= offset, starting from the offset index. */
+  findBatch(offset: number, startPosition?: number): BatchHeader | null {
+    const from = startPosition ?? this.offsetIndex.lookup(offset).position;
+    let found: BatchHeader | null = null;
+    this.walk(from, this.size, () => false, (h) => {
+      if (h.lastOffset >= offset) {
+        found = h;
+        return false;
+      }
+      return true;
+    });
+    return found;
+  }
+
+  /**
+   * Reads whole batches starting at `position`: as many as fit in `maxBytes`, stopping
+   * before the first batch reaching `maxOffset` (exclusive). With `minOneBatch` the first
+   * batch is returned whole even when larger than maxBytes (KIP-74).
+   */
+  readBatches(position: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): { bytes: Buffer; lastOffset: number } {
+    const avail = this.size - position;
+    const want = Math.min(avail, Math.max(maxBytes, minOneBatch ? BatchLayout.HEADER_SIZE : 0));
+    if (want <= 0) return { bytes: Buffer.alloc(0), lastOffset: -1 };
+    let buf: Buffer = this.readBytes(position, want);
+    let at = 0;
+    let lastOffset = -1;
+    while (buf.length - at >= BatchLayout.HEADER_SIZE) {
+      const size = frameSize(buf, at, buf.length);
+      if (typeof size === 'string') break;
+      const h = readHeader(buf, at, position + at, size);
+      if (typeof h === 'string' || h.lastOffset >= maxOffset) break;
+      if (at + size > buf.length) {
+        if (at === 0 && minOneBatch && size <= avail) {
+          buf = this.readBytes(position, size);
+          at = size;
+          lastOffset = h.lastOffset;
+        }
+        break;
+      }
+      at += size;
+      lastOffset = h.lastOffset;
+    }
+    return { bytes: buf.subarray(0, at), lastOffset };
+  }
+
+  /** Offset after the last batch, found from the last index entry and a short tail walk. */
+  readNextOffset(): number {
+    const start = this.offsetIndex.lastEntry()?.position ?? 0;
+    void this.maxTimestampSoFar;
+    let next = this.baseOffset;
+    const result = this.walk(start, this.size, () => false, (h) => {
+      next = h.lastOffset + 1;
+      if (this.maxTimestamp !== null && h.maxTimestamp > this.maxTimestamp) {
+        this.maxTimestamp = h.maxTimestamp;
+        this.offsetOfMaxTimestamp = h.lastOffset;
+      }
+      return true;
+    });
+    if (result.invalidReason !== undefined) this.size = result.endPosition;
+    if (start > 0 && next === this.baseOffset) next = this.offsetIndex.lastEntry()!.offset + 1;
+    this.bytesSinceLastIndexEntry = this.size - start;
+    return next;
+  }
+
+  // ---------------------------------------------------------------- recovery and truncation
+
+  /**
+   * Validates every batch (framing, header, offsets, and CRC-32C past the recovery point),
+   * rebuilds both indexes, and truncates the file at the first invalid batch.
+   */
+  recover(options: RecoverOptions): RecoverResult {
+    const fileSize = fs.fstatSync(this.getFd()).size;
+    this.offsetIndexLoaded = new OffsetIndex(this.baseOffset, this.settings.maxIndexBytes);
+    this.timeIndexLoaded = new TimeIndex(this.baseOffset, this.settings.maxIndexBytes);
+    this.offsetIndexLoaded.forgetFile();
+    this.timeIndexLoaded.forgetFile();
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = -1;
+    this.bytesSinceLastIndexEntry = 0;
+    this.firstBatchTimestamp = null;
+    let expected = options.expectedFirstOffset;
+    const result = this.walk(0, fileSize, (h) => h.lastOffset >= options.crcFromOffset, (h, body) => {
+      // In a log without compaction every batch starts where the previous one ended, and a
+      // segment's first batch at its base offset; that also catches a damaged baseOffset,
+      // which the CRC does not cover.
+      if (h.baseOffset < expected || (options.contiguous && h.baseOffset !== expected)) {
+        return `batch base offset ${h.baseOffset} where ${options.contiguous ? '' : 'at least '}${expected} was expected`;
+      }
+      if (this.cannotHoldOffset(h.lastOffset)) return `last offset ${h.lastOffset} does not fit relative to ${this.baseOffset}`;
+      if (body !== null && !crcMatches(body)) return `CRC-32C mismatch in batch at offset ${h.baseOffset}`;
+      this.indexBatch(h);
+      expected = h.lastOffset + 1;
+      return true;
+    });
+    const validBytes = result.endPosition;
+    const truncatedBytes = fileSize - validBytes;
+    if (truncatedBytes > 0) fs.ftruncateSync(this.getFd(), validBytes);
+    this.size = validBytes;
+    const out: RecoverResult = { validBytes, nextOffset: validBytes === 0 ? this.baseOffset : expected, truncatedBytes };
+    if (result.invalidReason !== undefined) out.invalidReason = result.invalidReason;
+    return out;
+  }
+
+  /**
+   * Removes every batch whose last offset is >= offset (the batch holding `offset` goes
+   * whole). Returns the offset where the segment now ends.
+   */
+  truncateTo(offset: number): number {
+    const batch = this.findBatch(offset);
+    if (batch === null) return -1;
+    const position = batch.position;
+    fs.ftruncateSync(this.getFd(), position);
+    this.size = position;
+    this.offsetIndex.truncate(batch.baseOffset, position);
+    this.timeIndex.truncate(batch.baseOffset);
+    this.maxTimestamp = null;
+    this.loadMaxTimestamp();
+    // The time index may have missed batches after its last entry; rescan that short tail.
+    const from = this.offsetIndex.lastEntry()?.position ?? 0;
+    this.walk(from, this.size, () => false, (h) => {
+      if (h.maxTimestamp > this.maxTimestamp!) {
+        this.maxTimestamp = h.maxTimestamp;
+        this.offsetOfMaxTimestamp = h.lastOffset;
+      }
+      return true;
+    });
+    this.bytesSinceLastIndexEntry = this.size - from;
+    if (position === 0) this.firstBatchTimestamp = null;
+    return batch.baseOffset;
+  }
+
+  // ---------------------------------------------------------------- deletion
+
+  /** Renames the files to `*.deleted`; open descriptors keep working for in-flight readers. */
+  markDeleted(): void {
+    if (this.deleted) return;
+    const files = [this.logFile, this.indexFile, this.timeIndexFile];
+    this.deleted = true;
+    this.suffix = DELETED_FILE_SUFFIX;
+    const renamed = [this.logFile, this.indexFile, this.timeIndexFile];
+    for (let i = 0; i < files.length; i++) {
+      try {
+        fs.renameSync(files[i]!, renamed[i]!);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
+
+  /** Closes the descriptor; the files stay. */
+  close(): void {
+    if (this.fd >= 0) {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  /** Closes and unlinks the (renamed) files. */
+  destroy(): void {
+    this.close();
+    for (const file of [this.logFile, this.indexFile, this.timeIndexFile]) {
+      try {
+        fs.unlinkSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,678 @@
+/**
+ * The log of one partition: an ordered list of segments, the last one active. Offsets,
+ * in Kafka's words:
+ *
+ *   logStartOffset <= (first batch) ... recoveryPoint ... highWatermark <= logEndOffset
+ *
+ * - logStartOffset: first offset a consumer may fetch (moved by retention and DeleteRecords).
+ * - recoveryPoint: everything below it is fdatasync'ed; recovery scans from its segment on.
+ * - highWatermark: set by the broker (replication); retention never deletes past it.
+ * - logEndOffset: offset the next appended record gets.
+ *
+ * Appends and reads are synchronous (see log-segment.ts for why); only flushing is
+ * asynchronous. Loading from disk is in log-loader.ts, time-based lookups in
+ * log-offsets.ts, retention in log-retention.ts.
+ */
+import fs from 'node:fs';
+import { crc32c } from '@node-rs/crc32';
+import { BatchAttributes, BatchLayout, writeInt64 } from '@tributary/protocol';
+import type { BatchHeader } from './batch-scan.js';
+import { splitBatches } from './batch-scan.js';
+import { BatchCache } from './batch-cache.js';
+import type { Clock } from './clock.js';
+import { StorageError, StorageErrorCode } from './errors.js';
+import type { FsyncMode } from './group-commit.js';
+import { GroupCommit } from './group-commit.js';
+import { fsyncDir } from './checkpoint-file.js';
+import type { LogConfig } from './log-config.js';
+import { TimestampType } from './log-config.js';
+import { LogSegment } from './log-segment.js';
+import type { Decompressor } from './record-timestamps.js';
+
+export interface AppendOptions {
+  /** Written into each batch's partitionLeaderEpoch field. */
+  leaderEpoch: number;
+  /** Overrides the clock for LogAppendTime stamping (the broker's request time). */
+  logAppendTimeMs?: number;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** Offset after the appended data (pass it to waitForFlush). */
+  logEndOffset: number;
+  /** The stamped time under message.timestamp.type=LogAppendTime, else -1 (Kafka's convention). */
+  logAppendTimeMs: number;
+  logStartOffset: number;
+  recordCount: number;
+  sizeInBytes: number;
+}
+
+export interface ReadOptions {
+  /** Exclusive upper bound (the high watermark for consumers); defaults to the log end offset. */
+  maxOffset?: number;
+  /** Return the first batch whole even when it is larger than maxBytes (KIP-74). */
+  minOneBatch?: boolean;
+}
+
+export type ReadResult =
+  | {
+      kind: 'ok';
+      /** Whole batches, in order; concatenated they are the Fetch response's records. */
+      records: Buffer[];
+      sizeInBytes: number;
+      /** Offset after the last returned batch (the next fetch offset); fetchOffset when empty. */
+      nextFetchOffset: number;
+      /** Segment and file position of the first batch returned (-1 when served from memory or empty). */
+      segmentBaseOffset: number;
+      position: number;
+      fromCache: boolean;
+      logStartOffset: number;
+      logEndOffset: number;
+      highWatermark: number;
+    }
+  | { kind: 'offset_out_of_range'; fetchOffset: number; logStartOffset: number; logEndOffset: number };
+
+/** Callbacks the LogManager uses to persist checkpoints when they must move at once. */
+export interface LogListener {
+  onLogStartOffsetChanged?(log: Log): void;
+  onRecoveryPointLowered?(log: Log): void;
+  onIoError?(log: Log, err: unknown): void;
+}
+
+export interface LogState {
+  dir: string;
+  topic: string;
+  partition: number;
+  config: LogConfig;
+  clock: Clock;
+  segments: LogSegment[];
+  logStartOffset: number;
+  logEndOffset: number;
+  recoveryPoint: number;
+  highWatermark: number;
+  batchCacheBytes: number;
+  fsyncMode: FsyncMode;
+  decompress?: Decompressor;
+  listener?: LogListener;
+}
+
+const INT32_MAX = 2147483647;
+
+export class Log {
+  readonly dir: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly clock: Clock;
+  config: LogConfig;
+  /** Sorted by base offset; never empty; the last is the active segment. */
+  segments: LogSegment[];
+  private logStart: number;
+  private logEnd: number;
+  private recovery: number;
+  private hw: number;
+  readonly cache: BatchCache;
+  readonly groupCommit: GroupCommit;
+  readonly decompress: Decompressor | undefined;
+  private readonly listener: LogListener;
+  private unflushedMessages = 0;
+  private lastFlushMs: number;
+  private dirDirty = false;
+  /** Lowest log end offset seen during an async flush (truncation must not be marked durable). */
+  private truncatedDuringFlush = Infinity;
+  private asyncFlushInFlight = false;
+  private pendingDeletes = new Map<LogSegment, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(state: LogState) {
+    this.dir = state.dir;
+    this.topic = state.topic;
+    this.partition = state.partition;
+    this.clock = state.clock;
+    this.config = state.config;
+    this.segments = state.segments;
+    this.logStart = state.logStartOffset;
+    this.logEnd = state.logEndOffset;
+    this.recovery = state.recoveryPoint;
+    this.hw = state.highWatermark;
+    this.cache = new BatchCache(state.batchCacheBytes);
+    this.decompress = state.decompress;
+    this.listener = state.listener ?? {};
+    this.lastFlushMs = state.clock.now();
+    this.groupCommit = new GroupCommit(
+      {
+        durableOffset: () => this.recovery,
+        isClosed: () => this.closed,
+        endOffset: () => this.logEnd,
+        flushTo: (target) => (state.fsyncMode === 'sync' ? this.flushToSync(target) : this.flushToAsync(target)),
+      },
+      state.fsyncMode,
+    );
+  }
+
+  get logStartOffset(): number {
+    return this.logStart;
+  }
+
+  get logEndOffset(): number {
+    return this.logEnd;
+  }
+
+  get recoveryPoint(): number {
+    return this.recovery;
+  }
+
+  get highWatermark(): number {
+    return this.hw;
+  }
+
+  get activeSegment(): LogSegment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Total bytes of all segments. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
+  /** The broker moves the high watermark; it is clamped to [logStartOffset, logEndOffset]. */
+  updateHighWatermark(offset: number): number {
+    this.hw = Math.min(Math.max(offset, this.logStart), this.logEnd);
+    return this.hw;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new StorageError(StorageErrorCode.LOG_CLOSED, `Log ${this.topic}-${this.partition} is closed`);
+  }
+
+  /** Index of the segment holding `offset` (the last with baseOffset <= offset), 0 if before all. */
+  floorSegmentIndex(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  // ---------------------------------------------------------------- append
+
+  /**
+   * Appends already-validated v2 batches as leader: assigns offsets from the log end
+   * offset and the leader epoch in place (both outside the CRC), stamps LogAppendTime when
+   * the topic asks for it (recomputing the CRC), writes and indexes them. The log takes
+   * ownership of `batches`: it is patched and kept in the read cache.
+   */
+  append(batches: Buffer, options: AppendOptions): AppendResult {
+    this.ensureOpen();
+    const headers = this.frame(batches);
+    const now = this.clock.now();
+    const logAppendTime = this.config.messageTimestampType === TimestampType.LOG_APPEND_TIME;
+    const appendTimeMs = logAppendTime ? (options.logAppendTimeMs ?? now) : -1;
+    let offset = this.logEnd;
+    let recordCount = 0;
+    for (const h of headers) {
+      const at = h.position;
+      const delta = h.lastOffset - h.baseOffset;
+      writeInt64(batches, at + BatchLayout.BASE_OFFSET, offset);
+      batches.writeInt32BE(options.leaderEpoch, at + BatchLayout.PARTITION_LEADER_EPOCH);
+      if (logAppendTime) {
+        const attrs = batches.readInt16BE(at + BatchLayout.ATTRIBUTES) | BatchAttributes.TIMESTAMP_TYPE_LOG_APPEND;
+        batches.writeInt16BE(attrs, at + BatchLayout.ATTRIBUTES);
+        writeInt64(batches, at + BatchLayout.MAX_TIMESTAMP, appendTimeMs);
+        const crc = crc32c(batches.subarray(at + BatchLayout.CRC_START, at + h.size)) >>> 0;
+        batches.writeUInt32BE(crc, at + BatchLayout.CRC);
+        h.maxTimestamp = appendTimeMs;
+      }
+      h.baseOffset = offset;
+      h.lastOffset = offset + delta;
+      offset += delta + 1;
+      recordCount += h.recordCount;
+    }
+    const baseOffset = this.logEnd;
+    this.write(batches, headers, now);
+    return {
+      baseOffset,
+      lastOffset: offset - 1,
+      logEndOffset: this.logEnd,
+      logAppendTimeMs: appendTimeMs,
+      logStartOffset: this.logStart,
+      recordCount,
+      sizeInBytes: batches.length,
+    };
+  }
+
+  /**
+   * Appends batches as a follower: offsets are the leader's and are kept. They must start
+   * at or after the log end offset and increase (gaps are allowed: compacted leaders).
+   */
+  appendAsFollower(batches: Buffer): AppendResult {
+    this.ensureOpen();
+    const headers = this.frame(batches);
+    let expected = this.logEnd;
+    let recordCount = 0;
+    for (const h of headers) {
+      if (h.baseOffset < expected) {
+        throw new StorageError(
+          StorageErrorCode.UNEXPECTED_APPEND_OFFSET,
+          `Follower append to ${this.topic}-${this.partition} has a batch at offset ${h.baseOffset}, expected at least ${expected}`,
+        );
+      }
+      expected = h.lastOffset + 1;
+      recordCount += h.recordCount;
+    }
+    const baseOffset = headers[0]!.baseOffset;
+    this.write(batches, headers, this.clock.now());
+    return {
+      baseOffset,
+      lastOffset: expected - 1,
+      logEndOffset: this.logEnd,
+      logAppendTimeMs: -1,
+      logStartOffset: this.logStart,
+      recordCount,
+      sizeInBytes: batches.length,
+    };
+  }
+
+  private frame(batches: Buffer): BatchHeader[] {
+    const headers = splitBatches(batches);
+    if (typeof headers === 'string') {
+      throw new StorageError(StorageErrorCode.INVALID_BATCH_FRAMING, `Append to ${this.topic}-${this.partition} rejected: ${headers}`);
+    }
+    return headers;
+  }
+
+  private write(batches: Buffer, headers: BatchHeader[], now: number): void {
+    const first = headers[0]!;
+    const last = headers[headers.length - 1]!;
+    let maxTimestamp = -1;
+    let records = 0;
+    for (const h of headers) {
+      if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp;
+      records += h.recordCount;
+    }
+    this.maybeRoll(batches.length, first.baseOffset, last.lastOffset, maxTimestamp, now);
+    this.activeSegment.append(batches, headers);
+    this.logEnd = last.lastOffset + 1;
+    for (const h of headers) {
+      this.cache.add({ baseOffset: h.baseOffset, lastOffset: h.lastOffset, bytes: batches.subarray(h.position, h.position + h.size) });
+    }
+    this.unflushedMessages += records;
+    if (this.unflushedMessages >= this.config.flushMessages) this.flushInBackground();
+  }
+
+  // ---------------------------------------------------------------- roll
+
+  /** Kafka's roll rule: size, age (segment.ms from the first batch's timestamp), full index, offset overflow. */
+  private maybeRoll(appendBytes: number, firstOffset: number, lastOffset: number, maxTimestamp: number, now: number): void {
+    const seg = this.activeSegment;
+    if (seg.size === 0) {
+      // An empty active segment takes any append whose offsets it can index.
+      if (firstOffset >= seg.baseOffset && !seg.cannotHoldOffset(lastOffset)) return;
+      this.replaceEmptyActive(firstOffset, now);
+      return;
+    }
+    const firstTs = seg.firstTimestamp();
+    const waitedMs = firstTs !== null && firstTs >= 0 ? maxTimestamp - firstTs : now - seg.createdMs;
+    const reachedRollMs = waitedMs > this.config.segmentMs - this.config.segmentJitterMs;
+    if (
+      seg.size > this.config.segmentBytes - appendBytes ||
+      reachedRollMs ||
+      seg.indexesFull() ||
+      seg.cannotHoldOffset(lastOffset)
+    ) {
+      this.roll(firstOffset, now);
+    }
+  }
+
+  private replaceEmptyActive(baseOffset: number, now: number): void {
+    const old = this.segments.pop()!;
+    old.close();
+    fs.rmSync(old.logFile, { force: true });
+    fs.rmSync(old.indexFile, { force: true });
+    fs.rmSync(old.timeIndexFile, { force: true });
+    this.segments.push(LogSegment.create(this.dir, baseOffset, this.segmentSettings(), now));
+    this.dirDirty = true;
+  }
+
+  /** Starts a new active segment at `baseOffset`; the old one is flushed in the background. */
+  roll(baseOffset = this.logEnd, now = this.clock.now()): LogSegment {
+    this.ensureOpen();
+    const old = this.activeSegment;
+    if (old.size === 0) {
+      if (old.baseOffset !== baseOffset) this.replaceEmptyActive(baseOffset, now);
+      return this.activeSegment;
+    }
+    old.finishIndexes();
+    old.persistIndexes(false);
+    this.segments.push(LogSegment.create(this.dir, baseOffset, this.segmentSettings(), now));
+    this.dirDirty = true;
+    // Kafka flushes a rolled segment right away (in the background), so the recovery
+    // point, and with it start-up recovery, never lags by more than one segment.
+    this.flushInBackground();
+    return this.activeSegment;
+  }
+
+  segmentSettings(): { indexIntervalBytes: number; maxIndexBytes: number } {
+    return { indexIntervalBytes: this.config.indexIntervalBytes, maxIndexBytes: this.config.segmentIndexBytes };
+  }
+
+  // ---------------------------------------------------------------- read
+
+  /**
+   * Reads whole batches from the one holding fetchOffset. Offsets before the log start or
+   * past the log end are a result (the broker answers OFFSET_OUT_OF_RANGE), not an error.
+   */
+  read(fetchOffset: number, maxBytes: number, options: ReadOptions = {}): ReadResult {
+    this.ensureOpen();
+    if (fetchOffset < this.logStart || fetchOffset > this.logEnd) {
+      return { kind: 'offset_out_of_range', fetchOffset, logStartOffset: this.logStart, logEndOffset: this.logEnd };
+    }
+    const limit = Math.min(options.maxOffset ?? this.logEnd, this.logEnd);
+    const minOne = options.minOneBatch ?? false;
+    const result = {
+      kind: 'ok' as const,
+      records: [] as Buffer[],
+      sizeInBytes: 0,
+      nextFetchOffset: fetchOffset,
+      segmentBaseOffset: -1,
+      position: -1,
+      fromCache: false,
+      logStartOffset: this.logStart,
+      logEndOffset: this.logEnd,
+      highWatermark: this.hw,
+    };
+    if (fetchOffset >= limit) return result;
+    const cached = this.cache.read(fetchOffset, maxBytes, limit, minOne);
+    if (cached !== null) {
+      result.records = cached.buffers;
+      result.sizeInBytes = cached.bytes;
+      result.fromCache = true;
+      if (cached.lastOffset >= 0) result.nextFetchOffset = cached.lastOffset + 1;
+      return result;
+    }
+    let remaining = maxBytes;
+    let offset = fetchOffset;
+    for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
+      const seg = this.segments[i]!;
+      const batch = seg.findBatch(offset);
+      if (batch === null) continue;
+      const first = result.records.length === 0;
+      const got = seg.readBatches(batch.position, remaining, limit, minOne && first);
+      if (got.bytes.length === 0) break;
+      if (first) {
+        result.segmentBaseOffset = seg.baseOffset;
+        result.position = batch.position;
+      }
+      result.records.push(got.bytes);
+      result.sizeInBytes += got.bytes.length;
+      result.nextFetchOffset = got.lastOffset + 1;
+      remaining -= got.bytes.length;
+      offset = got.lastOffset + 1;
+      // Continue into the next segment only when this one was read to its end.
+      if (remaining <= 0 || offset >= limit || batch.position + got.bytes.length < seg.size) break;
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------- flush
+
+  /** Resolves once every offset below `endOffset` is fdatasync'ed (group commit). */
+  waitForFlush(endOffset: number): Promise<void> {
+    this.ensureOpen();
+    return this.groupCommit.waitFor(endOffset);
+  }
+
+  /** Flushes everything appended so far. */
+  flush(): Promise<void> {
+    return this.waitForFlush(this.logEnd);
+  }
+
+  private flushInBackground(): void {
+    this.flush().catch((err) => this.listener.onIoError?.(this, err));
+  }
+
+  /** flush.ms policy: flush when the oldest unflushed data is older than flush.ms. */
+  flushIfDue(now = this.clock.now()): void {
+    if (this.closed || this.recovery >= this.logEnd) return;
+    if (now - this.lastFlushMs >= this.config.flushMs) this.flushInBackground();
+  }
+
+  /** Segments holding offsets at or after the recovery point: the ones a flush must sync. */
+  private unflushedSegments(): LogSegment[] {
+    return this.segments.slice(this.floorSegmentIndex(this.recovery));
+  }
+
+  private beforeFlush(segments: LogSegment[]): void {
+    for (const seg of segments) {
+      // Rolled segments get their index files made durable once; the active segment's
+      // indexes are rebuilt by recovery anyway, so they are written but not fsynced.
+      if (seg !== this.activeSegment) seg.persistIndexes(true);
+      else seg.persistIndexes(false);
+    }
+  }
+
+  private afterFlush(target: number, messages: number): void {
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      fsyncDir(this.dir);
+    }
+    const durable = Math.min(target, this.truncatedDuringFlush, this.logEnd);
+    if (durable > this.recovery) this.recovery = durable;
+    this.truncatedDuringFlush = Infinity;
+    this.unflushedMessages = Math.max(0, this.unflushedMessages - messages);
+    this.lastFlushMs = this.clock.now();
+  }
+
+  private flushToSync(target: number): void {
+    if (this.closed) return;
+    const messages = this.unflushedMessages;
+    const segments = this.unflushedSegments();
+    this.beforeFlush(segments);
+    for (const seg of segments) if (!seg.deleted) seg.flushLogSync();
+    this.afterFlush(target, messages);
+  }
+
+  private async flushToAsync(target: number): Promise<void> {
+    if (this.closed) return;
+    const messages = this.unflushedMessages;
+    const segments = this.unflushedSegments();
+    this.truncatedDuringFlush = Infinity;
+    this.asyncFlushInFlight = true;
+    try {
+      await this.fdatasyncAll(segments);
+    } finally {
+      this.asyncFlushInFlight = false;
+    }
+    if (this.closed) return;
+    this.afterFlush(target, messages);
+  }
+
+  private async fdatasyncAll(segments: LogSegment[]): Promise<void> {
+    this.beforeFlush(segments);
+    await Promise.all(
+      segments.filter((s) => !s.deleted).map((s) => new Promise<void>((resolve, reject) => {
+        fs.fdatasync(s.fdForSync, (err) => (err ? reject(err) : resolve()));
+      })),
+    );
+  }
+
+  // ---------------------------------------------------------------- truncation
+
+  /**
+   * Removes everything at and after `offset` (followers diverging from the leader). The
+   * batch holding `offset` goes whole, so the log end offset lands on a batch boundary at
+   * or below `offset` (Kafka keeps `offset` itself; with whole batches removed the
+   * boundary is what the log really holds).
+   */
+  truncateTo(offset: number): void {
+    this.ensureOpen();
+    if (offset >= this.logEnd) return;
+    if (offset < this.logStart) {
+      this.truncateFullyAndStartAt(offset);
+      return;
+    }
+    const keep = this.floorSegmentIndex(offset);
+    const removed = this.segments.splice(keep + 1);
+    for (const seg of removed) this.deleteSegmentFiles(seg);
+    const cut = this.activeSegment.truncateTo(offset);
+    const end = cut < 0 ? offset : cut;
+    if (end < this.logStart) {
+      // The batch holding the log start offset went: nothing fetchable is left.
+      this.truncateFullyAndStartAt(this.logStart);
+      return;
+    }
+    this.logEnd = end;
+    this.afterTruncation();
+  }
+
+  /** Deletes every segment and restarts the log, empty, at `offset` (log start and end). */
+  truncateFullyAndStartAt(offset: number): void {
+    this.ensureOpen();
+    const removed = this.segments.splice(0);
+    for (const seg of removed) this.deleteSegmentFiles(seg);
+    this.segments.push(LogSegment.create(this.dir, offset, this.segmentSettings(), this.clock.now()));
+    this.dirDirty = true;
+    this.logStart = offset;
+    this.logEnd = offset;
+    this.hw = offset;
+    this.cache.clear();
+    this.afterTruncation();
+    if (this.recovery !== offset) {
+      this.recovery = offset;
+      this.listener.onRecoveryPointLowered?.(this);
+    }
+    this.listener.onLogStartOffsetChanged?.(this);
+  }
+
+  private afterTruncation(): void {
+    this.cache.truncateTo(this.logEnd);
+    if (this.asyncFlushInFlight) this.truncatedDuringFlush = Math.min(this.truncatedDuringFlush, this.logEnd);
+    if (this.hw > this.logEnd) this.hw = this.logEnd;
+    if (this.recovery > this.logEnd) {
+      this.recovery = this.logEnd;
+      this.listener.onRecoveryPointLowered?.(this);
+    }
+  }
+
+  // ---------------------------------------------------------------- deletion
+
+  /**
+   * DeleteRecords: moves the log start offset to `offset` (at most the high watermark) and
+   * deletes the segments wholly below it. Returns the new log start offset.
+   */
+  deleteRecordsBefore(offset: number): number {
+    this.ensureOpen();
+    if (offset > this.hw) {
+      throw new StorageError(
+        StorageErrorCode.OFFSET_OUT_OF_RANGE,
+        `Cannot delete records of ${this.topic}-${this.partition} before ${offset}: beyond the high watermark ${this.hw}`,
+      );
+    }
+    if (offset <= this.logStart) return this.logStart;
+    this.logStart = offset;
+    this.deletePrefixSegments(this.countLogStartBreached());
+    this.listener.onLogStartOffsetChanged?.(this);
+    return this.logStart;
+  }
+
+  /** Number of leading segments that hold only offsets below the log start offset. */
+  countLogStartBreached(): number {
+    let n = 0;
+    while (n < this.segments.length - 1 && this.segments[n + 1]!.baseOffset <= this.logStart) n++;
+    return n;
+  }
+
+  /** Deletes the first `count` segments (never the active one) and moves the log start offset. */
+  deletePrefixSegments(count: number): number {
+    const n = Math.min(count, this.segments.length - 1);
+    if (n <= 0) return 0;
+    const removed = this.segments.splice(0, n);
+    for (const seg of removed) this.deleteSegmentFiles(seg);
+    const first = this.segments[0]!.baseOffset;
+    if (first > this.logStart) {
+      this.logStart = first;
+      if (this.hw < first) this.hw = Math.min(first, this.logEnd);
+      this.listener.onLogStartOffsetChanged?.(this);
+    }
+    return n;
+  }
+
+  /**
+   * Renames a segment's files to `.deleted` and removes them after file.delete.delay.ms,
+   * so a reader that already holds the segment keeps reading it.
+   */
+  private deleteSegmentFiles(seg: LogSegment): void {
+    seg.markDeleted();
+    const delay = this.config.fileDeleteDelayMs;
+    const timer = setTimeout(() => {
+      this.pendingDeletes.delete(seg);
+      this.groupCommit.idle().then(() => seg.destroy()).catch((err) => this.listener.onIoError?.(this, err));
+    }, delay);
+    timer.unref();
+    this.pendingDeletes.set(seg, timer);
+  }
+
+  private destroyPendingDeletes(): void {
+    for (const [seg, timer] of this.pendingDeletes) {
+      clearTimeout(timer);
+      seg.destroy();
+    }
+    this.pendingDeletes.clear();
+  }
+
+  // ---------------------------------------------------------------- close
+
+  /**
+   * Flushes everything, writes final index entries, closes the files. After close the
+   * recovery point equals the log end offset, so a restart recovers nothing.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.groupCommit.idle();
+    const active = this.activeSegment;
+    active.finishIndexes();
+    for (const seg of this.unflushedSegments()) seg.persistIndexes(true);
+    this.flushToSync(this.logEnd);
+    this.closed = true;
+    // Every waiter is satisfied by the flush above; this only guards against one looping.
+    this.groupCommit.failAll(new StorageError(StorageErrorCode.LOG_CLOSED, `Log ${this.topic}-${this.partition} is closed`));
+    for (const seg of this.segments) seg.close();
+    this.destroyPendingDeletes();
+  }
+
+  /** Closes files without flushing or writing anything: what a crash leaves (tests). */
+  abandon(): void {
+    this.closed = true;
+    for (const timer of this.pendingDeletes.values()) clearTimeout(timer);
+    this.pendingDeletes.clear();
+    for (const seg of this.segments) seg.close();
+    this.groupCommit.failAll(new StorageError(StorageErrorCode.LOG_CLOSED, `Log ${this.topic}-${this.partition} was abandoned`));
+  }
+
+  /** Closes and marks the log deleted (the LogManager renames the directory). */
+  closeForDeletion(): void {
+    this.closed = true;
+    this.groupCommit.failAll(new StorageError(StorageErrorCode.LOG_CLOSED, `Log ${this.topic}-${this.partition} was deleted`));
+    for (const timer of this.pendingDeletes.values()) clearTimeout(timer);
+    for (const seg of this.pendingDeletes.keys()) seg.close();
+    this.pendingDeletes.clear();
+    for (const seg of this.segments) seg.close();
+  }
+
+  /** Largest relative offset a segment can index; appends beyond it roll. */
+  static readonly MAX_RELATIVE_OFFSET = INT32_MAX;
+}

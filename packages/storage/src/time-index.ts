@@ -1,0 +1,118 @@
+/**
+ * Sparse time index of one segment (`.timeindex`), Kafka's layout: entries of 12 bytes,
+ *
+ *   0  timestamp      int64   largest record timestamp in the segment so far
+ *   8  relativeOffset int32   offset - segment baseOffset of the batch that reached it
+ *
+ * Entries are added alongside offset index entries, only when the largest timestamp grew,
+ * so both columns increase. A lookup for time T starts the scan at the last entry whose
+ * timestamp is below T: every record before that entry's offset is older than T.
+ */
+import { readInt64, writeInt64 } from '@tributary/protocol';
+import { grow, persistIndexFile } from './index-file.js';
+
+export const TIME_INDEX_ENTRY_SIZE = 12;
+
+export interface TimestampOffset { timestamp: number; offset: number }
+
+export class TimeIndex {
+  readonly baseOffset: number;
+  readonly maxEntries: number;
+  private timestamps = new Float64Array(0);
+  private relOffsets = new Int32Array(0);
+  private count = 0;
+  private persistedBytes = 0;
+
+  constructor(baseOffset: number, maxIndexBytes: number) {
+    this.baseOffset = baseOffset;
+    this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / TIME_INDEX_ENTRY_SIZE));
+  }
+
+  static fromBytes(bytes: Buffer, baseOffset: number, maxIndexBytes: number): TimeIndex | string {
+    if (bytes.length % TIME_INDEX_ENTRY_SIZE !== 0) return `size ${bytes.length} is not a multiple of ${TIME_INDEX_ENTRY_SIZE}`;
+    const index = new TimeIndex(baseOffset, maxIndexBytes);
+    const n = bytes.length / TIME_INDEX_ENTRY_SIZE;
+    if (n > index.maxEntries) return `${n} entries exceed the maximum ${index.maxEntries}`;
+    for (let i = 0; i < n; i++) {
+      const ts = readInt64(bytes, i * 12);
+      const rel = bytes.readInt32BE(i * 12 + 8);
+      const last = index.lastEntry();
+      if (rel < 0 || ts < 0 || (last !== null && (ts <= last.timestamp || baseOffset + rel < last.offset))) {
+        return `entry ${i} (timestamp ${ts}, relative offset ${rel}) is out of order`;
+      }
+      index.maybeAppend(ts, baseOffset + rel);
+    }
+    index.persistedBytes = bytes.length;
+    return index;
+  }
+
+  get entries(): number {
+    return this.count;
+  }
+
+  isFull(): boolean {
+    return this.count >= this.maxEntries;
+  }
+
+  lastEntry(): TimestampOffset | null {
+    if (this.count === 0) return null;
+    return { timestamp: this.timestamps[this.count - 1]!, offset: this.baseOffset + this.relOffsets[this.count - 1]! };
+  }
+
+  /** Adds an entry when the timestamp grew and the offset did not go back; `force` ignores fullness (roll, close). */
+  maybeAppend(timestamp: number, offset: number, force = false): void {
+    // Kafka never indexes "no timestamp" (-1): an empty index already implies it.
+    if (timestamp < 0 || (this.isFull() && !force)) return;
+    const last = this.lastEntry();
+    if (last !== null && (timestamp <= last.timestamp || offset < last.offset)) return;
+    this.timestamps = grow(this.timestamps, this.count + 1, (n) => new Float64Array(n));
+    this.relOffsets = grow(this.relOffsets, this.count + 1, (n) => new Int32Array(n));
+    this.timestamps[this.count] = timestamp;
+    this.relOffsets[this.count] = offset - this.baseOffset;
+    this.count++;
+  }
+
+  /** Offset to start scanning from for the first record with timestamp >= target. */
+  lookupBefore(target: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.timestamps[mid]! < target) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found < 0 ? this.baseOffset : this.baseOffset + this.relOffsets[found]!;
+  }
+
+  truncate(targetOffset: number): void {
+    while (this.count > 0 && this.baseOffset + this.relOffsets[this.count - 1]! >= targetOffset) this.count--;
+    this.persistedBytes = Math.min(this.persistedBytes, this.count * TIME_INDEX_ENTRY_SIZE);
+  }
+
+  toBytes(): Buffer {
+    const out = Buffer.allocUnsafe(this.count * TIME_INDEX_ENTRY_SIZE);
+    for (let i = 0; i < this.count; i++) {
+      writeInt64(out, i * 12, this.timestamps[i]!);
+      out.writeInt32BE(this.relOffsets[i]!, i * 12 + 8);
+    }
+    return out;
+  }
+
+  isDirty(): boolean {
+    return this.persistedBytes !== this.count * TIME_INDEX_ENTRY_SIZE;
+  }
+
+  persist(file: string, fsync: boolean): void {
+    if (!this.isDirty() && !fsync) return;
+    this.persistedBytes = persistIndexFile(file, this.toBytes(), this.persistedBytes, fsync);
+  }
+
+  forgetFile(): void {
+    this.persistedBytes = -1;
+  }
+}

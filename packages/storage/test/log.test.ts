@@ -1,0 +1,314 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BatchLayout, readInt64 } from '@tributary/protocol';
+import {
+  LogManager, StorageError, StorageErrorCode, fromProperties, DEFAULT_LOG_CONFIG, offsetForTimestamp, maxTimestampOffset,
+  parseCheckpoint, formatCheckpoint, writeCheckpointFile, readCheckpointFile, toProperties, CLEAN_SHUTDOWN_FILE,
+} from '@tributary/storage';
+import type { Log, LogManagerOptions } from '@tributary/storage';
+import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
+
+async function open(dataDir: string, clock: FakeClock, extra: Partial<LogManagerOptions> = {}): Promise<LogManager> {
+  return LogManager.open({ dataDir, clock, schedulers: false, logger: quietLogger, ...extra });
+}
+
+function concat(log: Log, from: number, maxBytes = 1 << 30): Buffer {
+  const r = log.read(from, maxBytes, { minOneBatch: true });
+  assert.equal(r.kind, 'ok');
+  return Buffer.concat(r.kind === 'ok' ? r.records : []);
+}
+
+function offsetsIn(buf: Buffer): number[] {
+  const out: number[] = [];
+  for (let at = 0; at < buf.length; at += buf.readInt32BE(at + 8) + 12) out.push(readInt64(buf, at));
+  return out;
+}
+
+test('append assigns offsets and leader epoch in place; read returns the exact bytes', async (t) => {
+  const dir = tempDir(t);
+  const clock = new FakeClock();
+  const m = await open(dir, clock);
+  const log = m.createLog('orders', 0);
+  const a = makeBatch({ timestamps: [1, 2, 3] });
+  const b = makeBatch({ timestamps: [4, 5] });
+  const r1 = log.append(a, { leaderEpoch: 7 });
+  const r2 = log.append(b, { leaderEpoch: 7 });
+  assert.deepEqual([r1.baseOffset, r1.lastOffset, r1.logEndOffset], [0, 2, 3]);
+  assert.deepEqual([r2.baseOffset, r2.lastOffset, r2.logEndOffset], [3, 4, 5]);
+  assert.equal(r1.logAppendTimeMs, -1);
+  assert.equal(a.readInt32BE(BatchLayout.PARTITION_LEADER_EPOCH), 7);
+  assert.equal(readInt64(b, 0), 3);
+  assert.deepEqual(concat(log, 0), Buffer.concat([a, b]));
+  assert.deepEqual(concat(log, 4), b, 'a fetch inside a batch returns that batch whole');
+  const end = log.read(5, 100);
+  assert.ok(end.kind === 'ok' && end.records.length === 0);
+  const oor = log.read(6, 100);
+  assert.equal(oor.kind, 'offset_out_of_range');
+  await m.close();
+  // From disk, not from the cache.
+  const m2 = await open(dir, clock, { batchCacheBytes: 0 });
+  const log2 = m2.getLog('orders', 0)!;
+  assert.equal(log2.logEndOffset, 5);
+  const r = log2.read(0, 1 << 20);
+  assert.ok(r.kind === 'ok' && !r.fromCache && r.position === 0);
+  assert.deepEqual(concat(log2, 0), Buffer.concat([a, b]));
+  await m2.close();
+});
+
+test('maxBytes, minOneBatch (KIP-74) and maxOffset (high watermark) bound reads to whole batches', async (t) => {
+  const m = await open(tempDir(t), new FakeClock(), { batchCacheBytes: 0 });
+  const log = m.createLog('t', 0);
+  const batches = [0, 1, 2].map((i) => makeBatch({ timestamps: [i], valueBytes: 100 }));
+  for (const b of batches) log.append(b, { leaderEpoch: 0 });
+  const size = batches[0]!.length;
+  const one = log.read(0, size + 10);
+  assert.ok(one.kind === 'ok' && one.sizeInBytes === size && one.nextFetchOffset === 1);
+  const none = log.read(0, 10, { minOneBatch: false });
+  assert.ok(none.kind === 'ok' && none.sizeInBytes === 0);
+  const forced = log.read(0, 10, { minOneBatch: true });
+  assert.ok(forced.kind === 'ok' && forced.sizeInBytes === size);
+  const hw = log.read(0, 1 << 20, { maxOffset: 2 });
+  assert.ok(hw.kind === 'ok' && hw.sizeInBytes === 2 * size && hw.nextFetchOffset === 2);
+  await m.close();
+});
+
+test('segments roll on segment.bytes; reads and index lookups span segments', async (t) => {
+  const m = await open(tempDir(t), new FakeClock(), { batchCacheBytes: 0 });
+  const log = m.createLog('t', 0, { 'segment.bytes': '1000', 'index.interval.bytes': '100' });
+  const all: Buffer[] = [];
+  for (let i = 0; i < 50; i++) {
+    const b = makeBatch({ timestamps: [i, i], valueBytes: 40, fill: i });
+    all.push(b);
+    log.append(b, { leaderEpoch: 0 });
+  }
+  assert.ok(log.segments.length > 5, `expected several segments, got ${log.segments.length}`);
+  for (const s of log.segments) assert.ok(s.size <= 1000);
+  for (let i = 0; i < log.segments.length - 1; i++) assert.ok(log.segments[i]!.offsetIndex.entries > 0);
+  for (let off = 0; off < 100; off += 7) {
+    const got = concat(log, off);
+    assert.deepEqual(got, Buffer.concat(all.slice(Math.floor(off / 2))));
+  }
+  await m.close();
+});
+
+test('segments roll on segment.ms (record time), and when the index is full', async (t) => {
+  const clock = new FakeClock(1000);
+  const m = await open(tempDir(t), clock);
+  const log = m.createLog('t', 0, { 'segment.ms': '500' });
+  log.append(makeBatch({ timestamps: [1000] }), { leaderEpoch: 0 });
+  log.append(makeBatch({ timestamps: [1400] }), { leaderEpoch: 0 });
+  assert.equal(log.segments.length, 1);
+  log.append(makeBatch({ timestamps: [1501] }), { leaderEpoch: 0 });
+  assert.equal(log.segments.length, 2);
+  assert.equal(log.activeSegment.baseOffset, 2);
+  const small = m.createLog('u', 0, { 'segment.index.bytes': '24', 'index.interval.bytes': '0' });
+  for (let i = 0; i < 10; i++) small.append(makeBatch({ timestamps: [i] }), { leaderEpoch: 0 });
+  assert.ok(small.segments.length >= 3, `index-full roll, got ${small.segments.length} segments`);
+  await m.close();
+});
+
+test('offsetForTimestamp, earliest/latest and max timestamp (ListOffsets -3)', async (t) => {
+  const m = await open(tempDir(t), new FakeClock(), { batchCacheBytes: 0 });
+  const log = m.createLog('t', 0, { 'segment.bytes': '400', 'index.interval.bytes': '50' });
+  // Timestamps are not monotonic: offset 4 carries the max (900).
+  const ts = [[100, 150], [120, 900], [300, 310], [250], [500, 600, 700]];
+  for (const s of ts) log.append(makeBatch({ timestamps: s }), { leaderEpoch: 0 });
+  const mono = m.createLog('t', 1, { 'segment.bytes': '400', 'index.interval.bytes': '50' });
+  for (let i = 0; i < 40; i++) mono.append(makeBatch({ timestamps: [i * 10, i * 10 + 5] }), { leaderEpoch: 0 });
+  assert.deepEqual(offsetForTimestamp(log, 0), { offset: 0, timestamp: 100 });
+  assert.deepEqual(offsetForTimestamp(log, 130), { offset: 1, timestamp: 150 });
+  assert.deepEqual(offsetForTimestamp(log, 200), { offset: 3, timestamp: 900 });
+  assert.deepEqual(offsetForTimestamp(log, 901), null);
+  assert.deepEqual(maxTimestampOffset(log), { offset: 3, timestamp: 900 });
+  await m.close();
+  const m2 = await open(m.dataDir, new FakeClock());
+  const again = m2.getLog('t', 0)!;
+  assert.deepEqual(offsetForTimestamp(again, 650), { offset: 3, timestamp: 900 });
+  const mono2 = m2.getLog('t', 1)!;
+  assert.ok(mono2.segments.length > 3);
+  for (const target of [0, 3, 5, 6, 200, 201, 389, 395]) {
+    const expected = target <= 395 ? { offset: Math.ceil(target / 5), timestamp: Math.ceil(target / 5) * 5 } : null;
+    assert.deepEqual(offsetForTimestamp(mono2, target), expected, `timestamp ${target}`);
+  }
+  assert.equal(offsetForTimestamp(mono2, 396), null);
+  assert.deepEqual(maxTimestampOffset(again), { offset: 3, timestamp: 900 });
+  await m2.close();
+});
+
+test('LogAppendTime stamps maxTimestamp and the attribute, with a valid CRC', async (t) => {
+  const m = await open(tempDir(t), new FakeClock(5000));
+  const log = m.createLog('t', 0, { 'message.timestamp.type': 'LogAppendTime' });
+  const b = makeBatch({ timestamps: [1, 2] });
+  const r = log.append(b, { leaderEpoch: 1 });
+  assert.equal(r.logAppendTimeMs, 5000);
+  assert.equal(readInt64(b, BatchLayout.MAX_TIMESTAMP), 5000);
+  assert.equal(b.readInt16BE(BatchLayout.ATTRIBUTES) & 0x08, 0x08);
+  assert.deepEqual(offsetForTimestamp(log, 4000), { offset: 0, timestamp: 5000 });
+  m.abandon();
+  // Recovery checks the CRC: the stamped batch must survive it.
+  const m2 = await open(m.dataDir, new FakeClock());
+  assert.equal(m2.getLog('t', 0)!.logEndOffset, 2);
+  await m2.close();
+});
+
+test('truncateTo removes whole batches; truncateFullyAndStartAt restarts the log', async (t) => {
+  const m = await open(tempDir(t), new FakeClock(), { batchCacheBytes: 0 });
+  const log = m.createLog('t', 0, { 'segment.bytes': '300' });
+  for (let i = 0; i < 10; i++) log.append(makeBatch({ timestamps: [i, i, i] }), { leaderEpoch: 0 });
+  assert.equal(log.logEndOffset, 30);
+  log.truncateTo(17); // batch 15..17 goes whole
+  assert.equal(log.logEndOffset, 15);
+  assert.deepEqual(offsetsIn(concat(log, 0)), [0, 3, 6, 9, 12]);
+  const r = log.append(makeBatch({ timestamps: [1] }), { leaderEpoch: 1 });
+  assert.equal(r.baseOffset, 15);
+  log.truncateFullyAndStartAt(100);
+  assert.deepEqual([log.logStartOffset, log.logEndOffset, log.segments.length], [100, 100, 1]);
+  assert.equal(log.append(makeBatch({ timestamps: [1] }), { leaderEpoch: 1 }).baseOffset, 100);
+  await m.close();
+});
+
+test('appendAsFollower keeps offsets and rejects going backwards', async (t) => {
+  const m = await open(tempDir(t), new FakeClock());
+  const log = m.createLog('t', 0);
+  const r = log.appendAsFollower(makeBatch({ timestamps: [1, 2], baseOffset: 0 }));
+  assert.equal(r.lastOffset, 1);
+  assert.throws(() => log.appendAsFollower(makeBatch({ timestamps: [1], baseOffset: 1 })), (e: unknown) =>
+    e instanceof StorageError && e.code === StorageErrorCode.UNEXPECTED_APPEND_OFFSET);
+  assert.throws(() => log.append(Buffer.from([1, 2, 3]), { leaderEpoch: 0 }), (e: unknown) =>
+    e instanceof StorageError && e.code === StorageErrorCode.INVALID_BATCH_FRAMING);
+  await m.close();
+});
+
+test('retention by time and size, DeleteRecords, .deleted files removed after the delay', async (t) => {
+  const clock = new FakeClock(1_000_000);
+  const m = await open(tempDir(t), clock);
+  const log = m.createLog('t', 0, { 'segment.bytes': '200', 'retention.ms': '1000', 'file.delete.delay.ms': '0' });
+  for (let i = 0; i < 10; i++) log.append(makeBatch({ timestamps: [1_000_000 + i * 100] }), { leaderEpoch: 0 });
+  const segs = log.segments.length;
+  assert.ok(segs >= 4);
+  assert.equal(m.runRetention(), 0, 'nothing is below the high watermark yet');
+  log.updateHighWatermark(log.logEndOffset);
+  clock.ms = 1_000_000 + 1000 + 450; // segments with max ts < 1000450 go
+  const deleted = m.runRetention();
+  assert.ok(deleted > 0);
+  assert.equal(log.logStartOffset, log.segments[0]!.baseOffset);
+  assert.ok(fs.readdirSync(log.dir).some((f) => f.endsWith('.deleted')));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!fs.readdirSync(log.dir).some((f) => f.endsWith('.deleted')));
+  assert.equal(log.read(0, 100).kind, 'offset_out_of_range');
+
+  m.updateConfig('t', { 'segment.bytes': '200', 'retention.ms': '-1', 'retention.bytes': '250', 'file.delete.delay.ms': '0' });
+  m.runRetention();
+  assert.ok(log.size - log.activeSegment.size <= 250);
+
+  const before = log.logStartOffset;
+  assert.equal(log.deleteRecordsBefore(8), 8);
+  assert.ok(log.segments[0]!.baseOffset <= 8 && log.segments[0]!.baseOffset >= before);
+  assert.throws(() => log.deleteRecordsBefore(999), (e: unknown) => e instanceof StorageError && e.code === StorageErrorCode.OFFSET_OUT_OF_RANGE);
+  await m.close();
+  const m2 = await open(m.dataDir, clock);
+  assert.equal(m2.getLog('t', 0)!.logStartOffset, 8, 'log start offset is checkpointed');
+  await m2.close();
+});
+
+test('checkpoint files use Kafka text format and are replaced atomically', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'recovery-point-offset-checkpoint');
+  const entries = new Map([['orders 0', 42], ['my.topic 12', 7]]);
+  assert.equal(formatCheckpoint(entries), '0\n2\norders 0 42\nmy.topic 12 7\n');
+  writeCheckpointFile(file, entries);
+  assert.deepEqual(readCheckpointFile(file), entries);
+  assert.ok(!fs.existsSync(file + '.tmp'));
+  assert.throws(() => parseCheckpoint('1\n0\n'), (e: unknown) => e instanceof StorageError && e.code === StorageErrorCode.CORRUPT_CHECKPOINT);
+  assert.throws(() => parseCheckpoint('0\n2\na 0 1\n'), /expected 2 entries/);
+  assert.deepEqual(readCheckpointFile(path.join(dir, 'missing')), new Map());
+});
+
+test('LogConfig: Kafka names, defaults, validation errors name the key and value', () => {
+  const c = fromProperties({ 'segment.bytes': '1024', 'cleanup.policy': 'compact,delete', 'flush.messages': '9223372036854775807' });
+  assert.equal(c.segmentBytes, 1024);
+  assert.deepEqual(c.cleanupPolicy, ['compact', 'delete']);
+  assert.equal(c.flushMessages, Number.MAX_SAFE_INTEGER);
+  assert.equal(c.retentionMs, DEFAULT_LOG_CONFIG.retentionMs);
+  assert.throws(() => fromProperties({ 'segment.bytes': 'big' }), /segment\.bytes.*"big"|"big".*segment\.bytes/);
+  assert.throws(() => fromProperties({ 'segment.bytes': '3' }), (e: unknown) => e instanceof StorageError && e.code === StorageErrorCode.INVALID_CONFIG);
+  assert.throws(() => fromProperties({ 'cleanup.policy': 'forever' }), /cleanup\.policy/);
+  assert.throws(() => fromProperties({ 'message.timestamp.type': 'Now' }), /message\.timestamp\.type/);
+  assert.equal(toProperties(DEFAULT_LOG_CONFIG)['flush.ms'], '9223372036854775807');
+});
+
+test('waitForFlush: group commit shares fsyncs and moves the recovery point', async (t) => {
+  for (const fsyncMode of ['sync', 'async'] as const) {
+    const m = await open(tempDir(t), new FakeClock(), { fsyncMode });
+    const log = m.createLog('t', 0);
+    const waits: Promise<void>[] = [];
+    for (let i = 0; i < 100; i++) {
+      const r = log.append(makeBatch({ timestamps: [i] }), { leaderEpoch: 0 });
+      waits.push(log.waitForFlush(r.logEndOffset));
+    }
+    const before = log.groupCommit.flushCount;
+    await Promise.all(waits);
+    assert.equal(log.recoveryPoint, 100);
+    assert.ok(log.groupCommit.flushCount - before <= 2, `${fsyncMode}: ${log.groupCommit.flushCount - before} fsyncs for 100 waiters`);
+    await m.close();
+  }
+});
+
+test('flush.messages triggers a flush', async (t) => {
+  const m = await open(tempDir(t), new FakeClock());
+  const log = m.createLog('t', 0, { 'flush.messages': '3' });
+  log.append(makeBatch({ timestamps: [1, 2] }), { leaderEpoch: 0 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(log.recoveryPoint, 0);
+  log.append(makeBatch({ timestamps: [1] }), { leaderEpoch: 0 });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(log.recoveryPoint, 3);
+  await m.close();
+});
+
+test('clean close leaves a marker and recovery points at the log end; crash recovery truncates a torn tail', async (t) => {
+  const dir = tempDir(t);
+  const m = await open(dir, new FakeClock());
+  const log = m.createLog('t', 0);
+  for (let i = 0; i < 5; i++) log.append(makeBatch({ timestamps: [i], valueBytes: 50 }), { leaderEpoch: 0 });
+  await m.close();
+  assert.ok(fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE)));
+  assert.equal(readCheckpointFile(path.join(dir, 'recovery-point-offset-checkpoint')).get('t 0'), 5);
+  const m2 = await open(dir, new FakeClock());
+  assert.ok(m2.openStats.cleanShutdown && m2.openStats.recoveredSegments === 0);
+  assert.ok(!fs.existsSync(path.join(dir, CLEAN_SHUTDOWN_FILE)));
+  const log2 = m2.getLog('t', 0)!;
+  const flushedSize = log2.activeSegment.size;
+  log2.append(makeBatch({ timestamps: [9], valueBytes: 50 }), { leaderEpoch: 0 });
+  log2.append(makeBatch({ timestamps: [9], valueBytes: 50 }), { leaderEpoch: 0 });
+  m2.abandon();
+  const file = path.join(log2.dir, '00000000000000000000.log');
+  const batchSize = makeBatch({ timestamps: [9], valueBytes: 50 }).length;
+  fs.truncateSync(file, flushedSize + batchSize + 30); // the second unflushed batch is torn
+  const m3 = await open(dir, new FakeClock());
+  const log3 = m3.getLog('t', 0)!;
+  assert.ok(m3.openStats.recoveredSegments >= 1);
+  assert.equal(log3.logEndOffset, 6);
+  assert.equal(fs.statSync(file).size, log3.activeSegment.size);
+  await m3.close();
+});
+
+test('LogManager skips unknown dirs, removes -delete dirs, deleteLog renames then removes', async (t) => {
+  const dir = tempDir(t);
+  fs.mkdirSync(path.join(dir, 'not a partition'));
+  fs.mkdirSync(path.join(dir, 'gone-0.0123456789abcdef0123456789abcdef-delete'));
+  const warnings: string[] = [];
+  const m = await LogManager.open({ dataDir: dir, schedulers: false, logger: { info: () => undefined, warn: (s) => warnings.push(s) } });
+  assert.ok(warnings.some((w) => w.includes('not a partition')));
+  const log = m.createLog('doomed', 3);
+  log.append(makeBatch({ timestamps: [1] }), { leaderEpoch: 0 });
+  assert.throws(() => m.createLog('doomed', 3), (e: unknown) => e instanceof StorageError && e.code === StorageErrorCode.LOG_EXISTS);
+  await m.deleteLog('doomed', 3);
+  assert.equal(m.getLog('doomed', 3), undefined);
+  await m.close();
+  const names = fs.readdirSync(dir);
+  assert.ok(!names.some((n) => n.startsWith('doomed') || n.startsWith('gone')), names.join(','));
+  assert.ok(!readCheckpointFile(path.join(dir, 'recovery-point-offset-checkpoint')).has('doomed 3'));
+});
