@@ -38,6 +38,8 @@ export interface LoadLogOptions {
   highWatermark?: number;
   /** True when the previous process closed the data dir cleanly (nothing to recover). */
   cleanShutdown: boolean;
+  /** A log created just now: its directory is fsynced (with its parent) at the first flush. */
+  deferDirSync?: boolean;
   batchCacheBytes: number;
   fsyncMode: FsyncMode;
   decompress?: Decompressor;
@@ -84,7 +86,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   });
   if (segments.length === 0) {
     segments = [LogSegment.create(dir, options.logStartOffset ?? 0, settings, now)];
-    fsyncDir(dir);
+    if (!options.deferDirSync) fsyncDir(dir);
   }
 
   let logEnd: number;
@@ -170,6 +172,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     highWatermark: hw,
     batchCacheBytes: options.batchCacheBytes,
     fsyncMode: options.fsyncMode,
+    dirsUnsynced: options.deferDirSync === true,
     ...(options.decompress !== undefined ? { decompress: options.decompress } : {}),
     ...(options.listener !== undefined ? { listener: options.listener } : {}),
   });

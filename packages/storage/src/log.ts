@@ -14,6 +14,7 @@
  * log-offsets.ts, retention in log-retention.ts.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { BatchAttributes, BatchLayout, writeInt64 } from '@tributary/protocol';
 import type { BatchHeader } from './batch-scan.js';
@@ -93,6 +94,8 @@ export interface LogState {
   highWatermark: number;
   batchCacheBytes: number;
   fsyncMode: FsyncMode;
+  /** The directory and its entry in the parent are not durable yet (a just-created log). */
+  dirsUnsynced?: boolean;
   decompress?: Decompressor;
   listener?: LogListener;
 }
@@ -118,6 +121,8 @@ export class Log {
   private unflushedMessages = 0;
   private lastFlushMs: number;
   private dirDirty = false;
+  /** The partition directory's own entry in the data dir still needs an fsync. */
+  private parentDirDirty = false;
   /** Lowest log end offset seen during an async flush (truncation must not be marked durable). */
   private truncatedDuringFlush = Infinity;
   private asyncFlushInFlight = false;
@@ -139,6 +144,10 @@ export class Log {
     this.decompress = state.decompress;
     this.listener = state.listener ?? {};
     this.lastFlushMs = state.clock.now();
+    if (state.dirsUnsynced) {
+      this.dirDirty = true;
+      this.parentDirDirty = true;
+    }
     this.groupCommit = new GroupCommit(
       {
         durableOffset: () => this.recovery,
@@ -469,6 +478,10 @@ export class Log {
     if (this.dirDirty) {
       this.dirDirty = false;
       fsyncDir(this.dir);
+    }
+    if (this.parentDirDirty) {
+      this.parentDirDirty = false;
+      fsyncDir(path.dirname(this.dir));
     }
     const durable = Math.min(target, this.truncatedDuringFlush, this.logEnd);
     if (durable > this.recovery) this.recovery = durable;
