@@ -11,6 +11,52 @@ export interface CachedBatch {
   baseOffset: number;
   lastOffset: number;
   bytes: Buffer;
+  /** Order of insertion across all caches sharing a budget (set by add). */
+  seq?: number;
+}
+
+/**
+ * One memory budget shared by the caches of every partition of a LogManager: with
+ * thousands of partitions, per-partition limits alone would let the caches grow to
+ * gigabytes. Eviction is first-in first-out across all partitions: the globally oldest
+ * cached batch goes first, which keeps what tailing consumers are about to read.
+ */
+export class CacheBudget {
+  readonly maxBytes: number;
+  private bytes = 0;
+  private seq = 0;
+  /** Every batch added, oldest first; entries whose batch is already gone are skipped. */
+  private order: { cache: BatchCache; seq: number }[] = [];
+  private head = 0;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  get sizeInBytes(): number {
+    return this.bytes;
+  }
+
+  /** Called by a cache after it added a batch: numbers it, then evicts what is over budget. */
+  added(cache: BatchCache, batch: CachedBatch): void {
+    const seq = ++this.seq;
+    batch.seq = seq;
+    this.bytes += batch.bytes.length;
+    this.order.push({ cache, seq });
+    while (this.bytes > this.maxBytes && this.head < this.order.length) {
+      const oldest = this.order[this.head++]!;
+      oldest.cache.evictThrough(oldest.seq);
+    }
+    if (this.head > 4096 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Called by a cache for every byte it drops, whatever the reason. */
+  released(bytes: number): void {
+    this.bytes -= bytes;
+  }
 }
 
 export class BatchCache {
@@ -18,9 +64,11 @@ export class BatchCache {
   private batches: CachedBatch[] = [];
   private head = 0;
   private bytes = 0;
+  private readonly budget: CacheBudget | undefined;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, budget?: CacheBudget) {
     this.maxBytes = maxBytes;
+    this.budget = budget;
   }
 
   get sizeInBytes(): number {
@@ -37,9 +85,10 @@ export class BatchCache {
     this.batches.push(batch);
     this.bytes += batch.bytes.length;
     while (this.bytes > this.maxBytes && this.head < this.batches.length) {
-      this.bytes -= this.batches[this.head]!.bytes.length;
-      this.head++;
+      this.dropHead();
     }
+    // After the push, so that a budget eviction of this very batch leaves the cache consistent.
+    this.budget?.added(this, batch);
     // Compact the array now and then instead of shifting on every eviction.
     if (this.head > 1024 && this.head * 2 > this.batches.length) {
       this.batches = this.batches.slice(this.head);
@@ -81,14 +130,33 @@ export class BatchCache {
     return { buffers, bytes, lastOffset };
   }
 
+  private dropHead(): void {
+    const size = this.batches[this.head]!.bytes.length;
+    this.bytes -= size;
+    this.head++;
+    this.budget?.released(size);
+  }
+
+  /** Drops the oldest batches up to and including the one with budget sequence `seq`. */
+  evictThrough(seq: number): void {
+    while (this.head < this.batches.length) {
+      const b = this.batches[this.head]!;
+      if (b.seq === undefined || b.seq > seq) return;
+      this.dropHead();
+    }
+  }
+
   /** Drops cached batches at or after `offset` (log truncation). */
   truncateTo(offset: number): void {
     while (this.batches.length > this.head && this.batches[this.batches.length - 1]!.lastOffset >= offset) {
-      this.bytes -= this.batches.pop()!.bytes.length;
+      const size = this.batches.pop()!.bytes.length;
+      this.bytes -= size;
+      this.budget?.released(size);
     }
   }
 
   clear(): void {
+    this.budget?.released(this.bytes);
     this.batches = [];
     this.head = 0;
     this.bytes = 0;

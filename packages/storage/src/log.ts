@@ -19,7 +19,7 @@ import { crc32c } from '@node-rs/crc32';
 import { BatchAttributes, BatchLayout, writeInt64 } from '@tributary/protocol';
 import type { BatchHeader } from './batch-scan.js';
 import { splitBatches } from './batch-scan.js';
-import { BatchCache } from './batch-cache.js';
+import { BatchCache, type CacheBudget } from './batch-cache.js';
 import type { Clock } from './clock.js';
 import { StorageError, StorageErrorCode } from './errors.js';
 import type { FsyncMode } from './group-commit.js';
@@ -93,6 +93,8 @@ export interface LogState {
   recoveryPoint: number;
   highWatermark: number;
   batchCacheBytes: number;
+  /** Shared by every log of a LogManager (bounds the total memory of the read caches). */
+  cacheBudget?: CacheBudget;
   fsyncMode: FsyncMode;
   /** The directory and its entry in the parent are not durable yet (a just-created log). */
   dirsUnsynced?: boolean;
@@ -140,7 +142,7 @@ export class Log {
     this.logEnd = state.logEndOffset;
     this.recovery = state.recoveryPoint;
     this.hw = state.highWatermark;
-    this.cache = new BatchCache(state.batchCacheBytes);
+    this.cache = new BatchCache(state.batchCacheBytes, state.cacheBudget);
     this.decompress = state.decompress;
     this.listener = state.listener ?? {};
     this.lastFlushMs = state.clock.now();
