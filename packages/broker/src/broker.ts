@@ -22,6 +22,7 @@ import type { Handler } from './handlers/registry.js';
 import { createLogger } from './log.js';
 import type { Logger } from './log.js';
 import { LocalMetadataStore } from './metadata/local-metadata-store.js';
+import { METADATA_DIR } from './metadata/metadata-log.js';
 import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js';
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
@@ -126,6 +127,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         }
       },
       retentionCheckIntervalMs: config.number('log.retention.check.interval.ms'),
+      reservedDirs: [METADATA_DIR],
       logger: storageLogger(logger.child({ component: 'storage' })),
       onIoError: (err, log) => logger.error('Log directory I/O error', { err, topic: log?.topic, partition: log?.partition }),
     });

@@ -73,6 +73,8 @@ export interface LogManagerOptions {
   checkpointIntervalMs?: number;
   /** replica.high.watermark.checkpoint.interval.ms (5000). */
   highWatermarkCheckpointIntervalMs?: number;
+  /** Directory names in the data dir that belong to someone else (the broker's metadata log). */
+  reservedDirs?: readonly string[];
   /** Start the background timers (default true); tests drive the methods by hand. */
   schedulers?: boolean;
   logger?: StorageLogger;
@@ -135,6 +137,7 @@ export class LogManager {
       const parsed = parsePartitionDirName(entry.name);
       const dir = path.join(this.dataDir, entry.name);
       if (parsed === null) {
+        if (this.options.reservedDirs?.includes(entry.name)) continue;
         this.logger.warn(`Skipping directory ${dir}: not a <topic>-<partition> log directory`);
         continue;
       }
