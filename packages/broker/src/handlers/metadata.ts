@@ -12,6 +12,9 @@
  * - Authorized operations (v8+): -2147483648 ("not requested") unless asked for; no
  *   authorizer exists, so when asked every operation is reported allowed.
  *
+ * - v10/v11 requests that name a topic by id or with a null name are invalid (ids are
+ *   served from v12): every requested topic gets INVALID_REQUEST, as Kafka answers.
+ *
  * Deliberate difference: Kafka answers LEADER_NOT_AVAILABLE for a topic it has just
  * auto-created (creation finishes asynchronously there); here creation completes before
  * the answer, so the first response already has leaders. Clients handle both.
@@ -43,6 +46,12 @@ export const metadataHandler: Handler<MetadataRequest, MetadataResponse> = {
     const { metadata } = ctx.broker;
     const includeTopicOps = version >= 8 && req.includeTopicAuthorizedOperations === true;
     const allowAutoCreate = (version < 4 || req.allowAutoTopicCreation !== false) && ctx.broker.config.boolean('auto.create.topics.enable');
+
+    const invalid = invalidTopicReference(req, version);
+    if (invalid !== null) {
+      ctx.logger.debug('Metadata request names topics in a way its version cannot', { reason: invalid });
+      return invalidRequestResponse(req);
+    }
 
     const topics: MetadataResponseTopic[] = [];
     const all = req.topics === null || (version === 0 && req.topics.length === 0);
@@ -83,6 +92,35 @@ export const metadataHandler: Handler<MetadataRequest, MetadataResponse> = {
     };
   },
 };
+
+/**
+ * Topic ids exist in the request from v10 but are served only from v12, whose response may
+ * carry a null topic name: a v10/v11 request with a null name or a topic id is invalid (a
+ * v10/v11 response could not even encode the null name).
+ */
+function invalidTopicReference(req: MetadataRequest, version: number): string | null {
+  if (version >= 12 || req.topics === null) return null;
+  for (const t of req.topics) {
+    if (t.name === null || t.name === undefined) return `Topic name can not be null for version ${version}`;
+    if (t.topicId !== undefined && t.topicId !== ZERO_UUID) return `Topic IDs are not supported in requests for version ${version}`;
+  }
+  return null;
+}
+
+/**
+ * Kafka's answer to an invalid Metadata request (MetadataRequest.getErrorResponse): no
+ * brokers, and every requested topic with INVALID_REQUEST, a null name sent as "".
+ */
+function invalidRequestResponse(req: MetadataRequest): MetadataResponse {
+  return {
+    throttleTimeMs: 0,
+    brokers: [],
+    clusterId: null,
+    controllerId: -1,
+    topics: (req.topics ?? []).map((t) => errorTopic(t.name ?? '', ErrorCode.INVALID_REQUEST, t.topicId ?? ZERO_UUID)),
+    clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
 
 /** Registered brokers, each with its endpoint on the listener this request arrived on. */
 export function brokersFor(ctx: RequestContext): { nodeId: number; host: string; port: number; rack: string | null }[] {

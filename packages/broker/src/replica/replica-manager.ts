@@ -104,7 +104,23 @@ export class ReplicaManager {
   }
 
   private ensureLog(topic: TopicMetadata, p: PartitionState): Log {
-    return this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition, topic.configs);
+    const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition, topic.configs);
+    this.maybeIncrementHighWatermark(log, p);
+    return log;
+  }
+
+  /**
+   * A leader whose ISR is itself alone has committed everything it holds, so its high
+   * watermark is its log end offset (Kafka's Partition.makeLeader calls
+   * maybeIncrementLeaderHW for this case). It matters at start-up: the checkpointed high
+   * watermark lags by up to replica.high.watermark.checkpoint.interval.ms, and after a
+   * kill -9 acknowledged records past it would stay invisible to consumers (and to
+   * ListOffsets latest) until the next append to the partition.
+   */
+  private maybeIncrementHighWatermark(log: Log, p: PartitionState): void {
+    if (p.leader !== this.nodeId) return;
+    if (p.isr.some((replica) => replica !== this.nodeId)) return;
+    if (log.highWatermark < log.logEndOffset) log.updateHighWatermark(log.logEndOffset);
   }
 
   private onMetadataChange(change: MetadataChange): void {
