@@ -9,12 +9,16 @@
  * acknowledged record has been seen at least once. Then all consumers stop cleanly while the
  * producer still runs, more records are produced, and a fresh set of consumers must start each
  * partition exactly at the offset the admin client's OffsetFetch reports as committed.
+ *
+ * The same again with confluent-kafka-python and kafka-python members in separate processes,
+ * where the churn also SIGKILLs members in the middle of their work (their partitions move
+ * only when their session expires, and whatever they had not committed is read again).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { startTestBroker } from './kit.js';
-import { waitFor } from './groups-helpers.js';
+import { requirePythonModule, startTestBroker } from './kit.js';
+import { startMember, waitFor, type MemberProcess } from './groups-helpers.js';
 
 const PARTITIONS = 6;
 
@@ -148,3 +152,110 @@ test('KafkaJS: every record is seen at least once through repeated rebalances, a
   await waitFor('every produced record consumed after the restart', 30_000, () => ([...produced].every((k) => seen.has(k)) ? true : undefined));
   for (const c of [...consumers]) await stopConsumer(c);
 });
+
+for (const lib of ['confluent', 'kafka-python'] as const) {
+  test(`${lib}: at least once through joins, clean leaves and SIGKILLs while producing, then a restart resumes at the committed offsets`, { timeout: 150_000 }, async (t) => {
+    requirePythonModule(lib === 'confluent' ? 'confluent_kafka' : 'kafka');
+    const broker = await startTestBroker(t, { 'group.initial.rebalance.delay.ms': 0 });
+    const kafka = new Kafka({ clientId: 'groups-delivery-py', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    t.after(() => admin.disconnect());
+    const topic = `delivery-${lib}`;
+    const groupId = `delivery-group-${lib}`;
+    assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true }), true);
+    const producer = kafka.producer();
+    await producer.connect();
+    t.after(() => producer.disconnect());
+
+    const produced = new Set<string>();
+    let sequence = 0;
+    const sendRound = async (perPartition: number) => {
+      const messages = Array.from({ length: perPartition * PARTITIONS }, (_, i) => ({ partition: i % PARTITIONS, value: `v${sequence++}` }));
+      for (const r of await producer.send({ topic, acks: -1, messages })) {
+        for (let o = 0; o < perPartition; o++) produced.add(`${r.partition}:${Number(r.baseOffset) + o}`);
+      }
+    };
+    let producing = true;
+    const producerLoop = (async () => {
+      while (producing) {
+        await sendRound(5);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+
+    const all: MemberProcess[] = [];
+    let n = 0;
+    const start = () => {
+      const m = startMember(t, lib, `${lib}-${n++}`, broker.bootstrap, groupId, topic, undefined, undefined, { COMMIT: '1' });
+      all.push(m);
+      return m;
+    };
+    const seenBy = (members: MemberProcess[]) => new Set(members.flatMap((m) => m.lines.filter((l) => l.startsWith('RECORD ')).map((l) => l.slice(7).replace(' ', ':'))));
+    const pause = (ms = 2500) => new Promise((r) => setTimeout(r, ms));
+
+    const a = start();
+    const b = start();
+    await pause();
+    const c = start();
+    await pause();
+    await a.kill('SIGKILL'); // mid-work, no LeaveGroup: its partitions move after its session
+    await pause();
+    const d = start();
+    await pause();
+    await b.kill('SIGTERM'); // clean leave
+    await pause();
+    start();
+    await pause(8000); // past a's session timeout
+    void c;
+    void d;
+
+    producing = false;
+    await producerLoop;
+    assert.ok(produced.size > 500, `only ${produced.size} records produced`);
+    await waitFor('every produced record consumed', 45_000, () => {
+      const seen = seenBy(all);
+      return [...produced].every((k) => seen.has(k)) ? true : undefined;
+    }, () => { const seen = seenBy(all); return `${[...produced].filter((k) => !seen.has(k)).length} of ${produced.size} missing`; });
+    const deliveries = all.reduce((sum, m) => sum + m.lines.filter((l) => l.startsWith('RECORD ')).length, 0);
+    t.diagnostic(`${lib}: produced ${produced.size}, delivered ${deliveries} (${deliveries - produced.size} redeliveries)`);
+
+    // Clean stop of every member, with records still arriving; then one more per partition.
+    producing = true;
+    const tail = (async () => { while (producing) { await sendRound(1); await new Promise((r) => setTimeout(r, 20)); } })();
+    await pause(500);
+    await Promise.all(all.map((m) => m.kill('SIGTERM')));
+    producing = false;
+    await tail;
+    await sendRound(1);
+
+    const [fetched] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const committed = new Map(fetched!.partitions.map((p) => [p.partition, Number(p.offset)]));
+    const seenBefore = seenBy(all);
+    for (let p = 0; p < PARTITIONS; p++) {
+      const c = committed.get(p)!;
+      assert.ok(c >= 0, `partition ${p} has a committed offset`);
+      for (let o = 0; o < c; o++) assert.ok(seenBefore.has(`${p}:${o}`), `partition ${p} offset ${o} committed but never seen`);
+    }
+
+    const restarted = [start(), start()];
+    await waitFor('every partition consumed after the restart', 45_000, () => {
+      const firsts = new Map<number, number>();
+      for (const m of restarted) {
+        for (const l of m.lines) {
+          if (!l.startsWith('RECORD ')) continue;
+          const [p, o] = l.slice(7).split(' ').map(Number);
+          if (!firsts.has(p!) || firsts.get(p!)! > o!) firsts.set(p!, o!);
+        }
+      }
+      return firsts.size === PARTITIONS ? firsts : undefined;
+    }).then((firsts) => {
+      for (let p = 0; p < PARTITIONS; p++) assert.equal(firsts.get(p), committed.get(p), `partition ${p}: first offset after the restart`);
+    });
+    await waitFor('every produced record consumed after the restart', 30_000, () => {
+      const seen = seenBy(all);
+      return [...produced].every((k) => seen.has(k)) ? true : undefined;
+    });
+    for (const m of all) await m.kill('SIGKILL');
+  });
+}

@@ -9,12 +9,16 @@
  * DescribeGroups shows both groups as they were (the live one with the same member, loaded
  * from __consumer_offsets), the live consumer carries on, and a new consumer of the parked
  * group starts every partition exactly at the offset set before the crash.
+ *
+ * A second test does the same with a running group of three static confluent-kafka-python
+ * members: after the broker's SIGKILL and restart the group is loaded with the same members
+ * and assignment, and the members carry on without any rebalance (no revoke, no assignment).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { freePort, spawnBroker, tempDir } from './kit.js';
-import { waitFor } from './groups-helpers.js';
+import { freePort, requirePythonModule, spawnBroker, tempDir } from './kit.js';
+import { describeGroup, isBalanced, startMember, summarize, waitFor, type DescribedGroup } from './groups-helpers.js';
 
 const PARTITIONS = 3;
 
@@ -112,5 +116,43 @@ test('committed offsets and group metadata survive a broker SIGKILL and restart'
   await waitFor('parked consumer reads every partition', 30_000, () => (firstOffsets.size === PARTITIONS ? true : undefined));
   assert.deepEqual(Object.fromEntries(firstOffsets), parkedOffsets);
   await parked.disconnect();
+  await second.kill('SIGKILL');
+});
+
+test('a static group survives a broker SIGKILL and restart without a rebalance', { timeout: 90_000 }, async (t) => {
+  requirePythonModule('confluent_kafka');
+  const dataDir = tempDir(t);
+  const port = await freePort();
+  const overrides = { 'group.initial.rebalance.delay.ms': 0 };
+  const first = await spawnBroker(t, { dataDir, port, overrides });
+  const kafka = new Kafka({ clientId: 'groups-durability-static', brokers: [first.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = 'static-durable';
+  assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true }), true);
+  const members = [0, 1, 2].map((i) => startMember(t, 'confluent', `static-${i}`, first.bootstrap, 'static-durable', topic, `instance-${i}`));
+  let last: DescribedGroup | undefined;
+  await waitFor('3 static members balanced', 45_000, async () => {
+    last = await describeGroup(admin, 'static-durable', topic);
+    return isBalanced(last, 3, 6) ? last : undefined;
+  }, () => summarize(last));
+  await new Promise((r) => setTimeout(r, 2000));
+  const before = await describeGroup(admin, 'static-durable', topic);
+  assert.ok(isBalanced(before, 3, 6), summarize(before));
+  const eventsBefore = members.map((m) => m.lines.filter((l) => !l.startsWith('RECORD')).length);
+  await admin.disconnect();
+
+  await first.kill('SIGKILL');
+  const second = await spawnBroker(t, { dataDir, port, overrides });
+  const after = kafka.admin();
+  await after.connect();
+  t.after(() => after.disconnect());
+  const shape = (g: DescribedGroup) => `${g.state} ${g.members.map((m) => `${m.memberId}:${m.partitions.join(',')}`).sort().join(' ')}`;
+  assert.equal(shape(await describeGroup(after, 'static-durable', topic)), shape(before), 'loaded from __consumer_offsets as it was');
+  // Past the session timeout: the members reconnected and heartbeat under their old ids.
+  await new Promise((r) => setTimeout(r, 8000));
+  assert.equal(shape(await describeGroup(after, 'static-durable', topic)), shape(before), 'no rebalance after the restart');
+  assert.deepEqual(members.map((m) => m.lines.filter((l) => !l.startsWith('RECORD')).length), eventsBefore, 'no revoke and no assignment');
+  for (const m of members) await m.kill('SIGKILL');
   await second.kill('SIGKILL');
 });

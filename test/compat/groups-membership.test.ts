@@ -15,23 +15,27 @@ import { describeGroup, isBalanced, startMember, summarize, waitFor, type Descri
 const PARTITIONS = 6;
 const SESSION_TIMEOUT_MS = 6000;
 
-const CLIENTS: { client: GroupClient; check: () => void }[] = [
+const CLIENTS: { client: GroupClient; check: () => void; strategy?: string }[] = [
   { client: 'kcat', check: () => requireTool('kcat') },
   { client: 'confluent', check: () => requirePythonModule('confluent_kafka') },
+  // Incremental (KIP-429) rebalancing: the coordinator runs the same classic protocol, and the
+  // members revoke and assign only what moves, over two rebalances.
+  { client: 'confluent', check: () => requirePythonModule('confluent_kafka'), strategy: 'cooperative-sticky' },
   { client: 'kafka-python', check: () => requirePythonModule('kafka') },
   { client: 'kafkajs', check: () => {} },
 ];
 
-for (const { client, check } of CLIENTS) {
-  test(`${client}: three members share 6 partitions, a SIGKILLed member's partitions move, and it rejoins`, { timeout: 90_000 }, async (t) => {
+for (const { client, check, strategy } of CLIENTS) {
+  const label = strategy === undefined ? client : `${client} (${strategy})`;
+  test(`${label}: three members share 6 partitions, a SIGKILLed member's partitions move, and it rejoins`, { timeout: 90_000 }, async (t) => {
     check();
     const broker = await startTestBroker(t, { 'group.initial.rebalance.delay.ms': 0 });
     const kafka = new Kafka({ clientId: 'groups-admin', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
     await admin.connect();
     t.after(() => admin.disconnect());
-    const topic = `members-${client}`;
-    const group = `group-${client}`;
+    const topic = `members-${client}${strategy === undefined ? '' : '-coop'}`;
+    const group = `group-${topic}`;
     assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true }), true);
     const producer = kafka.producer();
     await producer.connect();
@@ -44,10 +48,11 @@ for (const { client, check } of CLIENTS) {
       return isBalanced(last, count, PARTITIONS) ? last : undefined;
     }, () => summarize(last));
 
-    const members = [0, 1, 2].map((i) => startMember(t, client, `${client}-${i}`, broker.bootstrap, group, topic));
+    const members = [0, 1, 2].map((i) => startMember(t, client, `${client}-${i}`, broker.bootstrap, group, topic, undefined, strategy));
     const three = await balanced(3);
     // Every member owns at least one partition, so the SIGKILLed one surely had some to hand over.
-    assert.ok(three.members.every((m) => m.partitions.length === 2), `range over 6 partitions and 3 members gives 2 each: ${summarize(three)}`);
+    assert.ok(three.members.every((m) => m.partitions.length === 2), `6 partitions over 3 members gives 2 each: ${summarize(three)}`);
+    if (strategy !== undefined) assert.equal(three.protocol, strategy);
     await waitFor('all 60 records consumed', 30_000, () => {
       const seen = new Set(members.flatMap((m) => m.lines.filter((l) => l.startsWith('RECORD '))));
       return seen.size >= 60 ? true : undefined;
@@ -61,9 +66,9 @@ for (const { client, check } of CLIENTS) {
     assert.ok(two.members.every((m) => before.has(m.memberId)), 'the survivors keep their member ids');
     // The session timeout bounds detection; the survivors then need a heartbeat and a rejoin.
     assert.ok(movedMs < SESSION_TIMEOUT_MS + 8000, `partitions moved after ${movedMs} ms`);
-    t.diagnostic(`${client}: partitions of the killed member moved after ${movedMs} ms`);
+    t.diagnostic(`${label}: partitions of the killed member moved after ${movedMs} ms`);
 
-    const restarted = startMember(t, client, `${client}-0b`, broker.bootstrap, group, topic);
+    const restarted = startMember(t, client, `${client}-0b`, broker.bootstrap, group, topic, undefined, strategy);
     const back = await balanced(3);
     const newcomer = back.members.filter((m) => !before.has(m.memberId));
     assert.equal(newcomer.length, 1, `exactly one new member: ${summarize(back)}`);

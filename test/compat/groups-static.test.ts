@@ -3,12 +3,14 @@
  * confluent-kafka-python, each member with its own group.instance.id. (kafka-python 2.0 and
  * KafkaJS 2.2.4 have no static membership.)
  *
- * Three static members share a 6-partition topic. One is SIGKILLed and started again with the
- * same group.instance.id well within its 6-second session. It comes back under a new member id
- * and must get its old partitions back without a rebalance: the other two members keep their
- * member ids and assignment, and (for confluent-kafka-python, which reports its callbacks) see
- * no revoke and no new assignment — also after the old member's session timeout has passed,
- * which must not expire the member that took its place.
+ * Three static members share a 6-partition topic. Each in turn is SIGKILLed and started again
+ * with the same group.instance.id well within its 6-second session (so the group's leader is
+ * among them). It comes back under a new member id and must get its old partitions back
+ * without a rebalance: the other two keep their member ids and assignment, and (for
+ * confluent-kafka-python, which reports its callbacks) see no revoke and no new assignment —
+ * also after the old member ids' session timeouts have passed, which must not expire the
+ * members that took their place. Finally a fourth member joins, and the group (whose leader
+ * was replaced) really rebalances over four.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,44 +42,58 @@ for (const { client, check } of CLIENTS) {
     let last: DescribedGroup | undefined;
     const describe = async () => (last = await describeGroup(admin, group, topic));
     const members = [0, 1, 2].map((i) => startMember(t, client, `${client}-${i}`, broker.bootstrap, group, topic, `instance-${i}`));
-    const before = await waitFor('3 static members balanced', 45_000, async () => (isBalanced(await describe(), 3, PARTITIONS) ? last : undefined), () => summarize(last));
+    await waitFor('3 static members balanced', 45_000, async () => (isBalanced(await describe(), 3, PARTITIONS) ? last : undefined), () => summarize(last));
     // Let the members settle (a late metadata refresh may still cause one more rebalance).
     await new Promise((r) => setTimeout(r, 2500));
-    const settled = await describe();
-    assert.ok(isBalanced(settled, 3, PARTITIONS), summarize(settled));
-    void before;
-    const eventsBefore = members.map((m) => events(m).length);
+    let current = await describe();
+    assert.ok(isBalanced(current, 3, PARTITIONS), summarize(current));
 
-    // member ids carry the group.instance.id as their prefix (Kafka's format).
+    // Member ids carry the group.instance.id as their prefix (Kafka's format).
     const ownerOf = (g: DescribedGroup, instance: string) => g.members.find((m) => m.memberId.startsWith(`${instance}-`));
-    const old0 = ownerOf(settled, 'instance-0');
-    assert.ok(old0 !== undefined, `member ids are prefixed with the instance id: ${summarize(settled)}`);
+    const instances = ['instance-0', 'instance-1', 'instance-2'];
+    assert.ok(instances.every((i) => ownerOf(current, i) !== undefined), `member ids are prefixed with the instance id: ${summarize(current)}`);
 
-    await members[0]!.kill('SIGKILL');
-    const killedAt = Date.now();
-    const restarted = startMember(t, client, `${client}-0b`, broker.bootstrap, group, topic, 'instance-0');
-    const back = await waitFor('the restarted static member to own its partitions again', 20_000, async () => {
-      const g = await describe();
-      const m = ownerOf(g, 'instance-0');
-      return m !== undefined && m.memberId !== old0.memberId && m.partitions.length > 0 && isBalanced(g, 3, PARTITIONS) ? g : undefined;
-    }, () => summarize(last));
-    const rejoinMs = Date.now() - killedAt;
-    assert.ok(rejoinMs < 6000, `rejoined within the session timeout (${rejoinMs} ms)`);
-    assert.deepEqual(ownerOf(back, 'instance-0')!.partitions, old0.partitions, 'same partitions as before the restart');
-    for (const instance of ['instance-1', 'instance-2']) {
-      assert.deepEqual(ownerOf(back, instance), ownerOf(settled, instance), `${instance} keeps its member id and partitions`);
+    // Restart every instance in turn, so that the group's leader is surely among them.
+    let lastKillAt = 0;
+    for (let i = 0; i < 3; i++) {
+      const instance = instances[i]!;
+      const old = ownerOf(current, instance)!;
+      const othersBefore = members.map((m) => events(m).length);
+      await members[i]!.kill('SIGKILL');
+      lastKillAt = Date.now();
+      members[i] = startMember(t, client, `${client}-${i}b`, broker.bootstrap, group, topic, instance);
+      const back = await waitFor(`restarted ${instance} to own its partitions again`, 20_000, async () => {
+        const g = await describe();
+        const m = ownerOf(g, instance);
+        return m !== undefined && m.memberId !== old.memberId && m.partitions.length > 0 && isBalanced(g, 3, PARTITIONS) ? g : undefined;
+      }, () => summarize(last));
+      const rejoinMs = Date.now() - lastKillAt;
+      assert.ok(rejoinMs < 6000, `${instance} rejoined within the session timeout (${rejoinMs} ms)`);
+      assert.deepEqual(ownerOf(back, instance)!.partitions, old.partitions, `${instance} gets the same partitions back`);
+      for (const other of instances.filter((x) => x !== instance)) {
+        assert.deepEqual(ownerOf(back, other), ownerOf(current, other), `${other} keeps its member id and partitions`);
+      }
+      if (client === 'confluent') {
+        const others = [0, 1, 2].filter((j) => j !== i);
+        assert.deepEqual(others.map((j) => events(members[j]!).length), others.map((j) => othersBefore[j]), 'the other members saw no revoke and no assignment');
+        await waitFor(`${instance}'s assignment callback`, 10_000, () => (events(members[i]!).length > 0 ? true : undefined));
+        assert.deepEqual(events(members[i]!), [`ASSIGNED ${old.partitions.join(',')}`]);
+      }
+      current = back;
     }
 
-    // Past the old member's session timeout: still no rebalance, nobody expired.
-    await new Promise((r) => setTimeout(r, Math.max(0, 7500 - (Date.now() - killedAt))));
+    // Past the old members' session timeouts: still no rebalance, nobody expired.
+    await new Promise((r) => setTimeout(r, Math.max(0, 7500 - (Date.now() - lastKillAt))));
     const later = await describe();
-    assert.deepEqual(later.members.map((m) => [m.memberId, m.partitions]).sort(), back.members.map((m) => [m.memberId, m.partitions]).sort(), `no rebalance: ${summarize(later)}`);
+    const shape = (g: DescribedGroup) => g.members.map((m) => `${m.memberId}:${m.partitions.join(',')}`).sort();
+    assert.deepEqual(shape(later), shape(current), `no rebalance: ${summarize(later)}`);
     assert.equal(later.state, 'Stable');
-    if (client === 'confluent') {
-      assert.deepEqual([1, 2].map((i) => events(members[i]!).length), [eventsBefore[1], eventsBefore[2]], 'the other members saw no revoke and no assignment');
-      assert.deepEqual(events(restarted), [`ASSIGNED ${old0.partitions.join(',')}`]);
-    }
-    await restarted.kill('SIGKILL');
+
+    // A real rebalance still works after every member was replaced (including the leader):
+    // a fourth static member joins and the partitions are spread over four.
+    members.push(startMember(t, client, `${client}-3`, broker.bootstrap, group, topic, 'instance-3'));
+    const four = await waitFor('4 static members balanced', 45_000, async () => (isBalanced(await describe(), 4, PARTITIONS) ? last : undefined), () => summarize(last));
+    assert.ok(instances.every((i) => ownerOf(four, i) !== undefined));
     for (const m of members) await m.kill('SIGKILL');
   });
 }
