@@ -3,7 +3,7 @@
 #   - Debian packages of the real Kafka clients and tools the tests use, via apt-get when
 #     any is missing (kcat, confluent-kafka-python, kafka-python, etcd, librdkafka headers);
 #   - npm packages (npm ci when a lock file is present);
-#   - a TypeScript build (tsc -b), so type errors fail the run;
+#   - a TypeScript build (tsc -b) and a typecheck of tests and scripts, so type errors fail the run;
 #   - every test file, with Node's test runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +22,6 @@ fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 npx tsc -b
+# Test code, scripts and benchmarks are typechecked too (they are outside the package builds).
+npx tsc -p tsconfig.test.json
 exec bash scripts/test.sh
