@@ -1,7 +1,7 @@
 // The group handlers' version-specific mapping, driven with a minimal fake request context.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode } from '../src/group/index.js';
+import { ErrorCode } from '@tributary/protocol';
 import { findCoordinatorHandler } from '../src/handlers/find-coordinator.js';
 import { joinGroupHandler } from '../src/handlers/join-group.js';
 import { leaveGroupHandler } from '../src/handlers/leave-group.js';

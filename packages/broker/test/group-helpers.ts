@@ -1,6 +1,6 @@
 // Shared helpers for the group coordinator tests (not a test file itself).
+import { ErrorCode } from '@tributary/protocol';
 import {
-  ErrorCode,
   GroupCoordinator,
   ManualScheduler,
   MemoryCoordinatorLog,

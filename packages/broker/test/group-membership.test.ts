@@ -1,7 +1,8 @@
 // Classic group membership: join/sync handshakes, rebalances, static membership, limits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode, GroupState, NEW_MEMBER_JOIN_TIMEOUT_MS } from '../src/group/index.js';
+import { ErrorCode } from '@tributary/protocol';
+import { GroupState, NEW_MEMBER_JOIN_TIMEOUT_MS } from '../src/group/index.js';
 import { flush, formGroup, harness, joinParams, startJoin, subscription } from './group-helpers.js';
 
 test('a single member joins after the initial delay, becomes leader, syncs, and the group is Stable', async () => {

@@ -1,11 +1,9 @@
 // Committed offsets: commit validation, fetch, durability, replay, expiry, deletes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ErrorCode } from '@tributary/protocol';
 import {
-  decodeGroupMetadataValue,
-  decodeOffsetCommitValue,
-  decodeRecordKey,
-  ErrorCode,
+  decodeCoordinatorRecord,
   GroupState,
   ManualScheduler,
   MemoryCoordinatorLog,
@@ -108,21 +106,25 @@ test('records are written in Kafka formats to the group partition', async () => 
   await formGroup(h, 'g', 2);
   const part = h.coordinator.partitionFor('g');
   const recs = h.log.records(part);
-  const groupRecs = recs.filter((r) => decodeRecordKey(r.key).type === 'group');
+  const groupRecs = recs.filter((r) => decodeCoordinatorRecord(r.key, r.value).type === 'group');
   assert.equal(groupRecs.length, 1);
   assert.equal(groupRecs[0]!.key.readInt16BE(0), 2);
   assert.equal(groupRecs[0]!.value!.readInt16BE(0), 3);
-  const v = decodeGroupMetadataValue(groupRecs[0]!.value!);
+  const decoded = decodeCoordinatorRecord(groupRecs[0]!.key, groupRecs[0]!.value);
+  assert.ok(decoded.type === 'group' && decoded.value !== null);
+  const v = decoded.value;
   assert.equal(v.protocolType, 'consumer');
   assert.equal(v.generation, 1);
   assert.equal(v.protocol, 'range');
   assert.equal(v.members.length, 2);
   assert.ok(v.members.every((m) => m.assignment.toString().startsWith('assign-')));
   await h.coordinator.commitOffsets(commit('g2', [['t', 3, 99]], { retentionTimeMs: 60_000 }));
-  const off = h.log.records(h.coordinator.partitionFor('g2')).filter((r) => decodeRecordKey(r.key).type === 'offset').at(-1)!;
+  const off = h.log.records(h.coordinator.partitionFor('g2')).filter((r) => decodeCoordinatorRecord(r.key, r.value).type === 'offset').at(-1)!;
   assert.equal(off.key.readInt16BE(0), 1);
   assert.equal(off.value!.readInt16BE(0), 1, 'an explicit retention writes value v1 with the expire timestamp');
-  assert.equal(decodeOffsetCommitValue(off.value!).expireTimestamp, h.clock.now() + 60_000);
+  const offDecoded = decodeCoordinatorRecord(off.key, off.value);
+  assert.ok(offDecoded.type === 'offset');
+  assert.equal(offDecoded.value?.expireTimestamp, h.clock.now() + 60_000);
 });
 
 test('replay restores offsets and group metadata; members must heartbeat again', async () => {
@@ -203,7 +205,7 @@ test('offsets of a consumer group expire once the group has been Empty for the r
   h.clock.advance(20_000);
   await flush();
   assert.equal(h.coordinator.groupState('g'), null, 'expired and dead');
-  const keys = h.log.records(h.coordinator.partitionFor('g')).filter((r) => r.value === null).map((r) => decodeRecordKey(r.key).type);
+  const keys = h.log.records(h.coordinator.partitionFor('g')).filter((r) => r.value === null).map((r) => decodeCoordinatorRecord(r.key, r.value).type);
   assert.deepEqual(keys.sort(), ['group', 'offset', 'offset']);
 });
 
@@ -224,7 +226,7 @@ test('DeleteGroups: NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, and tombstones for an e
   await flush();
   assert.deepEqual(await h.coordinator.deleteGroups(['busy']), [{ groupId: 'busy', errorCode: ErrorCode.NONE }]);
   const last = h.log.records(h.coordinator.partitionFor('busy')).at(-1)!;
-  assert.equal(decodeRecordKey(last.key).type, 'group');
+  assert.equal(decodeCoordinatorRecord(last.key, last.value).type, 'group');
   assert.equal(last.value, null);
   // Replay after deletion: nothing comes back.
   const h2 = await harness({}, h.log);

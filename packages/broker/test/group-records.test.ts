@@ -3,29 +3,27 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  CoordinatorRecordError,
-  decodeGroupMetadataValue,
-  decodeOffsetCommitValue,
-  decodeRecordKey,
-  encodeGroupMetadataKey,
-  encodeGroupMetadataValue,
-  encodeOffsetCommitKey,
-  encodeOffsetCommitValue,
-  javaStringHashCode,
-  parseSubscriptionTopics,
-  partitionForGroup,
-  type GroupMetadataValue,
-} from '../src/group/index.js';
-// The generated codecs are not exported from @tributary/protocol's index yet; compare with
-// them directly so that swapping to them later cannot change a byte on disk.
-import {
-  decodeGroupCoordinatorRecord,
+  encodeConsumerProtocolSubscription,
   encodeGroupMetadataRecordKey,
   encodeGroupMetadataRecordValue,
   encodeOffsetCommitRecordKey,
   encodeOffsetCommitRecordValue,
-} from '../../protocol/src/internal/coordinator-records.js';
-import { subscription } from './group-helpers.js';
+  encodeVersionPrefixed,
+} from '@tributary/protocol';
+import {
+  CoordinatorRecordError,
+  decodeCoordinatorRecord,
+  GroupCoordinator,
+  javaStringHashCode,
+  ManualScheduler,
+  MemoryCoordinatorLog,
+  parseSubscriptionTopics,
+  partitionForGroup,
+  type GroupMetadataValue,
+} from '../src/group/index.js';
+import { subscription, TEST_CONFIG } from './group-helpers.js';
+
+const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 test('Java String.hashCode and Kafka partitionFor', () => {
   assert.equal(javaStringHashCode(''), 0);
@@ -54,63 +52,138 @@ const groupValue: GroupMetadataValue = {
   ],
 };
 
-test('records are byte-identical to the generated Kafka codecs', () => {
-  assert.deepEqual(encodeOffsetCommitKey('g', 'topic', 3), encodeOffsetCommitRecordKey({ group: 'g', topic: 'topic', partition: 3 }));
-  assert.deepEqual(encodeGroupMetadataKey('g'), encodeGroupMetadataRecordKey({ group: 'g' }));
-  const v3 = { offset: 2 ** 40, leaderEpoch: 4, metadata: 'meta', commitTimestamp: 1_700_000_000_000, expireTimestamp: -1 };
-  assert.deepEqual(encodeOffsetCommitValue(v3), encodeOffsetCommitRecordValue(v3));
-  const v1 = { ...v3, expireTimestamp: 1_800_000_000_000 };
-  assert.deepEqual(encodeOffsetCommitValue(v1), encodeOffsetCommitRecordValue(v1));
-  const generated = encodeGroupMetadataRecordValue({
-    ...groupValue,
-    members: groupValue.members.map((m) => ({ ...m })),
+// Written out by hand from Kafka's OffsetCommitKey/Value and GroupMetadataKey/Value schemas
+// (int16 version prefix, then the struct), independently of any codec in this repository.
+const KNOWN = {
+  offsetKey: hex('0001  0001 67  0005 746f706963  00000003'), // v1, "g", "topic", 3
+  groupKey: hex('0002  0001 67'), // v2, "g"
+  // v3: offset 2^40, leaderEpoch 4, "meta", commitTimestamp 1_700_000_000_000
+  offsetValueV3: hex('0003  0000010000000000  00000004  0004 6d657461  0000018bcfe56800'),
+  // v1: offset 5, "", commitTimestamp 1.7e12, expireTimestamp 1.8e12
+  offsetValueV1: hex('0001  0000000000000005  0000  0000018bcfe56800  000001a3185c5000'),
+  // v3: "consumer", generation 7, "range", leader "m-1", currentStateTimestamp, 2 members
+  groupValueV3: hex(`
+    0003  0008 636f6e73756d6572  00000007  0005 72616e6765  0003 6d2d31  0000018bcfe5687b  00000002
+      0003 6d2d31  ffff  0001 63  000a 2f3132372e302e302e31  00007530  00002710
+        0000000d 0000 00000001 0001 74 ffffffff  00000002 0102
+      0003 6d2d32  0004 696e7374  0002 6332  0009 2f31302e302e302e31  0000ea60  0000afc8
+        00000000  00000000`),
+};
+
+test('the coordinator writes Kafka bytes, and reads them back', () => {
+  // The encoders offset-manager.ts and group-store.ts call, with the arguments they pass.
+  assert.deepEqual(encodeOffsetCommitRecordKey({ group: 'g', topic: 'topic', partition: 3 }), KNOWN.offsetKey);
+  assert.deepEqual(encodeGroupMetadataRecordKey({ group: 'g' }), KNOWN.groupKey);
+  const v3 = { offset: 2 ** 40, leaderEpoch: 4, metadata: 'meta', commitTimestamp: 1_700_000_000_000, expireTimestamp: -1, seq: 12 };
+  assert.deepEqual(encodeOffsetCommitRecordValue(v3), KNOWN.offsetValueV3);
+  const v1 = { offset: 5, leaderEpoch: 4, metadata: '', commitTimestamp: 1_700_000_000_000, expireTimestamp: 1_800_000_000_000 };
+  assert.deepEqual(encodeOffsetCommitRecordValue(v1), KNOWN.offsetValueV1, 'an expire timestamp selects v1, as Kafka');
+  assert.deepEqual(encodeGroupMetadataRecordValue(groupValue), KNOWN.groupValueV3);
+
+  assert.deepEqual(decodeCoordinatorRecord(KNOWN.offsetKey, KNOWN.offsetValueV3), {
+    type: 'offset', group: 'g', topic: 'topic', partition: 3,
+    value: { offset: 2 ** 40, leaderEpoch: 4, metadata: 'meta', commitTimestamp: 1_700_000_000_000, expireTimestamp: -1 },
   });
-  assert.deepEqual(encodeGroupMetadataValue(groupValue), generated);
-  // And the generated decoder reads what we write.
-  const decoded = decodeGroupCoordinatorRecord(encodeGroupMetadataKey('g'), encodeGroupMetadataValue(groupValue));
-  assert.equal(decoded.recordType, 2);
-  assert.equal(decoded.valueVersion, 3);
+  assert.deepEqual(decodeCoordinatorRecord(KNOWN.offsetKey, KNOWN.offsetValueV1), {
+    type: 'offset', group: 'g', topic: 'topic', partition: 3,
+    value: { offset: 5, leaderEpoch: -1, metadata: '', commitTimestamp: 1_700_000_000_000, expireTimestamp: 1_800_000_000_000 },
+  });
+  assert.deepEqual(decodeCoordinatorRecord(KNOWN.groupKey, KNOWN.groupValueV3), { type: 'group', group: 'g', value: groupValue });
+  assert.deepEqual(decodeCoordinatorRecord(KNOWN.offsetKey, null), { type: 'offset', group: 'g', topic: 'topic', partition: 3, value: null });
+  assert.deepEqual(decodeCoordinatorRecord(KNOWN.groupKey, null), { type: 'group', group: 'g', value: null });
 });
 
-test('round trips, including the flexible v4 values Kafka may write', () => {
-  assert.deepEqual(decodeRecordKey(encodeOffsetCommitKey('g', 't', 9)), { type: 'offset', group: 'g', topic: 't', partition: 9 });
-  assert.deepEqual(decodeRecordKey(encodeGroupMetadataKey('g')), { type: 'group', group: 'g' });
-  assert.deepEqual(decodeGroupMetadataValue(encodeGroupMetadataValue(groupValue)), groupValue);
+test('older and flexible versions Kafka may have written', () => {
+  // OffsetCommitKey v0 (Kafka 0.8.2) has the same struct.
+  const keyV0 = hex('0000  0001 67  0001 74  00000009');
+  assert.deepEqual(decodeCoordinatorRecord(keyV0, null), { type: 'offset', group: 'g', topic: 't', partition: 9, value: null });
   const v4 = encodeOffsetCommitRecordValue({ offset: 5, leaderEpoch: 1, metadata: 'x', commitTimestamp: 9 }, 4);
-  assert.deepEqual(decodeOffsetCommitValue(v4), { offset: 5, leaderEpoch: 1, metadata: 'x', commitTimestamp: 9, expireTimestamp: -1 });
-  const g4 = encodeGroupMetadataRecordValue({ ...groupValue, members: groupValue.members.map((m) => ({ ...m })) }, 4);
-  assert.deepEqual(decodeGroupMetadataValue(g4), groupValue);
-  const g0 = encodeGroupMetadataRecordValue({ ...groupValue, members: groupValue.members.map((m) => ({ ...m })) }, 0);
-  const d0 = decodeGroupMetadataValue(g0);
-  assert.equal(d0.members[0]!.rebalanceTimeout, 10000, 'v0 has no rebalance timeout: the session timeout stands in');
-  assert.equal(d0.currentStateTimestamp, -1);
+  assert.deepEqual(decodeCoordinatorRecord(KNOWN.offsetKey, v4), {
+    type: 'offset', group: 'g', topic: 'topic', partition: 3,
+    value: { offset: 5, leaderEpoch: 1, metadata: 'x', commitTimestamp: 9, expireTimestamp: -1 },
+  });
+  const g4 = encodeGroupMetadataRecordValue(groupValue, 4);
+  assert.deepEqual(decodeCoordinatorRecord(KNOWN.groupKey, g4), { type: 'group', group: 'g', value: groupValue });
+  const g0 = decodeCoordinatorRecord(KNOWN.groupKey, encodeGroupMetadataRecordValue(groupValue, 0));
+  assert.ok(g0.type === 'group' && g0.value !== null);
+  assert.equal(g0.value.members[0]!.rebalanceTimeout, 10000, 'v0 has no rebalance timeout: the session timeout stands in');
+  assert.equal(g0.value.members[1]!.groupInstanceId, null);
+  assert.equal(g0.value.currentStateTimestamp, -1);
 });
 
-test('random and truncated bytes raise CoordinatorRecordError only', () => {
-  const good = [encodeOffsetCommitValue({ offset: 1, leaderEpoch: 1, metadata: 'abc', commitTimestamp: 2, expireTimestamp: -1 }), encodeGroupMetadataValue(groupValue)];
-  for (const buf of good) {
-    for (let n = 0; n < buf.length; n++) {
-      assert.throws(() => (buf === good[0] ? decodeOffsetCommitValue : decodeGroupMetadataValue)(buf.subarray(0, n)), CoordinatorRecordError);
+test('record types other than the classic ones come back unknown, undecoded', () => {
+  // 3..11 are KIP-848 / share-group records; 12+ and negative ones are from a future Kafka.
+  for (const type of [3, 8, 11, 12, 0x7fff, -1]) {
+    const key = Buffer.alloc(2);
+    key.writeInt16BE(type);
+    assert.deepEqual(decodeCoordinatorRecord(key, Buffer.from([0xde, 0xad])), { type: 'unknown', recordType: type });
+  }
+});
+
+test('truncated, inexact and random bytes raise CoordinatorRecordError only', () => {
+  const good: [Buffer, Buffer][] = [[KNOWN.offsetKey, KNOWN.offsetValueV3], [KNOWN.offsetKey, KNOWN.offsetValueV1], [KNOWN.groupKey, KNOWN.groupValueV3]];
+  for (const [key, value] of good) {
+    for (let n = 0; n < key.length; n++) assert.throws(() => decodeCoordinatorRecord(key.subarray(0, n), value), CoordinatorRecordError);
+    for (let n = 0; n < value.length; n++) {
+      assert.throws(() => decodeCoordinatorRecord(key, value.subarray(0, n)), (e: unknown) => {
+        assert.ok(e instanceof CoordinatorRecordError);
+        assert.match(e.message, /__consumer_offsets record/);
+        return true;
+      });
     }
   }
+  // Beyond 2^53 an offset cannot be represented exactly: refuse rather than round.
+  const huge = Buffer.from(KNOWN.offsetValueV3);
+  huge.writeInt32BE(0x7fffffff, 2);
+  assert.throws(() => decodeCoordinatorRecord(KNOWN.offsetKey, huge), /offset .* outside the exact number range/);
+  // An unknown value version.
+  assert.throws(() => decodeCoordinatorRecord(KNOWN.offsetKey, hex('0005 00')), CoordinatorRecordError);
+
+  const bytes = fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b));
+  // Random keys and values, and random values behind each valid key (the interesting case).
+  const key = fc.oneof(bytes, fc.constantFrom(KNOWN.offsetKey, KNOWN.groupKey), bytes.map((b) => Buffer.concat([Buffer.from([0, b.length % 3]), b])));
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-      const buf = Buffer.from(bytes);
-      for (const decode of [decodeRecordKey, decodeOffsetCommitValue, decodeGroupMetadataValue]) {
-        try {
-          decode(buf);
-        } catch (e) {
-          if (!(e instanceof CoordinatorRecordError)) throw e;
-        }
+    fc.property(key, fc.option(bytes), (k, v) => {
+      try {
+        decodeCoordinatorRecord(k, v);
+      } catch (e) {
+        if (!(e instanceof CoordinatorRecordError)) throw e;
       }
     }),
-    { numRuns: 2000 },
+    { numRuns: 3000 },
   );
+});
+
+test('replay skips undecodable records and loads the rest', async () => {
+  const log = new MemoryCoordinatorLog();
+  const scheduler = new ManualScheduler();
+  const config = { ...TEST_CONFIG };
+  const partition = partitionForGroup('g', config.offsetsTopicNumPartitions!);
+  await log.append(partition, [
+    { key: encodeOffsetCommitRecordKey({ group: 'g', topic: 't', partition: 0 }), value: encodeOffsetCommitRecordValue({ offset: 41, leaderEpoch: 2, metadata: '', commitTimestamp: 1 }) },
+    { key: KNOWN.offsetKey.subarray(0, 5), value: KNOWN.offsetValueV3 }, // torn key
+    { key: encodeOffsetCommitRecordKey({ group: 'g', topic: 't', partition: 1 }), value: hex('0003 0000') }, // torn value
+    { key: hex('0007 0001 67'), value: hex('00') }, // a KIP-848 record: ignored
+    { key: KNOWN.groupKey.subarray(0, 3), value: null },
+    { key: encodeOffsetCommitRecordKey({ group: 'g', topic: 't', partition: 2 }), value: encodeOffsetCommitRecordValue({ offset: 7, leaderEpoch: -1, metadata: 'm', commitTimestamp: 1 }) },
+  ]);
+  const coordinator = new GroupCoordinator({ log, scheduler, config });
+  const summary = (await coordinator.startup())[partition]!;
+  assert.equal(summary.records, 6);
+  assert.equal(summary.skipped, 4);
+  assert.equal(summary.offsets, 2);
+  const fetched = coordinator.fetchOffsets('g', [{ name: 't', partitionIndexes: [0, 1, 2] }], false).topics[0]!.partitions;
+  assert.deepEqual(fetched.map((p) => p.committedOffset), [41, -1, 7]);
 });
 
 test('consumer subscription parsing: topics, and null for malformed metadata', () => {
   assert.deepEqual(parseSubscriptionTopics(subscription(['a', 'bb'])), ['a', 'bb']);
   assert.deepEqual(parseSubscriptionTopics(subscription([])), []);
+  // A newer version is read through its version-0 prefix, as Kafka does.
+  const v3 = encodeVersionPrefixed(3, encodeConsumerProtocolSubscription, {
+    topics: ['x', 'y'], userData: Buffer.from('u'), ownedPartitions: [{ topic: 'x', partitions: [0, 1] }], generationId: 4, rackId: 'r',
+  });
+  assert.deepEqual(parseSubscriptionTopics(v3), ['x', 'y']);
   assert.equal(parseSubscriptionTopics(Buffer.from([0, 0, 0, 0, 0, 5])), null);
   assert.equal(parseSubscriptionTopics(Buffer.alloc(0)), null);
   assert.equal(parseSubscriptionTopics(Buffer.from([0xff, 0xff, 0, 0, 0, 0])), null);

@@ -1,7 +1,8 @@
 // Scale: one 100-member group and 1,000 groups complete their rebalances; timings are printed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode, GroupState } from '../src/group/index.js';
+import { ErrorCode } from '@tributary/protocol';
+import { GroupState } from '../src/group/index.js';
 import { flush, formGroup, harness, startJoin } from './group-helpers.js';
 import type { JoinGroupResult } from '../src/group/index.js';
 

@@ -15,7 +15,7 @@
 import { silentLogger, type Logger } from '../log.js';
 import { defaultGroupCoordinatorConfig, type GroupCoordinatorConfig } from './config.js';
 import type { CoordinatorLog } from './coordinator-log.js';
-import { ErrorCode } from './error-codes.js';
+import { ErrorCode } from '@tributary/protocol';
 import { GroupState } from './group-state.js';
 import { GroupStore } from './group-store.js';
 import { loadGroupsAndOffsets, type LoadSummary } from './group-loader.js';

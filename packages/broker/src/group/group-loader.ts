@@ -13,12 +13,7 @@ import { GroupState } from './group-state.js';
 import { ClassicMember } from './member.js';
 import type { GroupStore } from './group-store.js';
 import type { Membership } from './membership.js';
-import {
-  decodeGroupMetadataValue,
-  decodeOffsetCommitValue,
-  decodeRecordKey,
-  type GroupMetadataValue,
-} from './records.js';
+import { decodeCoordinatorRecord, type GroupMetadataValue } from './records.js';
 
 export interface LoadSummary {
   partition: number;
@@ -37,23 +32,23 @@ export async function loadGroupsAndOffsets(store: GroupStore, membership: Member
   await store.log.replay(partition, (keyBytes, valueBytes) => {
     records += 1;
     try {
-      const key = decodeRecordKey(keyBytes);
-      if (key.type === 'offset') {
-        let byTopic = offsets.get(key.group);
-        if (byTopic === undefined) offsets.set(key.group, (byTopic = new Map()));
-        let byPartition = byTopic.get(key.topic);
-        if (valueBytes === null) {
-          byPartition?.delete(key.partition);
+      const record = decodeCoordinatorRecord(keyBytes, valueBytes);
+      if (record.type === 'offset') {
+        let byTopic = offsets.get(record.group);
+        if (byTopic === undefined) offsets.set(record.group, (byTopic = new Map()));
+        let byPartition = byTopic.get(record.topic);
+        if (record.value === null) {
+          byPartition?.delete(record.partition);
           return;
         }
-        if (byPartition === undefined) byTopic.set(key.topic, (byPartition = new Map()));
-        byPartition.set(key.partition, { ...decodeOffsetCommitValue(valueBytes), seq: store.nextSeq() });
-      } else if (key.type === 'group') {
-        if (valueBytes === null) groupValues.delete(key.group);
-        else groupValues.set(key.group, decodeGroupMetadataValue(valueBytes));
+        if (byPartition === undefined) byTopic.set(record.topic, (byPartition = new Map()));
+        byPartition.set(record.partition, { ...record.value, seq: store.nextSeq() });
+      } else if (record.type === 'group') {
+        if (record.value === null) groupValues.delete(record.group);
+        else groupValues.set(record.group, record.value);
       } else {
         skipped += 1;
-        store.logger.warn('unknown __consumer_offsets key version; ignoring the record', { partition, version: key.version });
+        store.logger.warn('unknown __consumer_offsets key version; ignoring the record', { partition, version: record.recordType });
       }
     } catch (error) {
       skipped += 1;

@@ -8,29 +8,17 @@ import type { GroupCoordinatorConfig } from './config.js';
 import type { CoordinatorLog, CoordinatorLogRecord } from './coordinator-log.js';
 import type { Scheduler } from './scheduler.js';
 import { ClassicGroup } from './classic-group.js';
-import { ErrorCode } from './error-codes.js';
+import { ErrorCode, encodeGroupMetadataRecordKey, encodeGroupMetadataRecordValue } from '@tributary/protocol';
 import { GroupState } from './group-state.js';
 import { partitionForGroup } from './partition-for.js';
-import { encodeGroupMetadataKey, encodeGroupMetadataValue, type GroupMetadataMemberValue } from './records.js';
+import type { GroupMetadataMemberValue } from './records.js';
 import { EMPTY_BYTES } from './member.js';
-
-/** Kafka error codes an append may fail with, and what the coordinator answers instead. */
-const LogError = {
-  INVALID_FETCH_SIZE: 4,
-  NOT_LEADER_OR_FOLLOWER: 6,
-  REQUEST_TIMED_OUT: 7,
-  MESSAGE_TOO_LARGE: 10,
-  RECORD_LIST_TOO_LARGE: 18,
-  NOT_ENOUGH_REPLICAS: 19,
-  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
-  KAFKA_STORAGE_ERROR: 56,
-} as const;
 
 function appendErrorCode(error: unknown): number {
   const code = (error as { errorCode?: unknown } | null)?.errorCode;
   // A failure without a Kafka code is an I/O failure of the log, which Kafka reports as
   // KAFKA_STORAGE_ERROR; the client should look for the coordinator again.
-  return typeof code === 'number' ? code : LogError.KAFKA_STORAGE_ERROR;
+  return typeof code === 'number' ? code : ErrorCode.KAFKA_STORAGE_ERROR;
 }
 
 /** Kafka's GroupMetadataManager.storeGroup mapping of append errors. */
@@ -38,17 +26,17 @@ export function groupAppendError(error: unknown): number {
   const code = appendErrorCode(error);
   switch (code) {
     case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-    case LogError.NOT_ENOUGH_REPLICAS:
-    case LogError.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    case LogError.NOT_LEADER_OR_FOLLOWER:
-    case LogError.KAFKA_STORAGE_ERROR:
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
       return ErrorCode.NOT_COORDINATOR;
-    case LogError.REQUEST_TIMED_OUT:
+    case ErrorCode.REQUEST_TIMED_OUT:
       return ErrorCode.REBALANCE_IN_PROGRESS;
-    case LogError.MESSAGE_TOO_LARGE:
-    case LogError.RECORD_LIST_TOO_LARGE:
-    case LogError.INVALID_FETCH_SIZE:
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+    case ErrorCode.INVALID_FETCH_SIZE:
       return ErrorCode.UNKNOWN_SERVER_ERROR;
     default:
       return code;
@@ -60,15 +48,15 @@ export function offsetAppendError(error: unknown): number {
   const code = appendErrorCode(error);
   switch (code) {
     case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-    case LogError.NOT_ENOUGH_REPLICAS:
-    case LogError.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    case LogError.NOT_LEADER_OR_FOLLOWER:
-    case LogError.KAFKA_STORAGE_ERROR:
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
       return ErrorCode.NOT_COORDINATOR;
-    case LogError.MESSAGE_TOO_LARGE:
-    case LogError.RECORD_LIST_TOO_LARGE:
-    case LogError.INVALID_FETCH_SIZE:
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+    case ErrorCode.INVALID_FETCH_SIZE:
       return ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
     default:
       return code;
@@ -180,7 +168,7 @@ export class GroupStore {
         assignment: assignment.get(m.memberId) ?? EMPTY_BYTES,
       });
     }
-    const value = encodeGroupMetadataValue({
+    const value = encodeGroupMetadataRecordValue({
       protocolType: group.protocolType ?? '',
       generation: group.generationId,
       protocol,
@@ -188,6 +176,6 @@ export class GroupStore {
       currentStateTimestamp: group.currentStateTimestamp ?? -1,
       members,
     });
-    return this.append(group.groupId, [{ key: encodeGroupMetadataKey(group.groupId), value }], groupAppendError);
+    return this.append(group.groupId, [{ key: encodeGroupMetadataRecordKey({ group: group.groupId }), value }], groupAppendError);
   }
 }

@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { NEW_MEMBER_JOIN_TIMEOUT_MS } from './config.js';
-import { ErrorCode } from './error-codes.js';
+import { ErrorCode } from '@tributary/protocol';
 import { GroupState } from './group-state.js';
 import type { ClassicGroup } from './classic-group.js';
 import type { GroupStore } from './group-store.js';

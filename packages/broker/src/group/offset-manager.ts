@@ -13,14 +13,13 @@
  * an explicit retention (v2-v4) expires at its own expire timestamp. An Empty group without
  * offsets dies and its metadata is tombstoned.
  */
-import { ErrorCode } from './error-codes.js';
+import { ErrorCode, encodeGroupMetadataRecordKey, encodeOffsetCommitRecordKey, encodeOffsetCommitRecordValue } from '@tributary/protocol';
 import { GroupState } from './group-state.js';
 import type { ClassicGroup, CommittedOffset } from './classic-group.js';
 import type { GroupStore } from './group-store.js';
 import type { Membership } from './membership.js';
 import type { CoordinatorLogRecord } from './coordinator-log.js';
 import { offsetAppendError } from './group-store.js';
-import { encodeGroupMetadataKey, encodeOffsetCommitKey, encodeOffsetCommitValue } from './records.js';
 
 export interface OffsetCommitPartitionParams {
   partitionIndex: number;
@@ -148,7 +147,10 @@ export class OffsetManager {
           seq: this.store.nextSeq(),
         };
         staged.push({ topic: t.name, partition: part.partitionIndex, committed });
-        records.push({ key: encodeOffsetCommitKey(group.groupId, t.name, part.partitionIndex), value: encodeOffsetCommitValue(committed) });
+        records.push({
+          key: encodeOffsetCommitRecordKey({ group: group.groupId, topic: t.name, partition: part.partitionIndex }),
+          value: encodeOffsetCommitRecordValue(committed),
+        });
       }
     }
     let error: number = ErrorCode.NONE;
@@ -238,12 +240,15 @@ export class OffsetManager {
    * never had a generation (commits only) never wrote a metadata record, so it gets none.
    */
   async writeTombstones(group: ClassicGroup, removed: { topic: string; partition: number }[]): Promise<number> {
-    const records: CoordinatorLogRecord[] = removed.map((r) => ({ key: encodeOffsetCommitKey(group.groupId, r.topic, r.partition), value: null }));
+    const records: CoordinatorLogRecord[] = removed.map((r) => ({
+      key: encodeOffsetCommitRecordKey({ group: group.groupId, topic: r.topic, partition: r.partition }),
+      value: null,
+    }));
     if (group.is(GroupState.Empty) && !group.hasOffsets) {
       group.transitionTo(GroupState.Dead, this.store.now());
       this.membership.onGroupDead(group);
       if (this.store.removeGroup(group) && group.generationId > 0) {
-        records.push({ key: encodeGroupMetadataKey(group.groupId), value: null });
+        records.push({ key: encodeGroupMetadataRecordKey({ group: group.groupId }), value: null });
       }
     }
     if (records.length === 0) return ErrorCode.NONE;

@@ -1,219 +1,118 @@
 /**
- * The record formats the classic group coordinator writes into `__consumer_offsets`, byte for
- * byte as Kafka writes them (Kafka's MessageUtil.toVersionPrefixedBytes: an int16 version,
- * then the struct), so Burrow, kafka-consumer-groups and Kafka itself can read our log.
+ * Reads the `__consumer_offsets` records the classic group coordinator replays, over the
+ * generated codecs of `@tributary/protocol` (Kafka's OffsetCommitKey/Value and
+ * GroupMetadataKey/Value message definitions). Writers call the protocol package's
+ * `encodeOffsetCommitRecordKey/Value` and `encodeGroupMetadataRecordKey/Value` directly: they
+ * already choose the versions Kafka writes (OffsetCommitValue v3, or v1 when an explicit expire
+ * timestamp is set; GroupMetadataValue v3), so the bytes on disk are Kafka's.
  *
- * Keys (the key version says what the record is):
+ * Layout (Kafka's MessageUtil.toVersionPrefixedBytes; the key's version is the record type):
  *
- *   OffsetCommitKey (version 0 or 1; we write 1)   GroupMetadataKey (version 2)
- *     int16  version                                 int16  version = 2
- *     string group                                   string group
- *     string topic
- *     int32  partition
+ *   key   = int16 version | key message    0 or 1: OffsetCommitKey (group, topic, partition)
+ *                                          2: GroupMetadataKey (group)
+ *                                          3..: KIP-848 and share-group records (not ours)
+ *   value = int16 version | value message  (null value = tombstone)
  *
- * Values (non-flexible versions; "string" is an int16 byte length + UTF-8, -1 = null;
- * "bytes" is an int32 length + bytes; arrays are an int32 count + elements):
- *
- *   OffsetCommitValue                 v0  v1  v2  v3   (we write v3, or v1 when an explicit
- *     int64  offset                   x   x   x   x     expire timestamp was requested, as Kafka)
- *     int32  leaderEpoch                          x
- *     string metadata                 x   x   x   x
- *     int64  commitTimestamp          x   x   x   x
- *     int64  expireTimestamp              x
- *
- *   GroupMetadataValue                v0  v1  v2  v3   (we write v3)
- *     string protocolType             x   x   x   x
- *     int32  generation               x   x   x   x
- *     string protocol (nullable)      x   x   x   x
- *     string leader (nullable)        x   x   x   x
- *     int64  currentStateTimestamp            x   x
- *     array  members:
- *       string memberId               x   x   x   x
- *       string groupInstanceId (null)             x
- *       string clientId               x   x   x   x
- *       string clientHost             x   x   x   x
- *       int32  rebalanceTimeout           x   x   x
- *       int32  sessionTimeout         x   x   x   x
- *       bytes  subscription           x   x   x   x
- *       bytes  assignment             x   x   x   x
- *
- * Version 4 of both values is the first flexible version (compact lengths as unsigned varint
- * length+1 and a tagged-field section after each struct). Kafka 3.x/4.x still writes v3 until a
- * tagged field is used; we read v4 and write v3 likewise.
- *
- * Why hand-written: the generated codecs for the internal-topic formats
- * (`packages/protocol/src/internal/`) did not exist yet. This module keeps the same layout so
- * swapping to them changes no byte on disk.
+ * What this adapter adds to the generated decoders, and why:
+ * - Record types other than 0..2 come back as `unknown` without being decoded: the classic
+ *   coordinator ignores them, and a newer Kafka may have written types we have no codec for.
+ * - Every decode failure is a CoordinatorRecordError naming the record, with the codec's
+ *   ProtocolDecodeError as its cause; the loader skips such a record instead of failing the
+ *   partition.
+ * - int64 fields are checked to be exact numbers (the wire reader rounds beyond 2^53): a
+ *   rounded offset would silently point somewhere else.
+ * - GroupMetadataValue v0 has no rebalance timeout; the session timeout stands in, as in Kafka.
+ * - Member subscription and assignment bytes are copied, so a loaded group does not pin the
+ *   whole buffer the log was replayed from.
  */
-import { ByteReader, ByteWriter, CoordinatorRecordError } from './byte-io.js';
+import {
+  decodeGroupCoordinatorRecord,
+  GroupCoordinatorRecordType,
+  ProtocolDecodeError,
+  type GroupMetadataKey,
+  type GroupMetadataValue as GroupMetadataMessage,
+  type GroupMetadataValueMemberMetadata,
+  type OffsetCommitKey,
+  type OffsetCommitValue as OffsetCommitMessage,
+} from '@tributary/protocol';
 
-export const OFFSET_COMMIT_KEY_VERSION = 1;
-export const GROUP_METADATA_KEY_VERSION = 2;
-export const OFFSET_COMMIT_VALUE_VERSION = 3;
-export const GROUP_METADATA_VALUE_VERSION = 3;
-
-export interface OffsetCommitKey {
-  type: 'offset';
-  group: string;
-  topic: string;
-  partition: number;
+export class CoordinatorRecordError extends Error {
+  readonly code = 'TRIB_ERR_COORDINATOR_RECORD';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CoordinatorRecordError';
+  }
 }
 
-export interface GroupMetadataKey {
-  type: 'group';
-  group: string;
-}
+/** An OffsetCommitValue with every version's defaults filled in (-1 when a field is absent). */
+export type OffsetCommitValue = Required<Omit<OffsetCommitMessage, 'unknownTaggedFields'>>;
 
-export interface UnknownKey {
-  type: 'unknown';
-  version: number;
-}
+/** A group member as stored; groupInstanceId is null and timeouts -1 when absent. */
+export type GroupMetadataMemberValue = Required<Omit<GroupMetadataValueMemberMetadata, 'unknownTaggedFields'>>;
 
-export type CoordinatorRecordKey = OffsetCommitKey | GroupMetadataKey | UnknownKey;
-
-export interface OffsetCommitValue {
-  offset: number;
-  /** -1 when unknown. */
-  leaderEpoch: number;
-  metadata: string;
-  commitTimestamp: number;
-  /** -1 when none (everything but v1). */
-  expireTimestamp: number;
-}
-
-export interface GroupMetadataMemberValue {
-  memberId: string;
-  groupInstanceId: string | null;
-  clientId: string;
-  clientHost: string;
-  rebalanceTimeout: number;
-  sessionTimeout: number;
-  subscription: Buffer;
-  assignment: Buffer;
-}
-
-export interface GroupMetadataValue {
-  protocolType: string;
-  generation: number;
-  protocol: string | null;
-  leader: string | null;
-  /** -1 when unknown (v0, v1). */
-  currentStateTimestamp: number;
+/** A GroupMetadataValue with defaults filled in (currentStateTimestamp -1 before v2). */
+export interface GroupMetadataValue extends Required<Omit<GroupMetadataMessage, 'unknownTaggedFields' | 'members'>> {
   members: GroupMetadataMemberValue[];
 }
 
-export function encodeOffsetCommitKey(group: string, topic: string, partition: number): Buffer {
-  return new ByteWriter()
-    .int16(OFFSET_COMMIT_KEY_VERSION)
-    .nullableString(group)
-    .nullableString(topic)
-    .int32(partition)
-    .finish();
-}
+/** One replayed record; `value` null is a tombstone. */
+export type CoordinatorRecord =
+  | { type: 'offset'; group: string; topic: string; partition: number; value: OffsetCommitValue | null }
+  | { type: 'group'; group: string; value: GroupMetadataValue | null }
+  | { type: 'unknown'; recordType: number };
 
-export function encodeGroupMetadataKey(group: string): Buffer {
-  return new ByteWriter().int16(GROUP_METADATA_KEY_VERSION).nullableString(group).finish();
-}
-
-export function decodeRecordKey(key: Buffer): CoordinatorRecordKey {
-  const r = new ByteReader(key, '__consumer_offsets key');
-  const version = r.int16('version');
-  if (version === 0 || version === 1) {
-    const group = r.string('group', false);
-    const topic = r.string('topic', false);
-    const partition = r.int32('partition');
-    return { type: 'offset', group, topic, partition };
+/** Decodes one `__consumer_offsets` record as stored (key bytes, value bytes or null). */
+export function decodeCoordinatorRecord(key: Buffer, value: Buffer | null): CoordinatorRecord {
+  if (key.length >= 2) {
+    const recordType = key.readInt16BE(0);
+    if (recordType < 0 || recordType > GroupCoordinatorRecordType.GROUP_METADATA) return { type: 'unknown', recordType };
   }
-  if (version === 2) return { type: 'group', group: r.string('group', false) };
-  return { type: 'unknown', version };
-}
-
-export function encodeOffsetCommitValue(value: OffsetCommitValue): Buffer {
-  const w = new ByteWriter();
-  if (value.expireTimestamp !== -1) {
-    // Version 1 is the only one that carries an explicit expire timestamp (OffsetCommit v1-v4
-    // with a retention time); Kafka writes v1 in that case too.
-    return w.int16(1).int64(value.offset).nullableString(value.metadata).int64(value.commitTimestamp).int64(value.expireTimestamp).finish();
+  let decoded: ReturnType<typeof decodeGroupCoordinatorRecord>;
+  try {
+    decoded = decodeGroupCoordinatorRecord(key, value);
+  } catch (error) {
+    if (!(error instanceof ProtocolDecodeError)) throw error;
+    throw new CoordinatorRecordError(`__consumer_offsets record (key of ${key.length} bytes, value of ${value?.length ?? 'no'} bytes) does not decode: ${error.message}`, { cause: error });
   }
-  return w
-    .int16(OFFSET_COMMIT_VALUE_VERSION)
-    .int64(value.offset)
-    .int32(value.leaderEpoch)
-    .nullableString(value.metadata)
-    .int64(value.commitTimestamp)
-    .finish();
-}
-
-export function decodeOffsetCommitValue(buf: Buffer): OffsetCommitValue {
-  const r = new ByteReader(buf, 'OffsetCommitValue');
-  const version = r.int16('version');
-  if (version < 0 || version > 4) throw new CoordinatorRecordError(`OffsetCommitValue: unknown version ${version}, expected 0-4`);
-  const compact = version >= 4;
-  const offset = r.int64('offset');
-  const leaderEpoch = version >= 3 ? r.int32('leaderEpoch') : -1;
-  const metadata = r.string('metadata', compact);
-  const commitTimestamp = r.int64('commitTimestamp');
-  const expireTimestamp = version === 1 ? r.int64('expireTimestamp') : -1;
-  if (compact) r.skipTaggedFields();
-  return { offset, leaderEpoch, metadata, commitTimestamp, expireTimestamp };
-}
-
-export function encodeGroupMetadataValue(value: GroupMetadataValue): Buffer {
-  const w = new ByteWriter()
-    .int16(GROUP_METADATA_VALUE_VERSION)
-    .nullableString(value.protocolType)
-    .int32(value.generation)
-    .nullableString(value.protocol)
-    .nullableString(value.leader)
-    .int64(value.currentStateTimestamp)
-    .int32(value.members.length);
-  for (const m of value.members) {
-    w.nullableString(m.memberId)
-      .nullableString(m.groupInstanceId)
-      .nullableString(m.clientId)
-      .nullableString(m.clientHost)
-      .int32(m.rebalanceTimeout)
-      .int32(m.sessionTimeout)
-      .bytes(m.subscription)
-      .bytes(m.assignment);
+  if (decoded.recordType === GroupCoordinatorRecordType.GROUP_METADATA) {
+    const { group } = decoded.key as GroupMetadataKey;
+    return { type: 'group', group, value: decoded.value === null ? null : groupMetadataValue(decoded.value as GroupMetadataMessage, decoded.valueVersion) };
   }
-  return w.finish();
+  const { group, topic, partition } = decoded.key as OffsetCommitKey;
+  return { type: 'offset', group, topic, partition, value: decoded.value === null ? null : offsetCommitValue(decoded.value as OffsetCommitMessage) };
 }
 
-export function decodeGroupMetadataValue(buf: Buffer): GroupMetadataValue {
-  const r = new ByteReader(buf, 'GroupMetadataValue');
-  const version = r.int16('version');
-  if (version < 0 || version > 4) throw new CoordinatorRecordError(`GroupMetadataValue: unknown version ${version}, expected 0-4`);
-  const compact = version >= 4;
-  const protocolType = r.string('protocolType', compact);
-  const generation = r.int32('generation');
-  const protocol = r.nullableString('protocol', compact);
-  const leader = r.nullableString('leader', compact);
-  const currentStateTimestamp = version >= 2 ? r.int64('currentStateTimestamp') : -1;
-  const count = r.arrayLength('members', compact);
-  const members: GroupMetadataMemberValue[] = [];
-  for (let i = 0; i < count; i++) {
-    const memberId = r.string('memberId', compact);
-    const groupInstanceId = version >= 3 ? r.nullableString('groupInstanceId', compact) : null;
-    const clientId = r.string('clientId', compact);
-    const clientHost = r.string('clientHost', compact);
-    const rebalanceTimeout = version >= 1 ? r.int32('rebalanceTimeout') : -1;
-    const sessionTimeout = r.int32('sessionTimeout');
-    // Version 0 had no rebalance timeout: the session timeout played both roles (as Kafka reads it).
-    const subscription = r.bytes('subscription', compact);
-    const assignment = r.bytes('assignment', compact);
-    if (compact) r.skipTaggedFields();
-    members.push({
-      memberId,
-      groupInstanceId,
-      clientId,
-      clientHost,
-      rebalanceTimeout: version === 0 ? sessionTimeout : rebalanceTimeout,
-      sessionTimeout,
-      subscription,
-      assignment,
-    });
-  }
-  if (compact) r.skipTaggedFields();
-  return { protocolType, generation, protocol, leader, currentStateTimestamp, members };
+function offsetCommitValue(m: OffsetCommitMessage): OffsetCommitValue {
+  return {
+    offset: exact(m.offset, 'OffsetCommitValue.offset'),
+    leaderEpoch: m.leaderEpoch ?? -1,
+    metadata: m.metadata,
+    commitTimestamp: exact(m.commitTimestamp, 'OffsetCommitValue.commitTimestamp'),
+    expireTimestamp: exact(m.expireTimestamp ?? -1, 'OffsetCommitValue.expireTimestamp'),
+  };
+}
+
+function groupMetadataValue(m: GroupMetadataMessage, version: number): GroupMetadataValue {
+  return {
+    protocolType: m.protocolType,
+    generation: m.generation,
+    protocol: m.protocol,
+    leader: m.leader,
+    currentStateTimestamp: exact(m.currentStateTimestamp ?? -1, 'GroupMetadataValue.currentStateTimestamp'),
+    members: m.members.map((member) => ({
+      memberId: member.memberId,
+      groupInstanceId: member.groupInstanceId ?? null,
+      clientId: member.clientId,
+      clientHost: member.clientHost,
+      rebalanceTimeout: version === 0 ? member.sessionTimeout : (member.rebalanceTimeout ?? -1),
+      sessionTimeout: member.sessionTimeout,
+      subscription: Buffer.from(member.subscription),
+      assignment: Buffer.from(member.assignment),
+    })),
+  };
+}
+
+function exact(v: number, field: string): number {
+  if (!Number.isSafeInteger(v)) throw new CoordinatorRecordError(`__consumer_offsets record: ${field} ${v} is outside the exact number range`);
+  return v;
 }

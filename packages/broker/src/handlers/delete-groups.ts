@@ -7,8 +7,7 @@
  *   when it has members, GROUP_ID_NOT_FOUND when it does not exist.
  * - The answer comes after the tombstones are written.
  */
-import type { DeleteGroupsRequest, DeleteGroupsResponse } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type DeleteGroupsRequest, type DeleteGroupsResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 

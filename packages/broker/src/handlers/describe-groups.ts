@@ -12,8 +12,7 @@
  *   bit set of the group operations (READ, DESCRIBE, DELETE).
  * - v4+: group.instance.id per member.
  */
-import type { DescribeGroupsRequest, DescribeGroupsResponse } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type DescribeGroupsRequest, type DescribeGroupsResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 

@@ -16,8 +16,7 @@
  * `__consumer_offsets` on the first lookup; the coordinator here exists from start-up, so the
  * first lookup already succeeds.
  */
-import type { FindCoordinatorRequest, FindCoordinatorResponse, FindCoordinatorResponseCoordinator } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type FindCoordinatorRequest, type FindCoordinatorResponse, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
 import { coordinatorNode, coordinatorOf } from '../group/handler-support.js';
 import type { Handler, RequestContext } from './registry.js';
 

@@ -7,8 +7,7 @@
  * current, and NONE while the coordinator is still loading the group (the member learns of
  * any rebalance later).
  */
-import type { HeartbeatRequest, HeartbeatResponse } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type HeartbeatRequest, type HeartbeatResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 

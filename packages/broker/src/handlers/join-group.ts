@@ -13,8 +13,7 @@
  *   timeout passed, or the initial delay ran out), so this handler may wait minutes.
  * - The client host is the connection's remote address, as Kafka records it ("/1.2.3.4").
  */
-import type { JoinGroupRequest, JoinGroupResponse } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type JoinGroupRequest, type JoinGroupResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { JoinGroupResult } from '../group/member.js';
 import type { Handler, RequestContext } from './registry.js';

@@ -9,8 +9,7 @@
  *   only for group-level failures. v5+ carries a reason per member (logged).
  * - A member that leaves triggers a rebalance of the remaining members.
  */
-import type { LeaveGroupRequest, LeaveGroupResponse } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type LeaveGroupRequest, type LeaveGroupResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 

@@ -9,8 +9,7 @@
  * - While a partition of `__consumer_offsets` is still loading, the groups known so far are
  *   listed with COORDINATOR_LOAD_IN_PROGRESS.
  */
-import type { ListGroupsRequest, ListGroupsResponse } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type ListGroupsRequest, type ListGroupsResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 

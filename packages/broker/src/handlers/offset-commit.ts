@@ -17,8 +17,7 @@
  * Deliberate difference: Kafka serves v0 from ZooKeeper (and KRaft brokers reject it); here
  * v0 commits go to the coordinator like v1+, so old clients keep working.
  */
-import type { OffsetCommitRequest, OffsetCommitResponse, OffsetCommitResponseTopic } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type OffsetCommitRequest, type OffsetCommitResponse, type OffsetCommitResponseTopic } from '@tributary/protocol';
 import { coordinatorOf, partitionExists } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 

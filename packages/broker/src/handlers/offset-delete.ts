@@ -10,8 +10,7 @@
  * - Group with members of another protocol type: NON_EMPTY_GROUP (top level).
  * - Unknown group: GROUP_ID_NOT_FOUND (top level). Group-level errors come with no topics.
  */
-import type { OffsetDeleteRequest, OffsetDeleteResponse } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type OffsetDeleteRequest, type OffsetDeleteResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 

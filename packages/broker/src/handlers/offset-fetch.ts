@@ -16,8 +16,7 @@
  * Deliberate difference: Kafka serves v0 from ZooKeeper; here v0 reads the coordinator's
  * offsets like v1+.
  */
-import type { OffsetFetchRequest, OffsetFetchResponse, OffsetFetchResponsePartition } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type OffsetFetchRequest, type OffsetFetchResponse, type OffsetFetchResponsePartition } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { OffsetFetchGroupResult } from '../group/offset-manager.js';
 import type { Handler } from './registry.js';

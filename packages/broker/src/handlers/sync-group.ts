@@ -10,8 +10,7 @@
  * - Errors: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS (join again),
  *   COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR.
  */
-import type { SyncGroupRequest, SyncGroupResponse } from '@tributary/protocol';
-import { ErrorCode } from '../group/error-codes.js';
+import { ErrorCode, type SyncGroupRequest, type SyncGroupResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import { EMPTY_BYTES } from '../group/member.js';
 import type { Handler } from './registry.js';
