@@ -129,16 +129,18 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
       unlinkQuiet(seg.timeIndexFile);
       stats.deletedSegments++;
     }
-    // Make what recovery validated durable, so the recovery point can move to the end.
+    // Recovery does not fsync what it validated (with 1,000 partitions that was ~4,000
+    // fsyncs and seconds of start-up). As in Kafka, the recovery point stays where it was:
+    // the next flush makes the data durable and moves it, and a crash before that simply
+    // validates the same range again. Rebuilt indexes are written, not fsynced, for the
+    // same reason (recovery rebuilds any index past the recovery point).
     for (let i = start; i < segments.length; i++) {
       const seg = segments[i]!;
       if (i < segments.length - 1) seg.finishIndexes();
-      seg.persistIndexes(true);
-      seg.flushLogSync();
+      seg.persistIndexes(false);
     }
-    fsyncDir(dir);
     logEnd = next;
-    recoveryPoint = logEnd;
+    recoveryPoint = Math.min(rp, logEnd);
   } else {
     logEnd = segments[segments.length - 1]!.readNextOffset();
     recoveryPoint = Math.min(options.recoveryPoint ?? logEnd, logEnd);
