@@ -1,4 +1,4 @@
-import { compressSync as lz4BlockCompress, decompressFrameSync } from 'lz4-napi';
+import { lz4Lib } from './native.js';
 import { CompressionError, CompressionErrorCode } from './compression-error.js';
 
 /**
@@ -39,7 +39,7 @@ export function lz4CompressSync(buf: Buffer): Buffer {
     const chunk = buf.subarray(at, Math.min(buf.length, at + LZ4_KAFKA_BLOCK_SIZE));
     // lz4-napi's block API prefixes the block with its uncompressed size (uint32 LE); the
     // frame format does not carry it, so the prefix is dropped.
-    const block = lz4BlockCompress(chunk).subarray(4);
+    const block = lz4Lib().compressSync(chunk).subarray(4);
     const size = Buffer.allocUnsafe(4);
     if (block.length < chunk.length) {
       size.writeUInt32LE(block.length, 0);
@@ -59,7 +59,7 @@ export function lz4DecompressSync(buf: Buffer, maxSize: number): Buffer {
   let out: Buffer;
   try {
     // Bytes after the end of the first frame are ignored, as Java's Lz4BlockInputStream does.
-    out = decompressFrameSync(frameEnd === buf.length ? buf : buf.subarray(0, frameEnd));
+    out = lz4Lib().decompressFrameSync(frameEnd === buf.length ? buf : buf.subarray(0, frameEnd));
   } catch (err) {
     throw new CompressionError(
       CompressionErrorCode.CORRUPT,

@@ -1,4 +1,4 @@
-import { compressSync as snappyBlockCompress, uncompressSync as snappyBlockUncompress } from 'snappy';
+import { snappyLib } from './native.js';
 import { CompressionError, CompressionErrorCode } from './compression-error.js';
 
 /**
@@ -33,7 +33,7 @@ export function snappyCompressSync(buf: Buffer): Buffer {
   header.writeInt32BE(XERIAL_COMPAT_VERSION, 12);
   parts.push(header);
   for (let at = 0; at < buf.length; at += SNAPPY_XERIAL_BLOCK_SIZE) {
-    const block = snappyBlockCompress(buf.subarray(at, Math.min(buf.length, at + SNAPPY_XERIAL_BLOCK_SIZE)));
+    const block = snappyLib().compressSync(buf.subarray(at, Math.min(buf.length, at + SNAPPY_XERIAL_BLOCK_SIZE)));
     const length = Buffer.allocUnsafe(4);
     length.writeInt32BE(block.length, 0);
     parts.push(length, block);
@@ -87,7 +87,7 @@ function inflateBlock(block: Buffer): Buffer {
   const declared = rawUncompressedLength(block);
   let plain: Buffer;
   try {
-    plain = snappyBlockUncompress(block, { asBuffer: true }) as Buffer;
+    plain = snappyLib().uncompressSync(block, { asBuffer: true }) as Buffer;
   } catch (err) {
     throw corrupt(`snappy block of ${block.length} bytes does not decompress: ${(err as Error).message}`, err);
   }

@@ -1,4 +1,4 @@
-import { compress as zstdNativeCompress, decompress as zstdNativeDecompress } from '@mongodb-js/zstd';
+import { zstdLib } from './native.js';
 import { CompressionError, CompressionErrorCode } from './compression-error.js';
 
 /**
@@ -23,14 +23,14 @@ const FRAME_MAGIC = 0xfd2fb528;
 const BLOCK_SIZE_MAX = 128 * 1024;
 
 export function zstdCompress(buf: Buffer): Promise<Buffer> {
-  return zstdNativeCompress(buf);
+  return zstdLib().compress(buf);
 }
 
 export async function zstdDecompress(buf: Buffer, maxSize: number): Promise<Buffer> {
   zstdOutputBound(buf, maxSize);
   let out: Buffer;
   try {
-    out = await zstdNativeDecompress(buf);
+    out = await zstdLib().decompress(buf);
   } catch (err) {
     throw new CompressionError(
       CompressionErrorCode.CORRUPT,
