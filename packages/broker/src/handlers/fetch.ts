@@ -100,7 +100,9 @@ export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
       targets = [...session.partitions.values()].map((part) => resolve(part, ctx, byId));
     }
     if (session) {
-      session.epoch = session.epoch === 0x7fffffff ? 1 : session.epoch + 1;
+      // A new session expects epoch 1 next (set when it is created); each incremental
+      // request then moves the expectation one further, wrapping like Kafka's nextEpoch.
+      if (incremental) session.epoch = session.epoch === 0x7fffffff ? 1 : session.epoch + 1;
       session.lastUsedMs = nowMs;
     }
 
