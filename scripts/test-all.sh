@@ -24,4 +24,12 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install 
 npx tsc -b
 # Test code, scripts and benchmarks are typechecked too (they are outside the package builds).
 npx tsc -p tsconfig.test.json
+# The committed codecs must be exactly what the generator makes from Kafka's specs. The
+# specs live outside the repository (../shared, present in CI); a user's clone has none,
+# and then there is nothing to compare against.
+if [ -d ../shared/kafka-protocol/message ]; then
+  bash packages/protocol/scripts/check-generated.sh ../shared/kafka-protocol/message
+else
+  echo "check-generated: ../shared/kafka-protocol/message not present; generated codecs not compared"
+fi
 exec bash scripts/test.sh
