@@ -88,8 +88,18 @@ export class GroupCoordinator {
   async startup(): Promise<LoadSummary[]> {
     this.store.active = true;
     const summaries: LoadSummary[] = [];
+    const started = performance.now();
     for (let p = 0; p < this.config.offsetsTopicNumPartitions; p++) summaries.push(await this.loadPartition(p));
     this.scheduleExpiry();
+    const total = (key: 'records' | 'skipped' | 'groups' | 'offsets') => summaries.reduce((n, s) => n + s[key], 0);
+    this.store.logger.info('Loaded __consumer_offsets', {
+      partitions: summaries.length,
+      records: total('records'),
+      skipped: total('skipped'),
+      groups: total('groups'),
+      offsets: total('offsets'),
+      elapsedMs: Math.round(performance.now() - started),
+    });
     return summaries;
   }
 
@@ -105,7 +115,7 @@ export class GroupCoordinator {
     try {
       const summary = await loadGroupsAndOffsets(this.store, this.membership, partition);
       this.store.setPartitionStatus(partition, 'owned');
-      this.store.logger.info('loaded __consumer_offsets partition', { ...summary });
+      this.store.logger.debug('Loaded __consumer_offsets partition', { ...summary });
       return summary;
     } catch (error) {
       this.store.setPartitionStatus(partition, null);
