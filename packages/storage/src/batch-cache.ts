@@ -59,6 +59,9 @@ export class CacheBudget {
   }
 }
 
+/** Put in place of an evicted batch so the array no longer keeps its bytes alive. */
+const EVICTED: CachedBatch = Object.freeze({ baseOffset: -1, lastOffset: -1, bytes: Buffer.alloc(0) }) as CachedBatch;
+
 export class BatchCache {
   readonly maxBytes: number;
   private batches: CachedBatch[] = [];
@@ -132,6 +135,10 @@ export class BatchCache {
 
   private dropHead(): void {
     const size = this.batches[this.head]!.bytes.length;
+    // The slot must let go of the batch at once: a batch is a view of a whole request
+    // buffer, and the array is only compacted now and then, so keeping evicted entries
+    // until then pinned up to a gigabyte of request buffers.
+    this.batches[this.head] = EVICTED;
     this.bytes -= size;
     this.head++;
     this.budget?.released(size);

@@ -39,3 +39,25 @@ test('per-partition limits, truncation and clear release budget bytes', () => {
   assert.equal(small.sizeInBytes, 0);
   assert.equal(b.firstOffset(), null);
 });
+
+test('evicted batches are released at once, not when the array is next compacted', async () => {
+  const cache = new BatchCache(4096);
+  const refs: WeakRef<Buffer>[] = [];
+  for (let i = 0; i < 20; i++) {
+    const b = batch(i, 1024);
+    refs.push(new WeakRef(b.bytes));
+    cache.add(b);
+  }
+  assert.equal(cache.sizeInBytes, 4096);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) {
+    // Without --expose-gc, check the structure instead: only the live batches are referenced.
+    const slots = (cache as unknown as { batches: { bytes: Buffer }[] }).batches;
+    assert.equal(slots.filter((s) => s.bytes.length > 0).length, 4);
+    return;
+  }
+  gc();
+  await new Promise((r) => setTimeout(r, 0));
+  gc();
+  assert.equal(refs.filter((r) => r.deref() !== undefined).length, 4);
+});
