@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ typedef struct {
   long batch_bytes;
   int producers;
   int spread;
+  int burst;
   const char *payload_kind;
   const char *topic_configs;
   const char *extra[MAX_EXTRA_PROPS];
@@ -88,6 +90,7 @@ static options_t opt = {
     .linger_ms = -1,
     .batch_bytes = 1000000,
     .producers = 1,
+    .burst = 1,
     .payload_kind = "text",
     .timeout_s = 600,
     .idle_s = 10,
@@ -142,6 +145,8 @@ static void usage(void) {
           "      --linger-ms MS        (default 5 for produce, 0 for e2e)\n"
           "      --batch-bytes B       (default 1000000)\n"
           "      --producers M         M producer instances, each with its own connections\n"
+          "      --burst K             with --producers: K consecutive messages go to one\n"
+          "                            instance before the next takes over (default 1)\n"
           "      --spread              round-robin every message over all partitions\n"
           "      --payload text|random (default text: compressible words)\n"
           "      --topic-configs k=v,..  configs for create\n"
@@ -154,7 +159,7 @@ static void usage(void) {
 static void parse_args(int argc, char **argv) {
   enum {
     O_KEYS = 1000, O_RATE, O_DURATION, O_WARMUP, O_ACKS, O_COMPRESSION, O_LINGER, O_BATCH,
-    O_PRODUCERS, O_SPREAD, O_PAYLOAD, O_TOPIC_CONFIGS, O_TIMEOUT, O_IDLE
+    O_PRODUCERS, O_SPREAD, O_PAYLOAD, O_TOPIC_CONFIGS, O_TIMEOUT, O_IDLE, O_BURST
   };
   static struct option longopts[] = {
       {"brokers", required_argument, 0, 'b'},  {"topic", required_argument, 0, 't'},
@@ -168,6 +173,7 @@ static void parse_args(int argc, char **argv) {
       {"payload", required_argument, 0, O_PAYLOAD},
       {"topic-configs", required_argument, 0, O_TOPIC_CONFIGS},
       {"timeout-s", required_argument, 0, O_TIMEOUT}, {"idle-s", required_argument, 0, O_IDLE},
+      {"burst", required_argument, 0, O_BURST},
       {0, 0, 0, 0}};
   if (argc < 2) usage();
   opt.mode = argv[1];
@@ -198,11 +204,13 @@ static void parse_args(int argc, char **argv) {
       case O_TOPIC_CONFIGS: opt.topic_configs = optarg; break;
       case O_TIMEOUT: opt.timeout_s = atof(optarg); break;
       case O_IDLE: opt.idle_s = atof(optarg); break;
+      case O_BURST: opt.burst = atoi(optarg); break;
       default: usage();
     }
   }
   if (opt.size < 0 || opt.size > (int)(PAYLOAD_BUF_BYTES / 2)) die("--size %d out of range 0..%u", opt.size, PAYLOAD_BUF_BYTES / 2);
   if (opt.producers < 1 || opt.producers > MAX_PRODUCERS) die("--producers %d out of range 1..%d", opt.producers, MAX_PRODUCERS);
+  if (opt.burst < 1) die("--burst %d must be at least 1", opt.burst);
   if (opt.partitions < 1) die("--partitions %d must be at least 1", opt.partitions);
   if (opt.rate < 0) die("--rate must not be negative");
   if (opt.timeout_s <= 0) die("--timeout-s must be positive");
@@ -265,6 +273,22 @@ static int topic_partition_count(rd_kafka_t *rk, const char *topic, int timeout_
 
 static double secs_since(uint64_t t0) { return (double)(now_ns() - t0) / 1e9; }
 
+/* User + system CPU seconds of this whole process (all librdkafka threads included). */
+static double cpu_seconds(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The load generator's own CPU use over the measured run, so the report can tell whether
+ * the client rather than the broker was the limit (100 = one core busy all the time). */
+static void print_cpu_fields(double cpu0, uint64_t t0) {
+  double wall = secs_since(t0);
+  double cpu = cpu_seconds() - cpu0;
+  printf(",\"client_cpu_s\":%.3f,\"client_cpu_pct\":%.1f", cpu, wall > 0 ? cpu / wall * 100 : 0);
+}
+
 static void print_rate_fields(long long msgs, double seconds) {
   double s = seconds > 0 ? seconds : 1e-9;
   printf("\"seconds\":%.3f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f", seconds, (double)msgs / s,
@@ -273,12 +297,43 @@ static void print_rate_fields(long long msgs, double seconds) {
 
 /* ---------------------------------------------------------------- create */
 
+/* Kafka (KRaft) refuses one admin operation that would write more than 10,000 metadata
+ * records ("Unable to perform excessively large batch operation"), and a topic costs one
+ * record per partition plus one: so large topics are created in steps, as an operator
+ * would, with CreateTopics and then CreatePartitions. */
+#define CREATE_STEP_PARTITIONS 5000
+
+static void add_partitions(rd_kafka_t *rk, int total, int timeout_ms) {
+  char err[512];
+  rd_kafka_NewPartitions_t *np = rd_kafka_NewPartitions_new(opt.topic, (size_t)total, err, sizeof err);
+  if (!np) die("NewPartitions %s: %s", opt.topic, err);
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+  rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, err, sizeof err);
+  rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, err, sizeof err);
+  rd_kafka_CreatePartitions(rk, &np, 1, ao, q);
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+  if (!ev) die("CreatePartitions %s: no answer within %d ms", opt.topic, timeout_ms);
+  if (rd_kafka_event_error(ev)) die("CreatePartitions %s: %s", opt.topic, rd_kafka_event_error_string(ev));
+  size_t n = 0;
+  const rd_kafka_topic_result_t **tr = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
+  for (size_t i = 0; i < n; i++) {
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+    if (e) die("CreatePartitions %s to %d: %s", opt.topic, total, rd_kafka_err2str(e));
+  }
+  rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(ao);
+  rd_kafka_NewPartitions_destroy(np);
+  rd_kafka_queue_destroy(q);
+}
+
 static int run_create(void) {
   rd_kafka_conf_t *conf = base_conf();
   apply_extra(conf);
   rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
   char err[512];
-  rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(opt.topic, opt.partitions, 1, err, sizeof err);
+  int first = opt.partitions > CREATE_STEP_PARTITIONS ? CREATE_STEP_PARTITIONS : opt.partitions;
+  rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(opt.topic, first, 1, err, sizeof err);
   if (!nt) die("NewTopic %s: %s", opt.topic, err);
   if (opt.topic_configs) {
     char buf[1024];
@@ -309,8 +364,14 @@ static int run_create(void) {
     if (e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) existed = 1;
     else if (e) die("CreateTopics %s: %s", opt.topic, rd_kafka_topic_result_error_string(tr[i]) ? rd_kafka_topic_result_error_string(tr[i]) : rd_kafka_err2str(e));
   }
-  double create_s = secs_since(t0);
   rd_kafka_event_destroy(ev);
+  if (!existed) {
+    for (int total = first + CREATE_STEP_PARTITIONS; first < opt.partitions; total += CREATE_STEP_PARTITIONS) {
+      first = total < opt.partitions ? total : opt.partitions;
+      add_partitions(rk, first, timeout_ms);
+    }
+  }
+  double create_s = secs_since(t0);
   /* Wait until metadata shows the partitions, so a following run does not race creation. */
   int seen = topic_partition_count(rk, opt.topic, timeout_ms);
   printf("{\"tool\":\"tribload\",\"mode\":\"create\",\"topic\":\"%s\",\"partitions\":%d,"
@@ -429,7 +490,10 @@ static void producers_run(producers_t *p, int e2e) {
       hist_record(&prod.lag, now - due);
     }
     int warm = now < warmup_end;
-    int idx = (int)(seq % p->n);
+    /* Consecutive messages go to the same instance in bursts of --burst: each instance
+     * then sees runs of messages, like an independent producer sending as fast as it
+     * can, instead of every 500th message. */
+    int idx = (int)((seq / opt.burst) % p->n);
     int partition = opt.spread ? (int)(seq % p->partitions) : RD_KAFKA_PARTITION_UA;
     const char *value = payload_for(seq, (size_t)opt.size);
     int flags = 0;
@@ -492,11 +556,11 @@ static void producers_close(producers_t *p) {
 }
 
 static void print_produce_fields(producers_t *p, double seconds, int flushed) {
-  printf("\"topic\":\"%s\",\"size\":%d,\"acks\":\"%s\",\"compression\":\"%s\",\"producers\":%d,"
+  printf("\"topic\":\"%s\",\"size\":%d,\"acks\":\"%s\",\"compression\":\"%s\",\"producers\":%d,\"burst\":%d,"
          "\"partitions\":%d,\"spread\":%s,\"keys\":%d,\"rate_target\":%.0f,\"sent\":%lld,"
          "\"acked\":%lld,\"errors\":%lld,\"first_error\":\"%s\",\"complete\":%s,"
          "\"send_seconds\":%.3f,\"send_rate\":%.1f,",
-         opt.topic, opt.size, opt.acks, opt.compression, p->n, p->partitions,
+         opt.topic, opt.size, opt.acks, opt.compression, p->n, opt.burst, p->partitions,
          opt.spread ? "true" : "false", opt.keys, opt.rate, p->sent, prod.acked, prod.errors,
          prod.first_error, flushed && !p->timed_out ? "true" : "false", p->send_seconds,
          p->sent / (p->send_seconds > 0 ? p->send_seconds : 1e-9));
@@ -512,12 +576,14 @@ static void print_produce_fields(producers_t *p, double seconds, int flushed) {
 static int run_produce(void) {
   producers_t p = {0};
   producers_open(&p, 5);
+  double cpu0 = cpu_seconds();
   uint64_t t0 = now_ns();
   producers_run(&p, 0);
   int flushed = producers_flush(&p, t0 + (uint64_t)(opt.timeout_s * 1e9) + 30000000000ULL);
   double seconds = secs_since(t0) - opt.warmup_s;
   printf("{\"tool\":\"tribload\",\"mode\":\"produce\",");
   print_produce_fields(&p, seconds, flushed);
+  print_cpu_fields(cpu0, t0);
   printf("}\n");
   fflush(stdout);
   producers_close(&p);
@@ -633,14 +699,18 @@ static int run_consume(void) {
   consumer_t c = {0};
   consumer_open(&c);
   c.target = opt.count;
+  double cpu0 = cpu_seconds();
+  uint64_t t0 = now_ns();
   consumer_start(&c);
   consumer_run(&c);
   double s = c.seconds > 0 ? c.seconds : 1e-9;
   printf("{\"tool\":\"tribload\",\"mode\":\"consume\",\"topic\":\"%s\",\"partitions\":%d,"
          "\"target\":%lld,\"received\":%lld,\"complete\":%s,\"first_msg_seconds\":%.3f,"
-         "\"seconds\":%.3f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f}\n",
+         "\"seconds\":%.3f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f",
          opt.topic, c.partitions, opt.count, c.received, c.complete ? "true" : "false",
          c.first_msg_seconds, c.seconds, c.received / s, c.bytes / s / 1e6);
+  print_cpu_fields(cpu0, t0);
+  printf("}\n");
   consumer_close(&c);
   return 0;
 }
@@ -662,6 +732,7 @@ static int run_e2e(void) {
   producers_open(&p, 0);
   pthread_t th;
   if (pthread_create(&th, NULL, consumer_thread, &c) != 0) die("pthread_create failed");
+  double cpu0 = cpu_seconds();
   uint64_t t0 = now_ns();
   producers_run(&p, 1);
   int flushed = producers_flush(&p, t0 + (uint64_t)(opt.timeout_s * 1e9) + 30000000000ULL);
@@ -674,6 +745,7 @@ static int run_e2e(void) {
   printf(",\"received\":%lld,\"consume_complete\":%s,\"e2e_latency_us\":", c.received,
          c.complete ? "true" : "false");
   hist_print_json_us(stdout, &c.e2e);
+  print_cpu_fields(cpu0, t0);
   printf("}\n");
   fflush(stdout);
   producers_close(&p);

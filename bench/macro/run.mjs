@@ -17,7 +17,7 @@ import { runCeilings } from './lib/ceilings.mjs';
 import { describeMachine } from './lib/machine.mjs';
 import { runPeerScenarios } from './lib/peer-scenarios.mjs';
 import { killAllNow, stopAll } from './lib/processes.mjs';
-import { consoleRatios, consoleTable, markdownSection, writeMarkdownSection } from './lib/report.mjs';
+import { consoleGoals, consoleRatios, consoleTable, markdownSection, writeMarkdownSection } from './lib/report.mjs';
 import { ALL_SCENARIOS, runTargetScenarios } from './lib/target-scenarios.mjs';
 import { buildTributary, mockTarget, tributaryTarget } from './lib/targets.mjs';
 
@@ -39,8 +39,11 @@ const PARAMS = {
     connections: 500,
     connectionsRate: 5000,
     connectionsWarmupSeconds: 2,
+    connMaxCount: 300_000,
+    connMaxBurst: 64,
+    connMaxQueueKiB: 4096,
     widePartitions: 2000,
-    wideCount: 20_000,
+    wideCount: 100_000,
     startupPartitions: 1000,
     startupBytes: 100e6,
     peerCount: 100_000,
@@ -61,6 +64,9 @@ const PARAMS = {
     connections: 500,
     connectionsRate: 5000,
     connectionsWarmupSeconds: 5,
+    connMaxCount: 1_000_000,
+    connMaxBurst: 64,
+    connMaxQueueKiB: 4096,
     widePartitions: 10_000,
     wideCount: 500_000,
     startupPartitions: 1000,
@@ -199,7 +205,7 @@ async function main() {
 
   const finishedAt = new Date();
   const command = `node bench/macro/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
-  process.stdout.write(`\n${consoleTable(rows)}\n\nRatios:\n${consoleRatios(rows)}\n`);
+  process.stdout.write(`\n${consoleTable(rows)}\n\nRatios:\n${consoleRatios(rows)}\n\nTargets:\n${consoleGoals(rows, params)}\n`);
   if (notes.length) process.stdout.write(`\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
 
   const run = {

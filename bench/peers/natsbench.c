@@ -5,9 +5,17 @@
  *            publishes --count messages of --size bytes with js_PublishAsync, at most
  *            --max-pending unacknowledged at once (JetStream's equivalent of a producer's
  *            in-flight window). Publish-ack latency comes from the ack handler: each
- *            payload starts with its send time (CLOCK_MONOTONIC, 8 bytes, host order).
+ *            payload carries its send time (layout below).
+ *            With --rate R --duration-s S [--warmup-s W] it publishes at a fixed R msgs/s
+ *            instead (W seconds of warm-up first, sent but not measured), for latency at a
+ *            given load; --count is then R x S.
  *   consume  Reads --count messages from the start of the stream through a pull consumer
  *            (AckNone, deliver all) in batches of --batch.
+ *
+ * Publish payload layout (host byte order; the ack handler runs on the same host):
+ *   offset 0  u64  send time, CLOCK_MONOTONIC nanoseconds, taken just before js_PublishAsync
+ *   offset 8  u8   1 while warming up (ack not timed or counted), else 0
+ *   offset 9  ...  filler text up to --size
  *
  * One JSON line on stdout with the same field names as tribload (msgs_per_s, mb_per_s,
  * ack_latency_us), MB = 10^6 bytes of message payload.
@@ -19,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
@@ -36,6 +45,9 @@ static struct {
   int max_pending;
   int batch;
   double timeout_s;
+  double rate;
+  double duration_s;
+  double warmup_s;
 } opt = {
     .url = "nats://127.0.0.1:4222",
     .stream = "bench",
@@ -49,9 +61,11 @@ static struct {
 
 /* The ack handler runs on libnats' delivery thread; the publisher reads the results only
  * after js_PublishAsyncComplete, but a mutex keeps that ordering explicit. */
+#define PUB_HEADER_BYTES 9
+
 static pthread_mutex_t ack_mu = PTHREAD_MUTEX_INITIALIZER;
 static hist_t ack_hist;
-static long long acked, ack_errors;
+static long long acked, acked_warm, ack_errors;
 static char first_error[256];
 
 static void fail(const char *what, natsStatus s, jsErrCode jerr) {
@@ -65,11 +79,12 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
   (void)js, (void)closure;
   uint64_t now = now_ns();
   pthread_mutex_lock(&ack_mu);
-  if (pa != NULL && natsMsg_GetDataLength(msg) >= 8) {
+  if (pa != NULL && natsMsg_GetDataLength(msg) >= PUB_HEADER_BYTES) {
     uint64_t sent;
     memcpy(&sent, natsMsg_GetData(msg), 8);
     acked++;
-    hist_record(&ack_hist, now - sent);
+    if (natsMsg_GetData(msg)[8]) acked_warm++;
+    else hist_record(&ack_hist, now - sent);
   } else if (pae != NULL) {
     if (ack_errors++ == 0)
       snprintf(first_error, sizeof first_error, "%s", pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err));
@@ -81,7 +96,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 static void usage(void) {
   fprintf(stderr,
           "usage: natsbench publish|consume [--url nats://127.0.0.1:4222] [--stream S]\n"
-          "       [--subject S] [-n COUNT] [-s SIZE] [--max-pending N] [--batch N] [--timeout-s S]\n");
+          "       [--subject S] [-n COUNT] [-s SIZE] [--max-pending N] [--batch N] [--timeout-s S]\n"
+          "       [--rate MSGS_PER_S --duration-s S [--warmup-s S]]   (publish at a fixed rate)\n");
   exit(2);
 }
 
@@ -91,7 +107,8 @@ static void parse_args(int argc, char **argv) {
       {"subject", required_argument, 0, 'j'},     {"count", required_argument, 0, 'n'},
       {"size", required_argument, 0, 's'},        {"max-pending", required_argument, 0, 'm'},
       {"batch", required_argument, 0, 'B'},       {"timeout-s", required_argument, 0, 'T'},
-      {0, 0, 0, 0}};
+      {"rate", required_argument, 0, 'r'},        {"duration-s", required_argument, 0, 'D'},
+      {"warmup-s", required_argument, 0, 'W'},    {0, 0, 0, 0}};
   if (argc < 2) usage();
   opt.mode = argv[1];
   optind = 2;
@@ -106,13 +123,18 @@ static void parse_args(int argc, char **argv) {
       case 'm': opt.max_pending = atoi(optarg); break;
       case 'B': opt.batch = atoi(optarg); break;
       case 'T': opt.timeout_s = atof(optarg); break;
+      case 'r': opt.rate = atof(optarg); break;
+      case 'D': opt.duration_s = atof(optarg); break;
+      case 'W': opt.warmup_s = atof(optarg); break;
       default: usage();
     }
   }
-  if (opt.size < 8 || opt.size > (int)(PAYLOAD_BUF_BYTES / 2)) {
+  if (opt.size < PUB_HEADER_BYTES || opt.size > (int)(PAYLOAD_BUF_BYTES / 2)) {
     fprintf(stderr, "natsbench: --size must be 8..%u\n", PAYLOAD_BUF_BYTES / 2);
     exit(2);
   }
+  if (opt.rate < 0 || opt.warmup_s < 0 || (opt.rate > 0 && opt.duration_s <= 0)) usage();
+  if (opt.rate > 0) opt.count = (long long)(opt.rate * opt.duration_s);
   if (opt.count < 1 || opt.max_pending < 1 || opt.batch < 1 || opt.timeout_s <= 0) usage();
 }
 
@@ -140,13 +162,32 @@ static int run_publish(natsConnection *nc) {
   jsStreamInfo_Destroy(si);
 
   char *buf = malloc((size_t)opt.size);
+  hist_t lag; /* how late each send was against the fixed-rate schedule */
+  hist_init(&lag);
+  double ns_per_msg = opt.rate > 0 ? 1e9 / opt.rate : 0;
+  /* The warm-up messages come on top of --count, as in tribload. */
+  long long total = opt.count + (opt.rate > 0 ? (long long)(opt.rate * opt.warmup_s) : 0);
   uint64_t t0 = now_ns();
   uint64_t deadline = t0 + (uint64_t)(opt.timeout_s * 1e9);
+  uint64_t warmup_end = t0 + (uint64_t)(opt.warmup_s * 1e9);
   long long sent = 0;
-  for (; sent < opt.count && now_ns() < deadline; sent++) {
+  for (; sent < total && now_ns() < deadline; sent++) {
+    if (ns_per_msg > 0) {
+      uint64_t due = t0 + (uint64_t)((double)sent * ns_per_msg);
+      uint64_t now = now_ns();
+      /* Sleep in slices of at most 1 ms until this message is due. */
+      while (now < due) {
+        uint64_t gap = due - now;
+        struct timespec ts = {0, (long)(gap > 1000000 ? 1000000 : gap)};
+        nanosleep(&ts, NULL);
+        now = now_ns();
+      }
+      hist_record(&lag, now - due);
+    }
     memcpy(buf, payload_for(sent, (size_t)opt.size), (size_t)opt.size);
     uint64_t ts = now_ns();
     memcpy(buf, &ts, 8);
+    buf[8] = (char)(ts < warmup_end);
     /* Blocks (StallWait) while max-pending acks are outstanding: that is the window. */
     s = js_PublishAsync(js, opt.subject, buf, opt.size, NULL);
     if (s == NATS_TIMEOUT) {
@@ -160,16 +201,24 @@ static int run_publish(natsConnection *nc) {
   int64_t left_ms = (int64_t)((double)(deadline - now_ns()) / 1e6);
   po.MaxWait = left_ms > 1000 ? left_ms : 1000;
   natsStatus done = js_PublishAsyncComplete(js, &po);
-  double seconds = (double)(now_ns() - t0) / 1e9;
+  /* Like tribload: the measured window is everything after the warm-up, up to the last ack. */
+  double seconds = (double)(now_ns() - t0) / 1e9 - opt.warmup_s;
+  if (seconds <= 0) seconds = 1e-9;
 
   pthread_mutex_lock(&ack_mu);
+  long long measured = acked - acked_warm;
   printf("{\"tool\":\"natsbench\",\"mode\":\"publish\",\"stream\":\"%s\",\"size\":%d,"
-         "\"max_pending\":%d,\"sent\":%lld,\"acked\":%lld,\"errors\":%lld,\"first_error\":\"%s\","
-         "\"complete\":%s,\"seconds\":%.3f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f,\"ack_latency_us\":",
-         opt.stream, opt.size, opt.max_pending, sent, acked, ack_errors, first_error,
-         done == NATS_OK && acked == opt.count ? "true" : "false", seconds, acked / seconds,
-         acked * (double)opt.size / seconds / 1e6);
+         "\"max_pending\":%d,\"rate_target\":%.0f,\"warmup_s\":%.3f,\"sent\":%lld,\"acked\":%lld,"
+         "\"acked_warm\":%lld,\"errors\":%lld,\"first_error\":\"%s\",\"complete\":%s,"
+         "\"seconds\":%.3f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f,\"ack_latency_us\":",
+         opt.stream, opt.size, opt.max_pending, opt.rate, opt.warmup_s, sent, acked, acked_warm,
+         ack_errors, first_error, done == NATS_OK && acked == total ? "true" : "false", seconds,
+         measured / seconds, measured * (double)opt.size / seconds / 1e6);
   hist_print_json_us(stdout, &ack_hist);
+  if (opt.rate > 0) {
+    printf(",\"schedule_lag_us\":");
+    hist_print_json_us(stdout, &lag);
+  }
   printf("}\n");
   pthread_mutex_unlock(&ack_mu);
   free(buf);

@@ -3,7 +3,9 @@
 //
 // - NATS JetStream: nats-server -js, a file-storage stream with one replica; natsbench
 //   publishes asynchronously with a bounded number of pending acks, then reads the stream
-//   back through a pull consumer.
+//   back through a pull consumer. Then, on fresh streams, it publishes at the fixed rates
+//   of Tributary's latency scenarios (same message size, duration and warm-up) for the
+//   publish-ack latency at a given load.
 // - Redis Streams: redis-server with AOF (appendfsync everysec, Redis' recommended
 //   setting); redisbench pipelines XADD and reads back with XREAD COUNT. A second server
 //   with appendfsync always (fsync before reply) is the peer of Tributary's durable mode.
@@ -57,6 +59,17 @@ export async function runPeerScenarios(ctx) {
     row(ctx, { id: 'nats.publish', scenario: `publish max throughput, ${params.size} B, file store, async (max ${params.natsMaxPending} pending acks)`, system: 'NATS JetStream', kind: 'produce', rssMiB: peakRssMiB(server.pid) }, pub);
     const sub = await runTool(tools.natsbench, ['consume', ...url, ...common], toolOpts);
     row(ctx, { id: 'nats.consume', scenario: 'consume from the start (pull consumer)', system: 'NATS JetStream', kind: 'consume' }, sub);
+    if (ctx.scenarios.has('latency')) {
+      for (const rate of params.latencyRates) {
+        const args = [
+          'publish', ...url, '--stream', `lat${rate}`, '--subject', `lat${rate}.data`, '-s', String(params.size),
+          '--rate', String(rate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.warmupSeconds),
+          '--max-pending', String(params.natsMaxPending), '--timeout-s', String(timeoutS),
+        ];
+        const lat = await runTool(tools.natsbench, args, toolOpts);
+        row(ctx, { id: `nats.latency.${rate}`, scenario: `publish-ack latency at ${rate} msgs/s, ${params.size} B, file store, async`, system: 'NATS JetStream', kind: 'latency' }, lat);
+      }
+    }
   });
 
   for (const fsync of ['everysec', 'always']) {

@@ -2,6 +2,7 @@
 // docs/benchmarks.md. Only the text between the markers is rewritten: the other sections
 // of that file (micro-benchmarks, profiles) belong to other generators.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { GOAL_HEADERS, evaluateGoals, goalCells } from './goals.mjs';
 
 export const BEGIN_MARKER = '<!-- macro:begin -->';
 export const END_MARKER = '<!-- macro:end -->';
@@ -17,6 +18,7 @@ function notesOf(r) {
   if (r.note) parts.push(r.note);
   if (r.connections) parts.push(`${r.connections} established connections`);
   if (r.brokerCpuPct !== null && r.brokerCpuPct !== undefined) parts.push(`broker CPU ${r.brokerCpuPct}%`);
+  if (r.clientCpuPct !== null && r.clientCpuPct !== undefined) parts.push(`load generator CPU ${r.clientCpuPct}%`);
   if (r.rssMiB) parts.push(`RSS ${fmt(r.rssMiB)} MiB`);
   if (r.startup) {
     const s = r.startup;
@@ -33,12 +35,20 @@ function cells(r) {
   return [r.scenario, r.system, fmt(r.msgsPerS), fmt(r.mbPerS, 1), pcts(r.ack), pcts(r.e2e), notesOf(r)];
 }
 
+function textTable(headers, data, firstWidth) {
+  const widths = headers.map((h, i) => Math.min(i === 0 ? firstWidth : 40, Math.max(h.length, ...data.map((d) => String(d[i]).length))));
+  const line = (cs) => cs.map((c, i) => (i === cs.length - 1 ? String(c) : String(c).slice(0, widths[i]).padEnd(widths[i]))).join('  ');
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...data.map(line)].join('\n');
+}
+
 /** Plain-text table for the terminal. */
 export function consoleTable(rows) {
-  const data = rows.map(cells);
-  const widths = HEADERS.map((h, i) => Math.min(i === 0 ? 70 : 40, Math.max(h.length, ...data.map((d) => String(d[i]).length))));
-  const line = (cs) => cs.map((c, i) => (i === cs.length - 1 ? String(c) : String(c).slice(0, widths[i]).padEnd(widths[i]))).join('  ');
-  return [line(HEADERS), line(widths.map((w) => '-'.repeat(w))), ...data.map(line)].join('\n');
+  return textTable(HEADERS, rows.map(cells), 70);
+}
+
+/** The issue's targets, met or missed, for the terminal. */
+export function consoleGoals(rows, params) {
+  return textTable(GOAL_HEADERS, evaluateGoals(rows, params).map(goalCells), 110);
 }
 
 function mdTable(headers, data) {
@@ -83,7 +93,8 @@ export function consoleRatios(rows) {
 }
 
 export function markdownSection(run) {
-  const { rows, machine, command, startedAt, finishedAt, mode, notes, target } = run;
+  const { rows, machine, command, startedAt, finishedAt, mode, notes, target, params } = run;
+  const goals = evaluateGoals(rows, params);
   const section = (name) => rows.filter((r) => r.section === name).map(cells);
   const m = machine;
   const failures = rows.filter((r) => !r.ok);
@@ -100,6 +111,16 @@ export function markdownSection(run) {
     `- Clients and peers: librdkafka ${m.librdkafka}, ${m.natsServer}, ${m.redisServer}, ${m.iperf3}`,
     '- Units: MB = 10^6 bytes of message values; latencies in milliseconds. The load generator,',
     '  the peers and the broker share the same 2 cores, so every figure includes client CPU.',
+    '',
+    '### Targets',
+    '',
+    'The issue\'s targets, each against the reference measured in this same run (MB/s for',
+    'throughput, p99 in ms for latency). A target whose figures failed or were not run is',
+    '"not measured". Quick mode measures smaller cases than the targets name (noted per row).',
+    '',
+    mdTable(GOAL_HEADERS, goals.map(goalCells)),
+    '',
+    `${goals.filter((g) => g.met === true).length} met, ${goals.filter((g) => g.met === false).length} missed, ${goals.filter((g) => g.met === null).length} not measured.`,
     '',
     '### Ceilings (same run)',
     '',

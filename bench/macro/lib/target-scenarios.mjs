@@ -2,8 +2,9 @@
 // the harness). Each broker phase gets a fresh data directory, removed afterwards:
 //
 //   main     produce max throughput (acks=1, acks=all, lz4, zstd), consume from the start
-//            of a large topic, latency at fixed rates, 500 producer connections, a producer
-//            spread over many partitions;
+//            of a large topic, latency at fixed rates, 500 producer connections (at a low
+//            rate for latency, and as fast as they can for throughput), a producer spread
+//            over many partitions;
 //   durable  the broker restarted with the durable fsync-before-ack override, produce acks=all;
 //   startup  1,000 partitions holding ~1 GB, then a clean restart and a kill -9 restart,
 //            timed until TCP accept and until ApiVersions is answered, with RSS.
@@ -102,6 +103,9 @@ export async function runTargetScenarios(ctx, target) {
       ack: x.ack_latency_us ?? null,
       e2e: x.e2e_latency_us ?? null,
       count: x.acked ?? x.received ?? null,
+      // The load generator's own CPU (100 = one core): next to the broker's, it tells
+      // which side ran out of the machine's two cores.
+      clientCpuPct: x.client_cpu_pct !== undefined ? round(x.client_cpu_pct, 0) : null,
       raw: x,
     };
   };
@@ -173,6 +177,44 @@ export async function runTargetScenarios(ctx, target) {
           clearInterval(sampler);
         }
       });
+    }
+
+    if (want('connections')) {
+      const { connections, connMaxCount, connMaxBurst, connMaxQueueKiB } = params;
+      await scenario(
+        'trib.connections.max',
+        `${connections} producer connections, max throughput, 6 partitions, ${params.size} B, acks=1 (bursts of ${connMaxBurst} per connection)`,
+        async () => {
+          await createTopic('connections-max', 6);
+          // Sampled every 0.5 s: connections, and the broker's busiest half-second of CPU.
+          // The scenario's average CPU includes opening 500 clients (mostly idle for the
+          // broker), so the peak is what tells whether the broker was the limit.
+          let maxConnections = 0;
+          let peakCpuPct = 0;
+          let last = { cpu: cpuSeconds(broker.pid), at: Date.now() };
+          const sampler = setInterval(() => {
+            maxConnections = Math.max(maxConnections, establishedConnections(broker.port));
+            const now = { cpu: cpuSeconds(broker.pid), at: Date.now() };
+            if (now.cpu !== null && last.cpu !== null && now.at > last.at) peakCpuPct = Math.max(peakCpuPct, ((now.cpu - last.cpu) / ((now.at - last.at) / 1000)) * 100);
+            last = now;
+          }, 500);
+          try {
+            // One tribload process holds the 500 librdkafka instances (each with its own
+            // connection and threads); the send loop hands each instance runs of
+            // --burst messages, as independent producers filling their own batches would.
+            // The per-instance queue is capped so 500 instances cannot buffer gigabytes.
+            const r = await produce('connections-max', [
+              '-n', String(connMaxCount), '--producers', String(connections), '--burst', String(connMaxBurst),
+              '--acks', '1', '-X', `queue.buffering.max.kbytes=${connMaxQueueKiB}`,
+            ], params.toolTimeoutS * 2);
+            const row = { kind: 'produce', ...fromTribload(r), connections: maxConnections, rssMiB: round(rssMiB(broker.pid), 0) };
+            row.note = `broker CPU peak ${round(peakCpuPct, 0)}% (0.5 s samples); sent in ${round(r.result?.send_seconds, 2)} s, all acknowledged after ${round(r.result?.seconds, 2)} s`;
+            return row;
+          } finally {
+            clearInterval(sampler);
+          }
+        },
+      );
     }
 
     if (want('partitions')) {
