@@ -23,6 +23,7 @@
  */
 import {
   ErrorCode,
+  ZERO_UUID,
   type FetchRequest,
   type FetchResponse,
   type FetchResponseFetchableTopicResponse,
@@ -33,7 +34,6 @@ import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../replica/fetch-session.js';
 
-const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 const READ_COMMITTED = 1;
 /**
  * Kafka answers an empty record set (length 0), never null, also with an error: librdkafka

@@ -21,6 +21,7 @@
  */
 import {
   ErrorCode,
+  ZERO_UUID,
   type MetadataRequest,
   type MetadataResponse,
   type MetadataResponseTopic,
@@ -33,7 +34,6 @@ const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 const TOPIC_OPERATIONS_ALL = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 /** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE_TOKENS, DESCRIBE_TOKENS. */
 const CLUSTER_OPERATIONS_ALL = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14);
-const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 
 export const metadataHandler: Handler<MetadataRequest, MetadataResponse> = {
   apiKey: 3,

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
-export const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
+export { ZERO_UUID } from '@tributary/protocol';
 const RESERVED_PREFIX_ZERO_BYTES = 15; // ids 0..255 have 15 leading zero bytes
 
 export function randomKafkaUuid(): string {

@@ -7,7 +7,7 @@
  * the log, answered in call order; like the rest of the single-node broker they survive
  * kill -9 from the page cache, and `flush.durable.acks` (broker-wide) adds an fdatasync.
  */
-import { decodeBatchSync, encodeBatchSync, readBatchHeader } from '@tributary/protocol';
+import { decodeBatchSync, encodeBatchSync, forEachBatch, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
 import type { CoordinatorLog } from '../group/coordinator-log.js';
 import type { ReplicaManager } from './replica-manager.js';
@@ -46,19 +46,14 @@ export class ConsumerOffsetsLog implements CoordinatorLog {
       const read = log.read(offset, REPLAY_CHUNK_BYTES, { minOneBatch: true, maxOffset: log.logEndOffset });
       if (read.kind !== 'ok' || read.records.length === 0) break;
       for (const buf of read.records) {
-        let at = 0;
-        while (at + 61 <= buf.length) {
-          const header = readBatchHeader(buf, at);
-          if (at + header.size > buf.length) break;
-          if (!header.isControl) {
-            const { records } = decodeBatchSync(buf.subarray(at, at + header.size));
-            for (const r of records) {
-              if (r.offset < offset || r.key === null) continue;
-              onRecord(r.key, r.value);
-            }
+        forEachBatch(buf, (at, size) => {
+          if (readBatchHeader(buf, at).isControl) return;
+          const { records } = decodeBatchSync(buf.subarray(at, at + size));
+          for (const r of records) {
+            if (r.offset < offset || r.key === null) continue;
+            onRecord(r.key, r.value);
           }
-          at += header.size;
-        }
+        });
       }
       if (read.nextFetchOffset <= offset) break;
       offset = read.nextFetchOffset;

@@ -16,7 +16,7 @@
  * partition is first used after start-up, so duplicates are still detected across a
  * restart for batches in that segment. Kafka keeps producer-state snapshot files instead.
  */
-import { ErrorCode, readBatchHeader } from '@tributary/protocol';
+import { ErrorCode, forEachBatch, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
 
 const BATCHES_TO_RETAIN = 5;
@@ -54,15 +54,12 @@ export class ProducerStateTable {
       const read = log.read(offset, 1024 * 1024, { minOneBatch: true });
       if (read.kind !== 'ok' || read.records.length === 0) break;
       for (const buf of read.records) {
-        let at = 0;
-        while (at + 61 <= buf.length) {
+        forEachBatch(buf, (at) => {
           const h = readBatchHeader(buf, at);
-          if (h.size <= 0 || at + h.size > buf.length) break;
           if (h.producerId >= 0 && !h.isControl && h.baseSequence >= 0) {
             table.record(h.producerId, h.producerEpoch, h.baseSequence, h.baseSequence + h.lastOffsetDelta, h.baseOffset, h.baseOffset + h.lastOffsetDelta);
           }
-          at += h.size;
-        }
+        });
       }
       if (read.nextFetchOffset <= offset) break;
       offset = read.nextFetchOffset;
