@@ -22,6 +22,8 @@ import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FIL
 const INT32_MAX = 2147483647;
 /** Read size when walking batch headers: large enough to hold many small batches per syscall. */
 const WALK_CHUNK_BYTES = 64 * 1024;
+/** Shared by every walk (see walk()). */
+const walkScratch = Buffer.allocUnsafeSlow(WALK_CHUNK_BYTES);
 
 export interface SegmentSettings {
   indexIntervalBytes: number;
@@ -283,6 +285,17 @@ export class LogSegment {
     return got === length ? buf : buf.subarray(0, got);
   }
 
+  /** Reads up to `length` bytes at `position` into the start of `buf`; returns the filled view. */
+  private readInto(buf: Buffer, position: number, length: number): Buffer {
+    let got = 0;
+    while (got < length) {
+      const n = fs.readSync(this.getFd(), buf, got, length - got, position + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  }
+
   private readHeaderAt(position: number): BatchHeader | string {
     if (position + BatchLayout.HEADER_SIZE > this.size) return `no batch header fits at position ${position}`;
     const buf = this.readBytes(position, BatchLayout.HEADER_SIZE);
@@ -302,13 +315,16 @@ export class LogSegment {
     needBody: (h: BatchHeader) => boolean,
     visit: (h: BatchHeader, body: Buffer | null) => boolean | string,
   ): WalkResult {
-    let chunk: Buffer = Buffer.alloc(0);
+    // Every visitor uses `body` before returning, and nothing here is asynchronous, so one
+    // scratch buffer serves all walks: recovering a gigabyte then allocates nothing per
+    // chunk (fresh 64 KiB buffers per chunk left ~30 MB of freed malloc heap resident).
+    let chunk: Buffer = walkScratch.subarray(0, 0);
     let chunkStart = from;
     let pos = from;
     while (pos < end) {
       if (pos + BatchLayout.HEADER_SIZE > chunkStart + chunk.length) {
         chunkStart = pos;
-        chunk = this.readBytes(pos, Math.min(WALK_CHUNK_BYTES, end - pos));
+        chunk = this.readInto(walkScratch, pos, Math.min(WALK_CHUNK_BYTES, end - pos));
       }
       const at = pos - chunkStart;
       const size = frameSize(chunk, at, chunk.length);
