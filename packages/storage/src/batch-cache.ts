@@ -6,6 +6,12 @@
  *
  * Invariant: the cached batches are contiguous in the log and end at the log end offset,
  * so a fetch at or after the first cached offset is answered entirely from here.
+ *
+ * A view keeps its whole backing memory alive, and a small batch is often a slice of a
+ * 64 KiB socket read (or of an 8 KiB pool slab). Kept as views, 1 KiB batches pinned up to
+ * 64x their size: hundreds of MB for a 64 MiB budget, and the external memory drove
+ * V8 into extra full GCs. Such batches are copied into shared slabs instead (see
+ * `retainable`), so what the cache holds is within a slab of what the budget counts.
  */
 export interface CachedBatch {
   baseOffset: number;
@@ -59,6 +65,35 @@ export class CacheBudget {
   }
 }
 
+/** Batches up to this size are copied into slabs when their backing memory is much larger. */
+const SLAB_BYTES = 256 * 1024;
+const SLAB_MAX_BATCH = SLAB_BYTES / 8;
+let slab: Buffer = Buffer.alloc(0);
+let slabUsed = 0;
+
+/**
+ * `bytes` itself when it is most of its backing memory; otherwise a compact copy (into a
+ * shared slab for small batches). Slabs are plain memory released by GC once every batch
+ * copied into them is evicted; eviction is oldest-first, so slabs go in order.
+ */
+export function retainable(bytes: Buffer): Buffer {
+  const backing = bytes.buffer.byteLength;
+  if (bytes.length > SLAB_MAX_BATCH) {
+    // A large batch is usually one of a request's few partitions, whose other batches are
+    // cached too: keep the view unless it would pin far more than itself.
+    return backing <= bytes.length * 8 ? bytes : Buffer.from(bytes);
+  }
+  if (backing <= bytes.length * 2) return bytes;
+  if (slabUsed + bytes.length > slab.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + bytes.length);
+  bytes.copy(out);
+  slabUsed += (bytes.length + 7) & ~7;
+  return out;
+}
+
 /** Put in place of an evicted batch so the array no longer keeps its bytes alive. */
 const EVICTED: CachedBatch = Object.freeze({ baseOffset: -1, lastOffset: -1, bytes: Buffer.alloc(0) }) as CachedBatch;
 
@@ -83,8 +118,10 @@ export class BatchCache {
     return this.head < this.batches.length ? this.batches[this.head]!.baseOffset : null;
   }
 
+  /** Caches `batch`; its bytes may be replaced by a compact copy (see `retainable`). */
   add(batch: CachedBatch): void {
     if (this.maxBytes <= 0) return;
+    batch.bytes = retainable(batch.bytes);
     this.batches.push(batch);
     this.bytes += batch.bytes.length;
     while (this.bytes > this.maxBytes && this.head < this.batches.length) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchCache, CacheBudget } from '../src/batch-cache.js';
+import { BatchCache, CacheBudget, retainable } from '../src/batch-cache.js';
 
 function batch(base: number, size: number) {
   return { baseOffset: base, lastOffset: base, bytes: Buffer.alloc(size) };
@@ -60,4 +60,33 @@ test('evicted batches are released at once, not when the array is next compacted
   await new Promise((r) => setTimeout(r, 0));
   gc();
   assert.equal(refs.filter((r) => r.deref() !== undefined).length, 4);
+});
+
+test('small batches that are slices of large buffers are cached as compact copies', () => {
+  // A 1 KiB batch inside a 64 KiB socket read: kept as a view it would pin 64 KiB.
+  const read = Buffer.alloc(64 * 1024, 7);
+  read.write('batch-bytes', 1000);
+  const view = read.subarray(1000, 2024);
+  const kept = retainable(view);
+  assert.notEqual(kept.buffer, read.buffer, 'copied out of the socket buffer');
+  assert.ok(kept.buffer.byteLength <= 256 * 1024, 'into a shared slab');
+  assert.deepEqual(kept, view, 'same bytes');
+  // Consecutive small batches share one slab.
+  const next = retainable(read.subarray(3000, 3500));
+  assert.equal(next.buffer, kept.buffer);
+
+  // A batch that is most of its buffer, or a large batch among a few, stays a view.
+  const own = Buffer.allocUnsafeSlow(5000);
+  assert.equal(retainable(own.subarray(0, 4000)).buffer, own.buffer);
+  const request = Buffer.allocUnsafeSlow(1024 * 1024);
+  assert.equal(retainable(request.subarray(0, 200 * 1024)).buffer, request.buffer, '1 of 5 partitions of a request');
+  // ... but not when it would pin far more than itself.
+  const huge = Buffer.allocUnsafeSlow(8 * 1024 * 1024);
+  assert.notEqual(retainable(huge.subarray(0, 100 * 1024)).buffer, huge.buffer);
+
+  const cache = new BatchCache(1 << 20);
+  cache.add({ baseOffset: 0, lastOffset: 0, bytes: view });
+  const got = cache.read(0, 1 << 20, 10, true)!;
+  assert.notEqual(got.buffers[0]!.buffer, read.buffer, 'the cache holds the copy');
+  assert.deepEqual(got.buffers[0], view);
 });
