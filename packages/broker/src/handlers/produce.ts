@@ -2,7 +2,8 @@
  * Produce (api key 0), versions 3-11.
  *
  * Behaviour (Kafka's KafkaApis.handleProduceRequest + ReplicaManager.appendRecords):
- * - acks must be -1, 0 or 1 (else INVALID_REQUIRED_ACKS on every partition).
+ * - acks must be -1, 0 or 1, else INVALID_REQUIRED_ACKS on every partition that exists
+ *   (as in Kafka, a partition that does not exist still answers UNKNOWN_TOPIC_OR_PARTITION).
  * - Each partition carries exactly one v2 record batch; it is validated (size, magic, CRC,
  *   counts, framing, compression, timestamps), sequence-checked for idempotent producers,
  *   given offsets and the leader epoch in place, and appended. Errors are per partition.
@@ -26,7 +27,7 @@ import {
   type ProduceResponsePartitionProduceResponse,
   type ProduceResponseTopicProduceResponse,
 } from '@tributary/protocol';
-import { NO_RESPONSE, type Handler } from './registry.js';
+import { NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
 import type { PartitionAppendResult } from '../replica/replica-manager.js';
 
 export const produceHandler: Handler<ProduceRequest, ProduceResponse> = {
@@ -35,55 +36,72 @@ export const produceHandler: Handler<ProduceRequest, ProduceResponse> = {
   minVersion: 3,
   maxVersion: 11,
 
-  async handle(req, ctx) {
+  handle(req, ctx) {
     const { replicaManager } = ctx.broker;
     const version = ctx.header.apiVersion;
     const acks = req.acks;
     const nowMs = Date.now();
     if (acks !== -1 && acks !== 0 && acks !== 1) {
-      return errorResponse(req, ErrorCode.INVALID_REQUIRED_ACKS);
+      const response = errorResponse(req, ErrorCode.INVALID_REQUIRED_ACKS);
+      for (const topic of response.responses) {
+        for (const p of topic.partitionResponses) {
+          const found = replicaManager.partition(topic.name, p.index);
+          if ('errorCode' in found && found.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) p.errorCode = found.errorCode;
+        }
+      }
+      return response;
     }
     if (req.transactionalId !== null && req.transactionalId !== undefined) {
       return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker yet');
     }
     // Start every partition's append synchronously, in request order (see ReplicaManager).
-    const pending: Promise<PartitionAppendResult>[][] = req.topicData.map((topic) =>
-      topic.partitionData.map((p) =>
-        replicaManager.append({ topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs }),
-      ),
+    // Most complete at once; the response waits only if one of them has to.
+    let waiting = false;
+    const results: (PartitionAppendResult | Promise<PartitionAppendResult>)[][] = req.topicData.map((topic) =>
+      topic.partitionData.map((p) => {
+        const r = replicaManager.append({ topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs });
+        if (r instanceof Promise) waiting = true;
+        return r;
+      }),
     );
-    const responses: ProduceResponseTopicProduceResponse[] = [];
-    for (let t = 0; t < req.topicData.length; t++) {
-      const topic = req.topicData[t]!;
-      const partitionResponses: ProduceResponsePartitionProduceResponse[] = [];
-      const results = await Promise.all(pending[t]!);
-      for (let i = 0; i < results.length; i++) {
-        const r = results[i]!;
-        partitionResponses.push({
-          index: topic.partitionData[i]!.index,
-          errorCode: r.errorCode,
-          baseOffset: r.baseOffset,
-          logAppendTimeMs: r.logAppendTimeMs,
-          logStartOffset: r.logStartOffset,
-          recordErrors: r.recordErrors,
-          errorMessage: r.errorMessage,
-        });
-      }
-      responses.push({ name: topic.name, partitionResponses });
-    }
-    if (acks === 0) {
-      const failed = responses.some((t) => t.partitionResponses.some((p) => p.errorCode !== ErrorCode.NONE));
-      // Kafka closes an acks=0 producer's connection on an error so that it notices.
-      if (failed) ctx.logger.warn('acks=0 produce failed on some partitions; the client is not told', { topics: responses.map((r) => r.name) });
-      return NO_RESPONSE;
-    }
-    return { responses, throttleTimeMs: 0 };
+    if (!waiting) return finish(req, results as PartitionAppendResult[][], ctx);
+    return Promise.all(results.map((topic) => Promise.all(topic))).then((settled) => finish(req, settled, ctx));
   },
 
   errorResponse(req, errorCode) {
     return errorResponse(req, errorCode);
   },
 };
+
+function finish(req: ProduceRequest, results: PartitionAppendResult[][], ctx: RequestContext): ProduceResponse | NoResponse {
+  const responses: ProduceResponseTopicProduceResponse[] = [];
+  let failed = false;
+  for (let t = 0; t < req.topicData.length; t++) {
+    const topic = req.topicData[t]!;
+    const topicResults = results[t]!;
+    const partitionResponses: ProduceResponsePartitionProduceResponse[] = [];
+    for (let i = 0; i < topicResults.length; i++) {
+      const r = topicResults[i]!;
+      if (r.errorCode !== ErrorCode.NONE) failed = true;
+      partitionResponses.push({
+        index: topic.partitionData[i]!.index,
+        errorCode: r.errorCode,
+        baseOffset: r.baseOffset,
+        logAppendTimeMs: r.logAppendTimeMs,
+        logStartOffset: r.logStartOffset,
+        recordErrors: r.recordErrors,
+        errorMessage: r.errorMessage,
+      });
+    }
+    responses.push({ name: topic.name, partitionResponses });
+  }
+  if (req.acks === 0) {
+    // Kafka closes an acks=0 producer's connection on an error so that it notices.
+    if (failed) ctx.logger.warn('acks=0 produce failed on some partitions; the client is not told', { topics: responses.map((r) => r.name) });
+    return NO_RESPONSE;
+  }
+  return { responses, throttleTimeMs: 0 };
+}
 
 function errorResponse(req: ProduceRequest, errorCode: number, errorMessage: string | null = null): ProduceResponse {
   return {

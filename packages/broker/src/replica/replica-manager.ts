@@ -19,7 +19,9 @@ import {
   ErrorCode,
   setMaxTimestamp,
   validateBatch,
+  validateBatchSync,
   type BatchValidation,
+  type BatchValidationOptions,
 } from '@tributary/protocol';
 import { LogManager, type Log, type AppendResult } from '@tributary/storage';
 import type { Logger } from '../log.js';
@@ -59,6 +61,9 @@ export interface AppendRequest {
   readonly produceVersion: number;
   readonly nowMs: number;
 }
+
+/** Refusals Kafka reports without a message or log start offset (ReplicaManager.appendToLocalLog). */
+const UNKNOWN_APPEND_INFO_ERRORS = new Set<number>([ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.RECORD_LIST_TOO_LARGE]);
 
 const TIMESTAMP_TYPE_CODE = { CreateTime: 0, LogAppendTime: 1 } as const;
 
@@ -179,28 +184,40 @@ export class ReplicaManager {
   /**
    * Appends one partition's records: the whole produce path for that partition.
    * Never throws for bad client data; I/O failures surface as KAFKA_STORAGE_ERROR.
+   *
+   * The common case answers synchronously: nothing is queued ahead for the partition and
+   * the batch is uncompressed, so it is validated, appended and (unless acks=all waits
+   * for an fdatasync) answered in one go, without a promise. Otherwise the request takes
+   * its place in the partition's queue.
    */
-  append(req: AppendRequest): Promise<PartitionAppendResult> {
+  append(req: AppendRequest): PartitionAppendResult | Promise<PartitionAppendResult> {
     const view = this.partition(req.topic, req.partition);
-    if ('errorCode' in view) return Promise.resolve(failure(view.errorCode, null));
-    if (view.topic.internal) {
-      return Promise.resolve(failure(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${req.topic}`));
-    }
+    if ('errorCode' in view) return failure(view.errorCode, null);
+    if (view.topic.internal) return failure(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${req.topic}`);
     const { log } = view;
     const records = req.records;
-    if (records === null || records.length === 0) {
-      return Promise.resolve(failure(ErrorCode.INVALID_RECORD, 'Produce request has no records for the partition'));
-    }
+    if (records === null || records.length === 0) return failure(ErrorCode.INVALID_RECORD, 'Produce request has no records for the partition');
     const config = log.config;
-    // Validation may start at once (it is pure); the append waits for its turn.
-    const validation = validateBatch(records, 0, {
+    if (req.acks === -1 && view.state.isr.length < config.minInsyncReplicas) {
+      // Kafka refuses before appending (Partition.appendRecordsToLeader), so a retry
+      // cannot duplicate the records.
+      // No message, as in Kafka (its NotEnoughReplicasException has no custom message flag).
+      return failure(ErrorCode.NOT_ENOUGH_REPLICAS, null, [], log.logStartOffset);
+    }
+    const options: BatchValidationOptions = {
       maxBatchBytes: config.maxMessageBytes,
       origin: 'client',
       produceVersion: req.produceVersion,
       compacted: config.cleanupPolicy.includes('compact'),
       timestampType: TIMESTAMP_TYPE_CODE[config.messageTimestampType],
       nowMs: req.nowMs,
-    });
+    };
+    if (!this.appendTails.has(log)) {
+      const validated = validateBatchSync(records, 0, options);
+      if (validated !== undefined) return this.afterAppend(view, req, this.appendValidated(view, req, validated));
+    }
+    // Validation may start at once (it is pure); the append waits for its turn.
+    const validation = validateBatch(records, 0, options);
     const previous = this.appendTails.get(log) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => {
@@ -222,6 +239,11 @@ export class ReplicaManager {
   private appendValidated(view: PartitionView, req: AppendRequest, validation: BatchValidation): PartitionAppendResult {
     const { log } = view;
     if (!validation.ok) {
+      if (UNKNOWN_APPEND_INFO_ERRORS.has(validation.errorCode)) {
+        // Kafka answers these with its "unknown append info": no message, logStartOffset -1.
+        this.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, errorCode: validation.errorCode, reason: validation.message });
+        return failure(validation.errorCode, null);
+      }
       const recordErrors = validation.recordIndex === undefined ? [] : [{ batchIndex: validation.recordIndex, batchIndexErrorMessage: validation.message }];
       return failure(validation.errorCode, validation.message, recordErrors, log.logStartOffset);
     }
@@ -265,23 +287,21 @@ export class ReplicaManager {
     };
   }
 
-  private async afterAppend(view: PartitionView, req: AppendRequest, result: PartitionAppendResult): Promise<PartitionAppendResult> {
+  /**
+   * acks=all in durable mode: the answer waits for fdatasync. (The ISR was checked before
+   * the append; Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND needs an ISR that shrinks while
+   * the request waits, which a single node's cannot.)
+   */
+  private afterAppend(view: PartitionView, req: AppendRequest, result: PartitionAppendResult): PartitionAppendResult | Promise<PartitionAppendResult> {
     if (result.errorCode !== ErrorCode.NONE || req.acks !== -1) return result;
-    const minIsr = view.log.config.minInsyncReplicas;
-    if (view.state.isr.length < minIsr) {
-      // Kafka appends and then answers NOT_ENOUGH_REPLICAS_AFTER_APPEND only when the ISR
-      // shrank during the append; a too-small ISR before the append refuses it outright.
-      return failure(ErrorCode.NOT_ENOUGH_REPLICAS, `The ISR of ${req.topic}-${req.partition} has ${view.state.isr.length} replicas, below min.insync.replicas=${minIsr}`, [], view.log.logStartOffset);
-    }
-    if (this.durableAcks(view.topic)) {
-      try {
-        await view.log.waitForFlush(view.log.logEndOffset);
-      } catch (err) {
+    if (!this.durableAcks(view.topic)) return result;
+    return view.log.waitForFlush(view.log.logEndOffset).then(
+      () => result,
+      (err: unknown) => {
         this.logger.error('fdatasync failed', { topic: req.topic, partition: req.partition, err });
         return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not flush its log directory', [], -1);
-      }
-    }
-    return result;
+      },
+    );
   }
 
   /** `flush.durable.acks` (topic) over `log.flush.durable.acks` (broker): fsync before acks=all answers. */

@@ -81,35 +81,47 @@ export async function validateBatch(buf: Buffer, offset: number, options: BatchV
   const envelope = checkEnvelope(buf, offset, options);
   if (!envelope.ok) return envelope;
   const header = envelope.header;
-  const checks = recordChecks(header, options);
+  if (header.compression === CompressionType.NONE) return validateRecords(header, buf, offset + BatchLayout.RECORDS, offset + header.size, options);
+  let section: Buffer;
   try {
-    let section: Buffer;
-    let start = offset + BatchLayout.RECORDS;
-    let end = offset + header.size;
-    if (header.compression === CompressionType.NONE) {
-      section = buf;
-    } else {
-      try {
-        section = await decompress(header.compression, buf.subarray(start, end), maxDecompressed(options));
-      } catch (err) {
-        throw compressionFailure(err, header.compression);
-      }
-      start = 0;
-      end = section.length;
-    }
+    section = await decompress(header.compression, buf.subarray(offset + BatchLayout.RECORDS, offset + header.size), maxDecompressed(options));
+  } catch (err) {
+    return fromError(compressionFailure(err, header.compression));
+  }
+  return validateRecords(header, section, 0, section.length, options);
+}
+
+/**
+ * validateBatch without a promise, for the produce fast path: the same verdict for an
+ * uncompressed batch (or one that fails before its records), and `undefined` when the
+ * records must be decompressed first (call validateBatch then).
+ */
+export function validateBatchSync(buf: Buffer, offset: number, options: BatchValidationOptions = {}): BatchValidation | undefined {
+  const envelope = checkEnvelope(buf, offset, options);
+  if (!envelope.ok) return envelope;
+  const header = envelope.header;
+  if (header.compression !== CompressionType.NONE) return undefined;
+  return validateRecords(header, buf, offset + BatchLayout.RECORDS, offset + header.size, options);
+}
+
+/** The record walk over `section[start, end)` (the decompressed records of a compressed batch). */
+function validateRecords(header: RecordBatchHeader, section: Buffer, start: number, end: number, options: BatchValidationOptions): BatchValidation {
+  try {
     if (header.recordCount > (end - start) / MIN_RECORD_SIZE) {
       return fail(ErrorCode.INVALID_RECORD, `batch declares ${header.recordCount} records, impossible in ${end - start} bytes of records`);
     }
-    const maxTimestamp = walkRecords(section, start, end, header.recordCount, header.baseTimestamp, header.lastOffsetDelta, checks);
+    const maxTimestamp = walkRecords(section, start, end, header.recordCount, header.baseTimestamp, header.lastOffsetDelta, recordChecks(header, options));
     return { ok: true, header, maxTimestamp };
   } catch (err) {
-    if (err instanceof RecordBatchError) {
-      const failure: BatchValidationFailure = { ok: false, errorCode: err.errorCode, message: err.message };
-      if (err.recordIndex !== undefined) failure.recordIndex = err.recordIndex;
-      return failure;
-    }
+    if (err instanceof RecordBatchError) return fromError(err);
     throw err;
   }
+}
+
+function fromError(err: RecordBatchError): BatchValidationFailure {
+  const failure: BatchValidationFailure = { ok: false, errorCode: err.errorCode, message: err.message };
+  if (err.recordIndex !== undefined) failure.recordIndex = err.recordIndex;
+  return failure;
 }
 
 function maxDecompressed(options: BatchValidationOptions): number {
