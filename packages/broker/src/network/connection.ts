@@ -14,8 +14,12 @@
  * Reading also pauses while the socket's write buffer is above its high-water mark
  * (the client is not reading), and resumes on 'drain'.
  *
- * Responses of one flush are written between cork() and uncork(), size prefix and the
- * processor's chunks as separate writes, so record data goes out by reference (writev).
+ * Responses that complete while frames are being dispatched (requests answered
+ * synchronously, such as most Produce requests) are flushed together once the dispatch
+ * loop ends, so pipelined requests from one read cost one socket write, not one each.
+ * A flush of up to COPY_LIMIT bytes is copied into one buffer and written with a single
+ * write; larger ones go between cork() and uncork(), size prefixes and the processor's
+ * chunks as separate writes, so record data goes out by reference (writev).
  *
  * Idle: a connection with no socket activity and no request in flight for
  * `connections.max.idle.ms` is closed (a long-poll in flight keeps it open).
@@ -34,6 +38,9 @@ export interface ConnectionOptions {
   readonly logger: Logger;
 }
 
+/** Flushes up to this size are copied into one buffer (one plain write instead of a writev). */
+const COPY_LIMIT = 32 * 1024;
+
 /** How long a graceful close waits for written bytes to leave before destroying the socket. */
 const GRACEFUL_CLOSE_MS = 1000;
 
@@ -50,6 +57,8 @@ export class Connection {
   /** Set once a request asked to close or framing failed: no more frames are taken. */
   private closing = false;
   private taking = false;
+  /** A response completed during the dispatch loop; flushed when the loop ends. */
+  private flushPending = false;
   private readonly closeCallbacks: (() => void)[] = [];
   private readonly logger: Logger;
   /** Counters for tests and metrics. */
@@ -125,6 +134,11 @@ export class Connection {
     } finally {
       this.taking = false;
     }
+    if (this.flushPending) {
+      this.flushPending = false;
+      this.flush(); // takes more frames itself if the flush made room
+      return;
+    }
     this.updateReading();
   }
 
@@ -173,14 +187,17 @@ export class Connection {
     slot.done = true;
     slot.action = action;
     if (action.type === 'close') this.closing = true;
-    if (this.slots[0] === slot) this.flush();
+    if (this.slots[0] !== slot) return;
+    if (this.taking) this.flushPending = true;
+    else this.flush();
   }
 
   /** Writes every completed response at the head of the queue, in order. */
   private flush(): void {
     if (this.closed) return;
-    let corked = false;
     let closeReason: string | null = null;
+    let responses: (readonly Buffer[])[] | null = null;
+    let total = 0;
     while (this.slots.length > 0 && this.slots[0]!.done) {
       const action = this.slots.shift()!.action!;
       if (action.type === 'close') {
@@ -188,25 +205,44 @@ export class Connection {
         break;
       }
       if (action.type === 'none') continue;
-      if (!corked) {
-        this.socket.cork();
-        corked = true;
-      }
-      let size = 0;
-      for (const chunk of action.chunks) size += chunk.length;
-      const prefix = Buffer.allocUnsafe(4);
-      prefix.writeInt32BE(size, 0);
-      this.socket.write(prefix);
-      for (const chunk of action.chunks) if (chunk.length > 0) this.socket.write(chunk);
+      (responses ??= []).push(action.chunks);
+      total += 4;
+      for (const chunk of action.chunks) total += chunk.length;
       this.responsesSent++;
     }
-    if (corked) this.socket.uncork();
+    if (responses !== null) this.write(responses, total);
     if (closeReason !== null) {
       // Let the responses written above reach the client before the connection goes.
       this.close(closeReason, 'warn', true);
       return;
     }
     if (!this.closing) this.takeFrames();
+  }
+
+  /** Writes size-prefixed responses: copied into one buffer when small, else by reference. */
+  private write(responses: (readonly Buffer[])[], total: number): void {
+    if (total <= COPY_LIMIT) {
+      const out = Buffer.allocUnsafe(total);
+      let at = 0;
+      for (const chunks of responses) {
+        const sizeAt = at;
+        at += 4;
+        for (const chunk of chunks) at += chunk.copy(out, at);
+        out.writeInt32BE(at - sizeAt - 4, sizeAt);
+      }
+      this.socket.write(out);
+      return;
+    }
+    this.socket.cork();
+    for (const chunks of responses) {
+      let size = 0;
+      for (const chunk of chunks) size += chunk.length;
+      const prefix = Buffer.allocUnsafe(4);
+      prefix.writeInt32BE(size, 0);
+      this.socket.write(prefix);
+      for (const chunk of chunks) if (chunk.length > 0) this.socket.write(chunk);
+    }
+    this.socket.uncork();
   }
 
   private updateReading(): void {
