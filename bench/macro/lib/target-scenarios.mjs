@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { waitForKafka } from './kafka-probe.mjs';
 import { cpuSeconds, establishedConnections, peakRssMiB, rssMiB } from './procfs.mjs';
 import { runTool } from './processes.mjs';
+import { mockTarget } from './targets.mjs';
 
 const ALL_SCENARIOS = ['produce', 'consume', 'latency', 'connections', 'partitions', 'durable', 'startup'];
 export { ALL_SCENARIOS };
@@ -113,6 +114,28 @@ export async function runTargetScenarios(ctx, target) {
   const produce = async (topic, extra, timeoutS = params.toolTimeoutS) =>
     runTool(tribload, ['produce', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--timeout-s', String(timeoutS), ...extra], toolOpts(timeoutS));
 
+  // The same load against librdkafka's in-process mock cluster (tribload mock-serve), which
+  // keeps records in memory and does next to nothing per request: what the load generator
+  // alone sends on this machine. Where Tributary comes close to it, the load generator,
+  // not the broker, is the limit. Run while the broker is idle, never beside it.
+  const loadgenCeiling = async (id, scenario, topic, partitions, args, timeoutS = params.toolTimeoutS) => {
+    if (target.name === 'mock') return;
+    const mock = mockTarget({ tribload, logDir: ctx.logDir });
+    const system = 'librdkafka mock cluster (load generator alone)';
+    let server = null;
+    try {
+      server = await mock.start();
+      const created = await mock.createTopic(server, topic, partitions);
+      if (!created.ok) throw new Error(created.error);
+      const r = await runTool(tribload, ['produce', '-b', server.bootstrap, '-t', topic, '-s', String(params.size), '--timeout-s', String(timeoutS), ...args], toolOpts(timeoutS));
+      ctx.record({ id, section: 'ceilings', scenario, system, kind: 'produce', ...fromTribload(r) });
+    } catch (err) {
+      ctx.record({ id, section: 'ceilings', scenario, system, ok: false, error: err.message });
+    } finally {
+      if (server) await server.stop('clean');
+    }
+  };
+
   const mainScenarios = ['produce', 'consume', 'latency', 'connections', 'partitions'].filter(want);
   if (mainScenarios.length) {
     try {
@@ -181,9 +204,14 @@ export async function runTargetScenarios(ctx, target) {
 
     if (want('connections')) {
       const { connections, connMaxCount, connMaxBurst, connMaxQueueKiB } = params;
+      const connMaxArgs = [
+        '-n', String(connMaxCount), '--producers', String(connections), '--burst', String(connMaxBurst),
+        '--acks', '1', '-X', `queue.buffering.max.kbytes=${connMaxQueueKiB}`,
+      ];
+      const connMaxName = `${connections} producer connections, max throughput, 6 partitions, ${params.size} B, acks=1 (bursts of ${connMaxBurst} per connection)`;
       await scenario(
         'trib.connections.max',
-        `${connections} producer connections, max throughput, 6 partitions, ${params.size} B, acks=1 (bursts of ${connMaxBurst} per connection)`,
+        connMaxName,
         async () => {
           await createTopic('connections-max', 6);
           // Sampled every 0.5 s: connections, and the broker's busiest half-second of CPU.
@@ -203,10 +231,7 @@ export async function runTargetScenarios(ctx, target) {
             // connection and threads); the send loop hands each instance runs of
             // --burst messages, as independent producers filling their own batches would.
             // The per-instance queue is capped so 500 instances cannot buffer gigabytes.
-            const r = await produce('connections-max', [
-              '-n', String(connMaxCount), '--producers', String(connections), '--burst', String(connMaxBurst),
-              '--acks', '1', '-X', `queue.buffering.max.kbytes=${connMaxQueueKiB}`,
-            ], params.toolTimeoutS * 2);
+            const r = await produce('connections-max', connMaxArgs, params.toolTimeoutS * 2);
             const row = { kind: 'produce', ...fromTribload(r), connections: maxConnections, rssMiB: round(rssMiB(broker.pid), 0) };
             row.note = `broker CPU peak ${round(peakCpuPct, 0)}% (0.5 s samples); sent in ${round(r.result?.send_seconds, 2)} s, all acknowledged after ${round(r.result?.seconds, 2)} s`;
             return row;
@@ -215,6 +240,7 @@ export async function runTargetScenarios(ctx, target) {
           }
         },
       );
+      await loadgenCeiling('mock.connections.max', connMaxName, 'connections-max', 6, connMaxArgs, params.toolTimeoutS * 2);
     }
 
     if (want('partitions')) {
@@ -224,6 +250,7 @@ export async function runTargetScenarios(ctx, target) {
         const r = await produce('wide', ['-n', String(wideCount), '--spread', '--acks', '1']);
         return { kind: 'produce', ...fromTribload(r), note: `CreateTopics took ${round(created.ready_seconds, 2)} s`, rssMiB: round(rssMiB(broker.pid), 0) };
       });
+      await loadgenCeiling('mock.partitions', `one producer spread over ${widePartitions} partitions (round-robin per message), acks=1`, 'wide', widePartitions, ['-n', String(wideCount), '--spread', '--acks', '1']);
     }
     await stopPhase();
   }
