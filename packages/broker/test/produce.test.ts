@@ -2,7 +2,8 @@
  * Produce against a real broker over a real socket, with raw requests so that every field
  * of the response can be checked against Kafka's: pipelining order across the synchronous
  * (uncompressed, empty queue) and queued (compressed) append paths, per-partition results,
- * acks validation, min.insync.replicas, acks=0, CRC failures and idempotent duplicates.
+ * acks validation, min.insync.replicas, acks=0 (and its failures), CRC failures and
+ * idempotent duplicates.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -311,6 +312,28 @@ test('acks=0 gets no response, and the next request on the connection gets its o
 
   assert.equal(await latestOffset('fire', 0), 4);
   assert.deepEqual(await fetchAll('fire', 0), [[0, 'f0'], [1, 'f1'], [2, 'f2'], [3, 'a3']]);
+});
+
+// Kafka closes the connection of an acks=0 producer whose request failed
+// (KafkaApis.handleProduceRequest: closeConnection), since it reads no responses.
+test('a failed acks=0 produce closes the connection after the earlier responses', async (t) => {
+  const { broker, createTopic, latestOffset, fetchAll } = await setup(t);
+  await createTopic('fire0', 1);
+  const conn = await RawClient.open(broker.port);
+  t.after(() => conn.close());
+  const corrupt = batchOf(['bad']);
+  corrupt[corrupt.length - 1]! ^= 0x01;
+  conn.send(ApiKey.Produce, PRODUCE_VERSION, 1, produceRequest(1, [{ topic: 'fire0', partitions: [{ partition: 0, records: batchOf(['k0']) }] }]));
+  conn.send(ApiKey.Produce, PRODUCE_VERSION, 2, produceRequest(0, [{ topic: 'fire0', partitions: [{ partition: 0, records: batchOf(['k1']) }] }]));
+  conn.send(ApiKey.Produce, PRODUCE_VERSION, 3, produceRequest(0, [{ topic: 'fire0', partitions: [{ partition: 0, records: corrupt }] }]));
+  conn.send(ApiKey.Produce, PRODUCE_VERSION, 4, produceRequest(1, [{ topic: 'fire0', partitions: [{ partition: 0, records: batchOf(['never']) }] }]));
+
+  const { correlationId } = decodeProduceFrame(await conn.next());
+  assert.equal(correlationId, 1, 'the response before the failure is written');
+  await assert.rejects(conn.next(2000), /connection closed/, 'then the connection is closed; request 4 is not answered');
+  assert.ok(conn.closed);
+  assert.deepEqual(await fetchAll('fire0', 0), [[0, 'k0'], [1, 'k1']], 'the good acks=0 batch was kept, the corrupt one refused');
+  assert.equal(await latestOffset('fire0', 0), 2);
 });
 
 test('a batch with a bad CRC gets CORRUPT_MESSAGE, is not appended, and the connection stays usable', async (t) => {

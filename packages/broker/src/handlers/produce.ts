@@ -15,19 +15,23 @@
  * Versions 0-2 carry message format v0/v1 record sets, which Tributary does not store
  * (as Kafka 4, KIP-896): they are not advertised.
  *
+ * - acks=0 that fails on any partition closes the connection (Kafka does, so that the
+ *   producer notices), after the responses to earlier requests on it are written.
+ *
  * Differences from Kafka: there is no transaction coordinator yet, so a produce with a
  * transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (a transactional
  * producer cannot get this far anyway: InitProducerId with a transactional id is refused
- * first). An acks=0 produce that fails is logged; Kafka closes the connection instead.
+ * first).
  */
 import {
   ErrorCode,
+  errorInfo,
   type ProduceRequest,
   type ProduceResponse,
   type ProduceResponsePartitionProduceResponse,
   type ProduceResponseTopicProduceResponse,
 } from '@tributary/protocol';
-import { NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
+import { CloseConnection, NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
 import type { PartitionAppendResult } from '../replica/replica-manager.js';
 
 export const produceHandler: Handler<ProduceRequest, ProduceResponse> = {
@@ -73,18 +77,19 @@ export const produceHandler: Handler<ProduceRequest, ProduceResponse> = {
   },
 };
 
-function finish(req: ProduceRequest, results: PartitionAppendResult[][], ctx: RequestContext): ProduceResponse | NoResponse {
+function finish(req: ProduceRequest, results: PartitionAppendResult[][], ctx: RequestContext): ProduceResponse | NoResponse | CloseConnection {
   const responses: ProduceResponseTopicProduceResponse[] = [];
-  let failed = false;
+  const failures: string[] = [];
   for (let t = 0; t < req.topicData.length; t++) {
     const topic = req.topicData[t]!;
     const topicResults = results[t]!;
     const partitionResponses: ProduceResponsePartitionProduceResponse[] = [];
     for (let i = 0; i < topicResults.length; i++) {
       const r = topicResults[i]!;
-      if (r.errorCode !== ErrorCode.NONE) failed = true;
+      const index = topic.partitionData[i]!.index;
+      if (r.errorCode !== ErrorCode.NONE) failures.push(`${topic.name}-${index}: ${errorInfo(r.errorCode).name}`);
       partitionResponses.push({
-        index: topic.partitionData[i]!.index,
+        index,
         errorCode: r.errorCode,
         baseOffset: r.baseOffset,
         logAppendTimeMs: r.logAppendTimeMs,
@@ -96,9 +101,10 @@ function finish(req: ProduceRequest, results: PartitionAppendResult[][], ctx: Re
     responses.push({ name: topic.name, partitionResponses });
   }
   if (req.acks === 0) {
-    // Kafka closes an acks=0 producer's connection on an error so that it notices.
-    if (failed) ctx.logger.warn('acks=0 produce failed on some partitions; the client is not told', { topics: responses.map((r) => r.name) });
-    return NO_RESPONSE;
+    if (failures.length === 0) return NO_RESPONSE;
+    // An acks=0 producer reads no responses: Kafka closes its connection so that it
+    // notices (and refreshes its metadata) rather than failing silently.
+    return new CloseConnection(`error during an acks=0 produce request with correlation id ${ctx.header.correlationId} from client id ${JSON.stringify(ctx.header.clientId)}: ${failures.join(', ')}`);
   }
   return { responses, throttleTimeMs: 0 };
 }

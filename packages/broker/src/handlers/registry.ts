@@ -5,7 +5,8 @@
  *
  * A handler serves one API over a version range it really implements (the codec may
  * know more versions than the handler does). It returns the response object for the
- * request's version, or NO_RESPONSE when the protocol wants silence (acks=0 Produce).
+ * request's version, NO_RESPONSE when the protocol wants silence (acks=0 Produce), or a
+ * CloseConnection when it wants the connection closed (a failed acks=0 Produce).
  * Expected outcomes (unknown topic, not leader, ...) are error codes inside the response;
  * a throw is a bug or an I/O failure, which the dispatcher logs and turns into the
  * handler's `errorResponse(req, UNKNOWN_SERVER_ERROR)` or, without one, a closed
@@ -39,7 +40,16 @@ export interface RequestContext {
   readonly receivedAtMs: number;
 }
 
-export type HandlerResult<Res> = Res | NoResponse | Promise<Res | NoResponse>;
+/**
+ * Returned by a handler whose protocol answer is a closed connection: a failed acks=0
+ * Produce (the only way such a producer learns of the failure, as in Kafka). Responses to
+ * earlier requests on the connection are written first.
+ */
+export class CloseConnection {
+  constructor(readonly reason: string) {}
+}
+
+export type HandlerResult<Res> = Res | NoResponse | CloseConnection | Promise<Res | NoResponse | CloseConnection>;
 
 export interface Handler<Req = unknown, Res = unknown> {
   readonly apiKey: number;

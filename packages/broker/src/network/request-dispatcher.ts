@@ -13,6 +13,7 @@
  * - A handler that throws (or rejects): logged with api and client id; answered with the
  *   handler's errorResponse(UNKNOWN_SERVER_ERROR) when it has one, else the connection is
  *   closed. The same holds for a response that fails to encode (a handler bug).
+ * - CloseConnection (a failed acks=0 Produce) closes the connection after earlier responses.
  * - NO_RESPONSE (acks=0 Produce) sends nothing; the connection keeps later responses in
  *   order regardless.
  * Cheap handlers that answer synchronously are answered synchronously (no promise).
@@ -26,7 +27,7 @@ import type { Logger } from '../log.js';
 import type { BrokerServices } from '../broker.js';
 import { API_VERSIONS_KEY, unsupportedVersionResponse } from '../handlers/api-versions.js';
 import type { Handler, HandlerRegistry, RequestContext, RequestHeaderInfo } from '../handlers/registry.js';
-import { NO_RESPONSE } from '../handlers/registry.js';
+import { CloseConnection, NO_RESPONSE } from '../handlers/registry.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
 import { NO_RESPONSE_ACTION } from './request-processor.js';
 
@@ -112,6 +113,7 @@ export class RequestDispatcher implements RequestProcessor {
 
   private respond(handler: Handler, spec: ApiSpec, request: unknown, ctx: RequestContext, response: unknown): ResponseAction {
     if (response === NO_RESPONSE) return NO_RESPONSE_ACTION;
+    if (response instanceof CloseConnection) return close(response.reason);
     try {
       return { type: 'send', chunks: encodeResponse(spec, ctx.header, response) };
     } catch (err) {
