@@ -102,7 +102,9 @@ export class OffsetIndex {
     while (this.count > 0 && (this.baseOffset + this.relOffsets[this.count - 1]! >= targetOffset || this.positions[this.count - 1]! >= position)) {
       this.count--;
     }
-    this.persistedBytes = Math.min(this.persistedBytes, this.count * OFFSET_INDEX_ENTRY_SIZE);
+    // The file may hold entries past the new end: a prefix length alone would call it
+    // clean, so mark it unknown and let the next persist rewrite (and cut) it.
+    if (this.persistedBytes > this.count * OFFSET_INDEX_ENTRY_SIZE) this.persistedBytes = -1;
   }
 
   toBytes(): Buffer {
