@@ -182,6 +182,15 @@ export async function runTargetScenarios(ctx, target) {
           return { kind: 'latency', ...fromTribload(await runTool(tribload, args, toolOpts(params.toolTimeoutS))) };
         });
       }
+      // The same 10k msgs/s with librdkafka's default linger (5 ms): what a producer that
+      // batches pays in latency and saves in broker CPU (the targets use linger 0).
+      const rate = 10_000;
+      await scenario(`trib.latency.${rate}.linger5`, `latency at ${rate} msgs/s, acks=all, linger 5 ms (librdkafka's default), 6 partitions`, async () => {
+        const topic = `latency-${rate}-linger5`;
+        await createTopic(topic, 6);
+        const args = ['e2e', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--rate', String(rate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.warmupSeconds), '--acks', 'all', '--linger-ms', '5', '--timeout-s', String(params.toolTimeoutS)];
+        return { kind: 'latency', ...fromTribload(await runTool(tribload, args, toolOpts(params.toolTimeoutS))) };
+      });
     }
 
     if (want('connections')) {
