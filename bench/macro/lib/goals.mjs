@@ -16,14 +16,13 @@ const fmt = (x, digits = 0) =>
   x === null || x === undefined || Number.isNaN(x) ? '–' : Number(x).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const msOf = (us) => (us === null || us === undefined ? null : us / 1000);
 const MIB_TO_MB = 2 ** 20 / 1e6;
-const mbpsOf = (row) => row?.mbPerS ?? null;
+const mbps = (row) => row?.mbPerS ?? null;
 
 /** The goals, sized from the run's parameters (quick mode measures smaller cases). */
 function goals(params) {
   const wide = params.widePartitions;
   const startupGB = params.startupBytes / 1e9;
   const startupCaveat = startupGB < 1 ? ` (this run: ${fmt(startupGB, 2)} GB)` : '';
-  const mbps = (row) => row?.mbPerS ?? null;
   const p99 = (key) => (row) => msOf(row?.[key]?.n > 0 ? row[key].p99 : null);
   return [
     { name: 'Produce acks=1, no compression ≥ 3× NATS JetStream publish (MB/s)', kind: 'ratio', a: 'trib.produce.acks1', b: 'nats.publish', value: mbps, min: 3, unit: 'MB/s' },
@@ -58,7 +57,7 @@ export function evaluateGoals(rows, params) {
   // Where the same load was also sent to librdkafka's mock cluster: how much of what the
   // load generator alone can send Tributary took.
   const ceilingNote = (g, a) => {
-    const c = g.ceiling ? mbpsOf(okRow(g.ceiling)) : null;
+    const c = g.ceiling ? mbps(okRow(g.ceiling)) : null;
     return c ? `; the load generator alone (librdkafka mock cluster) sends ${fmt(c, 1)} MB/s, Tributary takes ${pct(a / c)} of it` : '';
   };
 

@@ -174,23 +174,20 @@ export async function runTargetScenarios(ctx, target) {
     }
 
     if (want('latency')) {
-      for (const rate of params.latencyRates) {
-        await scenario(`trib.latency.${rate}`, `latency at ${rate} msgs/s, acks=all, linger 0, 6 partitions`, async () => {
-          const topic = `latency-${rate}`;
-          await createTopic(topic, 6);
-          const args = ['e2e', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--rate', String(rate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.warmupSeconds), '--acks', 'all', '--timeout-s', String(params.toolTimeoutS)];
+      // linger 0 at every rate (the targets), and 10k msgs/s once more with librdkafka's
+      // default linger (5 ms): what a producer that batches pays in latency and saves in
+      // broker CPU.
+      const variants = [
+        ...params.latencyRates.map((rate) => ({ rate, id: `trib.latency.${rate}`, topic: `latency-${rate}`, lingerName: 'linger 0', extra: [] })),
+        { rate: 10_000, id: 'trib.latency.10000.linger5', topic: 'latency-10000-linger5', lingerName: "linger 5 ms (librdkafka's default)", extra: ['--linger-ms', '5'] },
+      ];
+      for (const v of variants) {
+        await scenario(v.id, `latency at ${v.rate} msgs/s, acks=all, ${v.lingerName}, 6 partitions`, async () => {
+          await createTopic(v.topic, 6);
+          const args = ['e2e', '-b', broker.bootstrap, '-t', v.topic, '-s', String(params.size), '--rate', String(v.rate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.warmupSeconds), '--acks', 'all', ...v.extra, '--timeout-s', String(params.toolTimeoutS)];
           return { kind: 'latency', ...fromTribload(await runTool(tribload, args, toolOpts(params.toolTimeoutS))) };
         });
       }
-      // The same 10k msgs/s with librdkafka's default linger (5 ms): what a producer that
-      // batches pays in latency and saves in broker CPU (the targets use linger 0).
-      const rate = 10_000;
-      await scenario(`trib.latency.${rate}.linger5`, `latency at ${rate} msgs/s, acks=all, linger 5 ms (librdkafka's default), 6 partitions`, async () => {
-        const topic = `latency-${rate}-linger5`;
-        await createTopic(topic, 6);
-        const args = ['e2e', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--rate', String(rate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.warmupSeconds), '--acks', 'all', '--linger-ms', '5', '--timeout-s', String(params.toolTimeoutS)];
-        return { kind: 'latency', ...fromTribload(await runTool(tribload, args, toolOpts(params.toolTimeoutS))) };
-      });
     }
 
     if (want('connections')) {

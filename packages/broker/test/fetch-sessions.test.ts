@@ -4,22 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeBatchSync, ErrorCode, type FetchRequest } from '@tributary/protocol';
-import { startBroker, createLogger } from '../src/index.js';
 import { RawClient } from './helpers/raw-client.js';
+import { startBrokerWithClient, type TestContext } from './helpers/broker.js';
 
-async function setup(t: { after(fn: () => unknown): void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'trib-fetch-'));
-  const broker = await startBroker({ dataDir: dir, port: 0, logger: createLogger({ level: 'silent' }) });
-  t.after(async () => {
-    await broker.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const client = await RawClient.open(broker.port);
-  t.after(() => client.close());
+async function setup(t: TestContext) {
+  const { broker, client } = await startBrokerWithClient(t, 'fetch');
   const created = await client.request('CreateTopics', 7, { topics: [{ name: 's', numPartitions: 3, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
   assert.equal(created.topics[0]!.errorCode, 0);
   const produce = async (partition: number, value: string) => {

@@ -7,9 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   ApiKey,
   BatchLayout,
@@ -28,25 +25,16 @@ import {
   type ProduceResponse,
   type ProduceResponsePartitionProduceResponse,
 } from '@tributary/protocol';
-import { startBroker, createLogger } from '../src/index.js';
 import { RawClient } from './helpers/raw-client.js';
+import { startBrokerWithClient, type TestContext } from './helpers/broker.js';
 
 const PRODUCE_VERSION = 9;
 const FETCH_VERSION = 12;
 const LIST_OFFSETS_VERSION = 7;
 const LATEST_TIMESTAMP = -1;
 
-type TestContext = { after(fn: () => unknown): void };
-
 async function setup(t: TestContext) {
-  const dir = mkdtempSync(join(tmpdir(), 'trib-produce-'));
-  const broker = await startBroker({ dataDir: dir, port: 0, logger: createLogger({ level: 'silent' }) });
-  t.after(async () => {
-    await broker.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const client = await RawClient.open(broker.port);
-  t.after(() => client.close());
+  const { broker, client } = await startBrokerWithClient(t, 'produce');
 
   const createTopic = async (name: string, numPartitions: number, configs: Record<string, string> = {}) => {
     const created = await client.request('CreateTopics', 7, {

@@ -275,14 +275,7 @@ export class LogSegment {
   // ---------------------------------------------------------------- reading
 
   readBytes(position: number, length: number): Buffer {
-    const buf = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const n = fs.readSync(this.getFd(), buf, got, length - got, position + got);
-      if (n === 0) break;
-      got += n;
-    }
-    return got === length ? buf : buf.subarray(0, got);
+    return this.readInto(Buffer.allocUnsafe(length), position, length);
   }
 
   /** Reads up to `length` bytes at `position` into the start of `buf`; returns the filled view. */
@@ -293,7 +286,7 @@ export class LogSegment {
       if (n === 0) break;
       got += n;
     }
-    return buf.subarray(0, got);
+    return got === buf.length ? buf : buf.subarray(0, got);
   }
 
   private readHeaderAt(position: number): BatchHeader | string {

@@ -200,8 +200,7 @@ export class ReplicaManager {
     const config = log.config;
     if (req.acks === -1 && view.state.isr.length < config.minInsyncReplicas) {
       // Kafka refuses before appending (Partition.appendRecordsToLeader), so a retry
-      // cannot duplicate the records.
-      // No message, as in Kafka (its NotEnoughReplicasException has no custom message flag).
+      // cannot duplicate the records; like Kafka, without an error message.
       return failure(ErrorCode.NOT_ENOUGH_REPLICAS, null, [], log.logStartOffset);
     }
     const options: BatchValidationOptions = {
