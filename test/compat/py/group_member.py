@@ -17,6 +17,11 @@ SIGTERM makes the member leave cleanly (consumer.close(), which sends LeaveGroup
 leaves nothing behind but its session.
 The session timeout is 6000 ms (the broker's group.min.session.timeout.ms) and heartbeats go
 every 1000 ms, so a killed member is noticed within about six seconds.
+For the confluent member, the environment can change that: SESSION_TIMEOUT_MS sets
+session.timeout.ms, RECONNECT_BACKOFF_MAX_MS caps librdkafka's reconnect backoff (by default
+it doubles up to 10 s, so after a broker restart the first successful heartbeat may come
+later than the session timeout, and librdkafka then gives up the assignment on its own),
+RDKAFKA_DEBUG turns on librdkafka's debug contexts (logged on stderr).
 """
 import os
 import signal
@@ -45,7 +50,7 @@ if lib == "confluent":
     conf = {
         "bootstrap.servers": bootstrap,
         "group.id": group,
-        "session.timeout.ms": 6000,
+        "session.timeout.ms": int(os.environ.get("SESSION_TIMEOUT_MS", "6000")),
         "heartbeat.interval.ms": 1000,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
@@ -53,6 +58,10 @@ if lib == "confluent":
     }
     if instance_id is not None:
         conf["group.instance.id"] = instance_id
+    if os.environ.get("RECONNECT_BACKOFF_MAX_MS"):
+        conf["reconnect.backoff.max.ms"] = int(os.environ["RECONNECT_BACKOFF_MAX_MS"])
+    if os.environ.get("RDKAFKA_DEBUG"):  # e.g. "cgrp,protocol"
+        conf["debug"] = os.environ["RDKAFKA_DEBUG"]
     if strategy is not None:
         conf["partition.assignment.strategy"] = strategy
     consumer = Consumer(conf)
