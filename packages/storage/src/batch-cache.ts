@@ -31,9 +31,15 @@ export class CacheBudget {
   readonly maxBytes: number;
   private bytes = 0;
   private seq = 0;
-  /** Every batch added, oldest first; entries whose batch is already gone are skipped. */
+  /**
+   * Every batch added, oldest first; entries whose batch is already gone are skipped.
+   * Batches also leave by their own partition's limit, truncation or clear, without the
+   * budget seeing which: such entries are dropped when the array is compacted.
+   */
   private order: { cache: BatchCache; seq: number }[] = [];
   private head = 0;
+  /** Compact when more entries than this are queued (twice the live ones at the last compaction). */
+  private compactAbove = MIN_COMPACT_ENTRIES;
 
   constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
@@ -53,10 +59,27 @@ export class CacheBudget {
       const oldest = this.order[this.head++]!;
       oldest.cache.evictThrough(oldest.seq);
     }
-    if (this.head > 4096 && this.head * 2 > this.order.length) {
-      this.order = this.order.slice(this.head);
-      this.head = 0;
+    if (this.order.length - this.head > this.compactAbove || (this.head > MIN_COMPACT_ENTRIES && this.head * 2 > this.order.length)) {
+      this.compact();
     }
+  }
+
+  /**
+   * Keeps only the entries whose batch may still be cached. Without this, a budget that is
+   * never exceeded (six partitions at their 1 MiB limit under a 64 MiB budget) queued one
+   * entry per appended batch for ever: a leak of ~50 bytes per batch, and a steady stream
+   * of objects promoted to the old generation. Amortised O(1): the next compaction waits
+   * until the queue has doubled past what survived this one.
+   */
+  private compact(): void {
+    const live: { cache: BatchCache; seq: number }[] = [];
+    for (let i = this.head; i < this.order.length; i++) {
+      const entry = this.order[i]!;
+      if (entry.cache.mayHold(entry.seq)) live.push(entry);
+    }
+    this.order = live;
+    this.head = 0;
+    this.compactAbove = Math.max(MIN_COMPACT_ENTRIES, live.length * 2);
   }
 
   /** Called by a cache for every byte it drops, whatever the reason. */
@@ -64,6 +87,8 @@ export class CacheBudget {
     this.bytes -= bytes;
   }
 }
+
+const MIN_COMPACT_ENTRIES = 4096;
 
 /** Batches up to this size are copied into slabs when their backing memory is much larger. */
 const SLAB_BYTES = 256 * 1024;
@@ -179,6 +204,18 @@ export class BatchCache {
     this.bytes -= size;
     this.head++;
     this.budget?.released(size);
+  }
+
+  /**
+   * False when the batch numbered `seq` by the budget is certainly gone: older than the
+   * oldest cached batch, or newer than the newest (truncated away). May be true for a batch
+   * truncated and replaced since, which only keeps one budget entry a little longer.
+   */
+  mayHold(seq: number): boolean {
+    if (this.head >= this.batches.length) return false;
+    const first = this.batches[this.head]!.seq;
+    const last = this.batches[this.batches.length - 1]!.seq;
+    return first !== undefined && last !== undefined && seq >= first && seq <= last;
   }
 
   /** Drops the oldest batches up to and including the one with budget sequence `seq`. */

@@ -90,3 +90,21 @@ test('small batches that are slices of large buffers are cached as compact copie
   assert.notEqual(got.buffers[0]!.buffer, read.buffer, 'the cache holds the copy');
   assert.deepEqual(got.buffers[0], view);
 });
+
+test('batches evicted by their partition limit do not stay queued in the shared budget', () => {
+  // Six partitions at their own 10 KB limit under a budget that is never reached: the
+  // budget's queue of batches used to grow by one entry per append, for ever.
+  const budget = new CacheBudget(64 * 1024 * 1024);
+  const caches = Array.from({ length: 6 }, () => new BatchCache(10_000, budget));
+  for (let i = 0; i < 200_000; i++) caches[i % 6]!.add(batch(Math.floor(i / 6), 1000));
+  const queued = (budget as unknown as { order: unknown[]; head: number });
+  assert.ok(queued.order.length - queued.head <= 2 * 4096 + 60, `${queued.order.length - queued.head} entries queued for 60 cached batches`);
+  assert.equal(budget.sizeInBytes, 60_000);
+  // Eviction by the budget still goes oldest first after compactions.
+  const tight = new CacheBudget(5_000);
+  const cs = Array.from({ length: 3 }, () => new BatchCache(2_000, tight));
+  for (let i = 0; i < 30_000; i++) cs[i % 3]!.add(batch(Math.floor(i / 3), 1000));
+  assert.equal(tight.sizeInBytes, 5_000);
+  // The last five batches added: 9998 of partitions 1 and 2, then 9999 of all three.
+  assert.deepEqual(cs.map((c) => c.firstOffset()), [9999, 9998, 9998]);
+});
