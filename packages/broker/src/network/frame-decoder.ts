@@ -13,6 +13,11 @@
  * read chunk plus one partial frame) while reading from the socket is paused.
  * A frame that lies inside one received chunk is returned as a slice of it (no copy);
  * a frame spread over several chunks is copied once into its own buffer.
+ *
+ * A chunk pushed as `borrowed` is memory the caller reuses once it regains control (the
+ * socket's shared read buffer, see shared-read-buffer.ts): frames taken from it are
+ * always copied into a buffer of their own, and `detach()` copies whatever of it is left
+ * unconsumed before the caller lets go of it.
  */
 export class FrameError extends Error {
   readonly code = 'TRIB_ERR_FRAME_SIZE';
@@ -26,6 +31,8 @@ const SIZE_PREFIX_BYTES = 4;
 
 export class FrameDecoder {
   private chunks: Buffer[] = [];
+  /** The last chunk pushed is borrowed (only ever the last: detach() runs before the next push). */
+  private lastBorrowed = false;
   /** Unconsumed bytes across `chunks` (the first chunk may be partly consumed). */
   private buffered = 0;
   /** Bytes of chunks[0] already consumed. */
@@ -37,10 +44,26 @@ export class FrameDecoder {
     return this.buffered;
   }
 
-  push(chunk: Buffer): void {
+  push(chunk: Buffer, borrowed = false): void {
     if (chunk.length === 0) return;
+    if (this.lastBorrowed) this.detach();
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.lastBorrowed = borrowed;
+  }
+
+  /** Replaces the unconsumed part of a borrowed chunk with a copy the decoder owns. */
+  detach(): void {
+    if (!this.lastBorrowed) return;
+    this.lastBorrowed = false;
+    const last = this.chunks.length - 1;
+    if (last < 0) return;
+    const start = last === 0 ? this.headOffset : 0;
+    const chunk = this.chunks[last]!;
+    const copy = Buffer.allocUnsafeSlow(chunk.length - start);
+    chunk.copy(copy, 0, start);
+    this.chunks[last] = copy;
+    if (last === 0) this.headOffset = 0;
   }
 
   /**
@@ -94,12 +117,13 @@ export class FrameDecoder {
   private take(size: number): Buffer {
     const head = this.chunks[0];
     if (size === 0) return Buffer.alloc(0);
-    if (head !== undefined && head.length - this.headOffset >= size) {
+    if (head !== undefined && head.length - this.headOffset >= size && !(this.lastBorrowed && this.chunks.length === 1)) {
       const frame = head.subarray(this.headOffset, this.headOffset + size);
       this.consume(size);
       return frame;
     }
-    const frame = Buffer.allocUnsafe(size);
+    // Its own memory (not a pool slice): the read cache may keep views of it.
+    const frame = Buffer.allocUnsafeSlow(size);
     let filled = 0;
     while (filled < size) {
       const chunk = this.chunks[0]!;

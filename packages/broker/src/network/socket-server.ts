@@ -19,6 +19,7 @@ import type { ListenerSpec } from '../config/listeners.js';
 import type { Logger } from '../log.js';
 import { Connection } from './connection.js';
 import type { ConnectionInfo, RequestProcessor } from './request-processor.js';
+import { adoptAccepted } from './shared-read-buffer.js';
 
 export interface SocketServerOptions {
   readonly listeners: readonly ListenerSpec[];
@@ -101,7 +102,7 @@ export class SocketServer {
 
   private listen(spec: ListenerSpec): Promise<BoundListener> {
     return new Promise((resolve, reject) => {
-      const server = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(spec, socket));
+      const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(spec, socket));
       server.once('error', reject);
       const host = spec.host === '' ? undefined : spec.host;
       server.listen({ host, port: spec.port, backlog: 511 }, () => {
@@ -116,25 +117,27 @@ export class SocketServer {
     });
   }
 
-  private accept(spec: ListenerSpec, socket: Socket): void {
-    const ip = normaliseIp(socket.remoteAddress ?? 'unknown');
+  private accept(spec: ListenerSpec, accepted: Socket): void {
+    const ip = normaliseIp(accepted.remoteAddress ?? 'unknown');
     const logger = this.options.logger;
     if (this.stopped) {
-      socket.destroy();
+      accepted.destroy();
       return;
     }
     const ipLimit = this.options.maxConnectionsPerIpOverrides?.get(ip) ?? this.options.maxConnectionsPerIp;
     const ipCount = this.perIp.get(ip) ?? 0;
     if (ipCount >= ipLimit) {
       logger.warn('Rejected connection: max.connections.per.ip reached', { remote: ip, listener: spec.name, limit: ipLimit });
-      socket.destroy();
+      accepted.destroy();
       return;
     }
     if (this.connections.size >= this.options.maxConnections) {
       logger.warn('Rejected connection: max.connections reached', { remote: ip, listener: spec.name, limit: this.options.maxConnections });
-      socket.destroy();
+      accepted.destroy();
       return;
     }
+    const adopted = adoptAccepted(accepted);
+    const socket = adopted.socket;
     const info: ConnectionInfo = {
       id: `${spec.name}-${this.nextConnectionId++}`,
       listenerName: spec.name,
@@ -146,7 +149,7 @@ export class SocketServer {
       clientSoftwareName: undefined,
       clientSoftwareVersion: undefined,
     };
-    const connection = new Connection(socket, info, {
+    const connection = new Connection(adopted, info, {
       maxFrameBytes: this.options.maxFrameBytes,
       maxInflightRequests: this.options.maxInflightRequests,
       idleTimeoutMs: this.options.idleTimeoutMs,
