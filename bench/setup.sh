@@ -29,6 +29,8 @@ fi
 mkdir -p .build
 CFLAGS=(-O2 -g -Wall -Wextra -std=gnu11)
 cc "${CFLAGS[@]}" -o .build/tribload loadgen/tribload.c loadgen/histogram.c loadgen/payload.c -lrdkafka -lpthread -lm
+# rawload speaks the Kafka protocol itself: no librdkafka, one thread, epoll.
+cc "${CFLAGS[@]}" -o .build/rawload loadgen/rawload.c loadgen/histogram.c loadgen/payload.c -lm
 cc "${CFLAGS[@]}" -o .build/natsbench peers/natsbench.c loadgen/histogram.c loadgen/payload.c -lnats -lpthread -lm
 cc "${CFLAGS[@]}" $(pkg-config --cflags hiredis) -o .build/redisbench peers/redisbench.c \
   loadgen/histogram.c loadgen/payload.c $(pkg-config --libs hiredis) -lm

@@ -44,6 +44,9 @@ const PARAMS = {
     connMaxQueueKiB: 4096,
     widePartitions: 2000,
     wideCount: 100_000,
+    // rawload rows (trib.raw.*): seconds measured after a warm-up, per row.
+    rawSeconds: 2,
+    rawWarmupSeconds: 0.5,
     startupPartitions: 1000,
     startupBytes: 100e6,
     peerCount: 100_000,
@@ -69,6 +72,8 @@ const PARAMS = {
     connMaxQueueKiB: 4096,
     widePartitions: 10_000,
     wideCount: 500_000,
+    rawSeconds: 6,
+    rawWarmupSeconds: 1,
     startupPartitions: 1000,
     startupBytes: 1e9,
     peerCount: 1_000_000,
@@ -128,7 +133,7 @@ function parseCli() {
 // Rebuilds the C programs when one is missing or older than any C source.
 function ensureTools() {
   const build = join(benchDir, '.build');
-  const tools = Object.fromEntries(['tribload', 'natsbench', 'redisbench', 'diskwrite'].map((t) => [t, join(build, t)]));
+  const tools = Object.fromEntries(['tribload', 'rawload', 'natsbench', 'redisbench', 'diskwrite'].map((t) => [t, join(build, t)]));
   const sources = ['loadgen', 'peers', 'macro'].flatMap((d) =>
     readdirSync(join(benchDir, d)).filter((f) => /\.[ch]$/.test(f)).map((f) => join(benchDir, d, f)),
   );

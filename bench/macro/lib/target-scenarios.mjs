@@ -4,7 +4,9 @@
 //   main     produce max throughput (acks=1, acks=all, lz4, zstd), consume from the start
 //            of a large topic, latency at fixed rates, 500 producer connections (at a low
 //            rate for latency, and as fast as they can for throughput), a producer spread
-//            over many partitions;
+//            over many partitions; the last two once more with rawload (a raw-protocol
+//            producer in one thread), against its own 6-partition reference, because
+//            librdkafka rather than the broker limits them;
 //   durable  the broker restarted with the durable fsync-before-ack override, produce acks=all;
 //   startup  1,000 partitions holding ~1 GB, then a clean restart and a kill -9 restart,
 //            timed until TCP accept and until ApiVersions is answered, with RSS.
@@ -111,29 +113,71 @@ export async function runTargetScenarios(ctx, target) {
     };
   };
 
-  const produce = async (topic, extra, timeoutS = params.toolTimeoutS) =>
-    runTool(tribload, ['produce', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--timeout-s', String(timeoutS), ...extra], toolOpts(timeoutS));
+  const produceAt = async (bootstrap, topic, extra, timeoutS = params.toolTimeoutS) =>
+    runTool(tribload, ['produce', '-b', bootstrap, '-t', topic, '-s', String(params.size), '--timeout-s', String(timeoutS), ...extra], toolOpts(timeoutS));
+  const produce = async (topic, extra, timeoutS = params.toolTimeoutS) => produceAt(broker.bootstrap, topic, extra, timeoutS);
+  // rawload prints tribload's field names (msgs_per_s, acked, errors, complete, ...), so
+  // fromTribload reads its results too.
+  const rawProduceAt = async (bootstrap, topic, extra, timeoutS = params.toolTimeoutS) =>
+    runTool(ctx.tools.rawload, ['-b', bootstrap, '-t', topic, '-s', String(params.size), '--timeout-s', String(timeoutS), ...extra], toolOpts(timeoutS));
 
   // The same load against librdkafka's in-process mock cluster (tribload mock-serve), which
   // keeps records in memory and does next to nothing per request: what the load generator
   // alone sends on this machine. Where Tributary comes close to it, the load generator,
   // not the broker, is the limit. Run while the broker is idle, never beside it.
-  const loadgenCeiling = async (id, scenario, topic, partitions, args, timeoutS = params.toolTimeoutS) => {
+  // `send(bootstrap)` runs the load generator (tribload or rawload) against the mock.
+  const loadgenCeiling = async (id, scenario, topic, partitions, send, { system = 'librdkafka mock cluster (load generator alone)', note } = {}) => {
     if (target.name === 'mock') return;
     const mock = mockTarget({ tribload, logDir: ctx.logDir });
-    const system = 'librdkafka mock cluster (load generator alone)';
     let server = null;
     try {
       server = await mock.start();
       const created = await mock.createTopic(server, topic, partitions);
       if (!created.ok) throw new Error(created.error);
-      const r = await runTool(tribload, ['produce', '-b', server.bootstrap, '-t', topic, '-s', String(params.size), '--timeout-s', String(timeoutS), ...args], toolOpts(timeoutS));
-      ctx.record({ id, section: 'ceilings', scenario, system, kind: 'produce', ...fromTribload(r) });
+      const r = await send(server.bootstrap);
+      const row = { kind: 'produce', ...(r.result?.tool === 'rawload' ? fromRawload(r) : fromTribload(r)) };
+      if (note) row.note = row.note ? `${row.note}; ${note}` : note;
+      ctx.record({ id, section: 'ceilings', scenario, system, ...row });
     } catch (err) {
       ctx.record({ id, section: 'ceilings', scenario, system, ok: false, error: err.message });
     } finally {
       if (server) await server.stop('clean');
     }
+  };
+
+  // rawload rows: a fixed duration rather than a count, so a row takes the same time
+  // whether it runs at 50 MB/s (Tributary) or 2 GB/s (the mock); Java-producer-like
+  // requests: full 16-record batches, one per partition, up to 1 MiB, 5 in flight.
+  const rawShape = `${params.size} B, acks=1, batches of 16 records, requests up to 1 MiB, 5 in flight per connection`;
+  const rawMockSystem = 'librdkafka mock cluster (rawload alone)';
+  const rawArgs = (partitions, connections) => [
+    '-p', String(partitions), '-c', String(connections), '--acks', '1',
+    '--duration-s', String(params.rawSeconds), '--warmup-s', String(params.rawWarmupSeconds),
+  ];
+  const fromRawload = (r) => {
+    const row = fromTribload(r);
+    const x = r.result ?? {};
+    // Requests answered per connection in the measured window: a wide spread means the
+    // broker served some connections far more often than others.
+    const per = x.requests_per_connection;
+    const fairness = per && x.connections > 1 ? `; requests answered per connection min ${per.min} / median ${per.p50} / max ${per.max}` : '';
+    if (x.partitions_per_request) row.note = `${x.partitions_per_request} partitions per request${fairness}`;
+    return row;
+  };
+  // The 6-partition reference of the rawload rows (same generator on both sides of each
+  // ratio), run once, before the first of them.
+  let rawReferenceDone = false;
+  /** The broker on which the librdkafka partitions row created the `wide` topic. */
+  let wideTopicBroker = null;
+  const rawReference = async () => {
+    if (rawReferenceDone) return;
+    rawReferenceDone = true;
+    const name = `rawload: 1 connection, 6 partitions, ${rawShape}`;
+    await scenario('trib.raw.p6', name, async () => {
+      await createTopic('raw-p6', 6);
+      return { kind: 'produce', ...fromRawload(await rawProduceAt(broker.bootstrap, 'raw-p6', rawArgs(6, 1))) };
+    });
+    await loadgenCeiling('mock.raw.p6', name, 'raw-p6', 6, (b) => rawProduceAt(b, 'raw-p6', rawArgs(6, 1)), { system: rawMockSystem });
   };
 
   const mainScenarios = ['produce', 'consume', 'latency', 'connections', 'partitions'].filter(want);
@@ -246,17 +290,58 @@ export async function runTargetScenarios(ctx, target) {
           }
         },
       );
-      await loadgenCeiling('mock.connections.max', connMaxName, 'connections-max', 6, connMaxArgs, params.toolTimeoutS * 2);
+      await loadgenCeiling('mock.connections.max', connMaxName, 'connections-max', 6, (b) => produceAt(b, 'connections-max', connMaxArgs, params.toolTimeoutS * 2));
+    }
+
+    if (want('connections')) {
+      const { connections } = params;
+      const name = `rawload: ${connections} connections, 6 partitions, ${rawShape}`;
+      await rawReference();
+      await scenario('trib.raw.connections', name, async () => {
+        await createTopic('raw-connections', 6);
+        let maxConnections = 0;
+        const sampler = setInterval(() => {
+          maxConnections = Math.max(maxConnections, establishedConnections(broker.port));
+        }, 500);
+        try {
+          const row = fromRawload(await rawProduceAt(broker.bootstrap, 'raw-connections', rawArgs(6, connections)));
+          return { kind: 'produce', ...row, connections: maxConnections, rssMiB: round(rssMiB(broker.pid), 0) };
+        } finally {
+          clearInterval(sampler);
+        }
+      });
+      await loadgenCeiling('mock.raw.connections', name, 'raw-connections', 6, (b) => rawProduceAt(b, 'raw-connections', rawArgs(6, connections)), { system: rawMockSystem });
     }
 
     if (want('partitions')) {
       const { widePartitions, wideCount } = params;
       await scenario('trib.partitions', `one producer spread over ${widePartitions} partitions (round-robin per message), acks=1`, async () => {
         const created = await createTopic('wide', widePartitions);
+        wideTopicBroker = broker;
         const r = await produce('wide', ['-n', String(wideCount), '--spread', '--acks', '1']);
         return { kind: 'produce', ...fromTribload(r), note: `CreateTopics took ${round(created.ready_seconds, 2)} s`, rssMiB: round(rssMiB(broker.pid), 0) };
       });
-      await loadgenCeiling('mock.partitions', `one producer spread over ${widePartitions} partitions (round-robin per message), acks=1`, 'wide', widePartitions, ['-n', String(wideCount), '--spread', '--acks', '1']);
+      await loadgenCeiling('mock.partitions', `one producer spread over ${widePartitions} partitions (round-robin per message), acks=1`, 'wide', widePartitions, (b) => produceAt(b, 'wide', ['-n', String(wideCount), '--spread', '--acks', '1']));
+    }
+
+    if (want('partitions')) {
+      const { widePartitions } = params;
+      const name = `rawload: 1 connection over ${widePartitions} partitions, ${rawShape}`;
+      await rawReference();
+      await scenario('trib.raw.partitions', name, async () => {
+        // The topic of the librdkafka row above when this broker has it (already holding
+        // its messages), else created the same way. (The mock refuses to create it twice.)
+        const created = wideTopicBroker === broker ? null : await createTopic('wide', widePartitions);
+        const row = fromRawload(await rawProduceAt(broker.bootstrap, 'wide', rawArgs(widePartitions, 1)));
+        row.note = [created ? `CreateTopics took ${round(created.ready_seconds, 2)} s` : "the librdkafka row's topic", row.note].filter(Boolean).join('; ');
+        return { kind: 'produce', ...row, rssMiB: round(rssMiB(broker.pid), 0) };
+      });
+      // The mock answers a request naming many partitions slowly (its own CPU is the
+      // limit there), so this row bounds nothing: it is kept as a sanity figure.
+      await loadgenCeiling('mock.raw.partitions', name, 'wide', widePartitions, (b) => rawProduceAt(b, 'wide', rawArgs(widePartitions, 1)), {
+        system: rawMockSystem,
+        note: 'the mock itself is CPU-bound on requests naming many partitions: not a ceiling',
+      });
     }
     await stopPhase();
   }
