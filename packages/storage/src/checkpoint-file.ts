@@ -77,6 +77,16 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** fsyncDir with the fsync on libuv's threadpool. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export function writeCheckpointFile(file: string, entries: ReadonlyMap<string, number>): void {
   const tmp = file + '.tmp';
   const fd = fs.openSync(tmp, 'w');

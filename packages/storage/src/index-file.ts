@@ -33,6 +33,30 @@ export function persistIndexFile(file: string, bytes: Buffer, validBytes: number
   return bytes.length;
 }
 
+/**
+ * persistIndexFile with the fsync on libuv's threadpool, so that many index files (a
+ * clean shutdown of thousands of partitions) are made durable concurrently.
+ */
+export async function persistIndexFileDurably(file: string, bytes: Buffer, validBytes: number): Promise<number> {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  try {
+    const from = Math.max(0, Math.min(validBytes, bytes.length));
+    if (from < bytes.length) fs.writeSync(fd, bytes, from, bytes.length - from, from);
+    if (fs.fstatSync(fd).size !== bytes.length) fs.ftruncateSync(fd, bytes.length);
+    await fsyncAsync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return bytes.length;
+}
+
+/** fsync (or fdatasync) of an open file on libuv's threadpool. */
+export function fsyncAsync(fd: number, dataOnly = false): Promise<void> {
+  return new Promise((resolve, reject) => {
+    (dataOnly ? fs.fdatasync : fs.fsync)(fd, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 /** A growable pair of columns; plain typed arrays keep lookups allocation-free. */
 export function grow<T extends Int32Array | Float64Array>(arr: T, needed: number, make: (n: number) => T): T {
   if (needed <= arr.length) return arr;

@@ -41,6 +41,9 @@ import type { Decompressor } from './record-timestamps.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
 
+/** Logs closed at the same time by close(). */
+const CLOSE_CONCURRENCY = 64;
+
 export interface StorageLogger {
   info(message: string): void;
   warn(message: string): void;
@@ -387,7 +390,14 @@ export class LogManager {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
-    for (const log of this.logsByKey.values()) await log.close();
+    // Many at once, so that their fsyncs share journal commits (see Log.close); bounded so
+    // that 10,000 partitions do not open 40,000 files at the same time.
+    const logs = [...this.logsByKey.values()];
+    let next = 0;
+    const closeNext = async (): Promise<void> => {
+      while (next < logs.length) await logs[next++]!.close({ parentDirSynced: true });
+    };
+    await Promise.all(Array.from({ length: Math.min(CLOSE_CONCURRENCY, logs.length) }, closeNext));
     this.checkpoint();
     await Promise.all([...this.background]);
     const fd = fs.openSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'w');

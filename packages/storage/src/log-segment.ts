@@ -272,6 +272,13 @@ export class LogSegment {
     this.timeIndexLoaded!.persist(this.timeIndexFile, fsync);
   }
 
+  /** persistIndexes(true) with the fsyncs off the event loop (clean shutdown). */
+  async persistIndexesDurably(): Promise<void> {
+    if (this.deleted) return;
+    if (this.offsetIndexLoaded === null) return;
+    await Promise.all([this.offsetIndexLoaded.persistDurably(this.indexFile), this.timeIndexLoaded!.persistDurably(this.timeIndexFile)]);
+  }
+
   // ---------------------------------------------------------------- reading
 
   readBytes(position: number, length: number): Buffer {

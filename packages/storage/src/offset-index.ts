@@ -8,7 +8,7 @@
  * a lookup finds the last entry at or below the target and scans at most that many bytes.
  * The file holds at most segment.index.bytes / 8 entries; a full index rolls the segment.
  */
-import { grow, persistIndexFile } from './index-file.js';
+import { grow, persistIndexFile, persistIndexFileDurably } from './index-file.js';
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8;
 
@@ -124,6 +124,11 @@ export class OffsetIndex {
   persist(file: string, fsync: boolean): void {
     if (!this.isDirty() && !fsync) return;
     this.persistedBytes = persistIndexFile(file, this.toBytes(), this.persistedBytes, fsync);
+  }
+
+  /** persist(file, true) with the fsync off the event loop. */
+  async persistDurably(file: string): Promise<void> {
+    this.persistedBytes = await persistIndexFileDurably(file, this.toBytes(), this.persistedBytes);
   }
 
   /** Marks the file as unknown, so the next persist rewrites it whole. */

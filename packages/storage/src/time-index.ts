@@ -9,7 +9,7 @@
  * timestamp is below T: every record before that entry's offset is older than T.
  */
 import { readInt64, writeInt64 } from '@tributary/protocol';
-import { grow, persistIndexFile } from './index-file.js';
+import { grow, persistIndexFile, persistIndexFileDurably } from './index-file.js';
 
 export const TIME_INDEX_ENTRY_SIZE = 12;
 
@@ -112,6 +112,11 @@ export class TimeIndex {
   persist(file: string, fsync: boolean): void {
     if (!this.isDirty() && !fsync) return;
     this.persistedBytes = persistIndexFile(file, this.toBytes(), this.persistedBytes, fsync);
+  }
+
+  /** persist(file, true) with the fsync off the event loop. */
+  async persistDurably(file: string): Promise<void> {
+    this.persistedBytes = await persistIndexFileDurably(file, this.toBytes(), this.persistedBytes);
   }
 
   forgetFile(): void {
