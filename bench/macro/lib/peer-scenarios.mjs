@@ -11,8 +11,16 @@
 //   with appendfsync always (fsync before reply) is the peer of Tributary's durable mode.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { peakRssMiB } from './procfs.mjs';
-import { freePort, runTool, startServer, stopProcess } from './processes.mjs';
+import { machineCpu, machineShares, peakRssMiB } from './procfs.mjs';
+import { freePort, runTool as runToolNow, settleDisk, startServer, stopProcess } from './processes.mjs';
+
+/** Every measurement starts with the page cache written back (see settleDisk). */
+const runTool = async (...args) => {
+  settleDisk();
+  const before = machineCpu();
+  const r = await runToolNow(...args);
+  return { ...r, machine: machineShares(before, machineCpu()) };
+};
 
 function row(ctx, base, r) {
   const x = r.result ?? {};
@@ -26,6 +34,7 @@ function row(ctx, base, r) {
     ack: x.ack_latency_us ?? null,
     count: x.acked ?? x.received ?? null,
     raw: x,
+    machine: r.machine ?? null,
     ...base,
   });
 }

@@ -2,6 +2,7 @@
 // PID at the end of its phase and, whatever happens (an exception, Ctrl-C, a timeout), at
 // exit. Nothing is ever killed by name.
 import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import net from 'node:net';
 
@@ -181,4 +182,21 @@ export function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Waits until the kernel has written back every dirty page (sync(1)), so that a scenario
+ * does not pay for the gigabytes earlier ones left in the page cache. Without it, rows late
+ * in a full run (which has written ~8 GB by then) ran at half the speed they show on a
+ * fresh machine: writers are throttled once dirty pages pass vm.dirty_ratio, and fsyncs
+ * (durable mode, NATS, Redis AOF) queue behind the writeback. Returns the seconds it took.
+ */
+export function settleDisk() {
+  const t0 = process.hrtime.bigint();
+  try {
+    execFileSync('sync', [], { stdio: 'ignore', timeout: 300_000 });
+  } catch {
+    // A sync that failed or timed out only leaves the next row less isolated.
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e9;
 }

@@ -50,3 +50,24 @@ export function establishedConnections(port) {
   }
   return n;
 }
+
+/**
+ * The machine's CPU time so far from /proc/stat, in clock ticks: all of it, idle (with
+ * iowait), and steal (time the hypervisor gave this VM's CPUs to someone else).
+ */
+export function machineCpu() {
+  try {
+    const cols = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = cols;
+    return { total: user + nice + system + idle + iowait + irq + softirq + steal, idle: idle + iowait, steal };
+  } catch {
+    return null;
+  }
+}
+
+/** Busy and steal shares (%) of the machine between two machineCpu() readings. */
+export function machineShares(a, b) {
+  if (!a || !b || b.total <= a.total) return null;
+  const total = b.total - a.total;
+  return { busyPct: Math.round((1 - (b.idle - a.idle) / total) * 100), stealPct: Math.round(((b.steal - a.steal) / total) * 1000) / 10 };
+}

@@ -20,6 +20,7 @@ function notesOf(r) {
   if (r.brokerCpuPct !== null && r.brokerCpuPct !== undefined) parts.push(`broker CPU ${r.brokerCpuPct}%`);
   if (r.clientCpuPct !== null && r.clientCpuPct !== undefined) parts.push(`load generator CPU ${r.clientCpuPct}%`);
   if (r.rssMiB) parts.push(`RSS ${fmt(r.rssMiB)} MiB`);
+  if (r.machine && r.machine.stealPct >= 1) parts.push(`CPU steal ${fmt(r.machine.stealPct, 1)}% (the VM's host was busy)`);
   if (r.startup) {
     const s = r.startup;
     parts.push(`listening ${fmt(s.listeningMs)} ms, TCP ${fmt(s.tcpMs)} ms, ApiVersions ${fmt(s.apiVersionsMs)} ms`);
