@@ -150,6 +150,9 @@ test('the log behaves like its model under random operations and crashes', async
               break;
             case 'truncate': {
               const target = Math.min(log.logEndOffset, logStart + Math.floor(op.at * (log.logEndOffset - logStart + 1)));
+              // At the log end truncation does nothing, and batches below the log start stay
+              // in the file: after a crash an older log start offset may expose them again.
+              if (target >= log.logEndOffset) break;
               log.truncateTo(target);
               const keep = model.filter((b) => b.lastOffset < target);
               if (keep.length === 0 || keep[keep.length - 1]!.lastOffset < logStart) {
@@ -243,7 +246,8 @@ test('the log behaves like its model under random operations and crashes', async
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
     }),
-    { numRuns: Number(process.env.STORAGE_MODEL_RUNS ?? 150) },
+    // FC_SEED and FC_PATH (from a failure report) replay one counterexample.
+    { numRuns: Number(process.env.STORAGE_MODEL_RUNS ?? 150), ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH, endOnFailure: true } : {}) },
   );
   console.log(`model test: ${run} runs in ${Date.now() - started} ms`);
 });
