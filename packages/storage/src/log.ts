@@ -514,16 +514,33 @@ export class Log {
       this.asyncFlushInFlight = false;
     }
     if (this.closed) return;
+    // The directory fsyncs of afterFlush, off the event loop: behind the fdatasync of a
+    // rolled 1 GiB segment, one took ~0.8 s with the loop blocked.
+    const dirs: string[] = [];
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      dirs.push(this.dir);
+    }
+    if (this.parentDirDirty) {
+      this.parentDirDirty = false;
+      dirs.push(path.dirname(this.dir));
+    }
+    await Promise.all(dirs.map((dir) => fsyncDirAsync(dir)));
+    if (this.closed) return;
     this.afterFlush(target, messages);
   }
 
+  /**
+   * The async flush: index files written, then every fsync on libuv's threadpool. Rolled
+   * segments' index files are fsynced there too (beforeFlush does it on the event loop,
+   * which a background flush after a roll blocked for ~0.6 s).
+   */
   private async fdatasyncAll(segments: LogSegment[]): Promise<void> {
-    this.beforeFlush(segments);
-    await Promise.all(
-      segments.filter((s) => !s.deleted).map((s) => new Promise<void>((resolve, reject) => {
-        fs.fdatasync(s.fdForSync, (err) => (err ? reject(err) : resolve()));
-      })),
-    );
+    const live = segments.filter((s) => !s.deleted);
+    await Promise.all(live.flatMap((seg) => [
+      seg !== this.activeSegment ? seg.persistIndexesDurably() : (seg.persistIndexes(false), Promise.resolve()),
+      fsyncAsync(seg.fdForSync, true),
+    ]));
   }
 
   // ---------------------------------------------------------------- truncation
