@@ -4,9 +4,10 @@
 //   main     produce max throughput (acks=1, acks=all, lz4, zstd), consume from the start
 //            of a large topic, latency at fixed rates, 500 producer connections (at a low
 //            rate for latency, and as fast as they can for throughput), a producer spread
-//            over many partitions; the last two once more with rawload (a raw-protocol
-//            producer in one thread), against its own 6-partition reference, because
-//            librdkafka rather than the broker limits them;
+//            over many partitions;
+//   raw      on a fresh broker: the last two once more with rawload (a raw-protocol
+//            producer in one thread), against its own 6-partition reference run just
+//            before them, because librdkafka rather than the broker limits them;
 //   durable  the broker restarted with the durable fsync-before-ack override, produce acks=all;
 //   startup  1,000 partitions holding ~1 GB, then a clean restart and a kill -9 restart,
 //            timed until TCP accept and until ApiVersions is answered, with RSS.
@@ -172,8 +173,6 @@ export async function runTargetScenarios(ctx, target) {
   // The 6-partition reference of the rawload rows (same generator on both sides of each
   // ratio), run once, before the first of them.
   let rawReferenceDone = false;
-  /** The broker on which the librdkafka partitions row created the `wide` topic. */
-  let wideTopicBroker = null;
   const rawReference = async () => {
     if (rawReferenceDone) return;
     rawReferenceDone = true;
@@ -298,55 +297,69 @@ export async function runTargetScenarios(ctx, target) {
       await loadgenCeiling('mock.connections.max', connMaxName, 'connections-max', 6, (b) => produceAt(b, 'connections-max', connMaxArgs, params.toolTimeoutS * 2));
     }
 
-    if (want('connections')) {
-      const { connections } = params;
-      const name = `rawload: ${connections} connections, 6 partitions, ${rawShape}`;
-      await rawReference();
-      await scenario('trib.raw.connections', name, async () => {
-        await createTopic('raw-connections', 6);
-        let maxConnections = 0;
-        const sampler = setInterval(() => {
-          maxConnections = Math.max(maxConnections, establishedConnections(broker.port));
-        }, 500);
-        try {
-          const row = fromRawload(await rawProduceAt(broker.bootstrap, 'raw-connections', rawArgs(6, connections)));
-          return { kind: 'produce', ...row, connections: maxConnections, rssMiB: round(rssMiB(broker.pid), 0) };
-        } finally {
-          clearInterval(sampler);
-        }
-      });
-      await loadgenCeiling('mock.raw.connections', name, 'raw-connections', 6, (b) => rawProduceAt(b, 'raw-connections', rawArgs(6, connections)), { system: rawMockSystem });
-    }
-
     if (want('partitions')) {
       const { widePartitions, wideCount } = params;
       await scenario('trib.partitions', `one producer spread over ${widePartitions} partitions (round-robin per message), acks=1`, async () => {
         const created = await createTopic('wide', widePartitions);
-        wideTopicBroker = broker;
         const r = await produce('wide', ['-n', String(wideCount), '--spread', '--acks', '1']);
         return { kind: 'produce', ...fromTribload(r), note: `CreateTopics took ${round(created.ready_seconds, 2)} s`, rssMiB: round(rssMiB(broker.pid), 0) };
       });
       await loadgenCeiling('mock.partitions', `one producer spread over ${widePartitions} partitions (round-robin per message), acks=1`, 'wide', widePartitions, (b) => produceAt(b, 'wide', ['-n', String(wideCount), '--spread', '--acks', '1']));
     }
 
-    if (want('partitions')) {
-      const { widePartitions } = params;
-      const name = `rawload: 1 connection over ${widePartitions} partitions, ${rawShape}`;
+    await stopPhase();
+  }
+
+  // The rawload rows, in a phase of their own on a fresh broker and back to back, so that
+  // each ratio's 6-partition reference and its row see the same broker state, before any
+  // segment roll: in the main phase they ran after ~5 GB, where rolling the 1 GiB
+  // segments halves the write rate while the disk writes them out (docs/benchmarks.md).
+  const rawScenarios = ['connections', 'partitions'].filter(want);
+  if (rawScenarios.length) {
+    let started = true;
+    try {
+      await startFresh('raw', []);
+    } catch (err) {
+      started = false;
+      for (const id of ['trib.raw.p6', ...rawScenarios.map((x) => `trib.raw.${x}`)]) failRow(id, id, `broker did not start: ${err.message}`);
+    }
+    if (started) {
       await rawReference();
-      await scenario('trib.raw.partitions', name, async () => {
-        // The topic of the librdkafka row above when this broker has it (already holding
-        // its messages), else created the same way. (The mock refuses to create it twice.)
-        const created = wideTopicBroker === broker ? null : await createTopic('wide', widePartitions);
-        const row = fromRawload(await rawProduceAt(broker.bootstrap, 'wide', rawArgs(widePartitions, 1)));
-        row.note = [created ? `CreateTopics took ${round(created.ready_seconds, 2)} s` : "the librdkafka row's topic", row.note].filter(Boolean).join('; ');
-        return { kind: 'produce', ...row, rssMiB: round(rssMiB(broker.pid), 0) };
-      });
-      // The mock answers a request naming many partitions slowly (its own CPU is the
-      // limit there), so this row bounds nothing: it is kept as a sanity figure.
-      await loadgenCeiling('mock.raw.partitions', name, 'wide', widePartitions, (b) => rawProduceAt(b, 'wide', rawArgs(widePartitions, 1)), {
-        system: rawMockSystem,
-        note: 'the mock itself is CPU-bound on requests naming many partitions: not a ceiling',
-      });
+      if (want('connections')) {
+        const { connections } = params;
+        const name = `rawload: ${connections} connections, 6 partitions, ${rawShape}`;
+        await scenario('trib.raw.connections', name, async () => {
+          await createTopic('raw-connections', 6);
+          let maxConnections = 0;
+          const sampler = setInterval(() => {
+            maxConnections = Math.max(maxConnections, establishedConnections(broker.port));
+          }, 500);
+          try {
+            const row = fromRawload(await rawProduceAt(broker.bootstrap, 'raw-connections', rawArgs(6, connections)));
+            return { kind: 'produce', ...row, connections: maxConnections, rssMiB: round(rssMiB(broker.pid), 0) };
+          } finally {
+            clearInterval(sampler);
+          }
+        });
+        await loadgenCeiling('mock.raw.connections', name, 'raw-connections', 6, (b) => rawProduceAt(b, 'raw-connections', rawArgs(6, connections)), { system: rawMockSystem });
+      }
+
+      if (want('partitions')) {
+        const { widePartitions } = params;
+        const name = `rawload: 1 connection over ${widePartitions} partitions, ${rawShape}`;
+        await scenario('trib.raw.partitions', name, async () => {
+          const created = await createTopic('wide', widePartitions);
+          const row = fromRawload(await rawProduceAt(broker.bootstrap, 'wide', rawArgs(widePartitions, 1)));
+          row.note = [`CreateTopics took ${round(created.ready_seconds, 2)} s`, row.note].filter(Boolean).join('; ');
+          return { kind: 'produce', ...row, rssMiB: round(rssMiB(broker.pid), 0) };
+        });
+        // The mock answers a request naming many partitions slowly (its own CPU is the
+        // limit there), so this row bounds nothing: it is kept as a sanity figure.
+        await loadgenCeiling('mock.raw.partitions', name, 'wide', widePartitions, (b) => rawProduceAt(b, 'wide', rawArgs(widePartitions, 1)), {
+          system: rawMockSystem,
+          note: 'the mock itself is CPU-bound on requests naming many partitions: not a ceiling',
+        });
+      }
     }
     await stopPhase();
   }
