@@ -33,5 +33,7 @@ void hist_print_json_us(FILE *out, const hist_t *h);
 
 /* CLOCK_MONOTONIC in nanoseconds: comparable across processes on the same host. */
 uint64_t now_ns(void);
+/* User + system CPU seconds of this whole process, every thread included. */
+double cpu_seconds(void);
 
 #endif

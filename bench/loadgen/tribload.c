@@ -273,14 +273,6 @@ static int topic_partition_count(rd_kafka_t *rk, const char *topic, int timeout_
 
 static double secs_since(uint64_t t0) { return (double)(now_ns() - t0) / 1e9; }
 
-/* User + system CPU seconds of this whole process (all librdkafka threads included). */
-static double cpu_seconds(void) {
-  struct rusage ru;
-  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
 /* The load generator's own CPU use over the measured run, so the report can tell whether
  * the client rather than the broker was the limit (100 = one core busy all the time). */
 static void print_cpu_fields(double cpu0, uint64_t t0) {

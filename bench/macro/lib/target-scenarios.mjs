@@ -50,6 +50,20 @@ export async function runTargetScenarios(ctx, target) {
     if (dataDir && !ctx.keepData) await rm(dataDir, { recursive: true, force: true });
     dataDir = null;
   };
+  // Runs `run` while sampling the broker's established connections every 0.5 s; the row
+  // gets the largest count seen.
+  const countingConnections = async (run) => {
+    let maxConnections = 0;
+    const sampler = setInterval(() => {
+      maxConnections = Math.max(maxConnections, establishedConnections(broker.port));
+    }, 500);
+    try {
+      const row = await run();
+      return { ...row, connections: maxConnections };
+    } finally {
+      clearInterval(sampler);
+    }
+  };
   const failRow = (id, scenario, error) => ctx.record({ id, section: 'target', scenario, system: label, ok: false, error });
 
   // Runs `fn` with a live broker, measuring the broker's CPU use over it; any exception
@@ -242,17 +256,10 @@ export async function runTargetScenarios(ctx, target) {
       const { connections, connectionsRate } = params;
       await scenario('trib.connections', `${connections} producer connections, ${connectionsRate / connections} msgs/s each, acks=1`, async () => {
         await createTopic('connections', 6);
-        // Sampled while the producers run: the broker's connection count and memory.
-        let maxConnections = 0;
-        const sampler = setInterval(() => {
-          maxConnections = Math.max(maxConnections, establishedConnections(broker.port));
-        }, 500);
-        try {
+        return countingConnections(async () => {
           const r = await produce('connections', ['--producers', String(connections), '--rate', String(connectionsRate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.connectionsWarmupSeconds), '--acks', '1'], params.toolTimeoutS * 2);
-          return { kind: 'latency', ...fromTribload(r), connections: maxConnections, rssMiB: round(rssMiB(broker.pid), 0) };
-        } finally {
-          clearInterval(sampler);
-        }
+          return { kind: 'latency', ...fromTribload(r), rssMiB: round(rssMiB(broker.pid), 0) };
+        });
       });
     }
 
@@ -330,16 +337,10 @@ export async function runTargetScenarios(ctx, target) {
         const name = `rawload: ${connections} connections, 6 partitions, ${rawShape}`;
         await scenario('trib.raw.connections', name, async () => {
           await createTopic('raw-connections', 6);
-          let maxConnections = 0;
-          const sampler = setInterval(() => {
-            maxConnections = Math.max(maxConnections, establishedConnections(broker.port));
-          }, 500);
-          try {
+          return countingConnections(async () => {
             const row = fromRawload(await rawProduceAt(broker.bootstrap, 'raw-connections', rawArgs(6, connections)));
-            return { kind: 'produce', ...row, connections: maxConnections, rssMiB: round(rssMiB(broker.pid), 0) };
-          } finally {
-            clearInterval(sampler);
-          }
+            return { kind: 'produce', ...row, rssMiB: round(rssMiB(broker.pid), 0) };
+          });
         });
         await loadgenCeiling('mock.raw.connections', name, 'raw-connections', 6, (b) => rawProduceAt(b, 'raw-connections', rawArgs(6, connections)), { system: rawMockSystem });
       }

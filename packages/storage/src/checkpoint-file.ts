@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StorageError, StorageErrorCode } from './errors.js';
+import { fsyncAsync } from './index-file.js';
 
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-offset-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
@@ -81,7 +82,7 @@ export function fsyncDir(dir: string): void {
 export async function fsyncDirAsync(dir: string): Promise<void> {
   const fd = fs.openSync(dir, 'r');
   try {
-    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+    await fsyncAsync(fd);
   } finally {
     fs.closeSync(fd);
   }

@@ -21,11 +21,8 @@ export function readIndexFile(file: string): Buffer | null {
  * (`validBytes`, the prefix known to match). Returns the new valid length.
  */
 export function persistIndexFile(file: string, bytes: Buffer, validBytes: number, fsync: boolean): number {
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  const fd = writeIndexFile(file, bytes, validBytes);
   try {
-    const from = Math.max(0, Math.min(validBytes, bytes.length));
-    if (from < bytes.length) fs.writeSync(fd, bytes, from, bytes.length - from, from);
-    if (fs.fstatSync(fd).size !== bytes.length) fs.ftruncateSync(fd, bytes.length);
     if (fsync) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -38,16 +35,27 @@ export function persistIndexFile(file: string, bytes: Buffer, validBytes: number
  * clean shutdown of thousands of partitions) are made durable concurrently.
  */
 export async function persistIndexFileDurably(file: string, bytes: Buffer, validBytes: number): Promise<number> {
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  const fd = writeIndexFile(file, bytes, validBytes);
   try {
-    const from = Math.max(0, Math.min(validBytes, bytes.length));
-    if (from < bytes.length) fs.writeSync(fd, bytes, from, bytes.length - from, from);
-    if (fs.fstatSync(fd).size !== bytes.length) fs.ftruncateSync(fd, bytes.length);
     await fsyncAsync(fd);
   } finally {
     fs.closeSync(fd);
   }
   return bytes.length;
+}
+
+/** Opens the file and makes it hold `bytes`; returns the open descriptor. */
+function writeIndexFile(file: string, bytes: Buffer, validBytes: number): number {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+  try {
+    const from = Math.max(0, Math.min(validBytes, bytes.length));
+    if (from < bytes.length) fs.writeSync(fd, bytes, from, bytes.length - from, from);
+    if (fs.fstatSync(fd).size !== bytes.length) fs.ftruncateSync(fd, bytes.length);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return fd;
 }
 
 /** fsync (or fdatasync) of an open file on libuv's threadpool. */

@@ -509,13 +509,34 @@ export class Log {
     this.truncatedDuringFlush = Infinity;
     this.asyncFlushInFlight = true;
     try {
-      await this.fdatasyncAll(segments);
+      await this.syncSegments(segments, false);
     } finally {
       this.asyncFlushInFlight = false;
     }
     if (this.closed) return;
     // The directory fsyncs of afterFlush, off the event loop: behind the fdatasync of a
     // rolled 1 GiB segment, one took ~0.8 s with the loop blocked.
+    await this.syncDirs(false);
+    if (this.closed) return;
+    this.afterFlush(target, messages);
+  }
+
+  /**
+   * The async flush and close: index files written, then every fsync on libuv's
+   * threadpool. Rolled segments' index files are fsynced there too (beforeFlush does it on
+   * the event loop, which a background flush after a roll blocked for ~0.6 s); the active
+   * segment's only when `activeIndexes` (close: the next start trusts them).
+   */
+  private async syncSegments(segments: LogSegment[], activeIndexes: boolean): Promise<void> {
+    const live = segments.filter((s) => !s.deleted);
+    await Promise.all(live.flatMap((seg) => [
+      seg !== this.activeSegment || activeIndexes ? seg.persistIndexesDurably() : (seg.persistIndexes(false), Promise.resolve()),
+      fsyncAsync(seg.fdForSync, true),
+    ]));
+  }
+
+  /** fsyncs the directories afterFlush would, on the threadpool; the parent unless `parentSynced`. */
+  private async syncDirs(parentSynced: boolean): Promise<void> {
     const dirs: string[] = [];
     if (this.dirDirty) {
       this.dirDirty = false;
@@ -523,24 +544,9 @@ export class Log {
     }
     if (this.parentDirDirty) {
       this.parentDirDirty = false;
-      dirs.push(path.dirname(this.dir));
+      if (!parentSynced) dirs.push(path.dirname(this.dir));
     }
     await Promise.all(dirs.map((dir) => fsyncDirAsync(dir)));
-    if (this.closed) return;
-    this.afterFlush(target, messages);
-  }
-
-  /**
-   * The async flush: index files written, then every fsync on libuv's threadpool. Rolled
-   * segments' index files are fsynced there too (beforeFlush does it on the event loop,
-   * which a background flush after a roll blocked for ~0.6 s).
-   */
-  private async fdatasyncAll(segments: LogSegment[]): Promise<void> {
-    const live = segments.filter((s) => !s.deleted);
-    await Promise.all(live.flatMap((seg) => [
-      seg !== this.activeSegment ? seg.persistIndexesDurably() : (seg.persistIndexes(false), Promise.resolve()),
-      fsyncAsync(seg.fdForSync, true),
-    ]));
   }
 
   // ---------------------------------------------------------------- truncation
@@ -688,16 +694,8 @@ export class Log {
     if (this.closed) return;
     this.closed = true;
     this.activeSegment.finishIndexes();
-    const segments = this.unflushedSegments().filter((seg) => !seg.deleted);
-    await Promise.all(segments.flatMap((seg) => [seg.persistIndexesDurably(), fsyncAsync(seg.fdForSync, true)]));
-    if (this.dirDirty) {
-      this.dirDirty = false;
-      await fsyncDirAsync(this.dir);
-    }
-    if (this.parentDirDirty) {
-      this.parentDirDirty = false;
-      if (!options.parentDirSynced) await fsyncDirAsync(path.dirname(this.dir));
-    }
+    await this.syncSegments(this.unflushedSegments(), true);
+    await this.syncDirs(options.parentDirSynced ?? false);
     this.recovery = this.logEnd;
     this.unflushedMessages = 0;
     this.lastFlushMs = this.clock.now();

@@ -111,16 +111,15 @@ export class Connection {
 
   private readonly socket: Socket;
 
-  /** `from` is a plain socket, or one reading into the shared buffer (shared-read-buffer.ts). */
-  constructor(from: Socket | AdoptedSocket, info: ConnectionInfo, private readonly options: ConnectionOptions) {
-    const adopted = 'sharedReads' in from ? from : null;
-    const socket = adopted === null ? (from as Socket) : adopted.socket;
+  /** `adopted`: an accepted socket, reading into the shared buffer where it can (shared-read-buffer.ts). */
+  constructor(adopted: AdoptedSocket, info: ConnectionInfo, private readonly options: ConnectionOptions) {
+    const socket = adopted.socket;
     this.socket = socket;
     this.info = info;
     this.decoder = new FrameDecoder(options.maxFrameBytes);
     this.logger = options.logger.child({ connection: info.id, remote: `${info.remoteAddress}:${info.remotePort}` });
     socket.setNoDelay(true);
-    if (adopted?.sharedReads) adopted.setReader((chunk) => this.onData(chunk, true));
+    if (adopted.sharedReads) adopted.setReader((chunk) => this.onData(chunk, true));
     else socket.on('data', (chunk: Buffer) => this.onData(chunk, false));
     socket.on('drain', () => this.takeFrames());
     socket.on('end', () => this.close('client closed the connection', 'debug'));
