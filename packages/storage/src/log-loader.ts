@@ -13,7 +13,6 @@
  *     entry) to find the log end offset. Indexes of other segments load on first use.
  */
 import fs from 'node:fs';
-import type { CacheBudget } from './batch-cache.js';
 import path from 'node:path';
 import type { Clock } from './clock.js';
 import { fsyncDir } from './checkpoint-file.js';
@@ -41,8 +40,6 @@ export interface LoadLogOptions {
   cleanShutdown: boolean;
   /** A log created just now: its directory is fsynced (with its parent) at the first flush. */
   deferDirSync?: boolean;
-  batchCacheBytes: number;
-  cacheBudget?: CacheBudget;
   fsyncMode: FsyncMode;
   decompress?: Decompressor;
   listener?: LogListener;
@@ -172,8 +169,6 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     logEndOffset: logEnd,
     recoveryPoint,
     highWatermark: hw,
-    batchCacheBytes: options.batchCacheBytes,
-    ...(options.cacheBudget !== undefined ? { cacheBudget: options.cacheBudget } : {}),
     fsyncMode: options.fsyncMode,
     dirsUnsynced: options.deferDirSync === true,
     ...(options.decompress !== undefined ? { decompress: options.decompress } : {}),

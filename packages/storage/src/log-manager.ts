@@ -14,7 +14,6 @@
  * call `runRetention()` or `checkpoint()` directly with an injected clock.
  */
 import fs from 'node:fs';
-import { CacheBudget } from './batch-cache.js';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
@@ -63,10 +62,6 @@ export interface LogManagerOptions {
   clock?: Clock;
   /** How group-commit fsyncs run; 'async' by default (README, "Measurements"). */
   fsyncMode?: FsyncMode;
-  /** Bytes of recent batches kept in memory per partition for tailing readers (default 1 MiB). */
-  batchCacheBytes?: number;
-  /** Bytes of cached batches across all partitions (default 64 MiB); the oldest go first. */
-  batchCacheBytesTotal?: number;
   decompress?: Decompressor;
   /** log.retention.check.interval.ms (Kafka: 300000). */
   retentionCheckIntervalMs?: number;
@@ -105,7 +100,6 @@ export class LogManager {
   private readonly background = new Set<Promise<unknown>>();
   private logStartCheckpointScheduled = false;
   private closed = false;
-  private readonly cacheBudget: CacheBudget;
   openStats: OpenStats = { partitions: 0, cleanShutdown: false, recoveredSegments: 0, truncatedBytes: 0, elapsedMs: 0 };
 
   private constructor(options: LogManagerOptions) {
@@ -114,7 +108,6 @@ export class LogManager {
     this.clock = options.clock ?? systemClock;
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...(options.defaults ?? {}) };
     this.logger = options.logger ?? stderrLogger;
-    this.cacheBudget = new CacheBudget(options.batchCacheBytesTotal ?? 64 * 1024 * 1024);
     for (const [topic, props] of options.topicConfigs ?? []) this.topicOverrides.set(topic, { ...props });
   }
 
@@ -205,8 +198,6 @@ export class LogManager {
       partition,
       config: this.configFor(topic),
       clock: this.clock,
-      batchCacheBytes: this.options.batchCacheBytes ?? 1024 * 1024,
-      cacheBudget: this.cacheBudget,
       fsyncMode: this.options.fsyncMode ?? ('async' as const),
       ...optional('decompress', this.options.decompress),
       listener: this.listener(),

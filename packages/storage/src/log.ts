@@ -19,7 +19,6 @@ import { crc32c } from '@node-rs/crc32';
 import { BatchAttributes, BatchLayout, writeInt64 } from '@tributary/protocol';
 import type { BatchHeader } from './batch-scan.js';
 import { splitBatches } from './batch-scan.js';
-import { BatchCache, type CacheBudget } from './batch-cache.js';
 import type { Clock } from './clock.js';
 import { StorageError, StorageErrorCode } from './errors.js';
 import type { FsyncMode } from './group-commit.js';
@@ -65,10 +64,9 @@ export type ReadResult =
       sizeInBytes: number;
       /** Offset after the last returned batch (the next fetch offset); fetchOffset when empty. */
       nextFetchOffset: number;
-      /** Segment and file position of the first batch returned (-1 when served from memory or empty). */
+      /** Segment and file position of the first batch returned (-1 when empty). */
       segmentBaseOffset: number;
       position: number;
-      fromCache: boolean;
       logStartOffset: number;
       logEndOffset: number;
       highWatermark: number;
@@ -93,9 +91,6 @@ export interface LogState {
   logEndOffset: number;
   recoveryPoint: number;
   highWatermark: number;
-  batchCacheBytes: number;
-  /** Shared by every log of a LogManager (bounds the total memory of the read caches). */
-  cacheBudget?: CacheBudget;
   fsyncMode: FsyncMode;
   /** The directory and its entry in the parent are not durable yet (a just-created log). */
   dirsUnsynced?: boolean;
@@ -117,7 +112,6 @@ export class Log {
   private logEnd: number;
   private recovery: number;
   private hw: number;
-  readonly cache: BatchCache;
   readonly groupCommit: GroupCommit;
   readonly decompress: Decompressor | undefined;
   private readonly listener: LogListener;
@@ -143,7 +137,6 @@ export class Log {
     this.logEnd = state.logEndOffset;
     this.recovery = state.recoveryPoint;
     this.hw = state.highWatermark;
-    this.cache = new BatchCache(state.batchCacheBytes, state.cacheBudget);
     this.decompress = state.decompress;
     this.listener = state.listener ?? {};
     this.lastFlushMs = state.clock.now();
@@ -226,7 +219,7 @@ export class Log {
    * Appends already-validated v2 batches as leader: assigns offsets from the log end
    * offset and the leader epoch in place (both outside the CRC), stamps LogAppendTime when
    * the topic asks for it (recomputing the CRC), writes and indexes them. The log takes
-   * ownership of `batches`: it is patched and kept in the read cache.
+   * ownership of `batches`: it is patched in place.
    */
   append(batches: Buffer, options: AppendOptions): AppendResult {
     this.ensureOpen();
@@ -319,9 +312,6 @@ export class Log {
     this.maybeRoll(batches.length, first.baseOffset, last.lastOffset, maxTimestamp, now);
     this.activeSegment.append(batches, headers);
     this.logEnd = last.lastOffset + 1;
-    for (const h of headers) {
-      this.cache.add({ baseOffset: h.baseOffset, lastOffset: h.lastOffset, bytes: batches.subarray(h.position, h.position + h.size) });
-    }
     this.unflushedMessages += records;
     if (this.unflushedMessages >= this.config.flushMessages) this.flushInBackground();
   }
@@ -402,20 +392,11 @@ export class Log {
       nextFetchOffset: fetchOffset,
       segmentBaseOffset: -1,
       position: -1,
-      fromCache: false,
       logStartOffset: this.logStart,
       logEndOffset: this.logEnd,
       highWatermark: this.hw,
     };
     if (fetchOffset >= limit) return result;
-    const cached = this.cache.read(fetchOffset, maxBytes, limit, minOne);
-    if (cached !== null) {
-      result.records = cached.buffers;
-      result.sizeInBytes = cached.bytes;
-      result.fromCache = true;
-      if (cached.lastOffset >= 0) result.nextFetchOffset = cached.lastOffset + 1;
-      return result;
-    }
     let remaining = maxBytes;
     let offset = fetchOffset;
     for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
@@ -588,7 +569,6 @@ export class Log {
     this.logStart = offset;
     this.logEnd = offset;
     this.hw = offset;
-    this.cache.clear();
     this.afterTruncation();
     if (this.recovery !== offset) {
       this.recovery = offset;
@@ -598,7 +578,6 @@ export class Log {
   }
 
   private afterTruncation(): void {
-    this.cache.truncateTo(this.logEnd);
     if (this.asyncFlushInFlight) this.truncatedDuringFlush = Math.min(this.truncatedDuringFlush, this.logEnd);
     if (this.hw > this.logEnd) this.hw = this.logEnd;
     if (this.recovery > this.logEnd) {

@@ -92,7 +92,7 @@ test('the log behaves like its model under random operations and crashes', async
     fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), fc.boolean(), async (ops, asyncFsync) => {
       const dataDir = `${root}/run-${run++}`;
       const clock = new FakeClock();
-      const options = { dataDir, clock, schedulers: false, logger: quietLogger, fsyncMode: asyncFsync ? 'async' as const : 'sync' as const, batchCacheBytes: 500 };
+      const options = { dataDir, clock, schedulers: false, logger: quietLogger, fsyncMode: asyncFsync ? 'async' as const : 'sync' as const };
       let manager = await LogManager.open(options);
       let log = manager.createLog('m', 0, TOPIC_CONFIG);
       let model: ModelBatch[] = [];

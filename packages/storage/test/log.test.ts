@@ -47,18 +47,18 @@ test('append assigns offsets and leader epoch in place; read returns the exact b
   const oor = log.read(6, 100);
   assert.equal(oor.kind, 'offset_out_of_range');
   await m.close();
-  // From disk, not from the cache.
-  const m2 = await open(dir, clock, { batchCacheBytes: 0 });
+  // After a reopen.
+  const m2 = await open(dir, clock);
   const log2 = m2.getLog('orders', 0)!;
   assert.equal(log2.logEndOffset, 5);
   const r = log2.read(0, 1 << 20);
-  assert.ok(r.kind === 'ok' && !r.fromCache && r.position === 0);
+  assert.ok(r.kind === 'ok' && r.position === 0);
   assert.deepEqual(concat(log2, 0), Buffer.concat([a, b]));
   await m2.close();
 });
 
 test('maxBytes, minOneBatch (KIP-74) and maxOffset (high watermark) bound reads to whole batches', async (t) => {
-  const m = await open(tempDir(t), new FakeClock(), { batchCacheBytes: 0 });
+  const m = await open(tempDir(t), new FakeClock());
   const log = m.createLog('t', 0);
   const batches = [0, 1, 2].map((i) => makeBatch({ timestamps: [i], valueBytes: 100 }));
   for (const b of batches) log.append(b, { leaderEpoch: 0 });
@@ -75,7 +75,7 @@ test('maxBytes, minOneBatch (KIP-74) and maxOffset (high watermark) bound reads 
 });
 
 test('segments roll on segment.bytes; reads and index lookups span segments', async (t) => {
-  const m = await open(tempDir(t), new FakeClock(), { batchCacheBytes: 0 });
+  const m = await open(tempDir(t), new FakeClock());
   const log = m.createLog('t', 0, { 'segment.bytes': '1000', 'index.interval.bytes': '100' });
   const all: Buffer[] = [];
   for (let i = 0; i < 50; i++) {
@@ -110,7 +110,7 @@ test('segments roll on segment.ms (record time), and when the index is full', as
 });
 
 test('offsetForTimestamp, earliest/latest and max timestamp (ListOffsets -3)', async (t) => {
-  const m = await open(tempDir(t), new FakeClock(), { batchCacheBytes: 0 });
+  const m = await open(tempDir(t), new FakeClock());
   const log = m.createLog('t', 0, { 'segment.bytes': '400', 'index.interval.bytes': '50' });
   // Timestamps are not monotonic: offset 4 carries the max (900).
   const ts = [[100, 150], [120, 900], [300, 310], [250], [500, 600, 700]];
@@ -154,7 +154,7 @@ test('LogAppendTime stamps maxTimestamp and the attribute, with a valid CRC', as
 });
 
 test('truncateTo removes whole batches; truncateFullyAndStartAt restarts the log', async (t) => {
-  const m = await open(tempDir(t), new FakeClock(), { batchCacheBytes: 0 });
+  const m = await open(tempDir(t), new FakeClock());
   const log = m.createLog('t', 0, { 'segment.bytes': '300' });
   for (let i = 0; i < 10; i++) log.append(makeBatch({ timestamps: [i, i, i] }), { leaderEpoch: 0 });
   assert.equal(log.logEndOffset, 30);

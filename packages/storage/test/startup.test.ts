@@ -11,7 +11,7 @@ const MIB_PER_PARTITION = Number(process.env.STORAGE_STARTUP_MIB_PER_PARTITION ?
 
 test(`opening ${PARTITIONS} partitions x ${MIB_PER_PARTITION} MiB`, async (t) => {
   const dataDir = tempDir(t);
-  const options = { dataDir, schedulers: false, logger: quietLogger, batchCacheBytes: 0 };
+  const options = { dataDir, schedulers: false, logger: quietLogger };
   const template = makeBatch({ timestamps: Array.from({ length: 16 }, (_, i) => 1000 + i), valueBytes: 1000 });
   const perPartition = Math.ceil((MIB_PER_PARTITION * 1024 * 1024) / template.length);
   let t0 = performance.now();
