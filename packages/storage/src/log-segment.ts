@@ -22,6 +22,8 @@ import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FIL
 const INT32_MAX = 2147483647;
 /** Read size when walking batch headers: large enough to hold many small batches per syscall. */
 const WALK_CHUNK_BYTES = 64 * 1024;
+/** Appended batches whose positions a segment remembers (see batchPosition). */
+const RECENT_BATCHES = 32;
 /** Shared by every walk (see walk()). */
 const walkScratch = Buffer.allocUnsafeSlow(WALK_CHUNK_BYTES);
 
@@ -71,6 +73,16 @@ export class LogSegment {
   private firstBatchTimestamp: number | null = null;
   private bytesSinceLastIndexEntry = 0;
   private suffix = '';
+  /**
+   * Last offsets and positions of the last RECENT_BATCHES batches appended, oldest first
+   * from `recentNext` (a ring; allocated on the first append). A consumer at the tail
+   * asks for an offset in one of them: its position is then known without reading batch
+   * headers from the file. Typed arrays, so appends allocate nothing the GC must trace.
+   */
+  private recentLastOffsets: Float64Array | null = null;
+  private recentPositions: Float64Array | null = null;
+  private recentCount = 0;
+  private recentNext = 0;
 
   private constructor(dir: string, baseOffset: number, size: number, settings: SegmentSettings, createdMs: number) {
     this.dir = dir;
@@ -169,29 +181,29 @@ export class LogSegment {
     this.offsetOfMaxTimestamp = -1;
     this.bytesSinceLastIndexEntry = 0;
     const result = this.walk(0, this.size, () => false, (h) => {
-      this.indexBatch(h);
+      this.indexBatch(h, h.position);
       return true;
     });
     // A segment below the recovery point whose framing breaks was damaged after it was
     // fsynced; keep what frames and let reads stop there rather than fail.
-    if (result.invalidReason !== undefined) this.size = result.endPosition;
+    if (result.invalidReason !== undefined) { this.size = result.endPosition; this.recentCount = 0; }
     this.finishIndexes();
   }
 
   /** Index bookkeeping for one batch appended (or found) at h.position. Kafka's rule. */
-  private indexBatch(h: BatchHeader): void {
+  private indexBatch(h: BatchHeader, position: number): void {
     if (this.maxTimestamp === null) this.loadMaxTimestamp();
     if (h.maxTimestamp > this.maxTimestamp!) {
       this.maxTimestamp = h.maxTimestamp;
       this.offsetOfMaxTimestamp = h.lastOffset;
     }
     if (this.bytesSinceLastIndexEntry > this.settings.indexIntervalBytes) {
-      this.offsetIndex.append(h.lastOffset, h.position);
+      this.offsetIndex.append(h.lastOffset, position);
       this.timeIndex.maybeAppend(this.maxTimestamp!, this.offsetOfMaxTimestamp);
       this.bytesSinceLastIndexEntry = 0;
     }
     this.bytesSinceLastIndexEntry += h.size;
-    if (this.firstBatchTimestamp === null && h.position === 0) this.firstBatchTimestamp = h.maxTimestamp;
+    if (this.firstBatchTimestamp === null && position === 0) this.firstBatchTimestamp = h.maxTimestamp;
   }
 
   /** Records the exact largest timestamp in the time index (on roll and close), like Kafka. */
@@ -255,8 +267,46 @@ export class LogSegment {
     const start = this.size;
     let written = 0;
     while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, start + written);
-    for (const h of headers) this.indexBatch({ ...h, position: start + h.position });
+    for (const h of headers) {
+      this.indexBatch(h, start + h.position);
+      this.rememberBatch(h.lastOffset, start + h.position);
+    }
     this.size = start + bytes.length;
+  }
+
+  private rememberBatch(lastOffset: number, position: number): void {
+    if (this.recentLastOffsets === null) {
+      this.recentLastOffsets = new Float64Array(RECENT_BATCHES);
+      this.recentPositions = new Float64Array(RECENT_BATCHES);
+    }
+    this.recentLastOffsets[this.recentNext] = lastOffset;
+    this.recentPositions![this.recentNext] = position;
+    this.recentNext = (this.recentNext + 1) % RECENT_BATCHES;
+    if (this.recentCount < RECENT_BATCHES) this.recentCount++;
+  }
+
+  /**
+   * Position of the first batch whose last offset is >= offset, or -1 when there is none.
+   * Answered from the recent appends when `offset` lies past the oldest of them (no file
+   * read), else by findBatch.
+   */
+  batchPosition(offset: number): number {
+    const n = this.recentCount;
+    if (n > 0) {
+      const offsets = this.recentLastOffsets!;
+      const oldest = (this.recentNext - n + RECENT_BATCHES) % RECENT_BATCHES;
+      // The oldest remembered batch may be the answer only if the batch before it (not
+      // remembered) ends before `offset`; a segment whose every batch is remembered has none.
+      const coversStart = n < RECENT_BATCHES && this.recentPositions![oldest] === 0;
+      if (offset > offsets[oldest]! || coversStart) {
+        for (let k = 0; k < n; k++) {
+          const i = (oldest + k) % RECENT_BATCHES;
+          if (offsets[i]! >= offset) return this.recentPositions![i]!;
+        }
+        return -1;
+      }
+    }
+    return this.findBatch(offset)?.position ?? -1;
   }
 
   /** fdatasync of the .log file (sync flavour; the async one lives in log-flusher.ts). */
@@ -401,7 +451,7 @@ export class LogSegment {
       }
       return true;
     });
-    if (result.invalidReason !== undefined) this.size = result.endPosition;
+    if (result.invalidReason !== undefined) { this.size = result.endPosition; this.recentCount = 0; }
     if (start > 0 && next === this.baseOffset) next = this.offsetIndex.lastEntry()!.offset + 1;
     this.bytesSinceLastIndexEntry = this.size - start;
     return next;
@@ -433,7 +483,7 @@ export class LogSegment {
       }
       if (this.cannotHoldOffset(h.lastOffset)) return `last offset ${h.lastOffset} does not fit relative to ${this.baseOffset}`;
       if (body !== null && !crcMatches(body)) return `CRC-32C mismatch in batch at offset ${h.baseOffset}`;
-      this.indexBatch(h);
+      this.indexBatch(h, h.position);
       expected = h.lastOffset + 1;
       return true;
     });
@@ -441,6 +491,7 @@ export class LogSegment {
     const truncatedBytes = fileSize - validBytes;
     if (truncatedBytes > 0) fs.ftruncateSync(this.getFd(), validBytes);
     this.size = validBytes;
+    this.recentCount = 0;
     const out: RecoverResult = { validBytes, nextOffset: validBytes === 0 ? this.baseOffset : expected, truncatedBytes };
     if (result.invalidReason !== undefined) out.invalidReason = result.invalidReason;
     return out;
@@ -456,6 +507,7 @@ export class LogSegment {
     const position = batch.position;
     fs.ftruncateSync(this.getFd(), position);
     this.size = position;
+    this.recentCount = 0;
     this.offsetIndex.truncate(batch.baseOffset, position);
     this.timeIndex.truncate(batch.baseOffset);
     this.maxTimestamp = null;

@@ -401,14 +401,14 @@ export class Log {
     let offset = fetchOffset;
     for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
       const seg = this.segments[i]!;
-      const batch = seg.findBatch(offset);
-      if (batch === null) continue;
+      const position = seg.batchPosition(offset);
+      if (position < 0) continue;
       const first = result.records.length === 0;
-      const got = seg.readBatches(batch.position, remaining, limit, minOne && first);
+      const got = seg.readBatches(position, remaining, limit, minOne && first);
       if (got.bytes.length === 0) break;
       if (first) {
         result.segmentBaseOffset = seg.baseOffset;
-        result.position = batch.position;
+        result.position = position;
       }
       result.records.push(got.bytes);
       result.sizeInBytes += got.bytes.length;
@@ -416,7 +416,7 @@ export class Log {
       remaining -= got.bytes.length;
       offset = got.lastOffset + 1;
       // Continue into the next segment only when this one was read to its end.
-      if (remaining <= 0 || offset >= limit || batch.position + got.bytes.length < seg.size) break;
+      if (remaining <= 0 || offset >= limit || position + got.bytes.length < seg.size) break;
     }
     return result;
   }

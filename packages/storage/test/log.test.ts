@@ -315,3 +315,38 @@ test('LogManager skips unknown dirs, removes -delete dirs, deleteLog renames the
   assert.ok(!names.some((n) => n.startsWith('doomed') || n.startsWith('gone')), names.join(','));
   assert.ok(!readCheckpointFile(path.join(dir, 'recovery-point-offset-checkpoint')).has('doomed 3'));
 });
+
+test('a segment finds recently appended batches without the file, and agrees with a file scan', async (t) => {
+  const dir = tempDir(t);
+  const clock = new FakeClock();
+  const m = await open(dir, clock);
+  const log = m.createLog('tail', 0);
+  // More batches than the segment remembers (32), of 1-3 records each.
+  for (let i = 0; i < 45; i++) log.append(makeBatch({ timestamps: Array.from({ length: 1 + (i % 3) }, (_, k) => i * 10 + k) }), { leaderEpoch: 0 });
+  const check = (label: string): void => {
+    const seg = log.segments[log.segments.length - 1]!;
+    for (let offset = seg.baseOffset; offset <= log.logEndOffset + 1; offset++) {
+      assert.equal(seg.batchPosition(offset), seg.findBatch(offset)?.position ?? -1, `${label}: offset ${offset}`);
+    }
+  };
+  check('after appends');
+  // A truncation forgets what it removed; later appends are remembered again.
+  log.truncateTo(60);
+  check('after truncation');
+  for (let i = 0; i < 5; i++) log.append(makeBatch({ timestamps: [1000 + i, 1001 + i] }), { leaderEpoch: 0 });
+  check('after appends past a truncation');
+  // Reads give the same bytes as after a reopen (which starts with nothing remembered).
+  const before = concat(log, 0);
+  const tail = concat(log, 55);
+  await m.close();
+  const m2 = await open(dir, clock);
+  const log2 = m2.getLog('tail', 0)!;
+  assert.deepEqual(concat(log2, 0), before);
+  assert.deepEqual(concat(log2, 55), tail);
+  log2.append(makeBatch({ timestamps: [5000] }), { leaderEpoch: 0 });
+  const seg2 = log2.segments[log2.segments.length - 1]!;
+  for (let offset = 0; offset <= log2.logEndOffset; offset++) {
+    assert.equal(seg2.batchPosition(offset), seg2.findBatch(offset)?.position ?? -1, `reopened: offset ${offset}`);
+  }
+  await m2.close();
+});
