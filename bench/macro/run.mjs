@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { runCeilings } from './lib/ceilings.mjs';
 import { describeMachine } from './lib/machine.mjs';
+import { runPairedLatency } from './lib/paired-latency.mjs';
 import { runPeerScenarios } from './lib/peer-scenarios.mjs';
 import { killAllNow, stopAll } from './lib/processes.mjs';
 import { consoleGoals, consoleRatios, consoleTable, markdownSection, writeMarkdownSection } from './lib/report.mjs';
@@ -36,6 +37,8 @@ const PARAMS = {
     latencyRates: [1000, 10_000, 50_000],
     latencySeconds: 3,
     warmupSeconds: 1,
+    pairedRuns: 2,
+    pairedSeconds: 2,
     connections: 500,
     connectionsRate: 5000,
     connectionsWarmupSeconds: 2,
@@ -64,6 +67,8 @@ const PARAMS = {
     latencyRates: [1000, 10_000, 50_000],
     latencySeconds: 30,
     warmupSeconds: 5,
+    pairedRuns: 4,
+    pairedSeconds: 15,
     connections: 500,
     connectionsRate: 5000,
     connectionsWarmupSeconds: 5,
@@ -207,6 +212,8 @@ async function main() {
   else rows.push({ id: 'trib.none', section: 'target', scenario: 'all scenarios', system: target.label, ok: false, error: notes[notes.length - 1] });
 
   if (!cli['skip-peers']) await runPeerScenarios(ctx);
+  // The 10k msgs/s latency target again, Tributary and NATS JetStream in alternating runs.
+  if (!cli['skip-peers'] && targetReady && cli.target === 'tributary' && cli.scenarios.has('latency')) await runPairedLatency(ctx, target);
 
   const finishedAt = new Date();
   const command = `node bench/macro/run.mjs ${process.argv.slice(2).join(' ')}`.trim();
