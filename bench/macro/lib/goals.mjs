@@ -99,21 +99,14 @@ export function evaluateGoals(rows, params) {
     }
     if (g.kind === 'latency') {
       const required = '≤ 1×';
-      let a;
-      let b;
-      let runs = '';
-      if (Array.isArray(g.a)) {
-        const as = g.a.map((id) => g.aValue(okRow(id)));
-        const bs = g.b.map((id) => g.bValue(okRow(id)));
-        if (as.some((x) => !x) || bs.some((x) => !x)) return notMeasured(g, [...g.a, ...g.b], required);
-        a = median(as);
-        b = median(bs);
-        runs = ` (runs: ${as.map((x) => fmt(x, 1)).join(', ')} vs ${bs.map((x) => fmt(x, 1)).join(', ')})`;
-      } else {
-        a = g.aValue(okRow(g.a));
-        b = g.bValue(okRow(g.b));
-        if (!a || !b) return notMeasured(g, [g.a, g.b], required);
-      }
+      const aIds = [g.a].flat();
+      const bIds = [g.b].flat();
+      const as = aIds.map((id) => g.aValue(okRow(id)));
+      const bs = bIds.map((id) => g.bValue(okRow(id)));
+      if (as.some((x) => !x) || bs.some((x) => !x)) return notMeasured(g, [...aIds, ...bIds], required);
+      const a = median(as);
+      const b = median(bs);
+      const runs = as.length > 1 ? ` (runs: ${as.map((x) => fmt(x, 1)).join(', ')} vs ${bs.map((x) => fmt(x, 1)).join(', ')})` : '';
       const ratio = a / b;
       const met = ratio <= 1;
       return {

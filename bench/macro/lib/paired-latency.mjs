@@ -9,8 +9,10 @@
 // size, duration and warm-up. The goals compare the medians of the runs' p99s.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cpuSeconds, machineCpu, machineShares } from './procfs.mjs';
-import { freePort, runTool, settleDisk, startServer, stopProcess } from './processes.mjs';
+import { natsLatencyArgs, natsServerArgs, row, runTool } from './peer-scenarios.mjs';
+import { cpuSeconds } from './procfs.mjs';
+import { freePort, settleDisk, startServer, stopProcess } from './processes.mjs';
+import { fromTribload } from './target-scenarios.mjs';
 
 export const PAIRED_RATE = 10_000;
 
@@ -29,7 +31,6 @@ export async function runPairedLatency(ctx, target) {
   const timeoutS = params.toolTimeoutS;
   const toolOpts = { timeoutMs: (timeoutS + 60) * 1000, logPath: join(ctx.logDir, 'tools.log') };
   const rate = PAIRED_RATE;
-  const timing = ['--duration-s', String(params.pairedSeconds), '--warmup-s', String(params.warmupSeconds)];
   const tribDir = join(ctx.runDir, 'data', 'paired-tributary');
   const natsDir = join(ctx.runDir, 'data', 'paired-nats');
   await mkdir(tribDir, { recursive: true });
@@ -41,44 +42,31 @@ export async function runPairedLatency(ctx, target) {
     ctx.commands.add(broker.commandLine);
     ctx.log(`paired latency: ${target.label} on ${broker.bootstrap} (pid ${broker.pid}), NATS JetStream next to it`);
     const natsPort = await freePort();
-    nats = await startServer('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsDir], {
+    nats = await startServer('nats-server', natsServerArgs(natsPort, natsDir), {
       logPath: join(ctx.logDir, 'nats-paired.log'), readyPattern: /Server is ready/, readyTimeoutMs: 30_000,
     });
+    const of = (k) => `alternating run ${k} of ${params.pairedRuns}`;
 
     const tribRun = async (k) => {
       const topic = `paired-${k}`;
       const created = await target.createTopic(broker, topic, 6);
       if (!created.ok) throw new Error(`creating ${topic}: ${created.error}`);
-      settleDisk();
-      const m0 = machineCpu();
+      settleDisk(); // before the CPU window (runTool's own is then a no-op)
       const cpu0 = cpuSeconds(broker.pid);
       const t0 = Date.now();
-      const r = await runTool(tools.tribload, ['e2e', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--rate', String(rate), ...timing, '--acks', 'all', '--timeout-s', String(timeoutS)], toolOpts);
+      const r = await runTool(tools.tribload, ['e2e', '-b', broker.bootstrap, '-t', topic, '-s', String(params.size), '--rate', String(rate), '--duration-s', String(params.pairedSeconds), '--warmup-s', String(params.warmupSeconds), '--acks', 'all', '--timeout-s', String(timeoutS)], toolOpts);
       const cpu1 = cpuSeconds(broker.pid);
-      const x = r.result ?? {};
-      const complete = x.complete !== false && x.consume_complete !== false && !(x.errors > 0);
       ctx.record({
         id: `trib.paired.${k}`, section: 'target', system: target.label, kind: 'latency',
-        scenario: `latency at ${rate} msgs/s, acks=all, linger 0, 6 partitions: alternating run ${k} of ${params.pairedRuns}`,
-        ok: r.ok && complete, error: r.error ?? (complete ? null : 'incomplete or delivery errors'), command: r.command,
-        msgsPerS: x.msgs_per_s ?? null, mbPerS: x.mb_per_s ?? null, ack: x.ack_latency_us ?? null, e2e: x.e2e_latency_us ?? null,
-        count: x.acked ?? null, clientCpuPct: x.client_cpu_pct !== undefined ? Math.round(x.client_cpu_pct) : null,
+        scenario: `latency at ${rate} msgs/s, acks=all, linger 0, 6 partitions: ${of(k)}`,
+        ...fromTribload(r),
         brokerCpuPct: cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / ((Date.now() - t0) / 1000)) * 100) : null,
-        machine: machineShares(m0, machineCpu()), raw: x,
+        machine: r.machine,
       });
     };
     const natsRun = async (k) => {
-      settleDisk();
-      const m0 = machineCpu();
-      const r = await runTool(tools.natsbench, ['publish', '--url', `nats://127.0.0.1:${natsPort}`, '--stream', `paired${k}`, '--subject', `paired${k}.data`, '-s', String(params.size), '--rate', String(rate), ...timing, '--max-pending', String(params.natsMaxPending), '--timeout-s', String(timeoutS)], toolOpts);
-      const x = r.result ?? {};
-      ctx.record({
-        id: `nats.paired.${k}`, section: 'peers', system: 'NATS JetStream', kind: 'latency',
-        scenario: `publish-ack latency at ${rate} msgs/s, ${params.size} B, file store, async: alternating run ${k} of ${params.pairedRuns}`,
-        ok: r.ok && x.complete !== false, error: r.error ?? (x.complete === false ? 'incomplete' : null), command: r.command,
-        msgsPerS: x.msgs_per_s ?? null, mbPerS: x.mb_per_s ?? null, ack: x.ack_latency_us ?? null, count: x.acked ?? null,
-        machine: machineShares(m0, machineCpu()), raw: x,
-      });
+      const r = await runTool(tools.natsbench, natsLatencyArgs(params, natsPort, `paired${k}`, rate, params.pairedSeconds), toolOpts);
+      row(ctx, { id: `nats.paired.${k}`, scenario: `publish-ack latency at ${rate} msgs/s, ${params.size} B, file store, async: ${of(k)}`, system: 'NATS JetStream', kind: 'latency' }, r);
     };
     // A B B A A B ...: neither side always runs first, so a drift in the host's load
     // during the series falls on both.

@@ -15,14 +15,25 @@ import { machineCpu, machineShares, peakRssMiB } from './procfs.mjs';
 import { freePort, runTool as runToolNow, settleDisk, startServer, stopProcess } from './processes.mjs';
 
 /** Every measurement starts with the page cache written back (see settleDisk). */
-const runTool = async (...args) => {
+export const runTool = async (...args) => {
   settleDisk();
   const before = machineCpu();
   const r = await runToolNow(...args);
   return { ...r, machine: machineShares(before, machineCpu()) };
 };
 
-function row(ctx, base, r) {
+/** nats-server with JetStream on 127.0.0.1:port, file storage in dir. */
+export const natsServerArgs = (port, dir) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir];
+
+/** natsbench publishing at a fixed rate on a stream of its own: the publish-ack latency runs. */
+export const natsLatencyArgs = (params, port, stream, rate, seconds) => [
+  'publish', '--url', `nats://127.0.0.1:${port}`, '--stream', stream, '--subject', `${stream}.data`, '-s', String(params.size),
+  '--rate', String(rate), '--duration-s', String(seconds), '--warmup-s', String(params.warmupSeconds),
+  '--max-pending', String(params.natsMaxPending), '--timeout-s', String(params.toolTimeoutS),
+];
+
+/** Records a peer row from a natsbench/redisbench result. */
+export function row(ctx, base, r) {
   const x = r.result ?? {};
   ctx.record({
     section: 'peers',
@@ -62,7 +73,7 @@ export async function runPeerScenarios(ctx) {
 
   const natsPort = await freePort();
   const natsDir = join(runDir, 'data', 'nats');
-  await withServer(ctx, 'nats', 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', natsDir], /Server is ready/, natsDir, async (server) => {
+  await withServer(ctx, 'nats', 'nats-server', natsServerArgs(natsPort, natsDir), /Server is ready/, natsDir, async (server) => {
     const url = ['--url', `nats://127.0.0.1:${natsPort}`];
     const pub = await runTool(tools.natsbench, ['publish', ...url, ...common, '--max-pending', String(params.natsMaxPending)], toolOpts);
     row(ctx, { id: 'nats.publish', scenario: `publish max throughput, ${params.size} B, file store, async (max ${params.natsMaxPending} pending acks)`, system: 'NATS JetStream', kind: 'produce', rssMiB: peakRssMiB(server.pid) }, pub);
@@ -70,12 +81,7 @@ export async function runPeerScenarios(ctx) {
     row(ctx, { id: 'nats.consume', scenario: 'consume from the start (pull consumer)', system: 'NATS JetStream', kind: 'consume' }, sub);
     if (ctx.scenarios.has('latency')) {
       for (const rate of params.latencyRates) {
-        const args = [
-          'publish', ...url, '--stream', `lat${rate}`, '--subject', `lat${rate}.data`, '-s', String(params.size),
-          '--rate', String(rate), '--duration-s', String(params.latencySeconds), '--warmup-s', String(params.warmupSeconds),
-          '--max-pending', String(params.natsMaxPending), '--timeout-s', String(timeoutS),
-        ];
-        const lat = await runTool(tools.natsbench, args, toolOpts);
+        const lat = await runTool(tools.natsbench, natsLatencyArgs(params, natsPort, `lat${rate}`, rate, params.latencySeconds), toolOpts);
         row(ctx, { id: `nats.latency.${rate}`, scenario: `publish-ack latency at ${rate} msgs/s, ${params.size} B, file store, async`, system: 'NATS JetStream', kind: 'latency' }, lat);
       }
     }

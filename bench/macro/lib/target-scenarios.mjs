@@ -26,6 +26,31 @@ export { ALL_SCENARIOS };
 
 const round = (x, digits = 1) => (x === null || x === undefined ? null : Math.round(x * 10 ** digits) / 10 ** digits);
 
+/** A row's fields from a tribload result (runTool's), failed when incomplete or with delivery errors. */
+export const fromTribload = (r) => {
+  const x = r.result ?? {};
+  let incomplete = null;
+  if (x.complete === false) incomplete = x.mode === 'consume' ? `consumed ${x.received} of ${x.target}` : `acknowledged ${x.acked} of ${x.sent} sent`;
+  else if (x.consume_complete === false) incomplete = `consumed ${x.received} of ${x.acked} acknowledged`;
+  return {
+    ok: r.ok && !incomplete && !(x.errors > 0),
+    error:
+      r.error ??
+      (x.errors > 0 ? `${x.errors} delivery errors, first: ${x.first_error}` : null) ??
+      (incomplete ? `incomplete: ${incomplete}` : null),
+    command: r.command,
+    msgsPerS: x.msgs_per_s ?? null,
+    mbPerS: x.mb_per_s ?? null,
+    ack: x.ack_latency_us ?? null,
+    e2e: x.e2e_latency_us ?? null,
+    count: x.acked ?? x.received ?? null,
+    // The load generator's own CPU (100 = one core): next to the broker's, it tells
+    // which side ran out of the machine's two cores.
+    clientCpuPct: x.client_cpu_pct !== undefined ? round(x.client_cpu_pct, 0) : null,
+    raw: x,
+  };
+};
+
 export async function runTargetScenarios(ctx, target) {
   const { params, tribload } = ctx;
   const want = (name) => ctx.scenarios.has(name);
@@ -107,30 +132,6 @@ export async function runTargetScenarios(ctx, target) {
     const r = await target.createTopic(broker, topic, partitions, { timeoutS: params.toolTimeoutS });
     if (!r.ok) throw new Error(`creating topic ${topic} (${partitions} partitions): ${r.error}`);
     return r.result;
-  };
-
-  const fromTribload = (r) => {
-    const x = r.result ?? {};
-    let incomplete = null;
-    if (x.complete === false) incomplete = x.mode === 'consume' ? `consumed ${x.received} of ${x.target}` : `acknowledged ${x.acked} of ${x.sent} sent`;
-    else if (x.consume_complete === false) incomplete = `consumed ${x.received} of ${x.acked} acknowledged`;
-    return {
-      ok: r.ok && !incomplete && !(x.errors > 0),
-      error:
-        r.error ??
-        (x.errors > 0 ? `${x.errors} delivery errors, first: ${x.first_error}` : null) ??
-        (incomplete ? `incomplete: ${incomplete}` : null),
-      command: r.command,
-      msgsPerS: x.msgs_per_s ?? null,
-      mbPerS: x.mb_per_s ?? null,
-      ack: x.ack_latency_us ?? null,
-      e2e: x.e2e_latency_us ?? null,
-      count: x.acked ?? x.received ?? null,
-      // The load generator's own CPU (100 = one core): next to the broker's, it tells
-      // which side ran out of the machine's two cores.
-      clientCpuPct: x.client_cpu_pct !== undefined ? round(x.client_cpu_pct, 0) : null,
-      raw: x,
-    };
   };
 
   const produceAt = async (bootstrap, topic, extra, timeoutS = params.toolTimeoutS) =>

@@ -186,7 +186,7 @@ export class LogSegment {
     });
     // A segment below the recovery point whose framing breaks was damaged after it was
     // fsynced; keep what frames and let reads stop there rather than fail.
-    if (result.invalidReason !== undefined) { this.size = result.endPosition; this.recentCount = 0; }
+    if (result.invalidReason !== undefined) this.shrinkTo(result.endPosition);
     this.finishIndexes();
   }
 
@@ -272,6 +272,12 @@ export class LogSegment {
       this.rememberBatch(h.lastOffset, start + h.position);
     }
     this.size = start + bytes.length;
+  }
+
+  /** The valid bytes end at `size` (truncation, or a torn tail found): batches remembered past it are gone. */
+  private shrinkTo(size: number): void {
+    this.size = size;
+    this.recentCount = 0;
   }
 
   private rememberBatch(lastOffset: number, position: number): void {
@@ -451,7 +457,7 @@ export class LogSegment {
       }
       return true;
     });
-    if (result.invalidReason !== undefined) { this.size = result.endPosition; this.recentCount = 0; }
+    if (result.invalidReason !== undefined) this.shrinkTo(result.endPosition);
     if (start > 0 && next === this.baseOffset) next = this.offsetIndex.lastEntry()!.offset + 1;
     this.bytesSinceLastIndexEntry = this.size - start;
     return next;
@@ -490,8 +496,7 @@ export class LogSegment {
     const validBytes = result.endPosition;
     const truncatedBytes = fileSize - validBytes;
     if (truncatedBytes > 0) fs.ftruncateSync(this.getFd(), validBytes);
-    this.size = validBytes;
-    this.recentCount = 0;
+    this.shrinkTo(validBytes);
     const out: RecoverResult = { validBytes, nextOffset: validBytes === 0 ? this.baseOffset : expected, truncatedBytes };
     if (result.invalidReason !== undefined) out.invalidReason = result.invalidReason;
     return out;
@@ -506,8 +511,7 @@ export class LogSegment {
     if (batch === null) return -1;
     const position = batch.position;
     fs.ftruncateSync(this.getFd(), position);
-    this.size = position;
-    this.recentCount = 0;
+    this.shrinkTo(position);
     this.offsetIndex.truncate(batch.baseOffset, position);
     this.timeIndex.truncate(batch.baseOffset);
     this.maxTimestamp = null;
