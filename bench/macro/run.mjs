@@ -67,7 +67,7 @@ const PARAMS = {
     latencyRates: [1000, 10_000, 50_000],
     latencySeconds: 30,
     warmupSeconds: 5,
-    pairedRuns: 4,
+    pairedRuns: 6,
     pairedSeconds: 15,
     connections: 500,
     connectionsRate: 5000,
