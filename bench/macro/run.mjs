@@ -20,7 +20,7 @@ import { runPeerScenarios } from './lib/peer-scenarios.mjs';
 import { killAllNow, stopAll } from './lib/processes.mjs';
 import { consoleGoals, consoleRatios, consoleTable, markdownSection, writeMarkdownSection } from './lib/report.mjs';
 import { ALL_SCENARIOS, runTargetScenarios } from './lib/target-scenarios.mjs';
-import { buildTributary, mockTarget, tributaryTarget } from './lib/targets.mjs';
+import { buildTributary, mockTarget, TRIBUTARY_ENTRY, tributaryTarget } from './lib/targets.mjs';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = resolve(benchDir, '..');
@@ -198,15 +198,15 @@ async function main() {
     cli.target === 'mock' ? mockTarget({ tribload: tools.tribload, logDir }) : tributaryTarget({ repoRoot, tribload: tools.tribload, logDir });
   let targetReady = true;
   if (cli.target === 'tributary' && !cli['no-build']) {
-    log('building Tributary (tsc -b)');
+    log('building Tributary (tsc -b, then the bundle)');
     const b = await buildTributary(repoRoot, join(logDir, 'build.log'));
     // A workspace that does not typecheck still leaves whatever dist/ tsc emitted; measure
     // it if it starts, but say so, since it may not be the code in src/.
     if (!b.ok) ctx.note(`${b.error} (measuring whatever packages/broker/dist holds)`);
   }
-  if (cli.target === 'tributary' && targetReady && !existsSync(join(repoRoot, 'packages', 'broker', 'dist', 'main.js'))) {
+  if (cli.target === 'tributary' && targetReady && !existsSync(join(repoRoot, ...TRIBUTARY_ENTRY))) {
     targetReady = false;
-    ctx.note('packages/broker/dist/main.js does not exist after the build');
+    ctx.note(`${TRIBUTARY_ENTRY.join('/')} does not exist after the build`);
   }
   if (targetReady) await runTargetScenarios(ctx, target);
   else rows.push({ id: 'trib.none', section: 'target', scenario: 'all scenarios', system: target.label, ok: false, error: notes[notes.length - 1] });

@@ -110,11 +110,11 @@ export function killAllNow() {
  * last JSON line of its stdout (or all of it, with `wholeJson`). Never throws: resolves to
  * { ok, result, error, command, stderrTail, ms }.
  */
-export function runTool(command, args, { timeoutMs, logPath, input, wholeJson = false } = {}) {
+export function runTool(command, args, { timeoutMs, logPath, input, wholeJson = false, cwd } = {}) {
   const started = process.hrtime.bigint();
   const printable = [command, ...args].map(shellQuote).join(' ');
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], cwd });
     live.add(child);
     let stdout = '';
     let stderr = '';
