@@ -80,12 +80,13 @@ export function ratioRows(rows) {
       share(r.mbPerS, v('ceil.loopback', 'mbPerS')),
       consume ? '–' : share(r.mbPerS, v('ceil.disk.sync1', 'mbPerS')),
       consume ? '–' : share(r.mbPerS, v('ceil.disk.pagecache', 'mbPerS')),
+      consume ? '–' : share(r.mbPerS, v('ceil.disk.pagecache.fresh', 'mbPerS')),
     ]);
   }
   return out;
 }
 
-const RATIO_HEADERS = ['Target scenario', 'msgs/s', '÷ NATS', '÷ Redis (everysec)', '÷ Redis (always)', '% of loopback MB/s', '% of fdatasync-1MiB MB/s', '% of page-cache MB/s'];
+const RATIO_HEADERS = ['Target scenario', 'msgs/s', '÷ NATS', '÷ Redis (everysec)', '÷ Redis (always)', '% of loopback MB/s', '% of fdatasync-1MiB MB/s', '% of page-cache MB/s', '% of page-cache MB/s after 10 s idle'];
 
 export function consoleRatios(rows) {
   const data = ratioRows(rows);
