@@ -35,7 +35,7 @@ const PARAMS = {
     durableCount: 50_000,
     consumeBytes: 200e6,
     latencyRates: [1000, 10_000, 50_000],
-    latencySeconds: 3,
+    latencySeconds: 2,
     warmupSeconds: 1,
     pairedRuns: 2,
     pairedSeconds: 2,
@@ -57,6 +57,8 @@ const PARAMS = {
     redisPipeline: 100,
     iperfSeconds: 2,
     diskMiB: 256,
+    // The page-cache ceiling again after this many seconds idle (0: not run).
+    idleCeilingSeconds: 0,
     toolTimeoutS: 60,
   },
   full: {
@@ -86,6 +88,7 @@ const PARAMS = {
     redisPipeline: 100,
     iperfSeconds: 10,
     diskMiB: 2048,
+    idleCeilingSeconds: 10,
     toolTimeoutS: 600,
   },
 };

@@ -50,7 +50,10 @@ export async function runCeilings(ctx) {
     // pages the previous row freed a moment ago, this one into memory the host must back
     // again. When the host is busy that costs 5-10x (by hand: 230-345 MB/s against
     // 2.0-2.8 GB/s for a 1 GiB file), and every row that writes new data pays it.
-    { id: 'ceil.disk.pagecache.fresh', syncEvery: 0, pauseS: 10, scenario: 'sequential write to page cache (no fdatasync), after 10 s idle (memory the host took back)' },
+    // Not in quick mode, where the pause would take a tenth of the two minutes.
+    ...(params.idleCeilingSeconds > 0
+      ? [{ id: 'ceil.disk.pagecache.fresh', syncEvery: 0, pauseS: params.idleCeilingSeconds, scenario: `sequential write to page cache (no fdatasync), after ${params.idleCeilingSeconds} s idle (memory the host took back)` }]
+      : []),
   ];
   for (const v of variants) {
     if (v.pauseS) await new Promise((r) => setTimeout(r, v.pauseS * 1000));
