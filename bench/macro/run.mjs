@@ -50,6 +50,8 @@ const PARAMS = {
     // rawload rows (trib.raw.*): seconds measured after a warm-up, per row.
     rawSeconds: 2,
     rawWarmupSeconds: 0.5,
+    // Rounds of the rawload rows, in rotated order (quick: one pass).
+    rawRounds: 1,
     startupPartitions: 1000,
     startupBytes: 100e6,
     peerCount: 100_000,
@@ -81,6 +83,7 @@ const PARAMS = {
     wideCount: 500_000,
     rawSeconds: 6,
     rawWarmupSeconds: 1,
+    rawRounds: 3,
     startupPartitions: 1000,
     startupBytes: 1e9,
     peerCount: 1_000_000,
