@@ -31,7 +31,7 @@ function goals(params) {
   const startupCaveat = startupGB < 1 ? ` (this run: ${fmt(startupGB, 2)} GB)` : '';
   const p99 = (key) => (row) => msOf(row?.[key]?.n > 0 ? row[key].p99 : null);
   const paired = pairedIds(params);
-  const raw = (id) => rawRoundIds(params).map((k) => k(id));
+  const raw = (id) => rawRoundIds(params, id);
   const rawRounds = params.rawRounds > 1 ? `, median of ${params.rawRounds} runs in rotated order` : '';
   return [
     { name: 'Produce acks=1, no compression ≥ 3× NATS JetStream publish (MB/s)', kind: 'ratio', a: 'trib.produce.acks1', b: 'nats.publish', value: mbps, min: 3, unit: 'MB/s' },
@@ -84,18 +84,23 @@ export function evaluateGoals(rows, params) {
     return c ? `; ${who} sends ${fmt(c, 1)} MB/s, Tributary takes ${pct(a / c)} of it` : '';
   };
 
+  // A goal's two sides, each one row id or a list of them (rounds, alternating runs):
+  // the medians of their figures, and the runs' figures when there are several. Null
+  // when any row failed or gave no figure.
+  const medians = (g, aValue, bValue, digits) => {
+    const as = [g.a].flat().map((id) => aValue(okRow(id)));
+    const bs = [g.b].flat().map((id) => bValue(okRow(id)));
+    if (as.some((x) => !x) || bs.some((x) => !x)) return null;
+    const runs = as.length > 1 ? ` (runs: ${as.map((x) => fmt(x, digits)).join(', ')} vs ${bs.map((x) => fmt(x, digits)).join(', ')})` : '';
+    return { a: median(as), b: median(bs), runs };
+  };
+
   return goals(params).map((g) => {
     if (g.kind === 'ratio') {
       const required = `≥ ${fmt(g.min, g.min < 1 ? 2 : 0)}×`;
-      // With lists of rows (the rawload rounds), the medians are compared.
-      const aIds = [g.a].flat();
-      const bIds = [g.b].flat();
-      const as = aIds.map((id) => g.value(okRow(id)));
-      const bs = bIds.map((id) => g.value(okRow(id)));
-      if (as.some((x) => !x) || bs.some((x) => !x)) return notMeasured(g, [...aIds, ...bIds], required);
-      const a = median(as);
-      const b = median(bs);
-      const runs = as.length > 1 ? ` (runs: ${as.map((x) => fmt(x, 0)).join(', ')} vs ${bs.map((x) => fmt(x, 0)).join(', ')})` : '';
+      const m = medians(g, g.value, g.value, 0);
+      if (!m) return notMeasured(g, [g.a, g.b].flat(), required);
+      const { a, b, runs } = m;
       const ratio = a / b;
       const met = ratio >= g.min;
       return {
@@ -109,14 +114,9 @@ export function evaluateGoals(rows, params) {
     }
     if (g.kind === 'latency') {
       const required = '≤ 1×';
-      const aIds = [g.a].flat();
-      const bIds = [g.b].flat();
-      const as = aIds.map((id) => g.aValue(okRow(id)));
-      const bs = bIds.map((id) => g.bValue(okRow(id)));
-      if (as.some((x) => !x) || bs.some((x) => !x)) return notMeasured(g, [...aIds, ...bIds], required);
-      const a = median(as);
-      const b = median(bs);
-      const runs = as.length > 1 ? ` (runs: ${as.map((x) => fmt(x, 1)).join(', ')} vs ${bs.map((x) => fmt(x, 1)).join(', ')})` : '';
+      const m = medians(g, g.aValue, g.bValue, 1);
+      if (!m) return notMeasured(g, [g.a, g.b].flat(), required);
+      const { a, b, runs } = m;
       const ratio = a / b;
       const met = ratio <= 1;
       return {

@@ -315,7 +315,7 @@ export async function runTargetScenarios(ctx, target) {
       await startFresh('raw', []);
     } catch (err) {
       started = false;
-      for (const id of ['trib.raw.p6', ...rawScenarios.map((x) => `trib.raw.${x}`)]) for (const k of rawRoundIds(params)) failRow(k(id), k(id), `broker did not start: ${err.message}`);
+      for (const base of ['trib.raw.p6', ...rawScenarios.map((x) => `trib.raw.${x}`)]) for (const id of rawRoundIds(params, base)) failRow(id, id, `broker did not start: ${err.message}`);
     }
     if (started) {
       // The 6-partition reference and the two target loads, in rounds whose order
@@ -326,7 +326,7 @@ export async function runTargetScenarios(ctx, target) {
       // broker.
       const rounds = params.rawRounds;
       const of = (k) => (rounds > 1 ? `: run ${k} of ${rounds}` : '');
-      const idOf = (base, k) => (rounds > 1 ? `${base}.${k}` : base);
+      const idOf = (base, k) => rawRoundIds(params, base)[k - 1];
       const { connections, widePartitions } = params;
       const names = {
         p6: `rawload: 1 connection, 6 partitions, ${rawShape}`,
@@ -465,9 +465,8 @@ async function startupScenario(ctx, target, h) {
   await h.stopPhase();
 }
 
-/** Row id makers for the rawload rounds: the id itself with one round, `id.k` with more. */
-export function rawRoundIds(params) {
+/** Row ids of one rawload row over the rounds: the id itself with one round, `id.k` with more. */
+export function rawRoundIds(params, id) {
   const rounds = params.rawRounds;
-  if (rounds <= 1) return [(id) => id];
-  return Array.from({ length: rounds }, (_, i) => (id) => `${id}.${i + 1}`);
+  return rounds <= 1 ? [id] : Array.from({ length: rounds }, (_, i) => `${id}.${i + 1}`);
 }

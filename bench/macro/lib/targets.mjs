@@ -24,7 +24,7 @@ export const TRIBUTARY_ENTRY = ['packages', 'broker', 'dist', 'main.bundle.mjs']
 export async function buildTributary(repoRoot, logPath) {
   const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
   const steps = [
-    { name: 'tsc -b', args: [tsc, '-b', join(repoRoot, 'tsconfig.json')], why: '(type errors in the workspace)' },
+    { name: 'tsc -b', args: [tsc, '-b', join(repoRoot, 'tsconfig.json')], why: ' (type errors in the workspace)' },
     { name: 'scripts/bundle.mjs', args: [join(repoRoot, 'scripts', 'bundle.mjs')], why: '' },
   ];
   for (const step of steps) {
@@ -32,7 +32,7 @@ export async function buildTributary(repoRoot, logPath) {
     const r = await runTool(process.execPath, step.args, { timeoutMs: BUILD_TIMEOUT_MS, logPath, cwd: repoRoot });
     const failed = r.error && !r.error.startsWith('no JSON result (exit code 0,');
     const why = r.error?.match(/exit code (\d+)/) ? `exited with code ${r.error.match(/exit code (\d+)/)[1]}` : r.error;
-    if (failed) return { ok: false, error: `${step.name} ${why} ${step.why}; see ${logPath}`.replace(' ;', ';') };
+    if (failed) return { ok: false, error: `${step.name} ${why}${step.why}; see ${logPath}` };
   }
   return { ok: true };
 }
