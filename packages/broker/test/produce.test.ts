@@ -5,6 +5,7 @@
  * acks validation, min.insync.replicas, acks=0 (and its failures), CRC failures and
  * idempotent duplicates.
  */
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -27,6 +28,7 @@ import {
 } from '@tributary/protocol';
 import { RawClient } from './helpers/raw-client.js';
 import { startBrokerWithClient, type TestContext } from './helpers/broker.js';
+import { framePool } from '../src/network/frame-pool.js';
 
 const PRODUCE_VERSION = 9;
 const FETCH_VERSION = 12;
@@ -177,6 +179,41 @@ test('pipelined produces to one partition, compressed and not, are answered and 
     assert.equal(await latestOffset('order', partition), expected.length);
     const fetched = await fetchAll('order', partition);
     assert.deepEqual(fetched, expected.map((value, offset) => [offset, value]), `order-${partition} holds every record once, in the order sent`);
+  }
+});
+
+test('request memory is reused for Produce requests answered at once, and every record stays as sent', async (t) => {
+  // Frames of synchronously answered Produce requests go back to the frame pool and carry
+  // the requests of the next reads. Each round opens with a gzip request to partition 1,
+  // which is decompressed off the event loop and so keeps its frame, while the
+  // uncompressed requests behind it (partition 0) are answered at once. Random values keep
+  // both kinds in one size class of the pool; every record of both partitions must read
+  // back as sent.
+  const { broker, createTopic, fetchAll } = await setup(t);
+  await createTopic('reuse', 2);
+  const pipe = await RawClient.open(broker.port);
+  t.after(() => pipe.close());
+  const REQUESTS = 200;
+  const ROUND = 20;
+  const reusedBefore = framePool.reused;
+  const expected: string[][] = [[], []];
+  for (let round = 0; round < REQUESTS / ROUND; round++) {
+    for (let i = round * ROUND; i < (round + 1) * ROUND; i++) {
+      const partition = i % ROUND === 0 ? 1 : 0;
+      const compression = partition === 1 ? CompressionType.GZIP : CompressionType.NONE;
+      const values = [`r${i}:${randomBytes(1200).toString('base64')}`];
+      expected[partition]!.push(...values);
+      pipe.send(ApiKey.Produce, PRODUCE_VERSION, i, produceRequest(1, [{ topic: 'reuse', partitions: [{ partition, records: batchOf(values, { compression }) }] }]));
+    }
+    for (let i = round * ROUND; i < (round + 1) * ROUND; i++) {
+      const { correlationId, response } = decodeProduceFrame(await pipe.next());
+      assert.equal(correlationId, i);
+      assert.equal(only(response).errorCode, ErrorCode.NONE, `request ${i}: ${only(response).errorMessage}`);
+    }
+  }
+  assert.ok(framePool.reused - reusedBefore >= REQUESTS / 2, `frames reused: ${framePool.reused - reusedBefore} of ${REQUESTS}`);
+  for (const partition of [0, 1]) {
+    assert.deepEqual(await fetchAll('reuse', partition), expected[partition]!.map((value, offset) => [offset, value]), `reuse-${partition}`);
   }
 });
 

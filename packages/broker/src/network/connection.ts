@@ -23,7 +23,8 @@
  *
  * Reads: bytes arrive either as 'data' chunks the connection may keep, or (sockets
  * accepted by SocketServer) as views of one shared read buffer that are valid only during
- * the callback; the decoder copies what it keeps of those (see shared-read-buffer.ts). A
+ * the callback; the decoder copies what it keeps of those into each frame's own buffer,
+ * from the frame pool (see shared-read-buffer.ts, frame-pool.ts). A
  * connection reads at most READ_BYTES_PER_TURN per event-loop turn, then yields.
  *
  * Idle: a connection with no socket activity and no request in flight for
@@ -33,6 +34,7 @@ import type { Socket } from 'node:net';
 import type { AdoptedSocket } from './shared-read-buffer.js';
 import type { Logger } from '../log.js';
 import { FrameDecoder, FrameError } from './frame-decoder.js';
+import { framePool } from './frame-pool.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
 
 export interface ConnectionOptions {
@@ -116,7 +118,7 @@ export class Connection {
     const socket = adopted.socket;
     this.socket = socket;
     this.info = info;
-    this.decoder = new FrameDecoder(options.maxFrameBytes);
+    this.decoder = new FrameDecoder(options.maxFrameBytes, (size) => framePool.take(size));
     this.logger = options.logger.child({ connection: info.id, remote: `${info.remoteAddress}:${info.remotePort}` });
     socket.setNoDelay(true);
     if (adopted.sharedReads) adopted.setReader((chunk) => this.onData(chunk, true));
@@ -181,7 +183,6 @@ export class Connection {
       yielded.push(this);
     }
     this.takeFrames(); // pauses reading when yielding
-    this.decoder.detach();
   }
 
   /** The next turn has come: reading may resume (called by nextTurn). */

@@ -4,21 +4,27 @@
  *   frame := size int32 (big-endian, bytes that follow) | request bytes (size bytes)
  *
  * A size below 0 or above `socket.request.max.bytes` is a protocol violation (Kafka's
- * InvalidReceiveException): `next()` then reports a FrameError and the connection must be
- * closed, since nothing after a bad size can be framed again. A size of 0 is framed here
- * and rejected by the request decoder (a request needs a header).
+ * InvalidReceiveException): `next()` then reports a FrameError, after the frames that came
+ * before it, and the connection must be closed, since nothing after a bad size can be
+ * framed again. Bytes after a bad size are ignored. A size of 0 is framed here and
+ * rejected by the request decoder (a request needs a header).
  *
  * Frames are pulled, not pushed: the connection takes frames only while it has room for
- * more requests in flight, so bytes the socket already delivered wait here (at most one
- * read chunk plus one partial frame) while reading from the socket is paused.
- * A frame that lies inside one received chunk is returned as a slice of it (no copy);
- * a frame spread over several chunks is copied once into its own buffer.
+ * more requests in flight, and stops reading from the socket while it has none, so what
+ * waits here is at most one read's worth of frames plus one partial frame.
  *
- * A chunk pushed as `borrowed` is memory the caller reuses once it regains control (the
- * socket's shared read buffer, see shared-read-buffer.ts): frames taken from it are
- * always copied into a buffer of their own, and `detach()` copies whatever of it is left
- * unconsumed before the caller lets go of it.
+ * Copies: a chunk pushed as `borrowed` is memory the caller reuses as soon as `push`
+ * returns (the socket's shared read buffer, see shared-read-buffer.ts), so `push` copies
+ * every byte it keeps, once, straight into the buffer of the frame it belongs to. That
+ * buffer is taken whole as soon as the size prefix is known (from the allocator, normally
+ * the frame pool: frame-pool.ts), as Kafka's NetworkReceive does, up to
+ * PREALLOCATE_MAX_BYTES; a larger frame is gathered from copies of the bytes as they
+ * arrive and joined when complete, so a client announcing a huge frame costs only what it
+ * actually sends. A chunk the caller hands over (not borrowed) is kept: a frame that lies
+ * inside it is returned as a slice of it, without a copy.
  */
+import { POOLED_FRAME_MAX_BYTES } from './frame-pool.js';
+
 export class FrameError extends Error {
   readonly code = 'TRIB_ERR_FRAME_SIZE';
   constructor(message: string) {
@@ -27,43 +33,103 @@ export class FrameError extends Error {
   }
 }
 
+/** Returns an uninitialised buffer of exactly `size` bytes for a frame. */
+export type FrameAllocator = (size: number) => Buffer;
+
 const SIZE_PREFIX_BYTES = 4;
+/** Frames up to this size get their whole buffer when their size prefix arrives. */
+const PREALLOCATE_MAX_BYTES = POOLED_FRAME_MAX_BYTES;
+const EMPTY = Buffer.alloc(0);
 
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  /** The last chunk pushed is borrowed (only ever the last: detach() runs before the next push). */
-  private lastBorrowed = false;
-  /** Unconsumed bytes across `chunks` (the first chunk may be partly consumed). */
-  private buffered = 0;
-  /** Bytes of chunks[0] already consumed. */
-  private headOffset = 0;
+  /** Complete frames (and at most one FrameError, last) not yet taken by `next()`. */
+  private ready: (Buffer | FrameError)[] = [];
+  private readyHead = 0;
+  /** Bytes of the ready frames, with their size prefixes. */
+  private readyBytes = 0;
+  /** Set once a bad size was read: later bytes are ignored. */
+  private failed = false;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  /** The size prefix being read when it arrived split over chunks. */
+  private readonly prefix = Buffer.alloc(SIZE_PREFIX_BYTES);
+  private prefixFilled = 0;
+  /** Size of the frame being assembled, or -1 while a size prefix is being read. */
+  private frameSize = -1;
+  private filled = 0;
+  /** The frame's own buffer (preallocated), or null while `parts` gathers a large frame. */
+  private frame: Buffer | null = null;
+  private parts: Buffer[] = [];
 
+  constructor(
+    private readonly maxFrameBytes: number,
+    private readonly allocate: FrameAllocator = Buffer.allocUnsafeSlow,
+  ) {}
+
+  /** Bytes received and not yet returned by `next()` (size prefixes included). */
   get bufferedBytes(): number {
-    return this.buffered;
+    return this.readyBytes + this.prefixFilled + (this.frameSize >= 0 ? SIZE_PREFIX_BYTES + this.filled : 0);
   }
 
+  /** `borrowed`: the chunk's memory is reused once this returns, so nothing of it is kept. */
   push(chunk: Buffer, borrowed = false): void {
-    if (chunk.length === 0) return;
-    if (this.lastBorrowed) this.detach();
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    this.lastBorrowed = borrowed;
-  }
-
-  /** Replaces the unconsumed part of a borrowed chunk with a copy the decoder owns. */
-  detach(): void {
-    if (!this.lastBorrowed) return;
-    this.lastBorrowed = false;
-    const last = this.chunks.length - 1;
-    if (last < 0) return;
-    const start = last === 0 ? this.headOffset : 0;
-    const chunk = this.chunks[last]!;
-    const copy = Buffer.allocUnsafeSlow(chunk.length - start);
-    chunk.copy(copy, 0, start);
-    this.chunks[last] = copy;
-    if (last === 0) this.headOffset = 0;
+    const end = chunk.length;
+    let at = 0;
+    while (at < end && !this.failed) {
+      if (this.frameSize < 0) {
+        let size: number;
+        if (this.prefixFilled === 0 && end - at >= SIZE_PREFIX_BYTES) {
+          size = chunk.readInt32BE(at);
+          at += SIZE_PREFIX_BYTES;
+        } else {
+          const n = Math.min(SIZE_PREFIX_BYTES - this.prefixFilled, end - at);
+          chunk.copy(this.prefix, this.prefixFilled, at, at + n);
+          at += n;
+          this.prefixFilled += n;
+          if (this.prefixFilled < SIZE_PREFIX_BYTES) break;
+          this.prefixFilled = 0;
+          size = this.prefix.readInt32BE(0);
+        }
+        if (size < 0 || size > this.maxFrameBytes) {
+          this.failed = true;
+          this.ready.push(new FrameError(size < 0
+            ? `Invalid request size ${size}: a frame size must not be negative`
+            : `Request size ${size} is larger than socket.request.max.bytes (${this.maxFrameBytes})`));
+          break;
+        }
+        if (size === 0) {
+          this.enqueue(EMPTY);
+          continue;
+        }
+        if (!borrowed && end - at >= size) {
+          this.enqueue(chunk.subarray(at, at + size));
+          at += size;
+          continue;
+        }
+        this.frameSize = size;
+        this.filled = 0;
+        this.frame = size <= PREALLOCATE_MAX_BYTES ? this.allocate(size) : null;
+      }
+      const n = Math.min(this.frameSize - this.filled, end - at);
+      if (this.frame !== null) {
+        chunk.copy(this.frame, this.filled, at, at + n);
+      } else {
+        const part = chunk.subarray(at, at + n);
+        this.parts.push(borrowed ? Buffer.from(part) : part);
+      }
+      at += n;
+      this.filled += n;
+      if (this.filled === this.frameSize) {
+        let frame = this.frame;
+        if (frame === null) {
+          frame = Buffer.concat(this.parts, this.frameSize);
+          this.parts = [];
+        }
+        this.frame = null;
+        this.frameSize = -1;
+        this.filled = 0;
+        this.enqueue(frame);
+      }
+    }
   }
 
   /**
@@ -71,67 +137,19 @@ export class FrameDecoder {
    * bytes are needed, or a FrameError for an invalid size.
    */
   next(): Buffer | null | FrameError {
-    if (this.buffered < SIZE_PREFIX_BYTES) return null;
-    const size = this.peekInt32();
-    if (size < 0 || size > this.maxFrameBytes) {
-      return new FrameError(size < 0
-        ? `Invalid request size ${size}: a frame size must not be negative`
-        : `Request size ${size} is larger than socket.request.max.bytes (${this.maxFrameBytes})`);
+    if (this.readyHead === this.ready.length) return null;
+    const item = this.ready[this.readyHead]!;
+    this.ready[this.readyHead++] = EMPTY;
+    if (this.readyHead === this.ready.length) {
+      this.ready.length = 0;
+      this.readyHead = 0;
     }
-    if (this.buffered < SIZE_PREFIX_BYTES + size) return null;
-    this.consume(SIZE_PREFIX_BYTES);
-    return this.take(size);
+    if (!(item instanceof FrameError)) this.readyBytes -= SIZE_PREFIX_BYTES + item.length;
+    return item;
   }
 
-  private peekInt32(): number {
-    const head = this.chunks[0]!;
-    if (head.length - this.headOffset >= SIZE_PREFIX_BYTES) return head.readInt32BE(this.headOffset);
-    const bytes = Buffer.allocUnsafe(SIZE_PREFIX_BYTES);
-    let filled = 0;
-    let offset = this.headOffset;
-    for (const chunk of this.chunks) {
-      const n = Math.min(chunk.length - offset, SIZE_PREFIX_BYTES - filled);
-      chunk.copy(bytes, filled, offset, offset + n);
-      filled += n;
-      offset = 0;
-      if (filled === SIZE_PREFIX_BYTES) break;
-    }
-    return bytes.readInt32BE(0);
-  }
-
-  private consume(n: number): void {
-    this.buffered -= n;
-    while (n > 0) {
-      const head = this.chunks[0]!;
-      const available = head.length - this.headOffset;
-      if (n < available) {
-        this.headOffset += n;
-        return;
-      }
-      n -= available;
-      this.chunks.shift();
-      this.headOffset = 0;
-    }
-  }
-
-  private take(size: number): Buffer {
-    const head = this.chunks[0];
-    if (size === 0) return Buffer.alloc(0);
-    if (head !== undefined && head.length - this.headOffset >= size && !(this.lastBorrowed && this.chunks.length === 1)) {
-      const frame = head.subarray(this.headOffset, this.headOffset + size);
-      this.consume(size);
-      return frame;
-    }
-    // Its own memory (not a pool slice): the read cache may keep views of it.
-    const frame = Buffer.allocUnsafeSlow(size);
-    let filled = 0;
-    while (filled < size) {
-      const chunk = this.chunks[0]!;
-      const n = Math.min(chunk.length - this.headOffset, size - filled);
-      chunk.copy(frame, filled, this.headOffset, this.headOffset + n);
-      filled += n;
-      this.consume(n);
-    }
-    return frame;
+  private enqueue(frame: Buffer): void {
+    this.ready.push(frame);
+    this.readyBytes += SIZE_PREFIX_BYTES + frame.length;
   }
 }

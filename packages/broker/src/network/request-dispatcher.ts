@@ -17,6 +17,13 @@
  * - NO_RESPONSE (acks=0 Produce) sends nothing; the connection keeps later responses in
  *   order regardless.
  * Cheap handlers that answer synchronously are answered synchronously (no promise).
+ *
+ * Frame memory: a Produce frame whose handler returned without a promise or an exception
+ * goes back to the frame pool (frame-pool.ts) once its response is encoded. Such a
+ * handler has written every batch with writeSync and kept nothing of the request; the
+ * response is built from decoded values, never views of the frame. Every other frame is
+ * left to the garbage collector: group and config requests keep byte fields as views of
+ * their frame, and an asynchronous Produce may still be reading its batches.
  */
 import {
   apiSpecByKey, decodeRequestHeader, encodeApiVersionsResponse, encodeResponseHeader, Reader,
@@ -30,8 +37,10 @@ import type { Handler, HandlerRegistry, RequestContext, RequestHeaderInfo } from
 import { CloseConnection, NO_RESPONSE } from '../handlers/registry.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
 import { NO_RESPONSE_ACTION } from './request-processor.js';
+import { framePool } from './frame-pool.js';
 
 const UNKNOWN_SERVER_ERROR = -1;
+const PRODUCE_KEY = 0;
 /** api_key + api_version: the least a frame must hold to be routed at all. */
 const ROUTING_BYTES = 4;
 
@@ -95,7 +104,9 @@ export class RequestDispatcher implements RequestProcessor {
         (err: unknown) => this.failed(handler, spec, request, ctx, err),
       );
     }
-    return this.respond(handler, spec, request, ctx, result);
+    const action = this.respond(handler, spec, request, ctx, result);
+    if (apiKey === PRODUCE_KEY) framePool.give(frame);
+    return action;
   }
 
   private respond(handler: Handler, spec: ApiSpec, request: unknown, ctx: RequestContext, response: unknown): ResponseAction {
