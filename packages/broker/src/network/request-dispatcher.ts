@@ -26,7 +26,7 @@
  * their frame, and an asynchronous Produce may still be reading its batches.
  */
 import {
-  apiSpecByKey, decodeRequestHeader, encodeApiVersionsResponse, encodeResponseHeader, Reader,
+  ApiKey, apiSpecByKey, decodeRequestHeader, encodeApiVersionsResponse, encodeResponseHeader, Reader,
   requestHeaderVersion, responseHeaderVersion, Writer,
 } from '@tributary/protocol';
 import type { ApiSpec } from '@tributary/protocol';
@@ -40,7 +40,6 @@ import { NO_RESPONSE_ACTION } from './request-processor.js';
 import { framePool } from './frame-pool.js';
 
 const UNKNOWN_SERVER_ERROR = -1;
-const PRODUCE_KEY = 0;
 /** api_key + api_version: the least a frame must hold to be routed at all. */
 const ROUTING_BYTES = 4;
 
@@ -105,7 +104,7 @@ export class RequestDispatcher implements RequestProcessor {
       );
     }
     const action = this.respond(handler, spec, request, ctx, result);
-    if (apiKey === PRODUCE_KEY) framePool.give(frame);
+    if (apiKey === ApiKey.Produce) framePool.give(frame);
     return action;
   }
 
