@@ -316,6 +316,26 @@ test('LogManager skips unknown dirs, removes -delete dirs, deleteLog renames the
   assert.ok(!readCheckpointFile(path.join(dir, 'recovery-point-offset-checkpoint')).has('doomed 3'));
 });
 
+test('LogManager.deleteLogs deletes a set of partitions at once and keeps the rest', async (t) => {
+  const dir = tempDir(t);
+  const m = await LogManager.open({ dataDir: dir, schedulers: false });
+  for (let p = 0; p < 5; p++) m.createLog('many', p).append(makeBatch({ timestamps: [p] }), { leaderEpoch: 0 });
+  m.createLog('other', 0).append(makeBatch({ timestamps: [9] }), { leaderEpoch: 0 });
+  // Partition 7 has no log: skipped.
+  await m.deleteLogs([0, 1, 2, 3, 7].map((partition) => ({ topic: 'many', partition })));
+  for (let p = 0; p < 4; p++) assert.equal(m.getLog('many', p), undefined);
+  assert.equal(m.getLog('many', 4)!.logEndOffset, 1);
+  const points = readCheckpointFile(path.join(dir, 'recovery-point-offset-checkpoint'));
+  assert.ok(!points.has('many 0') && !points.has('many 3'));
+  assert.ok(points.has('many 4') && points.has('other 0'));
+  await m.close();
+  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('many') || n.startsWith('other')).sort(), ['many-4', 'other-0']);
+  const reopened = await LogManager.open({ dataDir: dir, schedulers: false });
+  assert.equal(reopened.getLog('many', 4)!.logEndOffset, 1);
+  assert.equal(reopened.getLog('many', 0), undefined);
+  await reopened.close();
+});
+
 test('a segment finds recently appended batches without the file, and agrees with a file scan', async (t) => {
   const dir = tempDir(t);
   const clock = new FakeClock();

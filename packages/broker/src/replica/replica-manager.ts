@@ -136,16 +136,19 @@ export class ReplicaManager {
           this.logManager.updateConfig(change.topic.name, change.topic.configs);
           for (const p of change.topic.partitions) if (p.replicas.includes(this.nodeId)) this.ensureLog(change.topic, p);
           break;
-        case 'topic-deleted':
+        case 'topic-deleted': {
+          const doomed: { topic: string; partition: number }[] = [];
           for (const p of change.topic.partitions) {
             const log = this.logManager.getLog(change.topic.name, p.partition);
             if (log === undefined) continue;
             this.forget(log);
-            this.logManager.deleteLog(change.topic.name, p.partition).catch((err) => {
-              this.logger.error('Deleting a log failed', { topic: change.topic.name, partition: p.partition, err });
-            });
+            doomed.push({ topic: change.topic.name, partition: p.partition });
           }
+          this.logManager.deleteLogs(doomed).catch((err) => {
+            this.logger.error('Deleting the logs of a topic failed', { topic: change.topic.name, partitions: doomed.length, err });
+          });
           break;
+        }
         case 'topic-config-changed':
           this.logManager.updateConfig(change.topic.name, change.topic.configs);
           break;
