@@ -7,6 +7,7 @@
  *
  * Modes:
  *   create      CreateTopics with --partitions (already existing is fine).
+ *   delete      DeleteTopics (already gone is fine).
  *   produce     --count messages of --size bytes, at max rate or --rate msgs/s, over
  *               --producers instances (each with its own connections). Reports msgs/s, MB/s
  *               and produce-ack latency percentiles from delivery reports.
@@ -130,7 +131,7 @@ static void die(const char *fmt, ...) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: tribload create|produce|consume|e2e|mock-serve [options]\n"
+          "usage: tribload create|delete|produce|consume|e2e|mock-serve [options]\n"
           "  -b, --brokers HOST:PORT   bootstrap servers (default 127.0.0.1:9092)\n"
           "  -t, --topic NAME          topic (default bench)\n"
           "  -n, --count N             messages to produce / consume\n"
@@ -285,6 +286,42 @@ static void print_rate_fields(long long msgs, double seconds) {
   double s = seconds > 0 ? seconds : 1e-9;
   printf("\"seconds\":%.3f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.2f", seconds, (double)msgs / s,
          (double)msgs * opt.size / s / 1e6);
+}
+
+/* ---------------------------------------------------------------- delete */
+
+static int run_delete(void) {
+  rd_kafka_conf_t *conf = base_conf();
+  apply_extra(conf);
+  rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
+  char err[512];
+  rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(opt.topic);
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  int timeout_ms = (int)(opt.timeout_s * 1000);
+  rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, err, sizeof err);
+  rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, err, sizeof err);
+  uint64_t t0 = now_ns();
+  rd_kafka_DeleteTopics(rk, &dt, 1, ao, q);
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+  if (!ev) die("DeleteTopics %s: no answer within %d ms", opt.topic, timeout_ms);
+  if (rd_kafka_event_error(ev)) die("DeleteTopics %s: %s", opt.topic, rd_kafka_event_error_string(ev));
+  size_t n = 0;
+  const rd_kafka_topic_result_t **tr = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+  int existed = 1;
+  for (size_t i = 0; i < n; i++) {
+    rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tr[i]);
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) existed = 0;
+    else if (e) die("DeleteTopics %s: %s", opt.topic, rd_kafka_err2str(e));
+  }
+  printf("{\"tool\":\"tribload\",\"mode\":\"delete\",\"topic\":\"%s\",\"existed\":%s,\"seconds\":%.3f}\n",
+         opt.topic, existed ? "true" : "false", secs_since(t0));
+  rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(ao);
+  rd_kafka_DeleteTopic_destroy(dt);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_destroy(rk);
+  return 0;
 }
 
 /* ---------------------------------------------------------------- create */
@@ -786,6 +823,7 @@ int main(int argc, char **argv) {
   hist_init(&prod.lag);
   if (payload_init(opt.payload_kind) != 0) die("--payload must be text or random, got %s", opt.payload_kind);
   if (strcmp(opt.mode, "create") == 0) return run_create();
+  if (strcmp(opt.mode, "delete") == 0) return run_delete();
   if (strcmp(opt.mode, "produce") == 0) return run_produce();
   if (strcmp(opt.mode, "consume") == 0) return run_consume();
   if (strcmp(opt.mode, "e2e") == 0) return run_e2e();

@@ -14,7 +14,7 @@
 //
 // A failing scenario is recorded with its reason and the run goes on; a broker that died
 // is restarted (fresh) for the next scenario.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { waitForKafka } from './kafka-probe.mjs';
 import { cpuSeconds, establishedConnections, machineCpu, machineShares, peakRssMiB, rssMiB } from './procfs.mjs';
@@ -23,6 +23,26 @@ import { mockTarget } from './targets.mjs';
 
 const ALL_SCENARIOS = ['produce', 'consume', 'latency', 'connections', 'partitions', 'durable', 'startup'];
 export { ALL_SCENARIOS };
+
+/**
+ * Waits until no deleted partition directory (`<topic>-<n>.<id>-delete`, which the broker
+ * removes in the background after DeleteTopics) is left in `dataDir`, for at most
+ * `timeoutMs`. Resolves whether they went.
+ */
+async function filesGone(dataDir, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let left;
+    try {
+      left = (await readdir(dataDir)).some((name) => name.endsWith('-delete'));
+    } catch {
+      return true;
+    }
+    if (!left) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 const round = (x, digits = 1) => (x === null || x === undefined ? null : Math.round(x * 10 ** digits) / 10 ** digits);
 
@@ -125,13 +145,33 @@ export async function runTargetScenarios(ctx, target) {
       }
     } catch (err) {
       failRow(id, name, err.message);
+    } finally {
+      await freeRowTopics();
     }
   };
 
+  // Every topic a row creates is deleted when the row ends, and the next row waits until
+  // its files are gone. So each row writes into page-cache memory the previous row gave
+  // back, instead of into pages the VM has never used: this host backs those slowly once
+  // a few GB have been written (docs/benchmarks.md, session 7: the same rawload run went
+  // from ~350 to ~150 MB/s after the first 2 GB; with the topic deleted after each run,
+  // every run in a sequence of six stayed at 270-350 MB/s).
+  let rowTopics = [];
   const createTopic = async (topic, partitions) => {
     const r = await target.createTopic(broker, topic, partitions, { timeoutS: params.toolTimeoutS });
     if (!r.ok) throw new Error(`creating topic ${topic} (${partitions} partitions): ${r.error}`);
+    rowTopics.push(topic);
     return r.result;
+  };
+  const freeRowTopics = async () => {
+    const topics = rowTopics;
+    rowTopics = [];
+    if (!broker || !broker.alive() || topics.length === 0) return;
+    for (const topic of topics) {
+      const r = await target.deleteTopic(broker, topic, { timeoutS: params.toolTimeoutS });
+      if (!r.ok) ctx.note(`deleting topic ${topic} after its row failed: ${r.error}`);
+    }
+    if (dataDir) await filesGone(dataDir, 30_000);
   };
 
   const produceAt = async (bootstrap, topic, extra, timeoutS = params.toolTimeoutS) =>
@@ -333,7 +373,6 @@ export async function runTargetScenarios(ctx, target) {
         connections: `rawload: ${connections} connections, 6 partitions, ${rawShape}`,
         partitions: `rawload: 1 connection over ${widePartitions} partitions, ${rawShape}`,
       };
-      let wideCreated = null;
       const runs = {
         p6: (k) =>
           scenario(idOf('trib.raw.p6', k), names.p6 + of(k), async () => {
@@ -348,13 +387,11 @@ export async function runTargetScenarios(ctx, target) {
               return { kind: 'produce', ...row, rssMiB: round(rssMiB(broker.pid), 0) };
             });
           }),
-        // One wide topic for every round: creating 10,000 partitions takes seconds.
         partitions: (k) =>
           scenario(idOf('trib.raw.partitions', k), names.partitions + of(k), async () => {
-            const first = wideCreated === null;
-            if (first) wideCreated = await createTopic('wide', widePartitions);
-            const row = fromRawload(await rawProduceAt(broker.bootstrap, 'wide', rawArgs(widePartitions, 1)));
-            row.note = [first ? `CreateTopics took ${round(wideCreated.ready_seconds, 2)} s` : null, row.note].filter(Boolean).join('; ');
+            const created = await createTopic(`raw-wide-${k}`, widePartitions);
+            const row = fromRawload(await rawProduceAt(broker.bootstrap, `raw-wide-${k}`, rawArgs(widePartitions, 1)));
+            row.note = [`CreateTopics took ${round(created.ready_seconds, 2)} s`, row.note].filter(Boolean).join('; ');
             return { kind: 'produce', ...row, rssMiB: round(rssMiB(broker.pid), 0) };
           }),
       };

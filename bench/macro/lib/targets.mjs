@@ -74,6 +74,11 @@ export function tributaryTarget({ repoRoot, tribload, logDir }) {
       if (configs) args.push('--topic-configs', configs);
       return runTool(tribload, args, { timeoutMs: (timeoutS + 30) * 1000, logPath: join(logDir, 'tools.log') });
     },
+    /** DeleteTopics through the load generator; resolves runTool's result. */
+    async deleteTopic(broker, topic, { timeoutS = 120 } = {}) {
+      const args = ['delete', '-b', broker.bootstrap, '-t', topic, '--timeout-s', String(timeoutS)];
+      return runTool(tribload, args, { timeoutMs: (timeoutS + 30) * 1000, logPath: join(logDir, 'tools.log') });
+    },
   };
 }
 
@@ -133,6 +138,10 @@ export function mockTarget({ tribload, logDir }) {
       return reply === 'ok'
         ? { ok: true, result: { mode: 'create', topic, partitions, seconds, ready_seconds: seconds }, command: 'mock create' }
         : { ok: false, error: `mock create ${topic}: ${reply}`, command: 'mock create' };
+    },
+    /** The mock keeps nothing on disk and is stopped after each use: nothing to free. */
+    async deleteTopic() {
+      return { ok: true, result: { mode: 'delete' }, command: 'mock delete (nothing to do)' };
     },
   };
 }
