@@ -29,6 +29,9 @@ import {
 import { RawClient } from './helpers/raw-client.js';
 import { startBrokerWithClient, type TestContext } from './helpers/broker.js';
 import { framePool } from '../src/network/frame-pool.js';
+import { LOG_CREATION_STEP } from '../src/replica/replica-manager.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const PRODUCE_VERSION = 9;
 const FETCH_VERSION = 12;
@@ -258,6 +261,36 @@ test('one request to several partitions, mixed codecs and an unknown topic, is a
     topics: [{ name: 'no-such-topic', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: LATEST_TIMESTAMP }] }],
   });
   assert.equal(listed.topics[0]!.partitions[0]!.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+});
+
+test('a topic of many partitions gets its logs in steps; a partition without its log yet answers NOT_LEADER_OR_FOLLOWER', async (t) => {
+  const { broker, client, latestOffset } = await setup(t);
+  const { metadata, replicaManager, logManager, nodeId } = broker.services;
+  const count = LOG_CREATION_STEP * 3 + 5;
+  const last = count - 1;
+  const partitions = Array.from({ length: count }, () => ({ replicas: [nodeId], leader: nodeId, isr: [nodeId] }));
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  await metadata.createTopic({ name: 'steps', partitions });
+  // The first step ran with the metadata change; the rest wait for later turns of the loop.
+  assert.ok(logManager.getLog('steps', LOG_CREATION_STEP - 1) !== undefined);
+  assert.equal(logManager.getLog('steps', last), undefined);
+  assert.deepEqual(replicaManager.partition('steps', last), { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
+  await turns(5);
+  assert.ok(logManager.getLog('steps', last) !== undefined);
+  const r = await client.request('Produce', PRODUCE_VERSION, produceRequest(1, [{ topic: 'steps', partitions: [{ partition: last, records: batchOf(['at the end']) }] }]));
+  assert.equal(only(r).errorCode, ErrorCode.NONE);
+  assert.equal(await latestOffset('steps', last), 1);
+
+  // Deleted before its steps ran: the remaining partitions never get a log or a directory.
+  await metadata.createTopic({ name: 'short-lived', partitions });
+  await metadata.deleteTopic('short-lived');
+  await turns(5);
+  assert.equal(logManager.getLog('short-lived', last), undefined);
+  assert.equal(existsSync(join(broker.dataDir, `short-lived-${last}`)), false);
+  assert.deepEqual(replicaManager.partition('short-lived', last), { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
 });
 
 test('acks=2 is refused with INVALID_REQUIRED_ACKS on every partition and nothing is appended', async (t) => {

@@ -67,6 +67,15 @@ const UNKNOWN_APPEND_INFO_ERRORS = new Set<number>([ErrorCode.CORRUPT_MESSAGE, E
 
 const TIMESTAMP_TYPE_CODE = { CreateTime: 0, LogAppendTime: 1 } as const;
 
+/**
+ * Logs a new topic gets per turn of the event loop. Creating a log is a mkdir and an open,
+ * 0.05-2 ms each on the machines measured, so a 10,000-partition topic created in one go
+ * held every other client for 1-13 s. The first step runs at once, so topics of up to
+ * this many partitions (and internal topics, whatever their size) are ready when the
+ * metadata change has been applied, as before.
+ */
+export const LOG_CREATION_STEP = 100;
+
 export class ReplicaManager {
   readonly logManager: LogManager;
   private readonly metadata: MetadataStore;
@@ -78,6 +87,9 @@ export class ReplicaManager {
   /** The tail of each partition's append queue. */
   private readonly appendTails = new Map<Log, Promise<void>>();
   private readonly producerStates = new Map<Log, ProducerStateTable>();
+  /** Partitions in the metadata whose logs are still being created (`topic\0partition`). */
+  private readonly creating = new Set<string>();
+  private closed = false;
   private readonly unsubscribe: () => void;
 
   constructor(deps: ReplicaManagerDeps) {
@@ -108,6 +120,38 @@ export class ReplicaManager {
     }
   }
 
+  /**
+   * Creates the logs of a topic's partitions that this node replicates and does not have
+   * yet, LOG_CREATION_STEP per turn of the event loop, so that a topic of thousands of
+   * partitions does not stall every connection while its directories are made. Until its
+   * log exists, a partition answers NOT_LEADER_OR_FOLLOWER (retriable: clients refresh
+   * metadata and retry), as a Kafka broker does before it has become the leader.
+   */
+  private createLogsInSteps(topic: TopicMetadata): void {
+    const missing = topic.partitions.filter((p) => p.replicas.includes(this.nodeId) && this.logManager.getLog(topic.name, p.partition) === undefined);
+    for (const p of missing) this.creating.add(creationKey(topic.name, p.partition));
+    let next = 0;
+    // The group coordinator loads __consumer_offsets right after creating it: all at once.
+    const stepSize = topic.internal ? missing.length : LOG_CREATION_STEP;
+    const step = (): void => {
+      const end = Math.min(next + stepSize, missing.length);
+      const current = this.metadata.topic(topic.name);
+      for (; next < end; next++) {
+        const p = missing[next]!;
+        this.creating.delete(creationKey(topic.name, p.partition));
+        // Deleted (or deleted and created again) in the meantime: that change owns it now.
+        if (this.closed || current === undefined || current.topicId !== topic.topicId) continue;
+        try {
+          this.ensureLog(current, current.partitions[p.partition] ?? p);
+        } catch (err) {
+          this.logger.error('Creating a log failed', { topic: topic.name, partition: p.partition, err });
+        }
+      }
+      if (next < missing.length) setImmediate(step);
+    };
+    step();
+  }
+
   private ensureLog(topic: TopicMetadata, p: PartitionState): Log {
     const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition, topic.configs);
     this.maybeIncrementHighWatermark(log, p);
@@ -134,7 +178,7 @@ export class ReplicaManager {
         case 'topic-created':
         case 'partitions-created':
           this.logManager.updateConfig(change.topic.name, change.topic.configs);
-          for (const p of change.topic.partitions) if (p.replicas.includes(this.nodeId)) this.ensureLog(change.topic, p);
+          this.createLogsInSteps(change.topic);
           break;
         case 'topic-deleted': {
           const doomed: { topic: string; partition: number }[] = [];
@@ -180,6 +224,7 @@ export class ReplicaManager {
     if (state === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (state.leader !== this.nodeId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     const log = this.logManager.getLog(topic.name, partition);
+    if (log === undefined && this.creating.has(creationKey(topic.name, partition))) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (log === undefined || log.isClosed) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
     return { topic, state, log };
   }
@@ -357,10 +402,16 @@ export class ReplicaManager {
   }
 
   close(): void {
+    this.closed = true;
+    this.creating.clear();
     this.unsubscribe();
     for (const [, set] of this.waiters) for (const wake of set) wake();
     this.waiters.clear();
   }
+}
+
+function creationKey(topic: string, partition: number): string {
+  return `${topic}\0${partition}`;
 }
 
 function failure(
