@@ -291,6 +291,21 @@ test('a topic of many partitions gets its logs in steps; a partition without its
   assert.equal(logManager.getLog('short-lived', last), undefined);
   assert.equal(existsSync(join(broker.dataDir, `short-lived-${last}`)), false);
   assert.deepEqual(replicaManager.partition('short-lived', last), { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
+
+  // Deleted and created again under the same name before the first one's steps ran: the
+  // old steps leave the new topic's partitions alone, which get their own logs.
+  // The old topic's steps run ahead of the new one's: after one more turn the old steps
+  // have passed partition `ahead`, and the new ones have not created it yet.
+  const ahead = LOG_CREATION_STEP * 2 + 50;
+  await metadata.createTopic({ name: 'again', partitions });
+  await turns(1);
+  await metadata.deleteTopic('again');
+  await metadata.createTopic({ name: 'again', partitions });
+  await turns(1);
+  assert.equal(logManager.getLog('again', ahead), undefined);
+  assert.deepEqual(replicaManager.partition('again', ahead), { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
+  await turns(5);
+  assert.ok(logManager.getLog('again', ahead) !== undefined && logManager.getLog('again', last) !== undefined);
 });
 
 test('acks=2 is refused with INVALID_REQUIRED_ACKS on every partition and nothing is appended', async (t) => {

@@ -288,10 +288,13 @@ export class LogManager {
       moves.push({ from: log.dir, to: path.join(this.dataDir, `${partitionDirName(topic, partition)}.${randomUUID().replaceAll('-', '')}-delete`) });
     }
     if (moves.length === 0) return;
+    const renamed: string[] = [];
     const failures: unknown[] = [];
-    await Promise.all(moves.map((m) => fs.promises.rename(m.from, m.to).then(() => this.removeInBackground(m.to), (err) => failures.push(err))));
+    await Promise.all(moves.map((m) => fs.promises.rename(m.from, m.to).then(() => renamed.push(m.to), (err) => failures.push(err))));
+    // The renames are durable before any file inside is removed.
     fsyncDir(this.dataDir);
     this.checkpoint();
+    for (const dir of renamed) this.removeInBackground(dir);
     if (failures.length > 0) throw failures[0];
   }
 

@@ -87,7 +87,7 @@ export class ReplicaManager {
   /** The tail of each partition's append queue. */
   private readonly appendTails = new Map<Log, Promise<void>>();
   private readonly producerStates = new Map<Log, ProducerStateTable>();
-  /** Partitions in the metadata whose logs are still being created (`topic\0partition`). */
+  /** Partitions in the metadata whose logs are still being created (`topicId:partition`). */
   private readonly creating = new Set<string>();
   private closed = false;
   private readonly unsubscribe: () => void;
@@ -129,7 +129,7 @@ export class ReplicaManager {
    */
   private createLogsInSteps(topic: TopicMetadata): void {
     const missing = topic.partitions.filter((p) => p.replicas.includes(this.nodeId) && this.logManager.getLog(topic.name, p.partition) === undefined);
-    for (const p of missing) this.creating.add(creationKey(topic.name, p.partition));
+    for (const p of missing) this.creating.add(creationKey(topic, p.partition));
     let next = 0;
     // The group coordinator loads __consumer_offsets right after creating it: all at once.
     const stepSize = topic.internal ? missing.length : LOG_CREATION_STEP;
@@ -138,7 +138,7 @@ export class ReplicaManager {
       const current = this.metadata.topic(topic.name);
       for (; next < end; next++) {
         const p = missing[next]!;
-        this.creating.delete(creationKey(topic.name, p.partition));
+        this.creating.delete(creationKey(topic, p.partition));
         // Deleted (or deleted and created again) in the meantime: that change owns it now.
         if (this.closed || current === undefined || current.topicId !== topic.topicId) continue;
         try {
@@ -224,7 +224,7 @@ export class ReplicaManager {
     if (state === undefined) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (state.leader !== this.nodeId) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     const log = this.logManager.getLog(topic.name, partition);
-    if (log === undefined && this.creating.has(creationKey(topic.name, partition))) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (log === undefined && this.creating.has(creationKey(topic, partition))) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (log === undefined || log.isClosed) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
     return { topic, state, log };
   }
@@ -410,8 +410,9 @@ export class ReplicaManager {
   }
 }
 
-function creationKey(topic: string, partition: number): string {
-  return `${topic}\0${partition}`;
+/** By topic id: a topic deleted and created again under its name is another topic. */
+function creationKey(topic: TopicMetadata, partition: number): string {
+  return `${topic.topicId}:${partition}`;
 }
 
 function failure(
