@@ -288,24 +288,38 @@ static void print_rate_fields(long long msgs, double seconds) {
          (double)msgs * opt.size / s / 1e6);
 }
 
+/* ---------------------------------------------------------------- admin calls */
+
+/* Admin options for one operation, with the operation and request timeouts both set. */
+static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op, int timeout_ms) {
+  char err[512];
+  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, op);
+  rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, err, sizeof err);
+  rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, err, sizeof err);
+  return ao;
+}
+
+/* The result event of an admin call on q; dies when there is none in time or it failed as a whole. */
+static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q, const char *what, int timeout_ms) {
+  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
+  if (!ev) die("%s %s: no answer within %d ms", what, opt.topic, timeout_ms);
+  if (rd_kafka_event_error(ev)) die("%s %s: %s", what, opt.topic, rd_kafka_event_error_string(ev));
+  return ev;
+}
+
 /* ---------------------------------------------------------------- delete */
 
 static int run_delete(void) {
   rd_kafka_conf_t *conf = base_conf();
   apply_extra(conf);
   rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, conf);
-  char err[512];
   rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(opt.topic);
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
   int timeout_ms = (int)(opt.timeout_s * 1000);
-  rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, err, sizeof err);
-  rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, err, sizeof err);
+  rd_kafka_AdminOptions_t *ao = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms);
   uint64_t t0 = now_ns();
   rd_kafka_DeleteTopics(rk, &dt, 1, ao, q);
-  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
-  if (!ev) die("DeleteTopics %s: no answer within %d ms", opt.topic, timeout_ms);
-  if (rd_kafka_event_error(ev)) die("DeleteTopics %s: %s", opt.topic, rd_kafka_event_error_string(ev));
+  rd_kafka_event_t *ev = admin_result(q, "DeleteTopics", timeout_ms);
   size_t n = 0;
   const rd_kafka_topic_result_t **tr = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
   int existed = 1;
@@ -337,13 +351,9 @@ static void add_partitions(rd_kafka_t *rk, int total, int timeout_ms) {
   rd_kafka_NewPartitions_t *np = rd_kafka_NewPartitions_new(opt.topic, (size_t)total, err, sizeof err);
   if (!np) die("NewPartitions %s: %s", opt.topic, err);
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
-  rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, err, sizeof err);
-  rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, err, sizeof err);
+  rd_kafka_AdminOptions_t *ao = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, timeout_ms);
   rd_kafka_CreatePartitions(rk, &np, 1, ao, q);
-  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
-  if (!ev) die("CreatePartitions %s: no answer within %d ms", opt.topic, timeout_ms);
-  if (rd_kafka_event_error(ev)) die("CreatePartitions %s: %s", opt.topic, rd_kafka_event_error_string(ev));
+  rd_kafka_event_t *ev = admin_result(q, "CreatePartitions", timeout_ms);
   size_t n = 0;
   const rd_kafka_topic_result_t **tr = rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
   for (size_t i = 0; i < n; i++) {
@@ -375,15 +385,11 @@ static int run_create(void) {
     }
   }
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   int timeout_ms = (int)(opt.timeout_s * 1000);
-  rd_kafka_AdminOptions_set_operation_timeout(ao, timeout_ms, err, sizeof err);
-  rd_kafka_AdminOptions_set_request_timeout(ao, timeout_ms, err, sizeof err);
+  rd_kafka_AdminOptions_t *ao = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
   uint64_t t0 = now_ns();
   rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-  rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 5000);
-  if (!ev) die("CreateTopics %s: no answer within %d ms", opt.topic, timeout_ms);
-  if (rd_kafka_event_error(ev)) die("CreateTopics %s: %s", opt.topic, rd_kafka_event_error_string(ev));
+  rd_kafka_event_t *ev = admin_result(q, "CreateTopics", timeout_ms);
   const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
   size_t n = 0;
   const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);

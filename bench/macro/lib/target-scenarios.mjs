@@ -25,39 +25,40 @@ const ALL_SCENARIOS = ['produce', 'consume', 'latency', 'connections', 'partitio
 export { ALL_SCENARIOS };
 
 /**
+ * Reads `dataDir` every 50 ms until `done(names)` holds or `timeoutMs` has passed;
+ * resolves the last listing, or null when the directory cannot be read.
+ */
+async function watchDir(dataDir, timeoutMs, done) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let names;
+    try {
+      names = await readdir(dataDir);
+    } catch {
+      return null;
+    }
+    if (done(names) || Date.now() > deadline) return names;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
  * Waits until no deleted partition directory (`<topic>-<n>.<id>-delete`, which the broker
  * removes in the background after DeleteTopics) is left in `dataDir`, for at most
  * `timeoutMs`. Resolves whether they went.
  */
 async function filesGone(dataDir, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let left;
-    try {
-      left = (await readdir(dataDir)).some((name) => name.endsWith('-delete'));
-    } catch {
-      return true;
-    }
-    if (!left) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const noneLeft = (names) => !names.some((name) => name.endsWith('-delete'));
+  const names = await watchDir(dataDir, timeoutMs, noneLeft);
+  return names === null || noneLeft(names);
 }
 
 /** Waits until `dataDir` holds a log directory for every partition of `topic`; resolves how many are missing. */
 async function logsMissing(dataDir, topic, partitions, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
   const prefix = `${topic}-`;
-  for (;;) {
-    let have = 0;
-    try {
-      for (const name of await readdir(dataDir)) if (name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length))) have++;
-    } catch {
-      return partitions;
-    }
-    if (have >= partitions || Date.now() > deadline) return Math.max(0, partitions - have);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const missing = (names) => partitions - names.filter((name) => name.startsWith(prefix) && /^\d+$/.test(name.slice(prefix.length))).length;
+  const names = await watchDir(dataDir, timeoutMs, (ns) => missing(ns) <= 0);
+  return names === null ? partitions : Math.max(0, missing(names));
 }
 
 const round = (x, digits = 1) => (x === null || x === undefined ? null : Math.round(x * 10 ** digits) / 10 ** digits);
