@@ -6,5 +6,5 @@ export type * from './metadata/metadata-store.js';
 export { LocalMetadataStore } from './metadata/local-metadata-store.js';
 export { NO_RESPONSE, HandlerRegistry } from './handlers/registry.js';
 export type { Handler, RequestContext } from './handlers/registry.js';
-export { createLogger } from './log.js';
-export type { Logger } from './log.js';
+export { createLogger } from './logger.js';
+export type { Logger } from './logger.js';

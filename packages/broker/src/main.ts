@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { startBroker } from './broker.js';
 import type { RunningBroker } from './broker.js';
 import { parseServerArgs, readPropertiesFile } from './config/server-args.js';
-import { createLogger, isLogLevel } from './log.js';
+import { createLogger, isLogLevel } from './logger.js';
 import type { RawConfig } from './config/broker-config.js';
 
 const DEFAULT_DATA_DIR = './data';

@@ -10,7 +10,7 @@ import type { LogManager } from '@tributary/storage';
 import { startBroker } from '../src/broker.js';
 import type { RunningBroker } from '../src/broker.js';
 import { ConfigSource } from '../src/config/broker-config.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/logger.js';
 import { createTopicsHandler } from '../src/handlers/create-topics.js';
 import { deleteTopicsHandler } from '../src/handlers/delete-topics.js';
 import { createPartitionsHandler } from '../src/handlers/create-partitions.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '@tributary/protocol';
 import { BrokerConfig } from '../src/config/broker-config.js';
-import { silentLogger } from '../src/log.js';
+import { silentLogger } from '../src/logger.js';
 import { LocalMetadataStore } from '../src/metadata/local-metadata-store.js';
 import { TopicManager, USER_OPERATION_RECORDS_MAX } from '../src/topics/topic-manager.js';
 import { invalidTopicNameReason } from '../src/topics/topic-name.js';

@@ -19,7 +19,7 @@ import { NO_RESPONSE } from '../src/handlers/registry.js';
 import { HANDLERS } from '../src/handlers/index.js';
 import { apiVersionsHandler } from '../src/handlers/api-versions.js';
 import type { Handler } from '../src/handlers/registry.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/logger.js';
 
 const HEARTBEAT = 12;
 

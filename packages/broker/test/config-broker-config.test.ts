@@ -12,7 +12,7 @@ import { BROKER_CONFIG_DEFS } from '../src/config/broker-configs.js';
 import { TOPIC_CONFIG_DEFS } from '../src/config/topic-configs.js';
 import { parseServerArgs } from '../src/config/server-args.js';
 import { ensureMetaProperties, IdentityError, readMetaProperties } from '../src/config/meta-properties.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/logger.js';
 import { isKafkaUuid } from '../src/metadata/kafka-uuid.js';
 
 test('properties: comments, separators, escapes, continuations, unicode', () => {

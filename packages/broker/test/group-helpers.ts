@@ -3,11 +3,11 @@ import { ErrorCode } from '@tributary/protocol';
 import {
   GroupCoordinator,
   ManualScheduler,
-  MemoryCoordinatorLog,
   type GroupCoordinatorConfig,
   type JoinGroupParams,
   type JoinGroupResult,
 } from '../src/group/index.js';
+import { MemoryCoordinatorLog } from './helpers/memory-coordinator-log.js';
 
 export interface Harness {
   coordinator: GroupCoordinator;

@@ -6,9 +6,9 @@ import {
   decodeCoordinatorRecord,
   GroupState,
   ManualScheduler,
-  MemoryCoordinatorLog,
   type OffsetCommitParams,
 } from '../src/group/index.js';
+import { MemoryCoordinatorLog } from './helpers/memory-coordinator-log.js';
 import { flush, formGroup, harness, joinParams, subscription } from './group-helpers.js';
 
 function commit(groupId: string, offsets: [string, number, number][], over: Partial<OffsetCommitParams> = {}): OffsetCommitParams {

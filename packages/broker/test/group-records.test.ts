@@ -16,11 +16,11 @@ import {
   GroupCoordinator,
   javaStringHashCode,
   ManualScheduler,
-  MemoryCoordinatorLog,
   parseSubscriptionTopics,
   partitionForGroup,
   type GroupMetadataValue,
 } from '../src/group/index.js';
+import { MemoryCoordinatorLog } from './helpers/memory-coordinator-log.js';
 import { subscription, TEST_CONFIG } from './group-helpers.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

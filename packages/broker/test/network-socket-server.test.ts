@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { SocketServer } from '../src/network/socket-server.js';
 import type { SocketServerOptions } from '../src/network/socket-server.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from '../src/network/request-processor.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/logger.js';
 
 // Test frame body: int32 id | int32 delayMs | int8 mode (0 answer, 1 no response, 2 close)
 function frame(id: number, delayMs = 0, mode = 0, padding = 0): Buffer {

@@ -19,7 +19,7 @@ import { BROKER_CONFIG_DEFS, BROKER_CONFIG_DEF_BY_NAME, DURATION_UNIT_MS } from 
 import type { ListenerSpec } from './listeners.js';
 import { parseListeners, parseSecurityProtocolMap } from './listeners.js';
 import { TOPIC_CONFIG_DEF_BY_NAME, TOPIC_CONFIG_DEFS, brokerValueToTopicValue } from './topic-configs.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 
 /** DescribeConfigs `ConfigSource` values (protocol numbers; never change). */
 export const ConfigSource = {

@@ -12,7 +12,7 @@
  * offset-manager.ts, replay in group-loader.ts; this file adds the group-level admin APIs
  * (DescribeGroups, ListGroups, DeleteGroups) and the periodic offset expiry.
  */
-import { silentLogger, type Logger } from '../log.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { defaultGroupCoordinatorConfig, type GroupCoordinatorConfig } from './config.js';
 import type { CoordinatorLog } from './coordinator-log.js';
 import { ErrorCode } from '@tributary/protocol';

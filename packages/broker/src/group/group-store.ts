@@ -3,7 +3,7 @@
  * partitions of `__consumer_offsets` it owns or is loading, the log those partitions live in,
  * and the conversion of append failures into the error codes Kafka answers with.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 import type { GroupCoordinatorConfig } from './config.js';
 import type { CoordinatorLog, CoordinatorLogRecord } from './coordinator-log.js';
 import type { Scheduler } from './scheduler.js';

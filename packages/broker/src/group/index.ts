@@ -3,7 +3,6 @@ export { GroupCoordinator, CLASSIC_GROUP_TYPE } from './coordinator.js';
 export type { GroupCoordinatorOptions, DescribedGroup, DescribedGroupMember, ListedGroup } from './coordinator.js';
 export { defaultGroupCoordinatorConfig, NEW_MEMBER_JOIN_TIMEOUT_MS } from './config.js';
 export type { GroupCoordinatorConfig } from './config.js';
-export { MemoryCoordinatorLog } from './coordinator-log.js';
 export type { CoordinatorLog, CoordinatorLogRecord } from './coordinator-log.js';
 export { ManualScheduler, systemScheduler } from './scheduler.js';
 export type { Scheduler } from './scheduler.js';

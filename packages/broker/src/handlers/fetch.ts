@@ -10,7 +10,7 @@
  *   stable offset (equal to the high watermark while there are no transactions).
  * - Long poll: when fewer than `minBytes` are available and no partition has an error,
  *   the request waits up to `maxWaitMs` for new data on any of its partitions.
- * - Incremental fetch sessions (v7+, KIP-227): see replica/fetch-session.ts.
+ * - Incremental fetch sessions (v7+, KIP-227): see fetch/fetch-session.ts.
  * - v13+ identifies topics by id (UNKNOWN_TOPIC_ID for an unknown id).
  * - currentLeaderEpoch (v9+): older than the partition's -> FENCED_LEADER_EPOCH, newer ->
  *   UNKNOWN_LEADER_EPOCH.
@@ -32,7 +32,7 @@ import {
 import type { Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
-import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../replica/fetch-session.js';
+import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 
 const READ_COMMITTED = 1;
 /**

@@ -2,7 +2,7 @@
  * InitProducerId (api key 22), versions 0-5.
  *
  * Behaviour: an idempotent producer (no transactional id) gets a new producer id with
- * epoch 0. Ids come from the broker's producer-id block (replica/producer-id-manager.ts),
+ * epoch 0. Ids come from the broker's producer-id block (transaction/producer-id-manager.ts),
  * so they never repeat across restarts. A producer that passes its current id and epoch
  * (v3+, KIP-360) to recover gets the same id with the epoch bumped; when the epoch would
  * overflow it gets a new id.

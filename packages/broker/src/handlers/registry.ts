@@ -13,7 +13,7 @@
  * connection.
  */
 import type { ConnectionInfo } from '../network/request-processor.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 import type { BrokerServices } from '../broker.js';
 
 /** Returned by a handler that must not answer (acks=0 Produce). */

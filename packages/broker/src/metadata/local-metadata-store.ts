@@ -25,7 +25,7 @@ import { MetadataError } from './metadata-store.js';
 import type { MetadataRecord } from './metadata-log.js';
 import { METADATA_DIR, METADATA_LOG_FILE, MetadataLogWriter, readMetadataLog } from './metadata-log.js';
 import { isKafkaUuid, randomKafkaUuid } from './kafka-uuid.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 
 export interface LocalMetadataStoreOptions {
   /** The broker's data directory; the log goes to `<dataDir>/__cluster_metadata/`. */

@@ -32,7 +32,7 @@
  */
 import type { Socket } from 'node:net';
 import type { AdoptedSocket } from './shared-read-buffer.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 import { FrameDecoder, FrameError } from './frame-decoder.js';
 import { framePool } from './frame-pool.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';

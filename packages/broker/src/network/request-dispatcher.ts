@@ -30,7 +30,7 @@ import {
   requestHeaderVersion, responseHeaderVersion, Writer,
 } from '@tributary/protocol';
 import type { ApiSpec } from '@tributary/protocol';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 import type { BrokerServices } from '../broker.js';
 import { API_VERSIONS_KEY, unsupportedVersionResponse } from '../handlers/api-versions.js';
 import type { Handler, HandlerRegistry, RequestContext, RequestHeaderInfo } from '../handlers/registry.js';

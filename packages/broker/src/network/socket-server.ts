@@ -16,7 +16,7 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { ListenerSpec } from '../config/listeners.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 import { Connection } from './connection.js';
 import type { ConnectionInfo, RequestProcessor } from './request-processor.js';
 import { adoptAccepted } from './shared-read-buffer.js';

@@ -24,7 +24,7 @@ import {
   type BatchValidationOptions,
 } from '@tributary/protocol';
 import { LogManager, type Log, type AppendResult } from '@tributary/storage';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 import type { MetadataChange, MetadataStore, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';

@@ -24,7 +24,7 @@
  */
 import { ErrorCode } from '@tributary/protocol';
 import type { BrokerConfig } from '../config/broker-config.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../logger.js';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { MetadataStore, NewTopic, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
 import { MetadataError } from '../metadata/metadata-store.js';

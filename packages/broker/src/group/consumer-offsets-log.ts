@@ -9,8 +9,8 @@
  */
 import { decodeBatchSync, encodeBatchSync, forEachBatch, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
-import type { CoordinatorLog } from '../group/coordinator-log.js';
-import type { ReplicaManager } from './replica-manager.js';
+import type { CoordinatorLog } from './coordinator-log.js';
+import type { ReplicaManager } from '../replica/replica-manager.js';
 
 const REPLAY_CHUNK_BYTES = 4 * 1024 * 1024;
 
