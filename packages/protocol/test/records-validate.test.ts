@@ -124,17 +124,66 @@ test('codec checks: unknown id, zstd before produce v7, garbage payload, bomb', 
 
 test('topic rules: compacted keys, timestamps, LogAppendTime from a producer', async () => {
   const nullKey = await encodeBatch({ records: [{ key: Buffer.from('a') }, { key: null, value: Buffer.from('x') }] });
-  const result = await validateBatch(nullKey, 0, { compacted: true });
+  const result = await validateBatch(nullKey, 0, { compacted: true, topicPartition: 'c-0' });
   assert.equal(result.ok, false);
   if (!result.ok) {
     assert.equal(result.errorCode, ErrorCode.INVALID_RECORD);
-    assert.equal(result.recordIndex, 1);
+    assert.deepEqual(result.recordErrors, [{ batchIndex: 1, message: 'Compacted topic cannot accept message without key in topic partition c-0' }]);
   }
   const old = await encodeBatch({ timestamp: 1000, records: [{}] });
-  await expectError(old, ErrorCode.INVALID_TIMESTAMP, /outside/, { nowMs: 10_000_000, timestampBeforeMaxMs: 3600_000 });
+  await expectError(old, ErrorCode.INVALID_TIMESTAMP, /invalid timestamp/, { nowMs: 10_000_000, timestampBeforeMaxMs: 3600_000 });
   assert.ok((await validateBatch(old, 0, { nowMs: 10_000_000, timestampBeforeMaxMs: 3600_000, timestampType: TimestampType.LOG_APPEND_TIME })).ok);
-  const lat = await encodeBatch({ timestampType: TimestampType.LOG_APPEND_TIME, records: [{}] });
-  await expectError(lat, ErrorCode.INVALID_TIMESTAMP, /LogAppendTime/, { timestampType: TimestampType.LOG_APPEND_TIME });
+  const lat = await encodeBatch({ timestampType: TimestampType.LOG_APPEND_TIME, logAppendTime: 5000, records: [{ key: Buffer.from('kk'), value: Buffer.from('vvv') }] });
+  const refused = await validateBatch(lat, 0, { timestampType: TimestampType.LOG_APPEND_TIME });
+  assert.equal(refused.ok, false);
+  if (!refused.ok) {
+    assert.equal(refused.errorCode, ErrorCode.INVALID_TIMESTAMP);
+    assert.deepEqual(refused.recordErrors, [{
+      batchIndex: 0,
+      message: 'Invalid timestamp type in message DefaultRecord(offset=0, timestamp=5000, key=2 bytes, value=3 bytes). Producer should not set timestamp type to LogAppendTime.',
+    }]);
+  }
+  // Kafka range-checks a producer's LogAppendTime batch in a CreateTime topic and lets it in.
+  assert.ok((await validateBatch(lat, 0, {})).ok);
+});
+
+test('per-record refusals list every refused record, as Kafka\'s record_errors do', async () => {
+  const now = 1_700_000_000_000;
+  const records = Array.from({ length: 100 }, (_, i) => ({
+    key: i % 10 === 3 ? null : Buffer.from(`k${i}`),
+    value: Buffer.from(`v${i}`),
+    timestamp: i === 50 ? now - 7200_000 : now,
+  }));
+  for (const compression of [CompressionType.NONE, CompressionType.GZIP, CompressionType.ZSTD]) {
+    const batch = await encodeBatch({ compression, records });
+    const keys = await validateBatch(batch, 0, { compacted: true, topicPartition: 't-0' });
+    assert.equal(keys.ok, false);
+    if (keys.ok) continue;
+    assert.equal(keys.errorCode, ErrorCode.INVALID_RECORD);
+    assert.deepEqual(keys.recordErrors!.map((e) => e.batchIndex), [3, 13, 23, 33, 43, 53, 63, 73, 83, 93]);
+    const one = "RecordError(batchIndex=%d, message='Compacted topic cannot accept message without key in topic partition t-0')";
+    assert.equal(
+      keys.message,
+      `One or more records have been rejected due to 10 record errors in total, and only showing the first three errors at most: [${[3, 13, 23].map((i) => one.replace('%d', String(i))).join(', ')}]`,
+    );
+    // A key error and a timestamp error in one batch: the batch is INVALID_TIMESTAMP; record 50
+    // has both problems and reports the key (Kafka checks the key first).
+    const both = await validateBatch(batch, 0, { compacted: true, nowMs: now, timestampBeforeMaxMs: 3600_000, topicPartition: 't-0' });
+    assert.equal(both.ok, false);
+    if (both.ok) continue;
+    assert.equal(both.errorCode, ErrorCode.INVALID_TIMESTAMP);
+    assert.equal(both.message, 'One or more records have been rejected due to invalid timestamp');
+    assert.equal(both.recordErrors!.length, 11);
+    const times = await validateBatch(batch, 0, { nowMs: now, timestampBeforeMaxMs: 3600_000 });
+    assert.equal(times.ok, false);
+    if (times.ok) continue;
+    // Kafka prints the window in Java long arithmetic: now + Long.MAX_VALUE wraps.
+    const wrapped = BigInt.asIntN(64, BigInt(now) + 9223372036854775807n);
+    assert.deepEqual(times.recordErrors, [{
+      batchIndex: 50,
+      message: `Timestamp ${now - 7200_000} of message with offset 50 is out of range. The timestamp should be within [${now - 3600_000}, ${wrapped}]`,
+    }]);
+  }
 });
 
 test('fuzz: validateBatch never throws and decodeRecords throws only RecordBatchError', async () => {

@@ -1,11 +1,11 @@
 import { decompress } from '../compression/codec.js';
 import { ErrorCode } from '../errors.js';
-import { BatchLayout, CompressionType, readInt64 } from './batch-layout.js';
+import { BatchLayout, CompressionType } from './batch-layout.js';
 import { MIN_RECORD_SIZE, TimestampType } from './batch-constants.js';
 import { type RecordBatchHeader, computeBatchCrc, readBatchHeader } from './batch-header.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, compressionFailure } from './batch-decode.js';
 import { RecordBatchError } from './record-batch-error.js';
-import { type RecordWalkChecks, walkRecords } from './record-walk.js';
+import { type RecordError, type RecordWalkChecks, walkRecords } from './record-walk.js';
 
 /**
  * The broker's check of one produced (or replicated) batch before it is appended, in the
@@ -23,12 +23,17 @@ import { type RecordWalkChecks, walkRecords } from './record-walk.js';
  *   client: control batch                                  INVALID_RECORD (87)
  *   client: producerId set but baseSequence < 0            INVALID_RECORD (87)
  *   codec id 5-7, or zstd below produce v7                 UNSUPPORTED_COMPRESSION_TYPE (76)
- *   client LogAppendTime batch into a LogAppendTime topic  INVALID_TIMESTAMP (32)
  *   payload that does not decompress                       CORRUPT_MESSAGE (2)
  *   payload decompressing past maxDecompressedBytes        MESSAGE_TOO_LARGE (10)
  *   bad record framing / count / offset deltas             INVALID_RECORD (87)
+ *   then, per record (LogValidator.validateRecord), every refused record listed in
+ *   `recordErrors` with Kafka's message, the batch failing as a whole:
  *   null key in a compacted topic                          INVALID_RECORD (87)
  *   record timestamp outside the configured window         INVALID_TIMESTAMP (32)
+ *   client LogAppendTime batch (LogAppendTime topic, or
+ *     timestamp -1)                                        INVALID_TIMESTAMP (32)
+ *   The batch's code is INVALID_TIMESTAMP if any record has that error, else INVALID_RECORD,
+ *   and its message is Kafka's RecordValidationException message.
  *
  * Deliberate difference: Kafka accepts an uncompressed client batch whose offset deltas are
  * not 0..n-1 (and rewrites a compressed one); we refuse it with INVALID_RECORD, since every
@@ -55,6 +60,8 @@ export interface BatchValidationOptions {
   nowMs?: number;
   timestampBeforeMaxMs?: number;
   timestampAfterMaxMs?: number;
+  /** `<topic>-<partition>`, for Kafka's per-record messages ("... in topic partition t-0"). */
+  topicPartition?: string;
 }
 
 export interface BatchValidationOk {
@@ -62,14 +69,18 @@ export interface BatchValidationOk {
   header: RecordBatchHeader;
   /** Largest record timestamp (-1 if none); Kafka rewrites maxTimestamp to it for CreateTime. */
   maxTimestamp: number;
+  /** A compressed batch's records section, decompressed (for recompression); unset when uncompressed. */
+  decompressed?: Buffer;
 }
 
 export interface BatchValidationFailure {
   ok: false;
   errorCode: number;
   message: string;
-  /** The record to blame, for ProduceResponse record_errors. */
+  /** The record where the bytes stopped making sense (diagnostics; Kafka reports no record_errors for it). */
   recordIndex?: number;
+  /** Records refused by the per-record checks: ProduceResponse record_errors, in record order. */
+  recordErrors?: { batchIndex: number; message: string }[];
 }
 
 export type BatchValidation = BatchValidationOk | BatchValidationFailure;
@@ -88,7 +99,9 @@ export async function validateBatch(buf: Buffer, offset: number, options: BatchV
   } catch (err) {
     return fromError(compressionFailure(err, header.compression));
   }
-  return validateRecords(header, section, 0, section.length, options);
+  const result = validateRecords(header, section, 0, section.length, options);
+  if (result.ok) result.decompressed = section;
+  return result;
 }
 
 /**
@@ -110,12 +123,32 @@ function validateRecords(header: RecordBatchHeader, section: Buffer, start: numb
     if (header.recordCount > (end - start) / MIN_RECORD_SIZE) {
       return fail(ErrorCode.INVALID_RECORD, `batch declares ${header.recordCount} records, impossible in ${end - start} bytes of records`);
     }
-    const maxTimestamp = walkRecords(section, start, end, header.recordCount, header.baseTimestamp, header.lastOffsetDelta, recordChecks(header, options));
+    const recordErrors: RecordError[] = [];
+    const maxTimestamp = walkRecords(section, start, end, header.recordCount, header.baseTimestamp, header.lastOffsetDelta, recordChecks(header, options), recordErrors);
+    if (recordErrors.length > 0) return recordValidationFailure(recordErrors);
     return { ok: true, header, maxTimestamp };
   } catch (err) {
     if (err instanceof RecordBatchError) return fromError(err);
     throw err;
   }
+}
+
+/**
+ * The batch-level verdict for per-record refusals, as Kafka's LogValidator.processRecordErrors
+ * words it (the message embeds at most three RecordError.toString()s).
+ */
+function recordValidationFailure(errors: RecordError[]): BatchValidationFailure {
+  const recordErrors = errors.map((e) => ({ batchIndex: e.batchIndex, message: e.message }));
+  if (errors.some((e) => e.errorCode === ErrorCode.INVALID_TIMESTAMP)) {
+    return { ok: false, errorCode: ErrorCode.INVALID_TIMESTAMP, message: 'One or more records have been rejected due to invalid timestamp', recordErrors };
+  }
+  const shown = errors.slice(0, 3).map((e) => `RecordError(batchIndex=${e.batchIndex}, message='${e.message}')`);
+  return {
+    ok: false,
+    errorCode: ErrorCode.INVALID_RECORD,
+    message: `One or more records have been rejected due to ${errors.length} record errors in total, and only showing the first three errors at most: [${shown.join(', ')}]`,
+    recordErrors,
+  };
 }
 
 function fromError(err: RecordBatchError): BatchValidationFailure {
@@ -182,16 +215,6 @@ function checkEnvelope(buf: Buffer, offset: number, options: BatchValidationOpti
   if (header.compression === CompressionType.ZSTD && options.produceVersion !== undefined && options.produceVersion < 7) {
     return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `produce v${options.produceVersion} may not use zstd (needs v7+)`);
   }
-  if (client && header.timestampType === TimestampType.LOG_APPEND_TIME) {
-    if ((options.timestampType ?? TimestampType.CREATE_TIME) === TimestampType.LOG_APPEND_TIME) {
-      return fail(ErrorCode.INVALID_TIMESTAMP, 'producers may not set the LogAppendTime timestamp type');
-    }
-    const window = timestampWindow(options);
-    const ts = readInt64(buf, offset + BatchLayout.MAX_TIMESTAMP);
-    if (ts !== -1 && (ts < window.min || ts > window.max)) {
-      return fail(ErrorCode.INVALID_TIMESTAMP, `batch timestamp ${ts} is outside [${window.min}, ${window.max}]`);
-    }
-  }
   return { ok: true, header };
 }
 
@@ -203,19 +226,38 @@ function timestampWindow(options: BatchValidationOptions): { min: number; max: n
   };
 }
 
+/** Kafka's Long.MAX_VALUE, the "no limit" of the timestamp configs; numbers at 2^53 and above stand for it. */
+const LONG_MAX = 9223372036854775807n;
+
+function toJavaLong(ms: number | undefined): bigint {
+  return ms === undefined || ms >= Number.MAX_SAFE_INTEGER ? LONG_MAX : BigInt(Math.trunc(ms));
+}
+
+/** "[now - before, now + after]" in Java long arithmetic (wrapping), as Kafka's message prints it. */
+function windowText(options: BatchValidationOptions): string {
+  const now = BigInt(Math.trunc(options.nowMs ?? 0));
+  const min = BigInt.asIntN(64, now - toJavaLong(options.timestampBeforeMaxMs));
+  const max = BigInt.asIntN(64, now + toJavaLong(options.timestampAfterMaxMs));
+  return `[${min}, ${max}]`;
+}
+
 function recordChecks(header: RecordBatchHeader, options: BatchValidationOptions): RecordWalkChecks {
   const client = (options.origin ?? 'client') === 'client';
-  // Kafka checks record timestamps only for CreateTime topics and CreateTime batches; a
-  // LogAppendTime batch's records all carry its maxTimestamp, checked in the envelope.
-  const checkTimes =
-    client &&
-    (options.timestampType ?? TimestampType.CREATE_TIME) === TimestampType.CREATE_TIME &&
-    header.timestampType === TimestampType.CREATE_TIME;
+  // Kafka checks record timestamps only for CreateTime topics; a LogAppendTime batch's
+  // records all carry its maxTimestamp.
+  const topicCreateTime = (options.timestampType ?? TimestampType.CREATE_TIME) === TimestampType.CREATE_TIME;
+  const checkTimes = client && topicCreateTime;
   const window = checkTimes ? timestampWindow(options) : { min: -Infinity, max: Infinity };
-  return {
+  const checks: RecordWalkChecks = {
     contiguousOffsets: client,
     requireKey: client && options.compacted === true && !header.isControl,
     timestampMin: window.min,
     timestampMax: window.max,
   };
+  if (options.topicPartition !== undefined) checks.topicPartition = options.topicPartition;
+  if (window.min !== -Infinity || window.max !== Infinity) checks.timestampWindowText = () => windowText(options);
+  if (client && header.timestampType === TimestampType.LOG_APPEND_TIME) {
+    checks.producerLogAppendTime = { maxTimestamp: header.maxTimestamp, topicCreateTime };
+  }
+  return checks;
 }

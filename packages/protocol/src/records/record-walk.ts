@@ -19,7 +19,8 @@ import { RecordReader } from './record-reader.js';
  *
  * Each record must end exactly where its length says, `count` records must end exactly at
  * `end`, and the offset deltas must be strictly increasing and within lastOffsetDelta
- * (exactly 0..count-1 when `contiguousOffsets`, the shape every producer writes).
+ * (exactly 0..count-1 when `contiguousOffsets`, the shape every producer writes). Then
+ * the per-record rules of Kafka's LogValidator (keys in compacted topics, timestamps).
  * This is the broker's produce hot path: one reader object per call, none per record.
  */
 
@@ -31,6 +32,28 @@ export interface RecordWalkChecks {
   /** Inclusive bounds on record timestamps (CreateTime topics); NO_TIMESTAMP (-1) is exempt. */
   timestampMin: number;
   timestampMax: number;
+  /**
+   * A LogAppendTime batch from a producer: its records' timestamps are its maxTimestamp
+   * (as Kafka reads them). In a CreateTime topic they are range-checked like any other
+   * (when not -1); otherwise each such record is an error, as in Kafka's LogValidator.
+   */
+  producerLogAppendTime?: { maxTimestamp: number; topicCreateTime: boolean };
+  /** For messages: Kafka's "in topic partition <topic>-<partition>" suffix names this. */
+  topicPartition?: string;
+  /** For messages: the window as Kafka prints it, "[min, max]" (computed only on a refusal). */
+  timestampWindowText?: () => string;
+}
+
+/**
+ * A record refused by a per-record check (key, timestamp): Kafka's ApiRecordError. The
+ * walk goes on after one, so that the Produce response lists every refused record, as
+ * Kafka's `record_errors` does; framing errors still stop the walk (a batch whose bytes do
+ * not parse has no "other records").
+ */
+export interface RecordError {
+  batchIndex: number;
+  errorCode: number;
+  message: string;
 }
 
 export const NO_RECORD_CHECKS: RecordWalkChecks = {
@@ -40,7 +63,10 @@ export const NO_RECORD_CHECKS: RecordWalkChecks = {
   timestampMax: Infinity,
 };
 
-/** Walks the records; returns the largest record timestamp (-1 when there are none). */
+/**
+ * Walks the records; returns the largest record timestamp (-1 when there are none).
+ * Per-record refusals go into `recordErrors` (when given; otherwise the first one throws).
+ */
 export function walkRecords(
   buf: Buffer,
   start: number,
@@ -49,9 +75,18 @@ export function walkRecords(
   baseTimestamp: number,
   lastOffsetDelta: number,
   checks: RecordWalkChecks,
+  recordErrors?: RecordError[],
 ): number {
   const reader = new RecordReader(buf, start, end);
   const checkTimestamps = checks.timestampMin !== -Infinity || checks.timestampMax !== Infinity;
+  const logAppend = checks.producerLogAppendTime;
+  const where = checks.topicPartition === undefined ? '' : ` in topic partition ${checks.topicPartition}`;
+  const refuse = (error: RecordError): void => {
+    if (recordErrors === undefined) {
+      throw new RecordBatchError(RecordBatchErrorCode.BAD_RECORD, error.message, error.errorCode, { recordIndex: error.batchIndex });
+    }
+    recordErrors.push(error);
+  };
   let maxTimestamp = -1;
   let previousDelta = -1;
   for (let i = 0; i < count; i++) {
@@ -62,17 +97,15 @@ export function walkRecords(
     }
     reader.end = bodyStart + length; // reads inside the record may not cross into the next one
     reader.pos += 1; // attributes
-    const timestamp = baseTimestamp + reader.varlong();
+    const timestampDelta = reader.varlong();
+    const timestamp = logAppend === undefined ? baseTimestamp + timestampDelta : logAppend.maxTimestamp;
     const offsetDelta = reader.varint();
     if (checks.contiguousOffsets ? offsetDelta !== i : offsetDelta <= previousDelta || offsetDelta > lastOffsetDelta) {
       fail(`record ${i} has offsetDelta ${offsetDelta}, expected ${checks.contiguousOffsets ? i : `above ${previousDelta} and at most ${lastOffsetDelta}`}`, i);
     }
     previousDelta = offsetDelta;
     const keyLength = reader.skipBytesField('key', true);
-    if (keyLength < 0 && checks.requireKey) {
-      fail(`record ${i} has a null key, which a compacted topic does not accept`, i);
-    }
-    reader.skipBytesField('value', true);
+    const valueLength = reader.skipBytesField('value', true);
     const headerCount = reader.varint();
     if (headerCount < 0 || headerCount > reader.end - reader.pos) {
       fail(`record ${i} declares ${headerCount} headers in ${reader.end - reader.pos} bytes`, i);
@@ -86,13 +119,24 @@ export function walkRecords(
     }
     reader.end = end;
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    if (checkTimestamps && timestamp !== -1 && (timestamp < checks.timestampMin || timestamp > checks.timestampMax)) {
-      throw new RecordBatchError(
-        RecordBatchErrorCode.BAD_RECORD,
-        `record ${i} has timestamp ${timestamp}, outside the accepted range [${checks.timestampMin}, ${checks.timestampMax}]`,
-        ErrorCode.INVALID_TIMESTAMP,
-        { recordIndex: i },
-      );
+    // Kafka's LogValidator.validateRecord: the key first, then the timestamp; one error per record.
+    if (keyLength < 0 && checks.requireKey) {
+      refuse({ batchIndex: i, errorCode: ErrorCode.INVALID_RECORD, message: `Compacted topic cannot accept message without key${where}` });
+    } else if (timestamp !== -1 && (logAppend === undefined || logAppend.topicCreateTime)) {
+      if (checkTimestamps && (timestamp < checks.timestampMin || timestamp > checks.timestampMax)) {
+        refuse({
+          batchIndex: i,
+          errorCode: ErrorCode.INVALID_TIMESTAMP,
+          message: `Timestamp ${timestamp} of message with offset ${offsetDelta} is out of range. The timestamp should be within ${checks.timestampWindowText?.() ?? `[${checks.timestampMin}, ${checks.timestampMax}]`}`,
+        });
+      }
+    } else if (logAppend !== undefined) {
+      const record = `DefaultRecord(offset=${offsetDelta}, timestamp=${timestamp}, key=${Math.max(0, keyLength)} bytes, value=${Math.max(0, valueLength)} bytes)`;
+      refuse({
+        batchIndex: i,
+        errorCode: ErrorCode.INVALID_TIMESTAMP,
+        message: `Invalid timestamp type in message ${record}. Producer should not set timestamp type to LogAppendTime.`,
+      });
     }
   }
   if (reader.pos !== end) {
