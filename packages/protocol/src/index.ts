@@ -9,6 +9,7 @@ export * from './records/record-batch-error.js';
 export * from './records/batch-header.js';
 export * from './records/batch-patch.js';
 export * from './records/batch-validate.js';
+export * from './records/batch-recompress.js';
 export * from './records/batch-encode.js';
 export * from './records/batch-decode.js';
 export * from './records/control-record.js';

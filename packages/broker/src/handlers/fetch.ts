@@ -16,12 +16,18 @@
  *   UNKNOWN_LEADER_EPOCH.
  * - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (with the high
  *   watermark and log start offset, so the client can reset), NOT_LEADER_OR_FOLLOWER.
+ * - Below v10 (before zstd existed), a partition whose topic has compression.type=zstd
+ *   answers UNSUPPORTED_COMPRESSION_TYPE with no data, as Kafka does; Kafka decides by the
+ *   topic config, not by the batches (zstd batches of a `producer` topic are served).
+ *   Kafka makes this check after the fetch (so such a request may first wait maxWaitMs);
+ *   here it answers at once.
  *
  * Versions 0-3 return message format v0/v1 record sets and are not served (as Kafka 4).
  * Fetches from replicas (replicaId >= 0) are answered like consumer fetches up to the log
  * end offset; replication between brokers is not built yet.
  */
 import {
+  CompressionType,
   ErrorCode,
   ZERO_UUID,
   type FetchRequest,
@@ -33,6 +39,10 @@ import type { Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
+import { targetCompressionOf } from '../replica/log-validator.js';
+
+/** Fetch v10 is the first that may carry zstd batches (KIP-110). */
+const FIRST_ZSTD_FETCH_VERSION = 10;
 
 const READ_COMMITTED = 1;
 /**
@@ -223,6 +233,13 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   const view = ctx.broker.replicaManager.partitionOf(target.topic, part.partition);
   if ('errorCode' in view) {
     data.errorCode = view.errorCode;
+    return { target, data, log: undefined };
+  }
+  if (ctx.header.apiVersion < FIRST_ZSTD_FETCH_VERSION && targetCompressionOf(target.topic, ctx.broker.config) === CompressionType.ZSTD) {
+    // Kafka's FetchResponse.partitionResponse: the error alone, records null.
+    data.errorCode = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE;
+    data.records = null;
+    data.abortedTransactions = null;
     return { target, data, log: undefined };
   }
   const { log, state } = view;

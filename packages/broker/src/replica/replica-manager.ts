@@ -18,7 +18,6 @@
 import {
   ErrorCode,
   setMaxTimestamp,
-  validateBatch,
   validateBatchSync,
   type BatchValidation,
   type BatchValidationOptions,
@@ -28,6 +27,7 @@ import type { Logger } from '../logger.js';
 import type { MetadataChange, MetadataStore, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
+import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
 
 export interface ReplicaManagerDeps {
   readonly logManager: LogManager;
@@ -251,20 +251,15 @@ export class ReplicaManager {
       // cannot duplicate the records; like Kafka, without an error message.
       return failure(ErrorCode.NOT_ENOUGH_REPLICAS, null, [], log.logStartOffset);
     }
-    const options: BatchValidationOptions = {
-      maxBatchBytes: config.maxMessageBytes,
-      origin: 'client',
-      produceVersion: req.produceVersion,
-      compacted: config.cleanupPolicy.includes('compact'),
-      timestampType: TIMESTAMP_TYPE_CODE[config.messageTimestampType],
-      nowMs: req.nowMs,
-    };
+    const options = this.validationOptions(view, req);
+    const target = targetCompressionOf(view.topic, this.config());
     if (!this.appendTails.has(log)) {
       const validated = validateBatchSync(records, 0, options);
-      if (validated !== undefined) return this.afterAppend(view, req, this.appendValidated(view, req, validated));
+      if (validated !== undefined && !needsRecompression(validated, target)) return this.afterAppend(view, req, this.appendValidated(view, req, validated, records));
     }
-    // Validation may start at once (it is pure); the append waits for its turn.
-    const validation = validateBatch(records, 0, options);
+    // Validation (and recompression into the topic's codec) may start at once: it is pure.
+    // The append waits for its turn.
+    const validation = validateForAppend(records, options, target, config.maxMessageBytes);
     const previous = this.appendTails.get(log) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => {
@@ -275,7 +270,7 @@ export class ReplicaManager {
       try {
         await previous;
         const result = await validation;
-        return this.appendValidated(view, req, result);
+        return this.appendValidated(view, req, result.validation, result.records);
       } finally {
         release();
         if (this.appendTails.get(log) === mine) this.appendTails.delete(log);
@@ -283,21 +278,41 @@ export class ReplicaManager {
     })().then((result) => this.afterAppend(view, req, result));
   }
 
-  private appendValidated(view: PartitionView, req: AppendRequest, validation: BatchValidation): PartitionAppendResult {
+  /** The checks of Kafka's LogValidator for this topic (see log-validator.ts). */
+  private validationOptions(view: PartitionView, req: AppendRequest): BatchValidationOptions {
+    const config = view.log.config;
+    const limits = timestampLimits(view.topic, this.config());
+    const options: BatchValidationOptions = {
+      maxBatchBytes: config.maxMessageBytes,
+      origin: 'client',
+      produceVersion: req.produceVersion,
+      compacted: config.cleanupPolicy.includes('compact'),
+      timestampType: TIMESTAMP_TYPE_CODE[config.messageTimestampType],
+      nowMs: req.nowMs,
+      topicPartition: `${req.topic}-${req.partition}`,
+    };
+    if (limits.beforeMaxMs !== undefined) options.timestampBeforeMaxMs = limits.beforeMaxMs;
+    if (limits.afterMaxMs !== undefined) options.timestampAfterMaxMs = limits.afterMaxMs;
+    return options;
+  }
+
+  /** `records` is what to append: the produced batch, or that batch rebuilt in the topic's codec. */
+  private appendValidated(view: PartitionView, req: AppendRequest, validation: BatchValidation, records: Buffer): PartitionAppendResult {
     const { log } = view;
     if (!validation.ok) {
-      if (UNKNOWN_APPEND_INFO_ERRORS.has(validation.errorCode)) {
-        // Kafka answers these with its "unknown append info": no message, logStartOffset -1.
-        this.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, errorCode: validation.errorCode, reason: validation.message });
-        return failure(validation.errorCode, null);
+      this.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, errorCode: validation.errorCode, reason: validation.message });
+      // Kafka answers these with its "unknown append info": no message, logStartOffset -1.
+      if (UNKNOWN_APPEND_INFO_ERRORS.has(validation.errorCode)) return failure(validation.errorCode, null);
+      if (validation.recordErrors !== undefined) {
+        // Kafka's RecordValidationException: the only refusal it answers with a message.
+        const recordErrors = validation.recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }));
+        return failure(validation.errorCode, validation.message, recordErrors, log.logStartOffset);
       }
-      const recordErrors = validation.recordIndex === undefined ? [] : [{ batchIndex: validation.recordIndex, batchIndexErrorMessage: validation.message }];
-      return failure(validation.errorCode, validation.message, recordErrors, log.logStartOffset);
+      return failure(validation.errorCode, null, [], log.logStartOffset);
     }
-    const records = req.records!;
     const header = validation.header;
-    if (header.size !== records.length) {
-      return failure(ErrorCode.INVALID_RECORD, `Produce requests must carry exactly one record batch per partition; got ${records.length} bytes with a first batch of ${header.size}`, [], log.logStartOffset);
+    if (header.size !== req.records!.length) {
+      return failure(ErrorCode.INVALID_RECORD, `Produce requests must carry exactly one record batch per partition; got ${req.records!.length} bytes with a first batch of ${header.size}`, [], log.logStartOffset);
     }
     let producers: ProducerStateTable | undefined;
     let check: SequenceCheck | undefined;

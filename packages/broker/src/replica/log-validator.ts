@@ -1,0 +1,116 @@
+/**
+ * The broker's side of Kafka's LogValidator: the topic settings a produced batch is judged
+ * by (message.timestamp.*, compression.type) and the recompression of a batch into the
+ * topic's codec. The checks themselves are the protocol package's validateBatch.
+ *
+ * When Kafka rebuilds a batch (UnifiedLog.analyzeAndValidateRecords, BrokerCompressionType):
+ * - compression.type=producer (the default): never; the batch is stored as sent.
+ * - the topic's codec equals the batch's: never (in-place offsets, as for `producer`).
+ * - otherwise: the records are (decompressed and) compressed with the topic's codec,
+ *   `uncompressed` included, and the new batch must still fit max.message.bytes
+ *   (MESSAGE_TOO_LARGE otherwise, as Kafka's RecordTooLargeException).
+ * Every compressed batch is decompressed to be validated whatever the setting, as in Kafka;
+ * an uncompressed batch into a `producer`/`uncompressed` topic is validated in place and
+ * appended without a copy.
+ *
+ * Differences from Kafka: compression.gzip.level / lz4.level / zstd.level (KIP-390) are not
+ * configurable; each codec uses its library default.
+ */
+import {
+  ErrorCode,
+  CompressionType,
+  BatchLayout,
+  recompressBatch,
+  validateBatch,
+  type BatchValidation,
+  type BatchValidationOptions,
+} from '@tributary/protocol';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { TopicMetadata } from '../metadata/metadata-store.js';
+
+/** A topic's compression.type: keep the producer's codec, or one codec for every batch. */
+export type TargetCompression = 'producer' | CompressionType;
+
+const COMPRESSION_BY_NAME: Readonly<Record<string, TargetCompression>> = {
+  producer: 'producer',
+  uncompressed: CompressionType.NONE,
+  gzip: CompressionType.GZIP,
+  snappy: CompressionType.SNAPPY,
+  lz4: CompressionType.LZ4,
+  zstd: CompressionType.ZSTD,
+};
+
+/**
+ * A topic key's effective value: the topic's override, else the broker's (synonyms and
+ * defaults). The one place this module reads configs, so that it can follow the broker's
+ * config table when that changes.
+ */
+export function topicConfigValue(topic: TopicMetadata, broker: BrokerConfig, key: string): string | null {
+  const override = topic.configs[key];
+  if (override !== undefined) return override;
+  const value = broker.topicDefault(key);
+  return value === null ? null : String(value);
+}
+
+export function targetCompressionOf(topic: TopicMetadata, broker: BrokerConfig): TargetCompression {
+  const name = (topicConfigValue(topic, broker, 'compression.type') ?? 'producer').trim().toLowerCase();
+  // Values are validated when set; anything else behaves as the default.
+  return COMPRESSION_BY_NAME[name] ?? 'producer';
+}
+
+/** Kafka's Long.MAX_VALUE "no limit" arrives as 2^53 - 1 or above (config-def's LONG_MAX_VALUE). */
+function limitMs(raw: string | null): number | undefined {
+  if (raw === null) return undefined;
+  const ms = Number(raw.trim());
+  if (!Number.isFinite(ms) || ms >= Number.MAX_SAFE_INTEGER) return undefined;
+  return ms;
+}
+
+/**
+ * message.timestamp.before.max.ms / after.max.ms, each falling back to the deprecated
+ * message.timestamp.difference.max.ms while it is left at Long.MAX_VALUE (Kafka 3.6-3.9's
+ * LogConfig). `undefined` is "no limit".
+ */
+export function timestampLimits(topic: TopicMetadata, broker: BrokerConfig): { beforeMaxMs: number | undefined; afterMaxMs: number | undefined } {
+  const difference = limitMs(topicConfigValue(topic, broker, 'message.timestamp.difference.max.ms'));
+  return {
+    beforeMaxMs: limitMs(topicConfigValue(topic, broker, 'message.timestamp.before.max.ms')) ?? difference,
+    afterMaxMs: limitMs(topicConfigValue(topic, broker, 'message.timestamp.after.max.ms')) ?? difference,
+  };
+}
+
+/** Whether a validated batch must be rebuilt in the topic's codec before it is appended. */
+export function needsRecompression(validation: BatchValidation, target: TargetCompression): boolean {
+  return validation.ok && target !== 'producer' && validation.header.compression !== target;
+}
+
+export interface ValidatedAppend {
+  validation: BatchValidation;
+  /** What to append: the produced bytes, or the batch rebuilt in the topic's codec. */
+  records: Buffer;
+}
+
+/** validateBatch, then recompression when the topic asks for another codec than the batch has. */
+export async function validateForAppend(
+  records: Buffer,
+  options: BatchValidationOptions,
+  target: TargetCompression,
+  maxMessageBytes: number,
+): Promise<ValidatedAppend> {
+  const validation = await validateBatch(records, 0, options);
+  if (!validation.ok || target === 'producer' || !needsRecompression(validation, target)) return { validation, records };
+  const header = validation.header;
+  const section = validation.decompressed ?? records.subarray(BatchLayout.RECORDS, header.size);
+  const rebuilt = await recompressBatch(records, 0, section, target);
+  if (rebuilt.length > maxMessageBytes) {
+    return {
+      validation: {
+        ok: false,
+        errorCode: ErrorCode.MESSAGE_TOO_LARGE,
+        message: `Message batch size is ${rebuilt.length} bytes in append to partition ${options.topicPartition ?? '?'} which exceeds the maximum configured size of ${maxMessageBytes}.`,
+      },
+      records,
+    };
+  }
+  return { validation, records: rebuilt };
+}
