@@ -5,7 +5,8 @@
  * (read back from the segment file on disk), Produce below v7 with zstd, and Fetch below
  * v10 of a zstd topic.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,8 @@ import {
   type RecordInput,
 } from '@tributary/protocol';
 import { startBrokerWithClient, type TestContext } from './helpers/broker.js';
+import { RawClient } from './helpers/raw-client.js';
+import { createLogger, startBroker } from '../src/index.js';
 
 const PRODUCE_VERSION = 9;
 
@@ -227,7 +230,11 @@ test('zstd: Produce below v7 is refused; Fetch below v10 of a zstd topic gets UN
   await createTopic('zstd-topic', { 'compression.type': 'zstd' });
   await createTopic('producer-topic');
   const zstdBatch = await batch([{ value: Buffer.from('z') }], { compression: CompressionType.ZSTD });
-  assert.equal((await produce('producer-topic', zstdBatch, 6)).errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+  const tooOld = await produce('producer-topic', zstdBatch, 6);
+  assert.equal(tooOld.errorCode, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+  // Refused by Kafka before the log: no message, no log start offset.
+  assert.equal(tooOld.errorMessage, null);
+  assert.equal(tooOld.logStartOffset, -1);
   assert.equal((await produce('producer-topic', await batch([{ value: Buffer.from('z') }], { compression: CompressionType.ZSTD }), 7)).errorCode, ErrorCode.NONE);
   // An old producer may still write to a zstd topic (Kafka checks only the batch's codec).
   assert.equal((await produce('zstd-topic', await batch([{ value: Buffer.from('u') }]), 3)).errorCode, ErrorCode.NONE);
@@ -243,4 +250,24 @@ test('zstd: Produce below v7 is refused; Fetch below v10 of a zstd topic gets UN
   const served = (await fetch('producer-topic', 9)).responses[0]!.partitions[0]!;
   assert.equal(served.errorCode, ErrorCode.NONE);
   assert.equal(readBatchHeader(served.records!, 0).compression, CompressionType.ZSTD);
+});
+
+test('the broker compression.type applies to topics without their own', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-broker-codec-'));
+  const broker = await startBroker({ dataDir: dir, port: 0, config: { 'compression.type': 'lz4' }, logger: createLogger({ level: 'silent' }) });
+  t.after(async () => {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const client = await RawClient.open(broker.port);
+  t.after(() => client.close());
+  for (const [topic, configs] of [['inherits', []], ['own', [{ name: 'compression.type', value: 'producer' }]]] as const) {
+    const created = await client.request('CreateTopics', 7, { topics: [{ name: topic, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [...configs] }], timeoutMs: 5000, validateOnly: false });
+    assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+    const produced = await client.request('Produce', PRODUCE_VERSION, { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records: await batch([{ value: Buffer.from('v') }]) }] }] });
+    assert.equal(produced.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.NONE);
+  }
+  const stored = (topic: string) => readBatchHeader(readFileSync(join(broker.services.replicaManager.logManager.getLog(topic, 0)!.dir, '00000000000000000000.log')), 0).compression;
+  assert.equal(stored('inherits'), CompressionType.LZ4);
+  assert.equal(stored('own'), CompressionType.NONE);
 });

@@ -62,8 +62,12 @@ export interface AppendRequest {
   readonly nowMs: number;
 }
 
-/** Refusals Kafka reports without a message or log start offset (ReplicaManager.appendToLocalLog). */
-const UNKNOWN_APPEND_INFO_ERRORS = new Set<number>([ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.RECORD_LIST_TOO_LARGE]);
+/**
+ * Refusals Kafka reports without a message or log start offset: its "unknown append info"
+ * (ReplicaManager.appendToLocalLog), and zstd below Produce v7, which Kafka refuses in
+ * KafkaApis before the replica manager (ProduceRequest.validateRecords).
+ */
+const UNKNOWN_APPEND_INFO_ERRORS = new Set<number>([ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.RECORD_LIST_TOO_LARGE, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE]);
 
 const TIMESTAMP_TYPE_CODE = { CreateTime: 0, LogAppendTime: 1 } as const;
 

@@ -80,7 +80,6 @@ export function walkRecords(
   const reader = new RecordReader(buf, start, end);
   const checkTimestamps = checks.timestampMin !== -Infinity || checks.timestampMax !== Infinity;
   const logAppend = checks.producerLogAppendTime;
-  const where = checks.topicPartition === undefined ? '' : ` in topic partition ${checks.topicPartition}`;
   const refuse = (error: RecordError): void => {
     if (recordErrors === undefined) {
       throw new RecordBatchError(RecordBatchErrorCode.BAD_RECORD, error.message, error.errorCode, { recordIndex: error.batchIndex });
@@ -121,7 +120,7 @@ export function walkRecords(
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
     // Kafka's LogValidator.validateRecord: the key first, then the timestamp; one error per record.
     if (keyLength < 0 && checks.requireKey) {
-      refuse({ batchIndex: i, errorCode: ErrorCode.INVALID_RECORD, message: `Compacted topic cannot accept message without key${where}` });
+      refuse({ batchIndex: i, errorCode: ErrorCode.INVALID_RECORD, message: `Compacted topic cannot accept message without key${checks.topicPartition === undefined ? '' : ` in topic partition ${checks.topicPartition}`}` });
     } else if (timestamp !== -1 && (logAppend === undefined || logAppend.topicCreateTime)) {
       if (checkTimestamps && (timestamp < checks.timestampMin || timestamp > checks.timestampMax)) {
         refuse({
