@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { compressSync as snappyRaw } from 'snappy';
-import { compress, compressSync, decompress, decompressSync } from '../src/compression/codec.js';
+import { OFF_LOOP_COMPRESSION_MIN_BYTES, compress, compressSync, decompress, decompressSync } from '../src/compression/codec.js';
 import { CompressionError, CompressionErrorCode } from '../src/compression/compression-error.js';
 import { CompressionType } from '../src/records/batch-layout.js';
 
@@ -37,6 +37,16 @@ test('every codec round-trips empty, small, incompressible and large inputs', as
       if (type !== CompressionType.ZSTD) {
         assert.ok(decompressSync(type, compressSync(type, input), input.length).equals(input));
       }
+    }
+  }
+});
+
+test('snappy and lz4 compressed off the loop (large inputs) give the same bytes as on it', async () => {
+  for (const type of [CompressionType.SNAPPY, CompressionType.LZ4]) {
+    for (const input of [semiCompressible(OFF_LOOP_COMPRESSION_MIN_BYTES), semiCompressible(MiB + 17), randomBytes(300_000)]) {
+      const offLoop = await compress(type, input);
+      assert.deepEqual(offLoop, compressSync(type, input), `codec ${type}, ${input.length} bytes`);
+      assert.deepEqual(decompressSync(type, offLoop, 2 * MiB), input);
     }
   }
 });

@@ -1,8 +1,8 @@
 import { CompressionType } from '../records/batch-layout.js';
 import { CompressionError, CompressionErrorCode } from './compression-error.js';
 import { gzipCompress, gzipCompressSync, gzipDecompress, gzipDecompressSync } from './gzip.js';
-import { lz4CompressSync, lz4DecompressSync } from './lz4.js';
-import { snappyCompressSync, snappyDecompressSync } from './snappy.js';
+import { lz4Compress, lz4CompressSync, lz4DecompressSync } from './lz4.js';
+import { snappyCompress, snappyCompressSync, snappyDecompressSync } from './snappy.js';
 import { zstdCompress, zstdDecompress } from './zstd.js';
 
 /**
@@ -58,9 +58,23 @@ export function decompressSync(type: number, buf: Buffer, maxSize: number): Buff
   }
 }
 
+/**
+ * Inputs from this size up are compressed with snappy and lz4 on libuv's thread pool by the
+ * async compress(). Below it the hop to a thread costs more than compressing in place
+ * (one 64 KiB lz4 block takes about 0.5 ms on the loop; a thread-pool round trip about
+ * 0.05 ms but it delays the answer by a loop turn); above it a 1 MiB batch would hold the
+ * loop for 10-20 ms (docs/benchmarks.md, "Recompression").
+ */
+export const OFF_LOOP_COMPRESSION_MIN_BYTES = 64 * 1024;
+
+/** Every codec; gzip, zstd and (above OFF_LOOP_COMPRESSION_MIN_BYTES) snappy and lz4 compress off the event loop. */
 export async function compress(type: number, buf: Buffer): Promise<Buffer> {
   if (type === CompressionType.GZIP) return gzipCompress(buf);
   if (type === CompressionType.ZSTD) return zstdCompress(buf);
+  if (buf.length >= OFF_LOOP_COMPRESSION_MIN_BYTES) {
+    if (type === CompressionType.LZ4) return lz4Compress(buf);
+    if (type === CompressionType.SNAPPY) return snappyCompress(buf);
+  }
   return compressSync(type, buf);
 }
 

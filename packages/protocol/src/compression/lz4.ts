@@ -34,12 +34,34 @@ const UNCOMPRESSED_BIT = 0x80000000;
 const END_MARK = Buffer.alloc(4);
 
 export function lz4CompressSync(buf: Buffer): Buffer {
+  const chunks = lz4Chunks(buf);
+  return lz4Frame(chunks, chunks.map((chunk) => lz4Lib().compressSync(chunk)));
+}
+
+/**
+ * The same frame, its blocks compressed on libuv's thread pool (lz4-napi's async API), so
+ * that a large batch does not hold the event loop (about 10 ms per MiB on the loop).
+ * The caller must not change `buf` until the promise settles.
+ */
+export async function lz4Compress(buf: Buffer): Promise<Buffer> {
+  const chunks = lz4Chunks(buf);
+  return lz4Frame(chunks, await Promise.all(chunks.map((chunk) => lz4Lib().compress(chunk))));
+}
+
+function lz4Chunks(buf: Buffer): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < buf.length; at += LZ4_KAFKA_BLOCK_SIZE) chunks.push(buf.subarray(at, Math.min(buf.length, at + LZ4_KAFKA_BLOCK_SIZE)));
+  return chunks;
+}
+
+/** `compressed[i]` is lz4-napi's output for `chunks[i]`: a raw block behind its uncompressed size. */
+function lz4Frame(chunks: Buffer[], compressed: Buffer[]): Buffer {
   const parts: Buffer[] = [KAFKA_FRAME_HEADER];
-  for (let at = 0; at < buf.length; at += LZ4_KAFKA_BLOCK_SIZE) {
-    const chunk = buf.subarray(at, Math.min(buf.length, at + LZ4_KAFKA_BLOCK_SIZE));
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
     // lz4-napi's block API prefixes the block with its uncompressed size (uint32 LE); the
     // frame format does not carry it, so the prefix is dropped.
-    const block = lz4Lib().compressSync(chunk).subarray(4);
+    const block = compressed[i]!.subarray(4);
     const size = Buffer.allocUnsafe(4);
     if (block.length < chunk.length) {
       size.writeUInt32LE(block.length, 0);

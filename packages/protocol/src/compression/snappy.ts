@@ -26,14 +26,32 @@ const XERIAL_COMPAT_VERSION = 1;
 export const SNAPPY_XERIAL_BLOCK_SIZE = 32 * 1024;
 
 export function snappyCompressSync(buf: Buffer): Buffer {
+  return xerialFrame(xerialChunks(buf).map((chunk) => snappyLib().compressSync(chunk)));
+}
+
+/**
+ * The same framing, its blocks compressed on libuv's thread pool (snappy's async API), so
+ * that a large batch does not hold the event loop. The caller must not change `buf` until
+ * the promise settles.
+ */
+export async function snappyCompress(buf: Buffer): Promise<Buffer> {
+  return xerialFrame(await Promise.all(xerialChunks(buf).map((chunk) => snappyLib().compress(chunk))));
+}
+
+function xerialChunks(buf: Buffer): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < buf.length; at += SNAPPY_XERIAL_BLOCK_SIZE) chunks.push(buf.subarray(at, Math.min(buf.length, at + SNAPPY_XERIAL_BLOCK_SIZE)));
+  return chunks;
+}
+
+function xerialFrame(blocks: Buffer[]): Buffer {
   const parts: Buffer[] = [];
   const header = Buffer.allocUnsafe(XERIAL_HEADER_SIZE);
   XERIAL_MAGIC.copy(header, 0);
   header.writeInt32BE(XERIAL_VERSION, 8);
   header.writeInt32BE(XERIAL_COMPAT_VERSION, 12);
   parts.push(header);
-  for (let at = 0; at < buf.length; at += SNAPPY_XERIAL_BLOCK_SIZE) {
-    const block = snappyLib().compressSync(buf.subarray(at, Math.min(buf.length, at + SNAPPY_XERIAL_BLOCK_SIZE)));
+  for (const block of blocks) {
     const length = Buffer.allocUnsafe(4);
     length.writeInt32BE(block.length, 0);
     parts.push(length, block);
