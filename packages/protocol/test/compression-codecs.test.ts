@@ -41,8 +41,8 @@ test('every codec round-trips empty, small, incompressible and large inputs', as
   }
 });
 
-test('snappy and lz4 compressed off the loop (large inputs) give the same bytes as on it', async () => {
-  for (const type of [CompressionType.SNAPPY, CompressionType.LZ4]) {
+test('snappy, lz4 and gzip compressed off the loop (large inputs) give the same bytes as on it', async () => {
+  for (const type of [CompressionType.SNAPPY, CompressionType.LZ4, CompressionType.GZIP]) {
     for (const input of [semiCompressible(OFF_LOOP_COMPRESSION_MIN_BYTES), semiCompressible(MiB + 17), randomBytes(300_000)]) {
       const offLoop = await compress(type, input);
       assert.deepEqual(offLoop, compressSync(type, input), `codec ${type}, ${input.length} bytes`);
