@@ -7,11 +7,17 @@ import { gunzip, gunzipSync, gzip, gzipSync } from 'node:zlib';
  */
 const INFLATE_CHUNK_BYTES = 1024 * 1024;
 /**
- * Output step of deflation, for the same reason: at zlib's 16 KiB, compressing a 1 MiB
- * batch on the thread pool still cost ~17 ms of event-loop time in output callbacks (under
- * load); at 1 MiB, ~3 ms. The compressed bytes do not depend on it.
+ * Largest output step of deflation, for the same reason: at zlib's 16 KiB, compressing a
+ * 1 MiB batch on the thread pool still cost ~17 ms of event-loop time in output callbacks
+ * (under load); at 1 MiB, ~3 ms. The step is sized to the input (deflate output is at most a
+ * little larger), so a small batch does not allocate 1 MiB. The compressed bytes do not
+ * depend on it.
  */
-const DEFLATE_CHUNK_BYTES = 1024 * 1024;
+const DEFLATE_CHUNK_BYTES_MAX = 1024 * 1024;
+/** zlib's own default step, the floor. */
+const DEFLATE_CHUNK_BYTES_MIN = 16 * 1024;
+/** Headroom for the gzip header, trailer and stored-block overhead of incompressible input. */
+const DEFLATE_OVERHEAD_BYTES = 1024;
 import { CompressionError, CompressionErrorCode } from './compression-error.js';
 
 /**
@@ -26,7 +32,8 @@ export function gzipCompressSync(buf: Buffer): Buffer {
 
 export function gzipCompress(buf: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    gzip(buf, { chunkSize: DEFLATE_CHUNK_BYTES }, (err, out) => (err ? reject(err) : resolve(out)));
+    const chunkSize = Math.min(DEFLATE_CHUNK_BYTES_MAX, Math.max(DEFLATE_CHUNK_BYTES_MIN, buf.length + DEFLATE_OVERHEAD_BYTES));
+    gzip(buf, { chunkSize }, (err, out) => (err ? reject(err) : resolve(out)));
   });
 }
 
