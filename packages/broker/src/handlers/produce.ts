@@ -11,6 +11,10 @@
  *   acks=-1: answered once on every in-sync replica (here: this broker) and, with
  *   flush.durable.acks, fdatasync'ed.
  * - LogAppendTime topics report the broker's append time (else -1).
+ * - Per-record refusals (no key in a compacted topic, a timestamp outside the
+ *   message.timestamp.* window) fail the batch and list every refused record in
+ *   record_errors (v8+) with Kafka's messages; a topic compression.type other than
+ *   `producer` stores the batch rebuilt in that codec (replica/log-validator.ts).
  *
  * Versions 0-2 carry message format v0/v1 record sets, which Tributary does not store
  * (as Kafka 4, KIP-896): they are not advertised.
