@@ -38,7 +38,9 @@ import { type RecordError, type RecordWalkChecks, walkRecords } from './record-w
  * Deliberate difference: Kafka accepts an uncompressed client batch whose offset deltas are
  * not 0..n-1 (and rewrites a compressed one); we refuse it with INVALID_RECORD, since every
  * producer writes 0..n-1 and anything else would give consumers gaps or duplicates.
- * Compressed batches are decompressed only to be checked; the stored bytes stay as sent.
+ * Compressed batches are decompressed to be checked; the records come back in the result
+ * (`decompressed`) for a broker that rebuilds the batch in its topic's codec
+ * (recompressBatch), and are otherwise dropped, the stored bytes staying as sent.
  *
  * Bad bytes never throw: the result carries the code and a message that quotes the values.
  */
