@@ -271,3 +271,14 @@ test('the broker compression.type applies to topics without their own', async (t
   assert.equal(stored('inherits'), CompressionType.LZ4);
   assert.equal(stored('own'), CompressionType.NONE);
 });
+
+test('two batches for one partition are refused as Kafka refuses them before the log: INVALID_RECORD, no message', async (t) => {
+  const { createTopic, produce } = await setup(t);
+  await createTopic('two');
+  const one = await batch([{ value: Buffer.from('a') }]);
+  const r = await produce('two', Buffer.concat([one, one]));
+  assert.equal(r.errorCode, ErrorCode.INVALID_RECORD);
+  assert.equal(r.errorMessage, null);
+  assert.equal(r.logStartOffset, -1);
+  assert.deepEqual(r.recordErrors, []);
+});

@@ -316,7 +316,9 @@ export class ReplicaManager {
     }
     const header = validation.header;
     if (header.size !== req.records!.length) {
-      return failure(ErrorCode.INVALID_RECORD, `Produce requests must carry exactly one record batch per partition; got ${req.records!.length} bytes with a first batch of ${header.size}`, [], log.logStartOffset);
+      // Kafka refuses this in KafkaApis (ProduceRequest.validateRecords): no message, no log start offset.
+      this.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, reason: `${req.records!.length} bytes with a first batch of ${header.size}: more than one batch` });
+      return failure(ErrorCode.INVALID_RECORD, null);
     }
     let producers: ProducerStateTable | undefined;
     let check: SequenceCheck | undefined;
