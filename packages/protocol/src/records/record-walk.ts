@@ -80,12 +80,6 @@ export function walkRecords(
   const reader = new RecordReader(buf, start, end);
   const checkTimestamps = checks.timestampMin !== -Infinity || checks.timestampMax !== Infinity;
   const logAppend = checks.producerLogAppendTime;
-  const refuse = (error: RecordError): void => {
-    if (recordErrors === undefined) {
-      throw new RecordBatchError(RecordBatchErrorCode.BAD_RECORD, error.message, error.errorCode, { recordIndex: error.batchIndex });
-    }
-    recordErrors.push(error);
-  };
   let maxTimestamp = -1;
   let previousDelta = -1;
   for (let i = 0; i < count; i++) {
@@ -120,10 +114,10 @@ export function walkRecords(
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
     // Kafka's LogValidator.validateRecord: the key first, then the timestamp; one error per record.
     if (keyLength < 0 && checks.requireKey) {
-      refuse({ batchIndex: i, errorCode: ErrorCode.INVALID_RECORD, message: `Compacted topic cannot accept message without key${checks.topicPartition === undefined ? '' : ` in topic partition ${checks.topicPartition}`}` });
+      refuse(recordErrors, { batchIndex: i, errorCode: ErrorCode.INVALID_RECORD, message: `Compacted topic cannot accept message without key${checks.topicPartition === undefined ? '' : ` in topic partition ${checks.topicPartition}`}` });
     } else if (timestamp !== -1 && (logAppend === undefined || logAppend.topicCreateTime)) {
       if (checkTimestamps && (timestamp < checks.timestampMin || timestamp > checks.timestampMax)) {
-        refuse({
+        refuse(recordErrors, {
           batchIndex: i,
           errorCode: ErrorCode.INVALID_TIMESTAMP,
           message: `Timestamp ${timestamp} of message with offset ${offsetDelta} is out of range. The timestamp should be within ${checks.timestampWindowText?.() ?? `[${checks.timestampMin}, ${checks.timestampMax}]`}`,
@@ -131,7 +125,7 @@ export function walkRecords(
       }
     } else if (logAppend !== undefined) {
       const record = `DefaultRecord(offset=${offsetDelta}, timestamp=${timestamp}, key=${Math.max(0, keyLength)} bytes, value=${Math.max(0, valueLength)} bytes)`;
-      refuse({
+      refuse(recordErrors, {
         batchIndex: i,
         errorCode: ErrorCode.INVALID_TIMESTAMP,
         message: `Invalid timestamp type in message ${record}. Producer should not set timestamp type to LogAppendTime.`,
@@ -142,6 +136,13 @@ export function walkRecords(
     fail(`${count} records end at byte ${reader.pos} but the records section ends at ${end}`, count);
   }
   return maxTimestamp;
+}
+
+function refuse(recordErrors: RecordError[] | undefined, error: RecordError): void {
+  if (recordErrors === undefined) {
+    throw new RecordBatchError(RecordBatchErrorCode.BAD_RECORD, error.message, error.errorCode, { recordIndex: error.batchIndex });
+  }
+  recordErrors.push(error);
 }
 
 function fail(message: string, recordIndex: number): never {
