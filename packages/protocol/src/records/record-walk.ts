@@ -78,8 +78,15 @@ export function walkRecords(
   recordErrors?: RecordError[],
 ): number {
   const reader = new RecordReader(buf, start, end);
-  const checkTimestamps = checks.timestampMin !== -Infinity || checks.timestampMax !== Infinity;
+  // Locals, not property reads per record: `checks` comes in several shapes.
+  const contiguousOffsets = checks.contiguousOffsets;
+  const requireKey = checks.requireKey;
+  const timestampMin = checks.timestampMin;
+  const timestampMax = checks.timestampMax;
+  const checkTimestamps = timestampMin !== -Infinity || timestampMax !== Infinity;
   const logAppend = checks.producerLogAppendTime;
+  const logAppendTimestamp = logAppend === undefined ? 0 : logAppend.maxTimestamp;
+  const checkTimestampValue = logAppend === undefined || logAppend.topicCreateTime;
   let maxTimestamp = -1;
   let previousDelta = -1;
   for (let i = 0; i < count; i++) {
@@ -91,10 +98,10 @@ export function walkRecords(
     reader.end = bodyStart + length; // reads inside the record may not cross into the next one
     reader.pos += 1; // attributes
     const timestampDelta = reader.varlong();
-    const timestamp = logAppend === undefined ? baseTimestamp + timestampDelta : logAppend.maxTimestamp;
+    const timestamp = logAppend === undefined ? baseTimestamp + timestampDelta : logAppendTimestamp;
     const offsetDelta = reader.varint();
-    if (checks.contiguousOffsets ? offsetDelta !== i : offsetDelta <= previousDelta || offsetDelta > lastOffsetDelta) {
-      fail(`record ${i} has offsetDelta ${offsetDelta}, expected ${checks.contiguousOffsets ? i : `above ${previousDelta} and at most ${lastOffsetDelta}`}`, i);
+    if (contiguousOffsets ? offsetDelta !== i : offsetDelta <= previousDelta || offsetDelta > lastOffsetDelta) {
+      fail(`record ${i} has offsetDelta ${offsetDelta}, expected ${contiguousOffsets ? i : `above ${previousDelta} and at most ${lastOffsetDelta}`}`, i);
     }
     previousDelta = offsetDelta;
     const keyLength = reader.skipBytesField('key', true);
@@ -113,10 +120,10 @@ export function walkRecords(
     reader.end = end;
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
     // Kafka's LogValidator.validateRecord: the key first, then the timestamp; one error per record.
-    if (keyLength < 0 && checks.requireKey) {
+    if (keyLength < 0 && requireKey) {
       refuse(recordErrors, { batchIndex: i, errorCode: ErrorCode.INVALID_RECORD, message: `Compacted topic cannot accept message without key${checks.topicPartition === undefined ? '' : ` in topic partition ${checks.topicPartition}`}` });
-    } else if (timestamp !== -1 && (logAppend === undefined || logAppend.topicCreateTime)) {
-      if (checkTimestamps && (timestamp < checks.timestampMin || timestamp > checks.timestampMax)) {
+    } else if (timestamp !== -1 && checkTimestampValue) {
+      if (checkTimestamps && (timestamp < timestampMin || timestamp > timestampMax)) {
         refuse(recordErrors, {
           batchIndex: i,
           errorCode: ErrorCode.INVALID_TIMESTAMP,
