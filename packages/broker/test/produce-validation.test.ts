@@ -282,3 +282,22 @@ test('two batches for one partition are refused as Kafka refuses them before the
   assert.equal(r.logStartOffset, -1);
   assert.deepEqual(r.recordErrors, []);
 });
+
+test('a compression.type change applies to the next append', async (t) => {
+  const { client, createTopic, produce, onDisk } = await setup(t);
+  await createTopic('changing');
+  const alter = async (value: string) => {
+    const r = await client.request('IncrementalAlterConfigs', 1, {
+      resources: [{ resourceType: 2, resourceName: 'changing', configs: [{ name: 'compression.type', configOperation: 0, value }] }],
+      validateOnly: false,
+    });
+    assert.equal(r.responses[0]!.errorCode, ErrorCode.NONE, r.responses[0]!.errorMessage ?? '');
+  };
+  const produceOne = async () => assert.equal((await produce('changing', await batch([{ value: Buffer.from('v') }]))).errorCode, ErrorCode.NONE);
+  await produceOne();
+  await alter('snappy');
+  await produceOne();
+  await alter('producer');
+  await produceOne();
+  assert.deepEqual(onDisk('changing').map((b) => readBatchHeader(b, 0).compression), [CompressionType.NONE, CompressionType.SNAPPY, CompressionType.NONE]);
+});
