@@ -90,14 +90,18 @@ export interface ValidatedAppend {
   records: Buffer;
 }
 
-/** validateBatch, then recompression when the topic asks for another codec than the batch has. */
+/**
+ * validateBatch, then recompression when the topic asks for another codec than the batch has.
+ * `validated` is a verdict already reached for these bytes (validateBatchSync), not repeated.
+ */
 export async function validateForAppend(
   records: Buffer,
   options: BatchValidationOptions,
   target: TargetCompression,
   maxMessageBytes: number,
+  validated?: BatchValidation,
 ): Promise<ValidatedAppend> {
-  const validation = await validateBatch(records, 0, options);
+  const validation = validated ?? (await validateBatch(records, 0, options));
   if (!validation.ok || target === 'producer' || !needsRecompression(validation, target)) return { validation, records };
   const header = validation.header;
   const section = validation.decompressed ?? records.subarray(BatchLayout.RECORDS, header.size);

@@ -257,13 +257,14 @@ export class ReplicaManager {
     }
     const options = this.validationOptions(view, req);
     const target = targetCompressionOf(view.topic, this.config());
+    let validated: BatchValidation | undefined;
     if (!this.appendTails.has(log)) {
-      const validated = validateBatchSync(records, 0, options);
+      validated = validateBatchSync(records, 0, options);
       if (validated !== undefined && !needsRecompression(validated, target)) return this.afterAppend(view, req, this.appendValidated(view, req, validated, records));
     }
     // Validation (and recompression into the topic's codec) may start at once: it is pure.
     // The append waits for its turn.
-    const validation = validateForAppend(records, options, target, config.maxMessageBytes);
+    const validation = validateForAppend(records, options, target, config.maxMessageBytes, validated);
     const previous = this.appendTails.get(log) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => {
