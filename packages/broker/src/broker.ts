@@ -27,7 +27,7 @@ import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
 import type { BoundListener } from './network/socket-server.js';
-import { LogManager, LOG_CONFIG_KEYS, fromProperties, type LogConfig } from '@tributary/storage';
+import { LogManager } from '@tributary/storage';
 import { decompressSync } from '@tributary/protocol';
 import { ReplicaManager } from './replica/replica-manager.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
@@ -117,8 +117,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const config = staticConfig.withDynamic({ clusterDefault: metadata.brokerConfigs(null), perBroker: metadata.brokerConfigs(nodeId) });
     const logManager = await LogManager.open({
       dataDir: logDir,
-      defaults: logDefaults(config),
-      topicConfigs: new Map(metadata.topics().map((t) => [t.name, t.configs])),
+      defaults: config.logDefaults(),
+      topicConfigs: new Map(metadata.topics().map((t) => [t.name, config.logConfig(t.configs)])),
       decompress: (type, data) => {
         try {
           return decompressSync(type, data, 64 * 1024 * 1024);
@@ -251,17 +251,6 @@ async function closeAll(closeables: (() => Promise<void>)[], logger: Logger): Pr
       logger.error('Error while shutting down', { err });
     }
   }
-}
-
-/** Broker-level log.* settings as the storage package's topic defaults. */
-function logDefaults(config: BrokerConfig): Partial<LogConfig> {
-  const props: Record<string, string> = {};
-  for (const key of Object.keys(LOG_CONFIG_KEYS)) {
-    const value = config.topicDefault(key);
-    if (value === undefined || value === null) continue;
-    props[key] = Array.isArray(value) ? value.join(',') : String(value);
-  }
-  return fromProperties(props);
 }
 
 function storageLogger(logger: Logger) {

@@ -105,7 +105,7 @@ export class ReplicaManager {
   /** Makes the logs match the metadata: a log for every partition this node replicates. */
   private reconcile(): void {
     for (const topic of this.metadata.topics()) {
-      this.logManager.updateConfig(topic.name, topic.configs);
+      this.logManager.updateConfig(topic.name, this.config().logConfig(topic.configs));
       for (const p of topic.partitions) {
         if (p.replicas.includes(this.nodeId)) this.ensureLog(topic, p);
       }
@@ -153,7 +153,7 @@ export class ReplicaManager {
   }
 
   private ensureLog(topic: TopicMetadata, p: PartitionState): Log {
-    const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition, topic.configs);
+    const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition, this.config().logConfig(topic.configs));
     this.maybeIncrementHighWatermark(log, p);
     return log;
   }
@@ -177,7 +177,7 @@ export class ReplicaManager {
       switch (change.type) {
         case 'topic-created':
         case 'partitions-created':
-          this.logManager.updateConfig(change.topic.name, change.topic.configs);
+          this.logManager.updateConfig(change.topic.name, this.config().logConfig(change.topic.configs));
           this.createLogsInSteps(change.topic);
           break;
         case 'topic-deleted': {
@@ -194,7 +194,7 @@ export class ReplicaManager {
           break;
         }
         case 'topic-config-changed':
-          this.logManager.updateConfig(change.topic.name, change.topic.configs);
+          this.logManager.updateConfig(change.topic.name, this.config().logConfig(change.topic.configs));
           break;
         default:
           break;
@@ -341,7 +341,7 @@ export class ReplicaManager {
    */
   private afterAppend(view: PartitionView, req: AppendRequest, result: PartitionAppendResult): PartitionAppendResult | Promise<PartitionAppendResult> {
     if (result.errorCode !== ErrorCode.NONE || req.acks !== -1) return result;
-    if (!this.durableAcks(view.topic)) return result;
+    if (!view.log.config.flushDurableAcks) return result;
     return view.log.waitForFlush(view.log.logEndOffset).then(
       () => result,
       (err: unknown) => {
@@ -349,13 +349,6 @@ export class ReplicaManager {
         return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not flush its log directory', [], -1);
       },
     );
-  }
-
-  /** `flush.durable.acks` (topic) over `log.flush.durable.acks` (broker): fsync before acks=all answers. */
-  private durableAcks(topic: TopicMetadata): boolean {
-    const override = topic.configs['flush.durable.acks'];
-    if (override !== undefined) return override.trim().toLowerCase() === 'true';
-    return this.config().boolean('log.flush.durable.acks');
   }
 
   private producerStateOf(log: Log): ProducerStateTable {

@@ -20,7 +20,7 @@ import { BrokerConfig } from '../config/broker-config.js';
 import { BROKER_CONFIG_DEF_BY_NAME } from '../config/broker-configs.js';
 import type { ConfigDef } from '../config/config-def.js';
 import { ConfigError, formatConfigValue } from '../config/config-def.js';
-import { TOPIC_CONFIG_DEF_BY_NAME, brokerValueToTopicValue } from '../config/topic-configs.js';
+import { TOPIC_CONFIG_DEF_BY_NAME } from '../config/topic-configs.js';
 import type { ConfigChanges } from '../metadata/metadata-store.js';
 import { topicConfigsError } from './topic-config-validation.js';
 import { invalidTopicNameReason } from './topic-name.js';
@@ -138,7 +138,7 @@ export function applyIncrementalOps(resourceType: number, current: Readonly<Reco
             ? error(ErrorCode.INVALID_CONFIG, `Config value ${opName === 'APPEND' ? 'append' : 'subtract'} is not allowed for config key: ${op.name}`)
             : error(ErrorCode.INVALID_CONFIG, `Can't ${opName} to key ${op.name} because its type is not LIST.`);
         }
-        const base = next[op.name] ?? staticDefault(resourceType, def);
+        const base = next[op.name] ?? staticDefault(def);
         const items = base === null ? [] : base.split(',').filter((s) => s !== '');
         for (const value of (op.value ?? '').split(',')) {
           if (op.configOperation === ConfigOperation.APPEND) {
@@ -158,12 +158,9 @@ export function applyIncrementalOps(resourceType: number, current: Readonly<Reco
   return next;
 }
 
-function staticDefault(resourceType: number, def: ConfigDef): string | null {
-  if (def.default !== null || resourceType !== ConfigResourceType.TOPIC) return formatConfigValue(def, def.default);
-  const synonym = TOPIC_CONFIG_DEF_BY_NAME.get(def.name)?.brokerSynonyms[0];
-  const brokerDef = synonym === undefined ? undefined : BROKER_CONFIG_DEF_BY_NAME.get(synonym);
-  if (synonym === undefined || brokerDef === undefined) return null;
-  return formatConfigValue(def, brokerValueToTopicValue(synonym, brokerDef.default));
+/** Kafka's ConfigDef default of the key (not the broker's effective value), as text. */
+function staticDefault(def: ConfigDef): string | null {
+  return formatConfigValue(def, def.default);
 }
 
 function diff(current: Readonly<Record<string, string>>, next: Readonly<Record<string, string>>): ConfigChanges {
