@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { apiSpecByKey } from '@tributary/protocol';
 import { BrokerConfig } from './config/broker-config.js';
 import type { RawConfig } from './config/broker-config.js';
+import { DynamicConfig } from './config/dynamic-config.js';
 import { ensureMetaProperties } from './config/meta-properties.js';
 import { formatListener } from './config/listeners.js';
 import type { ListenerSpec } from './config/listeners.js';
@@ -40,8 +41,10 @@ import { GroupCoordinator } from './group/coordinator.js';
 export interface BrokerServices {
   readonly nodeId: number;
   readonly clusterId: string;
-  /** Current effective config; replaced (not mutated) when dynamic configs change. */
-  config: BrokerConfig;
+  /** Current effective config (dynamicConfig.current): a new object after each change, never mutated. */
+  readonly config: BrokerConfig;
+  /** The one subscription point for config changes (broker and topic). */
+  readonly dynamicConfig: DynamicConfig;
   readonly metadata: MetadataStore;
   /** This broker's endpoints as advertised to clients (real ports after binding). */
   advertisedEndpoints: readonly BrokerEndpoint[];
@@ -132,8 +135,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       onIoError: (err, log) => logger.error('Log directory I/O error', { err, topic: log?.topic, partition: log?.partition }),
     });
     closeables.push(() => logManager.close());
-    const servicesRef: { current?: BrokerServices } = {};
-    const currentConfig = () => servicesRef.current?.config ?? config;
+    // The one subscription through which dynamic broker and topic configs take effect.
+    const dynamicConfig = new DynamicConfig({ staticConfig, metadata, nodeId, logManager, logger: logger.child({ component: 'config' }) });
+    closeables.push(async () => dynamicConfig.close());
+    const currentConfig = (): BrokerConfig => dynamicConfig.current;
     const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'replica' }) });
     closeables.push(async () => replicaManager.close());
     const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }) });
@@ -154,7 +159,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const services: BrokerServices = {
       nodeId,
       clusterId: meta.clusterId,
-      config,
+      get config() { return dynamicConfig.current; },
+      dynamicConfig,
       metadata,
       advertisedEndpoints: [],
       dataDir: logDir,
@@ -167,16 +173,6 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       producerIds: new ProducerIdManager(logDir),
       closing: false,
     };
-    servicesRef.current = services;
-    metadata.subscribe((change) => {
-      if (change.type !== 'broker-config-changed' || (change.nodeId !== null && change.nodeId !== nodeId)) return;
-      try {
-        services.config = staticConfig.withDynamic({ clusterDefault: metadata.brokerConfigs(null), perBroker: metadata.brokerConfigs(nodeId) });
-        logger.info('Applied dynamic broker config', { changes: change.changes, scope: change.nodeId ?? 'cluster-default' });
-      } catch (err) {
-        logger.error('Dynamic broker config rejected; keeping the previous config', { err });
-      }
-    });
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);

@@ -102,10 +102,14 @@ export class ReplicaManager {
     this.unsubscribe = this.metadata.subscribe((change) => this.onMetadataChange(change));
   }
 
-  /** Makes the logs match the metadata: a log for every partition this node replicates. */
+  /**
+   * Makes the logs match the metadata: a log for every partition this node replicates.
+   * A topic's typed LogConfig is not this class's business: the LogManager holds it, and
+   * config/dynamic-config.ts (subscribed to the metadata before this class) keeps it
+   * current, so a log created here picks up its topic's config from the LogManager.
+   */
   private reconcile(): void {
     for (const topic of this.metadata.topics()) {
-      this.logManager.updateConfig(topic.name, this.config().logConfig(topic.configs));
       for (const p of topic.partitions) {
         if (p.replicas.includes(this.nodeId)) this.ensureLog(topic, p);
       }
@@ -153,7 +157,7 @@ export class ReplicaManager {
   }
 
   private ensureLog(topic: TopicMetadata, p: PartitionState): Log {
-    const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition, this.config().logConfig(topic.configs));
+    const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition);
     this.maybeIncrementHighWatermark(log, p);
     return log;
   }
@@ -177,7 +181,6 @@ export class ReplicaManager {
       switch (change.type) {
         case 'topic-created':
         case 'partitions-created':
-          this.logManager.updateConfig(change.topic.name, this.config().logConfig(change.topic.configs));
           this.createLogsInSteps(change.topic);
           break;
         case 'topic-deleted': {
@@ -193,9 +196,6 @@ export class ReplicaManager {
           });
           break;
         }
-        case 'topic-config-changed':
-          this.logManager.updateConfig(change.topic.name, this.config().logConfig(change.topic.configs));
-          break;
         default:
           break;
       }

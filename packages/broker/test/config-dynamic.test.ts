@@ -1,0 +1,61 @@
+// Dynamic config changes take one path (config/dynamic-config.ts): broker overrides
+// (AlterConfigs / IncrementalAlterConfigs on BROKER) and topic overrides both reach the
+// broker config, the partition logs' typed LogConfig, and DynamicConfig subscribers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker } from '../src/broker.js';
+import type { DynamicConfigChange } from '../src/config/dynamic-config.js';
+import { createLogger } from '../src/logger.js';
+import { RawClient } from './helpers/raw-client.js';
+
+const SET = 0;
+const DELETE = 1;
+
+test('broker and topic config changes reach the broker config, the logs and subscribers through one path', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-dyncfg-'));
+  const broker = await startBroker({ dataDir: dir, port: 0, config: { 'offsets.topic.num.partitions': 1, 'log.retention.hours': 24 }, logger: createLogger({ level: 'silent' }) });
+  const client = await RawClient.open(broker.port);
+  t.after(async () => { client.close(); await broker.close(); rmSync(dir, { recursive: true, force: true }); });
+  const seen: DynamicConfigChange[] = [];
+  broker.services.dynamicConfig.subscribe((change) => seen.push(change));
+  const created = await client.request('CreateTopics', 4, {
+    topics: [{ name: 'dyn', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [{ name: 'compression.type', value: 'lz4' }] }], timeoutMs: 1000, validateOnly: false,
+  });
+  assert.equal(created.topics[0]!.errorCode, 0);
+  const log = (p: number) => broker.services.logManager.getLog('dyn', p)!;
+  assert.equal(log(0).config.retentionMs, 24 * 3_600_000);
+  assert.equal(log(1).config.compressionType, 'lz4');
+  assert.equal(log(0).config.flushDurableAcks, false);
+
+  const alterBroker = (resourceName: string, configs: { name: string; configOperation: number; value: string | null }[]) =>
+    client.request('IncrementalAlterConfigs', 1, { resources: [{ resourceType: 4, resourceName, configs }], validateOnly: false });
+  const alterTopic = (configs: { name: string; configOperation: number; value: string | null }[]) =>
+    client.request('IncrementalAlterConfigs', 1, { resources: [{ resourceType: 2, resourceName: 'dyn', configs }], validateOnly: false });
+
+  // A cluster-wide default reaches every topic without an override, and the broker config.
+  assert.equal((await alterBroker('', [{ name: 'log.retention.ms', configOperation: SET, value: '1234' }])).responses[0]!.errorCode, 0);
+  assert.equal(broker.services.config.logRetentionMs, 1234);
+  assert.equal(log(0).config.retentionMs, 1234);
+  assert.equal(log(1).config.retentionMs, 1234);
+  assert.equal(log(1).config.compressionType, 'lz4', 'the topic override survives a broker change');
+
+  // A per-broker override wins over the cluster default.
+  await alterBroker(String(broker.nodeId), [{ name: 'log.flush.durable.acks', configOperation: SET, value: 'true' }, { name: 'log.retention.minutes', configOperation: SET, value: '2' }]);
+  assert.equal(log(0).config.flushDurableAcks, true);
+  assert.equal(log(0).config.retentionMs, 1234, 'log.retention.ms (cluster default) outranks log.retention.minutes');
+
+  // A topic override wins over both; deleting it falls back to the broker again.
+  await alterTopic([{ name: 'retention.ms', configOperation: SET, value: '99' }]);
+  assert.equal(log(0).config.retentionMs, 99);
+  await alterTopic([{ name: 'retention.ms', configOperation: DELETE, value: null }]);
+  assert.equal(log(0).config.retentionMs, 1234);
+
+  assert.deepEqual(seen.map((c) => (c.type === 'broker' ? `broker:${c.scope ?? 'default'}` : `topic:${c.topic}`)), [
+    'topic:dyn', `broker:default`, `broker:${broker.nodeId}`, 'topic:dyn', 'topic:dyn',
+  ]);
+  const last = seen.at(-1)!;
+  assert.ok(last.type === 'topic' && last.logConfig.retentionMs === 1234);
+});
