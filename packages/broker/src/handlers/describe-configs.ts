@@ -16,6 +16,12 @@
  *   do not exist here yet).
  * - configurationKeys null or empty lists everything, else only the keys named (unknown
  *   keys are left out silently).
+ * - Synonyms follow Kafka's ConfigHelper.configSynonyms (BrokerConfig.synonymsOf): the
+ *   key's synonym family listed layer by layer (dynamic per-broker, dynamic cluster
+ *   default, static, built-in default), everything before the key's own first entry
+ *   dropped; a topic override comes first. So retention.ms with only log.retention.hours
+ *   set has no synonyms and source DEFAULT_CONFIG, as in Kafka. The cluster default ("")
+ *   lists only DYNAMIC_DEFAULT_BROKER_CONFIG synonyms.
  * - Synonyms (v1+) only when includeSynonyms; documentation (v3+) only when
  *   includeDocumentation; configType from v3. v0 has no source: isDefault is set when the
  *   value is the built-in default.
@@ -133,7 +139,8 @@ function clusterDefaultEntries(services: BrokerServices): ConfigEntry[] {
     const synonyms = entry.synonyms.filter((s) => s.source === ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
     entries.push({
       ...entry,
-      value: entry.isSensitive ? null : synonyms[0]?.value ?? raw,
+      // Kafka describes the text stored in the cluster-default layer itself.
+      value: entry.isSensitive ? null : raw,
       source: synonyms.length > 0 ? ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG,
       synonyms,
     });
