@@ -16,7 +16,6 @@
  */
 import { ErrorCode } from '@tributary/protocol';
 import type { BrokerServices } from '../broker.js';
-import { BrokerConfig } from '../config/broker-config.js';
 import { BROKER_CONFIG_DEF_BY_NAME } from '../config/broker-configs.js';
 import type { ConfigDef } from '../config/config-def.js';
 import { ConfigError, formatConfigValue } from '../config/config-def.js';
@@ -86,8 +85,8 @@ async function alterBroker(services: BrokerServices, name: string, next: NextCon
   const proposed = next(current);
   if (isOutcome(proposed)) return proposed;
   try {
-    for (const key of Object.keys(proposed)) BrokerConfig.checkDynamicUpdate(key, perBroker);
-    // The whole resulting config must be valid, not just each key (cross-key rules).
+    // One validation: withDynamic checks each key's update mode at this scope, parses it,
+    // and checks the whole resulting config (cross-key rules).
     services.config.withDynamic(perBroker
       ? { clusterDefault: services.metadata.brokerConfigs(null), perBroker: proposed }
       : { clusterDefault: proposed, perBroker: services.metadata.brokerConfigs(services.nodeId) });
