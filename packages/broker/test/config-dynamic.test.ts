@@ -42,6 +42,12 @@ test('broker and topic config changes reach the broker config, the logs and subs
   assert.equal(log(1).config.retentionMs, 1234);
   assert.equal(log(1).config.compressionType, 'lz4', 'the topic override survives a broker change');
 
+  // DescribeConfigs on the cluster default lists only that layer's synonyms.
+  const clusterDefault = await client.request('DescribeConfigs', 4, { resources: [{ resourceType: 4, resourceName: '', configurationKeys: null }], includeSynonyms: true, includeDocumentation: false });
+  assert.deepEqual(clusterDefault.results[0]!.configs.map((c) => [c.name, c.value, c.configSource, c.synonyms!.map((s) => [s.name, s.value, s.source])]), [
+    ['log.retention.ms', '1234', 3, [['log.retention.ms', '1234', 3]]],
+  ]);
+
   // A per-broker override wins over the cluster default.
   await alterBroker(String(broker.nodeId), [{ name: 'log.flush.durable.acks', configOperation: SET, value: 'true' }, { name: 'log.retention.minutes', configOperation: SET, value: '2' }]);
   assert.equal(log(0).config.flushDurableAcks, true);
