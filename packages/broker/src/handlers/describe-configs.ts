@@ -35,7 +35,7 @@ import type { BrokerServices } from '../broker.js';
 import { ConfigSource } from '../config/broker-config.js';
 import type { ConfigEntry } from '../config/broker-config.js';
 import type { ConfigType } from '../config/config-def.js';
-import { ConfigResourceType } from '../topics/config-admin.js';
+import { ConfigResourceType, parseBrokerId } from '../topics/config-admin.js';
 import { invalidTopicNameReason } from '../topics/topic-name.js';
 import type { Handler } from './registry.js';
 
@@ -93,14 +93,14 @@ function describeResource(services: BrokerServices, resourceType: number, name: 
     }
     case ConfigResourceType.BROKER: {
       if (name === '') return { entries: clusterDefaultEntries(services) };
-      const id = brokerId(name);
+      const id = parseBrokerId(name);
       if (id === null) return invalidRequest(`Broker id must be an integer, but it is: ${name}`);
       if (id !== services.nodeId) return invalidRequest(`Unexpected broker id, expected ${services.nodeId} or empty string, but received ${name}`);
       return { entries: brokerEntries(services) };
     }
     case ConfigResourceType.BROKER_LOGGER: {
       if (name === '') return invalidRequest('Broker id must not be empty');
-      const id = brokerId(name);
+      const id = parseBrokerId(name);
       if (id === null) return invalidRequest(`Broker id must be an integer, but it is: ${name}`);
       if (id !== services.nodeId) return invalidRequest(`Unexpected broker id, expected ${services.nodeId} but received ${name}`);
       return { entries: [] };
@@ -168,12 +168,6 @@ function toResult(entry: ConfigEntry, options: Options): DescribeConfigsResponse
     result.documentation = options.includeDocumentation ? entry.doc : null;
   }
   return result;
-}
-
-function brokerId(name: string): number | null {
-  if (!/^[+-]?\d+$/.test(name)) return null;
-  const id = Number(name);
-  return Number.isSafeInteger(id) ? id : null;
 }
 
 function invalidRequest(errorMessage: string): Entries {

@@ -102,13 +102,47 @@ async function alterBroker(services: BrokerServices, name: string, next: NextCon
 }
 
 /**
+ * Kafka's ConfigAdminManager.preprocess checks that AlterConfigs and
+ * IncrementalAlterConfigs share, in Kafka's order: the resource listed more than once in
+ * the request, a key listed twice, a null value where `nullAllowed` says none may be.
+ * Returns INVALID_REQUEST's message, or null.
+ */
+export function preprocessRefusal<C extends { readonly name: string; readonly value: string | null }>(
+  duplicateResource: boolean,
+  configs: readonly C[],
+  nullAllowed: (config: C) => boolean,
+): string | null {
+  if (duplicateResource) return 'Each resource must appear at most once.';
+  if (new Set(configs.map((c) => c.name)).size !== configs.length) return 'Error due to duplicate config keys';
+  const nulls = configs.filter((c) => c.value === null && !nullAllowed(c)).map((c) => c.name);
+  if (nulls.length > 0) return `Null value not supported for : ${nulls.join(', ')}`;
+  return null;
+}
+
+/** Which resources of a request appear more than once (type and name). */
+export function duplicateResources(resources: readonly { readonly resourceType: number; readonly resourceName: string }[]): (r: { readonly resourceType: number; readonly resourceName: string }) => boolean {
+  const key = (r: { readonly resourceType: number; readonly resourceName: string }): string => `${r.resourceType}:${r.resourceName}`;
+  const counts = new Map<string, number>();
+  for (const r of resources) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  return (r) => (counts.get(key(r)) ?? 0) > 1;
+}
+
+/** A broker id written as Kafka's Integer.parseInt reads it, or null. */
+export function parseBrokerId(name: string): number | null {
+  if (!/^[+-]?\d+$/.test(name)) return null;
+  const id = Number(name);
+  return Number.isSafeInteger(id) ? id : null;
+}
+
+/**
  * The metadata scope a BROKER resource name stands for: null for "" (the cluster-wide
  * default), this node's id for its own id; any other name is refused as Kafka refuses it.
  */
 export function brokerScope(nodeId: number, name: string): number | null | ConfigOutcome {
   if (name === '') return null;
-  if (!/^[+-]?\d+$/.test(name)) return error(ErrorCode.INVALID_REQUEST, `Node id must be an integer, but it is: ${name}`);
-  if (Number(name) !== nodeId) return error(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${nodeId}, but received ${name}`);
+  const id = parseBrokerId(name);
+  if (id === null) return error(ErrorCode.INVALID_REQUEST, `Node id must be an integer, but it is: ${name}`);
+  if (id !== nodeId) return error(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${nodeId}, but received ${name}`);
   return nodeId;
 }
 
