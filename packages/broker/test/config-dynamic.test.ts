@@ -65,3 +65,26 @@ test('broker and topic config changes reach the broker config, the logs and subs
   const last = seen.at(-1)!;
   assert.ok(last.type === 'topic' && last.logConfig.retentionMs === 1234);
 });
+
+test('AlterConfigs and IncrementalAlterConfigs refuse duplicate resources, duplicate keys and null values alike', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-precheck-'));
+  const broker = await startBroker({ dataDir: dir, port: 0, config: { 'offsets.topic.num.partitions': 1 }, logger: createLogger({ level: 'silent' }) });
+  const client = await RawClient.open(broker.port);
+  t.after(async () => { client.close(); await broker.close(); rmSync(dir, { recursive: true, force: true }); });
+  const legacy = await client.request('AlterConfigs', 2, { resources: [
+    { resourceType: 2, resourceName: 'a', configs: [{ name: 'retention.ms', value: '1' }, { name: 'retention.ms', value: '2' }] },
+    { resourceType: 2, resourceName: 'b', configs: [{ name: 'retention.ms', value: null }, { name: 'segment.ms', value: null }] },
+    { resourceType: 2, resourceName: 'c', configs: [] }, { resourceType: 2, resourceName: 'c', configs: [] },
+  ], validateOnly: true });
+  assert.deepEqual(legacy.responses.map((r) => [r.errorCode, r.errorMessage]), [
+    [42, 'Error due to duplicate config keys'], [42, 'Null value not supported for : retention.ms, segment.ms'],
+    [42, 'Each resource must appear at most once.'], [42, 'Each resource must appear at most once.'],
+  ]);
+  const incremental = await client.request('IncrementalAlterConfigs', 1, { resources: [
+    { resourceType: 2, resourceName: 'a', configs: [{ name: 'retention.ms', configOperation: SET, value: '1' }, { name: 'retention.ms', configOperation: DELETE, value: null }] },
+    { resourceType: 2, resourceName: 'b', configs: [{ name: 'retention.ms', configOperation: SET, value: null }, { name: 'segment.ms', configOperation: DELETE, value: null }] },
+  ], validateOnly: true });
+  assert.deepEqual(incremental.responses.map((r) => [r.errorCode, r.errorMessage]), [
+    [42, 'Error due to duplicate config keys'], [42, 'Null value not supported for : retention.ms'],
+  ]);
+});
