@@ -96,4 +96,15 @@ test('KafkaJS: describeConfigs with synonyms lists Kafka\'s synonyms; AlterConfi
   assert.deepEqual(entries.get('retention.ms')!.configSynonyms, []);
   assert.equal(entries.get('retention.ms')!.configSource, 5);
   assert.equal(entries.get('message.format.version')!.configValue, '3.0-IV1');
+  // Without synonyms the sources stay the same and the lists are empty.
+  const plain = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: 'kjs-configs', configNames: ['cleanup.policy', 'retention.ms', 'segment.bytes'] }] });
+  assert.deepEqual(plain.resources[0]!.configEntries.map((e) => [e.configName, e.configSource, e.configSynonyms.length]).sort(), [
+    ['cleanup.policy', 1, 0], ['retention.ms', 5, 0], ['segment.bytes', 5, 0],
+  ]);
+  const brokerLevel = await admin.describeConfigs({ includeSynonyms: true, resources: [{ type: 4, name: '1', configNames: ['log.retention.hours', 'log.retention.ms', 'log.cleanup.policy'] }] });
+  assert.deepEqual(brokerLevel.resources[0]!.configEntries.map((e) => [e.configName, e.configValue, e.configSource, e.configSynonyms.map((s) => [s.configName, s.configValue, s.configSource])]).sort(), [
+    ['log.cleanup.policy', 'compact', 4, [['log.cleanup.policy', 'compact', 4], ['log.cleanup.policy', 'delete', 5]]],
+    ['log.retention.hours', '24', 4, [['log.retention.hours', '24', 4], ['log.retention.hours', '168', 5]]],
+    ['log.retention.ms', null, 5, []],
+  ]);
 });
