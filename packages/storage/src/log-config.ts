@@ -183,8 +183,8 @@ function gzipLevel(value: ConfigValue): string | null {
 /**
  * Every topic config key, Kafka 3.9's defaults and validators, and its broker synonyms in
  * Kafka's priority order. Broker-side importance and update mode are Kafka's
- * (DynamicLogConfig makes every synonym cluster-wide, except log.message.format.version
- * and log.flush.scheduler.interval.ms, which need a restart).
+ * (DynamicLogConfig makes the first synonym of each key cluster-wide, except
+ * log.message.format.version; the others, such as log.retention.hours, need a restart).
  */
 export const LOG_CONFIG_DEFS: readonly LogConfigDef[] = [
   key('cleanup.policy', 'cleanupPolicy', 'list', ['delete'], 'delete removes old segments by time or size; compact keeps the latest record per key; both may be given.',
@@ -204,7 +204,7 @@ export const LOG_CONFIG_DEFS: readonly LogConfigDef[] = [
     [{ name: 'log.flush.interval.messages', importance: 'high' }], { range: { min: 1 } }),
   key('flush.ms', 'flushMs', 'long', LONG_MAX, 'Maximum time a message stays in the page cache before fsync.', [
     { name: 'log.flush.interval.ms', default: null, range: null, importance: 'high', doc: 'Maximum time a message stays in the page cache before fsync; defaults to log.flush.scheduler.interval.ms.' },
-    { name: 'log.flush.scheduler.interval.ms', range: null, importance: 'high', dynamic: 'read-only', doc: 'How often the flusher checks whether a log needs an fsync.' },
+    { name: 'log.flush.scheduler.interval.ms', range: null, importance: 'high', doc: 'How often the flusher checks whether a log needs an fsync.' },
   ], { range: { min: 0 } }),
   key('flush.durable.acks', 'flushDurableAcks', 'boolean', false,
     'Tributary: when true, a produce request with acks=all is acknowledged only after its data is fsynced (group commit across concurrent requests). Protects acknowledged writes against power loss, at a latency cost.',

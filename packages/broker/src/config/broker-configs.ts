@@ -119,9 +119,10 @@ const BROKER_ONLY_CONFIG_DEFS: readonly ConfigDef[] = [
 /**
  * The broker keys that are synonyms of topic keys (log.segment.bytes, log.retention.hours,
  * message.max.bytes...), derived from the storage package's topic table: the topic key's
- * type, default and validator unless Kafka's broker key differs, which the table states.
+ * type, default and validator unless Kafka's broker key differs, which the table states;
+ * dynamic cluster-wide if it is the topic key's first synonym, else read-only.
  */
-export const LOG_BROKER_CONFIG_DEFS: readonly ConfigDef[] = LOG_CONFIG_DEFS.flatMap((topic) => topic.brokerSynonyms.map((synonym): ConfigDef => {
+export const LOG_BROKER_CONFIG_DEFS: readonly ConfigDef[] = LOG_CONFIG_DEFS.flatMap((topic) => topic.brokerSynonyms.map((synonym, index): ConfigDef => {
   const sameType = synonym.type === undefined || synonym.type === topic.type;
   const range = synonym.range === null ? undefined : synonym.range ?? (sameType ? topic.range : undefined);
   return {
@@ -129,7 +130,9 @@ export const LOG_BROKER_CONFIG_DEFS: readonly ConfigDef[] = LOG_CONFIG_DEFS.flat
     type: synonym.type ?? topic.type,
     default: synonym.default !== undefined ? synonym.default : topic.default,
     importance: synonym.importance ?? topic.importance,
-    dynamic: synonym.dynamic ?? 'cluster-wide',
+    // Kafka's DynamicLogConfig makes only the first synonym of each topic key dynamic:
+    // log.retention.ms can be altered at run time, log.retention.hours needs a restart.
+    dynamic: synonym.dynamic ?? (index === 0 ? 'cluster-wide' : 'read-only'),
     doc: synonym.doc ?? (topic.tributary ? topic.doc : `${topic.doc} Topic synonym: ${topic.name}.`),
     ...(range ? { range } : {}),
     ...(sameType && topic.validValues ? { validValues: topic.validValues } : {}),
