@@ -9,7 +9,7 @@ export {
 export type { BrokerSynonym, CleanupPolicy, CompressionType, LogConfig, LogConfigDef } from './log-config.js';
 export {
   COMPRESSION_TYPES, DEFAULT_LOG_CONFIG, LOG_CONFIG_DEFS, LOG_CONFIG_DEF_BY_NAME, TimestampType, brokerValueToTopicValue,
-  fromProperties, logConfigOf, parseLogConfigOverrides, toProperties, withLogConfigOverrides,
+  fromProperties, logConfigOf, parseLogConfigOverrides, parseStoredLogConfigOverrides, toProperties, withLogConfigOverrides,
 } from './log-config.js';
 export {
   LOG_START_OFFSET_CHECKPOINT,

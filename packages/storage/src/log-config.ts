@@ -120,6 +120,12 @@ export interface BrokerSynonym {
   readonly importance?: Importance;
   readonly dynamic?: DynamicUpdateMode;
   readonly doc?: string;
+  /**
+   * Described alone (Kafka's DynamicBrokerConfig.brokerConfigSynonyms): set on a key that
+   * is only the fallback of the one before it, as log.flush.scheduler.interval.ms is of
+   * log.flush.interval.ms, so describing it does not list the keys it stands in for.
+   */
+  readonly standalone?: true;
 }
 
 export interface LogConfigDef extends ConfigDef {
@@ -204,7 +210,7 @@ export const LOG_CONFIG_DEFS: readonly LogConfigDef[] = [
     [{ name: 'log.flush.interval.messages', importance: 'high' }], { range: { min: 1 } }),
   key('flush.ms', 'flushMs', 'long', LONG_MAX, 'Maximum time a message stays in the page cache before fsync.', [
     { name: 'log.flush.interval.ms', default: null, range: null, importance: 'high', doc: 'Maximum time a message stays in the page cache before fsync; defaults to log.flush.scheduler.interval.ms.' },
-    { name: 'log.flush.scheduler.interval.ms', range: null, importance: 'high', doc: 'How often the flusher checks whether a log needs an fsync.' },
+    { name: 'log.flush.scheduler.interval.ms', range: null, importance: 'high', standalone: true, doc: 'How often the flusher checks whether a log needs an fsync.' },
   ], { range: { min: 0 } }),
   key('flush.durable.acks', 'flushDurableAcks', 'boolean', false,
     'Tributary: when true, a produce request with acks=all is acknowledged only after its data is fsynced (group commit across concurrent requests). Protects acknowledged writes against power loss, at a latency cost.',
@@ -282,12 +288,7 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze(fromValues(
  * validated; CreateTopics and both AlterConfigs call it through the broker.
  */
 export function parseLogConfigOverrides(overrides: Readonly<Record<string, unknown>>): Map<string, ConfigValue> {
-  const parsed = new Map<string, ConfigValue>();
-  for (const [name, raw] of Object.entries(overrides)) {
-    const def = LOG_CONFIG_DEF_BY_NAME.get(name);
-    if (!def) throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `Unknown topic config name: ${name}`, name);
-    parsed.set(name, parseConfigValue(def, raw));
-  }
+  const parsed = parseOverrides(overrides, true);
   if (parsed.get('remote.storage.enable') === true) {
     throw new ConfigError('TRIB_ERR_CONFIG_INVALID', 'Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.', 'remote.storage.enable');
   }
@@ -295,6 +296,32 @@ export function parseLogConfigOverrides(overrides: Readonly<Record<string, unkno
   const maxLag = parsed.get('max.compaction.lag.ms');
   if (typeof minLag === 'number' && typeof maxLag === 'number' && minLag > maxLag) {
     throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `conflict topic config setting min.compaction.lag.ms (${minLag}) > max.compaction.lag.ms (${maxLag})`, 'min.compaction.lag.ms');
+  }
+  return parsed;
+}
+
+/**
+ * Overrides that were validated when they were written (the metadata store's), parsed
+ * leniently: a key that is unknown or no longer valid (written by another version) is
+ * left out, so the topic keeps the broker's value instead of failing to load.
+ */
+export function parseStoredLogConfigOverrides(overrides: Readonly<Record<string, unknown>>): Map<string, ConfigValue> {
+  return parseOverrides(overrides, false);
+}
+
+function parseOverrides(overrides: Readonly<Record<string, unknown>>, strict: boolean): Map<string, ConfigValue> {
+  const parsed = new Map<string, ConfigValue>();
+  for (const [name, raw] of Object.entries(overrides)) {
+    const def = LOG_CONFIG_DEF_BY_NAME.get(name);
+    if (!def) {
+      if (strict) throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `Unknown topic config name: ${name}`, name);
+      continue;
+    }
+    try {
+      parsed.set(name, parseConfigValue(def, raw));
+    } catch (err) {
+      if (strict || !(err instanceof ConfigError)) throw err;
+    }
   }
   return parsed;
 }

@@ -14,7 +14,7 @@
  * highest-priority synonym that is set.
  */
 import type { LogConfig } from '@tributary/storage';
-import { logConfigOf, parseLogConfigOverrides, withLogConfigOverrides } from '@tributary/storage';
+import { logConfigOf, parseLogConfigOverrides, parseStoredLogConfigOverrides, withLogConfigOverrides } from '@tributary/storage';
 import type { ConfigDef, ConfigValue } from './config-def.js';
 import { ConfigError, formatConfigValue, LONG_MAX_VALUE, parseConfigValue } from './config-def.js';
 import { BROKER_CONFIG_DEFS, BROKER_CONFIG_DEF_BY_NAME } from './broker-configs.js';
@@ -222,7 +222,7 @@ export class BrokerConfig {
    * value instead of failing to load.
    */
   logConfig(overrides: RawConfig): LogConfig {
-    return withLogConfigOverrides(this.logDefaults(), parsedOverrides(overrides));
+    return withLogConfigOverrides(this.logDefaults(), parseStoredLogConfigOverrides(overrides));
   }
 
   /**
@@ -232,7 +232,7 @@ export class BrokerConfig {
    * source is that of the first synonym, else DEFAULT_CONFIG.
    */
   describeTopic(overrides: RawConfig): ConfigEntry[] {
-    const parsed = parsedOverrides(overrides);
+    const parsed = parseStoredLogConfigOverrides(overrides);
     const effective = withLogConfigOverrides(this.logDefaults(), parsed);
     return TOPIC_CONFIG_DEFS.map((def) => {
       const value = Object.prototype.hasOwnProperty.call(overrides, def.name) && !parsed.has(def.name)
@@ -327,29 +327,15 @@ export class BrokerConfig {
 
 /**
  * Kafka's DynamicBrokerConfig.brokerConfigSynonyms: the broker keys that set one value in
- * different units, highest priority first. log.flush.scheduler.interval.ms is only the
- * fallback of log.flush.interval.ms, not the other way round. Every other key stands alone.
+ * different units, highest priority first; a `standalone` synonym (only a fallback, like
+ * log.flush.scheduler.interval.ms) and every other key stand alone.
  */
 function brokerSynonymFamily(name: string): readonly string[] {
-  if (name === 'log.flush.scheduler.interval.ms') return [name];
   for (const def of TOPIC_CONFIG_DEFS) {
-    if (def.brokerSynonyms.length > 1 && def.brokerSynonyms.some((s) => s.name === name)) return def.brokerSynonyms.map((s) => s.name);
+    const own = def.brokerSynonyms.find((s) => s.name === name);
+    if (own !== undefined && !own.standalone && def.brokerSynonyms.length > 1) return def.brokerSynonyms.map((s) => s.name);
   }
   return [name];
 }
 
-/** The overrides that parse, by key; unknown or no longer valid ones are left out. */
-function parsedOverrides(overrides: RawConfig): Map<string, ConfigValue> {
-  const parsed = new Map<string, ConfigValue>();
-  for (const [name, raw] of Object.entries(overrides)) {
-    const def = TOPIC_CONFIG_DEF_BY_NAME.get(name);
-    if (!def) continue;
-    try {
-      parsed.set(name, parseConfigValue(def, raw));
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-    }
-  }
-  return parsed;
-}
 export { LONG_MAX_VALUE };
