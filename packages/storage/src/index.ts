@@ -6,7 +6,7 @@ export type { ConfigDef, ConfigType, ConfigValue, DynamicUpdateMode, Importance 
 export {
   ConfigError, ConfigTypes, INT_MAX_VALUE, KAFKA_LONG_MAX_TEXT, LONG_MAX_VALUE, formatConfigValue, parseConfigValue,
 } from './config-def.js';
-export type { BrokerSynonym, CleanupPolicy, CompressionType, LogConfig, LogConfigDef } from './log-config.js';
+export type { BrokerSynonym, CleanupPolicy, CompressionType, LogBrokerKeyTypes, LogConfig, LogConfigDef } from './log-config.js';
 export {
   COMPRESSION_TYPES, DEFAULT_LOG_CONFIG, LOG_CONFIG_DEFS, LOG_CONFIG_DEF_BY_NAME, TimestampType, brokerValueToTopicValue,
   fromProperties, logConfigOf, parseLogConfigOverrides, parseStoredLogConfigOverrides, toProperties, withLogConfigOverrides,

@@ -139,13 +139,23 @@ const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 const LONG_MAX = LONG_MAX_VALUE;
 
-function key(
-  name: string, field: keyof LogConfig, type: ConfigType, defaultValue: ConfigValue, doc: string,
-  brokerSynonyms: readonly (string | BrokerSynonym)[], extra: Partial<Pick<ConfigDef, 'range' | 'validValues' | 'validListValues' | 'validator' | 'tributary' | 'importance'>> = {},
-): LogConfigDef {
+/** A synonym as written in the table (a bare name, or the name with what differs). */
+type SynonymSpec = string | BrokerSynonym;
+/** The normalized synonym a spec becomes, keeping its literal name and type for BrokerKeyTypes. */
+type NormalizedSynonym<X> = X extends string ? { readonly name: X } : X;
+
+/**
+ * One row of the table. The generic parameters only carry the literal key names and
+ * types to the type level, so the broker's typed accessors can refuse a misspelt key or
+ * a key of the wrong type at compile time (see `LogBrokerKeyTypes`).
+ */
+function key<const N extends string, const T extends ConfigType, const S extends readonly SynonymSpec[]>(
+  name: N, field: keyof LogConfig, type: T, defaultValue: ConfigValue, doc: string,
+  brokerSynonyms: S, extra: Partial<Pick<ConfigDef, 'range' | 'validValues' | 'validListValues' | 'validator' | 'tributary' | 'importance'>> = {},
+): Omit<LogConfigDef, 'name' | 'type' | 'brokerSynonyms'> & { readonly name: N; readonly type: T; readonly brokerSynonyms: readonly NormalizedSynonym<S[number]>[] } {
   return {
     name, field, type, default: defaultValue, importance: extra.importance ?? 'medium', dynamic: 'cluster-wide', doc,
-    brokerSynonyms: brokerSynonyms.map((s) => (typeof s === 'string' ? { name: s } : s)),
+    brokerSynonyms: brokerSynonyms.map((s) => (typeof s === 'string' ? { name: s } : s)) as NormalizedSynonym<S[number]>[],
     ...extra,
   };
 }
@@ -192,7 +202,7 @@ function gzipLevel(value: ConfigValue): string | null {
  * (DynamicLogConfig makes the first synonym of each key cluster-wide, except
  * log.message.format.version; the others, such as log.retention.hours, need a restart).
  */
-export const LOG_CONFIG_DEFS: readonly LogConfigDef[] = [
+const LOG_CONFIG_TABLE = [
   key('cleanup.policy', 'cleanupPolicy', 'list', ['delete'], 'delete removes old segments by time or size; compact keeps the latest record per key; both may be given.',
     ['log.cleanup.policy'], { validListValues: ['compact', 'delete'],
       // An empty policy would leave a log that is never cleaned: refused, a deliberate difference.
@@ -262,6 +272,15 @@ export const LOG_CONFIG_DEFS: readonly LogConfigDef[] = [
   key('unclean.leader.election.enable', 'uncleanLeaderElectionEnable', 'boolean', false, 'Allow a replica outside the ISR to become leader (may lose data).',
     [{ name: 'unclean.leader.election.enable', importance: 'high' }]),
 ];
+
+export const LOG_CONFIG_DEFS: readonly LogConfigDef[] = LOG_CONFIG_TABLE;
+
+type SynonymEntry<D> = D extends { readonly type: infer T; readonly brokerSynonyms: readonly (infer X)[] }
+  ? X extends { readonly name: infer N extends string } ? [N, X extends { readonly type: infer U extends ConfigType } ? U : T] : never
+  : never;
+
+/** Every broker key that is a synonym of a topic key, with its config type (compile time only). */
+export type LogBrokerKeyTypes = { readonly [E in SynonymEntry<(typeof LOG_CONFIG_TABLE)[number]> as E[0]]: E[1] };
 
 export const LOG_CONFIG_DEF_BY_NAME: ReadonlyMap<string, LogConfigDef> = new Map(LOG_CONFIG_DEFS.map((d) => [d.name, d]));
 

@@ -18,6 +18,7 @@ import { logConfigOf, parseLogConfigOverrides, parseStoredLogConfigOverrides, wi
 import type { ConfigDef, ConfigValue } from './config-def.js';
 import { ConfigError, formatConfigValue, LONG_MAX_VALUE, parseConfigValue } from './config-def.js';
 import { BROKER_CONFIG_DEFS, BROKER_CONFIG_DEF_BY_NAME } from './broker-configs.js';
+import type { BrokerKeyOf } from './broker-configs.js';
 import type { ListenerSpec } from './listeners.js';
 import { parseListeners, parseSecurityProtocolMap } from './listeners.js';
 import { TOPIC_CONFIG_DEF_BY_NAME, TOPIC_CONFIG_DEFS, brokerValueToTopicValue } from './topic-configs.js';
@@ -139,24 +140,24 @@ export class BrokerConfig {
     return this.dynamicBrokerLayer.has(name) || this.dynamicDefaultLayer.has(name) || this.staticLayer.has(name);
   }
 
-  number(name: string): number {
+  number(name: BrokerKeyOf<'int' | 'short' | 'long' | 'double'>): number {
     const value = this.get(name);
     if (typeof value !== 'number') throw new Error(`Configuration ${name} is ${JSON.stringify(value)}, not a number`);
     return value;
   }
 
-  boolean(name: string): boolean {
+  boolean(name: BrokerKeyOf<'boolean'>): boolean {
     const value = this.get(name);
     if (typeof value !== 'boolean') throw new Error(`Configuration ${name} is ${JSON.stringify(value)}, not a boolean`);
     return value;
   }
 
-  string(name: string): string | null {
+  string(name: BrokerKeyOf<'string' | 'password' | 'class'>): string | null {
     const value = this.get(name);
     return value === null ? null : Array.isArray(value) ? value.join(',') : String(value);
   }
 
-  list(name: string): string[] {
+  list(name: BrokerKeyOf<'list'>): string[] {
     const value = this.get(name);
     return Array.isArray(value) ? [...value] : value === null ? [] : [String(value)];
   }

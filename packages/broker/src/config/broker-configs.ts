@@ -19,25 +19,27 @@
  *   `connection.max.inflight.requests`.
  */
 import { LOG_CONFIG_DEFS } from '@tributary/storage';
+import type { LogBrokerKeyTypes } from '@tributary/storage';
 import type { ConfigDef, ConfigType, ConfigValue, DynamicUpdateMode, Importance } from './config-def.js';
 import { INT_MAX_VALUE } from './config-def.js';
 
 type Extra = Pick<ConfigDef, 'range' | 'validValues' | 'validListValues' | 'tributary'>;
 
-function def(
-  name: string,
-  type: ConfigType,
+/** One row; the generic parameters carry the literal name and type to BrokerKeyTypes. */
+function def<const N extends string, const T extends ConfigType>(
+  name: N,
+  type: T,
   defaultValue: ConfigValue,
   importance: Importance,
   dynamic: DynamicUpdateMode,
   doc: string,
   extra: Extra = {},
-): ConfigDef {
+): Omit<ConfigDef, 'name' | 'type'> & { readonly name: N; readonly type: T } {
   return { name, type, default: defaultValue, importance, dynamic, doc, ...extra };
 }
 
 /** Keys of the broker alone (no topic key takes its value from them). */
-const BROKER_ONLY_CONFIG_DEFS: readonly ConfigDef[] = [
+const BROKER_ONLY_CONFIG_DEFS = [
   // --- identity and storage location
   def('node.id', 'int', -1, 'high', 'read-only', 'The node id of this broker. When unset (-1), the id recorded in meta.properties is used, else 1.'),
   def('broker.id', 'int', -1, 'high', 'read-only', 'Legacy synonym of node.id; if both are set they must be equal.'),
@@ -141,6 +143,15 @@ export const LOG_BROKER_CONFIG_DEFS: readonly ConfigDef[] = LOG_CONFIG_DEFS.flat
     ...(topic.tributary ? { tributary: true } : {}),
   };
 }));
+
+/**
+ * Every broker key and its config type, at compile time: BrokerConfig's typed accessors
+ * (`number`, `boolean`, `string`, `list`) accept only keys of a matching type, so a
+ * misspelt key or a wrong accessor fails the build instead of a request.
+ */
+export type BrokerKeyTypes = { readonly [D in (typeof BROKER_ONLY_CONFIG_DEFS)[number] as D['name']]: D['type'] } & LogBrokerKeyTypes;
+/** The broker keys whose config type is one of `T`. */
+export type BrokerKeyOf<T extends ConfigType> = { [K in keyof BrokerKeyTypes]: BrokerKeyTypes[K] extends T ? K : never }[keyof BrokerKeyTypes];
 
 /** Every broker key: the broker-only ones above, then the topic keys' broker synonyms. */
 export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [...BROKER_ONLY_CONFIG_DEFS, ...LOG_BROKER_CONFIG_DEFS];
