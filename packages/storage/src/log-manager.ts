@@ -323,6 +323,11 @@ export class LogManager {
     for (const log of this.logsByKey.values()) if (log.topic === topic) log.config = config;
   }
 
+  /** Forgets a deleted topic's config (its logs are deleted separately, by deleteLogs). */
+  forgetConfig(topic: string): void {
+    this.topicConfigs.delete(topic);
+  }
+
   /** Replaces the defaults and applies them to the open logs of topics without a config. */
   updateDefaults(defaults: Partial<LogConfig>): void {
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...defaults };

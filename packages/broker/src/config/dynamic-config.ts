@@ -9,7 +9,8 @@
  *   reach every topic's typed LogConfig, and so every partition log.
  * - `topic-created`, `partitions-created`, `topic-config-changed` (CreateTopics,
  *   AlterConfigs on TOPIC...): the topic's LogConfig is rebuilt from its overrides over
- *   the broker's defaults and handed to the LogManager.
+ *   the broker's defaults and handed to the LogManager (and forgotten on
+ *   `topic-deleted`).
  * Then every subscriber hears about it, in subscription order. Whoever caches a config
  * (the handlers read `current` on each request; the LogManager gets typed LogConfigs)
  * subscribes here rather than to the metadata store.
@@ -78,6 +79,9 @@ export class DynamicConfig {
       case 'partitions-created':
       case 'topic-config-changed':
         this.applyTopicConfig(change.topic.name, change.topic.configs);
+        return;
+      case 'topic-deleted':
+        this.deps.logManager.forgetConfig(change.topic.name);
         return;
       default:
         return;
