@@ -21,7 +21,6 @@
 import type { DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponseDeleteRecordsPartitionResult } from '@tributary/protocol';
 import { ErrorCode } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from '@tributary/storage';
-import type { BrokerServices } from '../broker.js';
 import { logManagerOf } from '../topics/admin-services.js';
 import { isInternalTopic } from '../topics/topic-name.js';
 import type { Handler, RequestContext } from './registry.js';
