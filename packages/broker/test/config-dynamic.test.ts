@@ -63,8 +63,20 @@ test('broker and topic config changes reach the broker config, the logs and subs
   await alterTopic([{ name: 'retention.ms', configOperation: DELETE, value: null }]);
   assert.equal(log(0).config.retentionMs, 1234);
 
+  // Kafka 3.9 keys with no effect here are accepted by IncrementalAlterConfigs too, and typed.
+  const ignored = await alterTopic([
+    { name: 'message.format.version', configOperation: SET, value: '2.8-IV1' }, { name: 'leader.replication.throttled.replicas', configOperation: SET, value: '*' },
+    { name: 'local.retention.bytes', configOperation: SET, value: '-2' }, { name: 'compression.zstd.level', configOperation: SET, value: '19' },
+  ]);
+  assert.deepEqual([ignored.responses[0]!.errorCode, ignored.responses[0]!.errorMessage], [0, null]);
+  assert.deepEqual([log(0).config.messageFormatVersion, log(0).config.leaderReplicationThrottledReplicas, log(0).config.compressionZstdLevel], ['2.8-IV1', ['*'], 19]);
+  const refused = await alterTopic([{ name: 'follower.replication.throttled.replicas', configOperation: SET, value: 'all' }]);
+  assert.equal(refused.responses[0]!.errorCode, 40);
+  assert.match(refused.responses[0]!.errorMessage!, /must be the literal '\*' or a list of replicas/);
+  await alterTopic(['message.format.version', 'leader.replication.throttled.replicas', 'local.retention.bytes', 'compression.zstd.level'].map((name) => ({ name, configOperation: DELETE, value: null })));
+
   assert.deepEqual(seen.map((c) => (c.type === 'broker' ? `broker:${c.scope ?? 'default'}` : `topic:${c.topic}`)), [
-    'topic:dyn', `broker:default`, `broker:${broker.nodeId}`, `broker:${broker.nodeId}`, 'topic:dyn', 'topic:dyn',
+    'topic:dyn', `broker:default`, `broker:${broker.nodeId}`, `broker:${broker.nodeId}`, 'topic:dyn', 'topic:dyn', 'topic:dyn', 'topic:dyn',
   ]);
   const last = seen.at(-1)!;
   assert.ok(last.type === 'topic' && last.logConfig.retentionMs === 1234);
