@@ -117,7 +117,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   let server: SocketServer | undefined;
   const closeables: (() => Promise<void>)[] = [];
   try {
-    const config = staticConfig.withDynamic({ clusterDefault: metadata.brokerConfigs(null), perBroker: metadata.brokerConfigs(nodeId) });
+    // The effective config at start-up; from here on, dynamicConfig.current.
+    const config = DynamicConfig.effective(staticConfig, metadata, nodeId);
     const logManager = await LogManager.open({
       dataDir: logDir,
       defaults: config.logDefaults(),

@@ -64,9 +64,13 @@ export class DynamicConfig {
     this.listeners.clear();
   }
 
-  private build(): BrokerConfig {
-    const { staticConfig, metadata, nodeId } = this.deps;
+  /** The static layer with this broker's and the cluster's dynamic layers from the metadata. */
+  static effective(staticConfig: BrokerConfig, metadata: MetadataStore, nodeId: number): BrokerConfig {
     return staticConfig.withDynamic({ clusterDefault: metadata.brokerConfigs(null), perBroker: metadata.brokerConfigs(nodeId) });
+  }
+
+  private build(): BrokerConfig {
+    return DynamicConfig.effective(this.deps.staticConfig, this.deps.metadata, this.deps.nodeId);
   }
 
   private onMetadataChange(change: MetadataChange): void {
