@@ -13,6 +13,7 @@ import { resolve } from 'node:path';
 import { apiSpecByKey } from '@tributary/protocol';
 import { BrokerConfig } from './config/broker-config.js';
 import type { RawConfig } from './config/broker-config.js';
+import { DynamicConfig } from './config/dynamic-config.js';
 import { ensureMetaProperties } from './config/meta-properties.js';
 import { formatListener } from './config/listeners.js';
 import type { ListenerSpec } from './config/listeners.js';
@@ -27,7 +28,7 @@ import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
 import type { BoundListener } from './network/socket-server.js';
-import { LogManager, LOG_CONFIG_KEYS, fromProperties, type LogConfig } from '@tributary/storage';
+import { LogManager } from '@tributary/storage';
 import { decompressSync } from '@tributary/protocol';
 import { ReplicaManager } from './replica/replica-manager.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
@@ -40,8 +41,10 @@ import { GroupCoordinator } from './group/coordinator.js';
 export interface BrokerServices {
   readonly nodeId: number;
   readonly clusterId: string;
-  /** Current effective config; replaced (not mutated) when dynamic configs change. */
-  config: BrokerConfig;
+  /** Current effective config (dynamicConfig.current): a new object after each change, never mutated. */
+  readonly config: BrokerConfig;
+  /** The one subscription point for config changes (broker and topic). */
+  readonly dynamicConfig: DynamicConfig;
   readonly metadata: MetadataStore;
   /** This broker's endpoints as advertised to clients (real ports after binding). */
   advertisedEndpoints: readonly BrokerEndpoint[];
@@ -114,11 +117,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   let server: SocketServer | undefined;
   const closeables: (() => Promise<void>)[] = [];
   try {
-    const config = staticConfig.withDynamic({ clusterDefault: metadata.brokerConfigs(null), perBroker: metadata.brokerConfigs(nodeId) });
+    // The effective config at start-up; from here on, dynamicConfig.current.
+    const config = DynamicConfig.effective(staticConfig, metadata, nodeId);
     const logManager = await LogManager.open({
       dataDir: logDir,
-      defaults: logDefaults(config),
-      topicConfigs: new Map(metadata.topics().map((t) => [t.name, t.configs])),
+      defaults: config.logDefaults(),
+      topicConfigs: new Map(metadata.topics().map((t) => [t.name, config.logConfig(t.configs)])),
       decompress: (type, data) => {
         try {
           return decompressSync(type, data, 64 * 1024 * 1024);
@@ -132,13 +136,16 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       onIoError: (err, log) => logger.error('Log directory I/O error', { err, topic: log?.topic, partition: log?.partition }),
     });
     closeables.push(() => logManager.close());
-    const servicesRef: { current?: BrokerServices } = {};
-    const currentConfig = () => servicesRef.current?.config ?? config;
+    // The one subscription through which dynamic broker and topic configs take effect.
+    const dynamicConfig = new DynamicConfig({ staticConfig, metadata, nodeId, logManager, logger: logger.child({ component: 'config' }) });
+    closeables.push(async () => dynamicConfig.close());
+    const currentConfig = (): BrokerConfig => dynamicConfig.current;
     const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'replica' }) });
     closeables.push(async () => replicaManager.close());
     const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }) });
     const groupCoordinator = new GroupCoordinator({
-      log: new ConsumerOffsetsLog(replicaManager, CONSUMER_OFFSETS, () => currentConfig().boolean('log.flush.durable.acks')),
+      // The topic's typed config (its override, else log.flush.durable.acks), kept current by dynamicConfig.
+      log: new ConsumerOffsetsLog(replicaManager, CONSUMER_OFFSETS, () => logManager.configFor(CONSUMER_OFFSETS).flushDurableAcks),
       config: {
         groupMinSessionTimeoutMs: config.number('group.min.session.timeout.ms'),
         groupMaxSessionTimeoutMs: config.number('group.max.session.timeout.ms'),
@@ -154,7 +161,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const services: BrokerServices = {
       nodeId,
       clusterId: meta.clusterId,
-      config,
+      get config() { return dynamicConfig.current; },
+      dynamicConfig,
       metadata,
       advertisedEndpoints: [],
       dataDir: logDir,
@@ -167,16 +175,6 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       producerIds: new ProducerIdManager(logDir),
       closing: false,
     };
-    servicesRef.current = services;
-    metadata.subscribe((change) => {
-      if (change.type !== 'broker-config-changed' || (change.nodeId !== null && change.nodeId !== nodeId)) return;
-      try {
-        services.config = staticConfig.withDynamic({ clusterDefault: metadata.brokerConfigs(null), perBroker: metadata.brokerConfigs(nodeId) });
-        logger.info('Applied dynamic broker config', { changes: change.changes, scope: change.nodeId ?? 'cluster-default' });
-      } catch (err) {
-        logger.error('Dynamic broker config rejected; keeping the previous config', { err });
-      }
-    });
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
@@ -251,17 +249,6 @@ async function closeAll(closeables: (() => Promise<void>)[], logger: Logger): Pr
       logger.error('Error while shutting down', { err });
     }
   }
-}
-
-/** Broker-level log.* settings as the storage package's topic defaults. */
-function logDefaults(config: BrokerConfig): Partial<LogConfig> {
-  const props: Record<string, string> = {};
-  for (const key of Object.keys(LOG_CONFIG_KEYS)) {
-    const value = config.topicDefault(key);
-    if (value === undefined || value === null) continue;
-    props[key] = Array.isArray(value) ? value.join(',') : String(value);
-  }
-  return fromProperties(props);
 }
 
 function storageLogger(logger: Logger) {

@@ -84,7 +84,7 @@ test('defaults match Kafka for the keys the brief names', () => {
 test('typed parsing, validation and unknown keys', () => {
   const warnings: string[] = [];
   const logger = createLogger({ level: 'warn', sink: (l) => warnings.push(l) });
-  const c = BrokerConfig.load([{ 'num.partitions': '3', 'auto.create.topics.enable': 'FALSE', 'my.plugin.key': 'x', 'log.cleanup.policy': 'compact, Delete', 'log.flush.interval.messages': '9223372036854775807' }], logger);
+  const c = BrokerConfig.load([{ 'num.partitions': '3', 'auto.create.topics.enable': 'FALSE', 'my.plugin.key': 'x', 'log.cleanup.policy': 'compact, delete', 'log.flush.interval.messages': '9223372036854775807' }], logger);
   assert.equal(c.number('num.partitions'), 3);
   assert.equal(c.boolean('auto.create.topics.enable'), false);
   assert.deepEqual(c.list('log.cleanup.policy'), ['compact', 'delete']);
@@ -98,6 +98,9 @@ test('typed parsing, validation and unknown keys', () => {
   bad({ 'num.partitions': 'many' }, 'num.partitions');
   bad({ 'num.partitions': '2147483648' }, 'num.partitions');
   bad({ 'compression.type': 'brotli' }, 'compression.type');
+  // Kafka's ValidString and ValidList match exactly: upper case is refused, as there.
+  bad({ 'compression.type': 'GZIP' }, 'compression.type');
+  bad({ 'log.cleanup.policy': 'Delete' }, 'log.cleanup.policy');
   bad({ 'auto.create.topics.enable': 'yes' }, 'auto.create.topics.enable');
   bad({ listeners: 'localhost:9092' }, 'listeners');
   bad({ listeners: 'PLAINTEXT://a:1,PLAINTEXT://b:2' }, 'listeners');

@@ -4,8 +4,6 @@
  * offline. Expected outcomes of a read (offset out of range) are results, not errors.
  */
 export const StorageErrorCode = {
-  /** A topic config key had a value that is not valid for it. */
-  INVALID_CONFIG: 'STORAGE_INVALID_CONFIG',
   /** An append's bytes are not a sequence of whole v2 batches. */
   INVALID_BATCH_FRAMING: 'STORAGE_INVALID_BATCH_FRAMING',
   /** A follower append started below the log end offset. */

@@ -2,8 +2,15 @@
 export { StorageError, StorageErrorCode } from './errors.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
-export type { LogConfig } from './log-config.js';
-export { DEFAULT_LOG_CONFIG, LOG_CONFIG_KEYS, TimestampType, fromProperties, toProperties } from './log-config.js';
+export type { ConfigDef, ConfigType, ConfigValue, DynamicUpdateMode, Importance } from './config-def.js';
+export {
+  ConfigError, ConfigTypes, INT_MAX_VALUE, KAFKA_LONG_MAX_TEXT, LONG_MAX_VALUE, formatConfigValue, parseConfigValue,
+} from './config-def.js';
+export type { BrokerSynonym, CleanupPolicy, CompressionType, LogBrokerKeyTypes, LogConfig, LogConfigDef } from './log-config.js';
+export {
+  COMPRESSION_TYPES, DEFAULT_LOG_CONFIG, LOG_CONFIG_DEFS, LOG_CONFIG_DEF_BY_NAME, TimestampType, brokerValueToTopicValue,
+  fromProperties, logConfigOf, parseLogConfigOverrides, parseStoredLogConfigOverrides, toProperties, withLogConfigOverrides,
+} from './log-config.js';
 export {
   LOG_START_OFFSET_CHECKPOINT,
   RECOVERY_POINT_CHECKPOINT,

@@ -32,7 +32,7 @@ import { checkPartitionName, parsePartitionDirName, partitionDirName } from './f
 import type { FsyncMode } from './group-commit.js';
 import type { Log, LogListener } from './log.js';
 import type { LogConfig } from './log-config.js';
-import { DEFAULT_LOG_CONFIG, fromProperties } from './log-config.js';
+import { DEFAULT_LOG_CONFIG } from './log-config.js';
 import type { LoadStats } from './log-loader.js';
 import { loadLog } from './log-loader.js';
 import { deleteOldSegments } from './log-retention.js';
@@ -57,10 +57,13 @@ const stderrLogger: StorageLogger = {
 
 export interface LogManagerOptions {
   dataDir: string;
-  /** Broker-level defaults for every topic (Kafka's log.* settings), over Kafka's defaults. */
+  /** Broker-level defaults for topics without a config of their own, over Kafka's defaults. */
   defaults?: Partial<LogConfig>;
-  /** Per-topic overrides known at start-up (Kafka property names), e.g. from the metadata log. */
-  topicConfigs?: ReadonlyMap<string, Readonly<Record<string, string>>>;
+  /**
+   * The effective config of each topic known at start-up, already parsed and validated by
+   * the broker (its overrides over its broker-level defaults). Storage never parses text.
+   */
+  topicConfigs?: ReadonlyMap<string, Readonly<LogConfig>>;
   clock?: Clock;
   /** How group-commit fsyncs run; 'async' by default (README, "Measurements"). */
   fsyncMode?: FsyncMode;
@@ -94,8 +97,8 @@ export class LogManager {
   readonly dataDir: string;
   readonly clock: Clock;
   private readonly options: LogManagerOptions;
-  private readonly defaults: LogConfig;
-  private readonly topicOverrides = new Map<string, Record<string, string>>();
+  private defaults: Readonly<LogConfig>;
+  private readonly topicConfigs = new Map<string, Readonly<LogConfig>>();
   private readonly logsByKey = new Map<string, Log>();
   private readonly logger: StorageLogger;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -113,7 +116,7 @@ export class LogManager {
     this.clock = options.clock ?? systemClock;
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...(options.defaults ?? {}) };
     this.logger = options.logger ?? stderrLogger;
-    for (const [topic, props] of options.topicConfigs ?? []) this.topicOverrides.set(topic, { ...props });
+    for (const [topic, config] of options.topicConfigs ?? []) this.topicConfigs.set(topic, config);
   }
 
   /** Opens (creating if needed) a data dir and loads every partition in it. */
@@ -209,9 +212,9 @@ export class LogManager {
     };
   }
 
-  /** The effective config of a topic: Kafka defaults, broker defaults, topic overrides. */
-  configFor(topic: string): LogConfig {
-    return fromProperties(this.topicOverrides.get(topic) ?? {}, this.defaults);
+  /** The effective config of a topic: the one it was given, else the defaults. */
+  configFor(topic: string): Readonly<LogConfig> {
+    return this.topicConfigs.get(topic) ?? this.defaults;
   }
 
   private ensureOpen(): void {
@@ -228,20 +231,17 @@ export class LogManager {
   }
 
   /**
-   * Creates the log of a new partition. `overrides` (Kafka property names) become the
-   * topic's overrides; validation errors name the key and value.
+   * Creates the log of a new partition. `config`, when given, becomes the effective config
+   * of the whole topic (as updateConfig would make it).
    */
-  createLog(topic: string, partition: number, overrides?: Readonly<Record<string, string>>): Log {
+  createLog(topic: string, partition: number, config?: Readonly<LogConfig>): Log {
     this.ensureOpen();
     checkPartitionName(topic, partition);
     const key = checkpointKey(topic, partition);
     if (this.logsByKey.has(key)) {
       throw new StorageError(StorageErrorCode.LOG_EXISTS, `Log for ${topic}-${partition} already exists in ${this.dataDir}`);
     }
-    if (overrides !== undefined) {
-      fromProperties(overrides, this.defaults);
-      this.topicOverrides.set(topic, { ...overrides });
-    }
+    if (config !== undefined) this.topicConfigs.set(topic, config);
     const dir = path.join(this.dataDir, partitionDirName(topic, partition));
     fs.mkdirSync(dir, { recursive: true });
     // Like Kafka (KAFKA-10336), the new directory and its entry in the data dir are fsynced
@@ -255,8 +255,8 @@ export class LogManager {
     return log;
   }
 
-  getOrCreateLog(topic: string, partition: number, overrides?: Readonly<Record<string, string>>): Log {
-    return this.getLog(topic, partition) ?? this.createLog(topic, partition, overrides);
+  getOrCreateLog(topic: string, partition: number, config?: Readonly<LogConfig>): Log {
+    return this.getLog(topic, partition) ?? this.createLog(topic, partition, config);
   }
 
   /**
@@ -317,12 +317,21 @@ export class LogManager {
     this.background.add(task);
   }
 
-  /** Replaces a topic's overrides and applies them to its open logs. */
-  updateConfig(topic: string, overrides: Readonly<Record<string, string>>): LogConfig {
-    const config = fromProperties(overrides, this.defaults);
-    this.topicOverrides.set(topic, { ...overrides });
+  /** Replaces a topic's effective config and applies it to the topic's open logs. */
+  updateConfig(topic: string, config: Readonly<LogConfig>): void {
+    this.topicConfigs.set(topic, config);
     for (const log of this.logsByKey.values()) if (log.topic === topic) log.config = config;
-    return config;
+  }
+
+  /** Forgets a deleted topic's config (its logs are deleted separately, by deleteLogs). */
+  forgetConfig(topic: string): void {
+    this.topicConfigs.delete(topic);
+  }
+
+  /** Replaces the defaults and applies them to the open logs of topics without a config. */
+  updateDefaults(defaults: Partial<LogConfig>): void {
+    this.defaults = { ...DEFAULT_LOG_CONFIG, ...defaults };
+    for (const log of this.logsByKey.values()) if (!this.topicConfigs.has(log.topic)) log.config = this.defaults;
   }
 
   // ---------------------------------------------------------------- background work

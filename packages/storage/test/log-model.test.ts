@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fc from 'fast-check';
 import { BatchLayout, readInt64 } from '@tributary/protocol';
-import { LogManager } from '@tributary/storage';
+import { LogManager, fromProperties } from '@tributary/storage';
 import type { Log } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
 
@@ -94,7 +94,7 @@ test('the log behaves like its model under random operations and crashes', async
       const clock = new FakeClock();
       const options = { dataDir, clock, schedulers: false, logger: quietLogger, fsyncMode: asyncFsync ? 'async' as const : 'sync' as const };
       let manager = await LogManager.open(options);
-      let log = manager.createLog('m', 0, TOPIC_CONFIG);
+      let log = manager.createLog('m', 0, fromProperties(TOPIC_CONFIG));
       let model: ModelBatch[] = [];
       let logStart = 0;
       let fill = 0;
@@ -171,9 +171,9 @@ test('the log behaves like its model under random operations and crashes', async
               break;
             }
             case 'retention': {
-              manager.updateConfig('m', { ...TOPIC_CONFIG, 'retention.bytes': String(op.bytes) });
+              manager.updateConfig('m', fromProperties({ ...TOPIC_CONFIG, 'retention.bytes': String(op.bytes) }));
               manager.runRetention();
-              manager.updateConfig('m', TOPIC_CONFIG);
+              manager.updateConfig('m', fromProperties(TOPIC_CONFIG));
               assert.ok(log.size - log.segments[0]!.size < op.bytes || log.segments.length === 1 || log.segments[1]!.baseOffset > log.highWatermark, 'retention.bytes deleted enough');
               logStart = log.logStartOffset;
               break;

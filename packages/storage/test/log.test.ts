@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BatchLayout, readInt64 } from '@tributary/protocol';
 import {
   LogManager, StorageError, StorageErrorCode, fromProperties, DEFAULT_LOG_CONFIG, offsetForTimestamp, maxTimestampOffset,
-  parseCheckpoint, formatCheckpoint, writeCheckpointFile, readCheckpointFile, toProperties, CLEAN_SHUTDOWN_FILE,
+  ConfigError, parseCheckpoint, formatCheckpoint, writeCheckpointFile, readCheckpointFile, toProperties, CLEAN_SHUTDOWN_FILE,
 } from '@tributary/storage';
 import type { Log, LogManagerOptions } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
@@ -76,7 +76,7 @@ test('maxBytes, minOneBatch (KIP-74) and maxOffset (high watermark) bound reads 
 
 test('segments roll on segment.bytes; reads and index lookups span segments', async (t) => {
   const m = await open(tempDir(t), new FakeClock());
-  const log = m.createLog('t', 0, { 'segment.bytes': '1000', 'index.interval.bytes': '100' });
+  const log = m.createLog('t', 0, fromProperties({ 'segment.bytes': '1000', 'index.interval.bytes': '100' }));
   const all: Buffer[] = [];
   for (let i = 0; i < 50; i++) {
     const b = makeBatch({ timestamps: [i, i], valueBytes: 40, fill: i });
@@ -96,14 +96,14 @@ test('segments roll on segment.bytes; reads and index lookups span segments', as
 test('segments roll on segment.ms (record time), and when the index is full', async (t) => {
   const clock = new FakeClock(1000);
   const m = await open(tempDir(t), clock);
-  const log = m.createLog('t', 0, { 'segment.ms': '500' });
+  const log = m.createLog('t', 0, fromProperties({ 'segment.ms': '500' }));
   log.append(makeBatch({ timestamps: [1000] }), { leaderEpoch: 0 });
   log.append(makeBatch({ timestamps: [1400] }), { leaderEpoch: 0 });
   assert.equal(log.segments.length, 1);
   log.append(makeBatch({ timestamps: [1501] }), { leaderEpoch: 0 });
   assert.equal(log.segments.length, 2);
   assert.equal(log.activeSegment.baseOffset, 2);
-  const small = m.createLog('u', 0, { 'segment.index.bytes': '24', 'index.interval.bytes': '0' });
+  const small = m.createLog('u', 0, fromProperties({ 'segment.index.bytes': '24', 'index.interval.bytes': '0' }));
   for (let i = 0; i < 10; i++) small.append(makeBatch({ timestamps: [i] }), { leaderEpoch: 0 });
   assert.ok(small.segments.length >= 3, `index-full roll, got ${small.segments.length} segments`);
   await m.close();
@@ -111,11 +111,11 @@ test('segments roll on segment.ms (record time), and when the index is full', as
 
 test('offsetForTimestamp, earliest/latest and max timestamp (ListOffsets -3)', async (t) => {
   const m = await open(tempDir(t), new FakeClock());
-  const log = m.createLog('t', 0, { 'segment.bytes': '400', 'index.interval.bytes': '50' });
+  const log = m.createLog('t', 0, fromProperties({ 'segment.bytes': '400', 'index.interval.bytes': '50' }));
   // Timestamps are not monotonic: offset 4 carries the max (900).
   const ts = [[100, 150], [120, 900], [300, 310], [250], [500, 600, 700]];
   for (const s of ts) log.append(makeBatch({ timestamps: s }), { leaderEpoch: 0 });
-  const mono = m.createLog('t', 1, { 'segment.bytes': '400', 'index.interval.bytes': '50' });
+  const mono = m.createLog('t', 1, fromProperties({ 'segment.bytes': '400', 'index.interval.bytes': '50' }));
   for (let i = 0; i < 40; i++) mono.append(makeBatch({ timestamps: [i * 10, i * 10 + 5] }), { leaderEpoch: 0 });
   assert.deepEqual(offsetForTimestamp(log, 0), { offset: 0, timestamp: 100 });
   assert.deepEqual(offsetForTimestamp(log, 130), { offset: 1, timestamp: 150 });
@@ -139,7 +139,7 @@ test('offsetForTimestamp, earliest/latest and max timestamp (ListOffsets -3)', a
 
 test('LogAppendTime stamps maxTimestamp and the attribute, with a valid CRC', async (t) => {
   const m = await open(tempDir(t), new FakeClock(5000));
-  const log = m.createLog('t', 0, { 'message.timestamp.type': 'LogAppendTime' });
+  const log = m.createLog('t', 0, fromProperties({ 'message.timestamp.type': 'LogAppendTime' }));
   const b = makeBatch({ timestamps: [1, 2] });
   const r = log.append(b, { leaderEpoch: 1 });
   assert.equal(r.logAppendTimeMs, 5000);
@@ -155,7 +155,7 @@ test('LogAppendTime stamps maxTimestamp and the attribute, with a valid CRC', as
 
 test('truncateTo removes whole batches; truncateFullyAndStartAt restarts the log', async (t) => {
   const m = await open(tempDir(t), new FakeClock());
-  const log = m.createLog('t', 0, { 'segment.bytes': '300' });
+  const log = m.createLog('t', 0, fromProperties({ 'segment.bytes': '300' }));
   for (let i = 0; i < 10; i++) log.append(makeBatch({ timestamps: [i, i, i] }), { leaderEpoch: 0 });
   assert.equal(log.logEndOffset, 30);
   log.truncateTo(17); // batch 15..17 goes whole
@@ -184,7 +184,7 @@ test('appendAsFollower keeps offsets and rejects going backwards', async (t) => 
 test('retention by time and size, DeleteRecords, .deleted files removed after the delay', async (t) => {
   const clock = new FakeClock(1_000_000);
   const m = await open(tempDir(t), clock);
-  const log = m.createLog('t', 0, { 'segment.bytes': '200', 'retention.ms': '1000', 'file.delete.delay.ms': '0' });
+  const log = m.createLog('t', 0, fromProperties({ 'segment.bytes': '200', 'retention.ms': '1000', 'file.delete.delay.ms': '0' }));
   for (let i = 0; i < 10; i++) log.append(makeBatch({ timestamps: [1_000_000 + i * 100] }), { leaderEpoch: 0 });
   const segs = log.segments.length;
   assert.ok(segs >= 4);
@@ -202,7 +202,7 @@ test('retention by time and size, DeleteRecords, .deleted files removed after th
   }
   assert.equal(log.read(0, 100).kind, 'offset_out_of_range');
 
-  m.updateConfig('t', { 'segment.bytes': '200', 'retention.ms': '-1', 'retention.bytes': '250', 'file.delete.delay.ms': '0' });
+  m.updateConfig('t', fromProperties({ 'segment.bytes': '200', 'retention.ms': '-1', 'retention.bytes': '250', 'file.delete.delay.ms': '0' }));
   m.runRetention();
   assert.ok(log.size - log.activeSegment.size <= 250);
 
@@ -236,7 +236,7 @@ test('LogConfig: Kafka names, defaults, validation errors name the key and value
   assert.equal(c.flushMessages, Number.MAX_SAFE_INTEGER);
   assert.equal(c.retentionMs, DEFAULT_LOG_CONFIG.retentionMs);
   assert.throws(() => fromProperties({ 'segment.bytes': 'big' }), /segment\.bytes.*"big"|"big".*segment\.bytes/);
-  assert.throws(() => fromProperties({ 'segment.bytes': '3' }), (e: unknown) => e instanceof StorageError && e.code === StorageErrorCode.INVALID_CONFIG);
+  assert.throws(() => fromProperties({ 'segment.bytes': '3' }), (e: unknown) => e instanceof ConfigError && e.code === 'TRIB_ERR_CONFIG_INVALID' && e.key === 'segment.bytes');
   assert.throws(() => fromProperties({ 'cleanup.policy': 'forever' }), /cleanup\.policy/);
   assert.throws(() => fromProperties({ 'message.timestamp.type': 'Now' }), /message\.timestamp\.type/);
   assert.equal(toProperties(DEFAULT_LOG_CONFIG)['flush.ms'], '9223372036854775807');
@@ -261,7 +261,7 @@ test('waitForFlush: group commit shares fsyncs and moves the recovery point', as
 
 test('flush.messages triggers a flush', async (t) => {
   const m = await open(tempDir(t), new FakeClock());
-  const log = m.createLog('t', 0, { 'flush.messages': '3' });
+  const log = m.createLog('t', 0, fromProperties({ 'flush.messages': '3' }));
   log.append(makeBatch({ timestamps: [1, 2] }), { leaderEpoch: 0 });
   await new Promise((r) => setImmediate(r));
   assert.equal(log.recoveryPoint, 0);

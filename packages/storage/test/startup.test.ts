@@ -3,7 +3,7 @@
 // STORAGE_STARTUP_PARTITIONS and STORAGE_STARTUP_MIB_PER_PARTITION.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogManager } from '@tributary/storage';
+import { LogManager, fromProperties } from '@tributary/storage';
 import { makeBatch, quietLogger, tempDir } from './helpers.js';
 
 const PARTITIONS = Number(process.env.STORAGE_STARTUP_PARTITIONS ?? 200);
@@ -17,7 +17,7 @@ test(`opening ${PARTITIONS} partitions x ${MIB_PER_PARTITION} MiB`, async (t) =>
   let t0 = performance.now();
   const m = await LogManager.open(options);
   for (let p = 0; p < PARTITIONS; p++) {
-    const log = m.createLog('load', p, { 'segment.bytes': String(256 * 1024) });
+    const log = m.createLog('load', p, fromProperties({ 'segment.bytes': String(256 * 1024) }));
     for (let i = 0; i < perPartition; i++) log.append(Buffer.from(template), { leaderEpoch: 0 });
   }
   await m.close();

@@ -13,9 +13,12 @@
  * resolve the way Kafka's KafkaConfig does: merge the layers per key first, then take the
  * highest-priority synonym that is set.
  */
+import type { LogConfig } from '@tributary/storage';
+import { logConfigOf, parseLogConfigOverrides, parseStoredLogConfigOverrides, withLogConfigOverrides } from '@tributary/storage';
 import type { ConfigDef, ConfigValue } from './config-def.js';
 import { ConfigError, formatConfigValue, LONG_MAX_VALUE, parseConfigValue } from './config-def.js';
-import { BROKER_CONFIG_DEFS, BROKER_CONFIG_DEF_BY_NAME, DURATION_UNIT_MS } from './broker-configs.js';
+import { BROKER_CONFIG_DEFS, BROKER_CONFIG_DEF_BY_NAME } from './broker-configs.js';
+import type { BrokerKeyOf } from './broker-configs.js';
 import type { ListenerSpec } from './listeners.js';
 import { parseListeners, parseSecurityProtocolMap } from './listeners.js';
 import { TOPIC_CONFIG_DEF_BY_NAME, TOPIC_CONFIG_DEFS, brokerValueToTopicValue } from './topic-configs.js';
@@ -54,12 +57,10 @@ export type RawConfig = Readonly<Record<string, unknown>>;
 
 type Layer = ReadonlyMap<string, ConfigValue>;
 
-const BROKER_SYNONYMS: Readonly<Record<string, readonly string[]>> = {
-  'node.id': ['node.id', 'broker.id'],
-  'log.dirs': ['log.dirs', 'log.dir'],
-};
 
 export class BrokerConfig {
+  private logDefaultsCache: Readonly<LogConfig> | undefined;
+
   private constructor(
     private readonly staticLayer: Layer,
     private readonly dynamicDefaultLayer: Layer,
@@ -139,24 +140,24 @@ export class BrokerConfig {
     return this.dynamicBrokerLayer.has(name) || this.dynamicDefaultLayer.has(name) || this.staticLayer.has(name);
   }
 
-  number(name: string): number {
+  number(name: BrokerKeyOf<'int' | 'short' | 'long' | 'double'>): number {
     const value = this.get(name);
     if (typeof value !== 'number') throw new Error(`Configuration ${name} is ${JSON.stringify(value)}, not a number`);
     return value;
   }
 
-  boolean(name: string): boolean {
+  boolean(name: BrokerKeyOf<'boolean'>): boolean {
     const value = this.get(name);
     if (typeof value !== 'boolean') throw new Error(`Configuration ${name} is ${JSON.stringify(value)}, not a boolean`);
     return value;
   }
 
-  string(name: string): string | null {
+  string(name: BrokerKeyOf<'string' | 'password' | 'class'>): string | null {
     const value = this.get(name);
     return value === null ? null : Array.isArray(value) ? value.join(',') : String(value);
   }
 
-  list(name: string): string[] {
+  list(name: BrokerKeyOf<'list'>): string[] {
     const value = this.get(name);
     return Array.isArray(value) ? [...value] : value === null ? [] : [String(value)];
   }
@@ -191,86 +192,98 @@ export class BrokerConfig {
   get logRollJitterMs(): number { return this.topicDefault('segment.jitter.ms') as number; }
   get logFlushIntervalMs(): number { return this.topicDefault('flush.ms') as number; }
 
-  /** The value a topic key takes when the topic has no override of its own. */
+  /**
+   * The value a topic key takes when the topic has no override of its own: the first
+   * broker synonym set in any layer, else the first synonym with a default, else the
+   * topic key's default (Kafka's KafkaConfig.extractLogConfigMap).
+   */
   topicDefault(topicKey: string): ConfigValue {
     const def = TOPIC_CONFIG_DEF_BY_NAME.get(topicKey);
     if (!def) return null;
     for (const synonym of def.brokerSynonyms) {
-      if (this.isSet(synonym)) return brokerValueToTopicValue(synonym, this.get(synonym));
+      if (this.isSet(synonym.name)) return brokerValueToTopicValue(synonym, this.get(synonym.name));
     }
     for (const synonym of def.brokerSynonyms) {
-      const fallback = BROKER_CONFIG_DEF_BY_NAME.get(synonym)?.default ?? null;
+      const fallback = BROKER_CONFIG_DEF_BY_NAME.get(synonym.name)?.default ?? null;
       if (fallback !== null) return brokerValueToTopicValue(synonym, fallback);
     }
     return def.default;
   }
 
+  /** The broker-level LogConfig every topic starts from (computed once per BrokerConfig). */
+  logDefaults(): Readonly<LogConfig> {
+    this.logDefaultsCache ??= Object.freeze(logConfigOf(new Map(TOPIC_CONFIG_DEFS.map((d) => [d.name, this.topicDefault(d.name)]))));
+    return this.logDefaultsCache;
+  }
+
   /**
-   * The effective config of a topic given its overrides (raw strings from the metadata
-   * store), with DescribeConfigs sources and synonyms. Throws ConfigError for an invalid
-   * override value (CreateTopics/AlterConfigs validate with this too).
+   * A topic's typed LogConfig: its overrides (as stored in the metadata) over logDefaults().
+   * The overrides were validated when they were written; one that no longer parses (a
+   * metadata log written by another version) is skipped, so the topic keeps the broker's
+   * value instead of failing to load.
+   */
+  logConfig(overrides: RawConfig): LogConfig {
+    return withLogConfigOverrides(this.logDefaults(), parseStoredLogConfigOverrides(overrides));
+  }
+
+  /**
+   * The effective config of a topic given its overrides, with DescribeConfigs sources and
+   * synonyms, as Kafka's ConfigHelper.createTopicConfigEntry builds them: the override
+   * (TOPIC_CONFIG) first, then the broker synonyms of the key (see synonymsOf); the
+   * source is that of the first synonym, else DEFAULT_CONFIG.
    */
   describeTopic(overrides: RawConfig): ConfigEntry[] {
-    const entries: ConfigEntry[] = [];
-    for (const def of TOPIC_CONFIG_DEFS) {
-      const synonyms: ConfigSynonym[] = [];
-      let value: ConfigValue = null;
-      let source: ConfigSource = ConfigSource.DEFAULT_CONFIG;
-      if (Object.prototype.hasOwnProperty.call(overrides, def.name)) {
-        value = parseConfigValue(def, overrides[def.name]);
-        source = ConfigSource.TOPIC_CONFIG;
-        synonyms.push({ name: def.name, value: formatConfigValue(def, value), source });
-      }
-      for (const brokerKey of def.brokerSynonyms) synonyms.push(...this.brokerSynonymsOf(brokerKey));
-      if (source !== ConfigSource.TOPIC_CONFIG) {
-        const first = synonyms[0];
-        value = this.topicDefault(def.name);
-        source = first ? first.source : ConfigSource.DEFAULT_CONFIG;
-      }
-      entries.push({
-        name: def.name, value: formatConfigValue(def, value), source, readOnly: false,
+    const parsed = parseStoredLogConfigOverrides(overrides);
+    const effective = withLogConfigOverrides(this.logDefaults(), parsed);
+    return TOPIC_CONFIG_DEFS.map((def) => {
+      const value = Object.prototype.hasOwnProperty.call(overrides, def.name) && !parsed.has(def.name)
+        ? String(overrides[def.name])
+        : formatConfigValue(def, effective[def.field] as ConfigValue);
+      const primary = def.brokerSynonyms[0]?.name;
+      const synonyms = primary === undefined ? [] : this.synonymsOf(primary, def.brokerSynonyms.map((s) => s.name));
+      if (Object.prototype.hasOwnProperty.call(overrides, def.name)) synonyms.unshift({ name: def.name, value, source: ConfigSource.TOPIC_CONFIG });
+      return {
+        name: def.name, value, source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG, readOnly: false,
         isSensitive: false, synonyms, type: def.type, doc: def.doc,
-      });
-    }
-    return entries;
+      };
+    });
   }
 
   /** Validates topic overrides; returns them parsed. Unknown topic keys are rejected, as in Kafka. */
   static validateTopicConfigs(overrides: RawConfig): Map<string, ConfigValue> {
-    const parsed = new Map<string, ConfigValue>();
-    for (const [key, raw] of Object.entries(overrides)) {
-      const def = TOPIC_CONFIG_DEF_BY_NAME.get(key);
-      if (!def) throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `Unknown topic config name: ${key}`, key);
-      parsed.set(key, parseConfigValue(def, raw));
-    }
-    return parsed;
+    return parseLogConfigOverrides(overrides);
   }
 
-  /** Every broker key with its effective value, source and synonyms (DescribeConfigs). */
+  /**
+   * Every broker key with its own effective value, source and synonyms (DescribeConfigs),
+   * as Kafka's ConfigHelper.createBrokerConfigEntry builds them.
+   */
   describeBroker(): ConfigEntry[] {
-    const entries: ConfigEntry[] = [];
-    for (const def of BROKER_CONFIG_DEFS) {
-      const chain = BROKER_SYNONYMS[def.name] ?? [def.name];
-      const synonyms = chain.flatMap((key) => this.brokerSynonymsOf(key));
-      const first = synonyms[0];
+    return BROKER_CONFIG_DEFS.map((def) => {
+      const synonyms = this.synonymsOf(def.name, brokerSynonymFamily(def.name));
       const sensitive = def.type === 'password';
-      entries.push({
+      return {
         name: def.name,
-        value: sensitive ? null : first ? first.value : formatConfigValue(def, def.default),
-        source: first ? first.source : ConfigSource.DEFAULT_CONFIG,
+        value: sensitive ? null : formatConfigValue(def, this.get(def.name)),
+        source: synonyms[0]?.source ?? ConfigSource.DEFAULT_CONFIG,
         readOnly: def.dynamic === 'read-only',
         isSensitive: sensitive,
         synonyms: sensitive ? synonyms.map((s) => ({ ...s, value: null })) : synonyms,
         type: def.type,
         doc: def.doc,
-      });
-    }
-    return entries;
+      };
+    });
   }
 
-  /** One broker key's values in every layer where it is set, highest first, then its default. */
-  private brokerSynonymsOf(key: string): ConfigSynonym[] {
-    const def = BROKER_CONFIG_DEF_BY_NAME.get(key);
+  /**
+   * Kafka's ConfigHelper.configSynonyms: the keys of `family` set in each layer, layer by
+   * layer (dynamic per-broker, dynamic cluster default, static, then the built-in defaults
+   * that are not null), and within a layer in the family's order; then everything before
+   * the first entry for `name` itself is dropped. So retention.ms with only
+   * log.retention.hours set lists nothing (its synonyms start with log.retention.hours,
+   * not log.retention.ms), and its source is DEFAULT_CONFIG, exactly as Kafka answers.
+   */
+  private synonymsOf(name: string, family: readonly string[]): ConfigSynonym[] {
     const out: ConfigSynonym[] = [];
     const layers: [Layer, ConfigSource][] = [
       [this.dynamicBrokerLayer, ConfigSource.DYNAMIC_BROKER_CONFIG],
@@ -278,10 +291,16 @@ export class BrokerConfig {
       [this.staticLayer, ConfigSource.STATIC_BROKER_CONFIG],
     ];
     for (const [layer, source] of layers) {
-      if (layer.has(key)) out.push({ name: key, value: formatConfigValue(def, layer.get(key) ?? null), source });
+      for (const key of family) {
+        if (layer.has(key)) out.push({ name: key, value: formatConfigValue(BROKER_CONFIG_DEF_BY_NAME.get(key), layer.get(key) ?? null), source });
+      }
     }
-    if (def && def.default !== null) out.push({ name: key, value: formatConfigValue(def, def.default), source: ConfigSource.DEFAULT_CONFIG });
-    return out;
+    for (const key of family) {
+      const def = BROKER_CONFIG_DEF_BY_NAME.get(key);
+      if (def && def.default !== null) out.push({ name: key, value: formatConfigValue(def, def.default), source: ConfigSource.DEFAULT_CONFIG });
+    }
+    const first = out.findIndex((s) => s.name === name);
+    return first < 0 ? [] : out.slice(first);
   }
 
   /** Cross-key rules Kafka checks at start-up. */
@@ -307,6 +326,17 @@ export class BrokerConfig {
   }
 }
 
-/** For documentation and tests: every key with a coarser unit than milliseconds. */
-export const DURATION_KEYS: readonly string[] = Object.keys(DURATION_UNIT_MS);
+/**
+ * Kafka's DynamicBrokerConfig.brokerConfigSynonyms: the broker keys that set one value in
+ * different units, highest priority first; a `standalone` synonym (only a fallback, like
+ * log.flush.scheduler.interval.ms) and every other key stand alone.
+ */
+function brokerSynonymFamily(name: string): readonly string[] {
+  for (const def of TOPIC_CONFIG_DEFS) {
+    const own = def.brokerSynonyms.find((s) => s.name === name);
+    if (own !== undefined && !own.standalone && def.brokerSynonyms.length > 1) return def.brokerSynonyms.map((s) => s.name);
+  }
+  return [name];
+}
+
 export { LONG_MAX_VALUE };

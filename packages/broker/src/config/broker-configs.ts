@@ -1,5 +1,8 @@
 /**
- * The broker config keys Tributary honours, as data. Names, types, defaults, importance,
+ * The broker config keys Tributary honours, as data. The keys that give topics their
+ * defaults (log.*, message.max.bytes, compression.type...) are not written here: they
+ * are derived from the topic table in @tributary/storage (log-config.ts), so a key's
+ * type, default and validator exist once. Names, types, defaults, importance,
  * validators and dynamic update modes follow Apache Kafka 3.9 (`ServerConfigs`,
  * `ServerLogConfigs`, `SocketServerConfigs`, `GroupCoordinatorConfig`,
  * `TransactionLogConfig`, `ReplicationConfigs`, `DynamicBrokerConfig`); the docs are ours.
@@ -15,27 +18,28 @@
  * - Tributary-only keys carry `tributary: true`: `log.flush.durable.acks`,
  *   `connection.max.inflight.requests`.
  */
+import { LOG_CONFIG_DEFS } from '@tributary/storage';
+import type { LogBrokerKeyTypes } from '@tributary/storage';
 import type { ConfigDef, ConfigType, ConfigValue, DynamicUpdateMode, Importance } from './config-def.js';
-import { INT_MAX_VALUE, LONG_MAX_VALUE } from './config-def.js';
+import { INT_MAX_VALUE } from './config-def.js';
 
 type Extra = Pick<ConfigDef, 'range' | 'validValues' | 'validListValues' | 'tributary'>;
 
-function def(
-  name: string,
-  type: ConfigType,
+/** One row; the generic parameters carry the literal name and type to BrokerKeyTypes. */
+function def<const N extends string, const T extends ConfigType>(
+  name: N,
+  type: T,
   defaultValue: ConfigValue,
   importance: Importance,
   dynamic: DynamicUpdateMode,
   doc: string,
   extra: Extra = {},
-): ConfigDef {
+): Omit<ConfigDef, 'name' | 'type'> & { readonly name: N; readonly type: T } {
   return { name, type, default: defaultValue, importance, dynamic, doc, ...extra };
 }
 
-const HOUR_MS = 3_600_000;
-const COMPRESSION_TYPES = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
-
-export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
+/** Keys of the broker alone (no topic key takes its value from them). */
+const BROKER_ONLY_CONFIG_DEFS = [
   // --- identity and storage location
   def('node.id', 'int', -1, 'high', 'read-only', 'The node id of this broker. When unset (-1), the id recorded in meta.properties is used, else 1.'),
   def('broker.id', 'int', -1, 'high', 'read-only', 'Legacy synonym of node.id; if both are set they must be equal.'),
@@ -64,42 +68,12 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   def('default.replication.factor', 'int', 1, 'medium', 'read-only', 'Default replication factor of auto-created topics.'),
   def('auto.create.topics.enable', 'boolean', true, 'high', 'read-only', 'Create a topic on Metadata for an unknown topic (when the client allows it).'),
   def('delete.topic.enable', 'boolean', true, 'high', 'read-only', 'Allow DeleteTopics. When false, deletions fail with TOPIC_DELETION_DISABLED.'),
-  def('message.max.bytes', 'int', 1048588, 'high', 'cluster-wide', 'Largest record batch accepted (after compression). Topic synonym: max.message.bytes.', { range: { min: 0 } }),
-  def('compression.type', 'string', 'producer', 'high', 'cluster-wide', 'Final compression of batches: producer keeps what the producer sent.', { validValues: COMPRESSION_TYPES }),
-  def('min.insync.replicas', 'int', 1, 'high', 'cluster-wide', 'Minimum in-sync replicas for acks=all to succeed.', { range: { min: 1 } }),
-  def('unclean.leader.election.enable', 'boolean', false, 'high', 'cluster-wide', 'Allow a replica outside the ISR to become leader (may lose data).'),
-  def('log.message.timestamp.type', 'string', 'CreateTime', 'medium', 'cluster-wide', 'CreateTime keeps producer timestamps; LogAppendTime stamps the broker time.', { validValues: ['CreateTime', 'LogAppendTime'] }),
-  def('log.message.timestamp.difference.max.ms', 'long', LONG_MAX_VALUE, 'medium', 'cluster-wide', 'Deprecated in Kafka 3.6; superseded by the before/after keys.', { range: { min: 0 } }),
-  def('log.message.timestamp.before.max.ms', 'long', LONG_MAX_VALUE, 'medium', 'cluster-wide', 'Largest allowed age of a CreateTime timestamp.', { range: { min: 0 } }),
-  def('log.message.timestamp.after.max.ms', 'long', LONG_MAX_VALUE, 'medium', 'cluster-wide', 'Largest allowed future skew of a CreateTime timestamp.', { range: { min: 0 } }),
 
-  // --- log segments, retention, flushing
-  def('log.segment.bytes', 'int', 1073741824, 'high', 'cluster-wide', 'Segment size at which a new segment is rolled.', { range: { min: 14 } }),
-  def('log.roll.ms', 'long', null, 'high', 'cluster-wide', 'Segment age at which a new segment is rolled; overrides log.roll.hours.'),
-  def('log.roll.hours', 'int', 168, 'high', 'cluster-wide', 'Segment age in hours at which a new segment is rolled.', { range: { min: 1 } }),
-  def('log.roll.jitter.ms', 'long', null, 'high', 'cluster-wide', 'Random jitter subtracted from the roll time; overrides log.roll.jitter.hours.'),
-  def('log.roll.jitter.hours', 'int', 0, 'high', 'cluster-wide', 'Random jitter in hours subtracted from the roll time.', { range: { min: 0 } }),
-  def('log.retention.ms', 'long', null, 'high', 'cluster-wide', 'Time to keep a segment; -1 keeps forever. Overrides minutes and hours.'),
-  def('log.retention.minutes', 'int', null, 'high', 'cluster-wide', 'Retention in minutes; overrides log.retention.hours.'),
-  def('log.retention.hours', 'int', 168, 'high', 'cluster-wide', 'Retention in hours (7 days).'),
-  def('log.retention.bytes', 'long', -1, 'high', 'cluster-wide', 'Size per partition beyond which old segments are deleted; -1 is unlimited.'),
+  // --- log segments, retention, flushing (the keys that are topic synonyms come from
+  //     the storage package's table: LOG_BROKER_CONFIG_DEFS below)
   def('log.retention.check.interval.ms', 'long', 300000, 'medium', 'read-only', 'How often retention is checked.', { range: { min: 1 } }),
-  def('log.segment.delete.delay.ms', 'long', 60000, 'high', 'cluster-wide', 'Delay between removing a segment from the log and deleting its files.', { range: { min: 0 } }),
-  def('log.index.interval.bytes', 'int', 4096, 'medium', 'cluster-wide', 'Bytes of log between two offset index entries.', { range: { min: 0 } }),
-  def('log.index.size.max.bytes', 'int', 10485760, 'medium', 'cluster-wide', 'Maximum size of an offset index; a full index rolls the segment.', { range: { min: 4 } }),
-  def('log.flush.interval.messages', 'long', LONG_MAX_VALUE, 'high', 'cluster-wide', 'Messages appended to a partition before it is fsynced.', { range: { min: 1 } }),
-  def('log.flush.interval.ms', 'long', null, 'high', 'cluster-wide', 'Maximum time a message stays in the page cache before fsync; defaults to log.flush.scheduler.interval.ms.'),
-  def('log.flush.scheduler.interval.ms', 'long', LONG_MAX_VALUE, 'high', 'read-only', 'How often the flusher checks whether a log needs an fsync.'),
   def('log.flush.offset.checkpoint.interval.ms', 'int', 60000, 'high', 'read-only', 'How often the recovery point is checkpointed.', { range: { min: 0 } }),
-  def('log.flush.durable.acks', 'boolean', false, 'high', 'cluster-wide',
-    'Tributary: when true, a produce request is acknowledged only after its data is fsynced (group commit across concurrent requests). Protects acknowledged writes against power loss, at a latency cost. Topic synonym: flush.durable.acks.', { tributary: true }),
-  def('log.preallocate', 'boolean', false, 'medium', 'cluster-wide', 'Preallocate segment files.'),
-  def('log.cleanup.policy', 'list', ['delete'], 'medium', 'cluster-wide', 'delete, compact, or both.', { validListValues: ['delete', 'compact'] }),
   def('log.cleaner.enable', 'boolean', true, 'medium', 'read-only', 'Run the log cleaner (compaction).'),
-  def('log.cleaner.min.cleanable.ratio', 'double', 0.5, 'medium', 'cluster-wide', 'Dirty ratio that makes a compacted log eligible for cleaning.', { range: { min: 0, max: 1 } }),
-  def('log.cleaner.delete.retention.ms', 'long', 86400000, 'medium', 'cluster-wide', 'How long tombstones are kept in compacted topics.', { range: { min: 0 } }),
-  def('log.cleaner.min.compaction.lag.ms', 'long', 0, 'medium', 'cluster-wide', 'Minimum time a message stays uncompacted.', { range: { min: 0 } }),
-  def('log.cleaner.max.compaction.lag.ms', 'long', LONG_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum time a message stays uncompacted.', { range: { min: 1 } }),
   def('log.cleaner.backoff.ms', 'long', 15000, 'medium', 'cluster-wide', 'Sleep between cleaner passes when there is nothing to clean.', { range: { min: 0 } }),
 
   // --- replication
@@ -144,12 +118,42 @@ export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [
   def('producer.id.expiration.ms', 'int', 86400000, 'low', 'cluster-wide', 'Idempotent producer state is dropped after this long without writes.', { range: { min: 1 } }),
 ];
 
-export const BROKER_CONFIG_DEF_BY_NAME: ReadonlyMap<string, ConfigDef> = new Map(BROKER_CONFIG_DEFS.map((d) => [d.name, d]));
+/**
+ * The broker keys that are synonyms of topic keys (log.segment.bytes, log.retention.hours,
+ * message.max.bytes...), derived from the storage package's topic table: the topic key's
+ * type, default and validator unless Kafka's broker key differs, which the table states;
+ * dynamic cluster-wide if it is the topic key's first synonym, else read-only.
+ */
+export const LOG_BROKER_CONFIG_DEFS: readonly ConfigDef[] = LOG_CONFIG_DEFS.flatMap((topic) => topic.brokerSynonyms.map((synonym, index): ConfigDef => {
+  const sameType = synonym.type === undefined || synonym.type === topic.type;
+  const range = synonym.range === null ? undefined : synonym.range ?? (sameType ? topic.range : undefined);
+  return {
+    name: synonym.name,
+    type: synonym.type ?? topic.type,
+    default: synonym.default !== undefined ? synonym.default : topic.default,
+    importance: synonym.importance ?? topic.importance,
+    // Kafka's DynamicLogConfig makes only the first synonym of each topic key dynamic:
+    // log.retention.ms can be altered at run time, log.retention.hours needs a restart.
+    dynamic: synonym.dynamic ?? (index === 0 ? 'cluster-wide' : 'read-only'),
+    doc: synonym.doc ?? (topic.tributary ? topic.doc : `${topic.doc} Topic synonym: ${topic.name}.`),
+    ...(range ? { range } : {}),
+    ...(sameType && topic.validValues ? { validValues: topic.validValues } : {}),
+    ...(sameType && topic.validListValues ? { validListValues: topic.validListValues } : {}),
+    ...(sameType && topic.validator ? { validator: topic.validator } : {}),
+    ...(topic.tributary ? { tributary: true } : {}),
+  };
+}));
 
-/** Milliseconds per unit of the broker keys that express a duration in a coarser unit. */
-export const DURATION_UNIT_MS: Readonly<Record<string, number>> = {
-  'log.roll.hours': HOUR_MS,
-  'log.roll.jitter.hours': HOUR_MS,
-  'log.retention.hours': HOUR_MS,
-  'log.retention.minutes': 60_000,
-};
+/**
+ * Every broker key and its config type, at compile time: BrokerConfig's typed accessors
+ * (`number`, `boolean`, `string`, `list`) accept only keys of a matching type, so a
+ * misspelt key or a wrong accessor fails the build instead of a request.
+ */
+export type BrokerKeyTypes = { readonly [D in (typeof BROKER_ONLY_CONFIG_DEFS)[number] as D['name']]: D['type'] } & LogBrokerKeyTypes;
+/** The broker keys whose config type is one of `T`. */
+export type BrokerKeyOf<T extends ConfigType> = { [K in keyof BrokerKeyTypes]: BrokerKeyTypes[K] extends T ? K : never }[keyof BrokerKeyTypes];
+
+/** Every broker key: the broker-only ones above, then the topic keys' broker synonyms. */
+export const BROKER_CONFIG_DEFS: readonly ConfigDef[] = [...BROKER_ONLY_CONFIG_DEFS, ...LOG_BROKER_CONFIG_DEFS];
+
+export const BROKER_CONFIG_DEF_BY_NAME: ReadonlyMap<string, ConfigDef> = new Map(BROKER_CONFIG_DEFS.map((d) => [d.name, d]));

@@ -18,7 +18,7 @@
  */
 import type { AlterConfigsRequest, AlterConfigsResponse, AlterConfigsResponseAlterConfigsResourceResponse } from '@tributary/protocol';
 import { ErrorCode } from '@tributary/protocol';
-import { ConfigResourceType, alterResourceConfigs } from '../topics/config-admin.js';
+import { ConfigResourceType, alterResourceConfigs, duplicateResources, preprocessRefusal } from '../topics/config-admin.js';
 import type { Handler } from './registry.js';
 
 export const ALTER_CONFIGS_KEY = 33;
@@ -30,17 +30,13 @@ export const alterConfigsHandler: Handler<AlterConfigsRequest, AlterConfigsRespo
   maxVersion: 2,
 
   async handle(req, ctx) {
-    const seen = new Map<string, number>();
-    for (const r of req.resources) seen.set(resourceKey(r.resourceType, r.resourceName), (seen.get(resourceKey(r.resourceType, r.resourceName)) ?? 0) + 1);
+    const duplicate = duplicateResources(req.resources);
     const responses: AlterConfigsResponseAlterConfigsResourceResponse[] = [];
     for (const r of req.resources) {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName };
       const reject = (errorMessage: string): void => { responses.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage }); };
-      if (seen.get(resourceKey(r.resourceType, r.resourceName))! > 1) { reject('Each resource must appear at most once.'); continue; }
-      const names = r.configs.map((c) => c.name);
-      if (new Set(names).size !== names.length) { reject('Error due to duplicate config keys'); continue; }
-      const nulls = r.configs.filter((c) => c.value === null).map((c) => c.name);
-      if (nulls.length > 0) { reject(`Null value not supported for : ${nulls.join(', ')}`); continue; }
+      const refusal = preprocessRefusal(duplicate(r), r.configs, () => false);
+      if (refusal !== null) { reject(refusal); continue; }
       if (r.resourceType !== ConfigResourceType.TOPIC && r.resourceType !== ConfigResourceType.BROKER) { reject(`Unknown resource type ${r.resourceType}`); continue; }
       const replacement: Record<string, string> = {};
       for (const c of r.configs) replacement[c.name] = c.value!;
@@ -54,7 +50,3 @@ export const alterConfigsHandler: Handler<AlterConfigsRequest, AlterConfigsRespo
     return { throttleTimeMs: 0, responses: req.resources.map((r) => ({ errorCode, errorMessage: null, resourceType: r.resourceType, resourceName: r.resourceName })) };
   },
 };
-
-function resourceKey(type: number, name: string): string {
-  return `${type}:${name}`;
-}

@@ -21,7 +21,6 @@
 import type { DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponseDeleteRecordsPartitionResult } from '@tributary/protocol';
 import { ErrorCode } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from '@tributary/storage';
-import type { BrokerServices } from '../broker.js';
 import { logManagerOf } from '../topics/admin-services.js';
 import { isInternalTopic } from '../topics/topic-name.js';
 import type { Handler, RequestContext } from './registry.js';
@@ -80,7 +79,8 @@ function deleteRecords(ctx: RequestContext, topicName: string, partition: number
   if (isInternalTopic(topicName)) return failed(ErrorCode.INVALID_TOPIC_EXCEPTION);
   const log = logManagerOf(services)?.getLog(topicName, partition);
   if (state.leader !== services.nodeId || log === undefined) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-  if (!cleanupPolicyDeletes(services, topic.configs)) return failed(ErrorCode.POLICY_VIOLATION);
+  // The log's typed config is the topic's effective one (kept current by the config subscription).
+  if (!log.config.cleanupPolicy.includes('delete')) return failed(ErrorCode.POLICY_VIOLATION);
   const offset = requested === DELETE_TO_HIGH_WATERMARK ? log.highWatermark : requested;
   if (offset < 0 || offset > log.highWatermark) return failed(ErrorCode.OFFSET_OUT_OF_RANGE);
   try {
@@ -93,10 +93,4 @@ function deleteRecords(ctx: RequestContext, topicName: string, partition: number
     if (err.code === StorageErrorCode.LOG_CLOSED) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     return failed(ErrorCode.KAFKA_STORAGE_ERROR);
   }
-}
-
-function cleanupPolicyDeletes(services: BrokerServices, overrides: Readonly<Record<string, string>>): boolean {
-  const override = overrides['cleanup.policy'];
-  const policy = override !== undefined ? override.split(',').map((p) => p.trim().toLowerCase()) : services.config.topicDefault('cleanup.policy');
-  return Array.isArray(policy) ? policy.includes('delete') : policy === 'delete';
 }

@@ -16,6 +16,12 @@
  *   do not exist here yet).
  * - configurationKeys null or empty lists everything, else only the keys named (unknown
  *   keys are left out silently).
+ * - Synonyms follow Kafka's ConfigHelper.configSynonyms (BrokerConfig.synonymsOf): the
+ *   key's synonym family listed layer by layer (dynamic per-broker, dynamic cluster
+ *   default, static, built-in default), everything before the key's own first entry
+ *   dropped; a topic override comes first. So retention.ms with only log.retention.hours
+ *   set has no synonyms and source DEFAULT_CONFIG, as in Kafka. The cluster default ("")
+ *   lists only DYNAMIC_DEFAULT_BROKER_CONFIG synonyms.
  * - Synonyms (v1+) only when includeSynonyms; documentation (v3+) only when
  *   includeDocumentation; configType from v3. v0 has no source: isDefault is set when the
  *   value is the built-in default.
@@ -29,7 +35,7 @@ import type { BrokerServices } from '../broker.js';
 import { ConfigSource } from '../config/broker-config.js';
 import type { ConfigEntry } from '../config/broker-config.js';
 import type { ConfigType } from '../config/config-def.js';
-import { ConfigResourceType } from '../topics/config-admin.js';
+import { ConfigResourceType, parseBrokerId } from '../topics/config-admin.js';
 import { invalidTopicNameReason } from '../topics/topic-name.js';
 import type { Handler } from './registry.js';
 
@@ -87,14 +93,14 @@ function describeResource(services: BrokerServices, resourceType: number, name: 
     }
     case ConfigResourceType.BROKER: {
       if (name === '') return { entries: clusterDefaultEntries(services) };
-      const id = brokerId(name);
+      const id = parseBrokerId(name);
       if (id === null) return invalidRequest(`Broker id must be an integer, but it is: ${name}`);
       if (id !== services.nodeId) return invalidRequest(`Unexpected broker id, expected ${services.nodeId} or empty string, but received ${name}`);
       return { entries: brokerEntries(services) };
     }
     case ConfigResourceType.BROKER_LOGGER: {
       if (name === '') return invalidRequest('Broker id must not be empty');
-      const id = brokerId(name);
+      const id = parseBrokerId(name);
       if (id === null) return invalidRequest(`Broker id must be an integer, but it is: ${name}`);
       if (id !== services.nodeId) return invalidRequest(`Unexpected broker id, expected ${services.nodeId} but received ${name}`);
       return { entries: [] };
@@ -133,7 +139,8 @@ function clusterDefaultEntries(services: BrokerServices): ConfigEntry[] {
     const synonyms = entry.synonyms.filter((s) => s.source === ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
     entries.push({
       ...entry,
-      value: entry.isSensitive ? null : synonyms[0]?.value ?? raw,
+      // Kafka describes the text stored in the cluster-default layer itself.
+      value: entry.isSensitive ? null : raw,
       source: synonyms.length > 0 ? ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG,
       synonyms,
     });
@@ -161,12 +168,6 @@ function toResult(entry: ConfigEntry, options: Options): DescribeConfigsResponse
     result.documentation = options.includeDocumentation ? entry.doc : null;
   }
   return result;
-}
-
-function brokerId(name: string): number | null {
-  if (!/^[+-]?\d+$/.test(name)) return null;
-  const id = Number(name);
-  return Number.isSafeInteger(id) ? id : null;
 }
 
 function invalidRequest(errorMessage: string): Entries {

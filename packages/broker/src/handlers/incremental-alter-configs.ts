@@ -21,7 +21,9 @@ import type {
   IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, IncrementalAlterConfigsResponseAlterConfigsResourceResponse,
 } from '@tributary/protocol';
 import { ErrorCode } from '@tributary/protocol';
-import { ConfigOperation, ConfigResourceType, alterResourceConfigs, applyIncrementalOps, brokerScope } from '../topics/config-admin.js';
+import {
+  ConfigOperation, ConfigResourceType, alterResourceConfigs, applyIncrementalOps, brokerScope, duplicateResources, preprocessRefusal,
+} from '../topics/config-admin.js';
 import type { Handler } from './registry.js';
 
 export const INCREMENTAL_ALTER_CONFIGS_KEY = 44;
@@ -33,17 +35,13 @@ export const incrementalAlterConfigsHandler: Handler<IncrementalAlterConfigsRequ
   maxVersion: 1,
 
   async handle(req, ctx) {
-    const seen = new Map<string, number>();
-    for (const r of req.resources) seen.set(`${r.resourceType}:${r.resourceName}`, (seen.get(`${r.resourceType}:${r.resourceName}`) ?? 0) + 1);
+    const duplicate = duplicateResources(req.resources);
     const responses: IncrementalAlterConfigsResponseAlterConfigsResourceResponse[] = [];
     for (const r of req.resources) {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName };
       const answer = (errorCode: number, errorMessage: string | null): void => { responses.push({ ...base, errorCode, errorMessage }); };
-      if (seen.get(`${r.resourceType}:${r.resourceName}`)! > 1) { answer(ErrorCode.INVALID_REQUEST, 'Each resource must appear at most once.'); continue; }
-      const names = r.configs.map((c) => c.name);
-      if (new Set(names).size !== names.length) { answer(ErrorCode.INVALID_REQUEST, 'Error due to duplicate config keys'); continue; }
-      const nulls = r.configs.filter((c) => c.value === null && c.configOperation !== ConfigOperation.DELETE).map((c) => c.name);
-      if (nulls.length > 0) { answer(ErrorCode.INVALID_REQUEST, `Null value not supported for : ${nulls.join(', ')}`); continue; }
+      const refusal = preprocessRefusal(duplicate(r), r.configs, (c) => c.configOperation === ConfigOperation.DELETE);
+      if (refusal !== null) { answer(ErrorCode.INVALID_REQUEST, refusal); continue; }
       const badOp = r.configs.find((c) => c.configOperation < ConfigOperation.SET || c.configOperation > ConfigOperation.SUBTRACT);
       if (badOp) { answer(ErrorCode.INVALID_REQUEST, `Unknown operations type ${badOp.configOperation}`); continue; }
       if (r.resourceType === ConfigResourceType.BROKER_LOGGER) {

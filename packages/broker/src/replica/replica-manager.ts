@@ -106,10 +106,14 @@ export class ReplicaManager {
     this.unsubscribe = this.metadata.subscribe((change) => this.onMetadataChange(change));
   }
 
-  /** Makes the logs match the metadata: a log for every partition this node replicates. */
+  /**
+   * Makes the logs match the metadata: a log for every partition this node replicates.
+   * A topic's typed LogConfig is not this class's business: the LogManager holds it, and
+   * config/dynamic-config.ts (subscribed to the metadata before this class) keeps it
+   * current, so a log created here picks up its topic's config from the LogManager.
+   */
   private reconcile(): void {
     for (const topic of this.metadata.topics()) {
-      this.logManager.updateConfig(topic.name, topic.configs);
       for (const p of topic.partitions) {
         if (p.replicas.includes(this.nodeId)) this.ensureLog(topic, p);
       }
@@ -157,7 +161,7 @@ export class ReplicaManager {
   }
 
   private ensureLog(topic: TopicMetadata, p: PartitionState): Log {
-    const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition, topic.configs);
+    const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition);
     this.maybeIncrementHighWatermark(log, p);
     return log;
   }
@@ -181,7 +185,6 @@ export class ReplicaManager {
       switch (change.type) {
         case 'topic-created':
         case 'partitions-created':
-          this.logManager.updateConfig(change.topic.name, change.topic.configs);
           this.createLogsInSteps(change.topic);
           break;
         case 'topic-deleted': {
@@ -197,9 +200,6 @@ export class ReplicaManager {
           });
           break;
         }
-        case 'topic-config-changed':
-          this.logManager.updateConfig(change.topic.name, change.topic.configs);
-          break;
         default:
           break;
       }
@@ -363,7 +363,7 @@ export class ReplicaManager {
    */
   private afterAppend(view: PartitionView, req: AppendRequest, result: PartitionAppendResult): PartitionAppendResult | Promise<PartitionAppendResult> {
     if (result.errorCode !== ErrorCode.NONE || req.acks !== -1) return result;
-    if (!this.durableAcks(view.topic)) return result;
+    if (!view.log.config.flushDurableAcks) return result;
     return view.log.waitForFlush(view.log.logEndOffset).then(
       () => result,
       (err: unknown) => {
@@ -371,13 +371,6 @@ export class ReplicaManager {
         return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not flush its log directory', [], -1);
       },
     );
-  }
-
-  /** `flush.durable.acks` (topic) over `log.flush.durable.acks` (broker): fsync before acks=all answers. */
-  private durableAcks(topic: TopicMetadata): boolean {
-    const override = topic.configs['flush.durable.acks'];
-    if (override !== undefined) return override.trim().toLowerCase() === 'true';
-    return this.config().boolean('log.flush.durable.acks');
   }
 
   private producerStateOf(log: Log): ProducerStateTable {

@@ -16,11 +16,10 @@
  */
 import { ErrorCode } from '@tributary/protocol';
 import type { BrokerServices } from '../broker.js';
-import { BrokerConfig } from '../config/broker-config.js';
 import { BROKER_CONFIG_DEF_BY_NAME } from '../config/broker-configs.js';
 import type { ConfigDef } from '../config/config-def.js';
 import { ConfigError, formatConfigValue } from '../config/config-def.js';
-import { TOPIC_CONFIG_DEF_BY_NAME, brokerValueToTopicValue } from '../config/topic-configs.js';
+import { TOPIC_CONFIG_DEF_BY_NAME } from '../config/topic-configs.js';
 import type { ConfigChanges } from '../metadata/metadata-store.js';
 import { topicConfigsError } from './topic-config-validation.js';
 import { invalidTopicNameReason } from './topic-name.js';
@@ -86,8 +85,8 @@ async function alterBroker(services: BrokerServices, name: string, next: NextCon
   const proposed = next(current);
   if (isOutcome(proposed)) return proposed;
   try {
-    for (const key of Object.keys(proposed)) BrokerConfig.checkDynamicUpdate(key, perBroker);
-    // The whole resulting config must be valid, not just each key (cross-key rules).
+    // One validation: withDynamic checks each key's update mode at this scope, parses it,
+    // and checks the whole resulting config (cross-key rules).
     services.config.withDynamic(perBroker
       ? { clusterDefault: services.metadata.brokerConfigs(null), perBroker: proposed }
       : { clusterDefault: proposed, perBroker: services.metadata.brokerConfigs(services.nodeId) });
@@ -103,13 +102,47 @@ async function alterBroker(services: BrokerServices, name: string, next: NextCon
 }
 
 /**
+ * Kafka's ConfigAdminManager.preprocess checks that AlterConfigs and
+ * IncrementalAlterConfigs share, in Kafka's order: the resource listed more than once in
+ * the request, a key listed twice, a null value where `nullAllowed` says none may be.
+ * Returns INVALID_REQUEST's message, or null.
+ */
+export function preprocessRefusal<C extends { readonly name: string; readonly value: string | null }>(
+  duplicateResource: boolean,
+  configs: readonly C[],
+  nullAllowed: (config: C) => boolean,
+): string | null {
+  if (duplicateResource) return 'Each resource must appear at most once.';
+  if (new Set(configs.map((c) => c.name)).size !== configs.length) return 'Error due to duplicate config keys';
+  const nulls = configs.filter((c) => c.value === null && !nullAllowed(c)).map((c) => c.name);
+  if (nulls.length > 0) return `Null value not supported for : ${nulls.join(', ')}`;
+  return null;
+}
+
+/** Which resources of a request appear more than once (type and name). */
+export function duplicateResources(resources: readonly { readonly resourceType: number; readonly resourceName: string }[]): (r: { readonly resourceType: number; readonly resourceName: string }) => boolean {
+  const key = (r: { readonly resourceType: number; readonly resourceName: string }): string => `${r.resourceType}:${r.resourceName}`;
+  const counts = new Map<string, number>();
+  for (const r of resources) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+  return (r) => (counts.get(key(r)) ?? 0) > 1;
+}
+
+/** A broker id written as Kafka's Integer.parseInt reads it, or null. */
+export function parseBrokerId(name: string): number | null {
+  if (!/^[+-]?\d+$/.test(name)) return null;
+  const id = Number(name);
+  return Number.isSafeInteger(id) ? id : null;
+}
+
+/**
  * The metadata scope a BROKER resource name stands for: null for "" (the cluster-wide
  * default), this node's id for its own id; any other name is refused as Kafka refuses it.
  */
 export function brokerScope(nodeId: number, name: string): number | null | ConfigOutcome {
   if (name === '') return null;
-  if (!/^[+-]?\d+$/.test(name)) return error(ErrorCode.INVALID_REQUEST, `Node id must be an integer, but it is: ${name}`);
-  if (Number(name) !== nodeId) return error(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${nodeId}, but received ${name}`);
+  const id = parseBrokerId(name);
+  if (id === null) return error(ErrorCode.INVALID_REQUEST, `Node id must be an integer, but it is: ${name}`);
+  if (id !== nodeId) return error(ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${nodeId}, but received ${name}`);
   return nodeId;
 }
 
@@ -138,7 +171,7 @@ export function applyIncrementalOps(resourceType: number, current: Readonly<Reco
             ? error(ErrorCode.INVALID_CONFIG, `Config value ${opName === 'APPEND' ? 'append' : 'subtract'} is not allowed for config key: ${op.name}`)
             : error(ErrorCode.INVALID_CONFIG, `Can't ${opName} to key ${op.name} because its type is not LIST.`);
         }
-        const base = next[op.name] ?? staticDefault(resourceType, def);
+        const base = next[op.name] ?? staticDefault(def);
         const items = base === null ? [] : base.split(',').filter((s) => s !== '');
         for (const value of (op.value ?? '').split(',')) {
           if (op.configOperation === ConfigOperation.APPEND) {
@@ -158,12 +191,9 @@ export function applyIncrementalOps(resourceType: number, current: Readonly<Reco
   return next;
 }
 
-function staticDefault(resourceType: number, def: ConfigDef): string | null {
-  if (def.default !== null || resourceType !== ConfigResourceType.TOPIC) return formatConfigValue(def, def.default);
-  const synonym = TOPIC_CONFIG_DEF_BY_NAME.get(def.name)?.brokerSynonyms[0];
-  const brokerDef = synonym === undefined ? undefined : BROKER_CONFIG_DEF_BY_NAME.get(synonym);
-  if (synonym === undefined || brokerDef === undefined) return null;
-  return formatConfigValue(def, brokerValueToTopicValue(synonym, brokerDef.default));
+/** Kafka's ConfigDef default of the key (not the broker's effective value), as text. */
+function staticDefault(def: ConfigDef): string | null {
+  return formatConfigValue(def, def.default);
 }
 
 function diff(current: Readonly<Record<string, string>>, next: Readonly<Record<string, string>>): ConfigChanges {
