@@ -235,7 +235,7 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
     data.errorCode = view.errorCode;
     return { target, data, log: undefined };
   }
-  if (ctx.header.apiVersion < FIRST_ZSTD_FETCH_VERSION && targetCompressionOf(target.topic, ctx.broker.config) === CompressionType.ZSTD) {
+  if (ctx.header.apiVersion < FIRST_ZSTD_FETCH_VERSION && targetCompressionOf(view.log.config) === CompressionType.ZSTD) {
     // Kafka's FetchResponse.partitionResponse: the error alone, records null.
     data.errorCode = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE;
     data.records = null;

@@ -25,13 +25,12 @@ import {
   type BatchValidation,
   type BatchValidationOptions,
 } from '@tributary/protocol';
-import type { BrokerConfig } from '../config/broker-config.js';
-import type { TopicMetadata } from '../metadata/metadata-store.js';
+import type { LogConfig } from '@tributary/storage';
 
 /** A topic's compression.type: keep the producer's codec, or one codec for every batch. */
 export type TargetCompression = 'producer' | CompressionType;
 
-const COMPRESSION_BY_NAME: Readonly<Record<string, TargetCompression>> = {
+const COMPRESSION_BY_NAME: Readonly<Record<LogConfig['compressionType'], TargetCompression>> = {
   producer: 'producer',
   uncompressed: CompressionType.NONE,
   gzip: CompressionType.GZIP,
@@ -40,30 +39,14 @@ const COMPRESSION_BY_NAME: Readonly<Record<string, TargetCompression>> = {
   zstd: CompressionType.ZSTD,
 };
 
-/**
- * A topic key's effective value: the topic's override, else the broker's (synonyms and
- * defaults). The one place this module reads configs, so that it can follow the broker's
- * config table when that changes.
- */
-export function topicConfigValue(topic: TopicMetadata, broker: BrokerConfig, key: string): string | null {
-  const override = topic.configs[key];
-  if (override !== undefined) return override;
-  const value = broker.topicDefault(key);
-  return value === null ? null : String(value);
-}
-
-export function targetCompressionOf(topic: TopicMetadata, broker: BrokerConfig): TargetCompression {
-  const name = (topicConfigValue(topic, broker, 'compression.type') ?? 'producer').trim().toLowerCase();
-  // Values are validated when set; anything else behaves as the default.
-  return COMPRESSION_BY_NAME[name] ?? 'producer';
+/** The log's compression.type (typed by the config table) as a codec, or `producer`. */
+export function targetCompressionOf(config: LogConfig): TargetCompression {
+  return COMPRESSION_BY_NAME[config.compressionType];
 }
 
 /** Kafka's Long.MAX_VALUE "no limit" arrives as 2^53 - 1 or above (config-def's LONG_MAX_VALUE). */
-function limitMs(raw: string | null): number | undefined {
-  if (raw === null) return undefined;
-  const ms = Number(raw.trim());
-  if (!Number.isFinite(ms) || ms >= Number.MAX_SAFE_INTEGER) return undefined;
-  return ms;
+function limitMs(ms: number): number | undefined {
+  return ms >= Number.MAX_SAFE_INTEGER ? undefined : ms;
 }
 
 /**
@@ -71,11 +54,11 @@ function limitMs(raw: string | null): number | undefined {
  * message.timestamp.difference.max.ms while it is left at Long.MAX_VALUE (Kafka 3.6-3.9's
  * LogConfig). `undefined` is "no limit".
  */
-export function timestampLimits(topic: TopicMetadata, broker: BrokerConfig): { beforeMaxMs: number | undefined; afterMaxMs: number | undefined } {
-  const difference = limitMs(topicConfigValue(topic, broker, 'message.timestamp.difference.max.ms'));
+export function timestampLimits(config: LogConfig): { beforeMaxMs: number | undefined; afterMaxMs: number | undefined } {
+  const difference = limitMs(config.messageTimestampDifferenceMaxMs);
   return {
-    beforeMaxMs: limitMs(topicConfigValue(topic, broker, 'message.timestamp.before.max.ms')) ?? difference,
-    afterMaxMs: limitMs(topicConfigValue(topic, broker, 'message.timestamp.after.max.ms')) ?? difference,
+    beforeMaxMs: limitMs(config.messageTimestampBeforeMaxMs) ?? difference,
+    afterMaxMs: limitMs(config.messageTimestampAfterMaxMs) ?? difference,
   };
 }
 

@@ -256,7 +256,7 @@ export class ReplicaManager {
       return failure(ErrorCode.NOT_ENOUGH_REPLICAS, null, [], log.logStartOffset);
     }
     const options = this.validationOptions(view, req);
-    const target = targetCompressionOf(view.topic, this.config());
+    const target = targetCompressionOf(view.log.config);
     let validated: BatchValidation | undefined;
     if (!this.appendTails.has(log)) {
       validated = validateBatchSync(records, 0, options);
@@ -286,7 +286,7 @@ export class ReplicaManager {
   /** The checks of Kafka's LogValidator for this topic (see log-validator.ts). */
   private validationOptions(view: PartitionView, req: AppendRequest): BatchValidationOptions {
     const config = view.log.config;
-    const limits = timestampLimits(view.topic, this.config());
+    const limits = timestampLimits(config);
     const options: BatchValidationOptions = {
       maxBatchBytes: config.maxMessageBytes,
       origin: 'client',
