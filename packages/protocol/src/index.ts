@@ -12,6 +12,7 @@ export * from './records/batch-validate.js';
 export * from './records/batch-encode.js';
 export * from './records/batch-decode.js';
 export * from './records/control-record.js';
+export * from './records/legacy-message-set.js';
 export type { KafkaRecord, DecodedRecord, RecordInput, RecordHeader } from './records/record-codec.js';
 export * from './compression/codec.js';
 export * from './compression/compression-error.js';

@@ -1,5 +1,5 @@
 /**
- * Fetch (api key 1), versions 4-16.
+ * Fetch (api key 1), versions 0-16.
  *
  * Behaviour (Kafka's KafkaApis.handleFetchRequest + ReplicaManager.fetchMessages):
  * - Reads whole record batches from each requested partition starting at the batch that
@@ -17,7 +17,9 @@
  * - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (with the high
  *   watermark and log start offset, so the client can reset), NOT_LEADER_OR_FOLLOWER.
  *
- * Versions 0-3 return message format v0/v1 record sets and are not served (as Kafka 4).
+ * Versions 0-3 read message formats v0/v1: their answers are down-converted, and versions
+ * below 10 get UNSUPPORTED_COMPRESSION_TYPE for zstd topics (fetch-legacy.ts). Kafka 4 no
+ * longer serves versions 0-3 (KIP-896); Tributary keeps serving them for old clients.
  * Fetches from replicas (replicaId >= 0) are answered like consumer fetches up to the log
  * end offset; replication between brokers is not built yet.
  */
@@ -32,6 +34,7 @@ import {
 import type { Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
+import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 
 const READ_COMMITTED = 1;
@@ -58,7 +61,7 @@ interface PartitionRead {
 export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
   apiKey: 1,
   name: 'Fetch',
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 16,
 
   async handle(req, ctx) {
@@ -142,6 +145,7 @@ export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
     }
     const response: FetchResponse = { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses };
     if (version >= 16) response.nodeEndpoints = [];
+    if (version < FIRST_ZSTD_FETCH_VERSION) return convertForOldFetcher(req, response, version, ctx);
     return response;
   },
 

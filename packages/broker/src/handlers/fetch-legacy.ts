@@ -1,0 +1,77 @@
+/**
+ * What Fetch answers old fetchers (Kafka's KafkaApis.handleFetchRequest, maybeConvertFetchedData):
+ * - versions below 10 know no zstd: a partition of a topic whose compression.type is zstd
+ *   is answered UNSUPPORTED_COMPRESSION_TYPE without records;
+ * - versions 0-3 read message format v0 (Fetch v0-1) or v1 (Fetch v2-3): the v2 batches
+ *   read from the log are down-converted (legacy-message-set.ts, RecordsUtil.downConvert);
+ *   a zstd batch among them makes the partition UNSUPPORTED_COMPRESSION_TYPE;
+ * - a topic with message.downconversion.enable=false answers consumers on versions 0-3
+ *   with UNSUPPORTED_VERSION instead (replica fetches are never converted).
+ *
+ * Down-conversion decodes and re-encodes every record it returns, the cost Kafka calls
+ * "extremely memory intensive"; docs/benchmarks.md measures it. Compressed batches are
+ * decompressed and recompressed with their codec, gzip on libuv's thread pool.
+ *
+ * Difference from Kafka: Kafka converts lazily while writing to the socket and fills the
+ * size it promised up front with an unreadable "overflow" message; here conversion is done
+ * before the response is encoded and the result is cut at a message boundary at the same
+ * size bound, so no partial trailing message is sent (old clients skip one either way).
+ */
+import { ErrorCode, downConvertBatches, type FetchRequest, type FetchResponse, type FetchResponsePartitionData } from '@tributary/protocol';
+import type { RequestContext } from './registry.js';
+
+/** The first Fetch version that may carry zstd batches (KIP-110). */
+export const FIRST_ZSTD_FETCH_VERSION = 10;
+/** Fetch v0-3 read message formats v0/v1 only. */
+export const LAST_LEGACY_FETCH_VERSION = 3;
+
+const NO_RECORDS = Buffer.alloc(0);
+
+/** Applies the rules above to a response for a request of `version` (below 10). */
+export async function convertForOldFetcher(req: FetchRequest, response: FetchResponse, version: number, ctx: RequestContext): Promise<FetchResponse> {
+  const toMagic = version <= 1 ? 0 : 1;
+  const fromReplica = (req.replicaId ?? -1) >= 0;
+  // Versions 0-3 have no fetch sessions: every partition answered is in the request.
+  const fetchOffsets = new Map<string, number>();
+  for (const t of req.topics) for (const p of t.partitions) fetchOffsets.set(`${t.topic}:${p.partition}`, p.fetchOffset);
+  const brokerCompression = ctx.broker.config.string('compression.type') ?? 'producer';
+  const conversions: Promise<void>[] = [];
+  for (const topicResponse of response.responses) {
+    const topic = topicResponse.topic === undefined ? undefined : ctx.broker.metadata.topic(topicResponse.topic);
+    if (topic === undefined) continue;
+    const compression = (topic.configs['compression.type'] ?? brokerCompression).trim().toLowerCase();
+    const downConversionEnabled = (topic.configs['message.downconversion.enable'] ?? 'true').trim().toLowerCase() === 'true';
+    for (const data of topicResponse.partitions) {
+      if (data.errorCode !== ErrorCode.NONE) continue;
+      if (compression === 'zstd') {
+        fail(data, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+        continue;
+      }
+      if (version > LAST_LEGACY_FETCH_VERSION) continue;
+      if (!fromReplica && !downConversionEnabled) {
+        fail(data, ErrorCode.UNSUPPORTED_VERSION);
+        continue;
+      }
+      const records = data.records;
+      if (records === null || records === undefined || records.length === 0) continue;
+      const fetchOffset = fetchOffsets.get(`${topicResponse.topic}:${data.partitionIndex}`) ?? 0;
+      conversions.push(
+        downConvertBatches(records, toMagic, fetchOffset).then((converted) => {
+          if (converted.ok) data.records = converted.records;
+          else fail(data, converted.errorCode);
+        }),
+      );
+    }
+  }
+  await Promise.all(conversions);
+  return response;
+}
+
+/** As Kafka's FetchResponse.partitionResponse(tp, error): no offsets, no records. */
+function fail(data: FetchResponsePartitionData, errorCode: number): void {
+  data.errorCode = errorCode;
+  data.highWatermark = -1;
+  data.lastStableOffset = -1;
+  data.logStartOffset = -1;
+  data.records = NO_RECORDS;
+}
