@@ -66,7 +66,7 @@ export const TOPIC_CONFIG_DEFS: readonly TopicConfigDef[] = [
   topicDef('remote.storage.enable', [], { type: 'boolean', default: false, doc: 'Tiered storage; not supported by Tributary, accepted only as false.' }),
   topicDef('local.retention.ms', [], { type: 'long', default: -2, doc: 'Tiered storage local retention; unused.' }),
   topicDef('local.retention.bytes', [], { type: 'long', default: -2, doc: 'Tiered storage local retention; unused.' }),
-  topicDef('message.downconversion.enable', [], { type: 'boolean', default: true, doc: 'Down-conversion for old fetchers; Tributary serves magic 2 only.' }),
+  topicDef('message.downconversion.enable', [], { type: 'boolean', default: true, doc: 'Whether consumers on Fetch v0-3 get the v2 batches down-converted to message format v0/v1; false answers them UNSUPPORTED_VERSION.' }),
 ];
 
 export const TOPIC_CONFIG_DEF_BY_NAME: ReadonlyMap<string, TopicConfigDef> = new Map(TOPIC_CONFIG_DEFS.map((d) => [d.name, d]));
