@@ -6,7 +6,9 @@
  *   read from the log are down-converted (legacy-message-set.ts, RecordsUtil.downConvert);
  *   a zstd batch among them makes the partition UNSUPPORTED_COMPRESSION_TYPE;
  * - a topic with message.downconversion.enable=false answers consumers on versions 0-3
- *   with UNSUPPORTED_VERSION instead (replica fetches are never converted).
+ *   with UNSUPPORTED_VERSION instead (replica fetches are never converted);
+ * - versions 0-5 get NOT_LEADER_OR_FOLLOWER for KAFKA_STORAGE_ERROR, which they cannot read
+ *   (maybeDownConvertStorageError).
  *
  * Down-conversion decodes and re-encodes every record it returns, the cost Kafka calls
  * "extremely memory intensive"; docs/benchmarks.md measures it. Compressed batches are
@@ -27,13 +29,16 @@ export const LAST_LEGACY_FETCH_VERSION = 3;
 
 const NO_RECORDS = Buffer.alloc(0);
 
+/** Fetch v5 and older cannot read KAFKA_STORAGE_ERROR; Kafka answers them NOT_LEADER_OR_FOLLOWER so they refresh metadata and retry. */
+const LAST_VERSION_WITHOUT_STORAGE_ERROR = 5;
+
 /** Applies the rules above to a response for a request of `version` (below 10). */
 export async function convertForOldFetcher(req: FetchRequest, response: FetchResponse, version: number, ctx: RequestContext): Promise<FetchResponse> {
   const toMagic = version <= 1 ? 0 : 1;
   const fromReplica = (req.replicaId ?? -1) >= 0;
   // Versions 0-3 have no fetch sessions: every partition answered is in the request.
-  const fetchOffsets = new Map<string, number>();
-  for (const t of req.topics) for (const p of t.partitions) fetchOffsets.set(`${t.topic}:${p.partition}`, p.fetchOffset);
+  const asked = new Map<string, { fetchOffset: number; partitionMaxBytes: number }>();
+  for (const t of req.topics) for (const p of t.partitions) asked.set(`${t.topic}:${p.partition}`, p);
   const brokerCompression = ctx.broker.config.string('compression.type') ?? 'producer';
   const conversions: Promise<void>[] = [];
   for (const topicResponse of response.responses) {
@@ -42,7 +47,7 @@ export async function convertForOldFetcher(req: FetchRequest, response: FetchRes
     const compression = (topic.configs['compression.type'] ?? brokerCompression).trim().toLowerCase();
     const downConversionEnabled = (topic.configs['message.downconversion.enable'] ?? 'true').trim().toLowerCase() === 'true';
     for (const data of topicResponse.partitions) {
-      if (data.errorCode !== ErrorCode.NONE) continue;
+      // As Kafka's maybeConvertFetchedData, this applies to partitions with errors too.
       if (compression === 'zstd') {
         fail(data, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
         continue;
@@ -54,9 +59,9 @@ export async function convertForOldFetcher(req: FetchRequest, response: FetchRes
       }
       const records = data.records;
       if (records === null || records === undefined || records.length === 0) continue;
-      const fetchOffset = fetchOffsets.get(`${topicResponse.topic}:${data.partitionIndex}`) ?? 0;
+      const partition = asked.get(`${topicResponse.topic}:${data.partitionIndex}`);
       conversions.push(
-        downConvertBatches(records, toMagic, fetchOffset).then((converted) => {
+        downConvertBatches(records, toMagic, partition?.fetchOffset ?? 0, partition?.partitionMaxBytes ?? 0).then((converted) => {
           if (converted.ok) data.records = converted.records;
           else fail(data, converted.errorCode);
         }),
@@ -64,6 +69,9 @@ export async function convertForOldFetcher(req: FetchRequest, response: FetchRes
     }
   }
   await Promise.all(conversions);
+  if (version <= LAST_VERSION_WITHOUT_STORAGE_ERROR) {
+    for (const t of response.responses) for (const p of t.partitions) if (p.errorCode === ErrorCode.KAFKA_STORAGE_ERROR) p.errorCode = ErrorCode.NOT_LEADER_OR_FOLLOWER;
+  }
   return response;
 }
 

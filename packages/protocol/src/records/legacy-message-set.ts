@@ -371,11 +371,13 @@ export interface DownConversion {
  * - headers, producer ids and sequences are lost; timestamps and their type survive in
  *   magic 1, magic 0 has neither;
  * - a zstd batch cannot be expressed: UNSUPPORTED_COMPRESSION_TYPE for the partition.
- * The result is cut at a message boundary so that it is no larger than the v2 bytes read
- * or its first converted entry, whichever is larger; Kafka cuts at the same size but mid
- * message (and pads with an unreadable "overflow" message), which old clients skip alike.
+ * The result is cut at a message boundary so that it is no larger than the largest of the
+ * v2 bytes read, `sizeLimit` (the fetch's partition limit: Kafka's bound is the slice of
+ * the log it read, which ends there) and the first converted entry; Kafka cuts at that size
+ * mid-message (padding with an unreadable "overflow" message), which old clients skip alike.
  */
-export async function downConvertBatches(buf: Buffer, toMagic: 0 | 1, fetchOffset: number): Promise<DownConversion | LegacyFailure> {
+export async function downConvertBatches(buf: Buffer, toMagic: 0 | 1, fetchOffset: number, sizeLimit = 0): Promise<DownConversion | LegacyFailure> {
+  const limit = Math.max(buf.length, sizeLimit);
   const entries: Buffer[] = [];
   let size = 0;
   let recordsConverted = 0;
@@ -402,9 +404,9 @@ export async function downConvertBatches(buf: Buffer, toMagic: 0 | 1, fetchOffse
       ...(header.timestampType === TimestampType.LOG_APPEND_TIME ? { logAppendTime: header.maxTimestamp } : {}),
     };
     const entry = compressed ? await encodeLegacyMessageSet(kept, options) : encodePlain(kept, toMagic, header.timestampType, options.logAppendTime, 0);
-    if (entries.length > 0 && size + entry.length > buf.length) {
+    if (entries.length > 0 && size + entry.length > limit) {
       // Uncompressed: keep the messages that still fit.
-      if (!compressed) size += pushFitting(entries, entry, buf.length - size);
+      if (!compressed) size += pushFitting(entries, entry, limit - size);
       break;
     }
     entries.push(entry);
