@@ -9,9 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Go (with gcc: Sarama's zstd dependency is cgo) and the old Go clients of test/compat/go-clients.test.ts.
+# Go (with gcc: Sarama's zstd dependency is cgo) and the old Go clients of test/compat/go-clients.test.ts;
+# python3-xxhash: kafka-python needs it for LZ4 in message format v0 (python-old-protocol.test.ts).
 debs=(kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard etcd-server librdkafka-dev
-      golang-go gcc golang-github-shopify-sarama-dev golang-github-segmentio-kafka-go-dev)
+      golang-go gcc golang-github-shopify-sarama-dev golang-github-segmentio-kafka-go-dev python3-xxhash)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
