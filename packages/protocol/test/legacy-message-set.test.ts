@@ -34,7 +34,7 @@ test('xxh32 of short inputs matches the reference vectors; the LZ4 header checks
   assert.equal((xxh32Short(Buffer.from([0x60, 0x40])) >>> 8) & 0xff, 0x82);
   assert.equal((xxh32Short(Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x60, 0x40])) >>> 8) & 0xff, 0x1a);
   const wrapper = encodeLegacyMessageSetSync(three, { magic: 0, compression: CompressionType.LZ4 });
-  const valueAt = 12 + 14 + 4; // log overhead, v0 header with null key, value length
+  const valueAt = 12 + 4 + 1 + 1 + 4 + 4; // log overhead, crc, magic, attributes, null key, value length
   assert.equal(wrapper.subarray(valueAt, valueAt + 7).toString('hex'), '04224d1860401a');
 });
 
