@@ -126,6 +126,15 @@ test('untrusted message sets give error codes, never throws', () => {
   nested.writeUInt32BE(crc32(nested.subarray(16)) >>> 0, 12);
   assert.equal(code(nested), ErrorCode.CORRUPT_MESSAGE, 'value that is not gzip');
 
+  // Kafka's LogValidator: one magic per set, one wrapper per compressed set.
+  const v0 = encodeLegacyMessageSetSync([{ offset: 0, value: b('a') }], { magic: 0 });
+  const v1 = encodeLegacyMessageSetSync([{ offset: 1, value: b('b'), timestamp: 1 }], { magic: 1 });
+  assert.equal(code(Buffer.concat([v0, v1])), ErrorCode.INVALID_RECORD, 'mixed magic');
+  const gz = encodeLegacyMessageSetSync([{ offset: 0, value: b('c'), timestamp: 1 }], { magic: 1, compression: CompressionType.GZIP });
+  assert.equal(code(Buffer.concat([gz, gz])), ErrorCode.INVALID_RECORD, 'two wrappers');
+  assert.equal(code(Buffer.concat([v1, gz])), ErrorCode.INVALID_RECORD, 'a message and a wrapper');
+  assert.equal(code(Buffer.concat([v1, v1])), 'ok', 'two uncompressed messages');
+
   for (let i = 0; i < 2000; i++) {
     const junk = Buffer.from(set);
     for (let j = 0; j < 3; j++) junk[Math.floor(Math.random() * junk.length)] = Math.floor(Math.random() * 256);

@@ -179,6 +179,9 @@ function unwrap(wrapper: LegacyMessage, maxDecompressed: number): { ok: true; me
     if (m.compression !== CompressionType.NONE) {
       return fail(ErrorCode.INVALID_RECORD, 'Compressed outer record should not have an inner record with a compression attribute set');
     }
+    if (m.magic !== wrapper.magic) {
+      return fail(ErrorCode.INVALID_RECORD, `inner message ${inner.length} has magic ${m.magic}, which does not match its wrapper's magic ${wrapper.magic}`);
+    }
     m.compression = codec;
     if (wrapper.timestampType === TimestampType.LOG_APPEND_TIME) {
       m.timestamp = wrapper.timestamp;
@@ -214,7 +217,8 @@ export interface LegacyToBatchOptions extends LegacyReadOptions {
  * last compressed wrapper's, as Kafka's sourceCompression). The sender's offsets are
  * ignored; the log assigns new ones. No producer id: old producers have none.
  *
- * A magic 1 message that claims LogAppendTime is refused with INVALID_TIMESTAMP when Kafka
+ * As in Kafka, every entry must have the same magic, and a compressed set must be a single
+ * wrapper (INVALID_RECORD). A magic 1 message that claims LogAppendTime is refused with INVALID_TIMESTAMP when Kafka
  * would (LogValidator.validateTimestamp): in a LogAppendTime topic, or without a timestamp.
  * Runs synchronously (gzip too) so that the append keeps its place in request order.
  */
@@ -223,6 +227,8 @@ export function legacyMessageSetToBatch(buf: Buffer, options: LegacyToBatchOptio
   if (!read.ok) return read;
   const messages = read.messages;
   if (messages.length === 0) return fail(ErrorCode.INVALID_RECORD, `message set of ${buf.length} bytes holds no complete message`);
+  const shape = checkShape(buf);
+  if (shape !== undefined) return shape;
   let compression = CompressionType.NONE as number;
   const records: RecordInput[] = new Array(messages.length);
   for (let i = 0; i < messages.length; i++) {
@@ -235,6 +241,28 @@ export function legacyMessageSetToBatch(buf: Buffer, options: LegacyToBatchOptio
   }
   const batch = encodeBatchSync({ records, compression: compression as CompressionType, timestamp: RecordBatchDefaults.NO_TIMESTAMP });
   return { ok: true, batch, messages: messages.length };
+}
+
+/**
+ * Kafka's LogValidator rules on the top-level entries of a produced set: one magic for all
+ * of them, and a compressed set is exactly one wrapper (INVALID_RECORD otherwise). Called
+ * once the set has read cleanly, so every entry is whole.
+ */
+function checkShape(buf: Buffer): LegacyFailure | undefined {
+  let entries = 0;
+  let compressed = false;
+  let firstMagic = -1;
+  for (let at = 0; buf.length - at >= LEGACY_LOG_OVERHEAD; entries++) {
+    const size = buf.readInt32BE(at + 8);
+    if (size > buf.length - at - LEGACY_LOG_OVERHEAD) break;
+    const magic = buf[at + MAGIC_AT]!;
+    if (firstMagic === -1) firstMagic = magic;
+    else if (magic !== firstMagic) return fail(ErrorCode.INVALID_RECORD, `Batch magic ${magic} is not the same as the first batch's magic byte ${firstMagic}`);
+    if ((buf[at + ATTRIBUTES_AT]! & COMPRESSION_MASK) !== CompressionType.NONE) compressed = true;
+    at += LEGACY_LOG_OVERHEAD + size;
+  }
+  if (compressed && entries > 1) return fail(ErrorCode.INVALID_RECORD, `Compressed outer record has more than one batch (${entries} entries)`);
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------- encoding
