@@ -1,12 +1,13 @@
 import { crc32 } from '@node-rs/crc32';
-import { compress, compressSync, decompressSync } from '../compression/codec.js';
+import { compress, compressSync, decompress, decompressSync } from '../compression/codec.js';
 import { CompressionError } from '../compression/compression-error.js';
 import { ErrorCode } from '../errors.js';
 import { BatchLayout, CompressionType, readInt64, writeInt64 } from './batch-layout.js';
 import { RecordBatchDefaults, TimestampType } from './batch-constants.js';
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, decodeBatch } from './batch-decode.js';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from './batch-decode.js';
 import { encodeBatchSync } from './batch-encode.js';
-import { readBatchHeader } from './batch-header.js';
+import { type RecordBatchHeader, readBatchHeader } from './batch-header.js';
+import { RecordReader } from './record-reader.js';
 import type { RecordInput } from './record-codec.js';
 
 /**
@@ -420,18 +421,23 @@ export async function downConvertBatches(buf: Buffer, toMagic: 0 | 1, fetchOffse
     if (header.compression === CompressionType.ZSTD) {
       return fail(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, 'Down-conversion of zstandard-compressed batches is not supported');
     }
-    // Data read from our own log: its CRC was checked on the way in.
-    const { records } = await decodeBatch(batch, 0, { verifyCrc: false });
     const compressed = header.compression !== CompressionType.NONE;
-    const kept = compressed ? records : records.filter((r) => r.offset >= fetchOffset);
-    if (kept.length === 0) continue;
-    const options: LegacyEncodeOptions = {
-      magic: toMagic,
-      compression: header.compression,
-      timestampType: header.timestampType,
-      ...(header.timestampType === TimestampType.LOG_APPEND_TIME ? { logAppendTime: header.maxTimestamp } : {}),
-    };
-    const entry = compressed ? await encodeLegacyMessageSet(kept, options) : encodePlain(kept, toMagic, header.timestampType, options.logAppendTime, 0);
+    const section = batch.subarray(BatchLayout.RECORDS);
+    // Data read from our own log: its CRC was checked on the way in.
+    const plain = compressed ? await decompress(header.compression, section, DEFAULT_MAX_DECOMPRESSED_BYTES) : section;
+    const logAppendTime = header.timestampType === TimestampType.LOG_APPEND_TIME ? header.maxTimestamp : undefined;
+    const converted = convertRecords(plain, header, toMagic, compressed ? -Infinity : fetchOffset, logAppendTime);
+    if (converted.count === 0) continue;
+    let entry = converted.set;
+    if (compressed) {
+      if (toMagic === 1) relativizeOffsets(entry, converted.firstOffset);
+      let value = await compress(header.compression, entry);
+      if (header.compression === CompressionType.LZ4 && toMagic === 0) value = withBrokenLz4HeaderChecksum(value);
+      const wrapper = Buffer.allocUnsafe(LEGACY_LOG_OVERHEAD + messageSize(toMagic, null, value));
+      const timestamp = logAppendTime ?? converted.maxTimestamp;
+      writeMessage(wrapper, 0, converted.lastOffset, toMagic, attributesOf(toMagic, header.compression, header.timestampType), timestamp, null, value);
+      entry = wrapper;
+    }
     if (entries.length > 0 && size + entry.length > limit) {
       // Uncompressed: keep the messages that still fit.
       if (!compressed) size += pushFitting(entries, entry, limit - size);
@@ -439,9 +445,74 @@ export async function downConvertBatches(buf: Buffer, toMagic: 0 | 1, fetchOffse
     }
     entries.push(entry);
     size += entry.length;
-    recordsConverted += kept.length;
+    recordsConverted += converted.count;
   }
   return { ok: true, records: entries.length === 1 ? entries[0]! : Buffer.concat(entries, size), recordsConverted };
+}
+
+/**
+ * Writes the records of a v2 records section (`plain`: decompressed if need be) as
+ * uncompressed messages of magic `toMagic` with absolute offsets, leaving out those below
+ * `minOffset`, walking the bytes once without building record objects (the hot part of
+ * down-conversion). Headers are skipped: the old formats have none.
+ */
+function convertRecords(plain: Buffer, header: RecordBatchHeader, toMagic: 0 | 1, minOffset: number, logAppendTime: number | undefined): { set: Buffer; count: number; firstOffset: number; lastOffset: number; maxTimestamp: number } {
+  const reader = new RecordReader(plain, 0, plain.length);
+  // Each record becomes at most its key and value plus a message's overhead.
+  const out = Buffer.allocUnsafe(header.recordCount * (LEGACY_LOG_OVERHEAD + LEGACY_RECORD_OVERHEAD_V1) + plain.length);
+  const attributes = attributesOf(toMagic, CompressionType.NONE, header.timestampType);
+  let at = 0;
+  let count = 0;
+  let firstOffset = -1;
+  let lastOffset = -1;
+  let maxTimestamp: number = RecordBatchDefaults.NO_TIMESTAMP;
+  for (let i = 0; i < header.recordCount; i++) {
+    const length = reader.varint();
+    const bodyStart = reader.pos;
+    if (length <= 0 || length > plain.length - bodyStart) reader.fail(`record ${i} at byte ${bodyStart} declares ${length} bytes`);
+    reader.end = bodyStart + length;
+    reader.pos++; // attributes: nothing in them survives in the old formats
+    const timestampDelta = reader.varlong();
+    const offset = header.baseOffset + reader.varint();
+    const keyLength = reader.skipBytesField('key', true);
+    const keyAt = reader.pos - Math.max(0, keyLength);
+    const valueLength = reader.skipBytesField('value', true);
+    const valueAt = reader.pos - Math.max(0, valueLength);
+    reader.pos = reader.end;
+    reader.end = plain.length;
+    if (offset < minOffset) continue;
+    const timestamp = logAppendTime ?? header.baseTimestamp + timestampDelta;
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    const start = at;
+    const size = (toMagic === 0 ? LEGACY_RECORD_OVERHEAD_V0 : LEGACY_RECORD_OVERHEAD_V1) + Math.max(0, keyLength) + Math.max(0, valueLength);
+    writeInt64(out, at, offset);
+    out.writeInt32BE(size, at + 8);
+    out[at + MAGIC_AT] = toMagic;
+    out[at + ATTRIBUTES_AT] = attributes;
+    at += ATTRIBUTES_AT + 1;
+    if (toMagic === 1) {
+      writeInt64(out, at, timestamp);
+      at += 8;
+    }
+    out.writeInt32BE(keyLength, at);
+    at += 4;
+    if (keyLength > 0) at += plain.copy(out, at, keyAt, keyAt + keyLength);
+    out.writeInt32BE(valueLength, at);
+    at += 4;
+    if (valueLength > 0) at += plain.copy(out, at, valueAt, valueAt + valueLength);
+    out.writeUInt32BE(crc32(out.subarray(start + MAGIC_AT, at)) >>> 0, start + LEGACY_LOG_OVERHEAD);
+    if (count === 0) firstOffset = offset;
+    lastOffset = offset;
+    count++;
+  }
+  return { set: out.subarray(0, at), count, firstOffset, lastOffset, maxTimestamp };
+}
+
+/** Magic 1 inner messages carry offsets relative to the first (the CRC does not cover offsets). */
+function relativizeOffsets(set: Buffer, base: number): void {
+  for (let at = 0; at < set.length; at += LEGACY_LOG_OVERHEAD + set.readInt32BE(at + 8)) {
+    writeInt64(set, at, readInt64(set, at) - base);
+  }
 }
 
 /** Pushes the whole messages of an uncompressed set that fit in `room` bytes; returns their size. */
