@@ -13,6 +13,8 @@ export * from './records/batch-encode.js';
 export * from './records/batch-decode.js';
 export * from './records/control-record.js';
 export * from './records/legacy-message-set.js';
+export * from './records/legacy-conversion.js';
+export { xxh32Short } from './compression/lz4-legacy.js';
 export type { KafkaRecord, DecodedRecord, RecordInput, RecordHeader } from './records/record-codec.js';
 export * from './compression/codec.js';
 export * from './compression/compression-error.js';

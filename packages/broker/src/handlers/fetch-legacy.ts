@@ -3,7 +3,7 @@
  * - versions below 10 know no zstd: a partition of a topic whose compression.type is zstd
  *   is answered UNSUPPORTED_COMPRESSION_TYPE without records;
  * - versions 0-3 read message format v0 (Fetch v0-1) or v1 (Fetch v2-3): the v2 batches
- *   read from the log are down-converted (legacy-message-set.ts, RecordsUtil.downConvert);
+ *   read from the log are down-converted (protocol legacy-conversion.ts, as RecordsUtil.downConvert);
  *   a zstd batch among them makes the partition UNSUPPORTED_COMPRESSION_TYPE;
  * - a topic with message.downconversion.enable=false answers consumers on versions 0-3
  *   with UNSUPPORTED_VERSION instead (replica fetches are never converted);
