@@ -78,6 +78,9 @@ test('kafka-go 0.2 and Sarama 1.22 (default protocol 0.8.2) produce and consume 
     ...['none', 'gzip', 'snappy', 'lz4'].map((codec) => ({ program: 'kafkago02', codec, args: [] as string[] })),
     { program: 'kafkago02', codec: 'gzip', args: ['-group', 'kafka-go-group'] },
     ...['none', 'gzip', 'snappy'].map((codec) => ({ program: 'sarama', codec, args: [] as string[] })),
+    // Then commits the next offset (FindCoordinator v0, OffsetCommit v1) and reads it back
+    // (OffsetFetch v1); the program fails if it does not come back as committed.
+    { program: 'sarama', codec: 'none', args: ['-group', 'sarama-group'] },
   ];
   for (const r of runs) {
     const topic = `${r.program}-${r.codec}${r.args.length > 0 ? '-group' : ''}`;
@@ -87,6 +90,7 @@ test('kafka-go 0.2 and Sarama 1.22 (default protocol 0.8.2) produce and consume 
     assert.equal(out.code, 0, `${topic}: ${r.program} failed:\n${out.stderr}`);
     const lines = parseLines(out.stdout);
     assertMessages(lines, COUNT, topic);
+    if (r.program === 'sarama' && r.args.length > 0) assert.match(out.stderr, new RegExp(`committed offset ${COUNT} read back`), topic);
     if (r.program === 'kafkago02') {
       // Message format v1 carries the producer's timestamps through (CreateTime).
       for (const l of lines) assert.ok(l.timestampMs >= startMs - 1000 && l.timestampMs <= Date.now() + 1000, `${topic}: timestamp ${l.timestampMs}`);

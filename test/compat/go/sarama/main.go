@@ -31,6 +31,7 @@ func main() {
 	topic := flag.String("topic", "", "topic (must exist)")
 	n := flag.Int("n", 100, "messages to produce and read back")
 	codec := flag.String("codec", "none", "none, gzip or snappy (lz4 needs a newer protocol version)")
+	group := flag.String("group", "", "after reading, commit the next offset for this group (OffsetCommit v1) and read it back (OffsetFetch v1)")
 	produce := flag.Bool("produce", true, "produce the messages first (false: only read n messages another client wrote)")
 	flag.Parse()
 
@@ -96,4 +97,40 @@ func main() {
 	}
 	pc.Close()
 	consumer.Close()
+
+	if *group != "" {
+		commitAndReadBack(*broker, *topic, *group, int64(*n), config)
+	}
+}
+
+// commitAndReadBack commits `next` for partition 0 through Sarama's offset manager, which at
+// protocol 0.8.2 finds the coordinator with FindCoordinator v0 and commits with
+// OffsetCommit v1, then reads it back with a second manager (OffsetFetch v1).
+func commitAndReadBack(broker, topic, group string, next int64, config *sarama.Config) {
+	for round := 0; round < 2; round++ {
+		client, err := sarama.NewClient([]string{broker}, config)
+		if err != nil {
+			fatal("client: %v", err)
+		}
+		om, err := sarama.NewOffsetManagerFromClient(group, client)
+		if err != nil {
+			fatal("offset manager: %v", err)
+		}
+		pom, err := om.ManagePartition(topic, 0)
+		if err != nil {
+			fatal("manage partition: %v", err)
+		}
+		if round == 0 {
+			pom.MarkOffset(next, "sarama-0.8.2")
+		} else if got, metadata := pom.NextOffset(); got != next || metadata != "sarama-0.8.2" {
+			fatal("committed offset read back as %d %q, expected %d %q", got, metadata, next, "sarama-0.8.2")
+		} else {
+			fmt.Fprintf(os.Stderr, "committed offset %d read back\n", got)
+		}
+		pom.Close()
+		if err := om.Close(); err != nil {
+			fatal("close offset manager: %v", err)
+		}
+		client.Close()
+	}
 }
