@@ -46,8 +46,9 @@ export interface LegacyToBatchOptions extends LegacyReadOptions {
  * ignored; the log assigns new ones. No producer id: old producers have none.
  *
  * As in Kafka, every entry must have the same magic, and a compressed set must be a single
- * wrapper (INVALID_RECORD). A magic 1 message that claims LogAppendTime is refused with INVALID_TIMESTAMP when Kafka
- * would (LogValidator.validateTimestamp): in a LogAppendTime topic, or without a timestamp.
+ * wrapper (INVALID_RECORD). A magic 1 message that claims LogAppendTime is refused with
+ * INVALID_TIMESTAMP when Kafka would (LogValidator.validateTimestamp): in a LogAppendTime
+ * topic, or without a timestamp.
  * Runs synchronously (gzip too) so that the append keeps its place in request order.
  */
 export function legacyMessageSetToBatch(buf: Buffer, options: LegacyToBatchOptions = {}): { ok: true; batch: Buffer; messages: number } | LegacyFailure {
