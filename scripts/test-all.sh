@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The README's test line: installs everything the test suite drives, then runs all of it.
 #   - Debian packages of the real Kafka clients and tools the tests use, via apt-get when
-#     any is missing (kcat, confluent-kafka-python, kafka-python, etcd, librdkafka headers);
+#     any is missing (kcat, confluent-kafka-python, kafka-python, etcd, librdkafka headers,
+#     Go with Sarama and kafka-go);
 #   - npm packages (npm ci when a lock file is present);
 #   - a TypeScript build (tsc -b) and a typecheck of tests and scripts, so type errors fail the run;
 #   - every test file, with Node's test runner.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard etcd-server librdkafka-dev)
+# Go (with gcc: Sarama's zstd dependency is cgo) and the old Go clients of test/compat/go-clients.test.ts;
+# python3-xxhash: kafka-python needs it for LZ4 in message format v0 (python-old-protocol.test.ts).
+debs=(kcat python3-confluent-kafka python3-kafka python3-snappy python3-lz4 python3-zstandard etcd-server librdkafka-dev
+      golang-go gcc golang-github-shopify-sarama-dev golang-github-segmentio-kafka-go-dev python3-xxhash)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

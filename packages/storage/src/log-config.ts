@@ -86,7 +86,7 @@ export interface LogConfig {
   preallocate: boolean;
   /** message.format.version: ignored since Kafka 3.0 (every batch is magic 2). */
   messageFormatVersion: string;
-  /** message.downconversion.enable: accepted; Tributary serves magic 2 only. */
+  /** message.downconversion.enable: false answers consumers on Fetch v0-3 UNSUPPORTED_VERSION. */
   messageDownconversionEnable: boolean;
   /** leader.replication.throttled.replicas: accepted; replication is not throttled. */
   leaderReplicationThrottledReplicas: readonly string[];
@@ -235,7 +235,7 @@ const LOG_CONFIG_TABLE = [
   key('max.compaction.lag.ms', 'maxCompactionLagMs', 'long', LONG_MAX, 'Maximum time a message stays uncompacted.', ['log.cleaner.max.compaction.lag.ms'], { range: { min: 1 } }),
   key('max.message.bytes', 'maxMessageBytes', 'int', 1048588, 'Largest record batch accepted (after compression).',
     [{ name: 'message.max.bytes', importance: 'high' }], { range: { min: 0 } }),
-  key('message.downconversion.enable', 'messageDownconversionEnable', 'boolean', true, 'Down-conversion for old fetchers (accepted; Tributary serves magic 2 only).',
+  key('message.downconversion.enable', 'messageDownconversionEnable', 'boolean', true, 'Whether consumers on Fetch v0-3 get the stored v2 batches down-converted to message format v0/v1; false answers them UNSUPPORTED_VERSION.',
     [{ name: 'log.message.downconversion.enable', importance: 'low' }], { importance: 'low' }),
   key('message.format.version', 'messageFormatVersion', 'string', '3.0-IV1', 'Message format version (ignored since Kafka 3.0: every batch is magic 2).',
     [{ name: 'log.message.format.version', dynamic: 'read-only' }], { validator: metadataVersion }),

@@ -1,5 +1,5 @@
 /**
- * Fetch (api key 1), versions 4-16.
+ * Fetch (api key 1), versions 0-16.
  *
  * Behaviour (Kafka's KafkaApis.handleFetchRequest + ReplicaManager.fetchMessages):
  * - Reads whole record batches from each requested partition starting at the batch that
@@ -19,15 +19,16 @@
  * - Below v10 (before zstd existed), a partition whose topic has compression.type=zstd
  *   answers UNSUPPORTED_COMPRESSION_TYPE with no data, as Kafka does; Kafka decides by the
  *   topic config, not by the batches (zstd batches of a `producer` topic are served).
- *   Kafka makes this check after the fetch (so such a request may first wait maxWaitMs);
- *   here it answers at once.
+ *   As in Kafka (maybeConvertFetchedData), the check is made after the read, so such a
+ *   request may first wait maxWaitMs (fetch-legacy.ts).
  *
- * Versions 0-3 return message format v0/v1 record sets and are not served (as Kafka 4).
+ * Versions 0-3 read message formats v0/v1: their answers are down-converted, and versions
+ * below 10 get UNSUPPORTED_COMPRESSION_TYPE for zstd topics (fetch-legacy.ts). Kafka 4 no
+ * longer serves versions 0-3 (KIP-896); Tributary keeps serving them for old clients.
  * Fetches from replicas (replicaId >= 0) are answered like consumer fetches up to the log
  * end offset; replication between brokers is not built yet.
  */
 import {
-  CompressionType,
   ErrorCode,
   ZERO_UUID,
   type FetchRequest,
@@ -38,11 +39,8 @@ import {
 import type { Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
+import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
-import { targetCompressionOf } from '../replica/log-validator.js';
-
-/** Fetch v10 is the first that may carry zstd batches (KIP-110). */
-const FIRST_ZSTD_FETCH_VERSION = 10;
 
 const READ_COMMITTED = 1;
 /**
@@ -68,7 +66,7 @@ interface PartitionRead {
 export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
   apiKey: 1,
   name: 'Fetch',
-  minVersion: 4,
+  minVersion: 0,
   maxVersion: 16,
 
   async handle(req, ctx) {
@@ -152,6 +150,7 @@ export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
     }
     const response: FetchResponse = { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses };
     if (version >= 16) response.nodeEndpoints = [];
+    if (version < FIRST_ZSTD_FETCH_VERSION) return convertForOldFetcher(req, response, version, ctx);
     return response;
   },
 
@@ -233,13 +232,6 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   const view = ctx.broker.replicaManager.partitionOf(target.topic, part.partition);
   if ('errorCode' in view) {
     data.errorCode = view.errorCode;
-    return { target, data, log: undefined };
-  }
-  if (ctx.header.apiVersion < FIRST_ZSTD_FETCH_VERSION && targetCompressionOf(view.log.config) === CompressionType.ZSTD) {
-    // Kafka's FetchResponse.partitionResponse: the error alone, records null.
-    data.errorCode = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE;
-    data.records = null;
-    data.abortedTransactions = null;
     return { target, data, log: undefined };
   }
   const { log, state } = view;

@@ -1,5 +1,5 @@
 /**
- * ListOffsets (api key 2), versions 1-9.
+ * ListOffsets (api key 2), versions 0-9.
  *
  * Behaviour (Kafka's ReplicaManager.fetchOffset / UnifiedLog.fetchOffsetByTimestamp):
  * - timestamp -1 (LATEST): the high watermark (read_uncommitted) or the last stable offset
@@ -12,11 +12,13 @@
  *   then a scan), or offset -1 / timestamp -1 when there is none below the high watermark.
  * - currentLeaderEpoch (v4+) is checked like Fetch does; a partition listed twice gets
  *   INVALID_REQUEST, as in Kafka.
- * v0 (old-style offset arrays) is not served, as in Kafka 4 (KIP-896).
+ * v0 answers with old-style offset arrays (list-offsets-legacy.ts); Kafka 4 no longer serves
+ * it (KIP-896), Tributary keeps it for old clients.
  */
 import { ErrorCode, type ListOffsetsRequest, type ListOffsetsResponse, type ListOffsetsResponseListOffsetsPartitionResponse } from '@tributary/protocol';
 import { maxTimestampOffset, offsetForTimestamp } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
+import { legacyListOffsets } from './list-offsets-legacy.js';
 
 const LATEST = -1;
 const EARLIEST = -2;
@@ -28,7 +30,7 @@ const READ_COMMITTED = 1;
 export const listOffsetsHandler: Handler<ListOffsetsRequest, ListOffsetsResponse> = {
   apiKey: 2,
   name: 'ListOffsets',
-  minVersion: 1,
+  minVersion: 0,
   maxVersion: 9,
 
   handle(req, ctx) {
@@ -43,7 +45,9 @@ export const listOffsetsHandler: Handler<ListOffsetsRequest, ListOffsetsResponse
           partitions: t.partitions.map((p) =>
             (seen.get(p.partitionIndex) ?? 0) > 1
               ? failed(p.partitionIndex, ErrorCode.INVALID_REQUEST)
-              : lookup(ctx, t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch ?? -1, isolation, req.replicaId),
+              : ctx.header.apiVersion === 0
+                ? legacyListOffsets(ctx, t.name, p.partitionIndex, p.timestamp, p.maxNumOffsets ?? 1, req.replicaId)
+                : lookup(ctx, t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch ?? -1, isolation, req.replicaId),
           ),
         };
       }),

@@ -1,5 +1,5 @@
 /**
- * Produce (api key 0), versions 3-11.
+ * Produce (api key 0), versions 0-11.
  *
  * Behaviour (Kafka's KafkaApis.handleProduceRequest + ReplicaManager.appendRecords):
  * - acks must be -1, 0 or 1, else INVALID_REQUIRED_ACKS on every partition that exists
@@ -16,8 +16,9 @@
  *   record_errors (v8+) with Kafka's messages; a topic compression.type other than
  *   `producer` stores the batch rebuilt in that codec (replica/log-validator.ts).
  *
- * Versions 0-2 carry message format v0/v1 record sets, which Tributary does not store
- * (as Kafka 4, KIP-896): they are not advertised.
+ * - Versions 0-2 carry message sets of format v0/v1 (magic 0/1); each partition's set is
+ *   converted to one v2 batch first (produce-legacy.ts), as Kafka 3.x does. Kafka 4 no
+ *   longer serves these versions (KIP-896); Tributary keeps serving them for old clients.
  *
  * - acks=0 that fails on any partition closes the connection (Kafka does, so that the
  *   producer notices), after the responses to earlier requests on it are written.
@@ -37,11 +38,15 @@ import {
 } from '@tributary/protocol';
 import { CloseConnection, NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
 import type { PartitionAppendResult } from '../replica/replica-manager.js';
+import { appendLegacy } from './produce-legacy.js';
+
+/** Produce v0-2 may carry message format v0/v1; v3 and later only v2 batches. */
+const LAST_LEGACY_VERSION = 2;
 
 export const produceHandler: Handler<ProduceRequest, ProduceResponse> = {
   apiKey: 0,
   name: 'Produce',
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 11,
 
   handle(req, ctx) {
@@ -67,7 +72,8 @@ export const produceHandler: Handler<ProduceRequest, ProduceResponse> = {
     let waiting = false;
     const results: (PartitionAppendResult | Promise<PartitionAppendResult>)[][] = req.topicData.map((topic) =>
       topic.partitionData.map((p) => {
-        const r = replicaManager.append({ topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs });
+        const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs };
+        const r = version <= LAST_LEGACY_VERSION ? appendLegacy(replicaManager, append) : replicaManager.append(append);
         if (r instanceof Promise) waiting = true;
         return r;
       }),

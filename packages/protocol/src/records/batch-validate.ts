@@ -1,6 +1,7 @@
 import { decompress } from '../compression/codec.js';
 import { ErrorCode } from '../errors.js';
-import { BatchLayout, CompressionType } from './batch-layout.js';
+import { BatchLayout, CURRENT_MAGIC, CompressionType, readInt64 } from './batch-layout.js';
+import { LEGACY_RECORD_OVERHEAD_V0 } from './legacy-message-set.js';
 import { MIN_RECORD_SIZE, TimestampType } from './batch-constants.js';
 import { type RecordBatchHeader, computeBatchCrc, readBatchHeader } from './batch-header.js';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, compressionFailure } from './batch-decode.js';
@@ -174,6 +175,12 @@ function checkEnvelope(buf: Buffer, offset: number, options: BatchValidationOpti
     return fail(ErrorCode.INVALID_RECORD, `record set holds ${Math.max(0, available)} bytes, not a whole batch`);
   }
   const size = BatchLayout.LOG_OVERHEAD + buf.readInt32BE(offset + BatchLayout.BATCH_LENGTH);
+  // A magic 0/1 message is shorter than a v2 header; Kafka reports its magic (INVALID_RECORD,
+  // ProduceRequest.validateRecords) unless it is shorter than any message (CORRUPT_MESSAGE).
+  const magic = available > BatchLayout.MAGIC ? buf[offset + BatchLayout.MAGIC]! : CURRENT_MAGIC;
+  if ((magic === 0 || magic === 1) && size >= BatchLayout.LOG_OVERHEAD + LEGACY_RECORD_OVERHEAD_V0 && size < BatchLayout.HEADER_SIZE) {
+    return fail(ErrorCode.INVALID_RECORD, `message at byte ${offset} has magic ${magic} (message format v${magic}); this produce version needs magic 2`);
+  }
   if (size < BatchLayout.HEADER_SIZE) {
     return fail(ErrorCode.CORRUPT_MESSAGE, `batch size ${size} is below the minimum batch overhead of ${BatchLayout.HEADER_SIZE}`);
   }
