@@ -20,7 +20,7 @@ test('CreateTopics over 10,000 records (2,000 topics x 5 partitions) is refused 
   // 2,000 topic records + 10,000 partition records: over Kafka's MAX_RECORDS_PER_USER_OP.
   const big = topics('big', 2000, 5);
   for (const validateOnly of [true, false]) {
-    const r = await client.request('CreateTopics', 7, { topics: big, timeoutMs: 30_000, validateOnly });
+    const r = await client.request('CreateTopics', 7, { topics: big, timeoutMs: 30_000, validateOnly }, { timeoutMs: 60_000 });
     assert.equal(r.topics.length, 2000);
     assert.ok(r.topics.every((x) => x.errorCode === ErrorCode.POLICY_VIOLATION && x.errorMessage === EXCESSIVE_BATCH_MESSAGE && x.numPartitions === -1));
     assert.equal(metadata.topic('big-0'), undefined);
@@ -33,11 +33,11 @@ test('CreateTopics over 10,000 records (2,000 topics x 5 partitions) is refused 
   const r = await client.request('CreateTopics', 4, {
     topics: [...topics('fits', 1666, 5), { name: 'fits-cfg', numPartitions: 0 + 1, replicationFactor: 1, assignments: [], configs: [{ name: 'retention.ms', value: '1000' }] }],
     timeoutMs: 30_000, validateOnly: false,
-  });
+  }, { timeoutMs: 60_000 });
   assert.ok(r.topics.every((x) => x.errorCode === ErrorCode.NONE), 'a request of 9,999 records is created');
   assert.equal(metadata.topics().filter((x) => x.name.startsWith('fits')).length, 1667);
   // Topics that fail their own checks add no records: they do not count towards the limit.
-  const mixed = await client.request('CreateTopics', 4, { topics: [...topics('fits', 1666, 5), ...topics('more', 1, 5)], timeoutMs: 30_000, validateOnly: false });
+  const mixed = await client.request('CreateTopics', 4, { topics: [...topics('fits', 1666, 5), ...topics('more', 1, 5)], timeoutMs: 30_000, validateOnly: false }, { timeoutMs: 60_000 });
   assert.equal(mixed.topics.filter((x) => x.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS).length, 1666);
   assert.equal(mixed.topics.at(-1)!.errorCode, ErrorCode.NONE);
 });
@@ -49,7 +49,7 @@ test('CreatePartitions over 10,000 new partitions: the crossing topic and later 
   const r = await client.request('CreatePartitions', 3, {
     topics: [{ name: 'grow-0', count: 6001, assignments: null }, { name: 'grow-1', count: 6001, assignments: null }, { name: 'grow-2', count: 2, assignments: null }],
     timeoutMs: 30_000, validateOnly: false,
-  });
+  }, { timeoutMs: 60_000 });
   assert.deepEqual(r.results.map((x) => [x.name, x.errorCode, x.errorMessage]), [
     ['grow-0', ErrorCode.NONE, null],
     ['grow-1', ErrorCode.POLICY_VIOLATION, EXCESSIVE_BATCH_MESSAGE],
@@ -67,8 +67,8 @@ test('creating 2,000 topics x 5 partitions (two requests at once) never stalls t
   const started = performance.now();
   // Under the per-request cap (1,000 x 6 = 6,000 records each), together 10,000 partitions.
   const answers = await Promise.all([
-    client.request('CreateTopics', 7, { topics: topics('a', 1000, 5), timeoutMs: 60_000, validateOnly: false }),
-    client.request('CreateTopics', 7, { topics: topics('b', 1000, 5), timeoutMs: 60_000, validateOnly: false }),
+    client.request('CreateTopics', 7, { topics: topics('a', 1000, 5), timeoutMs: 60_000, validateOnly: false }, { timeoutMs: 120_000 }),
+    client.request('CreateTopics', 7, { topics: topics('b', 1000, 5), timeoutMs: 60_000, validateOnly: false }, { timeoutMs: 120_000 }),
   ]);
   const answeredMs = performance.now() - started;
   for (const r of answers) assert.ok(r.topics.every((x) => x.errorCode === ErrorCode.NONE));
