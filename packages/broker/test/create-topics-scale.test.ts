@@ -11,8 +11,12 @@ import { EXCESSIVE_BATCH_MESSAGE, USER_OPERATION_RECORDS_MAX } from '../src/topi
 const topics = (prefix: string, count: number, numPartitions: number) =>
   Array.from({ length: count }, (_, i) => ({ name: `${prefix}-${i}`, numPartitions, replicationFactor: 1, assignments: [], configs: [] }));
 
-/** Generous for a shared 2-core machine where 8 test runs compete; the report gives the real figure. */
-const STALL_MS_MAX = 500;
+/**
+ * Generous: on the shared 2-core machine this was written on (load average 12-17), the
+ * process alone sat unscheduled for up to 470 ms with no broker work running. Before the
+ * change, the same creation held the loop for 42 s there. The figure is printed.
+ */
+const STALL_MS_MAX = 1000;
 
 test('CreateTopics over 10,000 records (2,000 topics x 5 partitions) is refused whole with POLICY_VIOLATION', async (t) => {
   const { broker, client } = await startBrokerWithClient(t, 'cap');

@@ -14,7 +14,7 @@
  *   listed, gets POLICY_VIOLATION "Unable to perform excessively large batch operation."
  *   and nothing is created, validateOnly or not (Kafka's CreateTopicsRequest
  *   .getErrorResponse for the controller's BoundedListTooLongException).
- * - Topics are checked 250 per event-loop turn and written 200 per metadata write (one
+ * - Topics are checked 250 per event-loop turn and written 100 per metadata write (one
  *   fsync each), a turn apart, so a request of thousands of topics does not hold other
  *   clients; a name another request took in between is answered TOPIC_ALREADY_EXISTS.
  * - A name that appears more than once gets one INVALID_REQUEST "Duplicate topic name."
@@ -34,7 +34,7 @@
  *   same request that collide ('a.b' and 'a_b') are caught; Kafka creates both.
  * - validateOnly answers an all-zero topic id (Kafka answers a random id that never exists).
  * - Kafka's controller commits the topics of one request atomically; here a request of
- *   more than 200 topics takes several metadata writes, so a crash in the middle leaves
+ *   more than 100 topics takes several metadata writes, so a crash in the middle leaves
  *   the first ones created (the client got no answer and retries: they then exist).
  */
 import type {

@@ -56,10 +56,10 @@ const CREATE_TOPICS_CHECK_SLICE = 250;
 
 /**
  * Topics of one CreateTopics written per metadata write (and per turn of the event loop):
- * writing, applying and announcing a topic costs 0.1-0.4 ms on a loaded machine, and
- * 2,000 topics in one write held other clients for most of a second.
+ * writing, applying and announcing a topic costs 0.1-1 ms depending on the machine's load,
+ * and 2,000 topics in one write held other clients for most of a second.
  */
-export const CREATE_TOPICS_WRITE_SLICE = 200;
+export const CREATE_TOPICS_WRITE_SLICE = 100;
 
 export interface TopicManagerDeps {
   readonly metadata: MetadataStore;
