@@ -7,6 +7,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ErrorCode } from '@tributary/protocol';
 import { startBrokerWithClient } from './helpers/broker.js';
 import { EXCESSIVE_BATCH_MESSAGE, USER_OPERATION_RECORDS_MAX } from '../src/topics/topic-manager.js';
+import { topicManagerOf } from '../src/topics/admin-services.js';
 
 const topics = (prefix: string, count: number, numPartitions: number) =>
   Array.from({ length: count }, (_, i) => ({ name: `${prefix}-${i}`, numPartitions, replicationFactor: 1, assignments: [], configs: [] }));
@@ -85,4 +86,26 @@ test('creating 2,000 topics x 5 partitions (two requests at once) never stalls t
   const maxStallMs = delay.max / 1e6;
   t.diagnostic(`answered in ${answeredMs.toFixed(0)} ms, all 10,000 logs in ${doneMs.toFixed(0)} ms; longest event-loop stall ${maxStallMs.toFixed(1)} ms (p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms)`);
   assert.ok(maxStallMs < STALL_MS_MAX, `the event loop stalled for ${maxStallMs.toFixed(0)} ms`);
+});
+
+test('a CreateTopics checked over several turns answers TOPIC_ALREADY_EXISTS for names created meanwhile', async (t) => {
+  const { broker } = await startBrokerWithClient(t, 'slices');
+  const { metadata, nodeId } = broker.services;
+  const manager = topicManagerOf(broker.services);
+  const reqs = Array.from({ length: 600 }, (_, i) => ({ name: `s-${i}`, numPartitions: 1, replicationFactor: 1 }));
+  const pending = manager.createTopics(reqs, false);
+  // The first slice of checks is done; another request creates one name already checked
+  // and one not checked yet.
+  await new Promise((resolve) => setImmediate(resolve));
+  const one = { partitions: [{ replicas: [nodeId], leader: nodeId, isr: [nodeId] }] };
+  await metadata.createTopic({ name: 's-10', ...one });
+  await metadata.createTopic({ name: 's-500', ...one });
+  const outcome = await pending;
+  assert.equal(outcome.refused, false);
+  if (outcome.refused) return;
+  const codes = outcome.results.map((r) => r.errorCode);
+  assert.equal(codes[10], ErrorCode.TOPIC_ALREADY_EXISTS);
+  assert.equal(codes[500], ErrorCode.TOPIC_ALREADY_EXISTS);
+  assert.equal(codes.filter((c) => c === ErrorCode.NONE).length, 598);
+  assert.equal(metadata.topics().filter((x) => x.name.startsWith('s-')).length, 600);
 });
