@@ -217,7 +217,7 @@ test('undecodable requests, unknown api keys and unsupported versions close only
       const b = Buffer.alloc(14); b.writeInt32BE(10, 0); b.writeInt16BE(999, 4); b.writeInt16BE(0, 6); b.writeInt32BE(1, 8); b.writeInt16BE(-1, 12);
       c.socket.write(b);
     }, 'unsupported api key 999'],
-    ['key without a handler', (c) => c.send(17, 1, 1, { mechanism: 'PLAIN' }), 'unsupported api key 17'],
+    ['key without a handler', (c) => c.send(40, 0, 1, { hmac: Buffer.alloc(4), expiryTimePeriodMs: -1 }), 'unsupported api key 40'],
     ['unsupported version', (c) => {
       // Heartbeat v9 does not exist: header v2 (client id 'old', no tagged fields), empty body.
       const b = Buffer.from([0, 0, 0, 14, 0, HEARTBEAT, 0, 9, 0, 0, 0, 1, 0, 3, 0x6f, 0x6c, 0x64, 0]);

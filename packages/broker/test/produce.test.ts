@@ -272,14 +272,21 @@ test('a topic of many partitions gets its logs in steps; a partition without its
   const turns = async (n: number) => {
     for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
   };
+  // Each turn creates at most LOG_CREATION_STEP logs, fewer when they are slow to make
+  // (LOG_CREATION_TURN_MS); wait turn by turn, boundedly, until `done` holds.
+  const turnsUntil = async (done: () => boolean) => {
+    for (let i = 0; !done(); i++) {
+      assert.ok(i < 100_000, 'log creation made no progress');
+      await turns(1);
+    }
+  };
 
   await metadata.createTopic({ name: 'steps', partitions });
   // The first step ran with the metadata change; the rest wait for later turns of the loop.
   assert.ok(logManager.getLog('steps', LOG_CREATION_STEP - 1) !== undefined);
   assert.equal(logManager.getLog('steps', last), undefined);
   assert.deepEqual(replicaManager.partition('steps', last), { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
-  await turns(5);
-  assert.ok(logManager.getLog('steps', last) !== undefined);
+  await turnsUntil(() => logManager.getLog('steps', last) !== undefined);
   const r = await client.request('Produce', PRODUCE_VERSION, produceRequest(1, [{ topic: 'steps', partitions: [{ partition: last, records: batchOf(['at the end']) }] }]));
   assert.equal(only(r).errorCode, ErrorCode.NONE);
   assert.equal(await latestOffset('steps', last), 1);
@@ -287,7 +294,7 @@ test('a topic of many partitions gets its logs in steps; a partition without its
   // Deleted before its steps ran: the remaining partitions never get a log or a directory.
   await metadata.createTopic({ name: 'short-lived', partitions });
   await metadata.deleteTopic('short-lived');
-  await turns(5);
+  await turns(LOG_CREATION_STEP);
   assert.equal(logManager.getLog('short-lived', last), undefined);
   assert.equal(existsSync(join(broker.dataDir, `short-lived-${last}`)), false);
   assert.deepEqual(replicaManager.partition('short-lived', last), { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
@@ -304,8 +311,8 @@ test('a topic of many partitions gets its logs in steps; a partition without its
   await turns(1);
   assert.equal(logManager.getLog('again', ahead), undefined);
   assert.deepEqual(replicaManager.partition('again', ahead), { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
-  await turns(5);
-  assert.ok(logManager.getLog('again', ahead) !== undefined && logManager.getLog('again', last) !== undefined);
+  await turnsUntil(() => logManager.getLog('again', last) !== undefined);
+  assert.ok(logManager.getLog('again', ahead) !== undefined);
 });
 
 test('acks=2 is refused with INVALID_REQUIRED_ACKS on every partition and nothing is appended', async (t) => {

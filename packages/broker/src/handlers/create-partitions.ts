@@ -11,14 +11,27 @@
  * - New partitions get the topic's replication factor, placed like new topics unless
  *   assigned; leader = first replica, ISR = all replicas.
  * - A name given twice: one INVALID_REQUEST "Duplicate topic name." and no change.
+ * - One request may add at most 10,000 partitions (Kafka's MAX_RECORDS_PER_USER_OP, one
+ *   metadata record each, counted in request order over the topics that pass their
+ *   checks, validateOnly included): the topic that would go past it, and every later topic
+ *   that passes its checks, get POLICY_VIOLATION "Unable to perform excessively large batch
+ *   operation." and are not grown; the topics before it are.
+ * - The event loop is given a turn between topics, so a request naming thousands of
+ *   topics (one metadata write each) does not hold other clients.
  * - validateOnly runs every check and writes nothing.
  *
- * Deliberate difference from Kafka: timeoutMs is not used (the change completes before the
- * answer).
+ * Deliberate differences from Kafka:
+ * - timeoutMs is not used (the change completes before the answer).
+ * - Past the record limit Kafka 3.9 answers UNKNOWN_SERVER_ERROR for the topic that crosses
+ *   it and every later one, and commits the part of the crossing topic's partitions that
+ *   fitted; here that topic is refused whole, with Kafka's POLICY_VIOLATION and message
+ *   for an oversized operation.
  */
 import type { CreatePartitionsRequest, CreatePartitionsResponse, CreatePartitionsResponseCreatePartitionsTopicResult } from '@tributary/protocol';
 import { ErrorCode } from '@tributary/protocol';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { topicManagerOf } from '../topics/admin-services.js';
+import { USER_OPERATION_RECORDS_MAX } from '../topics/topic-manager.js';
 import type { Handler } from './registry.js';
 
 export const CREATE_PARTITIONS_KEY = 37;
@@ -35,6 +48,7 @@ export const createPartitionsHandler: Handler<CreatePartitionsRequest, CreatePar
     const manager = topicManagerOf(ctx.broker);
     const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
     const answered = new Set<string>();
+    let recordsLeft = USER_OPERATION_RECORDS_MAX;
     for (const t of req.topics) {
       if (answered.has(t.name)) continue;
       answered.add(t.name);
@@ -43,8 +57,12 @@ export const createPartitionsHandler: Handler<CreatePartitionsRequest, CreatePar
         continue;
       }
       const assignments = t.assignments === null ? null : t.assignments.map((a) => a.brokerIds);
-      const outcome = await manager.createPartitions(t.name, t.count, assignments, req.validateOnly);
+      const outcome = await manager.createPartitions(t.name, t.count, assignments, req.validateOnly, recordsLeft);
+      // Past the limit no later topic may add anything (Kafka's record list is full).
+      if (outcome.errorCode === ErrorCode.POLICY_VIOLATION) recordsLeft = 0;
+      recordsLeft -= outcome.partitionsAdded ?? 0;
       results.push({ name: t.name, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage });
+      if (outcome.partitionsAdded !== undefined && !req.validateOnly) await nextTurn();
     }
     return { throttleTimeMs: 0, results };
   },

@@ -1,5 +1,5 @@
 /**
- * Fetch (api key 1), versions 0-16.
+ * Fetch (api key 1), versions 0-17.
  *
  * Behaviour (Kafka's KafkaApis.handleFetchRequest + ReplicaManager.fetchMessages):
  * - Reads whole record batches from each requested partition starting at the batch that
@@ -12,6 +12,9 @@
  *   the request waits up to `maxWaitMs` for new data on any of its partitions.
  * - Incremental fetch sessions (v7+, KIP-227): see fetch/fetch-session.ts.
  * - v13+ identifies topics by id (UNKNOWN_TOPIC_ID for an unknown id).
+ * - v17 (KIP-853) adds the follower's ReplicaDirectoryId per partition, a tagged field
+ *   consumers never send; it is decoded and ignored (no replication yet), as its value
+ *   only matters to a KRaft voter.
  * - currentLeaderEpoch (v9+): older than the partition's -> FENCED_LEADER_EPOCH, newer ->
  *   UNKNOWN_LEADER_EPOCH.
  * - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (with the high
@@ -67,7 +70,7 @@ export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
   apiKey: 1,
   name: 'Fetch',
   minVersion: 0,
-  maxVersion: 16,
+  maxVersion: 17,
 
   async handle(req, ctx) {
     const { fetchSessions } = ctx.broker;

@@ -1,20 +1,28 @@
 /**
- * FindCoordinator (api key 10), versions 0-5.
+ * FindCoordinator (api key 10), versions 0-6.
  *
- * Behaviour (Kafka's):
+ * Behaviour (Kafka's KafkaApis.getCoordinator):
  * - v0-v3 look up one key, v4+ a batch (`coordinatorKeys`), each answered separately.
  * - Key type 0 (group): this broker, which coordinates every partition of
  *   `__consumer_offsets` in a single-node cluster; the address is the one advertised on the
  *   listener the request came in on.
- * - Key type 1 (transaction): COORDINATOR_NOT_AVAILABLE until a transaction coordinator
- *   exists (clients retry).
+ * - Key type 2 (share, KIP-932): INVALID_REQUEST below v6; from v6 COORDINATOR_NOT_AVAILABLE,
+ *   which is Kafka 3.9's answer too (its share coordinator is not built either).
  * - Any other key type: INVALID_REQUEST.
  * - v0-v3 errors carry node id -1, host "" and port -1 (Kafka's Node.noNode), v1+ with an
  *   error message.
  *
- * Deliberate difference: Kafka answers COORDINATOR_NOT_AVAILABLE while it auto-creates
- * `__consumer_offsets` on the first lookup; the coordinator here exists from start-up, so the
- * first lookup already succeeds.
+ * Deliberate differences from Kafka:
+ * - `__consumer_offsets` exists from start-up, so the first group lookup already succeeds;
+ *   Kafka answers COORDINATOR_NOT_AVAILABLE while it auto-creates the topic.
+ * - Key type 1 (transaction): the transaction coordinator is not built yet (issue #17).
+ *   Kafka's retriable COORDINATOR_NOT_AVAILABLE would make clients retry until their
+ *   timeout, so the lookup gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED with a message saying
+ *   why. It is the only code every client fails on at once: librdkafka 2.0.2
+ *   (rd_kafka_txn_handle_FindCoordinator) treats only it and CLUSTER_AUTHORIZATION_FAILED as
+ *   fatal and retries everything else; KafkaJS bails on anything but
+ *   COORDINATOR_NOT_AVAILABLE; the Java client fails on any unexpected code. InitProducerId
+ *   with a transactional id answers the same code.
  */
 import { ErrorCode, type FindCoordinatorRequest, type FindCoordinatorResponse, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
 import { coordinatorNode, coordinatorOf } from '../group/handler-support.js';
@@ -22,6 +30,12 @@ import type { Handler, RequestContext } from './registry.js';
 
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
+const KEY_TYPE_SHARE = 2;
+/** FindCoordinator v6 is the first that may ask for a share coordinator (KIP-932). */
+const SHARE_KEY_TYPE_VERSION_MIN = 6;
+
+/** Why a transaction coordinator lookup fails, for clients that show the message. */
+export const TRANSACTIONS_NOT_SUPPORTED_MESSAGE = 'Transactions are not supported by this broker yet: Tributary has no transaction coordinator (idempotent producers work; see docs/compatibility.md).';
 
 const ERROR_MESSAGES: Record<number, string> = {
   [ErrorCode.COORDINATOR_NOT_AVAILABLE]: 'The coordinator is not available.',
@@ -29,8 +43,11 @@ const ERROR_MESSAGES: Record<number, string> = {
 };
 
 function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordinatorResponseCoordinator {
-  const fail = (errorCode: number): FindCoordinatorResponseCoordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage: ERROR_MESSAGES[errorCode] ?? null });
-  if (keyType === KEY_TYPE_TRANSACTION) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  const fail = (errorCode: number, errorMessage = ERROR_MESSAGES[errorCode] ?? null): FindCoordinatorResponseCoordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
+  if (keyType === KEY_TYPE_TRANSACTION) return fail(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, TRANSACTIONS_NOT_SUPPORTED_MESSAGE);
+  if (keyType === KEY_TYPE_SHARE) {
+    return fail(ctx.header.apiVersion < SHARE_KEY_TYPE_VERSION_MIN ? ErrorCode.INVALID_REQUEST : ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  }
   if (keyType !== KEY_TYPE_GROUP) return fail(ErrorCode.INVALID_REQUEST);
   const node = coordinatorNode(ctx);
   if (coordinatorOf(ctx) === undefined || node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
@@ -41,7 +58,7 @@ export const findCoordinatorHandler: Handler<FindCoordinatorRequest, FindCoordin
   apiKey: 10,
   name: 'FindCoordinator',
   minVersion: 0,
-  maxVersion: 5,
+  maxVersion: 6,
 
   handle(req, ctx) {
     const keyType = req.keyType ?? KEY_TYPE_GROUP;

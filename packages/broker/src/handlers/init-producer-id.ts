@@ -8,9 +8,11 @@
  * overflow it gets a new id.
  *
  * Difference from Kafka: transactional ids need the transaction coordinator, which is
- * not built yet. COORDINATOR_NOT_AVAILABLE would make clients retry forever, so those
- * requests get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which fails a transactional
- * producer at once with a clear error.
+ * not built yet (issue #17). COORDINATOR_NOT_AVAILABLE would make clients retry until
+ * their timeout, so those requests get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the code
+ * librdkafka, KafkaJS and the Java client all fail a transactional producer on at once;
+ * FindCoordinator for a transaction coordinator answers the same (see find-coordinator.ts
+ * for why this code). The response has no message field to say more.
  */
 import { ErrorCode, type InitProducerIdRequest, type InitProducerIdResponse } from '@tributary/protocol';
 import type { Handler } from './registry.js';

@@ -5,9 +5,15 @@
  * - Brokers: every registered broker with the endpoint of the listener the request came
  *   in on; controller id: this broker (single node; the etcd controller later).
  * - Topics: all (null list; v0 sends an empty list for "all") or the ones named (v10+ may
- *   name topics by id). Unknown names are auto-created when `allowAutoTopicCreation` (v4+;
- *   always for v0-v3) and `auto.create.topics.enable` allow it, else
- *   UNKNOWN_TOPIC_OR_PARTITION; invalid names get INVALID_TOPIC_EXCEPTION.
+ *   name topics by id). A name that is not a valid topic name gets INVALID_TOPIC_EXCEPTION.
+ *   Another unknown name gets UNKNOWN_TOPIC_OR_PARTITION with no partitions, the all-zero
+ *   topic id and `isInternal` set for internal names; when `allowAutoTopicCreation` (v4+;
+ *   always for v0-v3) and `auto.create.topics.enable` allow it, its creation starts after
+ *   this answer is built (Kafka 3.9 in KRaft mode: AutoTopicCreationManager sends
+ *   CreateTopics to the controller and answers UNKNOWN_TOPIC_OR_PARTITION, also while the
+ *   creation is in flight). Later requests see the whole topic once it exists; clients
+ *   retry on UNKNOWN_TOPIC_OR_PARTITION. A creation that fails (a colliding name) is
+ *   logged, and the name keeps answering UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
  * - Partitions: leader, leader epoch (v7+), replicas, ISR, offline replicas (v5+).
  * - Authorized operations (v8+): -2147483648 ("not requested") unless asked for; no
  *   authorizer exists, so when asked every operation is reported allowed.
@@ -15,9 +21,6 @@
  * - v10/v11 requests that name a topic by id or with a null name are invalid (ids are
  *   served from v12): every requested topic gets INVALID_REQUEST, as Kafka answers.
  *
- * Deliberate difference: Kafka answers LEADER_NOT_AVAILABLE for a topic it has just
- * auto-created (creation finishes asynchronously there); here creation completes before
- * the answer, so the first response already has leaders. Clients handle both.
  */
 import {
   ErrorCode,
@@ -28,6 +31,7 @@ import {
 } from '@tributary/protocol';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
+import { invalidTopicNameReason, isInternalTopic } from '../topics/topic-name.js';
 
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 /** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (bits 3..8, 10, 11). */
@@ -71,13 +75,7 @@ export const metadataHandler: Handler<MetadataRequest, MetadataResponse> = {
           topics.push(describeTopic(existing, ctx, includeTopicOps));
           continue;
         }
-        if (!allowAutoCreate) {
-          topics.push(errorTopic(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
-          continue;
-        }
-        const created = await ctx.broker.topicManager.autoCreateTopic(name);
-        if (created.topic) topics.push(describeTopic(created.topic, ctx, includeTopicOps));
-        else topics.push(errorTopic(name, created.errorCode));
+        topics.push(unknownTopic(name, allowAutoCreate, ctx));
       }
     }
 
@@ -153,6 +151,24 @@ function describeTopic(t: TopicMetadata, ctx: RequestContext, includeOps: boolea
   };
 }
 
-function errorTopic(name: string | null, errorCode: number, topicId = ZERO_UUID): MetadataResponseTopic {
-  return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+function errorTopic(name: string | null, errorCode: number, topicId = ZERO_UUID, isInternal = false): MetadataResponseTopic {
+  return { errorCode, name, topicId, isInternal, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+}
+
+/**
+ * The answer for a name with no topic (Kafka's getTopicMetadata and
+ * AutoTopicCreationManager.createTopics); starts its auto-creation when allowed.
+ */
+function unknownTopic(name: string, autoCreate: boolean, ctx: RequestContext): MetadataResponseTopic {
+  if (invalidTopicNameReason(name) !== null) return errorTopic(name, ErrorCode.INVALID_TOPIC_EXCEPTION, ZERO_UUID, isInternalTopic(name));
+  if (autoCreate) {
+    // After this answer is built, as Kafka's controller creates the topic after its broker
+    // has answered; concurrent requests share one creation (TopicManager.autoCreateTopic).
+    setImmediate(() => {
+      ctx.broker.topicManager.autoCreateTopic(name).catch((err: unknown) => {
+        ctx.logger.error('Auto-creating a topic failed', { topic: name, err });
+      });
+    });
+  }
+  return errorTopic(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ZERO_UUID, isInternalTopic(name));
 }

@@ -94,21 +94,34 @@ export class LocalMetadataStore implements MetadataStore {
   // --- writes
 
   async createTopic(spec: NewTopic): Promise<TopicMetadata> {
-    if (this.byName.has(spec.name)) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${spec.name}' already exists.`);
-    const topicId = spec.topicId ?? this.freshTopicId();
-    if (!isKafkaUuid(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${JSON.stringify(topicId)} of '${spec.name}' is not a Kafka Uuid`);
-    if (this.byId.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is already used by '${this.byId.get(topicId)!.name}'`);
-    if (spec.partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic '${spec.name}' needs at least one partition`);
-    const topic: TopicMetadata = {
-      name: spec.name,
-      topicId,
-      partitions: spec.partitions.map((p, i) => newPartition(spec.name, i, p)),
-      configs: { ...(spec.configs ?? {}) },
-      internal: spec.internal ?? spec.name.startsWith('__'),
-    };
-    this.commit([{ type: 'topic', topic }]);
-    this.emit({ type: 'topic-created', topic });
-    return topic;
+    return (await this.createTopics([spec]))[0]!;
+  }
+
+  async createTopics(specs: readonly NewTopic[]): Promise<TopicMetadata[]> {
+    const names = new Set<string>();
+    const ids = new Set<string>();
+    const topics = specs.map((spec) => {
+      if (this.byName.has(spec.name) || names.has(spec.name)) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${spec.name}' already exists.`);
+      const topicId = spec.topicId ?? this.freshTopicId(ids);
+      if (!isKafkaUuid(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${JSON.stringify(topicId)} of '${spec.name}' is not a Kafka Uuid`);
+      if (this.byId.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is already used by '${this.byId.get(topicId)!.name}'`);
+      if (ids.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is used twice in one creation`);
+      if (spec.partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic '${spec.name}' needs at least one partition`);
+      names.add(spec.name);
+      ids.add(topicId);
+      const topic: TopicMetadata = {
+        name: spec.name,
+        topicId,
+        partitions: spec.partitions.map((p, i) => newPartition(spec.name, i, p)),
+        configs: { ...(spec.configs ?? {}) },
+        internal: spec.internal ?? spec.name.startsWith('__'),
+      };
+      return topic;
+    });
+    if (topics.length === 0) return [];
+    this.commit(topics.map((topic) => ({ type: 'topic', topic })));
+    for (const topic of topics) this.emit({ type: 'topic-created', topic });
+    return topics;
   }
 
   async deleteTopic(name: string): Promise<TopicMetadata> {
@@ -281,10 +294,10 @@ export class LocalMetadataStore implements MetadataStore {
     return topic;
   }
 
-  private freshTopicId(): string {
+  private freshTopicId(reserved?: ReadonlySet<string>): string {
     for (;;) {
       const id = randomKafkaUuid();
-      if (!this.byId.has(id)) return id;
+      if (!this.byId.has(id) && !reserved?.has(id)) return id;
     }
   }
 

@@ -98,6 +98,12 @@ export interface MetadataStore {
   topicById(topicId: string): TopicMetadata | undefined;
 
   createTopic(topic: NewTopic): Promise<TopicMetadata>;
+  /**
+   * Creates several topics atomically (Kafka's controller writes one CreateTopics as one
+   * batch of records): one durable write, then one `topic-created` event per topic, in
+   * order. Any invalid spec (existing name, ...) fails the whole call and writes nothing.
+   */
+  createTopics(topics: readonly NewTopic[]): Promise<TopicMetadata[]>;
   deleteTopic(name: string): Promise<TopicMetadata>;
   /** Adds partitions numbered after the existing ones. */
   createPartitions(name: string, partitions: NewTopic['partitions']): Promise<TopicMetadata>;

@@ -22,6 +22,7 @@
  * - Internal topics may be deleted, as in Kafka's KRaft mode; only `__cluster_metadata`
  *   may not be created.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ErrorCode } from '@tributary/protocol';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
@@ -36,12 +37,29 @@ import {
 } from './topic-name.js';
 
 /**
- * Kafka's controller refuses one operation that would write more than this many metadata
- * records (QuorumController.MAX_RECORDS_PER_USER_OP) with POLICY_VIOLATION. It also keeps a
- * request for 2^31 partitions from allocating the broker to death.
+ * Kafka's controller refuses one operation (one CreateTopics or CreatePartitions request)
+ * that would write more than this many metadata records (QuorumController
+ * .MAX_RECORDS_PER_USER_OP): a topic is one record, plus one per config given, plus one per
+ * partition. It also bounds the work one request can make the broker do in one go, and
+ * keeps a request for 2^31 partitions from allocating the broker to death.
  */
 export const USER_OPERATION_RECORDS_MAX = 10_000;
-const EXCESSIVE_BATCH_MESSAGE = 'Unable to perform excessively large batch operation.';
+/** Kafka's message for an operation over USER_OPERATION_RECORDS_MAX (EventHandlerExceptionInfo). */
+export const EXCESSIVE_BATCH_MESSAGE = 'Unable to perform excessively large batch operation.';
+
+/**
+ * Topics of one CreateTopics checked per turn of the event loop: checking is 20-200 us a
+ * topic (configs, placement) depending on the machine's load, so a request of thousands
+ * of topics is checked in slices that leave room for other clients.
+ */
+const CREATE_TOPICS_CHECK_SLICE = 250;
+
+/**
+ * Topics of one CreateTopics written per metadata write (and per turn of the event loop):
+ * writing, applying and announcing a topic costs 0.1-1 ms depending on the machine's load,
+ * and 2,000 topics in one write held other clients for most of a second.
+ */
+export const CREATE_TOPICS_WRITE_SLICE = 100;
 
 export interface TopicManagerDeps {
   readonly metadata: MetadataStore;
@@ -83,7 +101,22 @@ export class TopicManagerError extends Error {
   }
 }
 
-type Plan = { readonly ok: true; readonly topic: NewTopic } | { readonly ok: false; readonly errorCode: number; readonly errorMessage: string };
+/**
+ * The answer to a whole CreateTopics: one result per topic, in request order, or the whole
+ * operation refused (over USER_OPERATION_RECORDS_MAX records), when nothing is created.
+ */
+export type CreateTopicsOutcome =
+  | { readonly refused: false; readonly results: readonly CreateTopicResult[] }
+  | { readonly refused: true; readonly errorCode: number; readonly errorMessage: string };
+
+/** Names already taken within one operation: existing topics and the ones planned before. */
+interface NameIndex {
+  readonly names: Set<string>;
+  /** Collision-unified name ('.' and '_' alike) -> the name holding it. */
+  readonly unified: Map<string, string>;
+}
+
+type Plan = { readonly ok: true; readonly topic: NewTopic; readonly records: number } | { readonly ok: false; readonly errorCode: number; readonly errorMessage: string };
 
 const fail = (errorCode: number, errorMessage: string): { ok: false; errorCode: number; errorMessage: string } => ({ ok: false, errorCode, errorMessage });
 
@@ -118,6 +151,74 @@ export class TopicManager {
       if (err instanceof MetadataError) return { errorCode: err.kafkaErrorCode, errorMessage: err.message };
       throw err;
     }
+  }
+
+  /**
+   * CreateTopics semantics for one request (names already unique): every topic is checked
+   * in order, as if the ones before it existed, then all that pass are written in one
+   * metadata write (Kafka's controller commits the request as one atomic batch). When the
+   * topics that pass would add up to more than USER_OPERATION_RECORDS_MAX records, the
+   * whole operation is refused with POLICY_VIOLATION and nothing is written, validateOnly
+   * or not, as in Kafka.
+   */
+  async createTopics(reqs: readonly CreateTopicRequest[], validateOnly: boolean): Promise<CreateTopicsOutcome> {
+    let index = this.nameIndex();
+    const plans: Plan[] = [];
+    let records = 0;
+    for (const req of reqs) {
+      if (plans.length > 0 && plans.length % CREATE_TOPICS_CHECK_SLICE === 0) {
+        await nextTurn();
+        // Topics created by other requests meanwhile count as existing too.
+        index = this.withPlanned(plans);
+      }
+      const plan = this.plan(req, index);
+      if (plan.ok) {
+        records += plan.records;
+        index.names.add(req.name);
+        if (hasCollisionChars(req.name)) index.unified.set(unifyCollisionChars(req.name), req.name);
+      } else if (plan.errorCode === ErrorCode.POLICY_VIOLATION) {
+        records = Infinity;
+      }
+      if (records > USER_OPERATION_RECORDS_MAX) {
+        this.logger.info('CreateTopics refused: too many metadata records for one operation', { topics: reqs.length, recordsMax: USER_OPERATION_RECORDS_MAX });
+        return { refused: true, errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: EXCESSIVE_BATCH_MESSAGE };
+      }
+      plans.push(plan);
+    }
+    if (validateOnly) {
+      return { refused: false, results: plans.map((p) => (p.ok ? { errorCode: ErrorCode.NONE, errorMessage: null, topic: preview(p.topic) } : p)) };
+    }
+    const results: CreateTopicResult[] = plans.map((p) => (p.ok ? { errorCode: ErrorCode.NONE, errorMessage: null } : p));
+    const accepted = plans.flatMap((p, i) => (p.ok ? [i] : []));
+    let createdTopics = 0;
+    let createdPartitions = 0;
+    for (let start = 0; start < accepted.length; start += CREATE_TOPICS_WRITE_SLICE) {
+      if (plans.length > CREATE_TOPICS_CHECK_SLICE) await nextTurn();
+      // A name another request created while this one was being checked is taken.
+      const current = plans.length > CREATE_TOPICS_CHECK_SLICE ? this.nameIndex() : undefined;
+      const slice: number[] = [];
+      for (const i of accepted.slice(start, start + CREATE_TOPICS_WRITE_SLICE)) {
+        const name = (plans[i] as Extract<Plan, { ok: true }>).topic.name;
+        const taken = current === undefined ? null : takenReason(current, name);
+        if (taken !== null) results[i] = taken;
+        else slice.push(i);
+      }
+      if (slice.length === 0) continue;
+      try {
+        const topics = await this.metadata.createTopics(slice.map((i) => (plans[i] as Extract<Plan, { ok: true }>).topic));
+        topics.forEach((topic, k) => {
+          results[slice[k]!] = { errorCode: ErrorCode.NONE, errorMessage: null, topic };
+          createdPartitions += topic.partitions.length;
+        });
+        createdTopics += topics.length;
+      } catch (err) {
+        if (!(err instanceof MetadataError)) throw err;
+        for (const i of accepted.slice(start)) if (results[i]!.errorCode === ErrorCode.NONE) results[i] = { errorCode: err.kafkaErrorCode, errorMessage: err.message };
+        break;
+      }
+    }
+    if (createdTopics > 0) this.logger.info('Created topics', { topics: createdTopics, partitions: createdPartitions });
+    return { refused: false, results };
   }
 
   /**
@@ -176,9 +277,13 @@ export class TopicManager {
 
   /**
    * CreatePartitions semantics: grow `name` to `count` partitions, placing the new ones
-   * automatically or on `assignments` (one replica list per new partition).
+   * automatically or on `assignments` (one replica list per new partition). `recordsLeft`
+   * is what the operation may still write (one record per new partition): a topic that
+   * needs more is refused with POLICY_VIOLATION. The result says how many were added.
    */
-  async createPartitions(name: string, count: number, assignments: number[][] | null, validateOnly: boolean): Promise<TopicOperationResult> {
+  async createPartitions(
+    name: string, count: number, assignments: number[][] | null, validateOnly: boolean, recordsLeft = USER_OPERATION_RECORDS_MAX,
+  ): Promise<TopicOperationResult & { readonly partitionsAdded?: number }> {
     const topic = this.metadata.topic(name);
     if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: 'This server does not host this topic-partition.' };
     const current = topic.partitions.length;
@@ -190,7 +295,7 @@ export class TopicManager {
     if (assignments !== null && assignments.length !== additional) {
       return { errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Attempted to add ${additional} additional partition(s), but only ${assignments.length} assignment(s) were specified.` };
     }
-    if (additional > USER_OPERATION_RECORDS_MAX) return { errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: EXCESSIVE_BATCH_MESSAGE };
+    if (additional > recordsLeft) return { errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: EXCESSIVE_BATCH_MESSAGE };
     const replicationFactor = topic.partitions[0]!.replicas.length;
     const live = this.liveBrokerIds();
     let replicaLists: number[][];
@@ -205,11 +310,11 @@ export class TopicManager {
       if (!placed.ok) return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: `Unable to replicate the partition ${replicationFactor} time(s): ${placed.message}` };
       replicaLists = placed.assignments;
     }
-    if (validateOnly) return { errorCode: ErrorCode.NONE, errorMessage: null };
+    if (validateOnly) return { errorCode: ErrorCode.NONE, errorMessage: null, partitionsAdded: additional };
     try {
       await this.metadata.createPartitions(name, replicaLists.map(newPartition));
       this.logger.info('Created partitions', { topic: name, from: current, to: count });
-      return { errorCode: ErrorCode.NONE, errorMessage: null };
+      return { errorCode: ErrorCode.NONE, errorMessage: null, partitionsAdded: additional };
     } catch (err) {
       if (err instanceof MetadataError) return { errorCode: err.kafkaErrorCode, errorMessage: err.message };
       throw err;
@@ -218,17 +323,41 @@ export class TopicManager {
 
   // --- internals
 
-  /** Validates a creation and works out the partitions; writes nothing. */
-  private plan(req: CreateTopicRequest): Plan {
+  /** The existing topics' names plus those of `plans` that passed. */
+  private withPlanned(plans: readonly Plan[]): NameIndex {
+    const index = this.nameIndex();
+    for (const plan of plans) {
+      if (!plan.ok) continue;
+      index.names.add(plan.topic.name);
+      if (hasCollisionChars(plan.topic.name)) index.unified.set(unifyCollisionChars(plan.topic.name), plan.topic.name);
+    }
+    return index;
+  }
+
+  /** Existing topic names, for checking many creations without a scan per topic. */
+  private nameIndex(): NameIndex {
+    const index: NameIndex = { names: new Set(), unified: new Map() };
+    for (const t of this.metadata.topics()) {
+      index.names.add(t.name);
+      if (hasCollisionChars(t.name)) index.unified.set(unifyCollisionChars(t.name), t.name);
+    }
+    return index;
+  }
+
+  /**
+   * Validates a creation and works out the partitions; writes nothing. `index` holds the
+   * names taken (existing and planned in the same operation); without it, the store's.
+   */
+  private plan(req: CreateTopicRequest, index?: NameIndex): Plan {
     const { name } = req;
     if (name === CLUSTER_METADATA_TOPIC_NAME) return fail(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${CLUSTER_METADATA_TOPIC_NAME} is prohibited.`);
     const invalid = invalidTopicNameReason(name);
     if (invalid !== null) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, invalid);
-    if (this.metadata.topic(name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
+    if (index ? index.names.has(name) : this.metadata.topic(name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${name}' already exists.`);
     if (hasCollisionChars(name)) {
       const unified = unifyCollisionChars(name);
-      const colliding = this.metadata.topics().find((t) => unifyCollisionChars(t.name) === unified);
-      if (colliding) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${name}' collides with existing topic: ${colliding.name}`);
+      const colliding = index ? index.unified.get(unified) : this.metadata.topics().find((t) => unifyCollisionChars(t.name) === unified)?.name;
+      if (colliding !== undefined) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${name}' collides with existing topic: ${colliding}`);
     }
 
     const configs: Record<string, string> = {};
@@ -243,10 +372,9 @@ export class TopicManager {
 
     const replicaLists = this.replicaLists(req);
     if (!replicaLists.ok) return replicaLists;
-    if (1 + Object.keys(configs).length + replicaLists.lists.length > USER_OPERATION_RECORDS_MAX) {
-      return fail(ErrorCode.POLICY_VIOLATION, EXCESSIVE_BATCH_MESSAGE);
-    }
-    return { ok: true, topic: { name, partitions: replicaLists.lists.map(newPartition), configs, internal: isInternalTopic(name) } };
+    const records = 1 + Object.keys(configs).length + replicaLists.lists.length;
+    if (records > USER_OPERATION_RECORDS_MAX) return fail(ErrorCode.POLICY_VIOLATION, EXCESSIVE_BATCH_MESSAGE);
+    return { ok: true, records, topic: { name, partitions: replicaLists.lists.map(newPartition), configs, internal: isInternalTopic(name) } };
   }
 
   private replicaLists(req: CreateTopicRequest): { ok: true; lists: number[][] } | { ok: false; errorCode: number; errorMessage: string } {
@@ -332,6 +460,14 @@ export class TopicManager {
     this.creating.set(name, promise);
     return promise;
   }
+}
+
+/** Why `name` cannot be created now that `index` is taken, or null. */
+function takenReason(index: NameIndex, name: string): CreateTopicResult | null {
+  if (index.names.has(name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${name}' already exists.` };
+  const colliding = hasCollisionChars(name) ? index.unified.get(unifyCollisionChars(name)) : undefined;
+  if (colliding !== undefined) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: `Topic '${name}' collides with existing topic: ${colliding}` };
+  return null;
 }
 
 /** Kafka's checks of one manually assigned replica list; the message, or null when valid. */
