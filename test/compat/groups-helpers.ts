@@ -15,16 +15,8 @@ type TestLike = Pick<TestContext, 'after'>;
 
 export const PY_MEMBER = join(REPO_ROOT, 'test/compat/py/group_member.py');
 
-/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, last?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last seen: ${last()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The kit's poll (kit.ts), here too since every group test waits with it. */
+export { waitFor } from './kit.js';
 
 export interface MemberProcess {
   name: string;

@@ -46,13 +46,25 @@ export const TEST_BROKER_DEFAULTS: Readonly<Record<string, string | number>> = {
   'group.min.session.timeout.ms': 1000,
 };
 
-/** Polls `predicate` until it holds, or fails after `timeoutMs` naming `what`. */
-export async function waitUntil(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 20): Promise<void> {
+/**
+ * Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`
+ * naming `what` (and what `last` says was seen last). Tests wait for the state they expect
+ * with this rather than sleeping for a fixed time: a fixed sleep is too long on a quiet
+ * machine and too short on a loaded one.
+ */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, last?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last seen: ${last()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** waitFor with a predicate: resolves once `predicate` holds. */
+export async function waitUntil(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  await waitFor(what, timeoutMs, async () => ((await predicate()) ? true : undefined));
 }
 
 /** Starts a broker in this process on 127.0.0.1, port 0, with a fresh data directory. */
