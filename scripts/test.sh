@@ -16,9 +16,10 @@
 #     its path is listed in SERIAL below, or when its name ends in `.serial.test.ts`.
 #
 # Long mode (`--long`, or TRIBUTARY_LONG=1 in the environment) exports TRIBUTARY_LONG=1;
-# tests read it and run their big volumes and long schedules (crash-kill9's 40 kills per
-# mode, fuzz-network's minute of fuzzing, startup's 200 MiB, more model and property runs).
-# The default is sized for behaviour: every behaviour is tested in both modes.
+# tests read it and run their big volumes and long schedules: 100,000 records per client
+# round trip (test/compat/records.ts), crash-kill9's 40 kills per mode, fuzz-network's
+# minute of fuzzing, startup's 200 x 1 MiB. The default is sized for behaviour: every
+# behaviour is tested in both modes, and a new test with a big volume reads TRIBUTARY_LONG.
 #
 # The closing lines are the totals of both lanes in Node's summary format (`# pass N`,
 # `# fail N`, ...); the exit status is non-zero when any test failed.
