@@ -8,8 +8,9 @@
 #
 # Two lanes. Every `*.test.ts` in packages/*/test and test/compat is picked up on its own
 # (Node 20 does not expand globs for --test, so the shell lists them):
-#   - the parallel lane runs files side by side, TEST_CONCURRENCY (default 4) at a time;
-#     most files wait on sockets, child processes and timers rather than on the CPU;
+#   - the parallel lane runs test/compat files side by side, TEST_CONCURRENCY (default 4)
+#     at a time, and beside them the unit-test files of packages/*/test, 2 at a time; most
+#     compat files wait on sockets, child processes and timers rather than on the CPU;
 #   - the serial lane runs afterwards, one file at a time with nothing else of the suite
 #     running: files that assert latencies, start-up times or event-loop stalls, or that
 #     load the machine enough to upset such assertions elsewhere. A file goes there when
@@ -47,41 +48,54 @@ if [ "$#" -gt 0 ]; then
   exec "${NODE_TEST[@]}" --test-concurrency="${TEST_CONCURRENCY:-1}" "$@"
 fi
 
-# test/compat first: its files are the long ones (real clients, group sessions), and the
-# parallel lane ends sooner when they start first and the short unit-test files fill the gaps.
-mapfile -t all < <({ ls test/compat/*.test.ts; ls packages/*/test/*.test.ts; } 2>/dev/null)
-parallel=()
+mapfile -t all < <(ls packages/*/test/*.test.ts test/compat/*.test.ts 2>/dev/null)
+compat=()
+unit=()
 serial=()
 for f in "${all[@]}"; do
   lane=parallel
   case "$f" in *.serial.test.ts) lane=serial ;; esac
   for s in "${SERIAL[@]}"; do [ "$f" = "$s" ] && lane=serial; done
-  if [ "$lane" = serial ]; then serial+=("$f"); else parallel+=("$f"); fi
+  if [ "$lane" = serial ]; then serial+=("$f")
+  elif [[ "$f" == test/compat/* ]]; then compat+=("$f")
+  else unit+=("$f"); fi
 done
 
 # What the terminal sees is Node's default (spec on a terminal, TAP otherwise); a TAP copy
-# of each lane goes to a temporary file, from which the totals are added up.
+# of each run goes to a temporary file, from which the totals are added up.
 if [ -t 1 ]; then shown=spec; else shown=tap; fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/tributary-test-run.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 status=0
-lane() {
-  local name=$1 concurrency=$2
-  shift 2
+# One node test run: name, concurrency, where its report goes (stdout or a file), files.
+run_files() {
+  local name=$1 concurrency=$2 destination=$3
+  shift 3
   [ "$#" -gt 0 ] || return 0
-  echo "# lane $name: $# files, $concurrency at a time"
-  local started=$SECONDS
   "${NODE_TEST[@]}" --test-concurrency="$concurrency" \
-    --test-reporter="$shown" --test-reporter-destination=stdout \
+    --test-reporter="$shown" --test-reporter-destination="$destination" \
     --test-reporter=tap --test-reporter-destination="$work/$name.tap" \
-    "$@" || status=1
-  echo "# lane $name: $((SECONDS - started)) s"
+    "$@"
 }
 
 started=$SECONDS
-lane parallel "${TEST_CONCURRENCY:-4}" "${parallel[@]}"
-lane serial 1 "${serial[@]}"
+# The parallel lane is two node runs side by side. Node runs its files in sorted order, which
+# would start the long test/compat files (real clients, group sessions) after every unit
+# test; so the compat files get a run of their own (report shown live) and the unit-test
+# files another, two at a time (report shown when the compat run ends).
+echo "# lane parallel: ${#compat[@]} test/compat files, ${TEST_CONCURRENCY:-4} at a time, beside ${#unit[@]} unit-test files, 2 at a time"
+run_files unit 2 "$work/unit.out" "${unit[@]}" &
+unit_pid=$!
+run_files compat "${TEST_CONCURRENCY:-4}" stdout "${compat[@]}" || status=1
+wait "$unit_pid" || status=1
+[ -f "$work/unit.out" ] && cat "$work/unit.out"
+echo "# lane parallel: $((SECONDS - started)) s"
+
+serial_started=$SECONDS
+echo "# lane serial: ${#serial[@]} files, one at a time"
+run_files serial 1 stdout "${serial[@]}" || status=1
+echo "# lane serial: $((SECONDS - serial_started)) s"
 
 # The totals of both lanes, in Node's own summary format.
 echo "# all lanes: ${#all[@]} files in $((SECONDS - started)) s${TRIBUTARY_LONG:+ (long mode)}"
