@@ -97,7 +97,9 @@ echo "# lane serial: ${#serial[@]} files, one at a time"
 run_files serial 1 stdout "${serial[@]}" || status=1
 echo "# lane serial: $((SECONDS - serial_started)) s"
 
-# The totals of both lanes, in Node's own summary format.
+# The totals of both lanes, in Node's own summary format. (A run that died before its summary
+# counts nothing there, but still makes the exit status non-zero.)
+[ "$status" -eq 0 ] || echo "# a node test run exited non-zero"
 echo "# all lanes: ${#all[@]} files in $((SECONDS - started)) s${TRIBUTARY_LONG:+ (long mode)}"
 for key in tests suites pass fail cancelled skipped todo; do
   sum=0
