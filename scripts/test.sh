@@ -1,11 +1,113 @@
 #!/usr/bin/env bash
-# Runs every test file in the workspace with Node's own test runner. Node 20 does not
-# expand globs for --test, so the shell lists the files. TypeScript runs through tsx, and
-# the "source" export condition makes workspace packages resolve to their src/ (no build
-# needed for tests). Pass file paths to run only those.
+# Runs the test suite with Node's own test runner. TypeScript runs through tsx, and the
+# "source" export condition makes workspace packages resolve to their src/ (no build needed).
+#
+#   bash scripts/test.sh                   every test file, in two lanes (below)
+#   bash scripts/test.sh a.test.ts b.test.ts   just those files, one at a time
+#   bash scripts/test.sh --long [files]    long mode: big volumes and long schedules
+#
+# Two lanes. Every `*.test.ts` in packages/*/test and test/compat is picked up on its own
+# (Node 20 does not expand globs for --test, so the shell lists them):
+#   - the parallel lane runs test/compat files side by side, TEST_CONCURRENCY (default 4)
+#     at a time, and beside them the unit-test files of packages/*/test, 2 at a time; most
+#     compat files wait on sockets, child processes and timers rather than on the CPU;
+#   - the serial lane runs afterwards, one file at a time with nothing else of the suite
+#     running: files that assert latencies, start-up times or event-loop stalls, or that
+#     load the machine enough to upset such assertions elsewhere. A file goes there when
+#     its path is listed in SERIAL below, or when its name ends in `.serial.test.ts`.
+#
+# Long mode (`--long`, or TRIBUTARY_LONG=1 in the environment) exports TRIBUTARY_LONG=1;
+# tests read it and run their big volumes and long schedules: 100,000 records per client
+# round trip (test/compat/records.ts), crash-kill9's 40 kills per mode, fuzz-network's
+# minute of fuzzing, startup's 200 x 1 MiB. The default is sized for behaviour: every
+# behaviour is tested in both modes, and a new test with a big volume reads TRIBUTARY_LONG.
+#
+# The closing lines are the totals of both lanes in Node's summary format (`# pass N`,
+# `# fail N`, ...); the exit status is non-zero when any test failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$#" -gt 0 ]; then files=("$@"); else
-  mapfile -t files < <(ls packages/*/test/*.test.ts test/compat/*.test.ts 2>/dev/null | sort)
+
+# Files for the serial lane, by path from the repository root, each with its reason.
+SERIAL=(
+  test/compat/crash-kill9.test.ts                # SIGKILLs brokers under four producers: loads the CPU and disk
+  test/compat/fuzz-network.test.ts               # asserts that a good client never waits > 1 s while 20 fuzzers run
+  test/compat/groups-scale.test.ts               # 3,000 connections; asserts heartbeat latencies
+  test/compat/groups-durability.test.ts          # a SIGKILLed broker must restart within its static members' 10 s sessions
+  packages/broker/test/admin-kafkajs.test.ts     # asserts no event-loop stall while 3,000 partitions are deleted
+  packages/broker/test/broker-api-versions.test.ts # asserts start-up under a second
+)
+
+if [ "${1:-}" = "--long" ]; then
+  export TRIBUTARY_LONG=1
+  shift
 fi
-exec node --conditions=source --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-1}" "${files[@]}"
+
+NODE_TEST=(node --conditions=source --import tsx --test)
+
+if [ "$#" -gt 0 ]; then
+  exec "${NODE_TEST[@]}" --test-concurrency="${TEST_CONCURRENCY:-1}" "$@"
+fi
+
+mapfile -t all < <(ls packages/*/test/*.test.ts test/compat/*.test.ts 2>/dev/null)
+compat=()
+unit=()
+serial=()
+for f in "${all[@]}"; do
+  lane=parallel
+  case "$f" in *.serial.test.ts) lane=serial ;; esac
+  for s in "${SERIAL[@]}"; do [ "$f" = "$s" ] && lane=serial; done
+  if [ "$lane" = serial ]; then serial+=("$f")
+  elif [[ "$f" == test/compat/* ]]; then compat+=("$f")
+  else unit+=("$f"); fi
+done
+
+# What the terminal sees is Node's default (spec on a terminal, TAP otherwise); a TAP copy
+# of each run goes to a temporary file, from which the totals are added up.
+if [ -t 1 ]; then shown=spec; else shown=tap; fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/tributary-test-run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+status=0
+# One node test run: name, concurrency, where its report goes (stdout or a file), files.
+run_files() {
+  local name=$1 concurrency=$2 destination=$3
+  shift 3
+  [ "$#" -gt 0 ] || return 0
+  "${NODE_TEST[@]}" --test-concurrency="$concurrency" \
+    --test-reporter="$shown" --test-reporter-destination="$destination" \
+    --test-reporter=tap --test-reporter-destination="$work/$name.tap" \
+    "$@"
+}
+
+started=$SECONDS
+# The parallel lane is two node runs side by side. Node runs its files in sorted order, which
+# would start the long test/compat files (real clients, group sessions) after every unit
+# test; so the compat files get a run of their own (report shown live) and the unit-test
+# files another, two at a time (report shown when the compat run ends).
+echo "# lane parallel: ${#compat[@]} test/compat files, ${TEST_CONCURRENCY:-4} at a time, beside ${#unit[@]} unit-test files, 2 at a time"
+run_files unit 2 "$work/unit.out" "${unit[@]}" &
+unit_pid=$!
+run_files compat "${TEST_CONCURRENCY:-4}" stdout "${compat[@]}" || status=1
+wait "$unit_pid" || status=1
+[ -f "$work/unit.out" ] && cat "$work/unit.out"
+echo "# lane parallel: $((SECONDS - started)) s"
+
+serial_started=$SECONDS
+echo "# lane serial: ${#serial[@]} files, one at a time"
+run_files serial 1 stdout "${serial[@]}" || status=1
+echo "# lane serial: $((SECONDS - serial_started)) s"
+
+# The totals of both lanes, in Node's own summary format. (A run that died before its summary
+# counts nothing there, but still makes the exit status non-zero.)
+[ "$status" -eq 0 ] || echo "# a node test run exited non-zero"
+echo "# all lanes: ${#all[@]} files in $((SECONDS - started)) s${TRIBUTARY_LONG:+ (long mode)}"
+for key in tests suites pass fail cancelled skipped todo; do
+  sum=0
+  for f in "$work"/*.tap; do
+    [ -f "$f" ] || continue
+    n=$(grep -E "^# $key [0-9]+$" "$f" | tail -1 | awk '{print $3}')
+    sum=$((sum + ${n:-0}))
+  done
+  echo "# $key $sum"
+done
+exit "$status"

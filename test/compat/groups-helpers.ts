@@ -15,16 +15,8 @@ type TestLike = Pick<TestContext, 'after'>;
 
 export const PY_MEMBER = join(REPO_ROOT, 'test/compat/py/group_member.py');
 
-/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, last?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last seen: ${last()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** The kit's poll (kit.ts), here too since every group test waits with it. */
+export { waitFor } from './kit.js';
 
 export interface MemberProcess {
   name: string;
@@ -64,13 +56,14 @@ export function spawnMember(t: TestLike, name: string, command: string, args: st
 /**
  * A KafkaJS consumer in a child node process, so that it can be SIGKILLed like the others. It
  * prints `ASSIGNED p,p,...` on every GROUP_JOIN and `RECORD p offset` per record.
+ * SESSION_TIMEOUT_MS in its environment sets the session timeout (6000 by default).
  */
 const KAFKAJS_MEMBER = `
 import kafkajs from 'kafkajs';
 const { Kafka, logLevel } = kafkajs;
-const { BOOTSTRAP, GROUP, TOPIC } = process.env;
+const { BOOTSTRAP, GROUP, TOPIC, SESSION_TIMEOUT_MS } = process.env;
 const kafka = new Kafka({ clientId: 'kafkajs-member', brokers: [BOOTSTRAP], logLevel: logLevel.NOTHING });
-const consumer = kafka.consumer({ groupId: GROUP, sessionTimeout: 6000, heartbeatInterval: 1000, rebalanceTimeout: 20000, maxWaitTimeInMs: 500 });
+const consumer = kafka.consumer({ groupId: GROUP, sessionTimeout: Number(SESSION_TIMEOUT_MS ?? 6000), heartbeatInterval: 1000, rebalanceTimeout: 20000, maxWaitTimeInMs: 500 });
 consumer.on(consumer.events.GROUP_JOIN, (e) => {
   const mine = (e.payload.memberAssignment[TOPIC] ?? []).slice().sort((a, b) => a - b);
   process.stdout.write('ASSIGNED ' + mine.join(',') + '\\n');
@@ -87,12 +80,14 @@ export type GroupClient = 'kcat' | 'confluent' | 'kafka-python' | 'kafkajs';
 /**
  * Starts one member of `group` on `topic` with the given client; `instanceId` makes it static;
  * `strategy` sets librdkafka's partition.assignment.strategy (confluent-kafka-python only).
+ * `env.SESSION_TIMEOUT_MS` sets every client's session timeout (6000 by default, Kafka's
+ * smallest by default; the test brokers allow 1000 and up, test/compat/kit.ts).
  */
 export function startMember(t: TestLike, client: GroupClient, name: string, bootstrap: string, group: string, topic: string, instanceId?: string, strategy?: string, env: NodeJS.ProcessEnv = {}): MemberProcess {
   switch (client) {
     case 'kcat': {
       const args = ['-b', bootstrap, '-G', group, topic, '-q', '-u',
-        '-X', 'session.timeout.ms=6000', '-X', 'heartbeat.interval.ms=1000', '-X', 'auto.offset.reset=earliest',
+        '-X', `session.timeout.ms=${env['SESSION_TIMEOUT_MS'] ?? 6000}`, '-X', 'heartbeat.interval.ms=1000', '-X', 'auto.offset.reset=earliest',
         '-X', 'enable.auto.commit=false', '-f', 'RECORD %p %o\\n'];
       if (instanceId !== undefined) args.push('-X', `group.instance.id=${instanceId}`);
       return spawnMember(t, name, 'kcat', args);
@@ -101,7 +96,7 @@ export function startMember(t: TestLike, client: GroupClient, name: string, boot
     case 'kafka-python':
       return spawnMember(t, name, DEBIAN_PYTHON, ['-u', PY_MEMBER, client, bootstrap, group, topic, instanceId ?? '-', ...(strategy === undefined ? [] : [strategy])], env);
     case 'kafkajs':
-      return spawnMember(t, name, process.execPath, ['--input-type=module', '-e', KAFKAJS_MEMBER], { BOOTSTRAP: bootstrap, GROUP: group, TOPIC: topic });
+      return spawnMember(t, name, process.execPath, ['--input-type=module', '-e', KAFKAJS_MEMBER], { ...env, BOOTSTRAP: bootstrap, GROUP: group, TOPIC: topic });
   }
 }
 

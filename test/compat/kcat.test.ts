@@ -1,5 +1,5 @@
 /**
- * kcat (librdkafka 2.0.2, from Debian) against a real broker: produce 100,000 keyed records
+ * kcat (librdkafka 2.0.2, from Debian) against a real broker: produce RECORD_COUNT (10,000; 100,000 in long mode) keyed records
  * with a header in every compression codec librdkafka supports, read them back, and check
  * they are identical, in order, at contiguous offsets. The broker validates (and, for
  * compressed batches, decompresses) every batch librdkafka sends, so this is also the
@@ -11,11 +11,11 @@ import { Kafka, logLevel } from 'kafkajs';
 import { CompressionType, encodeBatch } from '@tributary/protocol';
 import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
 import { requireTool, run, startTestBroker } from './kit.js';
-import { assertRoundTrip, HEADER_KEY, HEADER_VALUE, keyValueLines, type ConsumedRecord } from './records.js';
+import { assertRoundTrip, HEADER_KEY, HEADER_VALUE, keyValueLines, RECORD_COUNT, type ConsumedRecord } from './records.js';
 
 const CODECS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 
-test('kcat produces and consumes 100,000 keyed records with headers in every codec', { timeout: 300_000 }, async (t) => {
+test(`kcat produces and consumes ${RECORD_COUNT.toLocaleString('en-US')} keyed records with headers in every codec`, { timeout: 300_000 }, async (t) => {
   requireTool('kcat');
   const broker = await startTestBroker(t);
   const admin = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).admin();

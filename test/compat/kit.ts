@@ -34,6 +34,39 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
+/**
+ * Broker settings every test broker starts with unless the test passes its own. Kafka's
+ * defaults cost real time that no test here measures: the first rebalance of an empty group
+ * waits group.initial.rebalance.delay.ms (3 s) for more members, and a session may not be
+ * shorter than group.min.session.timeout.ms (6 s), so a killed member is noticed only after
+ * 6 s. A test that is about either passes the value it means.
+ */
+export const TEST_BROKER_DEFAULTS: Readonly<Record<string, string | number>> = {
+  'group.initial.rebalance.delay.ms': 0,
+  'group.min.session.timeout.ms': 1000,
+};
+
+/**
+ * Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`
+ * naming `what` (and what `last` says was seen last). Tests wait for the state they expect
+ * with this rather than sleeping for a fixed time: a fixed sleep is too long on a quiet
+ * machine and too short on a loaded one.
+ */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, last?: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `; last seen: ${last()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** waitFor with a predicate: resolves once `predicate` holds. */
+export async function waitUntil(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  await waitFor(what, timeoutMs, async () => ((await predicate()) ? true : undefined));
+}
+
 /** Starts a broker in this process on 127.0.0.1, port 0, with a fresh data directory. */
 export async function startTestBroker(
   t: TestLike,
@@ -41,7 +74,7 @@ export async function startTestBroker(
 ): Promise<TestBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tributary-test-'));
   const logger = createLogger({ level: (process.env['TRIBUTARY_LOG_LEVEL'] as 'warn' | undefined) ?? 'warn' });
-  const broker = await startBroker({ dataDir, host: '127.0.0.1', port: 0, config, logger });
+  const broker = await startBroker({ dataDir, host: '127.0.0.1', port: 0, config: { ...TEST_BROKER_DEFAULTS, ...config }, logger });
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -88,6 +121,7 @@ export async function spawnBroker(
   opts: { dataDir: string; port: number; overrides?: Record<string, string | number> },
 ): Promise<BrokerProcess> {
   const overrides = {
+    ...TEST_BROKER_DEFAULTS,
     listeners: `PLAINTEXT://127.0.0.1:${opts.port}`,
     'log.dirs': opts.dataDir,
     ...opts.overrides,

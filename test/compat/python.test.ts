@@ -1,7 +1,7 @@
 /**
  * The Python clients from Debian against a real broker: confluent-kafka-python 1.7
  * (librdkafka) and kafka-python 2.0 (pure Python). Each creates a topic with its own
- * admin client, produces 100,000 keyed records with a header in every codec it supports,
+ * admin client, produces RECORD_COUNT (10,000; 100,000 in long mode) keyed records with a header in every codec it supports,
  * and reads them back in a consumer group; the Node side checks the records are
  * identical, in order, at contiguous offsets.
  */

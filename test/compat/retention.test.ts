@@ -5,16 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { requireTool, run, startTestBroker } from './kit.js';
+import { requireTool, run, startTestBroker, waitUntil } from './kit.js';
 import { keyOf, valueOf } from './records.js';
-
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 test('DeleteRecords moves the log start offset; kcat and KafkaJS reset from an offset below it', { timeout: 60_000 }, async (t) => {
   requireTool('kcat');
@@ -84,7 +76,7 @@ test('retention.ms and retention.bytes delete old segments and move the log star
   // by-size: 200 records of ~260 bytes (~52 KiB) with 8 KiB kept: at most a few segments remain.
   const expectations: [string, number][] = [['by-time', 150], ['by-size', 100]];
   for (const [topic, atLeast] of expectations) {
-    await until(`${topic}'s log start offset to reach ${atLeast}`, async () => {
+    await waitUntil(`${topic}'s log start offset to reach ${atLeast}`, async () => {
       const [o] = await admin.fetchTopicOffsets(topic);
       return Number(o!.low) >= atLeast;
     });

@@ -33,8 +33,6 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(`Tributary broker ${broker.nodeId} listening on ${broker.host}:${broker.port} (data: ${broker.dataDir}, cluster ${broker.clusterId})\n`);
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -53,6 +51,9 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // The handlers go in before the start-up line: whoever waits for the line may signal at
+  // once (a test that did so on a loaded machine saw the default action kill the broker).
+  process.stdout.write(`Tributary broker ${broker.nodeId} listening on ${broker.host}:${broker.port} (data: ${broker.dataDir}, cluster ${broker.clusterId})\n`);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

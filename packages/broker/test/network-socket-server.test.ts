@@ -144,7 +144,10 @@ test('in-flight requests per connection are bounded; reading resumes as response
   const client = await Client.open(port);
   t.after(() => client.socket.destroy());
   client.socket.write(Buffer.concat(Array.from({ length: 50 }, (_, i) => frame(i, 1))));
-  await new Promise((r) => setTimeout(r, 100));
+  // Wait for the server to take its 5 (a loaded machine may take a while), then give it a
+  // moment in which it could wrongly take a sixth.
+  await client.until(() => processor.concurrent >= 5);
+  await new Promise((r) => setTimeout(r, 50));
   assert.equal(processor.concurrent, 5, 'only 5 requests were taken while none completed');
   // Release requests one at a time; never more than 5 are in flight.
   while (client.ids.length < 50) {
@@ -212,7 +215,7 @@ test('max.connections.per.ip and max.connections close the excess', async (t) =>
   await a.until(() => a.ids.length === 1);
   // A slot frees when a connection goes.
   b.socket.destroy();
-  await new Promise((r) => setTimeout(r, 50));
+  await a.until(() => perIp.server.connectionCount === 1); // the server has seen b go
   const d = await Client.open(perIp.port);
   t.after(() => d.socket.destroy());
   d.socket.write(frame(4));

@@ -265,8 +265,15 @@ test('flush.messages triggers a flush', async (t) => {
   log.append(makeBatch({ timestamps: [1, 2] }), { leaderEpoch: 0 });
   await new Promise((r) => setImmediate(r));
   assert.equal(log.recoveryPoint, 0);
+  assert.equal(log.groupCommit.flushCount, 0, 'two messages start no flush');
   log.append(makeBatch({ timestamps: [1] }), { leaderEpoch: 0 });
-  await new Promise((r) => setTimeout(r, 10));
+  // The third message starts a background flush (a group commit started within this turn of
+  // the event loop). Waiting for that flush to finish, rather than for a fixed time, makes
+  // the check independent of how long the fsync takes on a loaded machine; the flush count
+  // shows the policy started it (waiting with waitForFlush would start a flush of its own).
+  await new Promise((r) => setImmediate(r));
+  assert.equal(log.groupCommit.flushCount, 1, 'the third message started a flush');
+  await log.groupCommit.idle();
   assert.equal(log.recoveryPoint, 3);
   await m.close();
 });

@@ -15,10 +15,10 @@ With the environment variable COMMIT=1 the member commits synchronously after it
 every record of a poll (at-least-once: a record is reported before its offset is committed).
 SIGTERM makes the member leave cleanly (consumer.close(), which sends LeaveGroup); SIGKILL
 leaves nothing behind but its session.
-The session timeout is 6000 ms (the broker's group.min.session.timeout.ms) and heartbeats go
-every 1000 ms, so a killed member is noticed within about six seconds.
-For the confluent member, the environment can change that: SESSION_TIMEOUT_MS sets
-session.timeout.ms, RECONNECT_BACKOFF_MAX_MS caps librdkafka's reconnect backoff (by default
+The session timeout is 6000 ms (Kafka's default group.min.session.timeout.ms) and heartbeats go
+every 1000 ms, so a killed member is noticed within about six seconds; SESSION_TIMEOUT_MS in
+the environment sets session.timeout.ms for both clients (the test brokers accept 1000 and up).
+For the confluent member, the environment can change more: RECONNECT_BACKOFF_MAX_MS caps librdkafka's reconnect backoff (by default
 it doubles up to 10 s, so after a broker restart the first successful heartbeat may come
 later than the session timeout, and librdkafka then gives up the assignment on its own),
 RDKAFKA_DEBUG turns on librdkafka's debug contexts (logged on stderr).
@@ -94,7 +94,7 @@ elif lib == "kafka-python":
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
-        session_timeout_ms=6000,
+        session_timeout_ms=int(os.environ.get("SESSION_TIMEOUT_MS", "6000")),
         heartbeat_interval_ms=1000,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
