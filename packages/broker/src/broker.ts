@@ -307,7 +307,7 @@ function logDefaults(config: BrokerConfig): Partial<LogConfig> {
 }
 
 function storageLogger(logger: Logger) {
-  return { info: (message: string) => logger.info(message), warn: (message: string) => logger.warn(message) };
+  return { info: (message: string) => logger.info(message), warn: (message: string) => logger.warn(message), error: (message: string) => logger.error(message) };
 }
 
 /**
