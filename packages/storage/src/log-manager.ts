@@ -540,7 +540,10 @@ export class LogManager {
         writeCheckpointFile(path.join(dir, name), entries, this.fs);
       } catch (err) {
         if (!isIoError(err)) throw err;
-        this.ioError(err, dir);
+        // A full disk leaves the previous checkpoint in place (the new one goes to a .tmp
+        // file first): only recovery work is lost, so the directory stays online.
+        if (isNoSpace(err)) this.warnNoSpace(dir, (err as Error).message);
+        else this.ioError(err, dir);
       }
     }
   }
@@ -636,18 +639,25 @@ export class LogManager {
     // that 10,000 partitions do not open 40,000 files at the same time.
     const logs = [...this.logsByKey.values()];
     let next = 0;
+    const unclean = new Set<string>();
     const closeNext = async (): Promise<void> => {
       while (next < logs.length) {
         const log = logs[next++]!;
-        // A failing close has taken its directory offline (no clean marker there); go on.
-        await log.close({ parentDirSynced: true }).catch((err: unknown) => this.ioError(err, log));
+        // A failing close has taken its directory offline, or found the disk full; either
+        // way that directory gets no clean marker (the next start recovers it). Go on.
+        await log.close({ parentDirSynced: true }).catch((err: unknown) => {
+          const dir = this.logDirOf(log);
+          unclean.add(dir);
+          if (isNoSpace(err)) this.warnNoSpace(dir, (err as Error).message);
+          else this.ioError(err, log);
+        });
       }
     };
     await Promise.all(Array.from({ length: Math.min(CLOSE_CONCURRENCY, logs.length) }, closeNext));
     this.checkpoint();
     await Promise.all([...this.background]);
     for (const dir of this.logDirs) {
-      if (!this.isLogDirOnline(dir)) continue;
+      if (!this.isLogDirOnline(dir) || unclean.has(dir)) continue;
       try {
         const fd = this.fs.openSync(path.join(dir, CLEAN_SHUTDOWN_FILE), 'w');
         try {
@@ -657,7 +667,9 @@ export class LogManager {
         }
         fsyncDir(dir, this.fs);
       } catch (err) {
-        this.ioError(err, dir);
+        // No marker on a full disk: the next start recovers, nothing is lost.
+        if (isNoSpace(err)) this.warnNoSpace(dir, (err as Error).message);
+        else this.ioError(err, dir);
       }
     }
   }

@@ -790,8 +790,11 @@ export class Log {
       await this.syncSegments(this.unflushedSegments(), true);
       await this.syncDirs(options.parentDirSynced ?? false);
     } catch (err) {
-      // Not durable after all: the log (and its directory) goes offline, no clean marker.
-      if (isIoError(err)) this.fail(err);
+      // Not durable after all: the log (and its directory) goes offline, no clean marker;
+      // on a full disk (an index write) the data is intact and the next start recovers it.
+      if (isIoError(err) && !isNoSpace(err)) this.fail(err);
+      else this.groupCommit.failAll(new StorageError(StorageErrorCode.LOG_CLOSED, `Log ${this.topic}-${this.partition} is closed`));
+      for (const seg of this.segments) seg.close();
       throw err;
     }
     this.recovery = this.logEnd;
