@@ -217,3 +217,36 @@ test('the only log dir failing stops the broker, as Kafka halts', async (t) => {
   assert.match(reason, /all log directories have failed/);
   assert.ok(lines.some((l) => l.includes('Shutting down the broker')));
 });
+
+test('EIO on a read: that partition of the Fetch answers KAFKA_STORAGE_ERROR, the other is served', async (t) => {
+  const { broker, dirs, faults } = await start(t, 2);
+  const client = await RawClient.open(broker.port);
+  t.after(() => client.close());
+  const created = await client.request('CreateTopics', 7, { topics: [{ name: 'reads', numPartitions: 2, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+  assert.deepEqual([dirOf(broker, 'reads', 0), dirOf(broker, 'reads', 1)], [dirs[1], dirs[0]]);
+  for (const p of [0, 1]) assert.equal(await produceRaw(client, 'reads', p, -1), ErrorCode.NONE);
+  faults.fail({ op: 'read', code: 'EIO', match: (f) => f.startsWith(dirs[1]! + sep) });
+  const r = await client.request('Fetch', 12, {
+    replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic: 'reads', partitions: [0, 1].map((partition) => ({ partition, fetchOffset: 0, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1 })) }],
+    forgottenTopicsData: [], rackId: '',
+  });
+  assert.equal(r.errorCode, ErrorCode.NONE);
+  const parts = r.responses[0]!.partitions;
+  assert.deepEqual(parts.map((p) => p.errorCode), [ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.NONE]);
+  assert.ok((parts[1]!.records?.length ?? 0) > 0);
+  assert.deepEqual(broker.services.logManager.offlineLogDirs(), [dirs[1]]);
+});
+
+test('the log dir holding the metadata log failing stops the broker, even with another dir online', async (t) => {
+  const { broker, dirs, faults } = await start(t, 2);
+  const client = await RawClient.open(broker.port);
+  t.after(() => client.close());
+  const created = await client.request('CreateTopics', 7, { topics: [{ name: 'meta', numPartitions: 2, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+  assert.equal(dirOf(broker, 'meta', 1), dirs[0]);
+  faults.fail({ op: 'write', code: 'EIO', match: (f) => f.startsWith(dirs[0]! + sep) && f.endsWith('.log') });
+  assert.equal(await produceRaw(client, 'meta', 1, 1), ErrorCode.KAFKA_STORAGE_ERROR);
+  assert.match(await broker.failed, /metadata log has failed/);
+});
