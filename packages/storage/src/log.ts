@@ -234,6 +234,15 @@ export class Log {
     }
   }
 
+  /**
+   * For reads done outside this class (time lookups in log-offsets.ts, the broker's
+   * producer-state rebuild): refuses an offline log and takes the log offline on an I/O error.
+   */
+  guardRead<T>(what: string, op: () => T): T {
+    this.ensureOpen();
+    return this.guard(what, op);
+  }
+
   private failure(what: string, err: unknown): unknown {
     if (!isIoError(err)) return err;
     if (isNoSpace(err)) {

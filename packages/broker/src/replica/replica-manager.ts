@@ -302,7 +302,12 @@ export class ReplicaManager {
     let producers: ProducerStateTable | undefined;
     let check: SequenceCheck | undefined;
     if (header.producerId >= 0) {
-      producers = this.producerStateOf(log);
+      try {
+        producers = this.producerStateOf(log);
+      } catch (err) {
+        // Rebuilding reads the log: a read error has taken its directory offline.
+        return this.storageFailure('Append', req, log, err);
+      }
       check = producers.check(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta);
       if (check.kind === 'duplicate') {
         return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.baseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, recordErrors: [] };
