@@ -3,12 +3,12 @@
  * work: the retention check (log.retention.check.interval.ms), the flush.ms scheduler, and
  * the three checkpoint files. Layout of each log dir:
  *
- *   <dataDir>/recovery-point-offset-checkpoint    per partition: offsets below are fsynced
- *   <dataDir>/log-start-offset-checkpoint          per partition: first fetchable offset
- *   <dataDir>/replication-offset-checkpoint        per partition: high watermark
- *   <dataDir>/.kafka_cleanshutdown                 present only between close() and the next open
- *   <dataDir>/<topic>-<partition>/                 one Log each (see log.ts)
- *   <dataDir>/<topic>-<partition>.<uuid>-delete/   a deleted partition, removed in the background
+ *   <logDir>/recovery-point-offset-checkpoint     per partition: offsets below are fsynced
+ *   <logDir>/log-start-offset-checkpoint           per partition: first fetchable offset
+ *   <logDir>/replication-offset-checkpoint         per partition: high watermark
+ *   <logDir>/.kafka_cleanshutdown                  present only between close() and the next open
+ *   <logDir>/<topic>-<partition>/                  one Log each (see log.ts)
+ *   <logDir>/<topic>-<partition>.<uuid>-delete/    a deleted partition, removed in the background
  *
  * Several log dirs (Kafka's JBOD): each has its own checkpoint files and clean-shutdown
  * marker; a partition lives in exactly one of them, found where it is at start-up; a new
