@@ -132,6 +132,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   let failedEarly: string | undefined;
   try {
     const config = staticConfig.withDynamic({ clusterDefault: metadata.brokerConfigs(null), perBroker: metadata.brokerConfigs(nodeId) });
+    const servicesRef: { current?: BrokerServices } = {};
     const logManager = await LogManager.open({
       logDirs,
       ...(options.fileSystem !== undefined ? { fileSystem: options.fileSystem } : {}),
@@ -149,6 +150,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       logger: storageLogger(logger.child({ component: 'storage' })),
       // The storage layer has logged the one error line naming the directory and the cause.
       onLogDirFailure: (dir) => {
+        servicesRef.current?.replicaManager.wakeOffline();
         const online = logManager.logDirs.filter((d) => logManager.isLogDirOnline(d));
         let reason: string | undefined;
         if (online.length === 0) reason = `all log directories have failed (${logManager.logDirs.join(', ')})`;
@@ -159,7 +161,6 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       },
     });
     closeables.push(() => logManager.close());
-    const servicesRef: { current?: BrokerServices } = {};
     const currentConfig = () => servicesRef.current?.config ?? config;
     const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'replica' }) });
     closeables.push(async () => replicaManager.close());

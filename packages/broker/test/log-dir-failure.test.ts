@@ -252,3 +252,26 @@ test('the log dir holding the metadata log failing stops the broker, even with a
   assert.ok(answer === ErrorCode.KAFKA_STORAGE_ERROR || answer === 'connection closed', String(answer));
   assert.match(await broker.failed, /metadata log has failed/);
 });
+
+test('a fetch long-polling a partition whose directory fails answers at once with KAFKA_STORAGE_ERROR', async (t) => {
+  const { broker, dirs, faults } = await start(t, 2);
+  const client = await RawClient.open(broker.port);
+  t.after(() => client.close());
+  const created = await client.request('CreateTopics', 7, { topics: [{ name: 'poll', numPartitions: 3, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+  assert.deepEqual([dirOf(broker, 'poll', 0), dirOf(broker, 'poll', 2)], [dirs[1], dirs[1]]);
+  const poller = await RawClient.open(broker.port);
+  t.after(() => poller.close());
+  const started = Date.now();
+  const polling = poller.request('Fetch', 12, {
+    replicaId: -1, maxWaitMs: 20_000, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+    topics: [{ topic: 'poll', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, logStartOffset: -1 }] }],
+    forgottenTopicsData: [], rackId: '',
+  }, { timeoutMs: 30_000 });
+  await new Promise((r) => setTimeout(r, 200));
+  faults.fail({ op: 'write', code: 'EIO', match: (f) => f.startsWith(dirs[1]! + sep) });
+  assert.equal(await produceRaw(client, 'poll', 2, 1), ErrorCode.KAFKA_STORAGE_ERROR);
+  const r = await polling;
+  assert.ok(Date.now() - started < 10_000, `answered after ${Date.now() - started} ms`);
+  assert.equal(r.responses[0]!.partitions[0]!.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+});

@@ -396,6 +396,11 @@ export class ReplicaManager {
     return table;
   }
 
+  /** Wakes the fetches waiting on logs that went offline, so they answer now rather than at maxWaitMs. */
+  wakeOffline(): void {
+    for (const log of [...this.waiters.keys()]) if (log.isOffline) this.wake(log);
+  }
+
   /** Wakes every fetch waiting on this log. */
   wake(log: Log): void {
     const waiting = this.waiters.get(log);
