@@ -28,7 +28,7 @@ import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
 import type { BoundListener } from './network/socket-server.js';
-import { LogManager } from '@tributary/storage';
+import { LogManager, type FileSystem } from '@tributary/storage';
 import { decompressSync } from '@tributary/protocol';
 import { ReplicaManager } from './replica/replica-manager.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
@@ -76,6 +76,8 @@ export interface StartBrokerOptions {
   readonly logger?: Logger;
   /** Extra handlers (tests); replace built-in ones with the same api key. */
   readonly handlers?: readonly Handler<any, any>[];
+  /** File system calls of the partition logs (tests inject failures); node:fs by default. */
+  readonly fileSystem?: FileSystem;
 }
 
 export interface RunningBroker {
@@ -90,6 +92,11 @@ export interface RunningBroker {
   readonly services: BrokerServices;
   /** Stops listening, closes connections, closes stores. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Resolves when the broker has stopped by itself: every log directory (or the one
+   * holding the metadata log) failed, as Kafka halts then. main.ts exits with 1.
+   */
+  readonly failed: Promise<string>;
 }
 
 export async function startBroker(options: StartBrokerOptions): Promise<RunningBroker> {
@@ -105,22 +112,34 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   if (options.nodeId !== undefined) shorthand['node.id'] = options.nodeId;
   const staticConfig = BrokerConfig.load([...(options.staticConfig ?? []), shorthand, options.config ?? {}], logger);
 
-  // --- identity
-  const logDir = resolve(staticConfig.logDir);
-  mkdirSync(logDir, { recursive: true });
-  const { meta, created } = ensureMetaProperties(logDir, { nodeId: staticConfig.nodeId });
-  if (created) logger.info('Created meta.properties', { dir: logDir, clusterId: meta.clusterId, nodeId: meta.nodeId });
+  // --- identity: meta.properties in every log dir (the first decides a new cluster id), as
+  // Kafka writes one per directory with the same cluster.id and node.id, each its own directory.id.
+  const logDirs = staticConfig.logDirs.map((d) => resolve(d));
+  const logDir = logDirs[0]!;
+  let meta: { clusterId: string; nodeId: number } | undefined;
+  for (const dir of logDirs) {
+    mkdirSync(dir, { recursive: true });
+    const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId });
+    if (identity.created) logger.info('Created meta.properties', { dir, clusterId: identity.meta.clusterId, nodeId: identity.meta.nodeId });
+    meta ??= identity.meta;
+  }
+  if (meta === undefined) throw new Error('log.dirs is empty');
   const nodeId = meta.nodeId;
 
   // --- metadata
   const metadata = await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
   let server: SocketServer | undefined;
   const closeables: (() => Promise<void>)[] = [];
+  // Set once the broker is running: a log directory failure that leaves nothing to serve stops it.
+  let stopOnFailure: ((reason: string) => void) | undefined;
+  let failedEarly: string | undefined;
   try {
     // The effective config at start-up; from here on, dynamicConfig.current.
     const config = DynamicConfig.effective(staticConfig, metadata, nodeId);
+    const servicesRef: { current?: BrokerServices } = {};
     const logManager = await LogManager.open({
-      dataDir: logDir,
+      logDirs,
+      ...(options.fileSystem !== undefined ? { fileSystem: options.fileSystem } : {}),
       defaults: config.logDefaults(),
       topicConfigs: new Map(metadata.topics().map((t) => [t.name, config.logConfig(t.configs)])),
       decompress: (type, data) => {
@@ -133,7 +152,17 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       retentionCheckIntervalMs: config.number('log.retention.check.interval.ms'),
       reservedDirs: [METADATA_DIR],
       logger: storageLogger(logger.child({ component: 'storage' })),
-      onIoError: (err, log) => logger.error('Log directory I/O error', { err, topic: log?.topic, partition: log?.partition }),
+      // The storage layer has logged the one error line naming the directory and the cause.
+      onLogDirFailure: (dir) => {
+        servicesRef.current?.replicaManager.wakeOffline();
+        const online = logManager.logDirs.filter((d) => logManager.isLogDirOnline(d));
+        let reason: string | undefined;
+        if (online.length === 0) reason = `all log directories have failed (${logManager.logDirs.join(', ')})`;
+        else if (dir === logDir) reason = `the directory holding the metadata log has failed (${dir})`;
+        if (reason === undefined) return;
+        if (stopOnFailure) stopOnFailure(reason);
+        else failedEarly = reason;
+      },
     });
     closeables.push(() => logManager.close());
     // The one subscription through which dynamic broker and topic configs take effect.
@@ -175,6 +204,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       producerIds: new ProducerIdManager(logDir),
       closing: false,
     };
+    servicesRef.current = services;
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
@@ -209,7 +239,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
 
     let closing: Promise<void> | undefined;
     const runningServer = server;
-    return {
+    let reportFailure!: (reason: string) => void;
+    const failed = new Promise<string>((resolve) => {
+      reportFailure = resolve;
+    });
+    const running: RunningBroker = {
       host: first.host,
       port: first.port,
       nodeId,
@@ -230,7 +264,18 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
         })();
         return closing;
       },
+      failed,
     };
+    // Kafka halts the broker when no log dir is left or the metadata dir failed: nothing it
+    // could still serve would be safe. Here the broker closes (what it can still flush is
+    // flushed) and main.ts exits with status 1.
+    stopOnFailure = (reason) => {
+      stopOnFailure = () => undefined;
+      logger.error(`Shutting down the broker: ${reason}`, { nodeId });
+      running.close().then(() => reportFailure(reason), () => reportFailure(reason));
+    };
+    if (failedEarly !== undefined) stopOnFailure(failedEarly);
+    return running;
   } catch (err) {
     await server?.stop();
     await closeAll(closeables, logger);
@@ -252,7 +297,7 @@ async function closeAll(closeables: (() => Promise<void>)[], logger: Logger): Pr
 }
 
 function storageLogger(logger: Logger) {
-  return { info: (message: string) => logger.info(message), warn: (message: string) => logger.warn(message) };
+  return { info: (message: string) => logger.info(message), warn: (message: string) => logger.warn(message), error: (message: string) => logger.error(message) };
 }
 
 /**

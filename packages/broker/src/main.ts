@@ -22,11 +22,18 @@ async function main(argv: readonly string[]): Promise<void> {
   const levelFromConfig = merged['log4j.rootLogger.level'] ?? merged['tributary.log.level'];
   const logger = createLogger({ level: isLogLevel(levelFromConfig) ? levelFromConfig : undefined });
   // log.dirs / log.dir from the file win; otherwise ./data, as documented.
-  const dataDir = String(merged['log.dirs'] ?? merged['log.dir'] ?? DEFAULT_DATA_DIR).split(',')[0]!.trim();
+  const dataDirs = String(merged['log.dirs'] ?? merged['log.dir'] ?? DEFAULT_DATA_DIR).split(',').map((d) => d.trim()).filter((d) => d !== '');
+  const dataDir = dataDirs[0] ?? DEFAULT_DATA_DIR;
 
   let broker: RunningBroker;
   try {
-    broker = await startBroker({ dataDir: resolve(dataDir), staticConfig: [fileConfig, args.overrides], logger });
+    broker = await startBroker({
+      dataDir: resolve(dataDir),
+      staticConfig: [fileConfig, args.overrides],
+      logger,
+      // startBroker's dataDir shorthand names one directory; keep every entry of log.dirs.
+      ...(dataDirs.length > 1 ? { config: { 'log.dirs': dataDirs.map((d) => resolve(d)).join(',') } } : {}),
+    });
   } catch (err) {
     const e = err as Error & { code?: string };
     process.stderr.write(`Tributary broker failed to start: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
@@ -49,6 +56,10 @@ async function main(argv: readonly string[]): Promise<void> {
       },
     );
   };
+  // The broker stopped itself (its log directories failed): exit non-zero, like Kafka's halt.
+  void broker.failed.then(() => {
+    if (!stopping) process.exit(1);
+  });
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // The handlers go in before the start-up line: whoever waits for the line may signal at

@@ -10,7 +10,8 @@
  * Written atomically: the new content goes to `<name>.tmp`, is fsynced, renamed over the
  * old file, and the directory is fsynced so the rename itself survives a power loss.
  */
-import fs from 'node:fs';
+import type { FileSystem } from './file-system.js';
+import { nodeFileSystem } from './file-system.js';
 import path from 'node:path';
 import { StorageError, StorageErrorCode } from './errors.js';
 import { fsyncAsync } from './index-file.js';
@@ -58,7 +59,7 @@ export function parseCheckpoint(text: string, file = '<checkpoint>'): Map<string
 }
 
 /** Reads a checkpoint; a missing file is an empty map. A malformed one throws CORRUPT_CHECKPOINT. */
-export function readCheckpointFile(file: string): Map<string, number> {
+export function readCheckpointFile(file: string, fs: FileSystem = nodeFileSystem): Map<string, number> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -69,7 +70,7 @@ export function readCheckpointFile(file: string): Map<string, number> {
   return parseCheckpoint(text, file);
 }
 
-export function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string, fs: FileSystem = nodeFileSystem): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);
@@ -79,16 +80,16 @@ export function fsyncDir(dir: string): void {
 }
 
 /** fsyncDir with the fsync on libuv's threadpool. */
-export async function fsyncDirAsync(dir: string): Promise<void> {
+export async function fsyncDirAsync(dir: string, fs: FileSystem = nodeFileSystem): Promise<void> {
   const fd = fs.openSync(dir, 'r');
   try {
-    await fsyncAsync(fd);
+    await fsyncAsync(fs, fd);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-export function writeCheckpointFile(file: string, entries: ReadonlyMap<string, number>): void {
+export function writeCheckpointFile(file: string, entries: ReadonlyMap<string, number>, fs: FileSystem = nodeFileSystem): void {
   const tmp = file + '.tmp';
   const fd = fs.openSync(tmp, 'w');
   try {
@@ -98,5 +99,5 @@ export function writeCheckpointFile(file: string, entries: ReadonlyMap<string, n
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
-  fsyncDir(path.dirname(file));
+  fsyncDir(path.dirname(file), fs);
 }

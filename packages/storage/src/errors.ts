@@ -20,6 +20,16 @@ export const StorageErrorCode = {
   INVALID_PARTITION_NAME: 'STORAGE_INVALID_PARTITION_NAME',
   /** A file system call failed; the broker should take the log directory offline. */
   IO_ERROR: 'STORAGE_IO_ERROR',
+  /**
+   * The log's directory was taken offline after an I/O error (Kafka's KafkaStorageException):
+   * nothing more is read, written or acknowledged from it until the broker restarts.
+   */
+  LOG_DIR_OFFLINE: 'STORAGE_LOG_DIR_OFFLINE',
+  /**
+   * A write found the disk full (ENOSPC/EDQUOT). The partial write was rolled back and the
+   * log stays online: the request may be retried once space is freed.
+   */
+  NO_SPACE: 'STORAGE_NO_SPACE',
 } as const;
 export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
 

@@ -4,10 +4,11 @@
  * and close. An index file is therefore a possibly stale prefix of the in-memory index;
  * loading validates it and rebuilds from the log when it does not fit (see log-segment.ts).
  */
-import fs from 'node:fs';
+import { constants } from 'node:fs';
+import type { FileSystem } from './file-system.js';
 
 /** Reads a whole index file; null when it does not exist. */
-export function readIndexFile(file: string): Buffer | null {
+export function readIndexFile(fs: FileSystem, file: string): Buffer | null {
   try {
     return fs.readFileSync(file);
   } catch (err) {
@@ -20,8 +21,8 @@ export function readIndexFile(file: string): Buffer | null {
  * Makes the file hold exactly `bytes`, writing only what changed since the last persist
  * (`validBytes`, the prefix known to match). Returns the new valid length.
  */
-export function persistIndexFile(file: string, bytes: Buffer, validBytes: number, fsync: boolean): number {
-  const fd = writeIndexFile(file, bytes, validBytes);
+export function persistIndexFile(fs: FileSystem, file: string, bytes: Buffer, validBytes: number, fsync: boolean): number {
+  const fd = writeIndexFile(fs, file, bytes, validBytes);
   try {
     if (fsync) fs.fsyncSync(fd);
   } finally {
@@ -34,10 +35,10 @@ export function persistIndexFile(file: string, bytes: Buffer, validBytes: number
  * persistIndexFile with the fsync on libuv's threadpool, so that many index files (a
  * clean shutdown of thousands of partitions) are made durable concurrently.
  */
-export async function persistIndexFileDurably(file: string, bytes: Buffer, validBytes: number): Promise<number> {
-  const fd = writeIndexFile(file, bytes, validBytes);
+export async function persistIndexFileDurably(fs: FileSystem, file: string, bytes: Buffer, validBytes: number): Promise<number> {
+  const fd = writeIndexFile(fs, file, bytes, validBytes);
   try {
-    await fsyncAsync(fd);
+    await fsyncAsync(fs, fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -45,8 +46,8 @@ export async function persistIndexFileDurably(file: string, bytes: Buffer, valid
 }
 
 /** Opens the file and makes it hold `bytes`; returns the open descriptor. */
-function writeIndexFile(file: string, bytes: Buffer, validBytes: number): number {
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+function writeIndexFile(fs: FileSystem, file: string, bytes: Buffer, validBytes: number): number {
+  const fd = fs.openSync(file, constants.O_RDWR | constants.O_CREAT, 0o644);
   try {
     const from = Math.max(0, Math.min(validBytes, bytes.length));
     if (from < bytes.length) fs.writeSync(fd, bytes, from, bytes.length - from, from);
@@ -59,9 +60,11 @@ function writeIndexFile(file: string, bytes: Buffer, validBytes: number): number
 }
 
 /** fsync (or fdatasync) of an open file on libuv's threadpool. */
-export function fsyncAsync(fd: number, dataOnly = false): Promise<void> {
+export function fsyncAsync(fs: FileSystem, fd: number, dataOnly = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    (dataOnly ? fs.fdatasync : fs.fsync)(fd, (err) => (err ? reject(err) : resolve()));
+    const done = (err: NodeJS.ErrnoException | null): void => (err ? reject(err) : resolve());
+    if (dataOnly) fs.fdatasync(fd, done);
+    else fs.fsync(fd, done);
   });
 }
 

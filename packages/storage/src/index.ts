@@ -36,3 +36,5 @@ export type { FsyncMode } from './group-commit.js';
 export type { Decompressor } from './record-timestamps.js';
 export type { LogManagerOptions, OpenStats, StorageLogger } from './log-manager.js';
 export { CLEAN_SHUTDOWN_FILE, LogManager } from './log-manager.js';
+export type { FileSystem } from './file-system.js';
+export { isIoError, isNoSpace, nodeFileSystem } from './file-system.js';

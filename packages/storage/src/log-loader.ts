@@ -12,11 +12,12 @@
  *  4. After a clean shutdown only the last segment's tail is read (from its last index
  *     entry) to find the log end offset. Indexes of other segments load on first use.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from './clock.js';
 import { fsyncDir } from './checkpoint-file.js';
 import { parseSegmentFileName } from './file-names.js';
+import type { FileSystem } from './file-system.js';
+import { nodeFileSystem } from './file-system.js';
 import type { FsyncMode } from './group-commit.js';
 import type { LogListener } from './log.js';
 import { Log } from './log.js';
@@ -43,6 +44,8 @@ export interface LoadLogOptions {
   fsyncMode: FsyncMode;
   decompress?: Decompressor;
   listener?: LogListener;
+  /** node:fs unless a test injects failures (file-system.ts). */
+  fs?: FileSystem;
 }
 
 export interface LoadStats {
@@ -56,19 +59,20 @@ export interface LoadStats {
 
 const LEFTOVER_SUFFIXES = ['.deleted', '.cleaned', '.swap', '.tmp'];
 
-function unlinkQuiet(file: string): void {
+function unlinkQuiet(fs: FileSystem, file: string): void {
   fs.rmSync(file, { force: true });
 }
 
 export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats } {
   const { dir, config, clock } = options;
+  const fs = options.fs ?? nodeFileSystem;
   const now = clock.now();
-  const settings = { indexIntervalBytes: config.indexIntervalBytes, maxIndexBytes: config.segmentIndexBytes };
+  const settings = { indexIntervalBytes: config.indexIntervalBytes, maxIndexBytes: config.segmentIndexBytes, fs };
   const logs = new Set<number>();
   const indexes: Array<{ base: number; name: string }> = [];
   for (const name of fs.readdirSync(dir)) {
     if (LEFTOVER_SUFFIXES.some((s) => name.endsWith(s))) {
-      unlinkQuiet(path.join(dir, name));
+      unlinkQuiet(fs, path.join(dir, name));
       continue;
     }
     const parsed = parseSegmentFileName(name);
@@ -76,7 +80,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     if (parsed.kind === 'log') logs.add(parsed.baseOffset);
     else indexes.push({ base: parsed.baseOffset, name });
   }
-  for (const idx of indexes) if (!logs.has(idx.base)) unlinkQuiet(path.join(dir, idx.name));
+  for (const idx of indexes) if (!logs.has(idx.base)) unlinkQuiet(fs, path.join(dir, idx.name));
 
   const stats: LoadStats = { segments: 0, recoveredSegments: 0, truncatedBytes: 0, deletedSegments: 0 };
   let segments = [...logs].sort((a, b) => a - b).map((base) => {
@@ -85,7 +89,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   });
   if (segments.length === 0) {
     segments = [LogSegment.create(dir, options.logStartOffset ?? 0, settings, now)];
-    if (!options.deferDirSync) fsyncDir(dir);
+    if (!options.deferDirSync) fsyncDir(dir, fs);
   }
 
   let logEnd: number;
@@ -121,9 +125,9 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     }
     for (const seg of segments.splice(cutAt)) {
       seg.close();
-      unlinkQuiet(seg.logFile);
-      unlinkQuiet(seg.indexFile);
-      unlinkQuiet(seg.timeIndexFile);
+      unlinkQuiet(fs, seg.logFile);
+      unlinkQuiet(fs, seg.indexFile);
+      unlinkQuiet(fs, seg.timeIndexFile);
       stats.deletedSegments++;
     }
     // Recovery does not fsync what it validated (with 1,000 partitions that was ~4,000
@@ -147,12 +151,12 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     // The log start offset was checkpointed past data a crash lost: restart empty there.
     for (const seg of segments.splice(0)) {
       seg.close();
-      unlinkQuiet(seg.logFile);
-      unlinkQuiet(seg.indexFile);
-      unlinkQuiet(seg.timeIndexFile);
+      unlinkQuiet(fs, seg.logFile);
+      unlinkQuiet(fs, seg.indexFile);
+      unlinkQuiet(fs, seg.timeIndexFile);
     }
     segments.push(LogSegment.create(dir, logStart, settings, now));
-    fsyncDir(dir);
+    fsyncDir(dir, fs);
     logEnd = logStart;
     recoveryPoint = logStart;
   }
@@ -170,6 +174,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     recoveryPoint,
     highWatermark: hw,
     fsyncMode: options.fsyncMode,
+    fs,
     dirsUnsynced: options.deferDirSync === true,
     ...(options.decompress !== undefined ? { decompress: options.decompress } : {}),
     ...(options.listener !== undefined ? { listener: options.listener } : {}),

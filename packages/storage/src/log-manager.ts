@@ -1,19 +1,31 @@
 /**
- * All partition logs of one data directory, with Kafka's background work: the retention
- * check (log.retention.check.interval.ms), the flush.ms scheduler, and the three
- * checkpoint files. Layout of the data dir:
+ * All partition logs of the broker's log directories (log.dirs), with Kafka's background
+ * work: the retention check (log.retention.check.interval.ms), the flush.ms scheduler, and
+ * the three checkpoint files. Layout of each log dir:
  *
- *   <dataDir>/recovery-point-offset-checkpoint    per partition: offsets below are fsynced
- *   <dataDir>/log-start-offset-checkpoint          per partition: first fetchable offset
- *   <dataDir>/replication-offset-checkpoint        per partition: high watermark
- *   <dataDir>/.kafka_cleanshutdown                 present only between close() and the next open
- *   <dataDir>/<topic>-<partition>/                 one Log each (see log.ts)
- *   <dataDir>/<topic>-<partition>.<uuid>-delete/   a deleted partition, removed in the background
+ *   <logDir>/recovery-point-offset-checkpoint     per partition: offsets below are fsynced
+ *   <logDir>/log-start-offset-checkpoint           per partition: first fetchable offset
+ *   <logDir>/replication-offset-checkpoint         per partition: high watermark
+ *   <logDir>/.kafka_cleanshutdown                  present only between close() and the next open
+ *   <logDir>/<topic>-<partition>/                  one Log each (see log.ts)
+ *   <logDir>/<topic>-<partition>.<uuid>-delete/    a deleted partition, removed in the background
+ *
+ * Several log dirs (Kafka's JBOD): each has its own checkpoint files and clean-shutdown
+ * marker; a partition lives in exactly one of them, found where it is at start-up; a new
+ * partition goes to the online directory with the fewest partitions (Kafka's rule, ties in
+ * log.dirs order).
+ *
+ * Disk failures (Kafka's LogDirFailureChannel): an I/O error in any operation of a log, or
+ * in a checkpoint of a directory, takes that whole directory offline, once, with one
+ * error line. Its logs are closed without flushing and refuse everything (LOG_DIR_OFFLINE,
+ * which the broker answers as KAFKA_STORAGE_ERROR); getLog still returns them, so the
+ * broker never creates an empty log elsewhere for a partition whose data is on the failed
+ * disk. Other directories keep working. The exception is a full disk on a write: the write
+ * is rolled back and fails alone (NO_SPACE), the directory stays online (file-system.ts).
  *
  * Every timer is unref'ed and every background task is also a public method, so tests
  * call `runRetention()` or `checkpoint()` directly with an injected clock.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
@@ -28,6 +40,9 @@ import {
   writeCheckpointFile,
 } from './checkpoint-file.js';
 import { StorageError, StorageErrorCode } from './errors.js';
+import { ConfigError } from './config-def.js';
+import type { FileSystem } from './file-system.js';
+import { isIoError, isNoSpace, nodeFileSystem } from './file-system.js';
 import { checkPartitionName, parsePartitionDirName, partitionDirName } from './file-names.js';
 import type { FsyncMode } from './group-commit.js';
 import type { Log, LogListener } from './log.js';
@@ -48,6 +63,8 @@ const REMOVE_CONCURRENCY = 2;
 export interface StorageLogger {
   info(message: string): void;
   warn(message: string): void;
+  /** A log directory went offline; warn is used when absent. */
+  error?(message: string): void;
 }
 
 const stderrLogger: StorageLogger = {
@@ -55,8 +72,16 @@ const stderrLogger: StorageLogger = {
   warn: (message) => console.warn(`[storage] ${message}`),
 };
 
+/** Minimum time between two "disk full" warnings of one directory: a full disk fails every append. */
+const NO_SPACE_WARNING_INTERVAL_MS = 10_000;
+
 export interface LogManagerOptions {
-  dataDir: string;
+  /** The log directory (a single entry of log.dirs); ignored when `logDirs` is given. */
+  dataDir?: string;
+  /** Every log directory (Kafka's log.dirs), in configured order; at least one. */
+  logDirs?: readonly string[];
+  /** File system calls; node:fs unless a test injects failures (file-system.ts). */
+  fileSystem?: FileSystem;
   /** Broker-level defaults for topics without a config of their own, over Kafka's defaults. */
   defaults?: Partial<LogConfig>;
   /**
@@ -81,8 +106,20 @@ export interface LogManagerOptions {
   /** Start the background timers (default true); tests drive the methods by hand. */
   schedulers?: boolean;
   logger?: StorageLogger;
-  /** A flush or deletion failed: the broker should take this log directory offline. */
-  onIoError?: (err: unknown, log: Log | null) => void;
+  /**
+   * A log directory went offline after an I/O error (once per directory). Its logs are
+   * already closed; the broker shuts down when none is left (Kafka does the same).
+   */
+  onLogDirFailure?: (dir: string, err: unknown) => void;
+}
+
+/** One entry of log.dirs. */
+interface LogDirState {
+  readonly path: string;
+  /** Open logs in it, for new-partition placement. */
+  logCount: number;
+  offline: boolean;
+  lastNoSpaceWarningMs: number;
 }
 
 export interface OpenStats {
@@ -94,12 +131,22 @@ export interface OpenStats {
 }
 
 export class LogManager {
+  /** The first log directory (Kafka's metadata.log.dir default). */
   readonly dataDir: string;
+  /** Every log directory, in configured order (absolute or as given). */
+  readonly logDirs: readonly string[];
   readonly clock: Clock;
+  readonly fs: FileSystem;
   private readonly options: LogManagerOptions;
   private defaults: Readonly<LogConfig>;
   private readonly topicConfigs = new Map<string, Readonly<LogConfig>>();
+  /** Logs in online directories. */
   private readonly logsByKey = new Map<string, Log>();
+  /** The same logs by topic (see indexByTopic). */
+  private readonly logsByTopic = new Map<string, Set<Log>>();
+  /** Logs of offline directories: closed, kept so that their partitions are not created again elsewhere. */
+  private readonly offlineLogs = new Map<string, Log>();
+  private readonly dirs = new Map<string, LogDirState>();
   private readonly logger: StorageLogger;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly background = new Set<Promise<unknown>>();
@@ -112,7 +159,16 @@ export class LogManager {
 
   private constructor(options: LogManagerOptions) {
     this.options = options;
-    this.dataDir = options.dataDir;
+    const logDirs = options.logDirs ?? (options.dataDir !== undefined ? [options.dataDir] : []);
+    if (logDirs.length === 0) throw new ConfigError('TRIB_ERR_CONFIG_INVALID', 'LogManager needs at least one log directory (dataDir or logDirs)', 'log.dirs');
+    const normalized = logDirs.map((d) => path.resolve(d));
+    if (new Set(normalized).size !== normalized.length) {
+      throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `log.dirs names a directory twice: ${logDirs.join(',')}`, 'log.dirs');
+    }
+    this.logDirs = [...logDirs];
+    this.dataDir = logDirs[0]!;
+    for (const dir of logDirs) this.dirs.set(dir, { path: dir, logCount: 0, offline: false, lastNoSpaceWarningMs: -Infinity });
+    this.fs = options.fileSystem ?? nodeFileSystem;
     this.clock = options.clock ?? systemClock;
     this.defaults = { ...DEFAULT_LOG_CONFIG, ...(options.defaults ?? {}) };
     this.logger = options.logger ?? stderrLogger;
@@ -127,19 +183,33 @@ export class LogManager {
     return manager;
   }
 
+  /**
+   * Loads every log directory. A failure here stops the start-up (Kafka would start with
+   * the directory offline; here an operator fixes or removes it from log.dirs first, since
+   * partitions that cannot be found would otherwise be created again, empty, elsewhere).
+   */
   private load(): void {
     const started = performance.now();
-    fs.mkdirSync(this.dataDir, { recursive: true });
-    const cleanFile = path.join(this.dataDir, CLEAN_SHUTDOWN_FILE);
-    const cleanShutdown = fs.existsSync(cleanFile);
-    const recoveryPoints = this.readCheckpointOrWarn(RECOVERY_POINT_CHECKPOINT);
-    const logStarts = this.readCheckpointOrWarn(LOG_START_OFFSET_CHECKPOINT);
-    const highWatermarks = this.readCheckpointOrWarn(REPLICATION_OFFSET_CHECKPOINT);
     const stats = { partitions: 0, recoveredSegments: 0, truncatedBytes: 0 };
-    for (const entry of fs.readdirSync(this.dataDir, { withFileTypes: true })) {
+    let allClean = true;
+    for (const logDir of this.logDirs) allClean = this.loadDir(logDir, stats) && allClean;
+    this.openStats = { ...stats, cleanShutdown: allClean, elapsedMs: performance.now() - started };
+  }
+
+  /** Loads one log directory; returns whether it was shut down cleanly. */
+  private loadDir(logDir: string, stats: { partitions: number; recoveredSegments: number; truncatedBytes: number }): boolean {
+    const fs = this.fs;
+    const state = this.dirs.get(logDir)!;
+    fs.mkdirSync(logDir, { recursive: true });
+    const cleanFile = path.join(logDir, CLEAN_SHUTDOWN_FILE);
+    const cleanShutdown = fs.existsSync(cleanFile);
+    const recoveryPoints = this.readCheckpointOrWarn(logDir, RECOVERY_POINT_CHECKPOINT);
+    const logStarts = this.readCheckpointOrWarn(logDir, LOG_START_OFFSET_CHECKPOINT);
+    const highWatermarks = this.readCheckpointOrWarn(logDir, REPLICATION_OFFSET_CHECKPOINT);
+    for (const entry of fs.readdirSync(logDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const parsed = parsePartitionDirName(entry.name);
-      const dir = path.join(this.dataDir, entry.name);
+      const dir = path.join(logDir, entry.name);
       if (parsed === null) {
         if (this.options.reservedDirs?.includes(entry.name)) continue;
         this.logger.warn(`Skipping directory ${dir}: not a <topic>-<partition> log directory`);
@@ -150,6 +220,11 @@ export class LogManager {
         continue;
       }
       const key = checkpointKey(parsed.topic, parsed.partition);
+      const other = this.logsByKey.get(key);
+      if (other !== undefined) {
+        // Kafka refuses to start too: which copy is the partition is not for us to guess.
+        throw new StorageError(StorageErrorCode.LOG_EXISTS, `Partition ${parsed.topic}-${parsed.partition} has a log in two directories: ${other.dir} and ${dir}; remove one`);
+      }
       const loaded = loadLog({
         ...this.loadOptions(parsed.topic, parsed.partition, dir),
         ...optional('recoveryPoint', recoveryPoints.get(key)),
@@ -162,13 +237,15 @@ export class LogManager {
       stats.recoveredSegments += loaded.stats.recoveredSegments;
       stats.truncatedBytes += loaded.stats.truncatedBytes;
       this.logsByKey.set(key, loaded.log);
+      this.indexByTopic(loaded.log);
+      state.logCount++;
     }
     // The marker must be gone before anything is appended, or a crash would pass for clean.
     if (cleanShutdown) {
       fs.rmSync(cleanFile, { force: true });
-      fsyncDir(this.dataDir);
+      fsyncDir(logDir, fs);
     }
-    this.openStats = { ...stats, cleanShutdown, elapsedMs: performance.now() - started };
+    return cleanShutdown;
   }
 
   private noteRecovery(dir: string, stats: LoadStats): void {
@@ -177,10 +254,10 @@ export class LogManager {
     }
   }
 
-  private readCheckpointOrWarn(name: string): Map<string, number> {
-    const file = path.join(this.dataDir, name);
+  private readCheckpointOrWarn(logDir: string, name: string): Map<string, number> {
+    const file = path.join(logDir, name);
     try {
-      return readCheckpointFile(file);
+      return readCheckpointFile(file, this.fs);
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
       // A damaged checkpoint only costs recovery work: treat every partition as unflushed.
@@ -196,6 +273,7 @@ export class LogManager {
       // point would let unflushed data written after the truncation skip validation.
       onRecoveryPointLowered: () => this.checkpointRecoveryPoints(),
       onIoError: (log, err) => this.ioError(err, log),
+      onNoSpace: (log, err) => this.warnNoSpace(this.logDirOf(log), err.message),
     };
   }
 
@@ -207,6 +285,7 @@ export class LogManager {
       config: this.configFor(topic),
       clock: this.clock,
       fsyncMode: this.options.fsyncMode ?? ('async' as const),
+      fs: this.fs,
       ...optional('decompress', this.options.decompress),
       listener: this.listener(),
     };
@@ -221,13 +300,56 @@ export class LogManager {
     if (this.closed) throw new StorageError(StorageErrorCode.LOG_CLOSED, `Log manager of ${this.dataDir} is closed`);
   }
 
+  /** The partition's log; an offline one (isOffline) when its directory has failed. */
   getLog(topic: string, partition: number): Log | undefined {
-    return this.logsByKey.get(checkpointKey(topic, partition));
+    const key = checkpointKey(topic, partition);
+    return this.logsByKey.get(key) ?? this.offlineLogs.get(key);
   }
 
-  /** Every open log. */
+  /** Every log in an online directory. */
   allLogs(): Log[] {
     return [...this.logsByKey.values()];
+  }
+
+  /** The log directory (an entry of logDirs) holding a log. */
+  logDirOf(log: Log): string {
+    const parent = path.dirname(log.dir);
+    if (this.dirs.has(parent)) return parent;
+    // logDirs as given may be relative or end in a slash; log.dir was joined from them.
+    for (const dir of this.logDirs) if (path.resolve(dir) === path.resolve(parent)) return dir;
+    return parent;
+  }
+
+  isLogDirOnline(dir: string): boolean {
+    const state = this.dirs.get(dir);
+    return state !== undefined && !state.offline;
+  }
+
+  /** Directories taken offline by an I/O error, in log.dirs order. */
+  offlineLogDirs(): string[] {
+    return this.logDirs.filter((d) => this.dirs.get(d)!.offline);
+  }
+
+  /** Online logs of one directory (DescribeLogDirs). */
+  logsIn(dir: string): Log[] {
+    return this.allLogs().filter((log) => this.logDirOf(log) === dir);
+  }
+
+  /**
+   * Where a new partition goes: the online directory with the fewest partitions, the
+   * earliest in log.dirs on a tie (Kafka's LogManager.nextLogDirs).
+   */
+  private nextLogDir(topic: string, partition: number): LogDirState {
+    let best: LogDirState | undefined;
+    for (const dir of this.logDirs) {
+      const state = this.dirs.get(dir)!;
+      if (state.offline) continue;
+      if (best === undefined || state.logCount < best.logCount) best = state;
+    }
+    if (best === undefined) {
+      throw new StorageError(StorageErrorCode.LOG_DIR_OFFLINE, `Cannot create a log for ${topic}-${partition}: every log directory is offline (${this.logDirs.join(', ')})`);
+    }
+    return best;
   }
 
   /**
@@ -238,20 +360,36 @@ export class LogManager {
     this.ensureOpen();
     checkPartitionName(topic, partition);
     const key = checkpointKey(topic, partition);
-    if (this.logsByKey.has(key)) {
-      throw new StorageError(StorageErrorCode.LOG_EXISTS, `Log for ${topic}-${partition} already exists in ${this.dataDir}`);
+    const existing = this.getLog(topic, partition);
+    if (existing !== undefined) {
+      throw new StorageError(StorageErrorCode.LOG_EXISTS, `Log for ${topic}-${partition} already exists in ${path.dirname(existing.dir)}`);
     }
     if (config !== undefined) this.topicConfigs.set(topic, config);
-    const dir = path.join(this.dataDir, partitionDirName(topic, partition));
-    fs.mkdirSync(dir, { recursive: true });
+    const logDir = this.nextLogDir(topic, partition);
+    const dir = path.join(logDir.path, partitionDirName(topic, partition));
+    try {
+      this.fs.mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      // A full disk fails this one creation; anything else is the directory failing.
+      if (isIoError(err) && !isNoSpace(err)) this.takeLogDirOffline(logDir.path, err);
+      throw err;
+    }
     // Like Kafka (KAFKA-10336), the new directory and its entry in the data dir are fsynced
     // at the log's first flush, not here: nothing in an empty log is promised durable yet,
     // and creating the 50 partitions of __consumer_offsets on a first start would otherwise
     // cost 100+ fsyncs. The topic itself is durable in the metadata log, and a directory
     // lost to a power failure is simply created again at start-up.
     // A new, empty log has nothing to recover: it opens as after a clean shutdown.
-    const { log } = loadLog({ ...this.loadOptions(topic, partition, dir), cleanShutdown: true, recoveryPoint: 0, deferDirSync: true });
+    let log: Log;
+    try {
+      ({ log } = loadLog({ ...this.loadOptions(topic, partition, dir), cleanShutdown: true, recoveryPoint: 0, deferDirSync: true }));
+    } catch (err) {
+      if (isIoError(err) && !isNoSpace(err)) this.takeLogDirOffline(logDir.path, err);
+      throw err;
+    }
     this.logsByKey.set(key, log);
+    this.indexByTopic(log);
+    logDir.logCount++;
     return log;
   }
 
@@ -278,23 +416,41 @@ export class LogManager {
    */
   async deleteLogs(partitions: readonly { readonly topic: string; readonly partition: number }[]): Promise<void> {
     this.ensureOpen();
-    const moves: { from: string; to: string }[] = [];
+    const moves: { from: string; to: string; logDir: string }[] = [];
     for (const { topic, partition } of partitions) {
       const key = checkpointKey(topic, partition);
+      // A partition on an offline directory is forgotten; its files stay on the failed disk.
+      if (this.offlineLogs.delete(key)) continue;
       const log = this.logsByKey.get(key);
       if (log === undefined) continue;
       this.logsByKey.delete(key);
+      this.unindexByTopic(log);
+      const logDir = this.logDirOf(log);
+      this.dirs.get(logDir)!.logCount--;
       log.closeForDeletion();
-      moves.push({ from: log.dir, to: path.join(this.dataDir, `${partitionDirName(topic, partition)}.${randomUUID().replaceAll('-', '')}-delete`) });
+      moves.push({ from: log.dir, to: path.join(logDir, `${partitionDirName(topic, partition)}.${randomUUID().replaceAll('-', '')}-delete`), logDir });
     }
     if (moves.length === 0) return;
     const renamed: string[] = [];
     const failures: unknown[] = [];
-    await Promise.all(moves.map((m) => fs.promises.rename(m.from, m.to).then(() => renamed.push(m.to), (err) => failures.push(err))));
+    const failedDirs = new Set<string>();
+    await Promise.all(moves.map((m) => this.fs.promises.rename(m.from, m.to).then(() => renamed.push(m.to), (err: unknown) => {
+      failures.push(err);
+      failedDirs.add(m.logDir);
+    })));
     // The renames are durable before any file inside is removed.
-    fsyncDir(this.dataDir);
+    for (const logDir of new Set(moves.map((m) => m.logDir))) {
+      if (failedDirs.has(logDir)) continue;
+      try {
+        fsyncDir(logDir, this.fs);
+      } catch (err) {
+        failures.push(err);
+        failedDirs.add(logDir);
+      }
+    }
+    for (const logDir of failedDirs) this.ioError(failures[0], logDir);
     this.checkpoint();
-    for (const dir of renamed) this.removeInBackground(dir);
+    for (const dir of renamed) if (!failedDirs.has(path.dirname(dir))) this.removeInBackground(dir);
     if (failures.length > 0) throw failures[0];
   }
 
@@ -308,7 +464,9 @@ export class LogManager {
     this.draining++;
     const task = (async () => {
       for (let next = this.doomed.shift(); next !== undefined; next = this.doomed.shift()) {
-        await fs.promises.rm(next, { recursive: true, force: true }).catch((err) => this.ioError(err, null));
+        const logDir = path.dirname(next);
+        if (!this.isLogDirOnline(logDir) && this.dirs.has(logDir)) continue;
+        await this.fs.promises.rm(next, { recursive: true, force: true }).catch((err: unknown) => this.ioError(err, logDir));
       }
     })().finally(() => {
       this.draining--;
@@ -320,7 +478,25 @@ export class LogManager {
   /** Replaces a topic's effective config and applies it to the topic's open logs. */
   updateConfig(topic: string, config: Readonly<LogConfig>): void {
     this.topicConfigs.set(topic, config);
-    for (const log of this.logsByKey.values()) if (log.topic === topic) log.config = config;
+    for (const log of this.logsByTopic.get(topic) ?? []) log.config = config;
+  }
+
+  /**
+   * logsByTopic mirrors logsByKey, so that a topic's config change touches that topic's
+   * logs only: walking every log per change held the event loop when thousands of topics
+   * were created at once.
+   */
+  private indexByTopic(log: Log): void {
+    let logs = this.logsByTopic.get(log.topic);
+    if (logs === undefined) this.logsByTopic.set(log.topic, (logs = new Set()));
+    logs.add(log);
+  }
+
+  private unindexByTopic(log: Log): void {
+    const logs = this.logsByTopic.get(log.topic);
+    if (logs === undefined) return;
+    logs.delete(log);
+    if (logs.size === 0) this.logsByTopic.delete(log.topic);
   }
 
   /** Forgets a deleted topic's config (its logs are deleted separately, by deleteLogs). */
@@ -342,7 +518,8 @@ export class LogManager {
         try {
           task();
         } catch (err) {
-          this.ioError(err, null);
+          // Each task handles its own directories' errors; this is a bug, not a disk.
+          this.logger.warn(`Background storage task failed: ${(err as Error)?.stack ?? String(err)}`);
         }
       }, ms);
       timer.unref();
@@ -362,7 +539,15 @@ export class LogManager {
     if (this.closed) return 0;
     const now = this.clock.now();
     let deleted = 0;
-    for (const log of this.logsByKey.values()) deleted += deleteOldSegments(log, now);
+    for (const log of this.allLogs()) {
+      try {
+        deleted += deleteOldSegments(log, now);
+      } catch (err) {
+        // Log operations take their log offline themselves; this reaches the directory.
+        if (isIoError(err)) this.ioError(err, log);
+        else if (!(err instanceof StorageError)) throw err;
+      }
+    }
     return deleted;
   }
 
@@ -372,22 +557,40 @@ export class LogManager {
     for (const log of this.logsByKey.values()) log.flushIfDue(now);
   }
 
-  private collect(pick: (log: Log) => number): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [key, log] of this.logsByKey) out.set(key, pick(log));
-    return out;
+  /**
+   * Writes one checkpoint file in every online directory, each listing that directory's
+   * partitions. A failed write takes its directory offline (Kafka does the same).
+   */
+  private writeCheckpoints(name: string, pick: (log: Log) => number): void {
+    const byDir = new Map<string, Map<string, number>>();
+    for (const dir of this.logDirs) if (this.isLogDirOnline(dir)) byDir.set(dir, new Map());
+    const single = this.logDirs.length === 1;
+    for (const [key, log] of this.logsByKey) {
+      byDir.get(single ? this.dataDir : this.logDirOf(log))?.set(key, pick(log));
+    }
+    for (const [dir, entries] of byDir) {
+      try {
+        writeCheckpointFile(path.join(dir, name), entries, this.fs);
+      } catch (err) {
+        if (!isIoError(err)) throw err;
+        // A full disk leaves the previous checkpoint in place (the new one goes to a .tmp
+        // file first): only recovery work is lost, so the directory stays online.
+        if (isNoSpace(err)) this.warnNoSpace(dir, (err as Error).message);
+        else this.ioError(err, dir);
+      }
+    }
   }
 
   checkpointRecoveryPoints(): void {
-    writeCheckpointFile(path.join(this.dataDir, RECOVERY_POINT_CHECKPOINT), this.collect((l) => l.recoveryPoint));
+    this.writeCheckpoints(RECOVERY_POINT_CHECKPOINT, (l) => l.recoveryPoint);
   }
 
   checkpointLogStartOffsets(): void {
-    writeCheckpointFile(path.join(this.dataDir, LOG_START_OFFSET_CHECKPOINT), this.collect((l) => l.logStartOffset));
+    this.writeCheckpoints(LOG_START_OFFSET_CHECKPOINT, (l) => l.logStartOffset);
   }
 
   checkpointHighWatermarks(): void {
-    writeCheckpointFile(path.join(this.dataDir, REPLICATION_OFFSET_CHECKPOINT), this.collect((l) => l.highWatermark));
+    this.writeCheckpoints(REPLICATION_OFFSET_CHECKPOINT, (l) => l.highWatermark);
   }
 
   /** Writes all three checkpoint files. */
@@ -403,18 +606,57 @@ export class LogManager {
     setImmediate(() => {
       this.logStartCheckpointScheduled = false;
       if (this.closed) return;
-      try {
-        this.checkpointLogStartOffsets();
-      } catch (err) {
-        this.ioError(err, null);
-      }
+      this.checkpointLogStartOffsets();
     });
   }
 
-  private ioError(err: unknown, log: Log | null): void {
-    const where = log === null ? this.dataDir : log.dir;
-    this.logger.warn(`I/O error in ${where}: ${(err as Error)?.message ?? String(err)}`);
-    this.options.onIoError?.(err, log);
+  /** An error in a log or a directory's own files: I/O errors take the directory offline. */
+  private ioError(err: unknown, where: Log | string): void {
+    const dir = typeof where === 'string' ? where : this.logDirOf(where);
+    if (!isIoError(err)) {
+      this.logger.warn(`Unexpected error in storage work on ${dir}: ${(err as Error)?.stack ?? String(err)}`);
+      return;
+    }
+    this.takeLogDirOffline(dir, err);
+  }
+
+  /**
+   * Kafka's handleLogDirFailure: every log of the directory is closed without flushing
+   * and taken out of service (their partitions answer KAFKA_STORAGE_ERROR), checkpoints
+   * are no longer written there, and one error line says which directory failed and why.
+   * There is no way back short of a restart: the failed disk may have dropped writes
+   * that the broker believes are there.
+   */
+  takeLogDirOffline(dir: string, err: unknown): void {
+    const state = this.dirs.get(dir);
+    if (state === undefined || state.offline) return;
+    state.offline = true;
+    let count = 0;
+    for (const [key, log] of this.logsByKey) {
+      if (this.logDirOf(log) !== dir) continue;
+      this.logsByKey.delete(key);
+      this.unindexByTopic(log);
+      this.offlineLogs.set(key, log);
+      log.takeOffline(err);
+      count++;
+    }
+    state.logCount = 0;
+    const online = this.logDirs.length - this.offlineLogDirs().length;
+    const cause = (err as Error)?.message ?? String(err);
+    (this.logger.error ?? this.logger.warn).call(this.logger,
+      `Log directory ${dir} is offline after an I/O error (${cause}); its ${count} partitions answer KAFKA_STORAGE_ERROR until a restart. ${online} of ${this.logDirs.length} log directories remain online.`);
+    this.options.onLogDirFailure?.(dir, err);
+  }
+
+  /** A full disk fails each append alone; one warning per directory every NO_SPACE_WARNING_INTERVAL_MS. */
+  warnNoSpace(dir: string, message: string): void {
+    const state = this.dirs.get(dir);
+    const now = this.clock.now();
+    if (state !== undefined) {
+      if (now - state.lastNoSpaceWarningMs < NO_SPACE_WARNING_INTERVAL_MS) return;
+      state.lastNoSpaceWarningMs = now;
+    }
+    this.logger.warn(`No space left in log directory ${dir}: appends fail with KAFKA_STORAGE_ERROR (retriable) until space is freed; nothing acknowledged is lost (${message})`);
   }
 
   // ---------------------------------------------------------------- shutdown
@@ -431,16 +673,39 @@ export class LogManager {
     // that 10,000 partitions do not open 40,000 files at the same time.
     const logs = [...this.logsByKey.values()];
     let next = 0;
+    const unclean = new Set<string>();
     const closeNext = async (): Promise<void> => {
-      while (next < logs.length) await logs[next++]!.close({ parentDirSynced: true });
+      while (next < logs.length) {
+        const log = logs[next++]!;
+        // A failing close has taken its directory offline, or found the disk full; either
+        // way that directory gets no clean marker (the next start recovers it). Go on.
+        await log.close({ parentDirSynced: true }).catch((err: unknown) => {
+          const dir = this.logDirOf(log);
+          unclean.add(dir);
+          if (isNoSpace(err)) this.warnNoSpace(dir, (err as Error).message);
+          else this.ioError(err, log);
+        });
+      }
     };
     await Promise.all(Array.from({ length: Math.min(CLOSE_CONCURRENCY, logs.length) }, closeNext));
     this.checkpoint();
     await Promise.all([...this.background]);
-    const fd = fs.openSync(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), 'w');
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fsyncDir(this.dataDir);
+    for (const dir of this.logDirs) {
+      if (!this.isLogDirOnline(dir) || unclean.has(dir)) continue;
+      try {
+        const fd = this.fs.openSync(path.join(dir, CLEAN_SHUTDOWN_FILE), 'w');
+        try {
+          this.fs.fsyncSync(fd);
+        } finally {
+          this.fs.closeSync(fd);
+        }
+        fsyncDir(dir, this.fs);
+      } catch (err) {
+        // No marker on a full disk: the next start recovers, nothing is lost.
+        if (isNoSpace(err)) this.warnNoSpace(dir, (err as Error).message);
+        else this.ioError(err, dir);
+      }
+    }
   }
 
   /** Stops everything without flushing or writing: the state a kill -9 leaves (tests). */
@@ -448,6 +713,7 @@ export class LogManager {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     for (const log of this.logsByKey.values()) log.abandon();
+    for (const log of this.offlineLogs.values()) log.abandon();
   }
 }
 

@@ -14,6 +14,10 @@ export interface TimestampAndOffset { timestamp: number; offset: number }
 
 /** First offset (>= log start) whose record timestamp is >= `timestamp`; null when none. */
 export function offsetForTimestamp(log: Log, timestamp: number): TimestampAndOffset | null {
+  return log.guardRead('Time lookup', () => offsetForTimestampUnguarded(log, timestamp));
+}
+
+function offsetForTimestampUnguarded(log: Log, timestamp: number): TimestampAndOffset | null {
   const logStart = log.logStartOffset;
   for (const seg of log.segments) {
     if (seg.size === 0 || seg.maxTimestampSoFar < timestamp) continue;
@@ -37,6 +41,10 @@ export function offsetForTimestamp(log: Log, timestamp: number): TimestampAndOff
  * (ListOffsets -3, KIP-734); null when no record carries a timestamp.
  */
 export function maxTimestampOffset(log: Log): TimestampAndOffset | null {
+  return log.guardRead('Max timestamp lookup', () => maxTimestampOffsetUnguarded(log));
+}
+
+function maxTimestampOffsetUnguarded(log: Log): TimestampAndOffset | null {
   let best = -1;
   let bestSeg = -1;
   for (let i = 0; i < log.segments.length; i++) {

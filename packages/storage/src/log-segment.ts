@@ -9,11 +9,12 @@
  * through the sync calls (see README, "Measurements"), and a synchronous read cannot
  * interleave with truncation or deletion, so readers never see a half-changed segment.
  */
-import fs from 'node:fs';
+import { constants } from 'node:fs';
 import path from 'node:path';
 import { BatchLayout } from '@tributary/protocol';
 import type { BatchHeader } from './batch-scan.js';
 import { crcMatches, frameSize, readHeader } from './batch-scan.js';
+import type { FileSystem } from './file-system.js';
 import { readIndexFile } from './index-file.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
@@ -30,6 +31,8 @@ const walkScratch = Buffer.allocUnsafeSlow(WALK_CHUNK_BYTES);
 export interface SegmentSettings {
   indexIntervalBytes: number;
   maxIndexBytes: number;
+  /** Every file call of the segment goes through it (file-system.ts). */
+  fs: FileSystem;
 }
 
 export interface WalkResult {
@@ -60,6 +63,7 @@ export class LogSegment {
   readonly baseOffset: number;
   readonly dir: string;
   readonly settings: SegmentSettings;
+  private readonly fs: FileSystem;
   /** Bytes of valid batches in the .log file. */
   size: number;
   /** Clock time the segment object was created: segment.ms for segments without timestamps. */
@@ -89,13 +93,14 @@ export class LogSegment {
     this.baseOffset = baseOffset;
     this.size = size;
     this.settings = settings;
+    this.fs = settings.fs;
     this.createdMs = createdMs;
   }
 
   /** Creates a new, empty segment; an existing file of that name is emptied. */
   static create(dir: string, baseOffset: number, settings: SegmentSettings, nowMs: number): LogSegment {
     const segment = new LogSegment(dir, baseOffset, 0, settings, nowMs);
-    segment.fd = fs.openSync(segment.logFile, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644);
+    segment.fd = segment.fs.openSync(segment.logFile, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
     segment.offsetIndexLoaded = new OffsetIndex(baseOffset, settings.maxIndexBytes);
     segment.timeIndexLoaded = new TimeIndex(baseOffset, settings.maxIndexBytes);
     segment.offsetIndexLoaded.forgetFile();
@@ -122,7 +127,7 @@ export class LogSegment {
   }
 
   private getFd(): number {
-    if (this.fd < 0) this.fd = fs.openSync(this.logFile, fs.constants.O_RDWR);
+    if (this.fd < 0) this.fd = this.fs.openSync(this.logFile, constants.O_RDWR);
     return this.fd;
   }
 
@@ -149,8 +154,8 @@ export class LogSegment {
    */
   private loadIndexes(): void {
     const { maxIndexBytes } = this.settings;
-    const offsetBytes = readIndexFile(this.indexFile);
-    const timeBytes = readIndexFile(this.timeIndexFile);
+    const offsetBytes = readIndexFile(this.fs, this.indexFile);
+    const timeBytes = readIndexFile(this.fs, this.timeIndexFile);
     let offsetIndex = offsetBytes === null ? 'missing' : OffsetIndex.fromBytes(offsetBytes, this.baseOffset, maxIndexBytes, this.size);
     const timeIndex = timeBytes === null ? 'missing' : TimeIndex.fromBytes(timeBytes, this.baseOffset, maxIndexBytes);
     if (typeof offsetIndex !== 'string') {
@@ -234,7 +239,7 @@ export class LogSegment {
   largestTimestamp(): number {
     const ts = this.maxTimestampSoFar;
     if (ts >= 0) return ts;
-    return fs.statSync(this.logFile).mtimeMs;
+    return this.fs.statSync(this.logFile).mtimeMs;
   }
 
   /** Max timestamp of the first batch (segment.ms measures from it); null when empty. */
@@ -266,7 +271,16 @@ export class LogSegment {
     void this.maxTimestampSoFar;
     const start = this.size;
     let written = 0;
-    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written, start + written);
+    try {
+      while (written < bytes.length) written += this.fs.writeSync(fd, bytes, written, bytes.length - written, start + written);
+    } catch (err) {
+      // Part of the batches may be in the file. Cut them off so that the file again ends
+      // where `size` says (a later append writes there anyway, but a crash now must not
+      // leave a torn batch for recovery to find, nor one that a shorter append leaves
+      // half-overwritten). If the cut fails too, the caller takes the directory offline.
+      if (written > 0) this.fs.ftruncateSync(fd, start);
+      throw err;
+    }
     for (const h of headers) {
       this.indexBatch(h, start + h.position);
       this.rememberBatch(h.lastOffset, start + h.position);
@@ -317,22 +331,22 @@ export class LogSegment {
 
   /** fdatasync of the .log file (sync flavour; the async one lives in log-flusher.ts). */
   flushLogSync(): void {
-    fs.fdatasyncSync(this.getFd());
+    this.fs.fdatasyncSync(this.getFd());
   }
 
   /** Writes index files; fsyncs them when the segment is leaving the active position. */
   persistIndexes(fsync: boolean): void {
     if (this.deleted) return;
     if (this.offsetIndexLoaded === null) return;
-    this.offsetIndexLoaded.persist(this.indexFile, fsync);
-    this.timeIndexLoaded!.persist(this.timeIndexFile, fsync);
+    this.offsetIndexLoaded.persist(this.indexFile, fsync, this.fs);
+    this.timeIndexLoaded!.persist(this.timeIndexFile, fsync, this.fs);
   }
 
   /** persistIndexes(true) with the fsyncs off the event loop (clean shutdown). */
   async persistIndexesDurably(): Promise<void> {
     if (this.deleted) return;
     if (this.offsetIndexLoaded === null) return;
-    await Promise.all([this.offsetIndexLoaded.persistDurably(this.indexFile), this.timeIndexLoaded!.persistDurably(this.timeIndexFile)]);
+    await Promise.all([this.offsetIndexLoaded.persistDurably(this.indexFile, this.fs), this.timeIndexLoaded!.persistDurably(this.timeIndexFile, this.fs)]);
   }
 
   // ---------------------------------------------------------------- reading
@@ -345,7 +359,7 @@ export class LogSegment {
   private readInto(buf: Buffer, position: number, length: number): Buffer {
     let got = 0;
     while (got < length) {
-      const n = fs.readSync(this.getFd(), buf, got, length - got, position + got);
+      const n = this.fs.readSync(this.getFd(), buf, got, length - got, position + got);
       if (n === 0) break;
       got += n;
     }
@@ -470,7 +484,7 @@ export class LogSegment {
    * rebuilds both indexes, and truncates the file at the first invalid batch.
    */
   recover(options: RecoverOptions): RecoverResult {
-    const fileSize = fs.fstatSync(this.getFd()).size;
+    const fileSize = this.fs.fstatSync(this.getFd()).size;
     this.offsetIndexLoaded = new OffsetIndex(this.baseOffset, this.settings.maxIndexBytes);
     this.timeIndexLoaded = new TimeIndex(this.baseOffset, this.settings.maxIndexBytes);
     this.offsetIndexLoaded.forgetFile();
@@ -495,7 +509,7 @@ export class LogSegment {
     });
     const validBytes = result.endPosition;
     const truncatedBytes = fileSize - validBytes;
-    if (truncatedBytes > 0) fs.ftruncateSync(this.getFd(), validBytes);
+    if (truncatedBytes > 0) this.fs.ftruncateSync(this.getFd(), validBytes);
     this.shrinkTo(validBytes);
     const out: RecoverResult = { validBytes, nextOffset: validBytes === 0 ? this.baseOffset : expected, truncatedBytes };
     if (result.invalidReason !== undefined) out.invalidReason = result.invalidReason;
@@ -510,7 +524,7 @@ export class LogSegment {
     const batch = this.findBatch(offset);
     if (batch === null) return -1;
     const position = batch.position;
-    fs.ftruncateSync(this.getFd(), position);
+    this.fs.ftruncateSync(this.getFd(), position);
     this.shrinkTo(position);
     this.offsetIndex.truncate(batch.baseOffset, position);
     this.timeIndex.truncate(batch.baseOffset);
@@ -541,7 +555,7 @@ export class LogSegment {
     const renamed = [this.logFile, this.indexFile, this.timeIndexFile];
     for (let i = 0; i < files.length; i++) {
       try {
-        fs.renameSync(files[i]!, renamed[i]!);
+        this.fs.renameSync(files[i]!, renamed[i]!);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
@@ -551,7 +565,7 @@ export class LogSegment {
   /** Closes the descriptor; the files stay. */
   close(): void {
     if (this.fd >= 0) {
-      fs.closeSync(this.fd);
+      this.fs.closeSync(this.fd);
       this.fd = -1;
     }
   }
@@ -561,7 +575,7 @@ export class LogSegment {
     this.close();
     for (const file of [this.logFile, this.indexFile, this.timeIndexFile]) {
       try {
-        fs.unlinkSync(file);
+        this.fs.unlinkSync(file);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }

@@ -13,7 +13,6 @@
  * asynchronous. Loading from disk is in log-loader.ts, time-based lookups in
  * log-offsets.ts, retention in log-retention.ts.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { BatchAttributes, BatchLayout, writeInt64 } from '@tributary/protocol';
@@ -25,6 +24,8 @@ import type { FsyncMode } from './group-commit.js';
 import { GroupCommit } from './group-commit.js';
 import { fsyncDir, fsyncDirAsync } from './checkpoint-file.js';
 import { fsyncAsync } from './index-file.js';
+import type { FileSystem } from './file-system.js';
+import { isIoError, isNoSpace, nodeFileSystem } from './file-system.js';
 import type { LogConfig } from './log-config.js';
 import { TimestampType } from './log-config.js';
 import { LogSegment } from './log-segment.js';
@@ -77,7 +78,10 @@ export type ReadResult =
 export interface LogListener {
   onLogStartOffsetChanged?(log: Log): void;
   onRecoveryPointLowered?(log: Log): void;
+  /** An I/O error took this log offline (it already refuses everything): take its directory offline. */
   onIoError?(log: Log, err: unknown): void;
+  /** A background flush found the disk full; the log stays online and retries at the next flush. */
+  onNoSpace?(log: Log, err: StorageError): void;
 }
 
 export interface LogState {
@@ -96,6 +100,8 @@ export interface LogState {
   dirsUnsynced?: boolean;
   decompress?: Decompressor;
   listener?: LogListener;
+  /** node:fs unless a test injects failures (file-system.ts). */
+  fs?: FileSystem;
 }
 
 const INT32_MAX = 2147483647;
@@ -125,6 +131,9 @@ export class Log {
   private asyncFlushInFlight = false;
   private pendingDeletes = new Map<LogSegment, NodeJS.Timeout>();
   private closed = false;
+  /** The I/O error that took the log offline; set once, never cleared (fsyncgate: see fail()). */
+  private offlineCause: unknown = null;
+  readonly fs: FileSystem;
 
   constructor(state: LogState) {
     this.dir = state.dir;
@@ -139,6 +148,7 @@ export class Log {
     this.hw = state.highWatermark;
     this.decompress = state.decompress;
     this.listener = state.listener ?? {};
+    this.fs = state.fs ?? nodeFileSystem;
     this.lastFlushMs = state.clock.now();
     if (state.dirsUnsynced) {
       this.dirDirty = true;
@@ -149,7 +159,9 @@ export class Log {
         durableOffset: () => this.recovery,
         isClosed: () => this.closed,
         endOffset: () => this.logEnd,
-        flushTo: (target) => (state.fsyncMode === 'sync' ? this.flushToSync(target) : this.flushToAsync(target)),
+        flushTo: (target) => (state.fsyncMode === 'sync' ? this.guard('Flush', () => this.flushToSync(target)) : this.flushToAsync(target).catch((err: unknown) => {
+          throw this.failure('Flush', err);
+        })),
       },
       state.fsyncMode,
     );
@@ -179,6 +191,11 @@ export class Log {
     return this.closed;
   }
 
+  /** True once an I/O error took the log offline (isClosed is then true as well). */
+  get isOffline(): boolean {
+    return this.offlineCause !== null;
+  }
+
   /** Total bytes of all segments. */
   get size(): number {
     let n = 0;
@@ -193,7 +210,79 @@ export class Log {
   }
 
   private ensureOpen(): void {
+    if (this.offlineCause !== null) throw this.offlineError();
     if (this.closed) throw new StorageError(StorageErrorCode.LOG_CLOSED, `Log ${this.topic}-${this.partition} is closed`);
+  }
+
+  private offlineError(): StorageError {
+    return new StorageError(StorageErrorCode.LOG_DIR_OFFLINE, `Log ${this.topic}-${this.partition} is offline: its directory had an I/O error`, { cause: this.offlineCause });
+  }
+
+  // ---------------------------------------------------------------- I/O failures
+
+  /**
+   * Runs a file operation of the log. An I/O error takes the log offline (fail()) and is
+   * rethrown as LOG_DIR_OFFLINE, except a full disk on a write, which the write path has
+   * rolled back: that is NO_SPACE and the log stays online. Other throws (bugs, StorageErrors)
+   * pass through unchanged.
+   */
+  private guard<T>(what: string, op: () => T): T {
+    try {
+      return op();
+    } catch (err) {
+      throw this.failure(what, err);
+    }
+  }
+
+  /**
+   * For reads done outside this class (time lookups in log-offsets.ts, the broker's
+   * producer-state rebuild): refuses an offline log and takes the log offline on an I/O error.
+   */
+  guardRead<T>(what: string, op: () => T): T {
+    this.ensureOpen();
+    return this.guard(what, op);
+  }
+
+  private failure(what: string, err: unknown): unknown {
+    if (!isIoError(err)) return err;
+    if (isNoSpace(err)) {
+      return new StorageError(StorageErrorCode.NO_SPACE, `${what} of ${this.topic}-${this.partition} failed: no space left in ${path.dirname(this.dir)} (${(err as Error).message}); nothing was written`, { cause: err });
+    }
+    this.fail(err);
+    return this.offlineError();
+  }
+
+  /**
+   * Takes the log offline after an I/O error, then tells the LogManager (which takes the
+   * whole directory offline, as Kafka's LogDirFailureChannel does). From here on nothing is
+   * written or read and no flush waiter is ever released as durable: after a failed
+   * fdatasync the kernel may have dropped the dirty pages and marked them clean, so a later
+   * fdatasync that succeeds proves nothing about them (the "fsyncgate" of PostgreSQL, 2018).
+   */
+  fail(err: unknown): void {
+    if (this.offlineCause !== null) return;
+    this.takeOffline(err);
+    this.listener.onIoError?.(this, err);
+  }
+
+  /**
+   * Closes the log without flushing or writing anything (Kafka's closeHandlers): its
+   * directory is offline. Every flush waiter is rejected with LOG_DIR_OFFLINE.
+   */
+  takeOffline(cause: unknown): void {
+    if (this.offlineCause !== null) return;
+    this.offlineCause = cause ?? new Error('log directory offline');
+    this.closed = true;
+    for (const timer of this.pendingDeletes.values()) clearTimeout(timer);
+    this.pendingDeletes.clear();
+    for (const seg of this.segments) {
+      try {
+        seg.close();
+      } catch {
+        // The directory is already failing; a close error adds nothing.
+      }
+    }
+    this.groupCommit.failAll(this.offlineError());
   }
 
   /** Index of the segment holding `offset` (the last with baseOffset <= offset), 0 if before all. */
@@ -309,8 +398,13 @@ export class Log {
       if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp;
       records += h.recordCount;
     }
-    this.maybeRoll(batches.length, first.baseOffset, last.lastOffset, maxTimestamp, now);
-    this.activeSegment.append(batches, headers);
+    // Inline rather than guard(): no closure per append on the produce path.
+    try {
+      this.maybeRoll(batches.length, first.baseOffset, last.lastOffset, maxTimestamp, now);
+      this.activeSegment.append(batches, headers);
+    } catch (err) {
+      throw this.failure('Append', err);
+    }
     this.logEnd = last.lastOffset + 1;
     this.unflushedMessages += records;
     if (this.unflushedMessages >= this.config.flushMessages) this.flushInBackground();
@@ -336,23 +430,30 @@ export class Log {
       seg.indexesFull() ||
       seg.cannotHoldOffset(lastOffset)
     ) {
-      this.roll(firstOffset, now);
+      this.rollUnguarded(firstOffset, now);
     }
   }
 
   private replaceEmptyActive(baseOffset: number, now: number): void {
-    const old = this.segments.pop()!;
-    old.close();
-    fs.rmSync(old.logFile, { force: true });
-    fs.rmSync(old.indexFile, { force: true });
-    fs.rmSync(old.timeIndexFile, { force: true });
-    this.segments.push(LogSegment.create(this.dir, baseOffset, this.segmentSettings(), now));
+    // The new segment first: if creating it fails (a full disk), the log is unchanged.
+    const old = this.activeSegment;
+    const fresh = LogSegment.create(this.dir, baseOffset, this.segmentSettings(), now);
+    this.segments[this.segments.length - 1] = fresh;
     this.dirDirty = true;
+    old.close();
+    if (old.baseOffset === baseOffset) return;
+    this.fs.rmSync(old.logFile, { force: true });
+    this.fs.rmSync(old.indexFile, { force: true });
+    this.fs.rmSync(old.timeIndexFile, { force: true });
   }
 
   /** Starts a new active segment at `baseOffset`; the old one is flushed in the background. */
   roll(baseOffset = this.logEnd, now = this.clock.now()): LogSegment {
     this.ensureOpen();
+    return this.guard('Roll', () => this.rollUnguarded(baseOffset, now));
+  }
+
+  private rollUnguarded(baseOffset: number, now: number): LogSegment {
     const old = this.activeSegment;
     if (old.size === 0) {
       if (old.baseOffset !== baseOffset) this.replaceEmptyActive(baseOffset, now);
@@ -368,8 +469,8 @@ export class Log {
     return this.activeSegment;
   }
 
-  segmentSettings(): { indexIntervalBytes: number; maxIndexBytes: number } {
-    return { indexIntervalBytes: this.config.indexIntervalBytes, maxIndexBytes: this.config.segmentIndexBytes };
+  segmentSettings(): { indexIntervalBytes: number; maxIndexBytes: number; fs: FileSystem } {
+    return { indexIntervalBytes: this.config.indexIntervalBytes, maxIndexBytes: this.config.segmentIndexBytes, fs: this.fs };
   }
 
   // ---------------------------------------------------------------- read
@@ -380,6 +481,14 @@ export class Log {
    */
   read(fetchOffset: number, maxBytes: number, options: ReadOptions = {}): ReadResult {
     this.ensureOpen();
+    try {
+      return this.readUnguarded(fetchOffset, maxBytes, options);
+    } catch (err) {
+      throw this.failure('Read', err);
+    }
+  }
+
+  private readUnguarded(fetchOffset: number, maxBytes: number, options: ReadOptions): ReadResult {
     if (fetchOffset < this.logStart || fetchOffset > this.logEnd) {
       return { kind: 'offset_out_of_range', fetchOffset, logStartOffset: this.logStart, logEndOffset: this.logEnd };
     }
@@ -425,7 +534,11 @@ export class Log {
 
   /** Resolves once every offset below `endOffset` is fdatasync'ed (group commit). */
   waitForFlush(endOffset: number): Promise<void> {
-    this.ensureOpen();
+    try {
+      this.ensureOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.groupCommit.waitFor(endOffset);
   }
 
@@ -435,7 +548,12 @@ export class Log {
   }
 
   private flushInBackground(): void {
-    this.flush().catch((err) => this.listener.onIoError?.(this, err));
+    this.flush().catch((err: unknown) => {
+      // An I/O error has already taken the log offline (guard); a full disk leaves the data
+      // unflushed, and the next flush (flush.ms, roll, close) tries again.
+      if (err instanceof StorageError && err.code === StorageErrorCode.NO_SPACE) this.listener.onNoSpace?.(this, err);
+      else if (!(err instanceof StorageError)) this.fail(err);
+    });
   }
 
   /** flush.ms policy: flush when the oldest unflushed data is older than flush.ms. */
@@ -461,11 +579,11 @@ export class Log {
   private afterFlush(target: number, messages: number): void {
     if (this.dirDirty) {
       this.dirDirty = false;
-      fsyncDir(this.dir);
+      fsyncDir(this.dir, this.fs);
     }
     if (this.parentDirDirty) {
       this.parentDirDirty = false;
-      fsyncDir(path.dirname(this.dir));
+      fsyncDir(path.dirname(this.dir), this.fs);
     }
     const durable = Math.min(target, this.truncatedDuringFlush, this.logEnd);
     if (durable > this.recovery) this.recovery = durable;
@@ -510,10 +628,13 @@ export class Log {
    */
   private async syncSegments(segments: LogSegment[], activeIndexes: boolean): Promise<void> {
     const live = segments.filter((s) => !s.deleted);
-    await Promise.all(live.flatMap((seg) => [
-      seg !== this.activeSegment || activeIndexes ? seg.persistIndexesDurably() : (seg.persistIndexes(false), Promise.resolve()),
-      fsyncAsync(seg.fdForSync, true),
+    // allSettled, not all: a full disk failing an index write must not hide an fdatasync
+    // failing next to it, which takes the log offline.
+    const settled = await Promise.allSettled(live.flatMap((seg) => [
+      seg !== this.activeSegment || activeIndexes ? seg.persistIndexesDurably() : Promise.resolve().then(() => seg.persistIndexes(false)),
+      fsyncAsync(this.fs, seg.fdForSync, true),
     ]));
+    throwWorst(settled);
   }
 
   /** fsyncs the directories afterFlush would, on the threadpool; the parent unless `parentSynced`. */
@@ -527,7 +648,7 @@ export class Log {
       this.parentDirDirty = false;
       if (!parentSynced) dirs.push(path.dirname(this.dir));
     }
-    await Promise.all(dirs.map((dir) => fsyncDirAsync(dir)));
+    throwWorst(await Promise.allSettled(dirs.map((dir) => fsyncDirAsync(dir, this.fs))));
   }
 
   // ---------------------------------------------------------------- truncation
@@ -540,9 +661,13 @@ export class Log {
    */
   truncateTo(offset: number): void {
     this.ensureOpen();
+    this.guard('Truncation', () => this.truncateToUnguarded(offset));
+  }
+
+  private truncateToUnguarded(offset: number): void {
     if (offset >= this.logEnd) return;
     if (offset < this.logStart) {
-      this.truncateFullyAndStartAt(offset);
+      this.truncateFullyUnguarded(offset);
       return;
     }
     const keep = this.floorSegmentIndex(offset);
@@ -552,7 +677,7 @@ export class Log {
     const end = cut < 0 ? offset : cut;
     if (end < this.logStart) {
       // The batch holding the log start offset went: nothing fetchable is left.
-      this.truncateFullyAndStartAt(this.logStart);
+      this.truncateFullyUnguarded(this.logStart);
       return;
     }
     this.logEnd = end;
@@ -562,6 +687,10 @@ export class Log {
   /** Deletes every segment and restarts the log, empty, at `offset` (log start and end). */
   truncateFullyAndStartAt(offset: number): void {
     this.ensureOpen();
+    this.guard('Truncation', () => this.truncateFullyUnguarded(offset));
+  }
+
+  private truncateFullyUnguarded(offset: number): void {
     const removed = this.segments.splice(0);
     for (const seg of removed) this.deleteSegmentFiles(seg);
     this.segments.push(LogSegment.create(this.dir, offset, this.segmentSettings(), this.clock.now()));
@@ -602,7 +731,7 @@ export class Log {
     }
     if (offset <= this.logStart) return this.logStart;
     this.logStart = offset;
-    this.deletePrefixSegments(this.countLogStartBreached());
+    this.guard('DeleteRecords', () => this.deletePrefixSegments(this.countLogStartBreached()));
     this.listener.onLogStartOffsetChanged?.(this);
     return this.logStart;
   }
@@ -638,7 +767,7 @@ export class Log {
     const delay = this.config.fileDeleteDelayMs;
     const timer = setTimeout(() => {
       this.pendingDeletes.delete(seg);
-      this.groupCommit.idle().then(() => seg.destroy()).catch((err) => this.listener.onIoError?.(this, err));
+      this.groupCommit.idle().then(() => seg.destroy()).catch((err: unknown) => this.fail(err));
     }, delay);
     timer.unref();
     this.pendingDeletes.set(seg, timer);
@@ -672,9 +801,18 @@ export class Log {
     await this.groupCommit.idle();
     if (this.closed) return;
     this.closed = true;
-    this.activeSegment.finishIndexes();
-    await this.syncSegments(this.unflushedSegments(), true);
-    await this.syncDirs(options.parentDirSynced ?? false);
+    try {
+      this.activeSegment.finishIndexes();
+      await this.syncSegments(this.unflushedSegments(), true);
+      await this.syncDirs(options.parentDirSynced ?? false);
+    } catch (err) {
+      // Not durable after all: the log (and its directory) goes offline, no clean marker;
+      // on a full disk (an index write) the data is intact and the next start recovers it.
+      if (isIoError(err) && !isNoSpace(err)) this.fail(err);
+      else this.groupCommit.failAll(new StorageError(StorageErrorCode.LOG_CLOSED, `Log ${this.topic}-${this.partition} is closed`));
+      for (const seg of this.segments) seg.close();
+      throw err;
+    }
     this.recovery = this.logEnd;
     this.unflushedMessages = 0;
     this.lastFlushMs = this.clock.now();
@@ -706,4 +844,23 @@ export class Log {
 
   /** Largest relative offset a segment can index; appends beyond it roll. */
   static readonly MAX_RELATIVE_OFFSET = INT32_MAX;
+}
+
+/**
+ * Throws the most serious failure among settled file operations: an I/O error other than a
+ * full disk first (it takes the log offline), then a full disk, then anything else.
+ */
+function throwWorst(settled: readonly PromiseSettledResult<unknown>[]): void {
+  let worst: unknown = undefined;
+  let rank = 0;
+  for (const r of settled) {
+    if (r.status === 'fulfilled') continue;
+    const err: unknown = r.reason;
+    const rankOf = isIoError(err) ? (isNoSpace(err) ? 2 : 3) : 1;
+    if (rankOf > rank) {
+      rank = rankOf;
+      worst = err;
+    }
+  }
+  if (rank > 0) throw worst;
 }

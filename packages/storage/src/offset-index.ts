@@ -8,6 +8,8 @@
  * a lookup finds the last entry at or below the target and scans at most that many bytes.
  * The file holds at most segment.index.bytes / 8 entries; a full index rolls the segment.
  */
+import type { FileSystem } from './file-system.js';
+import { nodeFileSystem } from './file-system.js';
 import { grow, persistIndexFile, persistIndexFileDurably } from './index-file.js';
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8;
@@ -121,14 +123,14 @@ export class OffsetIndex {
   }
 
   /** Writes the file so that it equals the in-memory index; fsyncs when asked. */
-  persist(file: string, fsync: boolean): void {
+  persist(file: string, fsync: boolean, fs: FileSystem = nodeFileSystem): void {
     if (!this.isDirty() && !fsync) return;
-    this.persistedBytes = persistIndexFile(file, this.toBytes(), this.persistedBytes, fsync);
+    this.persistedBytes = persistIndexFile(fs, file, this.toBytes(), this.persistedBytes, fsync);
   }
 
   /** persist(file, true) with the fsync off the event loop. */
-  async persistDurably(file: string): Promise<void> {
-    this.persistedBytes = await persistIndexFileDurably(file, this.toBytes(), this.persistedBytes);
+  async persistDurably(file: string, fs: FileSystem = nodeFileSystem): Promise<void> {
+    this.persistedBytes = await persistIndexFileDurably(fs, file, this.toBytes(), this.persistedBytes);
   }
 
   /** Marks the file as unknown, so the next persist rewrites it whole. */

@@ -9,6 +9,8 @@
  * timestamp is below T: every record before that entry's offset is older than T.
  */
 import { readInt64, writeInt64 } from '@tributary/protocol';
+import type { FileSystem } from './file-system.js';
+import { nodeFileSystem } from './file-system.js';
 import { grow, persistIndexFile, persistIndexFileDurably } from './index-file.js';
 
 export const TIME_INDEX_ENTRY_SIZE = 12;
@@ -109,14 +111,14 @@ export class TimeIndex {
     return this.persistedBytes !== this.count * TIME_INDEX_ENTRY_SIZE;
   }
 
-  persist(file: string, fsync: boolean): void {
+  persist(file: string, fsync: boolean, fs: FileSystem = nodeFileSystem): void {
     if (!this.isDirty() && !fsync) return;
-    this.persistedBytes = persistIndexFile(file, this.toBytes(), this.persistedBytes, fsync);
+    this.persistedBytes = persistIndexFile(fs, file, this.toBytes(), this.persistedBytes, fsync);
   }
 
   /** persist(file, true) with the fsync off the event loop. */
-  async persistDurably(file: string): Promise<void> {
-    this.persistedBytes = await persistIndexFileDurably(file, this.toBytes(), this.persistedBytes);
+  async persistDurably(file: string, fs: FileSystem = nodeFileSystem): Promise<void> {
+    this.persistedBytes = await persistIndexFileDurably(fs, file, this.toBytes(), this.persistedBytes);
   }
 
   forgetFile(): void {

@@ -171,8 +171,17 @@ export class BrokerConfig {
 
   /** The data directory: first of log.dirs, else log.dir. */
   get logDir(): string {
-    const dirs = this.list('log.dirs');
-    return dirs.length > 0 ? dirs[0]! : this.string('log.dir')!;
+    return this.logDirs[0]!;
+  }
+
+  /**
+   * Every log directory: log.dirs (comma-separated, blanks dropped), else log.dir. The
+   * first also holds meta.properties' defaults and the metadata log (Kafka's
+   * metadata.log.dir defaults to it).
+   */
+  get logDirs(): string[] {
+    const dirs = this.list('log.dirs').map((d) => d.trim()).filter((d) => d !== '');
+    return dirs.length > 0 ? dirs : [this.string('log.dir')!];
   }
 
   listeners(): ListenerSpec[] {

@@ -43,7 +43,7 @@ const BROKER_ONLY_CONFIG_DEFS = [
   // --- identity and storage location
   def('node.id', 'int', -1, 'high', 'read-only', 'The node id of this broker. When unset (-1), the id recorded in meta.properties is used, else 1.'),
   def('broker.id', 'int', -1, 'high', 'read-only', 'Legacy synonym of node.id; if both are set they must be equal.'),
-  def('log.dirs', 'list', null, 'high', 'read-only', 'Data directories. Tributary uses the first one for logs, metadata and meta.properties.'),
+  def('log.dirs', 'list', null, 'high', 'read-only', 'Log directories (comma-separated). Partitions are spread over them, each new one to the directory with the fewest; the first also holds the metadata log. A directory whose disk fails goes offline alone.'),
   def('log.dir', 'string', '/tmp/kafka-logs', 'high', 'read-only', 'The data directory, used when log.dirs is not set.'),
   def('broker.rack', 'string', null, 'medium', 'read-only', 'Rack of the broker, used for rack-aware replica placement.'),
 

@@ -2,8 +2,9 @@
  * DescribeLogDirs (api key 35), versions 0-4.
  *
  * Behaviour (Kafka's ReplicaManager.describeLogDirs):
- * - One result per log directory; a Tributary broker has one, its data directory
- *   (absolute path).
+ * - One result per log directory (log.dirs, absolute paths, in configured order).
+ * - A directory taken offline by an I/O error answers KAFKA_STORAGE_ERROR with no topics
+ *   and -1 sizes (Kafka: a KafkaStorageException per offline dir).
  * - topics null describes every partition log on this broker, else only the partitions
  *   named that have a log here (others are left out, not errors); topics with no
  *   partition left are left out too.
@@ -13,15 +14,16 @@
  * - v4: totalBytes/usableBytes of the volume (statfs); if statfs fails, -1 and the
  *   result is still answered. v3+: top-level error code NONE.
  * - A statfs failure is not a storage error; a log directory is offline only when the
- *   storage layer says so (not modelled yet: KAFKA_STORAGE_ERROR is never answered).
+ *   storage layer says so.
  */
 import { statfs } from 'node:fs/promises';
 import type {
-  DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsResponseDescribeLogDirsPartition, DescribeLogDirsResponseDescribeLogDirsTopic,
+  DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsResponseDescribeLogDirsPartition, DescribeLogDirsResponseDescribeLogDirsResult, DescribeLogDirsResponseDescribeLogDirsTopic,
 } from '@tributary/protocol';
 import { ErrorCode } from '@tributary/protocol';
 import { logManagerOf } from '../topics/admin-services.js';
-import type { Handler } from './registry.js';
+import type { Handler, RequestContext } from './registry.js';
+import type { Log } from '@tributary/storage';
 
 export const DESCRIBE_LOG_DIRS_KEY = 35;
 
@@ -33,40 +35,51 @@ export const describeLogDirsHandler: Handler<DescribeLogDirsRequest, DescribeLog
 
   async handle(req, ctx) {
     const wanted = req.topics === null ? null : new Set(req.topics.flatMap((t) => t.partitions.map((p) => `${p}:${t.topic}`)));
-    const byTopic = new Map<string, DescribeLogDirsResponseDescribeLogDirsPartition[]>();
-    for (const log of logManagerOf(ctx.broker)?.allLogs() ?? []) {
-      if (wanted !== null && !wanted.has(`${log.partition}:${log.topic}`)) continue;
-      let partitions = byTopic.get(log.topic);
-      if (!partitions) byTopic.set(log.topic, (partitions = []));
-      partitions.push({
-        partitionIndex: log.partition,
-        partitionSize: log.size,
-        offsetLag: Math.max(log.highWatermark - log.logEndOffset, 0),
-        isFutureKey: false,
-      });
-    }
-    const topics: DescribeLogDirsResponseDescribeLogDirsTopic[] = [...byTopic.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, partitions]) => ({ name, partitions: partitions.sort((a, b) => a.partitionIndex - b.partitionIndex) }));
-    let totalBytes = -1;
-    let usableBytes = -1;
-    if (ctx.header.apiVersion >= 4) {
-      try {
-        const fsStats = await statfs(ctx.broker.dataDir);
-        totalBytes = fsStats.blocks * fsStats.bsize;
-        usableBytes = fsStats.bavail * fsStats.bsize;
-      } catch (err) {
-        ctx.logger.warn('statfs of the log directory failed; answering -1 for its sizes', { dir: ctx.broker.dataDir, err });
+    const manager = logManagerOf(ctx.broker);
+    const dirs = manager?.logDirs ?? [ctx.broker.dataDir];
+    const results: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
+    for (const dir of dirs) {
+      if (manager !== undefined && !manager.isLogDirOnline(dir)) {
+        results.push({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, logDir: dir, topics: [], totalBytes: -1, usableBytes: -1 });
+        continue;
       }
+      const logs = manager === undefined ? [] : dirs.length === 1 ? manager.allLogs() : manager.logsIn(dir);
+      results.push(await describeDir(dir, logs, wanted, ctx));
     }
-    return {
-      throttleTimeMs: 0,
-      errorCode: ErrorCode.NONE,
-      results: [{ errorCode: ErrorCode.NONE, logDir: ctx.broker.dataDir, topics, totalBytes, usableBytes }],
-    };
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results };
   },
 
   errorResponse(_req, errorCode) {
     return { throttleTimeMs: 0, errorCode, results: [] };
   },
 };
+
+async function describeDir(dir: string, logs: readonly Log[], wanted: Set<string> | null, ctx: RequestContext): Promise<DescribeLogDirsResponseDescribeLogDirsResult> {
+  const byTopic = new Map<string, DescribeLogDirsResponseDescribeLogDirsPartition[]>();
+  for (const log of logs) {
+    if (wanted !== null && !wanted.has(`${log.partition}:${log.topic}`)) continue;
+    let partitions = byTopic.get(log.topic);
+    if (!partitions) byTopic.set(log.topic, (partitions = []));
+    partitions.push({
+      partitionIndex: log.partition,
+      partitionSize: log.size,
+      offsetLag: Math.max(log.highWatermark - log.logEndOffset, 0),
+      isFutureKey: false,
+    });
+  }
+  const topics: DescribeLogDirsResponseDescribeLogDirsTopic[] = [...byTopic.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, partitions]) => ({ name, partitions: partitions.sort((a, b) => a.partitionIndex - b.partitionIndex) }));
+  let totalBytes = -1;
+  let usableBytes = -1;
+  if (ctx.header.apiVersion >= 4) {
+    try {
+      const fsStats = await statfs(dir);
+      totalBytes = fsStats.blocks * fsStats.bsize;
+      usableBytes = fsStats.bavail * fsStats.bsize;
+    } catch (err) {
+      ctx.logger.warn('statfs of the log directory failed; answering -1 for its sizes', { dir, err });
+    }
+  }
+  return { errorCode: ErrorCode.NONE, logDir: dir, topics, totalBytes, usableBytes };
+}

@@ -39,7 +39,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from '@tributary/protocol';
-import type { Log } from '@tributary/storage';
+import { StorageError, type Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
@@ -247,7 +247,16 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   }
   const limit = Math.min(part.partitionMaxBytes, remaining);
   const maxOffset = fromReplica ? log.logEndOffset : log.highWatermark;
-  const read = log.read(part.fetchOffset, limit, { maxOffset, minOneBatch });
+  let read: ReturnType<Log['read']>;
+  try {
+    read = log.read(part.fetchOffset, limit, { maxOffset, minOneBatch });
+  } catch (err) {
+    // A read error has taken the log directory offline (storage logs it once); like Kafka,
+    // this partition answers KAFKA_STORAGE_ERROR and the rest of the fetch goes on.
+    if (!(err instanceof StorageError)) throw err;
+    data.errorCode = ErrorCode.KAFKA_STORAGE_ERROR;
+    return { target, data, log: undefined };
+  }
   if (read.kind === 'offset_out_of_range') {
     data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
     return { target, data, log };

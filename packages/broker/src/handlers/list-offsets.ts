@@ -16,7 +16,7 @@
  * it (KIP-896), Tributary keeps it for old clients.
  */
 import { ErrorCode, type ListOffsetsRequest, type ListOffsetsResponse, type ListOffsetsResponseListOffsetsPartitionResponse } from '@tributary/protocol';
-import { maxTimestampOffset, offsetForTimestamp } from '@tributary/storage';
+import { StorageError, maxTimestampOffset, offsetForTimestamp } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import { legacyListOffsets } from './list-offsets-legacy.js';
 
@@ -64,6 +64,16 @@ function failed(partitionIndex: number, errorCode: number): ListOffsetsResponseL
 }
 
 function lookup(ctx: RequestContext, topic: string, partition: number, timestamp: number, currentLeaderEpoch: number, isolation: number, replicaId: number): ListOffsetsResponseListOffsetsPartitionResponse {
+  try {
+    return lookupInLog(ctx, topic, partition, timestamp, currentLeaderEpoch, isolation, replicaId);
+  } catch (err) {
+    // A time lookup's read failed: storage has taken the log directory offline (and said so).
+    if (err instanceof StorageError) return failed(partition, ErrorCode.KAFKA_STORAGE_ERROR);
+    throw err;
+  }
+}
+
+function lookupInLog(ctx: RequestContext, topic: string, partition: number, timestamp: number, currentLeaderEpoch: number, isolation: number, replicaId: number): ListOffsetsResponseListOffsetsPartitionResponse {
   const view = ctx.broker.replicaManager.partition(topic, partition);
   if ('errorCode' in view) return failed(partition, view.errorCode);
   const { log, state } = view;

@@ -15,6 +15,11 @@
  *   retry on UNKNOWN_TOPIC_OR_PARTITION. A creation that fails (a colliding name) is
  *   logged, and the name keeps answering UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
  * - Partitions: leader, leader epoch (v7+), replicas, ISR, offline replicas (v5+).
+ * - A replica on one of this broker's log directories that failed is offline (KRaft's
+ *   isReplicaInOfflineDir). If it was the leader, the partition has none: leader -1 and
+ *   LEADER_NOT_AVAILABLE, what a KRaft controller makes of it once the broker's heartbeat
+ *   reports the directory offline (no other replica to elect on a single node). The ISR
+ *   is left as it was (KRaft never empties it).
  * - Authorized operations (v8+): -2147483648 ("not requested") unless asked for; no
  *   authorizer exists, so when asked every operation is reported allowed.
  *
@@ -138,15 +143,20 @@ function describeTopic(t: TopicMetadata, ctx: RequestContext, includeOps: boolea
     name: t.name,
     topicId: t.topicId,
     isInternal: t.internal,
-    partitions: t.partitions.map((p) => ({
-      errorCode: p.leader >= 0 && live.has(p.leader) ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
-      partitionIndex: p.partition,
-      leaderId: p.leader,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: [...p.replicas],
-      isrNodes: [...p.isr],
-      offlineReplicas: p.replicas.filter((r) => !live.has(r)),
-    })),
+    partitions: t.partitions.map((p) => {
+      const self = ctx.broker.nodeId;
+      const selfOffline = p.replicas.includes(self) && ctx.broker.replicaManager?.isLocalReplicaOffline(t.name, p.partition);
+      const leader = selfOffline && p.leader === self ? -1 : p.leader;
+      return {
+        errorCode: leader >= 0 && live.has(leader) ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
+        partitionIndex: p.partition,
+        leaderId: leader,
+        leaderEpoch: p.leaderEpoch,
+        replicaNodes: [...p.replicas],
+        isrNodes: [...p.isr],
+        offlineReplicas: p.replicas.filter((r) => !live.has(r) || (r === self && selfOffline)),
+      };
+    }),
     topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
   };
 }

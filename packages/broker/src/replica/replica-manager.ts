@@ -22,7 +22,7 @@ import {
   type BatchValidation,
   type BatchValidationOptions,
 } from '@tributary/protocol';
-import { LogManager, type Log, type AppendResult } from '@tributary/storage';
+import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import type { MetadataChange, MetadataStore, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
 import type { BrokerConfig } from '../config/broker-config.js';
@@ -393,7 +393,12 @@ export class ReplicaManager {
     let producers: ProducerStateTable | undefined;
     let check: SequenceCheck | undefined;
     if (header.producerId >= 0) {
-      producers = this.producerStateOf(log);
+      try {
+        producers = this.producerStateOf(log);
+      } catch (err) {
+        // Rebuilding reads the log: a read error has taken its directory offline.
+        return this.storageFailure('Append', req, log, err);
+      }
       check = producers.check(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta);
       if (check.kind === 'duplicate') {
         return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.baseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, recordErrors: [] };
@@ -408,8 +413,7 @@ export class ReplicaManager {
     try {
       appended = log.append(records, { leaderEpoch: view.state.leaderEpoch, logAppendTimeMs: req.nowMs });
     } catch (err) {
-      this.logger.error('Append failed', { topic: req.topic, partition: req.partition, err });
-      return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not write to its log directory', [], -1);
+      return this.storageFailure('Append', req, log, err);
     }
     producers?.record(header.producerId, header.producerEpoch, header.baseSequence, header.baseSequence + header.lastOffsetDelta, appended.baseOffset, appended.lastOffset);
     // Single node: the ISR is this broker alone, so everything written is committed.
@@ -435,11 +439,36 @@ export class ReplicaManager {
     if (!view.log.config.flushDurableAcks) return result;
     return view.log.waitForFlush(view.log.logEndOffset).then(
       () => result,
-      (err: unknown) => {
-        this.logger.error('fdatasync failed', { topic: req.topic, partition: req.partition, err });
-        return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not flush its log directory', [], -1);
-      },
+      (err: unknown) => this.storageFailure('Flush', req, view.log, err),
     );
+  }
+
+  /**
+   * KAFKA_STORAGE_ERROR (retriable) for a failed append or flush, never a success: after a
+   * failed write or fdatasync nothing that depended on it is acknowledged. The storage layer
+   * has already logged the one line that matters (directory offline, or disk full, rate
+   * limited), so a failing request adds a debug line, not a stack per request.
+   */
+  private storageFailure(what: string, req: AppendRequest, log: Log, err: unknown): PartitionAppendResult {
+    if (err instanceof StorageError && err.code === StorageErrorCode.NO_SPACE) {
+      this.logManager.warnNoSpace(this.logManager.logDirOf(log), err.message);
+      this.logger.debug(`${what} refused: disk full`, { topic: req.topic, partition: req.partition });
+      return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'No space left in the log directory; nothing was written, retry once space is freed', [], -1);
+    }
+    if (err instanceof StorageError && (err.code === StorageErrorCode.LOG_DIR_OFFLINE || err.code === StorageErrorCode.LOG_CLOSED)) {
+      this.logger.debug(`${what} refused: log offline`, { topic: req.topic, partition: req.partition, reason: err.message });
+      return failure(ErrorCode.KAFKA_STORAGE_ERROR, `The log directory of ${req.topic}-${req.partition} is offline`, [], -1);
+    }
+    this.logger.error(`${what} failed`, { topic: req.topic, partition: req.partition, err });
+    return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not write to its log directory', [], -1);
+  }
+
+  /**
+   * True when this broker's replica of the partition is on a log directory that failed
+   * (Metadata lists it in offline_replicas and, as leader, answers no leader).
+   */
+  isLocalReplicaOffline(topicName: string, partition: number): boolean {
+    return this.logManager.getLog(topicName, partition)?.isOffline === true;
   }
 
   private producerStateOf(log: Log): ProducerStateTable {
@@ -449,6 +478,11 @@ export class ReplicaManager {
       this.producerStates.set(log, table);
     }
     return table;
+  }
+
+  /** Wakes the fetches waiting on logs that went offline, so they answer now rather than at maxWaitMs. */
+  wakeOffline(): void {
+    for (const log of [...this.waiters.keys()]) if (log.isOffline) this.wake(log);
   }
 
   /** Wakes every fetch waiting on this log. */
