@@ -28,7 +28,6 @@ import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
 import type { BoundListener } from './network/socket-server.js';
 import { LogManager, LOG_CONFIG_KEYS, fromProperties, type LogConfig } from '@tributary/storage';
-import { decompressSync } from '@tributary/protocol';
 import { ReplicaManager } from './replica/replica-manager.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
 import { ProducerIdManager } from './transaction/producer-id-manager.js';
@@ -119,13 +118,6 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       dataDir: logDir,
       defaults: logDefaults(config),
       topicConfigs: new Map(metadata.topics().map((t) => [t.name, t.configs])),
-      decompress: (type, data) => {
-        try {
-          return decompressSync(type, data, 64 * 1024 * 1024);
-        } catch {
-          return null;
-        }
-      },
       retentionCheckIntervalMs: config.number('log.retention.check.interval.ms'),
       reservedDirs: [METADATA_DIR],
       logger: storageLogger(logger.child({ component: 'storage' })),

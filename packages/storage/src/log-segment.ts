@@ -11,9 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BatchLayout } from '@tributary/protocol';
-import type { BatchHeader } from './batch-scan.js';
-import { crcMatches, frameSize, readHeader } from './batch-scan.js';
+import { type BatchSummary, BatchLayout, batchCrcMatches, batchFrameSize, scanBatchHeader } from '@tributary/protocol';
 import { readIndexFile } from './index-file.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
@@ -191,7 +189,7 @@ export class LogSegment {
   }
 
   /** Index bookkeeping for one batch appended (or found) at h.position. Kafka's rule. */
-  private indexBatch(h: BatchHeader, position: number): void {
+  private indexBatch(h: BatchSummary, position: number): void {
     if (this.maxTimestamp === null) this.loadMaxTimestamp();
     if (h.maxTimestamp > this.maxTimestamp!) {
       this.maxTimestamp = h.maxTimestamp;
@@ -259,7 +257,7 @@ export class LogSegment {
   // ---------------------------------------------------------------- writing
 
   /** Writes whole batches (already stamped with offsets) at the end of the segment. */
-  append(bytes: Buffer, headers: readonly BatchHeader[]): void {
+  append(bytes: Buffer, headers: readonly BatchSummary[]): void {
     const fd = this.getFd();
     // Load the indexes before writing, so a lazily opened segment indexes only the old bytes.
     void this.offsetIndex;
@@ -352,12 +350,12 @@ export class LogSegment {
     return got === buf.length ? buf : buf.subarray(0, got);
   }
 
-  private readHeaderAt(position: number): BatchHeader | string {
+  private readHeaderAt(position: number): BatchSummary | string {
     if (position + BatchLayout.HEADER_SIZE > this.size) return `no batch header fits at position ${position}`;
     const buf = this.readBytes(position, BatchLayout.HEADER_SIZE);
-    const size = frameSize(buf, 0, buf.length);
+    const size = batchFrameSize(buf, 0, buf.length);
     if (typeof size === 'string') return size;
-    return readHeader(buf, 0, position, size);
+    return scanBatchHeader(buf, 0, position, size);
   }
 
   /**
@@ -368,8 +366,8 @@ export class LogSegment {
   walk(
     from: number,
     end: number,
-    needBody: (h: BatchHeader) => boolean,
-    visit: (h: BatchHeader, body: Buffer | null) => boolean | string,
+    needBody: (h: BatchSummary) => boolean,
+    visit: (h: BatchSummary, body: Buffer | null) => boolean | string,
   ): WalkResult {
     // Every visitor uses `body` before returning, and nothing here is asynchronous, so one
     // scratch buffer serves all walks: recovering a gigabyte then allocates nothing per
@@ -383,11 +381,11 @@ export class LogSegment {
         chunk = this.readInto(walkScratch, pos, Math.min(WALK_CHUNK_BYTES, end - pos));
       }
       const at = pos - chunkStart;
-      const size = frameSize(chunk, at, chunk.length);
+      const size = batchFrameSize(chunk, at, chunk.length);
       if (typeof size === 'string') return { endPosition: pos, invalidReason: `at position ${pos}: ${size}` };
       if (chunk.length - at < BatchLayout.HEADER_SIZE) return { endPosition: pos, invalidReason: `at position ${pos}: torn header` };
       if (pos + size > end) return { endPosition: pos, invalidReason: `at position ${pos}: batch of ${size} bytes is torn at ${end}` };
-      const header = readHeader(chunk, at, pos, size);
+      const header = scanBatchHeader(chunk, at, pos, size);
       if (typeof header === 'string') return { endPosition: pos, invalidReason: `at position ${pos}: ${header}` };
       let body: Buffer | null = null;
       if (needBody(header)) body = at + size <= chunk.length ? chunk.subarray(at, at + size) : this.readBytes(pos, size);
@@ -400,9 +398,9 @@ export class LogSegment {
   }
 
   /** The first batch whose last offset is >= offset, starting from the offset index. */
-  findBatch(offset: number, startPosition?: number): BatchHeader | null {
+  findBatch(offset: number, startPosition?: number): BatchSummary | null {
     const from = startPosition ?? this.offsetIndex.lookup(offset).position;
-    let found: BatchHeader | null = null;
+    let found: BatchSummary | null = null;
     this.walk(from, this.size, () => false, (h) => {
       if (h.lastOffset >= offset) {
         found = h;
@@ -426,9 +424,9 @@ export class LogSegment {
     let at = 0;
     let lastOffset = -1;
     while (buf.length - at >= BatchLayout.HEADER_SIZE) {
-      const size = frameSize(buf, at, buf.length);
+      const size = batchFrameSize(buf, at, buf.length);
       if (typeof size === 'string') break;
-      const h = readHeader(buf, at, position + at, size);
+      const h = scanBatchHeader(buf, at, position + at, size);
       if (typeof h === 'string' || h.lastOffset >= maxOffset) break;
       if (at + size > buf.length) {
         if (at === 0 && minOneBatch && size <= avail) {
@@ -488,7 +486,7 @@ export class LogSegment {
         return `batch base offset ${h.baseOffset} where ${options.contiguous ? '' : 'at least '}${expected} was expected`;
       }
       if (this.cannotHoldOffset(h.lastOffset)) return `last offset ${h.lastOffset} does not fit relative to ${this.baseOffset}`;
-      if (body !== null && !crcMatches(body)) return `CRC-32C mismatch in batch at offset ${h.baseOffset}`;
+      if (body !== null && !batchCrcMatches(body, 0, h.size)) return `CRC-32C mismatch in batch at offset ${h.baseOffset}`;
       this.indexBatch(h, h.position);
       expected = h.lastOffset + 1;
       return true;

@@ -15,10 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { crc32c } from '@node-rs/crc32';
-import { BatchAttributes, BatchLayout, writeInt64 } from '@tributary/protocol';
-import type { BatchHeader } from './batch-scan.js';
-import { splitBatches } from './batch-scan.js';
+import { type BatchSummary, assignOffsets, setLogAppendTime, setPartitionLeaderEpoch, splitBatches } from '@tributary/protocol';
 import type { Clock } from './clock.js';
 import { StorageError, StorageErrorCode } from './errors.js';
 import type { FsyncMode } from './group-commit.js';
@@ -230,21 +227,14 @@ export class Log {
     let offset = this.logEnd;
     let recordCount = 0;
     for (const h of headers) {
-      const at = h.position;
-      const delta = h.lastOffset - h.baseOffset;
-      writeInt64(batches, at + BatchLayout.BASE_OFFSET, offset);
-      batches.writeInt32BE(options.leaderEpoch, at + BatchLayout.PARTITION_LEADER_EPOCH);
+      h.baseOffset = offset;
+      h.lastOffset = assignOffsets(batches, h.position, offset);
+      setPartitionLeaderEpoch(batches, h.position, options.leaderEpoch);
       if (logAppendTime) {
-        const attrs = batches.readInt16BE(at + BatchLayout.ATTRIBUTES) | BatchAttributes.TIMESTAMP_TYPE_LOG_APPEND;
-        batches.writeInt16BE(attrs, at + BatchLayout.ATTRIBUTES);
-        writeInt64(batches, at + BatchLayout.MAX_TIMESTAMP, appendTimeMs);
-        const crc = crc32c(batches.subarray(at + BatchLayout.CRC_START, at + h.size)) >>> 0;
-        batches.writeUInt32BE(crc, at + BatchLayout.CRC);
+        setLogAppendTime(batches, h.position, appendTimeMs);
         h.maxTimestamp = appendTimeMs;
       }
-      h.baseOffset = offset;
-      h.lastOffset = offset + delta;
-      offset += delta + 1;
+      offset = h.lastOffset + 1;
       recordCount += h.recordCount;
     }
     const baseOffset = this.logEnd;
@@ -292,7 +282,7 @@ export class Log {
     };
   }
 
-  private frame(batches: Buffer): BatchHeader[] {
+  private frame(batches: Buffer): BatchSummary[] {
     const headers = splitBatches(batches);
     if (typeof headers === 'string') {
       throw new StorageError(StorageErrorCode.INVALID_BATCH_FRAMING, `Append to ${this.topic}-${this.partition} rejected: ${headers}`);
@@ -300,7 +290,7 @@ export class Log {
     return headers;
   }
 
-  private write(batches: Buffer, headers: BatchHeader[], now: number): void {
+  private write(batches: Buffer, headers: BatchSummary[], now: number): void {
     const first = headers[0]!;
     const last = headers[headers.length - 1]!;
     let maxTimestamp = -1;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BatchLayout, readInt64 } from '@tributary/protocol';
+import { BatchLayout, CompressionType, encodeBatch, encodeBatchSync, readInt64 } from '@tributary/protocol';
 import {
   LogManager, StorageError, StorageErrorCode, fromProperties, DEFAULT_LOG_CONFIG, offsetForTimestamp, maxTimestampOffset,
   parseCheckpoint, formatCheckpoint, writeCheckpointFile, readCheckpointFile, toProperties, CLEAN_SHUTDOWN_FILE,
@@ -135,6 +135,19 @@ test('offsetForTimestamp, earliest/latest and max timestamp (ListOffsets -3)', a
   assert.equal(offsetForTimestamp(mono2, 396), null);
   assert.deepEqual(maxTimestampOffset(again), { offset: 3, timestamp: 900 });
   await m2.close();
+});
+
+test('offsetForTimestamp looks inside compressed batches with protocol codecs; zstd answers at batch level', async (t) => {
+  const m = await open(tempDir(t), new FakeClock());
+  for (const [p, compression] of [CompressionType.GZIP, CompressionType.SNAPPY, CompressionType.LZ4].entries()) {
+    const log = m.createLog('c', p);
+    log.append(encodeBatchSync({ compression, records: [100, 300, 200].map((timestamp) => ({ timestamp, value: Buffer.from('v') })) }), { leaderEpoch: 0 });
+    assert.deepEqual(offsetForTimestamp(log, 150), { offset: 1, timestamp: 300 }, `codec ${compression}`);
+  }
+  const zstd = m.createLog('c', 3);
+  zstd.append(await encodeBatch({ compression: CompressionType.ZSTD, records: [100, 300].map((timestamp) => ({ timestamp, value: Buffer.from('v') })) }), { leaderEpoch: 0 });
+  assert.deepEqual(offsetForTimestamp(zstd, 150), { offset: 0, timestamp: 300 }, 'the batch, by its max timestamp');
+  await m.close();
 });
 
 test('LogAppendTime stamps maxTimestamp and the attribute, with a valid CRC', async (t) => {
