@@ -71,7 +71,7 @@ export interface StartBrokerOptions {
   readonly staticConfig?: readonly RawConfig[];
   readonly logger?: Logger;
   /** Extra handlers (tests); replace built-in ones with the same api key. */
-  readonly handlers?: readonly Handler<any, any>[];
+  readonly handlers?: readonly Handler[];
 }
 
 export interface RunningBroker {

@@ -16,15 +16,13 @@
  * Deliberate difference from Kafka: timeoutMs is not used (the change completes before the
  * answer).
  */
-import type { CreatePartitionsRequest, CreatePartitionsResponse, CreatePartitionsResponseCreatePartitionsTopicResult } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import type { CreatePartitionsResponseCreatePartitionsTopicResult } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { topicManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
 
-export const CREATE_PARTITIONS_KEY = 37;
-
-export const createPartitionsHandler: Handler<CreatePartitionsRequest, CreatePartitionsResponse> = {
-  apiKey: CREATE_PARTITIONS_KEY,
+export const createPartitionsHandler: Handler<'CreatePartitions'> = {
+  apiKey: ApiKey.CreatePartitions,
   name: 'CreatePartitions',
   minVersion: 0,
   maxVersion: 3,

@@ -24,19 +24,17 @@
  * - validateOnly answers an all-zero topic id (Kafka answers a random id that never exists).
  */
 import type {
-  CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCreatableTopicConfigs, CreateTopicsResponseCreatableTopicResult,
+  CreateTopicsResponseCreatableTopicConfigs, CreateTopicsResponseCreatableTopicResult,
 } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { topicManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
 
-export const CREATE_TOPICS_KEY = 19;
-
-export const createTopicsHandler: Handler<CreateTopicsRequest, CreateTopicsResponse> = {
-  apiKey: CREATE_TOPICS_KEY,
+export const createTopicsHandler: Handler<'CreateTopics'> = {
+  apiKey: ApiKey.CreateTopics,
   name: 'CreateTopics',
   minVersion: 0,
   maxVersion: 7,

@@ -7,12 +7,12 @@
  *   when it has members, GROUP_ID_NOT_FOUND when it does not exist.
  * - The answer comes after the tombstones are written.
  */
-import { ErrorCode, type DeleteGroupsRequest, type DeleteGroupsResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
-export const deleteGroupsHandler: Handler<DeleteGroupsRequest, DeleteGroupsResponse> = {
-  apiKey: 42,
+export const deleteGroupsHandler: Handler<'DeleteGroups'> = {
+  apiKey: ApiKey.DeleteGroups,
   name: 'DeleteGroups',
   minVersion: 0,
   maxVersion: 2,

@@ -19,22 +19,20 @@
  * the same thing on a single broker.
  */
 import type { DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponseDeleteRecordsPartitionResult } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from '@tributary/storage';
 import type { BrokerServices } from '../broker.js';
 import { logManagerOf } from '../topics/admin-services.js';
 import { isInternalTopic } from '../topics/topic-name.js';
 import type { Handler, RequestContext } from './registry.js';
 
-export const DELETE_RECORDS_KEY = 21;
-
 /** DeleteRecordsRequest.HIGH_WATERMARK: delete everything below the high watermark. */
 export const DELETE_TO_HIGH_WATERMARK = -1;
 /** DeleteRecordsResponse.INVALID_LOW_WATERMARK, answered with every error. */
 export const INVALID_LOW_WATERMARK = -1;
 
-export const deleteRecordsHandler: Handler<DeleteRecordsRequest, DeleteRecordsResponse> = {
-  apiKey: DELETE_RECORDS_KEY,
+export const deleteRecordsHandler: Handler<'DeleteRecords'> = {
+  apiKey: ApiKey.DeleteRecords,
   name: 'DeleteRecords',
   minVersion: 0,
   maxVersion: 2,

@@ -17,16 +17,14 @@
  */
 import { statfs } from 'node:fs/promises';
 import type {
-  DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsResponseDescribeLogDirsPartition, DescribeLogDirsResponseDescribeLogDirsTopic,
+  DescribeLogDirsResponseDescribeLogDirsPartition, DescribeLogDirsResponseDescribeLogDirsTopic,
 } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { logManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
 
-export const DESCRIBE_LOG_DIRS_KEY = 35;
-
-export const describeLogDirsHandler: Handler<DescribeLogDirsRequest, DescribeLogDirsResponse> = {
-  apiKey: DESCRIBE_LOG_DIRS_KEY,
+export const describeLogDirsHandler: Handler<'DescribeLogDirs'> = {
+  apiKey: ApiKey.DescribeLogDirs,
   name: 'DescribeLogDirs',
   minVersion: 0,
   maxVersion: 4,

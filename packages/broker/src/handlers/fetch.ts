@@ -22,6 +22,7 @@
  * end offset; replication between brokers is not built yet.
  */
 import {
+  ApiKey,
   ErrorCode,
   ZERO_UUID,
   type FetchRequest,
@@ -55,8 +56,8 @@ interface PartitionRead {
   log: Log | undefined;
 }
 
-export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
-  apiKey: 1,
+export const fetchHandler: Handler<'Fetch'> = {
+  apiKey: ApiKey.Fetch,
   name: 'Fetch',
   minVersion: 4,
   maxVersion: 16,

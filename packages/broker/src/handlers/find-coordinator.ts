@@ -16,7 +16,7 @@
  * `__consumer_offsets` on the first lookup; the coordinator here exists from start-up, so the
  * first lookup already succeeds.
  */
-import { ErrorCode, type FindCoordinatorRequest, type FindCoordinatorResponse, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
+import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
 import { coordinatorNode, coordinatorOf } from '../group/handler-support.js';
 import type { Handler, RequestContext } from './registry.js';
 
@@ -37,8 +37,8 @@ function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordina
   return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
 }
 
-export const findCoordinatorHandler: Handler<FindCoordinatorRequest, FindCoordinatorResponse> = {
-  apiKey: 10,
+export const findCoordinatorHandler: Handler<'FindCoordinator'> = {
+  apiKey: ApiKey.FindCoordinator,
   name: 'FindCoordinator',
   minVersion: 0,
   maxVersion: 5,

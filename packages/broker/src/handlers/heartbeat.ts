@@ -7,12 +7,12 @@
  * current, and NONE while the coordinator is still loading the group (the member learns of
  * any rebalance later).
  */
-import { ErrorCode, type HeartbeatRequest, type HeartbeatResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
-export const heartbeatHandler: Handler<HeartbeatRequest, HeartbeatResponse> = {
-  apiKey: 12,
+export const heartbeatHandler: Handler<'Heartbeat'> = {
+  apiKey: ApiKey.Heartbeat,
   name: 'Heartbeat',
   minVersion: 0,
   maxVersion: 4,

@@ -31,7 +31,7 @@ import { incrementalAlterConfigsHandler } from './incremental-alter-configs.js';
 import { describeClusterHandler } from './describe-cluster.js';
 import { describeTopicPartitionsHandler } from './describe-topic-partitions.js';
 
-export const HANDLERS: readonly Handler<any, any>[] = [
+export const HANDLERS: readonly Handler[] = [
   produceHandler,
   fetchHandler,
   listOffsetsHandler,

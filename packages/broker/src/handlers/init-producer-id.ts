@@ -12,13 +12,13 @@
  * requests get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which fails a transactional
  * producer at once with a clear error.
  */
-import { ErrorCode, type InitProducerIdRequest, type InitProducerIdResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
 const MAX_EPOCH = 32766;
 
-export const initProducerIdHandler: Handler<InitProducerIdRequest, InitProducerIdResponse> = {
-  apiKey: 22,
+export const initProducerIdHandler: Handler<'InitProducerId'> = {
+  apiKey: ApiKey.InitProducerId,
   name: 'InitProducerId',
   minVersion: 0,
   maxVersion: 5,

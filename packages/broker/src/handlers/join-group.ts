@@ -13,7 +13,7 @@
  *   timeout passed, or the initial delay ran out), so this handler may wait minutes.
  * - The client host is the connection's remote address, as Kafka records it ("/1.2.3.4").
  */
-import { ErrorCode, type JoinGroupRequest, type JoinGroupResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode, type JoinGroupResponse } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { JoinGroupResult } from '../group/member.js';
 import type { Handler, RequestContext } from './registry.js';
@@ -33,8 +33,8 @@ function toResponse(r: JoinGroupResult, version: number): JoinGroupResponse {
   };
 }
 
-export const joinGroupHandler: Handler<JoinGroupRequest, JoinGroupResponse> = {
-  apiKey: 11,
+export const joinGroupHandler: Handler<'JoinGroup'> = {
+  apiKey: ApiKey.JoinGroup,
   name: 'JoinGroup',
   minVersion: 0,
   maxVersion: 9,

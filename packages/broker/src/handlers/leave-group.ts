@@ -9,12 +9,12 @@
  *   only for group-level failures. v5+ carries a reason per member (logged).
  * - A member that leaves triggers a rebalance of the remaining members.
  */
-import { ErrorCode, type LeaveGroupRequest, type LeaveGroupResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
-export const leaveGroupHandler: Handler<LeaveGroupRequest, LeaveGroupResponse> = {
-  apiKey: 13,
+export const leaveGroupHandler: Handler<'LeaveGroup'> = {
+  apiKey: ApiKey.LeaveGroup,
   name: 'LeaveGroup',
   minVersion: 0,
   maxVersion: 5,

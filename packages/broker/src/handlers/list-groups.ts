@@ -9,12 +9,12 @@
  * - While a partition of `__consumer_offsets` is still loading, the groups known so far are
  *   listed with COORDINATOR_LOAD_IN_PROGRESS.
  */
-import { ErrorCode, type ListGroupsRequest, type ListGroupsResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
-export const listGroupsHandler: Handler<ListGroupsRequest, ListGroupsResponse> = {
-  apiKey: 16,
+export const listGroupsHandler: Handler<'ListGroups'> = {
+  apiKey: ApiKey.ListGroups,
   name: 'ListGroups',
   minVersion: 0,
   maxVersion: 5,

@@ -14,7 +14,7 @@
  *   INVALID_REQUEST, as in Kafka.
  * v0 (old-style offset arrays) is not served, as in Kafka 4 (KIP-896).
  */
-import { ErrorCode, type ListOffsetsRequest, type ListOffsetsResponse, type ListOffsetsResponseListOffsetsPartitionResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode, type ListOffsetsResponseListOffsetsPartitionResponse } from '@tributary/protocol';
 import { maxTimestampOffset, offsetForTimestamp } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 
@@ -25,8 +25,8 @@ const EARLIEST_LOCAL = -4;
 const EARLIEST_TIERED = -5;
 const READ_COMMITTED = 1;
 
-export const listOffsetsHandler: Handler<ListOffsetsRequest, ListOffsetsResponse> = {
-  apiKey: 2,
+export const listOffsetsHandler: Handler<'ListOffsets'> = {
+  apiKey: ApiKey.ListOffsets,
   name: 'ListOffsets',
   minVersion: 1,
   maxVersion: 9,

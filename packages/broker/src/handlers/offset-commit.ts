@@ -17,12 +17,12 @@
  * Deliberate difference: Kafka serves v0 from ZooKeeper (and KRaft brokers reject it); here
  * v0 commits go to the coordinator like v1+, so old clients keep working.
  */
-import { ErrorCode, type OffsetCommitRequest, type OffsetCommitResponse, type OffsetCommitResponseTopic } from '@tributary/protocol';
+import { ApiKey, ErrorCode, type OffsetCommitRequest, type OffsetCommitResponseTopic } from '@tributary/protocol';
 import { coordinatorOf, partitionExists } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
-export const offsetCommitHandler: Handler<OffsetCommitRequest, OffsetCommitResponse> = {
-  apiKey: 8,
+export const offsetCommitHandler: Handler<'OffsetCommit'> = {
+  apiKey: ApiKey.OffsetCommit,
   name: 'OffsetCommit',
   minVersion: 0,
   maxVersion: 9,

@@ -10,12 +10,12 @@
  * - Group with members of another protocol type: NON_EMPTY_GROUP (top level).
  * - Unknown group: GROUP_ID_NOT_FOUND (top level). Group-level errors come with no topics.
  */
-import { ErrorCode, type OffsetDeleteRequest, type OffsetDeleteResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
-export const offsetDeleteHandler: Handler<OffsetDeleteRequest, OffsetDeleteResponse> = {
-  apiKey: 47,
+export const offsetDeleteHandler: Handler<'OffsetDelete'> = {
+  apiKey: ApiKey.OffsetDelete,
   name: 'OffsetDelete',
   minVersion: 0,
   maxVersion: 0,

@@ -16,7 +16,7 @@
  * Deliberate difference: Kafka serves v0 from ZooKeeper; here v0 reads the coordinator's
  * offsets like v1+.
  */
-import { ErrorCode, type OffsetFetchRequest, type OffsetFetchResponse, type OffsetFetchResponsePartition } from '@tributary/protocol';
+import { ApiKey, ErrorCode, type OffsetFetchResponse, type OffsetFetchResponsePartition } from '@tributary/protocol';
 import { coordinatorOf } from '../group/handler-support.js';
 import type { OffsetFetchGroupResult } from '../group/offset-manager.js';
 import type { Handler } from './registry.js';
@@ -52,8 +52,8 @@ function toSingleGroupResponse(g: OffsetFetchGroupResult, version: number): Offs
   };
 }
 
-export const offsetFetchHandler: Handler<OffsetFetchRequest, OffsetFetchResponse> = {
-  apiKey: 9,
+export const offsetFetchHandler: Handler<'OffsetFetch'> = {
+  apiKey: ApiKey.OffsetFetch,
   name: 'OffsetFetch',
   minVersion: 0,
   maxVersion: 9,

@@ -24,6 +24,7 @@
  * first).
  */
 import {
+  ApiKey,
   ErrorCode,
   errorInfo,
   type ProduceRequest,
@@ -34,8 +35,8 @@ import {
 import { CloseConnection, NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
 import type { PartitionAppendResult } from '../replica/replica-manager.js';
 
-export const produceHandler: Handler<ProduceRequest, ProduceResponse> = {
-  apiKey: 0,
+export const produceHandler: Handler<'Produce'> = {
+  apiKey: ApiKey.Produce,
   name: 'Produce',
   minVersion: 3,
   maxVersion: 11,
