@@ -18,7 +18,6 @@
  */
 import type { CreatePartitionsResponseCreatePartitionsTopicResult } from '@tributary/protocol';
 import { ApiKey, ErrorCode } from '@tributary/protocol';
-import { topicManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
 
 export const createPartitionsHandler: Handler<'CreatePartitions'> = {
@@ -30,7 +29,7 @@ export const createPartitionsHandler: Handler<'CreatePartitions'> = {
   async handle(req, ctx) {
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-    const manager = topicManagerOf(ctx.broker);
+    const manager = ctx.broker.topicManager;
     const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
     const answered = new Set<string>();
     for (const t of req.topics) {

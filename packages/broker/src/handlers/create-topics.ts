@@ -30,7 +30,6 @@ import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import type { BrokerConfig } from '../config/broker-config.js';
-import { topicManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
 
 export const createTopicsHandler: Handler<'CreateTopics'> = {
@@ -43,7 +42,7 @@ export const createTopicsHandler: Handler<'CreateTopics'> = {
     const version = ctx.header.apiVersion;
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-    const manager = topicManagerOf(ctx.broker);
+    const manager = ctx.broker.topicManager;
     const results: CreateTopicsResponseCreatableTopicResult[] = [];
     const answered = new Set<string>();
     for (const t of req.topics) {

@@ -22,7 +22,6 @@ import type { DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponse
 import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from '@tributary/storage';
 import type { BrokerServices } from '../broker.js';
-import { logManagerOf } from '../topics/admin-services.js';
 import { isInternalTopic } from '../topics/topic-name.js';
 import type { Handler, RequestContext } from './registry.js';
 
@@ -76,7 +75,7 @@ function deleteRecords(ctx: RequestContext, topicName: string, partition: number
   const state = topic?.partitions[partition];
   if (!topic || state === undefined) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   if (isInternalTopic(topicName)) return failed(ErrorCode.INVALID_TOPIC_EXCEPTION);
-  const log = logManagerOf(services)?.getLog(topicName, partition);
+  const log = services.logManager.getLog(topicName, partition);
   if (state.leader !== services.nodeId || log === undefined) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
   if (!cleanupPolicyDeletes(services, topic.configs)) return failed(ErrorCode.POLICY_VIOLATION);
   const offset = requested === DELETE_TO_HIGH_WATERMARK ? log.highWatermark : requested;

@@ -22,7 +22,6 @@
 import type { DeleteTopicsRequest, DeleteTopicsResponseDeletableTopicResult } from '@tributary/protocol';
 import { ApiKey, ErrorCode, errorInfo } from '@tributary/protocol';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
-import { topicManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
 
 interface Target { readonly name: string | null; readonly topicId: string }
@@ -79,7 +78,7 @@ export const deleteTopicsHandler: Handler<'DeleteTopics'> = {
         });
       }
     }
-    const manager = topicManagerOf(ctx.broker);
+    const manager = ctx.broker.topicManager;
     for (const [name, topicId] of toDelete) {
       const outcome = await manager.deleteTopic(name);
       responses.push(result(name, topicId, outcome.errorCode, outcome.errorMessage));

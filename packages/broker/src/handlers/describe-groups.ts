@@ -13,7 +13,6 @@
  * - v4+: group.instance.id per member.
  */
 import { ApiKey, ErrorCode } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
 /** Kafka's "authorized operations not requested" sentinel (Integer.MIN_VALUE). */
@@ -28,8 +27,7 @@ export const describeGroupsHandler: Handler<'DescribeGroups'> = {
   maxVersion: 5,
 
   handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const authorizedOperations = req.includeAuthorizedOperations === true ? GROUP_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
     return {
       throttleTimeMs: 0,

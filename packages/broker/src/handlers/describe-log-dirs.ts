@@ -20,7 +20,6 @@ import type {
   DescribeLogDirsResponseDescribeLogDirsPartition, DescribeLogDirsResponseDescribeLogDirsTopic,
 } from '@tributary/protocol';
 import { ApiKey, ErrorCode } from '@tributary/protocol';
-import { logManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
 
 export const describeLogDirsHandler: Handler<'DescribeLogDirs'> = {
@@ -32,7 +31,7 @@ export const describeLogDirsHandler: Handler<'DescribeLogDirs'> = {
   async handle(req, ctx) {
     const wanted = req.topics === null ? null : new Set(req.topics.flatMap((t) => t.partitions.map((p) => `${p}:${t.topic}`)));
     const byTopic = new Map<string, DescribeLogDirsResponseDescribeLogDirsPartition[]>();
-    for (const log of logManagerOf(ctx.broker)?.allLogs() ?? []) {
+    for (const log of ctx.broker.logManager.allLogs()) {
       if (wanted !== null && !wanted.has(`${log.partition}:${log.topic}`)) continue;
       let partitions = byTopic.get(log.topic);
       if (!partitions) byTopic.set(log.topic, (partitions = []));

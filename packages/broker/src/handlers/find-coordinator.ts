@@ -17,7 +17,7 @@
  * first lookup already succeeds.
  */
 import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
-import { coordinatorNode, coordinatorOf } from '../group/handler-support.js';
+import { coordinatorNode } from '../group/handler-support.js';
 import type { Handler, RequestContext } from './registry.js';
 
 const KEY_TYPE_GROUP = 0;
@@ -33,7 +33,7 @@ function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordina
   if (keyType === KEY_TYPE_TRANSACTION) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   if (keyType !== KEY_TYPE_GROUP) return fail(ErrorCode.INVALID_REQUEST);
   const node = coordinatorNode(ctx);
-  if (coordinatorOf(ctx) === undefined || node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  if (node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
 }
 

@@ -7,8 +7,7 @@
  * current, and NONE while the coordinator is still loading the group (the member learns of
  * any rebalance later).
  */
-import { ApiKey, ErrorCode } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
 export const heartbeatHandler: Handler<'Heartbeat'> = {
@@ -18,8 +17,7 @@ export const heartbeatHandler: Handler<'Heartbeat'> = {
   maxVersion: 4,
 
   handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const errorCode = coordinator.heartbeat({
       groupId: req.groupId,
       generationId: req.generationId,

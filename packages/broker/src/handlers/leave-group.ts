@@ -10,7 +10,6 @@
  * - A member that leaves triggers a rebalance of the remaining members.
  */
 import { ApiKey, ErrorCode } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
 export const leaveGroupHandler: Handler<'LeaveGroup'> = {
@@ -21,8 +20,7 @@ export const leaveGroupHandler: Handler<'LeaveGroup'> = {
 
   handle(req, ctx) {
     const version = ctx.header.apiVersion;
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const members =
       version >= 3
         ? (req.members ?? []).map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: m.reason ?? null }))

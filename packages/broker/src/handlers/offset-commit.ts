@@ -18,7 +18,7 @@
  * v0 commits go to the coordinator like v1+, so old clients keep working.
  */
 import { ApiKey, ErrorCode, type OffsetCommitRequest, type OffsetCommitResponseTopic } from '@tributary/protocol';
-import { coordinatorOf, partitionExists } from '../group/handler-support.js';
+import { partitionExists } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
 export const offsetCommitHandler: Handler<'OffsetCommit'> = {
@@ -28,8 +28,7 @@ export const offsetCommitHandler: Handler<'OffsetCommit'> = {
   maxVersion: 9,
 
   async handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const unknown: OffsetCommitResponseTopic[] = [];
     const known: OffsetCommitRequest['topics'] = [];
     for (const t of req.topics) {

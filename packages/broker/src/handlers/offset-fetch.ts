@@ -17,7 +17,6 @@
  * offsets like v1+.
  */
 import { ApiKey, ErrorCode, type OffsetFetchResponse, type OffsetFetchResponsePartition } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
 import type { OffsetFetchGroupResult } from '../group/offset-manager.js';
 import type { Handler } from './registry.js';
 
@@ -60,10 +59,9 @@ export const offsetFetchHandler: Handler<'OffsetFetch'> = {
 
   handle(req, ctx) {
     const version = ctx.header.apiVersion;
-    const coordinator = coordinatorOf(ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const requireStable = req.requireStable ?? false;
-    const fetch = (groupId: string, topics: Topics): OffsetFetchGroupResult =>
-      coordinator === undefined ? groupError(groupId, topics, ErrorCode.COORDINATOR_NOT_AVAILABLE) : coordinator.fetchOffsets(groupId, topics, requireStable);
+    const fetch = (groupId: string, topics: Topics): OffsetFetchGroupResult => coordinator.fetchOffsets(groupId, topics, requireStable);
     if (version >= 8) {
       return { throttleTimeMs: 0, groups: (req.groups ?? []).map((g) => fetch(g.groupId, g.topics)) };
     }

@@ -11,7 +11,6 @@
  *   COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR.
  */
 import { ApiKey, ErrorCode } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
 import { EMPTY_BYTES } from '../group/member.js';
 import type { Handler } from './registry.js';
 
@@ -22,8 +21,7 @@ export const syncGroupHandler: Handler<'SyncGroup'> = {
   maxVersion: 5,
 
   async handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const protocolType = req.protocolType ?? null;
     const protocolName = req.protocolName ?? null;
     if (ctx.header.apiVersion >= 5 && (protocolType === null || protocolName === null)) {
