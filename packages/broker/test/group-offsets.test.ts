@@ -5,10 +5,10 @@ import { ErrorCode } from '@tributary/protocol';
 import {
   decodeCoordinatorRecord,
   GroupState,
-  ManualScheduler,
   type OffsetCommitParams,
 } from '../src/group/index.js';
 import { MemoryCoordinatorLog } from './helpers/memory-coordinator-log.js';
+import { ManualScheduler } from './helpers/manual-scheduler.js';
 import { flush, formGroup, harness, joinParams, subscription } from './group-helpers.js';
 
 function commit(groupId: string, offsets: [string, number, number][], over: Partial<OffsetCommitParams> = {}): OffsetCommitParams {
