@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type BatchSummary, BatchLayout, batchCrcMatches, batchFrameSize, scanBatchHeader } from '@tributary/protocol';
+import { type BatchSummary, BatchLayout, assert, assertAtMost, batchCrcMatches, batchFrameSize, scanBatchHeader } from '@tributary/protocol';
 import { readIndexFile } from './index-file.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
@@ -178,7 +178,11 @@ export class LogSegment {
     this.maxTimestamp = -1;
     this.offsetOfMaxTimestamp = -1;
     this.bytesSinceLastIndexEntry = 0;
+    let next = this.baseOffset;
     const result = this.walk(0, this.size, () => false, (h) => {
+      // Bytes from disk: offsets going backwards are damage, and the index must not see them.
+      if (h.baseOffset < next) return `batch base offset ${h.baseOffset} where at least ${next} was expected`;
+      next = h.lastOffset + 1;
       this.indexBatch(h, h.position);
       return true;
     });
@@ -258,6 +262,8 @@ export class LogSegment {
 
   /** Writes whole batches (already stamped with offsets) at the end of the segment. */
   append(bytes: Buffer, headers: readonly BatchSummary[]): void {
+    assertAtMost(this.baseOffset, headers[0]!.baseOffset, 'a segment holds no batch below its base offset');
+    assert(!this.cannotHoldOffset(headers[headers.length - 1]!.lastOffset), 'a segment holds only offsets within int32 of its base offset');
     const fd = this.getFd();
     // Load the indexes before writing, so a lazily opened segment indexes only the old bytes.
     void this.offsetIndex;
@@ -417,6 +423,7 @@ export class LogSegment {
    * batch is returned whole even when larger than maxBytes (KIP-74).
    */
   readBatches(position: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): { bytes: Buffer; lastOffset: number } {
+    assertAtMost(position, this.size, 'a read starts inside its segment');
     const avail = this.size - position;
     const want = Math.min(avail, Math.max(maxBytes, minOneBatch ? BatchLayout.HEADER_SIZE : 0));
     if (want <= 0) return { bytes: Buffer.alloc(0), lastOffset: -1 };

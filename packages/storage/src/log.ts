@@ -15,7 +15,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type BatchSummary, assignOffsets, setLogAppendTime, setPartitionLeaderEpoch, splitBatches } from '@tributary/protocol';
+import { type BatchSummary, assertAtMost, assignOffsets, setLogAppendTime, setPartitionLeaderEpoch, splitBatches } from '@tributary/protocol';
 import type { Clock } from './clock.js';
 import { StorageError, StorageErrorCode } from './errors.js';
 import type { FsyncMode } from './group-commit.js';
@@ -186,7 +186,15 @@ export class Log {
   /** The broker moves the high watermark; it is clamped to [logStartOffset, logEndOffset]. */
   updateHighWatermark(offset: number): number {
     this.hw = Math.min(Math.max(offset, this.logStart), this.logEnd);
+    this.checkOffsets();
     return this.hw;
+  }
+
+  /** The order of the log's offsets (see the top of this file), after every change of them. */
+  private checkOffsets(): void {
+    assertAtMost(this.logStart, this.hw, 'log start offset <= high watermark');
+    assertAtMost(this.hw, this.logEnd, 'high watermark <= log end offset');
+    assertAtMost(this.recovery, this.logEnd, 'recovery point <= log end offset');
   }
 
   private ensureOpen(): void {
@@ -299,6 +307,7 @@ export class Log {
       if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp;
       records += h.recordCount;
     }
+    assertAtMost(this.logEnd, first.baseOffset, 'appended batches start at or after the log end offset');
     this.maybeRoll(batches.length, first.baseOffset, last.lastOffset, maxTimestamp, now);
     this.activeSegment.append(batches, headers);
     this.logEnd = last.lastOffset + 1;
@@ -459,6 +468,7 @@ export class Log {
     }
     const durable = Math.min(target, this.truncatedDuringFlush, this.logEnd);
     if (durable > this.recovery) this.recovery = durable;
+    this.checkOffsets();
     this.truncatedDuringFlush = Infinity;
     this.unflushedMessages = Math.max(0, this.unflushedMessages - messages);
     this.lastFlushMs = this.clock.now();
@@ -574,6 +584,7 @@ export class Log {
       this.recovery = this.logEnd;
       this.listener.onRecoveryPointLowered?.(this);
     }
+    this.checkOffsets();
   }
 
   // ---------------------------------------------------------------- deletion
@@ -592,6 +603,7 @@ export class Log {
     }
     if (offset <= this.logStart) return this.logStart;
     this.logStart = offset;
+    this.checkOffsets();
     this.deletePrefixSegments(this.countLogStartBreached());
     this.listener.onLogStartOffsetChanged?.(this);
     return this.logStart;
@@ -614,6 +626,7 @@ export class Log {
     if (first > this.logStart) {
       this.logStart = first;
       if (this.hw < first) this.hw = Math.min(first, this.logEnd);
+      this.checkOffsets();
       this.listener.onLogStartOffsetChanged?.(this);
     }
     return n;

@@ -8,6 +8,7 @@
  * a lookup finds the last entry at or below the target and scans at most that many bytes.
  * The file holds at most segment.index.bytes / 8 entries; a full index rolls the segment.
  */
+import { assertBelow } from '@tributary/protocol';
 import { grow, persistIndexFile, persistIndexFileDurably } from './index-file.js';
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8;
@@ -66,11 +67,17 @@ export class OffsetIndex {
     return { offset: this.baseOffset + this.relOffsets[this.count - 1]!, position: this.positions[this.count - 1]! };
   }
 
-  /** Appends an entry; entries must increase in both offset and position. Ignored when full. */
+  /**
+   * Appends an entry; entries must increase in both offset and position (callers index
+   * batches in log order; fromBytes validates a file's entries first). Ignored when full.
+   */
   append(offset: number, position: number): void {
     if (this.isFull()) return;
     const rel = offset - this.baseOffset;
-    if (this.count > 0 && (rel <= this.relOffsets[this.count - 1]! || position <= this.positions[this.count - 1]!)) return;
+    if (this.count > 0) {
+      assertBelow(this.relOffsets[this.count - 1]!, rel, 'offset index entries increase in offset');
+      assertBelow(this.positions[this.count - 1]!, position, 'offset index entries increase in position');
+    }
     this.relOffsets = grow(this.relOffsets, this.count + 1, (n) => new Int32Array(n));
     this.positions = grow(this.positions, this.count + 1, (n) => new Int32Array(n));
     this.relOffsets[this.count] = rel;

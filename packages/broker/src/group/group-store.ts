@@ -8,7 +8,7 @@ import type { GroupCoordinatorConfig } from './config.js';
 import type { CoordinatorLog, CoordinatorLogRecord } from './coordinator-log.js';
 import type { Scheduler } from './scheduler.js';
 import { ClassicGroup } from './classic-group.js';
-import { ErrorCode, encodeGroupMetadataRecordKey, encodeGroupMetadataRecordValue } from '@tributary/protocol';
+import { AssertionError, ErrorCode, encodeGroupMetadataRecordKey, encodeGroupMetadataRecordValue } from '@tributary/protocol';
 import { GroupState } from './group-state.js';
 import { partitionForGroup } from './partition-for.js';
 import type { GroupMetadataMemberValue } from './records.js';
@@ -156,7 +156,7 @@ export class GroupStore {
     const protocol = group.protocolName;
     const members: GroupMetadataMemberValue[] = [];
     for (const m of group.members.values()) {
-      if (protocol === null) throw new Error(`group ${group.groupId} has members but no protocol`);
+      if (protocol === null) throw new AssertionError(`group ${group.groupId} has members but no protocol`);
       members.push({
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId,

@@ -16,7 +16,7 @@
  * partition is first used after start-up, so duplicates are still detected across a
  * restart for batches in that segment. Kafka keeps producer-state snapshot files instead.
  */
-import { ErrorCode, forEachBatch, readBatchHeader } from '@tributary/protocol';
+import { ErrorCode, assertAtMost, assertBelow, forEachBatch, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
 
 const BATCHES_TO_RETAIN = 5;
@@ -94,12 +94,19 @@ export class ProducerStateTable {
     return OK;
   }
 
+  /**
+   * Records an appended batch: one `check` accepted, or one read back from the log in log
+   * order. Either way the producer's epoch does not go back and its batches' offsets grow.
+   */
   record(producerId: number, epoch: number, firstSeq: number, lastSeq: number, baseOffset: number, lastOffset: number): void {
     let entry = this.producers.get(producerId);
+    if (entry !== undefined) assertAtMost(entry.epoch, epoch, 'an appended batch never has an older producer epoch');
     if (entry === undefined || epoch > entry.epoch) {
       entry = { epoch, batches: [] };
       this.producers.set(producerId, entry);
     }
+    const previous = entry.batches[entry.batches.length - 1];
+    if (previous !== undefined) assertBelow(previous.lastOffset, baseOffset, 'a producer\'s batches are appended at increasing offsets');
     entry.batches.push({ firstSeq, lastSeq: wrap(lastSeq), baseOffset, lastOffset });
     if (entry.batches.length > BATCHES_TO_RETAIN) entry.batches.shift();
   }

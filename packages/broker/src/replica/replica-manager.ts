@@ -17,6 +17,7 @@
  */
 import {
   ErrorCode,
+  assertAtMost,
   setMaxTimestamp,
   validateBatch,
   validateBatchSync,
@@ -169,7 +170,7 @@ export class ReplicaManager {
   private maybeIncrementHighWatermark(log: Log, p: PartitionState): void {
     if (p.leader !== this.nodeId) return;
     if (p.isr.some((replica) => replica !== this.nodeId)) return;
-    if (log.highWatermark < log.logEndOffset) log.updateHighWatermark(log.logEndOffset);
+    if (log.highWatermark < log.logEndOffset) advanceHighWatermark(log, log.logEndOffset);
   }
 
   private onMetadataChange(change: MetadataChange): void {
@@ -322,7 +323,7 @@ export class ReplicaManager {
     }
     producers?.record(header.producerId, header.producerEpoch, header.baseSequence, header.baseSequence + header.lastOffsetDelta, appended.baseOffset, appended.lastOffset);
     // Single node: the ISR is this broker alone, so everything written is committed.
-    log.updateHighWatermark(log.logEndOffset);
+    advanceHighWatermark(log, log.logEndOffset);
     this.wake(log);
     return {
       errorCode: ErrorCode.NONE,
@@ -424,3 +425,11 @@ function failure(
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset, recordErrors };
 }
 
+/**
+ * Moves a leader's high watermark to `offset`. It never goes back: only truncation lowers
+ * it, inside storage. Storage asserts log start <= high watermark <= log end.
+ */
+export function advanceHighWatermark(log: Pick<Log, 'highWatermark' | 'updateHighWatermark'>, offset: number): void {
+  const previous = log.highWatermark;
+  assertAtMost(previous, log.updateHighWatermark(offset), 'a leader high watermark never moves back');
+}
