@@ -319,7 +319,7 @@ export class LogSegment {
     return this.findBatch(offset)?.position ?? -1;
   }
 
-  /** fdatasync of the .log file (sync flavour; the async one lives in log-flusher.ts). */
+  /** fdatasync of the .log file (sync flavour; the async one is Log.flushToAsync, through index-file.ts's fsyncAsync). */
   flushLogSync(): void {
     fs.fdatasyncSync(this.getFd());
   }
