@@ -15,8 +15,9 @@
  *
  * When one fires it throws AssertionError (code TRIB_ERR_ASSERTION). Inside a request the
  * dispatcher logs it with the request and answers UNKNOWN_SERVER_ERROR (or closes the
- * connection when the API has no error response), and the broker keeps serving everyone
- * else; inside a timer or background task the task's error handler logs it. The state it
+ * connection when the API has no error response; a Produce append failing in storage is
+ * answered KAFKA_STORAGE_ERROR on its partition, as an I/O error), and the broker keeps
+ * serving everyone else; inside a timer or background task the task's error handler logs it. The state it
  * guarded is suspect: a storage assertion on the append path leaves that partition's log
  * as it was before the write (every one is checked before the bytes are written), and the
  * operator should treat the log line like a log directory I/O error.
