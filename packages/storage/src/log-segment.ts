@@ -180,8 +180,9 @@ export class LogSegment {
     this.bytesSinceLastIndexEntry = 0;
     let next = this.baseOffset;
     const result = this.walk(0, this.size, () => false, (h) => {
-      // Bytes from disk: offsets going backwards are damage, and the index must not see them.
-      if (h.baseOffset < next) return `batch base offset ${h.baseOffset} where at least ${next} was expected`;
+      // Bytes from disk: offsets out of place are damage, and the indexes must not see them.
+      const misplaced = this.misplacedBatch(h, next, false);
+      if (misplaced !== null) return misplaced;
       next = h.lastOffset + 1;
       this.indexBatch(h, h.position);
       return true;
@@ -486,13 +487,8 @@ export class LogSegment {
     this.firstBatchTimestamp = null;
     let expected = options.expectedFirstOffset;
     const result = this.walk(0, fileSize, (h) => h.lastOffset >= options.crcFromOffset, (h, body) => {
-      // In a log without compaction every batch starts where the previous one ended, and a
-      // segment's first batch at its base offset; that also catches a damaged baseOffset,
-      // which the CRC does not cover.
-      if (h.baseOffset < expected || (options.contiguous && h.baseOffset !== expected)) {
-        return `batch base offset ${h.baseOffset} where ${options.contiguous ? '' : 'at least '}${expected} was expected`;
-      }
-      if (this.cannotHoldOffset(h.lastOffset)) return `last offset ${h.lastOffset} does not fit relative to ${this.baseOffset}`;
+      const misplaced = this.misplacedBatch(h, expected, options.contiguous);
+      if (misplaced !== null) return misplaced;
       if (body !== null && !batchCrcMatches(body, 0, h.size)) return `CRC-32C mismatch in batch at offset ${h.baseOffset}`;
       this.indexBatch(h, h.position);
       expected = h.lastOffset + 1;
@@ -505,6 +501,21 @@ export class LogSegment {
     const out: RecoverResult = { validBytes, nextOffset: validBytes === 0 ? this.baseOffset : expected, truncatedBytes };
     if (result.invalidReason !== undefined) out.invalidReason = result.invalidReason;
     return out;
+  }
+
+  /**
+   * Why a batch read back from disk cannot stand where it is, or null: its base offset below
+   * `expected` (the previous batch's last offset + 1, or the segment's base offset), or not
+   * equal to it when the log is `contiguous` (no compaction; that also catches a damaged
+   * baseOffset, which the CRC does not cover), or a last offset too far from the segment's
+   * base offset to index.
+   */
+  private misplacedBatch(h: BatchSummary, expected: number, contiguous: boolean): string | null {
+    if (h.baseOffset < expected || (contiguous && h.baseOffset !== expected)) {
+      return `batch base offset ${h.baseOffset} where ${contiguous ? '' : 'at least '}${expected} was expected`;
+    }
+    if (this.cannotHoldOffset(h.lastOffset)) return `last offset ${h.lastOffset} does not fit relative to ${this.baseOffset}`;
+    return null;
   }
 
   /**

@@ -2,7 +2,9 @@
 // breaks one through an internal API, since the public API keeps them all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type BatchSummary, splitBatches } from '@tributary/protocol';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type BatchSummary, splitBatches, writeInt64 } from '@tributary/protocol';
 import { LogManager, OffsetIndex, type Log } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
 
@@ -76,4 +78,25 @@ test('log start <= high watermark <= log end, and recovery point <= log end', as
   fires(() => log.updateHighWatermark(3), 'recovery point <= log end offset');
   state.recovery = 0;
   m.abandon();
+});
+
+test('offsets going backwards on disk are validated when an index is rebuilt, never asserted', async (t) => {
+  const dir = tempDir(t);
+  const m = await LogManager.open({ dataDir: dir, clock: new FakeClock(), schedulers: false, logger: quietLogger });
+  const log = m.createLog('t', 0, { 'index.interval.bytes': '1' });
+  for (const timestamps of [[1, 2, 3], [4, 5], [6]]) log.append(makeBatch({ timestamps }), { leaderEpoch: 0 });
+  const segmentFile = path.join(log.dir, '00000000000000000000.log');
+  await m.close();
+  // Damage outside the CRC: the third batch claims offset 1, behind the second (3-4).
+  const bytes = fs.readFileSync(segmentFile);
+  const third = (splitBatches(bytes) as BatchSummary[])[2]!;
+  writeInt64(bytes, third.position, 1);
+  fs.writeFileSync(segmentFile, bytes);
+  for (const suffix of ['.index', '.timeindex']) fs.rmSync(segmentFile.replace(/\.log$/, suffix));
+  const m2 = await LogManager.open({ dataDir: dir, clock: new FakeClock(), schedulers: false, logger: quietLogger });
+  const again = m2.getLog('t', 0)!;
+  assert.equal(again.logEndOffset, 5, 'the log ends before the misplaced batch');
+  const read = again.read(0, 1 << 20);
+  assert.equal(read.kind, 'ok');
+  await m2.close();
 });
