@@ -4,6 +4,7 @@ export * from './codec/index.js';
 export * from './messages/index.js';
 export * from './errors.js';
 export * from './assert.js';
+export * from './topic-name.js';
 export * from './records/crc32c.js';
 export * from './records/batch-constants.js';
 export * from './records/record-batch-error.js';

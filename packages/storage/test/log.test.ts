@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BatchLayout, CompressionType, encodeBatch, encodeBatchSync, readInt64 } from '@tributary/protocol';
 import {
   LogManager, StorageError, StorageErrorCode, fromProperties, DEFAULT_LOG_CONFIG, offsetForTimestamp, maxTimestampOffset,
-  parseCheckpoint, formatCheckpoint, writeCheckpointFile, readCheckpointFile, toProperties, CLEAN_SHUTDOWN_FILE,
+  parseCheckpoint, formatCheckpoint, writeCheckpointFile, readCheckpointFile, toProperties, CLEAN_SHUTDOWN_FILE, parsePartitionDirName,
 } from '@tributary/storage';
 import type { Log, LogManagerOptions } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
@@ -382,4 +382,17 @@ test('a segment finds recently appended batches without the file, and agrees wit
     assert.equal(seg2.batchPosition(offset), seg2.findBatch(offset)?.position ?? -1, `reopened: offset ${offset}`);
   }
   await m2.close();
+});
+
+test('partition directory names use Kafka\'s topic name rule from protocol', async (t) => {
+  assert.deepEqual(parsePartitionDirName('orders.v2-3'), { topic: 'orders.v2', partition: 3, deleted: false });
+  assert.deepEqual(parsePartitionDirName('a-1-2'), { topic: 'a-1', partition: 2, deleted: false });
+  assert.deepEqual(parsePartitionDirName(`t-0.${'ab'.repeat(16)}-delete`), { topic: 't', partition: 0, deleted: true });
+  for (const name of ['..-0', '.-1', 'a b-0', `${'x'.repeat(250)}-0`, 'orders', 'orders-99999999999', '__cluster_metadata']) {
+    assert.equal(parsePartitionDirName(name), null, name);
+  }
+  const m = await open(tempDir(t), new FakeClock());
+  assert.throws(() => m.createLog('..', 0), { code: StorageErrorCode.INVALID_PARTITION_NAME });
+  assert.throws(() => m.createLog('a/b', 0), { code: StorageErrorCode.INVALID_PARTITION_NAME });
+  await m.close();
 });
