@@ -16,8 +16,9 @@
  * partition is first used after start-up, so duplicates are still detected across a
  * restart for batches in that segment. Kafka keeps producer-state snapshot files instead.
  */
-import { ErrorCode, assertAtMost, assertBelow, forEachBatch, readBatchHeader } from '@tributary/protocol';
+import { ErrorCode, assertAtMost, assertBelow, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
+import { forEachLogBatch } from './log-batches.js';
 
 const BATCHES_TO_RETAIN = 5;
 const INT32_MAX = 2147483647;
@@ -47,23 +48,13 @@ export class ProducerStateTable {
   /** Reads the producer ids and sequences of the batches in the log's active segment. */
   static rebuild(log: Log): ProducerStateTable {
     const table = new ProducerStateTable();
-    const start = log.activeSegment.baseOffset;
-    let offset = Math.max(start, log.logStartOffset);
     // Bounded: one segment at most, read in 1 MiB steps.
-    while (offset < log.logEndOffset) {
-      const read = log.read(offset, 1024 * 1024, { minOneBatch: true });
-      if (read.kind !== 'ok' || read.records.length === 0) break;
-      for (const buf of read.records) {
-        forEachBatch(buf, (at) => {
-          const h = readBatchHeader(buf, at);
-          if (h.producerId >= 0 && !h.isControl && h.baseSequence >= 0) {
-            table.record(h.producerId, h.producerEpoch, h.baseSequence, h.baseSequence + h.lastOffsetDelta, h.baseOffset, h.baseOffset + h.lastOffsetDelta);
-          }
-        });
+    forEachLogBatch(log, Math.max(log.activeSegment.baseOffset, log.logStartOffset), 1024 * 1024, (buf, at) => {
+      const h = readBatchHeader(buf, at);
+      if (h.producerId >= 0 && !h.isControl && h.baseSequence >= 0) {
+        table.record(h.producerId, h.producerEpoch, h.baseSequence, h.baseSequence + h.lastOffsetDelta, h.baseOffset, h.baseOffset + h.lastOffsetDelta);
       }
-      if (read.nextFetchOffset <= offset) break;
-      offset = read.nextFetchOffset;
-    }
+    });
     return table;
   }
 

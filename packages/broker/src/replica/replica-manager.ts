@@ -322,9 +322,7 @@ export class ReplicaManager {
       return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not write to its log directory', [], -1);
     }
     producers?.record(header.producerId, header.producerEpoch, header.baseSequence, header.baseSequence + header.lastOffsetDelta, appended.baseOffset, appended.lastOffset);
-    // Single node: the ISR is this broker alone, so everything written is committed.
-    advanceHighWatermark(log, log.logEndOffset);
-    this.wake(log);
+    this.appended(log);
     return {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
@@ -366,6 +364,16 @@ export class ReplicaManager {
       this.producerStates.set(log, table);
     }
     return table;
+  }
+
+  /**
+   * After a local append as leader (Produce, or a coordinator's internal topic): on a
+   * single node the ISR is this broker alone, so everything written is committed; the high
+   * watermark moves to the log end offset and waiting fetches wake.
+   */
+  appended(log: Log): void {
+    advanceHighWatermark(log, log.logEndOffset);
+    this.wake(log);
   }
 
   /** Wakes every fetch waiting on this log. */
