@@ -7,7 +7,7 @@
  *   *.deleted                                         segment files awaiting removal
  *   *.cleaned, *.swap, *.tmp                          leftovers of interrupted work, removed on load
  */
-import { isValidTopicName } from '@tributary/protocol';
+import { INT32_MAX, isValidTopicName } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from './errors.js';
 
 export const LOG_FILE_SUFFIX = '.log';
@@ -30,7 +30,7 @@ export function checkPartitionName(topic: string, partition: number): void {
   if (!isValidTopicName(topic)) {
     throw new StorageError(StorageErrorCode.INVALID_PARTITION_NAME, `Topic name ${JSON.stringify(topic)} is not a legal Kafka topic name`);
   }
-  if (!Number.isInteger(partition) || partition < 0 || partition > 2147483647) {
+  if (!Number.isInteger(partition) || partition < 0 || partition > INT32_MAX) {
     throw new StorageError(StorageErrorCode.INVALID_PARTITION_NAME, `Partition ${partition} of topic ${topic} is not an int32 >= 0`);
   }
 }
@@ -48,7 +48,7 @@ export function parsePartitionDirName(name: string): ParsedDirName | null {
   const m = PARTITION_DIR_RE.exec(name);
   if (m === null || !isValidTopicName(m[1]!)) return null;
   const partition = Number(m[2]);
-  if (partition > 2147483647) return null;
+  if (partition > INT32_MAX) return null;
   return { topic: m[1]!, partition, deleted: false };
 }
 

@@ -11,13 +11,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type BatchSummary, BatchLayout, assert, assertAtMost, batchCrcMatches, batchFrameSize, scanBatchHeader } from '@tributary/protocol';
+import { type BatchSummary, BatchLayout, INT32_MAX, assert, assertAtMost, batchCrcMatches, batchFrameSize, scanBatchHeader } from '@tributary/protocol';
 import { readIndexFile } from './index-file.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, offsetFileName } from './file-names.js';
 
-const INT32_MAX = 2147483647;
 /** Read size when walking batch headers: large enough to hold many small batches per syscall. */
 const WALK_CHUNK_BYTES = 64 * 1024;
 /** Appended batches whose positions a segment remembers (see batchPosition). */

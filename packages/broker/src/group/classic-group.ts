@@ -9,7 +9,7 @@
  *   every member" is a count comparison.
  * - `staticMembers` maps each group.instance.id to the member id that currently owns it.
  */
-import { AssertionError, assertBelow } from '@tributary/protocol';
+import { AssertionError, INT32_MAX, assertBelow } from '@tributary/protocol';
 import { canTransition, GroupState, type GroupStateName } from './group-state.js';
 import { ClassicMember, type GroupProtocol, type JoinGroupResult, type JoinGroupResultMember, type SyncGroupResult } from './member.js';
 import { CONSUMER_PROTOCOL_TYPE, parseSubscriptionTopics } from './consumer-protocol.js';
@@ -24,9 +24,6 @@ export interface CommittedOffset {
   /** Order of the commit in the log; a late-resolving older append must not overwrite a newer one. */
   seq: number;
 }
-
-/** generationId is an int32 on the wire; past it the next generation would not increase. */
-const GENERATION_ID_MAX = 2147483647;
 
 export class ClassicGroup {
   state: GroupStateName;
@@ -266,7 +263,8 @@ export class ClassicGroup {
   }
 
   initNextGeneration(nowMs: number): void {
-    assertBelow(this.generationId, GENERATION_ID_MAX, 'group generation ids increase within int32');
+    // generationId is an int32 on the wire; past its maximum the next one would not increase.
+    assertBelow(this.generationId, INT32_MAX, 'group generation ids increase within int32');
     this.generationId += 1;
     if (this.members.size > 0) {
       this.protocolName = this.selectProtocol();

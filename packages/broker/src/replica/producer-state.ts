@@ -16,12 +16,11 @@
  * partition is first used after start-up, so duplicates are still detected across a
  * restart for batches in that segment. Kafka keeps producer-state snapshot files instead.
  */
-import { ErrorCode, assertAtMost, assertBelow, readBatchHeader } from '@tributary/protocol';
+import { ErrorCode, INT32_MAX, assertAtMost, assertBelow, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
 import { forEachLogBatch } from './log-batches.js';
 
 const BATCHES_TO_RETAIN = 5;
-const INT32_MAX = 2147483647;
 
 interface RetainedBatch {
   firstSeq: number;

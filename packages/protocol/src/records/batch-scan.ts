@@ -1,5 +1,6 @@
 import { BatchLayout, CURRENT_MAGIC, readInt64 } from './batch-layout.js';
 import { computeBatchCrc } from './batch-header.js';
+import { INT32_MAX } from '../codec/constants.js';
 
 /**
  * Walking record batches in bytes that may be damaged, without throwing: the log's
@@ -24,8 +25,6 @@ export interface BatchSummary {
   maxTimestamp: number;
   recordCount: number;
 }
-
-const INT32_MAX = 2147483647;
 
 /**
  * Size of the batch framed at buf[at] (12 + batchLength), or a reason it cannot be one:
