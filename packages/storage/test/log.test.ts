@@ -279,7 +279,9 @@ test('flush.messages triggers a flush', async (t) => {
   await new Promise((r) => setImmediate(r));
   assert.equal(log.recoveryPoint, 0);
   log.append(makeBatch({ timestamps: [1] }), { leaderEpoch: 0 });
-  await new Promise((r) => setTimeout(r, 10));
+  // The flush runs on the thread pool: wait for it rather than for a fixed 10 ms, which a
+  // loaded machine overran (the test failed whenever it ran after another test file).
+  for (const deadline = Date.now() + 5000; log.recoveryPoint < 3 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 5));
   assert.equal(log.recoveryPoint, 3);
   await m.close();
 });
