@@ -29,7 +29,6 @@ import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
 import type { BoundListener } from './network/socket-server.js';
 import { LogManager, type FileSystem } from '@tributary/storage';
-import { decompressSync } from '@tributary/protocol';
 import { ReplicaManager } from './replica/replica-manager.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
 import { ProducerIdManager } from './transaction/producer-id-manager.js';
@@ -75,7 +74,7 @@ export interface StartBrokerOptions {
   readonly staticConfig?: readonly RawConfig[];
   readonly logger?: Logger;
   /** Extra handlers (tests); replace built-in ones with the same api key. */
-  readonly handlers?: readonly Handler<any, any>[];
+  readonly handlers?: readonly Handler[];
   /** File system calls of the partition logs (tests inject failures); node:fs by default. */
   readonly fileSystem?: FileSystem;
 }
@@ -142,13 +141,6 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       ...(options.fileSystem !== undefined ? { fileSystem: options.fileSystem } : {}),
       defaults: config.logDefaults(),
       topicConfigs: new Map(metadata.topics().map((t) => [t.name, config.logConfig(t.configs)])),
-      decompress: (type, data) => {
-        try {
-          return decompressSync(type, data, 64 * 1024 * 1024);
-        } catch {
-          return null;
-        }
-      },
       retentionCheckIntervalMs: config.number('log.retention.check.interval.ms'),
       reservedDirs: [METADATA_DIR],
       logger: storageLogger(logger.child({ component: 'storage' })),

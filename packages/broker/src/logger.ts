@@ -78,7 +78,11 @@ class LineLogger implements Logger {
 }
 
 function jsonReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  if (value instanceof Error) {
+    // Stable error codes (TRIB_ERR_*, STORAGE_*) are what alerts match on.
+    const code = (value as { code?: unknown }).code;
+    return code === undefined ? { name: value.name, message: value.message, stack: value.stack } : { name: value.name, code, message: value.message, stack: value.stack };
+  }
   if (typeof value === 'bigint') return value.toString();
   return value;
 }

@@ -22,7 +22,6 @@ import { describeLogDirsHandler } from '../src/handlers/describe-log-dirs.js';
 import { deleteRecordsHandler } from '../src/handlers/delete-records.js';
 import { describeTopicPartitionsHandler } from '../src/handlers/describe-topic-partitions.js';
 import { RawClient } from './helpers/raw-client.js';
-import { logManagerOf } from '../src/topics/admin-services.js';
 
 const ADMIN_HANDLERS = [
   createTopicsHandler, deleteTopicsHandler, createPartitionsHandler, describeConfigsHandler, alterConfigsHandler,
@@ -33,8 +32,7 @@ const ADMIN_HANDLERS = [
 async function withBroker(t: { after(fn: () => unknown): void }, config: Record<string, string | number | boolean> = {}): Promise<{ broker: RunningBroker; client: RawClient; logs: LogManager }> {
   const dir = mkdtempSync(join(tmpdir(), 'trib-admin-'));
   const broker = await startBroker({ dataDir: dir, port: 0, config: { 'offsets.topic.num.partitions': 1, ...config }, logger: createLogger({ level: 'silent' }), handlers: ADMIN_HANDLERS });
-  const logs = logManagerOf(broker.services);
-  if (!logs) throw new Error('the broker has no LogManager');
+  const logs = broker.services.logManager;
   const client = await RawClient.open(broker.port);
   t.after(async () => { client.close(); await broker.close(); rmSync(dir, { recursive: true, force: true }); });
   return { broker, client, logs };

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import {
-  Reader, Writer, apiSpecByKey, decodeApiVersionsResponse, decodeResponseHeader, encodeRequestHeader,
+  ApiKey, Reader, Writer, apiSpecByKey, decodeApiVersionsResponse, decodeResponseHeader, encodeRequestHeader,
   requestHeaderVersion, responseHeaderVersion,
 } from '@tributary/protocol';
-import type { ApiVersionsRequest, ApiVersionsResponse, HeartbeatRequest, HeartbeatResponse } from '@tributary/protocol';
+import type { ApiVersionsResponse, HeartbeatResponse } from '@tributary/protocol';
 import { Kafka, logLevel } from 'kafkajs';
 import { startBroker } from '../src/broker.js';
 import type { RunningBroker } from '../src/broker.js';
@@ -21,11 +21,11 @@ import { apiVersionsHandler } from '../src/handlers/api-versions.js';
 import type { Handler } from '../src/handlers/registry.js';
 import { createLogger } from '../src/logger.js';
 
-const HEARTBEAT = 12;
+const HEARTBEAT = ApiKey.Heartbeat;
 
 /** Heartbeat stand-in: 'boom' throws, 'silent' gets no response, 'slow-N' waits N ms. */
-const testHeartbeat: Handler<HeartbeatRequest, HeartbeatResponse> = {
-  apiKey: HEARTBEAT, name: 'Heartbeat', minVersion: 0, maxVersion: 4,
+const testHeartbeat: Handler<'Heartbeat'> = {
+  apiKey: ApiKey.Heartbeat, name: 'Heartbeat', minVersion: 0, maxVersion: 4,
   async handle(req) {
     if (req.groupId === 'boom') throw new Error('handler bug');
     if (req.groupId === 'silent') return NO_RESPONSE;
@@ -37,8 +37,8 @@ const testHeartbeat: Handler<HeartbeatRequest, HeartbeatResponse> = {
 };
 
 /** ListGroups stand-in without an errorResponse: a throw must close the connection. */
-const throwingListGroups: Handler<unknown, unknown> = {
-  apiKey: 16, name: 'ListGroups', minVersion: 0, maxVersion: 4,
+const throwingListGroups: Handler<'ListGroups'> = {
+  apiKey: ApiKey.ListGroups, name: 'ListGroups', minVersion: 0, maxVersion: 4,
   handle() { throw new Error('no error response available'); },
 };
 
@@ -143,7 +143,7 @@ test('ApiVersions v0..v4 round trip over a real socket, advertising the registry
     assert.equal(correlationId, 100 + version);
     assert.equal(body.errorCode, 0);
     // Exactly the registry: the built-in handlers, with this test's Heartbeat and ListGroups in place of theirs.
-    const expected = HANDLERS.map((h) => (h.apiKey === HEARTBEAT || h.apiKey === 16 ? [h.apiKey, 0, 4] : [h.apiKey, h.minVersion, h.maxVersion])).sort((a, b) => a[0]! - b[0]!);
+    const expected = HANDLERS.map((h) => (h.apiKey === HEARTBEAT || h.apiKey === ApiKey.ListGroups ? [h.apiKey, 0, 4] : [h.apiKey, h.minVersion, h.maxVersion])).sort((a, b) => a[0]! - b[0]!);
     assert.deepEqual(body.apiKeys.map((k) => [k.apiKey, k.minVersion, k.maxVersion]), expected);
     if (version >= 3) {
       assert.deepEqual(body.supportedFeatures?.map((f) => f.name), version === 4 ? ['metadata.version', 'kraft.version'] : ['metadata.version']);
@@ -239,7 +239,7 @@ test('undecodable requests, unknown api keys and unsupported versions close only
 test('KafkaJS connects and fetches api versions', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'trib-broker-'));
   const seen: { version: number; clientId: string | null }[] = [];
-  const counting: Handler<ApiVersionsRequest, ApiVersionsResponse> = {
+  const counting: Handler<'ApiVersions'> = {
     ...apiVersionsHandler,
     handle(req, ctx) {
       seen.push({ version: ctx.header.apiVersion, clientId: ctx.header.clientId });

@@ -7,7 +7,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ErrorCode } from '@tributary/protocol';
 import { startBrokerWithClient } from './helpers/broker.js';
 import { EXCESSIVE_BATCH_MESSAGE, USER_OPERATION_RECORDS_MAX } from '../src/topics/topic-manager.js';
-import { topicManagerOf } from '../src/topics/admin-services.js';
 
 const topics = (prefix: string, count: number, numPartitions: number) =>
   Array.from({ length: count }, (_, i) => ({ name: `${prefix}-${i}`, numPartitions, replicationFactor: 1, assignments: [], configs: [] }));
@@ -91,7 +90,7 @@ test('creating 2,000 topics x 5 partitions (two requests at once) never stalls t
 test('a CreateTopics checked over several turns answers TOPIC_ALREADY_EXISTS for names created meanwhile', async (t) => {
   const { broker } = await startBrokerWithClient(t, 'slices');
   const { metadata, nodeId } = broker.services;
-  const manager = topicManagerOf(broker.services);
+  const manager = broker.services.topicManager;
   const reqs = Array.from({ length: 600 }, (_, i) => ({ name: `s-${i}`, numPartitions: 1, replicationFactor: 1 }));
   const pending = manager.createTopics(reqs, false);
   // The first slice of checks is done; another request creates one name already checked

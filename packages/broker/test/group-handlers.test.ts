@@ -12,7 +12,7 @@ import { describeGroupsHandler } from '../src/handlers/describe-groups.js';
 import type { RequestContext } from '../src/handlers/registry.js';
 import { harness, subscription, type Harness } from './group-helpers.js';
 
-function ctx(h: Harness | null, apiVersion: number): RequestContext {
+function ctx(h: Harness, apiVersion: number): RequestContext {
   return {
     header: { apiKey: 0, apiVersion, correlationId: 1, clientId: 'cli' },
     connection: { id: 'c-1', listenerName: 'PLAINTEXT', securityProtocol: 'PLAINTEXT', remoteAddress: '127.0.0.1', remotePort: 5, localAddress: '127.0.0.1', localPort: 9092, clientSoftwareName: undefined, clientSoftwareVersion: undefined },
@@ -20,7 +20,7 @@ function ctx(h: Harness | null, apiVersion: number): RequestContext {
       nodeId: 3,
       advertisedEndpoints: [{ listener: 'PLAINTEXT', host: 'localhost', port: 9092, securityProtocol: 'PLAINTEXT' }],
       metadata: { topic: (name: string) => (name === 'orders' ? { partitions: [{}, {}] } : undefined) },
-      groupCoordinator: h?.coordinator,
+      groupCoordinator: h.coordinator,
     },
   } as unknown as RequestContext;
 }
@@ -42,8 +42,6 @@ test('FindCoordinator: v0-v3 single key, v4+ batched, transactions refused fatal
   assert.equal(share5.coordinators[0]!.errorCode, ErrorCode.INVALID_REQUEST);
   const share6 = (await findCoordinatorHandler.handle({ keyType: 2, coordinatorKeys: ['s'] }, ctx(h, 6))) as { coordinators: { errorCode: number }[] };
   assert.equal(share6.coordinators[0]!.errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
-  const none = (await findCoordinatorHandler.handle({ key: 'g', keyType: 0 }, ctx(null, 0))) as { errorCode: number };
-  assert.equal(none.errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
 });
 
 test('JoinGroup: MEMBER_ID_REQUIRED from v4; protocol name "" before v7 and null after on errors; SyncGroup v5 needs protocol fields', async () => {
@@ -91,8 +89,8 @@ test('OffsetCommit/OffsetFetch: unknown topics, v0-v1 partition-level group erro
   const multi = (await offsetFetchHandler.handle({ groups: [{ groupId: 'g', topics: null }, { groupId: '', topics: [{ name: 'orders', partitionIndexes: [0] }] }], requireStable: true }, ctx(h, 8))) as { groups: { groupId: string; errorCode: number; topics: unknown[] }[] };
   assert.deepEqual(multi.groups.map((g) => [g.groupId, g.errorCode, g.topics.length]), [['g', 0, 1], ['', 0, 1]]);
   // Group-level errors: on every partition in v0/v1, at the top in v2-v7.
-  const noCoord1 = (await offsetFetchHandler.handle({ groupId: 'g', topics: [{ name: 'orders', partitionIndexes: [0] }] }, ctx(null, 1))) as { topics: { partitions: { errorCode: number }[] }[] };
-  assert.equal(noCoord1.topics[0]!.partitions[0]!.errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
-  const noCoord3 = (await offsetFetchHandler.handle({ groupId: 'g', topics: [{ name: 'orders', partitionIndexes: [0] }] }, ctx(null, 3))) as { errorCode: number; topics: unknown[] };
-  assert.deepEqual([noCoord3.errorCode, noCoord3.topics.length], [ErrorCode.COORDINATOR_NOT_AVAILABLE, 0]);
+  const noCoord1 = offsetFetchHandler.errorResponse!({ groupId: 'g', topics: [{ name: 'orders', partitionIndexes: [0] }] }, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx(h, 1));
+  assert.equal(noCoord1.topics![0]!.partitions[0]!.errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  const noCoord3 = offsetFetchHandler.errorResponse!({ groupId: 'g', topics: [{ name: 'orders', partitionIndexes: [0] }] }, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx(h, 3));
+  assert.deepEqual([noCoord3.errorCode, noCoord3.topics!.length], [ErrorCode.COORDINATOR_NOT_AVAILABLE, 0]);
 });

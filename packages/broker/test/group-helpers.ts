@@ -2,12 +2,12 @@
 import { ErrorCode } from '@tributary/protocol';
 import {
   GroupCoordinator,
-  ManualScheduler,
   type GroupCoordinatorConfig,
   type JoinGroupParams,
   type JoinGroupResult,
 } from '../src/group/index.js';
 import { MemoryCoordinatorLog } from './helpers/memory-coordinator-log.js';
+import { ManualScheduler } from './helpers/manual-scheduler.js';
 
 export interface Harness {
   coordinator: GroupCoordinator;

@@ -5,10 +5,10 @@ import { ErrorCode } from '@tributary/protocol';
 import {
   decodeCoordinatorRecord,
   GroupState,
-  ManualScheduler,
   type OffsetCommitParams,
 } from '../src/group/index.js';
 import { MemoryCoordinatorLog } from './helpers/memory-coordinator-log.js';
+import { ManualScheduler } from './helpers/manual-scheduler.js';
 import { flush, formGroup, harness, joinParams, subscription } from './group-helpers.js';
 
 function commit(groupId: string, offsets: [string, number, number][], over: Partial<OffsetCommitParams> = {}): OffsetCommitParams {
@@ -268,4 +268,24 @@ test('DescribeGroups and ListGroups with state and type filters', async () => {
   assert.deepEqual(h.coordinator.listGroups(['STABLE'], []).groups.map((g) => g.groupId), ['stable']);
   assert.deepEqual(h.coordinator.listGroups([], ['Consumer']).groups, []);
   assert.equal(h.coordinator.listGroups([], ['classic']).groups.length, 2);
+});
+
+test('append errors map to what Kafka answers for group metadata and for offset commits', async () => {
+  const { groupAppendError, offsetAppendError } = await import('../src/group/group-store.js');
+  const as = (errorCode: number) => Object.assign(new Error('append failed'), { errorCode });
+  const cases: [number, number, number][] = [
+    [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_NOT_AVAILABLE],
+    [ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND, ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.COORDINATOR_NOT_AVAILABLE],
+    [ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.NOT_COORDINATOR, ErrorCode.NOT_COORDINATOR],
+    [ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.NOT_COORDINATOR, ErrorCode.NOT_COORDINATOR],
+    [ErrorCode.REQUEST_TIMED_OUT, ErrorCode.REBALANCE_IN_PROGRESS, ErrorCode.REQUEST_TIMED_OUT],
+    [ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.INVALID_COMMIT_OFFSET_SIZE],
+    [ErrorCode.INVALID_FETCH_SIZE, ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.INVALID_COMMIT_OFFSET_SIZE],
+    [ErrorCode.CORRUPT_MESSAGE, ErrorCode.CORRUPT_MESSAGE, ErrorCode.CORRUPT_MESSAGE],
+  ];
+  for (const [appended, group, offsets] of cases) {
+    assert.equal(groupAppendError(as(appended)), group, `group metadata, append error ${appended}`);
+    assert.equal(offsetAppendError(as(appended)), offsets, `offset commit, append error ${appended}`);
+  }
+  assert.equal(groupAppendError(new Error('disk')), ErrorCode.NOT_COORDINATOR, 'an error without a code is a storage error');
 });

@@ -15,12 +15,12 @@ import {
   decodeCoordinatorRecord,
   GroupCoordinator,
   javaStringHashCode,
-  ManualScheduler,
   parseSubscriptionTopics,
   partitionForGroup,
   type GroupMetadataValue,
 } from '../src/group/index.js';
 import { MemoryCoordinatorLog } from './helpers/memory-coordinator-log.js';
+import { ManualScheduler } from './helpers/manual-scheduler.js';
 import { subscription, TEST_CONFIG } from './group-helpers.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -55,3 +55,13 @@ test('an unknown code is described as UNKNOWN_SERVER_ERROR but keeps its number'
   assert.equal(info.retriable, false);
   assert.match(info.message, /4242/);
 });
+
+test('topic names follow Kafka\'s Topic.validate, with its messages', async () => {
+  const { invalidTopicNameReason, isValidTopicName, TOPIC_NAME_LENGTH_MAX } = await import('../src/index.js');
+  for (const ok of ['a', 'orders.v2', 'x_y-z', '__consumer_offsets', 'a'.repeat(TOPIC_NAME_LENGTH_MAX)]) assert.equal(isValidTopicName(ok), true, ok);
+  assert.equal(invalidTopicNameReason(''), 'Topic name is invalid: the empty string is not allowed');
+  assert.equal(invalidTopicNameReason('.'), "Topic name is invalid: '.' is not allowed");
+  assert.equal(invalidTopicNameReason('..'), "Topic name is invalid: '..' is not allowed");
+  assert.match(invalidTopicNameReason('a'.repeat(250))!, /longer than the max allowed length 249/);
+  assert.match(invalidTopicNameReason('a b')!, /contains one or more characters other than ASCII alphanumerics/);
+});

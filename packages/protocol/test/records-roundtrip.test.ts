@@ -6,7 +6,8 @@ import { TimestampType } from '../src/records/batch-constants.js';
 import { encodeBatch, encodeBatchSync } from '../src/records/batch-encode.js';
 import { decodeBatch, decodeRecords, decodeRecordsSync } from '../src/records/batch-decode.js';
 import { validateBatch } from '../src/records/batch-validate.js';
-import { forEachBatch, readBatchHeader, scanBatches, verifyBatchCrc, batchSizeAt } from '../src/records/batch-header.js';
+import { forEachBatch, readBatchHeader, scanBatches, batchSizeAt } from '../src/records/batch-header.js';
+import { batchCrcMatches, batchFrameSize, scanBatchHeader, splitBatches } from '../src/records/batch-scan.js';
 import { assignOffsets, setLogAppendTime, setMaxTimestamp, setPartitionLeaderEpoch } from '../src/records/batch-patch.js';
 import { ControlRecordType, decodeControlRecordKey, decodeEndTransactionMarker, encodeControlBatch } from '../src/records/control-record.js';
 import { crc32c } from '../src/records/crc32c.js';
@@ -46,7 +47,7 @@ test('random batches round-trip through encode, validate and decode with every c
         assert.equal(header.baseSequence, producer.baseSequence);
         assert.equal(header.baseTimestamp, records[0]!.timestamp);
         assert.equal(header.maxTimestamp, Math.max(...records.map((r) => r.timestamp!)));
-        assert.ok(verifyBatchCrc(batch, 0));
+        assert.ok(batchCrcMatches(batch, 0, batch.length));
 
         const validation = await validateBatch(batch, 0);
         assert.ok(validation.ok, validation.ok ? '' : validation.message);
@@ -79,11 +80,11 @@ test('in-place offset, epoch and LogAppendTime assignment keep the batch valid w
     const before = batch.buffer;
     assert.equal(assignOffsets(batch, 0, 2 ** 40), 2 ** 40 + 1);
     setPartitionLeaderEpoch(batch, 0, 12);
-    assert.ok(verifyBatchCrc(batch, 0), 'offset and epoch sit outside the CRC');
+    assert.ok(batchCrcMatches(batch, 0, batch.length), 'offset and epoch sit outside the CRC');
     assert.equal(setLogAppendTime(batch, 0, 99_999), true);
     assert.equal(setLogAppendTime(batch, 0, 99_999), false, 'unchanged: no rewrite');
     assert.equal(batch.buffer, before);
-    assert.ok(verifyBatchCrc(batch, 0), 'CRC recomputed after attributes/maxTimestamp change');
+    assert.ok(batchCrcMatches(batch, 0, batch.length), 'CRC recomputed after attributes/maxTimestamp change');
     const { header, records } = await decodeBatch(batch);
     assert.equal(header.baseOffset, 2 ** 40);
     assert.equal(header.partitionLeaderEpoch, 12);
@@ -135,6 +136,34 @@ test('iteration over concatenated batches reports a trailing partial batch inste
   const broken = Buffer.from(all);
   broken.writeInt32BE(5, BatchLayout.BATCH_LENGTH);
   assert.throws(() => forEachBatch(broken, () => {}), { name: 'RecordBatchError' });
+});
+
+test('the non-throwing scanner frames whole batches and names what is wrong with bad ones', async () => {
+  const batches = await Promise.all([1, 2].map((n) => encodeBatch({ baseOffset: n * 10, timestamp: 500 + n, records: Array.from({ length: n }, () => ({ value: Buffer.alloc(20) })) })));
+  const all = Buffer.concat(batches);
+  const split = splitBatches(all);
+  assert.ok(Array.isArray(split));
+  assert.deepEqual(split.map((h) => [h.position, h.size, h.baseOffset, h.lastOffset, h.recordCount, h.maxTimestamp]), [
+    [0, batches[0]!.length, 10, 10, 1, 501],
+    [batches[0]!.length, batches[1]!.length, 20, 21, 2, 502],
+  ]);
+  assert.equal(batchFrameSize(all, 0, all.length), batches[0]!.length);
+  assert.ok(batchCrcMatches(all, batches[0]!.length, batches[1]!.length));
+  assert.match(String(batchFrameSize(all, 0, 10)), /only 10 bytes left/);
+  const badLength = Buffer.from(all);
+  badLength.writeInt32BE(5, BatchLayout.BATCH_LENGTH);
+  assert.match(String(batchFrameSize(badLength, 0, badLength.length)), /batchLength 5 is outside/);
+  const badMagic = Buffer.from(all);
+  badMagic[BatchLayout.MAGIC] = 1;
+  assert.match(String(batchFrameSize(badMagic, 0, badMagic.length)), /magic 1 is not 2/);
+  const negative = Buffer.from(all);
+  negative.writeInt32BE(-1, BatchLayout.BASE_OFFSET);
+  assert.match(String(scanBatchHeader(negative, 0, 0, batches[0]!.length)), /baseOffset -\d+ is negative/);
+  const corrupt = Buffer.from(all);
+  corrupt[corrupt.length - 1] = corrupt[corrupt.length - 1]! ^ 1;
+  assert.equal(batchCrcMatches(corrupt, batches[0]!.length, batches[1]!.length), false);
+  assert.match(String(splitBatches(all.subarray(0, all.length - 1))), /claims \d+ bytes but only \d+ remain/);
+  assert.equal(splitBatches(Buffer.alloc(0)), 'no batches');
 });
 
 test('compacted-style batches (offset gaps, explicit lastOffsetDelta) decode and pass replication checks', async () => {

@@ -70,6 +70,7 @@ export function readCheckpointFile(file: string, fs: FileSystem = nodeFileSystem
   return parseCheckpoint(text, file);
 }
 
+/** Makes a rename, creation or deletion of an entry of `dir` durable. */
 export function fsyncDir(dir: string, fs: FileSystem = nodeFileSystem): void {
   const fd = fs.openSync(dir, 'r');
   try {
@@ -90,10 +91,22 @@ export async function fsyncDirAsync(dir: string, fs: FileSystem = nodeFileSystem
 }
 
 export function writeCheckpointFile(file: string, entries: ReadonlyMap<string, number>, fs: FileSystem = nodeFileSystem): void {
+  writeFileDurably(file, formatCheckpoint(entries), fs);
+}
+
+/**
+ * Replaces `file` with `data` so that a crash leaves either the old contents or the new:
+ * write `<file>.tmp`, fsync it, rename it over `file`, fsync the directory. Every small
+ * file Tributary rewrites whole (checkpoints, meta.properties, the compacted metadata log)
+ * goes through here.
+ */
+export function writeFileDurably(file: string, data: string | Buffer, fs: FileSystem = nodeFileSystem): void {
   const tmp = file + '.tmp';
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, formatCheckpoint(entries));
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let written = 0;
+    while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);

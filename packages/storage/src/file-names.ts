@@ -7,6 +7,7 @@
  *   *.deleted                                         segment files awaiting removal
  *   *.cleaned, *.swap, *.tmp                          leftovers of interrupted work, removed on load
  */
+import { INT32_MAX, isValidTopicName } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from './errors.js';
 
 export const LOG_FILE_SUFFIX = '.log';
@@ -15,10 +16,10 @@ export const TIME_INDEX_FILE_SUFFIX = '.timeindex';
 export const DELETED_FILE_SUFFIX = '.deleted';
 export const DELETE_DIR_SUFFIX = '-delete';
 
-/** Kafka's legal topic characters and length limit (249, so that `.<uuid>-delete` still fits 255). */
-const TOPIC_RE = /^[a-zA-Z0-9._-]{1,249}$/;
-const PARTITION_DIR_RE = /^([a-zA-Z0-9._-]{1,249})-(\d{1,10})$/;
-const DELETE_DIR_RE = /^([a-zA-Z0-9._-]{1,249})-(\d{1,10})\.([0-9a-f]{32})-delete$/;
+// The topic part is checked with protocol's isValidTopicName (Kafka's rule, whose 249
+// characters leave room for `-<partition>.<uuid>-delete` within 255).
+const PARTITION_DIR_RE = /^(.+)-(\d{1,10})$/;
+const DELETE_DIR_RE = /^(.+)-(\d{1,10})\.([0-9a-f]{32})-delete$/;
 const SEGMENT_FILE_RE = /^(\d{20})\.(log|index|timeindex)$/;
 
 export function offsetFileName(offset: number, suffix: string): string {
@@ -26,10 +27,10 @@ export function offsetFileName(offset: number, suffix: string): string {
 }
 
 export function checkPartitionName(topic: string, partition: number): void {
-  if (!TOPIC_RE.test(topic) || topic === '.' || topic === '..') {
+  if (!isValidTopicName(topic)) {
     throw new StorageError(StorageErrorCode.INVALID_PARTITION_NAME, `Topic name ${JSON.stringify(topic)} is not a legal Kafka topic name`);
   }
-  if (!Number.isInteger(partition) || partition < 0 || partition > 2147483647) {
+  if (!Number.isInteger(partition) || partition < 0 || partition > INT32_MAX) {
     throw new StorageError(StorageErrorCode.INVALID_PARTITION_NAME, `Partition ${partition} of topic ${topic} is not an int32 >= 0`);
   }
 }
@@ -43,11 +44,11 @@ export interface ParsedDirName { topic: string; partition: number; deleted: bool
 /** Parses a partition directory name; null when it is not one (other files live in the data dir too). */
 export function parsePartitionDirName(name: string): ParsedDirName | null {
   const del = DELETE_DIR_RE.exec(name);
-  if (del !== null) return { topic: del[1]!, partition: Number(del[2]), deleted: true };
+  if (del !== null) return isValidTopicName(del[1]!) ? { topic: del[1]!, partition: Number(del[2]), deleted: true } : null;
   const m = PARTITION_DIR_RE.exec(name);
-  if (m === null) return null;
+  if (m === null || !isValidTopicName(m[1]!)) return null;
   const partition = Number(m[2]);
-  if (partition > 2147483647 || m[1] === '.' || m[1] === '..') return null;
+  if (partition > INT32_MAX) return null;
   return { topic: m[1]!, partition, deleted: false };
 }
 

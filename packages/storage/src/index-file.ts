@@ -6,6 +6,70 @@
  */
 import { constants } from 'node:fs';
 import type { FileSystem } from './file-system.js';
+import { nodeFileSystem } from './file-system.js';
+
+/**
+ * What both sparse indexes share: a bounded number of fixed-size entries held in memory,
+ * and the bookkeeping of how much of the file already matches them. Subclasses own the
+ * columns and the byte layout (`toBytes`).
+ */
+export abstract class SparseIndex {
+  readonly baseOffset: number;
+  readonly maxEntries: number;
+  protected count = 0;
+  /** Bytes at the start of the file known to equal the in-memory entries; -1 unknown. */
+  protected persistedBytes = 0;
+
+  constructor(baseOffset: number, maxIndexBytes: number, readonly entrySize: number) {
+    this.baseOffset = baseOffset;
+    this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / entrySize));
+  }
+
+  /** Why file bytes cannot hold this index's entries, or null: a partial entry, or too many. */
+  protected sizeError(bytes: Buffer): string | null {
+    if (bytes.length % this.entrySize !== 0) return `size ${bytes.length} is not a multiple of ${this.entrySize}`;
+    const n = bytes.length / this.entrySize;
+    if (n > this.maxEntries) return `${n} entries exceed the maximum ${this.maxEntries}`;
+    return null;
+  }
+
+  get entries(): number {
+    return this.count;
+  }
+
+  isFull(): boolean {
+    return this.count >= this.maxEntries;
+  }
+
+  abstract toBytes(): Buffer;
+
+  isDirty(): boolean {
+    return this.persistedBytes !== this.count * this.entrySize;
+  }
+
+  /** Writes the file so that it equals the in-memory index; fsyncs when asked. */
+  persist(file: string, fsync: boolean, fs: FileSystem = nodeFileSystem): void {
+    if (!this.isDirty() && !fsync) return;
+    this.persistedBytes = persistIndexFile(fs, file, this.toBytes(), this.persistedBytes, fsync);
+  }
+
+  /** persist(file, true) with the fsync off the event loop. */
+  async persistDurably(file: string, fs: FileSystem = nodeFileSystem): Promise<void> {
+    this.persistedBytes = await persistIndexFileDurably(fs, file, this.toBytes(), this.persistedBytes);
+  }
+
+  /** Marks the file as unknown, so the next persist rewrites it whole. */
+  forgetFile(): void {
+    this.persistedBytes = -1;
+  }
+
+  /** After entries were dropped: the file may hold entries past the new end. */
+  protected afterTruncate(): void {
+    // A prefix length alone would call such a file clean, so mark it unknown and let the
+    // next persist rewrite (and cut) it.
+    if (this.persistedBytes > this.count * this.entrySize) this.persistedBytes = -1;
+  }
+}
 
 /** Reads a whole index file; null when it does not exist. */
 export function readIndexFile(fs: FileSystem, file: string): Buffer | null {

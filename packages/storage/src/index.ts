@@ -17,9 +17,11 @@ export {
   REPLICATION_OFFSET_CHECKPOINT,
   checkpointKey,
   formatCheckpoint,
+  fsyncDir,
   parseCheckpoint,
   readCheckpointFile,
   writeCheckpointFile,
+  writeFileDurably,
 } from './checkpoint-file.js';
 export { offsetFileName, parsePartitionDirName, partitionDirName } from './file-names.js';
 export type { AppendOptions, AppendResult, LogListener, ReadOptions, ReadResult } from './log.js';

@@ -11,16 +11,13 @@
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
-import { BatchLayout } from '@tributary/protocol';
-import type { BatchHeader } from './batch-scan.js';
-import { crcMatches, frameSize, readHeader } from './batch-scan.js';
+import { type BatchSummary, BatchLayout, INT32_MAX, assert, assertAtMost, batchCrcMatches, batchFrameSize, scanBatchHeader } from '@tributary/protocol';
 import type { FileSystem } from './file-system.js';
 import { readIndexFile } from './index-file.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, offsetFileName } from './file-names.js';
 
-const INT32_MAX = 2147483647;
 /** Read size when walking batch headers: large enough to hold many small batches per syscall. */
 const WALK_CHUNK_BYTES = 64 * 1024;
 /** Appended batches whose positions a segment remembers (see batchPosition). */
@@ -185,7 +182,12 @@ export class LogSegment {
     this.maxTimestamp = -1;
     this.offsetOfMaxTimestamp = -1;
     this.bytesSinceLastIndexEntry = 0;
+    let next = this.baseOffset;
     const result = this.walk(0, this.size, () => false, (h) => {
+      // Bytes from disk: offsets out of place are damage, and the indexes must not see them.
+      const misplaced = this.misplacedBatch(h, next, false);
+      if (misplaced !== null) return misplaced;
+      next = h.lastOffset + 1;
       this.indexBatch(h, h.position);
       return true;
     });
@@ -196,7 +198,7 @@ export class LogSegment {
   }
 
   /** Index bookkeeping for one batch appended (or found) at h.position. Kafka's rule. */
-  private indexBatch(h: BatchHeader, position: number): void {
+  private indexBatch(h: BatchSummary, position: number): void {
     if (this.maxTimestamp === null) this.loadMaxTimestamp();
     if (h.maxTimestamp > this.maxTimestamp!) {
       this.maxTimestamp = h.maxTimestamp;
@@ -264,7 +266,9 @@ export class LogSegment {
   // ---------------------------------------------------------------- writing
 
   /** Writes whole batches (already stamped with offsets) at the end of the segment. */
-  append(bytes: Buffer, headers: readonly BatchHeader[]): void {
+  append(bytes: Buffer, headers: readonly BatchSummary[]): void {
+    assertAtMost(this.baseOffset, headers[0]!.baseOffset, 'a segment holds no batch below its base offset');
+    assert(!this.cannotHoldOffset(headers[headers.length - 1]!.lastOffset), 'a segment holds only offsets within int32 of its base offset');
     const fd = this.getFd();
     // Load the indexes before writing, so a lazily opened segment indexes only the old bytes.
     void this.offsetIndex;
@@ -329,7 +333,7 @@ export class LogSegment {
     return this.findBatch(offset)?.position ?? -1;
   }
 
-  /** fdatasync of the .log file (sync flavour; the async one lives in log-flusher.ts). */
+  /** fdatasync of the .log file (sync flavour; the async one is Log.flushToAsync, through index-file.ts's fsyncAsync). */
   flushLogSync(): void {
     this.fs.fdatasyncSync(this.getFd());
   }
@@ -366,12 +370,12 @@ export class LogSegment {
     return got === buf.length ? buf : buf.subarray(0, got);
   }
 
-  private readHeaderAt(position: number): BatchHeader | string {
+  private readHeaderAt(position: number): BatchSummary | string {
     if (position + BatchLayout.HEADER_SIZE > this.size) return `no batch header fits at position ${position}`;
     const buf = this.readBytes(position, BatchLayout.HEADER_SIZE);
-    const size = frameSize(buf, 0, buf.length);
+    const size = batchFrameSize(buf, 0, buf.length);
     if (typeof size === 'string') return size;
-    return readHeader(buf, 0, position, size);
+    return scanBatchHeader(buf, 0, position, size);
   }
 
   /**
@@ -382,8 +386,8 @@ export class LogSegment {
   walk(
     from: number,
     end: number,
-    needBody: (h: BatchHeader) => boolean,
-    visit: (h: BatchHeader, body: Buffer | null) => boolean | string,
+    needBody: (h: BatchSummary) => boolean,
+    visit: (h: BatchSummary, body: Buffer | null) => boolean | string,
   ): WalkResult {
     // Every visitor uses `body` before returning, and nothing here is asynchronous, so one
     // scratch buffer serves all walks: recovering a gigabyte then allocates nothing per
@@ -397,11 +401,11 @@ export class LogSegment {
         chunk = this.readInto(walkScratch, pos, Math.min(WALK_CHUNK_BYTES, end - pos));
       }
       const at = pos - chunkStart;
-      const size = frameSize(chunk, at, chunk.length);
+      const size = batchFrameSize(chunk, at, chunk.length);
       if (typeof size === 'string') return { endPosition: pos, invalidReason: `at position ${pos}: ${size}` };
       if (chunk.length - at < BatchLayout.HEADER_SIZE) return { endPosition: pos, invalidReason: `at position ${pos}: torn header` };
       if (pos + size > end) return { endPosition: pos, invalidReason: `at position ${pos}: batch of ${size} bytes is torn at ${end}` };
-      const header = readHeader(chunk, at, pos, size);
+      const header = scanBatchHeader(chunk, at, pos, size);
       if (typeof header === 'string') return { endPosition: pos, invalidReason: `at position ${pos}: ${header}` };
       let body: Buffer | null = null;
       if (needBody(header)) body = at + size <= chunk.length ? chunk.subarray(at, at + size) : this.readBytes(pos, size);
@@ -414,9 +418,9 @@ export class LogSegment {
   }
 
   /** The first batch whose last offset is >= offset, starting from the offset index. */
-  findBatch(offset: number, startPosition?: number): BatchHeader | null {
+  findBatch(offset: number, startPosition?: number): BatchSummary | null {
     const from = startPosition ?? this.offsetIndex.lookup(offset).position;
-    let found: BatchHeader | null = null;
+    let found: BatchSummary | null = null;
     this.walk(from, this.size, () => false, (h) => {
       if (h.lastOffset >= offset) {
         found = h;
@@ -433,6 +437,7 @@ export class LogSegment {
    * batch is returned whole even when larger than maxBytes (KIP-74).
    */
   readBatches(position: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): { bytes: Buffer; lastOffset: number } {
+    assertAtMost(position, this.size, 'a read starts inside its segment');
     const avail = this.size - position;
     const want = Math.min(avail, Math.max(maxBytes, minOneBatch ? BatchLayout.HEADER_SIZE : 0));
     if (want <= 0) return { bytes: Buffer.alloc(0), lastOffset: -1 };
@@ -440,9 +445,9 @@ export class LogSegment {
     let at = 0;
     let lastOffset = -1;
     while (buf.length - at >= BatchLayout.HEADER_SIZE) {
-      const size = frameSize(buf, at, buf.length);
+      const size = batchFrameSize(buf, at, buf.length);
       if (typeof size === 'string') break;
-      const h = readHeader(buf, at, position + at, size);
+      const h = scanBatchHeader(buf, at, position + at, size);
       if (typeof h === 'string' || h.lastOffset >= maxOffset) break;
       if (at + size > buf.length) {
         if (at === 0 && minOneBatch && size <= avail) {
@@ -495,14 +500,9 @@ export class LogSegment {
     this.firstBatchTimestamp = null;
     let expected = options.expectedFirstOffset;
     const result = this.walk(0, fileSize, (h) => h.lastOffset >= options.crcFromOffset, (h, body) => {
-      // In a log without compaction every batch starts where the previous one ended, and a
-      // segment's first batch at its base offset; that also catches a damaged baseOffset,
-      // which the CRC does not cover.
-      if (h.baseOffset < expected || (options.contiguous && h.baseOffset !== expected)) {
-        return `batch base offset ${h.baseOffset} where ${options.contiguous ? '' : 'at least '}${expected} was expected`;
-      }
-      if (this.cannotHoldOffset(h.lastOffset)) return `last offset ${h.lastOffset} does not fit relative to ${this.baseOffset}`;
-      if (body !== null && !crcMatches(body)) return `CRC-32C mismatch in batch at offset ${h.baseOffset}`;
+      const misplaced = this.misplacedBatch(h, expected, options.contiguous);
+      if (misplaced !== null) return misplaced;
+      if (body !== null && !batchCrcMatches(body, 0, h.size)) return `CRC-32C mismatch in batch at offset ${h.baseOffset}`;
       this.indexBatch(h, h.position);
       expected = h.lastOffset + 1;
       return true;
@@ -514,6 +514,21 @@ export class LogSegment {
     const out: RecoverResult = { validBytes, nextOffset: validBytes === 0 ? this.baseOffset : expected, truncatedBytes };
     if (result.invalidReason !== undefined) out.invalidReason = result.invalidReason;
     return out;
+  }
+
+  /**
+   * Why a batch read back from disk cannot stand where it is, or null: its base offset below
+   * `expected` (the previous batch's last offset + 1, or the segment's base offset), or not
+   * equal to it when the log is `contiguous` (no compaction; that also catches a damaged
+   * baseOffset, which the CRC does not cover), or a last offset too far from the segment's
+   * base offset to index.
+   */
+  private misplacedBatch(h: BatchSummary, expected: number, contiguous: boolean): string | null {
+    if (h.baseOffset < expected || (contiguous && h.baseOffset !== expected)) {
+      return `batch base offset ${h.baseOffset} where ${contiguous ? '' : 'at least '}${expected} was expected`;
+    }
+    if (this.cannotHoldOffset(h.lastOffset)) return `last offset ${h.lastOffset} does not fit relative to ${this.baseOffset}`;
+    return null;
   }
 
   /**

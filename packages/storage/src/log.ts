@@ -14,10 +14,7 @@
  * log-offsets.ts, retention in log-retention.ts.
  */
 import path from 'node:path';
-import { crc32c } from '@node-rs/crc32';
-import { BatchAttributes, BatchLayout, writeInt64 } from '@tributary/protocol';
-import type { BatchHeader } from './batch-scan.js';
-import { splitBatches } from './batch-scan.js';
+import { type BatchSummary, assertAtMost, assignOffsets, setLogAppendTime, setPartitionLeaderEpoch, splitBatches } from '@tributary/protocol';
 import type { Clock } from './clock.js';
 import { StorageError, StorageErrorCode } from './errors.js';
 import type { FsyncMode } from './group-commit.js';
@@ -206,7 +203,15 @@ export class Log {
   /** The broker moves the high watermark; it is clamped to [logStartOffset, logEndOffset]. */
   updateHighWatermark(offset: number): number {
     this.hw = Math.min(Math.max(offset, this.logStart), this.logEnd);
+    this.checkOffsets();
     return this.hw;
+  }
+
+  /** The order of the log's offsets (see the top of this file), after every change of them. */
+  private checkOffsets(): void {
+    assertAtMost(this.logStart, this.hw, 'log start offset <= high watermark');
+    assertAtMost(this.hw, this.logEnd, 'high watermark <= log end offset');
+    assertAtMost(this.recovery, this.logEnd, 'recovery point <= log end offset');
   }
 
   private ensureOpen(): void {
@@ -319,21 +324,14 @@ export class Log {
     let offset = this.logEnd;
     let recordCount = 0;
     for (const h of headers) {
-      const at = h.position;
-      const delta = h.lastOffset - h.baseOffset;
-      writeInt64(batches, at + BatchLayout.BASE_OFFSET, offset);
-      batches.writeInt32BE(options.leaderEpoch, at + BatchLayout.PARTITION_LEADER_EPOCH);
+      h.baseOffset = offset;
+      h.lastOffset = assignOffsets(batches, h.position, offset);
+      setPartitionLeaderEpoch(batches, h.position, options.leaderEpoch);
       if (logAppendTime) {
-        const attrs = batches.readInt16BE(at + BatchLayout.ATTRIBUTES) | BatchAttributes.TIMESTAMP_TYPE_LOG_APPEND;
-        batches.writeInt16BE(attrs, at + BatchLayout.ATTRIBUTES);
-        writeInt64(batches, at + BatchLayout.MAX_TIMESTAMP, appendTimeMs);
-        const crc = crc32c(batches.subarray(at + BatchLayout.CRC_START, at + h.size)) >>> 0;
-        batches.writeUInt32BE(crc, at + BatchLayout.CRC);
+        setLogAppendTime(batches, h.position, appendTimeMs);
         h.maxTimestamp = appendTimeMs;
       }
-      h.baseOffset = offset;
-      h.lastOffset = offset + delta;
-      offset += delta + 1;
+      offset = h.lastOffset + 1;
       recordCount += h.recordCount;
     }
     const baseOffset = this.logEnd;
@@ -381,7 +379,7 @@ export class Log {
     };
   }
 
-  private frame(batches: Buffer): BatchHeader[] {
+  private frame(batches: Buffer): BatchSummary[] {
     const headers = splitBatches(batches);
     if (typeof headers === 'string') {
       throw new StorageError(StorageErrorCode.INVALID_BATCH_FRAMING, `Append to ${this.topic}-${this.partition} rejected: ${headers}`);
@@ -389,7 +387,7 @@ export class Log {
     return headers;
   }
 
-  private write(batches: Buffer, headers: BatchHeader[], now: number): void {
+  private write(batches: Buffer, headers: BatchSummary[], now: number): void {
     const first = headers[0]!;
     const last = headers[headers.length - 1]!;
     let maxTimestamp = -1;
@@ -398,6 +396,7 @@ export class Log {
       if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp;
       records += h.recordCount;
     }
+    assertAtMost(this.logEnd, first.baseOffset, 'appended batches start at or after the log end offset');
     // Inline rather than guard(): no closure per append on the produce path.
     try {
       this.maybeRoll(batches.length, first.baseOffset, last.lastOffset, maxTimestamp, now);
@@ -587,6 +586,7 @@ export class Log {
     }
     const durable = Math.min(target, this.truncatedDuringFlush, this.logEnd);
     if (durable > this.recovery) this.recovery = durable;
+    this.checkOffsets();
     this.truncatedDuringFlush = Infinity;
     this.unflushedMessages = Math.max(0, this.unflushedMessages - messages);
     this.lastFlushMs = this.clock.now();
@@ -713,6 +713,7 @@ export class Log {
       this.recovery = this.logEnd;
       this.listener.onRecoveryPointLowered?.(this);
     }
+    this.checkOffsets();
   }
 
   // ---------------------------------------------------------------- deletion
@@ -731,6 +732,7 @@ export class Log {
     }
     if (offset <= this.logStart) return this.logStart;
     this.logStart = offset;
+    this.checkOffsets();
     this.guard('DeleteRecords', () => this.deletePrefixSegments(this.countLogStartBreached()));
     this.listener.onLogStartOffsetChanged?.(this);
     return this.logStart;
@@ -753,6 +755,7 @@ export class Log {
     if (first > this.logStart) {
       this.logStart = first;
       if (this.hw < first) this.hw = Math.min(first, this.logEnd);
+      this.checkOffsets();
       this.listener.onLogStartOffsetChanged?.(this);
     }
     return n;

@@ -10,24 +10,19 @@
  */
 import type { FileSystem } from './file-system.js';
 import { nodeFileSystem } from './file-system.js';
-import { grow, persistIndexFile, persistIndexFileDurably } from './index-file.js';
+import { assertBelow } from '@tributary/protocol';
+import { SparseIndex, grow } from './index-file.js';
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8;
 
 export interface OffsetPosition { offset: number; position: number }
 
-export class OffsetIndex {
-  readonly baseOffset: number;
-  readonly maxEntries: number;
+export class OffsetIndex extends SparseIndex {
   private relOffsets = new Int32Array(0);
   private positions = new Int32Array(0);
-  private count = 0;
-  /** Bytes at the start of the file known to equal the in-memory entries. */
-  private persistedBytes = 0;
 
   constructor(baseOffset: number, maxIndexBytes: number) {
-    this.baseOffset = baseOffset;
-    this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / OFFSET_INDEX_ENTRY_SIZE));
+    super(baseOffset, maxIndexBytes, OFFSET_INDEX_ENTRY_SIZE);
   }
 
   /**
@@ -35,10 +30,10 @@ export class OffsetIndex {
    * not a whole number of entries, entries out of order, or positions past the log's end.
    */
   static fromBytes(bytes: Buffer, baseOffset: number, maxIndexBytes: number, logSize: number): OffsetIndex | string {
-    if (bytes.length % OFFSET_INDEX_ENTRY_SIZE !== 0) return `size ${bytes.length} is not a multiple of ${OFFSET_INDEX_ENTRY_SIZE}`;
     const index = new OffsetIndex(baseOffset, maxIndexBytes);
+    const sizeError = index.sizeError(bytes);
+    if (sizeError !== null) return sizeError;
     const n = bytes.length / OFFSET_INDEX_ENTRY_SIZE;
-    if (n > index.maxEntries) return `${n} entries exceed the maximum ${index.maxEntries}`;
     let prevRel = -1;
     let prevPos = -1;
     for (let i = 0; i < n; i++) {
@@ -55,24 +50,22 @@ export class OffsetIndex {
     return index;
   }
 
-  get entries(): number {
-    return this.count;
-  }
-
-  isFull(): boolean {
-    return this.count >= this.maxEntries;
-  }
-
   lastEntry(): OffsetPosition | null {
     if (this.count === 0) return null;
     return { offset: this.baseOffset + this.relOffsets[this.count - 1]!, position: this.positions[this.count - 1]! };
   }
 
-  /** Appends an entry; entries must increase in both offset and position. Ignored when full. */
+  /**
+   * Appends an entry; entries must increase in both offset and position (callers index
+   * batches in log order; fromBytes validates a file's entries first). Ignored when full.
+   */
   append(offset: number, position: number): void {
     if (this.isFull()) return;
     const rel = offset - this.baseOffset;
-    if (this.count > 0 && (rel <= this.relOffsets[this.count - 1]! || position <= this.positions[this.count - 1]!)) return;
+    if (this.count > 0) {
+      assertBelow(this.relOffsets[this.count - 1]!, rel, 'offset index entries increase in offset');
+      assertBelow(this.positions[this.count - 1]!, position, 'offset index entries increase in position');
+    }
     this.relOffsets = grow(this.relOffsets, this.count + 1, (n) => new Int32Array(n));
     this.positions = grow(this.positions, this.count + 1, (n) => new Int32Array(n));
     this.relOffsets[this.count] = rel;
@@ -104,9 +97,7 @@ export class OffsetIndex {
     while (this.count > 0 && (this.baseOffset + this.relOffsets[this.count - 1]! >= targetOffset || this.positions[this.count - 1]! >= position)) {
       this.count--;
     }
-    // The file may hold entries past the new end: a prefix length alone would call it
-    // clean, so mark it unknown and let the next persist rewrite (and cut) it.
-    if (this.persistedBytes > this.count * OFFSET_INDEX_ENTRY_SIZE) this.persistedBytes = -1;
+    this.afterTruncate();
   }
 
   toBytes(): Buffer {
@@ -116,25 +107,5 @@ export class OffsetIndex {
       out.writeInt32BE(this.positions[i]!, i * 8 + 4);
     }
     return out;
-  }
-
-  isDirty(): boolean {
-    return this.persistedBytes !== this.count * OFFSET_INDEX_ENTRY_SIZE;
-  }
-
-  /** Writes the file so that it equals the in-memory index; fsyncs when asked. */
-  persist(file: string, fsync: boolean, fs: FileSystem = nodeFileSystem): void {
-    if (!this.isDirty() && !fsync) return;
-    this.persistedBytes = persistIndexFile(fs, file, this.toBytes(), this.persistedBytes, fsync);
-  }
-
-  /** persist(file, true) with the fsync off the event loop. */
-  async persistDurably(file: string, fs: FileSystem = nodeFileSystem): Promise<void> {
-    this.persistedBytes = await persistIndexFileDurably(fs, file, this.toBytes(), this.persistedBytes);
-  }
-
-  /** Marks the file as unknown, so the next persist rewrites it whole. */
-  forgetFile(): void {
-    this.persistedBytes = -1;
   }
 }

@@ -11,30 +11,25 @@
 import { readInt64, writeInt64 } from '@tributary/protocol';
 import type { FileSystem } from './file-system.js';
 import { nodeFileSystem } from './file-system.js';
-import { grow, persistIndexFile, persistIndexFileDurably } from './index-file.js';
+import { SparseIndex, grow } from './index-file.js';
 
 export const TIME_INDEX_ENTRY_SIZE = 12;
 
 export interface TimestampOffset { timestamp: number; offset: number }
 
-export class TimeIndex {
-  readonly baseOffset: number;
-  readonly maxEntries: number;
+export class TimeIndex extends SparseIndex {
   private timestamps = new Float64Array(0);
   private relOffsets = new Int32Array(0);
-  private count = 0;
-  private persistedBytes = 0;
 
   constructor(baseOffset: number, maxIndexBytes: number) {
-    this.baseOffset = baseOffset;
-    this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / TIME_INDEX_ENTRY_SIZE));
+    super(baseOffset, maxIndexBytes, TIME_INDEX_ENTRY_SIZE);
   }
 
   static fromBytes(bytes: Buffer, baseOffset: number, maxIndexBytes: number): TimeIndex | string {
-    if (bytes.length % TIME_INDEX_ENTRY_SIZE !== 0) return `size ${bytes.length} is not a multiple of ${TIME_INDEX_ENTRY_SIZE}`;
     const index = new TimeIndex(baseOffset, maxIndexBytes);
+    const sizeError = index.sizeError(bytes);
+    if (sizeError !== null) return sizeError;
     const n = bytes.length / TIME_INDEX_ENTRY_SIZE;
-    if (n > index.maxEntries) return `${n} entries exceed the maximum ${index.maxEntries}`;
     for (let i = 0; i < n; i++) {
       const ts = readInt64(bytes, i * 12);
       const rel = bytes.readInt32BE(i * 12 + 8);
@@ -46,14 +41,6 @@ export class TimeIndex {
     }
     index.persistedBytes = bytes.length;
     return index;
-  }
-
-  get entries(): number {
-    return this.count;
-  }
-
-  isFull(): boolean {
-    return this.count >= this.maxEntries;
   }
 
   lastEntry(): TimestampOffset | null {
@@ -93,9 +80,7 @@ export class TimeIndex {
 
   truncate(targetOffset: number): void {
     while (this.count > 0 && this.baseOffset + this.relOffsets[this.count - 1]! >= targetOffset) this.count--;
-    // The file may hold entries past the new end: a prefix length alone would call it
-    // clean, so mark it unknown and let the next persist rewrite (and cut) it.
-    if (this.persistedBytes > this.count * TIME_INDEX_ENTRY_SIZE) this.persistedBytes = -1;
+    this.afterTruncate();
   }
 
   toBytes(): Buffer {
@@ -105,23 +90,5 @@ export class TimeIndex {
       out.writeInt32BE(this.relOffsets[i]!, i * 12 + 8);
     }
     return out;
-  }
-
-  isDirty(): boolean {
-    return this.persistedBytes !== this.count * TIME_INDEX_ENTRY_SIZE;
-  }
-
-  persist(file: string, fsync: boolean, fs: FileSystem = nodeFileSystem): void {
-    if (!this.isDirty() && !fsync) return;
-    this.persistedBytes = persistIndexFile(fs, file, this.toBytes(), this.persistedBytes, fsync);
-  }
-
-  /** persist(file, true) with the fsync off the event loop. */
-  async persistDurably(file: string, fs: FileSystem = nodeFileSystem): Promise<void> {
-    this.persistedBytes = await persistIndexFileDurably(fs, file, this.toBytes(), this.persistedBytes);
-  }
-
-  forgetFile(): void {
-    this.persistedBytes = -1;
   }
 }

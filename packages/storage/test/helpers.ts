@@ -2,8 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { crc32c } from '@node-rs/crc32';
-import { BatchLayout, writeInt64 } from '@tributary/protocol';
+import { BatchLayout, crc32c, writeInt64 } from '@tributary/protocol';
 
 function zigzag(n: number): number[] {
   // Small values only (test data): zig-zag then base-128.

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BatchLayout, readInt64 } from '@tributary/protocol';
+import { BatchLayout, CompressionType, encodeBatch, encodeBatchSync, readInt64 } from '@tributary/protocol';
 import {
   LogManager, StorageError, StorageErrorCode, fromProperties, DEFAULT_LOG_CONFIG, offsetForTimestamp, maxTimestampOffset,
-  ConfigError, parseCheckpoint, formatCheckpoint, writeCheckpointFile, readCheckpointFile, toProperties, CLEAN_SHUTDOWN_FILE,
+  ConfigError, parseCheckpoint, formatCheckpoint, writeCheckpointFile, readCheckpointFile, toProperties, CLEAN_SHUTDOWN_FILE, parsePartitionDirName,
 } from '@tributary/storage';
 import type { Log, LogManagerOptions } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
@@ -135,6 +135,19 @@ test('offsetForTimestamp, earliest/latest and max timestamp (ListOffsets -3)', a
   assert.equal(offsetForTimestamp(mono2, 396), null);
   assert.deepEqual(maxTimestampOffset(again), { offset: 3, timestamp: 900 });
   await m2.close();
+});
+
+test('offsetForTimestamp looks inside compressed batches with protocol codecs; zstd answers at batch level', async (t) => {
+  const m = await open(tempDir(t), new FakeClock());
+  for (const [p, compression] of [CompressionType.GZIP, CompressionType.SNAPPY, CompressionType.LZ4].entries()) {
+    const log = m.createLog('c', p);
+    log.append(encodeBatchSync({ compression, records: [100, 300, 200].map((timestamp) => ({ timestamp, value: Buffer.from('v') })) }), { leaderEpoch: 0 });
+    assert.deepEqual(offsetForTimestamp(log, 150), { offset: 1, timestamp: 300 }, `codec ${compression}`);
+  }
+  const zstd = m.createLog('c', 3);
+  zstd.append(await encodeBatch({ compression: CompressionType.ZSTD, records: [100, 300].map((timestamp) => ({ timestamp, value: Buffer.from('v') })) }), { leaderEpoch: 0 });
+  assert.deepEqual(offsetForTimestamp(zstd, 150), { offset: 0, timestamp: 300 }, 'the batch, by its max timestamp');
+  await m.close();
 });
 
 test('LogAppendTime stamps maxTimestamp and the attribute, with a valid CRC', async (t) => {
@@ -376,4 +389,17 @@ test('a segment finds recently appended batches without the file, and agrees wit
     assert.equal(seg2.batchPosition(offset), seg2.findBatch(offset)?.position ?? -1, `reopened: offset ${offset}`);
   }
   await m2.close();
+});
+
+test('partition directory names use Kafka\'s topic name rule from protocol', async (t) => {
+  assert.deepEqual(parsePartitionDirName('orders.v2-3'), { topic: 'orders.v2', partition: 3, deleted: false });
+  assert.deepEqual(parsePartitionDirName('a-1-2'), { topic: 'a-1', partition: 2, deleted: false });
+  assert.deepEqual(parsePartitionDirName(`t-0.${'ab'.repeat(16)}-delete`), { topic: 't', partition: 0, deleted: true });
+  for (const name of ['..-0', '.-1', 'a b-0', `${'x'.repeat(250)}-0`, 'orders', 'orders-99999999999', '__cluster_metadata']) {
+    assert.equal(parsePartitionDirName(name), null, name);
+  }
+  const m = await open(tempDir(t), new FakeClock());
+  assert.throws(() => m.createLog('..', 0), { code: StorageErrorCode.INVALID_PARTITION_NAME });
+  assert.throws(() => m.createLog('a/b', 0), { code: StorageErrorCode.INVALID_PARTITION_NAME });
+  await m.close();
 });

@@ -16,8 +16,9 @@
  * The file is written to a temporary name, fsynced and renamed, so a crash leaves either
  * no file or a complete one.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileDurably } from '@tributary/storage';
 import { formatProperties, parseProperties } from './properties-file.js';
 import { isKafkaUuid, randomKafkaUuid } from '../metadata/kafka-uuid.js';
 
@@ -74,27 +75,7 @@ export function writeMetaProperties(dir: string, meta: MetaProperties): void {
   entries.push([meta.version === 1 ? 'node.id' : 'broker.id', String(meta.nodeId)]);
   if (meta.directoryId !== undefined) entries.push(['directory.id', meta.directoryId]);
   const text = formatProperties(entries, new Date().toString());
-  const path = join(dir, META_PROPERTIES_FILE);
-  const tmp = path + '.tmp';
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text, null, 'latin1');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDirectory(dir);
-}
-
-/** Makes a rename or file creation in `dir` durable. */
-export function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeFileDurably(join(dir, META_PROPERTIES_FILE), Buffer.from(text, 'latin1'));
 }
 
 export interface EnsureIdentityOptions {

@@ -9,6 +9,7 @@
  *   every member" is a count comparison.
  * - `staticMembers` maps each group.instance.id to the member id that currently owns it.
  */
+import { AssertionError, INT32_MAX, assertBelow } from '@tributary/protocol';
 import { canTransition, GroupState, type GroupStateName } from './group-state.js';
 import { ClassicMember, type GroupProtocol, type JoinGroupResult, type JoinGroupResultMember, type SyncGroupResult } from './member.js';
 import { CONSUMER_PROTOCOL_TYPE, parseSubscriptionTopics } from './consumer-protocol.js';
@@ -67,7 +68,7 @@ export class ClassicGroup {
 
   transitionTo(state: GroupStateName, nowMs: number): void {
     if (!canTransition(this.state, state)) {
-      throw new Error(`group ${this.groupId}: transition from ${this.state} to ${state} is not allowed`);
+      throw new AssertionError(`group ${this.groupId}: transition from ${this.state} to ${state} is not allowed`);
     }
     this.state = state;
     this.currentStateTimestamp = nowMs;
@@ -87,7 +88,7 @@ export class ClassicGroup {
 
   get(memberId: string): ClassicMember {
     const m = this.members.get(memberId);
-    if (m === undefined) throw new Error(`group ${this.groupId} has no member ${memberId}`);
+    if (m === undefined) throw new AssertionError(`group ${this.groupId} has no member ${memberId}`);
     return m;
   }
 
@@ -116,7 +117,7 @@ export class ClassicGroup {
   add(member: ClassicMember, callback: ((r: JoinGroupResult) => void) | null): void {
     if (member.groupInstanceId !== null) {
       if (this.staticMembers.has(member.groupInstanceId)) {
-        throw new Error(`group ${this.groupId} already has static member ${member.groupInstanceId}`);
+        throw new AssertionError(`group ${this.groupId} already has static member ${member.groupInstanceId}`);
       }
       this.staticMembers.set(member.groupInstanceId, member.memberId);
     }
@@ -224,7 +225,7 @@ export class ClassicGroup {
 
   /** The protocol with most first-choice votes among those all members support (Kafka's rule). */
   selectProtocol(): string {
-    if (this.members.size === 0) throw new Error(`cannot select a protocol for empty group ${this.groupId}`);
+    if (this.members.size === 0) throw new AssertionError(`cannot select a protocol for empty group ${this.groupId}`);
     const candidates = this.candidateProtocols();
     const votes = new Map<string, number>();
     for (const m of this.members.values()) {
@@ -262,6 +263,8 @@ export class ClassicGroup {
   }
 
   initNextGeneration(nowMs: number): void {
+    // generationId is an int32 on the wire; past its maximum the next one would not increase.
+    assertBelow(this.generationId, INT32_MAX, 'group generation ids increase within int32');
     this.generationId += 1;
     if (this.members.size > 0) {
       this.protocolName = this.selectProtocol();
@@ -278,7 +281,7 @@ export class ClassicGroup {
   /** The members' metadata for the selected protocol, sent to the leader. */
   currentMemberMetadata(): JoinGroupResultMember[] {
     const protocol = this.protocolName;
-    if (protocol === null) throw new Error(`group ${this.groupId} has no protocol selected`);
+    if (protocol === null) throw new AssertionError(`group ${this.groupId} has no protocol selected`);
     return [...this.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadata(protocol) }));
   }
 

@@ -7,10 +7,11 @@
  * the log, answered in call order; like the rest of the single-node broker they survive
  * kill -9 from the page cache, and `flush.durable.acks` (broker-wide) adds an fdatasync.
  */
-import { decodeBatchSync, encodeBatchSync, forEachBatch, readBatchHeader } from '@tributary/protocol';
+import { decodeBatchSync, encodeBatchSync, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
 import type { CoordinatorLog } from './coordinator-log.js';
 import type { ReplicaManager } from '../replica/replica-manager.js';
+import { forEachLogBatch } from '../replica/log-batches.js';
 
 const REPLAY_CHUNK_BYTES = 4 * 1024 * 1024;
 
@@ -34,29 +35,19 @@ export class ConsumerOffsetsLog implements CoordinatorLog {
     const now = Date.now();
     const batch = encodeBatchSync({ baseOffset: 0, timestamp: now, records: records.map((r) => ({ key: r.key, value: r.value, timestamp: now })) });
     view.log.append(batch, { leaderEpoch: view.state.leaderEpoch });
-    view.log.updateHighWatermark(view.log.logEndOffset);
-    this.replicaManager.wake(view.log);
+    this.replicaManager.appended(view.log);
     if (this.durable()) await view.log.waitForFlush(view.log.logEndOffset);
   }
 
   async replay(partition: number, onRecord: (key: Buffer, value: Buffer | null) => void): Promise<void> {
     const log = this.log(partition);
-    let offset = log.logStartOffset;
-    while (offset < log.logEndOffset) {
-      const read = log.read(offset, REPLAY_CHUNK_BYTES, { minOneBatch: true, maxOffset: log.logEndOffset });
-      if (read.kind !== 'ok' || read.records.length === 0) break;
-      for (const buf of read.records) {
-        forEachBatch(buf, (at, size) => {
-          if (readBatchHeader(buf, at).isControl) return;
-          const { records } = decodeBatchSync(buf.subarray(at, at + size));
-          for (const r of records) {
-            if (r.offset < offset || r.key === null) continue;
-            onRecord(r.key, r.value);
-          }
-        });
+    forEachLogBatch(log, log.logStartOffset, REPLAY_CHUNK_BYTES, (buf, at, size, readFrom) => {
+      if (readBatchHeader(buf, at).isControl) return;
+      const { records } = decodeBatchSync(buf.subarray(at, at + size));
+      for (const r of records) {
+        if (r.offset < readFrom || r.key === null) continue;
+        onRecord(r.key, r.value);
       }
-      if (read.nextFetchOffset <= offset) break;
-      offset = read.nextFetchOffset;
-    }
+    });
   }
 }

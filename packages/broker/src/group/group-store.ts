@@ -8,7 +8,7 @@ import type { GroupCoordinatorConfig } from './config.js';
 import type { CoordinatorLog, CoordinatorLogRecord } from './coordinator-log.js';
 import type { Scheduler } from './scheduler.js';
 import { ClassicGroup } from './classic-group.js';
-import { ErrorCode, encodeGroupMetadataRecordKey, encodeGroupMetadataRecordValue } from '@tributary/protocol';
+import { AssertionError, ErrorCode, encodeGroupMetadataRecordKey, encodeGroupMetadataRecordValue } from '@tributary/protocol';
 import { GroupState } from './group-state.js';
 import { partitionForGroup } from './partition-for.js';
 import type { GroupMetadataMemberValue } from './records.js';
@@ -24,28 +24,17 @@ function appendErrorCode(error: unknown): number {
 /** Kafka's GroupMetadataManager.storeGroup mapping of append errors. */
 export function groupAppendError(error: unknown): number {
   const code = appendErrorCode(error);
-  switch (code) {
-    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-    case ErrorCode.NOT_ENOUGH_REPLICAS:
-    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
-    case ErrorCode.KAFKA_STORAGE_ERROR:
-      return ErrorCode.NOT_COORDINATOR;
-    case ErrorCode.REQUEST_TIMED_OUT:
-      return ErrorCode.REBALANCE_IN_PROGRESS;
-    case ErrorCode.MESSAGE_TOO_LARGE:
-    case ErrorCode.RECORD_LIST_TOO_LARGE:
-    case ErrorCode.INVALID_FETCH_SIZE:
-      return ErrorCode.UNKNOWN_SERVER_ERROR;
-    default:
-      return code;
-  }
+  if (code === ErrorCode.REQUEST_TIMED_OUT) return ErrorCode.REBALANCE_IN_PROGRESS;
+  return coordinatorAppendError(code, ErrorCode.UNKNOWN_SERVER_ERROR);
 }
 
 /** Kafka's GroupMetadataManager.maybeConvertOffsetCommitError. */
 export function offsetAppendError(error: unknown): number {
-  const code = appendErrorCode(error);
+  return coordinatorAppendError(appendErrorCode(error), ErrorCode.INVALID_COMMIT_OFFSET_SIZE);
+}
+
+/** The part both mappings share; they differ in what a too-large append becomes. */
+function coordinatorAppendError(code: number, tooLarge: number): number {
   switch (code) {
     case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
     case ErrorCode.NOT_ENOUGH_REPLICAS:
@@ -57,7 +46,7 @@ export function offsetAppendError(error: unknown): number {
     case ErrorCode.MESSAGE_TOO_LARGE:
     case ErrorCode.RECORD_LIST_TOO_LARGE:
     case ErrorCode.INVALID_FETCH_SIZE:
-      return ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
+      return tooLarge;
     default:
       return code;
   }
@@ -156,7 +145,7 @@ export class GroupStore {
     const protocol = group.protocolName;
     const members: GroupMetadataMemberValue[] = [];
     for (const m of group.members.values()) {
-      if (protocol === null) throw new Error(`group ${group.groupId} has members but no protocol`);
+      if (protocol === null) throw new AssertionError(`group ${group.groupId} has members but no protocol`);
       members.push({
         memberId: m.memberId,
         groupInstanceId: m.groupInstanceId,

@@ -1,20 +1,9 @@
 /**
- * What the group handlers need from the broker, in one place: the coordinator (a slot of
- * BrokerServices the lead wires in `startBroker`) and this broker's address as the client
- * reached it. A broker without a coordinator answers COORDINATOR_NOT_AVAILABLE, which clients
- * retry, rather than failing the request.
+ * What the group handlers need from the broker besides its group coordinator
+ * (`ctx.broker.groupCoordinator`): this broker's address as the client reached it, and
+ * whether a partition exists.
  */
-import type { BrokerServices } from '../broker.js';
 import type { RequestContext } from '../handlers/registry.js';
-import type { GroupCoordinator } from './coordinator.js';
-
-export interface GroupHandlerServices {
-  readonly groupCoordinator?: GroupCoordinator | undefined;
-}
-
-export function coordinatorOf(ctx: RequestContext): GroupCoordinator | undefined {
-  return (ctx.broker as BrokerServices & GroupHandlerServices).groupCoordinator;
-}
 
 /** This broker as seen through the listener the request arrived on (Kafka answers per listener). */
 export function coordinatorNode(ctx: RequestContext): { nodeId: number; host: string; port: number } | undefined {

@@ -4,7 +4,7 @@ export type { GroupCoordinatorOptions, DescribedGroup, DescribedGroupMember, Lis
 export { defaultGroupCoordinatorConfig, NEW_MEMBER_JOIN_TIMEOUT_MS } from './config.js';
 export type { GroupCoordinatorConfig } from './config.js';
 export type { CoordinatorLog, CoordinatorLogRecord } from './coordinator-log.js';
-export { ManualScheduler, systemScheduler } from './scheduler.js';
+export { systemScheduler } from './scheduler.js';
 export type { Scheduler } from './scheduler.js';
 export { GroupState } from './group-state.js';
 export type { GroupStateName } from './group-state.js';

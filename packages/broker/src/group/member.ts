@@ -5,6 +5,8 @@
  * "awaiting sync" while its SyncGroup waits for the leader's assignment. Both are promises'
  * resolve functions: answering a request is calling it exactly once.
  */
+import { AssertionError } from '@tributary/protocol';
+
 export interface GroupProtocol {
   name: string;
   metadata: Buffer;
@@ -80,7 +82,7 @@ export class ClassicMember {
   /** The metadata this member sent for `protocol`; the group only selects protocols every member supports. */
   metadata(protocol: string): Buffer {
     const p = this.protocols.find((x) => x.name === protocol);
-    if (p === undefined) throw new Error(`member ${this.memberId} does not support protocol ${protocol}`);
+    if (p === undefined) throw new AssertionError(`member ${this.memberId} does not support protocol ${protocol}`);
     return p.metadata;
   }
 
@@ -98,7 +100,7 @@ export class ClassicMember {
   /** The member's most preferred protocol among `candidates` (its list is in preference order). */
   vote(candidates: ReadonlySet<string>): string {
     const p = this.protocols.find((x) => candidates.has(x.name));
-    if (p === undefined) throw new Error(`member ${this.memberId} supports none of the candidate protocols`);
+    if (p === undefined) throw new AssertionError(`member ${this.memberId} supports none of the candidate protocols`);
     return p.name;
   }
 }

@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { NEW_MEMBER_JOIN_TIMEOUT_MS } from './config.js';
-import { ErrorCode } from '@tributary/protocol';
+import { AssertionError, ErrorCode } from '@tributary/protocol';
 import { GroupState } from './group-state.js';
 import type { ClassicGroup } from './classic-group.js';
 import type { GroupStore } from './group-store.js';
@@ -320,7 +320,7 @@ export class Membership {
       case GroupState.PreparingRebalance:
         return;
       default:
-        throw new Error(`group ${group.groupId}: static member ${instanceId} rejoined in unexpected state ${group.state}`);
+        throw new AssertionError(`group ${group.groupId}: static member ${instanceId} rejoined in unexpected state ${group.state}`);
     }
   }
 

@@ -16,15 +16,14 @@
  *   "Null value not supported for : k" (INVALID_REQUEST).
  * - validateOnly runs every check and writes nothing.
  */
-import type { AlterConfigsRequest, AlterConfigsResponse, AlterConfigsResponseAlterConfigsResourceResponse } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import type { AlterConfigsResponseAlterConfigsResourceResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { ConfigResourceType, alterResourceConfigs, duplicateResources, preprocessRefusal } from '../topics/config-admin.js';
+
 import type { Handler } from './registry.js';
 
-export const ALTER_CONFIGS_KEY = 33;
-
-export const alterConfigsHandler: Handler<AlterConfigsRequest, AlterConfigsResponse> = {
-  apiKey: ALTER_CONFIGS_KEY,
+export const alterConfigsHandler: Handler<'AlterConfigs'> = {
+  apiKey: ApiKey.AlterConfigs,
   name: 'AlterConfigs',
   minVersion: 0,
   maxVersion: 2,

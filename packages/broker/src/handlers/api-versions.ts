@@ -17,9 +17,9 @@
  *   responseHeaderVersion), so a client can read the error even for versions it guessed.
  */
 import type { ApiVersionsRequest, ApiVersionsResponse } from '@tributary/protocol';
+import { ApiKey } from '@tributary/protocol';
 import type { Handler, HandlerRegistry, RequestContext } from './registry.js';
 
-export const API_VERSIONS_KEY = 18;
 const UNSUPPORTED_VERSION = 35;
 const INVALID_REQUEST = 42;
 
@@ -60,15 +60,15 @@ export function apiVersionsResponse(registry: HandlerRegistry, version: number, 
 
 /** The answer to an ApiVersions version outside our range; encode at v0. */
 export function unsupportedVersionResponse(registry: HandlerRegistry): ApiVersionsResponse {
-  const own = registry.get(API_VERSIONS_KEY);
+  const own = registry.get(ApiKey.ApiVersions);
   return {
     errorCode: UNSUPPORTED_VERSION,
-    apiKeys: own ? [{ apiKey: API_VERSIONS_KEY, minVersion: own.minVersion, maxVersion: own.maxVersion }] : [],
+    apiKeys: own ? [{ apiKey: ApiKey.ApiVersions, minVersion: own.minVersion, maxVersion: own.maxVersion }] : [],
   };
 }
 
-export const apiVersionsHandler: Handler<ApiVersionsRequest, ApiVersionsResponse> = {
-  apiKey: API_VERSIONS_KEY,
+export const apiVersionsHandler: Handler<'ApiVersions'> = {
+  apiKey: ApiKey.ApiVersions,
   name: 'ApiVersions',
   minVersion: 0,
   maxVersion: 4,

@@ -27,17 +27,15 @@
  *   fitted; here that topic is refused whole, with Kafka's POLICY_VIOLATION and message
  *   for an oversized operation.
  */
-import type { CreatePartitionsRequest, CreatePartitionsResponse, CreatePartitionsResponseCreatePartitionsTopicResult } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import type { CreatePartitionsResponseCreatePartitionsTopicResult } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { topicManagerOf } from '../topics/admin-services.js';
 import { USER_OPERATION_RECORDS_MAX } from '../topics/topic-manager.js';
+
 import type { Handler } from './registry.js';
 
-export const CREATE_PARTITIONS_KEY = 37;
-
-export const createPartitionsHandler: Handler<CreatePartitionsRequest, CreatePartitionsResponse> = {
-  apiKey: CREATE_PARTITIONS_KEY,
+export const createPartitionsHandler: Handler<'CreatePartitions'> = {
+  apiKey: ApiKey.CreatePartitions,
   name: 'CreatePartitions',
   minVersion: 0,
   maxVersion: 3,
@@ -45,7 +43,7 @@ export const createPartitionsHandler: Handler<CreatePartitionsRequest, CreatePar
   async handle(req, ctx) {
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-    const manager = topicManagerOf(ctx.broker);
+    const manager = ctx.broker.topicManager;
     const results: CreatePartitionsResponseCreatePartitionsTopicResult[] = [];
     const answered = new Set<string>();
     let recordsLeft = USER_OPERATION_RECORDS_MAX;

@@ -38,19 +38,16 @@
  *   the first ones created (the client got no answer and retries: they then exist).
  */
 import type {
-  CreateTopicsRequest, CreateTopicsResponse, CreateTopicsResponseCreatableTopicConfigs, CreateTopicsResponseCreatableTopicResult,
+  CreateTopicsResponseCreatableTopicConfigs, CreateTopicsResponseCreatableTopicResult,
 } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import type { BrokerConfig } from '../config/broker-config.js';
-import { topicManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
 
-export const CREATE_TOPICS_KEY = 19;
-
-export const createTopicsHandler: Handler<CreateTopicsRequest, CreateTopicsResponse> = {
-  apiKey: CREATE_TOPICS_KEY,
+export const createTopicsHandler: Handler<'CreateTopics'> = {
+  apiKey: ApiKey.CreateTopics,
   name: 'CreateTopics',
   minVersion: 0,
   maxVersion: 7,
@@ -59,7 +56,7 @@ export const createTopicsHandler: Handler<CreateTopicsRequest, CreateTopicsRespo
     const version = ctx.header.apiVersion;
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
-    const manager = topicManagerOf(ctx.broker);
+    const manager = ctx.broker.topicManager;
     const unique = req.topics.filter((t) => counts.get(t.name) === 1);
     const outcome = await manager.createTopics(unique.map((t) => {
       const configs: Record<string, string | null> = {};

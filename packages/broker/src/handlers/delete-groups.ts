@@ -7,19 +7,17 @@
  *   when it has members, GROUP_ID_NOT_FOUND when it does not exist.
  * - The answer comes after the tombstones are written.
  */
-import { ErrorCode, type DeleteGroupsRequest, type DeleteGroupsResponse } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
-export const deleteGroupsHandler: Handler<DeleteGroupsRequest, DeleteGroupsResponse> = {
-  apiKey: 42,
+export const deleteGroupsHandler: Handler<'DeleteGroups'> = {
+  apiKey: ApiKey.DeleteGroups,
   name: 'DeleteGroups',
   minVersion: 0,
   maxVersion: 2,
 
   async handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     return { throttleTimeMs: 0, results: await coordinator.deleteGroups(req.groupsNames) };
   },
 

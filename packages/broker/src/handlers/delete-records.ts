@@ -19,21 +19,19 @@
  * the same thing on a single broker.
  */
 import type { DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsResponseDeleteRecordsPartitionResult } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from '@tributary/storage';
-import { logManagerOf } from '../topics/admin-services.js';
+import type { BrokerServices } from '../broker.js';
 import { isInternalTopic } from '../topics/topic-name.js';
 import type { Handler, RequestContext } from './registry.js';
-
-export const DELETE_RECORDS_KEY = 21;
 
 /** DeleteRecordsRequest.HIGH_WATERMARK: delete everything below the high watermark. */
 export const DELETE_TO_HIGH_WATERMARK = -1;
 /** DeleteRecordsResponse.INVALID_LOW_WATERMARK, answered with every error. */
 export const INVALID_LOW_WATERMARK = -1;
 
-export const deleteRecordsHandler: Handler<DeleteRecordsRequest, DeleteRecordsResponse> = {
-  apiKey: DELETE_RECORDS_KEY,
+export const deleteRecordsHandler: Handler<'DeleteRecords'> = {
+  apiKey: ApiKey.DeleteRecords,
   name: 'DeleteRecords',
   minVersion: 0,
   maxVersion: 2,
@@ -77,7 +75,7 @@ function deleteRecords(ctx: RequestContext, topicName: string, partition: number
   const state = topic?.partitions[partition];
   if (!topic || state === undefined) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   if (isInternalTopic(topicName)) return failed(ErrorCode.INVALID_TOPIC_EXCEPTION);
-  const log = logManagerOf(services)?.getLog(topicName, partition);
+  const log = services.logManager.getLog(topicName, partition);
   if (state.leader !== services.nodeId || log === undefined) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
   // The log's typed config is the topic's effective one (kept current by the config subscription).
   if (!log.config.cleanupPolicy.includes('delete')) return failed(ErrorCode.POLICY_VIOLATION);

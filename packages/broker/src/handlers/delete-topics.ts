@@ -19,18 +19,15 @@
  * client without Describe permission cannot infer which topics exist; there are no
  * permissions here yet). timeoutMs is not used: deletion completes before the answer.
  */
-import type { DeleteTopicsRequest, DeleteTopicsResponse, DeleteTopicsResponseDeletableTopicResult } from '@tributary/protocol';
-import { ErrorCode, errorInfo } from '@tributary/protocol';
+import type { DeleteTopicsRequest, DeleteTopicsResponseDeletableTopicResult } from '@tributary/protocol';
+import { ApiKey, ErrorCode, errorInfo } from '@tributary/protocol';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
-import { topicManagerOf } from '../topics/admin-services.js';
 import type { Handler } from './registry.js';
-
-export const DELETE_TOPICS_KEY = 20;
 
 interface Target { readonly name: string | null; readonly topicId: string }
 
-export const deleteTopicsHandler: Handler<DeleteTopicsRequest, DeleteTopicsResponse> = {
-  apiKey: DELETE_TOPICS_KEY,
+export const deleteTopicsHandler: Handler<'DeleteTopics'> = {
+  apiKey: ApiKey.DeleteTopics,
   name: 'DeleteTopics',
   minVersion: 0,
   maxVersion: 6,
@@ -81,7 +78,7 @@ export const deleteTopicsHandler: Handler<DeleteTopicsRequest, DeleteTopicsRespo
         });
       }
     }
-    const manager = topicManagerOf(ctx.broker);
+    const manager = ctx.broker.topicManager;
     for (const [name, topicId] of toDelete) {
       const outcome = await manager.deleteTopic(name);
       responses.push(result(name, topicId, outcome.errorCode, outcome.errorMessage));

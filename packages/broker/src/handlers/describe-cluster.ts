@@ -15,11 +15,9 @@
  * Deliberate difference from Kafka: a KRaft broker names a random live broker as
  * controller; here the metadata store of this broker is the controller, so it names itself.
  */
-import type { DescribeClusterRequest, DescribeClusterResponse, DescribeClusterResponseDescribeClusterBroker } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import type { DescribeClusterResponseDescribeClusterBroker } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler } from './registry.js';
-
-export const DESCRIBE_CLUSTER_KEY = 60;
 
 const ENDPOINT_TYPE_BROKER = 1;
 const ENDPOINT_TYPE_CONTROLLER = 2;
@@ -34,8 +32,8 @@ export const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
  */
 export const CLUSTER_AUTHORIZED_OPERATIONS_ALL = [5, 7, 8, 9, 10, 11, 12].reduce((bits, op) => bits | (1 << op), 0);
 
-export const describeClusterHandler: Handler<DescribeClusterRequest, DescribeClusterResponse> = {
-  apiKey: DESCRIBE_CLUSTER_KEY,
+export const describeClusterHandler: Handler<'DescribeCluster'> = {
+  apiKey: ApiKey.DescribeCluster,
   name: 'DescribeCluster',
   minVersion: 0,
   maxVersion: 1,

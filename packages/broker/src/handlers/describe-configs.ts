@@ -27,10 +27,10 @@
  *   value is the built-in default.
  */
 import type {
-  DescribeConfigsRequest, DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResourceResult,
+  DescribeConfigsResponse, DescribeConfigsResponseDescribeConfigsResourceResult,
   DescribeConfigsResponseDescribeConfigsResult,
 } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { BrokerServices } from '../broker.js';
 import { ConfigSource } from '../config/broker-config.js';
 import type { ConfigEntry } from '../config/broker-config.js';
@@ -38,8 +38,6 @@ import type { ConfigType } from '../config/config-def.js';
 import { ConfigResourceType, parseBrokerId } from '../topics/config-admin.js';
 import { invalidTopicNameReason } from '../topics/topic-name.js';
 import type { Handler } from './registry.js';
-
-export const DESCRIBE_CONFIGS_KEY = 32;
 
 /** DescribeConfigsResponse configType ids (Kafka's DescribeConfigsResponse.ConfigType). */
 export const DESCRIBE_CONFIG_TYPE: Readonly<Record<ConfigType, number>> = {
@@ -51,8 +49,8 @@ interface Options { readonly version: number; readonly includeSynonyms: boolean;
 
 type Entries = { readonly entries: ConfigEntry[] } | { readonly errorCode: number; readonly errorMessage: string | null };
 
-export const describeConfigsHandler: Handler<DescribeConfigsRequest, DescribeConfigsResponse> = {
-  apiKey: DESCRIBE_CONFIGS_KEY,
+export const describeConfigsHandler: Handler<'DescribeConfigs'> = {
+  apiKey: ApiKey.DescribeConfigs,
   name: 'DescribeConfigs',
   minVersion: 0,
   maxVersion: 4,

@@ -12,8 +12,7 @@
  *   bit set of the group operations (READ, DESCRIBE, DELETE).
  * - v4+: group.instance.id per member.
  */
-import { ErrorCode, type DescribeGroupsRequest, type DescribeGroupsResponse } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
 /** Kafka's "authorized operations not requested" sentinel (Integer.MIN_VALUE). */
@@ -21,15 +20,14 @@ const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 /** AclOperation codes READ (3), DELETE (6), DESCRIBE (8) as a bit set: what a group supports. */
 const GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8);
 
-export const describeGroupsHandler: Handler<DescribeGroupsRequest, DescribeGroupsResponse> = {
-  apiKey: 15,
+export const describeGroupsHandler: Handler<'DescribeGroups'> = {
+  apiKey: ApiKey.DescribeGroups,
   name: 'DescribeGroups',
   minVersion: 0,
   maxVersion: 5,
 
   handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const authorizedOperations = req.includeAuthorizedOperations === true ? GROUP_OPERATIONS : AUTHORIZED_OPERATIONS_OMITTED;
     return {
       throttleTimeMs: 0,

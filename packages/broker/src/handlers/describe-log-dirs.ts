@@ -18,32 +18,29 @@
  */
 import { statfs } from 'node:fs/promises';
 import type {
-  DescribeLogDirsRequest, DescribeLogDirsResponse, DescribeLogDirsResponseDescribeLogDirsPartition, DescribeLogDirsResponseDescribeLogDirsResult, DescribeLogDirsResponseDescribeLogDirsTopic,
+  DescribeLogDirsResponseDescribeLogDirsPartition, DescribeLogDirsResponseDescribeLogDirsResult, DescribeLogDirsResponseDescribeLogDirsTopic,
 } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
-import { logManagerOf } from '../topics/admin-services.js';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler, RequestContext } from './registry.js';
 import type { Log } from '@tributary/storage';
 
-export const DESCRIBE_LOG_DIRS_KEY = 35;
-
-export const describeLogDirsHandler: Handler<DescribeLogDirsRequest, DescribeLogDirsResponse> = {
-  apiKey: DESCRIBE_LOG_DIRS_KEY,
+export const describeLogDirsHandler: Handler<'DescribeLogDirs'> = {
+  apiKey: ApiKey.DescribeLogDirs,
   name: 'DescribeLogDirs',
   minVersion: 0,
   maxVersion: 4,
 
   async handle(req, ctx) {
     const wanted = req.topics === null ? null : new Set(req.topics.flatMap((t) => t.partitions.map((p) => `${p}:${t.topic}`)));
-    const manager = logManagerOf(ctx.broker);
-    const dirs = manager?.logDirs ?? [ctx.broker.dataDir];
+    const manager = ctx.broker.logManager;
+    const dirs = manager.logDirs;
     const results: DescribeLogDirsResponseDescribeLogDirsResult[] = [];
     for (const dir of dirs) {
-      if (manager !== undefined && !manager.isLogDirOnline(dir)) {
+      if (!manager.isLogDirOnline(dir)) {
         results.push({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, logDir: dir, topics: [], totalBytes: -1, usableBytes: -1 });
         continue;
       }
-      const logs = manager === undefined ? [] : dirs.length === 1 ? manager.allLogs() : manager.logsIn(dir);
+      const logs = dirs.length === 1 ? manager.allLogs() : manager.logsIn(dir);
       results.push(await describeDir(dir, logs, wanted, ctx));
     }
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results };

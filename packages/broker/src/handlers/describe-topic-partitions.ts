@@ -21,13 +21,11 @@ import type {
   DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, DescribeTopicPartitionsResponseCursor,
   DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
 } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { isInternalTopic, isValidTopicName } from '../topics/topic-name.js';
 import type { Handler, RequestContext } from './registry.js';
-
-export const DESCRIBE_TOPIC_PARTITIONS_KEY = 75;
 
 /** Kafka's max.request.partition.size.limit default: partitions per response at most. */
 export const RESPONSE_PARTITION_LIMIT_MAX = 2000;
@@ -38,8 +36,8 @@ export const RESPONSE_PARTITION_LIMIT_MAX = 2000;
  */
 export const TOPIC_AUTHORIZED_OPERATIONS_ALL = [3, 4, 5, 6, 7, 8, 10, 11].reduce((bits, op) => bits | (1 << op), 0);
 
-export const describeTopicPartitionsHandler: Handler<DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse> = {
-  apiKey: DESCRIBE_TOPIC_PARTITIONS_KEY,
+export const describeTopicPartitionsHandler: Handler<'DescribeTopicPartitions'> = {
+  apiKey: ApiKey.DescribeTopicPartitions,
   name: 'DescribeTopicPartitions',
   minVersion: 0,
   maxVersion: 0,

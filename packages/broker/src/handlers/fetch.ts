@@ -32,6 +32,7 @@
  * end offset; replication between brokers is not built yet.
  */
 import {
+  ApiKey,
   ErrorCode,
   ZERO_UUID,
   type FetchRequest,
@@ -66,8 +67,8 @@ interface PartitionRead {
   log: Log | undefined;
 }
 
-export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
-  apiKey: 1,
+export const fetchHandler: Handler<'Fetch'> = {
+  apiKey: ApiKey.Fetch,
   name: 'Fetch',
   minVersion: 0,
   maxVersion: 17,

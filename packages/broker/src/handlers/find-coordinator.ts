@@ -24,8 +24,8 @@
  *   COORDINATOR_NOT_AVAILABLE; the Java client fails on any unexpected code. InitProducerId
  *   with a transactional id answers the same code.
  */
-import { ErrorCode, type FindCoordinatorRequest, type FindCoordinatorResponse, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
-import { coordinatorNode, coordinatorOf } from '../group/handler-support.js';
+import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
+import { coordinatorNode } from '../group/handler-support.js';
 import type { Handler, RequestContext } from './registry.js';
 
 const KEY_TYPE_GROUP = 0;
@@ -50,12 +50,12 @@ function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordina
   }
   if (keyType !== KEY_TYPE_GROUP) return fail(ErrorCode.INVALID_REQUEST);
   const node = coordinatorNode(ctx);
-  if (coordinatorOf(ctx) === undefined || node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+  if (node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
 }
 
-export const findCoordinatorHandler: Handler<FindCoordinatorRequest, FindCoordinatorResponse> = {
-  apiKey: 10,
+export const findCoordinatorHandler: Handler<'FindCoordinator'> = {
+  apiKey: ApiKey.FindCoordinator,
   name: 'FindCoordinator',
   minVersion: 0,
   maxVersion: 6,

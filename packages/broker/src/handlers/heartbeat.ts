@@ -7,19 +7,17 @@
  * current, and NONE while the coordinator is still loading the group (the member learns of
  * any rebalance later).
  */
-import { ErrorCode, type HeartbeatRequest, type HeartbeatResponse } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
-export const heartbeatHandler: Handler<HeartbeatRequest, HeartbeatResponse> = {
-  apiKey: 12,
+export const heartbeatHandler: Handler<'Heartbeat'> = {
+  apiKey: ApiKey.Heartbeat,
   name: 'Heartbeat',
   minVersion: 0,
   maxVersion: 4,
 
   handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const errorCode = coordinator.heartbeat({
       groupId: req.groupId,
       generationId: req.generationId,

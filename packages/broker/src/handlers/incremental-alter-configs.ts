@@ -18,18 +18,16 @@
  * - validateOnly runs every check and writes nothing.
  */
 import type {
-  IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse, IncrementalAlterConfigsResponseAlterConfigsResourceResponse,
+  IncrementalAlterConfigsResponseAlterConfigsResourceResponse,
 } from '@tributary/protocol';
-import { ErrorCode } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import {
   ConfigOperation, ConfigResourceType, alterResourceConfigs, applyIncrementalOps, brokerScope, duplicateResources, preprocessRefusal,
 } from '../topics/config-admin.js';
 import type { Handler } from './registry.js';
 
-export const INCREMENTAL_ALTER_CONFIGS_KEY = 44;
-
-export const incrementalAlterConfigsHandler: Handler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse> = {
-  apiKey: INCREMENTAL_ALTER_CONFIGS_KEY,
+export const incrementalAlterConfigsHandler: Handler<'IncrementalAlterConfigs'> = {
+  apiKey: ApiKey.IncrementalAlterConfigs,
   name: 'IncrementalAlterConfigs',
   minVersion: 0,
   maxVersion: 1,

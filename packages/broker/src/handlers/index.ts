@@ -33,7 +33,7 @@ import { describeTopicPartitionsHandler } from './describe-topic-partitions.js';
 import { saslHandshakeHandler } from './sasl-handshake.js';
 import { saslAuthenticateHandler } from './sasl-authenticate.js';
 
-export const HANDLERS: readonly Handler<any, any>[] = [
+export const HANDLERS: readonly Handler[] = [
   produceHandler,
   fetchHandler,
   listOffsetsHandler,

@@ -14,13 +14,13 @@
  * FindCoordinator for a transaction coordinator answers the same (see find-coordinator.ts
  * for why this code). The response has no message field to say more.
  */
-import { ErrorCode, type InitProducerIdRequest, type InitProducerIdResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
 const MAX_EPOCH = 32766;
 
-export const initProducerIdHandler: Handler<InitProducerIdRequest, InitProducerIdResponse> = {
-  apiKey: 22,
+export const initProducerIdHandler: Handler<'InitProducerId'> = {
+  apiKey: ApiKey.InitProducerId,
   name: 'InitProducerId',
   minVersion: 0,
   maxVersion: 5,

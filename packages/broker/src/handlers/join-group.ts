@@ -13,8 +13,7 @@
  *   timeout passed, or the initial delay ran out), so this handler may wait minutes.
  * - The client host is the connection's remote address, as Kafka records it ("/1.2.3.4").
  */
-import { ErrorCode, type JoinGroupRequest, type JoinGroupResponse } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey, type JoinGroupResponse } from '@tributary/protocol';
 import type { JoinGroupResult } from '../group/member.js';
 import type { Handler, RequestContext } from './registry.js';
 
@@ -33,16 +32,15 @@ function toResponse(r: JoinGroupResult, version: number): JoinGroupResponse {
   };
 }
 
-export const joinGroupHandler: Handler<JoinGroupRequest, JoinGroupResponse> = {
-  apiKey: 11,
+export const joinGroupHandler: Handler<'JoinGroup'> = {
+  apiKey: ApiKey.JoinGroup,
   name: 'JoinGroup',
   minVersion: 0,
   maxVersion: 9,
 
   async handle(req, ctx: RequestContext) {
     const version = ctx.header.apiVersion;
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const rebalanceTimeoutMs = req.rebalanceTimeoutMs ?? -1;
     const result = await coordinator.joinGroup({
       groupId: req.groupId,

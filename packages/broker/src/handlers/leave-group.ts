@@ -9,20 +9,18 @@
  *   only for group-level failures. v5+ carries a reason per member (logged).
  * - A member that leaves triggers a rebalance of the remaining members.
  */
-import { ErrorCode, type LeaveGroupRequest, type LeaveGroupResponse } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
-export const leaveGroupHandler: Handler<LeaveGroupRequest, LeaveGroupResponse> = {
-  apiKey: 13,
+export const leaveGroupHandler: Handler<'LeaveGroup'> = {
+  apiKey: ApiKey.LeaveGroup,
   name: 'LeaveGroup',
   minVersion: 0,
   maxVersion: 5,
 
   handle(req, ctx) {
     const version = ctx.header.apiVersion;
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const members =
       version >= 3
         ? (req.members ?? []).map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: m.reason ?? null }))

@@ -9,19 +9,17 @@
  * - While a partition of `__consumer_offsets` is still loading, the groups known so far are
  *   listed with COORDINATOR_LOAD_IN_PROGRESS.
  */
-import { ErrorCode, type ListGroupsRequest, type ListGroupsResponse } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
-export const listGroupsHandler: Handler<ListGroupsRequest, ListGroupsResponse> = {
-  apiKey: 16,
+export const listGroupsHandler: Handler<'ListGroups'> = {
+  apiKey: ApiKey.ListGroups,
   name: 'ListGroups',
   minVersion: 0,
   maxVersion: 5,
 
   handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const r = coordinator.listGroups(req.statesFilter ?? [], req.typesFilter ?? []);
     return { throttleTimeMs: 0, errorCode: r.errorCode, groups: r.groups };
   },

@@ -15,7 +15,7 @@
  * v0 answers with old-style offset arrays (list-offsets-legacy.ts); Kafka 4 no longer serves
  * it (KIP-896), Tributary keeps it for old clients.
  */
-import { ErrorCode, type ListOffsetsRequest, type ListOffsetsResponse, type ListOffsetsResponseListOffsetsPartitionResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode, type ListOffsetsResponseListOffsetsPartitionResponse } from '@tributary/protocol';
 import { StorageError, maxTimestampOffset, offsetForTimestamp } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import { legacyListOffsets } from './list-offsets-legacy.js';
@@ -27,8 +27,8 @@ const EARLIEST_LOCAL = -4;
 const EARLIEST_TIERED = -5;
 const READ_COMMITTED = 1;
 
-export const listOffsetsHandler: Handler<ListOffsetsRequest, ListOffsetsResponse> = {
-  apiKey: 2,
+export const listOffsetsHandler: Handler<'ListOffsets'> = {
+  apiKey: ApiKey.ListOffsets,
   name: 'ListOffsets',
   minVersion: 0,
   maxVersion: 9,

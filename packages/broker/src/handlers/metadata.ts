@@ -28,6 +28,7 @@
  *
  */
 import {
+  ApiKey,
   ErrorCode,
   ZERO_UUID,
   type MetadataRequest,
@@ -44,8 +45,8 @@ const TOPIC_OPERATIONS_ALL = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7
 /** CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE_TOKENS, DESCRIBE_TOKENS. */
 const CLUSTER_OPERATIONS_ALL = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13) | (1 << 14);
 
-export const metadataHandler: Handler<MetadataRequest, MetadataResponse> = {
-  apiKey: 3,
+export const metadataHandler: Handler<'Metadata'> = {
+  apiKey: ApiKey.Metadata,
   name: 'Metadata',
   minVersion: 0,
   maxVersion: 12,

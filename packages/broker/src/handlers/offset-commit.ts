@@ -17,19 +17,18 @@
  * Deliberate difference: Kafka serves v0 from ZooKeeper (and KRaft brokers reject it); here
  * v0 commits go to the coordinator like v1+, so old clients keep working.
  */
-import { ErrorCode, type OffsetCommitRequest, type OffsetCommitResponse, type OffsetCommitResponseTopic } from '@tributary/protocol';
-import { coordinatorOf, partitionExists } from '../group/handler-support.js';
+import { ApiKey, ErrorCode, type OffsetCommitRequest, type OffsetCommitResponseTopic } from '@tributary/protocol';
+import { partitionExists } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
-export const offsetCommitHandler: Handler<OffsetCommitRequest, OffsetCommitResponse> = {
-  apiKey: 8,
+export const offsetCommitHandler: Handler<'OffsetCommit'> = {
+  apiKey: ApiKey.OffsetCommit,
   name: 'OffsetCommit',
   minVersion: 0,
   maxVersion: 9,
 
   async handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const unknown: OffsetCommitResponseTopic[] = [];
     const known: OffsetCommitRequest['topics'] = [];
     for (const t of req.topics) {

@@ -10,19 +10,17 @@
  * - Group with members of another protocol type: NON_EMPTY_GROUP (top level).
  * - Unknown group: GROUP_ID_NOT_FOUND (top level). Group-level errors come with no topics.
  */
-import { ErrorCode, type OffsetDeleteRequest, type OffsetDeleteResponse } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
-export const offsetDeleteHandler: Handler<OffsetDeleteRequest, OffsetDeleteResponse> = {
-  apiKey: 47,
+export const offsetDeleteHandler: Handler<'OffsetDelete'> = {
+  apiKey: ApiKey.OffsetDelete,
   name: 'OffsetDelete',
   minVersion: 0,
   maxVersion: 0,
 
   async handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const r = await coordinator.deleteOffsets(
       req.groupId,
       req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionIndex) })),

@@ -16,8 +16,7 @@
  * Deliberate difference: Kafka serves v0 from ZooKeeper; here v0 reads the coordinator's
  * offsets like v1+.
  */
-import { ErrorCode, type OffsetFetchRequest, type OffsetFetchResponse, type OffsetFetchResponsePartition } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey, ErrorCode, type OffsetFetchResponse, type OffsetFetchResponsePartition } from '@tributary/protocol';
 import type { OffsetFetchGroupResult } from '../group/offset-manager.js';
 import type { Handler } from './registry.js';
 
@@ -52,18 +51,17 @@ function toSingleGroupResponse(g: OffsetFetchGroupResult, version: number): Offs
   };
 }
 
-export const offsetFetchHandler: Handler<OffsetFetchRequest, OffsetFetchResponse> = {
-  apiKey: 9,
+export const offsetFetchHandler: Handler<'OffsetFetch'> = {
+  apiKey: ApiKey.OffsetFetch,
   name: 'OffsetFetch',
   minVersion: 0,
   maxVersion: 9,
 
   handle(req, ctx) {
     const version = ctx.header.apiVersion;
-    const coordinator = coordinatorOf(ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const requireStable = req.requireStable ?? false;
-    const fetch = (groupId: string, topics: Topics): OffsetFetchGroupResult =>
-      coordinator === undefined ? groupError(groupId, topics, ErrorCode.COORDINATOR_NOT_AVAILABLE) : coordinator.fetchOffsets(groupId, topics, requireStable);
+    const fetch = (groupId: string, topics: Topics): OffsetFetchGroupResult => coordinator.fetchOffsets(groupId, topics, requireStable);
     if (version >= 8) {
       return { throttleTimeMs: 0, groups: (req.groups ?? []).map((g) => fetch(g.groupId, g.topics)) };
     }

@@ -29,6 +29,7 @@
  * first).
  */
 import {
+  ApiKey,
   ErrorCode,
   errorInfo,
   type ProduceRequest,
@@ -43,8 +44,8 @@ import { appendLegacy } from './produce-legacy.js';
 /** Produce v0-2 may carry message format v0/v1; v3 and later only v2 batches. */
 const LAST_LEGACY_VERSION = 2;
 
-export const produceHandler: Handler<ProduceRequest, ProduceResponse> = {
-  apiKey: 0,
+export const produceHandler: Handler<'Produce'> = {
+  apiKey: ApiKey.Produce,
   name: 'Produce',
   minVersion: 0,
   maxVersion: 11,

@@ -12,6 +12,7 @@
  * handler's `errorResponse(req, UNKNOWN_SERVER_ERROR)` or, without one, a closed
  * connection.
  */
+import type { ApiKey, ApiMessages, ApiName } from '@tributary/protocol';
 import type { ConnectionInfo } from '../network/request-processor.js';
 import type { Logger } from '../logger.js';
 import type { BrokerServices } from '../broker.js';
@@ -51,16 +52,25 @@ export class CloseConnection {
 
 export type HandlerResult<Res> = Res | NoResponse | CloseConnection | Promise<Res | NoResponse | CloseConnection>;
 
-export interface Handler<Req = unknown, Res = unknown> {
-  readonly apiKey: number;
+/**
+ * The handler of API `Name` (Kafka's name, a key of protocol's `ApiKey`). The name fixes
+ * the api key and the request and response types from protocol's generated ApiMessages,
+ * so a handler that declares `Handler<'Heartbeat'>` with `apiKey: ApiKey.JoinGroup`, or
+ * returns another API's response, does not compile.
+ */
+export interface Handler<Name extends ApiName = ApiName> {
+  readonly apiKey: (typeof ApiKey)[Name];
   /** Kafka's name for the API (logs). */
-  readonly name: string;
+  readonly name: Name;
   readonly minVersion: number;
   readonly maxVersion: number;
-  handle(req: Req, ctx: RequestContext): HandlerResult<Res>;
+  handle(req: ApiMessages[Name]['request'], ctx: RequestContext): HandlerResult<ApiMessages[Name]['response']>;
   /** A response carrying `errorCode` everywhere it can, for the request's version. */
-  errorResponse?(req: Req, errorCode: number, ctx: RequestContext): Res;
+  errorResponse?(req: ApiMessages[Name]['request'], errorCode: number, ctx: RequestContext): ApiMessages[Name]['response'];
 }
+
+/** A request of any API, as the dispatcher holds it before the handler's type narrows it. */
+export type AnyRequest = ApiMessages[ApiName]['request'];
 
 export interface ApiVersionRange {
   readonly apiKey: number;
@@ -84,7 +94,7 @@ export class HandlerRegistry {
    * `codecRange(apiKey)` gives the versions the protocol package can decode; a handler
    * claiming more is a start-up error rather than a decode failure at run time.
    */
-  constructor(handlers: readonly Handler<any, any>[], codecRange?: (apiKey: number) => { minVersion: number; maxVersion: number } | undefined) {
+  constructor(handlers: readonly Handler[], codecRange?: (apiKey: number) => { minVersion: number; maxVersion: number } | undefined) {
     for (const handler of handlers) {
       if (this.byKey.has(handler.apiKey)) throw new HandlerRegistryError(`Two handlers registered for api key ${handler.apiKey} (${handler.name})`);
       if (!(Number.isInteger(handler.minVersion) && Number.isInteger(handler.maxVersion) && handler.minVersion >= 0 && handler.minVersion <= handler.maxVersion)) {
@@ -97,7 +107,7 @@ export class HandlerRegistry {
           throw new HandlerRegistryError(`Handler ${handler.name} serves versions ${handler.minVersion}-${handler.maxVersion}, but the codec knows only ${codec.minVersion}-${codec.maxVersion}`);
         }
       }
-      this.byKey.set(handler.apiKey, handler as Handler);
+      this.byKey.set(handler.apiKey, handler);
     }
     this.ranges = [...this.byKey.values()]
       .sort((a, b) => a.apiKey - b.apiKey)

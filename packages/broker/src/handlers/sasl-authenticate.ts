@@ -7,17 +7,15 @@
  * the message "SaslAuthenticate request received after successful authentication", empty
  * auth bytes and a session lifetime of 0, and keeps the connection open.
  */
-import { ErrorCode, type SaslAuthenticateRequest, type SaslAuthenticateResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler } from './registry.js';
-
-export const SASL_AUTHENTICATE_KEY = 36;
 
 /** Kafka's message for this answer, word for word. */
 const NOT_IN_SASL_EXCHANGE_MESSAGE = 'SaslAuthenticate request received after successful authentication';
 const NO_AUTH_BYTES = Buffer.alloc(0);
 
-export const saslAuthenticateHandler: Handler<SaslAuthenticateRequest, SaslAuthenticateResponse> = {
-  apiKey: SASL_AUTHENTICATE_KEY,
+export const saslAuthenticateHandler: Handler<'SaslAuthenticate'> = {
+  apiKey: ApiKey.SaslAuthenticate,
   name: 'SaslAuthenticate',
   minVersion: 0,
   maxVersion: 2,

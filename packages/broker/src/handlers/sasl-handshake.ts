@@ -11,13 +11,11 @@
  *
  * SASL listeners are not built yet (start-up refuses them), so there is no other answer.
  */
-import { ErrorCode, type SaslHandshakeRequest, type SaslHandshakeResponse } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler } from './registry.js';
 
-export const SASL_HANDSHAKE_KEY = 17;
-
-export const saslHandshakeHandler: Handler<SaslHandshakeRequest, SaslHandshakeResponse> = {
-  apiKey: SASL_HANDSHAKE_KEY,
+export const saslHandshakeHandler: Handler<'SaslHandshake'> = {
+  apiKey: ApiKey.SaslHandshake,
   name: 'SaslHandshake',
   minVersion: 0,
   maxVersion: 1,

@@ -10,20 +10,18 @@
  * - Errors: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS (join again),
  *   COORDINATOR_NOT_AVAILABLE / NOT_COORDINATOR.
  */
-import { ErrorCode, type SyncGroupRequest, type SyncGroupResponse } from '@tributary/protocol';
-import { coordinatorOf } from '../group/handler-support.js';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { EMPTY_BYTES } from '../group/member.js';
 import type { Handler } from './registry.js';
 
-export const syncGroupHandler: Handler<SyncGroupRequest, SyncGroupResponse> = {
-  apiKey: 14,
+export const syncGroupHandler: Handler<'SyncGroup'> = {
+  apiKey: ApiKey.SyncGroup,
   name: 'SyncGroup',
   minVersion: 0,
   maxVersion: 5,
 
   async handle(req, ctx) {
-    const coordinator = coordinatorOf(ctx);
-    if (coordinator === undefined) return this.errorResponse!(req, ErrorCode.COORDINATOR_NOT_AVAILABLE, ctx);
+    const coordinator = ctx.broker.groupCoordinator;
     const protocolType = req.protocolType ?? null;
     const protocolName = req.protocolName ?? null;
     if (ctx.header.apiVersion >= 5 && (protocolType === null || protocolName === null)) {

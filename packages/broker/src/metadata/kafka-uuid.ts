@@ -33,13 +33,3 @@ function isReserved(bytes: Buffer): boolean {
 export function isKafkaUuid(text: string): boolean {
   return /^[A-Za-z0-9_-]{22}$/.test(text) && Buffer.from(text, 'base64url').length === 16;
 }
-
-export function kafkaUuidToBytes(text: string): Buffer {
-  if (!isKafkaUuid(text)) throw new TypeError(`Invalid Kafka Uuid ${JSON.stringify(text)}: expected 22 base64url characters`);
-  return Buffer.from(text, 'base64url');
-}
-
-export function kafkaUuidFromBytes(bytes: Uint8Array): string {
-  if (bytes.length !== 16) throw new TypeError(`Invalid Kafka Uuid: expected 16 bytes, got ${bytes.length}`);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString('base64url');
-}

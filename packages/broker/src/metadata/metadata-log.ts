@@ -21,15 +21,15 @@
  * damaged in the middle, which a crash cannot cause, so start-up fails rather than
  * silently dropping acknowledged changes.
  *
- * Compaction (`rewriteMetadataLog`): the whole state is written as a snapshot record to a
+ * Compaction (`MetadataLogWriter.rewrite`, through storage's `writeFileDurably`): the whole state is written as a snapshot record to a
  * temporary file, fsynced, renamed over the log and the directory fsynced, so a crash
  * leaves either the old log or the new one.
  */
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { MetadataError } from './metadata-store.js';
-import { fsyncDirectory } from '../config/meta-properties.js';
+import { writeFileDurably } from '@tributary/storage';
 
 export const METADATA_DIR = '__cluster_metadata';
 export const METADATA_LOG_FILE = 'metadata.log';
@@ -136,18 +136,8 @@ export class MetadataLogWriter {
 
   /** Replaces the whole log with `records` atomically (temp file, fsync, rename). */
   rewrite(records: readonly MetadataRecord[]): void {
-    const tmp = this.path + '.tmp';
     const text = Buffer.from(records.map(encodeMetadataRecord).join(''), 'utf8');
-    const tmpFd = openSync(tmp, 'w');
-    try {
-      let written = 0;
-      while (written < text.length) written += writeSync(tmpFd, text, written, text.length - written);
-      fdatasyncSync(tmpFd);
-    } finally {
-      closeSync(tmpFd);
-    }
-    renameSync(tmp, this.path);
-    fsyncDirectory(join(this.path, '..'));
+    writeFileDurably(this.path, text);
     closeSync(this.fd);
     this.fd = openSync(this.path, 'a');
     this.bytes = text.length;

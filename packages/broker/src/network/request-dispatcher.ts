@@ -32,8 +32,8 @@ import {
 import type { ApiSpec } from '@tributary/protocol';
 import type { Logger } from '../logger.js';
 import type { BrokerServices } from '../broker.js';
-import { API_VERSIONS_KEY, unsupportedVersionResponse } from '../handlers/api-versions.js';
-import type { Handler, HandlerRegistry, RequestContext, RequestHeaderInfo } from '../handlers/registry.js';
+import { unsupportedVersionResponse } from '../handlers/api-versions.js';
+import type { AnyRequest, Handler, HandlerRegistry, RequestContext, RequestHeaderInfo } from '../handlers/registry.js';
 import { CloseConnection, NO_RESPONSE } from '../handlers/registry.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
 import { NO_RESPONSE_ACTION } from './request-processor.js';
@@ -81,12 +81,14 @@ export class RequestDispatcher implements RequestProcessor {
       return close(`cannot decode the request header of api ${spec.name} (key ${apiKey}) version ${apiVersion}: ${(err as Error).message}`);
     }
     if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
-      if (apiKey === API_VERSIONS_KEY) return this.unsupportedApiVersions(header, connection);
+      if (apiKey === ApiKey.ApiVersions) return this.unsupportedApiVersions(header, connection);
       return close(`unsupported version ${apiVersion} of api ${spec.name} (key ${apiKey}) from client id ${JSON.stringify(header.clientId)}: supported versions are ${handler.minVersion}-${handler.maxVersion}`);
     }
-    let request: unknown;
+    let request: AnyRequest;
     try {
-      request = spec.decodeRequest(reader, apiVersion);
+      // The spec and the handler were both looked up by this api key, so the decoded
+      // request is the one the handler's type names.
+      request = spec.decodeRequest(reader, apiVersion) as AnyRequest;
     } catch (err) {
       return close(`cannot decode ${spec.name} (key ${apiKey}) version ${apiVersion} request from client id ${JSON.stringify(header.clientId)} (correlation id ${header.correlationId}): ${(err as Error).message}`);
     }
@@ -108,7 +110,7 @@ export class RequestDispatcher implements RequestProcessor {
     return action;
   }
 
-  private respond(handler: Handler, spec: ApiSpec, request: unknown, ctx: RequestContext, response: unknown): ResponseAction {
+  private respond(handler: Handler, spec: ApiSpec, request: AnyRequest, ctx: RequestContext, response: unknown): ResponseAction {
     if (response === NO_RESPONSE) return NO_RESPONSE_ACTION;
     if (response instanceof CloseConnection) return close(response.reason);
     try {
@@ -119,7 +121,7 @@ export class RequestDispatcher implements RequestProcessor {
   }
 
   /** A handler bug or I/O failure: log it, answer UNKNOWN_SERVER_ERROR if the handler can. */
-  private failed(handler: Handler, spec: ApiSpec, request: unknown, ctx: RequestContext, err: unknown): ResponseAction {
+  private failed(handler: Handler, spec: ApiSpec, request: AnyRequest, ctx: RequestContext, err: unknown): ResponseAction {
     ctx.logger.error('Request handler failed', { err });
     if (handler.errorResponse) {
       try {

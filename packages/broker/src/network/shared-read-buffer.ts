@@ -31,7 +31,7 @@ export interface AdoptedSocket {
   readonly socket: Socket;
   /** False when the socket reads as Node does by default (bytes come as 'data' events). */
   readonly sharedReads: boolean;
-  /** Sets where reads go; reads that come before are dropped (none do: see adopt). */
+  /** Sets where reads go; reads that come before are dropped (none do: see adoptAccepted). */
   setReader(callback: ReadCallback): void;
 }
 

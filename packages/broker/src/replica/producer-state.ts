@@ -16,11 +16,11 @@
  * partition is first used after start-up, so duplicates are still detected across a
  * restart for batches in that segment. Kafka keeps producer-state snapshot files instead.
  */
-import { ErrorCode, forEachBatch, readBatchHeader } from '@tributary/protocol';
+import { ErrorCode, INT32_MAX, assertAtMost, assertBelow, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
+import { forEachLogBatch } from './log-batches.js';
 
 const BATCHES_TO_RETAIN = 5;
-const INT32_MAX = 2147483647;
 
 interface RetainedBatch {
   firstSeq: number;
@@ -47,23 +47,13 @@ export class ProducerStateTable {
   /** Reads the producer ids and sequences of the batches in the log's active segment. */
   static rebuild(log: Log): ProducerStateTable {
     const table = new ProducerStateTable();
-    const start = log.activeSegment.baseOffset;
-    let offset = Math.max(start, log.logStartOffset);
     // Bounded: one segment at most, read in 1 MiB steps.
-    while (offset < log.logEndOffset) {
-      const read = log.read(offset, 1024 * 1024, { minOneBatch: true });
-      if (read.kind !== 'ok' || read.records.length === 0) break;
-      for (const buf of read.records) {
-        forEachBatch(buf, (at) => {
-          const h = readBatchHeader(buf, at);
-          if (h.producerId >= 0 && !h.isControl && h.baseSequence >= 0) {
-            table.record(h.producerId, h.producerEpoch, h.baseSequence, h.baseSequence + h.lastOffsetDelta, h.baseOffset, h.baseOffset + h.lastOffsetDelta);
-          }
-        });
+    forEachLogBatch(log, Math.max(log.activeSegment.baseOffset, log.logStartOffset), 1024 * 1024, (buf, at) => {
+      const h = readBatchHeader(buf, at);
+      if (h.producerId >= 0 && !h.isControl && h.baseSequence >= 0) {
+        table.record(h.producerId, h.producerEpoch, h.baseSequence, h.baseSequence + h.lastOffsetDelta, h.baseOffset, h.baseOffset + h.lastOffsetDelta);
       }
-      if (read.nextFetchOffset <= offset) break;
-      offset = read.nextFetchOffset;
-    }
+    });
     return table;
   }
 
@@ -94,12 +84,19 @@ export class ProducerStateTable {
     return OK;
   }
 
+  /**
+   * Records an appended batch: one `check` accepted, or one read back from the log in log
+   * order. Either way the producer's epoch does not go back and its batches' offsets grow.
+   */
   record(producerId: number, epoch: number, firstSeq: number, lastSeq: number, baseOffset: number, lastOffset: number): void {
     let entry = this.producers.get(producerId);
+    if (entry !== undefined) assertAtMost(entry.epoch, epoch, 'an appended batch never has an older producer epoch');
     if (entry === undefined || epoch > entry.epoch) {
       entry = { epoch, batches: [] };
       this.producers.set(producerId, entry);
     }
+    const previous = entry.batches[entry.batches.length - 1];
+    if (previous !== undefined) assertBelow(previous.lastOffset, baseOffset, 'a producer\'s batches are appended at increasing offsets');
     entry.batches.push({ firstSeq, lastSeq: wrap(lastSeq), baseOffset, lastOffset });
     if (entry.batches.length > BATCHES_TO_RETAIN) entry.batches.shift();
   }

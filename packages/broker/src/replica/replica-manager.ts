@@ -17,6 +17,7 @@
  */
 import {
   ErrorCode,
+  assertAtMost,
   setMaxTimestamp,
   validateBatchSync,
   type BatchValidation,
@@ -246,7 +247,7 @@ export class ReplicaManager {
   private maybeIncrementHighWatermark(log: Log, p: PartitionState): void {
     if (p.leader !== this.nodeId) return;
     if (p.isr.some((replica) => replica !== this.nodeId)) return;
-    if (log.highWatermark < log.logEndOffset) log.updateHighWatermark(log.logEndOffset);
+    if (log.highWatermark < log.logEndOffset) advanceHighWatermark(log, log.logEndOffset);
   }
 
   private onMetadataChange(change: MetadataChange): void {
@@ -416,9 +417,7 @@ export class ReplicaManager {
       return this.storageFailure('Append', req, log, err);
     }
     producers?.record(header.producerId, header.producerEpoch, header.baseSequence, header.baseSequence + header.lastOffsetDelta, appended.baseOffset, appended.lastOffset);
-    // Single node: the ISR is this broker alone, so everything written is committed.
-    log.updateHighWatermark(log.logEndOffset);
-    this.wake(log);
+    this.appended(log);
     return {
       errorCode: ErrorCode.NONE,
       errorMessage: null,
@@ -485,6 +484,16 @@ export class ReplicaManager {
     for (const log of [...this.waiters.keys()]) if (log.isOffline) this.wake(log);
   }
 
+  /**
+   * After a local append as leader (Produce, or a coordinator's internal topic): on a
+   * single node the ISR is this broker alone, so everything written is committed; the high
+   * watermark moves to the log end offset and waiting fetches wake.
+   */
+  appended(log: Log): void {
+    advanceHighWatermark(log, log.logEndOffset);
+    this.wake(log);
+  }
+
   /** Wakes every fetch waiting on this log. */
   wake(log: Log): void {
     const waiting = this.waiters.get(log);
@@ -544,3 +553,11 @@ function failure(
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset, recordErrors };
 }
 
+/**
+ * Moves a leader's high watermark to `offset`. It never goes back: only truncation lowers
+ * it, inside storage. Storage asserts log start <= high watermark <= log end.
+ */
+export function advanceHighWatermark(log: Pick<Log, 'highWatermark' | 'updateHighWatermark'>, offset: number): void {
+  const previous = log.highWatermark;
+  assertAtMost(previous, log.updateHighWatermark(offset), 'a leader high watermark never moves back');
+}

@@ -20,3 +20,13 @@ export class CompressionError extends Error {
     this.code = code;
   }
 }
+
+/** A payload that is not valid data for its codec. */
+export function corruptPayload(message: string, cause?: unknown): CompressionError {
+  return new CompressionError(CompressionErrorCode.CORRUPT, message, cause === undefined ? undefined : { cause });
+}
+
+/** A payload whose declared sizes exceed the caller's limit: `what` names it, `claim` says how it does. */
+export function payloadTooLarge(what: string, inputBytes: number, maxSize: number, claim = 'may decompress past'): CompressionError {
+  return new CompressionError(CompressionErrorCode.TOO_LARGE, `${what} of ${inputBytes} bytes ${claim} the limit of ${maxSize} bytes`);
+}

@@ -1,5 +1,7 @@
 import { lz4Lib } from './native.js';
-import { CompressionError, CompressionErrorCode } from './compression-error.js';
+import { CompressionError, CompressionErrorCode, corruptPayload, payloadTooLarge } from './compression-error.js';
+
+const tooLarge = (inputBytes: number, maxSize: number): CompressionError => payloadTooLarge('lz4 frame', inputBytes, maxSize);
 
 /**
  * LZ4 (compression type 3) in the LZ4 *frame* format, written the way Kafka's Java
@@ -97,16 +99,16 @@ export function lz4DecompressSync(buf: Buffer, maxSize: number): Buffer {
  * Checks the frame structure and the output bound; returns the offset just past the frame.
  */
 function walkFrame(buf: Buffer, maxSize: number): number {
-  if (buf.length < 7) throw corrupt(`lz4 frame needs at least 7 bytes, payload has ${buf.length}`);
+  if (buf.length < 7) throw corruptPayload(`lz4 frame needs at least 7 bytes, payload has ${buf.length}`);
   if (buf.readUInt32LE(0) !== FRAME_MAGIC) {
-    throw corrupt(`lz4 frame magic is 0x${buf.readUInt32LE(0).toString(16)}, expected 0x184d2204`);
+    throw corruptPayload(`lz4 frame magic is 0x${buf.readUInt32LE(0).toString(16)}, expected 0x184d2204`);
   }
   const flg = buf[4]!;
   const bd = buf[5]!;
-  if (flg >>> 6 !== 1) throw corrupt(`lz4 frame version is ${flg >>> 6}, expected 1`);
-  if ((flg & 0x03) !== 0) throw corrupt('lz4 frame uses a dictionary id or reserved FLG bit, which Kafka never writes');
+  if (flg >>> 6 !== 1) throw corruptPayload(`lz4 frame version is ${flg >>> 6}, expected 1`);
+  if ((flg & 0x03) !== 0) throw corruptPayload('lz4 frame uses a dictionary id or reserved FLG bit, which Kafka never writes');
   const blockSizeId = (bd >>> 4) & 0x07;
-  if (blockSizeId < 4 || (bd & 0x8f) !== 0) throw corrupt(`lz4 frame BD byte 0x${bd.toString(16)} is invalid`);
+  if (blockSizeId < 4 || (bd & 0x8f) !== 0) throw corruptPayload(`lz4 frame BD byte 0x${bd.toString(16)} is invalid`);
   const blockMax = 1 << (2 * blockSizeId + 8);
   const blockChecksums = (flg & 0x10) !== 0;
   const contentSizePresent = (flg & 0x08) !== 0;
@@ -114,7 +116,7 @@ function walkFrame(buf: Buffer, maxSize: number): number {
 
   let at = 6;
   if (contentSizePresent) {
-    if (at + 8 > buf.length) throw corrupt('lz4 frame content size is truncated');
+    if (at + 8 > buf.length) throw corruptPayload('lz4 frame content size is truncated');
     const contentSize = buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 4294967296;
     if (contentSize > maxSize) throw tooLarge(buf.length, maxSize);
     at += 8;
@@ -123,15 +125,15 @@ function walkFrame(buf: Buffer, maxSize: number): number {
 
   let bound = 0;
   for (;;) {
-    if (at + 4 > buf.length) throw corrupt(`lz4 block size at byte ${at} is truncated`);
+    if (at + 4 > buf.length) throw corruptPayload(`lz4 block size at byte ${at} is truncated`);
     const word = buf.readUInt32LE(at);
     at += 4;
     if (word === 0) break;
     const stored = (word & UNCOMPRESSED_BIT) !== 0;
     const size = word & 0x7fffffff;
-    if (size > blockMax) throw corrupt(`lz4 block at byte ${at - 4} has ${size} bytes, above the frame's ${blockMax}`);
+    if (size > blockMax) throw corruptPayload(`lz4 block at byte ${at - 4} has ${size} bytes, above the frame's ${blockMax}`);
     at += size + (blockChecksums ? 4 : 0);
-    if (at > buf.length) throw corrupt(`lz4 block of ${size} bytes runs past the end of the payload`);
+    if (at > buf.length) throw corruptPayload(`lz4 block of ${size} bytes runs past the end of the payload`);
     bound += stored ? size : blockMax;
     // The last block is usually short, so allow one block of slack here; the decoded
     // length is checked exactly afterwards.
@@ -139,18 +141,9 @@ function walkFrame(buf: Buffer, maxSize: number): number {
   }
   if (contentChecksum) {
     at += 4;
-    if (at > buf.length) throw corrupt('lz4 frame content checksum is truncated');
+    if (at > buf.length) throw corruptPayload('lz4 frame content checksum is truncated');
   }
   return at;
 }
 
-function corrupt(message: string): CompressionError {
-  return new CompressionError(CompressionErrorCode.CORRUPT, message);
-}
 
-function tooLarge(inputBytes: number, maxSize: number): CompressionError {
-  return new CompressionError(
-    CompressionErrorCode.TOO_LARGE,
-    `lz4 frame of ${inputBytes} bytes may decompress past the limit of ${maxSize} bytes`,
-  );
-}

@@ -1,5 +1,7 @@
 import { snappyLib } from './native.js';
-import { CompressionError, CompressionErrorCode } from './compression-error.js';
+import { CompressionError, corruptPayload, payloadTooLarge } from './compression-error.js';
+
+const tooLarge = (inputBytes: number, maxSize: number): CompressionError => payloadTooLarge('snappy payload', inputBytes, maxSize, 'declares more than');
 
 /**
  * Snappy (compression type 2) in the xerial framing that Kafka's Java client writes through
@@ -66,7 +68,7 @@ export function isXerialFramed(buf: Buffer): boolean {
 export function snappyDecompressSync(buf: Buffer, maxSize: number): Buffer {
   if (!isXerialFramed(buf)) return decompressRawBlock(buf, maxSize);
   if (buf.length < XERIAL_HEADER_SIZE) {
-    throw corrupt(`xerial snappy header needs ${XERIAL_HEADER_SIZE} bytes, payload has ${buf.length}`);
+    throw corruptPayload(`xerial snappy header needs ${XERIAL_HEADER_SIZE} bytes, payload has ${buf.length}`);
   }
   // First pass: check the framing and add up the declared sizes, so the limit holds before
   // any block is inflated.
@@ -74,11 +76,11 @@ export function snappyDecompressSync(buf: Buffer, maxSize: number): Buffer {
   let total = 0;
   let at = XERIAL_HEADER_SIZE;
   while (at < buf.length) {
-    if (at + 4 > buf.length) throw corrupt(`xerial snappy chunk length at byte ${at} is truncated`);
+    if (at + 4 > buf.length) throw corruptPayload(`xerial snappy chunk length at byte ${at} is truncated`);
     const length = buf.readInt32BE(at);
     at += 4;
     if (length < 0 || at + length > buf.length) {
-      throw corrupt(`xerial snappy chunk at byte ${at - 4} declares ${length} bytes, ${buf.length - at} remain`);
+      throw corruptPayload(`xerial snappy chunk at byte ${at - 4} declares ${length} bytes, ${buf.length - at} remain`);
     }
     const block = buf.subarray(at, at + length);
     total += rawUncompressedLength(block);
@@ -107,10 +109,10 @@ function inflateBlock(block: Buffer): Buffer {
   try {
     plain = snappyLib().uncompressSync(block, { asBuffer: true }) as Buffer;
   } catch (err) {
-    throw corrupt(`snappy block of ${block.length} bytes does not decompress: ${(err as Error).message}`, err);
+    throw corruptPayload(`snappy block of ${block.length} bytes does not decompress: ${(err as Error).message}`, err);
   }
   if (plain.length !== declared) {
-    throw corrupt(`snappy block declared ${declared} bytes but produced ${plain.length}`);
+    throw corruptPayload(`snappy block declared ${declared} bytes but produced ${plain.length}`);
   }
   return plain;
 }
@@ -119,21 +121,12 @@ function inflateBlock(block: Buffer): Buffer {
 function rawUncompressedLength(block: Buffer): number {
   let result = 0;
   for (let i = 0; i < 5; i++) {
-    if (i >= block.length) throw corrupt(`snappy block length varint is truncated (${block.length} bytes)`);
+    if (i >= block.length) throw corruptPayload(`snappy block length varint is truncated (${block.length} bytes)`);
     const b = block[i]!;
     result += (b & 0x7f) * 2 ** (7 * i);
     if ((b & 0x80) === 0) return result;
   }
-  throw corrupt('snappy block length varint is longer than 5 bytes');
+  throw corruptPayload('snappy block length varint is longer than 5 bytes');
 }
 
-function corrupt(message: string, cause?: unknown): CompressionError {
-  return new CompressionError(CompressionErrorCode.CORRUPT, message, cause === undefined ? undefined : { cause });
-}
 
-function tooLarge(inputBytes: number, maxSize: number): CompressionError {
-  return new CompressionError(
-    CompressionErrorCode.TOO_LARGE,
-    `snappy payload of ${inputBytes} bytes declares more than the limit of ${maxSize} bytes`,
-  );
-}

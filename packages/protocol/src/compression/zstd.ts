@@ -1,5 +1,7 @@
 import { zstdLib } from './native.js';
-import { CompressionError, CompressionErrorCode } from './compression-error.js';
+import { CompressionError, CompressionErrorCode, corruptPayload, payloadTooLarge } from './compression-error.js';
+
+const tooLarge = (inputBytes: number, maxSize: number): CompressionError => payloadTooLarge('zstd payload', inputBytes, maxSize);
 
 /**
  * zstd (compression type 4, produce v7+). The only binding that installs here
@@ -46,34 +48,34 @@ export async function zstdDecompress(buf: Buffer, maxSize: number): Promise<Buff
 export function zstdOutputBound(buf: Buffer, maxSize: number): number {
   let bound = 0;
   let at = 0;
-  if (buf.length === 0) throw corrupt('zstd payload is empty');
+  if (buf.length === 0) throw corruptPayload('zstd payload is empty');
   while (at < buf.length) {
-    if (at + 4 > buf.length) throw corrupt(`zstd frame magic at byte ${at} is truncated`);
+    if (at + 4 > buf.length) throw corruptPayload(`zstd frame magic at byte ${at} is truncated`);
     const magic = buf.readUInt32LE(at);
     if ((magic & 0xfffffff0) === 0x184d2a50) {
-      if (at + 8 > buf.length) throw corrupt(`zstd skippable frame at byte ${at} is truncated`);
+      if (at + 8 > buf.length) throw corruptPayload(`zstd skippable frame at byte ${at} is truncated`);
       at += 8 + buf.readUInt32LE(at + 4);
-      if (at > buf.length) throw corrupt('zstd skippable frame runs past the end of the payload');
+      if (at > buf.length) throw corruptPayload('zstd skippable frame runs past the end of the payload');
       continue;
     }
-    if (magic !== FRAME_MAGIC) throw corrupt(`zstd frame magic at byte ${at} is 0x${magic.toString(16)}`);
+    if (magic !== FRAME_MAGIC) throw corruptPayload(`zstd frame magic at byte ${at} is 0x${magic.toString(16)}`);
     at += 4;
-    if (at >= buf.length) throw corrupt('zstd frame header is truncated');
+    if (at >= buf.length) throw corruptPayload('zstd frame header is truncated');
     const fhd = buf[at++]!;
-    if ((fhd & 0x08) !== 0) throw corrupt('zstd frame header sets the reserved bit');
+    if ((fhd & 0x08) !== 0) throw corruptPayload('zstd frame header sets the reserved bit');
     const singleSegment = (fhd & 0x20) !== 0;
     const fcsFlag = fhd >>> 6;
     const dictIdSize = [0, 1, 2, 4][fhd & 0x03]!;
     const fcsSize = fcsFlag === 0 ? (singleSegment ? 1 : 0) : [0, 2, 4, 8][fcsFlag]!;
     let windowSize = Infinity;
     if (!singleSegment) {
-      if (at >= buf.length) throw corrupt('zstd window descriptor is truncated');
+      if (at >= buf.length) throw corruptPayload('zstd window descriptor is truncated');
       const wd = buf[at++]!;
       const windowBase = 2 ** (10 + (wd >>> 3));
       windowSize = windowBase + (windowBase / 8) * (wd & 0x07);
     }
     at += dictIdSize;
-    if (at + fcsSize > buf.length) throw corrupt('zstd frame header is truncated');
+    if (at + fcsSize > buf.length) throw corruptPayload('zstd frame header is truncated');
     if (fcsSize > 0) {
       const contentSize = readContentSize(buf, at, fcsSize);
       if (bound + contentSize > maxSize) throw tooLarge(buf.length, maxSize);
@@ -82,14 +84,14 @@ export function zstdOutputBound(buf: Buffer, maxSize: number): number {
     at += fcsSize;
     const blockMax = Math.min(windowSize, BLOCK_SIZE_MAX);
     for (;;) {
-      if (at + 3 > buf.length) throw corrupt(`zstd block header at byte ${at} is truncated`);
+      if (at + 3 > buf.length) throw corruptPayload(`zstd block header at byte ${at} is truncated`);
       const header = buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16);
       at += 3;
       const last = (header & 1) !== 0;
       const type = (header >>> 1) & 0x03;
       const size = header >>> 3;
-      if (type === 3) throw corrupt(`zstd block at byte ${at - 3} has the reserved type`);
-      if (size > BLOCK_SIZE_MAX) throw corrupt(`zstd block at byte ${at - 3} declares ${size} bytes`);
+      if (type === 3) throw corruptPayload(`zstd block at byte ${at - 3} has the reserved type`);
+      if (size > BLOCK_SIZE_MAX) throw corruptPayload(`zstd block at byte ${at - 3} declares ${size} bytes`);
       if (type === 1) {
         at += 1;
         bound += size;
@@ -97,7 +99,7 @@ export function zstdOutputBound(buf: Buffer, maxSize: number): number {
         at += size;
         bound += type === 0 ? size : blockMax;
       }
-      if (at > buf.length) throw corrupt('zstd block runs past the end of the payload');
+      if (at > buf.length) throw corruptPayload('zstd block runs past the end of the payload');
       // One block of slack: the last block of a frame is usually short, and the decoded
       // length is checked exactly afterwards.
       if (bound > maxSize + BLOCK_SIZE_MAX) throw tooLarge(buf.length, maxSize);
@@ -105,7 +107,7 @@ export function zstdOutputBound(buf: Buffer, maxSize: number): number {
     }
     if ((fhd & 0x04) !== 0) {
       at += 4;
-      if (at > buf.length) throw corrupt('zstd content checksum is truncated');
+      if (at > buf.length) throw corruptPayload('zstd content checksum is truncated');
     }
   }
   return bound;
@@ -119,13 +121,4 @@ function readContentSize(buf: Buffer, at: number, size: number): number {
   return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 4294967296;
 }
 
-function corrupt(message: string): CompressionError {
-  return new CompressionError(CompressionErrorCode.CORRUPT, message);
-}
 
-function tooLarge(inputBytes: number, maxSize: number): CompressionError {
-  return new CompressionError(
-    CompressionErrorCode.TOO_LARGE,
-    `zstd payload of ${inputBytes} bytes may decompress past the limit of ${maxSize} bytes`,
-  );
-}

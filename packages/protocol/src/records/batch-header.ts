@@ -110,18 +110,6 @@ export function computeBatchCrc(buf: Buffer, offset: number, size: number): numb
   return crc32c(buf.subarray(offset + BatchLayout.CRC_START, offset + size));
 }
 
-/**
- * True when the whole batch is present, its size is plausible, its magic is 2 and its CRC
- * matches. This is all recovery needs to find the first torn batch of a segment.
- */
-export function verifyBatchCrc(buf: Buffer, offset: number): boolean {
-  if (offset < 0 || buf.length - offset < BatchLayout.HEADER_SIZE) return false;
-  const size = BatchLayout.LOG_OVERHEAD + buf.readInt32BE(offset + BatchLayout.BATCH_LENGTH);
-  if (size < BatchLayout.HEADER_SIZE || size > buf.length - offset) return false;
-  if (buf[offset + BatchLayout.MAGIC] !== CURRENT_MAGIC) return false;
-  return computeBatchCrc(buf, offset, size) === buf.readUInt32BE(offset + BatchLayout.CRC);
-}
-
 export interface BatchSpan {
   offset: number;
   size: number;
