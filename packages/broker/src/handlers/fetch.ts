@@ -40,6 +40,7 @@ import {
 import type { Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
+import { LARGE_READ_BYTES, largeReadTurn } from '../network/memory-budget.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 
 const READ_COMMITTED = 1;
@@ -119,7 +120,7 @@ export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
     const minBytes = Math.min(req.minBytes, maxBytes);
     const deadline = nowMs + Math.max(0, req.maxWaitMs);
     const held = { bytes: 0 };
-    let reads = readReserved(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0, held);
+    let reads = await readReserved(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0, held);
     while (true) {
       const anyError = reads.some((r) => r.data.errorCode !== ErrorCode.NONE);
       const waitMs = deadline - Date.now();
@@ -128,7 +129,7 @@ export const fetchHandler: Handler<FetchRequest, FetchResponse> = {
       if (logs.length === 0) break;
       await ctx.broker.replicaManager.waitForData(logs, waitMs);
       if (ctx.broker.closing) break;
-      reads = readReserved(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0, held);
+      reads = await readReserved(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0, held);
     }
 
     const responses: FetchResponseFetchableTopicResponse[] = [];
@@ -176,9 +177,10 @@ function fetchMaxBytes(req: FetchRequest, version: number, ctx: RequestContext):
 /**
  * readAll within the connection's response budget: reserves before reading, reads at most
  * the grant, keeps (in `held`) what the records hold and gives back the rest. A re-read
- * (after a long-poll wake-up) first gives back what the previous read held.
+ * (after a long-poll wake-up) first gives back what the previous read held. A large read
+ * first waits for a turn of its own (largeReadTurn).
  */
-function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean, held: { bytes: number }): PartitionRead[] {
+async function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean, held: { bytes: number }): Promise<PartitionRead[]> {
   const memory = ctx.connection.responseMemory;
   if (memory === undefined) {
     const reads = readAll(targets, ctx, maxBytes, isolation, fromReplica, true);
@@ -186,8 +188,10 @@ function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes:
     return reads;
   }
   memory.release(held.bytes);
+  held.bytes = 0;
   let wanted = 0;
   for (const t of targets) wanted = Math.min(maxBytes, wanted + Math.max(0, t.part.partitionMaxBytes));
+  if (wanted > LARGE_READ_BYTES) await largeReadTurn();
   const granted = memory.reserve(wanted);
   // No grant: read nothing (not even the one batch KIP-74 allows), so the errors and
   // watermarks are still answered and the Fetch waits as if no data were there.
@@ -201,14 +205,15 @@ function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes:
 }
 
 /**
- * Bytes a read keeps beyond its records before they are copied out: a segment read takes
- * whole chunks and may stop short of them (at the high watermark), and the budget counts
- * record bytes, so a slice must not keep a much larger buffer alive.
+ * A segment read takes one chunk and may use only part of it (it stops at the high
+ * watermark or before a batch that does not fit), and the budget counts record bytes: a
+ * slice keeping a buffer more than twice its size (and this much larger) alive is copied
+ * out. Up to one batch of slack is normal and not worth a copy.
  */
 const SLICE_SLACK_BYTES = 64 * 1024;
 
 function rightSized(records: Buffer | null): Buffer | null {
-  if (records === null || records.buffer.byteLength - records.length <= SLICE_SLACK_BYTES) return records;
+  if (records === null || records.buffer.byteLength - records.length <= Math.max(SLICE_SLACK_BYTES, records.length)) return records;
   return Buffer.from(records);
 }
 

@@ -333,7 +333,7 @@ export class Connection {
     }
     if (responses !== null) {
       const heldBytes = this.info.responseMemory?.detachForWrite() ?? 0;
-      this.write(responses, total, heldBytes > 0 ? () => this.info.responseMemory?.releaseWritten(heldBytes) : undefined);
+      this.write(responses, total, heldBytes > 0 ? (err) => this.info.responseMemory?.releaseWritten(heldBytes, err != null) : undefined);
     }
     if (closeReason !== null) {
       // Let the responses written above reach the client before the connection goes.
@@ -347,7 +347,7 @@ export class Connection {
    * Writes size-prefixed responses: copied into one buffer when small, else by reference.
    * `written` runs once the last byte has left for the kernel (or the socket was destroyed).
    */
-  private write(responses: (readonly Buffer[])[], total: number, written?: () => void): void {
+  private write(responses: (readonly Buffer[])[], total: number, written?: (err?: Error | null) => void): void {
     if (total <= COPY_LIMIT) {
       const out = Buffer.allocUnsafe(total);
       let at = 0;
