@@ -157,6 +157,9 @@ test('Fetch returns at most min(max_bytes, fetch.max.bytes), and at least one wh
   const first = await client.request('Fetch', FETCH_VERSION, fetch('limits', [{ partition: 1, fetchOffset: 20 }, { partition: 0, fetchOffset: 0 }]));
   assert.equal(first.responses[0]!.partitions[0]!.records?.length, big.length);
   assert.equal(first.responses[0]!.partitions[1]!.records?.length ?? 0, 0, 'nothing else once the limit is used up');
+  // A Fetch asking for 0 bytes gets one batch too (Kafka's minOneMessage).
+  const zero = await client.request('Fetch', FETCH_VERSION, fetch('limits', [{ partition: 0, fetchOffset: 0 }], { maxBytes: 0 }));
+  assert.equal(batchesOf(zero.responses[0]!.partitions[0]!.records).baseOffsets.length, 1);
   // ...but not when an earlier partition already returned data.
   const second = await client.request('Fetch', FETCH_VERSION, fetch('limits', [{ partition: 0, fetchOffset: 0 }, { partition: 1, fetchOffset: 20 }]));
   assert.equal(second.responses[0]!.partitions[1]!.records?.length ?? 0, 0);

@@ -193,9 +193,10 @@ async function readReserved(targets: readonly Target[], ctx: RequestContext, max
   for (const t of targets) wanted = Math.min(maxBytes, wanted + Math.max(0, t.part.partitionMaxBytes));
   if (wanted > LARGE_READ_BYTES) await largeReadTurn();
   const granted = memory.reserve(wanted);
-  // No grant: read nothing (not even the one batch KIP-74 allows), so the errors and
-  // watermarks are still answered and the Fetch waits as if no data were there.
-  const reads = readAll(targets, ctx, granted, isolation, fromReplica, granted > 0);
+  // No budget left: read nothing (not even the one batch KIP-74 allows), so the errors and
+  // watermarks are still answered and the Fetch waits as if no data were there. A Fetch
+  // that asked for 0 bytes gets its one batch, as in Kafka.
+  const reads = readAll(targets, ctx, granted, isolation, fromReplica, granted > 0 || (wanted === 0 && memory.hasRoom));
   for (const r of reads) r.data.records = rightSized(r.data.records);
   const bytes = recordBytes(reads);
   if (bytes > granted) memory.reserveAnyway(bytes - granted);

@@ -139,6 +139,11 @@ export class ConnectionResponseMemory {
     return granted;
   }
 
+  /** Whether a reservation now would get anything (a Fetch asking for 0 bytes still gets one batch). */
+  get hasRoom(): boolean {
+    return !this.closed && (this.connectionLimitBytes <= 0 || this.reservedBytes < this.connectionLimitBytes) && this.pool.available > 0;
+  }
+
   /** Records bytes held beyond the grant (the one batch a Fetch returns even when larger, KIP-74). */
   reserveAnyway(bytes: number): void {
     if (!this.closed && bytes > 0) this.add(bytes);
