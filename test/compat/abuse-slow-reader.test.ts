@@ -41,6 +41,8 @@ const P99_LIMIT_MS = 100;
 const RSS_RETURN_FACTOR = 1.2;
 /** ...within this long after the attackers closed. */
 const RSS_RETURN_MS = 15_000;
+/** The good producer sends one record, waits for its ack, then waits this long. */
+const PRODUCE_INTERVAL_MS = 5;
 const FETCH_VERSION = 12;
 const PRODUCE_VERSION = 9;
 
@@ -130,7 +132,7 @@ test('slow readers pipelining 50 MB Fetches: bounded RSS, other clients served, 
       sentAt.set(key, started);
       await producer.send({ topic: 'good', acks: -1, messages: [{ key, value: 'v' }] });
       produceMs.push(performance.now() - started);
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, PRODUCE_INTERVAL_MS));
     }
   })();
 
@@ -174,8 +176,9 @@ test('slow readers pipelining 50 MB Fetches: bounded RSS, other clients served, 
 
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
   t.diagnostic(`idle RSS ${mb(idleRss)}, peak during the attack ${mb(peakRss)}, ${((Date.now() - closedAt) / 1000).toFixed(1)} s after: ${mb(afterRss)}`);
-  t.diagnostic(`during the attack: ${attackProduceMs.length} produces, ack p50/p99/max ${percentile(attackProduceMs, 0.5).toFixed(1)}/${percentile(attackProduceMs, 0.99).toFixed(1)}/${attackProduceMs.at(-1)?.toFixed(1)} ms; ` +
-    `${attackE2eMs.length} consumed, produce-to-consume p50/p99/max ${percentile(attackE2eMs, 0.5).toFixed(1)}/${percentile(attackE2eMs, 0.99).toFixed(1)}/${attackE2eMs.at(-1)?.toFixed(1)} ms`);
+  const over = (ms: number[]) => ms.filter((x) => x >= P99_LIMIT_MS).length;
+  t.diagnostic(`during the attack: ${attackProduceMs.length} produces, ack p50/p99/max ${percentile(attackProduceMs, 0.5).toFixed(1)}/${percentile(attackProduceMs, 0.99).toFixed(1)}/${attackProduceMs.at(-1)?.toFixed(1)} ms (${over(attackProduceMs)} >= ${P99_LIMIT_MS} ms); ` +
+    `${attackE2eMs.length} consumed, produce-to-consume p50/p99/max ${percentile(attackE2eMs, 0.5).toFixed(1)}/${percentile(attackE2eMs, 0.99).toFixed(1)}/${attackE2eMs.at(-1)?.toFixed(1)} ms (${over(attackE2eMs)} >= ${P99_LIMIT_MS} ms)`);
   assert.ok(peakRss < RSS_LIMIT_BYTES, `broker RSS reached ${mb(peakRss)} (limit ${mb(RSS_LIMIT_BYTES)})`);
   assert.ok(attackProduceMs.length >= ATTACK_MS / 100, `only ${attackProduceMs.length} produces were acknowledged during the attack`);
   assert.ok(percentile(attackProduceMs, 0.99) < P99_LIMIT_MS, `produce ack p99 ${percentile(attackProduceMs, 0.99).toFixed(1)} ms`);
