@@ -40,7 +40,7 @@ import {
 import type { Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
-import { LARGE_READ_BYTES, largeReadTurn } from '../network/memory-budget.js';
+import { LARGE_READ_BYTES, largeReadDone, largeReadTurn } from '../network/memory-budget.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 
 const READ_COMMITTED = 1;
@@ -177,8 +177,8 @@ function fetchMaxBytes(req: FetchRequest, version: number, ctx: RequestContext):
 /**
  * readAll within the connection's response budget: reserves before reading, reads at most
  * the grant, keeps (in `held`) what the records hold and gives back the rest. A re-read
- * (after a long-poll wake-up) first gives back what the previous read held. A large read
- * first waits for a turn of its own (largeReadTurn).
+ * (after a long-poll wake-up) first gives back what the previous read held. A read that
+ * may be large first waits for a turn without one (largeReadTurn).
  */
 async function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean, held: { bytes: number }): Promise<PartitionRead[]> {
   const memory = ctx.connection.responseMemory;
@@ -199,6 +199,7 @@ async function readReserved(targets: readonly Target[], ctx: RequestContext, max
   const reads = readAll(targets, ctx, granted, isolation, fromReplica, granted > 0 || (wanted === 0 && memory.hasRoom));
   for (const r of reads) r.data.records = rightSized(r.data.records);
   const bytes = recordBytes(reads);
+  if (bytes > LARGE_READ_BYTES) largeReadDone();
   if (bytes > granted) memory.reserveAnyway(bytes - granted);
   else memory.release(granted - bytes);
   held.bytes = bytes;

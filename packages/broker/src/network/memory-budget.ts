@@ -198,8 +198,8 @@ export class ConnectionResponseMemory {
  * Reads from the log are synchronous, and one of several MiB stalls the event loop for
  * tens of milliseconds on a busy machine (16 MiB: 30-40 ms measured here; 50 MiB: 110-230
  * ms). Fetches arriving together on several connections would add their stalls up in one
- * turn (three slow readers' first 16 MiB Fetches: one 149 ms stall), so a read larger
- * than LARGE_READ_BYTES waits for an event-loop turn in which no other large read ran.
+ * turn (three slow readers' first 16 MiB Fetches: one 149 ms stall), so a read that may
+ * be larger than LARGE_READ_BYTES waits for an event-loop turn in which no large read ran.
  */
 export const LARGE_READ_BYTES = 1024 * 1024;
 let largeReadThisTurn = false;
@@ -207,9 +207,18 @@ const clearLargeRead = (): void => {
   largeReadThisTurn = false;
 };
 
-/** Resolves in a turn that had no large read yet, and claims it. */
+/**
+ * Resolves in a turn that had no large read yet. A read that may be large waits for it;
+ * one that cannot be (its request asks for less) never waits, so tailing consumers asking
+ * for megabytes but reading bytes wait at most one turn, and only after a large read.
+ */
 export async function largeReadTurn(): Promise<void> {
   while (largeReadThisTurn) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** Records that this turn had a large read (call after reading more than LARGE_READ_BYTES). */
+export function largeReadDone(): void {
+  if (largeReadThisTurn) return;
   largeReadThisTurn = true;
   setImmediate(clearLargeRead);
 }
