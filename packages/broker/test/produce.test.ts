@@ -234,19 +234,20 @@ test('one request to several partitions, mixed codecs and an unknown topic, is a
 
   for (const round of [0, 1]) {
     const r = await client.request('Produce', PRODUCE_VERSION, await request(round));
-    assert.deepEqual(r.responses.map((topic) => topic.name), ['multi', 'no-such-topic', 'multi'], 'topics are answered as asked');
-    const known = r.responses[0]!.partitionResponses;
-    assert.deepEqual(known.map((p) => p.index), [0, 1, 2, 3, 4]);
+    // A topic named twice is answered once (Kafka builds the response from a map keyed by
+    // topic-partition, grouped by topic name).
+    assert.deepEqual(r.responses.map((topic) => topic.name), ['multi', 'no-such-topic'], 'each topic is answered once');
+    const known = r.responses[0]!.partitionResponses.slice(0, 5);
+    assert.deepEqual(r.responses[0]!.partitionResponses.map((p) => p.index), [0, 1, 2, 3, 4, 7]);
     for (const p of known) {
       assert.equal(p.errorCode, ErrorCode.NONE, `multi-${p.index} (codec ${codecs[p.index]}): ${p.errorMessage}`);
       assert.equal(p.baseOffset, round === 0 ? 0 : p.index + 1, `multi-${p.index} round ${round}`);
       assert.equal(p.logStartOffset, 0);
     }
-    for (const unknown of [r.responses[1]!.partitionResponses[0]!, r.responses[2]!.partitionResponses[0]!]) {
+    for (const unknown of [r.responses[1]!.partitionResponses[0]!, r.responses[0]!.partitionResponses[5]!]) {
       assert.equal(unknown.errorCode, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       assert.equal(unknown.baseOffset, -1);
     }
-    assert.equal(r.responses[2]!.partitionResponses[0]!.index, 7);
   }
 
   for (let partition = 0; partition < codecs.length; partition++) {

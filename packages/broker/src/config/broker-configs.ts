@@ -16,7 +16,9 @@
  *   Kafka's default of 3; the coordinators create the internal topics with
  *   min(configured, live brokers) replicas so a single broker works (Kafka would refuse).
  * - Tributary-only keys carry `tributary: true`: `log.flush.durable.acks`,
- *   `connection.max.inflight.requests`.
+ *   `connection.max.inflight.requests`, `queued.max.response.bytes`,
+ *   `connection.max.queued.response.bytes`.
+ * - `queued.max.request.bytes` defaults to 200 MiB (Kafka: -1, unbounded).
  */
 import { LOG_CONFIG_DEFS } from '@tributary/storage';
 import type { LogBrokerKeyTypes } from '@tributary/storage';
@@ -62,6 +64,9 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('connections.max.idle.ms', 'long', 600000, 'medium', 'read-only', 'Idle connections are closed after this many milliseconds without a request or response.'),
   def('queued.max.requests', 'int', 500, 'high', 'read-only', 'Kafka: size of the broker-wide request queue. Tributary bounds requests per connection instead (connection.max.inflight.requests); kept for compatibility.', { range: { min: 1 } }),
   def('connection.max.inflight.requests', 'int', 100, 'medium', 'read-only', 'Requests one connection may have decoded but not yet answered; beyond this the broker stops reading that socket until responses drain (backpressure).', { range: { min: 1 }, tributary: true }),
+  def('queued.max.request.bytes', 'long', 209715200, 'medium', 'read-only', 'Bytes of requests read and not yet answered, broker-wide, before no more requests are read (-1: unbounded). Kafka defaults to -1; Tributary bounds it (200 MiB, twice socket.request.max.bytes) so that memory is bounded in bytes.'),
+  def('queued.max.response.bytes', 'long', 268435456, 'medium', 'read-only', 'Bytes of fetched record data held in responses not yet written to the network, broker-wide (-1: unbounded). A Fetch reserves its bytes before reading and returns less (or nothing, after its max wait) when the budget is used up.', { tributary: true }),
+  def('connection.max.queued.response.bytes', 'long', 16777216, 'medium', 'read-only', 'Bytes of fetched record data one connection may hold in responses not yet written to the network (-1: unbounded), so at most this much per Fetch response (beyond one batch larger than it). Kafka sends up to fetch.max.bytes from the file; Tributary reads it into memory, synchronously, and a 50 MB read stalls every client for 100-200 ms.', { tributary: true }),
 
   // --- topics
   def('num.partitions', 'int', 1, 'medium', 'read-only', 'Default number of partitions of auto-created topics and of CreateTopics with num_partitions -1.', { range: { min: 1 } }),

@@ -3,9 +3,17 @@
  *
  * Behaviour (Kafka's KafkaApis.handleFetchRequest + ReplicaManager.fetchMessages):
  * - Reads whole record batches from each requested partition starting at the batch that
- *   contains the fetch offset, up to the partition's `partitionMaxBytes` and the request's
- *   `maxBytes`; the first batch of the first non-empty partition is returned whole even
+ *   contains the fetch offset, up to the partition's `partitionMaxBytes` and the smaller
+ *   of the request's `maxBytes` and the broker's `fetch.max.bytes` (so `minBytes` is capped
+ *   by that too); the first batch of the first non-empty partition is returned whole even
  *   when larger (KIP-74), so a consumer can always make progress.
+ * - A partition named twice is fetched once (Kafka keys the request by topic-partition,
+ *   topic id from v13, in a LinkedHashMap: the first mention's place, the last one's
+ *   offset and limits).
+ * - Memory: the record bytes are reserved from the connection's response budget before
+ *   reading (network/memory-budget.ts) and the read is limited to what was granted;
+ *   Kafka sends them from the file and needs no such budget. With none granted the Fetch
+ *   reads nothing and waits as if no data were there.
  * - Consumers read up to the high watermark; read_committed consumers up to the last
  *   stable offset (equal to the high watermark while there are no transactions).
  * - Long poll: when fewer than `minBytes` are available and no partition has an error,
@@ -44,6 +52,7 @@ import { StorageError, type Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
+import { LARGE_READ_BYTES, largeReadDone, largeReadTurn } from '../network/memory-budget.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 
 const READ_COMMITTED = 1;
@@ -119,19 +128,20 @@ export const fetchHandler: Handler<'Fetch'> = {
     }
 
     const isolation = req.isolationLevel ?? 0;
-    const maxBytes = version >= 3 ? req.maxBytes ?? 0x7fffffff : 0x7fffffff;
+    const maxBytes = fetchMaxBytes(req, version, ctx);
+    const minBytes = Math.min(req.minBytes, maxBytes);
     const deadline = nowMs + Math.max(0, req.maxWaitMs);
-    let reads = readAll(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0);
+    const held = { bytes: 0 };
+    let reads = await readReserved(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0, held);
     while (true) {
-      const bytes = reads.reduce((n, r) => n + (r.data.records?.length ?? 0), 0);
       const anyError = reads.some((r) => r.data.errorCode !== ErrorCode.NONE);
       const waitMs = deadline - Date.now();
-      if (bytes >= req.minBytes || anyError || waitMs <= 0 || reads.length === 0) break;
+      if (held.bytes >= minBytes || anyError || waitMs <= 0 || reads.length === 0) break;
       const logs = reads.map((r) => r.log).filter((l): l is Log => l !== undefined);
       if (logs.length === 0) break;
       await ctx.broker.replicaManager.waitForData(logs, waitMs);
       if (ctx.broker.closing) break;
-      reads = readAll(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0);
+      reads = await readReserved(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0, held);
     }
 
     const responses: FetchResponseFetchableTopicResponse[] = [];
@@ -171,7 +181,71 @@ function keyOf(part: SessionPartition, byId: boolean): string {
   return sessionKey(byId ? part.topicId : part.topic, part.partition);
 }
 
+/** min(request max_bytes, broker fetch.max.bytes), as Kafka's handleFetchRequest. */
+function fetchMaxBytes(req: FetchRequest, version: number, ctx: RequestContext): number {
+  const requested = version >= 3 ? req.maxBytes ?? 0x7fffffff : 0x7fffffff;
+  return Math.max(0, Math.min(requested, ctx.broker.config.number('fetch.max.bytes')));
+}
+
+/**
+ * readAll within the connection's response budget: reserves before reading, reads at most
+ * the grant, keeps (in `held`) what the records hold and gives back the rest. A re-read
+ * (after a long-poll wake-up) first gives back what the previous read held. A read that
+ * may be large first waits for a turn without one (largeReadTurn).
+ */
+async function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean, held: { bytes: number }): Promise<PartitionRead[]> {
+  const memory = ctx.connection.responseMemory;
+  if (memory === undefined) {
+    const reads = readAll(targets, ctx, maxBytes, isolation, fromReplica, true);
+    held.bytes = recordBytes(reads);
+    return reads;
+  }
+  memory.release(held.bytes);
+  held.bytes = 0;
+  let wanted = 0;
+  for (const t of targets) wanted = Math.min(maxBytes, wanted + Math.max(0, t.part.partitionMaxBytes));
+  if (wanted > LARGE_READ_BYTES) await largeReadTurn();
+  const granted = memory.reserve(wanted);
+  // No budget left: read nothing (not even the one batch KIP-74 allows), so the errors and
+  // watermarks are still answered and the Fetch waits as if no data were there. A Fetch
+  // that asked for 0 bytes gets its one batch, as in Kafka.
+  const reads = readAll(targets, ctx, granted, isolation, fromReplica, granted > 0 || (wanted === 0 && memory.hasRoom));
+  for (const r of reads) r.data.records = rightSized(r.data.records);
+  const bytes = recordBytes(reads);
+  if (bytes > LARGE_READ_BYTES) largeReadDone();
+  if (bytes > granted) memory.reserveAnyway(bytes - granted);
+  else memory.release(granted - bytes);
+  held.bytes = bytes;
+  return reads;
+}
+
+/**
+ * A segment read takes one chunk and may use only part of it (it stops at the high
+ * watermark or before a batch that does not fit), and the budget counts record bytes: a
+ * slice keeping a buffer more than twice its size (and this much larger) alive is copied
+ * out. Up to one batch of slack is normal and not worth a copy.
+ */
+const SLICE_SLACK_BYTES = 64 * 1024;
+
+function rightSized(records: Buffer | null): Buffer | null {
+  if (records === null || records.buffer.byteLength - records.length <= Math.max(SLICE_SLACK_BYTES, records.length)) return records;
+  return Buffer.from(records);
+}
+
+function recordBytes(reads: readonly PartitionRead[]): number {
+  let n = 0;
+  for (const r of reads) n += r.data.records?.length ?? 0;
+  return n;
+}
+
+/** The request's partitions, each once: a LinkedHashMap put keeps the first place and the last value. */
 function requestTargets(req: FetchRequest, ctx: RequestContext, byId: boolean): Target[] {
+  const byKey = new Map<string, Target>();
+  for (const target of requestTargetList(req, ctx, byId)) byKey.set(keyOf(target.part, byId), target);
+  return [...byKey.values()];
+}
+
+function requestTargetList(req: FetchRequest, ctx: RequestContext, byId: boolean): Target[] {
   const out: Target[] = [];
   for (const t of req.topics) {
     for (const p of t.partitions) {
@@ -201,9 +275,9 @@ function resolve(part: SessionPartition, ctx: RequestContext, byId: boolean): Ta
   return { part, topic, resolveError: topic ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
 }
 
-function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean): PartitionRead[] {
+function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean, minOneBatchFirst: boolean): PartitionRead[] {
   let remaining = maxBytes;
-  let minOneBatch = true;
+  let minOneBatch = minOneBatchFirst;
   const out: PartitionRead[] = [];
   for (const target of targets) {
     const r = readOne(target, ctx, remaining, minOneBatch, isolation, fromReplica);

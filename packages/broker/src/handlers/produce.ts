@@ -15,6 +15,9 @@
  *   message.timestamp.* window) fail the batch and list every refused record in
  *   record_errors (v8+) with Kafka's messages; a topic compression.type other than
  *   `producer` stores the batch rebuilt in that codec (replica/log-validator.ts).
+ * - A partition named twice is appended once, with the last mention's records, and
+ *   answered once; a topic named twice gets one response entry (Kafka keys the request
+ *   by topic-partition in a map and builds the response from it, grouped by topic).
  *
  * - Versions 0-2 carry message sets of format v0/v1 (magic 0/1); each partition's set is
  *   converted to one v2 batch first (produce-legacy.ts), as Kafka 3.x does. Kafka 4 no
@@ -50,7 +53,8 @@ export const produceHandler: Handler<'Produce'> = {
   minVersion: 0,
   maxVersion: 11,
 
-  handle(req, ctx) {
+  handle(request, ctx) {
+    const req = distinctPartitions(request);
     const { replicaManager } = ctx.broker;
     const version = ctx.header.apiVersion;
     const acks = req.acks;
@@ -84,9 +88,49 @@ export const produceHandler: Handler<'Produce'> = {
   },
 
   errorResponse(req, errorCode) {
-    return errorResponse(req, errorCode);
+    return errorResponse(distinctPartitions(req), errorCode);
   },
 };
+
+type TopicData = ProduceRequest['topicData'][number];
+type PartitionData = TopicData['partitionData'][number];
+
+/**
+ * The request with each topic-partition once, as Kafka's handleProduceRequest sees it
+ * (a map from topic-partition to records: the last mention wins) and each topic once, in
+ * the order of first mention. Requests without repeats are returned as they are.
+ */
+function distinctPartitions(req: ProduceRequest): ProduceRequest {
+  if (!namesRepeats(req)) return req;
+  const topics = new Map<string, { topic: TopicData; partitions: Map<number, PartitionData> }>();
+  for (const topic of req.topicData) {
+    let entry = topics.get(topic.name);
+    if (entry === undefined) topics.set(topic.name, (entry = { topic, partitions: new Map() }));
+    for (const p of topic.partitionData) entry.partitions.set(p.index, p);
+  }
+  const topicData = [...topics.values()].map(({ topic, partitions }) => ({ ...topic, partitionData: [...partitions.values()] }));
+  return { ...req, topicData };
+}
+
+function namesRepeats(req: ProduceRequest): boolean {
+  const topics = req.topicData;
+  if (topics.length === 1 && topics[0]!.partitionData.length <= 1) return false;
+  const seenTopics = new Set<string>();
+  for (const topic of topics) {
+    if (seenTopics.has(topic.name)) return true;
+    seenTopics.add(topic.name);
+    const parts = topic.partitionData;
+    // Pairwise for the few partitions of a usual request (no allocation); a set beyond.
+    if (parts.length > 16) {
+      if (new Set(parts.map((p) => p.index)).size !== parts.length) return true;
+      continue;
+    }
+    for (let i = 1; i < parts.length; i++) {
+      for (let j = 0; j < i; j++) if (parts[j]!.index === parts[i]!.index) return true;
+    }
+  }
+  return false;
+}
 
 function finish(req: ProduceRequest, results: PartitionAppendResult[][], ctx: RequestContext): ProduceResponse | NoResponse | CloseConnection {
   const responses: ProduceResponseTopicProduceResponse[] = [];

@@ -1,18 +1,28 @@
 /**
  * One client connection: frames in, responses out, strictly in request order.
  *
- * Pipelining: every complete frame is handed to the RequestProcessor as soon as it
- * arrives, so requests on one connection run concurrently (a slow Fetch does not hold up
- * a Metadata behind it in processing). Kafka itself processes one request per connection
- * at a time; clients cannot tell the difference because responses still go out in
- * arrival order: each request takes a slot in a queue, and only a completed slot at the
- * head of the queue is written.
+ * Ordering: Kafka processes one request per connection at a time (it mutes the channel
+ * from a request's arrival until its response is sent), so a request never sees the
+ * effects of a later one, and a later one always sees the effects of an earlier one (a
+ * ListOffsets pipelined after a slow acks=all Produce sees that Produce). Tributary keeps
+ * exactly that for every request the processor does not let pipeline (`mayPipeline`):
+ * such an exclusive request starts only once every earlier request has completed and the
+ * socket's write buffer has drained, and nothing after it starts before it completes.
+ * The processor lets Produce pipeline behind Produce: its appends start synchronously in
+ * request order (ReplicaManager), so a later Produce cannot overtake an earlier one, and
+ * producers that keep several requests in flight (librdkafka, the Java client) need it
+ * for throughput. Responses go out in arrival order: each request takes a slot in a
+ * queue, and only a completed slot at the head of the queue is written.
  *
- * Backpressure: at most `maxInflightRequests` slots exist. Beyond that the connection
- * stops taking frames from its decoder and pauses the socket, so a client that pipelines
- * without reading its responses costs at most N requests plus one read chunk of memory.
- * Reading also pauses while the socket's write buffer is above its high-water mark
- * (the client is not reading), and resumes on 'drain'.
+ * Backpressure, in requests and in bytes: at most `maxInflightRequests` slots exist;
+ * no frame is taken while the broker-wide request budget (`queued.max.request.bytes`,
+ * memory-budget.ts) is exhausted or while the socket's write buffer is above its
+ * high-water mark (the client is not reading; resumed on 'drain'). While the connection
+ * cannot take its next frame it pauses the socket, so a client that pipelines without
+ * reading its responses costs at most the requests it has in flight, one read chunk and
+ * one response: a Fetch reserves its record bytes from the response budget before
+ * reading, and the reservation is released once its response has left for the kernel
+ * (or the connection closed).
  *
  * Responses that complete while frames are being dispatched (requests answered
  * synchronously, such as most Produce requests) are flushed together once the dispatch
@@ -36,10 +46,13 @@ import type { Logger } from '../logger.js';
 import { FrameDecoder, FrameError } from './frame-decoder.js';
 import { framePool } from './frame-pool.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
+import type { ConnectionResponseMemory, MemoryPool } from './memory-budget.js';
 
 export interface ConnectionOptions {
   readonly maxFrameBytes: number;
   readonly maxInflightRequests: number;
+  /** Broker-wide budget for request frames in flight (`queued.max.request.bytes`). */
+  readonly requestMemory?: MemoryPool;
   /** 0 or negative disables the idle check. */
   readonly idleTimeoutMs: number;
   readonly processor: RequestProcessor;
@@ -88,6 +101,10 @@ function nextTurn(): void {
 interface Slot {
   done: boolean;
   action: ResponseAction | null;
+  /** Started only after every earlier request completed; nothing starts while it runs. */
+  exclusive: boolean;
+  /** Request bytes counted against the request budget until it completes. */
+  frameBytes: number;
 }
 
 export class Connection {
@@ -98,6 +115,16 @@ export class Connection {
   /** Set once a request asked to close or framing failed: no more frames are taken. */
   private closing = false;
   private taking = false;
+  /** Requests started and not yet completed, and how many of them are exclusive. */
+  private pending = 0;
+  private pendingExclusive = 0;
+  /** A frame taken from the decoder that must wait for the requests before it (Ordering). */
+  private waitingFrame: Buffer | null = null;
+  private waitingForMemory = false;
+  private readonly resumeOnMemory = (): void => {
+    this.waitingForMemory = false;
+    this.takeFrames();
+  };
   /** Bytes read in `readTurn`; past READ_BYTES_PER_TURN reading pauses until the next turn. */
   private readBytes = 0;
   private readTurn = -1;
@@ -158,7 +185,13 @@ export class Connection {
     this.closed = true;
     this.closing = true;
     this.logger[level]('Closing connection', { reason, listener: this.info.listenerName, inflight: this.slots.length, client: this.info.clientSoftwareName });
+    let frameBytes = 0;
+    for (const slot of this.slots) if (!slot.done) frameBytes += slot.frameBytes;
     this.slots.length = 0;
+    this.waitingFrame = null;
+    this.options.requestMemory?.give(frameBytes);
+    this.options.requestMemory?.forget(this.resumeOnMemory);
+    this.info.responseMemory?.close();
     if (graceful && !this.socket.destroyed) {
       this.socket.end();
       setTimeout(() => this.socket.destroy(), GRACEFUL_CLOSE_MS).unref();
@@ -211,22 +244,39 @@ export class Connection {
   }
 
   private takeFramesLoop(): void {
+    const { processor, requestMemory } = this.options;
     while (!this.closing && this.slots.length < this.options.maxInflightRequests && !this.socket.writableNeedDrain) {
-      const frame = this.decoder.next();
+      if (requestMemory?.exhausted) {
+        if (!this.waitingForMemory) {
+          this.waitingForMemory = true;
+          requestMemory.whenAvailable(this.resumeOnMemory);
+        }
+        break;
+      }
+      const frame = this.waitingFrame ?? this.decoder.next();
+      this.waitingFrame = null;
       if (frame === null) break;
       if (frame instanceof FrameError) {
         this.closing = true;
         this.enqueueClose(frame.message);
         break;
       }
-      this.dispatch(frame);
+      const exclusive = processor.mayPipeline !== undefined && !processor.mayPipeline(frame);
+      if (this.pendingExclusive > 0 || (exclusive && this.pending > 0)) {
+        this.waitingFrame = frame;
+        break;
+      }
+      this.dispatch(frame, exclusive);
     }
   }
 
-  private dispatch(frame: Buffer): void {
+  private dispatch(frame: Buffer, exclusive: boolean): void {
     this.requestsReceived++;
-    const slot: Slot = { done: false, action: null };
+    const slot: Slot = { done: false, action: null, exclusive, frameBytes: frame.length };
     this.slots.push(slot);
+    this.pending++;
+    if (exclusive) this.pendingExclusive++;
+    this.options.requestMemory?.take(frame.length);
     if (this.slots.length > this.maxInflightSeen) this.maxInflightSeen = this.slots.length;
     let result: ResponseAction | Promise<ResponseAction>;
     try {
@@ -246,7 +296,7 @@ export class Connection {
   }
 
   private enqueueClose(reason: string): void {
-    this.slots.push({ done: true, action: { type: 'close', reason } });
+    this.slots.push({ done: true, action: { type: 'close', reason }, exclusive: false, frameBytes: 0 });
     this.flush();
   }
 
@@ -254,6 +304,9 @@ export class Connection {
     if (this.closed) return;
     slot.done = true;
     slot.action = action;
+    this.pending--;
+    if (slot.exclusive) this.pendingExclusive--;
+    this.options.requestMemory?.give(slot.frameBytes);
     if (action.type === 'close') this.closing = true;
     if (this.slots[0] !== slot) return;
     if (this.taking) this.flushPending = true;
@@ -278,7 +331,10 @@ export class Connection {
       for (const chunk of action.chunks) total += chunk.length;
       this.responsesSent++;
     }
-    if (responses !== null) this.write(responses, total);
+    if (responses !== null) {
+      const heldBytes = this.info.responseMemory?.detachForWrite() ?? 0;
+      this.write(responses, total, heldBytes > 0 ? (err) => this.info.responseMemory?.releaseWritten(heldBytes, err != null) : undefined);
+    }
     if (closeReason !== null) {
       // Let the responses written above reach the client before the connection goes.
       this.close(closeReason, 'warn', true);
@@ -287,8 +343,11 @@ export class Connection {
     if (!this.closing) this.takeFrames();
   }
 
-  /** Writes size-prefixed responses: copied into one buffer when small, else by reference. */
-  private write(responses: (readonly Buffer[])[], total: number): void {
+  /**
+   * Writes size-prefixed responses: copied into one buffer when small, else by reference.
+   * `written` runs once the last byte has left for the kernel (or the socket was destroyed).
+   */
+  private write(responses: (readonly Buffer[])[], total: number, written?: (err?: Error | null) => void): void {
     if (total <= COPY_LIMIT) {
       const out = Buffer.allocUnsafe(total);
       let at = 0;
@@ -298,24 +357,34 @@ export class Connection {
         for (const chunk of chunks) at += chunk.copy(out, at);
         out.writeInt32BE(at - sizeAt - 4, sizeAt);
       }
-      this.socket.write(out);
+      this.socket.write(out, written);
       return;
     }
     this.socket.cork();
+    // The last write carries the callback: it completes after every write before it.
+    let last: Buffer | null = null;
     for (const chunks of responses) {
       let size = 0;
       for (const chunk of chunks) size += chunk.length;
       const prefix = Buffer.allocUnsafe(4);
       prefix.writeInt32BE(size, 0);
-      this.socket.write(prefix);
-      for (const chunk of chunks) if (chunk.length > 0) this.socket.write(chunk);
+      if (last !== null) this.socket.write(last);
+      last = prefix;
+      for (const chunk of chunks) {
+        if (chunk.length === 0) continue;
+        this.socket.write(last);
+        last = chunk;
+      }
     }
+    this.socket.write(last!, written);
     this.socket.uncork();
   }
 
   private updateReading(): void {
     if (this.closed) return;
-    const room = this.slots.length < this.options.maxInflightRequests;
+    // A frame waiting for the requests before it, or for the request budget, means the
+    // connection takes nothing more: reading on would only buffer frames in the decoder.
+    const room = this.slots.length < this.options.maxInflightRequests && this.waitingFrame === null && !this.waitingForMemory;
     const canRead = !this.closing && room && !this.yielding && !this.socket.writableNeedDrain;
     if (canRead) {
       if (this.socket.isPaused()) this.socket.resume();

@@ -60,6 +60,15 @@ export class RequestDispatcher implements RequestProcessor {
     this.logger = options.logger;
   }
 
+  /**
+   * Only Produce pipelines (connection.ts, Ordering): its appends start in request order
+   * inside `process`, so a later Produce never overtakes an earlier one. Everything else
+   * runs alone on its connection, as every request does in Kafka.
+   */
+  mayPipeline(frame: Buffer): boolean {
+    return frame.length >= 2 && frame.readInt16BE(0) === ApiKey.Produce;
+  }
+
   process(frame: Buffer, connection: ConnectionInfo): ResponseAction | Promise<ResponseAction> {
     const receivedAtMs = Date.now();
     if (frame.length < ROUTING_BYTES) {

@@ -4,6 +4,7 @@
  * in request order. The network layer knows nothing of api keys or codecs, which keeps it
  * testable with hand-built frames and lets the dispatcher be tested without sockets.
  */
+import type { ConnectionResponseMemory } from './memory-budget.js';
 
 /** What the network layer knows about a connection; handlers see it in their context. */
 export interface ConnectionInfo {
@@ -18,6 +19,8 @@ export interface ConnectionInfo {
   /** KIP-511: recorded from ApiVersions v3+ for logs and metrics. */
   clientSoftwareName: string | undefined;
   clientSoftwareVersion: string | undefined;
+  /** This connection's share of the response budget (memory-budget.ts); absent in tests without sockets. */
+  readonly responseMemory?: ConnectionResponseMemory;
 }
 
 export type ResponseAction =
@@ -35,6 +38,11 @@ export interface RequestProcessor {
    * May answer synchronously (cheap requests) or with a promise (everything else).
    */
   process(frame: Buffer, connection: ConnectionInfo): ResponseAction | Promise<ResponseAction>;
+  /**
+   * Whether this request may start while earlier requests on its connection are still in
+   * flight (see connection.ts, Ordering). Without this method every request may.
+   */
+  mayPipeline?(frame: Buffer): boolean;
 }
 
 export const NO_RESPONSE_ACTION: ResponseAction = Object.freeze({ type: 'none' });

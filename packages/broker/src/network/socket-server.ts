@@ -9,6 +9,10 @@
  *   excess connection with a logged reason instead, which a client sees as a disconnect
  *   and retries (same outcome, no stalled listener thread to reason about).
  *
+ * Memory (memory-budget.ts): one request budget (`queued.max.request.bytes`) and one
+ * response budget (`queued.max.response.bytes`) for the whole broker, and a response
+ * budget per connection (`connection.max.queued.response.bytes`).
+ *
  * Listeners with port 0 bind an ephemeral port; `boundListeners` reports the real ports,
  * which the broker advertises. Only PLAINTEXT is served for now: other security
  * protocols are refused at start-up with a clear message rather than half-working.
@@ -20,6 +24,7 @@ import type { Logger } from '../logger.js';
 import { Connection } from './connection.js';
 import type { ConnectionInfo, RequestProcessor } from './request-processor.js';
 import { adoptAccepted } from './shared-read-buffer.js';
+import { ConnectionResponseMemory, MemoryPool } from './memory-budget.js';
 
 export interface SocketServerOptions {
   readonly listeners: readonly ListenerSpec[];
@@ -27,6 +32,12 @@ export interface SocketServerOptions {
   readonly logger: Logger;
   readonly maxFrameBytes: number;
   readonly maxInflightRequests: number;
+  /** `queued.max.request.bytes`; 0 or less is unbounded. */
+  readonly queuedMaxRequestBytes?: number;
+  /** `queued.max.response.bytes`; 0 or less is unbounded. */
+  readonly queuedMaxResponseBytes?: number;
+  /** `connection.max.queued.response.bytes`; 0 or less is unbounded. */
+  readonly connectionMaxQueuedResponseBytes?: number;
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
@@ -71,8 +82,13 @@ export class SocketServer {
   private bound: BoundListener[] = [];
   private nextConnectionId = 0;
   private stopped = false;
+  readonly requestMemory: MemoryPool;
+  readonly responseMemory: MemoryPool;
 
-  constructor(private readonly options: SocketServerOptions) {}
+  constructor(private readonly options: SocketServerOptions) {
+    this.requestMemory = new MemoryPool(options.queuedMaxRequestBytes ?? -1);
+    this.responseMemory = new MemoryPool(options.queuedMaxResponseBytes ?? -1);
+  }
 
   get boundListeners(): readonly BoundListener[] {
     return this.bound;
@@ -148,10 +164,12 @@ export class SocketServer {
       localPort: socket.localPort ?? 0,
       clientSoftwareName: undefined,
       clientSoftwareVersion: undefined,
+      responseMemory: new ConnectionResponseMemory(this.responseMemory, this.options.connectionMaxQueuedResponseBytes ?? -1),
     };
     const connection = new Connection(adopted, info, {
       maxFrameBytes: this.options.maxFrameBytes,
       maxInflightRequests: this.options.maxInflightRequests,
+      requestMemory: this.requestMemory,
       idleTimeoutMs: this.options.idleTimeoutMs,
       processor: this.options.processor,
       logger,
