@@ -169,7 +169,9 @@ test('EIO on one of two log dirs: its partitions answer KAFKA_STORAGE_ERROR, the
   await producer.connect();
   t.after(() => producer.disconnect());
   await producer.send({ topic: 'healthy', acks: -1, messages: [{ value: 'a' }, { value: 'b' }] });
-  const consumer = kafka.consumer({ groupId: 'after-failure' });
+  // No restart after a crash: a restart scheduled once the broker has closed would retry
+  // forever and keep the test process alive (KafkaJS's disconnect does not cancel it).
+  const consumer = kafka.consumer({ groupId: 'after-failure', retry: { restartOnFailure: async () => false } });
   await consumer.connect();
   t.after(() => consumer.disconnect());
   const values: string[] = [];
@@ -186,6 +188,9 @@ test('EIO on one of two log dirs: its partitions answer KAFKA_STORAGE_ERROR, the
   const errorLines = lines.filter((l) => l.includes('level=error'));
   assert.equal(errorLines.length, 1, `one error line, not one per request:\n${errorLines.join('\n')}`);
   assert.equal(broker.services.closing, false, 'the broker keeps running');
+  // Clients leave before the broker closes (t.after hooks run in registration order).
+  await consumer.disconnect();
+  await producer.disconnect();
 });
 
 test('durable acks: a failed fdatasync answers KAFKA_STORAGE_ERROR, never success, even once fsync works again', async (t) => {
