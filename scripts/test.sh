@@ -35,6 +35,8 @@ SERIAL=(
   test/compat/groups-durability.test.ts          # a SIGKILLed broker must restart within its static members' 10 s sessions
   packages/broker/test/admin-kafkajs.test.ts     # asserts no event-loop stall while 3,000 partitions are deleted
   packages/broker/test/broker-api-versions.test.ts # asserts start-up under a second
+  test/compat/abuse-slow-reader.test.ts          # asserts RSS and a good client's p99 < 100 ms under the slow-reader attack
+  packages/broker/test/create-topics-scale.test.ts # asserts the event loop's longest stall while 10,000 logs are created
 )
 
 if [ "${1:-}" = "--long" ]; then

@@ -11,8 +11,22 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import { createLogger, startBroker } from '@tributary/broker';
+
+/**
+ * A test file ends when its tests have: a KafkaJS consumer that crashed after its broker
+ * closed (t.after hooks run in registration order, so the broker's close comes before the
+ * clients' disconnects) schedules a restart that its disconnect does not cancel, and that
+ * restart retries for ever, keeping the file's process alive after every result is
+ * reported. Once the file's last hook has run, anything still holding the event loop
+ * after a grace period is such a leftover: exit with the status the runner has set
+ * (failures keep their non-zero code). The timer is unref'd, so a clean file exits at once.
+ */
+const LEFTOVER_GRACE_MS = 3000;
+after(() => {
+  setTimeout(() => process.exit(), LEFTOVER_GRACE_MS).unref();
+});
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 /** Debian's Python, which has python3-confluent-kafka and python3-kafka installed. */
