@@ -161,7 +161,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const dynamicConfig = new DynamicConfig({ staticConfig, metadata, nodeId, logManager, logger: logger.child({ component: 'config' }) });
     closeables.push(async () => dynamicConfig.close());
     const currentConfig = (): BrokerConfig => dynamicConfig.current;
-    const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'replica' }) });
+    const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, logger: logger.child({ component: 'replica' }) });
     closeables.push(async () => replicaManager.close());
     const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }) });
     const groupCoordinator = new GroupCoordinator({

@@ -20,39 +20,19 @@ import {
   type FetchResponsePartitionData,
   type LegacyMessageInput,
 } from '@tributary/protocol';
-import { startBrokerWithClient, type TestContext } from './helpers/broker.js';
+import { createTopic as createTopicOn, fetchPartition, startBrokerWithClient, type TestContext } from './helpers/broker.js';
 
 const b = (s: string) => Buffer.from(s);
 
 async function setup(t: TestContext) {
   const { broker, client } = await startBrokerWithClient(t, 'legacy');
-  const createTopic = async (name: string, configs: Record<string, string> = {}) => {
-    const created = await client.request('CreateTopics', 7, {
-      topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, value]) => ({ name: k, value })) }],
-      timeoutMs: 5000,
-      validateOnly: false,
-    });
-    assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE, `CreateTopics ${name}: ${created.topics[0]!.errorMessage}`);
-  };
+  const createTopic = (name: string, configs: Record<string, string> = {}) => createTopicOn(client, name, configs);
   const produce = async (version: number, topic: string, records: Buffer) => {
     const r = await client.request('Produce', version, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] });
     return r.responses[0]!.partitionResponses[0]!;
   };
-  const fetch = async (version: number, topic: string, fetchOffset: number, partitionMaxBytes = 1 << 20): Promise<FetchResponsePartitionData> => {
-    const r = await client.request('Fetch', version, {
-      replicaId: -1,
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 1 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes }] }],
-      forgottenTopicsData: [],
-      rackId: '',
-    });
-    return r.responses[0]!.partitions[0]!;
-  };
+  const fetch = async (version: number, topic: string, fetchOffset: number, partitionMaxBytes = 1 << 20): Promise<FetchResponsePartitionData> =>
+    (await fetchPartition(client, version, topic, 0, fetchOffset, partitionMaxBytes, 1 << 20)).responses[0]!.partitions[0]!;
   /** The v2 batches stored, as a current fetcher (Fetch v12) sees them. */
   const storedBatches = async (topic: string) => {
     const data = await fetch(12, topic, 0);

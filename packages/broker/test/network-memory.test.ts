@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { SocketServer } from '../src/network/socket-server.js';
+import type { SocketServer } from '../src/network/socket-server.js';
 import type { SocketServerOptions } from '../src/network/socket-server.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from '../src/network/request-processor.js';
 import { ConnectionResponseMemory, MemoryPool } from '../src/network/memory-budget.js';
-import { createLogger } from '../src/logger.js';
+import { startSocketServer } from './helpers/socket-server.js';
 
 // Test frame body: int32 id | int32 delayMs | int8 pipelined (1) or exclusive (0) | int32 responseBytes | padding
 function frame(id: number, delayMs: number, pipelined: boolean, responseBytes = 4, padding = 0): Buffer {
@@ -52,20 +52,8 @@ class TestProcessor implements RequestProcessor {
   }
 }
 
-async function startServer(processor: RequestProcessor, overrides: Partial<SocketServerOptions> = {}): Promise<{ server: SocketServer; port: number }> {
-  const server = new SocketServer({
-    listeners: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 0, securityProtocol: 'PLAINTEXT' }],
-    processor,
-    logger: createLogger({ level: 'silent' }),
-    maxFrameBytes: 1 << 20,
-    maxInflightRequests: 100,
-    idleTimeoutMs: 0,
-    maxConnections: 1000,
-    maxConnectionsPerIp: 1000,
-    ...overrides,
-  });
-  const [bound] = await server.start();
-  return { server, port: bound!.port };
+function startServer(processor: RequestProcessor, overrides: Partial<SocketServerOptions> = {}): Promise<{ server: SocketServer; port: number }> {
+  return startSocketServer(processor, overrides, 1 << 20);
 }
 
 function open(port: number): Promise<Socket> {

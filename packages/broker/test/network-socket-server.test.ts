@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { SocketServer } from '../src/network/socket-server.js';
+import type { SocketServer } from '../src/network/socket-server.js';
 import type { SocketServerOptions } from '../src/network/socket-server.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from '../src/network/request-processor.js';
-import { createLogger } from '../src/logger.js';
+import { startSocketServer } from './helpers/socket-server.js';
 
 // Test frame body: int32 id | int32 delayMs | int8 mode (0 answer, 1 no response, 2 close)
 function frame(id: number, delayMs = 0, mode = 0, padding = 0): Buffer {
@@ -46,21 +46,8 @@ class TestProcessor implements RequestProcessor {
   }
 }
 
-async function startServer(processor: RequestProcessor, overrides: Partial<SocketServerOptions> = {}): Promise<{ server: SocketServer; port: number; lines: string[] }> {
-  const lines: string[] = [];
-  const server = new SocketServer({
-    listeners: [{ name: 'PLAINTEXT', host: '127.0.0.1', port: 0, securityProtocol: 'PLAINTEXT' }],
-    processor,
-    logger: createLogger({ level: 'debug', sink: (line) => lines.push(line) }),
-    maxFrameBytes: 1000,
-    maxInflightRequests: 100,
-    idleTimeoutMs: 0,
-    maxConnections: 1000,
-    maxConnectionsPerIp: 1000,
-    ...overrides,
-  });
-  const [bound] = await server.start();
-  return { server, port: bound!.port, lines };
+function startServer(processor: RequestProcessor, overrides: Partial<SocketServerOptions> = {}): Promise<{ server: SocketServer; port: number; lines: string[] }> {
+  return startSocketServer(processor, overrides, 1000);
 }
 
 /** A client that collects response ids and notices the close. */

@@ -25,7 +25,7 @@ import {
   type ProduceResponsePartitionProduceResponse,
   type RecordInput,
 } from '@tributary/protocol';
-import { startBrokerWithClient, type TestContext } from './helpers/broker.js';
+import { createTopic as createTopicOn, fetchPartition, startBrokerWithClient, type TestContext } from './helpers/broker.js';
 import { RawClient } from './helpers/raw-client.js';
 import { createLogger, startBroker } from '../src/index.js';
 
@@ -34,14 +34,7 @@ const PRODUCE_VERSION = 9;
 async function setup(t: TestContext) {
   const { broker, client } = await startBrokerWithClient(t, 'produce-validation');
 
-  const createTopic = async (name: string, configs: Record<string, string> = {}) => {
-    const created = await client.request('CreateTopics', 7, {
-      topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, value]) => ({ name: k, value })) }],
-      timeoutMs: 5000,
-      validateOnly: false,
-    });
-    assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE, `CreateTopics ${name}: ${created.topics[0]!.errorMessage}`);
-  };
+  const createTopic = (name: string, configs: Record<string, string> = {}) => createTopicOn(client, name, configs);
 
   const produce = async (topic: string, records: Buffer, version = PRODUCE_VERSION): Promise<ProduceResponsePartitionProduceResponse> => {
     const r = await client.request('Produce', version, {
@@ -54,18 +47,7 @@ async function setup(t: TestContext) {
   };
 
   const fetch = (topic: string, version: number): Promise<FetchResponse> =>
-    client.request('Fetch', version, {
-      replicaId: -1,
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 8 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 8 << 20, currentLeaderEpoch: -1, logStartOffset: -1 }] }],
-      forgottenTopicsData: [],
-      rackId: '',
-    });
+    fetchPartition(client, version, topic, 0);
 
   /** The batches of the partition's first segment file, as stored on disk. */
   const onDisk = (topic: string): Buffer[] => {

@@ -27,7 +27,7 @@ import {
   type ProduceResponsePartitionProduceResponse,
 } from '@tributary/protocol';
 import { RawClient } from './helpers/raw-client.js';
-import { startBrokerWithClient, type TestContext } from './helpers/broker.js';
+import { createTopic as createTopicOn, fetchPartition, startBrokerWithClient, type TestContext } from './helpers/broker.js';
 import { framePool } from '../src/network/frame-pool.js';
 import { LOG_CREATION_STEP } from '../src/replica/replica-manager.js';
 import { existsSync } from 'node:fs';
@@ -41,14 +41,7 @@ const LATEST_TIMESTAMP = -1;
 async function setup(t: TestContext) {
   const { broker, client } = await startBrokerWithClient(t, 'produce');
 
-  const createTopic = async (name: string, numPartitions: number, configs: Record<string, string> = {}) => {
-    const created = await client.request('CreateTopics', 7, {
-      topics: [{ name, numPartitions, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, value]) => ({ name: k, value })) }],
-      timeoutMs: 5000,
-      validateOnly: false,
-    });
-    assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE, `CreateTopics ${name}: ${created.topics[0]!.errorMessage}`);
-  };
+  const createTopic = (name: string, numPartitions: number, configs: Record<string, string> = {}) => createTopicOn(client, name, configs, numPartitions);
 
   /** ListOffsets latest: the log end offset a consumer sees (the high watermark). */
   const latestOffset = async (topic: string, partition: number): Promise<number> => {
@@ -64,18 +57,7 @@ async function setup(t: TestContext) {
 
   /** Every record of the partition from offset 0, as [offset, value] pairs in log order. */
   const fetchAll = async (topic: string, partition: number): Promise<[number, string][]> => {
-    const r = await client.request('Fetch', FETCH_VERSION, {
-      replicaId: -1,
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 8 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition, fetchOffset: 0, partitionMaxBytes: 8 << 20, currentLeaderEpoch: -1, logStartOffset: -1 }] }],
-      forgottenTopicsData: [],
-      rackId: '',
-    });
+    const r = await fetchPartition(client, FETCH_VERSION, topic, partition);
     assert.equal(r.errorCode, ErrorCode.NONE);
     const p = r.responses[0]!.partitions[0]!;
     assert.equal(p.errorCode, ErrorCode.NONE, `Fetch ${topic}-${partition}`);

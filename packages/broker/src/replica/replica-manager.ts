@@ -26,7 +26,6 @@ import {
 import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import type { MetadataChange, MetadataStore, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
-import type { BrokerConfig } from '../config/broker-config.js';
 import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
 import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
 
@@ -34,7 +33,6 @@ export interface ReplicaManagerDeps {
   readonly logManager: LogManager;
   readonly metadata: MetadataStore;
   readonly nodeId: number;
-  readonly config: () => BrokerConfig;
   readonly logger: Logger;
 }
 
@@ -101,7 +99,6 @@ export class ReplicaManager {
   readonly logManager: LogManager;
   private readonly metadata: MetadataStore;
   private readonly nodeId: number;
-  private readonly config: () => BrokerConfig;
   private readonly logger: Logger;
   /** Fetches waiting for data, by log. */
   private readonly waiters = new Map<Log, Set<() => void>>();
@@ -125,7 +122,6 @@ export class ReplicaManager {
     this.logManager = deps.logManager;
     this.metadata = deps.metadata;
     this.nodeId = deps.nodeId;
-    this.config = deps.config;
     this.logger = deps.logger;
     this.reconcile();
     this.unsubscribe = this.metadata.subscribe((change) => this.onMetadataChange(change));
