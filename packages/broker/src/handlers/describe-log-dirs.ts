@@ -40,8 +40,7 @@ export const describeLogDirsHandler: Handler<'DescribeLogDirs'> = {
         results.push({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, logDir: dir, topics: [], totalBytes: -1, usableBytes: -1 });
         continue;
       }
-      const logs = dirs.length === 1 ? manager.allLogs() : manager.logsIn(dir);
-      results.push(await describeDir(dir, logs, wanted, ctx));
+      results.push(await describeDir(dir, manager.logsIn(dir), wanted, ctx));
     }
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results };
   },
