@@ -107,6 +107,8 @@ export class Log {
   readonly dir: string;
   readonly topic: string;
   readonly partition: number;
+  /** `<topic>-<partition>`, Kafka's name for the partition in messages (built once, not per append). */
+  readonly topicPartition: string;
   readonly clock: Clock;
   config: LogConfig;
   /** Sorted by base offset; never empty; the last is the active segment. */
@@ -136,6 +138,7 @@ export class Log {
     this.dir = state.dir;
     this.topic = state.topic;
     this.partition = state.partition;
+    this.topicPartition = `${state.topic}-${state.partition}`;
     this.clock = state.clock;
     this.config = state.config;
     this.segments = state.segments;

@@ -360,7 +360,7 @@ export class ReplicaManager {
       compacted: config.cleanupPolicy.includes('compact'),
       timestampType: TIMESTAMP_TYPE_CODE[config.messageTimestampType],
       nowMs: req.nowMs,
-      topicPartition: `${req.topic}-${req.partition}`,
+      topicPartition: view.log.topicPartition,
     };
     if (limits.beforeMaxMs !== undefined) options.timestampBeforeMaxMs = limits.beforeMaxMs;
     if (limits.afterMaxMs !== undefined) options.timestampAfterMaxMs = limits.afterMaxMs;
