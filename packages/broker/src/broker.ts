@@ -165,8 +165,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     closeables.push(async () => replicaManager.close());
     const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }) });
     const groupCoordinator = new GroupCoordinator({
-      // The topic's typed config (its override, else log.flush.durable.acks), kept current by dynamicConfig.
-      log: new ConsumerOffsetsLog(replicaManager, CONSUMER_OFFSETS, () => logManager.configFor(CONSUMER_OFFSETS).flushDurableAcks),
+      log: new ConsumerOffsetsLog(replicaManager, CONSUMER_OFFSETS, config.number('offsets.commit.timeout.ms')),
       config: {
         groupMinSessionTimeoutMs: config.number('group.min.session.timeout.ms'),
         groupMaxSessionTimeoutMs: config.number('group.max.session.timeout.ms'),

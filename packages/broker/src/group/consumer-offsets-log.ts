@@ -3,9 +3,11 @@
  * one partition, and replay of a partition at start-up.
  *
  * Records go in as ordinary v2 batches (uncompressed, CreateTime = now), so tools that read
- * the topic (kcat, Burrow) see what Kafka would write. Appends are synchronous writes to
- * the log, answered in call order; like the rest of the single-node broker they survive
- * kill -9 from the page cache, and `flush.durable.acks` (broker-wide) adds an fdatasync.
+ * the topic (kcat, Burrow) see what Kafka would write. Appends go through the partition's
+ * own append path like any produce (Partition.appendAsCoordinator: its append queue, its
+ * high watermark, acks=all over the ISR within offsets.commit.timeout.ms, min.insync.replicas
+ * and the topic's flush.durable.acks), as Kafka's coordinator appends with acks=-1 and
+ * origin COORDINATOR.
  */
 import { decodeBatchSync, encodeBatchSync, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
@@ -19,7 +21,8 @@ export class ConsumerOffsetsLog implements CoordinatorLog {
   constructor(
     private readonly replicaManager: ReplicaManager,
     private readonly topic: string,
-    private readonly durable: () => boolean,
+    /** offsets.commit.timeout.ms: how long an append waits for the ISR. */
+    private readonly commitTimeoutMs: number,
   ) {}
 
   private log(partition: number): Log {
@@ -34,9 +37,7 @@ export class ConsumerOffsetsLog implements CoordinatorLog {
     if ('errorCode' in view) throw Object.assign(new Error(`${this.topic}-${partition} is not available here`), { errorCode: view.errorCode });
     const now = Date.now();
     const batch = encodeBatchSync({ baseOffset: 0, timestamp: now, records: records.map((r) => ({ key: r.key, value: r.value, timestamp: now })) });
-    view.log.append(batch, { leaderEpoch: view.state.leaderEpoch });
-    this.replicaManager.appended(view.log);
-    if (this.durable()) await view.log.waitForFlush(view.log.logEndOffset);
+    await view.partition.appendAsCoordinator(batch, this.commitTimeoutMs);
   }
 
   async replay(partition: number, onRecord: (key: Buffer, value: Buffer | null) => void): Promise<void> {

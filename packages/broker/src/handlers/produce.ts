@@ -7,9 +7,11 @@
  * - Each partition carries exactly one v2 record batch; it is validated (size, magic, CRC,
  *   counts, framing, compression, timestamps), sequence-checked for idempotent producers,
  *   given offsets and the leader epoch in place, and appended. Errors are per partition.
- * - acks=0: no response at all (NO_RESPONSE); acks=1: answered once written to the log;
- *   acks=-1: answered once on every in-sync replica (here: this broker) and, with
- *   flush.durable.acks, fdatasync'ed.
+ * - acks=0: no response at all (NO_RESPONSE); acks=1: answered once written to the leader's
+ *   log; acks=-1: answered once the high watermark passes the batch (every in-sync replica
+ *   has it) and, with flush.durable.acks, fdatasync'ed; REQUEST_TIMED_OUT after timeout_ms,
+ *   NOT_ENOUGH_REPLICAS (before the append) and NOT_ENOUGH_REPLICAS_AFTER_APPEND (the ISR
+ *   shrank below min.insync.replicas while waiting) as in Kafka's DelayedProduce.
  * - LogAppendTime topics report the broker's append time (else -1).
  * - Per-record refusals (no key in a compacted topic, a timestamp outside the
  *   message.timestamp.* window) fail the batch and list every refused record in
@@ -77,7 +79,7 @@ export const produceHandler: Handler<'Produce'> = {
     let waiting = false;
     const results: (PartitionAppendResult | Promise<PartitionAppendResult>)[][] = req.topicData.map((topic) =>
       topic.partitionData.map((p) => {
-        const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs };
+        const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs, timeoutMs: req.timeoutMs };
         const r = version <= LAST_LEGACY_VERSION ? appendLegacy(replicaManager, append) : replicaManager.append(append);
         if (r instanceof Promise) waiting = true;
         return r;

@@ -1,33 +1,20 @@
 /**
- * The replica manager owns this broker's partitions: it keeps the storage logs in step
- * with the metadata store, runs the produce path (validate, sequence-check, append,
- * acks) and wakes long-polling fetches when data arrives.
- *
- * Single node: this broker is leader of every partition and the ISR is {this broker},
- * so the high watermark moves to the log end offset as soon as an append is written.
- * Appends are synchronous writes into the page cache, which survive kill -9; with
- * `flush.durable.acks` an acks=all produce is answered only after fdatasync (group commit,
- * in storage) for power-loss safety.
- *
- * Ordering: a Produce request may wait for validation (decompression runs off-thread),
- * and requests on one connection are processed concurrently, so each partition has an
- * append queue. A request takes its place in the queue synchronously, in arrival order,
- * before its first await; the append itself then happens in that order whatever order
- * validations finish in.
+ * The replica manager maps this broker's topic-partitions to their Partition objects
+ * (replica/partition.ts, which owns everything per partition: log, role, ISR, high
+ * watermark, append queue, producer state, waiters) and keeps them in step with the
+ * metadata store: it creates the logs of the partitions this broker replicates (in steps,
+ * see LOG_CREATION_STEP), tells each partition its leader, epoch and ISR on every change
+ * (makeLeader / makeFollower), starts and stops the follower fetchers, and runs the leader's
+ * periodic ISR check (replica.lag.time.max.ms). Kafka's ReplicaManager, without the
+ * request handling: Produce and Fetch call into the partition.
  */
-import {
-  ErrorCode,
-  assertAtMost,
-  setMaxTimestamp,
-  validateBatchSync,
-  type BatchValidation,
-  type BatchValidationOptions,
-} from '@tributary/protocol';
-import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
+import { ErrorCode } from '@tributary/protocol';
+import { LogManager, type Log } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import type { MetadataChange, MetadataStore, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
-import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
-import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
+import { Partition, failure, type AppendRequest, type PartitionAppendResult } from './partition.js';
+
+export { advanceHighWatermark, type AppendRequest, type PartitionAppendResult } from './partition.js';
 
 export interface ReplicaManagerDeps {
   readonly logManager: LogManager;
@@ -40,35 +27,17 @@ export interface PartitionView {
   readonly topic: TopicMetadata;
   readonly state: PartitionState;
   readonly log: Log;
+  readonly partition: Partition;
 }
 
-/** The outcome of appending one partition's records, as the Produce response reports it. */
-export interface PartitionAppendResult {
-  errorCode: number;
-  errorMessage: string | null;
-  baseOffset: number;
-  logAppendTimeMs: number;
-  logStartOffset: number;
-  recordErrors: { batchIndex: number; batchIndexErrorMessage: string | null }[];
+/** Hooks the follower fetchers plug into (replica-fetcher.ts); absent, followers do not fetch. */
+export interface FollowerHooks {
+  /** The partition now follows `state.leader` in `state.leaderEpoch`. */
+  startFollowing(partition: Partition): void;
+  /** The partition no longer follows (leader now, gone, or out of the replica list). */
+  stopFollowing(partition: Partition): void;
+  close(): void;
 }
-
-export interface AppendRequest {
-  readonly topic: string;
-  readonly partition: number;
-  readonly records: Buffer | null;
-  readonly acks: number;
-  readonly produceVersion: number;
-  readonly nowMs: number;
-}
-
-/**
- * Refusals Kafka reports without a message or log start offset: its "unknown append info"
- * (ReplicaManager.appendToLocalLog), and zstd below Produce v7, which Kafka refuses in
- * KafkaApis before the replica manager (ProduceRequest.validateRecords).
- */
-const UNKNOWN_APPEND_INFO_ERRORS = new Set<number>([ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.RECORD_LIST_TOO_LARGE, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE]);
-
-const TIMESTAMP_TYPE_CODE = { CreateTime: 0, LogAppendTime: 1 } as const;
 
 /**
  * Logs created per turn of the event loop, whatever the number of topics they belong to.
@@ -100,11 +69,8 @@ export class ReplicaManager {
   private readonly metadata: MetadataStore;
   private readonly nodeId: number;
   private readonly logger: Logger;
-  /** Fetches waiting for data, by log. */
-  private readonly waiters = new Map<Log, Set<() => void>>();
-  /** The tail of each partition's append queue. */
-  private readonly appendTails = new Map<Log, Promise<void>>();
-  private readonly producerStates = new Map<Log, ProducerStateTable>();
+  /** This broker's replicas, by `topic\0partition`. */
+  private readonly partitions = new Map<string, Partition>();
   /** Partitions in the metadata whose logs are still being created (`topicId:partition`). */
   private readonly creating = new Set<string>();
   /** One queue for every topic's pending logs, oldest first; `creationHead` is its front. */
@@ -117,6 +83,8 @@ export class ReplicaManager {
   private creationTurnScheduled = false;
   private closed = false;
   private readonly unsubscribe: () => void;
+  private followerHooks: FollowerHooks | undefined;
+  private isrTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ReplicaManagerDeps) {
     this.logManager = deps.logManager;
@@ -125,6 +93,29 @@ export class ReplicaManager {
     this.logger = deps.logger;
     this.reconcile();
     this.unsubscribe = this.metadata.subscribe((change) => this.onMetadataChange(change));
+  }
+
+  /**
+   * Starts the replication duties: `hooks` run the follower fetchers (the partitions already
+   * following start now), and every `replicaLagTimeMaxMs / 2` the leader checks its ISRs, as
+   * Kafka's isr-expiration task does.
+   */
+  startReplication(hooks: FollowerHooks, replicaLagTimeMaxMs: number): void {
+    this.followerHooks = hooks;
+    for (const p of this.partitions.values()) if (p.role === 'follower') hooks.startFollowing(p);
+    this.isrTimer = setInterval(() => this.maybeShrinkIsr(Date.now(), replicaLagTimeMaxMs), Math.max(1, Math.floor(replicaLagTimeMaxMs / 2)));
+    this.isrTimer.unref();
+  }
+
+  /** The leader's periodic ISR check over every partition it leads. */
+  maybeShrinkIsr(nowMs: number, replicaLagTimeMaxMs: number): void {
+    for (const p of this.partitions.values()) {
+      try {
+        p.maybeShrinkIsr(nowMs, replicaLagTimeMaxMs);
+      } catch (err) {
+        this.logger.error('ISR check failed', { topic: p.topic, partition: p.partition, err });
+      }
+    }
   }
 
   /**
@@ -226,24 +217,26 @@ export class ReplicaManager {
     return true;
   }
 
+  /** The log and its Partition, which takes the role the metadata gives this broker. */
   private ensureLog(topic: TopicMetadata, p: PartitionState): Log {
     const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition);
-    this.maybeIncrementHighWatermark(log, p);
+    const key = partitionKey(topic.name, p.partition);
+    let partition = this.partitions.get(key);
+    if (partition === undefined || partition.log !== log) {
+      partition = new Partition({ nodeId: this.nodeId, metadata: this.metadata, logManager: this.logManager, logger: this.logger }, log, topic, p);
+      this.partitions.set(key, partition);
+    }
+    this.applyState(partition, topic, p);
     return log;
   }
 
-  /**
-   * A leader whose ISR is itself alone has committed everything it holds, so its high
-   * watermark is its log end offset (Kafka's Partition.makeLeader calls
-   * maybeIncrementLeaderHW for this case). It matters at start-up: the checkpointed high
-   * watermark lags by up to replica.high.watermark.checkpoint.interval.ms, and after a
-   * kill -9 acknowledged records past it would stay invisible to consumers (and to
-   * ListOffsets latest) until the next append to the partition.
-   */
-  private maybeIncrementHighWatermark(log: Log, p: PartitionState): void {
-    if (p.leader !== this.nodeId) return;
-    if (p.isr.some((replica) => replica !== this.nodeId)) return;
-    if (log.highWatermark < log.logEndOffset) advanceHighWatermark(log, log.logEndOffset);
+  /** Tells a partition its state from the metadata and starts or stops its fetching. */
+  private applyState(partition: Partition, topic: TopicMetadata, state: PartitionState): void {
+    const { from, to, epochChanged } = partition.update(topic, state);
+    const hooks = this.followerHooks;
+    if (hooks === undefined) return;
+    if (from === 'follower' && (to !== 'follower' || epochChanged)) hooks.stopFollowing(partition);
+    if (to === 'follower' && (from !== 'follower' || epochChanged)) hooks.startFollowing(partition);
   }
 
   private onMetadataChange(change: MetadataChange): void {
@@ -253,12 +246,22 @@ export class ReplicaManager {
         case 'partitions-created':
           this.createLogsInSteps(change.topic);
           break;
+        case 'partition-changed': {
+          const { topic, after } = change;
+          const partition = this.partitions.get(partitionKey(topic.name, after.partition));
+          if (partition !== undefined) this.applyState(partition, topic, after);
+          else if (after.replicas.includes(this.nodeId) && !this.creating.has(creationKey(topic, after.partition))) {
+            // Reassigned here: a new replica (the controller's reassignment adds it).
+            this.ensureLog(topic, after);
+          }
+          break;
+        }
         case 'topic-deleted': {
           const doomed: { topic: string; partition: number }[] = [];
           for (const p of change.topic.partitions) {
+            this.forget(change.topic.name, p.partition);
             const log = this.logManager.getLog(change.topic.name, p.partition);
             if (log === undefined) continue;
-            this.forget(log);
             doomed.push({ topic: change.topic.name, partition: p.partition });
           }
           this.logManager.deleteLogs(doomed).catch((err) => {
@@ -274,12 +277,23 @@ export class ReplicaManager {
     }
   }
 
-  private forget(log: Log): void {
-    this.producerStates.delete(log);
-    this.appendTails.delete(log);
-    const waiting = this.waiters.get(log);
-    this.waiters.delete(log);
-    if (waiting) for (const wake of waiting) wake();
+  private forget(topic: string, partitionIndex: number): void {
+    const key = partitionKey(topic, partitionIndex);
+    const partition = this.partitions.get(key);
+    if (partition === undefined) return;
+    this.partitions.delete(key);
+    if (partition.role === 'follower') this.followerHooks?.stopFollowing(partition);
+    partition.close();
+  }
+
+  /** This broker's replica of a partition, whatever its role. */
+  getPartition(topic: string, partition: number): Partition | undefined {
+    return this.partitions.get(partitionKey(topic, partition));
+  }
+
+  /** Every replica on this broker. */
+  allPartitions(): IterableIterator<Partition> {
+    return this.partitions.values();
   }
 
   /** The partition if it exists and this broker leads it. */
@@ -296,166 +310,16 @@ export class ReplicaManager {
     const log = this.logManager.getLog(topic.name, partition);
     if (log === undefined && this.creating.has(creationKey(topic, partition))) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (log === undefined || log.isClosed) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
-    return { topic, state, log };
+    const p = this.partitions.get(partitionKey(topic.name, partition));
+    if (p === undefined || p.log !== log) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    return { topic, state, log, partition: p };
   }
 
-  /**
-   * Appends one partition's records: the whole produce path for that partition.
-   * Never throws for bad client data; I/O failures surface as KAFKA_STORAGE_ERROR.
-   *
-   * The common case answers synchronously: nothing is queued ahead for the partition and
-   * the batch is uncompressed, so it is validated, appended and (unless acks=all waits
-   * for an fdatasync) answered in one go, without a promise. Otherwise the request takes
-   * its place in the partition's queue.
-   */
+  /** Appends one partition's produced records (Partition.appendRecordsToLeader). */
   append(req: AppendRequest): PartitionAppendResult | Promise<PartitionAppendResult> {
     const view = this.partition(req.topic, req.partition);
     if ('errorCode' in view) return failure(view.errorCode, null);
-    if (view.topic.internal) return failure(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${req.topic}`);
-    const { log } = view;
-    const records = req.records;
-    if (records === null || records.length === 0) return failure(ErrorCode.INVALID_RECORD, 'Produce request has no records for the partition');
-    const config = log.config;
-    if (req.acks === -1 && view.state.isr.length < config.minInsyncReplicas) {
-      // Kafka refuses before appending (Partition.appendRecordsToLeader), so a retry
-      // cannot duplicate the records; like Kafka, without an error message.
-      return failure(ErrorCode.NOT_ENOUGH_REPLICAS, null, [], log.logStartOffset);
-    }
-    const options = this.validationOptions(view, req);
-    const target = targetCompressionOf(view.log.config);
-    let validated: BatchValidation | undefined;
-    if (!this.appendTails.has(log)) {
-      validated = validateBatchSync(records, 0, options);
-      if (validated !== undefined && !needsRecompression(validated, target)) return this.afterAppend(view, req, this.appendValidated(view, req, validated, records));
-    }
-    // Validation (and recompression into the topic's codec) may start at once: it is pure.
-    // The append waits for its turn.
-    const validation = validateForAppend(records, options, target, config.maxMessageBytes, validated);
-    const previous = this.appendTails.get(log) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    this.appendTails.set(log, mine);
-    return (async () => {
-      try {
-        await previous;
-        const result = await validation;
-        return this.appendValidated(view, req, result.validation, result.records);
-      } finally {
-        release();
-        if (this.appendTails.get(log) === mine) this.appendTails.delete(log);
-      }
-    })().then((result) => this.afterAppend(view, req, result));
-  }
-
-  /** The checks of Kafka's LogValidator for this topic (see log-validator.ts). */
-  private validationOptions(view: PartitionView, req: AppendRequest): BatchValidationOptions {
-    const config = view.log.config;
-    const limits = timestampLimits(config);
-    const options: BatchValidationOptions = {
-      maxBatchBytes: config.maxMessageBytes,
-      origin: 'client',
-      produceVersion: req.produceVersion,
-      compacted: config.cleanupPolicy.includes('compact'),
-      timestampType: TIMESTAMP_TYPE_CODE[config.messageTimestampType],
-      nowMs: req.nowMs,
-      topicPartition: view.log.topicPartition,
-    };
-    if (limits.beforeMaxMs !== undefined) options.timestampBeforeMaxMs = limits.beforeMaxMs;
-    if (limits.afterMaxMs !== undefined) options.timestampAfterMaxMs = limits.afterMaxMs;
-    return options;
-  }
-
-  /** `records` is what to append: the produced batch, or that batch rebuilt in the topic's codec. */
-  private appendValidated(view: PartitionView, req: AppendRequest, validation: BatchValidation, records: Buffer): PartitionAppendResult {
-    const { log } = view;
-    if (!validation.ok) {
-      this.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, errorCode: validation.errorCode, reason: validation.message });
-      // Kafka answers these with its "unknown append info": no message, logStartOffset -1.
-      if (UNKNOWN_APPEND_INFO_ERRORS.has(validation.errorCode)) return failure(validation.errorCode, null);
-      if (validation.recordErrors !== undefined) {
-        // Kafka's RecordValidationException: the only refusal it answers with a message.
-        const recordErrors = validation.recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }));
-        return failure(validation.errorCode, validation.message, recordErrors, log.logStartOffset);
-      }
-      return failure(validation.errorCode, null, [], log.logStartOffset);
-    }
-    const header = validation.header;
-    if (header.size !== req.records!.length) {
-      // Kafka refuses this in KafkaApis (ProduceRequest.validateRecords): no message, no log start offset.
-      this.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, reason: `${req.records!.length} bytes with a first batch of ${header.size}: more than one batch` });
-      return failure(ErrorCode.INVALID_RECORD, null);
-    }
-    let producers: ProducerStateTable | undefined;
-    let check: SequenceCheck | undefined;
-    if (header.producerId >= 0) {
-      try {
-        producers = this.producerStateOf(log);
-      } catch (err) {
-        // Rebuilding reads the log: a read error has taken its directory offline.
-        return this.storageFailure('Append', req, log, err);
-      }
-      check = producers.check(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta);
-      if (check.kind === 'duplicate') {
-        return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.baseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, recordErrors: [] };
-      }
-      if (check.kind === 'error') return failure(check.errorCode, check.message, [], log.logStartOffset);
-    }
-    if (log.config.messageTimestampType === 'CreateTime') {
-      // Kafka keeps the batch's maxTimestamp equal to its largest record timestamp.
-      setMaxTimestamp(records, 0, 0, validation.maxTimestamp);
-    }
-    let appended: AppendResult;
-    try {
-      appended = log.append(records, { leaderEpoch: view.state.leaderEpoch, logAppendTimeMs: req.nowMs });
-    } catch (err) {
-      return this.storageFailure('Append', req, log, err);
-    }
-    producers?.record(header.producerId, header.producerEpoch, header.baseSequence, header.baseSequence + header.lastOffsetDelta, appended.baseOffset, appended.lastOffset);
-    this.appended(log);
-    return {
-      errorCode: ErrorCode.NONE,
-      errorMessage: null,
-      baseOffset: appended.baseOffset,
-      logAppendTimeMs: appended.logAppendTimeMs,
-      logStartOffset: appended.logStartOffset,
-      recordErrors: [],
-    };
-  }
-
-  /**
-   * acks=all in durable mode: the answer waits for fdatasync. (The ISR was checked before
-   * the append; Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND needs an ISR that shrinks while
-   * the request waits, which a single node's cannot.)
-   */
-  private afterAppend(view: PartitionView, req: AppendRequest, result: PartitionAppendResult): PartitionAppendResult | Promise<PartitionAppendResult> {
-    if (result.errorCode !== ErrorCode.NONE || req.acks !== -1) return result;
-    if (!view.log.config.flushDurableAcks) return result;
-    return view.log.waitForFlush(view.log.logEndOffset).then(
-      () => result,
-      (err: unknown) => this.storageFailure('Flush', req, view.log, err),
-    );
-  }
-
-  /**
-   * KAFKA_STORAGE_ERROR (retriable) for a failed append or flush, never a success: after a
-   * failed write or fdatasync nothing that depended on it is acknowledged. The storage layer
-   * has already logged the one line that matters (directory offline, or disk full, rate
-   * limited), so a failing request adds a debug line, not a stack per request.
-   */
-  private storageFailure(what: string, req: AppendRequest, log: Log, err: unknown): PartitionAppendResult {
-    if (err instanceof StorageError && err.code === StorageErrorCode.NO_SPACE) {
-      this.logManager.warnNoSpace(this.logManager.logDirOf(log), err.message);
-      this.logger.debug(`${what} refused: disk full`, { topic: req.topic, partition: req.partition });
-      return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'No space left in the log directory; nothing was written, retry once space is freed', [], -1);
-    }
-    if (err instanceof StorageError && (err.code === StorageErrorCode.LOG_DIR_OFFLINE || err.code === StorageErrorCode.LOG_CLOSED)) {
-      this.logger.debug(`${what} refused: log offline`, { topic: req.topic, partition: req.partition, reason: err.message });
-      return failure(ErrorCode.KAFKA_STORAGE_ERROR, `The log directory of ${req.topic}-${req.partition} is offline`, [], -1);
-    }
-    this.logger.error(`${what} failed`, { topic: req.topic, partition: req.partition, err });
-    return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not write to its log directory', [], -1);
+    return view.partition.appendRecordsToLeader(req);
   }
 
   /**
@@ -466,60 +330,52 @@ export class ReplicaManager {
     return this.logManager.getLog(topicName, partition)?.isOffline === true;
   }
 
-  private producerStateOf(log: Log): ProducerStateTable {
-    let table = this.producerStates.get(log);
-    if (table === undefined) {
-      table = ProducerStateTable.rebuild(log);
-      this.producerStates.set(log, table);
-    }
-    return table;
-  }
-
   /** Wakes the fetches waiting on logs that went offline, so they answer now rather than at maxWaitMs. */
   wakeOffline(): void {
-    for (const log of [...this.waiters.keys()]) if (log.isOffline) this.wake(log);
+    for (const p of this.partitions.values()) if (p.log.isOffline) p.wake();
+  }
+
+  private partitionOfLog(log: Log): Partition | undefined {
+    const p = this.partitions.get(partitionKey(log.topic, log.partition));
+    return p !== undefined && p.log === log ? p : undefined;
   }
 
   /**
-   * After a local append as leader (Produce, or a coordinator's internal topic): on a
-   * single node the ISR is this broker alone, so everything written is committed; the high
-   * watermark moves to the log end offset and waiting fetches wake.
+   * After a local append to a log as leader outside Partition's append path: the high
+   * watermark may move and waiting fetches wake. (Kept for callers that append directly.)
    */
   appended(log: Log): void {
-    advanceHighWatermark(log, log.logEndOffset);
-    this.wake(log);
+    const p = this.partitionOfLog(log);
+    if (p === undefined) return;
+    if (!p.maybeIncrementHighWatermark()) p.wake();
   }
 
   /** Wakes every fetch waiting on this log. */
   wake(log: Log): void {
-    const waiting = this.waiters.get(log);
-    if (waiting === undefined) return;
-    this.waiters.delete(log);
-    for (const wake of waiting) wake();
+    this.partitionOfLog(log)?.wake();
   }
 
   /**
-   * Resolves when any of the logs gets new data, or after `timeoutMs`, whichever is first.
-   * Used by Fetch's long poll.
+   * Resolves when any of the logs gets new data or a new high watermark, or after
+   * `timeoutMs`, whichever is first. Used by Fetch's long poll.
    */
   waitForData(logs: readonly Log[], timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
+      const partitions: Partition[] = [];
       const wake = () => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        for (const log of logs) this.waiters.get(log)?.delete(wake);
+        for (const p of partitions) p.removeWaiter(wake);
         resolve();
       };
       const timer = setTimeout(wake, timeoutMs);
       for (const log of logs) {
-        let set = this.waiters.get(log);
-        if (set === undefined) {
-          set = new Set();
-          this.waiters.set(log, set);
-        }
-        set.add(wake);
+        const p = this.partitionOfLog(log);
+        if (p === undefined) continue;
+        partitions.push(p);
+        p.addWaiter(wake);
       }
     });
   }
@@ -530,30 +386,17 @@ export class ReplicaManager {
     this.creationQueue = [];
     this.creationHead = 0;
     this.unsubscribe();
-    for (const [, set] of this.waiters) for (const wake of set) wake();
-    this.waiters.clear();
+    if (this.isrTimer !== undefined) clearInterval(this.isrTimer);
+    this.followerHooks?.close();
+    for (const p of this.partitions.values()) p.close();
   }
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\0${partition}`;
 }
 
 /** By topic id: a topic deleted and created again under its name is another topic. */
 function creationKey(topic: TopicMetadata, partition: number): string {
   return `${topic.topicId}:${partition}`;
-}
-
-function failure(
-  errorCode: number,
-  errorMessage: string | null,
-  recordErrors: PartitionAppendResult['recordErrors'] = [],
-  logStartOffset = -1,
-): PartitionAppendResult {
-  return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset, recordErrors };
-}
-
-/**
- * Moves a leader's high watermark to `offset`. It never goes back: only truncation lowers
- * it, inside storage. Storage asserts log start <= high watermark <= log end.
- */
-export function advanceHighWatermark(log: Pick<Log, 'highWatermark' | 'updateHighWatermark'>, offset: number): void {
-  const previous = log.highWatermark;
-  assertAtMost(previous, log.updateHighWatermark(offset), 'a leader high watermark never moves back');
 }

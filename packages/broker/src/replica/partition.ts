@@ -1,0 +1,657 @@
+/**
+ * One partition replica on this broker: Kafka's Partition (core/.../cluster/Partition.scala).
+ * It owns the log, the leader epoch and role (leader or follower, as the metadata says), the
+ * ISR, the high watermark's advance, the append queue, the idempotent-producer state, the
+ * fetches waiting for data and the acks=all produces waiting for the ISR.
+ *
+ * Leader:
+ * - appends from producers (origin client: Kafka's LogValidator checks) and from the group
+ *   coordinator (origin coordinator: the batch is the broker's own, so only its integrity
+ *   and size are checked, as Kafka's AppendOrigin.COORDINATOR skips the producer checks);
+ * - keeps each follower's fetch state (log end offset, last caught-up time) from its
+ *   Fetch requests; the high watermark is the smallest log end offset over the ISR and never
+ *   moves back (Kafka's maybeIncrementLeaderHW);
+ * - expands the ISR when a follower's fetch offset reaches the high watermark and the start
+ *   of the current leader epoch, and shrinks it (ReplicaManager's periodic check) when a
+ *   follower has not caught up for replica.lag.time.max.ms. The new ISR is written with
+ *   MetadataStore.updatePartition (compare-and-swap on the partition epoch, like Kafka's
+ *   AlterPartition); on a stale epoch the change is dropped and the next check retries
+ *   against the state the metadata now holds.
+ * - acks=all: the answer waits until the high watermark passes the batch (Kafka's
+ *   DelayedProduce), or the request's timeout (REQUEST_TIMED_OUT). min.insync.replicas is
+ *   checked before the append (NOT_ENOUGH_REPLICAS) and again when the high watermark passes
+ *   the batch (NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below it meanwhile).
+ *
+ * Follower: the log receives the leader's batches with their offsets (appendAsFollower)
+ * and its high watermark is min(leader's high watermark, own log end offset).
+ *
+ * Ordering: a Produce request may wait for validation (decompression runs off-thread),
+ * and requests on one connection are processed concurrently, so each partition has an
+ * append queue. A request takes its place in the queue synchronously, in arrival order,
+ * before its first await; the append itself then happens in that order whatever order
+ * validations finish in.
+ */
+import {
+  ErrorCode,
+  assertAtMost,
+  setMaxTimestamp,
+  validateBatchSync,
+  type BatchValidation,
+  type BatchValidationOptions,
+} from '@tributary/protocol';
+import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
+import type { Logger } from '../logger.js';
+import { MetadataError, type MetadataStore, type PartitionState, type TopicMetadata } from '../metadata/metadata-store.js';
+import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
+import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
+
+/** The outcome of appending one partition's records, as the Produce response reports it. */
+export interface PartitionAppendResult {
+  errorCode: number;
+  errorMessage: string | null;
+  baseOffset: number;
+  logAppendTimeMs: number;
+  logStartOffset: number;
+  recordErrors: { batchIndex: number; batchIndexErrorMessage: string | null }[];
+}
+
+export interface AppendRequest {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: Buffer | null;
+  readonly acks: number;
+  readonly produceVersion: number;
+  readonly nowMs: number;
+  /** How long an acks=all answer may wait for the ISR (Produce timeout_ms); unbounded when absent. */
+  readonly timeoutMs?: number;
+}
+
+export interface PartitionDeps {
+  readonly nodeId: number;
+  readonly metadata: MetadataStore;
+  readonly logManager: LogManager;
+  readonly logger: Logger;
+}
+
+/**
+ * Refusals Kafka reports without a message or log start offset: its "unknown append info"
+ * (ReplicaManager.appendToLocalLog), and zstd below Produce v7, which Kafka refuses in
+ * KafkaApis before the replica manager (ProduceRequest.validateRecords).
+ */
+const UNKNOWN_APPEND_INFO_ERRORS = new Set<number>([ErrorCode.CORRUPT_MESSAGE, ErrorCode.MESSAGE_TOO_LARGE, ErrorCode.RECORD_LIST_TOO_LARGE, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE]);
+
+const TIMESTAMP_TYPE_CODE = { CreateTime: 0, LogAppendTime: 1 } as const;
+
+/** What the leader knows of one follower, from its Fetch requests (Kafka's Replica). */
+export interface FollowerState {
+  /** The follower's log end offset: its last fetch offset; -1 until it has fetched in this leader epoch. */
+  logEndOffset: number;
+  /** When the follower last was caught up to the leader's log end offset (ms). */
+  lastCaughtUpTimeMs: number;
+  lastFetchTimeMs: number;
+  /** The leader's log end offset at the follower's previous fetch. */
+  lastFetchLeaderLogEndOffset: number;
+}
+
+/** An acks=all produce waiting for the high watermark to pass `requiredOffset` (Kafka's DelayedProduce). */
+interface DelayedProduce {
+  readonly requiredOffset: number;
+  readonly complete: (errorCode: number) => void;
+}
+
+export type PartitionRole = 'leader' | 'follower' | 'none';
+
+export class Partition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly log: Log;
+  private readonly deps: PartitionDeps;
+  private topicMeta: TopicMetadata;
+  private partitionState: PartitionState;
+  private currentRole: PartitionRole = 'none';
+  /** The log end offset when this broker became leader in the current epoch (Kafka's leaderEpochStartOffsetOpt). */
+  private leaderEpochStartOffset = 0;
+  /** The tail of the append queue; undefined while no append waits. */
+  private appendTail: Promise<void> | undefined;
+  private producers: ProducerStateTable | undefined;
+  /** Fetches waiting for data on this partition. */
+  private readonly waiters = new Set<() => void>();
+  private readonly followers = new Map<number, FollowerState>();
+  private delayedProduces: DelayedProduce[] = [];
+  /** An ISR change written to the metadata and not yet answered (Kafka's pending AlterPartition). */
+  private isrChangeInFlight = false;
+  private closed = false;
+
+  constructor(deps: PartitionDeps, log: Log, topic: TopicMetadata, state: PartitionState) {
+    this.deps = deps;
+    this.log = log;
+    this.topic = log.topic;
+    this.partition = log.partition;
+    this.topicMeta = topic;
+    this.partitionState = state;
+  }
+
+  get state(): PartitionState {
+    return this.partitionState;
+  }
+
+  get topicMetadata(): TopicMetadata {
+    return this.topicMeta;
+  }
+
+  get role(): PartitionRole {
+    return this.currentRole;
+  }
+
+  get isLeader(): boolean {
+    return this.currentRole === 'leader';
+  }
+
+  get leaderEpoch(): number {
+    return this.partitionState.leaderEpoch;
+  }
+
+  get isr(): readonly number[] {
+    return this.partitionState.isr;
+  }
+
+  /** The leader's view of a follower (tests and the ISR check). */
+  followerState(replicaId: number): Readonly<FollowerState> | undefined {
+    return this.followers.get(replicaId);
+  }
+
+  // ------------------------------------------------------------------ roles
+
+  /**
+   * Applies the partition's state from the metadata. Returns the role change, if any, for
+   * the replica manager to start or stop fetching.
+   */
+  update(topic: TopicMetadata, state: PartitionState): { from: PartitionRole; to: PartitionRole; epochChanged: boolean } {
+    const before = this.partitionState;
+    const from = this.currentRole;
+    this.topicMeta = topic;
+    this.partitionState = state;
+    const self = this.deps.nodeId;
+    const to: PartitionRole = state.leader === self ? 'leader' : state.replicas.includes(self) && state.leader >= 0 ? 'follower' : 'none';
+    const epochChanged = before.leaderEpoch !== state.leaderEpoch;
+    if (to === 'leader' && (from !== 'leader' || epochChanged)) this.makeLeader();
+    else if (to === 'follower' && (from !== 'follower' || epochChanged)) this.makeFollower();
+    else if (to === 'none' && from !== 'none') this.stepDown();
+    this.currentRole = to;
+    if (to === 'leader') {
+      // The ISR may have changed (our own write coming back, or the controller's).
+      for (const id of [...this.followers.keys()]) if (!state.replicas.includes(id)) this.followers.delete(id);
+      this.maybeIncrementHighWatermark();
+      this.checkDelayedProduces();
+    }
+    return { from, to, epochChanged };
+  }
+
+  /**
+   * Kafka's Partition.makeLeader: the followers' states start unknown (their log end offsets
+   * are learnt from their next fetch), the ones in the ISR counted as caught up now so the
+   * lag check does not drop them at once. A leader whose ISR is itself alone has committed
+   * everything it holds, so its high watermark moves to its log end offset: at start-up the
+   * checkpointed high watermark lags by up to replica.high.watermark.checkpoint.interval.ms,
+   * and after a kill -9 acknowledged records past it would otherwise stay invisible.
+   */
+  private makeLeader(): void {
+    const nowMs = Date.now();
+    this.followers.clear();
+    for (const id of this.partitionState.replicas) {
+      if (id === this.deps.nodeId) continue;
+      const inSync = this.partitionState.isr.includes(id);
+      this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: inSync ? nowMs : 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
+    }
+    this.leaderEpochStartOffset = this.log.logEndOffset;
+    this.isrChangeInFlight = false;
+  }
+
+  /** Kafka's Partition.makeFollower; the fetcher is started by the replica manager. */
+  private makeFollower(): void {
+    this.followers.clear();
+    this.failDelayedProduces(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    truncateOnBecomingFollower(this.log);
+    this.wake();
+  }
+
+  private stepDown(): void {
+    this.followers.clear();
+    this.failDelayedProduces(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    this.wake();
+  }
+
+  // ------------------------------------------------------------------ high watermark
+
+  /**
+   * Kafka's maybeIncrementLeaderHW: the high watermark is the smallest log end offset over
+   * the ISR (a follower not heard from in this epoch holds it where it is). It never moves
+   * back. Returns true when it moved; waiting fetches and acks=all produces are then woken.
+   */
+  maybeIncrementHighWatermark(): boolean {
+    if (this.currentRole !== 'leader' || this.log.isClosed) return false;
+    let hw = this.log.logEndOffset;
+    for (const id of this.partitionState.isr) {
+      if (id === this.deps.nodeId) continue;
+      const f = this.followers.get(id);
+      hw = Math.min(hw, f === undefined || f.logEndOffset < 0 ? this.log.highWatermark : f.logEndOffset);
+    }
+    if (hw <= this.log.highWatermark) return false;
+    advanceHighWatermark(this.log, hw);
+    this.wake();
+    this.checkDelayedProduces();
+    return true;
+  }
+
+  // ------------------------------------------------------------------ leader: followers
+
+  /**
+   * A follower's Fetch at `fetchOffset` (Kafka's updateFollowerFetchState): records its log
+   * end offset and caught-up time, maybe adds it to the ISR, maybe advances the high
+   * watermark. Fetches from brokers that are not replicas are not tracked.
+   */
+  updateFollowerFetchState(replicaId: number, fetchOffset: number, nowMs: number): void {
+    if (this.currentRole !== 'leader') return;
+    const f = this.followers.get(replicaId);
+    if (f === undefined) return;
+    const leaderEnd = this.log.logEndOffset;
+    // Caught up now if at the leader's end; else caught up as of the previous fetch if this
+    // fetch reaches what the leader's end was then (Kafka's Replica.updateFetchStateOrThrow).
+    if (fetchOffset >= leaderEnd) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, nowMs);
+    else if (fetchOffset >= f.lastFetchLeaderLogEndOffset) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, f.lastFetchTimeMs);
+    f.logEndOffset = fetchOffset;
+    f.lastFetchLeaderLogEndOffset = leaderEnd;
+    f.lastFetchTimeMs = nowMs;
+    this.maybeExpandIsr(replicaId, f);
+    this.maybeIncrementHighWatermark();
+  }
+
+  /** Kafka's isFollowerInSync: at or past the high watermark and the current epoch's start. */
+  private maybeExpandIsr(replicaId: number, f: FollowerState): void {
+    const state = this.partitionState;
+    if (state.isr.includes(replicaId) || !state.replicas.includes(replicaId)) return;
+    if (f.logEndOffset < this.log.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return;
+    this.alterIsr([...state.isr, replicaId], 'expand');
+  }
+
+  /**
+   * Kafka's maybeShrinkIsr: followers in the ISR that have not caught up to the leader's log
+   * end offset within `lagTimeMs` leave it. The ISR never loses the leader itself.
+   */
+  maybeShrinkIsr(nowMs: number, lagTimeMs: number): void {
+    if (this.currentRole !== 'leader') return;
+    const state = this.partitionState;
+    const outOfSync = state.isr.filter((id) => {
+      if (id === this.deps.nodeId) return false;
+      const f = this.followers.get(id);
+      return f === undefined || nowMs - f.lastCaughtUpTimeMs > lagTimeMs;
+    });
+    if (outOfSync.length === 0) return;
+    this.deps.logger.info('Shrinking the ISR: followers have not caught up', { topic: this.topic, partition: this.partition, outOfSync, lagTimeMs });
+    this.alterIsr(state.isr.filter((id) => !outOfSync.includes(id)), 'shrink');
+  }
+
+  /**
+   * Writes a new ISR (Kafka's AlterPartition, here a compare-and-swap in the metadata store).
+   * One change at a time; on a stale partition epoch the change is dropped: the metadata
+   * store has applied the newer state (update() saw it) and the next check decides again.
+   */
+  private alterIsr(isr: number[], why: 'expand' | 'shrink'): void {
+    if (this.isrChangeInFlight || this.closed) return;
+    this.isrChangeInFlight = true;
+    const state = this.partitionState;
+    this.deps.metadata.updatePartition({ topic: this.topic, partition: this.partition, expectedPartitionEpoch: state.partitionEpoch, isr }).then(
+      () => {
+        this.isrChangeInFlight = false;
+      },
+      (err: unknown) => {
+        this.isrChangeInFlight = false;
+        const stale = err instanceof MetadataError && err.code === 'TRIB_ERR_STALE_PARTITION_EPOCH';
+        if (stale) this.deps.logger.info('ISR change lost to a newer partition state; will decide again', { topic: this.topic, partition: this.partition, why });
+        else this.deps.logger.warn('Writing the ISR failed', { topic: this.topic, partition: this.partition, why, err });
+      },
+    );
+  }
+
+  // ------------------------------------------------------------------ follower
+
+  /**
+   * Appends the leader's batches with their offsets, then takes the leader's high watermark
+   * as far as this log reaches (Kafka's ReplicaFetcherThread.processPartitionData).
+   */
+  appendAsFollower(records: Buffer, leaderHighWatermark: number): AppendResult | undefined {
+    let appended: AppendResult | undefined;
+    if (records.length > 0) appended = this.log.appendAsFollower(records);
+    this.updateFollowerHighWatermark(leaderHighWatermark);
+    return appended;
+  }
+
+  updateFollowerHighWatermark(leaderHighWatermark: number): void {
+    const hw = Math.min(leaderHighWatermark, this.log.logEndOffset);
+    if (hw > this.log.highWatermark) {
+      this.log.updateHighWatermark(hw);
+      this.wake();
+    }
+  }
+
+  // ------------------------------------------------------------------ appends
+
+  /**
+   * Appends one partition's produced records: the whole produce path for it. Never throws
+   * for bad client data; I/O failures surface as KAFKA_STORAGE_ERROR.
+   *
+   * The common case answers synchronously: nothing is queued ahead and the batch is
+   * uncompressed, so it is validated, appended and (unless acks=all waits for followers or
+   * an fdatasync) answered in one go, without a promise.
+   */
+  appendRecordsToLeader(req: AppendRequest): PartitionAppendResult | Promise<PartitionAppendResult> {
+    if (this.topicMeta.internal) return failure(ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${req.topic}`);
+    const records = req.records;
+    if (records === null || records.length === 0) return failure(ErrorCode.INVALID_RECORD, 'Produce request has no records for the partition');
+    const log = this.log;
+    const config = log.config;
+    if (req.acks === -1 && this.partitionState.isr.length < config.minInsyncReplicas) {
+      // Kafka refuses before appending (Partition.appendRecordsToLeader), so a retry
+      // cannot duplicate the records; like Kafka, without an error message.
+      return failure(ErrorCode.NOT_ENOUGH_REPLICAS, null, [], log.logStartOffset);
+    }
+    const options = this.validationOptions(req);
+    const target = targetCompressionOf(config);
+    let validated: BatchValidation | undefined;
+    if (this.appendTail === undefined) {
+      validated = validateBatchSync(records, 0, options);
+      if (validated !== undefined && !needsRecompression(validated, target)) return this.afterAppend(req, this.appendValidated(req, validated, records));
+    }
+    // Validation (and recompression into the topic's codec) may start at once: it is pure.
+    // The append waits for its turn.
+    const validation = validateForAppend(records, options, target, config.maxMessageBytes, validated);
+    return this.inTurn(async () => {
+      const result = await validation;
+      return this.appendValidated(req, result.validation, result.records);
+    }).then((result) => this.afterAppend(req, result));
+  }
+
+  /**
+   * Appends a batch the group coordinator built (origin coordinator), through the same queue,
+   * high watermark and acks=all wait as produced records; `timeoutMs` is
+   * offsets.commit.timeout.ms. Rejects with an Error carrying the Kafka `errorCode`.
+   */
+  async appendAsCoordinator(batch: Buffer, timeoutMs: number): Promise<void> {
+    const req: AppendRequest = { topic: this.topic, partition: this.partition, records: batch, acks: -1, produceVersion: -1, nowMs: Date.now(), timeoutMs };
+    const result = await this.inTurn(async () => {
+      if (this.currentRole !== 'leader') return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
+      if (this.partitionState.isr.length < this.log.config.minInsyncReplicas) return failure(ErrorCode.NOT_ENOUGH_REPLICAS, null);
+      const validation = validateBatchSync(batch, 0, { origin: 'replication', maxBatchBytes: this.log.config.maxMessageBytes });
+      if (validation === undefined) return failure(ErrorCode.CORRUPT_MESSAGE, 'coordinator batch needs asynchronous validation');
+      return this.appendValidated(req, validation, batch);
+    }).then((r) => this.afterAppend(req, r));
+    if (result.errorCode !== ErrorCode.NONE) {
+      throw Object.assign(new Error(`Append to ${this.topic}-${this.partition} failed: ${result.errorMessage ?? result.errorCode}`), { errorCode: result.errorCode });
+    }
+  }
+
+  /** Runs `append` after every append queued before it; the queue empties itself. */
+  private inTurn(append: () => Promise<PartitionAppendResult>): Promise<PartitionAppendResult> {
+    const previous = this.appendTail ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.appendTail = mine;
+    return (async () => {
+      try {
+        await previous;
+        return await append();
+      } finally {
+        release();
+        if (this.appendTail === mine) this.appendTail = undefined;
+      }
+    })();
+  }
+
+  /** The checks of Kafka's LogValidator for this topic (see log-validator.ts). */
+  private validationOptions(req: AppendRequest): BatchValidationOptions {
+    const config = this.log.config;
+    const limits = timestampLimits(config);
+    const options: BatchValidationOptions = {
+      maxBatchBytes: config.maxMessageBytes,
+      origin: 'client',
+      produceVersion: req.produceVersion,
+      compacted: config.cleanupPolicy.includes('compact'),
+      timestampType: TIMESTAMP_TYPE_CODE[config.messageTimestampType],
+      nowMs: req.nowMs,
+      topicPartition: this.log.topicPartition,
+    };
+    if (limits.beforeMaxMs !== undefined) options.timestampBeforeMaxMs = limits.beforeMaxMs;
+    if (limits.afterMaxMs !== undefined) options.timestampAfterMaxMs = limits.afterMaxMs;
+    return options;
+  }
+
+  /** `records` is what to append: the produced batch, or that batch rebuilt in the topic's codec. */
+  private appendValidated(req: AppendRequest, validation: BatchValidation, records: Buffer): PartitionAppendResult {
+    const log = this.log;
+    if (!validation.ok) {
+      this.deps.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, errorCode: validation.errorCode, reason: validation.message });
+      // Kafka answers these with its "unknown append info": no message, logStartOffset -1.
+      if (UNKNOWN_APPEND_INFO_ERRORS.has(validation.errorCode)) return failure(validation.errorCode, null);
+      if (validation.recordErrors !== undefined) {
+        // Kafka's RecordValidationException: the only refusal it answers with a message.
+        const recordErrors = validation.recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }));
+        return failure(validation.errorCode, validation.message, recordErrors, log.logStartOffset);
+      }
+      return failure(validation.errorCode, null, [], log.logStartOffset);
+    }
+    const header = validation.header;
+    if (header.size !== req.records!.length) {
+      // Kafka refuses this in KafkaApis (ProduceRequest.validateRecords): no message, no log start offset.
+      this.deps.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, reason: `${req.records!.length} bytes with a first batch of ${header.size}: more than one batch` });
+      return failure(ErrorCode.INVALID_RECORD, null);
+    }
+    if (this.currentRole !== 'leader') return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
+    let producers: ProducerStateTable | undefined;
+    let check: SequenceCheck | undefined;
+    if (header.producerId >= 0) {
+      try {
+        producers = this.producerState();
+      } catch (err) {
+        // Rebuilding reads the log: a read error has taken its directory offline.
+        return this.storageFailure('Append', req, err);
+      }
+      check = producers.check(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta);
+      if (check.kind === 'duplicate') {
+        return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.baseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, recordErrors: [] };
+      }
+      if (check.kind === 'error') return failure(check.errorCode, check.message, [], log.logStartOffset);
+    }
+    if (log.config.messageTimestampType === 'CreateTime') {
+      // Kafka keeps the batch's maxTimestamp equal to its largest record timestamp.
+      setMaxTimestamp(records, 0, 0, validation.maxTimestamp);
+    }
+    let appended: AppendResult;
+    try {
+      appended = log.append(records, { leaderEpoch: this.partitionState.leaderEpoch, logAppendTimeMs: req.nowMs });
+    } catch (err) {
+      return this.storageFailure('Append', req, err);
+    }
+    producers?.record(header.producerId, header.producerEpoch, header.baseSequence, header.baseSequence + header.lastOffsetDelta, appended.baseOffset, appended.lastOffset);
+    this.appended();
+    return {
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      baseOffset: appended.baseOffset,
+      logAppendTimeMs: appended.logAppendTimeMs,
+      logStartOffset: appended.logStartOffset,
+      recordErrors: [],
+    };
+  }
+
+  /** After a local append as leader: the high watermark may move (ISR of one), and fetches (followers' too) wake. */
+  private appended(): void {
+    if (!this.maybeIncrementHighWatermark()) this.wake();
+  }
+
+  /**
+   * acks=all: the answer waits until the high watermark passes the batch (at once when the
+   * ISR is this broker alone) and, with flush.durable.acks, for fdatasync.
+   */
+  private afterAppend(req: AppendRequest, result: PartitionAppendResult): PartitionAppendResult | Promise<PartitionAppendResult> {
+    if (result.errorCode !== ErrorCode.NONE || req.acks !== -1) return result;
+    const log = this.log;
+    // The duplicate of an earlier batch is answered with its offsets, and waits like it.
+    const requiredOffset = log.logEndOffset;
+    const replicated = this.waitForHighWatermark(requiredOffset, req.timeoutMs);
+    const durable = log.config.flushDurableAcks;
+    if (replicated === ErrorCode.NONE && !durable) return result;
+    if (typeof replicated === 'number' && replicated !== ErrorCode.NONE) return withError(result, replicated);
+    const flushed = durable
+      ? log.waitForFlush(requiredOffset).then(
+          () => undefined,
+          (err: unknown) => this.storageFailure('Flush', req, err),
+        )
+      : Promise.resolve(undefined);
+    return Promise.all([replicated, flushed]).then(([errorCode, flushFailure]) => {
+      if (errorCode !== ErrorCode.NONE) return withError(result, errorCode);
+      return flushFailure ?? result;
+    });
+  }
+
+  /**
+   * Kafka's checkEnoughReplicasReachOffset: NONE once the high watermark reaches
+   * `requiredOffset` with at least min.insync.replicas in the ISR, else
+   * NOT_ENOUGH_REPLICAS_AFTER_APPEND; REQUEST_TIMED_OUT after `timeoutMs`. A number when known now.
+   */
+  private waitForHighWatermark(requiredOffset: number, timeoutMs: number | undefined): number | Promise<number> {
+    const now = this.checkReplicated(requiredOffset);
+    if (now !== undefined) return now;
+    return new Promise<number>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const entry: DelayedProduce = {
+        requiredOffset,
+        complete: (errorCode) => {
+          if (timer !== undefined) clearTimeout(timer);
+          resolve(errorCode);
+        },
+      };
+      this.delayedProduces.push(entry);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const i = this.delayedProduces.indexOf(entry);
+          if (i >= 0) this.delayedProduces.splice(i, 1);
+          resolve(ErrorCode.REQUEST_TIMED_OUT);
+        }, Math.max(0, timeoutMs));
+      }
+    });
+  }
+
+  private checkReplicated(requiredOffset: number): number | undefined {
+    if (this.currentRole !== 'leader') return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    if (this.log.highWatermark < requiredOffset) return undefined;
+    return this.partitionState.isr.length < this.log.config.minInsyncReplicas ? ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND : ErrorCode.NONE;
+  }
+
+  private checkDelayedProduces(): void {
+    if (this.delayedProduces.length === 0) return;
+    const waiting: DelayedProduce[] = [];
+    const done: [DelayedProduce, number][] = [];
+    for (const d of this.delayedProduces) {
+      const outcome = this.checkReplicated(d.requiredOffset);
+      if (outcome === undefined) waiting.push(d);
+      else done.push([d, outcome]);
+    }
+    this.delayedProduces = waiting;
+    for (const [d, outcome] of done) d.complete(outcome);
+  }
+
+  private failDelayedProduces(errorCode: number): void {
+    const all = this.delayedProduces;
+    this.delayedProduces = [];
+    for (const d of all) d.complete(errorCode);
+  }
+
+  /**
+   * KAFKA_STORAGE_ERROR (retriable) for a failed append or flush, never a success: after a
+   * failed write or fdatasync nothing that depended on it is acknowledged. The storage layer
+   * has already logged the one line that matters (directory offline, or disk full, rate
+   * limited), so a failing request adds a debug line, not a stack per request.
+   */
+  private storageFailure(what: string, req: AppendRequest, err: unknown): PartitionAppendResult {
+    const { logger, logManager } = this.deps;
+    if (err instanceof StorageError && err.code === StorageErrorCode.NO_SPACE) {
+      logManager.warnNoSpace(logManager.logDirOf(this.log), err.message);
+      logger.debug(`${what} refused: disk full`, { topic: req.topic, partition: req.partition });
+      return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'No space left in the log directory; nothing was written, retry once space is freed', [], -1);
+    }
+    if (err instanceof StorageError && (err.code === StorageErrorCode.LOG_DIR_OFFLINE || err.code === StorageErrorCode.LOG_CLOSED)) {
+      logger.debug(`${what} refused: log offline`, { topic: req.topic, partition: req.partition, reason: err.message });
+      return failure(ErrorCode.KAFKA_STORAGE_ERROR, `The log directory of ${req.topic}-${req.partition} is offline`, [], -1);
+    }
+    logger.error(`${what} failed`, { topic: req.topic, partition: req.partition, err });
+    return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not write to its log directory', [], -1);
+  }
+
+  /** Producer state, rebuilt from the log when first needed (see producer-state.ts). */
+  private producerState(): ProducerStateTable {
+    this.producers ??= ProducerStateTable.rebuild(this.log);
+    return this.producers;
+  }
+
+  // ------------------------------------------------------------------ fetch waiters
+
+  addWaiter(wake: () => void): void {
+    this.waiters.add(wake);
+  }
+
+  removeWaiter(wake: () => void): void {
+    this.waiters.delete(wake);
+  }
+
+  /** Wakes every fetch waiting on this partition. */
+  wake(): void {
+    if (this.waiters.size === 0) return;
+    const waiting = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiting) wake();
+  }
+
+  /** The partition is gone (topic deleted) or the broker is stopping: every waiter answers now. */
+  close(): void {
+    this.closed = true;
+    this.currentRole = 'none';
+    this.failDelayedProduces(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    this.wake();
+  }
+}
+
+/**
+ * Truncation when this replica becomes a follower. Until leader epochs land (storage
+ * leader-epoch cache and OffsetForLeaderEpoch), a new follower truncates to its high
+ * watermark: Kafka's behaviour before KIP-101, which can lose records above the high
+ * watermark that the new leader also has, but never keeps a divergent suffix. One function
+ * so that epoch-based truncation replaces it in one place.
+ */
+export function truncateOnBecomingFollower(log: Log): void {
+  if (log.isClosed || log.logEndOffset <= log.highWatermark) return;
+  log.truncateTo(log.highWatermark);
+}
+
+function withError(result: PartitionAppendResult, errorCode: number): PartitionAppendResult {
+  return { ...result, errorCode, errorMessage: null };
+}
+
+export function failure(
+  errorCode: number,
+  errorMessage: string | null,
+  recordErrors: PartitionAppendResult['recordErrors'] = [],
+  logStartOffset = -1,
+): PartitionAppendResult {
+  return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset, recordErrors };
+}
+
+/**
+ * Moves a leader's high watermark to `offset`. It never goes back: only truncation lowers
+ * it, inside storage. Storage asserts log start <= high watermark <= log end.
+ */
+export function advanceHighWatermark(log: Pick<Log, 'highWatermark' | 'updateHighWatermark'>, offset: number): void {
+  const previous = log.highWatermark;
+  assertAtMost(previous, log.updateHighWatermark(offset), 'a leader high watermark never moves back');
+}
