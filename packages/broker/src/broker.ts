@@ -30,9 +30,10 @@ import { parseConnectionOverrides, SocketServer } from './network/socket-server.
 import type { BoundListener } from './network/socket-server.js';
 import { LogManager, type FileSystem } from '@tributary/storage';
 import { ReplicaManager } from './replica/replica-manager.js';
+import { startReplication } from './replica/replica-fetcher.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
 import { ProducerIdManager } from './transaction/producer-id-manager.js';
-import { ConsumerOffsetsLog } from './group/consumer-offsets-log.js';
+import { ConsumerOffsetsLog, startGroupCoordinator } from './group/consumer-offsets-log.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { GroupCoordinator } from './group/coordinator.js';
 
@@ -77,6 +78,11 @@ export interface StartBrokerOptions {
   readonly handlers?: readonly Handler[];
   /** File system calls of the partition logs (tests inject failures); node:fs by default. */
   readonly fileSystem?: FileSystem;
+  /**
+   * The metadata store to use instead of opening one in the data directory; the broker does
+   * not close it. Tests run several in-process brokers on one LocalMetadataStore as a cluster.
+   */
+  readonly metadataStore?: MetadataStore;
 }
 
 export interface RunningBroker {
@@ -118,7 +124,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   let meta: { clusterId: string; nodeId: number } | undefined;
   for (const dir of logDirs) {
     mkdirSync(dir, { recursive: true });
-    const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId });
+    const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId ?? options.metadataStore?.clusterId });
     if (identity.created) logger.info('Created meta.properties', { dir, clusterId: identity.meta.clusterId, nodeId: identity.meta.nodeId });
     meta ??= identity.meta;
   }
@@ -126,7 +132,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const nodeId = meta.nodeId;
 
   // --- metadata
-  const metadata = await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
+  const sharedMetadata = options.metadataStore !== undefined;
+  const metadata = options.metadataStore ?? (await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) }));
   let server: SocketServer | undefined;
   const closeables: (() => Promise<void>)[] = [];
   // Set once the broker is running: a log directory failure that leaves nothing to serve stops it.
@@ -163,6 +170,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const currentConfig = (): BrokerConfig => dynamicConfig.current;
     const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, logger: logger.child({ component: 'replica' }) });
     closeables.push(async () => replicaManager.close());
+    startReplication(replicaManager, { nodeId, metadata, config, logger: logger.child({ component: 'replica-fetcher' }) });
     const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }) });
     const groupCoordinator = new GroupCoordinator({
       log: new ConsumerOffsetsLog(replicaManager, CONSUMER_OFFSETS, config.number('offsets.commit.timeout.ms')),
@@ -199,7 +207,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
-    await groupCoordinator.startup();
+    await startGroupCoordinator(groupCoordinator, replicaManager, CONSUMER_OFFSETS);
     closeables.push(async () => groupCoordinator.shutdown());
 
     // --- handlers and listeners
@@ -253,7 +261,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
           await runningServer.stop();
           await closeAll(closeables, logger);
           await metadata.unregisterBroker(nodeId);
-          await metadata.close();
+          if (!sharedMetadata) await metadata.close();
           logger.info('Broker stopped', { nodeId });
         })();
         return closing;
@@ -273,7 +281,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   } catch (err) {
     await server?.stop();
     await closeAll(closeables, logger);
-    await metadata.close();
+    if (!sharedMetadata) await metadata.close();
     throw err;
   }
 }

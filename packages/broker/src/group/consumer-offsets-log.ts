@@ -13,6 +13,7 @@ import { decodeBatchSync, encodeBatchSync, readBatchHeader } from '@tributary/pr
 import type { Log } from '@tributary/storage';
 import type { CoordinatorLog } from './coordinator-log.js';
 import type { ReplicaManager } from '../replica/replica-manager.js';
+import type { GroupCoordinator } from './coordinator.js';
 import { forEachLogBatch } from '../replica/log-batches.js';
 
 const REPLAY_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -51,4 +52,21 @@ export class ConsumerOffsetsLog implements CoordinatorLog {
       }
     });
   }
+}
+
+/**
+ * Starts the group coordinator on the partitions of `__consumer_offsets` this broker leads
+ * (all of them on a single node: the coordinator's own startup). In a cluster the other
+ * partitions belong to their leaders' coordinators; moving coordination when leadership
+ * moves (Kafka's onElection / onResignation) is not done yet.
+ */
+export async function startGroupCoordinator(coordinator: GroupCoordinator, replicaManager: ReplicaManager, topic: string): Promise<void> {
+  const partitions = replicaManager.metadataTopic(topic)?.partitions ?? [];
+  const led = partitions.filter((p) => !('errorCode' in replicaManager.partition(topic, p.partition)));
+  if (led.length === partitions.length) {
+    await coordinator.startup();
+    return;
+  }
+  coordinator.activate();
+  for (const p of led) await coordinator.loadPartition(p.partition);
 }

@@ -36,8 +36,10 @@
  * Versions 0-3 read message formats v0/v1: their answers are down-converted, and versions
  * below 10 get UNSUPPORTED_COMPRESSION_TYPE for zstd topics (fetch-legacy.ts). Kafka 4 no
  * longer serves versions 0-3 (KIP-896); Tributary keeps serving them for old clients.
- * Fetches from replicas (replicaId >= 0) are answered like consumer fetches up to the log
- * end offset; replication between brokers is not built yet.
+ * Fetches from replicas (replica_id >= 0, or ReplicaState.replica_id from v15): read up to
+ * the log end offset, not the high watermark, and first update that follower's fetch state
+ * in the leader's Partition (its log end offset and caught-up time: the ISR and the high
+ * watermark follow from them), as Kafka's ReplicaManager.fetchMessages does for followers.
  */
 import {
   ApiKey,
@@ -54,6 +56,7 @@ import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
 import { LARGE_READ_BYTES, largeReadDone, largeReadTurn } from '../network/memory-budget.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
+import { followerFetched } from '../replica/follower-fetch.js';
 
 const READ_COMMITTED = 1;
 /**
@@ -132,7 +135,8 @@ export const fetchHandler: Handler<'Fetch'> = {
     const minBytes = Math.min(req.minBytes, maxBytes);
     const deadline = nowMs + Math.max(0, req.maxWaitMs);
     const held = { bytes: 0 };
-    let reads = await readReserved(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0, held);
+    const replicaId = version >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId ?? -1;
+    let reads = await readReserved(targets, ctx, maxBytes, isolation, replicaId, held);
     while (true) {
       const anyError = reads.some((r) => r.data.errorCode !== ErrorCode.NONE);
       const waitMs = deadline - Date.now();
@@ -141,7 +145,7 @@ export const fetchHandler: Handler<'Fetch'> = {
       if (logs.length === 0) break;
       await ctx.broker.replicaManager.waitForData(logs, waitMs);
       if (ctx.broker.closing) break;
-      reads = await readReserved(targets, ctx, maxBytes, isolation, (req.replicaId ?? -1) >= 0, held);
+      reads = await readReserved(targets, ctx, maxBytes, isolation, replicaId, held);
     }
 
     const responses: FetchResponseFetchableTopicResponse[] = [];
@@ -193,10 +197,10 @@ function fetchMaxBytes(req: FetchRequest, version: number, ctx: RequestContext):
  * (after a long-poll wake-up) first gives back what the previous read held. A read that
  * may be large first waits for a turn without one (largeReadTurn).
  */
-async function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean, held: { bytes: number }): Promise<PartitionRead[]> {
+async function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, replicaId: number, held: { bytes: number }): Promise<PartitionRead[]> {
   const memory = ctx.connection.responseMemory;
   if (memory === undefined) {
-    const reads = readAll(targets, ctx, maxBytes, isolation, fromReplica, true);
+    const reads = readAll(targets, ctx, maxBytes, isolation, replicaId, true);
     held.bytes = recordBytes(reads);
     return reads;
   }
@@ -209,7 +213,7 @@ async function readReserved(targets: readonly Target[], ctx: RequestContext, max
   // No budget left: read nothing (not even the one batch KIP-74 allows), so the errors and
   // watermarks are still answered and the Fetch waits as if no data were there. A Fetch
   // that asked for 0 bytes gets its one batch, as in Kafka.
-  const reads = readAll(targets, ctx, granted, isolation, fromReplica, granted > 0 || (wanted === 0 && memory.hasRoom));
+  const reads = readAll(targets, ctx, granted, isolation, replicaId, granted > 0 || (wanted === 0 && memory.hasRoom));
   for (const r of reads) r.data.records = rightSized(r.data.records);
   const bytes = recordBytes(reads);
   if (bytes > LARGE_READ_BYTES) largeReadDone();
@@ -275,12 +279,12 @@ function resolve(part: SessionPartition, ctx: RequestContext, byId: boolean): Ta
   return { part, topic, resolveError: topic ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
 }
 
-function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, fromReplica: boolean, minOneBatchFirst: boolean): PartitionRead[] {
+function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, replicaId: number, minOneBatchFirst: boolean): PartitionRead[] {
   let remaining = maxBytes;
   let minOneBatch = minOneBatchFirst;
   const out: PartitionRead[] = [];
   for (const target of targets) {
-    const r = readOne(target, ctx, remaining, minOneBatch, isolation, fromReplica);
+    const r = readOne(target, ctx, remaining, minOneBatch, isolation, replicaId);
     const size = r.data.records?.length ?? 0;
     if (size > 0) {
       minOneBatch = false;
@@ -291,7 +295,7 @@ function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: numb
   return out;
 }
 
-function readOne(target: Target, ctx: RequestContext, remaining: number, minOneBatch: boolean, isolation: number, fromReplica: boolean): PartitionRead {
+function readOne(target: Target, ctx: RequestContext, remaining: number, minOneBatch: boolean, isolation: number, replicaId: number): PartitionRead {
   const { part } = target;
   const data: FetchResponsePartitionData = {
     partitionIndex: part.partition,
@@ -313,6 +317,10 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
     return { target, data, log: undefined };
   }
   const { log, state } = view;
+  const fromReplica = replicaId >= 0;
+  if (fromReplica && (part.currentLeaderEpoch < 0 || part.currentLeaderEpoch === state.leaderEpoch)) {
+    followerFetched(view.partition, replicaId, part.fetchOffset);
+  }
   data.highWatermark = log.highWatermark;
   data.lastStableOffset = log.highWatermark;
   data.logStartOffset = log.logStartOffset;

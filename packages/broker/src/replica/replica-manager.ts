@@ -291,6 +291,11 @@ export class ReplicaManager {
     return this.partitions.get(partitionKey(topic, partition));
   }
 
+  /** A topic as the metadata has it. */
+  metadataTopic(name: string): TopicMetadata | undefined {
+    return this.metadata.topic(name);
+  }
+
   /** Every replica on this broker. */
   allPartitions(): IterableIterator<Partition> {
     return this.partitions.values();

@@ -1,0 +1,433 @@
+/**
+ * Follower fetchers: Kafka's ReplicaFetcherManager and ReplicaFetcherThread.
+ *
+ * One fetcher per leader broker (num.replica.fetchers = 1): a loop over one plain TCP
+ * connection to the leader's inter-broker endpoint (inter.broker.listener.name, else the
+ * first one it registered), sending sessionless Fetch v12 requests with replica_id = this
+ * broker, isolation READ_UNCOMMITTED and, per partition, the follower's log end offset and
+ * current leader epoch. The leader answers up to its log end offset; the follower appends
+ * the batches with the leader's offsets (Log.appendAsFollower) and takes
+ * min(leader's high watermark, own log end offset) as its high watermark.
+ *
+ * Errors: a connection or protocol failure closes the connection and retries after
+ * replica.fetch.backoff.ms; a partition error (not leader, fenced or unknown epoch, unknown
+ * partition, storage) holds that partition back for replica.fetch.backoff.ms, until the
+ * metadata tells the partition its new leader (the manager then moves it to that leader's
+ * fetcher). OFFSET_OUT_OF_RANGE: a follower past the leader's high watermark truncates to it;
+ * one below the leader's log start offset restarts its log there (Kafka's
+ * handleOutOfRangeError, approximated without asking the leader's log end offset).
+ *
+ * Differences from Kafka: no fetch sessions between brokers (every request lists every
+ * partition: fine for the partition counts of a test cluster, to be added for large ones);
+ * Fetch v12 (names, no topic ids); only PLAINTEXT inter-broker connections (no TLS or SASL
+ * yet); no OffsetForLeaderEpoch truncation yet (see truncateOnBecomingFollower).
+ */
+import { connect, type Socket } from 'node:net';
+import {
+  ApiKey,
+  ErrorCode,
+  Reader,
+  Writer,
+  apiSpecByKey,
+  decodeResponseHeader,
+  encodeRequestHeader,
+  requestHeaderVersion,
+  responseHeaderVersion,
+  type FetchRequest,
+  type FetchResponse,
+} from '@tributary/protocol';
+import { StorageError } from '@tributary/storage';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { Logger } from '../logger.js';
+import type { BrokerEndpoint, MetadataStore } from '../metadata/metadata-store.js';
+import type { Partition } from './partition.js';
+import type { FollowerHooks, ReplicaManager } from './replica-manager.js';
+
+/** Fetch v12: the last version naming topics (v13+ use topic ids) and with replica_id at the top level. */
+export const REPLICA_FETCH_VERSION = 12;
+
+/**
+ * Largest response frame a fetcher accepts: replica.fetch.response.max.bytes plus one whole
+ * batch per partition beyond it (KIP-74) is bounded by message.max.bytes per partition; a
+ * frame above this is a broken or hostile peer, and the connection is closed.
+ */
+const MAX_RESPONSE_FRAME_BYTES = 256 * 1024 * 1024;
+
+/** Kafka's replica.socket.timeout.ms default: a request unanswered this long (past its wait) is abandoned. */
+const SOCKET_TIMEOUT_MS = 30_000;
+
+/** A follower fetch's client id, as Kafka's ReplicaFetcherThread names itself. */
+const CLIENT_ID_PREFIX = 'broker-';
+
+export interface ReplicaFetcherConfig {
+  readonly nodeId: number;
+  readonly metadata: MetadataStore;
+  readonly logger: Logger;
+  readonly fetchMaxBytes: number;
+  readonly responseMaxBytes: number;
+  readonly minBytes: number;
+  readonly maxWaitMs: number;
+  readonly backoffMs: number;
+  /** inter.broker.listener.name, or null for the leader's first endpoint. */
+  readonly listenerName: string | null;
+}
+
+/** Wires the fetchers and the ISR check into the replica manager from the broker's config. */
+export function startReplication(replicaManager: ReplicaManager, deps: { nodeId: number; metadata: MetadataStore; config: BrokerConfig; logger: Logger }): ReplicaFetcherManager {
+  const { config } = deps;
+  const manager = new ReplicaFetcherManager({
+    nodeId: deps.nodeId,
+    metadata: deps.metadata,
+    logger: deps.logger,
+    fetchMaxBytes: config.number('replica.fetch.max.bytes'),
+    responseMaxBytes: config.number('replica.fetch.response.max.bytes'),
+    minBytes: config.number('replica.fetch.min.bytes'),
+    maxWaitMs: config.number('replica.fetch.wait.max.ms'),
+    backoffMs: config.number('replica.fetch.backoff.ms'),
+    listenerName: config.string('inter.broker.listener.name') ?? null,
+  });
+  replicaManager.startReplication(manager, config.number('replica.lag.time.max.ms'));
+  return manager;
+}
+
+export class ReplicaFetcherManager implements FollowerHooks {
+  private readonly fetchers = new Map<number, ReplicaFetcher>();
+  /** Which leader's fetcher each following partition is in. */
+  private readonly assigned = new Map<Partition, number>();
+  private closed = false;
+
+  constructor(private readonly config: ReplicaFetcherConfig) {}
+
+  startFollowing(partition: Partition): void {
+    if (this.closed) return;
+    this.stopFollowing(partition);
+    const leader = partition.state.leader;
+    if (leader < 0 || leader === this.config.nodeId) return;
+    let fetcher = this.fetchers.get(leader);
+    if (fetcher === undefined) {
+      fetcher = new ReplicaFetcher(leader, this.config);
+      this.fetchers.set(leader, fetcher);
+    }
+    this.assigned.set(partition, leader);
+    fetcher.add(partition);
+  }
+
+  stopFollowing(partition: Partition): void {
+    const leader = this.assigned.get(partition);
+    if (leader === undefined) return;
+    this.assigned.delete(partition);
+    const fetcher = this.fetchers.get(leader);
+    if (fetcher === undefined) return;
+    fetcher.remove(partition);
+    if (fetcher.isEmpty) {
+      this.fetchers.delete(leader);
+      fetcher.shutdown();
+    }
+  }
+
+  /** The fetcher of a leader (tests). */
+  fetcherFor(leader: number): ReplicaFetcher | undefined {
+    return this.fetchers.get(leader);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const f of this.fetchers.values()) f.shutdown();
+    this.fetchers.clear();
+    this.assigned.clear();
+  }
+}
+
+interface FetchEntry {
+  readonly partition: Partition;
+  /** The leader epoch the partition follows in; a fetch answered for another is ignored. */
+  readonly leaderEpoch: number;
+  /** Held back until then after a partition error (Date.now() ms). */
+  delayedUntilMs: number;
+}
+
+/** Fetches every partition led by one broker over one connection (Kafka's ReplicaFetcherThread). */
+export class ReplicaFetcher {
+  private readonly entries = new Map<string, FetchEntry>();
+  private connection: LeaderConnection | undefined;
+  private stopped = false;
+  private idle: (() => void) | undefined;
+  private readonly running: Promise<void>;
+
+  constructor(
+    readonly leaderId: number,
+    private readonly config: ReplicaFetcherConfig,
+  ) {
+    this.running = this.run();
+  }
+
+  get isEmpty(): boolean {
+    return this.entries.size === 0;
+  }
+
+  add(partition: Partition): void {
+    this.entries.set(`${partition.topic}\0${partition.partition}`, { partition, leaderEpoch: partition.leaderEpoch, delayedUntilMs: 0 });
+    this.idle?.();
+  }
+
+  remove(partition: Partition): void {
+    const key = `${partition.topic}\0${partition.partition}`;
+    if (this.entries.get(key)?.partition === partition) this.entries.delete(key);
+  }
+
+  shutdown(): Promise<void> {
+    this.stopped = true;
+    this.connection?.close();
+    this.idle?.();
+    return this.running;
+  }
+
+  private async run(): Promise<void> {
+    const { logger, backoffMs } = this.config;
+    while (!this.stopped) {
+      const request = this.buildRequest(Date.now());
+      if (request === undefined) {
+        // Nothing to fetch now: wait for a partition to be added or a backoff to end.
+        await this.sleep(this.entries.size === 0 ? 60_000 : Math.max(1, Math.min(backoffMs, 100)));
+        continue;
+      }
+      try {
+        if (this.connection === undefined) {
+          const opened = await LeaderConnection.open(this.endpoint(), this.config.nodeId);
+          if (this.stopped) {
+            opened.close();
+            break;
+          }
+          this.connection = opened;
+        }
+        const response = await this.connection.fetch(request.body, this.config.maxWaitMs + SOCKET_TIMEOUT_MS);
+        if (this.stopped) break;
+        this.process(request.sent, response);
+      } catch (err) {
+        if (this.stopped) break;
+        logger.debug('Follower fetch failed; retrying after backoff', { leader: this.leaderId, err: err instanceof Error ? err.message : String(err) });
+        this.connection?.close();
+        this.connection = undefined;
+        await this.sleep(backoffMs);
+      }
+    }
+    this.connection?.close();
+    this.connection = undefined;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        if (self.idle === done) self.idle = undefined;
+        resolve();
+      }
+      this.idle = done;
+    });
+  }
+
+  private endpoint(): BrokerEndpoint {
+    const broker = this.config.metadata.brokers().find((b) => b.nodeId === this.leaderId);
+    if (broker === undefined) throw new Error(`leader ${this.leaderId} is not registered`);
+    const wanted = this.config.listenerName;
+    const endpoint = (wanted !== null ? broker.endpoints.find((e) => e.listener === wanted) : undefined) ?? broker.endpoints[0];
+    if (endpoint === undefined) throw new Error(`leader ${this.leaderId} has no endpoint`);
+    return endpoint;
+  }
+
+  private buildRequest(nowMs: number): { body: FetchRequest; sent: Map<string, { entry: FetchEntry; fetchOffset: number }> } | undefined {
+    const byTopic = new Map<string, FetchRequest['topics'][number]>();
+    const sent = new Map<string, { entry: FetchEntry; fetchOffset: number }>();
+    for (const [key, entry] of this.entries) {
+      const { partition } = entry;
+      const log = partition.log;
+      if (entry.delayedUntilMs > nowMs || log.isClosed || log.isOffline || partition.role !== 'follower') continue;
+      let topic = byTopic.get(partition.topic);
+      if (topic === undefined) {
+        topic = { topic: partition.topic, partitions: [] };
+        byTopic.set(partition.topic, topic);
+      }
+      topic.partitions.push({
+        partition: partition.partition,
+        currentLeaderEpoch: entry.leaderEpoch,
+        fetchOffset: log.logEndOffset,
+        lastFetchedEpoch: -1,
+        logStartOffset: log.logStartOffset,
+        partitionMaxBytes: this.config.fetchMaxBytes,
+      });
+      sent.set(key, { entry, fetchOffset: log.logEndOffset });
+    }
+    if (sent.size === 0) return undefined;
+    const body: FetchRequest = {
+      replicaId: this.config.nodeId,
+      maxWaitMs: this.config.maxWaitMs,
+      minBytes: this.config.minBytes,
+      maxBytes: this.config.responseMaxBytes,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [...byTopic.values()],
+      forgottenTopicsData: [],
+      rackId: '',
+    };
+    return { body, sent };
+  }
+
+  private process(sent: Map<string, { entry: FetchEntry; fetchOffset: number }>, response: FetchResponse): void {
+    const { logger, backoffMs } = this.config;
+    if (response.errorCode !== ErrorCode.NONE) throw new Error(`Fetch answered error ${response.errorCode}`);
+    for (const topic of response.responses) {
+      for (const data of topic.partitions) {
+        const key = `${topic.topic ?? ''}\0${data.partitionIndex}`;
+        const request = sent.get(key);
+        if (request === undefined) continue;
+        const { entry, fetchOffset } = request;
+        const { partition } = entry;
+        // Removed, moved to another leader or epoch, or the log changed meanwhile: drop the answer.
+        if (this.entries.get(key) !== entry || partition.leaderEpoch !== entry.leaderEpoch || partition.role !== 'follower') continue;
+        if (partition.log.logEndOffset !== fetchOffset) continue;
+        try {
+          switch (data.errorCode) {
+            case ErrorCode.NONE:
+              partition.appendAsFollower(data.records ?? Buffer.alloc(0), data.highWatermark);
+              break;
+            case ErrorCode.OFFSET_OUT_OF_RANGE:
+              this.handleOutOfRange(partition, data.highWatermark, data.logStartOffset ?? -1);
+              break;
+            default:
+              logger.debug('Follower fetch of a partition refused; backing off', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, errorCode: data.errorCode });
+              entry.delayedUntilMs = Date.now() + backoffMs;
+          }
+        } catch (err) {
+          // A storage failure has already been logged by storage; a bad batch from the leader is.
+          if (!(err instanceof StorageError)) logger.warn('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, err });
+          else logger.debug('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, reason: err.message });
+          entry.delayedUntilMs = Date.now() + backoffMs;
+        }
+      }
+    }
+  }
+
+  private handleOutOfRange(partition: Partition, leaderHighWatermark: number, leaderLogStartOffset: number): void {
+    const log = partition.log;
+    if (leaderHighWatermark >= 0 && log.logEndOffset > leaderHighWatermark) {
+      this.config.logger.info('Follower ahead of the leader; truncating to its high watermark', { topic: partition.topic, partition: partition.partition, logEndOffset: log.logEndOffset, leaderHighWatermark });
+      log.truncateTo(leaderHighWatermark);
+    } else if (leaderLogStartOffset > log.logEndOffset) {
+      this.config.logger.info('Follower behind the leader\'s log start; restarting the log there', { topic: partition.topic, partition: partition.partition, logEndOffset: log.logEndOffset, leaderLogStartOffset });
+      log.truncateFullyAndStartAt(leaderLogStartOffset);
+    }
+  }
+}
+
+/** One connection to a leader, one request at a time (a fetcher waits for each answer). */
+class LeaderConnection {
+  private buffered: Buffer = Buffer.alloc(0);
+  private pending: { correlationId: number; resolve: (frame: Buffer) => void; reject: (err: Error) => void } | undefined;
+  private nextCorrelationId = 1;
+  private failure: Error | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly nodeId: number,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('close', () => this.fail(new Error('connection to the leader closed')));
+    socket.on('error', (err) => this.fail(err));
+  }
+
+  static open(endpoint: BrokerEndpoint, nodeId: number): Promise<LeaderConnection> {
+    if (endpoint.securityProtocol !== 'PLAINTEXT') return Promise.reject(new Error(`inter-broker listener ${endpoint.listener} uses ${endpoint.securityProtocol}; follower fetchers speak PLAINTEXT only`));
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: endpoint.host, port: endpoint.port });
+      socket.setNoDelay(true);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`connecting to ${endpoint.host}:${endpoint.port} timed out`));
+      }, SOCKET_TIMEOUT_MS);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeListener('error', onError);
+        resolve(new LeaderConnection(socket, nodeId));
+      });
+      const onError = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      socket.once('error', onError);
+    });
+  }
+
+  fetch(body: FetchRequest, timeoutMs: number): Promise<FetchResponse> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const correlationId = this.nextCorrelationId++;
+    const spec = apiSpecByKey(ApiKey.Fetch)!;
+    const w = new Writer();
+    const slot = w.reserveInt32();
+    encodeRequestHeader(w, requestHeaderVersion(ApiKey.Fetch, REPLICA_FETCH_VERSION), {
+      requestApiKey: ApiKey.Fetch,
+      requestApiVersion: REPLICA_FETCH_VERSION,
+      correlationId,
+      clientId: `${CLIENT_ID_PREFIX}${this.nodeId}-fetcher`,
+    });
+    spec.encodeRequest(w, REPLICA_FETCH_VERSION, body);
+    w.endSizePrefix(slot);
+    return new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new Error(`Fetch unanswered after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending = {
+        correlationId,
+        resolve: (frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      this.socket.write(w.finish());
+    }).then((frame) => {
+      const r = new Reader(frame);
+      const header = decodeResponseHeader(r, responseHeaderVersion(ApiKey.Fetch, REPLICA_FETCH_VERSION));
+      if (header.correlationId !== correlationId) throw new Error(`expected correlation id ${correlationId}, got ${header.correlationId}`);
+      return spec.decodeResponse(r, REPLICA_FETCH_VERSION) as FetchResponse;
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    while (this.buffered.length >= 4) {
+      const size = this.buffered.readInt32BE(0);
+      if (size < 0 || size > MAX_RESPONSE_FRAME_BYTES) {
+        this.fail(new Error(`response frame of ${size} bytes`));
+        return;
+      }
+      if (this.buffered.length < 4 + size) return;
+      const frame = this.buffered.subarray(4, 4 + size);
+      this.buffered = this.buffered.subarray(4 + size);
+      const pending = this.pending;
+      this.pending = undefined;
+      if (pending === undefined) {
+        this.fail(new Error('response without a request'));
+        return;
+      }
+      pending.resolve(frame);
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(err);
+    this.socket.destroy();
+  }
+
+  close(): void {
+    this.fail(new Error('connection closed by the fetcher'));
+  }
+}

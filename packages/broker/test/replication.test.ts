@@ -1,0 +1,160 @@
+// Replication in an in-process 3-broker cluster (test/helpers/cluster.ts): followers fetch
+// from the leader, the high watermark moves with the ISR, acks=all waits for it, the ISR
+// shrinks after replica.lag.time.max.ms (1 s here) and a restarted follower rejoins.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, encodeBatchSync, type ProduceResponse } from '@tributary/protocol';
+import type { Log } from '@tributary/storage';
+import { RawClient } from './helpers/raw-client.js';
+import { TestCluster, waitFor } from './helpers/cluster.js';
+
+async function client(t: { after(fn: () => unknown): void }, cluster: TestCluster, id: number): Promise<RawClient> {
+  const c = await RawClient.open(cluster.broker(id).port);
+  t.after(() => c.close());
+  return c;
+}
+
+async function createTopic(c: RawClient, name: string, configs: Record<string, string> = {}, replicationFactor = 3): Promise<void> {
+  const created = await c.request('CreateTopics', 7, {
+    topics: [{ name, numPartitions: 1, replicationFactor, assignments: [], configs: Object.entries(configs).map(([k, value]) => ({ name: k, value })) }],
+    timeoutMs: 5000,
+    validateOnly: false,
+  });
+  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE, created.topics[0]!.errorMessage ?? '');
+}
+
+function produce(c: RawClient, topic: string, acks: number, values: string[], timeoutMs = 10_000): Promise<ProduceResponse> {
+  const now = Date.now();
+  const records = encodeBatchSync({ baseOffset: 0, timestamp: now, records: values.map((v, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(v), timestamp: now })) });
+  return c.request('Produce', 9, { transactionalId: null, acks, timeoutMs, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] }, { timeoutMs: timeoutMs + 5000 });
+}
+
+function partitionResult(r: ProduceResponse): { errorCode: number; baseOffset: number } {
+  return r.responses[0]!.partitionResponses[0]!;
+}
+
+/** Every byte of the log from its start to its end. */
+function logBytes(log: Log): Buffer {
+  const read = log.read(log.logStartOffset, 64 << 20, { maxOffset: log.logEndOffset });
+  if (read.kind !== 'ok') throw new Error(`${log.topicPartition} read out of range`);
+  return Buffer.concat(read.records);
+}
+
+function followersOf(cluster: TestCluster, topic: string): number[] {
+  const leader = cluster.leaderOf(topic);
+  return [1, 2, 3].filter((id) => id !== leader);
+}
+
+test('acks=all records reach all three replicas with identical offsets and bytes; the high watermark follows', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3);
+  await createTopic(await client(t, cluster, 1), 'replicated', { 'min.insync.replicas': '2' });
+  const topic = cluster.metadata.topic('replicated')!;
+  assert.equal(topic.partitions[0]!.replicas.length, 3);
+  assert.deepEqual([...topic.partitions[0]!.isr].sort(), [1, 2, 3]);
+  const leader = cluster.leaderOf('replicated');
+  assert.equal(leader, topic.partitions[0]!.replicas[0], 'leader = first replica');
+  const c = await client(t, cluster, leader);
+
+  let next = 0;
+  for (let i = 0; i < 20; i++) {
+    const r = partitionResult(await produce(c, 'replicated', -1, [`a${i}`, `b${i}`, `c${i}`]));
+    assert.equal(r.errorCode, ErrorCode.NONE);
+    assert.equal(r.baseOffset, next);
+    next += 3;
+    // acks=all: answered only once the high watermark passed the batch.
+    assert.ok(cluster.replica(leader, 'replicated').log.highWatermark >= next);
+  }
+  const expected = logBytes(cluster.replica(leader, 'replicated').log);
+  for (const id of [1, 2, 3]) {
+    const log = cluster.replica(id, 'replicated').log;
+    await waitFor(`broker ${id} high watermark at ${next}`, 10_000, () => (log.logEndOffset === next && log.highWatermark === next ? true : undefined));
+    assert.ok(logBytes(log).equals(expected), `broker ${id} holds the leader's bytes`);
+  }
+  // The followers answer consumers NOT_LEADER_OR_FOLLOWER, as Kafka without KIP-392.
+  for (const id of followersOf(cluster, 'replicated')) {
+    assert.equal(cluster.replica(id, 'replicated').role, 'follower');
+    const r = partitionResult(await produce(await client(t, cluster, id), 'replicated', 1, ['x']));
+    assert.equal(r.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  }
+});
+
+test('the high watermark waits for every ISR member; acks=all times out while a stopped follower is still in the ISR', { timeout: 60_000 }, async (t) => {
+  // A long lag time: the stopped follower stays in the ISR for the whole test.
+  const cluster = await TestCluster.start(t, 3, { 'replica.lag.time.max.ms': 60_000 });
+  await createTopic(await client(t, cluster, 1), 'slow');
+  const leader = cluster.leaderOf('slow');
+  const [f1, f2] = followersOf(cluster, 'slow') as [number, number];
+  const c = await client(t, cluster, leader);
+  assert.equal(partitionResult(await produce(c, 'slow', -1, ['one'])).errorCode, ErrorCode.NONE);
+  const leaderLog = cluster.replica(leader, 'slow').log;
+  await waitFor('both followers at offset 1', 10_000, () => (cluster.replica(f1, 'slow').log.logEndOffset === 1 && cluster.replica(f2, 'slow').log.logEndOffset === 1 ? true : undefined));
+
+  await cluster.stopBroker(f2);
+  const r = partitionResult(await produce(c, 'slow', 1, ['two']));
+  assert.equal(r.errorCode, ErrorCode.NONE);
+  assert.equal(r.baseOffset, 1);
+  // f1 fetches the record, f2 cannot: the high watermark stays at 1.
+  await waitFor(`broker ${f1} has offset 1`, 10_000, () => (cluster.replica(f1, 'slow').log.logEndOffset === 2 ? true : undefined));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(leaderLog.logEndOffset, 2);
+  assert.equal(leaderLog.highWatermark, 1, 'the high watermark waits for the stopped ISR member');
+
+  const timedOut = partitionResult(await produce(c, 'slow', -1, ['three'], 300));
+  assert.equal(timedOut.errorCode, ErrorCode.REQUEST_TIMED_OUT);
+  assert.equal(leaderLog.highWatermark, 1);
+  assert.deepEqual([...cluster.isrOf('slow')].sort(), [1, 2, 3]);
+
+  // The follower comes back, catches up, and the high watermark moves.
+  await cluster.startBroker(f2);
+  await waitFor('the high watermark at 3', 10_000, () => (leaderLog.highWatermark === 3 ? true : undefined));
+  await waitFor(`broker ${f2} caught up`, 10_000, () => (cluster.replica(f2, 'slow').log.logEndOffset === 3 ? true : undefined));
+  assert.ok(logBytes(cluster.replica(f2, 'slow').log).equals(logBytes(leaderLog)));
+});
+
+test('a stopped follower leaves the ISR after replica.lag.time.max.ms; min.insync.replicas=3 then refuses acks=all; restarted, it catches up and rejoins', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3);
+  await createTopic(await client(t, cluster, 1), 'isr', { 'min.insync.replicas': '3' });
+  const leader = cluster.leaderOf('isr');
+  const [, stopped] = followersOf(cluster, 'isr') as [number, number];
+  const c = await client(t, cluster, leader);
+  for (let i = 0; i < 5; i++) assert.equal(partitionResult(await produce(c, 'isr', -1, [`v${i}`])).errorCode, ErrorCode.NONE);
+
+  await cluster.stopBroker(stopped);
+  const shrunkAt = Date.now();
+  await waitFor('the ISR without the stopped follower', 10_000, () => (cluster.isrOf('isr').length === 2 ? true : undefined));
+  assert.ok(!cluster.isrOf('isr').includes(stopped));
+  assert.ok(cluster.isrOf('isr').includes(leader));
+  assert.ok(Date.now() - shrunkAt >= 500, 'not before the lag time');
+
+  const refused = partitionResult(await produce(c, 'isr', -1, ['refused']));
+  assert.equal(refused.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS);
+  const leaderLog = cluster.replica(leader, 'isr').log;
+  assert.equal(leaderLog.logEndOffset, 5, 'NOT_ENOUGH_REPLICAS appends nothing');
+  // acks=1 still works, and the two in-sync replicas commit it.
+  assert.equal(partitionResult(await produce(c, 'isr', 1, ['while-away-1', 'while-away-2'])).errorCode, ErrorCode.NONE);
+  await waitFor('the high watermark at 7', 10_000, () => (leaderLog.highWatermark === 7 ? true : undefined));
+
+  await cluster.startBroker(stopped);
+  await waitFor('the restarted follower back in the ISR', 15_000, () => (cluster.isrOf('isr').includes(stopped) ? true : undefined));
+  const back = cluster.replica(stopped, 'isr').log;
+  await waitFor('the restarted follower caught up', 10_000, () => (back.logEndOffset === 7 ? true : undefined));
+  assert.ok(logBytes(back).equals(logBytes(leaderLog)));
+  const accepted = partitionResult(await produce(c, 'isr', -1, ['accepted']));
+  assert.equal(accepted.errorCode, ErrorCode.NONE);
+  assert.equal(accepted.baseOffset, 7);
+});
+
+test('acks=all waiting while the ISR shrinks below min.insync.replicas answers NOT_ENOUGH_REPLICAS_AFTER_APPEND', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3);
+  await createTopic(await client(t, cluster, 1), 'after', { 'min.insync.replicas': '2' });
+  const leader = cluster.leaderOf('after');
+  const c = await client(t, cluster, leader);
+  assert.equal(partitionResult(await produce(c, 'after', -1, ['first'])).errorCode, ErrorCode.NONE);
+  for (const id of followersOf(cluster, 'after')) await cluster.stopBroker(id);
+  // Both followers are gone but still in the ISR: the append is accepted, then waits; the
+  // ISR shrinks to the leader alone, the high watermark passes the batch with one replica.
+  const r = partitionResult(await produce(c, 'after', -1, ['second'], 20_000));
+  assert.equal(r.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+  assert.deepEqual(cluster.isrOf('after'), [leader]);
+  assert.equal(cluster.replica(leader, 'after').log.logEndOffset, 2);
+});
