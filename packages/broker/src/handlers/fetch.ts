@@ -21,7 +21,7 @@
  * - Incremental fetch sessions (v7+, KIP-227): see fetch/fetch-session.ts.
  * - v13+ identifies topics by id (UNKNOWN_TOPIC_ID for an unknown id).
  * - v17 (KIP-853) adds the follower's ReplicaDirectoryId per partition, a tagged field
- *   consumers never send; it is decoded and ignored (no replication yet), as its value
+ *   consumers never send; it is decoded and ignored (followers here do not send it), as its value
  *   only matters to a KRaft voter.
  * - currentLeaderEpoch (v9+): older than the partition's -> FENCED_LEADER_EPOCH, newer ->
  *   UNKNOWN_LEADER_EPOCH.
