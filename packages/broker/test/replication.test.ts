@@ -158,3 +158,38 @@ test('acks=all waiting while the ISR shrinks below min.insync.replicas answers N
   assert.deepEqual(cluster.isrOf('after'), [leader]);
   assert.equal(cluster.replica(leader, 'after').log.logEndOffset, 2);
 });
+
+test('partition-changed events move leadership: the old leader follows the new one; a replica dropped from the list stops fetching', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3);
+  await createTopic(await client(t, cluster, 1), 'moving', { 'min.insync.replicas': '2' });
+  const first = cluster.leaderOf('moving');
+  const [second, third] = followersOf(cluster, 'moving') as [number, number];
+  assert.equal(partitionResult(await produce(await client(t, cluster, first), 'moving', -1, ['a', 'b'])).errorCode, ErrorCode.NONE);
+  await waitFor('every replica at offset 2', 10_000, () => ([1, 2, 3].every((id) => cluster.replica(id, 'moving').log.highWatermark === 2) ? true : undefined));
+
+  // Whoever writes it (here the test, later the controller): a new leader in a new epoch.
+  const before = cluster.metadata.topic('moving')!.partitions[0]!;
+  await cluster.metadata.updatePartition({ topic: 'moving', partition: 0, expectedPartitionEpoch: before.partitionEpoch, leader: second, bumpLeaderEpoch: true });
+  assert.equal(cluster.replica(second, 'moving').role, 'leader');
+  assert.equal(cluster.replica(first, 'moving').role, 'follower');
+  const old = partitionResult(await produce(await client(t, cluster, first), 'moving', -1, ['refused']));
+  assert.equal(old.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  const r = partitionResult(await produce(await client(t, cluster, second), 'moving', -1, ['c']));
+  assert.equal(r.errorCode, ErrorCode.NONE);
+  assert.equal(r.baseOffset, 2);
+  const leaderLog = cluster.replica(second, 'moving').log;
+  for (const id of [first, third]) {
+    const log = cluster.replica(id, 'moving').log;
+    await waitFor(`broker ${id} follows the new leader to offset 3`, 10_000, () => (log.highWatermark === 3 ? true : undefined));
+    assert.ok(logBytes(log).equals(logBytes(leaderLog)));
+  }
+
+  // The third replica leaves the assignment: it stops fetching and keeps what it has.
+  const now = cluster.metadata.topic('moving')!.partitions[0]!;
+  await cluster.metadata.updatePartition({ topic: 'moving', partition: 0, expectedPartitionEpoch: now.partitionEpoch, replicas: [second, first], isr: [second, first] });
+  assert.equal(cluster.replica(third, 'moving').role, 'none');
+  assert.equal(partitionResult(await produce(await client(t, cluster, second), 'moving', -1, ['d'])).errorCode, ErrorCode.NONE);
+  await waitFor(`broker ${first} at offset 4`, 10_000, () => (cluster.replica(first, 'moving').log.highWatermark === 4 ? true : undefined));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(cluster.replica(third, 'moving').log.logEndOffset, 3, 'a replica out of the list fetches no more');
+});

@@ -179,8 +179,12 @@ export class Partition {
     else if (to === 'none' && from !== 'none') this.stepDown();
     this.currentRole = to;
     if (to === 'leader') {
-      // The ISR may have changed (our own write coming back, or the controller's).
+      // The ISR or the replicas may have changed (our own write coming back, the controller's
+      // reassignment): replicas added are tracked from their first fetch, removed ones dropped.
       for (const id of [...this.followers.keys()]) if (!state.replicas.includes(id)) this.followers.delete(id);
+      for (const id of state.replicas) {
+        if (id !== self && !this.followers.has(id)) this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
+      }
       this.maybeIncrementHighWatermark();
       this.checkDelayedProduces();
     }
@@ -211,7 +215,15 @@ export class Partition {
   private makeFollower(): void {
     this.followers.clear();
     this.failDelayedProduces(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    truncateOnBecomingFollower(this.log);
+    // Rebuilt from the log if this replica leads again: the leader's appends change it meanwhile.
+    this.producers = undefined;
+    try {
+      truncateOnBecomingFollower(this.log);
+    } catch (err) {
+      // A failed truncation has taken the log directory offline (storage logged it); the
+      // fetcher skips an offline log, so nothing is appended above a divergent suffix.
+      this.deps.logger.warn('Truncation on becoming follower failed', { topic: this.topic, partition: this.partition, err: err instanceof Error ? err.message : String(err) });
+    }
     this.wake();
   }
 
