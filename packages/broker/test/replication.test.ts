@@ -192,4 +192,12 @@ test('partition-changed events move leadership: the old leader follows the new o
   await waitFor(`broker ${first} at offset 4`, 10_000, () => (cluster.replica(first, 'moving').log.highWatermark === 4 ? true : undefined));
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(cluster.replica(third, 'moving').log.logEndOffset, 3, 'a replica out of the list fetches no more');
+
+  // Added back (as a reassignment does, outside the ISR): it fetches, catches up and joins the ISR.
+  const later = cluster.metadata.topic('moving')!.partitions[0]!;
+  await cluster.metadata.updatePartition({ topic: 'moving', partition: 0, expectedPartitionEpoch: later.partitionEpoch, replicas: [second, first, third] });
+  assert.equal(cluster.replica(third, 'moving').role, 'follower');
+  await waitFor(`broker ${third} back in the ISR`, 10_000, () => (cluster.isrOf('moving').includes(third) ? true : undefined));
+  await waitFor(`broker ${third} at offset 4`, 10_000, () => (cluster.replica(third, 'moving').log.highWatermark === 4 ? true : undefined));
+  assert.ok(logBytes(cluster.replica(third, 'moving').log).equals(logBytes(leaderLog)));
 });

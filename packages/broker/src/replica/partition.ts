@@ -183,7 +183,7 @@ export class Partition {
       // reassignment): replicas added are tracked from their first fetch, removed ones dropped.
       for (const id of [...this.followers.keys()]) if (!state.replicas.includes(id)) this.followers.delete(id);
       for (const id of state.replicas) {
-        if (id !== self && !this.followers.has(id)) this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
+        if (id !== self && !this.followers.has(id)) this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: state.isr.includes(id) ? Date.now() : 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
       }
       this.maybeIncrementHighWatermark();
       this.checkDelayedProduces();
