@@ -1,0 +1,164 @@
+// The Partition object on its own (no sockets): high watermark over the ISR, follower fetch
+// state, ISR shrink/expand written to the metadata, acks=all waits. Time is passed in
+// (nowMs), so the lag checks are exact.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, encodeBatchSync } from '@tributary/protocol';
+import { LogManager } from '@tributary/storage';
+import { createLogger, LocalMetadataStore } from '../src/index.js';
+import { randomKafkaUuid } from '../src/metadata/kafka-uuid.js';
+import { Partition, truncateOnBecomingFollower, type PartitionAppendResult } from '../src/replica/partition.js';
+
+const SELF = 1;
+
+async function setup(t: { after(fn: () => unknown): void }, isr: number[] = [1, 2, 3], configs: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-partition-'));
+  const logger = createLogger({ level: 'silent' });
+  const metadata = await LocalMetadataStore.open({ dataDir: join(dir, 'meta'), clusterId: randomKafkaUuid(), logger });
+  const logManager = await LogManager.open({ dataDir: join(dir, 'logs'), schedulers: false, logger: { info: () => undefined, warn: () => undefined } });
+  t.after(async () => {
+    await logManager.close();
+    await metadata.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const topic = await metadata.createTopic({ name: 't', partitions: [{ replicas: [1, 2, 3], leader: SELF, isr }], configs });
+  const log = logManager.createLog('t', 0);
+  if (configs['min.insync.replicas'] !== undefined) log.config = { ...log.config, minInsyncReplicas: Number(configs['min.insync.replicas']) };
+  const partition = new Partition({ nodeId: SELF, metadata, logManager, logger }, log, topic, topic.partitions[0]!);
+  partition.update(topic, topic.partitions[0]!);
+  // The partition follows the metadata as the replica manager makes it.
+  const unsubscribe = metadata.subscribe((change) => {
+    if (change.type === 'partition-changed') partition.update(change.topic, change.after);
+  });
+  t.after(unsubscribe);
+  return { metadata, log, partition };
+}
+
+function batch(n: number): Buffer {
+  const now = Date.now();
+  return encodeBatchSync({ baseOffset: 0, timestamp: now, records: Array.from({ length: n }, (_, i) => ({ key: null, value: Buffer.from(`v${i}`), timestamp: now })) });
+}
+
+function produce(partition: Partition, n: number, acks: number, timeoutMs?: number): PartitionAppendResult | Promise<PartitionAppendResult> {
+  return partition.appendRecordsToLeader({ topic: 't', partition: 0, records: batch(n), acks, produceVersion: 9, nowMs: Date.now(), ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+}
+
+test('the high watermark is the smallest log end offset over the ISR and never moves back', async (t) => {
+  const { log, partition } = await setup(t);
+  assert.equal(partition.role, 'leader');
+  const r = produce(partition, 5, 1);
+  assert.ok(!(r instanceof Promise));
+  assert.equal(r.errorCode, ErrorCode.NONE);
+  assert.equal(log.logEndOffset, 5);
+  assert.equal(log.highWatermark, 0, 'followers have not fetched');
+  const now = Date.now();
+  partition.updateFollowerFetchState(2, 5, now);
+  assert.equal(log.highWatermark, 0, 'follower 3 has not fetched');
+  partition.updateFollowerFetchState(3, 3, now);
+  assert.equal(log.highWatermark, 3);
+  partition.updateFollowerFetchState(3, 5, now);
+  assert.equal(log.highWatermark, 5);
+  // A follower that went back (it truncated) does not move the high watermark back.
+  partition.updateFollowerFetchState(2, 2, now);
+  assert.equal(log.highWatermark, 5);
+  // A broker that is not a replica is not tracked.
+  partition.updateFollowerFetchState(9, 0, now);
+  assert.equal(partition.followerState(9), undefined);
+});
+
+test('acks=all waits for the high watermark; REQUEST_TIMED_OUT after its timeout', async (t) => {
+  const { log, partition } = await setup(t);
+  const waiting = produce(partition, 2, -1, 60_000);
+  assert.ok(waiting instanceof Promise);
+  let settled: PartitionAppendResult | undefined;
+  void waiting.then((r) => (settled = r));
+  const now = Date.now();
+  partition.updateFollowerFetchState(2, 2, now);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(settled, undefined, 'one follower of two has the batch');
+  partition.updateFollowerFetchState(3, 2, now);
+  const r = await waiting;
+  assert.equal(r.errorCode, ErrorCode.NONE);
+  assert.equal(r.baseOffset, 0);
+  assert.equal(log.highWatermark, 2);
+
+  const timedOut = await produce(partition, 1, -1, 20);
+  assert.equal(timedOut.errorCode, ErrorCode.REQUEST_TIMED_OUT);
+  assert.equal(log.logEndOffset, 3, 'the records were appended; only the wait failed, as in Kafka');
+});
+
+test('followers not caught up within the lag time leave the ISR; a follower reaching the high watermark rejoins', async (t) => {
+  const { metadata, log, partition } = await setup(t);
+  const start = Date.now();
+  produce(partition, 4, 1);
+  partition.updateFollowerFetchState(2, 4, start);
+  partition.updateFollowerFetchState(3, 1, start);
+  assert.equal(log.highWatermark, 1);
+  // Follower 3 was counted caught up when this broker became leader; at start + lag it is not yet out.
+  partition.maybeShrinkIsr(start + 100, 1000);
+  assert.deepEqual(metadata.topic('t')!.partitions[0]!.isr, [1, 2, 3]);
+  // Follower 2 keeps fetching at the log end; follower 3 stays behind.
+  partition.updateFollowerFetchState(2, 4, start + 1400);
+  partition.updateFollowerFetchState(3, 1, start + 1400);
+  partition.maybeShrinkIsr(start + 1500, 1000);
+  await waitForIsr(metadata, [1, 2]);
+  assert.deepEqual(partition.isr, [1, 2]);
+  assert.equal(log.highWatermark, 4, 'the ISR without follower 3 has everything');
+
+  // Below the high watermark it stays out; at it, it is added back.
+  partition.updateFollowerFetchState(3, 3, start + 1600);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(metadata.topic('t')!.partitions[0]!.isr, [1, 2]);
+  partition.updateFollowerFetchState(3, 4, start + 1700);
+  await waitForIsr(metadata, [1, 2, 3]);
+  assert.deepEqual(partition.isr, [1, 2, 3]);
+});
+
+test('min.insync.replicas: NOT_ENOUGH_REPLICAS before the append, NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while waiting', async (t) => {
+  const { metadata, log, partition } = await setup(t, [1, 2, 3], { 'min.insync.replicas': '2' });
+  const start = Date.now();
+  const waiting = produce(partition, 1, -1, 60_000);
+  assert.ok(waiting instanceof Promise);
+  partition.maybeShrinkIsr(start + 60_000, 1000);
+  const r = await waiting;
+  assert.equal(r.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+  await waitForIsr(metadata, [1]);
+  const refused = produce(partition, 1, -1);
+  assert.ok(!(refused instanceof Promise));
+  assert.equal(refused.errorCode, ErrorCode.NOT_ENOUGH_REPLICAS);
+  assert.equal(log.logEndOffset, 1, 'refused before the append');
+});
+
+test('an ISR change that loses the compare-and-swap is dropped, and decided again on the next check', async (t) => {
+  const { metadata, partition } = await setup(t);
+  const state = metadata.topic('t')!.partitions[0]!;
+  const start = Date.now();
+  // Another writer (the controller) moves the partition epoch while our shrink is written.
+  const other = metadata.updatePartition({ topic: 't', partition: 0, expectedPartitionEpoch: state.partitionEpoch, isr: [1, 2, 3] });
+  partition.maybeShrinkIsr(start + 60_000, 1000);
+  await other;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  partition.maybeShrinkIsr(start + 60_000, 1000);
+  await waitForIsr(metadata, [1]);
+});
+
+test('a new follower truncates to its high watermark (until leader epochs land)', async (t) => {
+  const { log, partition } = await setup(t, [1]);
+  produce(partition, 3, 1);
+  assert.equal(log.highWatermark, 3, 'an ISR of one commits at once');
+  log.appendAsFollower(encodeBatchSync({ baseOffset: 3, timestamp: Date.now(), records: [{ key: null, value: Buffer.from('x'), timestamp: Date.now() }] }));
+  assert.equal(log.logEndOffset, 4);
+  truncateOnBecomingFollower(log);
+  assert.equal(log.logEndOffset, 3);
+});
+
+async function waitForIsr(metadata: LocalMetadataStore, isr: number[]): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (JSON.stringify(metadata.topic('t')!.partitions[0]!.isr) !== JSON.stringify(isr)) {
+    if (Date.now() > deadline) throw new Error(`ISR ${JSON.stringify(metadata.topic('t')!.partitions[0]!.isr)}, expected ${JSON.stringify(isr)}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
