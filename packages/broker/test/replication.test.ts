@@ -201,3 +201,33 @@ test('partition-changed events move leadership: the old leader follows the new o
   await waitFor(`broker ${third} at offset 4`, 10_000, () => (cluster.replica(third, 'moving').log.highWatermark === 4 ? true : undefined));
   assert.ok(logBytes(cluster.replica(third, 'moving').log).equals(logBytes(leaderLog)));
 });
+
+test('batches larger than replica.fetch.max.bytes replicate, on every partition of a fetcher', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3, { 'replica.fetch.max.bytes': 1024 });
+  const c1 = await client(t, cluster, 1);
+  const created = await c1.request('CreateTopics', 7, {
+    topics: [{ name: 'big', numPartitions: -1, replicationFactor: -1, assignments: [0, 1, 2].map((partitionIndex) => ({ partitionIndex, brokerIds: [1, 2, 3] })), configs: [] }],
+    timeoutMs: 5000,
+    validateOnly: false,
+  });
+  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE, created.topics[0]!.errorMessage ?? '');
+  // All three partitions led by broker 1: one fetcher per follower carries them all.
+  const value = 'x'.repeat(8000);
+  for (let round = 0; round < 3; round++) {
+    for (let p = 0; p < 3; p++) {
+      const now = Date.now();
+      const records = encodeBatchSync({ baseOffset: 0, timestamp: now, records: [{ key: null, value: Buffer.from(`${p}:${round}:${value}`), timestamp: now }] });
+      // acks=1: several partitions hold unreplicated batches at once.
+      const r = await c1.request('Produce', 9, { transactionalId: null, acks: 1, timeoutMs: 10_000, topicData: [{ name: 'big', partitionData: [{ index: p, records }] }] }, { timeoutMs: 15_000 });
+      assert.equal(r.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.NONE);
+    }
+  }
+  for (let p = 0; p < 3; p++) {
+    const leaderLog = cluster.replica(1, 'big', p).log;
+    for (const id of [2, 3]) {
+      const log = cluster.replica(id, 'big', p).log;
+      await waitFor(`broker ${id} big-${p} at 3`, 10_000, () => (log.highWatermark === 3 ? true : undefined));
+      assert.ok(logBytes(log).equals(logBytes(leaderLog)));
+    }
+  }
+});

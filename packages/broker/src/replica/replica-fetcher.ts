@@ -292,6 +292,13 @@ export class ReplicaFetcher {
           switch (data.errorCode) {
             case ErrorCode.NONE:
               partition.appendAsFollower(data.records ?? Buffer.alloc(0), data.highWatermark);
+              if ((data.records?.length ?? 0) > 0) {
+                // To the back of the order, as Kafka's PartitionStates.updateAndMoveToEnd: only
+                // the first partition with data may get a batch larger than its limit (KIP-74),
+                // so a fixed order could starve a partition holding one behind a busy one.
+                this.entries.delete(key);
+                this.entries.set(key, entry);
+              }
               break;
             case ErrorCode.OFFSET_OUT_OF_RANGE:
               this.handleOutOfRange(partition, data.highWatermark, data.logStartOffset ?? -1);
