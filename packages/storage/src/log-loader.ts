@@ -11,6 +11,9 @@
  *     point becomes the log end offset.
  *  4. After a clean shutdown only the last segment's tail is read (from its last index
  *     entry) to find the log end offset. Indexes of other segments load on first use.
+ *  5. The leader-epoch cache is read from leader-epoch-checkpoint and cut to the log start
+ *     and end offsets; when that file is missing or malformed it is rebuilt from the epochs
+ *     stamped in every batch (a full walk of the log, once: the rebuilt cache is written).
  */
 import path from 'node:path';
 import type { Clock } from './clock.js';
@@ -23,6 +26,7 @@ import type { LogListener } from './log.js';
 import { Log } from './log.js';
 import type { LogConfig } from './log-config.js';
 import { LogSegment } from './log-segment.js';
+import { loadLeaderEpochCache } from './leader-epoch-load.js';
 import type { Decompressor } from './record-timestamps.js';
 
 export interface LoadLogOptions {
@@ -55,6 +59,8 @@ export interface LoadStats {
   deletedSegments: number;
   /** Why recovery truncated, if it did. */
   invalidReason?: string;
+  /** Why the leader-epoch cache was rebuilt from the log, if it was. */
+  epochCacheRebuilt?: string;
 }
 
 const LEFTOVER_SUFFIXES = ['.deleted', '.cleaned', '.swap', '.tmp'];
@@ -162,6 +168,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   }
   if (recoveryPoint < logStart) recoveryPoint = Math.max(recoveryPoint, segments[0]!.baseOffset);
   const hw = Math.min(Math.max(options.highWatermark ?? logStart, logStart), logEnd);
+  const leaderEpochCache = loadLeaderEpochCache(dir, segments, logStart, logEnd, fs, stats);
   const log = new Log({
     dir,
     topic: options.topic,
@@ -175,6 +182,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     highWatermark: hw,
     fsyncMode: options.fsyncMode,
     fs,
+    leaderEpochCache,
     dirsUnsynced: options.deferDirSync === true,
     ...(options.decompress !== undefined ? { decompress: options.decompress } : {}),
     ...(options.listener !== undefined ? { listener: options.listener } : {}),
