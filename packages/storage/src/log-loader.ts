@@ -11,9 +11,10 @@
  *     point becomes the log end offset.
  *  4. After a clean shutdown only the last segment's tail is read (from its last index
  *     entry) to find the log end offset. Indexes of other segments load on first use.
- *  5. The leader-epoch cache is read from leader-epoch-checkpoint and cut to the log start
- *     and end offsets; when that file is missing or malformed it is rebuilt from the epochs
- *     stamped in every batch (a full walk of the log, once: the rebuilt cache is written).
+ *  5. The leader-epoch cache is read from leader-epoch-checkpoint, completed from the
+ *     recovered batches after an unclean shutdown, and cut to the log start and end
+ *     offsets; a missing or malformed file is rebuilt from every batch's header
+ *     (leader-epoch-load.ts).
  */
 import path from 'node:path';
 import type { Clock } from './clock.js';
@@ -100,10 +101,12 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
 
   let logEnd: number;
   let recoveryPoint: number;
+  let recoveredFrom = -1;
   if (!options.cleanShutdown) {
     const rp = options.recoveryPoint ?? 0;
     let start = 0;
     for (let i = 0; i < segments.length; i++) if (segments[i]!.baseOffset <= rp) start = i;
+    recoveredFrom = start;
     const contiguous = !config.cleanupPolicy.includes('compact');
     let next = segments[start]!.baseOffset;
     let cutAt = segments.length;
@@ -168,7 +171,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   }
   if (recoveryPoint < logStart) recoveryPoint = Math.max(recoveryPoint, segments[0]!.baseOffset);
   const hw = Math.min(Math.max(options.highWatermark ?? logStart, logStart), logEnd);
-  const leaderEpochCache = loadLeaderEpochCache(dir, segments, logStart, logEnd, fs, stats);
+  const leaderEpochCache = loadLeaderEpochCache(dir, segments, logStart, logEnd, Math.min(recoveredFrom, segments.length - 1), fs, stats);
   const log = new Log({
     dir,
     topic: options.topic,

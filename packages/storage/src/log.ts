@@ -422,10 +422,10 @@ export class Log {
   /**
    * Records a batch's leader epoch in the cache when it starts a new one (the epoch stamped
    * in the header: the leader's own, or the leader's as a follower copies it), before the
-   * batch is written, as Kafka's UnifiedLog.append does: the checkpoint never lacks an epoch
-   * the log holds. If the write then fails, the entry left starts at the unchanged log end
-   * offset, which is where the next batch goes; a later epoch or a truncation replaces it.
-   * Batches without an epoch (-1) are not recorded.
+   * batch is written, as Kafka's UnifiedLog.append does. Memory only: flushes write the
+   * checkpoint (leader-epoch-cache.ts). If the write then fails, the entry left starts at
+   * the unchanged log end offset, which is where the next batch goes; a later epoch or a
+   * truncation replaces it. Batches without an epoch (-1) are not recorded.
    */
   private assignEpochs(batches: Buffer, headers: BatchSummary[]): void {
     const cache = this.leaderEpochCache;
@@ -624,6 +624,8 @@ export class Log {
     const segments = this.unflushedSegments();
     this.beforeFlush(segments);
     for (const seg of segments) if (!seg.deleted) seg.flushLogSync();
+    // The epoch checkpoint covers the data before the recovery point moves past it.
+    this.leaderEpochCache.persistIfDirty();
     this.afterFlush(target, messages);
   }
 
@@ -642,6 +644,9 @@ export class Log {
     // The directory fsyncs of afterFlush, off the event loop: behind the fdatasync of a
     // rolled 1 GiB segment, one took ~0.8 s with the loop blocked.
     await this.syncDirs(false);
+    if (this.closed) return;
+    // The epoch checkpoint covers the data before the recovery point moves past it.
+    await this.leaderEpochCache.persistIfDirtyAsync();
     if (this.closed) return;
     this.afterFlush(target, messages);
   }
@@ -840,6 +845,7 @@ export class Log {
       this.activeSegment.finishIndexes();
       await this.syncSegments(this.unflushedSegments(), true);
       await this.syncDirs(options.parentDirSynced ?? false);
+      await this.leaderEpochCache.persistIfDirtyAsync();
     } catch (err) {
       // Not durable after all: the log (and its directory) goes offline, no clean marker;
       // on a full disk (an index write) the data is intact and the next start recovers it.
