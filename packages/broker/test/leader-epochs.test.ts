@@ -180,6 +180,21 @@ test('a former leader fences stale epochs before saying NOT_LEADER_OR_FOLLOWER',
   assert.equal(fetched.responses[0]!.partitions[0]!.errorCode, ErrorCode.FENCED_LEADER_EPOCH);
   const fetched3 = await client.request('Fetch', 12, { ...fetchRequest({ fetchOffset: 0, currentLeaderEpoch: 3 }), maxWaitMs: 0 });
   assert.equal(fetched3.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  // v16+ (KIP-951): both errors name the current leader and its endpoint when it is registered.
+  const topicId = broker.services.metadata.topic(T)!.topicId;
+  const byId = (req: FetchRequest): FetchRequest => ({ ...req, topics: req.topics.map((x) => ({ ...x, topic: '', topicId })) });
+  const v16 = await client.request('Fetch', 16, byId({ ...fetchRequest({ fetchOffset: 0, currentLeaderEpoch: 2 }), maxWaitMs: 0 }));
+  const p16 = v16.responses[0]!.partitions[0]!;
+  assert.deepEqual([p16.errorCode, p16.currentLeader?.leaderId, p16.currentLeader?.leaderEpoch], [ErrorCode.FENCED_LEADER_EPOCH, 99, 3]);
+  assert.deepEqual(v16.nodeEndpoints, [], 'broker 99 is not registered: no endpoint to give');
+  await broker.services.metadata.registerBroker({ nodeId: 99, rack: 'r9', endpoints: [{ listener: 'PLAINTEXT', host: '127.0.0.99', port: 9999, securityProtocol: 'PLAINTEXT' }] });
+  const again = await client.request('Fetch', 16, byId({ ...fetchRequest({ fetchOffset: 0, currentLeaderEpoch: 3 }), maxWaitMs: 0 }));
+  const pAgain = again.responses[0]!.partitions[0]!;
+  assert.deepEqual([pAgain.errorCode, pAgain.currentLeader?.leaderId, pAgain.currentLeader?.leaderEpoch], [ErrorCode.NOT_LEADER_OR_FOLLOWER, 99, 3]);
+  assert.deepEqual(again.nodeEndpoints?.map((n) => [n.nodeId, n.host, n.port, n.rack]), [[99, '127.0.0.99', 9999, 'r9']]);
+  const v15 = await client.request('Fetch', 15, byId({ ...fetchRequest({ fetchOffset: 0, currentLeaderEpoch: 3 }), maxWaitMs: 0 }));
+  assert.equal(v15.responses[0]!.partitions[0]!.errorCode, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  assert.equal(v15.responses[0]!.partitions[0]!.currentLeader?.leaderId ?? -1, -1, 'before v16 Kafka leaves currentLeader at its default');
   // Not a replica at all: NOT_LEADER_OR_FOLLOWER whatever the epoch (Kafka's HostedPartition.None).
   await bumpEpoch(broker, 99, [99, 98]);
   assert.deepEqual(await epochEnd(client, 4, 0, 2), [ErrorCode.NOT_LEADER_OR_FOLLOWER, -1, -1]);

@@ -29,6 +29,8 @@
  * - lastFetchedEpoch (v12+): when the leader's epoch cache shows the fetcher's log diverges,
  *   the partition answers `divergingEpoch` {epoch, endOffset} and no records, at once (no
  *   long poll); an epoch the leader cannot place answers OFFSET_OUT_OF_RANGE.
+ * - v16+: NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH carry currentLeader and the
+ *   leader's endpoint (fetch-current-leader.ts, KIP-951).
  * - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (with the high
  *   watermark and log start offset, so the client can reset), NOT_LEADER_OR_FOLLOWER.
  * - Below v10 (before zstd existed), a partition whose topic has compression.type=zstd
@@ -57,6 +59,7 @@ import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
 import { LARGE_READ_BYTES, largeReadDone, largeReadTurn } from '../network/memory-budget.js';
+import { attachCurrentLeaders } from './fetch-current-leader.js';
 import { checkCurrentLeaderEpoch, divergingEpoch, notLeaderError } from '../replica/leader-epochs.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 
@@ -170,7 +173,7 @@ export const fetchHandler: Handler<'Fetch'> = {
       else responses.push(byId ? { topicId: part.topicId, partitions: [r.data] } : { topic: part.topic, partitions: [r.data] });
     }
     const response: FetchResponse = { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses };
-    if (version >= 16) response.nodeEndpoints = [];
+    attachCurrentLeaders(response, version, ctx, byId);
     if (version < FIRST_ZSTD_FETCH_VERSION) return convertForOldFetcher(req, response, version, ctx);
     return response;
   },
