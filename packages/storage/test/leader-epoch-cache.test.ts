@@ -313,3 +313,38 @@ test('a new, empty log writes no checkpoint until its first epoch', async (t: T)
   assert.equal(fs.existsSync(path.join(dataDir, 't-0', LEADER_EPOCH_CHECKPOINT)), false);
   await m2.close();
 });
+
+// ---------------------------------------------------------------- I/O failures
+
+test('a flush whose epoch checkpoint cannot be written does not move the recovery point', async (t: T) => {
+  const { FaultyFileSystem } = await import('./faulty-file-system.js');
+  const { StorageError, StorageErrorCode } = await import('@tributary/storage');
+  const code = (err: unknown) => (err instanceof StorageError ? err.code : undefined);
+  const isCheckpoint = (f: string) => path.basename(f).startsWith(LEADER_EPOCH_CHECKPOINT);
+  for (const fsyncMode of ['async', 'sync'] as const) {
+    const dir = tempDir(t);
+    const faults = new FaultyFileSystem();
+    const failures: string[] = [];
+    const m = await LogManager.open({
+      dataDir: dir, clock: new FakeClock(), schedulers: false, fileSystem: faults.fs, logger: quietLogger, onLogDirFailure: (d) => failures.push(d),
+      ...(fsyncMode === 'sync' ? { fsyncMode } : {}),
+    });
+    const log = m.createLog('t', 0);
+    log.append(makeBatch({ timestamps: [1, 2] }), { leaderEpoch: 0 });
+    // A full disk: the log stays online and the next flush writes it.
+    faults.fail({ op: 'write', code: 'ENOSPC', match: isCheckpoint, times: 1 });
+    await assert.rejects(log.flush(), (err) => code(err) === StorageErrorCode.NO_SPACE, fsyncMode);
+    assert.equal(log.recoveryPoint, 0, fsyncMode);
+    assert.equal(log.isOffline, false);
+    await log.flush();
+    assert.equal(log.recoveryPoint, 2);
+    assert.equal(checkpointText(log.dir), '0\n1\n0 0\n');
+    // A failed fsync of it: the directory goes offline.
+    log.append(makeBatch({ timestamps: [3] }), { leaderEpoch: 1 });
+    faults.fail({ op: 'fsync', code: 'EIO', match: isCheckpoint });
+    await assert.rejects(log.flush(), (err) => code(err) === StorageErrorCode.LOG_DIR_OFFLINE, fsyncMode);
+    assert.equal(log.recoveryPoint, 2);
+    assert.deepEqual(failures, [dir]);
+    m.abandon();
+  }
+});
