@@ -3,11 +3,13 @@
  *
  * - The checkpoint when it is there and well formed; otherwise a rebuild from every batch
  *   header of the log (one walk, once: the rebuilt cache is written at the next flush).
- * - After an unclean shutdown, the epochs of the batches from the recovery point's segment
- *   on are assigned again (Kafka's LogSegment.recover does the same): the file is only
- *   written by flushes (leader-epoch-cache.ts), so epochs appended or truncated since the
- *   last flush are known from the batches alone. assign() drops any stale entry they
- *   contradict.
+ * - After an unclean shutdown, the entries from the recovery point's segment on are
+ *   dropped and assigned again from that segment's batches (Kafka's LogSegment.recover
+ *   re-assigns too): the file is only written by flushes (leader-epoch-cache.ts), so epochs
+ *   appended or truncated since then are known from the batches alone. Entries before that
+ *   segment are trusted: each flush wrote the file before moving the recovery point past
+ *   them, and a truncation lowers the recovery point (checkpointed at once) to at most
+ *   where it cut.
  * - Then the cache is cut to what the log holds: entries at or past the log end offset (a
  *   tail recovery removed, or a checkpoint written ahead of data a crash lost) and before
  *   the log start offset (log-start-offset-checkpoint moved after the last write).
@@ -37,7 +39,10 @@ export function loadLeaderEpochCache(
   let cache: LeaderEpochCache;
   if ('entries' in read) {
     cache = new LeaderEpochCache(file, read.entries, fs);
-    if (recoveredFrom >= 0) assignFromBatches(cache, segments, recoveredFrom, logStartOffset);
+    if (recoveredFrom >= 0) {
+      cache.truncateFromEnd(segments[recoveredFrom]!.baseOffset);
+      assignFromBatches(cache, segments, recoveredFrom, logStartOffset);
+    }
   } else {
     cache = new LeaderEpochCache(file, [], fs);
     assignFromBatches(cache, segments, 0, logStartOffset);
