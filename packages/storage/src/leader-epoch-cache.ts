@@ -296,25 +296,6 @@ export class LeaderEpochCache {
   }
 }
 
-/**
- * The entries a walk over the log's batches finds: one per epoch change, at the base
- * offset of the first batch stamped with it. Batches without an epoch (-1: written by a
- * client of an old message format, or before leader epochs existed) are skipped, and an
- * epoch lower than the latest seen (impossible in a log a leader wrote) starts over from
- * there, as assign would.
- */
-export class EpochRebuilder {
-  private readonly cache = new LeaderEpochCache(null);
-
-  visit(epoch: number, baseOffset: number): void {
-    if (epoch >= 0) this.cache.assign(epoch, baseOffset);
-  }
-
-  entries(): EpochEntry[] {
-    return this.cache.epochEntries();
-  }
-}
-
 function checkOrder(entries: readonly EpochEntry[]): void {
   for (let i = 1; i < entries.length; i++) {
     const a = entries[i - 1]!;
