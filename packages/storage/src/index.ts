@@ -26,6 +26,10 @@ export {
 export { offsetFileName, parsePartitionDirName, partitionDirName } from './file-names.js';
 export type { AppendOptions, AppendResult, LogListener, ReadOptions, ReadResult } from './log.js';
 export { Log } from './log.js';
+export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
+export {
+  LEADER_EPOCH_CHECKPOINT, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint,
+} from './leader-epoch-cache.js';
 export type { LogSegment } from './log-segment.js';
 export { OffsetIndex } from './offset-index.js';
 export { TimeIndex } from './time-index.js';

@@ -11,6 +11,10 @@
  *     point becomes the log end offset.
  *  4. After a clean shutdown only the last segment's tail is read (from its last index
  *     entry) to find the log end offset. Indexes of other segments load on first use.
+ *  5. The leader-epoch cache is read from leader-epoch-checkpoint, completed from the
+ *     recovered batches after an unclean shutdown, and cut to the log start and end
+ *     offsets; a missing or malformed file is rebuilt from every batch's header
+ *     (leader-epoch-load.ts).
  */
 import path from 'node:path';
 import type { Clock } from './clock.js';
@@ -23,6 +27,7 @@ import type { LogListener } from './log.js';
 import { Log } from './log.js';
 import type { LogConfig } from './log-config.js';
 import { LogSegment } from './log-segment.js';
+import { loadLeaderEpochCache } from './leader-epoch-load.js';
 import type { Decompressor } from './record-timestamps.js';
 
 export interface LoadLogOptions {
@@ -55,6 +60,8 @@ export interface LoadStats {
   deletedSegments: number;
   /** Why recovery truncated, if it did. */
   invalidReason?: string;
+  /** Why the leader-epoch cache was rebuilt from the log, if it was. */
+  epochCacheRebuilt?: string;
 }
 
 const LEFTOVER_SUFFIXES = ['.deleted', '.cleaned', '.swap', '.tmp'];
@@ -94,10 +101,12 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
 
   let logEnd: number;
   let recoveryPoint: number;
+  let recoveredFrom = -1;
   if (!options.cleanShutdown) {
     const rp = options.recoveryPoint ?? 0;
     let start = 0;
     for (let i = 0; i < segments.length; i++) if (segments[i]!.baseOffset <= rp) start = i;
+    recoveredFrom = start;
     const contiguous = !config.cleanupPolicy.includes('compact');
     let next = segments[start]!.baseOffset;
     let cutAt = segments.length;
@@ -162,6 +171,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   }
   if (recoveryPoint < logStart) recoveryPoint = Math.max(recoveryPoint, segments[0]!.baseOffset);
   const hw = Math.min(Math.max(options.highWatermark ?? logStart, logStart), logEnd);
+  const leaderEpochCache = loadLeaderEpochCache(dir, segments, logStart, logEnd, Math.min(recoveredFrom, segments.length - 1), fs, stats);
   const log = new Log({
     dir,
     topic: options.topic,
@@ -175,6 +185,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     highWatermark: hw,
     fsyncMode: options.fsyncMode,
     fs,
+    leaderEpochCache,
     dirsUnsynced: options.deferDirSync === true,
     ...(options.decompress !== undefined ? { decompress: options.decompress } : {}),
     ...(options.listener !== undefined ? { listener: options.listener } : {}),

@@ -14,7 +14,7 @@
  * log-offsets.ts, retention in log-retention.ts.
  */
 import path from 'node:path';
-import { type BatchSummary, assertAtMost, assignOffsets, setLogAppendTime, setPartitionLeaderEpoch, splitBatches } from '@tributary/protocol';
+import { type BatchSummary, BatchLayout, assertAtMost, assignOffsets, setLogAppendTime, setPartitionLeaderEpoch, splitBatches } from '@tributary/protocol';
 import type { Clock } from './clock.js';
 import { StorageError, StorageErrorCode } from './errors.js';
 import type { FsyncMode } from './group-commit.js';
@@ -26,6 +26,7 @@ import { isIoError, isNoSpace, nodeFileSystem } from './file-system.js';
 import type { LogConfig } from './log-config.js';
 import { TimestampType } from './log-config.js';
 import { LogSegment } from './log-segment.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
 import type { Decompressor } from './record-timestamps.js';
 
 export interface AppendOptions {
@@ -99,6 +100,8 @@ export interface LogState {
   listener?: LogListener;
   /** node:fs unless a test injects failures (file-system.ts). */
   fs?: FileSystem;
+  /** Loaded by log-loader.ts; a new, empty one (writing leader-epoch-checkpoint in `dir`) when absent. */
+  leaderEpochCache?: LeaderEpochCache;
 }
 
 const INT32_MAX = 2147483647;
@@ -133,6 +136,8 @@ export class Log {
   /** The I/O error that took the log offline; set once, never cleared (fsyncgate: see fail()). */
   private offlineCause: unknown = null;
   readonly fs: FileSystem;
+  /** Where each leader epoch starts in this log (leader-epoch-cache.ts), kept in step with appends and truncations. */
+  readonly leaderEpochCache: LeaderEpochCache;
 
   constructor(state: LogState) {
     this.dir = state.dir;
@@ -149,6 +154,7 @@ export class Log {
     this.decompress = state.decompress;
     this.listener = state.listener ?? {};
     this.fs = state.fs ?? nodeFileSystem;
+    this.leaderEpochCache = state.leaderEpochCache ?? new LeaderEpochCache(LeaderEpochCache.fileIn(state.dir), [], this.fs);
     this.lastFlushMs = state.clock.now();
     if (state.dirsUnsynced) {
       this.dirDirty = true;
@@ -402,6 +408,7 @@ export class Log {
     assertAtMost(this.logEnd, first.baseOffset, 'appended batches start at or after the log end offset');
     // Inline rather than guard(): no closure per append on the produce path.
     try {
+      this.assignEpochs(batches, headers);
       this.maybeRoll(batches.length, first.baseOffset, last.lastOffset, maxTimestamp, now);
       this.activeSegment.append(batches, headers);
     } catch (err) {
@@ -410,6 +417,22 @@ export class Log {
     this.logEnd = last.lastOffset + 1;
     this.unflushedMessages += records;
     if (this.unflushedMessages >= this.config.flushMessages) this.flushInBackground();
+  }
+
+  /**
+   * Records a batch's leader epoch in the cache when it starts a new one (the epoch stamped
+   * in the header: the leader's own, or the leader's as a follower copies it), before the
+   * batch is written, as Kafka's UnifiedLog.append does. Memory only: flushes write the
+   * checkpoint (leader-epoch-cache.ts). If the write then fails, the entry left starts at
+   * the unchanged log end offset, which is where the next batch goes; a later epoch or a
+   * truncation replaces it. Batches without an epoch (-1) are not recorded.
+   */
+  private assignEpochs(batches: Buffer, headers: BatchSummary[]): void {
+    const cache = this.leaderEpochCache;
+    for (const h of headers) {
+      const epoch = batches.readInt32BE(h.position + BatchLayout.PARTITION_LEADER_EPOCH);
+      if (epoch >= 0 && epoch !== cache.latestEpoch()) cache.assign(epoch, h.baseOffset);
+    }
   }
 
   // ---------------------------------------------------------------- roll
@@ -601,6 +624,8 @@ export class Log {
     const segments = this.unflushedSegments();
     this.beforeFlush(segments);
     for (const seg of segments) if (!seg.deleted) seg.flushLogSync();
+    // The epoch checkpoint covers the data before the recovery point moves past it.
+    this.leaderEpochCache.persistIfDirty();
     this.afterFlush(target, messages);
   }
 
@@ -619,6 +644,9 @@ export class Log {
     // The directory fsyncs of afterFlush, off the event loop: behind the fdatasync of a
     // rolled 1 GiB segment, one took ~0.8 s with the loop blocked.
     await this.syncDirs(false);
+    if (this.closed) return;
+    // The epoch checkpoint covers the data before the recovery point moves past it.
+    await this.leaderEpochCache.persistIfDirtyAsync();
     if (this.closed) return;
     this.afterFlush(target, messages);
   }
@@ -684,6 +712,7 @@ export class Log {
       return;
     }
     this.logEnd = end;
+    this.leaderEpochCache.truncateFromEnd(end);
     this.afterTruncation();
   }
 
@@ -701,6 +730,7 @@ export class Log {
     this.logStart = offset;
     this.logEnd = offset;
     this.hw = offset;
+    this.leaderEpochCache.clear();
     this.afterTruncation();
     if (this.recovery !== offset) {
       this.recovery = offset;
@@ -736,7 +766,10 @@ export class Log {
     if (offset <= this.logStart) return this.logStart;
     this.logStart = offset;
     this.checkOffsets();
-    this.guard('DeleteRecords', () => this.deletePrefixSegments(this.countLogStartBreached()));
+    this.guard('DeleteRecords', () => {
+      this.leaderEpochCache.truncateFromStart(offset);
+      this.deletePrefixSegments(this.countLogStartBreached());
+    });
     this.listener.onLogStartOffsetChanged?.(this);
     return this.logStart;
   }
@@ -757,6 +790,7 @@ export class Log {
     const first = this.segments[0]!.baseOffset;
     if (first > this.logStart) {
       this.logStart = first;
+      this.leaderEpochCache.truncateFromStart(first);
       if (this.hw < first) this.hw = Math.min(first, this.logEnd);
       this.checkOffsets();
       this.listener.onLogStartOffsetChanged?.(this);
@@ -811,6 +845,7 @@ export class Log {
       this.activeSegment.finishIndexes();
       await this.syncSegments(this.unflushedSegments(), true);
       await this.syncDirs(options.parentDirSynced ?? false);
+      await this.leaderEpochCache.persistIfDirtyAsync();
     } catch (err) {
       // Not durable after all: the log (and its directory) goes offline, no clean marker;
       // on a full disk (an index write) the data is intact and the next start recovers it.

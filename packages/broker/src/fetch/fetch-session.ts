@@ -26,6 +26,8 @@ export interface SessionPartition {
   fetchOffset: number;
   partitionMaxBytes: number;
   currentLeaderEpoch: number;
+  /** Fetch v12+: epoch of the last batch the fetcher holds, -1 when not sent (see divergingEpoch). */
+  lastFetchedEpoch?: number;
   /** What the last response told the client; -1 before the first response. */
   lastHighWatermark: number;
   lastLogStartOffset: number;

@@ -24,7 +24,13 @@
  *   consumers never send; it is decoded and ignored (followers here do not send it), as its value
  *   only matters to a KRaft voter.
  * - currentLeaderEpoch (v9+): older than the partition's -> FENCED_LEADER_EPOCH, newer ->
- *   UNKNOWN_LEADER_EPOCH.
+ *   UNKNOWN_LEADER_EPOCH; checked before leadership, as Kafka does, when this broker holds a
+ *   replica (replica/leader-epochs.ts).
+ * - lastFetchedEpoch (v12+): when the leader's epoch cache shows the fetcher's log diverges,
+ *   the partition answers `divergingEpoch` {epoch, endOffset} and no records, at once (no
+ *   long poll); an epoch the leader cannot place answers OFFSET_OUT_OF_RANGE.
+ * - v16+: NOT_LEADER_OR_FOLLOWER / FENCED_LEADER_EPOCH carry currentLeader and the
+ *   leader's endpoint (fetch-current-leader.ts, KIP-951).
  * - Errors per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_OUT_OF_RANGE (with the high
  *   watermark and log start offset, so the client can reset), NOT_LEADER_OR_FOLLOWER.
  * - Below v10 (before zstd existed), a partition whose topic has compression.type=zstd
@@ -55,6 +61,8 @@ import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
 import { LARGE_READ_BYTES, largeReadDone, largeReadTurn } from '../network/memory-budget.js';
+import { attachCurrentLeaders } from './fetch-current-leader.js';
+import { checkCurrentLeaderEpoch, divergingEpoch, notLeaderError } from '../replica/leader-epochs.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 import { followerFetched } from '../replica/follower-fetch.js';
 
@@ -113,6 +121,7 @@ export const fetchHandler: Handler<'Fetch'> = {
           existing.fetchOffset = t.part.fetchOffset;
           existing.partitionMaxBytes = t.part.partitionMaxBytes;
           existing.currentLeaderEpoch = t.part.currentLeaderEpoch;
+          existing.lastFetchedEpoch = t.part.lastFetchedEpoch ?? -1;
         } else {
           session.partitions.set(key, t.part);
         }
@@ -138,7 +147,7 @@ export const fetchHandler: Handler<'Fetch'> = {
     const replicaId = version >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId ?? -1;
     let reads = await readReserved(targets, ctx, maxBytes, isolation, replicaId, held);
     while (true) {
-      const anyError = reads.some((r) => r.data.errorCode !== ErrorCode.NONE);
+      const anyError = reads.some((r) => r.data.errorCode !== ErrorCode.NONE || r.data.divergingEpoch !== undefined);
       const waitMs = deadline - Date.now();
       if (held.bytes >= minBytes || anyError || waitMs <= 0 || reads.length === 0) break;
       const logs = reads.map((r) => r.log).filter((l): l is Log => l !== undefined);
@@ -155,6 +164,7 @@ export const fetchHandler: Handler<'Fetch'> = {
         const changed =
           (r.data.records !== null && r.data.records.length > 0) ||
           r.data.errorCode !== ErrorCode.NONE ||
+          r.data.divergingEpoch !== undefined ||
           r.data.highWatermark !== part.lastHighWatermark ||
           r.data.logStartOffset !== part.lastLogStartOffset;
         if (!changed) continue;
@@ -167,7 +177,7 @@ export const fetchHandler: Handler<'Fetch'> = {
       else responses.push(byId ? { topicId: part.topicId, partitions: [r.data] } : { topic: part.topic, partitions: [r.data] });
     }
     const response: FetchResponse = { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses };
-    if (version >= 16) response.nodeEndpoints = [];
+    attachCurrentLeaders(response, version, ctx, byId);
     if (version < FIRST_ZSTD_FETCH_VERSION) return convertForOldFetcher(req, response, version, ctx);
     return response;
   },
@@ -260,6 +270,7 @@ function requestTargetList(req: FetchRequest, ctx: RequestContext, byId: boolean
         fetchOffset: p.fetchOffset,
         partitionMaxBytes: p.partitionMaxBytes,
         currentLeaderEpoch: p.currentLeaderEpoch ?? -1,
+        lastFetchedEpoch: p.lastFetchedEpoch ?? -1,
         lastHighWatermark: -1,
         lastLogStartOffset: -1,
       };
@@ -313,7 +324,8 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   }
   const view = ctx.broker.replicaManager.partitionOf(target.topic, part.partition);
   if ('errorCode' in view) {
-    data.errorCode = view.errorCode;
+    const state = target.topic.partitions[part.partition];
+    data.errorCode = view.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER && state !== undefined ? notLeaderError(part.currentLeaderEpoch, state, ctx.broker.nodeId) : view.errorCode;
     return { target, data, log: undefined };
   }
   const { log, state } = view;
@@ -324,8 +336,18 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   data.highWatermark = log.highWatermark;
   data.lastStableOffset = log.highWatermark;
   data.logStartOffset = log.logStartOffset;
-  if (part.currentLeaderEpoch >= 0 && part.currentLeaderEpoch !== state.leaderEpoch) {
-    data.errorCode = part.currentLeaderEpoch < state.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH;
+  const fenced = checkCurrentLeaderEpoch(part.currentLeaderEpoch, state);
+  if (fenced !== ErrorCode.NONE) {
+    data.errorCode = fenced;
+    return { target, data, log };
+  }
+  const diverging = divergingEpoch(log, state.leaderEpoch, part.lastFetchedEpoch ?? -1, part.fetchOffset);
+  if (diverging === 'out_of_range') {
+    data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
+    return { target, data, log };
+  }
+  if (diverging !== null) {
+    data.divergingEpoch = { epoch: diverging.epoch, endOffset: diverging.endOffset };
     return { target, data, log };
   }
   const limit = Math.min(part.partitionMaxBytes, remaining);

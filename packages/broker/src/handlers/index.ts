@@ -20,6 +20,7 @@ import { describeGroupsHandler } from './describe-groups.js';
 import { listGroupsHandler } from './list-groups.js';
 import { deleteGroupsHandler } from './delete-groups.js';
 import { offsetDeleteHandler } from './offset-delete.js';
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
 import { createTopicsHandler } from './create-topics.js';
 import { deleteTopicsHandler } from './delete-topics.js';
 import { deleteRecordsHandler } from './delete-records.js';
@@ -63,4 +64,5 @@ export const HANDLERS: readonly Handler[] = [
   describeTopicPartitionsHandler,
   deleteGroupsHandler,
   offsetDeleteHandler,
+  offsetForLeaderEpochHandler,
 ];

@@ -10,8 +10,12 @@
  *   timestamp.
  * - Any other timestamp: the first offset whose record timestamp is >= it (time index,
  *   then a scan), or offset -1 / timestamp -1 when there is none below the high watermark.
- * - currentLeaderEpoch (v4+) is checked like Fetch does; a partition listed twice gets
- *   INVALID_REQUEST, as in Kafka.
+ * - currentLeaderEpoch (v4+) is checked like Fetch does (before leadership, as Kafka's
+ *   localLogWithEpochOrThrow); a partition listed twice gets INVALID_REQUEST, as in Kafka.
+ * - leaderEpoch (v4+) of the answer, from the leader-epoch cache as Kafka's
+ *   fetchOffsetByTimestamp: LATEST the partition's current epoch; EARLIEST the first
+ *   cached epoch when it starts at or before the log start offset (else -1); EARLIEST_LOCAL,
+ *   MAX_TIMESTAMP and timestamps the epoch of the batch holding the offset; -1 with offset -1.
  * v0 answers with old-style offset arrays (list-offsets-legacy.ts); Kafka 4 no longer serves
  * it (KIP-896), Tributary keeps it for old clients.
  */
@@ -19,6 +23,7 @@ import { ApiKey, ErrorCode, type ListOffsetsResponseListOffsetsPartitionResponse
 import { StorageError, maxTimestampOffset, offsetForTimestamp } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import { legacyListOffsets } from './list-offsets-legacy.js';
+import { checkCurrentLeaderEpoch, notLeaderError } from '../replica/leader-epochs.js';
 
 const LATEST = -1;
 const EARLIEST = -2;
@@ -75,32 +80,38 @@ function lookup(ctx: RequestContext, topic: string, partition: number, timestamp
 
 function lookupInLog(ctx: RequestContext, topic: string, partition: number, timestamp: number, currentLeaderEpoch: number, isolation: number, replicaId: number): ListOffsetsResponseListOffsetsPartitionResponse {
   const view = ctx.broker.replicaManager.partition(topic, partition);
-  if ('errorCode' in view) return failed(partition, view.errorCode);
-  const { log, state } = view;
-  if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== state.leaderEpoch) {
-    return failed(partition, currentLeaderEpoch < state.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH);
+  if ('errorCode' in view) {
+    const state = ctx.broker.metadata.topic(topic)?.partitions[partition];
+    return failed(partition, view.errorCode === ErrorCode.NOT_LEADER_OR_FOLLOWER && state !== undefined ? notLeaderError(currentLeaderEpoch, state, ctx.broker.nodeId) : view.errorCode);
   }
-  const epoch = state.leaderEpoch;
-  const ok = (offset: number, ts: number): ListOffsetsResponseListOffsetsPartitionResponse => ({ partitionIndex: partition, errorCode: ErrorCode.NONE, timestamp: ts, offset, leaderEpoch: epoch });
+  const { log, state } = view;
+  const fenced = checkCurrentLeaderEpoch(currentLeaderEpoch, state);
+  if (fenced !== ErrorCode.NONE) return failed(partition, fenced);
+  const cache = log.leaderEpochCache;
+  const found = (offset: number, ts: number, leaderEpoch = cache.epochForOffset(offset)): ListOffsetsResponseListOffsetsPartitionResponse =>
+    offset < 0 ? { partitionIndex: partition, errorCode: ErrorCode.NONE, timestamp: -1, offset: -1, leaderEpoch: -1 } : { partitionIndex: partition, errorCode: ErrorCode.NONE, timestamp: ts, offset, leaderEpoch };
   // Consumers see up to the high watermark (or LSO); replicas up to the log end.
   const upperBound = replicaId >= 0 ? log.logEndOffset : isolation === READ_COMMITTED ? log.highWatermark : log.highWatermark;
   switch (timestamp) {
     case LATEST:
-      return ok(upperBound, -1);
+      return found(upperBound, -1, state.leaderEpoch);
     case EARLIEST:
+    case EARLIEST_TIERED: {
+      const first = cache.epochEntries()[0];
+      return found(log.logStartOffset, -1, first !== undefined && first.startOffset <= log.logStartOffset ? first.epoch : -1);
+    }
     case EARLIEST_LOCAL:
-    case EARLIEST_TIERED:
-      return ok(log.logStartOffset, -1);
+      return found(log.logStartOffset, -1);
     case MAX_TIMESTAMP: {
-      const found = maxTimestampOffset(log);
-      if (found === null || found.offset >= upperBound) return ok(-1, -1);
-      return ok(found.offset, found.timestamp);
+      const max = maxTimestampOffset(log);
+      if (max === null || max.offset >= upperBound) return found(-1, -1);
+      return found(max.offset, max.timestamp);
     }
     default: {
       if (timestamp < 0) return failed(partition, ErrorCode.INVALID_REQUEST);
-      const found = offsetForTimestamp(log, timestamp);
-      if (found === null || found.offset >= upperBound) return ok(-1, -1);
-      return ok(found.offset, found.timestamp);
+      const at = offsetForTimestamp(log, timestamp);
+      if (at === null || at.offset >= upperBound) return found(-1, -1);
+      return found(at.offset, at.timestamp);
     }
   }
 }
