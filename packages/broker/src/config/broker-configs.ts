@@ -92,6 +92,7 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('replica.high.watermark.checkpoint.interval.ms', 'long', 5000, 'high', 'read-only', 'How often the high watermark is checkpointed.'),
   def('auto.leader.rebalance.enable', 'boolean', true, 'high', 'read-only', 'Move leadership back to preferred replicas periodically.'),
   def('leader.imbalance.check.interval.seconds', 'long', 300, 'high', 'read-only', 'How often the preferred-leader check runs.', { range: { min: 1 } }),
+  def('leader.imbalance.per.broker.percentage', 'int', 10, 'high', 'read-only', 'Share of its preferred partitions a broker may not lead (in percent) before the preferred-leader check moves leadership back.', { range: { min: 0 } }),
   def('fetch.max.bytes', 'int', 57671680, 'medium', 'cluster-wide', 'Largest fetch response the broker returns.', { range: { min: 1024 } }),
 
   // --- group coordinator
