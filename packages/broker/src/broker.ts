@@ -35,6 +35,8 @@ import { ProducerIdManager } from './transaction/producer-id-manager.js';
 import { ConsumerOffsetsLog } from './group/consumer-offsets-log.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { GroupCoordinator } from './group/coordinator.js';
+import { ControllerRunner } from './controller/controller-runner.js';
+import { controlledShutdown } from './controller/controlled-shutdown.js';
 
 /** What handlers can use. Fields marked "lead" are filled in as those parts land. */
 export interface BrokerServices {
@@ -77,6 +79,11 @@ export interface StartBrokerOptions {
   readonly handlers?: readonly Handler[];
   /** File system calls of the partition logs (tests inject failures); node:fs by default. */
   readonly fileSystem?: FileSystem;
+  /**
+   * Used instead of opening the local metadata log, and not closed by the broker: tests
+   * run several in-process brokers sharing one LocalMetadataStore to form a cluster.
+   */
+  readonly metadataStore?: MetadataStore;
 }
 
 export interface RunningBroker {
@@ -118,7 +125,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   let meta: { clusterId: string; nodeId: number } | undefined;
   for (const dir of logDirs) {
     mkdirSync(dir, { recursive: true });
-    const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId });
+    const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId ?? options.metadataStore?.clusterId });
     if (identity.created) logger.info('Created meta.properties', { dir, clusterId: identity.meta.clusterId, nodeId: identity.meta.nodeId });
     meta ??= identity.meta;
   }
@@ -126,7 +133,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const nodeId = meta.nodeId;
 
   // --- metadata
-  const metadata = await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
+  const ownsMetadata = options.metadataStore === undefined;
+  const metadata = options.metadataStore ?? await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
+  const closeMetadata = async (): Promise<void> => { if (ownsMetadata) await metadata.close(); };
   let server: SocketServer | undefined;
   const closeables: (() => Promise<void>)[] = [];
   // Set once the broker is running: a log directory failure that leaves nothing to serve stops it.
@@ -226,7 +235,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     });
     const bound = await server.start();
     services.advertisedEndpoints = advertise(config.advertisedListeners(), listeners, bound);
-    await metadata.registerBroker({ nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack') });
+    const registration = { nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack') };
+    await metadata.registerBroker(registration);
+    // Controller duties run here while the store names this broker controller (controller/).
+    const controllerRunner = new ControllerRunner({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'controller' }) });
+    controllerRunner.start();
 
     const first = services.advertisedEndpoints[0]!;
     const elapsedMs = Math.round((performance.now() - startedAt) * 10) / 10;
@@ -250,11 +263,17 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       close(): Promise<void> {
         closing ??= (async () => {
           logger.info('Broker shutting down', { nodeId });
+          // Leadership moves to other in-sync replicas while this broker still answers, so
+          // clients are told NOT_LEADER_OR_FOLLOWER and follow the new leader.
+          if (services.config.boolean('controlled.shutdown.enable')) {
+            await controlledShutdown(metadata, registration, logger).catch((err: unknown) => logger.error('Controlled shutdown failed', { nodeId, err }));
+          }
           services.closing = true;
           await runningServer.stop();
           await closeAll(closeables, logger);
+          controllerRunner.stop();
           await metadata.unregisterBroker(nodeId);
-          await metadata.close();
+          await closeMetadata();
           logger.info('Broker stopped', { nodeId });
         })();
         return closing;
@@ -274,7 +293,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   } catch (err) {
     await server?.stop();
     await closeAll(closeables, logger);
-    await metadata.close();
+    await closeMetadata();
     throw err;
   }
 }
