@@ -32,6 +32,9 @@ import { describeClusterHandler } from './describe-cluster.js';
 import { describeTopicPartitionsHandler } from './describe-topic-partitions.js';
 import { saslHandshakeHandler } from './sasl-handshake.js';
 import { saslAuthenticateHandler } from './sasl-authenticate.js';
+import { electLeadersHandler } from './elect-leaders.js';
+import { alterPartitionReassignmentsHandler } from './alter-partition-reassignments.js';
+import { listPartitionReassignmentsHandler } from './list-partition-reassignments.js';
 
 export const HANDLERS: readonly Handler[] = [
   produceHandler,
@@ -63,4 +66,7 @@ export const HANDLERS: readonly Handler[] = [
   describeTopicPartitionsHandler,
   deleteGroupsHandler,
   offsetDeleteHandler,
+  electLeadersHandler,
+  alterPartitionReassignmentsHandler,
+  listPartitionReassignmentsHandler,
 ];

@@ -471,7 +471,7 @@ function takenReason(index: NameIndex, name: string): CreateTopicResult | null {
 }
 
 /** Kafka's checks of one manually assigned replica list; the message, or null when valid. */
-function manualAssignmentError(replicas: readonly number[], replicationFactor: number | undefined, live: ReadonlySet<number>): string | null {
+export function manualAssignmentError(replicas: readonly number[], replicationFactor: number | undefined, live: ReadonlySet<number>): string | null {
   if (replicas.length === 0) return 'The manual partition assignment includes an empty replica list.';
   const sorted = [...replicas].sort((a, b) => a - b);
   let previous: number | undefined;
