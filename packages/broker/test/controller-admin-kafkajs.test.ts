@@ -32,7 +32,7 @@ function onCleanup(t: T, fn: () => unknown): void {
   stack.push(fn);
 }
 
-const BROKER_CONFIG = { 'offsets.topic.num.partitions': 1, 'offsets.topic.replication.factor': 1, 'leader.imbalance.check.interval.seconds': 3600 };
+const BROKER_CONFIG = { 'offsets.topic.num.partitions': 1, 'offsets.topic.replication.factor': 1, 'leader.imbalance.check.interval.seconds': 3600, 'broker.session.timeout.ms': 300 };
 
 async function sharedStore(t: T): Promise<MetadataStore> {
   const dir = mkdtempSync(join(tmpdir(), 'trib-ctl-store-'));

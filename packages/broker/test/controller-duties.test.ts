@@ -226,3 +226,27 @@ test('the local store names its longest-registered broker controller, also acros
   await metadata.unregisterBroker(2);
   assert.equal(metadata.controllerId(), 1);
 });
+
+test('a new controller gives brokers absent at its start broker.session.timeout.ms to register before failing them over', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-controller-'));
+  const metadata = await LocalMetadataStore.open({ dataDir: dir, clusterId: 'AAAAAAAAAAAAAAAAAAAAAQ' });
+  t.after(async () => { await metadata.close(); rmSync(dir, { recursive: true, force: true }); });
+  await metadata.createTopic({ name: 'a', partitions: [
+    { replicas: [2, 1], leader: 2, isr: [2, 1] },
+    { replicas: [3, 1], leader: 3, isr: [3, 1] },
+  ] });
+  await metadata.registerBroker(broker(1));
+  const config = BrokerConfig.load([{ 'node.id': 1, 'log.dirs': dir, 'broker.session.timeout.ms': 300 }]);
+  const controller = new Controller({ metadata, nodeId: 1, config: () => config, logger: silentLogger });
+  controller.start();
+  t.after(() => controller.stop());
+  await controller.idle();
+  assert.equal(metadata.topic('a')!.partitions[0]!.leader, 2, 'broker 2 may still be coming up');
+  await metadata.registerBroker(broker(2));
+  await new Promise((r) => setTimeout(r, 500));
+  await controller.idle();
+  assert.equal(metadata.topic('a')!.partitions[0]!.leader, 2, 'it registered in time');
+  assert.deepEqual(metadata.topic('a')!.partitions[0]!.isr, [2, 1]);
+  assert.equal(metadata.topic('a')!.partitions[1]!.leader, 1, 'broker 3 did not: failed over after the grace period');
+  assert.deepEqual(metadata.topic('a')!.partitions[1]!.isr, [1]);
+});

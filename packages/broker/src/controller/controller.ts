@@ -15,6 +15,13 @@
  *   partitions it does not lead exceeds leader.imbalance.per.broker.percentage, those
  *   partitions are moved back to it where it is live and in the ISR.
  *
+ * A newly started controller gives brokers that the partition metadata names but that are
+ * not registered `broker.session.timeout.ms` to register before it fails their partitions
+ * over (KRaft's controller likewise times brokers' sessions from its activation), so a
+ * cluster restarting broker by broker does not shrink every ISR to the first broker up. A
+ * broker seen unregistering while this controller runs is failed over at once: the lease
+ * expiry or shutdown that unregistered it was its session ending.
+ *
  * Work runs one task at a time (a promise chain), never inside a store listener (the
  * store's listeners run inside its writes). Every write is a compare-and-swap on the
  * partition epoch (partition-writer.ts). start() reconciles every partition, which is how
@@ -74,6 +81,9 @@ export class Controller implements ControllerDuties {
   /** A full pass is queued and not started yet: further triggers join it. */
   private fullPassQueued = false;
   private running = false;
+  /** Brokers absent since start whose grace period (broker.session.timeout.ms) runs. */
+  private readonly awaitingRegistration = new Set<number>();
+  private graceTimer: NodeJS.Timeout | null = null;
 
   constructor(deps: ControllerDeps) {
     this.metadata = deps.metadata;
@@ -86,6 +96,22 @@ export class Controller implements ControllerDuties {
     if (this.running) return;
     this.running = true;
     this.unsubscribe = this.metadata.subscribe((change) => this.onChange(change));
+    const live = new Set(this.metadata.brokers().map((b) => b.nodeId));
+    for (const topic of this.metadata.topics()) {
+      for (const p of topic.partitions) {
+        for (const id of [p.leader, ...p.isr]) if (id !== -1 && !live.has(id)) this.awaitingRegistration.add(id);
+      }
+    }
+    if (this.awaitingRegistration.size > 0) {
+      const graceMs = this.config().number('broker.session.timeout.ms');
+      this.logger.info('Controller waits for brokers to register before failing their partitions over', { brokers: [...this.awaitingRegistration], graceMs });
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = null;
+        this.awaitingRegistration.clear();
+        this.queueFullPass();
+      }, graceMs);
+      this.graceTimer.unref();
+    }
     this.queueFullPass();
     const intervalMs = this.config().number('leader.imbalance.check.interval.seconds') * 1000;
     this.balanceTimer = setInterval(() => this.enqueue(() => this.balanceLeaders()), intervalMs);
@@ -100,6 +126,9 @@ export class Controller implements ControllerDuties {
     this.unsubscribe = null;
     if (this.balanceTimer !== null) clearInterval(this.balanceTimer);
     this.balanceTimer = null;
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    this.graceTimer = null;
+    this.awaitingRegistration.clear();
     this.logger.info('Controller duties stopped', { nodeId: this.nodeId });
   }
 
@@ -118,6 +147,9 @@ export class Controller implements ControllerDuties {
     switch (change.type) {
       case 'broker-registered':
       case 'broker-unregistered':
+        this.awaitingRegistration.delete(change.type === 'broker-registered' ? change.broker.nodeId : change.nodeId);
+        this.queueFullPass();
+        return;
       case 'broker-config-changed':
         this.queueFullPass();
         return;
@@ -169,6 +201,9 @@ export class Controller implements ControllerDuties {
     const topic = this.metadata.topic(topicName);
     if (topic === undefined) return;
     const unclean = uncleanLeaderElectionEnabled(topic, this.config());
+    const state = topic.partitions[partition];
+    // Within the start-up grace period a partition naming an absent broker is left alone.
+    if (state === undefined || [state.leader, ...state.isr].some((id) => this.awaitingRegistration.has(id))) return;
     try {
       const outcome = await writePartition(this.metadata, topicName, partition, (state) => {
         const change = reconcile(state, clusterView(this.metadata), unclean);
