@@ -165,6 +165,9 @@ test('elections: preferred and unclean outcomes', () => {
   assert.deepEqual(electPreferred(state({ leader: 2 }), view([2, 3])), { ok: false, reason: 'PREFERRED_LEADER_NOT_AVAILABLE' });
   assert.deepEqual(electPreferred(state({ leader: 2, isr: [2, 3] }), view([1, 2, 3])), { ok: false, reason: 'PREFERRED_LEADER_NOT_AVAILABLE' });
   assert.deepEqual(electPreferred(state({ leader: 2 }), view([1, 2, 3])), { ok: true, change: { leader: 1, bumpLeaderEpoch: true } });
+  // A leaderless partition whose preferred replica is unavailable gets the next eligible one (Kafka's fallback).
+  assert.deepEqual(electPreferred(state({ leader: -1, isr: [2, 3] }), view([2, 3])), { ok: true, change: { leader: 2, bumpLeaderEpoch: true } });
+  assert.deepEqual(electPreferred(state({ leader: -1, isr: [1] }), view([2, 3])), { ok: false, reason: 'PREFERRED_LEADER_NOT_AVAILABLE' });
   assert.deepEqual(electUnclean(state({}), view([1, 2, 3])), { ok: false, reason: 'ELECTION_NOT_NEEDED' });
   assert.deepEqual(electUnclean(state({ leader: -1, isr: [1] }), view([])), { ok: false, reason: 'ELIGIBLE_LEADERS_NOT_AVAILABLE' });
   const unclean = electUnclean(state({ leader: -1, isr: [1] }), view([3]));

@@ -32,6 +32,7 @@
  * - The imbalance check uses the per-broker percentage as ZooKeeper-mode Kafka did (KRaft
  *   ignores the percentage and balances any imbalanced partition).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
 import type { MetadataChange, MetadataStore, TopicMetadata } from '../metadata/metadata-store.js';
@@ -39,6 +40,13 @@ import { MetadataError } from '../metadata/metadata-store.js';
 import type { ClusterView } from './partition-change.js';
 import { electPreferred, isReassigning, reconcile } from './partition-change.js';
 import { writePartition } from './partition-writer.js';
+
+/**
+ * Partitions checked per turn of the event loop in a full pass: a check is microseconds,
+ * a change one metadata write (an fsync locally), so a pass over tens of thousands of
+ * partitions, or a failover that moves thousands, leaves room for requests in between.
+ */
+const RECONCILE_PARTITIONS_PER_TURN = 100;
 
 /** What the etcd branch's election starts on the elected controller and stops on loss. */
 export interface ControllerDuties {
@@ -189,10 +197,12 @@ export class Controller implements ControllerDuties {
   }
 
   private async reconcileAll(): Promise<void> {
+    let checked = 0;
     for (const topic of this.metadata.topics()) {
       for (const p of topic.partitions) {
         if (!this.running) return;
         await this.reconcilePartition(topic.name, p.partition);
+        if (++checked % RECONCILE_PARTITIONS_PER_TURN === 0) await nextTurn();
       }
     }
   }

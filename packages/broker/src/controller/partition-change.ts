@@ -145,13 +145,21 @@ export type ElectionOutcome =
 
 /**
  * Preferred election: the first replica (of the target replicas during a reassignment)
- * becomes leader if it is live and in the ISR.
+ * becomes leader if it is live and in the ISR. When it cannot, a partition whose leader
+ * is missing gets the next eligible target replica instead (Kafka's
+ * PartitionChangeBuilder.electPreferredLeader); one with a working leader keeps it and
+ * the answer is PREFERRED_LEADER_NOT_AVAILABLE.
  */
 export function electPreferred(state: PartitionState, view: ClusterView): ElectionOutcome {
-  const preferred = targetReplicasOf(state)[0]!;
+  const target = targetReplicasOf(state);
+  const preferred = target[0]!;
   if (state.leader === preferred) return { ok: false, reason: 'ELECTION_NOT_NEEDED' };
-  if (!isActive(view, preferred) || !state.isr.includes(preferred)) return { ok: false, reason: 'PREFERRED_LEADER_NOT_AVAILABLE' };
-  return { ok: true, change: { leader: preferred, bumpLeaderEpoch: true } };
+  const eligible = (id: number): boolean => isActive(view, id) && state.isr.includes(id);
+  if (eligible(preferred)) return { ok: true, change: { leader: preferred, bumpLeaderEpoch: true } };
+  if (state.leader !== NO_LEADER && eligible(state.leader)) return { ok: false, reason: 'PREFERRED_LEADER_NOT_AVAILABLE' };
+  const other = target.slice(1).find(eligible);
+  if (other === undefined) return { ok: false, reason: 'PREFERRED_LEADER_NOT_AVAILABLE' };
+  return { ok: true, change: { leader: other, bumpLeaderEpoch: true } };
 }
 
 /**
