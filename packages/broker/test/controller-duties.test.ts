@@ -14,6 +14,7 @@ import { LocalMetadataStore } from '../src/metadata/local-metadata-store.js';
 import type { BrokerRegistration, PartitionState } from '../src/metadata/metadata-store.js';
 import { Controller } from '../src/controller/controller.js';
 import { clusterView } from '../src/controller/controller.js';
+import { controlledShutdown, controlledShutdownPending } from '../src/controller/controlled-shutdown.js';
 import { cancelReassignment, electPreferred, electUnclean, reconcile, startReassignment } from '../src/controller/partition-change.js';
 
 function broker(nodeId: number, extra: Partial<BrokerRegistration> = {}): BrokerRegistration {
@@ -252,4 +253,26 @@ test('a new controller gives brokers absent at its start broker.session.timeout.
   assert.deepEqual(metadata.topic('a')!.partitions[0]!.isr, [2, 1]);
   assert.equal(metadata.topic('a')!.partitions[1]!.leader, 1, 'broker 3 did not: failed over after the grace period');
   assert.deepEqual(metadata.topic('a')!.partitions[1]!.isr, [1]);
+});
+
+test('controlledShutdown (the closing broker): done once the controller moved what it could; bounded without a controller or a reachable store', async (t) => {
+  const { metadata, controller, partition } = await setup(t);
+  await metadata.createTopic({ name: 'a', partitions: [{ replicas: [2, 1], leader: 2, isr: [2, 1] }, { replicas: [2, 3], leader: 2, isr: [2] }] });
+  assert.equal(controlledShutdownPending(metadata, 2), 1, 'only partition 0 has another in-sync replica');
+  const startedAt = Date.now();
+  assert.equal(await controlledShutdown(metadata, broker(2), silentLogger, 5000), 0);
+  assert.ok(Date.now() - startedAt < 2000);
+  assert.equal(partition('a', 0).leader, 1);
+  assert.equal(partition('a', 1).leader, 2, 'the sole in-sync replica keeps leading');
+
+  // No controller: the wait ends at its bound with the partitions still pending.
+  controller.stop();
+  await metadata.createTopic({ name: 'b', partitions: [{ replicas: [3, 1], leader: 3, isr: [3, 1] }] });
+  assert.equal(await controlledShutdown(metadata, broker(3), silentLogger, 100), 1);
+  // A store that never answers: bounded as well.
+  await metadata.registerBroker(broker(4));
+  await metadata.createTopic({ name: 'c', partitions: [{ replicas: [1, 4], leader: 1, isr: [1, 4] }] });
+  const stuck = Object.create(metadata) as typeof metadata;
+  stuck.registerBroker = () => new Promise(() => undefined);
+  assert.equal(await controlledShutdown(stuck, broker(1), silentLogger, 100), 1);
 });

@@ -44,8 +44,18 @@ export async function controlledShutdown(
   metadata: MetadataStore, registration: BrokerRegistration, logger: Logger, waitMsMax = CONTROLLED_SHUTDOWN_WAIT_MS_MAX,
 ): Promise<number> {
   const nodeId = registration.nodeId;
-  await metadata.registerBroker({ ...registration, inControlledShutdown: true });
   const startedAt = Date.now();
+  // The request itself is bounded too: a store that cannot be reached (etcd down) must not
+  // keep the broker from stopping.
+  let requestTimer: NodeJS.Timeout | undefined;
+  const requested = await Promise.race([
+    metadata.registerBroker({ ...registration, inControlledShutdown: true }).then(() => true),
+    new Promise<false>((resolve) => { requestTimer = setTimeout(() => resolve(false), waitMsMax); }),
+  ]).finally(() => clearTimeout(requestTimer));
+  if (!requested) {
+    logger.warn('Controlled shutdown could not be requested in time; partitions fail over when the broker is gone', { nodeId, waitMsMax });
+    return controlledShutdownPending(metadata, nodeId);
+  }
   const pending = await new Promise<number>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     let unsubscribe = (): void => undefined;
@@ -56,7 +66,7 @@ export async function controlledShutdown(
       unsubscribe();
       resolve(left);
     };
-    timer = setTimeout(() => { timer = undefined; resolve(controlledShutdownPending(metadata, nodeId)); unsubscribe(); }, waitMsMax);
+    timer = setTimeout(() => { timer = undefined; resolve(controlledShutdownPending(metadata, nodeId)); unsubscribe(); }, Math.max(0, waitMsMax - (Date.now() - startedAt)));
     unsubscribe = metadata.subscribe((change) => { if (change.type === 'partition-changed' || change.type === 'broker-unregistered') check(); });
     check();
   });
