@@ -276,3 +276,25 @@ test('controlledShutdown (the closing broker): done once the controller moved wh
   stuck.registerBroker = () => new Promise(() => undefined);
   assert.equal(await controlledShutdown(stuck, broker(1), silentLogger, 100), 1);
 });
+
+test('the local store keeps reassignment state across a restart and reads records written before it existed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-controller-log-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const clusterId = 'AAAAAAAAAAAAAAAAAAAAAQ';
+  let metadata = await LocalMetadataStore.open({ dataDir: dir, clusterId });
+  await metadata.createTopic({ name: 'old', partitions: [{ replicas: [1, 2], leader: 1, isr: [1, 2] }] });
+  await metadata.createTopic({ name: 'moving', partitions: [{ replicas: [1, 2], leader: 1, isr: [1, 2] }] });
+  await metadata.updatePartition({ topic: 'old', partition: 0, expectedPartitionEpoch: 0, isr: [1] });
+  const start = startReassignment(metadata.topic('moving')!.partitions[0]!, [3, 2], view([1, 2, 3]), false)!;
+  await metadata.updatePartition({ topic: 'moving', partition: 0, expectedPartitionEpoch: 0, ...start });
+  await metadata.close();
+  metadata = await LocalMetadataStore.open({ dataDir: dir, clusterId });
+  t.after(() => metadata.close());
+  const old = metadata.topic('old')!.partitions[0]!;
+  assert.deepEqual(old.isr, [1]);
+  assert.equal(old.addingReplicas, undefined, 'a record without the fields reads as no reassignment');
+  const moving = metadata.topic('moving')!.partitions[0]!;
+  assert.deepEqual(moving.replicas, [3, 2, 1]);
+  assert.deepEqual(moving.addingReplicas, [3]);
+  assert.deepEqual(moving.removingReplicas, [1]);
+});
