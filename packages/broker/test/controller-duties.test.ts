@@ -298,3 +298,11 @@ test('the local store keeps reassignment state across a restart and reads record
   assert.deepEqual(moving.addingReplicas, [3]);
   assert.deepEqual(moving.removingReplicas, [1]);
 });
+
+test('auto.leader.rebalance.enable: the check runs every leader.imbalance.check.interval.seconds by itself', async (t) => {
+  const { metadata, partition } = await setup(t, { brokers: [1, 2], config: { 'leader.imbalance.check.interval.seconds': 1 } });
+  await metadata.createTopic({ name: 'b', partitions: [{ replicas: [1, 2], leader: 2, isr: [1, 2] }] });
+  const deadline = Date.now() + 5000;
+  while (partition('b').leader !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(partition('b').leader, 1);
+});
