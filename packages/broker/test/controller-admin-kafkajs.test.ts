@@ -111,6 +111,21 @@ test('KafkaJS alterPartitionReassignments / listPartitionReassignments: start, l
   assert.equal(p0.addingReplicas, undefined);
   assert.deepEqual((await admin.listPartitionReassignments({})).topics, []);
 
+  // Move partition 0 from [2,1] to [3,2]: broker 3 is added; when the leader has it in
+  // the ISR (written here as the leader's ISR expansion would be) the controller drops
+  // broker 1, which led, and elects 3's partner in the ISR in target order.
+  await admin.alterPartitionReassignments({ topics: [{ topic: 'moves', partitionAssignment: [{ partition: 0, replicas: [3, 2] }] }] });
+  p0 = partitionOf(store, 'moves');
+  assert.deepEqual([p0.replicas, p0.addingReplicas, p0.removingReplicas, p0.leader], [[3, 2, 1], [3], [1], 1]);
+  await store.updatePartition({ topic: 'moves', partition: 0, expectedPartitionEpoch: p0.partitionEpoch, isr: [...p0.isr, 3] });
+  await waitFor('the reassignment to complete', () => partitionOf(store, 'moves').addingReplicas === undefined);
+  p0 = partitionOf(store, 'moves');
+  assert.deepEqual([p0.replicas, p0.leader], [[3, 2], 3]);
+  assert.deepEqual([...p0.isr].sort(), [2, 3]);
+  assert.deepEqual((await admin.listPartitionReassignments({})).topics, []);
+  const md = await admin.fetchTopicMetadata({ topics: ['moves'] });
+  assert.deepEqual(md.topics[0]!.partitions.find((p) => p.partitionId === 0)!.replicas, [3, 2]);
+
   // Errors come back per partition.
   await assert.rejects(
     admin.alterPartitionReassignments({ topics: [{ topic: 'moves', partitionAssignment: [{ partition: 0, replicas: [1, 9] }] }] }),
