@@ -13,6 +13,7 @@ import { silentLogger } from '../src/logger.js';
 import { LocalMetadataStore } from '../src/metadata/local-metadata-store.js';
 import type { BrokerRegistration, PartitionState } from '../src/metadata/metadata-store.js';
 import { Controller } from '../src/controller/controller.js';
+import { ManualScheduler } from './helpers/manual-scheduler.js';
 import { clusterView } from '../src/controller/controller.js';
 import { controlledShutdown, controlledShutdownPending } from '../src/controller/controlled-shutdown.js';
 import { cancelReassignment, electPreferred, electUnclean, reconcile, startReassignment } from '../src/controller/partition-change.js';
@@ -21,12 +22,12 @@ function broker(nodeId: number, extra: Partial<BrokerRegistration> = {}): Broker
   return { nodeId, endpoints: [{ listener: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + nodeId, securityProtocol: 'PLAINTEXT' }], rack: null, ...extra };
 }
 
-async function setup(t: { after(fn: () => unknown): void }, options: { brokers?: number[]; config?: Record<string, unknown> } = {}) {
+async function setup(t: { after(fn: () => unknown): void }, options: { brokers?: number[]; config?: Record<string, unknown>; scheduler?: ManualScheduler } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'trib-controller-'));
   const metadata = await LocalMetadataStore.open({ dataDir: dir, clusterId: 'AAAAAAAAAAAAAAAAAAAAAQ' });
   for (const nodeId of options.brokers ?? [1, 2, 3]) await metadata.registerBroker(broker(nodeId));
   const config = BrokerConfig.load([{ 'node.id': 1, 'log.dirs': dir, ...(options.config ?? {}) }]);
-  const controller = new Controller({ metadata, nodeId: 1, config: () => config, logger: silentLogger });
+  const controller = new Controller({ metadata, nodeId: 1, config: () => config, logger: silentLogger, ...(options.scheduler ? { scheduler: options.scheduler } : {}) });
   controller.start();
   await controller.idle();
   t.after(async () => { controller.stop(); await metadata.close(); rmSync(dir, { recursive: true, force: true }); });
@@ -240,16 +241,18 @@ test('a new controller gives brokers absent at its start broker.session.timeout.
     { replicas: [3, 1], leader: 3, isr: [3, 1] },
   ] });
   await metadata.registerBroker(broker(1));
-  const config = BrokerConfig.load([{ 'node.id': 1, 'log.dirs': dir, 'broker.session.timeout.ms': 300 }]);
-  const controller = new Controller({ metadata, nodeId: 1, config: () => config, logger: silentLogger });
+  const config = BrokerConfig.load([{ 'node.id': 1, 'log.dirs': dir }]);
+  const scheduler = new ManualScheduler();
+  const controller = new Controller({ metadata, nodeId: 1, config: () => config, logger: silentLogger, scheduler });
   controller.start();
   t.after(() => controller.stop());
   await controller.idle();
   assert.equal(metadata.topic('a')!.partitions[0]!.leader, 2, 'broker 2 may still be coming up');
   await metadata.registerBroker(broker(2));
-  // Polled rather than slept: on a loaded machine the grace timer fires late.
-  const deadline = Date.now() + 5000;
-  while (metadata.topic('a')!.partitions[1]!.leader !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  scheduler.advance(8_999);
+  await controller.idle();
+  assert.equal(metadata.topic('a')!.partitions[1]!.leader, 3, 'broker 3 still has time (broker.session.timeout.ms, 9000 by default)');
+  scheduler.advance(1);
   await controller.idle();
   assert.equal(metadata.topic('a')!.partitions[0]!.leader, 2, 'it registered in time');
   assert.deepEqual(metadata.topic('a')!.partitions[0]!.isr, [2, 1]);
@@ -302,9 +305,18 @@ test('the local store keeps reassignment state across a restart and reads record
 });
 
 test('auto.leader.rebalance.enable: the check runs every leader.imbalance.check.interval.seconds by itself', async (t) => {
-  const { metadata, partition } = await setup(t, { brokers: [1, 2], config: { 'leader.imbalance.check.interval.seconds': 1 } });
+  const scheduler = new ManualScheduler();
+  const { metadata, controller, partition } = await setup(t, { brokers: [1, 2], config: { 'leader.imbalance.check.interval.seconds': 30 }, scheduler });
   await metadata.createTopic({ name: 'b', partitions: [{ replicas: [1, 2], leader: 2, isr: [1, 2] }] });
-  const deadline = Date.now() + 5000;
-  while (partition('b').leader !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  scheduler.advance(29_999);
+  await controller.idle();
+  assert.equal(partition('b').leader, 2);
+  scheduler.advance(1);
+  await controller.idle();
+  assert.equal(partition('b').leader, 1);
+  // And again an interval later.
+  await metadata.updatePartition({ topic: 'b', partition: 0, expectedPartitionEpoch: partition('b').partitionEpoch, leader: 2, bumpLeaderEpoch: true });
+  scheduler.advance(30_000);
+  await controller.idle();
   assert.equal(partition('b').leader, 1);
 });

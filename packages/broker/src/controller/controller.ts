@@ -35,6 +35,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
+import type { Scheduler } from '../group/scheduler.js';
+import { systemScheduler } from '../group/scheduler.js';
 import type { MetadataChange, MetadataStore, TopicMetadata } from '../metadata/metadata-store.js';
 import { MetadataError } from '../metadata/metadata-store.js';
 import type { ClusterView } from './partition-change.js';
@@ -60,6 +62,8 @@ export interface ControllerDeps {
   /** The effective config of the broker running the controller (cluster-wide defaults included). */
   readonly config: () => BrokerConfig;
   readonly logger: Logger;
+  /** Time for the balance check and the start-up grace period; Node timers by default (tests: a manual clock). */
+  readonly scheduler?: Scheduler;
 }
 
 /** The cluster's brokers as the controller sees them now. */
@@ -83,21 +87,23 @@ export class Controller implements ControllerDuties {
   private readonly nodeId: number;
   private readonly config: () => BrokerConfig;
   private readonly logger: Logger;
+  private readonly scheduler: Scheduler;
   private unsubscribe: (() => void) | null = null;
-  private balanceTimer: NodeJS.Timeout | null = null;
+  private cancelBalance: (() => void) | null = null;
   private queue: Promise<void> = Promise.resolve();
   /** A full pass is queued and not started yet: further triggers join it. */
   private fullPassQueued = false;
   private running = false;
   /** Brokers absent since start whose grace period (broker.session.timeout.ms) runs. */
   private readonly awaitingRegistration = new Set<number>();
-  private graceTimer: NodeJS.Timeout | null = null;
+  private cancelGrace: (() => void) | null = null;
 
   constructor(deps: ControllerDeps) {
     this.metadata = deps.metadata;
     this.nodeId = deps.nodeId;
     this.config = deps.config;
     this.logger = deps.logger;
+    this.scheduler = deps.scheduler ?? systemScheduler;
   }
 
   start(): void {
@@ -113,17 +119,14 @@ export class Controller implements ControllerDuties {
     if (this.awaitingRegistration.size > 0) {
       const graceMs = this.config().number('broker.session.timeout.ms');
       this.logger.info('Controller waits for brokers to register before failing their partitions over', { brokers: [...this.awaitingRegistration], graceMs });
-      this.graceTimer = setTimeout(() => {
-        this.graceTimer = null;
+      this.cancelGrace = this.scheduler.schedule(graceMs, () => {
+        this.cancelGrace = null;
         this.awaitingRegistration.clear();
         this.queueFullPass();
-      }, graceMs);
-      this.graceTimer.unref();
+      });
     }
     this.queueFullPass();
-    const intervalMs = this.config().number('leader.imbalance.check.interval.seconds') * 1000;
-    this.balanceTimer = setInterval(() => this.enqueue(() => this.balanceLeaders()), intervalMs);
-    this.balanceTimer.unref();
+    this.scheduleBalanceCheck();
     this.logger.info('Controller duties started', { nodeId: this.nodeId });
   }
 
@@ -132,10 +135,10 @@ export class Controller implements ControllerDuties {
     this.running = false;
     this.unsubscribe?.();
     this.unsubscribe = null;
-    if (this.balanceTimer !== null) clearInterval(this.balanceTimer);
-    this.balanceTimer = null;
-    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
-    this.graceTimer = null;
+    this.cancelBalance?.();
+    this.cancelBalance = null;
+    this.cancelGrace?.();
+    this.cancelGrace = null;
     this.awaitingRegistration.clear();
     this.logger.info('Controller duties stopped', { nodeId: this.nodeId });
   }
@@ -149,6 +152,15 @@ export class Controller implements ControllerDuties {
   checkLeaderBalance(): Promise<void> {
     this.enqueue(() => this.balanceLeaders());
     return this.queue;
+  }
+
+  private scheduleBalanceCheck(): void {
+    const intervalMs = this.config().number('leader.imbalance.check.interval.seconds') * 1000;
+    this.cancelBalance = this.scheduler.schedule(intervalMs, () => {
+      if (!this.running) return;
+      this.enqueue(() => this.balanceLeaders());
+      this.scheduleBalanceCheck();
+    });
   }
 
   private onChange(change: MetadataChange): void {
