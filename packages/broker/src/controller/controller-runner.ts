@@ -6,11 +6,21 @@
  * every partition, which also handles the departure that made it controller.
  *
  * A store with a real election (etcd) may instead drive a Controller directly through
- * ControllerDuties; this runner is what the local store uses.
+ * ControllerDuties (then not this runner as well: two controllers on one broker would do
+ * every change twice, safely but for nothing). A store whose controllerId() changes
+ * without a metadata change event is still followed: the runner also looks every
+ * CONTROLLER_CHECK_INTERVAL_MS.
  */
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { ControllerDeps, ControllerDuties } from './controller.js';
 import { Controller } from './controller.js';
+
+/**
+ * How often the runner looks at controllerId() besides metadata changes: an election
+ * result that arrives without a change event starts the duties within this time, far
+ * below the broker.session.timeout.ms a new controller then waits anyway.
+ */
+export const CONTROLLER_CHECK_INTERVAL_MS = 1000;
 
 /** The controller's broker id as clients see it (Metadata, DescribeCluster). */
 export function controllerIdOf(metadata: MetadataStore, selfId: number): number {
@@ -22,6 +32,7 @@ export class ControllerRunner implements ControllerDuties {
   private duties: Controller | null = null;
   private unsubscribe: (() => void) | null = null;
   private scheduled = false;
+  private poll: NodeJS.Timeout | null = null;
 
   constructor(deps: ControllerDeps) {
     this.deps = deps;
@@ -36,12 +47,16 @@ export class ControllerRunner implements ControllerDuties {
     if (this.unsubscribe !== null) return;
     // Evaluated after the store's write returns, never inside its listener loop.
     this.unsubscribe = this.deps.metadata.subscribe(() => this.schedule());
+    this.poll = setInterval(() => this.evaluate(), CONTROLLER_CHECK_INTERVAL_MS);
+    this.poll.unref();
     this.evaluate();
   }
 
   stop(): void {
     this.unsubscribe?.();
     this.unsubscribe = null;
+    if (this.poll !== null) clearInterval(this.poll);
+    this.poll = null;
     this.duties?.stop();
     this.duties = null;
   }
