@@ -36,6 +36,8 @@ import { ProducerIdManager } from './transaction/producer-id-manager.js';
 import { ConsumerOffsetsLog, startGroupCoordinator } from './group/consumer-offsets-log.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { GroupCoordinator } from './group/coordinator.js';
+import { ControllerRunner } from './controller/controller-runner.js';
+import { controlledShutdown } from './controller/controlled-shutdown.js';
 
 /** What handlers can use. Fields marked "lead" are filled in as those parts land. */
 export interface BrokerServices {
@@ -233,7 +235,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     });
     const bound = await server.start();
     services.advertisedEndpoints = advertise(config.advertisedListeners(), listeners, bound);
-    await metadata.registerBroker({ nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack') });
+    const registration = { nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack') };
+    await metadata.registerBroker(registration);
+    // Controller duties run here while the store names this broker controller (controller/).
+    const controllerRunner = new ControllerRunner({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'controller' }) });
+    controllerRunner.start();
 
     const first = services.advertisedEndpoints[0]!;
     const elapsedMs = Math.round((performance.now() - startedAt) * 10) / 10;
@@ -257,9 +263,15 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       close(): Promise<void> {
         closing ??= (async () => {
           logger.info('Broker shutting down', { nodeId });
+          // Leadership moves to other in-sync replicas while this broker still answers, so
+          // clients are told NOT_LEADER_OR_FOLLOWER and follow the new leader.
+          if (services.config.boolean('controlled.shutdown.enable')) {
+            await controlledShutdown(metadata, registration, logger).catch((err: unknown) => logger.error('Controlled shutdown failed', { nodeId, err }));
+          }
           services.closing = true;
           await runningServer.stop();
           await closeAll(closeables, logger);
+          controllerRunner.stop();
           await metadata.unregisterBroker(nodeId);
           if (!sharedMetadata) await metadata.close();
           logger.info('Broker stopped', { nodeId });

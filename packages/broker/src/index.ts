@@ -4,6 +4,8 @@ export { BrokerConfig, ConfigSource } from './config/broker-config.js';
 export type { RawConfig } from './config/broker-config.js';
 export type * from './metadata/metadata-store.js';
 export { LocalMetadataStore } from './metadata/local-metadata-store.js';
+export { Controller } from './controller/controller.js';
+export type { ControllerDuties, ControllerDeps } from './controller/controller.js';
 export { NO_RESPONSE, HandlerRegistry } from './handlers/registry.js';
 export type { Handler, RequestContext } from './handlers/registry.js';
 export { createLogger } from './logger.js';

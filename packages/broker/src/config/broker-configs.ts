@@ -90,8 +90,11 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('replica.fetch.backoff.ms', 'int', 1000, 'medium', 'read-only', 'Sleep after a follower fetch error.', { range: { min: 0 } }),
   def('num.replica.fetchers', 'int', 1, 'high', 'cluster-wide', 'Fetcher connections per source broker.'),
   def('replica.high.watermark.checkpoint.interval.ms', 'long', 5000, 'high', 'read-only', 'How often the high watermark is checkpointed.'),
+  def('broker.session.timeout.ms', 'int', 9000, 'high', 'read-only', 'A newly active controller waits this long for brokers named in the partition metadata to register before failing their partitions over.'),
+  def('controlled.shutdown.enable', 'boolean', true, 'medium', 'read-only', 'Before it stops, the broker asks the controller to move its leaderships to other in-sync replicas and waits for that (bounded).'),
   def('auto.leader.rebalance.enable', 'boolean', true, 'high', 'read-only', 'Move leadership back to preferred replicas periodically.'),
   def('leader.imbalance.check.interval.seconds', 'long', 300, 'high', 'read-only', 'How often the preferred-leader check runs.', { range: { min: 1 } }),
+  def('leader.imbalance.per.broker.percentage', 'int', 10, 'high', 'read-only', 'Share of its preferred partitions a broker may not lead (in percent) before the preferred-leader check moves leadership back.', { range: { min: 0 } }),
   def('fetch.max.bytes', 'int', 57671680, 'medium', 'cluster-wide', 'Largest fetch response the broker returns.', { range: { min: 1024 } }),
 
   // --- group coordinator

@@ -13,11 +13,13 @@
  *   Kafka without an authorizer answers the same).
  *
  * Deliberate difference from Kafka: a KRaft broker names a random live broker as
- * controller; here the metadata store of this broker is the controller, so it names itself.
+ * controller (clients cannot reach KRaft controllers); here the broker that runs the
+ * controller duties (controller/) is a broker clients can reach, so it is named.
  */
 import type { DescribeClusterResponseDescribeClusterBroker } from '@tributary/protocol';
 import { ApiKey, ErrorCode } from '@tributary/protocol';
 import type { Handler } from './registry.js';
+import { controllerIdOf } from '../controller/controller-runner.js';
 
 const ENDPOINT_TYPE_BROKER = 1;
 const ENDPOINT_TYPE_CONTROLLER = 2;
@@ -61,7 +63,7 @@ export const describeClusterHandler: Handler<'DescribeCluster'> = {
       errorMessage: null,
       endpointType: ENDPOINT_TYPE_BROKER,
       clusterId: ctx.broker.clusterId,
-      controllerId: ctx.broker.nodeId,
+      controllerId: controllerIdOf(ctx.broker.metadata, ctx.broker.nodeId),
       brokers,
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_AUTHORIZED_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
     };

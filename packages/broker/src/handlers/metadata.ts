@@ -3,7 +3,7 @@
  *
  * Behaviour (Kafka's KafkaApis.handleTopicMetadataRequest):
  * - Brokers: every registered broker with the endpoint of the listener the request came
- *   in on; controller id: this broker (single node; the etcd controller later).
+ *   in on; controller id: the broker the metadata store names controller (single node: this one).
  * - Topics: all (null list; v0 sends an empty list for "all") or the ones named (v10+ may
  *   name topics by id). A name that is not a valid topic name gets INVALID_TOPIC_EXCEPTION.
  *   Another unknown name gets UNKNOWN_TOPIC_OR_PARTITION with no partitions, the all-zero
@@ -38,6 +38,7 @@ import {
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { invalidTopicNameReason, isInternalTopic } from '../topics/topic-name.js';
+import { controllerIdOf } from '../controller/controller-runner.js';
 
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 /** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (bits 3..8, 10, 11). */
@@ -90,7 +91,7 @@ export const metadataHandler: Handler<'Metadata'> = {
       throttleTimeMs: 0,
       brokers: endpoints,
       clusterId: ctx.broker.clusterId,
-      controllerId: ctx.broker.nodeId,
+      controllerId: controllerIdOf(ctx.broker.metadata, ctx.broker.nodeId),
       topics,
       clusterAuthorizedOperations: version >= 8 && version <= 10 && req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
     };

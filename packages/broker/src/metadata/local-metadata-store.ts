@@ -15,6 +15,13 @@
  *
  * Broker registrations are deliberately not persisted: they describe live processes (in
  * etcd they hang on a lease), and this broker registers itself on every start.
+ *
+ * Partition states carry `addingReplicas`/`removingReplicas` only while a reassignment is
+ * in progress; a state without them (every record written before they existed) reads as [].
+ *
+ * Controller: the longest-registered live broker (registration order; registering again,
+ * as a controlled shutdown does, keeps the place). Several in-process brokers sharing one
+ * store therefore elect one controller, and the next one takes over when it unregisters.
  */
 import { join } from 'node:path';
 import type {
@@ -151,6 +158,8 @@ export class LocalMetadataStore implements MetadataStore {
       throw new MetadataError('TRIB_ERR_STALE_PARTITION_EPOCH',
         `Partition ${change.topic}-${change.partition} is at partition epoch ${before.partitionEpoch}, the change expected ${change.expectedPartitionEpoch}`);
     }
+    const addingReplicas = [...(change.addingReplicas ?? before.addingReplicas ?? [])];
+    const removingReplicas = [...(change.removingReplicas ?? before.removingReplicas ?? [])];
     const after: PartitionState = {
       partition: before.partition,
       replicas: [...(change.replicas ?? before.replicas)],
@@ -158,6 +167,9 @@ export class LocalMetadataStore implements MetadataStore {
       leaderEpoch: change.bumpLeaderEpoch ? before.leaderEpoch + 1 : before.leaderEpoch,
       isr: [...(change.isr ?? before.isr)],
       partitionEpoch: before.partitionEpoch + 1,
+      // Only written while a reassignment is in progress, so logs stay as before otherwise.
+      ...(addingReplicas.length > 0 ? { addingReplicas } : {}),
+      ...(removingReplicas.length > 0 ? { removingReplicas } : {}),
     };
     checkPartition(change.topic, after);
     this.commit([{ type: 'partition', topic: change.topic, state: after }]);
@@ -185,6 +197,11 @@ export class LocalMetadataStore implements MetadataStore {
 
   async unregisterBroker(nodeId: number): Promise<void> {
     if (this.liveBrokers.delete(nodeId)) this.emit({ type: 'broker-unregistered', nodeId });
+  }
+
+  controllerId(): number {
+    for (const nodeId of this.liveBrokers.keys()) return nodeId;
+    return -1;
   }
 
   subscribe(listener: MetadataListener): () => void {
@@ -328,6 +345,9 @@ function checkPartition(topic: string, state: PartitionState): void {
   if (state.leader !== -1 && !state.replicas.includes(state.leader)) fail(`leader ${state.leader} is not a replica ${JSON.stringify(state.replicas)}`);
   for (const id of state.isr) if (!state.replicas.includes(id)) fail(`ISR member ${id} is not a replica ${JSON.stringify(state.replicas)}`);
   if (state.leader !== -1 && !state.isr.includes(state.leader)) fail(`leader ${state.leader} is not in the ISR ${JSON.stringify(state.isr)}`);
+  for (const id of state.addingReplicas ?? []) if (!state.replicas.includes(id)) fail(`adding replica ${id} is not a replica ${JSON.stringify(state.replicas)}`);
+  for (const id of state.removingReplicas ?? []) if (!state.replicas.includes(id)) fail(`removing replica ${id} is not a replica ${JSON.stringify(state.replicas)}`);
+  for (const id of state.addingReplicas ?? []) if ((state.removingReplicas ?? []).includes(id)) fail(`replica ${id} is both being added and removed`);
 }
 
 function applyChanges(current: Readonly<Record<string, string>>, changes: ConfigChanges): Record<string, string> {

@@ -27,6 +27,13 @@ export interface PartitionState {
   readonly isr: readonly number[];
   /** Bumped on every change of this record (KRaft's partition epoch); the CAS token. */
   readonly partitionEpoch: number;
+  /**
+   * During a reassignment (KRaft's PartitionRecord fields): replicas being added and being
+   * removed; `replicas` is then the union, target replicas first. Absent means [] (records
+   * written before reassignment existed have neither).
+   */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
 }
 
 export interface TopicMetadata {
@@ -52,6 +59,12 @@ export interface BrokerRegistration {
   readonly nodeId: number;
   readonly endpoints: readonly BrokerEndpoint[];
   readonly rack: string | null;
+  /**
+   * Set when the broker asks to shut down (KRaft: BrokerHeartbeat wantShutDown): the
+   * controller moves leadership off it and takes it out of every ISR, and no new replica
+   * is placed on it. It is registered again with the flag set (same place in the store).
+   */
+  readonly inControlledShutdown?: boolean;
 }
 
 export interface NewTopic {
@@ -73,6 +86,9 @@ export interface PartitionChange {
   readonly isr?: readonly number[];
   /** When true the leader epoch is bumped (a leader change); else it is kept. */
   readonly bumpLeaderEpoch?: boolean;
+  /** Reassignment state; omitted = unchanged. */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
 }
 
 /** `null` values delete the override. */
@@ -118,6 +134,11 @@ export interface MetadataStore {
   brokers(): readonly BrokerRegistration[];
   registerBroker(broker: BrokerRegistration): Promise<void>;
   unregisterBroker(nodeId: number): Promise<void>;
+  /**
+   * The broker that runs the controller duties (controller/), or -1 when none is known.
+   * Optional: a store without it makes every broker name itself (single node).
+   */
+  controllerId?(): number;
 
   /** Returns a function that removes the listener. Listeners must not throw. */
   subscribe(listener: MetadataListener): () => void;

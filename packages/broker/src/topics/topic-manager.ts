@@ -29,7 +29,8 @@ import type { Logger } from '../logger.js';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { MetadataStore, NewTopic, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
 import { MetadataError } from '../metadata/metadata-store.js';
-import { placeReplicas } from './replica-placement.js';
+import { placeReplicas, placementRack } from './replica-placement.js';
+import type { PlacementBroker } from './replica-placement.js';
 import { nullTopicConfigsMessage, topicConfigsError } from './topic-config-validation.js';
 import {
   CLUSTER_METADATA_TOPIC_NAME, GROUP_METADATA_TOPIC_NAME, TRANSACTION_STATE_TOPIC_NAME,
@@ -306,7 +307,7 @@ export class TopicManager {
       }
       replicaLists = assignments.map((r) => [...r]);
     } else {
-      const placed = placeReplicas(name, [...live], current, additional, replicationFactor);
+      const placed = placeReplicas(name, this.placementBrokers(), current, additional, replicationFactor);
       if (!placed.ok) return { errorCode: ErrorCode.INVALID_REPLICATION_FACTOR, errorMessage: `Unable to replicate the partition ${replicationFactor} time(s): ${placed.message}` };
       replicaLists = placed.assignments;
     }
@@ -411,7 +412,7 @@ export class TopicManager {
     const replicationFactor = req.replicationFactor === -1 ? config.number('default.replication.factor') : req.replicationFactor;
     // Checked before placement so a request for 2^31 partitions allocates nothing.
     if (numPartitions >= USER_OPERATION_RECORDS_MAX) return fail(ErrorCode.POLICY_VIOLATION, EXCESSIVE_BATCH_MESSAGE);
-    const placed = placeReplicas(req.name, [...live], 0, numPartitions, replicationFactor);
+    const placed = placeReplicas(req.name, this.placementBrokers(), 0, numPartitions, replicationFactor);
     if (!placed.ok) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Unable to replicate the partition ${replicationFactor} time(s): ${placed.message}`);
     return { ok: true, lists: placed.assignments };
   }
@@ -446,6 +447,18 @@ export class TopicManager {
     };
   }
 
+  /**
+   * The brokers new replicas may go to, with their racks (broker.rack, else the advertised
+   * host): registered ones not in controlled shutdown (as KRaft places only on unfenced
+   * brokers not shutting down), plus this one while it is not registered yet.
+   */
+  private placementBrokers(): PlacementBroker[] {
+    const registered = this.metadata.brokers();
+    const usable: PlacementBroker[] = registered.filter((b) => b.inControlledShutdown !== true).map((b) => ({ nodeId: b.nodeId, rack: placementRack(b) }));
+    if (!registered.some((b) => b.nodeId === this.nodeId)) usable.push({ nodeId: this.nodeId, rack: this.config().string('broker.rack') });
+    return usable;
+  }
+
   /** Registered brokers plus this one (alive by definition, registered or not yet). */
   private liveBrokerIds(): Set<number> {
     const ids = new Set(this.metadata.brokers().map((b) => b.nodeId));
@@ -471,7 +484,7 @@ function takenReason(index: NameIndex, name: string): CreateTopicResult | null {
 }
 
 /** Kafka's checks of one manually assigned replica list; the message, or null when valid. */
-function manualAssignmentError(replicas: readonly number[], replicationFactor: number | undefined, live: ReadonlySet<number>): string | null {
+export function manualAssignmentError(replicas: readonly number[], replicationFactor: number | undefined, live: ReadonlySet<number>): string | null {
   if (replicas.length === 0) return 'The manual partition assignment includes an empty replica list.';
   const sorted = [...replicas].sort((a, b) => a - b);
   let previous: number | undefined;

@@ -1,0 +1,284 @@
+/**
+ * The controller's duties over the MetadataStore (Kafka's QuorumController /
+ * ReplicationControlManager, reduced to what the store does not do itself):
+ *
+ * - Leader failover: when a broker unregisters (lease lost, shut down) every partition it
+ *   led gets a new leader from the ISR, and it leaves every ISR (partition-change.ts).
+ * - Controlled shutdown: a broker registered with `inControlledShutdown` loses leadership
+ *   and ISR membership the same way while it still serves, so clients move before it stops.
+ * - Offline partitions get a leader again when an eligible replica registers (or when
+ *   unclean.leader.election.enable is turned on for them).
+ * - Reassignments complete once every target replica is in the ISR (the leader's ISR
+ *   expansion is the partition change that triggers the check).
+ * - Automatic preferred-leader balancing (auto.leader.rebalance.enable): every
+ *   leader.imbalance.check.interval.seconds, for each broker whose share of preferred
+ *   partitions it does not lead exceeds leader.imbalance.per.broker.percentage, those
+ *   partitions are moved back to it where it is live and in the ISR.
+ *
+ * A newly started controller gives brokers that the partition metadata names but that are
+ * not registered `broker.session.timeout.ms` to register before it fails their partitions
+ * over (KRaft's controller likewise times brokers' sessions from its activation), so a
+ * cluster restarting broker by broker does not shrink every ISR to the first broker up. A
+ * broker seen unregistering while this controller runs is failed over at once: the lease
+ * expiry or shutdown that unregistered it was its session ending.
+ *
+ * Work runs one task at a time (a promise chain), never inside a store listener (the
+ * store's listeners run inside its writes). Every write is a compare-and-swap on the
+ * partition epoch (partition-writer.ts). start() reconciles every partition, which is how
+ * a newly elected controller picks up whatever happened while no one was controller.
+ *
+ * Deliberate differences from Kafka:
+ * - Brokers are not fenced by missed heartbeats: liveness is registration (a lease in etcd).
+ * - The imbalance check uses the per-broker percentage as ZooKeeper-mode Kafka did (KRaft
+ *   ignores the percentage and balances any imbalanced partition).
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { Logger } from '../logger.js';
+import type { Scheduler } from '../group/scheduler.js';
+import { systemScheduler } from '../group/scheduler.js';
+import type { MetadataChange, MetadataStore, TopicMetadata } from '../metadata/metadata-store.js';
+import { MetadataError } from '../metadata/metadata-store.js';
+import type { ClusterView } from './partition-change.js';
+import { electPreferred, isReassigning, reconcile } from './partition-change.js';
+import { writePartition } from './partition-writer.js';
+
+/**
+ * Partitions checked per turn of the event loop in a full pass: a check is microseconds,
+ * a change one metadata write (an fsync locally), so a pass over tens of thousands of
+ * partitions, or a failover that moves thousands, leaves room for requests in between.
+ */
+const RECONCILE_PARTITIONS_PER_TURN = 100;
+
+/** What the etcd branch's election starts on the elected controller and stops on loss. */
+export interface ControllerDuties {
+  start(): void;
+  stop(): void;
+}
+
+export interface ControllerDeps {
+  readonly metadata: MetadataStore;
+  readonly nodeId: number;
+  /** The effective config of the broker running the controller (cluster-wide defaults included). */
+  readonly config: () => BrokerConfig;
+  readonly logger: Logger;
+  /** Time for the balance check and the start-up grace period; Node timers by default (tests: a manual clock). */
+  readonly scheduler?: Scheduler;
+}
+
+/** The cluster's brokers as the controller sees them now. */
+export function clusterView(metadata: MetadataStore): ClusterView {
+  const brokers = metadata.brokers();
+  return {
+    live: new Set(brokers.map((b) => b.nodeId)),
+    shuttingDown: new Set(brokers.filter((b) => b.inControlledShutdown === true).map((b) => b.nodeId)),
+  };
+}
+
+/** unclean.leader.election.enable for `topic`: its override, else the broker's. */
+export function uncleanLeaderElectionEnabled(topic: TopicMetadata, config: BrokerConfig): boolean {
+  const override = topic.configs['unclean.leader.election.enable'];
+  if (override !== undefined) return override.trim().toLowerCase() === 'true';
+  return config.boolean('unclean.leader.election.enable');
+}
+
+export class Controller implements ControllerDuties {
+  private readonly metadata: MetadataStore;
+  private readonly nodeId: number;
+  private readonly config: () => BrokerConfig;
+  private readonly logger: Logger;
+  private readonly scheduler: Scheduler;
+  private unsubscribe: (() => void) | null = null;
+  private cancelBalance: (() => void) | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  /** A full pass is queued and not started yet: further triggers join it. */
+  private fullPassQueued = false;
+  private running = false;
+  /** Brokers absent since start whose grace period (broker.session.timeout.ms) runs. */
+  private readonly awaitingRegistration = new Set<number>();
+  private cancelGrace: (() => void) | null = null;
+
+  constructor(deps: ControllerDeps) {
+    this.metadata = deps.metadata;
+    this.nodeId = deps.nodeId;
+    this.config = deps.config;
+    this.logger = deps.logger;
+    this.scheduler = deps.scheduler ?? systemScheduler;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe = this.metadata.subscribe((change) => this.onChange(change));
+    const live = new Set(this.metadata.brokers().map((b) => b.nodeId));
+    for (const topic of this.metadata.topics()) {
+      for (const p of topic.partitions) {
+        for (const id of [p.leader, ...p.isr]) if (id !== -1 && !live.has(id)) this.awaitingRegistration.add(id);
+      }
+    }
+    if (this.awaitingRegistration.size > 0) {
+      const graceMs = this.config().number('broker.session.timeout.ms');
+      this.logger.info('Controller waits for brokers to register before failing their partitions over', { brokers: [...this.awaitingRegistration], graceMs });
+      this.cancelGrace = this.scheduler.schedule(graceMs, () => {
+        this.cancelGrace = null;
+        this.awaitingRegistration.clear();
+        this.queueFullPass();
+      });
+    }
+    this.queueFullPass();
+    this.scheduleBalanceCheck();
+    this.logger.info('Controller duties started', { nodeId: this.nodeId });
+  }
+
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.cancelBalance?.();
+    this.cancelBalance = null;
+    this.cancelGrace?.();
+    this.cancelGrace = null;
+    this.awaitingRegistration.clear();
+    this.logger.info('Controller duties stopped', { nodeId: this.nodeId });
+  }
+
+  /** Resolves once every task queued so far has run (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  /** One preferred-leader check now, as the timer does (tests, operators). */
+  checkLeaderBalance(): Promise<void> {
+    this.enqueue(() => this.balanceLeaders());
+    return this.queue;
+  }
+
+  private scheduleBalanceCheck(): void {
+    const intervalMs = this.config().number('leader.imbalance.check.interval.seconds') * 1000;
+    this.cancelBalance = this.scheduler.schedule(intervalMs, () => {
+      if (!this.running) return;
+      this.enqueue(() => this.balanceLeaders());
+      this.scheduleBalanceCheck();
+    });
+  }
+
+  private onChange(change: MetadataChange): void {
+    switch (change.type) {
+      case 'broker-registered':
+      case 'broker-unregistered':
+        this.awaitingRegistration.delete(change.type === 'broker-registered' ? change.broker.nodeId : change.nodeId);
+        this.queueFullPass();
+        return;
+      case 'broker-config-changed':
+        this.queueFullPass();
+        return;
+      case 'topic-config-changed':
+        if ('unclean.leader.election.enable' in change.changes) this.queueFullPass();
+        return;
+      case 'partition-changed':
+        if (isReassigning(change.after)) {
+          const topic = change.topic.name;
+          const partition = change.after.partition;
+          this.enqueue(() => this.reconcilePartition(topic, partition));
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private queueFullPass(): void {
+    if (this.fullPassQueued) return;
+    this.fullPassQueued = true;
+    this.enqueue(async () => {
+      this.fullPassQueued = false;
+      await this.reconcileAll();
+    });
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.queue = this.queue.then(async () => {
+      if (!this.running) return;
+      try {
+        await task();
+      } catch (err) {
+        this.logger.error('Controller task failed', { nodeId: this.nodeId, err });
+      }
+    });
+  }
+
+  private async reconcileAll(): Promise<void> {
+    let checked = 0;
+    for (const topic of this.metadata.topics()) {
+      for (const p of topic.partitions) {
+        if (!this.running) return;
+        await this.reconcilePartition(topic.name, p.partition);
+        if (++checked % RECONCILE_PARTITIONS_PER_TURN === 0) await nextTurn();
+      }
+    }
+  }
+
+  private async reconcilePartition(topicName: string, partition: number): Promise<void> {
+    const topic = this.metadata.topic(topicName);
+    if (topic === undefined) return;
+    const unclean = uncleanLeaderElectionEnabled(topic, this.config());
+    const state = topic.partitions[partition];
+    // Within the start-up grace period a partition naming an absent broker is left alone.
+    if (state === undefined || [state.leader, ...state.isr].some((id) => this.awaitingRegistration.has(id))) return;
+    try {
+      const outcome = await writePartition(this.metadata, topicName, partition, (state) => {
+        const change = reconcile(state, clusterView(this.metadata), unclean);
+        return change === null ? { result: state } : { change };
+      });
+      if (outcome.written) {
+        const s = outcome.state;
+        this.logger.info('Controller changed a partition', {
+          topic: topicName, partition, leader: s.leader, leaderEpoch: s.leaderEpoch, isr: s.isr, replicas: s.replicas,
+          ...(s.leader === -1 ? { offline: true } : {}),
+        });
+      }
+    } catch (err) {
+      // The topic was deleted while the pass ran: nothing left to do for it.
+      if (err instanceof MetadataError && (err.code === 'TRIB_ERR_UNKNOWN_TOPIC' || err.code === 'TRIB_ERR_UNKNOWN_PARTITION')) return;
+      throw err;
+    }
+  }
+
+  private async balanceLeaders(): Promise<void> {
+    const config = this.config();
+    if (!config.boolean('auto.leader.rebalance.enable')) return;
+    const percentage = config.number('leader.imbalance.per.broker.percentage');
+    const preferredCount = new Map<number, number>();
+    const notLed = new Map<number, { topic: string; partition: number }[]>();
+    for (const topic of this.metadata.topics()) {
+      for (const p of topic.partitions) {
+        if (isReassigning(p)) continue;
+        const preferred = p.replicas[0]!;
+        preferredCount.set(preferred, (preferredCount.get(preferred) ?? 0) + 1);
+        if (p.leader !== preferred) {
+          const list = notLed.get(preferred) ?? [];
+          list.push({ topic: topic.name, partition: p.partition });
+          notLed.set(preferred, list);
+        }
+      }
+    }
+    for (const [broker, partitions] of notLed) {
+      const ratio = partitions.length / preferredCount.get(broker)!;
+      if (ratio * 100 <= percentage) continue;
+      this.logger.info('Leader imbalance above the limit: moving leadership back to the preferred replica', { broker, imbalancePercent: Math.round(ratio * 100), limitPercent: percentage });
+      for (const { topic, partition } of partitions) {
+        if (!this.running) return;
+        try {
+          await writePartition(this.metadata, topic, partition, (state) => {
+            const outcome = electPreferred(state, clusterView(this.metadata));
+            return outcome.ok ? { change: outcome.change } : { result: outcome.reason };
+          });
+        } catch (err) {
+          if (err instanceof MetadataError && (err.code === 'TRIB_ERR_UNKNOWN_TOPIC' || err.code === 'TRIB_ERR_UNKNOWN_PARTITION')) continue;
+          throw err;
+        }
+      }
+    }
+  }
+}
