@@ -14,7 +14,7 @@ import { apiSpecByKey } from '@tributary/protocol';
 import { BrokerConfig } from './config/broker-config.js';
 import type { RawConfig } from './config/broker-config.js';
 import { DynamicConfig } from './config/dynamic-config.js';
-import { ensureMetaProperties } from './config/meta-properties.js';
+import { ensureMetaProperties, readMetaProperties } from './config/meta-properties.js';
 import { formatListener } from './config/listeners.js';
 import type { ListenerSpec } from './config/listeners.js';
 import { HANDLERS } from './handlers/index.js';
@@ -25,6 +25,10 @@ import type { Logger } from './logger.js';
 import { LocalMetadataStore } from './metadata/local-metadata-store.js';
 import { METADATA_DIR } from './metadata/metadata-log.js';
 import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js';
+import { etcdEndpoints, etcdStoreOptions, openEtcdStore } from './metadata/etcd-config.js';
+import { localMembership, runControllerDuties } from './metadata/controller-election.js';
+import type { ClusterMembership, ControllerDuties } from './metadata/controller-election.js';
+import { randomKafkaUuid } from './metadata/kafka-uuid.js';
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
 import type { BoundListener } from './network/socket-server.js';
@@ -45,6 +49,8 @@ export interface BrokerServices {
   /** The one subscription point for config changes (broker and topic). */
   readonly dynamicConfig: DynamicConfig;
   readonly metadata: MetadataStore;
+  /** Fenced or not, and who the controller is (etcd election; a single broker is its own). */
+  readonly membership: ClusterMembership;
   /** This broker's endpoints as advertised to clients (real ports after binding). */
   advertisedEndpoints: readonly BrokerEndpoint[];
   readonly dataDir: string;
@@ -77,6 +83,13 @@ export interface StartBrokerOptions {
   readonly handlers?: readonly Handler[];
   /** File system calls of the partition logs (tests inject failures); node:fs by default. */
   readonly fileSystem?: FileSystem;
+  /**
+   * Use this store instead of opening one (tests run several in-process brokers on one
+   * LocalMetadataStore); the broker does not close it. Its cluster id wins over meta.properties.
+   */
+  readonly metadataStore?: MetadataStore;
+  /** What this broker does while it is the active controller; started and stopped by the election. */
+  readonly controllerDuties?: (services: BrokerServices) => ControllerDuties;
 }
 
 export interface RunningBroker {
@@ -115,18 +128,36 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   // Kafka writes one per directory with the same cluster.id and node.id, each its own directory.id.
   const logDirs = staticConfig.logDirs.map((d) => resolve(d));
   const logDir = logDirs[0]!;
+  // A cluster's id lives in its metadata store (etcd creates it once); open that store first
+  // so meta.properties records the cluster's id, and a directory of another cluster is refused.
+  let external = options.metadataStore;
+  const endpoints = external ? null : etcdEndpoints(staticConfig);
+  if (endpoints) {
+    mkdirSync(logDir, { recursive: true });
+    const proposed = readMetaProperties(logDir)?.clusterId ?? randomKafkaUuid();
+    external = await openEtcdStore(etcdStoreOptions(staticConfig, endpoints, proposed, logger.child({ component: 'metadata' })));
+  }
+  const ownsExternal = endpoints !== null;
   let meta: { clusterId: string; nodeId: number } | undefined;
-  for (const dir of logDirs) {
-    mkdirSync(dir, { recursive: true });
-    const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId });
-    if (identity.created) logger.info('Created meta.properties', { dir, clusterId: identity.meta.clusterId, nodeId: identity.meta.nodeId });
-    meta ??= identity.meta;
+  try {
+    for (const dir of logDirs) {
+      mkdirSync(dir, { recursive: true });
+      const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId ?? external?.clusterId });
+      if (identity.created) logger.info('Created meta.properties', { dir, clusterId: identity.meta.clusterId, nodeId: identity.meta.nodeId });
+      meta ??= identity.meta;
+    }
+  } catch (err) {
+    if (ownsExternal) await external?.close();
+    throw err;
   }
   if (meta === undefined) throw new Error('log.dirs is empty');
   const nodeId = meta.nodeId;
 
   // --- metadata
-  const metadata = await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
+  const metadata = external ?? await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
+  const ownsMetadata = external === undefined || ownsExternal;
+  const closeMetadata = async (): Promise<void> => { if (ownsMetadata) await metadata.close(); };
+  const membership = isClusterMembership(metadata) ? metadata : localMembership(nodeId);
   let server: SocketServer | undefined;
   const closeables: (() => Promise<void>)[] = [];
   // Set once the broker is running: a log directory failure that leaves nothing to serve stops it.
@@ -185,6 +216,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       get config() { return dynamicConfig.current; },
       dynamicConfig,
       metadata,
+      membership,
       advertisedEndpoints: [],
       dataDir: logDir,
       logger,
@@ -200,7 +232,26 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
-    await groupCoordinator.startup();
+    if (isClusterMembership(metadata)) {
+      // In a cluster this broker coordinates the groups of the partitions it leads.
+      groupCoordinator.activate();
+      const led = metadata.topic(CONSUMER_OFFSETS)?.partitions.filter((p) => p.leader === nodeId) ?? [];
+      for (const p of led) await groupCoordinator.loadPartition(p.partition);
+      // Partitions this broker comes to lead later (the topic created by another broker).
+      const loadLater = (partition: number): void => {
+        groupCoordinator.loadPartition(partition).catch((err: unknown) => logger.error('Could not load a __consumer_offsets partition', { partition, err: String(err) }));
+      };
+      const offLeadership = metadata.subscribe((change) => {
+        if (change.type === 'topic-created' && change.topic.name === CONSUMER_OFFSETS) {
+          for (const p of change.topic.partitions) if (p.leader === nodeId) loadLater(p.partition);
+        } else if (change.type === 'partition-changed' && change.topic.name === CONSUMER_OFFSETS && change.after.leader === nodeId && change.before.leader !== nodeId) {
+          loadLater(change.after.partition);
+        }
+      });
+      closeables.push(async () => offLeadership());
+    } else {
+      await groupCoordinator.startup();
+    }
     closeables.push(async () => groupCoordinator.shutdown());
 
     // --- handlers and listeners
@@ -227,6 +278,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const bound = await server.start();
     services.advertisedEndpoints = advertise(config.advertisedListeners(), listeners, bound);
     await metadata.registerBroker({ nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack') });
+    // Registered first: a controller must be a live broker.
+    if (options.controllerDuties) {
+      const stopDuties = runControllerDuties(membership, options.controllerDuties(services));
+      closeables.push(async () => stopDuties());
+    }
 
     const first = services.advertisedEndpoints[0]!;
     const elapsedMs = Math.round((performance.now() - startedAt) * 10) / 10;
@@ -253,8 +309,13 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
           services.closing = true;
           await runningServer.stop();
           await closeAll(closeables, logger);
-          await metadata.unregisterBroker(nodeId);
-          await metadata.close();
+          try {
+            await metadata.unregisterBroker(nodeId);
+          } catch (err) {
+            // etcd unreachable: the registration's lease expires by itself within broker.session.timeout.ms.
+            logger.warn('Could not unregister the broker', { nodeId, err: String(err) });
+          }
+          await closeMetadata();
           logger.info('Broker stopped', { nodeId });
         })();
         return closing;
@@ -274,9 +335,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   } catch (err) {
     await server?.stop();
     await closeAll(closeables, logger);
-    await metadata.close();
+    await closeMetadata();
     throw err;
   }
+}
+
+/** The etcd store is its own ClusterMembership; a store without one serves a single broker. */
+function isClusterMembership(store: MetadataStore): store is MetadataStore & ClusterMembership {
+  return typeof (store as Partial<ClusterMembership>).onControllerChange === 'function' && typeof (store as Partial<ClusterMembership>).onFencedChange === 'function';
 }
 
 /** Closes in reverse order of creation; one failure does not stop the others. */

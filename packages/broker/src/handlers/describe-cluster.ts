@@ -4,7 +4,7 @@
  * Behaviour (Kafka's, KRaft broker):
  * - The live brokers (metadata.brokers()), each with its endpoint on the listener the
  *   request arrived on (brokers without that listener are left out, as Kafka does), the
- *   cluster id, and this broker as controller id.
+ *   cluster id, and the controller id as in Metadata (the etcd election's winner).
  * - v1 endpointType: 1 (brokers) is served; 2 (controllers) is MISMATCHED_ENDPOINT_TYPE
  *   (a broker is not a controller endpoint); anything else UNSUPPORTED_ENDPOINT_TYPE. v0
  *   cannot ask for anything but brokers.
@@ -13,7 +13,8 @@
  *   Kafka without an authorizer answers the same).
  *
  * Deliberate difference from Kafka: a KRaft broker names a random live broker as
- * controller; here the metadata store of this broker is the controller, so it names itself.
+ * controller; here the broker holding the controller election is named (any broker can
+ * write metadata to etcd, so either answer works for clients), or this broker while none is.
  */
 import type { DescribeClusterResponseDescribeClusterBroker } from '@tributary/protocol';
 import { ApiKey, ErrorCode } from '@tributary/protocol';
@@ -61,7 +62,7 @@ export const describeClusterHandler: Handler<'DescribeCluster'> = {
       errorMessage: null,
       endpointType: ENDPOINT_TYPE_BROKER,
       clusterId: ctx.broker.clusterId,
-      controllerId: ctx.broker.nodeId,
+      controllerId: ctx.broker.membership.controllerId === -1 ? ctx.broker.nodeId : ctx.broker.membership.controllerId,
       brokers,
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_AUTHORIZED_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
     };

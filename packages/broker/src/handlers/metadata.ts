@@ -3,7 +3,8 @@
  *
  * Behaviour (Kafka's KafkaApis.handleTopicMetadataRequest):
  * - Brokers: every registered broker with the endpoint of the listener the request came
- *   in on; controller id: this broker (single node; the etcd controller later).
+ *   in on; controller id: the broker holding the etcd controller election (a single
+ *   broker is its own; while there is none, this broker, as a KRaft broker names any live one).
  * - Topics: all (null list; v0 sends an empty list for "all") or the ones named (v10+ may
  *   name topics by id). A name that is not a valid topic name gets INVALID_TOPIC_EXCEPTION.
  *   Another unknown name gets UNKNOWN_TOPIC_OR_PARTITION with no partitions, the all-zero
@@ -90,7 +91,7 @@ export const metadataHandler: Handler<'Metadata'> = {
       throttleTimeMs: 0,
       brokers: endpoints,
       clusterId: ctx.broker.clusterId,
-      controllerId: ctx.broker.nodeId,
+      controllerId: ctx.broker.membership.controllerId === -1 ? ctx.broker.nodeId : ctx.broker.membership.controllerId,
       topics,
       clusterAuthorizedOperations: version >= 8 && version <= 10 && req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
     };
