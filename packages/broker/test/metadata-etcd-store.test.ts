@@ -108,13 +108,15 @@ test('a paused broker process loses its registration on the other broker (SIGSTO
   const script = `
     import { EtcdMetadataStore } from ${JSON.stringify(new URL('../src/metadata/etcd-metadata-store.ts', import.meta.url).pathname)};
     const s = await EtcdMetadataStore.open({ endpoints: ${JSON.stringify(etcd.endpoints)}, prefix: '/stop', proposedClusterId: 'q1Sh-9_ISia_zwGINzRvyQ', sessionTimeoutMs: 2000, fenceMarginMs: 500, requestTimeoutMs: 3000 });
+    s.onFencedChange((f) => console.log('fenced ' + f));
     await s.registerBroker({ nodeId: 5, endpoints: [], rack: null });
     console.log('registered');
     setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => { child.kill('SIGCONT'); child.kill('SIGKILL'); });
+  let out = '';
   await new Promise<void>((res, rej) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('registered')) res(); });
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('registered')) res(); });
     child.once('exit', (code) => rej(new Error(`child exited ${code}`)));
   });
   await until('b sees broker 5', () => b.brokers().some((x) => x.nodeId === 5));
@@ -125,6 +127,9 @@ test('a paused broker process loses its registration on the other broker (SIGSTO
   assert.ok(goneAfterMs < 6000, `gone after ${Math.round(goneAfterMs)} ms`);
   child.kill('SIGCONT');
   await until('broker 5 registers again after SIGCONT', () => b.brokers().some((x) => x.nodeId === 5), 10_000);
+  // Woken up, it first found itself fenced (its lease had expired), then registered anew.
+  await until('the child reports fenced, then unfenced', () => out.includes('fenced false'));
+  assert.ok(out.indexOf('fenced true') !== -1 && out.indexOf('fenced true') < out.indexOf('fenced false'), out);
 });
 
 test('one controller at a time; the election moves when the controller closes, and when it dies', async (t) => {
@@ -208,4 +213,26 @@ test('a 3-member etcd keeps serving after its leader is killed; without quorum w
     }
   }
   await until('b sees the topic written after quorum returned', () => b.topic('after-quorum') !== undefined);
+});
+
+test('a paused (SIGSTOPped-like) etcd member does not freeze the watch: gRPC keepalive moves it to another member', async (t) => {
+  const etcd = await startEtcd(t, { members: 3 });
+  // Each member behind a proxy that can black-hole its bytes, which is what a SIGSTOPped
+  // member looks like from the client (the kernel keeps the TCP connection open).
+  const proxies = [];
+  for (const url of etcd.endpoints) proxies.push(await startProxy(t, url));
+  const a = await openStore(t, proxies.map((x) => x.url), '/pause', { sessionTimeoutMs: 30_000, fenceMarginMs: 5000 });
+  const b = await openStore(t, etcd.endpoints, '/pause');
+  await b.createTopic({ name: 'p', partitions: [p([1])] });
+  await until('a sees the topic', () => a.topic('p') !== undefined);
+  // Whichever member carries a's watch, one of the three rounds pauses it.
+  let epoch = 0;
+  for (const proxy of proxies) {
+    proxy.cut();
+    const started = performance.now();
+    epoch = (await b.updatePartition({ topic: 'p', partition: 0, expectedPartitionEpoch: epoch, bumpLeaderEpoch: true })).partitionEpoch;
+    await until(`a sees epoch ${epoch} with one member paused`, () => a.topic('p')!.partitions[0]!.partitionEpoch === epoch, 20_000);
+    t.diagnostic(`seen after ${Math.round(performance.now() - started)} ms`);
+    proxy.heal();
+  }
 });
