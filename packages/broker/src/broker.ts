@@ -232,8 +232,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
-    if (isClusterMembership(metadata)) {
-      // In a cluster this broker coordinates the groups of the partitions it leads.
+    if (isClusterMembership(metadata) || options.metadataStore !== undefined) {
+      // In a cluster (etcd, or brokers sharing a store) this broker coordinates the groups of
+      // the partitions it leads.
       groupCoordinator.activate();
       const led = metadata.topic(CONSUMER_OFFSETS)?.partitions.filter((p) => p.leader === nodeId) ?? [];
       for (const p of led) await groupCoordinator.loadPartition(p.partition);
