@@ -16,10 +16,10 @@
  *   P controller                 {"nodeId"} attached to the controller's lease
  * Topic names cannot contain '/' (Kafka allows [a-zA-Z0-9._-]), so the layout is unambiguous.
  *
- * Cache: start-up reads every key under P (one range at revision R), then watches P from
- * R+1. Each watch response is applied as a batch of key changes; the store diffs the
- * derived views (topics, broker configs, brokers, controller) before and after and emits
- * the MetadataChange events. Events at or below the applied revision are dropped (after a
+ * Cache (etcd-metadata-cache.ts): start-up reads every key under P (one range at revision
+ * R), then watches P from R+1. Each watch response is applied as a batch of key changes;
+ * the cache diffs the derived views (topics, broker configs, brokers) before and after and
+ * the store emits the MetadataChange events. Events at or below the applied revision are dropped (after a
  * reconnect etcd may send one twice). If the watch fails for good (compacted revision), the
  * store reads everything again and applies the difference the same way.
  *
@@ -61,6 +61,8 @@ import type {
 import { MetadataError } from './metadata-store.js';
 import type { ClusterMembership } from './controller-election.js';
 import { applyChanges as applyConfigChanges, checkPartition, newPartition } from './local-metadata-store.js';
+import { cachedKv, EtcdMetadataCache, K, parseJson, storedTopic } from './etcd-metadata-cache.js';
+import type { CachedKv } from './etcd-metadata-cache.js';
 import { isKafkaUuid, randomKafkaUuid } from './kafka-uuid.js';
 import type { Logger } from '../logger.js';
 
@@ -92,37 +94,13 @@ const GRPC_OPTIONS = {
 } as const;
 /** How many times a config change is retried when another writer changed the same key. */
 const CONFIG_CAS_ATTEMPTS_MAX = 10;
+/** [key relative to the prefix, what to compare, the value it must equal]. */
+type Compare = readonly [string, 'Create' | 'Mod', number];
+
 /** Pause between attempts to register again after losing the lease, or to campaign. */
 const RETRY_DELAY_MS = 500;
 /** How often a registration waits to see an older registration of its node id expire. */
 const REGISTRATION_POLL_MS = 100;
-
-/** [key relative to the prefix, what to compare, the value it must equal]. */
-type Compare = readonly [string, 'Create' | 'Mod', number];
-
-interface CachedKv {
-  readonly value: string;
-  readonly modRevision: number;
-  readonly lease: string;
-}
-
-interface StoredTopic {
-  readonly topicId: string;
-  readonly configs: Record<string, string>;
-  readonly internal: boolean;
-  readonly partitionCount: number;
-}
-
-const K = {
-  clusterId: 'cluster-id',
-  topic: (name: string) => `topics/${name}`,
-  partitions: (name: string) => `partitions/${name}/`,
-  partition: (name: string, n: number) => `partitions/${name}/${n}`,
-  topicId: (id: string) => `topic-ids/${id}`,
-  brokerConfig: (nodeId: number | null) => `broker-configs/${nodeId === null ? 'default' : nodeId}`,
-  broker: (nodeId: number) => `brokers/${nodeId}`,
-  controller: 'controller',
-} as const;
 
 export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   readonly clusterId: string;
@@ -130,14 +108,8 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private readonly prefix: string;
   private readonly options: EtcdMetadataStoreOptions;
   private readonly logger: Logger | undefined;
-  /** Raw keys (relative to the prefix) as of `appliedRevision`. */
-  private readonly raw = new Map<string, CachedKv>();
-  private appliedRevision = 0;
+  private readonly cache: EtcdMetadataCache;
   private readonly cacheWaiters: { ready: () => boolean; resolve: () => void }[] = [];
-  private readonly byName = new Map<string, TopicMetadata>();
-  private readonly byId = new Map<string, TopicMetadata>();
-  private readonly brokerConfigMap = new Map<string, Record<string, string>>();
-  private readonly liveBrokers = new Map<number, BrokerRegistration>();
   private readonly listeners = new Set<MetadataListener>();
   private readonly controllerListeners = new Set<(controllerId: number) => void>();
   private readonly fencedListeners = new Set<(fenced: boolean) => void>();
@@ -166,6 +138,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     this.options = options;
     this.prefix = options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
     this.logger = options.logger;
+    this.cache = new EtcdMetadataCache(options.logger);
   }
 
   /** Connects, creates or reads the cluster id, loads the cache and starts the watch. */
@@ -197,12 +170,12 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
 
   // --- reads (from the cache)
 
-  topics(): readonly TopicMetadata[] { return [...this.byName.values()]; }
-  topic(name: string): TopicMetadata | undefined { return this.byName.get(name); }
-  topicById(topicId: string): TopicMetadata | undefined { return this.byId.get(topicId); }
-  brokers(): readonly BrokerRegistration[] { return [...this.liveBrokers.values()].sort((a, b) => a.nodeId - b.nodeId); }
+  topics(): readonly TopicMetadata[] { return [...this.cache.byName.values()]; }
+  topic(name: string): TopicMetadata | undefined { return this.cache.byName.get(name); }
+  topicById(topicId: string): TopicMetadata | undefined { return this.cache.byId.get(topicId); }
+  brokers(): readonly BrokerRegistration[] { return [...this.cache.liveBrokers.values()].sort((a, b) => a.nodeId - b.nodeId); }
   brokerConfigs(nodeId: number | null): Readonly<Record<string, string>> {
-    return { ...(this.brokerConfigMap.get(K.brokerConfig(nodeId)) ?? {}) };
+    return { ...(this.cache.brokerConfigMap.get(K.brokerConfig(nodeId)) ?? {}) };
   }
 
   // --- ClusterMembership
@@ -230,11 +203,11 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     const names = new Set<string>();
     const ids = new Set<string>();
     const topics = specs.map((spec) => {
-      if (this.byName.has(spec.name) || names.has(spec.name)) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${spec.name}' already exists.`);
+      if (this.cache.byName.has(spec.name) || names.has(spec.name)) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${spec.name}' already exists.`);
       if (spec.name.includes('/')) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic name '${spec.name}' contains '/'`);
       const topicId = spec.topicId ?? this.freshTopicId(ids);
       if (!isKafkaUuid(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${JSON.stringify(topicId)} of '${spec.name}' is not a Kafka Uuid`);
-      if (this.byId.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is already used by '${this.byId.get(topicId)!.name}'`);
+      if (this.cache.byId.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is already used by '${this.cache.byId.get(topicId)!.name}'`);
       if (ids.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is used twice in one creation`);
       if (spec.partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic '${spec.name}' needs at least one partition`);
       names.add(spec.name);
@@ -258,17 +231,17 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
       for (const p of topic.partitions) puts.push(this.client.put(this.key(K.partition(topic.name, p.partition))).value(JSON.stringify(p)));
     }
     if (!await this.cas('create topics', compares, puts)) {
-      const taken = topics.find((t) => this.byName.has(t.name));
+      const taken = topics.find((t) => this.cache.byName.has(t.name));
       if (taken) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${taken.name}' already exists.`);
       throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id of one of ${topics.map((t) => `'${t.name}'`).join(', ')} is already used`);
     }
-    return topics.map((t) => this.byName.get(t.name) ?? t);
+    return topics.map((t) => this.cache.byName.get(t.name) ?? t);
   }
 
   async deleteTopic(name: string): Promise<TopicMetadata> {
     this.checkOpen();
     const topic = this.requireTopic(name);
-    const kv = this.raw.get(K.topic(name))!;
+    const kv = this.cache.raw.get(K.topic(name))!;
     const c = this.client;
     const done = await this.cas(`delete topic '${name}'`, [[K.topic(name), 'Mod', kv.modRevision]], [
       c.delete().key(this.key(K.topic(name))),
@@ -277,7 +250,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     ]);
     if (!done) {
       // Changed meanwhile (a config or partition count); delete what is there now.
-      if (!this.byName.has(name)) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${name}' does not exist`);
+      if (!this.cache.byName.has(name)) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${name}' does not exist`);
       return this.deleteTopic(name);
     }
     return topic;
@@ -289,7 +262,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     if (partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `No partitions to add to '${name}'`);
     const added = partitions.map((p, i) => newPartition(name, current.partitions.length + i, p));
     const next: TopicMetadata = { ...current, partitions: [...current.partitions, ...added] };
-    const kv = this.raw.get(K.topic(name))!;
+    const kv = this.cache.raw.get(K.topic(name))!;
     const c = this.client;
     const done = await this.cas(`create partitions of '${name}'`, [[K.topic(name), 'Mod', kv.modRevision]], [
       c.put(this.key(K.topic(name))).value(JSON.stringify(storedTopic(next))),
@@ -302,7 +275,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
       }
       return this.createPartitions(name, partitions);
     }
-    return this.byName.get(name) ?? next;
+    return this.cache.byName.get(name) ?? next;
   }
 
   async updatePartition(change: PartitionChange): Promise<PartitionState> {
@@ -325,11 +298,11 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     };
     checkPartition(change.topic, after);
     const key = K.partition(change.topic, change.partition);
-    const kv = this.raw.get(key)!;
+    const kv = this.cache.raw.get(key)!;
     const done = await this.cas(`update partition ${change.topic}-${change.partition}`, [[key, 'Mod', kv.modRevision]],
       [this.client.put(this.key(key)).value(JSON.stringify(after))]);
     if (!done) {
-      const now = this.byName.get(change.topic)?.partitions[change.partition];
+      const now = this.cache.byName.get(change.topic)?.partitions[change.partition];
       if (now === undefined) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${change.topic}' was deleted`);
       throw stale(now.partitionEpoch);
     }
@@ -341,10 +314,10 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     for (let attempt = 1; ; attempt++) {
       const current = this.requireTopic(name);
       const next: TopicMetadata = { ...current, configs: applyConfigChanges(current.configs, changes) };
-      const kv = this.raw.get(K.topic(name))!;
+      const kv = this.cache.raw.get(K.topic(name))!;
       const done = await this.cas(`alter configs of topic '${name}'`, [[K.topic(name), 'Mod', kv.modRevision]],
         [this.client.put(this.key(K.topic(name))).value(JSON.stringify(storedTopic(next)))]);
-      if (done) return this.byName.get(name) ?? next;
+      if (done) return this.cache.byName.get(name) ?? next;
       if (attempt >= CONFIG_CAS_ATTEMPTS_MAX) throw new MetadataError('TRIB_ERR_UNAVAILABLE', `Topic '${name}' changed ${attempt} times while its configs were being altered; try again`);
     }
   }
@@ -353,8 +326,8 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     this.checkOpen();
     const key = K.brokerConfig(nodeId);
     for (let attempt = 1; ; attempt++) {
-      const kv = this.raw.get(key);
-      const next = applyConfigChanges(this.brokerConfigMap.get(key) ?? {}, changes);
+      const kv = this.cache.raw.get(key);
+      const next = applyConfigChanges(this.cache.brokerConfigMap.get(key) ?? {}, changes);
       if (kv === undefined && Object.keys(next).length === 0) return; // nothing stored, nothing to remove
       const guard: Compare = kv === undefined ? [key, 'Create', 0] : [key, 'Mod', kv.modRevision];
       const op = Object.keys(next).length > 0 ? this.client.put(this.key(key)).value(JSON.stringify(next)) : this.client.delete().key(this.key(key));
@@ -374,7 +347,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   async unregisterBroker(nodeId: number): Promise<void> {
     this.checkOpen();
     this.ownRegistrations.delete(nodeId);
-    const kv = this.raw.get(K.broker(nodeId));
+    const kv = this.cache.raw.get(K.broker(nodeId));
     if (kv === undefined) return;
     const mine = kv.lease === this.leaseId || this.formerLeaseIds.has(kv.lease);
     if (!mine && this.leaseId !== null) return; // another process's registration under the same id
@@ -426,8 +399,8 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     const res = await withDeadline(this.options.requestTimeoutMs, `read ${this.prefix}`, this.client.getAll().prefix(this.prefix).exec());
     const revision = Number(res.header.revision);
     const keys = new Map<string, CachedKv | null>();
-    for (const kv of res.kvs) keys.set(this.relative(kv), cached(kv));
-    for (const key of this.raw.keys()) if (!keys.has(key)) keys.set(key, null);
+    for (const kv of res.kvs) keys.set(this.relative(kv), cachedKv(kv));
+    for (const key of this.cache.raw.keys()) if (!keys.has(key)) keys.set(key, null);
     this.applyBatch(keys, revision);
     const watcher = await withDeadline(this.options.requestTimeoutMs, `watch ${this.prefix}`,
       this.client.watch().prefix(this.prefix).startRevision(String(revision + 1)).create());
@@ -440,10 +413,10 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
       const byRevision = new Map<number, Map<string, CachedKv | null>>();
       for (const event of response.events) {
         const rev = Number(event.kv.mod_revision);
-        if (rev <= this.appliedRevision) continue; // a repeat after a reconnect
+        if (rev <= this.cache.appliedRevision) continue; // a repeat after a reconnect
         let batch = byRevision.get(rev);
         if (!batch) byRevision.set(rev, batch = new Map());
-        batch.set(this.relative(event.kv), event.type === 'Delete' ? null : cached(event.kv));
+        batch.set(this.relative(event.kv), event.type === 'Delete' ? null : cachedKv(event.kv));
       }
       for (const [rev, batch] of [...byRevision].sort((a, b) => a[0] - b[0])) this.applyBatch(batch, rev);
     });
@@ -469,101 +442,18 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     }
   }
 
-  /** Applies key changes of one revision (or a full reload) and emits what they mean. */
+  /** Applies one revision's key changes to the cache, emits their events, wakes waiting writes. */
   private applyBatch(changes: ReadonlyMap<string, CachedKv | null>, revision: number): void {
-    const topicNames = new Set<string>();
-    const configKeys = new Set<string>();
-    const brokerIds = new Set<number>();
-    let controllerTouched = false;
-    for (const [key, kv] of changes) {
-      if (kv === null) this.raw.delete(key);
-      else this.raw.set(key, kv);
-      const [kind, a] = key.split('/');
-      if (kind === 'topics' && a) topicNames.add(a);
-      else if (kind === 'partitions' && a) topicNames.add(a);
-      else if (kind === 'broker-configs' && a) configKeys.add(key);
-      else if (kind === 'brokers' && a) brokerIds.add(Number(a));
-      else if (key === K.controller) controllerTouched = true;
-    }
-    const events: MetadataChange[] = [];
-    // In the order of the txn's operations (a createTopics emits its topics in order).
-    for (const name of topicNames) this.refreshTopic(name, events);
-    for (const key of configKeys) {
-      const before = this.brokerConfigMap.get(key) ?? {};
-      const after = parseJson<Record<string, string>>(this.raw.get(key)) ?? {};
-      if (Object.keys(after).length > 0) this.brokerConfigMap.set(key, after);
-      else this.brokerConfigMap.delete(key);
-      const diff = configDiff(before, after);
-      const id = key.slice('broker-configs/'.length);
-      if (Object.keys(diff).length > 0) events.push({ type: 'broker-config-changed', nodeId: id === 'default' ? null : Number(id), changes: diff });
-    }
-    for (const nodeId of [...brokerIds].sort((x, y) => x - y)) {
-      const after = parseJson<BrokerRegistration>(this.raw.get(K.broker(nodeId)));
-      if (after) {
-        this.liveBrokers.set(nodeId, after);
-        events.push({ type: 'broker-registered', broker: after });
-      } else if (this.liveBrokers.delete(nodeId)) {
-        events.push({ type: 'broker-unregistered', nodeId });
-      }
-    }
-    this.appliedRevision = Math.max(this.appliedRevision, revision);
-    for (const event of events) this.emit(event);
-    if (controllerTouched || brokerIds.size > 0) this.controllerMaybeChanged();
-    if (controllerTouched && !this.raw.has(K.controller)) this.campaign();
+    const applied = this.cache.apply(changes, revision);
+    for (const event of applied.events) this.emit(event);
+    if (applied.controllerTouched || applied.brokersTouched) this.controllerMaybeChanged();
+    if (applied.controllerTouched && !this.cache.raw.has(K.controller)) this.campaign();
     for (let i = this.cacheWaiters.length - 1; i >= 0; i--) {
       const w = this.cacheWaiters[i]!;
       if (w.ready()) {
         this.cacheWaiters.splice(i, 1);
         w.resolve();
       }
-    }
-  }
-
-  /** Rebuilds one topic from its raw keys and records what changed. */
-  private refreshTopic(name: string, events: MetadataChange[]): void {
-    const before = this.byName.get(name);
-    const stored = parseJson<StoredTopic>(this.raw.get(K.topic(name)));
-    let after: TopicMetadata | undefined;
-    if (stored) {
-      const partitions: PartitionState[] = [];
-      for (let n = 0; n < stored.partitionCount; n++) {
-        const p = parseJson<PartitionState>(this.raw.get(K.partition(name, n)));
-        if (!p) {
-          this.logger?.error('Topic in etcd lacks a partition key; ignoring the topic', { topic: name, partition: n });
-          break;
-        }
-        partitions.push(p);
-      }
-      if (partitions.length === stored.partitionCount) {
-        after = { name, topicId: stored.topicId, partitions, configs: stored.configs, internal: stored.internal };
-      }
-    }
-    if (before) {
-      this.byName.delete(name);
-      this.byId.delete(before.topicId);
-    }
-    if (after) {
-      this.byName.set(name, after);
-      this.byId.set(after.topicId, after);
-    }
-    if (!before && after) {
-      events.push({ type: 'topic-created', topic: after });
-    } else if (before && !after) {
-      events.push({ type: 'topic-deleted', topic: before });
-    } else if (before && after) {
-      if (before.topicId !== after.topicId) {
-        events.push({ type: 'topic-deleted', topic: before }, { type: 'topic-created', topic: after });
-        return;
-      }
-      for (const p of before.partitions) {
-        const q = after.partitions[p.partition];
-        if (q && JSON.stringify(p) !== JSON.stringify(q)) events.push({ type: 'partition-changed', topic: after, before: p, after: q });
-      }
-      if (after.partitions.length > before.partitions.length) {
-        events.push({ type: 'partitions-created', topic: after, partitions: after.partitions.slice(before.partitions.length).map((p) => p.partition) });
-      }
-      const diff = configDiff(before.configs, after.configs);
-      if (Object.keys(diff).length > 0) events.push({ type: 'topic-config-changed', topic: after, changes: diff });
     }
   }
 
@@ -677,7 +567,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     const deadline = performance.now() + this.options.sessionTimeoutMs + this.options.requestTimeoutMs;
     for (;;) {
       this.checkOpen();
-      const kv = this.raw.get(key);
+      const kv = this.cache.raw.get(key);
       if (kv !== undefined && kv.lease !== leaseId) {
         if (performance.now() > deadline) {
           throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Broker ${broker.nodeId} is registered by another live process (lease ${kv.lease}); node ids must be unique`);
@@ -691,7 +581,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   }
 
   private currentController(): { id: number; mine: boolean } {
-    const kv = this.raw.get(K.controller);
+    const kv = this.cache.raw.get(K.controller);
     const value = parseJson<{ nodeId: number }>(kv);
     if (!kv || !value) return { id: -1, mine: false };
     return { id: value.nodeId, mine: this.leaseId !== null && kv.lease === this.leaseId };
@@ -707,7 +597,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   /** Tries to become the controller when there is none. Never throws. */
   private campaign(): void {
     if (this.closed || this.campaigning || this.fencedNow || this.leaseId === null || this.ownRegistrations.size === 0) return;
-    if (this.raw.has(K.controller)) return;
+    if (this.cache.raw.has(K.controller)) return;
     const nodeId = [...this.ownRegistrations.keys()][0]!;
     const leaseId = this.leaseId;
     this.campaigning = true;
@@ -719,11 +609,11 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
         this.campaignTimer = setTimeout(() => this.campaign(), RETRY_DELAY_MS);
         this.campaignTimer.unref();
       })
-      .finally(() => { if (!this.raw.has(K.controller)) this.campaign(); });
+      .finally(() => { if (!this.cache.raw.has(K.controller)) this.campaign(); });
   }
 
   private async resign(): Promise<void> {
-    const kv = this.raw.get(K.controller);
+    const kv = this.cache.raw.get(K.controller);
     if (!kv || kv.lease !== this.leaseId || this.leaseId === null) return;
     await this.cas('resign the controller', [[K.controller, 'Mod', kv.modRevision]], [this.client.delete().key(this.key(K.controller))]);
   }
@@ -760,14 +650,14 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     if (res.succeeded) {
       // Our own write: its events carry exactly this revision, and they arrive by the watch.
       await this.waitFor(`see revision ${res.header.revision} of '${what}' through the watch (the write is committed)`,
-        () => this.appliedRevision >= Number(res.header.revision));
+        () => this.cache.appliedRevision >= Number(res.header.revision));
       return true;
     }
     // The failing state: each compared key as etcd has it now. (The header revision cannot be
     // waited for: it counts writes outside this prefix too, which the watch never sees.)
     const seen = compares.map(([key], i) => ({ key, kv: res.responses[i]?.response_range?.kvs[0] }));
     await this.waitFor(`see the change that made '${what}' fail`, () => seen.every(({ key, kv }) =>
-      kv === undefined ? (!this.raw.has(key) || this.raw.get(key)!.modRevision > Number(res.header.revision)) : this.appliedRevision >= Number(kv.mod_revision)));
+      kv === undefined ? (!this.cache.raw.has(key) || this.cache.raw.get(key)!.modRevision > Number(res.header.revision)) : this.cache.appliedRevision >= Number(kv.mod_revision)));
     return false;
   }
 
@@ -776,7 +666,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   }
 
   private requireTopic(name: string): TopicMetadata {
-    const topic = this.byName.get(name);
+    const topic = this.cache.byName.get(name);
     if (!topic) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${name}' does not exist`);
     return topic;
   }
@@ -784,38 +674,13 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private freshTopicId(reserved: ReadonlySet<string>): string {
     for (;;) {
       const id = randomKafkaUuid();
-      if (!this.byId.has(id) && !reserved.has(id)) return id;
+      if (!this.cache.byId.has(id) && !reserved.has(id)) return id;
     }
   }
 
   private emit(change: MetadataChange): void {
     for (const listener of this.listeners) safely(() => listener(change), this.logger, change.type);
   }
-}
-
-function storedTopic(topic: TopicMetadata): StoredTopic {
-  return { topicId: topic.topicId, configs: { ...topic.configs }, internal: topic.internal, partitionCount: topic.partitions.length };
-}
-
-function cached(kv: IKeyValue): CachedKv {
-  return { value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision), lease: String(kv.lease ?? '0') };
-}
-
-function parseJson<T>(kv: CachedKv | undefined): T | undefined {
-  if (kv === undefined) return undefined;
-  try {
-    return JSON.parse(kv.value) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The changes that turn `before` into `after` (null = removed). */
-function configDiff(before: Readonly<Record<string, string>>, after: Readonly<Record<string, string>>): Record<string, string | null> {
-  const diff: Record<string, string | null> = {};
-  for (const [k, v] of Object.entries(after)) if (before[k] !== v) diff[k] = v;
-  for (const k of Object.keys(before)) if (!(k in after)) diff[k] = null;
-  return diff;
 }
 
 function safely(fn: () => void, logger: Logger | undefined, what = 'listener'): void {
