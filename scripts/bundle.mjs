@@ -12,7 +12,9 @@ await build({
   target: 'node20',
   conditions: ['source'],
   sourcemap: 'linked',
-  external: ['@node-rs/crc32', 'snappy', 'lz4-napi', '@mongodb-js/zstd'],
+  // etcd3 (and gRPC under it) is loaded by a dynamic import only when etcd.endpoints is set, so a
+  // single broker never pays for it; kept external, it resolves from node_modules at run time.
+  external: ['@node-rs/crc32', 'snappy', 'lz4-napi', '@mongodb-js/zstd', 'etcd3'],
   // Bundled CommonJS dependencies call require(); give the ES module one.
   banner: { js: "import { createRequire as __tributaryCreateRequire } from 'node:module'; const require = __tributaryCreateRequire(import.meta.url);" },
   logLevel: 'warning',

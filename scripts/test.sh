@@ -6,9 +6,9 @@
 #   bash scripts/test.sh a.test.ts b.test.ts   just those files, one at a time
 #   bash scripts/test.sh --long [files]    long mode: big volumes and long schedules
 #
-# Two lanes. Every `*.test.ts` in packages/*/test and test/compat is picked up on its own
+# Two lanes. Every `*.test.ts` in packages/*/test, test/compat and test/cluster is picked up on its own
 # (Node 20 does not expand globs for --test, so the shell lists them):
-#   - the parallel lane runs test/compat files side by side, TEST_CONCURRENCY (default 4)
+#   - the parallel lane runs test/compat and test/cluster files side by side, TEST_CONCURRENCY (default 4)
 #     at a time, and beside them the unit-test files of packages/*/test, 2 at a time; most
 #     compat files wait on sockets, child processes and timers rather than on the CPU;
 #   - the serial lane runs afterwards, one file at a time with nothing else of the suite
@@ -50,7 +50,7 @@ if [ "$#" -gt 0 ]; then
   exec "${NODE_TEST[@]}" --test-concurrency="${TEST_CONCURRENCY:-1}" "$@"
 fi
 
-mapfile -t all < <(ls packages/*/test/*.test.ts test/compat/*.test.ts 2>/dev/null)
+mapfile -t all < <(ls packages/*/test/*.test.ts test/compat/*.test.ts test/cluster/*.test.ts 2>/dev/null)
 compat=()
 unit=()
 serial=()
@@ -59,7 +59,7 @@ for f in "${all[@]}"; do
   case "$f" in *.serial.test.ts) lane=serial ;; esac
   for s in "${SERIAL[@]}"; do [ "$f" = "$s" ] && lane=serial; done
   if [ "$lane" = serial ]; then serial+=("$f")
-  elif [[ "$f" == test/compat/* ]]; then compat+=("$f")
+  elif [[ "$f" == test/compat/* || "$f" == test/cluster/* ]]; then compat+=("$f")
   else unit+=("$f"); fi
 done
 

@@ -14,7 +14,7 @@ import { apiSpecByKey } from '@tributary/protocol';
 import { BrokerConfig } from './config/broker-config.js';
 import type { RawConfig } from './config/broker-config.js';
 import { DynamicConfig } from './config/dynamic-config.js';
-import { ensureMetaProperties } from './config/meta-properties.js';
+import { ensureMetaProperties, readMetaProperties } from './config/meta-properties.js';
 import { formatListener } from './config/listeners.js';
 import type { ListenerSpec } from './config/listeners.js';
 import { HANDLERS } from './handlers/index.js';
@@ -25,6 +25,10 @@ import type { Logger } from './logger.js';
 import { LocalMetadataStore } from './metadata/local-metadata-store.js';
 import { METADATA_DIR } from './metadata/metadata-log.js';
 import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js';
+import { etcdEndpoints, etcdStoreOptions, openEtcdStore } from './metadata/etcd-config.js';
+import { localMembership, runControllerDuties } from './metadata/controller-election.js';
+import type { ClusterMembership, ControllerDuties } from './metadata/controller-election.js';
+import { randomKafkaUuid } from './metadata/kafka-uuid.js';
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
 import type { BoundListener } from './network/socket-server.js';
@@ -37,6 +41,7 @@ import { ConsumerOffsetsLog, startGroupCoordinator } from './group/consumer-offs
 import { TopicManager } from './topics/topic-manager.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import { ControllerRunner } from './controller/controller-runner.js';
+import { Controller } from './controller/controller.js';
 import { controlledShutdown } from './controller/controlled-shutdown.js';
 
 /** What handlers can use. Fields marked "lead" are filled in as those parts land. */
@@ -48,6 +53,8 @@ export interface BrokerServices {
   /** The one subscription point for config changes (broker and topic). */
   readonly dynamicConfig: DynamicConfig;
   readonly metadata: MetadataStore;
+  /** Fenced or not, and who the controller is (etcd election; a single broker is its own). */
+  readonly membership: ClusterMembership;
   /** This broker's endpoints as advertised to clients (real ports after binding). */
   advertisedEndpoints: readonly BrokerEndpoint[];
   readonly dataDir: string;
@@ -81,10 +88,12 @@ export interface StartBrokerOptions {
   /** File system calls of the partition logs (tests inject failures); node:fs by default. */
   readonly fileSystem?: FileSystem;
   /**
-   * The metadata store to use instead of opening one in the data directory; the broker does
-   * not close it. Tests run several in-process brokers on one LocalMetadataStore as a cluster.
+   * Use this store instead of opening one (tests run several in-process brokers on one
+   * LocalMetadataStore); the broker does not close it. Its cluster id wins over meta.properties.
    */
   readonly metadataStore?: MetadataStore;
+  /** What this broker does while it is the active controller; started and stopped by the election. */
+  readonly controllerDuties?: (services: BrokerServices) => ControllerDuties;
 }
 
 export interface RunningBroker {
@@ -123,19 +132,36 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   // Kafka writes one per directory with the same cluster.id and node.id, each its own directory.id.
   const logDirs = staticConfig.logDirs.map((d) => resolve(d));
   const logDir = logDirs[0]!;
+  // A cluster's id lives in its metadata store (etcd creates it once); open that store first
+  // so meta.properties records the cluster's id, and a directory of another cluster is refused.
+  let external = options.metadataStore;
+  const endpoints = external ? null : etcdEndpoints(staticConfig);
+  if (endpoints) {
+    mkdirSync(logDir, { recursive: true });
+    const proposed = readMetaProperties(logDir)?.clusterId ?? randomKafkaUuid();
+    external = await openEtcdStore(etcdStoreOptions(staticConfig, endpoints, proposed, logger.child({ component: 'metadata' })));
+  }
+  const ownsExternal = endpoints !== null;
   let meta: { clusterId: string; nodeId: number } | undefined;
-  for (const dir of logDirs) {
-    mkdirSync(dir, { recursive: true });
-    const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId ?? options.metadataStore?.clusterId });
-    if (identity.created) logger.info('Created meta.properties', { dir, clusterId: identity.meta.clusterId, nodeId: identity.meta.nodeId });
-    meta ??= identity.meta;
+  try {
+    for (const dir of logDirs) {
+      mkdirSync(dir, { recursive: true });
+      const identity = ensureMetaProperties(dir, { nodeId: meta?.nodeId ?? staticConfig.nodeId, clusterId: meta?.clusterId ?? external?.clusterId });
+      if (identity.created) logger.info('Created meta.properties', { dir, clusterId: identity.meta.clusterId, nodeId: identity.meta.nodeId });
+      meta ??= identity.meta;
+    }
+  } catch (err) {
+    if (ownsExternal) await external?.close();
+    throw err;
   }
   if (meta === undefined) throw new Error('log.dirs is empty');
   const nodeId = meta.nodeId;
 
   // --- metadata
-  const sharedMetadata = options.metadataStore !== undefined;
-  const metadata = options.metadataStore ?? (await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) }));
+  const metadata = external ?? await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
+  const ownsMetadata = external === undefined || ownsExternal;
+  const closeMetadata = async (): Promise<void> => { if (ownsMetadata) await metadata.close(); };
+  const membership = isClusterMembership(metadata) ? metadata : localMembership(nodeId);
   let server: SocketServer | undefined;
   const closeables: (() => Promise<void>)[] = [];
   // Set once the broker is running: a log directory failure that leaves nothing to serve stops it.
@@ -194,6 +220,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       get config() { return dynamicConfig.current; },
       dynamicConfig,
       metadata,
+      membership,
       advertisedEndpoints: [],
       dataDir: logDir,
       logger,
@@ -209,7 +236,27 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
-    await startGroupCoordinator(groupCoordinator, replicaManager, CONSUMER_OFFSETS);
+    if (isClusterMembership(metadata) || options.metadataStore !== undefined) {
+      // In a cluster (etcd, or brokers sharing a store) this broker coordinates the groups of
+      // the partitions it leads.
+      groupCoordinator.activate();
+      const led = metadata.topic(CONSUMER_OFFSETS)?.partitions.filter((p) => p.leader === nodeId) ?? [];
+      for (const p of led) await groupCoordinator.loadPartition(p.partition);
+      // Partitions this broker comes to lead later (the topic created by another broker).
+      const loadLater = (partition: number): void => {
+        groupCoordinator.loadPartition(partition).catch((err: unknown) => logger.error('Could not load a __consumer_offsets partition', { partition, err: String(err) }));
+      };
+      const offLeadership = metadata.subscribe((change) => {
+        if (change.type === 'topic-created' && change.topic.name === CONSUMER_OFFSETS) {
+          for (const p of change.topic.partitions) if (p.leader === nodeId) loadLater(p.partition);
+        } else if (change.type === 'partition-changed' && change.topic.name === CONSUMER_OFFSETS && change.after.leader === nodeId && change.before.leader !== nodeId) {
+          loadLater(change.after.partition);
+        }
+      });
+      closeables.push(async () => offLeadership());
+    } else {
+      await groupCoordinator.startup();
+    }
     closeables.push(async () => groupCoordinator.shutdown());
 
     // --- handlers and listeners
@@ -237,9 +284,19 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     services.advertisedEndpoints = advertise(config.advertisedListeners(), listeners, bound);
     const registration = { nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack') };
     await metadata.registerBroker(registration);
-    // Controller duties run here while the store names this broker controller (controller/).
-    const controllerRunner = new ControllerRunner({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'controller' }) });
-    controllerRunner.start();
+    // Registered first: a controller must be a live broker. With etcd the election decides
+    // (runControllerDuties); with a local store (alone or shared by in-process brokers) the
+    // ControllerRunner follows the store's controllerId().
+    const controllerDeps = { metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'controller' }) };
+    if (options.controllerDuties || isClusterMembership(metadata)) {
+      const duties = options.controllerDuties ? options.controllerDuties(services) : new Controller(controllerDeps);
+      const stopDuties = runControllerDuties(membership, duties);
+      closeables.push(async () => stopDuties());
+    } else {
+      const controllerRunner = new ControllerRunner(controllerDeps);
+      controllerRunner.start();
+      closeables.push(async () => controllerRunner.stop());
+    }
 
     const first = services.advertisedEndpoints[0]!;
     const elapsedMs = Math.round((performance.now() - startedAt) * 10) / 10;
@@ -271,9 +328,13 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
           services.closing = true;
           await runningServer.stop();
           await closeAll(closeables, logger);
-          controllerRunner.stop();
-          await metadata.unregisterBroker(nodeId);
-          if (!sharedMetadata) await metadata.close();
+          try {
+            await metadata.unregisterBroker(nodeId);
+          } catch (err) {
+            // etcd unreachable: the registration's lease expires by itself within broker.session.timeout.ms.
+            logger.warn('Could not unregister the broker', { nodeId, err: String(err) });
+          }
+          await closeMetadata();
           logger.info('Broker stopped', { nodeId });
         })();
         return closing;
@@ -293,9 +354,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   } catch (err) {
     await server?.stop();
     await closeAll(closeables, logger);
-    if (!sharedMetadata) await metadata.close();
+    await closeMetadata();
     throw err;
   }
+}
+
+/** The etcd store is its own ClusterMembership; a store without one serves a single broker. */
+function isClusterMembership(store: MetadataStore): store is MetadataStore & ClusterMembership {
+  return typeof (store as Partial<ClusterMembership>).onControllerChange === 'function' && typeof (store as Partial<ClusterMembership>).onFencedChange === 'function';
 }
 
 /** Closes in reverse order of creation; one failure does not stop the others. */

@@ -11,6 +11,7 @@ import type { MetadataChange } from '../src/metadata/metadata-store.js';
 import { METADATA_DIR, METADATA_LOG_FILE, encodeMetadataRecord } from '../src/metadata/metadata-log.js';
 import { Reader, Writer } from '@tributary/protocol';
 import { randomKafkaUuid } from '../src/metadata/kafka-uuid.js';
+import { metadataContract } from './metadata-contract.js';
 
 const CLUSTER = 'q1Sh-9_ISia_zwGINzRvyQ';
 
@@ -22,6 +23,12 @@ function tempDir(t: { after(fn: () => void): void }): string {
 
 const logPath = (dir: string): string => join(dir, METADATA_DIR, METADATA_LOG_FILE);
 const p = (replicas: number[]) => ({ replicas, leader: replicas[0]!, isr: replicas });
+
+metadataContract('LocalMetadataStore', async (t) => {
+  const store = await LocalMetadataStore.open({ dataDir: tempDir(t), clusterId: CLUSTER });
+  t.after(() => store.close());
+  return store;
+});
 
 test('changes survive a restart (replay) and are emitted to listeners', async (t) => {
   const dir = tempDir(t);

@@ -17,7 +17,8 @@
  *   min(configured, live brokers) replicas so a single broker works (Kafka would refuse).
  * - Tributary-only keys carry `tributary: true`: `log.flush.durable.acks`,
  *   `connection.max.inflight.requests`, `queued.max.response.bytes`,
- *   `connection.max.queued.response.bytes`.
+ *   `connection.max.queued.response.bytes`, `etcd.endpoints`, `etcd.prefix`,
+ *   `etcd.request.timeout.ms`, `etcd.lease.fence.margin.ms`.
  * - `queued.max.request.bytes` defaults to 200 MiB (Kafka: -1, unbounded).
  */
 import { LOG_CONFIG_DEFS } from '@tributary/storage';
@@ -67,6 +68,13 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('queued.max.request.bytes', 'long', 209715200, 'medium', 'read-only', 'Bytes of requests read and not yet answered, broker-wide, before no more requests are read (-1: unbounded). Kafka defaults to -1; Tributary bounds it (200 MiB, twice socket.request.max.bytes) so that memory is bounded in bytes.'),
   def('queued.max.response.bytes', 'long', 268435456, 'medium', 'read-only', 'Bytes of fetched record data held in responses not yet written to the network, broker-wide (-1: unbounded). A Fetch reserves its bytes before reading and returns less (or nothing, after its max wait) when the budget is used up.', { tributary: true }),
   def('connection.max.queued.response.bytes', 'long', 16777216, 'medium', 'read-only', 'Bytes of fetched record data one connection may hold in responses not yet written to the network (-1: unbounded), so at most this much per Fetch response (beyond one batch larger than it). Kafka sends up to fetch.max.bytes from the file; Tributary reads it into memory, synchronously, and a 50 MB read stalls every client for 100-200 ms.', { tributary: true }),
+
+  // --- cluster metadata (etcd); empty etcd.endpoints = the local metadata log, one broker
+  def('etcd.endpoints', 'list', [], 'high', 'read-only', 'etcd client URLs (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379). Empty: a single broker keeping its metadata in a local log. Set: the cluster metadata, broker registration and controller election live in etcd.', { tributary: true }),
+  def('etcd.prefix', 'string', '/tributary/', 'high', 'read-only', 'Key prefix of this cluster in etcd; several clusters share one etcd under different prefixes.', { tributary: true }),
+  def('etcd.request.timeout.ms', 'int', 5000, 'medium', 'read-only', 'Deadline of each etcd call. Without an etcd quorum, metadata writes fail after this with REQUEST_TIMED_OUT while reads keep answering from the cache.', { range: { min: 100 }, tributary: true }),
+  def('etcd.lease.fence.margin.ms', 'int', 2000, 'medium', 'read-only', 'A broker whose lease keepalives go unanswered fences itself (stops leading partitions and controlling) this long before the lease could expire; must be below broker.session.timeout.ms and cover event-loop stalls.', { range: { min: 1 }, tributary: true }),
+  def('broker.session.timeout.ms', 'int', 9000, 'medium', 'read-only', 'A broker whose registration has not been renewed for this long is considered dead (the TTL of its etcd lease, rounded up to whole seconds).', { range: { min: 1000 } }),
 
   // --- topics
   def('num.partitions', 'int', 1, 'medium', 'read-only', 'Default number of partitions of auto-created topics and of CreateTopics with num_partitions -1.', { range: { min: 1 } }),

@@ -24,6 +24,13 @@ export const CONTROLLER_CHECK_INTERVAL_MS = 1000;
 
 /** The controller's broker id as clients see it (Metadata, DescribeCluster). */
 export function controllerIdOf(metadata: MetadataStore, selfId: number): number {
+  const id = runningControllerOf(metadata, selfId);
+  // No controller known (an election in progress): name this broker, as a KRaft broker names any live one.
+  return id === -1 ? selfId : id;
+}
+
+/** The broker the store says runs the controller duties; -1 when none is known. */
+function runningControllerOf(metadata: MetadataStore, selfId: number): number {
   return metadata.controllerId ? metadata.controllerId() : selfId;
 }
 
@@ -71,7 +78,7 @@ export class ControllerRunner implements ControllerDuties {
   }
 
   private evaluate(): void {
-    const isController = controllerIdOf(this.deps.metadata, this.deps.nodeId) === this.deps.nodeId;
+    const isController = runningControllerOf(this.deps.metadata, this.deps.nodeId) === this.deps.nodeId;
     if (isController && this.duties === null) {
       this.duties = new Controller(this.deps);
       this.duties.start();

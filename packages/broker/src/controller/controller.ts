@@ -51,10 +51,9 @@ import { writePartition } from './partition-writer.js';
 const RECONCILE_PARTITIONS_PER_TURN = 100;
 
 /** What the etcd branch's election starts on the elected controller and stops on loss. */
-export interface ControllerDuties {
-  start(): void;
-  stop(): void;
-}
+/** Started and stopped by the election (metadata/controller-election.ts) or the ControllerRunner. */
+import type { ControllerDuties } from '../metadata/controller-election.js';
+export type { ControllerDuties } from '../metadata/controller-election.js';
 
 export interface ControllerDeps {
   readonly metadata: MetadataStore;

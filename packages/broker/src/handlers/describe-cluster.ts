@@ -4,7 +4,7 @@
  * Behaviour (Kafka's, KRaft broker):
  * - The live brokers (metadata.brokers()), each with its endpoint on the listener the
  *   request arrived on (brokers without that listener are left out, as Kafka does), the
- *   cluster id, and this broker as controller id.
+ *   cluster id, and the controller id as in Metadata (the etcd election's winner).
  * - v1 endpointType: 1 (brokers) is served; 2 (controllers) is MISMATCHED_ENDPOINT_TYPE
  *   (a broker is not a controller endpoint); anything else UNSUPPORTED_ENDPOINT_TYPE. v0
  *   cannot ask for anything but brokers.

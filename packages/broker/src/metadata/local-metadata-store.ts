@@ -330,14 +330,14 @@ export class LocalMetadataStore implements MetadataStore {
   }
 }
 
-function newPartition(topic: string, partition: number, spec: Pick<PartitionState, 'replicas' | 'leader' | 'isr'>): PartitionState {
+export function newPartition(topic: string, partition: number, spec: Pick<PartitionState, 'replicas' | 'leader' | 'isr'>): PartitionState {
   const state: PartitionState = { partition, replicas: [...spec.replicas], leader: spec.leader, leaderEpoch: 0, isr: [...spec.isr], partitionEpoch: 0 };
   checkPartition(topic, state);
   return state;
 }
 
 /** Invariants every stored partition satisfies; violations are caller bugs. */
-function checkPartition(topic: string, state: PartitionState): void {
+export function checkPartition(topic: string, state: PartitionState): void {
   const where = `${topic}-${state.partition}`;
   const fail = (what: string): never => { throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Invalid state for partition ${where}: ${what}`); };
   if (state.replicas.length === 0) fail('no replicas');
@@ -350,7 +350,7 @@ function checkPartition(topic: string, state: PartitionState): void {
   for (const id of state.addingReplicas ?? []) if ((state.removingReplicas ?? []).includes(id)) fail(`replica ${id} is both being added and removed`);
 }
 
-function applyChanges(current: Readonly<Record<string, string>>, changes: ConfigChanges): Record<string, string> {
+export function applyChanges(current: Readonly<Record<string, string>>, changes: ConfigChanges): Record<string, string> {
   const next = { ...current };
   for (const [key, value] of Object.entries(changes)) {
     if (value === null) delete next[key];

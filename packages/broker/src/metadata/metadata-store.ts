@@ -2,7 +2,7 @@
  * Where a broker keeps cluster metadata: topics (ids, partitions, replicas, leaders,
  * leader epochs, ISR), per-topic and broker config overrides, the cluster id and the
  * live brokers. Two implementations sit behind this interface: LocalMetadataStore (a
- * fsynced log in the data directory, single node) and, later, an etcd store (cluster).
+ * fsynced log in the data directory, single node) and EtcdMetadataStore (a cluster).
  *
  * Contract shared by both:
  * - Reads are synchronous and served from memory (the etcd store keeps a watched
@@ -152,6 +152,8 @@ export type MetadataErrorCode =
   | 'TRIB_ERR_STALE_PARTITION_EPOCH'
   | 'TRIB_ERR_INVALID_METADATA'
   | 'TRIB_ERR_METADATA_CLOSED'
+  /** The etcd store could not reach a quorum in time; the write's outcome is unknown. */
+  | 'TRIB_ERR_UNAVAILABLE'
   | 'TRIB_ERR_METADATA_LOG_CORRUPT';
 
 /** Kafka error codes the handlers answer with for each refusal. */
@@ -162,6 +164,7 @@ export const METADATA_ERROR_KAFKA_CODE: Readonly<Record<MetadataErrorCode, numbe
   TRIB_ERR_STALE_PARTITION_EPOCH: 95, // INVALID_UPDATE_VERSION, what AlterPartition answers for a stale partition epoch
   TRIB_ERR_INVALID_METADATA: 42, // INVALID_REQUEST
   TRIB_ERR_METADATA_CLOSED: -1,
+  TRIB_ERR_UNAVAILABLE: 7, // REQUEST_TIMED_OUT, what Kafka answers when the controller cannot commit in time
   TRIB_ERR_METADATA_LOG_CORRUPT: -1,
 };
 

@@ -1,0 +1,82 @@
+/**
+ * Cluster membership as the rest of the broker sees it: is this broker fenced (its etcd
+ * lease may have expired, so others may already act on its death), which broker is the
+ * active controller, and the hook that runs the controller's duties on the one broker that
+ * holds the election.
+ *
+ * Two implementations: the etcd store (etcd-metadata-store.ts) is a ClusterMembership (the
+ * election is a key under the store's prefix, held by the broker's lease), and
+ * `SINGLE_NODE_MEMBERSHIP`-style `localMembership(nodeId)` for the local store, where the
+ * only broker is always the controller and never fenced.
+ *
+ * `runControllerDuties` is the hook the broker calls once: it starts the duties when this
+ * broker becomes the controller and stops them when it loses the election or is fenced,
+ * so the `controller` branch writes what the controller does (ControllerDuties) against
+ * the MetadataStore interface and never deals with etcd.
+ */
+
+/** What the active controller does (leader failover, reassignment, ...). */
+export interface ControllerDuties {
+  /** Called when this broker becomes the active controller. Must not throw. */
+  start(): void;
+  /** Called when it stops being the controller (lost, fenced, closing). Must not throw. */
+  stop(): void;
+}
+
+export interface ClusterMembership {
+  /**
+   * True while this broker cannot be sure its registration lease is still alive: the other
+   * brokers may already treat it as dead, so it must not act as a partition leader or as
+   * the controller. Always false for a single node.
+   */
+  readonly fenced: boolean;
+  /** True when this broker holds the controller election and is not fenced. */
+  readonly isController: boolean;
+  /** Node id of the active controller, -1 when none is known (a method, as MetadataStore.controllerId). */
+  controllerId(): number;
+  /** Called with the new controller id (or -1) whenever it changes, also for this broker. */
+  onControllerChange(listener: (controllerId: number) => void): () => void;
+  /** Called with the new `fenced` value whenever it changes. */
+  onFencedChange(listener: (fenced: boolean) => void): () => void;
+}
+
+/** A single broker: always the controller, never fenced. */
+export function localMembership(nodeId: number): ClusterMembership {
+  return {
+    fenced: false,
+    isController: true,
+    controllerId: () => nodeId,
+    onControllerChange: () => () => undefined,
+    onFencedChange: () => () => undefined,
+  };
+}
+
+/**
+ * Runs `duties` while `membership.isController` holds: start on gaining the election, stop
+ * on losing it (or being fenced). Returns a function that stops the duties (if running)
+ * and the watching; the broker calls it on close.
+ */
+export function runControllerDuties(membership: ClusterMembership, duties: ControllerDuties): () => void {
+  let running = false;
+  const reconcile = (): void => {
+    const should = membership.isController;
+    if (should && !running) {
+      running = true;
+      duties.start();
+    } else if (!should && running) {
+      running = false;
+      duties.stop();
+    }
+  };
+  const offController = membership.onControllerChange(reconcile);
+  const offFenced = membership.onFencedChange(reconcile);
+  reconcile();
+  return () => {
+    offController();
+    offFenced();
+    if (running) {
+      running = false;
+      duties.stop();
+    }
+  };
+}

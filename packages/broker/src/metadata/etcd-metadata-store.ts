@@ -1,0 +1,706 @@
+/**
+ * MetadataStore kept in etcd, for a cluster of brokers. Same contract as the local store
+ * (metadata-store.ts): reads are synchronous from an in-memory cache; a write resolves once
+ * etcd has committed it AND this store's watch has applied it to the cache and called the
+ * listeners; partition changes are compare-and-swap; refusals are MetadataErrors with the
+ * same codes. It is also the broker's ClusterMembership (controller-election.ts):
+ * registration under a lease, the controller election and lease-loss fencing.
+ *
+ * Key layout, everything under `etcd.prefix` (P, ends with '/'; one cluster per prefix):
+ *   P cluster-id                 Kafka Uuid text; created once (txn: create_revision == 0)
+ *   P topics/<name>              {"topicId","configs","internal","partitionCount"}
+ *   P partitions/<name>/<n>      PartitionState JSON (one key per partition: CAS per partition)
+ *   P topic-ids/<id>             topic name; makes topic ids unique inside the creation txn
+ *   P broker-configs/<id|default>  {"key":"value",...} overrides; absent = none
+ *   P brokers/<id>               BrokerRegistration JSON, attached to the broker's lease
+ *   P controller                 {"nodeId"} attached to the controller's lease
+ * Topic names cannot contain '/' (Kafka allows [a-zA-Z0-9._-]), so the layout is unambiguous.
+ *
+ * Cache (etcd-metadata-cache.ts): start-up reads every key under P (one range at revision
+ * R), then watches P from R+1. Each watch response is applied as a batch of key changes;
+ * the cache diffs the derived views (topics, broker configs, brokers) before and after and
+ * the store emits the MetadataChange events. Events at or below the applied revision are dropped (after a
+ * reconnect etcd may send one twice). If the watch fails for good (compacted revision), the
+ * store reads everything again and applies the difference the same way.
+ *
+ * Writes: topic creation is one txn (compare each topics/<name> and topic-ids/<id> absent,
+ * then put the topic, its id and every partition), so it needs 2 + partitions operations;
+ * etcd refuses more than `--max-txn-ops` (128 by default) in one txn, so a cluster that
+ * creates large topics raises it (docs/operations.md). A partition change compares the
+ * partition key's mod_revision with the one the cached (expected) epoch came from. Config
+ * changes compare the key's mod_revision and retry on a conflict (they merge, not replace).
+ * Every etcd call has a deadline (`etcd.request.timeout.ms`): without quorum, writes fail
+ * with TRIB_ERR_METADATA_UNAVAILABLE (the outcome is then unknown, as Kafka's
+ * REQUEST_TIMED_OUT) while reads keep answering from the cache.
+ *
+ * Registration and fencing. registerBroker puts brokers/<id> under a lease of TTL
+ * ceil(broker.session.timeout.ms / 1000) s, kept alive every TTL/3 by etcd3. etcd deletes the
+ * key when the lease expires; every broker's watch then emits broker-unregistered. Timing
+ * argument: etcd can only expire the lease TTL after it last renewed it, and it renewed it
+ * no earlier than the moment we SENT the keepalive that it answered. So with S = the send
+ * time of the last answered keepalive (or of the grant), nobody can see this broker's key
+ * disappear before S + TTL (an etcd leader change only extends leases). The store fences
+ * itself at S + TTL - margin (`etcd.lease.fence.margin.ms`), measured on this process's
+ * monotonic clock: it sets `fenced`, tells its listeners (the replica layer stops leading,
+ * the controller duties stop) and abandons the lease. The margin must cover the timer's
+ * own lateness (an event-loop stall) and clock-rate drift; a stall longer than the margin
+ * can still let a fenced broker act late, as a GC pause can in Kafka. Once fenced, the
+ * store grants a new lease and registers again; `fenced` clears when that has committed.
+ *
+ * Controller election: the controller key is created with `create_revision == 0` under
+ * the candidate's lease, the same shape as etcd's election recipe and ZooKeeper's
+ * /controller ephemeral node, but held by the broker's own registration lease rather than
+ * a second one, so fencing the broker also ends its controllership. When the key goes
+ * (resign on close, lease expiry), every registered, unfenced broker tries to create it.
+ */
+import type { ComparatorBuilder, Etcd3, IKeyValue, IOperation, ITxnResponse, Lease, Watcher } from 'etcd3';
+import type {
+  BrokerRegistration, ConfigChanges, MetadataChange, MetadataListener, MetadataStore, NewTopic,
+  PartitionChange, PartitionState, TopicMetadata,
+} from './metadata-store.js';
+import { MetadataError } from './metadata-store.js';
+import type { ClusterMembership } from './controller-election.js';
+import { applyChanges as applyConfigChanges, checkPartition, newPartition } from './local-metadata-store.js';
+import { cachedKv, EtcdMetadataCache, K, parseJson, storedTopic } from './etcd-metadata-cache.js';
+import type { CachedKv } from './etcd-metadata-cache.js';
+import { isKafkaUuid, randomKafkaUuid } from './kafka-uuid.js';
+import type { Logger } from '../logger.js';
+
+export interface EtcdMetadataStoreOptions {
+  /** etcd client URLs, e.g. ['http://127.0.0.1:2379']. */
+  readonly endpoints: readonly string[];
+  /** Key prefix of this cluster; a '/' is appended when missing. */
+  readonly prefix: string;
+  /** Used only when the cluster has no id yet (the first broker creates it). */
+  readonly proposedClusterId: string;
+  /** broker.session.timeout.ms: the registration lease's TTL (rounded up to seconds). */
+  readonly sessionTimeoutMs: number;
+  /** Fence this long before the lease could expire. Must be below sessionTimeoutMs. */
+  readonly fenceMarginMs: number;
+  /** Deadline of each etcd call; without quorum, writes fail after this. */
+  readonly requestTimeoutMs: number;
+  readonly logger?: Logger | undefined;
+}
+
+/**
+ * gRPC keepalive: a paused (SIGSTOPped) etcd member keeps its TCP connection open and would
+ * freeze the watch silently; pings every 5 s, declared dead 2 s after an unanswered one, make
+ * the client reconnect to another member (MACHINE-NOTES "etcd").
+ */
+const GRPC_OPTIONS = {
+  'grpc.keepalive_time_ms': 5000,
+  'grpc.keepalive_timeout_ms': 2000,
+  'grpc.keepalive_permit_without_calls': 1,
+} as const;
+/** How many times a config change is retried when another writer changed the same key. */
+const CONFIG_CAS_ATTEMPTS_MAX = 10;
+/** [key relative to the prefix, what to compare, the value it must equal]. */
+type Compare = readonly [string, 'Create' | 'Mod', number];
+
+/** Pause between attempts to register again after losing the lease, or to campaign. */
+const RETRY_DELAY_MS = 500;
+/** How often a registration waits to see an older registration of its node id expire. */
+const REGISTRATION_POLL_MS = 100;
+
+export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
+  readonly clusterId: string;
+  private readonly client: Etcd3;
+  private readonly prefix: string;
+  private readonly options: EtcdMetadataStoreOptions;
+  private readonly logger: Logger | undefined;
+  private readonly cache: EtcdMetadataCache;
+  private readonly cacheWaiters: { ready: () => boolean; resolve: () => void }[] = [];
+  private readonly listeners = new Set<MetadataListener>();
+  private readonly controllerListeners = new Set<(controllerId: number) => void>();
+  private readonly fencedListeners = new Set<(fenced: boolean) => void>();
+  private watcher: Watcher | null = null;
+  private closed = false;
+
+  // --- session (lease) state
+  /** Registrations this store made; registered again on a new lease. */
+  private readonly ownRegistrations = new Map<number, BrokerRegistration>();
+  private lease: Lease | null = null;
+  private leaseId: string | null = null;
+  /** Leases this store held before, so a re-registration may replace their keys. */
+  private readonly formerLeaseIds = new Set<string>();
+  private renewSentAtMs = 0;
+  private readonly keepaliveSentAtMs: number[] = [];
+  private fenceTimer: NodeJS.Timeout | null = null;
+  private fencedNow = false;
+  private reregistering = false;
+  private campaigning = false;
+  private campaignTimer: NodeJS.Timeout | null = null;
+  private lastController = { id: -1, mine: false };
+
+  private constructor(client: Etcd3, clusterId: string, options: EtcdMetadataStoreOptions) {
+    this.client = client;
+    this.clusterId = clusterId;
+    this.options = options;
+    this.prefix = options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
+    this.logger = options.logger;
+    this.cache = new EtcdMetadataCache(options.logger);
+  }
+
+  /** Connects, creates or reads the cluster id, loads the cache and starts the watch. */
+  static async open(options: EtcdMetadataStoreOptions): Promise<EtcdMetadataStore> {
+    if (options.endpoints.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', 'etcd.endpoints is empty');
+    if (!(options.fenceMarginMs > 0 && options.fenceMarginMs < options.sessionTimeoutMs)) {
+      throw new MetadataError('TRIB_ERR_INVALID_METADATA', `etcd.lease.fence.margin.ms (${options.fenceMarginMs}) must be above 0 and below broker.session.timeout.ms (${options.sessionTimeoutMs})`);
+    }
+    // Loaded here, not at the top: a single broker (no etcd) never loads gRPC, which keeps
+    // `npm start` fast; the bundle keeps etcd3 external for the same reason.
+    const { Etcd3 } = await import('etcd3');
+    const client = new Etcd3({ hosts: [...options.endpoints], grpcOptions: { ...GRPC_OPTIONS }, dialTimeout: options.requestTimeoutMs });
+    const prefix = options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
+    try {
+      const key = prefix + K.clusterId;
+      const clusterId = await withDeadline(options.requestTimeoutMs, `create or read the cluster id at ${key}`, (async () => {
+        await client.if(key, 'Create', '==', 0).then(client.put(key).value(options.proposedClusterId)).commit();
+        return client.get(key).string();
+      })());
+      if (clusterId === null || !isKafkaUuid(clusterId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `etcd key ${key} holds ${JSON.stringify(clusterId)}, not a Kafka Uuid`);
+      const store = new EtcdMetadataStore(client, clusterId, options);
+      await store.loadAndWatch();
+      return store;
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+  }
+
+  // --- reads (from the cache)
+
+  topics(): readonly TopicMetadata[] { return [...this.cache.byName.values()]; }
+  topic(name: string): TopicMetadata | undefined { return this.cache.byName.get(name); }
+  topicById(topicId: string): TopicMetadata | undefined { return this.cache.byId.get(topicId); }
+  brokers(): readonly BrokerRegistration[] { return [...this.cache.liveBrokers.values()].sort((a, b) => a.nodeId - b.nodeId); }
+  brokerConfigs(nodeId: number | null): Readonly<Record<string, string>> {
+    return { ...(this.cache.brokerConfigMap.get(K.brokerConfig(nodeId)) ?? {}) };
+  }
+
+  // --- ClusterMembership
+
+  get fenced(): boolean { return this.fencedNow; }
+  controllerId(): number { return this.currentController().id; }
+  get isController(): boolean { return this.currentController().mine && !this.fencedNow; }
+  onControllerChange(listener: (controllerId: number) => void): () => void {
+    this.controllerListeners.add(listener);
+    return () => { this.controllerListeners.delete(listener); };
+  }
+  onFencedChange(listener: (fenced: boolean) => void): () => void {
+    this.fencedListeners.add(listener);
+    return () => { this.fencedListeners.delete(listener); };
+  }
+
+  // --- writes
+
+  async createTopic(spec: NewTopic): Promise<TopicMetadata> {
+    return (await this.createTopics([spec]))[0]!;
+  }
+
+  async createTopics(specs: readonly NewTopic[]): Promise<TopicMetadata[]> {
+    this.checkOpen();
+    const names = new Set<string>();
+    const ids = new Set<string>();
+    const topics = specs.map((spec) => {
+      if (this.cache.byName.has(spec.name) || names.has(spec.name)) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${spec.name}' already exists.`);
+      if (spec.name.includes('/')) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic name '${spec.name}' contains '/'`);
+      const topicId = spec.topicId ?? this.freshTopicId(ids);
+      if (!isKafkaUuid(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${JSON.stringify(topicId)} of '${spec.name}' is not a Kafka Uuid`);
+      if (this.cache.byId.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is already used by '${this.cache.byId.get(topicId)!.name}'`);
+      if (ids.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is used twice in one creation`);
+      if (spec.partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic '${spec.name}' needs at least one partition`);
+      names.add(spec.name);
+      ids.add(topicId);
+      const topic: TopicMetadata = {
+        name: spec.name,
+        topicId,
+        partitions: spec.partitions.map((p, i) => newPartition(spec.name, i, p)),
+        configs: { ...(spec.configs ?? {}) },
+        internal: spec.internal ?? spec.name.startsWith('__'),
+      };
+      return topic;
+    });
+    if (topics.length === 0) return [];
+    const compares: Compare[] = [];
+    const puts = [];
+    for (const topic of topics) {
+      compares.push([K.topic(topic.name), 'Create', 0], [K.topicId(topic.topicId), 'Create', 0]);
+      puts.push(this.client.put(this.key(K.topic(topic.name))).value(JSON.stringify(storedTopic(topic))));
+      puts.push(this.client.put(this.key(K.topicId(topic.topicId))).value(topic.name));
+      for (const p of topic.partitions) puts.push(this.client.put(this.key(K.partition(topic.name, p.partition))).value(JSON.stringify(p)));
+    }
+    if (!await this.cas('create topics', compares, puts)) {
+      const taken = topics.find((t) => this.cache.byName.has(t.name));
+      if (taken) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${taken.name}' already exists.`);
+      throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id of one of ${topics.map((t) => `'${t.name}'`).join(', ')} is already used`);
+    }
+    return topics.map((t) => this.cache.byName.get(t.name) ?? t);
+  }
+
+  async deleteTopic(name: string): Promise<TopicMetadata> {
+    this.checkOpen();
+    const topic = this.requireTopic(name);
+    const kv = this.cache.raw.get(K.topic(name))!;
+    const c = this.client;
+    const done = await this.cas(`delete topic '${name}'`, [[K.topic(name), 'Mod', kv.modRevision]], [
+      c.delete().key(this.key(K.topic(name))),
+      c.delete().prefix(this.key(K.partitions(name))),
+      c.delete().key(this.key(K.topicId(topic.topicId))),
+    ]);
+    if (!done) {
+      // Changed meanwhile (a config or partition count); delete what is there now.
+      if (!this.cache.byName.has(name)) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${name}' does not exist`);
+      return this.deleteTopic(name);
+    }
+    return topic;
+  }
+
+  async createPartitions(name: string, partitions: NewTopic['partitions']): Promise<TopicMetadata> {
+    this.checkOpen();
+    const current = this.requireTopic(name);
+    if (partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `No partitions to add to '${name}'`);
+    const added = partitions.map((p, i) => newPartition(name, current.partitions.length + i, p));
+    const next: TopicMetadata = { ...current, partitions: [...current.partitions, ...added] };
+    const kv = this.cache.raw.get(K.topic(name))!;
+    const c = this.client;
+    const done = await this.cas(`create partitions of '${name}'`, [[K.topic(name), 'Mod', kv.modRevision]], [
+      c.put(this.key(K.topic(name))).value(JSON.stringify(storedTopic(next))),
+      ...added.map((p) => c.put(this.key(K.partition(name, p.partition))).value(JSON.stringify(p))),
+    ]);
+    if (!done) {
+      const now = this.requireTopic(name);
+      if (now.partitions.length !== current.partitions.length) {
+        throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic '${name}' now has ${now.partitions.length} partitions, not ${current.partitions.length}: another change added partitions`);
+      }
+      return this.createPartitions(name, partitions);
+    }
+    return this.cache.byName.get(name) ?? next;
+  }
+
+  async updatePartition(change: PartitionChange): Promise<PartitionState> {
+    this.checkOpen();
+    const topic = this.requireTopic(change.topic);
+    const before = topic.partitions[change.partition];
+    if (before === undefined) {
+      throw new MetadataError('TRIB_ERR_UNKNOWN_PARTITION', `Partition ${change.topic}-${change.partition} does not exist (the topic has ${topic.partitions.length})`);
+    }
+    const stale = (epoch: number): MetadataError => new MetadataError('TRIB_ERR_STALE_PARTITION_EPOCH',
+      `Partition ${change.topic}-${change.partition} is at partition epoch ${epoch}, the change expected ${change.expectedPartitionEpoch}`);
+    if (before.partitionEpoch !== change.expectedPartitionEpoch) throw stale(before.partitionEpoch);
+    const after: PartitionState = {
+      partition: before.partition,
+      replicas: [...(change.replicas ?? before.replicas)],
+      leader: change.leader ?? before.leader,
+      leaderEpoch: change.bumpLeaderEpoch ? before.leaderEpoch + 1 : before.leaderEpoch,
+      isr: [...(change.isr ?? before.isr)],
+      partitionEpoch: before.partitionEpoch + 1,
+    };
+    checkPartition(change.topic, after);
+    const key = K.partition(change.topic, change.partition);
+    const kv = this.cache.raw.get(key)!;
+    const done = await this.cas(`update partition ${change.topic}-${change.partition}`, [[key, 'Mod', kv.modRevision]],
+      [this.client.put(this.key(key)).value(JSON.stringify(after))]);
+    if (!done) {
+      const now = this.cache.byName.get(change.topic)?.partitions[change.partition];
+      if (now === undefined) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${change.topic}' was deleted`);
+      throw stale(now.partitionEpoch);
+    }
+    return after;
+  }
+
+  async alterTopicConfigs(name: string, changes: ConfigChanges): Promise<TopicMetadata> {
+    this.checkOpen();
+    for (let attempt = 1; ; attempt++) {
+      const current = this.requireTopic(name);
+      const next: TopicMetadata = { ...current, configs: applyConfigChanges(current.configs, changes) };
+      const kv = this.cache.raw.get(K.topic(name))!;
+      const done = await this.cas(`alter configs of topic '${name}'`, [[K.topic(name), 'Mod', kv.modRevision]],
+        [this.client.put(this.key(K.topic(name))).value(JSON.stringify(storedTopic(next)))]);
+      if (done) return this.cache.byName.get(name) ?? next;
+      if (attempt >= CONFIG_CAS_ATTEMPTS_MAX) throw new MetadataError('TRIB_ERR_UNAVAILABLE', `Topic '${name}' changed ${attempt} times while its configs were being altered; try again`);
+    }
+  }
+
+  async alterBrokerConfigs(nodeId: number | null, changes: ConfigChanges): Promise<void> {
+    this.checkOpen();
+    const key = K.brokerConfig(nodeId);
+    for (let attempt = 1; ; attempt++) {
+      const kv = this.cache.raw.get(key);
+      const next = applyConfigChanges(this.cache.brokerConfigMap.get(key) ?? {}, changes);
+      if (kv === undefined && Object.keys(next).length === 0) return; // nothing stored, nothing to remove
+      const guard: Compare = kv === undefined ? [key, 'Create', 0] : [key, 'Mod', kv.modRevision];
+      const op = Object.keys(next).length > 0 ? this.client.put(this.key(key)).value(JSON.stringify(next)) : this.client.delete().key(this.key(key));
+      if (await this.cas(`alter broker configs ${key}`, [guard], [op])) return;
+      if (attempt >= CONFIG_CAS_ATTEMPTS_MAX) throw new MetadataError('TRIB_ERR_UNAVAILABLE', `Broker configs ${key} changed ${attempt} times while being altered; try again`);
+    }
+  }
+
+  async registerBroker(broker: BrokerRegistration): Promise<void> {
+    this.checkOpen();
+    this.ownRegistrations.set(broker.nodeId, broker);
+    if (this.leaseId === null) await this.startSession();
+    await this.putRegistration(broker, this.leaseId!);
+    this.campaign();
+  }
+
+  async unregisterBroker(nodeId: number): Promise<void> {
+    this.checkOpen();
+    this.ownRegistrations.delete(nodeId);
+    const kv = this.cache.raw.get(K.broker(nodeId));
+    if (kv === undefined) return;
+    const mine = kv.lease === this.leaseId || this.formerLeaseIds.has(kv.lease);
+    if (!mine && this.leaseId !== null) return; // another process's registration under the same id
+    await this.cas(`unregister broker ${nodeId}`, [[K.broker(nodeId), 'Mod', kv.modRevision]], [this.client.delete().key(this.key(K.broker(nodeId)))]);
+    if (this.ownRegistrations.size === 0) await this.resign();
+  }
+
+  subscribe(listener: MetadataListener): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  /** Resigns the controller, revokes the lease (etcd deletes the registrations), disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.resign();
+    } catch (err) {
+      this.logger?.warn('Could not resign the controller election on close; the lease expiry will', { err: String(err) });
+    }
+    this.closed = true;
+    this.clearSessionTimers();
+    if (this.campaignTimer) clearTimeout(this.campaignTimer);
+    const lease = this.lease;
+    this.lease = null;
+    if (lease) {
+      try {
+        await withDeadline(this.options.requestTimeoutMs, 'revoke the lease', lease.revoke());
+      } catch (err) {
+        lease.release();
+        this.logger?.warn('Could not revoke the broker lease on close; it expires by itself', { err: String(err) });
+      }
+    }
+    const watcher = this.watcher;
+    this.watcher = null;
+    try {
+      await withDeadline(this.options.requestTimeoutMs, 'cancel the watch', watcher?.cancel() ?? Promise.resolve());
+    } catch { /* the client is closed below anyway */ }
+    this.client.close();
+    this.listeners.clear();
+    this.controllerListeners.clear();
+    this.fencedListeners.clear();
+    for (const w of this.cacheWaiters.splice(0)) w.resolve();
+  }
+
+  // --- cache: load, watch, apply
+
+  private async loadAndWatch(): Promise<void> {
+    const res = await withDeadline(this.options.requestTimeoutMs, `read ${this.prefix}`, this.client.getAll().prefix(this.prefix).exec());
+    const revision = Number(res.header.revision);
+    const keys = new Map<string, CachedKv | null>();
+    for (const kv of res.kvs) keys.set(this.relative(kv), cachedKv(kv));
+    for (const key of this.cache.raw.keys()) if (!keys.has(key)) keys.set(key, null);
+    this.applyBatch(keys, revision);
+    const watcher = await withDeadline(this.options.requestTimeoutMs, `watch ${this.prefix}`,
+      this.client.watch().prefix(this.prefix).startRevision(String(revision + 1)).create());
+    if (this.closed) {
+      await watcher.cancel();
+      return;
+    }
+    this.watcher = watcher;
+    watcher.on('data', (response) => {
+      const byRevision = new Map<number, Map<string, CachedKv | null>>();
+      for (const event of response.events) {
+        const rev = Number(event.kv.mod_revision);
+        if (rev <= this.cache.appliedRevision) continue; // a repeat after a reconnect
+        let batch = byRevision.get(rev);
+        if (!batch) byRevision.set(rev, batch = new Map());
+        batch.set(this.relative(event.kv), event.type === 'Delete' ? null : cachedKv(event.kv));
+      }
+      for (const [rev, batch] of [...byRevision].sort((a, b) => a[0] - b[0])) this.applyBatch(batch, rev);
+    });
+    watcher.on('error', (err) => {
+      // The watch cannot resume (e.g. its revision was compacted): read everything again.
+      this.logger?.warn('etcd watch failed; reloading the metadata cache', { err: String(err) });
+      if (this.watcher === watcher) this.watcher = null;
+      watcher.cancel().catch(() => undefined);
+      void this.reload();
+    });
+    watcher.on('disconnected', (err) => this.logger?.warn('etcd watch disconnected; it resumes from its revision', { err: String(err) }));
+  }
+
+  private async reload(): Promise<void> {
+    while (!this.closed) {
+      try {
+        await this.loadAndWatch();
+        return;
+      } catch (err) {
+        this.logger?.warn('Reloading the metadata cache from etcd failed; retrying', { err: String(err) });
+        await sleep(RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  /** Applies one revision's key changes to the cache, emits their events, wakes waiting writes. */
+  private applyBatch(changes: ReadonlyMap<string, CachedKv | null>, revision: number): void {
+    const applied = this.cache.apply(changes, revision);
+    for (const event of applied.events) this.emit(event);
+    if (applied.controllerTouched || applied.brokersTouched) this.controllerMaybeChanged();
+    if (applied.controllerTouched && !this.cache.raw.has(K.controller)) this.campaign();
+    for (let i = this.cacheWaiters.length - 1; i >= 0; i--) {
+      const w = this.cacheWaiters[i]!;
+      if (w.ready()) {
+        this.cacheWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Resolves once `ready()` holds for the cache (checked after every applied batch). */
+  private waitFor(what: string, ready: () => boolean): Promise<void> {
+    if (ready() || this.closed) return Promise.resolve();
+    return withDeadline(this.options.requestTimeoutMs, what, new Promise<void>((resolve) => {
+      this.cacheWaiters.push({ ready, resolve });
+    }));
+  }
+
+  // --- session: lease, registration, fencing, election
+
+  private async startSession(): Promise<void> {
+    const ttlS = Math.max(1, Math.ceil(this.options.sessionTimeoutMs / 1000));
+    const lease = this.client.lease(ttlS, { autoKeepAlive: true });
+    const sentAtMs = performance.now();
+    let id: string;
+    try {
+      id = await withDeadline(this.options.requestTimeoutMs, 'grant a lease', lease.grant());
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
+    if (this.closed) {
+      lease.revoke().catch(() => undefined);
+      throw new MetadataError('TRIB_ERR_METADATA_CLOSED', 'The metadata store is closed');
+    }
+    this.lease = lease;
+    this.leaseId = id;
+    this.keepaliveSentAtMs.length = 0;
+    this.renewed(sentAtMs);
+    lease.on('keepaliveFired', () => { if (this.lease === lease) this.keepaliveSentAtMs.push(performance.now()); });
+    lease.on('keepaliveSucceeded', () => {
+      if (this.lease !== lease) return;
+      // Answers come back in order on the one stream: this one answers the oldest send.
+      this.renewed(this.keepaliveSentAtMs.shift() ?? performance.now());
+    });
+    lease.on('keepaliveFailed', () => { if (this.lease === lease) this.keepaliveSentAtMs.length = 0; });
+    lease.on('lost', (err) => {
+      if (this.lease !== lease) return;
+      this.logger?.warn('The broker lease is lost', { err: String(err) });
+      this.fence('the lease is lost');
+    });
+  }
+
+  /** The lease was renewed by a keepalive sent at `sentAtMs`: re-arm the fence timer. */
+  private renewed(sentAtMs: number): void {
+    this.renewSentAtMs = Math.max(this.renewSentAtMs, sentAtMs);
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
+    const ttlMs = Math.max(1, Math.ceil(this.options.sessionTimeoutMs / 1000)) * 1000;
+    const delayMs = this.renewSentAtMs + ttlMs - this.options.fenceMarginMs - performance.now();
+    this.fenceTimer = setTimeout(() => this.fence(`no keepalive answered for ${Math.round(performance.now() - this.renewSentAtMs)} ms`), Math.max(0, delayMs));
+    this.fenceTimer.unref();
+  }
+
+  private clearSessionTimers(): void {
+    if (this.fenceTimer) clearTimeout(this.fenceTimer);
+    this.fenceTimer = null;
+  }
+
+  /** Stops acting on a lease that may expire, then registers again on a fresh one. */
+  private fence(reason: string): void {
+    if (this.closed || this.fencedNow) return;
+    this.clearSessionTimers();
+    const wasController = this.isController;
+    this.fencedNow = true;
+    this.logger?.warn('Fenced: this broker may no longer be registered in etcd; it stops acting as leader and controller', { reason });
+    if (this.lease) this.lease.release();
+    if (this.leaseId !== null) this.formerLeaseIds.add(this.leaseId);
+    this.lease = null;
+    this.leaseId = null;
+    for (const listener of this.fencedListeners) safely(() => listener(true), this.logger);
+    if (wasController) this.controllerMaybeChanged(true);
+    void this.registerAgain();
+  }
+
+  private async registerAgain(): Promise<void> {
+    if (this.reregistering) return;
+    this.reregistering = true;
+    try {
+      while (!this.closed && this.fencedNow) {
+        try {
+          await this.startSession();
+          for (const broker of this.ownRegistrations.values()) await this.putRegistration(broker, this.leaseId!);
+          this.fencedNow = false;
+          this.logger?.info('Registered again in etcd after being fenced', { leaseId: this.leaseId });
+          for (const listener of this.fencedListeners) safely(() => listener(false), this.logger);
+          this.controllerMaybeChanged();
+          this.campaign();
+        } catch (err) {
+          if (this.lease) { this.lease.release(); this.lease = null; this.leaseId = null; this.clearSessionTimers(); }
+          this.logger?.warn('Registering again in etcd failed; retrying', { err: String(err) });
+          await sleep(RETRY_DELAY_MS);
+        }
+      }
+    } finally {
+      this.reregistering = false;
+    }
+  }
+
+  /**
+   * Puts brokers/<id> under `leaseId`. A registration still held by another lease (a
+   * previous process of this node that was killed, or this store before it was fenced) is
+   * waited out until its lease expires, so the other brokers always see a lost broker go
+   * and come back; one that outlives a full session belongs to a live process with the
+   * same node id, which Kafka refuses too.
+   */
+  private async putRegistration(broker: BrokerRegistration, leaseId: string): Promise<void> {
+    const key = K.broker(broker.nodeId);
+    const deadline = performance.now() + this.options.sessionTimeoutMs + this.options.requestTimeoutMs;
+    for (;;) {
+      this.checkOpen();
+      const kv = this.cache.raw.get(key);
+      if (kv !== undefined && kv.lease !== leaseId) {
+        if (performance.now() > deadline) {
+          throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Broker ${broker.nodeId} is registered by another live process (lease ${kv.lease}); node ids must be unique`);
+        }
+        await sleep(REGISTRATION_POLL_MS);
+        continue;
+      }
+      const guard: Compare = kv === undefined ? [key, 'Create', 0] : [key, 'Mod', kv.modRevision];
+      if (await this.cas(`register broker ${broker.nodeId}`, [guard], [this.client.put(this.key(key)).value(JSON.stringify(broker)).lease(leaseId)])) return;
+    }
+  }
+
+  private currentController(): { id: number; mine: boolean } {
+    const kv = this.cache.raw.get(K.controller);
+    const value = parseJson<{ nodeId: number }>(kv);
+    if (!kv || !value) return { id: -1, mine: false };
+    return { id: value.nodeId, mine: this.leaseId !== null && kv.lease === this.leaseId };
+  }
+
+  private controllerMaybeChanged(force = false): void {
+    const now = { id: this.controllerId(), mine: this.isController };
+    if (!force && now.id === this.lastController.id && now.mine === this.lastController.mine) return;
+    this.lastController = now;
+    for (const listener of this.controllerListeners) safely(() => listener(now.id), this.logger);
+  }
+
+  /** Tries to become the controller when there is none. Never throws. */
+  private campaign(): void {
+    if (this.closed || this.campaigning || this.fencedNow || this.leaseId === null || this.ownRegistrations.size === 0) return;
+    if (this.cache.raw.has(K.controller)) return;
+    const nodeId = [...this.ownRegistrations.keys()][0]!;
+    const leaseId = this.leaseId;
+    this.campaigning = true;
+    this.cas('campaign for controller', [[K.controller, 'Create', 0]], [this.client.put(this.key(K.controller)).value(JSON.stringify({ nodeId })).lease(leaseId)])
+      .then(() => { this.campaigning = false; }, (err: unknown) => {
+        this.campaigning = false;
+        this.logger?.warn('Controller campaign failed; retrying', { err: String(err) });
+        if (this.campaignTimer) clearTimeout(this.campaignTimer);
+        this.campaignTimer = setTimeout(() => this.campaign(), RETRY_DELAY_MS);
+        this.campaignTimer.unref();
+      })
+      .finally(() => { if (!this.cache.raw.has(K.controller)) this.campaign(); });
+  }
+
+  private async resign(): Promise<void> {
+    const kv = this.cache.raw.get(K.controller);
+    if (!kv || kv.lease !== this.leaseId || this.leaseId === null) return;
+    await this.cas('resign the controller', [[K.controller, 'Mod', kv.modRevision]], [this.client.delete().key(this.key(K.controller))]);
+  }
+
+  // --- helpers
+
+  private key(relative: string): string { return this.prefix + relative; }
+  private relative(kv: IKeyValue): string { return kv.key.toString('utf8').slice(this.prefix.length); }
+
+  /**
+   * One compare-and-swap transaction: when every compare holds, runs `ops` and resolves true
+   * once the watch has applied them; else resolves false once the cache shows the state that
+   * made a compare fail (so the caller's retry or refusal sees it).
+   */
+  private async cas(what: string, compares: readonly Compare[], ops: readonly IOperation[]): Promise<boolean> {
+    this.checkOpen();
+    const c = this.client;
+    let txn: ComparatorBuilder | null = null;
+    for (const [key, target, value] of compares) {
+      txn = txn === null ? c.if(this.key(key), target, '==', value) : txn.and(this.key(key), target, '==', value);
+    }
+    const gets = compares.map(([key]) => c.get(this.key(key)));
+    let res: ITxnResponse;
+    try {
+      res = await withDeadline(this.options.requestTimeoutMs, what, txn!.then(...ops).else(...gets).commit());
+    } catch (err) {
+      if (err instanceof MetadataError) throw err;
+      const text = String((err as Error)?.message ?? err);
+      if (/too many operations/i.test(text)) {
+        throw new MetadataError('TRIB_ERR_INVALID_METADATA', `etcd refused to ${what}: ${text} (raise etcd's --max-txn-ops; docs/operations.md)`, { cause: err });
+      }
+      throw new MetadataError('TRIB_ERR_UNAVAILABLE', `etcd could not ${what}: ${text}`, { cause: err });
+    }
+    if (res.succeeded) {
+      // Our own write: its events carry exactly this revision, and they arrive by the watch.
+      await this.waitFor(`see revision ${res.header.revision} of '${what}' through the watch (the write is committed)`,
+        () => this.cache.appliedRevision >= Number(res.header.revision));
+      return true;
+    }
+    // The failing state: each compared key as etcd has it now. (The header revision cannot be
+    // waited for: it counts writes outside this prefix too, which the watch never sees.)
+    const seen = compares.map(([key], i) => ({ key, kv: res.responses[i]?.response_range?.kvs[0] }));
+    await this.waitFor(`see the change that made '${what}' fail`, () => seen.every(({ key, kv }) =>
+      kv === undefined ? (!this.cache.raw.has(key) || this.cache.raw.get(key)!.modRevision > Number(res.header.revision)) : this.cache.appliedRevision >= Number(kv.mod_revision)));
+    return false;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new MetadataError('TRIB_ERR_METADATA_CLOSED', 'The metadata store is closed');
+  }
+
+  private requireTopic(name: string): TopicMetadata {
+    const topic = this.cache.byName.get(name);
+    if (!topic) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${name}' does not exist`);
+    return topic;
+  }
+
+  private freshTopicId(reserved: ReadonlySet<string>): string {
+    for (;;) {
+      const id = randomKafkaUuid();
+      if (!this.cache.byId.has(id) && !reserved.has(id)) return id;
+    }
+  }
+
+  private emit(change: MetadataChange): void {
+    for (const listener of this.listeners) safely(() => listener(change), this.logger, change.type);
+  }
+}
+
+function safely(fn: () => void, logger: Logger | undefined, what = 'listener'): void {
+  try {
+    fn();
+  } catch (err) {
+    // A listener bug must not undo or block a durable change; it is logged loudly.
+    logger?.error('Metadata listener threw', { change: what, err });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Rejects with TRIB_ERR_UNAVAILABLE after `timeoutMs`; the operation itself may still complete. */
+function withDeadline<T>(timeoutMs: number, what: string, promise: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new MetadataError('TRIB_ERR_UNAVAILABLE',
+      `etcd did not ${what} within ${timeoutMs} ms (no quorum, or no member reachable); the outcome is unknown`)), timeoutMs);
+    promise.then((value) => { clearTimeout(timer); resolve(value); }, (err: unknown) => { clearTimeout(timer); reject(err); });
+  });
+}
