@@ -50,6 +50,7 @@ import type { LogConfig } from './log-config.js';
 import { DEFAULT_LOG_CONFIG } from './log-config.js';
 import type { LoadStats } from './log-loader.js';
 import { loadLog } from './log-loader.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS } from './producer-state.js';
 import { deleteOldSegments } from './log-retention.js';
 import type { Decompressor } from './record-timestamps.js';
 
@@ -103,6 +104,10 @@ export interface LogManagerOptions {
   highWatermarkCheckpointIntervalMs?: number;
   /** Directory names in the data dir that belong to someone else (the broker's metadata log). */
   reservedDirs?: readonly string[];
+  /** producer.id.expiration.ms (Kafka: 86400000): idle producer ids are forgotten after it. */
+  producerIdExpirationMs?: number;
+  /** producer.id.expiration.check.interval.ms (Kafka: 600000). */
+  producerIdExpirationCheckIntervalMs?: number;
   /** Start the background timers (default true); tests drive the methods by hand. */
   schedulers?: boolean;
   logger?: StorageLogger;
@@ -287,6 +292,7 @@ export class LogManager {
       fsyncMode: this.options.fsyncMode ?? ('async' as const),
       fs: this.fs,
       ...optional('decompress', this.options.decompress),
+      ...optional('producerIdExpirationMs', this.options.producerIdExpirationMs),
       listener: this.listener(),
     };
   }
@@ -532,6 +538,16 @@ export class LogManager {
       this.checkpointLogStartOffsets();
     });
     every(this.options.highWatermarkCheckpointIntervalMs ?? 5000, () => this.checkpointHighWatermarks());
+    every(this.options.producerIdExpirationCheckIntervalMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS, () => this.removeExpiredProducers());
+  }
+
+  /** Kafka's producer-id expiration task: every log forgets its idle producers. Returns how many went. */
+  removeExpiredProducers(): number {
+    if (this.closed) return 0;
+    const now = this.clock.now();
+    let removed = 0;
+    for (const log of this.allLogs()) removed += log.removeExpiredProducers(now);
+    return removed;
   }
 
   /** One retention pass over every log; returns the number of segments deleted. */

@@ -26,7 +26,6 @@ import {
 import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import type { MetadataChange, MetadataStore, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
-import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
 import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
 
 export interface ReplicaManagerDeps {
@@ -104,7 +103,6 @@ export class ReplicaManager {
   private readonly waiters = new Map<Log, Set<() => void>>();
   /** The tail of each partition's append queue. */
   private readonly appendTails = new Map<Log, Promise<void>>();
-  private readonly producerStates = new Map<Log, ProducerStateTable>();
   /** Partitions in the metadata whose logs are still being created (`topicId:partition`). */
   private readonly creating = new Set<string>();
   /** One queue for every topic's pending logs, oldest first; `creationHead` is its front. */
@@ -275,7 +273,6 @@ export class ReplicaManager {
   }
 
   private forget(log: Log): void {
-    this.producerStates.delete(log);
     this.appendTails.delete(log);
     const waiting = this.waiters.get(log);
     this.waiters.delete(log);
@@ -387,18 +384,12 @@ export class ReplicaManager {
       this.logger.debug('Produce batch refused', { topic: req.topic, partition: req.partition, reason: `${req.records!.length} bytes with a first batch of ${header.size}: more than one batch` });
       return failure(ErrorCode.INVALID_RECORD, null);
     }
-    let producers: ProducerStateTable | undefined;
-    let check: SequenceCheck | undefined;
     if (header.producerId >= 0) {
-      try {
-        producers = this.producerStateOf(log);
-      } catch (err) {
-        // Rebuilding reads the log: a read error has taken its directory offline.
-        return this.storageFailure('Append', req, log, err);
-      }
-      check = producers.check(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta);
+      // Producer state lives in the log (storage's ProducerStateManager); the log updates it on append.
+      const check = log.producerState.checkAppend(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta, header.isTransactional);
       if (check.kind === 'duplicate') {
-        return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.baseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, recordErrors: [] };
+        // Kafka answers a duplicate with the original offsets and the batch's timestamp as log_append_time.
+        return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.firstOffset, logAppendTimeMs: check.timestamp, logStartOffset: log.logStartOffset, recordErrors: [] };
       }
       if (check.kind === 'error') return failure(check.errorCode, check.message, [], log.logStartOffset);
     }
@@ -412,7 +403,6 @@ export class ReplicaManager {
     } catch (err) {
       return this.storageFailure('Append', req, log, err);
     }
-    producers?.record(header.producerId, header.producerEpoch, header.baseSequence, header.baseSequence + header.lastOffsetDelta, appended.baseOffset, appended.lastOffset);
     this.appended(log);
     return {
       errorCode: ErrorCode.NONE,
@@ -464,15 +454,6 @@ export class ReplicaManager {
    */
   isLocalReplicaOffline(topicName: string, partition: number): boolean {
     return this.logManager.getLog(topicName, partition)?.isOffline === true;
-  }
-
-  private producerStateOf(log: Log): ProducerStateTable {
-    let table = this.producerStates.get(log);
-    if (table === undefined) {
-      table = ProducerStateTable.rebuild(log);
-      this.producerStates.set(log, table);
-    }
-    return table;
   }
 
   /** Wakes the fetches waiting on logs that went offline, so they answer now rather than at maxWaitMs. */
