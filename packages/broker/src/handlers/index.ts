@@ -23,6 +23,7 @@ import { offsetDeleteHandler } from './offset-delete.js';
 import { createTopicsHandler } from './create-topics.js';
 import { deleteTopicsHandler } from './delete-topics.js';
 import { deleteRecordsHandler } from './delete-records.js';
+import { describeProducersHandler } from './describe-producers.js';
 import { describeConfigsHandler } from './describe-configs.js';
 import { alterConfigsHandler } from './alter-configs.js';
 import { describeLogDirsHandler } from './describe-log-dirs.js';
@@ -52,6 +53,7 @@ export const HANDLERS: readonly Handler[] = [
   createTopicsHandler,
   deleteTopicsHandler,
   deleteRecordsHandler,
+  describeProducersHandler,
   initProducerIdHandler,
   describeConfigsHandler,
   alterConfigsHandler,

@@ -83,7 +83,7 @@ function lookupInLog(ctx: RequestContext, topic: string, partition: number, time
   const epoch = state.leaderEpoch;
   const ok = (offset: number, ts: number): ListOffsetsResponseListOffsetsPartitionResponse => ({ partitionIndex: partition, errorCode: ErrorCode.NONE, timestamp: ts, offset, leaderEpoch: epoch });
   // Consumers see up to the high watermark (or LSO); replicas up to the log end.
-  const upperBound = replicaId >= 0 ? log.logEndOffset : isolation === READ_COMMITTED ? log.highWatermark : log.highWatermark;
+  const upperBound = replicaId >= 0 ? log.logEndOffset : isolation === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
   switch (timestamp) {
     case LATEST:
       return ok(upperBound, -1);
