@@ -7,6 +7,13 @@
  * segment and stops the broker at once), when the producer state must come from the
  * roll's snapshot plus a replay of the new segment.
  *
+ * Beside them, a raw producer makes the check deterministic: before each stop it writes a
+ * few batches to partition 0 (acknowledged), and after each start it resends the last one
+ * with the same producer id, epoch and sequence: the broker must answer it with the
+ * original offset and not append it again (only reloaded producer state can tell), and the
+ * next sequence must then be accepted (a wrongly reloaded state answers
+ * OUT_OF_ORDER_SEQUENCE_NUMBER).
+ *
  * Clients resend whatever was in flight when the connection dropped. Afterwards every
  * partition is read back: no record appears twice (the broker recognised every resend as a
  * duplicate from the producer state it reloaded), every acknowledged record is there,
@@ -18,6 +25,7 @@ import { readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Kafka, logLevel } from 'kafkajs';
+import { encodeBatchSync } from '@tributary/protocol';
 import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
 import { readPartition } from './checker.js';
 import { DEBIAN_PYTHON, freePort, requirePythonModule, spawnBroker, tempDir, waitFor, type BrokerProcess } from './kit.js';
@@ -117,7 +125,37 @@ test(`idempotent producers see no duplicates and no false OUT_OF_ORDER across ${
     }
     return n;
   };
+  // The raw producer (its own connection per broker life).
+  let raw = await RawClient.open(port);
+  const init = await raw.request('InitProducerId', 4, { transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
+  assert.equal(init.errorCode, 0);
+  let rawSeq = 0;
+  const rawValues = new Set<string>();
+  const rawBatch = (seq: number) => encodeBatchSync({
+    producerId: init.producerId, producerEpoch: init.producerEpoch, baseSequence: seq,
+    records: [0, 1].map((i) => ({ value: Buffer.from(`raw-${seq + i}`) })),
+  });
+  const rawProduce = async (seq: number) => {
+    const r = await raw.request('Produce', 9, {
+      transactionalId: null, acks: -1, timeoutMs: 5000,
+      topicData: [{ name: TOPIC, partitionData: [{ index: 0, records: rawBatch(seq) }] }],
+    }, { timeoutMs: 15_000 });
+    return r.responses[0]!.partitionResponses[0]!;
+  };
+  let lastRaw = { seq: -1, offset: -1 };
+  const rawWrite = async (batches: number) => {
+    for (let i = 0; i < batches; i++) {
+      const r = await rawProduce(rawSeq);
+      assert.equal(r.errorCode, 0, `raw produce at sequence ${rawSeq}: ${r.errorCode} ${r.errorMessage}`);
+      lastRaw = { seq: rawSeq, offset: r.baseOffset };
+      rawValues.add(`raw-${rawSeq}`).add(`raw-${rawSeq + 1}`);
+      rawSeq += 2;
+    }
+  };
+  await rawWrite(3);
+
   for (let round = 0; round < RESTARTS; round++) {
+    await rawWrite(2);
     if (round % 2 === 1) {
       // Stop right after a roll: poll the directories for a new segment.
       const before = segmentsOf();
@@ -127,7 +165,13 @@ test(`idempotent producers see no duplicates and no false OUT_OF_ORDER across ${
     }
     await broker.kill(round % 4 < 2 ? 'SIGKILL' : 'SIGTERM');
     broker = await start();
+    raw.close();
+    raw = await RawClient.open(port);
+    const again = await rawProduce(lastRaw.seq);
+    assert.equal(again.errorCode, 0, `round ${round}: the resent batch is a duplicate, not an error (${again.errorMessage})`);
+    assert.equal(again.baseOffset, lastRaw.offset, `round ${round}: the resent batch is answered with its original offset`);
   }
+  raw.close();
   // Let both producers get through a last stretch on a running broker, then stop them.
   await new Promise((r) => setTimeout(r, 1500));
   jsStop = true;
@@ -154,7 +198,9 @@ test(`idempotent producers see no duplicates and no false OUT_OF_ORDER across ${
   }
   const duplicated = [...seen].filter(([, n]) => n > 1).map(([v]) => v.slice(0, 12));
   assert.deepEqual(duplicated, [], 'no record was written twice');
-  const missing = [...pyAcked, ...jsAcked].filter((v) => !seen.has(v)).map((v) => v.slice(0, 12));
+  const rawSeen = [...seen.keys()].filter((v) => v.startsWith('raw-'));
+  assert.equal(rawSeen.length, rawValues.size, 'the raw producer\'s resends were not appended');
+  const missing = [...pyAcked, ...jsAcked, ...rawValues].filter((v) => !seen.has(v)).map((v) => v.slice(0, 12));
   assert.deepEqual(missing, [], 'every acknowledged record is there');
   await broker.kill('SIGTERM');
 });
