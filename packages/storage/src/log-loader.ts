@@ -69,6 +69,8 @@ export interface LoadStats {
   /** The producer-state snapshot loaded (-1: none) and what was replayed after it. */
   producerSnapshotOffset: number;
   producerReplay: ReplayStats;
+  /** Time spent loading the producer state. */
+  producerStateMs: number;
 }
 
 const LEFTOVER_SUFFIXES = ['.deleted', '.cleaned', '.swap', '.tmp'];
@@ -102,7 +104,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   }
   for (const idx of indexes) if (!logs.has(idx.base)) unlinkQuiet(fs, path.join(dir, idx.name));
 
-  const stats: LoadStats = { segments: 0, recoveredSegments: 0, truncatedBytes: 0, deletedSegments: 0, producerSnapshotOffset: -1, producerReplay: { batches: 0, bytesRead: 0 } };
+  const stats: LoadStats = { segments: 0, recoveredSegments: 0, truncatedBytes: 0, deletedSegments: 0, producerSnapshotOffset: -1, producerReplay: { batches: 0, bytesRead: 0 }, producerStateMs: 0 };
   let segments = [...logs].sort((a, b) => a - b).map((base) => {
     const size = fs.statSync(path.join(dir, String(base).padStart(20, '0') + '.log')).size;
     return LogSegment.open(dir, base, size, settings, now);
@@ -187,7 +189,9 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   }
   if (recoveryPoint < logStart) recoveryPoint = Math.max(recoveryPoint, segments[0]!.baseOffset);
   const hw = Math.min(Math.max(options.highWatermark ?? logStart, logStart), logEnd);
+  const producerStateStarted = performance.now();
   const producerState = loadProducerState(options, fs, segments, snapshots, logStart, logEnd, hw, now, stats);
+  stats.producerStateMs = performance.now() - producerStateStarted;
   const log = new Log({
     dir,
     topic: options.topic,

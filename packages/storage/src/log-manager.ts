@@ -133,6 +133,8 @@ export interface OpenStats {
   recoveredSegments: number;
   truncatedBytes: number;
   elapsedMs: number;
+  /** Of elapsedMs, the time spent loading producer state (snapshots and replays). */
+  producerStateMs?: number;
 }
 
 export class LogManager {
@@ -195,14 +197,14 @@ export class LogManager {
    */
   private load(): void {
     const started = performance.now();
-    const stats = { partitions: 0, recoveredSegments: 0, truncatedBytes: 0 };
+    const stats = { partitions: 0, recoveredSegments: 0, truncatedBytes: 0, producerStateMs: 0 };
     let allClean = true;
     for (const logDir of this.logDirs) allClean = this.loadDir(logDir, stats) && allClean;
     this.openStats = { ...stats, cleanShutdown: allClean, elapsedMs: performance.now() - started };
   }
 
   /** Loads one log directory; returns whether it was shut down cleanly. */
-  private loadDir(logDir: string, stats: { partitions: number; recoveredSegments: number; truncatedBytes: number }): boolean {
+  private loadDir(logDir: string, stats: { partitions: number; recoveredSegments: number; truncatedBytes: number; producerStateMs: number }): boolean {
     const fs = this.fs;
     const state = this.dirs.get(logDir)!;
     fs.mkdirSync(logDir, { recursive: true });
@@ -241,6 +243,7 @@ export class LogManager {
       stats.partitions++;
       stats.recoveredSegments += loaded.stats.recoveredSegments;
       stats.truncatedBytes += loaded.stats.truncatedBytes;
+      stats.producerStateMs += loaded.stats.producerStateMs;
       this.logsByKey.set(key, loaded.log);
       this.indexByTopic(loaded.log);
       state.logCount++;

@@ -4,9 +4,10 @@
  * rebuildProducerState / loadProducersFromRecords).
  *
  * A replay starts at the state's map end offset (the latest snapshot's offset) and reads
- * only batch headers, 61 bytes per batch, plus the whole of each control batch (one small
- * record): it never reads the records of data batches, so reloading after a crash costs a
- * few syscalls per batch past the snapshot, not the bytes of the segment.
+ * only what lies after it. Large batches are skipped over: only their 61-byte headers are
+ * read (plus the whole of each control batch, one small record). Small batches are read in
+ * 64 KiB chunks holding many headers, since one syscall per header cost more than the
+ * bytes (20,000 single-header reads took ~0.5 s of a 1,000-partition restart).
  *
  * Transactions a marker completes are moved out of the open set; an ABORT also goes into
  * the `.txnindex` of the marker's segment (a replay skips entries the index already has,
@@ -82,6 +83,10 @@ export function applyProducerBatch(state: ProducerStateManager, batch: ProducerB
   return completed;
 }
 
+/** Chunk read when batches are small; a batch larger than SMALL_BATCH_BYTES gets its header read alone. */
+const REPLAY_CHUNK_BYTES = 64 * 1024;
+const SMALL_BATCH_BYTES = 16 * 1024;
+
 /** Bytes of the segment files a replay read (tests check that it never reads whole segments). */
 export interface ReplayStats {
   batches: number;
@@ -102,14 +107,24 @@ export function replayProducerState(state: ProducerStateManager, segments: reado
     if (seg.baseOffset >= toOffset) break;
     let pos = seg.baseOffset >= fromOffset ? 0 : seg.batchPosition(fromOffset);
     if (pos < 0) continue;
+    let chunk: Buffer = Buffer.alloc(0);
+    let chunkStart = pos;
+    let lastSize = 0;
     while (pos + BatchLayout.HEADER_SIZE <= seg.size) {
-      const header = seg.readBytes(pos, BatchLayout.HEADER_SIZE);
-      stats.bytesRead += header.length;
-      const size = batchFrameSize(header, 0, header.length);
+      let at = pos - chunkStart;
+      if (at + BatchLayout.HEADER_SIZE > chunk.length) {
+        const want = lastSize > SMALL_BATCH_BYTES ? BatchLayout.HEADER_SIZE : Math.min(REPLAY_CHUNK_BYTES, seg.size - pos);
+        chunk = seg.readBytes(pos, want);
+        chunkStart = pos;
+        at = 0;
+        stats.bytesRead += chunk.length;
+      }
+      const size = batchFrameSize(chunk, at, chunk.length);
       if (typeof size === 'string' || pos + size > seg.size) break;
-      const baseOffset = readInt64(header, BatchLayout.BASE_OFFSET);
+      lastSize = size;
+      const baseOffset = readInt64(chunk, at + BatchLayout.BASE_OFFSET);
       if (baseOffset >= toOffset) return stats;
-      let batch = producerBatchAt(header, 0, false);
+      let batch = producerBatchAt(chunk, at, at + size <= chunk.length);
       if (batch === 'need-body') {
         const body = seg.readBytes(pos, size);
         stats.bytesRead += body.length;
