@@ -308,3 +308,25 @@ test('snapshot files are Kafka\'s ProducerSnapshot v1; a corrupt one is deleted 
   assert.equal(log2.producerState.checkAppend(3, 0, 19, 0, false).kind, 'duplicate', 'rebuilt from the older snapshot and the log after it');
   await m2.close();
 });
+
+test('a follower append keeps the same producer state, open transactions and aborted-transaction index as its leader', async (t) => {
+  const m = await open(tempDir(t), new FakeClock());
+  const leader = m.createLog('lead', 0);
+  const follower = m.createLog('follow', 0);
+  idem(leader, 10, 0, 0, 2, { transactional: true });
+  idem(leader, 20, 1, 0, 1);
+  leader.appendEndTxnMarker({ producerId: 10, producerEpoch: 0, coordinatorEpoch: 3, commit: false, leaderEpoch: 0 });
+  idem(leader, 30, 0, 0, 1, { transactional: true });
+  // The follower copies the leader's bytes, offsets included.
+  const read = leader.read(0, 1 << 20);
+  assert.equal(read.kind, 'ok');
+  follower.appendAsFollower(Buffer.concat(read.kind === 'ok' ? read.records : []));
+  follower.updateHighWatermark(follower.logEndOffset);
+  leader.updateHighWatermark(leader.logEndOffset);
+  assert.equal(follower.lastStableOffset, leader.lastStableOffset);
+  assert.equal(follower.lastStableOffset, 4);
+  assert.deepEqual(follower.collectAbortedTransactions(0, 5), leader.collectAbortedTransactions(0, 5));
+  assert.deepEqual(follower.producerState.checkAppend(20, 1, 0, 0, false).kind, 'duplicate');
+  assert.equal(follower.producerState.entry(10)!.coordinatorEpoch, 3);
+  await m.close();
+});
