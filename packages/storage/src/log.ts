@@ -488,7 +488,16 @@ export class Log {
     for (const h of headers) {
       if (readInt64(batches, h.position + BatchLayout.PRODUCER_ID) < 0) continue;
       const batch = producerBatchAt(batches, h.position, true);
-      if (batch !== null && batch !== 'need-body') applyProducerBatch(this.producerState, batch, this.activeSegment);
+      if (batch === null || batch === 'need-body') continue;
+      try {
+        applyProducerBatch(this.producerState, batch, this.activeSegment);
+      } catch (err) {
+        // Writing the transaction index failed after the data was written: the log goes
+        // offline (even on a full disk) rather than keep a state that disagrees with its data.
+        if (!isIoError(err)) throw err;
+        this.fail(err);
+        throw this.offlineError();
+      }
     }
     this.producerState.mapEndOffset = this.logEnd;
   }
