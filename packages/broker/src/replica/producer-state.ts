@@ -26,8 +26,8 @@ export class ProducerStateTable {
     return c.kind === 'duplicate' ? { kind: 'duplicate', baseOffset: c.firstOffset } : c;
   }
 
-  /** The log updates its producer state on append; nothing to do. */
-  record(): void {}
+  /** The log updates its producer state on append; nothing to do (the old arguments are accepted and ignored). */
+  record(..._batch: number[]): void {}
 
   get size(): number {
     return this.log.producerState.size;
