@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { encodeBatchSync } from '@tributary/protocol';
 import { createLogger, startBroker } from '@tributary/broker';
 import { appendTxnMarker } from '../../packages/broker/src/replica/txn-markers.js';
@@ -130,4 +131,26 @@ test('read_committed hides aborted and open transactions; read_uncommitted sees 
   marker(300, true);
   assert.equal(log.lastStableOffset, 9);
   assert.equal(await consume('read_committed', 4), 'p0@0 b1@3 c1@6 p1@7');
+
+  // KafkaJS consumers read committed by default (readUncommitted: false).
+  const kafka = new Kafka({ clientId: 'txnread', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+  for (const readUncommitted of [false, true]) {
+    const consumer = kafka.consumer({ groupId: `kafkajs-${readUncommitted}`, readUncommitted, sessionTimeout: 10_000 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'txn', fromBeginning: true });
+    const seen: string[] = [];
+    const expected = readUncommitted ? 6 : 4;
+    await new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          seen.push(`${message.value!.toString()}@${message.offset}`);
+          if (seen.length >= expected) resolve();
+        },
+      });
+    });
+    // A moment for anything beyond the expected records to show up.
+    await new Promise((r) => setTimeout(r, 500));
+    await consumer.disconnect();
+    assert.equal(seen.join(' '), readUncommitted ? 'p0@0 a1@1 a2@2 b1@3 c1@6 p1@7' : 'p0@0 b1@3 c1@6 p1@7', `KafkaJS readUncommitted=${readUncommitted}`);
+  }
 });
