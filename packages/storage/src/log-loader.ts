@@ -229,6 +229,10 @@ function loadProducerState(
   state.deleteSnapshotsBelow(segments[0]!.baseOffset);
   if (options.cleanShutdown && state.snapshotOffsets().length === 0) {
     state.mapEndOffset = logEnd;
+    // Data written before snapshots existed: an (empty) snapshot at the log end now, so a
+    // crash before the next roll replays from here, not the whole log (Kafka takes empty
+    // snapshots at the last segments for the same reason). A new, empty log needs none.
+    if (logEnd > logStart) state.takeSnapshot();
     return state;
   }
   stats.producerSnapshotOffset = state.loadFromSnapshot(logEnd, logStart, now);

@@ -168,6 +168,7 @@ test('producer-state load reads the headers of large batches after the snapshot,
   });
   assert.equal(emptyStats.producerReplay.batches, 0);
   assert.equal(empty.producerState.size, 0);
+  assert.deepEqual(empty.producerState.snapshotOffsets(), [50], 'an empty snapshot at the log end bounds the replay after a later crash');
   empty.abandon();
 });
 
