@@ -177,6 +177,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       defaults: config.logDefaults(),
       topicConfigs: new Map(metadata.topics().map((t) => [t.name, config.logConfig(t.configs)])),
       retentionCheckIntervalMs: config.number('log.retention.check.interval.ms'),
+      producerIdExpirationMs: config.number('producer.id.expiration.ms'),
+      producerIdExpirationCheckIntervalMs: config.number('producer.id.expiration.check.interval.ms'),
       reservedDirs: [METADATA_DIR],
       logger: storageLogger(logger.child({ component: 'storage' })),
       // The storage layer has logged the one error line naming the directory and the cause.

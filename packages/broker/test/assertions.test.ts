@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { ClassicGroup } from '../src/group/classic-group.js';
 import { GroupState } from '../src/group/group-state.js';
 import { ClassicMember } from '../src/group/member.js';
-import { ProducerStateTable } from '../src/replica/producer-state.js';
+import { ProducerStateManager, nodeFileSystem } from '@tributary/storage';
 import { advanceHighWatermark } from '../src/replica/replica-manager.js';
 import { harness } from './group-helpers.js';
 
@@ -31,14 +31,16 @@ test('group generation ids increase within int32', () => {
   assert.equal(group.generationId, 2147483647);
 });
 
-test('a producer epoch never goes back and its batches are appended at increasing offsets', () => {
-  const table = new ProducerStateTable();
-  table.record(7, 3, 0, 4, 100, 104);
-  fires(() => table.record(7, 2, 0, 0, 200, 200), 'an appended batch never has an older producer epoch');
-  fires(() => table.record(7, 3, 5, 6, 104, 105), "a producer's batches are appended at increasing offsets");
-  table.record(7, 3, 5, 6, 105, 106);
-  table.record(7, 4, 0, 0, 107, 107);
-  assert.equal(table.size, 1);
+test("a producer's batches are appended at increasing offsets", () => {
+  const state = new ProducerStateManager({ dir: '/nonexistent', topicPartition: 't-0', fs: nodeFileSystem });
+  const batch = (epoch: number, seq: number, baseOffset: number, lastOffset: number) => ({
+    producerId: 7, producerEpoch: epoch, baseSequence: seq, baseOffset, lastOffset, maxTimestamp: 0, isTransactional: false, marker: null,
+  });
+  state.applyBatch(batch(3, 0, 100, 104));
+  fires(() => state.applyBatch(batch(3, 5, 104, 105)), "a producer's batches are appended at increasing offsets");
+  state.applyBatch(batch(3, 5, 105, 106));
+  state.applyBatch(batch(4, 0, 107, 107));
+  assert.equal(state.size, 1);
 });
 
 test('group state machine and membership invariants fire as assertions', () => {

@@ -44,3 +44,13 @@ export type { LogManagerOptions, OpenStats, StorageLogger } from './log-manager.
 export { CLEAN_SHUTDOWN_FILE, LogManager } from './log-manager.js';
 export type { FileSystem } from './file-system.js';
 export { isIoError, isNoSpace, nodeFileSystem } from './file-system.js';
+export type { EndTxnMarker, EndTxnMarkerResult } from './log.js';
+export type { BatchMetadata, CompletedTxn, ProducerAppendCheck, ProducerBatch, ProducerStateEntry } from './producer-state.js';
+export {
+  BATCHES_TO_RETAIN, DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS, DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateManager,
+} from './producer-state.js';
+export type { SnapshotEntry } from './producer-state-snapshot.js';
+export { SNAPSHOT_FILE_SUFFIX, decodeSnapshot, encodeSnapshot, parseSnapshotFileName, snapshotFileOf } from './producer-state-snapshot.js';
+export type { ReplayStats } from './producer-state-loader.js';
+export type { AbortedTxn } from './txn-index.js';
+export { ABORTED_TXN_SIZE, TXN_INDEX_FILE_SUFFIX, TxnIndex } from './txn-index.js';

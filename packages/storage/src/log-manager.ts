@@ -50,6 +50,7 @@ import type { LogConfig } from './log-config.js';
 import { DEFAULT_LOG_CONFIG } from './log-config.js';
 import type { LoadStats } from './log-loader.js';
 import { loadLog } from './log-loader.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS } from './producer-state.js';
 import { deleteOldSegments } from './log-retention.js';
 import type { Decompressor } from './record-timestamps.js';
 
@@ -103,6 +104,10 @@ export interface LogManagerOptions {
   highWatermarkCheckpointIntervalMs?: number;
   /** Directory names in the data dir that belong to someone else (the broker's metadata log). */
   reservedDirs?: readonly string[];
+  /** producer.id.expiration.ms (Kafka: 86400000): idle producer ids are forgotten after it. */
+  producerIdExpirationMs?: number;
+  /** producer.id.expiration.check.interval.ms (Kafka: 600000). */
+  producerIdExpirationCheckIntervalMs?: number;
   /** Start the background timers (default true); tests drive the methods by hand. */
   schedulers?: boolean;
   logger?: StorageLogger;
@@ -128,6 +133,8 @@ export interface OpenStats {
   recoveredSegments: number;
   truncatedBytes: number;
   elapsedMs: number;
+  /** Of elapsedMs, the time spent loading producer state (snapshots and replays). */
+  producerStateMs?: number;
 }
 
 export class LogManager {
@@ -190,14 +197,14 @@ export class LogManager {
    */
   private load(): void {
     const started = performance.now();
-    const stats = { partitions: 0, recoveredSegments: 0, truncatedBytes: 0 };
+    const stats = { partitions: 0, recoveredSegments: 0, truncatedBytes: 0, producerStateMs: 0 };
     let allClean = true;
     for (const logDir of this.logDirs) allClean = this.loadDir(logDir, stats) && allClean;
     this.openStats = { ...stats, cleanShutdown: allClean, elapsedMs: performance.now() - started };
   }
 
   /** Loads one log directory; returns whether it was shut down cleanly. */
-  private loadDir(logDir: string, stats: { partitions: number; recoveredSegments: number; truncatedBytes: number }): boolean {
+  private loadDir(logDir: string, stats: { partitions: number; recoveredSegments: number; truncatedBytes: number; producerStateMs: number }): boolean {
     const fs = this.fs;
     const state = this.dirs.get(logDir)!;
     fs.mkdirSync(logDir, { recursive: true });
@@ -236,6 +243,7 @@ export class LogManager {
       stats.partitions++;
       stats.recoveredSegments += loaded.stats.recoveredSegments;
       stats.truncatedBytes += loaded.stats.truncatedBytes;
+      stats.producerStateMs += loaded.stats.producerStateMs;
       this.logsByKey.set(key, loaded.log);
       this.indexByTopic(loaded.log);
       state.logCount++;
@@ -287,6 +295,7 @@ export class LogManager {
       fsyncMode: this.options.fsyncMode ?? ('async' as const),
       fs: this.fs,
       ...optional('decompress', this.options.decompress),
+      ...optional('producerIdExpirationMs', this.options.producerIdExpirationMs),
       listener: this.listener(),
     };
   }
@@ -532,6 +541,16 @@ export class LogManager {
       this.checkpointLogStartOffsets();
     });
     every(this.options.highWatermarkCheckpointIntervalMs ?? 5000, () => this.checkpointHighWatermarks());
+    every(this.options.producerIdExpirationCheckIntervalMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS, () => this.removeExpiredProducers());
+  }
+
+  /** Kafka's producer-id expiration task: every log forgets its idle producers. Returns how many went. */
+  removeExpiredProducers(): number {
+    if (this.closed) return 0;
+    const now = this.clock.now();
+    let removed = 0;
+    for (const log of this.allLogs()) removed += log.removeExpiredProducers(now);
+    return removed;
   }
 
   /** One retention pass over every log; returns the number of segments deleted. */

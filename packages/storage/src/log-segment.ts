@@ -16,6 +16,7 @@ import type { FileSystem } from './file-system.js';
 import { readIndexFile } from './index-file.js';
 import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
+import { TXN_INDEX_FILE_SUFFIX, TxnIndex } from './txn-index.js';
 import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, offsetFileName } from './file-names.js';
 
 /** Read size when walking batch headers: large enough to hold many small batches per syscall. */
@@ -69,6 +70,8 @@ export class LogSegment {
   private fd = -1;
   private offsetIndexLoaded: OffsetIndex | null = null;
   private timeIndexLoaded: TimeIndex | null = null;
+  /** The aborted-transaction index (txn-index.ts), opened on first use. */
+  private txnIndexLoaded: TxnIndex | null = null;
   private maxTimestamp: number | null = null;
   private offsetOfMaxTimestamp = -1;
   private firstBatchTimestamp: number | null = null;
@@ -121,6 +124,15 @@ export class LogSegment {
 
   get timeIndexFile(): string {
     return path.join(this.dir, offsetFileName(this.baseOffset, TIME_INDEX_FILE_SUFFIX) + this.suffix);
+  }
+
+  get txnIndexFile(): string {
+    return path.join(this.dir, offsetFileName(this.baseOffset, TXN_INDEX_FILE_SUFFIX) + this.suffix);
+  }
+
+  get txnIndex(): TxnIndex {
+    this.txnIndexLoaded ??= new TxnIndex(this.txnIndexFile, this.fs);
+    return this.txnIndexLoaded;
   }
 
   private getFd(): number {
@@ -541,6 +553,7 @@ export class LogSegment {
     const position = batch.position;
     this.fs.ftruncateSync(this.getFd(), position);
     this.shrinkTo(position);
+    this.txnIndex.truncateTo(batch.baseOffset);
     this.offsetIndex.truncate(batch.baseOffset, position);
     this.timeIndex.truncate(batch.baseOffset);
     this.maxTimestamp = null;
@@ -564,10 +577,11 @@ export class LogSegment {
   /** Renames the files to `*.deleted`; open descriptors keep working for in-flight readers. */
   markDeleted(): void {
     if (this.deleted) return;
-    const files = [this.logFile, this.indexFile, this.timeIndexFile];
+    const files = [this.logFile, this.indexFile, this.timeIndexFile, this.txnIndexFile];
     this.deleted = true;
     this.suffix = DELETED_FILE_SUFFIX;
-    const renamed = [this.logFile, this.indexFile, this.timeIndexFile];
+    this.txnIndexLoaded = null;
+    const renamed = [this.logFile, this.indexFile, this.timeIndexFile, this.txnIndexFile];
     for (let i = 0; i < files.length; i++) {
       try {
         this.fs.renameSync(files[i]!, renamed[i]!);
@@ -588,7 +602,7 @@ export class LogSegment {
   /** Closes and unlinks the (renamed) files. */
   destroy(): void {
     this.close();
-    for (const file of [this.logFile, this.indexFile, this.timeIndexFile]) {
+    for (const file of [this.logFile, this.indexFile, this.timeIndexFile, this.txnIndexFile]) {
       try {
         this.fs.unlinkSync(file);
       } catch (err) {

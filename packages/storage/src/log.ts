@@ -14,7 +14,10 @@
  * log-offsets.ts, retention in log-retention.ts.
  */
 import path from 'node:path';
-import { type BatchSummary, BatchLayout, assertAtMost, assignOffsets, setLogAppendTime, setPartitionLeaderEpoch, splitBatches } from '@tributary/protocol';
+import {
+  type BatchSummary, BatchLayout, ControlRecordType, assertAtMost, assignOffsets, encodeControlBatch, readInt64, setLogAppendTime,
+  setPartitionLeaderEpoch, splitBatches,
+} from '@tributary/protocol';
 import type { Clock } from './clock.js';
 import { StorageError, StorageErrorCode } from './errors.js';
 import type { FsyncMode } from './group-commit.js';
@@ -28,6 +31,9 @@ import { TimestampType } from './log-config.js';
 import { LogSegment } from './log-segment.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import type { Decompressor } from './record-timestamps.js';
+import { ProducerStateManager } from './producer-state.js';
+import { applyProducerBatch, producerBatchAt, replayProducerState } from './producer-state-loader.js';
+import type { AbortedTxn } from './txn-index.js';
 
 export interface AppendOptions {
   /** Written into each batch's partitionLeaderEpoch field. */
@@ -102,7 +108,26 @@ export interface LogState {
   fs?: FileSystem;
   /** Loaded by log-loader.ts; a new, empty one (writing leader-epoch-checkpoint in `dir`) when absent. */
   leaderEpochCache?: LeaderEpochCache;
+  /** Loaded by log-loader.ts; a new, empty one when absent. */
+  producerState?: ProducerStateManager;
 }
+
+/** An end-transaction marker the transaction coordinator writes (Kafka's WriteTxnMarkers). */
+export interface EndTxnMarker {
+  producerId: number;
+  producerEpoch: number;
+  coordinatorEpoch: number;
+  /** COMMIT when true, ABORT when false. */
+  commit: boolean;
+  /** Written into the batch's partitionLeaderEpoch field. */
+  leaderEpoch: number;
+  /** The marker's timestamp; the clock's time when absent. */
+  timestampMs?: number;
+}
+
+export type EndTxnMarkerResult =
+  | { kind: 'ok'; append: AppendResult }
+  | { kind: 'error'; errorCode: number; message: string };
 
 const INT32_MAX = 2147483647;
 
@@ -138,6 +163,8 @@ export class Log {
   readonly fs: FileSystem;
   /** Where each leader epoch starts in this log (leader-epoch-cache.ts), kept in step with appends and truncations. */
   readonly leaderEpochCache: LeaderEpochCache;
+  /** Producer ids, sequences and open transactions (producer-state.ts): Kafka's UnifiedLog keeps them too. */
+  readonly producerState: ProducerStateManager;
 
   constructor(state: LogState) {
     this.dir = state.dir;
@@ -155,6 +182,8 @@ export class Log {
     this.listener = state.listener ?? {};
     this.fs = state.fs ?? nodeFileSystem;
     this.leaderEpochCache = state.leaderEpochCache ?? new LeaderEpochCache(LeaderEpochCache.fileIn(state.dir), [], this.fs);
+    this.producerState = state.producerState ?? new ProducerStateManager({ dir: this.dir, topicPartition: this.topicPartition, fs: this.fs });
+    if (state.producerState === undefined) this.producerState.mapEndOffset = this.logEnd;
     this.lastFlushMs = state.clock.now();
     if (state.dirsUnsynced) {
       this.dirDirty = true;
@@ -213,7 +242,44 @@ export class Log {
   updateHighWatermark(offset: number): number {
     this.hw = Math.min(Math.max(offset, this.logStart), this.logEnd);
     this.checkOffsets();
+    this.producerState.onHighWatermarkUpdated(this.hw);
     return this.hw;
+  }
+
+  /**
+   * Kafka's firstUnstableOffset: the first offset of the oldest transaction that is open or
+   * whose marker is not below the high watermark yet; -1 when there is none.
+   */
+  get firstUnstableOffset(): number {
+    return this.producerState.firstUnstableOffset();
+  }
+
+  /** The last stable offset: read_committed consumers read below it (min(first unstable offset, high watermark)). */
+  get lastStableOffset(): number {
+    const first = this.producerState.firstUnstableOffset();
+    return first >= 0 && first < this.hw ? first : this.hw;
+  }
+
+  /**
+   * Kafka's collectAbortedTransactions: the aborted transactions overlapping
+   * [startOffset, upperBoundOffset), from the transaction indexes of the segment holding
+   * startOffset and later ones (a transaction's ABORT marker is never before its data).
+   */
+  collectAbortedTransactions(startOffset: number, upperBoundOffset: number): AbortedTxn[] {
+    this.ensureOpen();
+    const out: AbortedTxn[] = [];
+    this.guard('Reading the transaction index', () => {
+      for (let i = this.floorSegmentIndex(startOffset); i < this.segments.length; i++) {
+        if (this.segments[i]!.txnIndex.collect(startOffset, upperBoundOffset, out)) break;
+      }
+    });
+    return out;
+  }
+
+  /** Producers whose last batch is producer.id.expiration.ms old and have no open transaction go. */
+  removeExpiredProducers(nowMs = this.clock.now()): number {
+    if (this.closed) return 0;
+    return this.producerState.removeExpiredProducers(nowMs);
   }
 
   /** The order of the log's offsets (see the top of this file), after every change of them. */
@@ -415,6 +481,7 @@ export class Log {
       throw this.failure('Append', err);
     }
     this.logEnd = last.lastOffset + 1;
+    this.updateProducerState(batches, headers);
     this.unflushedMessages += records;
     if (this.unflushedMessages >= this.config.flushMessages) this.flushInBackground();
   }
@@ -433,6 +500,48 @@ export class Log {
       const epoch = batches.readInt32BE(h.position + BatchLayout.PARTITION_LEADER_EPOCH);
       if (epoch >= 0 && epoch !== cache.latestEpoch()) cache.assign(epoch, h.baseOffset);
     }
+  }
+
+  /**
+   * Every appended batch with a producer id updates the producer state (no checks here:
+   * the leader checked them before appending, and a follower takes what its leader wrote).
+   * A batch without one costs one 8-byte read.
+   */
+  private updateProducerState(batches: Buffer, headers: readonly BatchSummary[]): void {
+    for (const h of headers) {
+      if (readInt64(batches, h.position + BatchLayout.PRODUCER_ID) < 0) continue;
+      const batch = producerBatchAt(batches, h.position, true);
+      if (batch === null || batch === 'need-body') continue;
+      try {
+        applyProducerBatch(this.producerState, batch, this.activeSegment);
+      } catch (err) {
+        // Writing the transaction index failed after the data was written: the log goes
+        // offline (even on a full disk) rather than keep a state that disagrees with its data.
+        if (!isIoError(err)) throw err;
+        this.fail(err);
+        throw this.offlineError();
+      }
+    }
+    this.producerState.mapEndOffset = this.logEnd;
+  }
+
+  /**
+   * Appends an end-transaction marker (COMMIT or ABORT control batch) as leader, after
+   * Kafka's checks: an older producer epoch is INVALID_PRODUCER_EPOCH, an older coordinator
+   * epoch TRANSACTION_COORDINATOR_FENCED (both answered, nothing appended). The marker
+   * completes the producer's open transaction; an ABORT goes into the transaction index.
+   */
+  appendEndTxnMarker(marker: EndTxnMarker): EndTxnMarkerResult {
+    const check = this.producerState.checkMarker(marker.producerId, marker.producerEpoch, marker.coordinatorEpoch);
+    if (check.kind === 'error') return check;
+    const batch = encodeControlBatch({
+      type: marker.commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT,
+      producerId: marker.producerId,
+      producerEpoch: marker.producerEpoch,
+      coordinatorEpoch: marker.coordinatorEpoch,
+      timestamp: marker.timestampMs ?? this.clock.now(),
+    });
+    return { kind: 'ok', append: this.append(batch, { leaderEpoch: marker.leaderEpoch }) };
   }
 
   // ---------------------------------------------------------------- roll
@@ -484,6 +593,11 @@ export class Log {
       if (old.baseOffset !== baseOffset) this.replaceEmptyActive(baseOffset, now);
       return this.activeSegment;
     }
+    // The producer state as of the new segment's base offset, first: a reload then replays
+    // at most the new segment (Kafka's roll does the same). Written before anything else
+    // changes, so a full disk refuses the append with the log as it was.
+    if (baseOffset >= this.producerState.mapEndOffset) this.producerState.mapEndOffset = baseOffset;
+    this.producerState.takeSnapshot();
     old.finishIndexes();
     old.persistIndexes(false);
     this.segments.push(LogSegment.create(this.dir, baseOffset, this.segmentSettings(), now));
@@ -714,6 +828,21 @@ export class Log {
     this.logEnd = end;
     this.leaderEpochCache.truncateFromEnd(end);
     this.afterTruncation();
+    this.reloadProducerState();
+  }
+
+  /**
+   * Kafka's truncateAndReload + rebuildProducerState after a truncation: snapshots past the
+   * new log end go, the state is reloaded from the latest remaining one and the batches
+   * after it are replayed (headers only) up to the log end.
+   */
+  private reloadProducerState(): void {
+    const state = this.producerState;
+    state.deleteSnapshotsAbove(this.logEnd);
+    state.loadFromSnapshot(this.logEnd, this.logStart, this.clock.now());
+    replayProducerState(state, this.segments, Math.max(state.mapEndOffset, this.logStart), this.logEnd);
+    state.mapEndOffset = this.logEnd;
+    state.onHighWatermarkUpdated(this.hw);
   }
 
   /** Deletes every segment and restarts the log, empty, at `offset` (log start and end). */
@@ -731,6 +860,7 @@ export class Log {
     this.logEnd = offset;
     this.hw = offset;
     this.leaderEpochCache.clear();
+    this.producerState.truncateFullyAndStartAt(offset);
     this.afterTruncation();
     if (this.recovery !== offset) {
       this.recovery = offset;
@@ -766,6 +896,7 @@ export class Log {
     if (offset <= this.logStart) return this.logStart;
     this.logStart = offset;
     this.checkOffsets();
+    this.producerState.onLogStartOffsetIncremented(offset);
     this.guard('DeleteRecords', () => {
       this.leaderEpochCache.truncateFromStart(offset);
       this.deletePrefixSegments(this.countLogStartBreached());
@@ -788,6 +919,8 @@ export class Log {
     const removed = this.segments.splice(0, n);
     for (const seg of removed) this.deleteSegmentFiles(seg);
     const first = this.segments[0]!.baseOffset;
+    // Snapshots of deleted segments go with them (Kafka's deleteProducerSnapshots).
+    this.producerState.deleteSnapshotsBelow(first);
     if (first > this.logStart) {
       this.logStart = first;
       this.leaderEpochCache.truncateFromStart(first);
@@ -843,7 +976,11 @@ export class Log {
     this.closed = true;
     try {
       this.activeSegment.finishIndexes();
-      await this.syncSegments(this.unflushedSegments(), true);
+      // The producer state at the log end, so the next start replays nothing (Kafka's
+      // close takes this snapshot too); fsynced with the segments.
+      this.producerState.mapEndOffset = this.logEnd;
+      const snapshot = this.producerState.takeSnapshot();
+      await Promise.all([this.syncSegments(this.unflushedSegments(), true), snapshot === null ? undefined : fsyncFile(this.fs, snapshot)]);
       await this.syncDirs(options.parentDirSynced ?? false);
       await this.leaderEpochCache.persistIfDirtyAsync();
     } catch (err) {
@@ -885,6 +1022,16 @@ export class Log {
 
   /** Largest relative offset a segment can index; appends beyond it roll. */
   static readonly MAX_RELATIVE_OFFSET = INT32_MAX;
+}
+
+/** fsyncs a file written with writeSync (a producer-state snapshot), on the threadpool. */
+async function fsyncFile(fs: FileSystem, file: string): Promise<void> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    await fsyncAsync(fs, fd, false);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**

@@ -252,3 +252,33 @@ test('a partition found in two log dirs stops the start-up', async (t) => {
   fs.mkdirSync(path.join(b, 't-0'), { recursive: true });
   await assert.rejects(LogManager.open({ logDirs: [a, b], schedulers: false }), /has a log in two directories/);
 });
+
+test('ENOSPC writing the producer-state snapshot of a roll refuses that append alone; EIO takes the directory offline', async (t) => {
+  const dir = tempDir(t);
+  const { manager, faults, failures } = await open(t, [dir]);
+  const log = manager.createLog('orders', 0, fromProperties({ 'segment.bytes': '1024' }));
+  let end = 0;
+  while (log.segments.length === 1) end = log.append(batch(), { leaderEpoch: 0 }).logEndOffset;
+  faults.fail({ op: 'open', code: 'ENOSPC', match: (f) => f.endsWith('.snapshot') });
+  const segments = log.segments.length;
+  let refused = 0;
+  for (let i = 0; i < 20; i++) {
+    try {
+      end = log.append(batch(), { leaderEpoch: 0 }).logEndOffset;
+    } catch (err) {
+      assert.equal(code(err), StorageErrorCode.NO_SPACE);
+      refused++;
+    }
+  }
+  assert.ok(refused > 0, 'a roll was needed and refused');
+  assert.equal(log.segments.length, segments, 'no segment was created without its snapshot');
+  assert.deepEqual(failures, []);
+  faults.heal();
+  assert.equal(log.append(batch(), { leaderEpoch: 0 }).baseOffset, end);
+  faults.fail({ op: 'write', code: 'EIO', match: (f) => f.endsWith('.snapshot') });
+  assert.throws(() => {
+    for (let i = 0; i < 40; i++) log.append(batch(), { leaderEpoch: 0 });
+  }, (err: unknown) => code(err) === StorageErrorCode.LOG_DIR_OFFLINE);
+  assert.ok(log.isOffline);
+  assert.equal(failures.length, 1);
+});

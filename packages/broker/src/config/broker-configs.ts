@@ -132,6 +132,7 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('transaction.abort.timed.out.transaction.cleanup.interval.ms', 'int', 10000, 'low', 'read-only', 'How often timed-out transactions are aborted.', { range: { min: 1 } }),
   def('transaction.remove.expired.transaction.cleanup.interval.ms', 'int', 3600000, 'low', 'read-only', 'How often expired transactional ids are removed.', { range: { min: 1 } }),
   def('producer.id.expiration.ms', 'int', 86400000, 'low', 'cluster-wide', 'Idempotent producer state is dropped after this long without writes.', { range: { min: 1 } }),
+  def('producer.id.expiration.check.interval.ms', 'int', 600000, 'low', 'read-only', 'How often idle producer ids are looked for and expired.', { range: { min: 1 } }),
 ];
 
 /**

@@ -15,7 +15,8 @@
  *   Kafka sends them from the file and needs no such budget. With none granted the Fetch
  *   reads nothing and waits as if no data were there.
  * - Consumers read up to the high watermark; read_committed consumers up to the last
- *   stable offset (equal to the high watermark while there are no transactions).
+ *   stable offset, with the aborted transactions overlapping what they get
+ *   (fetch/isolation.ts).
  * - Long poll: when fewer than `minBytes` are available and no partition has an error,
  *   the request waits up to `maxWaitMs` for new data on any of its partitions.
  * - Incremental fetch sessions (v7+, KIP-227): see fetch/fetch-session.ts.
@@ -66,7 +67,7 @@ import { checkCurrentLeaderEpoch, divergingEpoch, notLeaderError } from '../repl
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 import { followerFetched } from '../replica/follower-fetch.js';
 
-const READ_COMMITTED = 1;
+import { READ_COMMITTED, abortedTransactionsFor, fetchUpperBound } from '../fetch/isolation.js';
 /**
  * Kafka answers an empty record set (length 0), never null, also with an error: librdkafka
  * treats a null record set as a response to retry and would fetch the same offset forever
@@ -334,7 +335,7 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
     followerFetched(view.partition, replicaId, part.fetchOffset);
   }
   data.highWatermark = log.highWatermark;
-  data.lastStableOffset = log.highWatermark;
+  data.lastStableOffset = log.lastStableOffset;
   data.logStartOffset = log.logStartOffset;
   const fenced = checkCurrentLeaderEpoch(part.currentLeaderEpoch, state);
   if (fenced !== ErrorCode.NONE) {
@@ -351,10 +352,11 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
     return { target, data, log };
   }
   const limit = Math.min(part.partitionMaxBytes, remaining);
-  const maxOffset = fromReplica ? log.logEndOffset : log.highWatermark;
+  const maxOffset = fetchUpperBound(log, fromReplica, isolation);
   let read: ReturnType<Log['read']>;
   try {
     read = log.read(part.fetchOffset, limit, { maxOffset, minOneBatch });
+    if (read.kind === 'ok' && isolation === READ_COMMITTED && !fromReplica) data.abortedTransactions = abortedTransactionsFor(log, part.fetchOffset, read.nextFetchOffset);
   } catch (err) {
     // A read error has taken the log directory offline (storage logs it once); like Kafka,
     // this partition answers KAFKA_STORAGE_ERROR and the rest of the fetch goes on.

@@ -24,6 +24,7 @@ import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
 import { createTopicsHandler } from './create-topics.js';
 import { deleteTopicsHandler } from './delete-topics.js';
 import { deleteRecordsHandler } from './delete-records.js';
+import { describeProducersHandler } from './describe-producers.js';
 import { describeConfigsHandler } from './describe-configs.js';
 import { alterConfigsHandler } from './alter-configs.js';
 import { describeLogDirsHandler } from './describe-log-dirs.js';
@@ -56,6 +57,7 @@ export const HANDLERS: readonly Handler[] = [
   createTopicsHandler,
   deleteTopicsHandler,
   deleteRecordsHandler,
+  describeProducersHandler,
   initProducerIdHandler,
   describeConfigsHandler,
   alterConfigsHandler,

@@ -91,7 +91,7 @@ function lookupInLog(ctx: RequestContext, topic: string, partition: number, time
   const found = (offset: number, ts: number, leaderEpoch = cache.epochForOffset(offset)): ListOffsetsResponseListOffsetsPartitionResponse =>
     offset < 0 ? { partitionIndex: partition, errorCode: ErrorCode.NONE, timestamp: -1, offset: -1, leaderEpoch: -1 } : { partitionIndex: partition, errorCode: ErrorCode.NONE, timestamp: ts, offset, leaderEpoch };
   // Consumers see up to the high watermark (or LSO); replicas up to the log end.
-  const upperBound = replicaId >= 0 ? log.logEndOffset : isolation === READ_COMMITTED ? log.highWatermark : log.highWatermark;
+  const upperBound = replicaId >= 0 ? log.logEndOffset : isolation === READ_COMMITTED ? log.lastStableOffset : log.highWatermark;
   switch (timestamp) {
     case LATEST:
       return found(upperBound, -1, state.leaderEpoch);

@@ -5,8 +5,12 @@
  * - acks must be -1, 0 or 1, else INVALID_REQUIRED_ACKS on every partition that exists
  *   (as in Kafka, a partition that does not exist still answers UNKNOWN_TOPIC_OR_PARTITION).
  * - Each partition carries exactly one v2 record batch; it is validated (size, magic, CRC,
- *   counts, framing, compression, timestamps), sequence-checked for idempotent producers,
- *   given offsets and the leader epoch in place, and appended. Errors are per partition.
+ *   counts, framing, compression, timestamps), sequence-checked for idempotent producers
+ *   against the log's producer state (storage's ProducerStateManager: Kafka 3.9's
+ *   OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH / INVALID_TXN_STATE; a resent
+ *   batch among the producer's last five is answered with its original offsets and its max
+ *   timestamp as log_append_time, not appended), given offsets and the leader epoch in
+ *   place, and appended. Errors are per partition.
  * - acks=0: no response at all (NO_RESPONSE); acks=1: answered once written to the leader's
  *   log; acks=-1: answered once the high watermark passes the batch (every in-sync replica
  *   has it) and, with flush.durable.acks, fdatasync'ed; REQUEST_TIMED_OUT after timeout_ms,

@@ -1,7 +1,7 @@
 /**
  * One partition replica on this broker: Kafka's Partition (core/.../cluster/Partition.scala).
  * It owns the log, the leader epoch and role (leader or follower, as the metadata says), the
- * ISR, the high watermark's advance, the append queue, the idempotent-producer state, the
+ * ISR, the high watermark's advance, the append queue, the idempotent-producer checks (state in the storage log), the
  * fetches waiting for data and the acks=all produces waiting for the ISR.
  *
  * Leader:
@@ -42,7 +42,6 @@ import {
 import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import { MetadataError, type MetadataStore, type PartitionState, type TopicMetadata } from '../metadata/metadata-store.js';
-import { ProducerStateTable, type SequenceCheck } from './producer-state.js';
 import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
 
 /** The outcome of appending one partition's records, as the Produce response reports it. */
@@ -113,7 +112,6 @@ export class Partition {
   private leaderEpochStartOffset = 0;
   /** The tail of the append queue; undefined while no append waits. */
   private appendTail: Promise<void> | undefined;
-  private producers: ProducerStateTable | undefined;
   /** Fetches waiting for data on this partition. */
   private readonly waiters = new Set<() => void>();
   private readonly followers = new Map<number, FollowerState>();
@@ -215,8 +213,6 @@ export class Partition {
   private makeFollower(): void {
     this.followers.clear();
     this.failDelayedProduces(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    // Rebuilt from the log if this replica leads again: the leader's appends change it meanwhile.
-    this.producers = undefined;
     try {
       truncateOnBecomingFollower(this.log);
     } catch (err) {
@@ -460,18 +456,12 @@ export class Partition {
       return failure(ErrorCode.INVALID_RECORD, null);
     }
     if (this.currentRole !== 'leader') return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
-    let producers: ProducerStateTable | undefined;
-    let check: SequenceCheck | undefined;
     if (header.producerId >= 0) {
-      try {
-        producers = this.producerState();
-      } catch (err) {
-        // Rebuilding reads the log: a read error has taken its directory offline.
-        return this.storageFailure('Append', req, err);
-      }
-      check = producers.check(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta);
+      // Producer state lives in the log (storage's ProducerStateManager); the log updates it on append.
+      const check = log.producerState.checkAppend(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta, header.isTransactional);
       if (check.kind === 'duplicate') {
-        return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.baseOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset, recordErrors: [] };
+        // Kafka answers a duplicate with the original offsets and the batch's timestamp as log_append_time.
+        return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.firstOffset, logAppendTimeMs: check.timestamp, logStartOffset: log.logStartOffset, recordErrors: [] };
       }
       if (check.kind === 'error') return failure(check.errorCode, check.message, [], log.logStartOffset);
     }
@@ -485,7 +475,6 @@ export class Partition {
     } catch (err) {
       return this.storageFailure('Append', req, err);
     }
-    producers?.record(header.producerId, header.producerEpoch, header.baseSequence, header.baseSequence + header.lastOffsetDelta, appended.baseOffset, appended.lastOffset);
     this.appended();
     return {
       errorCode: ErrorCode.NONE,
@@ -599,12 +588,6 @@ export class Partition {
     }
     logger.error(`${what} failed`, { topic: req.topic, partition: req.partition, err });
     return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'The broker could not write to its log directory', [], -1);
-  }
-
-  /** Producer state, rebuilt from the log when first needed (see producer-state.ts). */
-  private producerState(): ProducerStateTable {
-    this.producers ??= ProducerStateTable.rebuild(this.log);
-    return this.producers;
   }
 
   // ------------------------------------------------------------------ fetch waiters
