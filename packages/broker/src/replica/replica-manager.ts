@@ -20,6 +20,8 @@ import {
   assertAtMost,
   setMaxTimestamp,
   validateBatchSync,
+  encodeControlBatch,
+  ControlRecordType,
   type BatchValidation,
   type BatchValidationOptions,
 } from '@tributary/protocol';
@@ -425,6 +427,40 @@ export class ReplicaManager {
   }
 
   /**
+   * Appends a transaction marker (COMMIT or ABORT control batch) for `producerId` as leader,
+   * for the transaction coordinator (transaction/marker-writer.ts) and WriteTxnMarkers.
+   * Resolves to an error code: NONE once the marker is written (and flushed when the topic
+   * asks for durable acks), NOT_LEADER_OR_FOLLOWER / UNKNOWN_TOPIC_OR_PARTITION /
+   * KAFKA_STORAGE_ERROR otherwise. Markers go into the partition's append queue behind any
+   * produce still being validated, so a marker never overtakes the transaction's data.
+   */
+  appendTxnMarker(topic: string, partition: number, producerId: number, producerEpoch: number, coordinatorEpoch: number, commit: boolean): Promise<number> {
+    const view = this.partition(topic, partition);
+    if ('errorCode' in view) return Promise.resolve(view.errorCode);
+    const { log } = view;
+    const batch = encodeControlBatch({ type: commit ? ControlRecordType.COMMIT : ControlRecordType.ABORT, producerId, producerEpoch, coordinatorEpoch });
+    const previous = this.appendTails.get(log) ?? Promise.resolve();
+    const write = previous.then(() => {
+      try {
+        log.append(batch, { leaderEpoch: view.state.leaderEpoch });
+      } catch (err) {
+        return failureCode(this.storageFailure('Append', { topic, partition, records: batch, acks: -1, produceVersion: 0, nowMs: Date.now() }, log, err));
+      }
+      this.appended(log);
+      return ErrorCode.NONE;
+    });
+    const tail = write.then(() => undefined);
+    this.appendTails.set(log, tail);
+    void tail.then(() => {
+      if (this.appendTails.get(log) === tail) this.appendTails.delete(log);
+    });
+    return write.then((code) => {
+      if (code !== ErrorCode.NONE || !log.config.flushDurableAcks) return code;
+      return log.waitForFlush(log.logEndOffset).then(() => ErrorCode.NONE, () => ErrorCode.KAFKA_STORAGE_ERROR);
+    });
+  }
+
+  /**
    * acks=all in durable mode: the answer waits for fdatasync. (The ISR was checked before
    * the append; Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND needs an ISR that shrinks while
    * the request waits, which a single node's cannot.)
@@ -533,6 +569,10 @@ export class ReplicaManager {
     for (const [, set] of this.waiters) for (const wake of set) wake();
     this.waiters.clear();
   }
+}
+
+function failureCode(r: PartitionAppendResult): number {
+  return r.errorCode;
 }
 
 /** By topic id: a topic deleted and created again under its name is another topic. */
