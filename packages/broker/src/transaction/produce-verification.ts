@@ -1,0 +1,56 @@
+/**
+ * KIP-890 part 1, server-side defence against hanging transactions: before a partition
+ * leader appends a transactional batch it checks with the transaction coordinator that the
+ * partition is in the producer's ongoing transaction (Kafka 3.6+'s
+ * transaction.partition.verification.enable, default true; there the leader sends
+ * AddPartitionsToTxn verify_only, here the coordinator is asked in-process). A batch that
+ * arrives after its transaction ended (a late retry, or a client that skipped
+ * AddPartitionsToTxn) would otherwise start a transaction nobody ends and hold the last
+ * stable offset back forever.
+ *
+ * Answers, as Kafka converts the coordinator's for a Produce response: partitions not in the
+ * transaction get INVALID_TXN_STATE; a stale epoch INVALID_PRODUCER_EPOCH; a coordinator that
+ * cannot answer now (loading, moving, busy) NOT_ENOUGH_REPLICAS, which producers retry.
+ */
+import { BatchLayout, CURRENT_MAGIC, ErrorCode, readBatchHeader, type ProduceRequest } from '@tributary/protocol';
+import type { TransactionCoordinator } from './transaction-coordinator.js';
+
+/** Bytes of a v2 batch header; shorter data is left for the append path to refuse. */
+const BATCH_HEADER_BYTES = BatchLayout.HEADER_SIZE;
+
+function produceError(code: number): number {
+  switch (code) {
+    case ErrorCode.PRODUCER_FENCED:
+      return ErrorCode.INVALID_PRODUCER_EPOCH;
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+    case ErrorCode.COORDINATOR_NOT_AVAILABLE:
+    case ErrorCode.NOT_COORDINATOR:
+    case ErrorCode.CONCURRENT_TRANSACTIONS:
+      return ErrorCode.NOT_ENOUGH_REPLICAS;
+    default:
+      return code;
+  }
+}
+
+/**
+ * Error codes for the partitions of a transactional produce that may not be appended, by
+ * `topic\0partition`; null when every partition may go on.
+ */
+export function verifyTransactionalProduce(coordinator: TransactionCoordinator, req: ProduceRequest): Map<string, number> | null {
+  const transactionalId = req.transactionalId;
+  if (transactionalId === null || transactionalId === undefined) return null;
+  let refused: Map<string, number> | null = null;
+  for (const topic of req.topicData) {
+    for (const p of topic.partitionData) {
+      const records = p.records;
+      if (records === null || records.length < BATCH_HEADER_BYTES || records[BatchLayout.MAGIC] !== CURRENT_MAGIC) continue;
+      const header = readBatchHeader(records, 0);
+      if (!header.isTransactional) continue;
+      const r = coordinator.verifyPartitions(transactionalId, header.producerId, header.producerEpoch, [{ topic: topic.name, partition: p.index }]);
+      const code = 'error' in r ? r.error : r.perPartition[0]!;
+      if (code === ErrorCode.NONE) continue;
+      (refused ??= new Map()).set(`${topic.name}\u0000${p.index}`, produceError(code));
+    }
+  }
+  return refused;
+}
