@@ -188,7 +188,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     });
     const producerIds = new ProducerIdManager(logDir);
     const txnMarkers = new LocalTxnMarkerWriter(replicaManager, groupCoordinator);
-    const txnCoordinator = createTransactionCoordinator({ config, replicaManager, logManager, producerIds, markers: txnMarkers, nodeId, topic: TRANSACTION_STATE, logger: logger.child({ component: 'transaction-coordinator' }) });
+    const txnCoordinator = createTransactionCoordinator({ config, replicaManager, logManager, producerIds, markers: txnMarkers, nodeId, topic: TRANSACTION_STATE, logger: logger.child({ component: 'transaction-coordinator' }),
+      topicExists: () => metadata.topic(TRANSACTION_STATE) !== undefined,
+      createTopic: async () => {
+        await topicManager.ensureInternalTopic(TRANSACTION_STATE);
+      },
+    });
     const services: BrokerServices = {
       nodeId,
       clusterId: meta.clusterId,
@@ -215,8 +220,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     await groupCoordinator.startup();
     closeables.push(async () => groupCoordinator.shutdown());
     // After the group coordinator: completing a transaction found half-ended materializes its
-    // offsets in the groups loaded above.
-    await topicManager.ensureInternalTopic(TRANSACTION_STATE);
+    // offsets in the groups loaded above. `__transaction_state` is created on first use.
     await txnCoordinator.startup();
     closeables.push(async () => txnCoordinator.shutdown());
 

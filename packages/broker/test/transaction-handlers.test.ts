@@ -45,6 +45,8 @@ async function produceTxn(client: RawClient, transactionalId: string, topic: str
 }
 
 async function init(client: RawClient, transactionalId: string, timeoutMs = 60_000): Promise<{ producerId: number; producerEpoch: number }> {
+  // As clients do: find the coordinator first (the first lookup creates __transaction_state).
+  assert.equal((await client.request('FindCoordinator', 3, { key: transactionalId, keyType: 1 })).errorCode, ErrorCode.NONE);
   for (;;) {
     const r = await client.request('InitProducerId', 4, { transactionalId, transactionTimeoutMs: timeoutMs, producerId: -1, producerEpoch: -1 });
     if (r.errorCode === ErrorCode.CONCURRENT_TRANSACTIONS) {
@@ -76,8 +78,12 @@ async function waitState(client: RawClient, transactionalId: string, state: stri
   }
 }
 
-test('FindCoordinator(TRANSACTION) finds this broker; an empty id is INVALID_REQUEST', async (t) => {
+test('FindCoordinator(TRANSACTION) creates __transaction_state on first use and finds this broker; an empty id is INVALID_REQUEST', async (t) => {
   const { broker, client } = await startBrokerWithClient(t, 'txn-find');
+  assert.equal(broker.services.metadata.topic('__transaction_state'), undefined);
+  // Before any lookup, the coordinator is not there yet (clients look it up first).
+  const early = await client.request('InitProducerId', 4, { transactionalId: 'tx', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
+  assert.equal(early.errorCode, ErrorCode.NOT_COORDINATOR);
   const v2 = await client.request('FindCoordinator', 2, { key: 'tx', keyType: 1 });
   assert.deepEqual([v2.errorCode, v2.nodeId, v2.port], [ErrorCode.NONE, broker.nodeId, broker.port]);
   const v4 = await client.request('FindCoordinator', 4, { keyType: 1, coordinatorKeys: ['tx', ''] });

@@ -8,7 +8,8 @@
  *   listener the request came in on.
  * - Key type 1 (transaction): the leader of the id's `__transaction_state` partition
  *   (abs(hash(id)) % transaction.state.log.num.partitions); an empty id is INVALID_REQUEST;
- *   COORDINATOR_NOT_AVAILABLE when the partition has no leader here.
+ *   COORDINATOR_NOT_AVAILABLE when the partition has no leader here. The first such lookup
+ *   creates the topic, as in Kafka.
  * - Key type 2 (share, KIP-932): INVALID_REQUEST below v6; from v6 COORDINATOR_NOT_AVAILABLE,
  *   which is Kafka 3.9's answer too (its share coordinator is not built either).
  * - Any other key type: INVALID_REQUEST.
@@ -17,7 +18,9 @@
  *
  * Deliberate differences from Kafka:
  * - `__consumer_offsets` exists from start-up, so the first group lookup already succeeds;
- *   Kafka answers COORDINATOR_NOT_AVAILABLE while it auto-creates the topic.
+ *   Kafka answers COORDINATOR_NOT_AVAILABLE while it auto-creates the topic. The first
+ *   transaction lookup waits for `__transaction_state` to be created and loaded and then
+ *   answers, where Kafka answers COORDINATOR_NOT_AVAILABLE and lets the client retry.
  */
 import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
 import { coordinatorNode } from '../group/handler-support.js';
@@ -62,8 +65,16 @@ export const findCoordinatorHandler: Handler<'FindCoordinator'> = {
   minVersion: 0,
   maxVersion: 6,
 
-  handle(req, ctx) {
+  async handle(req, ctx) {
     const keyType = req.keyType ?? KEY_TYPE_GROUP;
+    if (keyType === KEY_TYPE_TRANSACTION) {
+      // The first lookup creates `__transaction_state` (Kafka does too) and waits for it.
+      try {
+        await ctx.broker.txnCoordinator.ensureTopic();
+      } catch (err) {
+        ctx.logger.warn('Creating __transaction_state failed', { err });
+      }
+    }
     if (ctx.header.apiVersion >= 4) {
       return { throttleTimeMs: 0, coordinators: (req.coordinatorKeys ?? []).map((k) => lookup(ctx, keyType, k)) };
     }

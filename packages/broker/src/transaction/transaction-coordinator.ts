@@ -59,8 +59,11 @@ export interface TxnCoordinatorDeps {
   readonly log: CoordinatorLog;
   readonly markers: TxnMarkerWriter;
   readonly nextProducerId: () => Promise<number>;
-  /** Partitions of `__transaction_state` this broker leads. */
+  /** Partitions of `__transaction_state` this broker leads ([] while the topic does not exist). */
   readonly ownedPartitions: () => number[];
+  /** Whether `__transaction_state` exists, and creating it (Kafka creates it on first use). */
+  readonly topicExists: () => boolean;
+  readonly createTopic: () => Promise<void>;
   /** The leader epoch of a `__transaction_state` partition: Kafka's coordinator epoch. */
   readonly coordinatorEpoch: (partition: number) => number;
   readonly logger: Logger;
@@ -102,6 +105,8 @@ export class TransactionCoordinator {
   private readonly completions = new Set<Promise<void>>();
   private active = false;
   private closed = false;
+  /** Creating and loading `__transaction_state` on first use; undefined until asked. */
+  private topicReady: Promise<void> | undefined;
 
   constructor(deps: TxnCoordinatorDeps) {
     this.deps = deps;
@@ -118,9 +123,17 @@ export class TransactionCoordinator {
     return (javaStringHashCode(transactionalId) & 0x7fffffff) % this.config.numPartitions;
   }
 
+  /**
+   * Loads the partitions of `__transaction_state` if the topic exists; otherwise it is created
+   * by the first FindCoordinator for a transaction (ensureTopic), as Kafka does, so a broker
+   * whose clients never use transactions has no such topic.
+   */
   async startup(): Promise<void> {
     this.active = true;
-    for (const p of this.deps.ownedPartitions()) await this.loadPartition(p);
+    if (this.deps.topicExists()) {
+      for (const p of this.deps.ownedPartitions()) await this.loadPartition(p);
+      this.topicReady = Promise.resolve();
+    }
     this.timers.push(setInterval(() => this.abortTimedOutTransactions(), this.config.abortTimedOutIntervalMs).unref());
     this.timers.push(setInterval(() => void this.removeExpiredTransactionalIds(), this.config.removeExpiredIntervalMs).unref());
   }
@@ -152,6 +165,21 @@ export class TransactionCoordinator {
       if (this.partitionFor(m.transactionalId) !== partition) continue;
       if (m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort) this.track(this.completeTransaction(m));
     }
+  }
+
+  /** Creates `__transaction_state` if needed and loads its partitions; resolves when they are served. */
+  ensureTopic(): Promise<void> {
+    if (this.topicReady !== undefined) return this.topicReady;
+    const ready = (async () => {
+      await this.deps.createTopic();
+      for (const p of this.deps.ownedPartitions()) if (!this.partitions.has(p)) await this.loadPartition(p);
+    })();
+    this.topicReady = ready;
+    // A failed creation is tried again by the next lookup.
+    ready.catch(() => {
+      if (this.topicReady === ready) this.topicReady = undefined;
+    });
+    return ready;
   }
 
   shutdown(): void {

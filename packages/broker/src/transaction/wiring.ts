@@ -21,6 +21,8 @@ export interface TransactionCoordinatorWiring {
   readonly nodeId: number;
   readonly topic: string;
   readonly logger: Logger;
+  readonly topicExists: () => boolean;
+  readonly createTopic: () => Promise<void>;
 }
 
 export function createTransactionCoordinator(w: TransactionCoordinatorWiring): TransactionCoordinator {
@@ -46,6 +48,8 @@ export function createTransactionCoordinator(w: TransactionCoordinatorWiring): T
       const view = w.replicaManager.partition(w.topic, partition);
       return 'errorCode' in view ? -1 : view.state.leaderEpoch;
     },
+    topicExists: w.topicExists,
+    createTopic: w.createTopic,
     logger: w.logger,
   });
 }
