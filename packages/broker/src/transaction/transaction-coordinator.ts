@@ -385,9 +385,15 @@ export class TransactionCoordinator {
       case TxnState.Ongoing:
         break;
       case TxnState.CompleteCommit:
-        return commit ? ok() : fail(ErrorCode.INVALID_TXN_STATE);
       case TxnState.CompleteAbort:
-        return commit ? fail(ErrorCode.INVALID_TXN_STATE) : ok();
+        // v2: the epoch was bumped by the last EndTxn, so one with the current epoch is a new
+        // request, not a retry; an abort of nothing is allowed (KIP-890), a commit is not.
+        if (transactionVersion2) {
+          if (commit) return fail(ErrorCode.INVALID_TXN_STATE);
+          break;
+        }
+        // v1: a retry of the EndTxn that completed it gets NONE, the other result is invalid.
+        return commit === (m.state === TxnState.CompleteCommit) ? ok() : fail(ErrorCode.INVALID_TXN_STATE);
       case TxnState.PrepareCommit:
         return fail(commit ? ErrorCode.CONCURRENT_TRANSACTIONS : ErrorCode.INVALID_TXN_STATE);
       case TxnState.PrepareAbort:
