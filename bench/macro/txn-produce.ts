@@ -10,8 +10,9 @@
 // requests in flight (what an idempotent producer may have). The transactional mode adds
 // what a Java producer does per transaction: AddPartitionsToTxn before the first send
 // (retried after 20 ms on CONCURRENT_TRANSACTIONS, the Java client's backoff), sends for
-// 100 ms, waits for them, then EndTxn(commit). Modes alternate for `rounds` rounds so drift
-// of the shared machine hits both; the table reports each round and the medians.
+// 100 ms, waits for them, then EndTxn(commit). Each round runs both modes, in alternating
+// order, so drift of the shared machine hits both; the table reports each round and the
+// medians.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
@@ -144,7 +145,7 @@ async function idempotent(client: Client, seconds: number): Promise<number> {
 }
 
 let txnCounter = 0;
-async function transactional(client: Client, seconds: number): Promise<{ records: number; transactions: number; concurrentRetries: number }> {
+async function transactional(client: Client, seconds: number): Promise<{ records: number; transactions: number; concurrentRetries: number; overheadMs: number }> {
   const transactionalId = `bench-txn-${txnCounter++}`;
   const found = await client.request('FindCoordinator', 3, { key: transactionalId, keyType: 1 });
   if (found.errorCode !== ErrorCode.NONE) throw new Error(`FindCoordinator: ${found.errorCode}`);
@@ -155,7 +156,10 @@ async function transactional(client: Client, seconds: number): Promise<{ records
   let total = 0;
   let transactions = 0;
   let concurrentRetries = 0;
+  // Time outside the 100 ms of sending: AddPartitionsToTxn, draining, EndTxn.
+  let overheadMs = 0;
   while (performance.now() < end) {
+    const started = performance.now();
     for (;;) {
       const add = await client.request('AddPartitionsToTxn', 3, { v3AndBelowTransactionalId: transactionalId, v3AndBelowProducerId: p.producerId, v3AndBelowProducerEpoch: p.producerEpoch, v3AndBelowTopics: [{ name: TOPIC, partitions: Array.from({ length: PARTITIONS }, (_, i) => i) }] });
       const code = add.resultsByTopicV3AndBelow![0]!.resultsByPartition[0]!.partitionErrorCode;
@@ -164,13 +168,15 @@ async function transactional(client: Client, seconds: number): Promise<{ records
       concurrentRetries++;
       await new Promise((r) => setTimeout(r, CONCURRENT_RETRY_MS));
     }
-    const txnEnd = Math.min(end, performance.now() + TRANSACTION_MS);
+    const sendFrom = performance.now();
+    const txnEnd = Math.min(end, sendFrom + TRANSACTION_MS);
     total += await sendWhile(client, p, () => performance.now() < txnEnd);
     const ended = await client.request('EndTxn', 3, { transactionalId, producerId: p.producerId, producerEpoch: p.producerEpoch, committed: true });
     if (ended.errorCode !== ErrorCode.NONE) throw new Error(`EndTxn: ${ended.errorCode}`);
     transactions++;
+    overheadMs += performance.now() - started - (txnEnd - sendFrom);
   }
-  return { records: total, transactions, concurrentRetries };
+  return { records: total, transactions, concurrentRetries, overheadMs: overheadMs / Math.max(1, transactions) };
 }
 
 async function main(): Promise<void> {
@@ -191,21 +197,24 @@ async function main(): Promise<void> {
     // Warm-up: both paths once, briefly (JIT, the first transaction creates __transaction_state).
     await idempotent(client, 1);
     await transactional(client, 1);
-    const rows: { round: number; idem: number; txn: number; transactions: number; retries: number }[] = [];
+    const rows: { round: number; idem: number; txn: number; transactions: number; retries: number; overheadMs: number }[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      const idem = (await idempotent(client, SECONDS)) / SECONDS;
+      // Alternate which mode goes first, so that neither always follows the other.
+      let idem = 0;
+      if (round % 2 === 1) idem = (await idempotent(client, SECONDS)) / SECONDS;
       const t = await transactional(client, SECONDS);
-      rows.push({ round, idem, txn: t.records / SECONDS, transactions: t.transactions, retries: t.concurrentRetries });
+      if (round % 2 === 0) idem = (await idempotent(client, SECONDS)) / SECONDS;
+      rows.push({ round, idem, txn: t.records / SECONDS, transactions: t.transactions, retries: t.concurrentRetries, overheadMs: t.overheadMs });
     }
     client.close();
     const mib = (recordsPerSec: number) => ((recordsPerSec * RECORD_BYTES) / (1024 * 1024)).toFixed(1);
-    console.log(`| round | idempotent rec/s (MiB/s) | transactional rec/s (MiB/s) | ratio | transactions | CONCURRENT_TRANSACTIONS retries |`);
-    console.log(`|---|---|---|---|---|---|`);
-    for (const r of rows) console.log(`| ${r.round} | ${Math.round(r.idem)} (${mib(r.idem)}) | ${Math.round(r.txn)} (${mib(r.txn)}) | ${((100 * r.txn) / r.idem).toFixed(0)}% | ${r.transactions} | ${r.retries} |`);
+    console.log(`| round | idempotent rec/s (MiB/s) | transactional rec/s (MiB/s) | ratio | transactions | ms per transaction outside sending | CONCURRENT_TRANSACTIONS retries |`);
+    console.log(`|---|---|---|---|---|---|---|`);
+    for (const r of rows) console.log(`| ${r.round} | ${Math.round(r.idem)} (${mib(r.idem)}) | ${Math.round(r.txn)} (${mib(r.txn)}) | ${((100 * r.txn) / r.idem).toFixed(0)}% | ${r.transactions} | ${r.overheadMs.toFixed(1)} | ${r.retries} |`);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const mi = median(rows.map((r) => r.idem));
     const mt = median(rows.map((r) => r.txn));
-    console.log(`| median | ${Math.round(mi)} (${mib(mi)}) | ${Math.round(mt)} (${mib(mt)}) | ${((100 * mt) / mi).toFixed(0)}% | | |`);
+    console.log(`| median | ${Math.round(mi)} (${mib(mi)}) | ${Math.round(mt)} (${mib(mt)}) | ${((100 * mt) / mi).toFixed(0)}% | | | |`);
   } finally {
     child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
