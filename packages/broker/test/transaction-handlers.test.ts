@@ -239,3 +239,59 @@ test('transaction state survives a restart; a transaction left in PrepareCommit 
   const again = await init(client, 'tx-r');
   assert.deepEqual([again.producerId, again.producerEpoch], [p.producerId, p.producerEpoch + 1]);
 });
+
+async function committedOffset(client: RawClient, groupId: string, topic: string, requireStable = false): Promise<[number, number]> {
+  const r = await client.request('OffsetFetch', 7, { groupId, topics: [{ name: topic, partitionIndexes: [0] }], requireStable });
+  const p = r.topics![0]!.partitions[0]!;
+  return [p.errorCode, p.committedOffset];
+}
+
+test('TxnOffsetCommit: offsets pending until the marker (UNSTABLE_OFFSET_COMMIT with RequireStable), dropped on abort, and rebuilt from the markers after a restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-txn-offsets-'));
+  let { broker, client } = await startOn(dir);
+  await createTopic(client, 'in', {}, 1);
+  const p = await init(client, 'tx-o');
+  const addOffsets = async (epoch: number) => (await client.request('AddOffsetsToTxn', 3, { transactionalId: 'tx-o', producerId: p.producerId, producerEpoch: epoch, groupId: 'g' })).errorCode;
+  const commitOffset = async (offset: number) => (await client.request('TxnOffsetCommit', 3, {
+    transactionalId: 'tx-o', groupId: 'g', producerId: p.producerId, producerEpoch: p.producerEpoch, generationId: -1, memberId: '', groupInstanceId: null,
+    topics: [{ name: 'in', partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: 'm' }] }],
+  })).topics[0]!.partitions[0]!.errorCode;
+  const end = async (committed: boolean) => (await client.request('EndTxn', 3, { transactionalId: 'tx-o', producerId: p.producerId, producerEpoch: p.producerEpoch, committed })).errorCode;
+
+  // Without AddOffsetsToTxn the group's partition is not in the transaction.
+  assert.equal(await commitOffset(5), ErrorCode.INVALID_TXN_STATE);
+  assert.equal(await addOffsets(p.producerEpoch), ErrorCode.NONE);
+  assert.equal(await addOffsets(p.producerEpoch + 7), ErrorCode.PRODUCER_FENCED);
+  assert.equal(await commitOffset(10), ErrorCode.NONE);
+  assert.deepEqual(await committedOffset(client, 'g', 'in'), [ErrorCode.NONE, -1]);
+  assert.deepEqual(await committedOffset(client, 'g', 'in', true), [ErrorCode.UNSTABLE_OFFSET_COMMIT, -1]);
+  assert.equal(await end(true), ErrorCode.NONE);
+  await waitState(client, 'tx-o', 'CompleteCommit');
+  assert.deepEqual(await committedOffset(client, 'g', 'in', true), [ErrorCode.NONE, 10]);
+
+  assert.equal(await addOffsets(p.producerEpoch), ErrorCode.NONE);
+  assert.equal(await commitOffset(20), ErrorCode.NONE);
+  assert.equal(await end(false), ErrorCode.NONE);
+  await waitState(client, 'tx-o', 'CompleteAbort');
+  assert.deepEqual(await committedOffset(client, 'g', 'in'), [ErrorCode.NONE, 10]);
+
+  // A third transaction left open across the restart.
+  assert.equal(await addOffsets(p.producerEpoch), ErrorCode.NONE);
+  assert.equal(await commitOffset(30), ErrorCode.NONE);
+  client.close();
+  await broker.close();
+
+  ({ broker, client } = await startOn(dir));
+  t.after(async () => {
+    client.close();
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // The committed transaction's offset came back from its marker, the aborted one's did not,
+  // and the open one's is pending again.
+  assert.deepEqual(await committedOffset(client, 'g', 'in'), [ErrorCode.NONE, 10]);
+  assert.deepEqual(await committedOffset(client, 'g', 'in', true), [ErrorCode.UNSTABLE_OFFSET_COMMIT, -1]);
+  assert.equal(await end(true), ErrorCode.NONE);
+  await waitState(client, 'tx-o', 'CompleteCommit');
+  assert.deepEqual(await committedOffset(client, 'g', 'in', true), [ErrorCode.NONE, 30]);
+});
