@@ -161,3 +161,14 @@ test('the coordinator partition of an id is Kafka\'s abs(hashCode) % partitions'
   // Java: "my-txn".hashCode() = -1061187895; Kafka takes it & 0x7fffffff, then % 50.
   assert.equal(c.partitionFor('my-txn'), (-1061187895 & 0x7fffffff) % 50);
 });
+
+test('unloading a partition drops its ids (NOT_COORDINATOR); loading it again restores them from the log', async (t) => {
+  const h = harness();
+  const c = await started(h, t);
+  await c.initProducerId('tx', 30_000, null);
+  c.unloadPartition(0);
+  assert.equal(c.get('tx'), undefined);
+  assert.equal((await c.initProducerId('tx', 30_000, null)).errorCode, ErrorCode.NOT_COORDINATOR);
+  await c.loadPartition(0);
+  assert.deepEqual(await c.initProducerId('tx', 30_000, null), { errorCode: 0, producerId: 1000, producerEpoch: 1 });
+});

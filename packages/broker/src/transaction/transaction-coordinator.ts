@@ -167,6 +167,16 @@ export class TransactionCoordinator {
     }
   }
 
+  /**
+   * Stops coordinating one partition (its leadership moved): its ids are dropped from memory
+   * and their requests answered NOT_COORDINATOR; the new leader loads them from the log.
+   * Completions in flight stop at their next write, which the log refuses.
+   */
+  unloadPartition(partition: number): void {
+    this.partitions.delete(partition);
+    for (const [id] of this.txns) if (this.partitionFor(id) === partition) this.txns.delete(id);
+  }
+
   /** Creates `__transaction_state` if needed and loads its partitions; resolves when they are served. */
   ensureTopic(): Promise<void> {
     if (this.topicReady !== undefined) return this.topicReady;
