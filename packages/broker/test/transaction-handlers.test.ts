@@ -295,3 +295,18 @@ test('TxnOffsetCommit: offsets pending until the marker (UNSTABLE_OFFSET_COMMIT 
   await waitState(client, 'tx-o', 'CompleteCommit');
   assert.deepEqual(await committedOffset(client, 'g', 'in', true), [ErrorCode.NONE, 30]);
 });
+
+test('WriteTxnMarkers appends a marker per partition and answers each; markers on __consumer_offsets decide pending offsets', async (t) => {
+  const { client } = await startBrokerWithClient(t, 'txn-markers');
+  await createTopic(client, 'm', {}, 2);
+  const r = await client.request('WriteTxnMarkers', 1, { markers: [
+    { producerId: 77, producerEpoch: 3, transactionResult: true, coordinatorEpoch: 5, topics: [{ name: 'm', partitionIndexes: [0, 1] }, { name: 'nope', partitionIndexes: [0] }] },
+    { producerId: 78, producerEpoch: 0, transactionResult: false, coordinatorEpoch: 5, topics: [{ name: 'm', partitionIndexes: [1] }] },
+  ] });
+  assert.deepEqual(r.markers.map((m) => [m.producerId, m.topics.map((x) => [x.name, x.partitions.map((p) => [p.partitionIndex, p.errorCode])])]), [
+    [77, [['m', [[0, 0], [1, 0]]], ['nope', [[0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]]]],
+    [78, [['m', [[1, 0]]]]],
+  ]);
+  const p1 = await batchesOf(client, 'm', 1);
+  assert.deepEqual(p1.map((b) => [b.producerId, b.producerEpoch, b.controlType]), [[77, 3, ControlRecordType.COMMIT], [78, 0, ControlRecordType.ABORT]]);
+});
