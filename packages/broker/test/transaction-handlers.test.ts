@@ -138,6 +138,9 @@ test('KIP-890: a transactional batch for a partition outside the transaction is 
   assert.equal(await produceTxn(client, 'tx-v', 'v', 1, txnBatch(p.producerId, p.producerEpoch, 0, 'x')), ErrorCode.INVALID_TXN_STATE);
   assert.equal(await produceTxn(client, 'tx-v', 'v', 0, txnBatch(p.producerId, p.producerEpoch, 0, 'y')), ErrorCode.NONE);
   assert.deepEqual((await batchesOf(client, 'v', 1)).length, 0);
+  // A transactional batch without a transactional id in the request: the whole request fails.
+  const anonymous = await client.request('Produce', 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'v', partitionData: [{ index: 0, records: txnBatch(p.producerId, p.producerEpoch, 1, 'z') }] }] });
+  assert.equal(anonymous.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
   const r = await client.request('AddPartitionsToTxn', 4, { transactions: [
     { transactionalId: 'tx-v', producerId: p.producerId, producerEpoch: p.producerEpoch, verifyOnly: true, topics: [{ name: 'v', partitions: [0, 1] }] },
     { transactionalId: 'tx-v', producerId: p.producerId, producerEpoch: p.producerEpoch + 1, verifyOnly: true, topics: [{ name: 'v', partitions: [0] }] },

@@ -28,7 +28,9 @@
  *
  * - Transactional batches are verified with the transaction coordinator first (KIP-890,
  *   transaction/produce-verification.ts): a partition not in the producer's ongoing
- *   transaction gets INVALID_TXN_STATE and nothing is appended to it.
+ *   transaction gets INVALID_TXN_STATE and nothing is appended to it. A transactional batch
+ *   in a request without a transactional id fails the whole request with
+ *   TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka.
  */
 import {
   ApiKey,
@@ -42,7 +44,7 @@ import {
 import { CloseConnection, NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
 import type { PartitionAppendResult } from '../replica/replica-manager.js';
 import { appendLegacy } from './produce-legacy.js';
-import { verifyTransactionalProduce } from '../transaction/produce-verification.js';
+import { NO_TRANSACTIONAL_ID, verifyTransactionalProduce } from '../transaction/produce-verification.js';
 
 /** Produce v0-2 may carry message format v0/v1; v3 and later only v2 batches. */
 const LAST_LEGACY_VERSION = 2;
@@ -71,6 +73,7 @@ export const produceHandler: Handler<'Produce'> = {
     }
     // Transactional batches only for partitions in the producer's transaction (KIP-890).
     const refused = verifyTransactionalProduce(ctx.broker.txnCoordinator, req);
+    if (refused === NO_TRANSACTIONAL_ID) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     // Start every partition's append synchronously, in request order (see ReplicaManager).
     // Most complete at once; the response waits only if one of them has to.
     let waiting = false;

@@ -33,12 +33,17 @@ function produceError(code: number): number {
 }
 
 /**
+ * A transactional batch in a request without a transactional id: Kafka's KafkaApis refuses the
+ * whole request with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (no id to authorize).
+ */
+export const NO_TRANSACTIONAL_ID = Symbol('NO_TRANSACTIONAL_ID');
+
+/**
  * Error codes for the partitions of a transactional produce that may not be appended, by
  * `topic\0partition`; null when every partition may go on.
  */
-export function verifyTransactionalProduce(coordinator: TransactionCoordinator, req: ProduceRequest): Map<string, number> | null {
-  const transactionalId = req.transactionalId;
-  if (transactionalId === null || transactionalId === undefined) return null;
+export function verifyTransactionalProduce(coordinator: TransactionCoordinator, req: ProduceRequest): Map<string, number> | typeof NO_TRANSACTIONAL_ID | null {
+  const transactionalId = req.transactionalId ?? null;
   let refused: Map<string, number> | null = null;
   for (const topic of req.topicData) {
     for (const p of topic.partitionData) {
@@ -46,6 +51,7 @@ export function verifyTransactionalProduce(coordinator: TransactionCoordinator, 
       if (records === null || records.length < BATCH_HEADER_BYTES || records[BatchLayout.MAGIC] !== CURRENT_MAGIC) continue;
       const header = readBatchHeader(records, 0);
       if (!header.isTransactional) continue;
+      if (transactionalId === null) return NO_TRANSACTIONAL_ID;
       const r = coordinator.verifyPartitions(transactionalId, header.producerId, header.producerEpoch, [{ topic: topic.name, partition: p.index }]);
       const code = 'error' in r ? r.error : r.perPartition[0]!;
       if (code === ErrorCode.NONE) continue;
