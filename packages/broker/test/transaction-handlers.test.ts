@@ -136,6 +136,8 @@ test('KIP-890: a transactional batch for a partition outside the transaction is 
   assert.equal(await produceTxn(client, 'tx-v', 'v', 0, txnBatch(p.producerId, p.producerEpoch, 0, 'x')), ErrorCode.INVALID_TXN_STATE);
   assert.deepEqual(await addPartitions(client, 'tx-v', p, 'v', [0]), [0]);
   assert.equal(await produceTxn(client, 'tx-v', 'v', 1, txnBatch(p.producerId, p.producerEpoch, 0, 'x')), ErrorCode.INVALID_TXN_STATE);
+  const refused = await client.request('Produce', 9, { transactionalId: 'tx-v', acks: -1, timeoutMs: 5000, topicData: [{ name: 'v', partitionData: [{ index: 1, records: txnBatch(p.producerId, p.producerEpoch, 0, 'x') }] }] });
+  assert.equal(refused.responses[0]!.partitionResponses[0]!.errorMessage, 'Partition was not added to the transaction');
   assert.equal(await produceTxn(client, 'tx-v', 'v', 0, txnBatch(p.producerId, p.producerEpoch, 0, 'y')), ErrorCode.NONE);
   assert.deepEqual((await batchesOf(client, 'v', 1)).length, 0);
   // A transactional batch without a transactional id in the request: the whole request fails.

@@ -168,8 +168,8 @@ function finish(req: ProduceRequest, results: PartitionAppendResult[][], ctx: Re
   return { responses, throttleTimeMs: 0 };
 }
 
-function refusedAppend(errorCode: number): PartitionAppendResult {
-  return { errorCode, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
+function refusedAppend(refusal: { errorCode: number; errorMessage: string | null }): PartitionAppendResult {
+  return { errorCode: refusal.errorCode, errorMessage: refusal.errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
 }
 
 function errorResponse(req: ProduceRequest, errorCode: number, errorMessage: string | null = null): ProduceResponse {

@@ -18,17 +18,33 @@ import type { TransactionCoordinator } from './transaction-coordinator.js';
 /** Bytes of a v2 batch header; shorter data is left for the append path to refuse. */
 const BATCH_HEADER_BYTES = BatchLayout.HEADER_SIZE;
 
-function produceError(code: number): number {
+/** A refused partition: the code and (where Kafka sets one) the message of its Produce answer. */
+export interface ProduceRefusal {
+  readonly errorCode: number;
+  readonly errorMessage: string | null;
+}
+
+const ERROR_NAMES: Record<number, string> = {
+  [ErrorCode.COORDINATOR_LOAD_IN_PROGRESS]: 'COORDINATOR_LOAD_IN_PROGRESS',
+  [ErrorCode.COORDINATOR_NOT_AVAILABLE]: 'COORDINATOR_NOT_AVAILABLE',
+  [ErrorCode.NOT_COORDINATOR]: 'NOT_COORDINATOR',
+  [ErrorCode.CONCURRENT_TRANSACTIONS]: 'CONCURRENT_TRANSACTIONS',
+};
+
+/** Kafka's ReplicaManager / AddPartitionsToTxnManager translation, messages included. */
+function produceRefusal(code: number): ProduceRefusal {
   switch (code) {
     case ErrorCode.PRODUCER_FENCED:
-      return ErrorCode.INVALID_PRODUCER_EPOCH;
+      return { errorCode: ErrorCode.INVALID_PRODUCER_EPOCH, errorMessage: null };
+    case ErrorCode.INVALID_TXN_STATE:
+      return { errorCode: code, errorMessage: 'Partition was not added to the transaction' };
     case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
     case ErrorCode.COORDINATOR_NOT_AVAILABLE:
     case ErrorCode.NOT_COORDINATOR:
     case ErrorCode.CONCURRENT_TRANSACTIONS:
-      return ErrorCode.NOT_ENOUGH_REPLICAS;
+      return { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, errorMessage: `Unable to verify the partition has been added to the transaction. Underlying error: ${ERROR_NAMES[code]}` };
     default:
-      return code;
+      return { errorCode: code, errorMessage: null };
   }
 }
 
@@ -39,12 +55,12 @@ function produceError(code: number): number {
 export const NO_TRANSACTIONAL_ID = Symbol('NO_TRANSACTIONAL_ID');
 
 /**
- * Error codes for the partitions of a transactional produce that may not be appended, by
+ * Refusals for the partitions of a transactional produce that may not be appended, by
  * `topic\0partition`; null when every partition may go on.
  */
-export function verifyTransactionalProduce(coordinator: TransactionCoordinator, req: ProduceRequest): Map<string, number> | typeof NO_TRANSACTIONAL_ID | null {
+export function verifyTransactionalProduce(coordinator: TransactionCoordinator, req: ProduceRequest): Map<string, ProduceRefusal> | typeof NO_TRANSACTIONAL_ID | null {
   const transactionalId = req.transactionalId ?? null;
-  let refused: Map<string, number> | null = null;
+  let refused: Map<string, ProduceRefusal> | null = null;
   for (const topic of req.topicData) {
     for (const p of topic.partitionData) {
       const records = p.records;
@@ -55,7 +71,7 @@ export function verifyTransactionalProduce(coordinator: TransactionCoordinator, 
       const r = coordinator.verifyPartitions(transactionalId, header.producerId, header.producerEpoch, [{ topic: topic.name, partition: p.index }]);
       const code = 'error' in r ? r.error : r.perPartition[0]!;
       if (code === ErrorCode.NONE) continue;
-      (refused ??= new Map()).set(`${topic.name}\u0000${p.index}`, produceError(code));
+      (refused ??= new Map()).set(`${topic.name}\u0000${p.index}`, produceRefusal(code));
     }
   }
   return refused;
