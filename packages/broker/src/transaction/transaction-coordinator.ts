@@ -143,15 +143,21 @@ export class TransactionCoordinator {
     const epoch = this.deps.coordinatorEpoch(partition);
     const loaded = new Map<string, TxnMetadata | null>();
     let skipped = 0;
-    await this.log.replay(partition, (key, value) => {
-      try {
-        const r = decodeTxnRecord(key, value, epoch);
-        loaded.set(r.transactionalId, r.metadata);
-      } catch (error) {
-        skipped += 1;
-        this.logger.error('undecodable __transaction_state record; ignoring it', { partition, error });
-      }
-    });
+    try {
+      await this.log.replay(partition, (key, value) => {
+        try {
+          const r = decodeTxnRecord(key, value, epoch);
+          loaded.set(r.transactionalId, r.metadata);
+        } catch (error) {
+          skipped += 1;
+          this.logger.error('undecodable __transaction_state record; ignoring it', { partition, error });
+        }
+      });
+    } catch (error) {
+      // The log could not be read (its directory failed): not ours to serve.
+      this.partitions.delete(partition);
+      throw error;
+    }
     let count = 0;
     for (const [id, m] of loaded) {
       if (m === null) continue;
@@ -441,7 +447,9 @@ export class TransactionCoordinator {
     const next = this.copy(m, { state: TxnState.PrepareAbort });
     // An exhausted epoch cannot be bumped; the abort then happens under the current one and
     // the producer's next InitProducerId gets a new producer id.
-    if (!isEpochExhausted(m.producerEpoch)) Object.assign(next, { lastProducerEpoch: m.producerEpoch, producerEpoch: m.producerEpoch + 1 });
+    // Kafka's prepareFenceProducerEpoch forgets the previous epoch: the fenced producer cannot
+    // pass for a retry of an InitProducerId with it (KIP-360) and must start over.
+    if (!isEpochExhausted(m.producerEpoch)) Object.assign(next, { lastProducerEpoch: NO_PRODUCER_EPOCH, producerEpoch: m.producerEpoch + 1 });
     const error = await this.write(m, next);
     if (error === ErrorCode.NONE) this.track(this.completeTransaction(m));
     return error;
