@@ -1,11 +1,9 @@
 /**
- * The transaction coordinator (Kafka's TransactionCoordinator + TransactionStateManager).
- *
- * Each transactional id belongs to partition `abs(hash(id)) % transaction.state.log.num.partitions`
- * of `__transaction_state`; its state lives in memory and every change is written there first
- * (Kafka's record format, transaction-metadata.ts) and applied only once the append is durable.
- * While a change is being written the id has a pending state, and any other request for it is
- * answered CONCURRENT_TRANSACTIONS (retriable), as in Kafka.
+ * The transaction coordinator (Kafka's TransactionCoordinator): the transaction APIs' state
+ * machine over the state kept by transaction-state-manager.ts, which writes every change to
+ * `__transaction_state` before it is applied. While a change is being written the id has a
+ * pending state, and any other request for it is answered CONCURRENT_TRANSACTIONS
+ * (retriable), as in Kafka.
  *
  * Start-up replays the partitions this broker leads (the last record per id wins; a tombstone
  * removes it). Transactions found in PrepareCommit/PrepareAbort get their markers written and
@@ -23,19 +21,15 @@
 import { ErrorCode } from '@tributary/protocol';
 import type { Logger } from '../logger.js';
 import type { CoordinatorLog } from '../group/coordinator-log.js';
-import { javaStringHashCode } from '../group/partition-for.js';
+import { TransactionStateManager } from './transaction-state-manager.js';
 import type { TxnMarkerWriter } from './marker-writer.js';
 import {
-  copyPartitions,
-  decodeTxnRecord,
   hasPartition,
   isEpochExhausted,
   newTxnMetadata,
   NO_PRODUCER_EPOCH,
   partitionList,
-  tombstone,
   TxnState,
-  txnRecord,
   type TopicPartitionRef,
   type TxnMetadata,
 } from './transaction-metadata.js';
@@ -89,118 +83,66 @@ export interface EndTxnResult {
  */
 const MARKER_RETRY_DELAY_MS = 100;
 
-type PartitionStatus = 'loading' | 'owned';
-
 export class TransactionCoordinator {
   private readonly config: TxnCoordinatorConfig;
-  private readonly log: CoordinatorLog;
   private readonly markers: TxnMarkerWriter;
   private readonly deps: TxnCoordinatorDeps;
   private readonly logger: Logger;
   private readonly now: () => number;
-  private readonly txns = new Map<string, TxnMetadata>();
-  private readonly partitions = new Map<number, PartitionStatus>();
+  private readonly state: TransactionStateManager;
   private readonly timers: NodeJS.Timeout[] = [];
   /** Marker writes and completions in flight (awaited by shutdown and tests). */
   private readonly completions = new Set<Promise<void>>();
-  private active = false;
   private closed = false;
-  /** Creating and loading `__transaction_state` on first use; undefined until asked. */
-  private topicReady: Promise<void> | undefined;
 
   constructor(deps: TxnCoordinatorDeps) {
     this.deps = deps;
     this.config = deps.config;
-    this.log = deps.log;
     this.markers = deps.markers;
     this.logger = deps.logger;
     this.now = deps.now ?? Date.now;
+    this.state = new TransactionStateManager({
+      numPartitions: deps.config.numPartitions,
+      idExpirationMs: deps.config.idExpirationMs,
+      log: deps.log,
+      ownedPartitions: deps.ownedPartitions,
+      coordinatorEpoch: deps.coordinatorEpoch,
+      topicExists: deps.topicExists,
+      createTopic: deps.createTopic,
+      onPrepared: (m) => this.track(this.completeTransaction(m)),
+      logger: deps.logger,
+      now: this.now,
+    });
   }
 
   // ------------------------------------------------------------------ lifecycle
 
   partitionFor(transactionalId: string): number {
-    return (javaStringHashCode(transactionalId) & 0x7fffffff) % this.config.numPartitions;
+    return this.state.partitionFor(transactionalId);
   }
 
-  /**
-   * Loads the partitions of `__transaction_state` if the topic exists; otherwise it is created
-   * by the first FindCoordinator for a transaction (ensureTopic), as Kafka does, so a broker
-   * whose clients never use transactions has no such topic.
-   */
+  /** Loads `__transaction_state` (if it exists) and starts the timeout and expiry timers. */
   async startup(): Promise<void> {
-    this.active = true;
-    if (this.deps.topicExists()) {
-      for (const p of this.deps.ownedPartitions()) await this.loadPartition(p);
-      this.topicReady = Promise.resolve();
-    }
+    await this.state.startup();
     this.timers.push(setInterval(() => this.abortTimedOutTransactions(), this.config.abortTimedOutIntervalMs).unref());
     this.timers.push(setInterval(() => void this.removeExpiredTransactionalIds(), this.config.removeExpiredIntervalMs).unref());
   }
 
-  async loadPartition(partition: number): Promise<void> {
-    this.partitions.set(partition, 'loading');
-    const epoch = this.deps.coordinatorEpoch(partition);
-    const loaded = new Map<string, TxnMetadata | null>();
-    let skipped = 0;
-    try {
-      await this.log.replay(partition, (key, value) => {
-        try {
-          const r = decodeTxnRecord(key, value, epoch);
-          loaded.set(r.transactionalId, r.metadata);
-        } catch (error) {
-          skipped += 1;
-          this.logger.error('undecodable __transaction_state record; ignoring it', { partition, error });
-        }
-      });
-    } catch (error) {
-      // The log could not be read (its directory failed): not ours to serve.
-      this.partitions.delete(partition);
-      throw error;
-    }
-    let count = 0;
-    for (const [id, m] of loaded) {
-      if (m === null) continue;
-      this.txns.set(id, m);
-      count += 1;
-    }
-    this.partitions.set(partition, 'owned');
-    if (count > 0 || skipped > 0) this.logger.info('Loaded transaction metadata', { partition, transactionalIds: count, skipped });
-    // Transactions that were ending when the broker stopped: finish them now.
-    for (const m of this.txns.values()) {
-      if (this.partitionFor(m.transactionalId) !== partition) continue;
-      if (m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort) this.track(this.completeTransaction(m));
-    }
+  loadPartition(partition: number): Promise<void> {
+    return this.state.loadPartition(partition);
   }
 
-  /**
-   * Stops coordinating one partition (its leadership moved): its ids are dropped from memory
-   * and their requests answered NOT_COORDINATOR; the new leader loads them from the log.
-   * Completions in flight stop at their next write, which the log refuses.
-   */
   unloadPartition(partition: number): void {
-    this.partitions.delete(partition);
-    for (const [id] of this.txns) if (this.partitionFor(id) === partition) this.txns.delete(id);
+    this.state.unloadPartition(partition);
   }
 
-  /** Creates `__transaction_state` if needed and loads its partitions; resolves when they are served. */
   ensureTopic(): Promise<void> {
-    if (this.topicReady !== undefined) return this.topicReady;
-    const ready = (async () => {
-      await this.deps.createTopic();
-      for (const p of this.deps.ownedPartitions()) if (!this.partitions.has(p)) await this.loadPartition(p);
-    })();
-    this.topicReady = ready;
-    // A failed creation is tried again by the next lookup.
-    ready.catch(() => {
-      if (this.topicReady === ready) this.topicReady = undefined;
-    });
-    return ready;
+    return this.state.ensureTopic();
   }
 
   shutdown(): void {
     this.closed = true;
-    this.active = false;
+    this.state.active = false;
     for (const t of this.timers) clearInterval(t);
   }
 
@@ -214,50 +156,16 @@ export class TransactionCoordinator {
     this.completions.add(tracked);
   }
 
-  /** NONE, or why this broker cannot answer for the id now. */
   coordinatorStatus(transactionalId: string): number {
-    if (!this.active) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    const status = this.partitions.get(this.partitionFor(transactionalId));
-    if (status === 'loading') return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-    if (status === undefined) return ErrorCode.NOT_COORDINATOR;
-    return ErrorCode.NONE;
+    return this.state.coordinatorStatus(transactionalId);
   }
 
-  /** The transaction state of an id, for DescribeTransactions / ListTransactions. */
   get(transactionalId: string): TxnMetadata | undefined {
-    return this.txns.get(transactionalId);
+    return this.state.get(transactionalId);
   }
 
   all(): IterableIterator<TxnMetadata> {
-    return this.txns.values();
-  }
-
-  // ------------------------------------------------------------------ writes
-
-  /**
-   * Writes `next` (a copy of `m` with the target state) and applies it once durable. The
-   * caller has checked there is no pending state; the id holds `pendingState` meanwhile.
-   */
-  private async write(m: TxnMetadata, next: TxnMetadata): Promise<number> {
-    m.pendingState = next.state;
-    const partition = this.partitionFor(m.transactionalId);
-    const coordinatorEpoch = this.deps.coordinatorEpoch(partition);
-    try {
-      await this.log.append(partition, [txnRecord(next)]);
-    } catch (error) {
-      m.pendingState = null;
-      const code = appendErrorCode(error);
-      this.logger.warn('Writing transaction state failed', { transactionalId: m.transactionalId, errorCode: code, error });
-      return code;
-    }
-    // The id may have been removed (expiry) or replaced meanwhile; apply to the live object.
-    Object.assign(m, next, { pendingState: null, coordinatorEpoch });
-    if (!this.txns.has(m.transactionalId)) this.txns.set(m.transactionalId, m);
-    return ErrorCode.NONE;
-  }
-
-  private copy(m: TxnMetadata, changes: Partial<TxnMetadata>): TxnMetadata {
-    return { ...m, partitions: copyPartitions(m.partitions), pendingState: null, ...changes, txnLastUpdateTimestampMs: changes.txnLastUpdateTimestampMs ?? this.now() };
+    return this.state.all();
   }
 
   // ------------------------------------------------------------------ InitProducerId
@@ -272,14 +180,14 @@ export class TransactionCoordinator {
     if (txnTimeoutMs <= 0 || txnTimeoutMs > this.config.maxTimeoutMs) return fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT);
     const status = this.coordinatorStatus(transactionalId);
     if (status !== ErrorCode.NONE) return fail(status);
-    let m = this.txns.get(transactionalId);
+    let m = this.state.get(transactionalId);
     if (m === undefined) {
       const producerId = await this.deps.nextProducerId();
       // Another request may have created it while the id was being allocated.
-      m = this.txns.get(transactionalId);
+      m = this.state.get(transactionalId);
       if (m === undefined) {
-        m = newTxnMetadata(transactionalId, producerId, txnTimeoutMs, this.now(), this.deps.coordinatorEpoch(this.partitionFor(transactionalId)));
-        this.txns.set(transactionalId, m);
+        m = newTxnMetadata(transactionalId, producerId, txnTimeoutMs, this.state.now(), this.state.coordinatorEpoch(this.state.partitionFor(transactionalId)));
+        this.state.add(m);
       }
     }
     if (m.pendingState !== null) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
@@ -307,11 +215,11 @@ export class TransactionCoordinator {
     let next: TxnMetadata;
     if (isEpochExhausted(m.producerEpoch) && (expected === null || expected.producerEpoch === m.producerEpoch)) {
       const producerId = await this.deps.nextProducerId();
-      next = this.copy(m, { lastProducerId: m.producerId, producerId, lastProducerEpoch: expected !== null ? m.producerEpoch : NO_PRODUCER_EPOCH, producerEpoch: 0 });
+      next = this.state.copy(m, { lastProducerId: m.producerId, producerId, lastProducerEpoch: expected !== null ? m.producerEpoch : NO_PRODUCER_EPOCH, producerEpoch: 0 });
     } else if (expected === null) {
-      next = this.copy(m, { lastProducerEpoch: NO_PRODUCER_EPOCH, producerEpoch: m.producerEpoch + 1 });
+      next = this.state.copy(m, { lastProducerEpoch: NO_PRODUCER_EPOCH, producerEpoch: m.producerEpoch + 1 });
     } else if (m.producerEpoch === NO_PRODUCER_EPOCH || expected.producerEpoch === m.producerEpoch) {
-      next = this.copy(m, { lastProducerEpoch: m.producerEpoch, producerEpoch: m.producerEpoch + 1 });
+      next = this.state.copy(m, { lastProducerEpoch: m.producerEpoch, producerEpoch: m.producerEpoch + 1 });
     } else if (expected.producerEpoch === m.lastProducerEpoch) {
       // A retry of the bump whose answer was lost: the same answer again, no new bump.
       return { errorCode: ErrorCode.NONE, producerId: m.producerId, producerEpoch: m.producerEpoch };
@@ -319,7 +227,7 @@ export class TransactionCoordinator {
       return fail(ErrorCode.PRODUCER_FENCED);
     }
     Object.assign(next, { state: TxnState.Empty, txnTimeoutMs, partitions: new Map(), txnStartTimestampMs: -1, transactionVersion2: false });
-    const error = await this.write(m, next);
+    const error = await this.state.write(m, next);
     if (error !== ErrorCode.NONE) return fail(error);
     return { errorCode: ErrorCode.NONE, producerId: m.producerId, producerEpoch: m.producerEpoch };
   }
@@ -331,7 +239,7 @@ export class TransactionCoordinator {
     if (transactionalId === '') return { error: ErrorCode.INVALID_REQUEST };
     const status = this.coordinatorStatus(transactionalId);
     if (status !== ErrorCode.NONE) return { error: status };
-    const m = this.txns.get(transactionalId);
+    const m = this.state.get(transactionalId);
     if (m === undefined || m.state === TxnState.Dead) return { error: ErrorCode.INVALID_PRODUCER_ID_MAPPING };
     if (m.producerId !== producerId) return { error: ErrorCode.INVALID_PRODUCER_ID_MAPPING };
     if (m.producerEpoch !== producerEpoch) return { error: ErrorCode.PRODUCER_FENCED };
@@ -346,10 +254,10 @@ export class TransactionCoordinator {
     if (m.pendingState !== null) return ErrorCode.CONCURRENT_TRANSACTIONS;
     if (m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort || m.state === TxnState.PrepareEpochFence) return ErrorCode.CONCURRENT_TRANSACTIONS;
     if (m.state === TxnState.Ongoing && partitions.every((p) => hasPartition(m, p.topic, p.partition))) return ErrorCode.NONE;
-    const next = this.copy(m, {});
+    const next = this.state.copy(m, {});
     if (m.state !== TxnState.Ongoing) {
       next.partitions = new Map();
-      next.txnStartTimestampMs = this.now();
+      next.txnStartTimestampMs = this.state.now();
       next.transactionVersion2 = false;
     }
     next.state = TxnState.Ongoing;
@@ -358,7 +266,7 @@ export class TransactionCoordinator {
       if (set === undefined) next.partitions.set(p.topic, (set = new Set()));
       set.add(p.partition);
     }
-    return this.write(m, next);
+    return this.state.write(m, next);
   }
 
   /**
@@ -386,7 +294,7 @@ export class TransactionCoordinator {
     if (transactionalId === '') return fail(ErrorCode.INVALID_REQUEST);
     const status = this.coordinatorStatus(transactionalId);
     if (status !== ErrorCode.NONE) return fail(status);
-    const m = this.txns.get(transactionalId);
+    const m = this.state.get(transactionalId);
     if (m === undefined || m.state === TxnState.Dead) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     if (m.producerId !== producerId) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     const ok = (): EndTxnResult => ({ errorCode: ErrorCode.NONE, producerId: m.producerId, producerEpoch: m.producerEpoch });
@@ -430,9 +338,9 @@ export class TransactionCoordinator {
   /** Writes Prepare{Commit,Abort} (epoch bumped for v2) and starts the markers. */
   private async prepareEnd(m: TxnMetadata, commit: boolean, transactionVersion2: boolean): Promise<number> {
     const bump = transactionVersion2 && !isEpochExhausted(m.producerEpoch);
-    const next = this.copy(m, { state: commit ? TxnState.PrepareCommit : TxnState.PrepareAbort, transactionVersion2 });
+    const next = this.state.copy(m, { state: commit ? TxnState.PrepareCommit : TxnState.PrepareAbort, transactionVersion2 });
     if (bump) Object.assign(next, { lastProducerEpoch: m.producerEpoch, producerEpoch: m.producerEpoch + 1 });
-    const error = await this.write(m, next);
+    const error = await this.state.write(m, next);
     if (error === ErrorCode.NONE) this.track(this.completeTransaction(m));
     return error;
   }
@@ -444,13 +352,13 @@ export class TransactionCoordinator {
    */
   private async fenceAndAbort(m: TxnMetadata): Promise<number> {
     if (m.pendingState !== null || m.state !== TxnState.Ongoing) return ErrorCode.CONCURRENT_TRANSACTIONS;
-    const next = this.copy(m, { state: TxnState.PrepareAbort });
+    const next = this.state.copy(m, { state: TxnState.PrepareAbort });
     // An exhausted epoch cannot be bumped; the abort then happens under the current one and
     // the producer's next InitProducerId gets a new producer id.
     // Kafka's prepareFenceProducerEpoch forgets the previous epoch: the fenced producer cannot
     // pass for a retry of an InitProducerId with it (KIP-360) and must start over.
     if (!isEpochExhausted(m.producerEpoch)) Object.assign(next, { lastProducerEpoch: NO_PRODUCER_EPOCH, producerEpoch: m.producerEpoch + 1 });
-    const error = await this.write(m, next);
+    const error = await this.state.write(m, next);
     if (error === ErrorCode.NONE) this.track(this.completeTransaction(m));
     return error;
   }
@@ -481,9 +389,9 @@ export class TransactionCoordinator {
       if (m.pendingState === null) break;
       await new Promise((resolve) => setTimeout(resolve, MARKER_RETRY_DELAY_MS));
     }
-    const next = this.copy(m, { state: commit ? TxnState.CompleteCommit : TxnState.CompleteAbort, partitions: new Map() });
+    const next = this.state.copy(m, { state: commit ? TxnState.CompleteCommit : TxnState.CompleteAbort, partitions: new Map() });
     for (let attempt = 0; !this.closed; attempt++) {
-      const error = await this.write(m, next);
+      const error = await this.state.write(m, next);
       if (error === ErrorCode.NONE) return;
       // Until Complete* is written the id answers CONCURRENT_TRANSACTIONS; keep trying.
       await new Promise((resolve) => setTimeout(resolve, MARKER_RETRY_DELAY_MS));
@@ -494,12 +402,12 @@ export class TransactionCoordinator {
 
   /** Aborts every ongoing transaction older than its timeout; returns how many it started. */
   abortTimedOutTransactions(): number {
-    if (!this.active) return 0;
-    const now = this.now();
+    if (!this.state.active) return 0;
+    const now = this.state.now();
     let started = 0;
-    for (const m of this.txns.values()) {
+    for (const m of this.state.all()) {
       if (m.state !== TxnState.Ongoing || m.pendingState !== null) continue;
-      if (this.partitions.get(this.partitionFor(m.transactionalId)) !== 'owned') continue;
+      if (!this.state.isOwned(this.state.partitionFor(m.transactionalId))) continue;
       if (m.txnStartTimestampMs + m.txnTimeoutMs > now) continue;
       this.logger.info('Aborting a transaction that timed out', { transactionalId: m.transactionalId, producerId: m.producerId, producerEpoch: m.producerEpoch, timeoutMs: m.txnTimeoutMs });
       started += 1;
@@ -512,34 +420,8 @@ export class TransactionCoordinator {
     return started;
   }
 
-  /**
-   * Removes transactional ids unused for transactional.id.expiration.ms that are not in a
-   * transaction (Empty or Complete*), with a tombstone (Kafka's removeExpiredTransactionalIds).
-   */
-  async removeExpiredTransactionalIds(): Promise<number> {
-    if (!this.active) return 0;
-    const now = this.now();
-    let removed = 0;
-    for (const m of [...this.txns.values()]) {
-      if (m.pendingState !== null) continue;
-      if (m.state !== TxnState.Empty && m.state !== TxnState.CompleteCommit && m.state !== TxnState.CompleteAbort) continue;
-      if (m.txnLastUpdateTimestampMs + this.config.idExpirationMs > now) continue;
-      const partition = this.partitionFor(m.transactionalId);
-      if (this.partitions.get(partition) !== 'owned') continue;
-      m.pendingState = TxnState.Dead;
-      try {
-        await this.log.append(partition, [tombstone(m.transactionalId)]);
-        m.state = TxnState.Dead;
-        if (this.txns.get(m.transactionalId) === m) this.txns.delete(m.transactionalId);
-        removed += 1;
-      } catch (error) {
-        this.logger.warn('Writing a transactional id tombstone failed', { transactionalId: m.transactionalId, error });
-      } finally {
-        m.pendingState = null;
-      }
-    }
-    if (removed > 0) this.logger.info('Expired transactional ids', { count: removed });
-    return removed;
+  removeExpiredTransactionalIds(): Promise<number> {
+    return this.state.removeExpiredTransactionalIds();
   }
 }
 
@@ -550,25 +432,4 @@ export class TransactionCoordinator {
  */
 function isValidProducerId(m: TxnMetadata, expected: { producerId: number; producerEpoch: number }): boolean {
   return m.producerEpoch === NO_PRODUCER_EPOCH || expected.producerId === m.producerId || (expected.producerId === m.lastProducerId && isEpochExhausted(expected.producerEpoch));
-}
-
-/** Kafka's TransactionStateManager append-error mapping. */
-function appendErrorCode(error: unknown): number {
-  const code = (error as { errorCode?: unknown } | null)?.errorCode;
-  switch (code) {
-    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-    case ErrorCode.NOT_ENOUGH_REPLICAS:
-    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case ErrorCode.REQUEST_TIMED_OUT:
-      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
-    case ErrorCode.KAFKA_STORAGE_ERROR:
-      return ErrorCode.NOT_COORDINATOR;
-    case ErrorCode.MESSAGE_TOO_LARGE:
-    case ErrorCode.RECORD_LIST_TOO_LARGE:
-      return ErrorCode.UNKNOWN_SERVER_ERROR;
-    default:
-      // An I/O failure without a Kafka code: the client looks for the coordinator again.
-      return typeof code === 'number' ? code : ErrorCode.NOT_COORDINATOR;
-  }
 }
