@@ -12,7 +12,7 @@
  * transaction get INVALID_TXN_STATE; a stale epoch INVALID_PRODUCER_EPOCH; a coordinator that
  * cannot answer now (loading, moving, busy) NOT_ENOUGH_REPLICAS, which producers retry.
  */
-import { BatchLayout, CURRENT_MAGIC, ErrorCode, readBatchHeader, type ProduceRequest } from '@tributary/protocol';
+import { BatchAttributes, BatchLayout, CURRENT_MAGIC, ErrorCode, readBatchHeader, type ProduceRequest } from '@tributary/protocol';
 import type { TransactionCoordinator } from './transaction-coordinator.js';
 
 /** Bytes of a v2 batch header; shorter data is left for the append path to refuse. */
@@ -65,9 +65,10 @@ export function verifyTransactionalProduce(coordinator: TransactionCoordinator, 
     for (const p of topic.partitionData) {
       const records = p.records;
       if (records === null || records.length < BATCH_HEADER_BYTES || records[BatchLayout.MAGIC] !== CURRENT_MAGIC) continue;
-      const header = readBatchHeader(records, 0);
-      if (!header.isTransactional) continue;
+      // The hot path of every produce: one byte (the low byte of the attributes) decides.
+      if ((records[BatchLayout.ATTRIBUTES + 1]! & BatchAttributes.TRANSACTIONAL) === 0) continue;
       if (transactionalId === null) return NO_TRANSACTIONAL_ID;
+      const header = readBatchHeader(records, 0);
       const r = coordinator.verifyPartitions(transactionalId, header.producerId, header.producerEpoch, [{ topic: topic.name, partition: p.index }]);
       const code = 'error' in r ? r.error : r.perPartition[0]!;
       if (code === ErrorCode.NONE) continue;
