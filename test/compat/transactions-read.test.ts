@@ -1,7 +1,7 @@
 /**
  * read_committed (issue 17, data side): transactional batches and COMMIT/ABORT markers
  * written straight into a partition (the transaction coordinator is another branch's
- * work; markers go through replica/txn-markers.ts, the entry point it calls), then read by
+ * work; markers go through ReplicaManager.appendTxnMarker, the entry point it calls), then read by
  * a raw Fetch / ListOffsets and by confluent-kafka-python (librdkafka) with
  * isolation.level=read_committed and read_uncommitted.
  *
@@ -19,7 +19,6 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { encodeBatchSync } from '@tributary/protocol';
 import { createLogger, startBroker } from '@tributary/broker';
-import { appendTxnMarker } from '../../packages/broker/src/replica/txn-markers.js';
 import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
 import { TEST_BROKER_DEFAULTS, requirePythonModule, runPython, waitFor } from './kit.js';
 
@@ -74,15 +73,15 @@ test('read_committed hides aborted and open transactions; read_uncommitted sees 
     log.append(batch, { leaderEpoch: 0 });
     broker.services.replicaManager.appended(log);
   };
-  const marker = (producerId: number, commit: boolean) => {
-    const r = appendTxnMarker(broker.services.replicaManager, 'txn', 0, producerId, 0, 0, commit);
+  const marker = async (producerId: number, commit: boolean) => {
+    const r = await broker.services.replicaManager.appendTxnMarker('txn', 0, producerId, 0, 0, commit);
     assert.equal(r.errorCode, 0, r.errorMessage ?? '');
   };
   append(-1, 0, ['p0'], false);
   append(100, 0, ['a1', 'a2'], true);
   append(200, 0, ['b1'], true);
-  marker(100, false);
-  marker(200, true);
+  await marker(100, false);
+  await marker(200, true);
   append(300, 0, ['c1'], true);
   append(-1, 0, ['p1'], false);
   assert.equal(log.logEndOffset, 8);
@@ -90,8 +89,8 @@ test('read_committed hides aborted and open transactions; read_uncommitted sees 
   assert.equal(log.lastStableOffset, 6);
 
   // A zombie coordinator and a fenced producer epoch are refused.
-  assert.equal(appendTxnMarker(broker.services.replicaManager, 'txn', 0, 100, 0, -1, true).errorCode, 52 /* TRANSACTION_COORDINATOR_FENCED */);
-  assert.equal(appendTxnMarker(broker.services.replicaManager, 'missing', 0, 100, 0, 0, true).errorCode, 3 /* UNKNOWN_TOPIC_OR_PARTITION */);
+  assert.equal((await broker.services.replicaManager.appendTxnMarker('txn', 0, 100, 0, -1, true)).errorCode, 52 /* TRANSACTION_COORDINATOR_FENCED */);
+  assert.equal((await broker.services.replicaManager.appendTxnMarker('missing', 0, 100, 0, 0, true)).errorCode, 3 /* UNKNOWN_TOPIC_OR_PARTITION */);
 
   const fetch = (isolationLevel: number) => client.request('Fetch', 11, {
     replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel, sessionId: 0, sessionEpoch: -1,

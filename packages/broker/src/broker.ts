@@ -37,12 +37,15 @@ import { ReplicaManager } from './replica/replica-manager.js';
 import { startReplication } from './replica/replica-fetcher.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
 import { ProducerIdManager } from './transaction/producer-id-manager.js';
-import { ConsumerOffsetsLog, startGroupCoordinator } from './group/consumer-offsets-log.js';
+import { ConsumerOffsetsLog } from './group/consumer-offsets-log.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import { ControllerRunner } from './controller/controller-runner.js';
 import { Controller } from './controller/controller.js';
 import { controlledShutdown } from './controller/controlled-shutdown.js';
+import type { TransactionCoordinator } from './transaction/transaction-coordinator.js';
+import { LocalTxnMarkerWriter, type TxnMarkerWriter } from './transaction/marker-writer.js';
+import { createTransactionCoordinator } from './transaction/wiring.js';
 
 /** What handlers can use. Fields marked "lead" are filled in as those parts land. */
 export interface BrokerServices {
@@ -65,11 +68,15 @@ export interface BrokerServices {
   readonly groupCoordinator: GroupCoordinator;
   readonly fetchSessions: FetchSessionCache;
   readonly producerIds: ProducerIdManager;
+  readonly txnCoordinator: TransactionCoordinator;
+  /** Writes transaction markers (WriteTxnMarkers, and the coordinator's own markers). */
+  readonly txnMarkers: TxnMarkerWriter;
   /** Set when close() begins: long polls stop waiting. */
   closing: boolean;
 }
 
 const CONSUMER_OFFSETS = '__consumer_offsets';
+const TRANSACTION_STATE = '__transaction_state';
 
 export interface StartBrokerOptions {
   /** Data directory (log.dirs); created if missing. */
@@ -216,6 +223,14 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       },
       logger: logger.child({ component: 'group-coordinator' }),
     });
+    const producerIds = new ProducerIdManager(logDir);
+    const txnMarkers = new LocalTxnMarkerWriter(replicaManager, groupCoordinator);
+    const txnCoordinator = createTransactionCoordinator({ config, replicaManager, logManager, producerIds, markers: txnMarkers, nodeId, topic: TRANSACTION_STATE, logger: logger.child({ component: 'transaction-coordinator' }),
+      topicExists: () => metadata.topic(TRANSACTION_STATE) !== undefined,
+      createTopic: async () => {
+        await topicManager.ensureInternalTopic(TRANSACTION_STATE);
+      },
+    });
     const services: BrokerServices = {
       nodeId,
       clusterId: meta.clusterId,
@@ -231,7 +246,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       topicManager,
       groupCoordinator,
       fetchSessions: new FetchSessionCache(config.number('max.incremental.fetch.session.cache.slots')),
-      producerIds: new ProducerIdManager(logDir),
+      producerIds,
+      txnCoordinator,
+      txnMarkers,
       closing: false,
     };
     servicesRef.current = services;
@@ -260,6 +277,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       await groupCoordinator.startup();
     }
     closeables.push(async () => groupCoordinator.shutdown());
+    // After the group coordinator: completing a transaction found half-ended materializes its
+    // offsets in the groups loaded above. `__transaction_state` is created on first use.
+    await txnCoordinator.startup();
+    closeables.push(async () => txnCoordinator.shutdown());
 
     // --- handlers and listeners
     const extra = new Map((options.handlers ?? []).map((h) => [h.apiKey, h]));

@@ -25,18 +25,12 @@ function ctx(h: Harness, apiVersion: number): RequestContext {
   } as unknown as RequestContext;
 }
 
-test('FindCoordinator: v0-v3 single key, v4+ batched, transactions refused fatally, share per version', async () => {
+test('FindCoordinator: v0-v3 single key, v4+ batched, share per version', async () => {
   const h = await harness();
   assert.deepEqual(await findCoordinatorHandler.handle({ key: 'g', keyType: 0 }, ctx(h, 1)), { throttleTimeMs: 0, errorCode: 0, errorMessage: null, nodeId: 3, host: 'localhost', port: 9092 });
   const batched = (await findCoordinatorHandler.handle({ keyType: 0, coordinatorKeys: ['a', 'b'] }, ctx(h, 4))) as { coordinators: { key: string; nodeId: number }[] };
   assert.deepEqual(batched.coordinators.map((c) => [c.key, c.nodeId]), [['a', 3], ['b', 3]]);
-  const txn = (await findCoordinatorHandler.handle({ key: 't', keyType: 1 }, ctx(h, 2))) as { errorCode: number; nodeId: number };
-  // Non-retriable, with a message saying why: clients fail at once instead of retrying.
-  assert.equal(txn.errorCode, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-  assert.equal(txn.nodeId, -1);
-  assert.match((txn as unknown as { errorMessage: string }).errorMessage, /Transactions are not supported/);
-  const txnBatched = (await findCoordinatorHandler.handle({ keyType: 1, coordinatorKeys: ['t'] }, ctx(h, 6))) as { coordinators: { errorCode: number; nodeId: number }[] };
-  assert.deepEqual(txnBatched.coordinators.map((c) => [c.errorCode, c.nodeId]), [[ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1]]);
+  // Key type 1 (transaction) needs the transaction coordinator: transaction-handlers.test.ts.
   // Share groups (KIP-932): INVALID_REQUEST before v6, then Kafka 3.9's COORDINATOR_NOT_AVAILABLE.
   const share5 = (await findCoordinatorHandler.handle({ keyType: 2, coordinatorKeys: ['s'] }, ctx(h, 5))) as { coordinators: { errorCode: number }[] };
   assert.equal(share5.coordinators[0]!.errorCode, ErrorCode.INVALID_REQUEST);

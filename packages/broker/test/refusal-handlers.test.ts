@@ -1,6 +1,5 @@
 // Kafka's answers for what is not built yet, over a real socket: SaslHandshake and
-// SaslAuthenticate on a PLAINTEXT listener, FindCoordinator / InitProducerId for
-// transactions, and the newest versions (Fetch v17, FindCoordinator v6) being served.
+// SaslAuthenticate on a PLAINTEXT listener, and the newest versions (Fetch v17, FindCoordinator v6) being served.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode } from '@tributary/protocol';
@@ -21,19 +20,6 @@ test('SaslHandshake v0/v1 and SaslAuthenticate v0-v2 get ILLEGAL_SASL_STATE; the
   const versions = await client.request('ApiVersions', 3, { clientSoftwareName: 'test', clientSoftwareVersion: '1' });
   const range = (key: number) => versions.apiKeys.find((k) => k.apiKey === key);
   assert.deepEqual([range(17)?.maxVersion, range(36)?.maxVersion, range(1)?.maxVersion, range(10)?.maxVersion], [1, 2, 17, 6]);
-});
-
-test('transactions: FindCoordinator key type 1 and InitProducerId with a transactional id fail non-retriably', async (t) => {
-  const { client } = await startBrokerWithClient(t, 'txn');
-  const v2 = await client.request('FindCoordinator', 2, { key: 'tx', keyType: 1 });
-  assert.deepEqual([v2.errorCode, v2.nodeId, v2.host, v2.port], [ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1, '', -1]);
-  assert.match(v2.errorMessage!, /Transactions are not supported by this broker yet/);
-  const v6 = await client.request('FindCoordinator', 6, { keyType: 1, coordinatorKeys: ['tx'] });
-  assert.equal(v6.coordinators![0]!.errorCode, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-  const group = await client.request('FindCoordinator', 6, { keyType: 0, coordinatorKeys: ['g'] });
-  assert.equal(group.coordinators![0]!.errorCode, ErrorCode.NONE);
-  const init = await client.request('InitProducerId', 5, { transactionalId: 'tx', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
-  assert.deepEqual([init.errorCode, init.producerId], [ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, -1]);
 });
 
 test('Fetch v17 with a ReplicaDirectoryId is served like v16', async (t) => {

@@ -9,7 +9,7 @@
  * and the topic's flush.durable.acks), as Kafka's coordinator appends with acks=-1 and
  * origin COORDINATOR.
  */
-import { decodeBatchSync, encodeBatchSync, readBatchHeader } from '@tributary/protocol';
+import { ControlRecordType, decodeBatchSync, decodeControlRecordKey, encodeBatchSync, readBatchHeader } from '@tributary/protocol';
 import type { Log } from '@tributary/storage';
 import type { CoordinatorLog } from './coordinator-log.js';
 import type { ReplicaManager } from '../replica/replica-manager.js';
@@ -32,41 +32,64 @@ export class ConsumerOffsetsLog implements CoordinatorLog {
     return view.log;
   }
 
-  async append(partition: number, records: { key: Buffer; value: Buffer | null }[]): Promise<void> {
+  append(partition: number, records: { key: Buffer; value: Buffer | null }[]): Promise<void> {
+    return this.appendBatch(partition, records, null);
+  }
+
+  appendTransactional(partition: number, records: { key: Buffer; value: Buffer | null }[], producerId: number, producerEpoch: number): Promise<void> {
+    return this.appendBatch(partition, records, { producerId, producerEpoch });
+  }
+
+  private async appendBatch(partition: number, records: { key: Buffer; value: Buffer | null }[], producer: { producerId: number; producerEpoch: number } | null): Promise<void> {
     if (records.length === 0) return;
     const view = this.replicaManager.partition(this.topic, partition);
     if ('errorCode' in view) throw Object.assign(new Error(`${this.topic}-${partition} is not available here`), { errorCode: view.errorCode });
     const now = Date.now();
-    const batch = encodeBatchSync({ baseOffset: 0, timestamp: now, records: records.map((r) => ({ key: r.key, value: r.value, timestamp: now })) });
+    // A transactional batch carries no sequence: the coordinator, not the producer, writes it
+    // (Kafka's GroupMetadataManager builds it the same way, with NO_SEQUENCE).
+    const batch = encodeBatchSync({
+      baseOffset: 0,
+      timestamp: now,
+      ...(producer !== null ? { producerId: producer.producerId, producerEpoch: producer.producerEpoch, baseSequence: -1, transactional: true } : {}),
+      records: records.map((r) => ({ key: r.key, value: r.value, timestamp: now })),
+    });
     await view.partition.appendAsCoordinator(batch, this.commitTimeoutMs);
   }
 
-  async replay(partition: number, onRecord: (key: Buffer, value: Buffer | null) => void): Promise<void> {
+  async replay(partition: number, onRecord: (key: Buffer, value: Buffer | null) => void, onOpenTxnRecord?: (producerId: number, key: Buffer, value: Buffer | null) => void): Promise<void> {
     const log = this.log(partition);
+    // Records of transactions not yet ended, by producer id, in log order.
+    const open = new Map<number, { key: Buffer; value: Buffer | null }[]>();
     forEachLogBatch(log, log.logStartOffset, REPLAY_CHUNK_BYTES, (buf, at, size, readFrom) => {
-      if (readBatchHeader(buf, at).isControl) return;
+      const header = readBatchHeader(buf, at);
       const { records } = decodeBatchSync(buf.subarray(at, at + size));
+      if (header.isControl) {
+        const pending = open.get(header.producerId);
+        if (pending === undefined) return;
+        open.delete(header.producerId);
+        const marker = records[0];
+        if (marker === undefined) return;
+        let type: number;
+        try {
+          type = decodeControlRecordKey(marker.key).type;
+        } catch {
+          return;
+        }
+        if (type === ControlRecordType.COMMIT) for (const r of pending) onRecord(r.key, r.value);
+        return;
+      }
       for (const r of records) {
         if (r.offset < readFrom || r.key === null) continue;
-        onRecord(r.key, r.value);
+        if (header.isTransactional) {
+          let pending = open.get(header.producerId);
+          if (pending === undefined) open.set(header.producerId, (pending = []));
+          // Copied: a pending record outlives the read buffer it came from.
+          pending.push({ key: Buffer.from(r.key), value: r.value === null ? null : Buffer.from(r.value) });
+        } else {
+          onRecord(r.key, r.value);
+        }
       }
     });
+    if (onOpenTxnRecord !== undefined) for (const [producerId, pending] of open) for (const r of pending) onOpenTxnRecord(producerId, r.key, r.value);
   }
-}
-
-/**
- * Starts the group coordinator on the partitions of `__consumer_offsets` this broker leads
- * (all of them on a single node: the coordinator's own startup). In a cluster the other
- * partitions belong to their leaders' coordinators; moving coordination when leadership
- * moves (Kafka's onElection / onResignation) is not done yet.
- */
-export async function startGroupCoordinator(coordinator: GroupCoordinator, replicaManager: ReplicaManager, topic: string): Promise<void> {
-  const partitions = replicaManager.metadataTopic(topic)?.partitions ?? [];
-  const led = partitions.filter((p) => !('errorCode' in replicaManager.partition(topic, p.partition)));
-  if (led.length === partitions.length) {
-    await coordinator.startup();
-    return;
-  }
-  coordinator.activate();
-  for (const p of led) await coordinator.loadPartition(p.partition);
 }

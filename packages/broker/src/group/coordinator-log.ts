@@ -11,8 +11,11 @@
  * - Appends to one partition resolve in the order they were called, as a log's appends do.
  * - `replay` calls `onRecord` for every record of the partition from the log start offset to
  *   the log end, in offset order, with `value === null` for tombstones, then resolves.
- *   Control batches (transaction markers) are not passed on (no transactional offset commits
- *   yet).
+ *   Records of transactional batches (TxnOffsetCommit) are passed on when their COMMIT marker
+ *   is reached and dropped at an ABORT marker, as Kafka materializes them; those whose
+ *   transaction is still open at the log end go to `onOpenTxnRecord` with their producer id.
+ * - `appendTransactional` writes records in a transactional batch of the producer (Kafka writes
+ *   TxnOffsetCommit this way, so that the transaction's marker decides them).
  */
 export interface CoordinatorLogRecord {
   key: Buffer;
@@ -21,5 +24,6 @@ export interface CoordinatorLogRecord {
 
 export interface CoordinatorLog {
   append(partition: number, records: CoordinatorLogRecord[]): Promise<void>;
-  replay(partition: number, onRecord: (key: Buffer, value: Buffer | null) => void): Promise<void>;
+  replay(partition: number, onRecord: (key: Buffer, value: Buffer | null) => void, onOpenTxnRecord?: (producerId: number, key: Buffer, value: Buffer | null) => void): Promise<void>;
+  appendTransactional?(partition: number, records: CoordinatorLogRecord[], producerId: number, producerEpoch: number): Promise<void>;
 }

@@ -29,6 +29,7 @@ import {
   type PartitionErrors,
 } from './offset-manager.js';
 import { systemScheduler, type Scheduler } from './scheduler.js';
+import { TxnOffsets, type TxnOffsetCommitParams } from './txn-offsets.js';
 import { EMPTY_BYTES } from './member.js';
 
 export interface GroupCoordinatorOptions {
@@ -73,13 +74,15 @@ export class GroupCoordinator {
   private readonly store: GroupStore;
   private readonly membership: Membership;
   private readonly offsets: OffsetManager;
+  private readonly txnOffsets: TxnOffsets;
   private cancelExpiry: (() => void) | null = null;
 
   constructor(options: GroupCoordinatorOptions) {
     this.config = { ...defaultGroupCoordinatorConfig, ...options.config };
     this.store = new GroupStore(this.config, options.log, options.scheduler ?? systemScheduler, options.logger ?? silentLogger);
     this.membership = new Membership(this.store);
-    this.offsets = new OffsetManager(this.store, this.membership);
+    this.txnOffsets = new TxnOffsets(this.store, this.membership);
+    this.offsets = new OffsetManager(this.store, this.membership, (g, t, p) => this.txnOffsets.hasPending(g, t, p));
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -113,7 +116,9 @@ export class GroupCoordinator {
   async loadPartition(partition: number): Promise<LoadSummary> {
     this.store.setPartitionStatus(partition, 'loading');
     try {
-      const summary = await loadGroupsAndOffsets(this.store, this.membership, partition);
+      const summary = await loadGroupsAndOffsets(this.store, this.membership, partition, (producerId, groupId, topic, p, committed) =>
+        this.txnOffsets.addPending(producerId, { groupId, topic, partition: p, committed }),
+      );
       this.store.setPartitionStatus(partition, 'owned');
       this.store.logger.debug('Loaded __consumer_offsets partition', { ...summary });
       return summary;
@@ -181,6 +186,16 @@ export class GroupCoordinator {
 
   commitOffsets(p: OffsetCommitParams): Promise<PartitionErrors[]> {
     return this.offsets.commitOffsets(p);
+  }
+
+  /** TxnOffsetCommit: the offsets stay pending until the transaction's marker (txn-offsets.ts). */
+  commitTxnOffsets(p: TxnOffsetCommitParams): Promise<PartitionErrors[]> {
+    return this.txnOffsets.commit(p);
+  }
+
+  /** A transaction marker of `producerId` was written to `__consumer_offsets` partition `offsetsPartition`. */
+  completeTxnOffsets(offsetsPartition: number, producerId: number, commit: boolean): void {
+    this.txnOffsets.complete(offsetsPartition, producerId, commit);
   }
 
   fetchOffsets(groupId: string, topics: { name: string; partitionIndexes: number[] }[] | null, requireStable: boolean): OffsetFetchGroupResult {

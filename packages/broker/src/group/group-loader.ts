@@ -23,7 +23,10 @@ export interface LoadSummary {
   offsets: number;
 }
 
-export async function loadGroupsAndOffsets(store: GroupStore, membership: Membership, partition: number): Promise<LoadSummary> {
+/** An offset of a transaction whose marker is not in the log yet (TxnOffsetCommit). */
+export type OpenTxnOffsetHandler = (producerId: number, groupId: string, topic: string, partition: number, committed: CommittedOffset) => void;
+
+export async function loadGroupsAndOffsets(store: GroupStore, membership: Membership, partition: number, onOpenTxnOffset?: OpenTxnOffsetHandler): Promise<LoadSummary> {
   const offsets = new Map<string, Map<string, Map<number, CommittedOffset>>>();
   const groupValues = new Map<string, GroupMetadataValue>();
   let records = 0;
@@ -53,6 +56,13 @@ export async function loadGroupsAndOffsets(store: GroupStore, membership: Member
     } catch (error) {
       skipped += 1;
       store.logger.error('undecodable __consumer_offsets record; ignoring it', { partition, error });
+    }
+  }, (producerId, keyBytes, valueBytes) => {
+    try {
+      const record = decodeCoordinatorRecord(keyBytes, valueBytes);
+      if (record.type === 'offset' && record.value !== null) onOpenTxnOffset?.(producerId, record.group, record.topic, record.partition, { ...record.value, seq: store.nextSeq() });
+    } catch (error) {
+      store.logger.error('undecodable transactional __consumer_offsets record; ignoring it', { partition, error });
     }
   });
 

@@ -80,6 +80,8 @@ export class OffsetManager {
   constructor(
     private readonly store: GroupStore,
     private readonly membership: Membership,
+    /** Offsets of transactions not decided yet (txn-offsets.ts): unstable for RequireStable. */
+    private readonly hasPendingTxnOffset: (groupId: string, topic: string, partition: number) => boolean = () => false,
   ) {}
 
   // ---------------------------------------------------------------- OffsetCommit
@@ -192,7 +194,7 @@ export class OffsetManager {
       topics: wanted.map((t) => ({
         name: t.name,
         partitions: t.partitionIndexes.map((i) => {
-          if (requireStable && group.hasPendingOffsetCommit(t.name, i)) return noOffset(i, ErrorCode.UNSTABLE_OFFSET_COMMIT);
+          if (requireStable && (group.hasPendingOffsetCommit(t.name, i) || this.hasPendingTxnOffset(groupId, t.name, i))) return noOffset(i, ErrorCode.UNSTABLE_OFFSET_COMMIT);
           const c = group.offset(t.name, i);
           if (c === undefined) return noOffset(i);
           return { partitionIndex: i, committedOffset: c.offset, committedLeaderEpoch: c.leaderEpoch, metadata: c.metadata, errorCode: ErrorCode.NONE };

@@ -6,6 +6,10 @@
  * - Key type 0 (group): this broker, which coordinates every partition of
  *   `__consumer_offsets` in a single-node cluster; the address is the one advertised on the
  *   listener the request came in on.
+ * - Key type 1 (transaction): the leader of the id's `__transaction_state` partition
+ *   (abs(hash(id)) % transaction.state.log.num.partitions); an empty id is INVALID_REQUEST;
+ *   COORDINATOR_NOT_AVAILABLE when the partition has no leader here. The first such lookup
+ *   creates the topic, as in Kafka.
  * - Key type 2 (share, KIP-932): INVALID_REQUEST below v6; from v6 COORDINATOR_NOT_AVAILABLE,
  *   which is Kafka 3.9's answer too (its share coordinator is not built either).
  * - Any other key type: INVALID_REQUEST.
@@ -14,15 +18,9 @@
  *
  * Deliberate differences from Kafka:
  * - `__consumer_offsets` exists from start-up, so the first group lookup already succeeds;
- *   Kafka answers COORDINATOR_NOT_AVAILABLE while it auto-creates the topic.
- * - Key type 1 (transaction): the transaction coordinator is not built yet (issue #17).
- *   Kafka's retriable COORDINATOR_NOT_AVAILABLE would make clients retry until their
- *   timeout, so the lookup gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED with a message saying
- *   why. It is the only code every client fails on at once: librdkafka 2.0.2
- *   (rd_kafka_txn_handle_FindCoordinator) treats only it and CLUSTER_AUTHORIZATION_FAILED as
- *   fatal and retries everything else; KafkaJS bails on anything but
- *   COORDINATOR_NOT_AVAILABLE; the Java client fails on any unexpected code. InitProducerId
- *   with a transactional id answers the same code.
+ *   Kafka answers COORDINATOR_NOT_AVAILABLE while it auto-creates the topic. The first
+ *   transaction lookup waits for `__transaction_state` to be created and loaded and then
+ *   answers, where Kafka answers COORDINATOR_NOT_AVAILABLE and lets the client retry.
  */
 import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
 import { coordinatorNode } from '../group/handler-support.js';
@@ -31,11 +29,9 @@ import type { Handler, RequestContext } from './registry.js';
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 const KEY_TYPE_SHARE = 2;
+const TRANSACTION_STATE_TOPIC = '__transaction_state';
 /** FindCoordinator v6 is the first that may ask for a share coordinator (KIP-932). */
 const SHARE_KEY_TYPE_VERSION_MIN = 6;
-
-/** Why a transaction coordinator lookup fails, for clients that show the message. */
-export const TRANSACTIONS_NOT_SUPPORTED_MESSAGE = 'Transactions are not supported by this broker yet: Tributary has no transaction coordinator (idempotent producers work; see docs/compatibility.md).';
 
 const ERROR_MESSAGES: Record<number, string> = {
   [ErrorCode.COORDINATOR_NOT_AVAILABLE]: 'The coordinator is not available.',
@@ -44,7 +40,16 @@ const ERROR_MESSAGES: Record<number, string> = {
 
 function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordinatorResponseCoordinator {
   const fail = (errorCode: number, errorMessage = ERROR_MESSAGES[errorCode] ?? null): FindCoordinatorResponseCoordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
-  if (keyType === KEY_TYPE_TRANSACTION) return fail(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, TRANSACTIONS_NOT_SUPPORTED_MESSAGE);
+  if (keyType === KEY_TYPE_TRANSACTION) {
+    if (key === '') return fail(ErrorCode.INVALID_REQUEST);
+    const partition = ctx.broker.txnCoordinator.partitionFor(key);
+    const view = ctx.broker.replicaManager.partition(TRANSACTION_STATE_TOPIC, partition);
+    // Single node: this broker leads every partition it has; in a cluster, the leader's address.
+    if ('errorCode' in view) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const node = coordinatorNode(ctx);
+    if (node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
+  }
   if (keyType === KEY_TYPE_SHARE) {
     return fail(ctx.header.apiVersion < SHARE_KEY_TYPE_VERSION_MIN ? ErrorCode.INVALID_REQUEST : ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
@@ -60,8 +65,16 @@ export const findCoordinatorHandler: Handler<'FindCoordinator'> = {
   minVersion: 0,
   maxVersion: 6,
 
-  handle(req, ctx) {
+  async handle(req, ctx) {
     const keyType = req.keyType ?? KEY_TYPE_GROUP;
+    if (keyType === KEY_TYPE_TRANSACTION) {
+      // The first lookup creates `__transaction_state` (Kafka does too) and waits for it.
+      try {
+        await ctx.broker.txnCoordinator.ensureTopic();
+      } catch (err) {
+        ctx.logger.warn('Creating __transaction_state failed', { err });
+      }
+    }
     if (ctx.header.apiVersion >= 4) {
       return { throttleTimeMs: 0, coordinators: (req.coordinatorKeys ?? []).map((k) => lookup(ctx, keyType, k)) };
     }

@@ -1,20 +1,22 @@
 /**
  * InitProducerId (api key 22), versions 0-5.
  *
- * Behaviour: an idempotent producer (no transactional id) gets a new producer id with
- * epoch 0. Ids come from the broker's producer-id block (transaction/producer-id-manager.ts),
- * so they never repeat across restarts. A producer that passes its current id and epoch
- * (v3+, KIP-360) to recover gets the same id with the epoch bumped; when the epoch would
- * overflow it gets a new id.
- *
- * Difference from Kafka: transactional ids need the transaction coordinator, which is
- * not built yet (issue #17). COORDINATOR_NOT_AVAILABLE would make clients retry until
- * their timeout, so those requests get TRANSACTIONAL_ID_AUTHORIZATION_FAILED, the code
- * librdkafka, KafkaJS and the Java client all fail a transactional producer on at once;
- * FindCoordinator for a transaction coordinator answers the same (see find-coordinator.ts
- * for why this code). The response has no message field to say more.
+ * Behaviour:
+ * - No transactional id: an idempotent producer gets a new producer id with epoch 0. Ids come
+ *   from the broker's producer-id block (transaction/producer-id-manager.ts), so they never
+ *   repeat across restarts. A producer that passes its current id and epoch (v3+, KIP-360) to
+ *   recover gets the same id with the epoch bumped; when the epoch would overflow it gets a
+ *   new id.
+ * - A transactional id: the transaction coordinator (transaction/transaction-coordinator.ts)
+ *   answers as Kafka's handleInitProducerId: the id's producer id with its epoch bumped (which
+ *   fences any older instance), CONCURRENT_TRANSACTIONS while a transaction of the id is
+ *   ending or being fenced (an ongoing one is aborted first), INVALID_TRANSACTION_TIMEOUT
+ *   above transaction.max.timeout.ms, NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS, an empty
+ *   id INVALID_REQUEST, and PRODUCER_FENCED for a KIP-360 recovery with a stale id or epoch
+ *   (INVALID_PRODUCER_EPOCH below v4, as Kafka converts it).
  */
 import { ApiKey, ErrorCode } from '@tributary/protocol';
+import { fencedForVersion, PRODUCER_FENCED_MIN_VERSION } from '../transaction/errors.js';
 import type { Handler } from './registry.js';
 
 const MAX_EPOCH = 32766;
@@ -26,11 +28,15 @@ export const initProducerIdHandler: Handler<'InitProducerId'> = {
   maxVersion: 5,
 
   async handle(req, ctx) {
-    if (req.transactionalId !== null && req.transactionalId !== '') {
-      return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 };
-    }
     const currentId = req.producerId ?? -1;
     const currentEpoch = req.producerEpoch ?? -1;
+    if (req.transactionalId !== null) {
+      // Kafka: both or neither of producer id and epoch (-1 = neither).
+      if ((currentId === -1) !== (currentEpoch === -1)) return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, producerId: -1, producerEpoch: -1 };
+      const expected = currentId >= 0 ? { producerId: currentId, producerEpoch: currentEpoch } : null;
+      const r = await ctx.broker.txnCoordinator.initProducerId(req.transactionalId, req.transactionTimeoutMs, expected);
+      return { throttleTimeMs: 0, errorCode: fencedForVersion(r.errorCode, ctx.header.apiVersion, PRODUCER_FENCED_MIN_VERSION.InitProducerId), producerId: r.producerId, producerEpoch: r.producerEpoch };
+    }
     if (currentId >= 0 && currentEpoch >= 0 && currentEpoch < MAX_EPOCH) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: currentId, producerEpoch: currentEpoch + 1 };
     }

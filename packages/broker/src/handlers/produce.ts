@@ -32,10 +32,11 @@
  * - acks=0 that fails on any partition closes the connection (Kafka does, so that the
  *   producer notices), after the responses to earlier requests on it are written.
  *
- * Differences from Kafka: there is no transaction coordinator yet, so a produce with a
- * transactional id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (a transactional
- * producer cannot get this far anyway: InitProducerId with a transactional id is refused
- * first).
+ * - Transactional batches are verified with the transaction coordinator first (KIP-890,
+ *   transaction/produce-verification.ts): a partition not in the producer's ongoing
+ *   transaction gets INVALID_TXN_STATE and nothing is appended to it. A transactional batch
+ *   in a request without a transactional id fails the whole request with
+ *   TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka.
  */
 import {
   ApiKey,
@@ -49,6 +50,7 @@ import {
 import { CloseConnection, NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
 import type { PartitionAppendResult } from '../replica/replica-manager.js';
 import { appendLegacy } from './produce-legacy.js';
+import { NO_TRANSACTIONAL_ID, verifyTransactionalProduce } from '../transaction/produce-verification.js';
 
 /** Produce v0-2 may carry message format v0/v1; v3 and later only v2 batches. */
 const LAST_LEGACY_VERSION = 2;
@@ -75,14 +77,16 @@ export const produceHandler: Handler<'Produce'> = {
       }
       return response;
     }
-    if (req.transactionalId !== null && req.transactionalId !== undefined) {
-      return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker yet');
-    }
+    // Transactional batches only for partitions in the producer's transaction (KIP-890).
+    const refused = verifyTransactionalProduce(ctx.broker.txnCoordinator, req);
+    if (refused === NO_TRANSACTIONAL_ID) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     // Start every partition's append synchronously, in request order (see ReplicaManager).
     // Most complete at once; the response waits only if one of them has to.
     let waiting = false;
     const results: (PartitionAppendResult | Promise<PartitionAppendResult>)[][] = req.topicData.map((topic) =>
       topic.partitionData.map((p) => {
+        const refusal = refused?.get(`${topic.name}\u0000${p.index}`);
+        if (refusal !== undefined) return refusedAppend(refusal);
         const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs, timeoutMs: req.timeoutMs };
         const r = version <= LAST_LEGACY_VERSION ? appendLegacy(replicaManager, append) : replicaManager.append(append);
         if (r instanceof Promise) waiting = true;
@@ -168,6 +172,10 @@ function finish(req: ProduceRequest, results: PartitionAppendResult[][], ctx: Re
     return new CloseConnection(`error during an acks=0 produce request with correlation id ${ctx.header.correlationId} from client id ${JSON.stringify(ctx.header.clientId)}: ${failures.join(', ')}`);
   }
   return { responses, throttleTimeMs: 0 };
+}
+
+function refusedAppend(refusal: { errorCode: number; errorMessage: string | null }): PartitionAppendResult {
+  return { errorCode: refusal.errorCode, errorMessage: refusal.errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
 }
 
 function errorResponse(req: ProduceRequest, errorCode: number, errorMessage: string | null = null): ProduceResponse {

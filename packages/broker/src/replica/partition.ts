@@ -398,6 +398,31 @@ export class Partition {
     }
   }
 
+  /**
+   * Appends a transaction marker (COMMIT or ABORT control batch) as leader, for the
+   * transaction coordinator (Kafka's WriteTxnMarkers, origin COORDINATOR). It takes its turn
+   * in the append queue, behind any produce still being validated, so a marker never
+   * overtakes its transaction's data; the log checks the producer and coordinator epochs
+   * (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED). Answered like an acks=all
+   * produce: once the ISR has it (and fdatasync'ed when the topic asks for durable acks).
+   */
+  appendTxnMarker(marker: { producerId: number; producerEpoch: number; coordinatorEpoch: number; commit: boolean }, timeoutMs: number): Promise<PartitionAppendResult> {
+    const req: AppendRequest = { topic: this.topic, partition: this.partition, records: null, acks: -1, produceVersion: -1, nowMs: Date.now(), timeoutMs };
+    return this.inTurn(async () => {
+      if (this.currentRole !== 'leader') return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
+      let written;
+      try {
+        written = this.log.appendEndTxnMarker({ ...marker, leaderEpoch: this.partitionState.leaderEpoch });
+      } catch (err) {
+        return this.storageFailure('Append', req, err);
+      }
+      if (written.kind === 'error') return failure(written.errorCode, written.message);
+      this.appended();
+      const a = written.append;
+      return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: a.baseOffset, logAppendTimeMs: -1, logStartOffset: a.logStartOffset, recordErrors: [] };
+    }).then((r) => this.afterAppend(req, r));
+  }
+
   /** Runs `append` after every append queued before it; the queue empties itself. */
   private inTurn(append: () => Promise<PartitionAppendResult>): Promise<PartitionAppendResult> {
     const previous = this.appendTail ?? Promise.resolve();
@@ -456,7 +481,8 @@ export class Partition {
       return failure(ErrorCode.INVALID_RECORD, null);
     }
     if (this.currentRole !== 'leader') return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
-    if (header.producerId >= 0) {
+    // Kafka checks sequences for client appends only (origin COORDINATOR writes with no sequence).
+    if (header.producerId >= 0 && req.produceVersion >= 0) {
       // Producer state lives in the log (storage's ProducerStateManager); the log updates it on append.
       const check = log.producerState.checkAppend(header.producerId, header.producerEpoch, header.baseSequence, header.lastOffsetDelta, header.isTransactional);
       if (check.kind === 'duplicate') {

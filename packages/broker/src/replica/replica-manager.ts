@@ -16,6 +16,20 @@ import { Partition, failure, type AppendRequest, type PartitionAppendResult } fr
 
 export { advanceHighWatermark, type AppendRequest, type PartitionAppendResult } from './partition.js';
 
+/** What writing one transaction marker came to. */
+export interface TxnMarkerResult {
+  errorCode: number;
+  errorMessage: string | null;
+  /** The marker's offset, -1 when nothing was appended. */
+  offset: number;
+}
+
+/**
+ * How long a marker waits for the ISR: Kafka's coordinator sends WriteTxnMarkers with
+ * request.timeout.ms (30 s default) and retries on failure; the coordinator here retries too.
+ */
+const TXN_MARKER_TIMEOUT_MS = 30_000;
+
 export interface ReplicaManagerDeps {
   readonly logManager: LogManager;
   readonly metadata: MetadataStore;
@@ -299,6 +313,19 @@ export class ReplicaManager {
   /** Every replica on this broker. */
   allPartitions(): IterableIterator<Partition> {
     return this.partitions.values();
+  }
+
+  /**
+   * Writes a COMMIT or ABORT marker for `producerId` into a partition this broker leads
+   * (the transaction coordinator's marker writer and WriteTxnMarkers): Partition.appendTxnMarker.
+   * Errors are Kafka's per-partition codes: UNKNOWN_TOPIC_OR_PARTITION / NOT_LEADER_OR_FOLLOWER,
+   * INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED, NOT_ENOUGH_REPLICAS, KAFKA_STORAGE_ERROR.
+   */
+  async appendTxnMarker(topic: string, partition: number, producerId: number, producerEpoch: number, coordinatorEpoch: number, commit: boolean): Promise<TxnMarkerResult> {
+    const view = this.partition(topic, partition);
+    if ('errorCode' in view) return { errorCode: view.errorCode, errorMessage: null, offset: -1 };
+    const r = await view.partition.appendTxnMarker({ producerId, producerEpoch, coordinatorEpoch, commit }, TXN_MARKER_TIMEOUT_MS);
+    return { errorCode: r.errorCode, errorMessage: r.errorMessage, offset: r.baseOffset };
   }
 
   /** The partition if it exists and this broker leads it. */
