@@ -40,3 +40,8 @@ export type { LogManagerOptions, OpenStats, StorageLogger } from './log-manager.
 export { CLEAN_SHUTDOWN_FILE, LogManager } from './log-manager.js';
 export type { FileSystem } from './file-system.js';
 export { isIoError, isNoSpace, nodeFileSystem } from './file-system.js';
+export type { CleanStats, CleanableLog, CleanerConfig, CleanerCounters, CleanerHost } from './log-cleaner.js';
+export { CLEANER_OFFSET_CHECKPOINT, DEFAULT_CLEANER_CONFIG, LogCleaner, cleanableLog } from './log-cleaner.js';
+export type { CleanResult, CleanTask, CleanedGroup } from './log-cleaner-core.js';
+export { cleanLog, groupSegments } from './log-cleaner-core.js';
+export { OffsetMap } from './log-cleaner-offset-map.js';

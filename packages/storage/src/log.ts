@@ -26,6 +26,7 @@ import { isIoError, isNoSpace, nodeFileSystem } from './file-system.js';
 import type { LogConfig } from './log-config.js';
 import { TimestampType } from './log-config.js';
 import { LogSegment } from './log-segment.js';
+import { SWAP_FILE_SUFFIX } from './file-names.js';
 import type { Decompressor } from './record-timestamps.js';
 
 export interface AppendOptions {
@@ -785,6 +786,37 @@ export class Log {
       seg.destroy();
     }
     this.pendingDeletes.clear();
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  /**
+   * The log cleaner's swap (Kafka's replaceSegments): `cleaned`, written as `.cleaned`
+   * files by log-cleaner-core.ts, takes the place of `oldSegments`. Synchronous, so no
+   * reader sees half of it. Refused (false, nothing changed) unless `oldSegments` are still
+   * consecutive segments of this log, not the active one, with the sizes the clean read:
+   * retention, DeleteRecords or truncation may have changed them meanwhile. Each step is a
+   * crash point log-loader.ts completes or discards:
+   *   `.cleaned` -> `.swap`, directory fsync; old segments -> `.deleted`, newest first;
+   *   `.swap` -> final names, directory fsync.
+   */
+  replaceCleanedSegments(oldSegments: readonly LogSegment[], oldSizes: readonly number[], cleaned: LogSegment): boolean {
+    this.ensureOpen();
+    const first = this.segments.indexOf(oldSegments[0]!);
+    if (first < 0 || first + oldSegments.length >= this.segments.length) return false;
+    for (let i = 0; i < oldSegments.length; i++) {
+      const seg = this.segments[first + i]!;
+      if (seg !== oldSegments[i] || seg.deleted || seg.size !== oldSizes[i]) return false;
+    }
+    this.guard('Cleaner swap', () => {
+      cleaned.changeFileSuffix(SWAP_FILE_SUFFIX);
+      fsyncDir(this.dir, this.fs);
+      for (let i = oldSegments.length - 1; i >= 0; i--) this.deleteSegmentFiles(oldSegments[i]!);
+      this.segments.splice(first, oldSegments.length, cleaned);
+      cleaned.changeFileSuffix('');
+      fsyncDir(this.dir, this.fs);
+    });
+    return true;
   }
 
   // ---------------------------------------------------------------- close
