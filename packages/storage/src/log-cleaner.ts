@@ -370,13 +370,12 @@ export class LogCleaner {
     this.counters.bytesRead += result.bytesRead;
     this.counters.bytesWritten += result.bytesWritten;
     this.counters.bytesReclaimed += sizeBefore - sizeAfter;
-    const mb = (n: number): string => (n / 1048576).toFixed(1);
     this.host.info(
       `Log cleaner cleaned ${log.topicPartition} offsets [${task.firstDirtyOffset}, ${result.endOffset}) in ${elapsedMs.toFixed(0)} ms: ` +
-        `${result.groups.length} segment group(s), ${mb(sizeBefore)} MB -> ${mb(sizeAfter)} MB (${sizeBefore > 0 ? ((100 * sizeAfter) / sizeBefore).toFixed(1) : '100.0'}% kept), ` +
-        `read ${mb(result.bytesRead)} MB at ${mb(result.bytesRead / Math.max(elapsedMs / 1000, 0.001))} MB/s, wrote ${mb(result.bytesWritten)} MB, ` +
+        `${result.groups.length} segment group(s), ${formatBytes(sizeBefore)} -> ${formatBytes(sizeAfter)} (${sizeBefore > 0 ? ((100 * sizeAfter) / sizeBefore).toFixed(1) : '100.0'}% kept), ` +
+        `read ${formatBytes(result.bytesRead)} at ${formatBytes(result.bytesRead / Math.max(elapsedMs / 1000, 0.001))}/s, wrote ${formatBytes(result.bytesWritten)}, ` +
         `${result.recordsKept}/${result.recordsRead} records kept, map ${result.mapEntries} keys, throttled ${result.throttledMs.toFixed(0)} ms; ` +
-        `totals: ${this.counters.cleans} cleans, ${mb(this.counters.bytesReclaimed)} MB reclaimed`,
+        `totals: ${this.counters.cleans} cleans, ${formatBytes(this.counters.bytesReclaimed)} reclaimed`,
     );
     return stats;
   }
@@ -461,4 +460,12 @@ export class LogCleaner {
     this.wakeUp();
     for (const s of this.slots) void s.worker?.terminate();
   }
+}
+
+/** Bytes for log lines: B, KiB, MiB or GiB, one decimal. */
+function formatBytes(n: number): string {
+  if (n < 1024) return `${Math.round(n)} B`;
+  if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1073741824) return `${(n / 1048576).toFixed(1)} MiB`;
+  return `${(n / 1073741824).toFixed(1)} GiB`;
 }
