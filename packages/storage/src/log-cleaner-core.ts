@@ -118,31 +118,36 @@ function* segmentBatches(fs: FileSystem, file: string, size: number, onRead: (by
   const fd = fs.openSync(file, constants.O_RDONLY);
   try {
     let pos = 0;
+    // A batch cut by the end of a chunk starts the next chunk, sized to hold it whole; its
+    // bytes already read are carried over, so every byte is read once.
+    let readSize = READ_CHUNK_BYTES;
+    let carry: Buffer | null = null;
     while (pos < size) {
-      const want = Math.min(READ_CHUNK_BYTES, size - pos);
-      let chunk = readFully(fs, fd, Buffer.allocUnsafe(want), pos);
-      onRead(chunk.length);
+      const chunk = Buffer.allocUnsafe(Math.min(readSize, size - pos));
+      const carried = carry === null ? 0 : carry.copy(chunk, 0);
+      const got = readFully(fs, fd, chunk.subarray(carried), pos + carried).length;
+      onRead(got);
+      const end = carried + got;
+      readSize = READ_CHUNK_BYTES;
+      carry = null;
       let at = 0;
-      while (at < chunk.length) {
-        const frame = batchFrameSize(chunk, at, chunk.length);
-        if (typeof frame === 'string' && chunk.length - at >= BatchLayout.MAGIC + 1) {
-          throw new Error(`${file}: no batch at position ${pos + at}: ${frame}`);
-        }
-        const batchSize = typeof frame === 'string' ? Infinity : frame;
-        if (at + batchSize > chunk.length) {
-          if (at === 0) {
-            // One batch larger than a chunk: read it alone.
-            if (typeof frame === 'string' || pos + frame > size) throw new Error(`${file}: batch at position ${pos} is torn at ${size}`);
-            chunk = readFully(fs, fd, Buffer.allocUnsafe(frame), pos);
-            onRead(frame);
-            continue;
-          }
+      while (at < end) {
+        const frame = batchFrameSize(chunk, at, end);
+        if (typeof frame === 'string') {
+          if (end - at >= BatchLayout.MAGIC + 1) throw new Error(`${file}: no batch at position ${pos + at}: ${frame}`);
           break;
         }
-        const bytes = chunk.subarray(at, at + batchSize);
+        if (at + frame > end) {
+          if (pos + at + frame > size) throw new Error(`${file}: batch at position ${pos + at} is torn at ${size}`);
+          readSize = Math.max(READ_CHUNK_BYTES, frame);
+          break;
+        }
+        const bytes = chunk.subarray(at, at + frame);
         yield { header: readBatchHeader(bytes, 0), bytes };
-        at += batchSize;
+        at += frame;
       }
+      if (at === 0 && end < BatchLayout.MAGIC + 1) throw new Error(`${file}: ${end} stray bytes at position ${pos}`);
+      if (at < end) carry = chunk.subarray(at, end);
       pos += at;
     }
   } finally {
