@@ -329,19 +329,21 @@ export class LogCleaner {
   private swapIn(c: CleanableLog, task: CleanTask, result: CleanResult, started: number): CleanStats {
     const log = c.log;
     const byBase = new Map(c.segments.map((s) => [s.baseOffset, s]));
-    let swapped = !this.stopped && !log.isClosed;
     let sizeBefore = 0;
     let sizeAfter = 0;
-    for (const group of result.groups) {
-      if (!swapped) break;
-      const old = group.oldBaseOffsets.map((b) => byBase.get(b)!);
-      const cleaned = LogSegment.open(log.dir, group.oldBaseOffsets[0]!, group.size, log.segmentSettings(), log.clock.now(), CLEANED_FILE_SUFFIX);
-      swapped = log.replaceCleanedSegments(old, group.oldSizes, cleaned);
-      if (!swapped) cleaned.close();
-      else {
-        for (const s of group.oldSizes) sizeBefore += s;
-        sizeAfter += group.size;
-      }
+    const groups = result.groups.map((group) => {
+      for (const s of group.oldSizes) sizeBefore += s;
+      sizeAfter += group.size;
+      return {
+        old: group.oldBaseOffsets.map((b) => byBase.get(b)!),
+        oldSizes: group.oldSizes,
+        cleaned: LogSegment.open(log.dir, group.oldBaseOffsets[0]!, group.size, log.segmentSettings(), log.clock.now(), CLEANED_FILE_SUFFIX),
+      };
+    });
+    const swapped = !this.stopped && !log.isClosed && groups.length > 0 && log.replaceCleanedSegments(groups);
+    if (!swapped) {
+      sizeBefore = 0;
+      sizeAfter = 0;
     }
     const elapsedMs = performance.now() - started;
     const stats: CleanStats = {
@@ -357,7 +359,7 @@ export class LogCleaner {
       elapsedMs,
       swapped,
     };
-    if (!swapped) {
+    if (!swapped && groups.length > 0) {
       // The log changed under the clean (retention, truncation, deletion): throw the rest away.
       this.removeCleanedFiles(log);
       this.counters.abortedCleans++;
