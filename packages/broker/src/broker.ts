@@ -186,6 +186,13 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       retentionCheckIntervalMs: config.number('log.retention.check.interval.ms'),
       producerIdExpirationMs: config.number('producer.id.expiration.ms'),
       producerIdExpirationCheckIntervalMs: config.number('producer.id.expiration.check.interval.ms'),
+      cleaner: {
+        enable: config.boolean('log.cleaner.enable') && config.number('log.cleaner.threads') > 0,
+        threads: Math.max(1, config.number('log.cleaner.threads')),
+        dedupeBufferSize: config.number('log.cleaner.dedupe.buffer.size'),
+        ioMaxBytesPerSecond: config.number('log.cleaner.io.max.bytes.per.second'),
+        backoffMs: config.number('log.cleaner.backoff.ms'),
+      },
       reservedDirs: [METADATA_DIR],
       logger: storageLogger(logger.child({ component: 'storage' })),
       // The storage layer has logged the one error line naming the directory and the cause.

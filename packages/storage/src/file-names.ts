@@ -5,7 +5,8 @@
  *   <dataDir>/<topic>-<partition>.<uuid>-delete/      partition awaiting removal (topic deleted)
  *   00000000000000000042.log | .index | .timeindex    segment named by its 20-digit base offset
  *   *.deleted                                         segment files awaiting removal
- *   *.cleaned, *.swap, *.tmp                          leftovers of interrupted work, removed on load
+ *   *.cleaned, *.tmp                                  leftovers of interrupted work, removed on load
+ *   *.swap                                            a cleaned segment being swapped in: completed on load
  */
 import { INT32_MAX, isValidTopicName } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from './errors.js';
@@ -14,6 +15,10 @@ export const LOG_FILE_SUFFIX = '.log';
 export const INDEX_FILE_SUFFIX = '.index';
 export const TIME_INDEX_FILE_SUFFIX = '.timeindex';
 export const DELETED_FILE_SUFFIX = '.deleted';
+/** A segment the log cleaner is writing; removed on load. */
+export const CLEANED_FILE_SUFFIX = '.cleaned';
+/** A cleaned segment being swapped in; on load the swap is completed (log-loader.ts). */
+export const SWAP_FILE_SUFFIX = '.swap';
 export const DELETE_DIR_SUFFIX = '-delete';
 
 // The topic part is checked with protocol's isValidTopicName (Kafka's rule, whose 249

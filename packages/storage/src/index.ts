@@ -54,3 +54,8 @@ export { SNAPSHOT_FILE_SUFFIX, decodeSnapshot, encodeSnapshot, parseSnapshotFile
 export type { ReplayStats } from './producer-state-loader.js';
 export type { AbortedTxn } from './txn-index.js';
 export { ABORTED_TXN_SIZE, TXN_INDEX_FILE_SUFFIX, TxnIndex } from './txn-index.js';
+export type { CleanStats, CleanableLog, CleanerConfig, CleanerCounters, CleanerHost } from './log-cleaner.js';
+export { CLEANER_OFFSET_CHECKPOINT, DEFAULT_CLEANER_CONFIG, LogCleaner, cleanableLog } from './log-cleaner.js';
+export type { CleanResult, CleanTask, CleanedGroup } from './log-cleaner-core.js';
+export { cleanLog, groupSegments } from './log-cleaner-core.js';
+export { OffsetMap } from './log-cleaner-offset-map.js';

@@ -1,8 +1,8 @@
 /**
  * Opening a partition directory. Start-up cost grows with unflushed data only:
  *
- *  1. Leftovers are removed: `*.deleted`, `*.cleaned`, `*.swap`, `*.tmp`, and index files
- *     whose `.log` is gone.
+ *  1. A cleaner swap cut short is completed (`*.swap`, see completeSwaps), then leftovers
+ *     are removed: `*.deleted`, `*.cleaned`, `*.tmp`, and index files whose `.log` is gone.
  *  2. Each segment is stat'ed for its size; nothing is read or kept open.
  *  3. After an unclean shutdown, the segment holding the recovery point and every later
  *     one are walked batch by batch: framing, offsets and (from the recovery point on)
@@ -25,7 +25,7 @@
 import path from 'node:path';
 import type { Clock } from './clock.js';
 import { fsyncDir } from './checkpoint-file.js';
-import { parseSegmentFileName } from './file-names.js';
+import { CLEANED_FILE_SUFFIX, LOG_FILE_SUFFIX, SWAP_FILE_SUFFIX, parseSegmentFileName } from './file-names.js';
 import type { FileSystem } from './file-system.js';
 import { nodeFileSystem } from './file-system.js';
 import type { FsyncMode } from './group-commit.js';
@@ -80,7 +80,40 @@ export interface LoadStats {
   producerStateMs: number;
 }
 
-const LEFTOVER_SUFFIXES = ['.deleted', '.cleaned', '.swap', '.tmp'];
+const LEFTOVER_SUFFIXES = ['.deleted', CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX, '.tmp'];
+
+/**
+ * Completes swaps the log cleaner left half done (Kafka's LogLoader, "swap files"). A
+ * `<base>.log.swap` is a cleaned segment, fsynced, that replaces old segments: every
+ * non-swap segment file whose base offset lies in [base, the swap's next offset) is one
+ * of them (the one sharing its base offset included) and is deleted, then the swap files
+ * get their final names. Old segments past the swap's last offset (all their records were
+ * cleaned away) may survive: their records are older versions the next clean removes
+ * again, never a loss. `.index.swap`/`.timeindex.swap` without a `.log.swap` belong to a
+ * rename that had not reached the .log: they are removed with the other leftovers.
+ */
+function completeSwaps(dir: string, fs: FileSystem, settings: { indexIntervalBytes: number; maxIndexBytes: number; fs: FileSystem }, now: number): number {
+  const logSwap = LOG_FILE_SUFFIX + SWAP_FILE_SUFFIX;
+  const names = fs.readdirSync(dir);
+  let completed = 0;
+  for (const name of names) {
+    if (!name.endsWith(logSwap)) continue;
+    const parsed = parseSegmentFileName(name.slice(0, -SWAP_FILE_SUFFIX.length));
+    if (parsed === null) continue;
+    const size = fs.statSync(path.join(dir, name)).size;
+    const swap = LogSegment.open(dir, parsed.baseOffset, size, settings, now, SWAP_FILE_SUFFIX);
+    const end = Math.max(swap.readNextOffset(), parsed.baseOffset + 1);
+    swap.close();
+    for (const other of fs.readdirSync(dir)) {
+      const seg = parseSegmentFileName(other);
+      if (seg !== null && seg.baseOffset >= parsed.baseOffset && seg.baseOffset < end) unlinkQuiet(fs, path.join(dir, other));
+    }
+    swap.changeFileSuffix('');
+    completed++;
+  }
+  if (completed > 0) fsyncDir(dir, fs);
+  return completed;
+}
 
 function unlinkQuiet(fs: FileSystem, file: string): void {
   fs.rmSync(file, { force: true });
@@ -94,6 +127,7 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   const logs = new Set<number>();
   const indexes: Array<{ base: number; name: string }> = [];
   const snapshots: number[] = [];
+  completeSwaps(dir, fs, settings, now);
   for (const name of fs.readdirSync(dir)) {
     if (LEFTOVER_SUFFIXES.some((s) => name.endsWith(s))) {
       unlinkQuiet(fs, path.join(dir, name));

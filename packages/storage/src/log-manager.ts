@@ -52,6 +52,8 @@ import type { LoadStats } from './log-loader.js';
 import { loadLog } from './log-loader.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_CHECK_INTERVAL_MS } from './producer-state.js';
 import { deleteOldSegments } from './log-retention.js';
+import type { CleanerConfig } from './log-cleaner.js';
+import { LogCleaner } from './log-cleaner.js';
 import type { Decompressor } from './record-timestamps.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.kafka_cleanshutdown';
@@ -108,6 +110,10 @@ export interface LogManagerOptions {
   producerIdExpirationMs?: number;
   /** producer.id.expiration.check.interval.ms (Kafka: 600000). */
   producerIdExpirationCheckIntervalMs?: number;
+  /** The broker's log.cleaner.* settings (log-cleaner.ts); Kafka's defaults when absent. */
+  cleaner?: Partial<CleanerConfig>;
+  /** Run cleans on the event loop with `fileSystem` instead of worker threads (tests injecting faults). */
+  cleanerInline?: boolean;
   /** Start the background timers (default true); tests drive the methods by hand. */
   schedulers?: boolean;
   logger?: StorageLogger;
@@ -162,6 +168,8 @@ export class LogManager {
   private draining = 0;
   private logStartCheckpointScheduled = false;
   private closed = false;
+  /** The log cleaner (compaction); its threads run when schedulers do and log.cleaner.enable is set. */
+  cleaner!: LogCleaner;
   openStats: OpenStats = { partitions: 0, cleanShutdown: false, recoveredSegments: 0, truncatedBytes: 0, elapsedMs: 0 };
 
   private constructor(options: LogManagerOptions) {
@@ -186,7 +194,25 @@ export class LogManager {
   static async open(options: LogManagerOptions): Promise<LogManager> {
     const manager = new LogManager(options);
     manager.load();
-    if (options.schedulers ?? true) manager.startSchedulers();
+    manager.cleaner = new LogCleaner(
+      {
+        logDirs: manager.logDirs,
+        fs: manager.fs,
+        allLogs: () => manager.allLogs(),
+        logDirOf: (log) => manager.logDirOf(log),
+        logsIn: (dir) => manager.logsIn(dir),
+        isLogDirOnline: (dir) => manager.isLogDirOnline(dir),
+        now: () => manager.clock.now(),
+        info: (message) => manager.logger.info(message),
+        warn: (message) => manager.logger.warn(message),
+      },
+      options.cleaner,
+      { inline: options.cleanerInline ?? false },
+    );
+    if (options.schedulers ?? true) {
+      manager.startSchedulers();
+      manager.cleaner.start();
+    }
     return manager;
   }
 
@@ -688,6 +714,7 @@ export class LogManager {
     if (this.closed) return;
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    await this.cleaner.shutdown();
     // Many at once, so that their fsyncs share journal commits (see Log.close); bounded so
     // that 10,000 partitions do not open 40,000 files at the same time.
     const logs = [...this.logsByKey.values()];
@@ -731,6 +758,7 @@ export class LogManager {
   abandon(): void {
     this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
+    this.cleaner.abandon();
     for (const log of this.logsByKey.values()) log.abandon();
     for (const log of this.offlineLogs.values()) log.abandon();
   }

@@ -97,9 +97,13 @@ export class LogSegment {
     this.createdMs = createdMs;
   }
 
-  /** Creates a new, empty segment; an existing file of that name is emptied. */
-  static create(dir: string, baseOffset: number, settings: SegmentSettings, nowMs: number): LogSegment {
+  /**
+   * Creates a new, empty segment; an existing file of that name is emptied. `suffix` names
+   * files in the making (the cleaner's `.cleaned`), renamed by changeFileSuffix.
+   */
+  static create(dir: string, baseOffset: number, settings: SegmentSettings, nowMs: number, suffix = ''): LogSegment {
     const segment = new LogSegment(dir, baseOffset, 0, settings, nowMs);
+    segment.suffix = suffix;
     segment.fd = segment.fs.openSync(segment.logFile, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o644);
     segment.offsetIndexLoaded = new OffsetIndex(baseOffset, settings.maxIndexBytes);
     segment.timeIndexLoaded = new TimeIndex(baseOffset, settings.maxIndexBytes);
@@ -110,8 +114,10 @@ export class LogSegment {
   }
 
   /** Wraps an existing segment without reading it: `size` comes from a stat. */
-  static open(dir: string, baseOffset: number, size: number, settings: SegmentSettings, nowMs: number): LogSegment {
-    return new LogSegment(dir, baseOffset, size, settings, nowMs);
+  static open(dir: string, baseOffset: number, size: number, settings: SegmentSettings, nowMs: number, suffix = ''): LogSegment {
+    const segment = new LogSegment(dir, baseOffset, size, settings, nowMs);
+    segment.suffix = suffix;
+    return segment;
   }
 
   get logFile(): string {
@@ -587,6 +593,26 @@ export class LogSegment {
         this.fs.renameSync(files[i]!, renamed[i]!);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  }
+
+  /**
+   * Renames the segment's three files from the current suffix to `suffix` (Kafka's
+   * changeFileSuffixes: `.cleaned` -> `.swap` -> ''). An index file that was never written
+   * (a segment too small for an entry) is skipped. The descriptor stays valid.
+   */
+  changeFileSuffix(suffix: string): void {
+    // Indexes first, the .log last: a `.log.swap` on disk then implies its indexes were
+    // renamed before it, and recovery can tell how far a rename got (log-loader.ts).
+    const from = [this.indexFile, this.timeIndexFile, this.logFile];
+    this.suffix = suffix;
+    const to = [this.indexFile, this.timeIndexFile, this.logFile];
+    for (let i = 0; i < from.length; i++) {
+      try {
+        this.fs.renameSync(from[i]!, to[i]!);
+      } catch (err) {
+        if (i === 2 || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
   }

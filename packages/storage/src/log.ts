@@ -30,6 +30,7 @@ import type { LogConfig } from './log-config.js';
 import { TimestampType } from './log-config.js';
 import { LogSegment } from './log-segment.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
+import { SWAP_FILE_SUFFIX } from './file-names.js';
 import type { Decompressor } from './record-timestamps.js';
 import { ProducerStateManager } from './producer-state.js';
 import { applyProducerBatch, producerBatchAt, replayProducerState } from './producer-state-loader.js';
@@ -952,6 +953,44 @@ export class Log {
       seg.destroy();
     }
     this.pendingDeletes.clear();
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  /**
+   * The log cleaner's swap (Kafka's replaceSegments): each group's `cleaned` segment,
+   * written as `.cleaned` files by log-cleaner-core.ts, takes the place of its `old`
+   * segments. Synchronous, so no reader sees half of it. Refused (false, nothing changed)
+   * unless every group's old segments are still consecutive segments of this log, not the
+   * active one, with the sizes the clean read: retention, DeleteRecords or truncation may
+   * have changed them meanwhile. Each step is a crash point log-loader.ts completes or
+   * discards; two directory fsyncs per clean, whatever its number of groups:
+   *   every `.cleaned` -> `.swap`, directory fsync (a swap must be durable before any old
+   *   segment is renamed away); old segments -> `.deleted`, newest first; every `.swap` ->
+   *   final names, directory fsync.
+   */
+  replaceCleanedSegments(groups: ReadonlyArray<{ old: readonly LogSegment[]; oldSizes: readonly number[]; cleaned: LogSegment }>): boolean {
+    this.ensureOpen();
+    for (const { old, oldSizes } of groups) {
+      const first = this.segments.indexOf(old[0]!);
+      if (first < 0 || first + old.length >= this.segments.length) return false;
+      for (let i = 0; i < old.length; i++) {
+        const seg = this.segments[first + i]!;
+        if (seg !== old[i] || seg.deleted || seg.size !== oldSizes[i]) return false;
+      }
+    }
+    this.guard('Cleaner swap', () => {
+      for (const { cleaned } of groups) cleaned.changeFileSuffix(SWAP_FILE_SUFFIX);
+      fsyncDir(this.dir, this.fs);
+      for (let g = groups.length - 1; g >= 0; g--) {
+        const { old, cleaned } = groups[g]!;
+        for (let i = old.length - 1; i >= 0; i--) this.deleteSegmentFiles(old[i]!);
+        this.segments.splice(this.segments.indexOf(old[0]!), old.length, cleaned);
+      }
+      for (const { cleaned } of groups) cleaned.changeFileSuffix('');
+      fsyncDir(this.dir, this.fs);
+    });
+    return true;
   }
 
   // ---------------------------------------------------------------- close

@@ -32,6 +32,11 @@ export interface EncodeBatchOptions {
   lastOffsetDelta?: number;
   /** For LogAppendTime batches: the broker's append time, written as maxTimestamp. */
   logAppendTime?: number;
+  /**
+   * The log cleaner's delete horizon (KIP-534): written as baseTimestamp with the
+   * delete-horizon attribute bit; record timestamps stay exact (their deltas may go negative).
+   */
+  deleteHorizonMs?: number;
   records: RecordInput[];
 }
 
@@ -73,7 +78,7 @@ function prepareBatch(options: EncodeBatchOptions): PreparedBatch {
   }
   const inputs = options.records;
   const defaultTimestamp = options.timestamp ?? Date.now();
-  const baseTimestamp = inputs.length > 0 ? (inputs[0]!.timestamp ?? defaultTimestamp) : RecordBatchDefaults.NO_TIMESTAMP;
+  const baseTimestamp = options.deleteHorizonMs ?? (inputs.length > 0 ? (inputs[0]!.timestamp ?? defaultTimestamp) : RecordBatchDefaults.NO_TIMESTAMP);
   let maxTimestamp: number = RecordBatchDefaults.NO_TIMESTAMP;
   let recordsSize = 0;
   let lastDelta = 0;
@@ -95,6 +100,7 @@ function prepareBatch(options: EncodeBatchOptions): PreparedBatch {
   if (timestampType === TimestampType.LOG_APPEND_TIME) attributes |= BatchAttributes.TIMESTAMP_TYPE_LOG_APPEND;
   if (options.transactional) attributes |= BatchAttributes.TRANSACTIONAL;
   if (options.isControl) attributes |= BatchAttributes.CONTROL;
+  if (options.deleteHorizonMs !== undefined) attributes |= BatchAttributes.DELETE_HORIZON;
   if (timestampType === TimestampType.LOG_APPEND_TIME && options.logAppendTime !== undefined) {
     maxTimestamp = options.logAppendTime;
   }

@@ -1,0 +1,357 @@
+/**
+ * One clean of one log, Kafka's Cleaner.doClean: everything here reads and writes files
+ * only, holds no reference to the live Log, and runs in a worker thread
+ * (log-cleaner-worker.ts) so that decompressing, hashing and recompressing never block the
+ * broker's event loop. The main thread (log-cleaner.ts) chose the log and the range, and
+ * afterwards swaps the written segments in (Log.replaceCleanedSegments).
+ *
+ *  1. Offset map over the dirty section [firstDirtyOffset, end of the cleanable segments):
+ *     key -> latest offset (log-cleaner-offset-map.ts), control batches skipped. When the
+ *     map fills, the dirty section ends after the last batch that fit (`endOffset`).
+ *  2. The cleanable segments below `endOffset` are grouped (sum of sizes <= segment.bytes,
+ *     offsets within int32 of the group's first base offset: Kafka's groupSegmentsBySize),
+ *     and each group is rewritten into one `<base>.log.cleaned` (+ indexes), fsynced. A
+ *     record is kept unless (Kafka's shouldRetainRecord):
+ *       - it has no key (a compacted topic refuses them at produce; older data may hold some);
+ *       - the map holds a later offset for its key;
+ *       - it is a tombstone (null value) whose batch's delete horizon has passed.
+ *     A batch holding tombstones (or a control batch) that has no delete horizon yet gets
+ *     one, now + delete.retention.ms (KIP-534: attribute bit 6, baseTimestamp = horizon,
+ *     record timestamps unchanged), so a tombstone lives at least delete.retention.ms after
+ *     the clean that first saw it, and so after it was written.
+ *  3. Batches are kept byte for byte when all their records stay (and no horizon is to be
+ *     set); otherwise rebuilt with the kept records at their own offsets, the same codec,
+ *     producer id/epoch, base sequence, leader epoch and last offset (Kafka keeps a
+ *     batch's last offset so producer sequences stay checkable). A batch left without
+ *     records is dropped, except the last batch of an idempotent producer, kept empty so its
+ *     sequence survives a rebuild of the producer state (Kafka's retainLastBatchSequence).
+ *
+ * Transactions: control batches (markers) stay until their delete horizon has passed and no
+ * transactional data of their producer is kept before them since its previous marker
+ * (Kafka's rule for removing a marker once its transaction's data is cleaned away).
+ * Records of aborted transactions are compacted like committed ones, not removed: this
+ * log has no aborted-transaction index yet (docs/compatibility.md).
+ */
+import { constants } from 'node:fs';
+import path from 'node:path';
+import {
+  BatchLayout,
+  CompressionType,
+  INT32_MAX,
+  RecordBatchDefaults,
+  TimestampType,
+  batchFrameSize,
+  decodeBatch,
+  decodeBatchSync,
+  encodeBatch,
+  readBatchHeader,
+  splitBatches,
+} from '@tributary/protocol';
+import type { DecodedBatch, RecordBatchHeader, RecordInput } from '@tributary/protocol';
+import type { FileSystem } from './file-system.js';
+import { CLEANED_FILE_SUFFIX, LOG_FILE_SUFFIX, offsetFileName } from './file-names.js';
+import { OffsetMap } from './log-cleaner-offset-map.js';
+import { LogSegment } from './log-segment.js';
+
+
+/** Bytes read from a segment file per read call (Kafka's log.cleaner.io.buffer.size is 512 KiB). */
+const READ_CHUNK_BYTES = 512 * 1024;
+/** Cleaned batches are written to the new segment in runs of about this many bytes. */
+const WRITE_RUN_BYTES = 1024 * 1024;
+
+export interface CleanerSegmentRef {
+  baseOffset: number;
+  /** Valid bytes of the .log file when the task was made (the file may be longer: torn tail). */
+  size: number;
+}
+
+export interface CleanTask {
+  /** The partition directory. */
+  dir: string;
+  topicPartition: string;
+  /** The cleanable segments, in order: every segment wholly below the first uncleanable offset. */
+  segments: CleanerSegmentRef[];
+  /** Base offset of the first segment not cleanable (the end of the last cleanable one). */
+  segmentsEndOffset: number;
+  /** Where the dirty section starts (the cleaner checkpoint, at least the log start offset). */
+  firstDirtyOffset: number;
+  nowMs: number;
+  deleteRetentionMs: number;
+  /** segment.bytes: the bound on a group's total size. */
+  segmentBytes: number;
+  indexIntervalBytes: number;
+  maxIndexBytes: number;
+  /** This thread's share of log.cleaner.dedupe.buffer.size. */
+  offsetMapBytes: number;
+  /** This thread's share of log.cleaner.io.max.bytes.per.second (Infinity: no throttle). */
+  ioMaxBytesPerSecond: number;
+}
+
+export interface CleanedGroup {
+  /** Base offsets of the segments the cleaned one replaces, in order; the first is its base offset. */
+  oldBaseOffsets: number[];
+  oldSizes: number[];
+  /** Bytes of the `.cleaned` segment. */
+  size: number;
+}
+
+export interface CleanResult {
+  groups: CleanedGroup[];
+  /** The new first dirty offset: everything below it has been cleaned against a map. */
+  endOffset: number;
+  bytesRead: number;
+  bytesWritten: number;
+  recordsRead: number;
+  recordsKept: number;
+  mapEntries: number;
+  /** Milliseconds the throttle slept. */
+  throttledMs: number;
+}
+
+interface BatchRef {
+  header: RecordBatchHeader;
+  bytes: Buffer;
+}
+
+/** Reads a segment file's batches, whole, in chunks of READ_CHUNK_BYTES (larger batches alone). */
+function* segmentBatches(fs: FileSystem, file: string, size: number, onRead: (bytes: number) => void): Generator<BatchRef> {
+  const fd = fs.openSync(file, constants.O_RDONLY);
+  try {
+    let pos = 0;
+    // A batch cut by the end of a chunk starts the next chunk, sized to hold it whole; its
+    // bytes already read are carried over, so every byte is read once.
+    let readSize = READ_CHUNK_BYTES;
+    let carry: Buffer | null = null;
+    while (pos < size) {
+      const chunk = Buffer.allocUnsafe(Math.min(readSize, size - pos));
+      const carried = carry === null ? 0 : carry.copy(chunk, 0);
+      const got = readFully(fs, fd, chunk.subarray(carried), pos + carried).length;
+      onRead(got);
+      const end = carried + got;
+      readSize = READ_CHUNK_BYTES;
+      carry = null;
+      let at = 0;
+      while (at < end) {
+        const frame = batchFrameSize(chunk, at, end);
+        if (typeof frame === 'string') {
+          if (end - at >= BatchLayout.MAGIC + 1) throw new Error(`${file}: no batch at position ${pos + at}: ${frame}`);
+          break;
+        }
+        if (at + frame > end) {
+          if (pos + at + frame > size) throw new Error(`${file}: batch at position ${pos + at} is torn at ${size}`);
+          readSize = Math.max(READ_CHUNK_BYTES, frame);
+          break;
+        }
+        const bytes = chunk.subarray(at, at + frame);
+        yield { header: readBatchHeader(bytes, 0), bytes };
+        at += frame;
+      }
+      if (at === 0 && end < BatchLayout.MAGIC + 1) throw new Error(`${file}: ${end} stray bytes at position ${pos}`);
+      if (at < end) carry = chunk.subarray(at, end);
+      pos += at;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readFully(fs: FileSystem, fd: number, buf: Buffer, position: number): Buffer {
+  let got = 0;
+  while (got < buf.length) {
+    const n = fs.readSync(fd, buf, got, buf.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === buf.length ? buf : buf.subarray(0, got);
+}
+
+async function decode(bytes: Buffer, header: RecordBatchHeader): Promise<DecodedBatch> {
+  return header.compression === CompressionType.ZSTD ? decodeBatch(bytes, 0) : decodeBatchSync(bytes, 0);
+}
+
+/** Kafka's Throttler: sleeps whenever the bytes done since the last check exceed the rate. */
+class Throttler {
+  private windowStart = performance.now();
+  private windowBytes = 0;
+  sleptMs = 0;
+  constructor(private readonly bytesPerSecond: number) {}
+
+  async maybeThrottle(bytes: number): Promise<void> {
+    if (!Number.isFinite(this.bytesPerSecond)) return;
+    this.windowBytes += bytes;
+    const elapsedMs = performance.now() - this.windowStart;
+    // Kafka checks every 300 ms; the same window keeps sleeps few and long enough to matter.
+    if (elapsedMs < 300 && this.windowBytes < this.bytesPerSecond * 0.3) return;
+    const dueMs = (this.windowBytes / this.bytesPerSecond) * 1000;
+    if (dueMs > elapsedMs) {
+      await new Promise((resolve) => setTimeout(resolve, dueMs - elapsedMs));
+      this.sleptMs += dueMs - elapsedMs;
+    }
+    this.windowStart = performance.now();
+    this.windowBytes = 0;
+  }
+}
+
+function segmentFile(dir: string, baseOffset: number): string {
+  return path.join(dir, offsetFileName(baseOffset, LOG_FILE_SUFFIX));
+}
+
+/** Runs one clean (see the top of this file). Throws on I/O errors and on damaged batches. */
+export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanResult> {
+  const throttler = new Throttler(task.ioMaxBytesPerSecond);
+  const result: CleanResult = { groups: [], endOffset: task.firstDirtyOffset, bytesRead: 0, bytesWritten: 0, recordsRead: 0, recordsKept: 0, mapEntries: 0, throttledMs: 0 };
+  let pendingRead = 0;
+  const onRead = (n: number): void => {
+    result.bytesRead += n;
+    pendingRead += n;
+  };
+
+  // 1. The offset map over the dirty section, and each idempotent producer's last batch.
+  const map = new OffsetMap(task.offsetMapBytes);
+  const lastBatchOfProducer = new Map<number, number>();
+  let mapEnd = task.firstDirtyOffset;
+  let mapFull = false;
+  for (const seg of task.segments) {
+    for (const { header, bytes } of segmentBatches(fs, segmentFile(task.dir, seg.baseOffset), seg.size, onRead)) {
+      if (header.producerId >= 0) lastBatchOfProducer.set(header.producerId, header.lastOffset);
+      if (mapFull || header.lastOffset < task.firstDirtyOffset) continue;
+      if (!header.isControl) {
+        const { records } = await decode(bytes, header);
+        if (map.size + records.length > map.maxEntries && map.size > 0) {
+          mapFull = true;
+          continue;
+        }
+        for (const r of records) if (r.key !== null) map.put(r.key, r.offset);
+      }
+      mapEnd = header.lastOffset + 1;
+    }
+    await throttler.maybeThrottle(pendingRead);
+    pendingRead = 0;
+  }
+  result.endOffset = Math.max(mapEnd, task.firstDirtyOffset);
+  result.mapEntries = map.size;
+
+  // 2. Groups of segments below the map's end, each rewritten into one `.cleaned` segment.
+  const toClean = task.segments.filter((s) => s.baseOffset < result.endOffset);
+  const deleteHorizonMs = task.nowMs + task.deleteRetentionMs;
+  /** Per producer: transactional data kept since its last marker (a marker must then stay). */
+  const txnDataKept = new Map<number, boolean>();
+  for (const group of groupSegments(toClean, task.segmentBytes, task.segmentsEndOffset)) {
+    const cleaned = LogSegment.create(task.dir, group[0]!.baseOffset, { indexIntervalBytes: task.indexIntervalBytes, maxIndexBytes: task.maxIndexBytes, fs }, task.nowMs, CLEANED_FILE_SUFFIX);
+    let run: Buffer[] = [];
+    let runBytes = 0;
+    const writeRun = async (): Promise<void> => {
+      if (runBytes === 0) return;
+      const bytes = run.length === 1 ? run[0]! : Buffer.concat(run, runBytes);
+      const headers = splitBatches(bytes);
+      if (typeof headers === 'string') throw new Error(`cleaned batches of ${task.topicPartition} do not frame: ${headers}`);
+      cleaned.append(bytes, headers);
+      result.bytesWritten += bytes.length;
+      await throttler.maybeThrottle(pendingRead + bytes.length);
+      pendingRead = 0;
+      run = [];
+      runBytes = 0;
+    };
+    try {
+      for (const seg of group) {
+        for (const { header, bytes } of segmentBatches(fs, segmentFile(task.dir, seg.baseOffset), seg.size, onRead)) {
+          const kept = await cleanBatch(header, bytes);
+          if (kept === null) continue;
+          run.push(kept);
+          runBytes += kept.length;
+          if (runBytes >= WRITE_RUN_BYTES) await writeRun();
+        }
+      }
+      await writeRun();
+      cleaned.finishIndexes();
+      cleaned.persistIndexes(true);
+      cleaned.flushLogSync();
+    } finally {
+      cleaned.close();
+    }
+    result.groups.push({ oldBaseOffsets: group.map((s) => s.baseOffset), oldSizes: group.map((s) => s.size), size: cleaned.size });
+  }
+  result.throttledMs = throttler.sleptMs;
+  return result;
+
+  /** What of one batch is kept: the same bytes, rebuilt bytes, or nothing. */
+  async function cleanBatch(header: RecordBatchHeader, bytes: Buffer): Promise<Buffer | null> {
+    // Dirty data the map did not reach (it filled): kept as it is, cleaned next time.
+    if (header.baseOffset >= result.endOffset) return bytes;
+    const horizonPassed = header.hasDeleteHorizon && task.nowMs >= header.baseTimestamp;
+    if (header.isControl) {
+      const dataKept = txnDataKept.get(header.producerId) ?? false;
+      txnDataKept.set(header.producerId, false);
+      if (horizonPassed && !dataKept) return null;
+      return header.hasDeleteHorizon ? bytes : rebuild(header, (await decode(bytes, header)).records, deleteHorizonMs);
+    }
+    const { records } = await decode(bytes, header);
+    result.recordsRead += records.length;
+    const keep: RecordInput[] = [];
+    let tombstones = false;
+    for (const r of records) {
+      if (r.key === null) continue;
+      const latest = map.get(r.key);
+      if (latest >= 0 && r.offset < latest) continue;
+      if (r.value === null) {
+        if (horizonPassed) continue;
+        tombstones = true;
+      }
+      keep.push(r);
+    }
+    result.recordsKept += keep.length;
+    if (keep.length > 0 && header.isTransactional) txnDataKept.set(header.producerId, true);
+    const setHorizon = tombstones && !header.hasDeleteHorizon;
+    if (keep.length === records.length && !setHorizon) return bytes;
+    if (keep.length === 0 && !(header.producerId >= 0 && lastBatchOfProducer.get(header.producerId) === header.lastOffset)) return null;
+    return rebuild(header, keep, setHorizon ? deleteHorizonMs : header.hasDeleteHorizon ? header.baseTimestamp : undefined);
+  }
+}
+
+/** A batch with only `records`, every other header field as in the original. */
+async function rebuild(header: RecordBatchHeader, records: RecordInput[], deleteHorizonMs: number | undefined): Promise<Buffer> {
+  const logAppendTime = header.timestampType === TimestampType.LOG_APPEND_TIME;
+  const batch = await encodeBatch({
+    baseOffset: header.baseOffset,
+    partitionLeaderEpoch: header.partitionLeaderEpoch,
+    producerId: header.producerId,
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    transactional: header.isTransactional,
+    isControl: header.isControl,
+    compression: header.compression as CompressionType,
+    timestampType: header.timestampType,
+    timestamp: header.maxTimestamp === RecordBatchDefaults.NO_TIMESTAMP ? header.baseTimestamp : header.maxTimestamp,
+    lastOffsetDelta: header.lastOffsetDelta,
+    ...(logAppendTime ? { logAppendTime: header.maxTimestamp } : {}),
+    ...(deleteHorizonMs !== undefined ? { deleteHorizonMs } : {}),
+    records: records.map((r) => ({ offset: r.offset!, timestamp: r.timestamp!, key: r.key ?? null, value: r.value ?? null, headers: r.headers ?? [] })),
+  });
+  return batch;
+}
+
+/**
+ * Kafka's groupSegmentsBySize: consecutive segments whose sizes add up to at most
+ * `maxBytes` and whose offsets stay within int32 of the group's base offset (the offset
+ * index stores relative offsets). The next segment's base offset bounds the previous
+ * one's last offset, so that check needs no read.
+ */
+export function groupSegments(segments: readonly CleanerSegmentRef[], maxBytes: number, endOffset: number): CleanerSegmentRef[][] {
+  const groups: CleanerSegmentRef[][] = [];
+  let i = 0;
+  while (i < segments.length) {
+    const group = [segments[i]!];
+    let bytes = segments[i]!.size;
+    i++;
+    while (i < segments.length) {
+      const next = segments[i]!;
+      const end = (i + 1 < segments.length ? segments[i + 1]!.baseOffset : endOffset) - 1;
+      if (bytes + next.size > maxBytes || end - group[0]!.baseOffset > INT32_MAX) break;
+      group.push(next);
+      bytes += next.size;
+      i++;
+    }
+    groups.push(group);
+  }
+  return groups;
+}
