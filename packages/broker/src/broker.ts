@@ -27,6 +27,7 @@ import { METADATA_DIR } from './metadata/metadata-log.js';
 import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js';
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
+import { buildListenerSecurity, stopListenerSecurity } from './network/listener-security.js';
 import type { BoundListener } from './network/socket-server.js';
 import { LogManager, type FileSystem } from '@tributary/storage';
 import { ReplicaManager } from './replica/replica-manager.js';
@@ -210,7 +211,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       (apiKey) => apiSpecByKey(apiKey),
     );
     const listeners = config.listeners();
+    const security = buildListenerSecurity(config, listeners, metadata, logger.child({ component: 'security' }));
+    closeables.push(async () => stopListenerSecurity(security));
     server = new SocketServer({
+      security,
       listeners,
       processor: new RequestDispatcher({ handlers, services, logger: logger.child({ component: 'requests' }) }),
       logger: logger.child({ component: 'network' }),

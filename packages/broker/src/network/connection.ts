@@ -307,7 +307,7 @@ export class Connection {
     this.pending--;
     if (slot.exclusive) this.pendingExclusive--;
     this.options.requestMemory?.give(slot.frameBytes);
-    if (action.type === 'close') this.closing = true;
+    if (action.type === 'close' || (action.type === 'send' && action.closeAfter !== undefined)) this.closing = true;
     if (this.slots[0] !== slot) return;
     if (this.taking) this.flushPending = true;
     else this.flush();
@@ -330,6 +330,10 @@ export class Connection {
       total += 4;
       for (const chunk of action.chunks) total += chunk.length;
       this.responsesSent++;
+      if (action.closeAfter !== undefined) {
+        closeReason = action.closeAfter;
+        break;
+      }
     }
     if (responses !== null) {
       const heldBytes = this.info.responseMemory?.detachForWrite() ?? 0;
