@@ -85,7 +85,9 @@ export class BrokerConfig {
       if (def) known.set(key, parseConfigValue(def, raw));
       else {
         unknown.set(key, Array.isArray(raw) ? raw.join(',') : String(raw));
-        logger?.warn(`The configuration '${key}' was supplied but isn't a known config.`, { key });
+        // Listener-prefixed security keys (listener.name.<l>.ssl.*, .sasl.*) are read by
+        // network/listener-security.ts; Kafka does not warn about them either.
+        if (!key.startsWith('listener.name.')) logger?.warn(`The configuration '${key}' was supplied but isn't a known config.`, { key });
       }
     }
     const config = new BrokerConfig(known, new Map(), new Map(), unknown);

@@ -200,6 +200,7 @@ export class SocketServer {
     });
     // The certificate's principal; on SASL_SSL the SASL identity replaces it once authenticated.
     principalFromTls = (principal) => {
+      logger.debug('TLS handshake complete', { connection: info.id, principal });
       if (info.authenticator === undefined) info.principal = principal;
     };
     this.connections.add(connection);

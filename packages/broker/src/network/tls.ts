@@ -118,21 +118,31 @@ export class TlsListener {
       isServer: true,
       secureContext: this.context,
       requestCert: this.clientAuth !== 'none',
-      // 'requested' verifies by hand below: no certificate is fine, a bad one is not.
-      rejectUnauthorized: this.clientAuth === 'required',
+      // Verified below: a TLSSocket made outside tls.Server checks nothing by itself.
+      rejectUnauthorized: false,
     });
     let secured = false;
+    const refuse = (reason: string) => {
+      this.logger.info('Failed authentication (SSL handshake failed)', { listener: this.listenerName, remote, reason });
+      onRefused();
+      tlsSocket.destroy();
+    };
     tlsSocket.once('secure', () => {
       secured = true;
       const peer = tlsSocket.getPeerCertificate(false);
       const hasCert = peer !== null && peer !== undefined && peer.raw !== undefined;
-      if (hasCert && !tlsSocket.authorized) {
-        this.logger.info('Failed authentication (SSL handshake failed): client certificate not trusted', { listener: this.listenerName, remote, reason: String(tlsSocket.authorizationError) });
-        onRefused();
-        tlsSocket.destroy();
-        return;
+      if (this.clientAuth !== 'none' && hasCert) {
+        const verifyError = peerVerifyError(tlsSocket);
+        if (verifyError !== null) {
+          refuse(`client certificate not trusted: ${verifyError}`);
+          return;
+        }
       }
       if (!hasCert) {
+        if (this.clientAuth === 'required') {
+          refuse('ssl.client.auth=required and the client sent no certificate');
+          return;
+        }
         onPrincipal('User:ANONYMOUS');
         return;
       }
@@ -209,6 +219,19 @@ export class TlsListener {
       throw new TlsConfigError(`Listener ${this.listenerName}: cannot load the TLS key and certificates: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/**
+ * Why the peer's certificate chain does not verify against the truststore, or null if it
+ * does. Node's tls.Server asks its internal handle the same question after the handshake;
+ * sockets wrapped outside a tls.Server must ask it themselves. A Node without that method
+ * fails closed: the certificate counts as untrusted.
+ */
+function peerVerifyError(socket: TLSSocket): string | null {
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return 'cannot verify certificates on this Node version';
+  const err = handle.verifyError();
+  return err === null || err === undefined ? null : (err.code ?? err.message);
 }
 
 function readPem(path: string, key: string, listener: string): string {
