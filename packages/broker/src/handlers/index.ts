@@ -32,6 +32,8 @@ import { describeClusterHandler } from './describe-cluster.js';
 import { describeTopicPartitionsHandler } from './describe-topic-partitions.js';
 import { saslHandshakeHandler } from './sasl-handshake.js';
 import { saslAuthenticateHandler } from './sasl-authenticate.js';
+import { describeUserScramCredentialsHandler } from './describe-user-scram-credentials.js';
+import { alterUserScramCredentialsHandler } from './alter-user-scram-credentials.js';
 
 export const HANDLERS: readonly Handler[] = [
   produceHandler,
@@ -57,6 +59,8 @@ export const HANDLERS: readonly Handler[] = [
   alterConfigsHandler,
   describeLogDirsHandler,
   saslAuthenticateHandler,
+  describeUserScramCredentialsHandler,
+  alterUserScramCredentialsHandler,
   createPartitionsHandler,
   incrementalAlterConfigsHandler,
   describeClusterHandler,
