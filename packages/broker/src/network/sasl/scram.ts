@@ -85,6 +85,8 @@ export class ScramServer implements SaslMechanismServer {
     readonly mechanism: ScramMechanism,
     private readonly lookup: ScramCredentialLookup,
     private readonly reauthenticating: boolean,
+    /** Injected by tests (RFC 7677's vector); random otherwise. */
+    private readonly serverNonce: () => string = () => randomBytes(SERVER_NONCE_BYTES).toString('base64url'),
   ) {}
 
   evaluate(token: Buffer): SaslStep {
@@ -112,7 +114,7 @@ export class ScramServer implements SaslMechanismServer {
       if (credential.iterations < min) return fail(`Iterations ${credential.iterations} is less than the minimum ${min} for ${this.mechanism}`);
       this.credential = credential;
       this.clientFirstBare = m[2]!;
-      this.nonce = m[4]! + randomBytes(SERVER_NONCE_BYTES).toString('base64url');
+      this.nonce = m[4]! + this.serverNonce();
       this.serverFirst = `r=${this.nonce},s=${credential.salt.toString('base64')},i=${credential.iterations}`;
       this.state = 'final';
       return { type: 'challenge', bytes: Buffer.from(this.serverFirst, 'utf8') };
