@@ -161,3 +161,37 @@ test('certificate reload: a new server certificate file is served to new connect
   assert.equal(cert, new X509Certificate(readFileSync(second.serverCert)).fingerprint256);
   assert.ok(broker.listeners.length === 1);
 });
+
+test('certificate reload: IncrementalAlterConfigs on listener.name.<l>.ssl.keystore.* switches new connections to the new certificate', { timeout: 60_000 }, async (t) => {
+  const pki = makePki(t);
+  const second = makePki(t);
+  const { broker, port, logs } = await startSecureBroker(t, {
+    listeners: 'SSL://127.0.0.1:0,PLAINTEXT://127.0.0.1:0',
+    ...tlsServerConfig(pki, 'SSL'),
+  });
+  const fingerprint = () => new Promise<string>((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: port('SSL'), rejectUnauthorized: false }, () => {
+      resolve(s.getPeerCertificate().fingerprint256);
+      s.destroy();
+    });
+    s.once('error', reject);
+  });
+  const { X509Certificate } = await import('node:crypto');
+  const fp = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+  assert.equal(await fingerprint(), fp(pki.serverCert));
+  const admin = await RawClient.open(port('PLAINTEXT'));
+  t.after(() => admin.close());
+  const res = await admin.request('IncrementalAlterConfigs', 0, {
+    resources: [{
+      resourceType: 4, resourceName: String(broker.nodeId), configs: [
+        { name: 'listener.name.ssl.ssl.keystore.certificate.chain', configOperation: 0, value: readFileSync(second.serverCert, 'utf8') },
+        { name: 'listener.name.ssl.ssl.keystore.key', configOperation: 0, value: readFileSync(second.serverKey, 'utf8') },
+      ],
+    }],
+    validateOnly: false,
+  });
+  assert.equal(res.responses[0]!.errorCode, 0, JSON.stringify(res));
+  await waitUntil('the listener is reconfigured', () => logs.some((l) => l.includes('Reconfigured TLS key and certificates')), 10_000);
+  assert.equal(await fingerprint(), fp(second.serverCert));
+  assert.ok(!logs.join('\n').includes('PRIVATE KEY'), 'no key material in the log');
+});

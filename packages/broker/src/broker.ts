@@ -27,7 +27,7 @@ import { METADATA_DIR } from './metadata/metadata-log.js';
 import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js';
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
-import { buildListenerSecurity, stopListenerSecurity } from './network/listener-security.js';
+import { buildListenerSecurity, stopListenerSecurity, watchTlsConfigChanges } from './network/listener-security.js';
 import type { BoundListener } from './network/socket-server.js';
 import { LogManager, type FileSystem } from '@tributary/storage';
 import { ReplicaManager } from './replica/replica-manager.js';
@@ -212,7 +212,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     );
     const listeners = config.listeners();
     const security = buildListenerSecurity(config, listeners, metadata, logger.child({ component: 'security' }));
-    closeables.push(async () => stopListenerSecurity(security));
+    const unwatchTls = watchTlsConfigChanges(security, dynamicConfig);
+    closeables.push(async () => { unwatchTls(); stopListenerSecurity(security); });
     server = new SocketServer({
       security,
       listeners,

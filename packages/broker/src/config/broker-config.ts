@@ -20,7 +20,7 @@ import { ConfigError, formatConfigValue, LONG_MAX_VALUE, parseConfigValue } from
 import { BROKER_CONFIG_DEFS, BROKER_CONFIG_DEF_BY_NAME } from './broker-configs.js';
 import type { BrokerKeyOf } from './broker-configs.js';
 import type { ListenerSpec } from './listeners.js';
-import { parseListeners, parseSecurityProtocolMap } from './listeners.js';
+import { isSecurityConfigKey, parseListeners, parseSecurityProtocolMap } from './listeners.js';
 import { TOPIC_CONFIG_DEF_BY_NAME, TOPIC_CONFIG_DEFS, brokerValueToTopicValue } from './topic-configs.js';
 import type { Logger } from '../logger.js';
 
@@ -85,9 +85,9 @@ export class BrokerConfig {
       if (def) known.set(key, parseConfigValue(def, raw));
       else {
         unknown.set(key, Array.isArray(raw) ? raw.join(',') : String(raw));
-        // Listener-prefixed security keys (listener.name.<l>.ssl.*, .sasl.*) are read by
-        // network/listener-security.ts; Kafka does not warn about them either.
-        if (!key.startsWith('listener.name.')) logger?.warn(`The configuration '${key}' was supplied but isn't a known config.`, { key });
+        // Security keys (ssl.*, sasl.*, connections.max.reauth.ms, and all of them under
+        // listener.name.<l>.) are read by network/listener-security.ts, not from this table.
+        if (!isSecurityConfigKey(key)) logger?.warn(`The configuration '${key}' was supplied but isn't a known config.`, { key });
       }
     }
     const config = new BrokerConfig(known, new Map(), new Map(), unknown);

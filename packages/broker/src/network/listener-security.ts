@@ -8,6 +8,7 @@
  * `listener.name.<listener name, lower case>.<key>`, then the bare `<key>`.
  */
 import type { BrokerConfig } from '../config/broker-config.js';
+import type { DynamicConfig } from '../config/dynamic-config.js';
 import type { ListenerSpec } from '../config/listeners.js';
 import type { Logger } from '../logger.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -69,4 +70,20 @@ export function buildListenerSecurity(
 
 export function stopListenerSecurity(security: ReadonlyMap<string, ListenerSecurity>): void {
   for (const s of security.values()) s.tls?.stop();
+}
+
+/**
+ * Applies AlterConfigs on TLS keys (`ssl.*`, `listener.name.<l>.ssl.*`) to the listeners
+ * they concern. Returns the unsubscribe function.
+ */
+export function watchTlsConfigChanges(security: ReadonlyMap<string, ListenerSecurity>, dynamicConfig: DynamicConfig): () => void {
+  return dynamicConfig.subscribe((change) => {
+    if (change.type !== 'broker') return;
+    const keys = Object.keys(change.changes);
+    for (const [name, s] of security) {
+      if (s.tls === undefined) continue;
+      const prefix = `listener.name.${name.toLowerCase()}.ssl.`;
+      if (keys.some((k) => k.startsWith('ssl.') || k.startsWith(prefix))) s.tls.reconfigure(listenerConfigLookup(change.config, name));
+    }
+  });
 }

@@ -21,9 +21,10 @@
  * (principal-mapping.ts).
  *
  * Reload without restart: the keystore and truststore files are polled
- * (CERT_RELOAD_POLL_MS) and a change builds a new SecureContext that new connections
- * use; connections already open keep theirs, as in Kafka. A file that does not load
- * (half-written, wrong password) keeps the old context and logs why.
+ * (CERT_RELOAD_POLL_MS), and AlterConfigs on the listener's ssl keys is applied
+ * (reconfigure); either builds a new SecureContext that new connections use, while
+ * connections already open keep theirs, as in Kafka. Material that does not load
+ * (half-written file, wrong password) keeps the old context and logs why.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, TLSSocket } from 'node:tls';
@@ -60,13 +61,13 @@ export class TlsListener {
   private context: SecureContext;
   readonly clientAuth: SslClientAuth;
   readonly principalMapper: SslPrincipalMapper;
-  private readonly files: string[];
+  private files: string[];
   private fileStamps: string;
   private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly listenerName: string,
-    private readonly lookup: ListenerConfigLookup,
+    private lookup: ListenerConfigLookup,
     private readonly logger: Logger,
   ) {
     const clientAuth = (lookup('ssl.client.auth') ?? 'none').trim().toLowerCase();
@@ -90,6 +91,32 @@ export class TlsListener {
   stop(): void {
     if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
+  }
+
+  /**
+   * New settings from AlterConfigs (`listener.name.<l>.ssl.*` or `ssl.*`): new connections
+   * get a SecureContext built from them. Settings that do not load are logged and the
+   * previous ones kept (Kafka refuses such an AlterConfigs; here it has already been
+   * stored when the broker hears of it). ssl.client.auth and the mapping rules need a restart.
+   */
+  reconfigure(lookup: ListenerConfigLookup): boolean {
+    try {
+      const previous = this.lookup;
+      this.lookup = lookup;
+      try {
+        this.context = this.buildContext(this.loadMaterial());
+      } catch (err) {
+        this.lookup = previous;
+        throw err;
+      }
+      this.files.splice(0, this.files.length, ...[lookup('ssl.keystore.location'), lookup('ssl.truststore.location')].filter((f): f is string => f !== null && f !== ''));
+      this.fileStamps = this.stamps();
+      this.logger.info('Reconfigured TLS key and certificates from a config change; new connections use them', { listener: this.listenerName });
+      return true;
+    } catch (err) {
+      this.logger.warn('TLS settings changed but do not load; keeping the previous ones', { listener: this.listenerName, reason: (err as Error).message });
+      return false;
+    }
   }
 
   /** Checks the files now (tests call this rather than wait for the poll). Returns true on reload. */
