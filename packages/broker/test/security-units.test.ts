@@ -122,3 +122,13 @@ test('SCRAM credentials are records of the local metadata store and survive a re
   t.after(() => third.close());
   assert.deepEqual(third.scramCredentials('alice'), [cred]);
 });
+
+test('listener config: inter.broker.listener.name must name an advertised listener; security keys load without the unknown-key warning', async () => {
+  const { BrokerConfig } = await import('../src/config/broker-config.js');
+  const warnings: string[] = [];
+  const logger = { warn: (m: string) => warnings.push(m), info() {}, debug() {}, error() {}, trace() {}, child() { return logger; } } as never;
+  const ok = BrokerConfig.load([{ listeners: 'INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0', 'listener.security.protocol.map': 'INTERNAL:SASL_SSL,EXTERNAL:SSL', 'inter.broker.listener.name': 'internal', 'ssl.keystore.location': '/x', 'listener.name.internal.sasl.enabled.mechanisms': 'PLAIN', 'connections.max.reauth.ms': '1000' }], logger);
+  assert.deepEqual(ok.listeners().map((l) => [l.name, l.securityProtocol]), [['INTERNAL', 'SASL_SSL'], ['EXTERNAL', 'SSL']]);
+  assert.deepEqual(warnings, []);
+  assert.throws(() => BrokerConfig.load([{ listeners: 'PLAINTEXT://127.0.0.1:0', 'inter.broker.listener.name': 'REPLICATION' }]), /inter.broker.listener.name must be a listener name defined in advertised.listeners/);
+});

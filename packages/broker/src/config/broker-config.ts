@@ -331,6 +331,10 @@ export class BrokerConfig {
         throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `advertised.listeners names ${spec.name}, which is not in listeners (${listeners.map((l) => l.name).join(', ')})`, 'advertised.listeners');
       }
     }
+    const interBroker = this.string('inter.broker.listener.name');
+    if (interBroker !== null && !advertised.some((l) => l.name === interBroker.toUpperCase())) {
+      throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `inter.broker.listener.name must be a listener name defined in advertised.listeners. The valid options based on currently configured listeners are ${advertised.map((l) => l.name).join(',')}`, 'inter.broker.listener.name');
+    }
     if (this.number('group.min.session.timeout.ms') > this.number('group.max.session.timeout.ms')) {
       throw new ConfigError('TRIB_ERR_CONFIG_INVALID', 'group.min.session.timeout.ms must not exceed group.max.session.timeout.ms', 'group.min.session.timeout.ms');
     }
