@@ -136,6 +136,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   try {
     // The effective config at start-up; from here on, dynamicConfig.current.
     const config = DynamicConfig.effective(staticConfig, metadata, nodeId);
+    // TLS and SASL settings load first: a bad key file or mechanism stops the start before
+    // any log is opened (stopped again by closeAll if a later step fails).
+    const security = buildListenerSecurity(config, config.listeners(), metadata, logger.child({ component: 'security' }));
+    closeables.push(async () => stopListenerSecurity(security));
     const servicesRef: { current?: BrokerServices } = {};
     const logManager = await LogManager.open({
       logDirs,
@@ -211,9 +215,8 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       (apiKey) => apiSpecByKey(apiKey),
     );
     const listeners = config.listeners();
-    const security = buildListenerSecurity(config, listeners, metadata, logger.child({ component: 'security' }));
     const unwatchTls = watchTlsConfigChanges(security, dynamicConfig);
-    closeables.push(async () => { unwatchTls(); stopListenerSecurity(security); });
+    closeables.push(async () => unwatchTls());
     server = new SocketServer({
       security,
       listeners,

@@ -132,3 +132,14 @@ test('listener config: inter.broker.listener.name must name an advertised listen
   assert.deepEqual(warnings, []);
   assert.throws(() => BrokerConfig.load([{ listeners: 'PLAINTEXT://127.0.0.1:0', 'inter.broker.listener.name': 'REPLICATION' }]), /inter.broker.listener.name must be a listener name defined in advertised.listeners/);
 });
+
+test('a listener whose TLS or SASL settings do not load stops the broker at start-up with the key named', async (t) => {
+  const { startBroker } = await import('../src/broker.js');
+  const { createLogger } = await import('../src/logger.js');
+  const dir = mkdtempSync(join(tmpdir(), 'sec-start-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const logger = createLogger({ level: 'silent' });
+  await assert.rejects(startBroker({ dataDir: dir, logger, config: { listeners: 'SSL://127.0.0.1:0', 'ssl.keystore.location': join(dir, 'missing.pem') } }), /cannot read ssl.keystore.location/);
+  await assert.rejects(startBroker({ dataDir: dir, logger, config: { listeners: 'SSL://127.0.0.1:0', 'ssl.keystore.type': 'JKS' } }), /ssl.keystore.type JKS is not supported/);
+  await assert.rejects(startBroker({ dataDir: dir, logger, config: { listeners: 'SASL_PLAINTEXT://127.0.0.1:0' } }), /GSSAPI is not supported/);
+});
