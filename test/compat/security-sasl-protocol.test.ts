@@ -133,6 +133,23 @@ test('KIP-368: connections.max.reauth.ms bounds the session; re-authentication e
   assert.ok(b.logs.some((l) => l.includes('SASL session expired')));
 });
 
+test('before authentication a frame above 512 KiB (sasl.server.max.receive.size) closes the connection; after it, the normal limit applies', async (t) => {
+  const b = await broker(t);
+  const big = await open(t, b.port('SASL_PLAINTEXT'));
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(600 * 1024, 0);
+  big.socket.write(prefix);
+  await new Promise((r) => setTimeout(r, 200));
+  await assert.rejects(big.next(1000), /connection closed/);
+  assert.ok(b.logs.some((l) => l.includes('sasl.server.max.receive.size before authentication')));
+  const client = await open(t, b.port('SASL_PLAINTEXT'));
+  await client.request('SaslHandshake', 1, { mechanism: 'PLAIN' });
+  await client.request('SaslAuthenticate', 1, { authBytes: plainToken('alice', 'alice-pw') });
+  const names = Array.from({ length: 20_000 }, (_, i) => `t-${String(i).padStart(6, '0')}-${'x'.repeat(24)}`);
+  const md = await client.request('Metadata', 4, { topics: names.map((name) => ({ name })), allowAutoTopicCreation: false }, { timeoutMs: 30_000 });
+  assert.equal(md.topics.length, 20_000, 'a ~680 KiB request is served once authenticated');
+});
+
 test('garbage and malformed SASL bytes never crash the broker; another client is unaffected', async (t) => {
   const b = await broker(t);
   const port = b.port('SASL_PLAINTEXT');
