@@ -31,6 +31,7 @@ import type { ClusterMembership, ControllerDuties } from './metadata/controller-
 import { randomKafkaUuid } from './metadata/kafka-uuid.js';
 import { RequestDispatcher } from './network/request-dispatcher.js';
 import { parseConnectionOverrides, SocketServer } from './network/socket-server.js';
+import { buildListenerSecurity, stopListenerSecurity, watchTlsConfigChanges } from './network/listener-security.js';
 import type { BoundListener } from './network/socket-server.js';
 import { LogManager, type FileSystem } from '@tributary/storage';
 import { ReplicaManager } from './replica/replica-manager.js';
@@ -177,6 +178,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   try {
     // The effective config at start-up; from here on, dynamicConfig.current.
     const config = DynamicConfig.effective(staticConfig, metadata, nodeId);
+    // TLS and SASL settings load first: a bad key file or mechanism stops the start before
+    // any log is opened (stopped again by closeAll if a later step fails).
+    const security = buildListenerSecurity(config, config.listeners(), metadata, logger.child({ component: 'security' }));
+    closeables.push(async () => stopListenerSecurity(security));
     const servicesRef: { current?: BrokerServices } = {};
     const logManager = await LogManager.open({
       logDirs,
@@ -296,7 +301,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       (apiKey) => apiSpecByKey(apiKey),
     );
     const listeners = config.listeners();
+    const unwatchTls = watchTlsConfigChanges(security, dynamicConfig);
+    closeables.push(async () => unwatchTls());
     server = new SocketServer({
+      security,
       listeners,
       processor: new RequestDispatcher({ handlers, services, logger: logger.child({ component: 'requests' }) }),
       logger: logger.child({ component: 'network' }),

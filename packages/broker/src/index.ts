@@ -14,3 +14,5 @@ export { NO_RESPONSE, HandlerRegistry } from './handlers/registry.js';
 export type { Handler, RequestContext } from './handlers/registry.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
+export { credentialFromPassword, ScramMechanisms } from './network/sasl/scram.js';
+export type { ScramMechanism } from './network/sasl/scram.js';

@@ -20,7 +20,7 @@ import { ConfigError, formatConfigValue, LONG_MAX_VALUE, parseConfigValue } from
 import { BROKER_CONFIG_DEFS, BROKER_CONFIG_DEF_BY_NAME } from './broker-configs.js';
 import type { BrokerKeyOf } from './broker-configs.js';
 import type { ListenerSpec } from './listeners.js';
-import { parseListeners, parseSecurityProtocolMap } from './listeners.js';
+import { isSecurityConfigKey, parseListeners, parseSecurityProtocolMap } from './listeners.js';
 import { TOPIC_CONFIG_DEF_BY_NAME, TOPIC_CONFIG_DEFS, brokerValueToTopicValue } from './topic-configs.js';
 import type { Logger } from '../logger.js';
 
@@ -85,7 +85,9 @@ export class BrokerConfig {
       if (def) known.set(key, parseConfigValue(def, raw));
       else {
         unknown.set(key, Array.isArray(raw) ? raw.join(',') : String(raw));
-        logger?.warn(`The configuration '${key}' was supplied but isn't a known config.`, { key });
+        // Security keys (ssl.*, sasl.*, connections.max.reauth.ms, and all of them under
+        // listener.name.<l>.) are read by network/listener-security.ts, not from this table.
+        if (!isSecurityConfigKey(key)) logger?.warn(`The configuration '${key}' was supplied but isn't a known config.`, { key });
       }
     }
     const config = new BrokerConfig(known, new Map(), new Map(), unknown);
@@ -328,6 +330,10 @@ export class BrokerConfig {
       if (!listeners.some((l) => l.name === spec.name)) {
         throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `advertised.listeners names ${spec.name}, which is not in listeners (${listeners.map((l) => l.name).join(', ')})`, 'advertised.listeners');
       }
+    }
+    const interBroker = this.string('inter.broker.listener.name');
+    if (interBroker !== null && !advertised.some((l) => l.name === interBroker.toUpperCase())) {
+      throw new ConfigError('TRIB_ERR_CONFIG_INVALID', `inter.broker.listener.name must be a listener name defined in advertised.listeners. The valid options based on currently configured listeners are ${advertised.map((l) => l.name).join(',')}`, 'inter.broker.listener.name');
     }
     if (this.number('group.min.session.timeout.ms') > this.number('group.max.session.timeout.ms')) {
       throw new ConfigError('TRIB_ERR_CONFIG_INVALID', 'group.min.session.timeout.ms must not exceed group.max.session.timeout.ms', 'group.min.session.timeout.ms');

@@ -22,6 +22,17 @@ import type { LogConfig, LogManager } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import type { ConfigChanges, MetadataChange, MetadataStore } from '../metadata/metadata-store.js';
 import type { BrokerConfig } from './broker-config.js';
+import { BROKER_CONFIG_DEF_BY_NAME } from './broker-configs.js';
+import { isSensitiveSecurityKey } from './listeners.js';
+
+/** Values of password keys (and TLS/SASL secrets under any prefix) never reach the log. */
+function redactSecrets(changes: ConfigChanges): ConfigChanges {
+  const out: Record<string, string | null> = {};
+  for (const [key, value] of Object.entries(changes)) {
+    out[key] = value !== null && (BROKER_CONFIG_DEF_BY_NAME.get(key)?.type === 'password' || isSensitiveSecurityKey(key)) ? '[hidden]' : value;
+  }
+  return out;
+}
 
 export type DynamicConfigChange =
   | { readonly type: 'broker'; readonly config: BrokerConfig; readonly scope: number | null; readonly changes: ConfigChanges }
@@ -101,7 +112,7 @@ export class DynamicConfig {
       return;
     }
     this.currentConfig = next;
-    this.deps.logger.info('Applied dynamic broker config', { changes, scope: scope ?? 'cluster-default' });
+    this.deps.logger.info('Applied dynamic broker config', { changes: redactSecrets(changes), scope: scope ?? 'cluster-default' });
     // Topics take their defaults from the broker: every topic's LogConfig is rebuilt.
     this.deps.logManager.updateDefaults(next.logDefaults());
     for (const topic of this.deps.metadata.topics()) this.deps.logManager.updateConfig(topic.name, next.logConfig(topic.configs));

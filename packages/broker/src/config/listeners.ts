@@ -70,3 +70,23 @@ export function formatListener(spec: Pick<ListenerSpec, 'name' | 'host' | 'port'
   const host = spec.host.includes(':') ? `[${spec.host}]` : spec.host;
   return `${spec.name}://${host}:${spec.port}`;
 }
+
+/**
+ * Security keys whose values are secrets (Kafka's PASSWORD type): never logged, never
+ * described. With or without the `listener.name.<l>.` (and mechanism) prefix, so
+ * `listener.name.sasl_ssl.plain.sasl.jaas.config` counts as `sasl.jaas.config`.
+ */
+const SENSITIVE_SECURITY_KEYS = [
+  'ssl.keystore.password', 'ssl.key.password', 'ssl.truststore.password', 'ssl.keystore.key',
+  'ssl.keystore.certificate.chain', 'ssl.truststore.certificates', 'sasl.jaas.config',
+] as const;
+
+export function isSensitiveSecurityKey(key: string): boolean {
+  return SENSITIVE_SECURITY_KEYS.some((k) => key === k || key.endsWith(`.${k}`));
+}
+
+/** Keys network/listener-security.ts reads (with or without a listener prefix). */
+export function isSecurityConfigKey(key: string): boolean {
+  const bare = key.startsWith('listener.name.') ? key.slice(key.indexOf('.', 'listener.name.'.length) + 1) : key;
+  return key.startsWith('listener.name.') || bare.startsWith('ssl.') || bare.startsWith('sasl.') || bare === 'connections.max.reauth.ms';
+}

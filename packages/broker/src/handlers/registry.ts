@@ -39,6 +39,8 @@ export interface RequestContext {
   readonly logger: Logger;
   /** When the request was taken off the socket (Date.now()). */
   readonly receivedAtMs: number;
+  /** The authenticated principal, `User:<name>` (`User:ANONYMOUS` without authentication). */
+  readonly principal: string;
 }
 
 /**

@@ -3,7 +3,8 @@
  *
  * Behaviour (Kafka's KafkaApis.handleSaslAuthenticateRequest): a SaslAuthenticate that
  * reaches the request handlers comes on a connection that is not in a SASL exchange (a
- * PLAINTEXT listener, the only kind this broker has). Kafka answers ILLEGAL_SASL_STATE with
+ * PLAINTEXT or SSL listener, or after authentication finished; the exchange itself is
+ * handled before dispatch by network/sasl/sasl-authenticator.ts). Kafka answers ILLEGAL_SASL_STATE with
  * the message "SaslAuthenticate request received after successful authentication", empty
  * auth bytes and a session lifetime of 0, and keeps the connection open.
  */
@@ -21,7 +22,7 @@ export const saslAuthenticateHandler: Handler<'SaslAuthenticate'> = {
   maxVersion: 2,
 
   handle(_req, ctx) {
-    ctx.logger.info('SaslAuthenticate on a connection without SASL (a client configured for SASL against a PLAINTEXT listener?)');
+    ctx.logger.info('SaslAuthenticate on a connection not in a SASL exchange (a client configured for SASL against a PLAINTEXT or SSL listener?)');
     return { errorCode: ErrorCode.ILLEGAL_SASL_STATE, errorMessage: NOT_IN_SASL_EXCHANGE_MESSAGE, authBytes: NO_AUTH_BYTES, sessionLifetimeMs: 0 };
   },
 

@@ -11,6 +11,8 @@
  *   partition      { topic: name, state: PartitionState } one partition's new state
  *   topic-delete   { name }
  *   broker-config  { nodeId: number | null, changes }     null values delete a key
+ *   scram          { changes: ScramCredentialChange[] }   SCRAM credentials set or deleted
+ * The snapshot also carries `scram` (user -> credentials) when there are any.
  * Unknown record types are a start-up error: a newer Tributary wrote this log.
  *
  * Broker registrations are deliberately not persisted: they describe live processes (in
@@ -26,7 +28,7 @@
 import { join } from 'node:path';
 import type {
   BrokerRegistration, ConfigChanges, MetadataChange, MetadataListener, MetadataStore, NewTopic,
-  PartitionChange, PartitionState, TopicMetadata,
+  PartitionChange, PartitionState, ScramCredentialChange, StoredScramCredential, TopicMetadata,
 } from './metadata-store.js';
 import { MetadataError } from './metadata-store.js';
 import type { MetadataRecord } from './metadata-log.js';
@@ -54,6 +56,8 @@ export class LocalMetadataStore implements MetadataStore {
   private readonly byId = new Map<string, TopicMetadata>();
   /** '' = cluster-wide default, else the node id as text. */
   private readonly brokerConfigOverrides = new Map<string, Record<string, string>>();
+  /** SCRAM credentials: user -> mechanism type -> credential. */
+  private readonly scram = new Map<string, Map<number, StoredScramCredential>>();
   private readonly liveBrokers = new Map<number, BrokerRegistration>();
   private readonly listeners = new Set<MetadataListener>();
   private writer: MetadataLogWriter | null;
@@ -98,7 +102,19 @@ export class LocalMetadataStore implements MetadataStore {
     return { ...(this.brokerConfigOverrides.get(nodeId === null ? '' : String(nodeId)) ?? {}) };
   }
 
+  scramCredentials(user: string): readonly StoredScramCredential[] {
+    return [...(this.scram.get(user)?.values() ?? [])];
+  }
+
+  scramUsers(): readonly string[] {
+    return [...this.scram.keys()].sort();
+  }
+
   // --- writes
+
+  async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
+    if (changes.length > 0) this.commit([{ type: 'scram', changes }]);
+  }
 
   async createTopic(spec: NewTopic): Promise<TopicMetadata> {
     return (await this.createTopics([spec]))[0]!;
@@ -231,6 +247,7 @@ export class LocalMetadataStore implements MetadataStore {
       clusterId: this.clusterId,
       topics: [...this.byName.values()],
       brokerConfigs: Object.fromEntries(this.brokerConfigOverrides),
+      ...(this.scram.size > 0 ? { scram: Object.fromEntries([...this.scram].map(([user, m]) => [user, [...m.values()]])) } : {}),
     };
     const before = this.writer!.sizeBytes;
     this.writer!.rewrite([snapshot]);
@@ -263,6 +280,10 @@ export class LocalMetadataStore implements MetadataStore {
         for (const [key, configs] of Object.entries(record['brokerConfigs'] as Record<string, Record<string, string>>)) {
           this.brokerConfigOverrides.set(key, { ...configs });
         }
+        this.scram.clear();
+        for (const [user, credentials] of Object.entries((record['scram'] ?? {}) as Record<string, StoredScramCredential[]>)) {
+          this.scram.set(user, new Map(credentials.map((c) => [c.mechanism, c])));
+        }
         return;
       }
       case 'topic':
@@ -291,6 +312,16 @@ export class LocalMetadataStore implements MetadataStore {
         const next = applyChanges(this.brokerConfigOverrides.get(key) ?? {}, record['changes'] as ConfigChanges);
         if (Object.keys(next).length === 0) this.brokerConfigOverrides.delete(key);
         else this.brokerConfigOverrides.set(key, next);
+        return;
+      }
+      case 'scram': {
+        for (const change of record['changes'] as ScramCredentialChange[]) {
+          const byMechanism = this.scram.get(change.user) ?? new Map<number, StoredScramCredential>();
+          if (change.credential === null) byMechanism.delete(change.mechanism);
+          else byMechanism.set(change.mechanism, change.credential);
+          if (byMechanism.size === 0) this.scram.delete(change.user);
+          else this.scram.set(change.user, byMechanism);
+        }
         return;
       }
       default:

@@ -91,6 +91,26 @@ export interface PartitionChange {
   readonly removingReplicas?: readonly number[];
 }
 
+/**
+ * One user's SCRAM credential for one mechanism (Kafka's UserScramCredentialRecord):
+ * never the password, only what the server needs to verify a proof. Byte fields are base64.
+ */
+export interface StoredScramCredential {
+  /** Kafka's ScramMechanism type: 1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512. */
+  readonly mechanism: number;
+  readonly salt: string;
+  readonly storedKey: string;
+  readonly serverKey: string;
+  readonly iterations: number;
+}
+
+/** An AlterUserScramCredentials change: `credential` null deletes the user's mechanism. */
+export interface ScramCredentialChange {
+  readonly user: string;
+  readonly mechanism: number;
+  readonly credential: StoredScramCredential | null;
+}
+
 /** `null` values delete the override. */
 export type ConfigChanges = Readonly<Record<string, string | null>>;
 
@@ -139,6 +159,16 @@ export interface MetadataStore {
    * Optional: a store without it makes every broker name itself (single node).
    */
   controllerId?(): number;
+
+  /**
+   * SCRAM credentials (DescribeUserScramCredentials / AlterUserScramCredentials, SASL/SCRAM).
+   * Optional so that a store without them still compiles; the broker answers the SCRAM APIs
+   * with an error and SCRAM logins fail when a store lacks them.
+   * Reads are synchronous, like every read here; a change is applied atomically.
+   */
+  scramCredentials?(user: string): readonly StoredScramCredential[];
+  scramUsers?(): readonly string[];
+  alterScramCredentials?(changes: readonly ScramCredentialChange[]): Promise<void>;
 
   /** Returns a function that removes the listener. Listeners must not throw. */
   subscribe(listener: MetadataListener): () => void;

@@ -75,6 +75,9 @@ const COPY_LIMIT = 32 * 1024;
  */
 const READ_BYTES_PER_TURN = 256 * 1024;
 
+/** Kafka's sasl.server.max.receive.size default: the largest frame before SASL authentication. */
+const SASL_SERVER_MAX_RECEIVE_BYTES = 524288;
+
 /** How long a graceful close waits for written bytes to leave before destroying the socket. */
 const GRACEFUL_CLOSE_MS = 1000;
 
@@ -204,6 +207,15 @@ export class Connection {
   /** `borrowed`: the bytes are the shared read buffer's, valid only until this returns. */
   private onData(chunk: Buffer, borrowed: boolean): void {
     if (this.closing) return;
+    // Until SASL authentication completes, frames are SASL tokens: Kafka reads them with
+    // sasl.server.max.receive.size (512 KiB), so an unauthenticated client cannot make the
+    // broker buffer a 100 MiB frame.
+    const authenticator = this.info.authenticator;
+    if (authenticator !== undefined) {
+      const unauthenticated = !authenticator.complete;
+      this.decoder.maxFrameBytes = unauthenticated ? Math.min(SASL_SERVER_MAX_RECEIVE_BYTES, this.options.maxFrameBytes) : this.options.maxFrameBytes;
+      this.decoder.limitName = unauthenticated ? 'sasl.server.max.receive.size before authentication' : 'socket.request.max.bytes';
+    }
     this.decoder.push(chunk, borrowed);
     const now = currentTurn();
     if (now !== this.readTurn) {
@@ -307,7 +319,7 @@ export class Connection {
     this.pending--;
     if (slot.exclusive) this.pendingExclusive--;
     this.options.requestMemory?.give(slot.frameBytes);
-    if (action.type === 'close') this.closing = true;
+    if (action.type === 'close' || (action.type === 'send' && action.closeAfter !== undefined)) this.closing = true;
     if (this.slots[0] !== slot) return;
     if (this.taking) this.flushPending = true;
     else this.flush();
@@ -330,6 +342,10 @@ export class Connection {
       total += 4;
       for (const chunk of action.chunks) total += chunk.length;
       this.responsesSent++;
+      if (action.closeAfter !== undefined) {
+        closeReason = action.closeAfter;
+        break;
+      }
     }
     if (responses !== null) {
       const heldBytes = this.info.responseMemory?.detachForWrite() ?? 0;

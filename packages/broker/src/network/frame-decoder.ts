@@ -60,8 +60,12 @@ export class FrameDecoder {
   private frame: Buffer | null = null;
   private parts: Buffer[] = [];
 
+  /** The config that set maxFrameBytes, named in the error. */
+  limitName = 'socket.request.max.bytes';
+
   constructor(
-    private readonly maxFrameBytes: number,
+    /** Mutable: a SASL connection accepts smaller frames until it is authenticated. */
+    public maxFrameBytes: number,
     private readonly allocate: FrameAllocator = Buffer.allocUnsafeSlow,
   ) {}
 
@@ -93,7 +97,7 @@ export class FrameDecoder {
           this.failed = true;
           this.ready.push(new FrameError(size < 0
             ? `Invalid request size ${size}: a frame size must not be negative`
-            : `Request size ${size} is larger than socket.request.max.bytes (${this.maxFrameBytes})`));
+            : `Request size ${size} is larger than ${this.limitName} (${this.maxFrameBytes})`));
           break;
         }
         if (size === 0) {

@@ -71,6 +71,12 @@ export class RequestDispatcher implements RequestProcessor {
 
   process(frame: Buffer, connection: ConnectionInfo): ResponseAction | Promise<ResponseAction> {
     const receivedAtMs = Date.now();
+    // SASL listeners: frames of the authentication exchange never reach the handlers.
+    const authenticator = connection.authenticator;
+    if (authenticator !== undefined) {
+      const action = authenticator.intercept(frame, connection);
+      if (action !== undefined) return action;
+    }
     if (frame.length < ROUTING_BYTES) {
       return close(`request of ${frame.length} bytes is too short to hold a request header`);
     }
@@ -186,6 +192,11 @@ class Context implements RequestContext {
     private readonly apiName: string,
     readonly receivedAtMs: number,
   ) {}
+
+  /** The connection's principal (`User:alice`); the ACL round authorizes with it. */
+  get principal(): string {
+    return this.connection.principal ?? 'User:ANONYMOUS';
+  }
 
   /** Built on first use: most requests never log. */
   get logger(): Logger {

@@ -5,6 +5,7 @@
  * testable with hand-built frames and lets the dispatcher be tested without sockets.
  */
 import type { ConnectionResponseMemory } from './memory-budget.js';
+import type { SaslServerAuthenticator } from './sasl/sasl-authenticator.js';
 
 /** What the network layer knows about a connection; handlers see it in their context. */
 export interface ConnectionInfo {
@@ -19,13 +20,25 @@ export interface ConnectionInfo {
   /** KIP-511: recorded from ApiVersions v3+ for logs and metrics. */
   clientSoftwareName: string | undefined;
   clientSoftwareVersion: string | undefined;
+  /**
+   * Who the client is (Kafka's KafkaPrincipal as text): `User:ANONYMOUS` on PLAINTEXT and
+   * on SSL without a client certificate, the mapped certificate subject on SSL with one,
+   * the SASL identity once SASL authentication completes. Absent means `User:ANONYMOUS`
+   * (connections built by tests).
+   */
+  principal?: string;
+  /** The SASL exchange of a SASL_PLAINTEXT / SASL_SSL connection (sees frames first). */
+  readonly authenticator?: SaslServerAuthenticator;
   /** This connection's share of the response budget (memory-budget.ts); absent in tests without sockets. */
   readonly responseMemory?: ConnectionResponseMemory;
 }
 
 export type ResponseAction =
-  /** Send these bytes (response header + body, without the size prefix). */
-  | { readonly type: 'send'; readonly chunks: readonly Buffer[] }
+  /**
+   * Send these bytes (response header + body, without the size prefix); with `closeAfter`,
+   * then close the connection for that reason (a failed SASL authentication).
+   */
+  | { readonly type: 'send'; readonly chunks: readonly Buffer[]; readonly closeAfter?: string }
   /** Send nothing (acks=0 Produce); later responses still keep their order. */
   | { readonly type: 'none' }
   /** Close the connection once the responses before this request have been written. */

@@ -14,8 +14,13 @@
  * budget per connection (`connection.max.queued.response.bytes`).
  *
  * Listeners with port 0 bind an ephemeral port; `boundListeners` reports the real ports,
- * which the broker advertises. Only PLAINTEXT is served for now: other security
- * protocols are refused at start-up with a clear message rather than half-working.
+ * which the broker advertises.
+ *
+ * Security protocols (listener-security.ts builds what each listener needs): PLAINTEXT
+ * sockets read into the shared read buffer; SSL and SASL_SSL sockets are wrapped in TLS
+ * (tls.ts) and read as Node does, since TLS decrypts into buffers of its own; SASL
+ * listeners give each connection a SaslServerAuthenticator, which sees its frames before
+ * the dispatcher. The frame decoder, ordering and byte budgets are the same for all four.
  */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -25,6 +30,8 @@ import { Connection } from './connection.js';
 import type { ConnectionInfo, RequestProcessor } from './request-processor.js';
 import { adoptAccepted } from './shared-read-buffer.js';
 import { ConnectionResponseMemory, MemoryPool } from './memory-budget.js';
+import type { ListenerSecurity } from './listener-security.js';
+import { SaslServerAuthenticator } from './sasl/sasl-authenticator.js';
 
 export interface SocketServerOptions {
   readonly listeners: readonly ListenerSpec[];
@@ -43,6 +50,8 @@ export interface SocketServerOptions {
   readonly maxConnectionsPerIp: number;
   /** IP (or host name) -> limit, from max.connections.per.ip.overrides. */
   readonly maxConnectionsPerIpOverrides?: ReadonlyMap<string, number>;
+  /** TLS and SASL settings by listener name; needed for every non-PLAINTEXT listener. */
+  readonly security?: ReadonlyMap<string, ListenerSecurity>;
 }
 
 export interface BoundListener {
@@ -101,9 +110,12 @@ export class SocketServer {
   /** Binds every listener; on failure closes the ones already bound and rejects. */
   async start(): Promise<readonly BoundListener[]> {
     for (const spec of this.options.listeners) {
-      if (spec.securityProtocol !== 'PLAINTEXT') {
+      const security = this.options.security?.get(spec.name);
+      const needsTls = spec.securityProtocol === 'SSL' || spec.securityProtocol === 'SASL_SSL';
+      const needsSasl = spec.securityProtocol === 'SASL_PLAINTEXT' || spec.securityProtocol === 'SASL_SSL';
+      if ((needsTls && security?.tls === undefined) || (needsSasl && security?.sasl === undefined)) {
         await this.stop();
-        throw new SocketServerError(`Listener ${spec.name} uses ${spec.securityProtocol}, which Tributary does not serve yet: use PLAINTEXT`);
+        throw new SocketServerError(`Listener ${spec.name} uses ${spec.securityProtocol} but has no ${needsTls && security?.tls === undefined ? 'TLS' : 'SASL'} settings`);
       }
       try {
         this.bound.push(await this.listen(spec));
@@ -152,7 +164,17 @@ export class SocketServer {
       accepted.destroy();
       return;
     }
-    const adopted = adoptAccepted(accepted);
+    const security = this.options.security?.get(spec.name);
+    const tlsListener = spec.securityProtocol === 'SSL' || spec.securityProtocol === 'SASL_SSL' ? security?.tls : undefined;
+    const saslConfig = spec.securityProtocol === 'SASL_PLAINTEXT' || spec.securityProtocol === 'SASL_SSL' ? security?.sasl : undefined;
+    let principalFromTls: ((principal: string) => void) | undefined;
+    const adopted = tlsListener === undefined
+      ? adoptAccepted(accepted)
+      : {
+        socket: tlsListener.wrap(accepted, ip, (principal) => principalFromTls?.(principal), () => undefined) as Socket,
+        sharedReads: false,
+        setReader: () => {},
+      };
     const socket = adopted.socket;
     const info: ConnectionInfo = {
       id: `${spec.name}-${this.nextConnectionId++}`,
@@ -164,6 +186,8 @@ export class SocketServer {
       localPort: socket.localPort ?? 0,
       clientSoftwareName: undefined,
       clientSoftwareVersion: undefined,
+      principal: 'User:ANONYMOUS',
+      ...(saslConfig !== undefined ? { authenticator: new SaslServerAuthenticator(saslConfig, logger) } : {}),
       responseMemory: new ConnectionResponseMemory(this.responseMemory, this.options.connectionMaxQueuedResponseBytes ?? -1),
     };
     const connection = new Connection(adopted, info, {
@@ -174,6 +198,11 @@ export class SocketServer {
       processor: this.options.processor,
       logger,
     });
+    // The certificate's principal; on SASL_SSL the SASL identity replaces it once authenticated.
+    principalFromTls = (principal) => {
+      logger.debug('TLS handshake complete', { connection: info.id, principal });
+      if (info.authenticator === undefined) info.principal = principal;
+    };
     this.connections.add(connection);
     this.perIp.set(ip, ipCount + 1);
     connection.onClose(() => {

@@ -23,6 +23,7 @@ import { TOPIC_CONFIG_DEF_BY_NAME } from '../config/topic-configs.js';
 import type { ConfigChanges } from '../metadata/metadata-store.js';
 import { topicConfigsError } from './topic-config-validation.js';
 import { invalidTopicNameReason } from './topic-name.js';
+import { isSensitiveSecurityKey } from '../config/listeners.js';
 
 /** DescribeConfigs/AlterConfigs resource types (Kafka's ConfigResource.Type ids). */
 export const ConfigResourceType = {
@@ -206,7 +207,7 @@ function diff(current: Readonly<Record<string, string>>, next: Readonly<Record<s
 /** Password values never reach the logs. */
 function redact(changes: ConfigChanges, defs: ReadonlyMap<string, ConfigDef>): ConfigChanges {
   const out: Record<string, string | null> = {};
-  for (const [key, value] of Object.entries(changes)) out[key] = value !== null && defs.get(key)?.type === 'password' ? '[hidden]' : value;
+  for (const [key, value] of Object.entries(changes)) out[key] = value !== null && (defs.get(key)?.type === 'password' || isSensitiveSecurityKey(key)) ? '[hidden]' : value;
   return out;
 }
 

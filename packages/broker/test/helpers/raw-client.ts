@@ -38,6 +38,11 @@ export class RawClient {
     });
   }
 
+  /** A client over a socket the test opened itself (TLS); the socket must be connected. */
+  static fromSocket(socket: Socket): RawClient {
+    return new RawClient(socket);
+  }
+
   /** Sends one request and decodes its response (the next frame must be it). */
   async request<K extends ApiName>(api: K, version: number, body: ApiMessages[K]['request'], options: { clientId?: string | null; timeoutMs?: number } = {}): Promise<ApiMessages[K]['response']> {
     const apiKey = ApiKey[api];

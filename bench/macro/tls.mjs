@@ -1,0 +1,81 @@
+// TLS against PLAINTEXT in the same run (issue 19): one broker process with a PLAINTEXT and
+// an SSL listener; tribload (librdkafka) produces then consumes COUNT records of 1 KiB over
+// each, alternating which goes first, ROUNDS times. Prints msgs/s and MB/s per round and the
+// TLS/PLAINTEXT ratio of the medians. Throwaway certificates come from openssl in a temp dir.
+//
+//   bash bench/setup.sh   (builds bench/.build/tribload)
+//   node bench/macro/tls.mjs [count=200000] [rounds=3]
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const TRIBLOAD = join(ROOT, 'bench', '.build', 'tribload');
+const COUNT = Number(process.argv[2] ?? 200_000);
+const ROUNDS = Number(process.argv[3] ?? 3);
+const SIZE = 1024;
+
+const dir = mkdtempSync(join(tmpdir(), 'tributary-tls-bench-'));
+const openssl = (...args) => {
+  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+};
+const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=Bench CA');
+writeFileSync(join(dir, 'ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext');
+
+const freePort = () => new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
+const plainPort = await freePort();
+const sslPort = await freePort();
+const overrides = {
+  listeners: `PLAINTEXT://127.0.0.1:${plainPort},SSL://127.0.0.1:${sslPort}`,
+  'log.dirs': join(dir, 'data'),
+  'ssl.keystore.type': 'PEM',
+  'ssl.keystore.location': join(dir, 'server.pem'),
+};
+writeFileSync(join(dir, 'server.pem'), spawnSync('cat', [join(dir, 'server.key'), join(dir, 'server.crt')]).stdout);
+const args = ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/broker/src/main.ts')];
+for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
+const broker = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise((res, rej) => {
+  let out = '';
+  broker.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) res(); });
+  broker.once('exit', (code) => rej(new Error(`broker exited ${code}`)));
+});
+
+function tribload(mode, protocol, topic) {
+  const port = protocol === 'SSL' ? sslPort : plainPort;
+  const extra = protocol === 'SSL' ? ['-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${join(dir, 'ca.crt')}`] : [];
+  const r = spawnSync(TRIBLOAD, [mode, '-b', `127.0.0.1:${port}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6', ...extra], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`tribload ${mode} ${protocol}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
+}
+
+const rows = [];
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['PLAINTEXT', 'SSL'] : ['SSL', 'PLAINTEXT'];
+    for (const protocol of order) {
+      const topic = `tls-bench-${protocol.toLowerCase()}-${round}`;
+      tribload('create', protocol, topic);
+      const produced = tribload('produce', protocol, topic);
+      const consumed = tribload('consume', protocol, topic);
+      rows.push({ round, protocol, produceMsgs: produced.msgs_per_s, produceMB: produced.mb_per_s, consumeMsgs: consumed.msgs_per_s, consumeMB: consumed.mb_per_s });
+      console.log(`round ${round} ${protocol.padEnd(9)} produce ${Math.round(produced.msgs_per_s)} msgs/s (${produced.mb_per_s?.toFixed?.(1)} MB/s)  consume ${Math.round(consumed.msgs_per_s)} msgs/s (${consumed.mb_per_s?.toFixed?.(1)} MB/s)`);
+    }
+  }
+} finally {
+  broker.kill('SIGTERM');
+  await new Promise((r) => broker.once('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+for (const metric of ['produceMsgs', 'consumeMsgs']) {
+  const plain = median(rows.filter((r) => r.protocol === 'PLAINTEXT').map((r) => r[metric]));
+  const tls = median(rows.filter((r) => r.protocol === 'SSL').map((r) => r[metric]));
+  console.log(`${metric}: PLAINTEXT ${Math.round(plain)}  SSL ${Math.round(tls)}  SSL/PLAINTEXT ${(100 * tls / plain).toFixed(0)}%`);
+}

@@ -1,0 +1,299 @@
+/**
+ * TLS for SSL and SASL_SSL listeners (Kafka's SslChannelBuilder / SslTransportLayer /
+ * SslFactory), on node:tls.
+ *
+ * Keys and certificates are PEM only: `ssl.keystore.type=PEM` with either
+ * `ssl.keystore.location` (one PEM file holding the private key and the certificate
+ * chain) or `ssl.keystore.key` + `ssl.keystore.certificate.chain` (PEM text in the
+ * config); `ssl.key.password` decrypts an encrypted key. Trust: `ssl.truststore.location`
+ * (a PEM file of CA certificates) or `ssl.truststore.certificates` (PEM text). JKS and
+ * PKCS12 stores are refused at start-up with a message naming PEM (node:tls cannot read
+ * JKS; see docs/security.md). Every key may carry the listener prefix
+ * `listener.name.<listener>.`, which wins over the bare key, as in Kafka.
+ *
+ * `ssl.client.auth`: `required` (a client without a trusted certificate fails the
+ * handshake), `requested` (a certificate is asked for; none is fine, an untrusted one
+ * fails the handshake, as Java's SSLEngine with wantClientAuth), `none` (default).
+ *
+ * Principal: `User:ANONYMOUS` without a client certificate; else the certificate's
+ * subject as RFC 2253 text (X500Principal.getName(): most specific RDN first,
+ * `CN=alice,OU=eng,O=Example,C=US`) mapped through `ssl.principal.mapping.rules`
+ * (principal-mapping.ts).
+ *
+ * Reload without restart: the keystore and truststore files are polled
+ * (CERT_RELOAD_POLL_MS), and AlterConfigs on the listener's ssl keys is applied
+ * (reconfigure); either builds a new SecureContext that new connections use, while
+ * connections already open keep theirs, as in Kafka. Material that does not load
+ * (half-written file, wrong password) keeps the old context and logs why.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { createSecureContext, TLSSocket } from 'node:tls';
+import type { SecureContext } from 'node:tls';
+import type { Socket } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import { SslPrincipalMapper } from './principal-mapping.js';
+
+export type SslClientAuth = 'required' | 'requested' | 'none';
+
+/** Reads one listener's security keys: the listener-prefixed key first, then the bare key. */
+export type ListenerConfigLookup = (key: string) => string | null;
+
+/** How often the key and trust files are checked for changes (mtime and size). */
+const CERT_RELOAD_POLL_MS = 2000;
+
+export class TlsConfigError extends Error {
+  readonly code = 'TRIB_ERR_TLS_CONFIG' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TlsConfigError';
+  }
+}
+
+interface Material {
+  readonly key: string;
+  readonly cert: string;
+  readonly ca: string | undefined;
+  readonly passphrase: string | undefined;
+}
+
+export class TlsListener {
+  private context: SecureContext;
+  readonly clientAuth: SslClientAuth;
+  readonly principalMapper: SslPrincipalMapper;
+  private files: string[];
+  private fileStamps: string;
+  private pollTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly listenerName: string,
+    private lookup: ListenerConfigLookup,
+    private readonly logger: Logger,
+  ) {
+    const clientAuth = (lookup('ssl.client.auth') ?? 'none').trim().toLowerCase();
+    if (clientAuth !== 'required' && clientAuth !== 'requested' && clientAuth !== 'none') {
+      throw new TlsConfigError(`Invalid ssl.client.auth ${JSON.stringify(clientAuth)} for listener ${listenerName}: expected required, requested or none`);
+    }
+    this.clientAuth = clientAuth;
+    this.principalMapper = SslPrincipalMapper.fromRules(lookup('ssl.principal.mapping.rules') ?? 'DEFAULT');
+    this.files = [lookup('ssl.keystore.location'), lookup('ssl.truststore.location')].filter((f): f is string => f !== null && f !== '');
+    this.context = this.buildContext(this.loadMaterial());
+    this.fileStamps = this.stamps();
+  }
+
+  /** Starts polling the key and trust files; a change builds a new SecureContext. */
+  watch(): void {
+    if (this.files.length === 0 || this.pollTimer !== undefined) return;
+    this.pollTimer = setInterval(() => this.reloadIfChanged(), CERT_RELOAD_POLL_MS);
+    this.pollTimer.unref();
+  }
+
+  stop(): void {
+    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  /**
+   * New settings from AlterConfigs (`listener.name.<l>.ssl.*` or `ssl.*`): new connections
+   * get a SecureContext built from them. Settings that do not load are logged and the
+   * previous ones kept (Kafka refuses such an AlterConfigs; here it has already been
+   * stored when the broker hears of it). ssl.client.auth and the mapping rules need a restart.
+   */
+  reconfigure(lookup: ListenerConfigLookup): boolean {
+    try {
+      const previous = this.lookup;
+      this.lookup = lookup;
+      try {
+        this.context = this.buildContext(this.loadMaterial());
+      } catch (err) {
+        this.lookup = previous;
+        throw err;
+      }
+      this.files.splice(0, this.files.length, ...[lookup('ssl.keystore.location'), lookup('ssl.truststore.location')].filter((f): f is string => f !== null && f !== ''));
+      this.fileStamps = this.stamps();
+      this.logger.info('Reconfigured TLS key and certificates from a config change; new connections use them', { listener: this.listenerName });
+      return true;
+    } catch (err) {
+      this.logger.warn('TLS settings changed but do not load; keeping the previous ones', { listener: this.listenerName, reason: (err as Error).message });
+      return false;
+    }
+  }
+
+  /** Checks the files now (tests call this rather than wait for the poll). Returns true on reload. */
+  reloadIfChanged(): boolean {
+    const now = this.stamps();
+    if (now === this.fileStamps) return false;
+    try {
+      this.context = this.buildContext(this.loadMaterial());
+      this.fileStamps = now;
+      this.logger.info('Reloaded TLS key and certificates; new connections use them', { listener: this.listenerName, files: this.files });
+      return true;
+    } catch (err) {
+      // Keep serving with the old context: a file caught half-written loads on the next poll.
+      this.logger.warn('TLS key or certificate files changed but do not load; keeping the previous ones', { listener: this.listenerName, reason: (err as Error).message });
+      return false;
+    }
+  }
+
+  /**
+   * Wraps an accepted (paused) socket in TLS. `onPrincipal` runs once the handshake is
+   * done, before any request can be read; a handshake failure is logged here (Kafka:
+   * "Failed authentication ... (SSL handshake failed)") and destroys the socket.
+   */
+  wrap(socket: Socket, remote: string, onPrincipal: (principal: string) => void, onRefused: () => void): TLSSocket {
+    const tlsSocket = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: this.context,
+      requestCert: this.clientAuth !== 'none',
+      // Verified below: a TLSSocket made outside tls.Server checks nothing by itself.
+      rejectUnauthorized: false,
+    });
+    let secured = false;
+    const refuse = (reason: string) => {
+      this.logger.info('Failed authentication (SSL handshake failed)', { listener: this.listenerName, remote, reason });
+      onRefused();
+      tlsSocket.destroy();
+    };
+    tlsSocket.once('secure', () => {
+      secured = true;
+      const peer = tlsSocket.getPeerCertificate(false);
+      const hasCert = peer !== null && peer !== undefined && peer.raw !== undefined;
+      if (this.clientAuth !== 'none' && hasCert) {
+        const verifyError = peerVerifyError(tlsSocket);
+        if (verifyError !== null) {
+          refuse(`client certificate not trusted: ${verifyError}`);
+          return;
+        }
+      }
+      if (!hasCert) {
+        if (this.clientAuth === 'required') {
+          refuse('ssl.client.auth=required and the client sent no certificate');
+          return;
+        }
+        onPrincipal('User:ANONYMOUS');
+        return;
+      }
+      const dn = rfc2253Subject(new X509Certificate(peer.raw));
+      const name = this.principalMapper.getName(dn);
+      if (name === null) {
+        // Kafka fails the channel when no rule applies (SslPrincipalMapper.NoMatchingRule).
+        this.logger.info('Failed authentication: no ssl.principal.mapping.rules rule applies to the certificate subject', { listener: this.listenerName, remote, subject: dn });
+        onRefused();
+        tlsSocket.destroy();
+        return;
+      }
+      onPrincipal(`User:${name}`);
+    });
+    tlsSocket.on('error', (err) => {
+      if (!secured) {
+        this.logger.info('Failed authentication (SSL handshake failed)', { listener: this.listenerName, remote, reason: err.message });
+        onRefused();
+      }
+    });
+    return tlsSocket;
+  }
+
+  private stamps(): string {
+    return this.files.map((f) => {
+      try {
+        const s = statSync(f);
+        return `${s.mtimeMs}:${s.size}`;
+      } catch {
+        return 'missing';
+      }
+    }).join('|');
+  }
+
+  private loadMaterial(): Material {
+    const l = this.listenerName;
+    const type = (this.lookup('ssl.keystore.type') ?? 'PEM').toUpperCase();
+    if (type !== 'PEM') {
+      throw new TlsConfigError(`Listener ${l}: ssl.keystore.type ${type} is not supported; use ssl.keystore.type=PEM (convert with openssl; see docs/security.md)`);
+    }
+    const trustType = (this.lookup('ssl.truststore.type') ?? 'PEM').toUpperCase();
+    if (trustType !== 'PEM') {
+      throw new TlsConfigError(`Listener ${l}: ssl.truststore.type ${trustType} is not supported; use ssl.truststore.type=PEM`);
+    }
+    let key = this.lookup('ssl.keystore.key');
+    let cert = this.lookup('ssl.keystore.certificate.chain');
+    const location = this.lookup('ssl.keystore.location');
+    if ((key === null || cert === null) && location !== null) {
+      const pem = readPem(location, 'ssl.keystore.location', l);
+      key ??= pemBlocks(pem, /PRIVATE KEY/).join('\n');
+      cert ??= pemBlocks(pem, /^CERTIFICATE$/).join('\n');
+    }
+    if (key === null || key === '' || cert === null || cert === '') {
+      throw new TlsConfigError(`Listener ${l} uses TLS but has no key and certificate: set ssl.keystore.location (a PEM file with the private key and certificate chain) or ssl.keystore.key and ssl.keystore.certificate.chain`);
+    }
+    let ca = this.lookup('ssl.truststore.certificates') ?? undefined;
+    const trustLocation = this.lookup('ssl.truststore.location');
+    if (ca === undefined && trustLocation !== null) ca = readPem(trustLocation, 'ssl.truststore.location', l);
+    const passphrase = this.lookup('ssl.key.password') ?? this.lookup('ssl.keystore.password') ?? undefined;
+    return { key, cert, ca, passphrase };
+  }
+
+  private buildContext(m: Material): SecureContext {
+    try {
+      return createSecureContext({
+        key: m.key,
+        cert: m.cert,
+        ...(m.ca !== undefined ? { ca: m.ca } : {}),
+        ...(m.passphrase !== undefined ? { passphrase: m.passphrase } : {}),
+        minVersion: 'TLSv1.2',
+      });
+    } catch (err) {
+      // The message is OpenSSL's (bad decrypt, key mismatch): it never contains the key.
+      throw new TlsConfigError(`Listener ${this.listenerName}: cannot load the TLS key and certificates: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+/**
+ * Why the peer's certificate chain does not verify against the truststore, or null if it
+ * does. Node's tls.Server asks its internal handle the same question after the handshake;
+ * sockets wrapped outside a tls.Server must ask it themselves. A Node without that method
+ * fails closed: the certificate counts as untrusted.
+ */
+function peerVerifyError(socket: TLSSocket): string | null {
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return 'cannot verify certificates on this Node version';
+  const err = handle.verifyError();
+  return err === null || err === undefined ? null : (err.code ?? err.message);
+}
+
+function readPem(path: string, key: string, listener: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new TlsConfigError(`Listener ${listener}: cannot read ${key} ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function pemBlocks(pem: string, label: RegExp): string[] {
+  const out: string[] = [];
+  const re = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+  for (let m = re.exec(pem); m !== null; m = re.exec(pem)) if (label.test(m[1]!)) out.push(m[0]);
+  return out;
+}
+
+/**
+ * A certificate's subject as Java's X500Principal.getName() (RFC 2253) prints it: RDNs
+ * from the most specific (CN) to the least (C), commas without spaces, and , + " \ < > ;
+ * escaped with a backslash. Node's `subject` lists them in certificate order, one a line.
+ */
+export function rfc2253Subject(cert: X509Certificate): string {
+  const lines = cert.subject.split('\n').filter((line) => line !== '');
+  return lines.reverse().map((line) => {
+    const eq = line.indexOf('=');
+    const type = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    return `${type}=${escapeRdnValue(value)}`;
+  }).join(',');
+}
+
+function escapeRdnValue(value: string): string {
+  let out = value.replace(/([,+"\\<>;])/g, '\\$1');
+  if (out.startsWith(' ') || out.startsWith('#')) out = `\\${out}`;
+  if (out.endsWith(' ') && !out.endsWith('\\ ')) out = `${out.slice(0, -1)}\\ `;
+  return out;
+}
