@@ -127,7 +127,7 @@ test('read_committed hides aborted and open transactions; read_uncommitted sees 
   };
   assert.equal(await consume('read_committed', 2), 'p0@0 b1@3');
   assert.equal(await consume('read_uncommitted', 6), 'p0@0 a1@1 a2@2 b1@3 c1@6 p1@7');
-  marker(300, true);
+  await marker(300, true);
   assert.equal(log.lastStableOffset, 9);
   assert.equal(await consume('read_committed', 4), 'p0@0 b1@3 c1@6 p1@7');
 

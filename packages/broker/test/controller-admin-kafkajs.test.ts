@@ -153,7 +153,7 @@ test('ElectLeaders v2 (raw client): preferred, unclean, per-partition errors, al
   await store.createTopic({ name: 'e', partitions: [
     { replicas: [1, 2], leader: 2, isr: [1, 2] }, // preferred 1 does not lead: election needed
     { replicas: [1, 2], leader: 1, isr: [1, 2] }, // already preferred
-    { replicas: [2, 1], leader: 1, isr: [1] }, // preferred out of sync
+    { replicas: [3, 1], leader: 1, isr: [1] }, // preferred out of sync (broker 3 is not running, so replication cannot bring it back)
   ] });
   const raw = await RawClient.open(b1.port);
   onCleanup(t, () => raw.close());

@@ -244,6 +244,16 @@ export class ReplicaManager {
     return log;
   }
 
+  /**
+   * Stops fetching for every follower replica here while the broker stays registered: a
+   * follower that is alive but does not fetch, as a paused or stuck process. Tests of the
+   * leader's replica.lag.time.max.ms rule use it (a clean stop leaves the ISR at once through
+   * the controller). A later leader or epoch change starts fetching again.
+   */
+  pauseFetching(): void {
+    for (const p of this.partitions.values()) if (p.role === 'follower') this.followerHooks?.stopFollowing(p);
+  }
+
   /** Tells a partition its state from the metadata and starts or stops its fetching. */
   private applyState(partition: Partition, topic: TopicMetadata, state: PartitionState): void {
     const { from, to, epochChanged } = partition.update(topic, state);
