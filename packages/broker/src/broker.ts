@@ -207,8 +207,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
-    await startGroupCoordinator(groupCoordinator, replicaManager, CONSUMER_OFFSETS);
-    closeables.push(async () => groupCoordinator.shutdown());
+    const stopFollowingLeadership = await startGroupCoordinator(groupCoordinator, replicaManager, CONSUMER_OFFSETS, logger.child({ component: 'group-coordinator' }));
+    closeables.push(async () => {
+      stopFollowingLeadership();
+      groupCoordinator.shutdown();
+    });
 
     // --- handlers and listeners
     const extra = new Map((options.handlers ?? []).map((h) => [h.apiKey, h]));

@@ -7,6 +7,7 @@ import { ErrorCode, encodeBatchSync, type ProduceResponse } from '@tributary/pro
 import type { Log } from '@tributary/storage';
 import { RawClient } from './helpers/raw-client.js';
 import { TestCluster, waitFor } from './helpers/cluster.js';
+import { partitionForGroup } from '../src/group/partition-for.js';
 
 async function client(t: { after(fn: () => unknown): void }, cluster: TestCluster, id: number): Promise<RawClient> {
   const c = await RawClient.open(cluster.broker(id).port);
@@ -230,4 +231,41 @@ test('batches larger than replica.fetch.max.bytes replicate, on every partition 
       assert.ok(logBytes(log).equals(logBytes(leaderLog)));
     }
   }
+});
+
+test('__consumer_offsets replicates like any topic; a broker that becomes leader of its partition serves the group', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3, {}, { offsetsPartitions: 3 });
+  const c1 = await client(t, cluster, 1);
+  await createTopic(c1, 'data');
+  const commit = await c1.request('OffsetCommit', 7, {
+    groupId: 'g',
+    generationIdOrMemberEpoch: -1,
+    memberId: '',
+    groupInstanceId: null,
+    topics: [{ name: 'data', partitions: [{ partitionIndex: 0, committedOffset: 42, committedLeaderEpoch: -1, committedMetadata: 'm' }] }],
+  });
+  assert.equal(commit.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+  const p = partitionForGroup('g', 3);
+  // The commit was answered once every in-sync replica had it (acks=all for coordinator appends).
+  const leaderLog = cluster.replica(1, '__consumer_offsets', p).log;
+  assert.ok(leaderLog.logEndOffset > 0);
+  assert.equal(leaderLog.highWatermark, leaderLog.logEndOffset);
+  for (const id of [2, 3]) {
+    const log = cluster.replica(id, '__consumer_offsets', p).log;
+    await waitFor(`broker ${id} holds the commit`, 10_000, () => (log.logEndOffset === leaderLog.logEndOffset ? true : undefined));
+    assert.ok(logBytes(log).equals(logBytes(leaderLog)));
+  }
+
+  // Leadership of the group's partition moves to broker 2: it loads the partition and serves the group.
+  const state = cluster.metadata.topic('__consumer_offsets')!.partitions[p]!;
+  await cluster.metadata.updatePartition({ topic: '__consumer_offsets', partition: p, expectedPartitionEpoch: state.partitionEpoch, leader: 2, bumpLeaderEpoch: true });
+  const c2 = await client(t, cluster, 2);
+  const fetched = await waitFor('broker 2 serves group g', 10_000, async () => {
+    const r = await c2.request('OffsetFetch', 7, { groupId: 'g', topics: [{ name: 'data', partitionIndexes: [0] }], requireStable: false });
+    return r.errorCode === ErrorCode.NONE ? r : undefined;
+  });
+  assert.equal(fetched.topics![0]!.partitions[0]!.committedOffset, 42);
+  assert.equal(fetched.topics![0]!.partitions[0]!.metadata, 'm');
+  const old = await c1.request('OffsetFetch', 7, { groupId: 'g', topics: [{ name: 'data', partitionIndexes: [0] }], requireStable: false });
+  assert.equal(old.errorCode, ErrorCode.NOT_COORDINATOR, 'broker 1 no longer coordinates the group');
 });
