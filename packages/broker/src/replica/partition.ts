@@ -283,6 +283,7 @@ export class Partition {
     const state = this.partitionState;
     if (state.isr.includes(replicaId) || !state.replicas.includes(replicaId)) return;
     if (f.logEndOffset < this.log.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return;
+    if (!this.isrChangeInFlight) this.deps.logger.info('Expanding the ISR: a follower caught up', { topic: this.topic, partition: this.partition, replicaId, fetchOffset: f.logEndOffset });
     this.alterIsr([...state.isr, replicaId], 'expand');
   }
 
