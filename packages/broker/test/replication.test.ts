@@ -269,3 +269,40 @@ test('__consumer_offsets replicates like any topic; a broker that becomes leader
   const old = await c1.request('OffsetFetch', 7, { groupId: 'g', topics: [{ name: 'data', partitionIndexes: [0] }], requireStable: false });
   assert.equal(old.errorCode, ErrorCode.NOT_COORDINATOR, 'broker 1 no longer coordinates the group');
 });
+
+test('the leader reads a follower fetch (v15 ReplicaState) up to its log end and a consumer fetch up to the high watermark', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3, { 'replica.lag.time.max.ms': 60_000 });
+  await createTopic(await client(t, cluster, 1), 'v15');
+  const leader = cluster.leaderOf('v15');
+  const [, stopped] = followersOf(cluster, 'v15') as [number, number];
+  await cluster.stopBroker(stopped);
+  const c = await client(t, cluster, leader);
+  assert.equal(partitionResult(await produce(c, 'v15', 1, ['x'])).errorCode, ErrorCode.NONE);
+  const leaderLog = cluster.replica(leader, 'v15').log;
+  assert.equal(leaderLog.highWatermark, 0, 'the stopped follower is still in the ISR');
+  const topicId = cluster.metadata.topic('v15')!.topicId;
+  const fetch = (replicaId: number, fetchOffset: number) =>
+    c.request('Fetch', 15, {
+      replicaState: { replicaId, replicaEpoch: -1 },
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+  const consumer = (await fetch(-1, 0)).responses[0]!.partitions[0]!;
+  assert.equal(consumer.records?.length ?? 0, 0, 'a consumer reads only up to the high watermark');
+  // The stopped follower's fetch, as it would send it: it gets the record beyond the high watermark.
+  const asFollower = (await fetch(stopped, 0)).responses[0]!.partitions[0]!;
+  assert.ok((asFollower.records?.length ?? 0) > 0);
+  assert.equal(leaderLog.highWatermark, 0);
+  assert.equal(cluster.replica(leader, 'v15').followerState(stopped)!.logEndOffset, 0);
+  // Its next fetch, at offset 1, tells the leader it has the record: the high watermark moves.
+  const next = (await fetch(stopped, 1)).responses[0]!.partitions[0]!;
+  assert.equal(next.highWatermark, 1);
+  assert.equal(leaderLog.highWatermark, 1);
+});
