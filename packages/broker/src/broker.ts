@@ -38,7 +38,7 @@ import { ReplicaManager } from './replica/replica-manager.js';
 import { startReplication } from './replica/replica-fetcher.js';
 import { FetchSessionCache } from './fetch/fetch-session.js';
 import { ProducerIdManager } from './transaction/producer-id-manager.js';
-import { ConsumerOffsetsLog } from './group/consumer-offsets-log.js';
+import { ConsumerOffsetsLog, startGroupCoordinator } from './group/consumer-offsets-log.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import { ControllerRunner } from './controller/controller-runner.js';
@@ -267,28 +267,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
     // first use; here it is created once, at the first start, so no lookup ever waits).
     await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
-    if (isClusterMembership(metadata) || options.metadataStore !== undefined) {
-      // In a cluster (etcd, or brokers sharing a store) this broker coordinates the groups of
-      // the partitions it leads.
-      groupCoordinator.activate();
-      const led = metadata.topic(CONSUMER_OFFSETS)?.partitions.filter((p) => p.leader === nodeId) ?? [];
-      for (const p of led) await groupCoordinator.loadPartition(p.partition);
-      // Partitions this broker comes to lead later (the topic created by another broker).
-      const loadLater = (partition: number): void => {
-        groupCoordinator.loadPartition(partition).catch((err: unknown) => logger.error('Could not load a __consumer_offsets partition', { partition, err: String(err) }));
-      };
-      const offLeadership = metadata.subscribe((change) => {
-        if (change.type === 'topic-created' && change.topic.name === CONSUMER_OFFSETS) {
-          for (const p of change.topic.partitions) if (p.leader === nodeId) loadLater(p.partition);
-        } else if (change.type === 'partition-changed' && change.topic.name === CONSUMER_OFFSETS && change.after.leader === nodeId && change.before.leader !== nodeId) {
-          loadLater(change.after.partition);
-        }
-      });
-      closeables.push(async () => offLeadership());
-    } else {
-      await groupCoordinator.startup();
-    }
-    closeables.push(async () => groupCoordinator.shutdown());
+    const stopFollowingLeadership = await startGroupCoordinator(groupCoordinator, replicaManager, CONSUMER_OFFSETS, logger.child({ component: 'group-coordinator' }));
+    closeables.push(async () => {
+      stopFollowingLeadership();
+      groupCoordinator.shutdown();
+    });
     // After the group coordinator: completing a transaction found half-ended materializes its
     // offsets in the groups loaded above. `__transaction_state` is created on first use.
     await txnCoordinator.startup();

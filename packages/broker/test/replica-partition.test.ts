@@ -162,3 +162,17 @@ async function waitForIsr(metadata: LocalMetadataStore, isr: number[]): Promise<
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+test('a follower append checks every CRC and drops a partial batch at the end', async (t) => {
+  const { log, partition } = await setup(t, [1]);
+  const now = Date.now();
+  const first = encodeBatchSync({ baseOffset: 0, timestamp: now, records: [{ key: null, value: Buffer.from('a'), timestamp: now }] });
+  const second = encodeBatchSync({ baseOffset: 1, timestamp: now, records: [{ key: null, value: Buffer.from('b'), timestamp: now }] });
+  const corrupt = Buffer.concat([first, second]);
+  corrupt[corrupt.length - 1] ^= 0xff;
+  assert.throws(() => partition.appendAsFollower(corrupt, 2), (err: { errorCode?: number }) => err.errorCode === ErrorCode.CORRUPT_MESSAGE);
+  assert.equal(log.logEndOffset, 0, 'nothing of a refused fetch is appended');
+  partition.appendAsFollower(Buffer.concat([first, second.subarray(0, 30)]), 5);
+  assert.equal(log.logEndOffset, 1, 'the whole batch is appended, the cut one is not');
+  assert.equal(log.highWatermark, 1, 'min(leader high watermark, own log end offset)');
+});

@@ -7,6 +7,7 @@ import { ErrorCode, encodeBatchSync, type ProduceResponse } from '@tributary/pro
 import type { Log } from '@tributary/storage';
 import { RawClient } from './helpers/raw-client.js';
 import { TestCluster, waitFor } from './helpers/cluster.js';
+import { partitionForGroup } from '../src/group/partition-for.js';
 
 async function client(t: { after(fn: () => unknown): void }, cluster: TestCluster, id: number): Promise<RawClient> {
   const c = await RawClient.open(cluster.broker(id).port);
@@ -234,4 +235,78 @@ test('batches larger than replica.fetch.max.bytes replicate, on every partition 
       assert.ok(logBytes(log).equals(logBytes(leaderLog)));
     }
   }
+});
+
+test('__consumer_offsets replicates like any topic; a broker that becomes leader of its partition serves the group', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3, {}, { offsetsPartitions: 3 });
+  const c1 = await client(t, cluster, 1);
+  await createTopic(c1, 'data');
+  const commit = await c1.request('OffsetCommit', 7, {
+    groupId: 'g',
+    generationIdOrMemberEpoch: -1,
+    memberId: '',
+    groupInstanceId: null,
+    topics: [{ name: 'data', partitions: [{ partitionIndex: 0, committedOffset: 42, committedLeaderEpoch: -1, committedMetadata: 'm' }] }],
+  });
+  assert.equal(commit.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE);
+  const p = partitionForGroup('g', 3);
+  // The commit was answered once every in-sync replica had it (acks=all for coordinator appends).
+  const leaderLog = cluster.replica(1, '__consumer_offsets', p).log;
+  assert.ok(leaderLog.logEndOffset > 0);
+  assert.equal(leaderLog.highWatermark, leaderLog.logEndOffset);
+  for (const id of [2, 3]) {
+    const log = cluster.replica(id, '__consumer_offsets', p).log;
+    await waitFor(`broker ${id} holds the commit`, 10_000, () => (log.logEndOffset === leaderLog.logEndOffset ? true : undefined));
+    assert.ok(logBytes(log).equals(logBytes(leaderLog)));
+  }
+
+  // Leadership of the group's partition moves to broker 2: it loads the partition and serves the group.
+  const state = cluster.metadata.topic('__consumer_offsets')!.partitions[p]!;
+  await cluster.metadata.updatePartition({ topic: '__consumer_offsets', partition: p, expectedPartitionEpoch: state.partitionEpoch, leader: 2, bumpLeaderEpoch: true });
+  const c2 = await client(t, cluster, 2);
+  const fetched = await waitFor('broker 2 serves group g', 10_000, async () => {
+    const r = await c2.request('OffsetFetch', 7, { groupId: 'g', topics: [{ name: 'data', partitionIndexes: [0] }], requireStable: false });
+    return r.errorCode === ErrorCode.NONE ? r : undefined;
+  });
+  assert.equal(fetched.topics![0]!.partitions[0]!.committedOffset, 42);
+  assert.equal(fetched.topics![0]!.partitions[0]!.metadata, 'm');
+  const old = await c1.request('OffsetFetch', 7, { groupId: 'g', topics: [{ name: 'data', partitionIndexes: [0] }], requireStable: false });
+  assert.equal(old.errorCode, ErrorCode.NOT_COORDINATOR, 'broker 1 no longer coordinates the group');
+});
+
+test('the leader reads a follower fetch (v15 ReplicaState) up to its log end and a consumer fetch up to the high watermark', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3, { 'replica.lag.time.max.ms': 60_000 });
+  await createTopic(await client(t, cluster, 1), 'v15');
+  const leader = cluster.leaderOf('v15');
+  const [, stopped] = followersOf(cluster, 'v15') as [number, number];
+  await cluster.stopBroker(stopped);
+  const c = await client(t, cluster, leader);
+  assert.equal(partitionResult(await produce(c, 'v15', 1, ['x'])).errorCode, ErrorCode.NONE);
+  const leaderLog = cluster.replica(leader, 'v15').log;
+  assert.equal(leaderLog.highWatermark, 0, 'the stopped follower is still in the ISR');
+  const topicId = cluster.metadata.topic('v15')!.topicId;
+  const fetch = (replicaId: number, fetchOffset: number) =>
+    c.request('Fetch', 15, {
+      replicaState: { replicaId, replicaEpoch: -1 },
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+  const consumer = (await fetch(-1, 0)).responses[0]!.partitions[0]!;
+  assert.equal(consumer.records?.length ?? 0, 0, 'a consumer reads only up to the high watermark');
+  // The stopped follower's fetch, as it would send it: it gets the record beyond the high watermark.
+  const asFollower = (await fetch(stopped, 0)).responses[0]!.partitions[0]!;
+  assert.ok((asFollower.records?.length ?? 0) > 0);
+  assert.equal(leaderLog.highWatermark, 0);
+  assert.equal(cluster.replica(leader, 'v15').followerState(stopped)!.logEndOffset, 0);
+  // Its next fetch, at offset 1, tells the leader it has the record: the high watermark moves.
+  const next = (await fetch(stopped, 1)).responses[0]!.partitions[0]!;
+  assert.equal(next.highWatermark, 1);
+  assert.equal(leaderLog.highWatermark, 1);
 });

@@ -14,6 +14,7 @@ import type { Log } from '@tributary/storage';
 import type { CoordinatorLog } from './coordinator-log.js';
 import type { ReplicaManager } from '../replica/replica-manager.js';
 import type { GroupCoordinator } from './coordinator.js';
+import type { Logger } from '../logger.js';
 import { forEachLogBatch } from '../replica/log-batches.js';
 
 const REPLAY_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -92,4 +93,36 @@ export class ConsumerOffsetsLog implements CoordinatorLog {
     });
     if (onOpenTxnRecord !== undefined) for (const [producerId, pending] of open) for (const r of pending) onOpenTxnRecord(producerId, r.key, r.value);
   }
+}
+
+/**
+ * Starts the group coordinator on the partitions of `__consumer_offsets` this broker leads
+ * (all of them on a single node: the coordinator's own startup), then keeps it in step with
+ * leadership, as Kafka's onLeadershipChange: a partition this broker becomes leader of is
+ * loaded (its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile), one it stops leading is
+ * unloaded (its groups answer NOT_COORDINATOR). Returns a function that stops following.
+ */
+export async function startGroupCoordinator(coordinator: GroupCoordinator, replicaManager: ReplicaManager, topic: string, logger?: Logger): Promise<() => void> {
+  const partitions = replicaManager.metadataTopic(topic)?.partitions ?? [];
+  const led = partitions.filter((p) => !('errorCode' in replicaManager.partition(topic, p.partition)));
+  const loaded = new Set(led.map((p) => p.partition));
+  if (led.length === partitions.length) {
+    await coordinator.startup();
+  } else {
+    coordinator.activate();
+    for (const p of led) await coordinator.loadPartition(p.partition);
+  }
+  return replicaManager.onLeadershipChange((changed, partition, isLeader) => {
+    if (changed !== topic) return;
+    if (isLeader) {
+      if (loaded.has(partition)) return;
+      loaded.add(partition);
+      coordinator.loadPartition(partition).catch((err: unknown) => {
+        loaded.delete(partition);
+        logger?.error('Loading a partition of the group coordinator failed', { topic, partition, err });
+      });
+    } else if (loaded.delete(partition)) {
+      coordinator.unloadPartition(partition);
+    }
+  });
 }

@@ -32,8 +32,11 @@
  * validations finish in.
  */
 import {
+  BatchLayout,
   ErrorCode,
   assertAtMost,
+  batchCrcMatches,
+  batchFrameSize,
   setMaxTimestamp,
   validateBatchSync,
   type BatchValidation,
@@ -279,6 +282,7 @@ export class Partition {
     const state = this.partitionState;
     if (state.isr.includes(replicaId) || !state.replicas.includes(replicaId)) return;
     if (f.logEndOffset < this.log.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return;
+    if (!this.isrChangeInFlight) this.deps.logger.info('Expanding the ISR: a follower caught up', { topic: this.topic, partition: this.partition, replicaId, fetchOffset: f.logEndOffset });
     this.alterIsr([...state.isr, replicaId], 'expand');
   }
 
@@ -329,7 +333,11 @@ export class Partition {
    */
   appendAsFollower(records: Buffer, leaderHighWatermark: number): AppendResult | undefined {
     let appended: AppendResult | undefined;
-    if (records.length > 0) appended = this.log.appendAsFollower(records);
+    const whole = verifiedBatches(records);
+    if (typeof whole === 'string') {
+      throw Object.assign(new Error(`Fetched data for ${this.log.topicPartition} refused: ${whole}`), { errorCode: ErrorCode.CORRUPT_MESSAGE });
+    }
+    if (whole > 0) appended = this.log.appendAsFollower(whole === records.length ? records : records.subarray(0, whole));
     this.updateFollowerHighWatermark(leaderHighWatermark);
     return appended;
   }
@@ -653,6 +661,24 @@ export class Partition {
 export function truncateOnBecomingFollower(log: Log): void {
   if (log.isClosed || log.logEndOffset <= log.highWatermark) return;
   log.truncateTo(log.highWatermark);
+}
+
+/**
+ * The length of the whole batches at the front of a follower fetch's records, each with a
+ * matching CRC (Kafka checks every batch's CRC whatever the append's origin), or why not. A
+ * partial batch at the end is dropped, as Kafka's fetchers do: a leader may cut the last
+ * batch at the fetch size.
+ */
+function verifiedBatches(buf: Buffer): number | string {
+  let at = 0;
+  while (buf.length - at >= BatchLayout.HEADER_SIZE) {
+    const size = batchFrameSize(buf, at, buf.length);
+    if (typeof size === 'string') return `batch at byte ${at}: ${size}`;
+    if (at + size > buf.length) break;
+    if (!batchCrcMatches(buf, at, size)) return `batch at byte ${at} fails its CRC`;
+    at += size;
+  }
+  return at;
 }
 
 function withError(result: PartitionAppendResult, errorCode: number): PartitionAppendResult {

@@ -56,6 +56,15 @@ const MAX_RESPONSE_FRAME_BYTES = 256 * 1024 * 1024;
 /** Kafka's replica.socket.timeout.ms default: a request unanswered this long (past its wait) is abandoned. */
 const SOCKET_TIMEOUT_MS = 30_000;
 
+/** How long a fetcher with no partition sleeps before looking again (an added partition wakes it at once). */
+const IDLE_SLEEP_MS = 60_000;
+
+/**
+ * How often a fetcher whose partitions are all backing off looks again: backoffs end at
+ * different times, so it looks at most this long after the first ends.
+ */
+const BACKOFF_POLL_MS = 100;
+
 /** A follower fetch's client id, as Kafka's ReplicaFetcherThread names itself. */
 const CLIENT_ID_PREFIX = 'broker-';
 
@@ -188,7 +197,7 @@ export class ReplicaFetcher {
       const request = this.buildRequest(Date.now());
       if (request === undefined) {
         // Nothing to fetch now: wait for a partition to be added or a backoff to end.
-        await this.sleep(this.entries.size === 0 ? 60_000 : Math.max(1, Math.min(backoffMs, 100)));
+        await this.sleep(this.entries.size === 0 ? IDLE_SLEEP_MS : Math.max(1, Math.min(backoffMs, BACKOFF_POLL_MS)));
         continue;
       }
       try {

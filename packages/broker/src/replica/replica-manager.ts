@@ -44,6 +44,9 @@ export interface PartitionView {
   readonly partition: Partition;
 }
 
+/** Told when this broker becomes (true) or stops being (false) leader of a partition. */
+export type LeadershipListener = (topic: string, partition: number, isLeader: boolean) => void;
+
 /** Hooks the follower fetchers plug into (replica-fetcher.ts); absent, followers do not fetch. */
 export interface FollowerHooks {
   /** The partition now follows `state.leader` in `state.leaderEpoch`. */
@@ -98,6 +101,7 @@ export class ReplicaManager {
   private closed = false;
   private readonly unsubscribe: () => void;
   private followerHooks: FollowerHooks | undefined;
+  private readonly leadershipListeners = new Set<LeadershipListener>();
   private isrTimer: NodeJS.Timeout | undefined;
 
   constructor(deps: ReplicaManagerDeps) {
@@ -258,9 +262,31 @@ export class ReplicaManager {
   private applyState(partition: Partition, topic: TopicMetadata, state: PartitionState): void {
     const { from, to, epochChanged } = partition.update(topic, state);
     const hooks = this.followerHooks;
-    if (hooks === undefined) return;
-    if (from === 'follower' && (to !== 'follower' || epochChanged)) hooks.stopFollowing(partition);
-    if (to === 'follower' && (from !== 'follower' || epochChanged)) hooks.startFollowing(partition);
+    if (hooks !== undefined) {
+      if (from === 'follower' && (to !== 'follower' || epochChanged)) hooks.stopFollowing(partition);
+      if (to === 'follower' && (from !== 'follower' || epochChanged)) hooks.startFollowing(partition);
+    }
+    if ((from === 'leader') !== (to === 'leader')) this.notifyLeadership(partition, to === 'leader');
+  }
+
+  /**
+   * Calls `listener` whenever this broker becomes or stops being leader of a partition (the
+   * coordinators load and unload their internal partitions this way, as Kafka's
+   * onLeadershipChange callbacks). Returns a function that removes it.
+   */
+  onLeadershipChange(listener: LeadershipListener): () => void {
+    this.leadershipListeners.add(listener);
+    return () => this.leadershipListeners.delete(listener);
+  }
+
+  private notifyLeadership(partition: Partition, isLeader: boolean): void {
+    for (const listener of this.leadershipListeners) {
+      try {
+        listener(partition.topic, partition.partition, isLeader);
+      } catch (err) {
+        this.logger.error('Leadership listener failed', { topic: partition.topic, partition: partition.partition, err });
+      }
+    }
   }
 
   private onMetadataChange(change: MetadataChange): void {
@@ -307,6 +333,7 @@ export class ReplicaManager {
     if (partition === undefined) return;
     this.partitions.delete(key);
     if (partition.role === 'follower') this.followerHooks?.stopFollowing(partition);
+    if (partition.role === 'leader') this.notifyLeadership(partition, false);
     partition.close();
   }
 

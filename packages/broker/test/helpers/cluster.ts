@@ -33,10 +33,26 @@ export class TestCluster {
     private readonly config: Readonly<Record<string, string | number>>,
   ) {}
 
-  static async start(t: TestContext, size = 3, config: Readonly<Record<string, string | number>> = {}): Promise<TestCluster> {
+  /**
+   * `offsetsPartitions`: create `__consumer_offsets` before any broker starts, with that many
+   * partitions replicated on every broker (leader 1), instead of letting the first broker
+   * create it on its own (replication factor 1: it is alone when it starts).
+   */
+  static async start(t: TestContext, size = 3, config: Readonly<Record<string, string | number>> = {}, options: { offsetsPartitions?: number } = {}): Promise<TestCluster> {
     const root = mkdtempSync(join(tmpdir(), 'trib-cluster-'));
     const metadata = await LocalMetadataStore.open({ dataDir: join(root, 'metadata'), clusterId: randomKafkaUuid(), logger: createLogger({ level: 'silent' }) });
-    const cluster = new TestCluster(metadata, root, size, { ...CLUSTER_TEST_CONFIG, ...config });
+    const merged: Record<string, string | number> = { ...CLUSTER_TEST_CONFIG, ...config };
+    if (options.offsetsPartitions !== undefined) {
+      const all = Array.from({ length: size }, (_, i) => i + 1);
+      merged['offsets.topic.num.partitions'] = options.offsetsPartitions;
+      await metadata.createTopic({
+        name: '__consumer_offsets',
+        internal: true,
+        configs: { 'cleanup.policy': 'compact', 'compression.type': 'producer' },
+        partitions: Array.from({ length: options.offsetsPartitions }, () => ({ replicas: all, leader: 1, isr: all })),
+      });
+    }
+    const cluster = new TestCluster(metadata, root, size, merged);
     t.after(() => cluster.close());
     for (let id = 1; id <= size; id++) await cluster.startBroker(id);
     return cluster;
