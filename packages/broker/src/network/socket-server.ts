@@ -171,7 +171,7 @@ export class SocketServer {
     const adopted = tlsListener === undefined
       ? adoptAccepted(accepted)
       : {
-        socket: tlsListener.wrap(accepted, ip, (principal) => principalFromTls?.(principal), () => undefined) as Socket,
+        socket: tlsListener.wrap(accepted, ip, (principal) => principalFromTls?.(principal)) as Socket,
         sharedReads: false,
         setReader: () => {},
       };

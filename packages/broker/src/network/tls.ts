@@ -140,7 +140,7 @@ export class TlsListener {
    * done, before any request can be read; a handshake failure is logged here (Kafka:
    * "Failed authentication ... (SSL handshake failed)") and destroys the socket.
    */
-  wrap(socket: Socket, remote: string, onPrincipal: (principal: string) => void, onRefused: () => void): TLSSocket {
+  wrap(socket: Socket, remote: string, onPrincipal: (principal: string) => void): TLSSocket {
     const tlsSocket = new TLSSocket(socket, {
       isServer: true,
       secureContext: this.context,
@@ -151,7 +151,6 @@ export class TlsListener {
     let secured = false;
     const refuse = (reason: string) => {
       this.logger.info('Failed authentication (SSL handshake failed)', { listener: this.listenerName, remote, reason });
-      onRefused();
       tlsSocket.destroy();
     };
     tlsSocket.once('secure', () => {
@@ -178,17 +177,13 @@ export class TlsListener {
       if (name === null) {
         // Kafka fails the channel when no rule applies (SslPrincipalMapper.NoMatchingRule).
         this.logger.info('Failed authentication: no ssl.principal.mapping.rules rule applies to the certificate subject', { listener: this.listenerName, remote, subject: dn });
-        onRefused();
         tlsSocket.destroy();
         return;
       }
       onPrincipal(`User:${name}`);
     });
     tlsSocket.on('error', (err) => {
-      if (!secured) {
-        this.logger.info('Failed authentication (SSL handshake failed)', { listener: this.listenerName, remote, reason: err.message });
-        onRefused();
-      }
+      if (!secured) this.logger.info('Failed authentication (SSL handshake failed)', { listener: this.listenerName, remote, reason: err.message });
     });
     return tlsSocket;
   }

@@ -15,7 +15,6 @@
  * - `connections.max.reauth.ms` (KIP-368, default 0 = off).
  */
 import type { ListenerConfigLookup } from '../tls.js';
-import { isScramMechanism } from './scram.js';
 import type { ScramCredentialLookup } from './scram.js';
 import { JwksKeys } from './oauthbearer.js';
 import type { OAuthBearerOptions } from './oauthbearer.js';
@@ -126,6 +125,5 @@ export function saslListenerConfig(
   };
   const reauth = Number(lookup('connections.max.reauth.ms') ?? '0');
   if (!Number.isInteger(reauth) || reauth < 0) throw new SaslConfigError(`Listener ${listenerName}: invalid connections.max.reauth.ms ${JSON.stringify(lookup('connections.max.reauth.ms'))}: expected a whole number >= 0`);
-  if (mechanisms.some((m) => isScramMechanism(m)) && scramCredentials === undefined) throw new SaslConfigError('SCRAM needs a credential store');
   return { listenerName, enabledMechanisms: mechanisms, plainUsers, scramCredentials, oauthBearer, connectionsMaxReauthMs: reauth };
 }

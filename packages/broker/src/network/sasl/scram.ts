@@ -13,7 +13,7 @@
  * "invalid credentials" message); an authzid other than the username gets "Authentication
  * failed: Client requested an authorization id that is different from username".
  * Only the gs2 header "n" (no channel binding) is accepted, as in Kafka. The final nonce
- * must end with the server's nonce (Kafka's check before 3.9; see evaluate).
+ * must end with the server's nonce (the check older Kafka releases make; see evaluate).
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { SaslMechanismServer, SaslStep } from './mechanism.js';
@@ -122,7 +122,7 @@ export class ScramServer implements SaslMechanismServer {
     if (this.state === 'final') {
       const m = CLIENT_FINAL.exec(text);
       if (m === null) return fail(`Invalid SCRAM client final message format (user ${JSON.stringify(this.username)})`);
-      // Kafka 2.0-3.x check that the echoed nonce *ends with* the server's: librdkafka up to
+      // Older Kafka releases check that the echoed nonce *ends with* the server's: librdkafka up to
       // at least 2.0.2 (Debian's kcat and confluent-kafka) sends client nonce + the whole
       // server nonce, so an exact match would lock those clients out. The proof still
       // covers the nonce as sent (it is part of the AuthMessage).
