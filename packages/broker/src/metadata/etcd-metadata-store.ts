@@ -130,6 +130,9 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private stalledAt: number | null = null;
   private readonly watchdog: NodeJS.Timeout;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** When an etcd call last failed for want of a quorum or a member (close skips etcd then). */
+  private unavailableAtMs = -Infinity;
 
   // --- session (lease) state
   /** Registrations this store made; registered again on a new lease. */
@@ -385,13 +388,26 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     return () => { this.listeners.delete(listener); };
   }
 
-  /** Resigns the controller, revokes the lease (etcd deletes the registrations), disconnects. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.resign();
-    } catch (err) {
-      this.logger?.warn('Could not resign the controller election on close; the lease expiry will', { err: String(err) });
+  /**
+   * Resigns the controller, revokes the lease (etcd deletes the registrations), disconnects.
+   * With etcd unreachable it gives up after one request timeout: the lease then expires by
+   * itself within broker.session.timeout.ms. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    // Just failed to reach etcd (e.g. the broker's unregistration): do not wait on it again.
+    let reachable = !this.fencedNow && performance.now() - this.unavailableAtMs > this.options.requestTimeoutMs;
+    if (reachable) {
+      try {
+        await this.resign();
+      } catch (err) {
+        reachable = false;
+        this.logger?.warn('Could not resign the controller election on close; the lease expiry will', { err: String(err) });
+      }
     }
     this.closed = true;
     clearInterval(this.watchdog);
@@ -399,19 +415,25 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     if (this.campaignTimer) clearTimeout(this.campaignTimer);
     const lease = this.lease;
     this.lease = null;
-    if (lease) {
+    if (lease && reachable) {
       try {
         await withDeadline(this.options.requestTimeoutMs, 'revoke the lease', lease.revoke());
       } catch (err) {
         lease.release();
         this.logger?.warn('Could not revoke the broker lease on close; it expires by itself', { err: String(err) });
       }
+    } else {
+      lease?.release();
     }
+    // Cancelled first: etcd3's watch manager only lets go of its stream (and its reconnect
+    // timers) once it has no watcher left.
     const watcher = this.watcher;
     this.watcher = null;
-    try {
-      await withDeadline(this.options.requestTimeoutMs, 'cancel the watch', watcher?.cancel() ?? Promise.resolve());
-    } catch { /* the client is closed below anyway */ }
+    if (watcher) {
+      try {
+        await withDeadline(this.options.requestTimeoutMs, 'cancel the watch', watcher.cancel());
+      } catch { /* the clients are closed below anyway */ }
+    }
     this.client.close();
     this.watchClient.close();
     this.listeners.clear();
@@ -419,6 +441,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     this.fencedListeners.clear();
     for (const w of this.cacheWaiters.splice(0)) w.resolve();
   }
+
 
   // --- cache: load, watch, apply
 
@@ -724,13 +747,15 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     try {
       res = await withDeadline(this.options.requestTimeoutMs, what, txn!.then(...ops).else(...gets).commit());
     } catch (err) {
-      if (err instanceof MetadataError) throw err;
       const text = String((err as Error)?.message ?? err);
       if (/too many operations/i.test(text)) {
         throw new MetadataError('TRIB_ERR_INVALID_METADATA', `etcd refused to ${what}: ${text} (raise etcd's --max-txn-ops; docs/operations.md)`, { cause: err });
       }
+      this.unavailableAtMs = performance.now();
+      if (err instanceof MetadataError) throw err;
       throw new MetadataError('TRIB_ERR_UNAVAILABLE', `etcd could not ${what}: ${text}`, { cause: err });
     }
+    this.unavailableAtMs = -Infinity;
     if (res.succeeded) {
       // Our own write: its events carry exactly this revision, and they arrive by the watch.
       await this.waitFor(`see revision ${res.header.revision} of '${what}' through the watch (the write is committed)`,
