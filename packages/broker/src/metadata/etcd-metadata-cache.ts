@@ -81,7 +81,7 @@ export class EtcdMetadataCache {
     for (const name of topicNames) this.refreshTopic(name, events);
     for (const key of configKeys) {
       const before = this.brokerConfigMap.get(key) ?? {};
-      const after = parseJson<Record<string, string>>(this.raw.get(key)) ?? {};
+      const after = parseJson(this.raw.get(key), isStringRecord) ?? {};
       if (Object.keys(after).length > 0) this.brokerConfigMap.set(key, after);
       else this.brokerConfigMap.delete(key);
       const diff = configDiff(before, after);
@@ -89,7 +89,7 @@ export class EtcdMetadataCache {
       if (Object.keys(diff).length > 0) events.push({ type: 'broker-config-changed', nodeId: id === 'default' ? null : Number(id), changes: diff });
     }
     for (const nodeId of [...brokerIds].sort((x, y) => x - y)) {
-      const after = parseJson<BrokerRegistration>(this.raw.get(K.broker(nodeId)));
+      const after = parseJson(this.raw.get(K.broker(nodeId)), isRegistration);
       if (after) {
         this.liveBrokers.set(nodeId, after);
         events.push({ type: 'broker-registered', broker: after });
@@ -104,14 +104,14 @@ export class EtcdMetadataCache {
   /** Rebuilds one topic from its raw keys and records what changed. */
   private refreshTopic(name: string, events: MetadataChange[]): void {
     const before = this.byName.get(name);
-    const stored = parseJson<StoredTopic>(this.raw.get(K.topic(name)));
+    const stored = parseJson(this.raw.get(K.topic(name)), isStoredTopic);
     let after: TopicMetadata | undefined;
     if (stored) {
       const partitions: PartitionState[] = [];
       for (let n = 0; n < stored.partitionCount; n++) {
-        const p = parseJson<PartitionState>(this.raw.get(K.partition(name, n)));
-        if (!p) {
-          this.logger?.error('Topic in etcd lacks a partition key; ignoring the topic', { topic: name, partition: n });
+        const p = parseJson(this.raw.get(K.partition(name, n)), isPartitionState);
+        if (!p || p.partition !== n) {
+          this.logger?.error('Topic in etcd lacks a valid partition key; ignoring the topic', { topic: name, partition: n });
           break;
         }
         partitions.push(p);
@@ -158,13 +158,47 @@ export function cachedKv(kv: IKeyValue): CachedKv {
   return { value: kv.value.toString('utf8'), modRevision: Number(kv.mod_revision), lease: String(kv.lease ?? '0') };
 }
 
-export function parseJson<T>(kv: CachedKv | undefined): T | undefined {
+/**
+ * The value of a key as T, or undefined when it is absent or not a T. Values come from etcd,
+ * which anything with access can write: a malformed one is ignored (its topic or broker is
+ * left out of the view), never trusted, so it cannot crash the broker from a watch callback.
+ */
+export function parseJson<T>(kv: CachedKv | undefined, is: (v: unknown) => v is T): T | undefined {
   if (kv === undefined) return undefined;
   try {
-    return JSON.parse(kv.value) as T;
+    const value: unknown = JSON.parse(kv.value);
+    return is(value) ? value : undefined;
   } catch {
     return undefined;
   }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isIntArray = (v: unknown): v is number[] => Array.isArray(v) && v.every(isInt);
+
+export function isStringRecord(v: unknown): v is Record<string, string> {
+  return isObject(v) && Object.values(v).every((x) => typeof x === 'string');
+}
+
+export function isStoredTopic(v: unknown): v is StoredTopic {
+  return isObject(v) && typeof v['topicId'] === 'string' && isStringRecord(v['configs']) && typeof v['internal'] === 'boolean'
+    && isInt(v['partitionCount']) && (v['partitionCount'] as number) >= 1;
+}
+
+export function isPartitionState(v: unknown): v is PartitionState {
+  return isObject(v) && isInt(v['partition']) && isIntArray(v['replicas']) && isInt(v['leader']) && isInt(v['leaderEpoch'])
+    && isIntArray(v['isr']) && isInt(v['partitionEpoch']);
+}
+
+export function isRegistration(v: unknown): v is BrokerRegistration {
+  return isObject(v) && isInt(v['nodeId']) && (v['rack'] === null || typeof v['rack'] === 'string') && Array.isArray(v['endpoints'])
+    && (v['endpoints'] as unknown[]).every((e) => isObject(e) && typeof e['listener'] === 'string' && typeof e['host'] === 'string'
+      && isInt(e['port']) && typeof e['securityProtocol'] === 'string');
+}
+
+export function isControllerValue(v: unknown): v is { nodeId: number } {
+  return isObject(v) && isInt(v['nodeId']);
 }
 
 /** The changes that turn `before` into `after` (null = removed). */

@@ -21,7 +21,9 @@
  * the cache diffs the derived views (topics, broker configs, brokers) before and after and
  * the store emits the MetadataChange events. Events at or below the applied revision are dropped (after a
  * reconnect etcd may send one twice). If the watch fails for good (compacted revision), the
- * store reads everything again and applies the difference the same way.
+ * store reads everything again and applies the difference the same way. A watch that stalls
+ * silently (a paused member) is caught by gRPC keepalive, and failing that by a watchdog
+ * that compares etcd's changes with the applied revision every 5 s (checkWatch).
  *
  * Writes: topic creation is one txn (compare each topics/<name> and topic-ids/<id> absent,
  * then put the topic, its id and every partition), so it needs 2 + partitions operations;
@@ -61,7 +63,7 @@ import type {
 import { MetadataError } from './metadata-store.js';
 import type { ClusterMembership } from './controller-election.js';
 import { applyChanges as applyConfigChanges, checkPartition, newPartition } from './local-metadata-store.js';
-import { cachedKv, EtcdMetadataCache, K, parseJson, storedTopic } from './etcd-metadata-cache.js';
+import { cachedKv, EtcdMetadataCache, isControllerValue, K, parseJson, storedTopic } from './etcd-metadata-cache.js';
 import type { CachedKv } from './etcd-metadata-cache.js';
 import { isKafkaUuid, randomKafkaUuid } from './kafka-uuid.js';
 import type { Logger } from '../logger.js';
@@ -94,6 +96,8 @@ const GRPC_OPTIONS = {
 } as const;
 /** How many times a config change is retried when another writer changed the same key. */
 const CONFIG_CAS_ATTEMPTS_MAX = 10;
+/** How often the store checks that its watch is not stalled (checkWatch). */
+const WATCH_STALL_CHECK_MS = 5000;
 /** [key relative to the prefix, what to compare, the value it must equal]. */
 type Compare = readonly [string, 'Create' | 'Mod', number];
 
@@ -114,7 +118,21 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private readonly controllerListeners = new Set<(controllerId: number) => void>();
   private readonly fencedListeners = new Set<(fenced: boolean) => void>();
   private watcher: Watcher | null = null;
+  /**
+   * The watch has a client (gRPC channels) of its own: etcd3 multiplexes every watch of a
+   * client on one stream, so a stalled stream is only escaped by closing its client.
+   */
+  private watchClient: Etcd3;
+  private readonly newClient: () => Etcd3;
+  private reloading = false;
+  private checkingWatch = false;
+  /** appliedRevision when newer keys were first seen in etcd but not yet through the watch. */
+  private stalledAt: number | null = null;
+  private readonly watchdog: NodeJS.Timeout;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** When an etcd call last failed for want of a quorum or a member (close skips etcd then). */
+  private unavailableAtMs = -Infinity;
 
   // --- session (lease) state
   /** Registrations this store made; registered again on a new lease. */
@@ -132,8 +150,12 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private campaignTimer: NodeJS.Timeout | null = null;
   private lastController = { id: -1, mine: false };
 
-  private constructor(client: Etcd3, clusterId: string, options: EtcdMetadataStoreOptions) {
+  private constructor(client: Etcd3, newClient: () => Etcd3, clusterId: string, options: EtcdMetadataStoreOptions) {
     this.client = client;
+    this.newClient = newClient;
+    this.watchClient = newClient();
+    this.watchdog = setInterval(() => void this.checkWatch(), WATCH_STALL_CHECK_MS);
+    this.watchdog.unref();
     this.clusterId = clusterId;
     this.options = options;
     this.prefix = options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
@@ -150,7 +172,8 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     // Loaded here, not at the top: a single broker (no etcd) never loads gRPC, which keeps
     // `npm start` fast; the bundle keeps etcd3 external for the same reason.
     const { Etcd3 } = await import('etcd3');
-    const client = new Etcd3({ hosts: [...options.endpoints], grpcOptions: { ...GRPC_OPTIONS }, dialTimeout: options.requestTimeoutMs });
+    const newClient = (): Etcd3 => new Etcd3({ hosts: [...options.endpoints], grpcOptions: { ...GRPC_OPTIONS }, dialTimeout: options.requestTimeoutMs });
+    const client = newClient();
     const prefix = options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
     try {
       const key = prefix + K.clusterId;
@@ -159,8 +182,13 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
         return client.get(key).string();
       })());
       if (clusterId === null || !isKafkaUuid(clusterId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `etcd key ${key} holds ${JSON.stringify(clusterId)}, not a Kafka Uuid`);
-      const store = new EtcdMetadataStore(client, clusterId, options);
-      await store.loadAndWatch();
+      const store = new EtcdMetadataStore(client, newClient, clusterId, options);
+      try {
+        await store.loadAndWatch();
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
       return store;
     } catch (err) {
       client.close();
@@ -360,38 +388,60 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     return () => { this.listeners.delete(listener); };
   }
 
-  /** Resigns the controller, revokes the lease (etcd deletes the registrations), disconnects. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    try {
-      await this.resign();
-    } catch (err) {
-      this.logger?.warn('Could not resign the controller election on close; the lease expiry will', { err: String(err) });
+  /**
+   * Resigns the controller, revokes the lease (etcd deletes the registrations), disconnects.
+   * With etcd unreachable it gives up after one request timeout: the lease then expires by
+   * itself within broker.session.timeout.ms. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    // Just failed to reach etcd (e.g. the broker's unregistration): do not wait on it again.
+    let reachable = !this.fencedNow && performance.now() - this.unavailableAtMs > this.options.requestTimeoutMs;
+    if (reachable) {
+      try {
+        await this.resign();
+      } catch (err) {
+        reachable = false;
+        this.logger?.warn('Could not resign the controller election on close; the lease expiry will', { err: String(err) });
+      }
     }
     this.closed = true;
+    clearInterval(this.watchdog);
     this.clearSessionTimers();
     if (this.campaignTimer) clearTimeout(this.campaignTimer);
     const lease = this.lease;
     this.lease = null;
-    if (lease) {
+    if (lease && reachable) {
       try {
         await withDeadline(this.options.requestTimeoutMs, 'revoke the lease', lease.revoke());
       } catch (err) {
         lease.release();
         this.logger?.warn('Could not revoke the broker lease on close; it expires by itself', { err: String(err) });
       }
+    } else {
+      lease?.release();
     }
+    // Cancelled first: etcd3's watch manager only lets go of its stream (and its reconnect
+    // timers) once it has no watcher left.
     const watcher = this.watcher;
     this.watcher = null;
-    try {
-      await withDeadline(this.options.requestTimeoutMs, 'cancel the watch', watcher?.cancel() ?? Promise.resolve());
-    } catch { /* the client is closed below anyway */ }
+    if (watcher) {
+      try {
+        await withDeadline(this.options.requestTimeoutMs, 'cancel the watch', watcher.cancel());
+      } catch { /* the clients are closed below anyway */ }
+    }
     this.client.close();
+    this.watchClient.close();
     this.listeners.clear();
     this.controllerListeners.clear();
     this.fencedListeners.clear();
     for (const w of this.cacheWaiters.splice(0)) w.resolve();
   }
+
 
   // --- cache: load, watch, apply
 
@@ -403,13 +453,14 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     for (const key of this.cache.raw.keys()) if (!keys.has(key)) keys.set(key, null);
     this.applyBatch(keys, revision);
     const watcher = await withDeadline(this.options.requestTimeoutMs, `watch ${this.prefix}`,
-      this.client.watch().prefix(this.prefix).startRevision(String(revision + 1)).create());
+      this.watchClient.watch().prefix(this.prefix).startRevision(String(revision + 1)).create());
     if (this.closed) {
       await watcher.cancel();
       return;
     }
     this.watcher = watcher;
     watcher.on('data', (response) => {
+      if (this.watcher !== watcher) return; // replaced by a reload
       const byRevision = new Map<number, Map<string, CachedKv | null>>();
       for (const event of response.events) {
         const rev = Number(event.kv.mod_revision);
@@ -418,7 +469,16 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
         if (!batch) byRevision.set(rev, batch = new Map());
         batch.set(this.relative(event.kv), event.type === 'Delete' ? null : cachedKv(event.kv));
       }
-      for (const [rev, batch] of [...byRevision].sort((a, b) => a[0] - b[0])) this.applyBatch(batch, rev);
+      try {
+        for (const [rev, batch] of [...byRevision].sort((a, b) => a[0] - b[0])) this.applyBatch(batch, rev);
+      } catch (err) {
+        // etcd3 rethrows a throwing 'data' handler outside any promise, which would end the
+        // process: a bug here is logged loudly instead, and the cache reloaded from scratch.
+        this.logger?.error('Applying an etcd watch response failed; reloading the metadata cache', { err: String((err as Error)?.stack ?? err) });
+        if (this.watcher === watcher) this.watcher = null;
+        watcher.cancel().catch(() => undefined);
+        void this.reload();
+      }
     });
     watcher.on('error', (err) => {
       // The watch cannot resume (e.g. its revision was compacted): read everything again.
@@ -430,15 +490,62 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     watcher.on('disconnected', (err) => this.logger?.warn('etcd watch disconnected; it resumes from its revision', { err: String(err) }));
   }
 
-  private async reload(): Promise<void> {
-    while (!this.closed) {
-      try {
-        await this.loadAndWatch();
-        return;
-      } catch (err) {
-        this.logger?.warn('Reloading the metadata cache from etcd failed; retrying', { err: String(err) });
-        await sleep(RETRY_DELAY_MS);
+  /**
+   * Reads everything again and watches from there, applying the difference; with
+   * `freshClient`, first replaces the watch's client (a stalled stream cannot be resumed).
+   */
+  private async reload(freshClient = false): Promise<void> {
+    if (this.reloading) return;
+    this.reloading = true;
+    try {
+      this.watcher = null;
+      if (freshClient) {
+        const stalled = this.watchClient;
+        this.watchClient = this.newClient();
+        stalled.close();
       }
+      while (!this.closed) {
+        try {
+          await this.loadAndWatch();
+          return;
+        } catch (err) {
+          this.logger?.warn('Reloading the metadata cache from etcd failed; retrying', { err: String(err) });
+          await sleep(RETRY_DELAY_MS);
+        }
+      }
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  /**
+   * The watch's own keepalive catches a dead connection, but a stream can also stall where
+   * no ping helps (reconnected to a paused member, whose kernel still accepts connections).
+   * So every WATCH_STALL_CHECK_MS the store asks etcd how many of its keys changed after the
+   * revision it has applied; keys seen changed twice in a row with no progress in between
+   * mean the watch is stuck, and it is recreated on a fresh client. (Deletions are not
+   * counted, but any later change is.)
+   */
+  private async checkWatch(): Promise<void> {
+    if (this.closed || this.reloading || this.checkingWatch || this.watcher === null) return;
+    this.checkingWatch = true;
+    try {
+      const applied = this.cache.appliedRevision;
+      const newer = await withDeadline(this.options.requestTimeoutMs, 'count the keys changed after the applied revision',
+        this.client.getAll().prefix(this.prefix).minModRevision(applied + 1).count());
+      if (newer === 0 || this.cache.appliedRevision > applied) {
+        this.stalledAt = null;
+      } else if (this.stalledAt === null || this.stalledAt !== applied) {
+        this.stalledAt = applied; // one interval of grace: the watch may be just behind
+      } else {
+        this.stalledAt = null;
+        this.logger?.warn('The etcd watch is stalled (etcd has changes it has not delivered); recreating it', { appliedRevision: applied, changedKeys: newer });
+        void this.reload(true);
+      }
+    } catch {
+      // etcd unreachable: nothing to compare with; the next check tries again.
+    } finally {
+      this.checkingWatch = false;
     }
   }
 
@@ -582,7 +689,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
 
   private currentController(): { id: number; mine: boolean } {
     const kv = this.cache.raw.get(K.controller);
-    const value = parseJson<{ nodeId: number }>(kv);
+    const value = parseJson(kv, isControllerValue);
     if (!kv || !value) return { id: -1, mine: false };
     return { id: value.nodeId, mine: this.leaseId !== null && kv.lease === this.leaseId };
   }
@@ -640,13 +747,15 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     try {
       res = await withDeadline(this.options.requestTimeoutMs, what, txn!.then(...ops).else(...gets).commit());
     } catch (err) {
-      if (err instanceof MetadataError) throw err;
       const text = String((err as Error)?.message ?? err);
       if (/too many operations/i.test(text)) {
         throw new MetadataError('TRIB_ERR_INVALID_METADATA', `etcd refused to ${what}: ${text} (raise etcd's --max-txn-ops; docs/operations.md)`, { cause: err });
       }
+      this.unavailableAtMs = performance.now();
+      if (err instanceof MetadataError) throw err;
       throw new MetadataError('TRIB_ERR_UNAVAILABLE', `etcd could not ${what}: ${text}`, { cause: err });
     }
+    this.unavailableAtMs = -Infinity;
     if (res.succeeded) {
       // Our own write: its events carry exactly this revision, and they arrive by the watch.
       await this.waitFor(`see revision ${res.header.revision} of '${what}' through the watch (the write is committed)`,
