@@ -243,5 +243,7 @@ test('batches larger than the cleaner read chunk (512 KiB) and batches cut by a 
   assert.equal(r.kind, 'ok');
   const records = r.kind === 'ok' ? r.records.flatMap((b) => (splitBatches(b) as { position: number }[]).flatMap((h) => decodeBatchSync(b, h.position).records)) : [];
   assert.deepEqual(records.map((x) => [x.offset, x.key!.toString(), x.value!.length, x.value![0]]), [[9, 'k0', 700 * 1024, 9], [10, 'k1', 300 * 1024, 10], [11, 'k2', 700 * 1024, 11]]);
-  assert.ok(stats!.bytesRead <= 2 * stats!.sizeBefore + 1024 * 1024, `read ${stats!.bytesRead} bytes for ${stats!.sizeBefore}: each byte about twice (map, then rewrite)`);
+  // A dirty byte is read three times: transactions and producers (headers, markers), the
+  // offset map, the rewrite. A batch cut by a chunk end is not read again.
+  assert.ok(stats!.bytesRead <= 3 * stats!.sizeBefore + 1024 * 1024, `read ${stats!.bytesRead} bytes for ${stats!.sizeBefore}: each dirty byte three times`);
 });

@@ -140,3 +140,27 @@ test('compact,delete: retention deletes old segments and the cleaner compacts th
   assert.ok((await manager.cleaner.cleanLogNow(log))?.swapped);
   assert.deepEqual(batches(log).flatMap((b) => b.records), [[9, 'k0', 'value-9'], [10, 'k1', 'value-10'], [11, 'k2', 'value-11']]);
 });
+
+test('an open transaction stops the clean at its first batch; once aborted, its data is removed and the committed value stays', async (t) => {
+  const config = fromProperties(BASE);
+  const { manager, clock } = await open(t, config);
+  const log = manager.createLog('open', 0, config);
+  log.append(await encodeBatch({ records: [{ key: Buffer.from('k'), value: Buffer.from('committed') }] }), { leaderEpoch: 0 });
+  log.append(await encodeBatch({ producerId: 5, producerEpoch: 0, baseSequence: 0, transactional: true, records: [{ key: Buffer.from('k'), value: Buffer.from('pending') }] }), { leaderEpoch: 0 });
+  log.append(await encodeBatch({ records: [{ key: Buffer.from('other'), value: Buffer.from('x') }, { key: Buffer.from('other'), value: Buffer.from('y') }] }), { leaderEpoch: 0 });
+  await settle(log);
+  await manager.cleaner.cleanLogNow(log);
+  assert.deepEqual(batches(log).flatMap((b) => b.records), [[0, 'k', 'committed'], [1, 'k', 'pending'], [2, 'other', 'x'], [3, 'other', 'y']], 'nothing from the open transaction on is cleaned');
+
+  log.append(encodeControlBatch({ type: ControlRecordType.ABORT, producerId: 5, producerEpoch: 0, coordinatorEpoch: 0 }), { leaderEpoch: 0 });
+  await settle(log);
+  await manager.cleaner.cleanLogNow(log);
+  assert.deepEqual(batches(log).flatMap((b) => b.records), [[0, 'k', 'committed'], [3, 'other', 'y']], 'aborted data removed, not used to supersede');
+  assert.ok(batches(log).some((b) => b.header.isControl), 'the abort marker stays until its horizon');
+  clock.ms += 2000;
+  log.append(await encodeBatch({ records: [{ key: Buffer.from('z'), value: Buffer.from('z') }] }), { leaderEpoch: 0 });
+  await settle(log);
+  await manager.cleaner.cleanLogNow(log);
+  assert.ok(!batches(log).some((b) => b.header.isControl), 'the abort marker went after its horizon');
+  assert.deepEqual(batches(log).flatMap((b) => b.records), [[0, 'k', 'committed'], [3, 'other', 'y'], [5, 'z', 'z']]);
+});
