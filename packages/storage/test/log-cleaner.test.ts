@@ -164,3 +164,26 @@ test('an open transaction stops the clean at its first batch; once aborted, its 
   assert.ok(!batches(log).some((b) => b.header.isControl), 'the abort marker went after its horizon');
   assert.deepEqual(batches(log).flatMap((b) => b.records), [[0, 'k', 'committed'], [3, 'other', 'y'], [5, 'z', 'z']]);
 });
+
+test('min.cleanable.dirty.ratio, min.compaction.lag.ms and max.compaction.lag.ms choose what is cleanable', async (t) => {
+  const { manager, clock } = await open(t, fromProperties(BASE));
+  const fill = async (log: Log, timestamp: number): Promise<void> => {
+    for (let i = 0; i < 20; i++) log.append(await encodeBatch({ timestamp, records: [{ key: Buffer.from(`k${i % 2}`), value: Buffer.from(`v${i}`) }] }), { leaderEpoch: 0 });
+    await settle(log);
+  };
+  // A dirty ratio must exceed min.cleanable.dirty.ratio (Kafka's ">"): at 1 a log never does.
+  const strict = manager.createLog('strict', 0, fromProperties({ ...BASE, 'min.cleanable.dirty.ratio': '1' }));
+  await fill(strict, clock.ms);
+  // The same, with a max.compaction.lag.ms its data is older than: cleanable anyway.
+  const overdue = manager.createLog('overdue', 0, fromProperties({ ...BASE, 'min.cleanable.dirty.ratio': '1', 'max.compaction.lag.ms': '60000' }));
+  await fill(overdue, clock.ms - 120_000);
+  // Data newer than min.compaction.lag.ms: not cleanable yet.
+  const young = manager.createLog('young', 0, fromProperties({ ...BASE, 'min.compaction.lag.ms': '60000' }));
+  await fill(young, clock.ms - 1000);
+  const names = manager.cleaner.cleanableLogs(clock.ms).map((c) => c.log.topic);
+  assert.deepEqual(names, ['overdue']);
+  clock.ms += 60_000;
+  assert.deepEqual(manager.cleaner.cleanableLogs(clock.ms).map((c) => c.log.topic).sort(), ['overdue', 'young']);
+  const stats = await manager.cleaner.cleanFilthiest();
+  assert.equal(stats?.topicPartition, 'overdue-0', 'a log past max.compaction.lag.ms goes first');
+});
