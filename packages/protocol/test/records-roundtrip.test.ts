@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { BatchLayout, CompressionType } from '../src/records/batch-layout.js';
 import { TimestampType } from '../src/records/batch-constants.js';
 import { encodeBatch, encodeBatchSync } from '../src/records/batch-encode.js';
-import { decodeBatch, decodeRecords, decodeRecordsSync } from '../src/records/batch-decode.js';
+import { decodeBatch, decodeBatchSync, decodeRecords, decodeRecordsSync } from '../src/records/batch-decode.js';
 import { validateBatch } from '../src/records/batch-validate.js';
 import { forEachBatch, readBatchHeader, scanBatches, batchSizeAt } from '../src/records/batch-header.js';
 import { batchCrcMatches, batchFrameSize, scanBatchHeader, splitBatches } from '../src/records/batch-scan.js';
@@ -172,4 +172,14 @@ test('compacted-style batches (offset gaps, explicit lastOffsetDelta) decode and
   assert.deepEqual(records.map((r) => r.offset), [1002, 1007]);
   assert.equal(readBatchHeader(batch, 0).lastOffset, 1009);
   assert.equal((await validateBatch(batch, 0, { origin: 'replication' })).ok, true);
+});
+
+test('encodeBatch deleteHorizonMs: attribute bit 6, baseTimestamp = horizon, record timestamps unchanged', async () => {
+  const batch = await encodeBatch({ baseOffset: 10, deleteHorizonMs: 5_000_000, records: [{ offset: 10, timestamp: 1_000_000, key: Buffer.from('k'), value: null }, { offset: 12, timestamp: 1_000_500, key: Buffer.from('j'), value: Buffer.from('v') }], lastOffsetDelta: 3 });
+  const { header, records } = decodeBatchSync(batch);
+  assert.equal(header.hasDeleteHorizon, true);
+  assert.equal(header.baseTimestamp, 5_000_000);
+  assert.equal(header.maxTimestamp, 1_000_500);
+  assert.equal(header.lastOffset, 13);
+  assert.deepEqual(records.map((r) => [r.offset, r.timestamp]), [[10, 1_000_000], [12, 1_000_500]]);
 });

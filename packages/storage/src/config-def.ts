@@ -155,8 +155,20 @@ export function formatConfigValue(def: ConfigDef | undefined, value: ConfigValue
   if (Array.isArray(value)) return value.join(',');
   if (typeof value === 'number') {
     if (def?.type === 'long' && value >= LONG_MAX_VALUE) return KAFKA_LONG_MAX_TEXT;
-    if (def?.type === 'double') return Number.isInteger(value) ? value.toFixed(1) : String(value);
+    if (def?.type === 'double') return javaDoubleText(value);
     return String(value);
   }
   return String(value);
+}
+
+/**
+ * Java's Double.toString, which Kafka prints doubles with: plain decimals with at least one
+ * fraction digit in [1e-3, 1e7), else `d.dddE<exponent>` (1.7976931348623157E308 for
+ * log.cleaner.io.max.bytes.per.second's default, Double.MAX_VALUE).
+ */
+function javaDoubleText(value: number): string {
+  const abs = Math.abs(value);
+  if (value === 0 || (abs >= 1e-3 && abs < 1e7)) return Number.isInteger(value) ? value.toFixed(1) : String(value);
+  const [mantissa, exponent] = value.toExponential().split('e') as [string, string];
+  return `${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${Number(exponent)}`;
 }

@@ -6,7 +6,8 @@
  * afterwards swaps the written segments in (Log.replaceCleanedSegments).
  *
  *  1. Offset map over the dirty section [firstDirtyOffset, end of the cleanable segments):
- *     key -> latest offset (log-cleaner-offset-map.ts), control batches skipped. When the
+ *     key -> latest offset (log-cleaner-offset-map.ts), control batches and aborted data
+ *     skipped (after a pass over the batch headers, see "Transactions" below). When the
  *     map fills, the dirty section ends after the last batch that fit (`endOffset`).
  *  2. The cleanable segments below `endOffset` are grouped (sum of sizes <= segment.bytes,
  *     offsets within int32 of the group's first base offset: Kafka's groupSegmentsBySize),
@@ -26,23 +27,27 @@
  *     records is dropped, except the last batch of an idempotent producer, kept empty so its
  *     sequence survives a rebuild of the producer state (Kafka's retainLastBatchSequence).
  *
- * Transactions: control batches (markers) stay until their delete horizon has passed and no
- * transactional data of their producer is kept before them since its previous marker
- * (Kafka's rule for removing a marker once its transaction's data is cleaned away).
- * Records of aborted transactions are compacted like committed ones, not removed: this
- * log has no aborted-transaction index yet (docs/compatibility.md).
+ * Transactions (found from the batches themselves: this log has no .txnindex yet): nothing
+ * at or after the first transaction still open at the end of the cleanable segments is
+ * cleaned (Kafka's first unstable offset); data batches of aborted transactions are left
+ * out of the offset map and removed; control batches (markers) stay until their delete
+ * horizon has passed and no transactional data of their producer is kept before them since
+ * its previous marker (Kafka's rule for removing a marker once its transaction's data is
+ * cleaned away).
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
 import {
   BatchLayout,
   CompressionType,
+  ControlRecordType,
   INT32_MAX,
   RecordBatchDefaults,
   TimestampType,
   batchFrameSize,
   decodeBatch,
   decodeBatchSync,
+  decodeControlRecordKey,
   encodeBatch,
   readBatchHeader,
   splitBatches,
@@ -206,20 +211,55 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
     pendingRead += n;
   };
 
-  // 1. The offset map over the dirty section, and each idempotent producer's last batch.
-  const map = new OffsetMap(task.offsetMapBytes);
+  // 1. Transactions and producers, from batch headers (markers decoded): the data batches
+  //    of aborted transactions, where the first transaction still open at the end of the
+  //    cleanable segments starts (the first unstable offset: nothing from there on is
+  //    cleaned, its outcome is unknown), and each idempotent producer's last batch.
   const lastBatchOfProducer = new Map<number, number>();
-  let mapEnd = task.firstDirtyOffset;
-  let mapFull = false;
+  const abortedBatches = new Set<number>();
+  const openTxnBatches = new Map<number, number[]>();
   for (const seg of task.segments) {
     for (const { header, bytes } of segmentBatches(fs, segmentFile(task.dir, seg.baseOffset), seg.size, onRead)) {
       if (header.producerId >= 0) lastBatchOfProducer.set(header.producerId, header.lastOffset);
-      if (mapFull || header.lastOffset < task.firstDirtyOffset) continue;
+      if (!header.isTransactional) continue;
       if (!header.isControl) {
+        const open = openTxnBatches.get(header.producerId);
+        if (open === undefined) openTxnBatches.set(header.producerId, [header.baseOffset]);
+        else open.push(header.baseOffset);
+        continue;
+      }
+      const ended = openTxnBatches.get(header.producerId);
+      openTxnBatches.delete(header.producerId);
+      const { records } = await decode(bytes, header);
+      const type = records.length > 0 ? decodeControlRecordKey(records[0]!.key).type : -1;
+      if (type === ControlRecordType.ABORT && ended !== undefined) for (const b of ended) abortedBatches.add(b);
+    }
+    await throttler.maybeThrottle(pendingRead);
+    pendingRead = 0;
+  }
+  let firstUnstableOffset = Infinity;
+  for (const open of openTxnBatches.values()) firstUnstableOffset = Math.min(firstUnstableOffset, open[0]!);
+
+  // 2. The offset map over the dirty section, up to the first unstable offset; records of
+  //    aborted transactions and markers are not put in it (Kafka's buildOffsetMap).
+  const map = new OffsetMap(task.offsetMapBytes);
+  let mapEnd = task.firstDirtyOffset;
+  let mapFull = false;
+  for (const seg of task.segments) {
+    if (mapFull) break;
+    const next = task.segments[task.segments.indexOf(seg) + 1]?.baseOffset ?? task.segmentsEndOffset;
+    if (next <= task.firstDirtyOffset) continue;
+    for (const { header, bytes } of segmentBatches(fs, segmentFile(task.dir, seg.baseOffset), seg.size, onRead)) {
+      if (header.lastOffset < task.firstDirtyOffset) continue;
+      if (header.baseOffset >= firstUnstableOffset) {
+        mapFull = true;
+        break;
+      }
+      if (!header.isControl && !abortedBatches.has(header.baseOffset)) {
         const { records } = await decode(bytes, header);
         if (map.size + records.length > map.maxEntries && map.size > 0) {
           mapFull = true;
-          continue;
+          break;
         }
         for (const r of records) if (r.key !== null) map.put(r.key, r.offset);
       }
@@ -230,6 +270,11 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
   }
   result.endOffset = Math.max(mapEnd, task.firstDirtyOffset);
   result.mapEntries = map.size;
+  if (result.endOffset === task.firstDirtyOffset) {
+    // Nothing dirty could be mapped (an open transaction starts at the first dirty offset).
+    result.throttledMs = throttler.sleptMs;
+    return result;
+  }
 
   // 2. Groups of segments below the map's end, each rewritten into one `.cleaned` segment.
   const toClean = task.segments.filter((s) => s.baseOffset < result.endOffset);
@@ -287,6 +332,8 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
     }
     const { records } = await decode(bytes, header);
     result.recordsRead += records.length;
+    // Data of an aborted transaction is never read by read_committed consumers: it goes.
+    if (header.isTransactional && abortedBatches.has(header.baseOffset)) return null;
     const keep: RecordInput[] = [];
     let tombstones = false;
     for (const r of records) {

@@ -227,7 +227,9 @@ export class LogCleaner {
       } catch (err) {
         this.host.warn(`Log cleaner pass failed: ${(err as Error).message}`);
       }
-      if (cleaned === null && !this.stopped) await this.sleep(this.config.backoffMs);
+      // Back off too after a clean that did nothing (an open transaction at the first dirty
+      // offset, a discarded swap): the same log would be picked again at once.
+      if ((cleaned === null || !cleaned.swapped) && !this.stopped) await this.sleep(this.config.backoffMs);
     }
   }
 
@@ -340,7 +342,10 @@ export class LogCleaner {
         cleaned: LogSegment.open(log.dir, group.oldBaseOffsets[0]!, group.size, log.segmentSettings(), log.clock.now(), CLEANED_FILE_SUFFIX),
       };
     });
-    const swapped = !this.stopped && !log.isClosed && groups.length > 0 && log.replaceCleanedSegments(groups);
+    if (groups.length === 0) {
+      return { topicPartition: log.topicPartition, firstDirtyOffset: task.firstDirtyOffset, endOffset: result.endOffset, bytesRead: result.bytesRead, bytesWritten: 0, sizeBefore: 0, sizeAfter: 0, recordsRead: 0, recordsKept: 0, elapsedMs: performance.now() - started, swapped: false };
+    }
+    const swapped = !this.stopped && !log.isClosed && log.replaceCleanedSegments(groups);
     if (!swapped) {
       sizeBefore = 0;
       sizeAfter = 0;
@@ -359,7 +364,7 @@ export class LogCleaner {
       elapsedMs,
       swapped,
     };
-    if (!swapped && groups.length > 0) {
+    if (!swapped) {
       // The log changed under the clean (retention, truncation, deletion): throw the rest away.
       this.removeCleanedFiles(log);
       this.counters.abortedCleans++;
