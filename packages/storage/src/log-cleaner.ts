@@ -130,7 +130,9 @@ export function cleanableLog(log: Log, checkpoint: number | undefined, nowMs: nu
   if (log.isClosed || !log.config.cleanupPolicy.includes('compact')) return null;
   const segs = log.segments;
   const firstDirty = checkpoint !== undefined && checkpoint >= log.logStartOffset && checkpoint <= log.logEndOffset ? checkpoint : log.logStartOffset;
-  let uncleanable = Math.min(log.activeSegment.baseOffset, log.highWatermark, log.recoveryPoint);
+  // Kafka's firstUncleanableOffset: the active segment, the high watermark, and the last
+  // stable offset (a transaction still open or unreplicated is never cleaned).
+  let uncleanable = Math.min(log.activeSegment.baseOffset, log.lastStableOffset, log.recoveryPoint);
   const { minCompactionLagMs, maxCompactionLagMs } = log.config;
   const firstDirtyIndex = log.floorSegmentIndex(firstDirty);
   if (minCompactionLagMs > 0) {
