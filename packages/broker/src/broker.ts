@@ -220,7 +220,9 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, logger: logger.child({ component: 'replica' }) });
     closeables.push(async () => replicaManager.close());
     startReplication(replicaManager, { nodeId, metadata, config, logger: logger.child({ component: 'replica-fetcher' }) });
-    const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }) });
+    // A broker alone (its own local store) is the whole cluster; brokers sharing a store or etcd are not.
+    const singleNode = !isClusterMembership(metadata) && options.metadataStore === undefined;
+    const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }), capInternalReplication: singleNode });
     const groupCoordinator = new GroupCoordinator({
       log: new ConsumerOffsetsLog(replicaManager, CONSUMER_OFFSETS, config.number('offsets.commit.timeout.ms')),
       config: {
@@ -265,8 +267,15 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     };
     servicesRef.current = services;
     // The coordinator's topic exists before the coordinator loads it (Kafka creates it on
-    // first use; here it is created once, at the first start, so no lookup ever waits).
-    await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
+    // first use; here a single broker creates it at its first start, so no lookup ever
+    // waits). In a cluster it is created with offsets.topic.replication.factor once that many
+    // brokers have registered (any broker may create it; the others see TOPIC_ALREADY_EXISTS),
+    // and until then FindCoordinator answers COORDINATOR_NOT_AVAILABLE, as Kafka's does.
+    if (singleNode) {
+      await topicManager.ensureInternalTopic(CONSUMER_OFFSETS);
+    } else {
+      closeables.push(createWhenEnoughBrokers(metadata, () => topicManager.ensureInternalTopic(CONSUMER_OFFSETS), CONSUMER_OFFSETS, logger));
+    }
     const stopFollowingLeadership = await startGroupCoordinator(groupCoordinator, replicaManager, CONSUMER_OFFSETS, logger.child({ component: 'group-coordinator' }));
     closeables.push(async () => {
       stopFollowingLeadership();
@@ -378,6 +387,30 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     await closeMetadata();
     throw err;
   }
+}
+
+/**
+ * Creates an internal topic in a cluster once enough brokers have registered: tries now and
+ * again on every broker registration until the topic exists (a failed try is the placement
+ * refusing a replication factor the live brokers cannot reach). Returns the closeable.
+ */
+function createWhenEnoughBrokers(metadata: MetadataStore, create: () => Promise<unknown>, topic: string, logger: Logger): () => Promise<void> {
+  let trying = false;
+  const attempt = (): void => {
+    if (trying || metadata.topic(topic) !== undefined) return;
+    trying = true;
+    create().then(
+      () => logger.info('Created internal topic', { topic }),
+      (err: unknown) => logger.debug('Internal topic not created yet', { topic, reason: err instanceof Error ? err.message : String(err) }),
+    ).finally(() => {
+      trying = false;
+    });
+  };
+  const off = metadata.subscribe((change) => {
+    if (change.type === 'broker-registered') queueMicrotask(attempt);
+  });
+  attempt();
+  return async () => off();
 }
 
 /** The etcd store is its own ClusterMembership; a store without one serves a single broker. */

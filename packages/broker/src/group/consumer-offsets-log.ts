@@ -106,7 +106,9 @@ export async function startGroupCoordinator(coordinator: GroupCoordinator, repli
   const partitions = replicaManager.metadataTopic(topic)?.partitions ?? [];
   const led = partitions.filter((p) => !('errorCode' in replicaManager.partition(topic, p.partition)));
   const loaded = new Set(led.map((p) => p.partition));
-  if (led.length === partitions.length) {
+  // No topic yet (a cluster creates it once enough brokers have registered): partitions load
+  // as this broker comes to lead them.
+  if (partitions.length > 0 && led.length === partitions.length) {
     await coordinator.startup();
   } else {
     coordinator.activate();

@@ -68,6 +68,13 @@ export interface TopicManagerDeps {
   /** The current effective config (it changes with dynamic broker configs). */
   readonly config: () => BrokerConfig;
   readonly logger: Logger;
+  /**
+   * Internal topics get the configured replication factor capped to the live brokers: true
+   * for a single broker (the default RF 3 must not stop `npm start`), false in a cluster,
+   * where Kafka waits until enough brokers have registered (COORDINATOR_NOT_AVAILABLE
+   * meanwhile) rather than create `__consumer_offsets` on the first broker alone.
+   */
+  readonly capInternalReplication?: boolean;
 }
 
 export interface CreateTopicRequest {
@@ -126,6 +133,7 @@ export class TopicManager {
   private readonly nodeId: number;
   private readonly config: () => BrokerConfig;
   private readonly logger: Logger;
+  private readonly capInternalReplication: boolean;
   /** Auto-creations in flight by name: concurrent Metadata requests share one creation. */
   private readonly creating = new Map<string, Promise<CreateTopicResult>>();
 
@@ -134,6 +142,7 @@ export class TopicManager {
     this.nodeId = deps.nodeId;
     this.config = deps.config;
     this.logger = deps.logger;
+    this.capInternalReplication = deps.capInternalReplication ?? true;
   }
 
   /** CreateTopics semantics for one topic; with validateOnly nothing is written. */
@@ -419,7 +428,7 @@ export class TopicManager {
 
   private internalTopicRequest(name: '__consumer_offsets' | '__transaction_state'): CreateTopicRequest {
     const config = this.config();
-    const live = this.liveBrokerIds().size;
+    const live = this.capInternalReplication ? this.liveBrokerIds().size : Number.MAX_SAFE_INTEGER;
     if (name === GROUP_METADATA_TOPIC_NAME) {
       return {
         name,
