@@ -1,0 +1,377 @@
+/**
+ * Exactly-once consume-transform-produce with real clients while the broker is SIGKILLed
+ * (issue 17, first must-hold).
+ *
+ * The broker runs as a child process. An input topic of 3 partitions holds TOTAL numbered
+ * records (value = key = the number, partition = number mod 3). Two transformers read it at
+ * the same time, each in its own group with read_committed, and for every input write one
+ * output record (same partition, key and value) to their own output topic inside a
+ * transaction that also carries the group's offsets; a seeded random share of the
+ * transactions is aborted on purpose, after which the transformer rewinds to the committed
+ * offsets as exactly-once applications do:
+ *   - confluent-kafka-python 1.7.0 (librdkafka), test/compat/py/eos_transformer.py,
+ *     send_offsets_to_transaction with the consumer's group metadata;
+ *   - KafkaJS 2.2.4 in this process: eachBatch, one transaction per batch, sendOffsets.
+ * Meanwhile the broker is SIGKILLed KILLS times, each when the transformers' committed
+ * progress passes the next share of the work, and restarted on the same data directory and
+ * port. Transformers recover as their clients' documentation prescribes: retry what is
+ * retriable, abort on an abortable error, a new producer (init fences the old one and
+ * settles its transaction) on anything else, then rewind.
+ *
+ * The checker, for each output topic:
+ *   - read_committed (confluent-kafka-python) sees every input exactly once, in input order
+ *     per partition;
+ *   - read_uncommitted sees every data record of the log, aborted ones included, and its
+ *     offsets skip exactly the offsets of the control batches (one marker per batch);
+ *   - the raw log (a Fetch through the test helpers) has COMMIT and ABORT markers, and the
+ *     records its COMMIT markers close are exactly what read_committed returned; there
+ *     were aborted records.
+ *
+ * Default: 600 records and 3 kills. TRIBUTARY_LONG=1: 6,000 records and 8 kills.
+ * TRIBUTARY_EOS_SEED picks another seed (aborts, kill delays).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { ControlRecordType } from '@tributary/protocol';
+import { describeTxn, logOf } from './txn-helpers.js';
+import { DEBIAN_PYTHON, REPO_ROOT, freePort, requirePythonModule, run, spawnBroker, tempDir, waitFor, type BrokerProcess } from './kit.js';
+
+const LONG = process.env['TRIBUTARY_LONG'] === '1';
+const TOTAL = LONG ? 6000 : 600;
+const KILLS = LONG ? 8 : 3;
+const PARTITIONS = 3;
+/** Share of transactions aborted on purpose. */
+const ABORT_RATE = 0.2;
+const SEED = Number(process.env['TRIBUTARY_EOS_SEED'] ?? 17);
+const IN = 'eos-in';
+const OUT_PY = 'eos-out-py';
+const OUT_JS = 'eos-out-js';
+/** Records per KafkaJS transaction at most (the Python transformer takes 25 per consume). */
+const BATCH_RECORDS = 25;
+/** How long a transformer may take to pass the next kill threshold (a restart included). */
+const PROGRESS_TIMEOUT_MS = 90_000;
+
+/** mulberry32: a small seeded generator, so a failing run can be replayed with its seed. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Transformer {
+  progress(): number;
+  done: Promise<void>;
+  stats: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The KafkaJS transformer: one transaction per batch (one partition), sendOffsets with the
+ * batch's next offset. It keeps the next offset it expects per partition (the committed one
+ * as far as it knows) and drops what a batch holds before it: KafkaJS's OffsetFetch does not
+ * ask for stable offsets (KIP-447 require_stable), so a consumer that rejoins while a commit's
+ * markers are in flight may restart from the previous committed offset.
+ */
+function kafkajsTransformer(bootstrap: string, seed: number, errors: string[]): Transformer {
+  const rng = seeded(seed);
+  const group = 'eos-js';
+  const kafka = new Kafka({
+    clientId: 'eos-js', brokers: [bootstrap], logLevel: logLevel.NOTHING,
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+  const stats = { commits: 0, aborts: 0, errors: 0, reinits: 0, rewinds: 0, staleCommitted: 0 };
+  const next = new Map<number, number>();
+  const admin = kafka.admin();
+  let producer: Producer;
+  let consumer: Consumer;
+  let finished = false;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const note = (what: string, e: unknown) => {
+    stats.errors++;
+    if (errors.length < 200) errors.push(`js ${what}: ${(e as Error).message}`);
+  };
+  const progress = () => [...next.values()].reduce((a, b) => a + b, 0);
+
+  async function newProducer(): Promise<Producer> {
+    for (;;) {
+      const p = kafka.producer({ transactionalId: 'eos-js-txn', idempotent: true, maxInFlightRequests: 1, transactionTimeout: 20_000 });
+      try {
+        await p.connect(); // InitProducerId: fences the previous instance, settles its transaction
+        return p;
+      } catch (e) {
+        note('init', e);
+        await p.disconnect().catch(() => undefined);
+        await sleep(200);
+      }
+    }
+  }
+
+  async function committedOffset(partition: number): Promise<number> {
+    for (;;) {
+      try {
+        const topics = await admin.fetchOffsets({ groupId: group, topics: [IN] });
+        const offset = Number(topics[0]!.partitions.find((x) => x.partition === partition)!.offset);
+        return offset < 0 ? 0 : offset;
+      } catch (e) {
+        note('fetchOffsets', e);
+        await sleep(200);
+      }
+    }
+  }
+
+  async function rewind(partition: number): Promise<void> {
+    stats.rewinds++;
+    const offset = await committedOffset(partition);
+    if (offset !== next.get(partition)) stats.staleCommitted++;
+    next.set(partition, offset);
+    consumer.seek({ topic: IN, partition, offset: String(offset) });
+  }
+
+  const start = async () => {
+    await admin.connect();
+    producer = await newProducer();
+    consumer = kafka.consumer({ groupId: group, readUncommitted: false, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
+    consumer.on(consumer.events.CRASH, (e) => note('consumer crash', e.payload.error));
+    await consumer.connect();
+    await consumer.subscribe({ topic: IN, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, isStale, isRunning }) => {
+        if (finished || !isRunning() || isStale()) return;
+        const partition = batch.partition;
+        let expected = next.get(partition);
+        if (expected === undefined) {
+          expected = await committedOffset(partition);
+          next.set(partition, expected);
+        }
+        // At most BATCH_RECORDS per transaction (KafkaJS hands over whole fetches): the rest
+        // comes again in the next fetch, from the resolved offset.
+        const messages = batch.messages.filter((m) => Number(m.offset) >= expected).slice(0, BATCH_RECORDS);
+        if (messages.length === 0) return;
+        if (Number(messages[0]!.offset) !== expected) {
+          consumer.seek({ topic: IN, partition, offset: String(expected) });
+          return;
+        }
+        const end = Number(messages.at(-1)!.offset) + 1;
+        try {
+          const txn = await producer.transaction();
+          try {
+            await txn.send({ topic: OUT_JS, messages: messages.map((m) => ({ partition, key: m.key, value: m.value })) });
+            await txn.sendOffsets({ consumerGroupId: group, topics: [{ topic: IN, partitions: [{ partition, offset: String(end) }] }] });
+            if (rng() < ABORT_RATE) {
+              await txn.abort();
+              stats.aborts++;
+              await rewind(partition);
+              return;
+            }
+            await txn.commit();
+          } catch (e) {
+            // KafkaJS leaves a failed transaction in a state only a new producer gets out of.
+            note('transaction', e);
+            stats.reinits++;
+            await producer.disconnect().catch(() => undefined);
+            producer = await newProducer();
+            await rewind(partition);
+            return;
+          }
+        } catch (e) {
+          note('begin', e);
+          return;
+        }
+        stats.commits++;
+        next.set(partition, end);
+        resolveOffset(messages.at(-1)!.offset);
+        if (next.size === PARTITIONS && progress() >= TOTAL) {
+          finished = true;
+          resolveDone();
+        }
+      },
+    });
+  };
+  const started = start().catch((e) => {
+    note('start', e);
+    throw e;
+  });
+  return {
+    progress,
+    done: Promise.all([started, done]).then(() => undefined),
+    stats,
+    async stop() {
+      finished = true;
+      await consumer?.disconnect().catch(() => undefined);
+      await producer?.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    },
+  };
+}
+
+/** The confluent-kafka-python transformer, a child process. */
+function pythonTransformer(t: { after(fn: () => void): void }, bootstrap: string, seed: number, errors: string[]): Transformer & { exit: Promise<number | null> } {
+  const child = spawn(DEBIAN_PYTHON, [
+    join(REPO_ROOT, 'test/compat/py/eos_transformer.py'),
+    bootstrap, IN, OUT_PY, 'eos-py', 'eos-py-txn', String(TOTAL), String(seed), String(ABORT_RATE),
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let progress = 0;
+  let out = '';
+  const stats: Record<string, number> = {};
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    const lines = out.split('\n');
+    out = lines.pop()!;
+    for (const line of lines) {
+      if (line.startsWith('PROGRESS ')) progress = Number(line.slice(9));
+      else if (line.startsWith('{')) Object.assign(stats, JSON.parse(line));
+    }
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    for (const line of d.toString().split('\n')) if (line && errors.length < 400) errors.push(`py ${line}`);
+  });
+  const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    progress: () => progress,
+    exit,
+    done: exit.then((code) => {
+      if (code !== 0) throw new Error(`the Python transformer exited with ${code}`);
+    }),
+    stats,
+    async stop() {
+      child.kill('SIGKILL');
+      await exit;
+    },
+  };
+}
+
+/** Reads a whole topic with confluent-kafka-python at an isolation level: [offset, value] per partition. */
+async function readAll(bootstrap: string, topic: string, isolation: 'read_committed' | 'read_uncommitted'): Promise<Array<Array<[number, string]>>> {
+  const r = await run(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/compat/py/eos_read.py'), bootstrap, topic, String(PARTITIONS), isolation], { timeoutMs: 90_000 });
+  assert.equal(r.code, 0, `eos_read.py ${topic} ${isolation}: ${r.stderr}`);
+  return JSON.parse(r.stdout.toString()) as Array<Array<[number, string]>>;
+}
+
+/** Missing and duplicated numbers in `values` against 0..TOTAL-1, for a readable failure. */
+function exactlyOnceReport(values: number[]): string {
+  const count = new Map<number, number>();
+  for (const v of values) count.set(v, (count.get(v) ?? 0) + 1);
+  const missing: number[] = [];
+  const duplicated: number[] = [];
+  for (let i = 0; i < TOTAL; i++) {
+    const c = count.get(i) ?? 0;
+    if (c === 0) missing.push(i);
+    if (c > 1) duplicated.push(i);
+  }
+  const extra = [...count.keys()].filter((v) => !(v >= 0 && v < TOTAL));
+  return `missing ${missing.length} [${missing.slice(0, 20).join(' ')}], duplicated ${duplicated.length} [${duplicated.slice(0, 20).join(' ')}], unexpected [${extra.slice(0, 20).join(' ')}]`;
+}
+
+async function checkOutput(port: number, bootstrap: string, topic: string): Promise<{ aborted: number; markers: number }> {
+  const committed = await readAll(bootstrap, topic, 'read_committed');
+  const uncommitted = await readAll(bootstrap, topic, 'read_uncommitted');
+  const all = committed.flat().map(([, v]) => Number(v));
+  const report = exactlyOnceReport(all);
+  assert.ok(all.length === TOTAL && report.startsWith('missing 0 [], duplicated 0 []'), `${topic} read_committed: ${all.length} records of ${TOTAL}; ${report}`);
+  let aborted = 0;
+  let markers = 0;
+  for (let p = 0; p < PARTITIONS; p++) {
+    const values = committed[p]!.map(([, v]) => Number(v));
+    assert.ok(values.every((v) => v % PARTITIONS === p), `${topic}-${p}: every record comes from input partition ${p}`);
+    assert.ok(values.every((v, i) => i === 0 || v > values[i - 1]!), `${topic}-${p}: input order holds`);
+    // The raw log: each entry is one offset (a control batch holds one marker record).
+    const log = await logOf(port, topic, p);
+    const dataAt: Array<[number, string]> = [];
+    const pending = new Map<number, string[]>();
+    const closedByCommit: string[] = [];
+    const partitionMarkers = { [ControlRecordType.COMMIT]: 0, [ControlRecordType.ABORT]: 0 } as Record<number, number>;
+    log.forEach((e, offset) => {
+      if (e.control === null) {
+        dataAt.push([offset, e.value!]);
+        pending.set(e.producerId, [...(pending.get(e.producerId) ?? []), e.value!]);
+        return;
+      }
+      partitionMarkers[e.control] = (partitionMarkers[e.control] ?? 0) + 1;
+      const records = pending.get(e.producerId) ?? [];
+      pending.delete(e.producerId);
+      if (e.control === ControlRecordType.COMMIT) closedByCommit.push(...records);
+      else aborted += records.length;
+    });
+    markers += log.length - dataAt.length;
+    assert.equal(pending.size, 0, `${topic}-${p}: every transaction is closed by a marker`);
+    assert.deepEqual(committed[p]!.map(([, v]) => v), closedByCommit, `${topic}-${p}: read_committed returns exactly the records COMMIT markers close`);
+    assert.deepEqual(uncommitted[p], dataAt, `${topic}-${p}: read_uncommitted returns every data record, its offsets skipping the markers'`);
+    assert.ok(partitionMarkers[ControlRecordType.COMMIT]! > 0, `${topic}-${p}: COMMIT markers`);
+  }
+  assert.ok(aborted > 0, `${topic}: aborted records in the log, seen by read_uncommitted only`);
+  return { aborted, markers };
+}
+
+test(`exactly-once consume-transform-produce (confluent-kafka-python and KafkaJS) over ${PARTITIONS} partitions with random aborts and ${KILLS} broker SIGKILLs`, { timeout: LONG ? 1_200_000 : 300_000 }, async (t) => {
+  requirePythonModule('confluent_kafka');
+  const dataDir = tempDir(t, 'tributary-eos-');
+  const port = await freePort();
+  const start = () => spawnBroker(t, { dataDir, port, overrides: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': 1000 } });
+  let broker: BrokerProcess = await start();
+  const bootstrap = broker.bootstrap;
+
+  const kafka = new Kafka({ clientId: 'eos-setup', brokers: [bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [IN, OUT_PY, OUT_JS].map((topic) => ({ topic, numPartitions: PARTITIONS })), waitForLeaders: true });
+  await admin.disconnect();
+  const filler = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await filler.connect();
+  for (let from = 0; from < TOTAL; from += 500) {
+    const messages = [];
+    for (let i = from; i < Math.min(TOTAL, from + 500); i++) messages.push({ partition: i % PARTITIONS, key: String(i), value: String(i) });
+    await filler.send({ topic: IN, acks: -1, messages });
+  }
+  await filler.disconnect();
+
+  const errors: string[] = [];
+  const py = pythonTransformer(t, bootstrap, SEED, errors);
+  const js = kafkajsTransformer(bootstrap, SEED + 1, errors);
+  t.after(() => js.stop());
+  let jsFailed: unknown;
+  js.done.catch((e) => (jsFailed = e));
+  const rng = seeded(SEED + 2);
+  const progress = () => py.progress() + js.progress();
+  const state = () => `python ${py.progress()}/${TOTAL}, KafkaJS ${js.progress()}/${TOTAL}; errors: ${errors.slice(-10).join(' | ')}`;
+
+  let killsDone = 0;
+  for (let k = 1; k <= KILLS; k++) {
+    const threshold = Math.floor((k * 2 * TOTAL) / (KILLS + 1));
+    await waitFor(`progress ${threshold} of ${2 * TOTAL} before kill ${k}`, PROGRESS_TIMEOUT_MS, () => (progress() >= threshold || jsFailed !== undefined ? true : undefined), state);
+    if (jsFailed !== undefined) throw jsFailed;
+    // A random delay past the threshold, so kills land at different points of a transaction.
+    await sleep(Math.floor(rng() * 400));
+    await broker.kill('SIGKILL');
+    broker = await start();
+    killsDone++;
+  }
+
+  await waitFor('both transformers to finish', PROGRESS_TIMEOUT_MS * 2, () => (py.progress() >= TOTAL && js.progress() >= TOTAL ? true : undefined), state);
+  await js.done;
+  await js.stop();
+  assert.equal(await py.exit, 0, `the Python transformer failed: ${errors.filter((e) => e.startsWith('py')).slice(-20).join('\n')}`);
+  for (const id of ['eos-py-txn', 'eos-js-txn']) {
+    await waitFor(`${id}'s last transaction to complete`, 30_000, async () => (/^Complete|^Empty/.test((await describeTxn(port, id)).transactionState) ? true : undefined));
+  }
+
+  t.diagnostic(`kills ${killsDone}; python ${JSON.stringify(py.stats)}; KafkaJS ${JSON.stringify(js.stats)}; client errors ${errors.length}`);
+  t.diagnostic(`distinct client errors: ${[...new Set(errors)].slice(0, 30).join(' | ')}`);
+  const pyOut = await checkOutput(port, bootstrap, OUT_PY);
+  const jsOut = await checkOutput(port, bootstrap, OUT_JS);
+  t.diagnostic(`python: aborted records ${pyOut.aborted}, markers ${pyOut.markers}; KafkaJS: aborted records ${jsOut.aborted}, markers ${jsOut.markers}`);
+  assert.ok(Number(py.stats['aborts']) > 0 && js.stats['aborts']! > 0, 'both transformers aborted transactions on purpose');
+});
