@@ -41,7 +41,7 @@ import { DEBIAN_PYTHON, REPO_ROOT, freePort, requirePythonModule, run, spawnBrok
 
 const LONG = process.env['TRIBUTARY_LONG'] === '1';
 const TOTAL = LONG ? 6000 : 600;
-const KILLS = LONG ? 8 : 3;
+const KILLS = LONG ? 10 : 5;
 const PARTITIONS = 3;
 /** Share of transactions aborted on purpose. */
 const ABORT_RATE = 0.2;
@@ -49,8 +49,8 @@ const SEED = Number(process.env['TRIBUTARY_EOS_SEED'] ?? 17);
 const IN = 'eos-in';
 const OUT_PY = 'eos-out-py';
 const OUT_JS = 'eos-out-js';
-/** Records per KafkaJS transaction at most (the Python transformer takes 25 per consume). */
-const BATCH_RECORDS = 25;
+/** Records per transaction at most, in both transformers: small, so a run holds many transactions. */
+const BATCH_RECORDS = 10;
 /** How long a transformer may take to pass the next kill threshold (a restart included). */
 const PROGRESS_TIMEOUT_MS = 90_000;
 
@@ -89,7 +89,7 @@ function kafkajsTransformer(bootstrap: string, seed: number, errors: string[]): 
     clientId: 'eos-js', brokers: [bootstrap], logLevel: logLevel.NOTHING,
     retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
   });
-  const stats = { commits: 0, aborts: 0, errors: 0, reinits: 0, rewinds: 0, staleCommitted: 0 };
+  const stats = { commits: 0, aborts: 0, errors: 0, reinits: 0, rewinds: 0, staleCommitted: 0, droppedBehind: 0, seeksAhead: 0 };
   const next = new Map<number, number>();
   const admin = kafka.admin();
   let producer: Producer;
@@ -158,9 +158,13 @@ function kafkajsTransformer(bootstrap: string, seed: number, errors: string[]): 
         }
         // At most BATCH_RECORDS per transaction (KafkaJS hands over whole fetches): the rest
         // comes again in the next fetch, from the resolved offset.
-        const messages = batch.messages.filter((m) => Number(m.offset) >= expected).slice(0, BATCH_RECORDS);
+        const fresh = batch.messages.filter((m) => Number(m.offset) >= expected);
+        stats.droppedBehind += batch.messages.length - fresh.length;
+        const messages = fresh.slice(0, BATCH_RECORDS);
         if (messages.length === 0) return;
         if (Number(messages[0]!.offset) !== expected) {
+          // A batch fetched before a rewind's seek took effect: fetch again from the expected offset.
+          stats.seeksAhead++;
           consumer.seek({ topic: IN, partition, offset: String(expected) });
           return;
         }
@@ -221,7 +225,7 @@ function kafkajsTransformer(bootstrap: string, seed: number, errors: string[]): 
 function pythonTransformer(t: { after(fn: () => void): void }, bootstrap: string, seed: number, errors: string[]): Transformer & { exit: Promise<number | null> } {
   const child = spawn(DEBIAN_PYTHON, [
     join(REPO_ROOT, 'test/compat/py/eos_transformer.py'),
-    bootstrap, IN, OUT_PY, 'eos-py', 'eos-py-txn', String(TOTAL), String(seed), String(ABORT_RATE),
+    bootstrap, IN, OUT_PY, 'eos-py', 'eos-py-txn', String(TOTAL), String(seed), String(ABORT_RATE), String(BATCH_RECORDS),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let progress = 0;
@@ -353,8 +357,18 @@ test(`exactly-once consume-transform-produce (confluent-kafka-python and KafkaJS
     const threshold = Math.floor((k * 2 * TOTAL) / (KILLS + 1));
     await waitFor(`progress ${threshold} of ${2 * TOTAL} before kill ${k}`, PROGRESS_TIMEOUT_MS, () => (progress() >= threshold || jsFailed !== undefined ? true : undefined), state);
     if (jsFailed !== undefined) throw jsFailed;
-    // A random delay past the threshold, so kills land at different points of a transaction.
-    await sleep(Math.floor(rng() * 400));
+    // Kills land at different points of a transaction: in turn, right after a Python commit
+    // returned, right after a KafkaJS one did (the coordinator has written PrepareCommit and
+    // its markers may be in flight: the restarted broker must complete the commit), and at
+    // a random moment.
+    const mode = k % 3;
+    if (mode === 2) {
+      await sleep(Math.floor(rng() * 400));
+    } else {
+      const who = mode === 0 ? py : js;
+      const before = who.progress();
+      await waitFor(`a commit before kill ${k}`, PROGRESS_TIMEOUT_MS, () => (who.progress() !== before || who.progress() >= TOTAL ? true : undefined), state);
+    }
     await broker.kill('SIGKILL');
     broker = await start();
     killsDone++;

@@ -1,9 +1,9 @@
 """confluent-kafka-python (librdkafka) exactly-once consume-transform-produce, driven by
 test/compat/transactions-eos.test.ts while the test SIGKILLs and restarts the broker.
 
-Usage: eos_transformer.py BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP TRANSACTIONAL_ID TOTAL SEED ABORT_RATE
+Usage: eos_transformer.py BOOTSTRAP IN_TOPIC OUT_TOPIC GROUP TRANSACTIONAL_ID TOTAL SEED ABORT_RATE BATCH
 
-Reads IN_TOPIC in GROUP with isolation.level=read_committed and, per batch of records, writes
+Reads IN_TOPIC in GROUP with isolation.level=read_committed and, per batch of at most BATCH records, writes
 one output record per input (same partition, same key and value) to OUT_TOPIC inside a
 transaction together with the consumer's positions (send_offsets_to_transaction). With
 probability ABORT_RATE (random.Random(SEED)) the transaction is aborted on purpose. The
@@ -27,9 +27,15 @@ import time
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 bootstrap, in_topic, out_topic, group, txn_id = sys.argv[1:6]
-total, seed, abort_rate = int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8])
+total, seed, abort_rate, batch = int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8]), int(sys.argv[9])
 rng = random.Random(seed)
-stats = {"commits": 0, "aborts": 0, "errors": 0, "reinits": 0, "rewinds": 0}
+stats = {"commits": 0, "aborts": 0, "errors": 0, "reinits": 0, "rewinds": 0, "client_errors": 0}
+
+
+def on_client_error(err):
+    """librdkafka's error_cb: connection losses it recovers from itself (the broker's kills)."""
+    stats["client_errors"] += 1
+
 
 # Short backoffs: the broker comes back within seconds of a SIGKILL, and the test is timed.
 COMMON = {
@@ -37,6 +43,7 @@ COMMON = {
     "reconnect.backoff.ms": 50,
     "reconnect.backoff.max.ms": 500,
     "log_level": 0,
+    "error_cb": on_client_error,
 }
 PRODUCER = dict(COMMON, **{
     "transactional.id": txn_id,
@@ -115,7 +122,7 @@ def commit(p):
 
 producer = new_producer()
 while True:
-    msgs = consumer.consume(num_messages=25, timeout=0.5)
+    msgs = consumer.consume(num_messages=batch, timeout=0.5)
     good = []
     for m in msgs:
         if m.error():
