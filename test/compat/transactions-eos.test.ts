@@ -54,6 +54,17 @@ const BATCH_RECORDS = 10;
 /** How long a transformer may take to pass the next kill threshold (a restart included). */
 const PROGRESS_TIMEOUT_MS = 90_000;
 
+/** Waiters for a transformer's next commit. */
+class CommitSignal {
+  #waiters: Array<() => void> = [];
+  next(): Promise<void> {
+    return new Promise((r) => this.#waiters.push(r));
+  }
+  fire(): void {
+    for (const r of this.#waiters.splice(0)) r();
+  }
+}
+
 /** mulberry32: a small seeded generator, so a failing run can be replayed with its seed. */
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
@@ -70,6 +81,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Transformer {
   progress(): number;
+  /** Resolves as soon as the transformer's next commit has returned (its progress moved). */
+  nextCommit(): Promise<void>;
   done: Promise<void>;
   stats: Record<string, number>;
   stop(): Promise<void>;
@@ -102,6 +115,7 @@ function kafkajsTransformer(bootstrap: string, seed: number, errors: string[]): 
     if (errors.length < 200) errors.push(`js ${what}: ${(e as Error).message}`);
   };
   const progress = () => [...next.values()].reduce((a, b) => a + b, 0);
+  const committedSignal = new CommitSignal();
 
   async function newProducer(): Promise<Producer> {
     for (;;) {
@@ -197,6 +211,7 @@ function kafkajsTransformer(bootstrap: string, seed: number, errors: string[]): 
         stats.commits++;
         next.set(partition, end);
         resolveOffset(messages.at(-1)!.offset);
+        committedSignal.fire();
         if (next.size === PARTITIONS && progress() >= TOTAL) {
           finished = true;
           resolveDone();
@@ -210,6 +225,7 @@ function kafkajsTransformer(bootstrap: string, seed: number, errors: string[]): 
   });
   return {
     progress,
+    nextCommit: () => committedSignal.next(),
     done: Promise.all([started, done]).then(() => undefined),
     stats,
     async stop() {
@@ -229,6 +245,7 @@ function pythonTransformer(t: { after(fn: () => void): void }, bootstrap: string
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => child.kill('SIGKILL'));
   let progress = 0;
+  const committedSignal = new CommitSignal();
   let out = '';
   const stats: Record<string, number> = {};
   child.stdout.on('data', (d: Buffer) => {
@@ -236,7 +253,10 @@ function pythonTransformer(t: { after(fn: () => void): void }, bootstrap: string
     const lines = out.split('\n');
     out = lines.pop()!;
     for (const line of lines) {
-      if (line.startsWith('PROGRESS ')) progress = Number(line.slice(9));
+      if (line.startsWith('PROGRESS ')) {
+        progress = Number(line.slice(9));
+        committedSignal.fire();
+      }
       else if (line.startsWith('{')) Object.assign(stats, JSON.parse(line));
     }
   });
@@ -246,6 +266,7 @@ function pythonTransformer(t: { after(fn: () => void): void }, bootstrap: string
   const exit = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   return {
     progress: () => progress,
+    nextCommit: () => committedSignal.next(),
     exit,
     done: exit.then((code) => {
       if (code !== 0) throw new Error(`the Python transformer exited with ${code}`);
@@ -366,8 +387,11 @@ test(`exactly-once consume-transform-produce (confluent-kafka-python and KafkaJS
       await sleep(Math.floor(rng() * 400));
     } else {
       const who = mode === 0 ? py : js;
-      const before = who.progress();
-      await waitFor(`a commit before kill ${k}`, PROGRESS_TIMEOUT_MS, () => (who.progress() !== before || who.progress() >= TOTAL ? true : undefined), state);
+      if (who.progress() < TOTAL) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no commit before kill ${k} within ${PROGRESS_TIMEOUT_MS} ms; ${state()}`)), PROGRESS_TIMEOUT_MS)));
+        await Promise.race([who.nextCommit(), late]).finally(() => clearTimeout(timer));
+      }
     }
     await broker.kill('SIGKILL');
     broker = await start();
@@ -382,6 +406,14 @@ test(`exactly-once consume-transform-produce (confluent-kafka-python and KafkaJS
     await waitFor(`${id}'s last transaction to complete`, 30_000, async () => (/^Complete|^Empty/.test((await describeTxn(port, id)).transactionState) ? true : undefined));
   }
 
+  // The offsets went with the records: each group's committed offset is every partition's end.
+  const check = kafka.admin();
+  await check.connect();
+  for (const groupId of ['eos-py', 'eos-js']) {
+    const offsets = (await check.fetchOffsets({ groupId, topics: [IN] }))[0]!.partitions.map((x) => [x.partition, Number(x.offset)]).sort((a, b) => a[0]! - b[0]!);
+    assert.deepEqual(offsets, [0, 1, 2].map((p) => [p, TOTAL / PARTITIONS]), `${groupId}'s committed offsets`);
+  }
+  await check.disconnect();
   t.diagnostic(`kills ${killsDone}; python ${JSON.stringify(py.stats)}; KafkaJS ${JSON.stringify(js.stats)}; client errors ${errors.length}`);
   t.diagnostic(`distinct client errors: ${[...new Set(errors)].slice(0, 30).join(' | ')}`);
   const pyOut = await checkOutput(port, bootstrap, OUT_PY);
