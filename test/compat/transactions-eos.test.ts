@@ -27,16 +27,22 @@
  *     records its COMMIT markers close are exactly what read_committed returned; there
  *     were aborted records.
  *
+ * Segments are small (2 KiB for the topics, 4 KiB for __consumer_offsets and
+ * __transaction_state), so segments roll mid-transaction and the cleaner compacts the
+ * internal topics during the run.
+ *
  * Default: 600 records and 3 kills. TRIBUTARY_LONG=1: 6,000 records and 8 kills.
  * TRIBUTARY_EOS_SEED picks another seed (aborts, kill delays).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
-import { ControlRecordType } from '@tributary/protocol';
-import { describeTxn, logOf } from './txn-helpers.js';
+import { ControlRecordType, decodeBatchSync, decodeControlRecordKey, forEachBatch, readBatchHeader } from '@tributary/protocol';
+import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
+import { describeTxn } from './txn-helpers.js';
 import { DEBIAN_PYTHON, REPO_ROOT, freePort, requirePythonModule, run, spawnBroker, tempDir, waitFor, type BrokerProcess } from './kit.js';
 
 const LONG = process.env['TRIBUTARY_LONG'] === '1';
@@ -49,6 +55,19 @@ const SEED = Number(process.env['TRIBUTARY_EOS_SEED'] ?? 17);
 const IN = 'eos-in';
 const OUT_PY = 'eos-out-py';
 const OUT_JS = 'eos-out-js';
+/**
+ * Small segments everywhere, so that segments roll in the middle of transactions (producer
+ * state snapshots, .txnindex, the LSO across segments, all recovered after each SIGKILL) and
+ * the cleaner compacts __consumer_offsets and __transaction_state, transactional offset
+ * commits and their markers included, while the transformers run.
+ */
+const SEGMENT_BYTES = 2 * 1024;
+const BROKER_OVERRIDES = {
+  'offsets.topic.segment.bytes': 4 * 1024,
+  'transaction.state.log.segment.bytes': 4 * 1024,
+  'log.cleaner.backoff.ms': 200,
+  'transaction.abort.timed.out.transaction.cleanup.interval.ms': 1000,
+};
 /** Records per transaction at most, in both transformers: small, so a run holds many transactions. */
 const BATCH_RECORDS = 10;
 /** How long a transformer may take to pass the next kill threshold (a restart included). */
@@ -286,6 +305,45 @@ async function readAll(bootstrap: string, topic: string, isolation: 'read_commit
   return JSON.parse(r.stdout.toString()) as Array<Array<[number, string]>>;
 }
 
+interface LogEntry { offset: number; control: number | null; value: string | null; producerId: number }
+
+/**
+ * Every record of a partition, markers included, with its offset: raw Fetches from offset 0
+ * to the high watermark (a Fetch answers from one segment at a time, and the output topics
+ * roll small segments).
+ */
+async function readLog(port: number, topic: string, partition: number): Promise<LogEntry[]> {
+  const client = await RawClient.open(port);
+  try {
+    const out: LogEntry[] = [];
+    for (let fetchOffset = 0; ;) {
+      const r = await client.request('Fetch', 12, {
+        replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 8 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+        topics: [{ topic, partitions: [{ partition, currentLeaderEpoch: -1, fetchOffset, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 8 << 20 }] }],
+        forgottenTopicsData: [], rackId: '',
+      });
+      const p = r.responses[0]!.partitions[0]!;
+      assert.equal(p.errorCode, 0, `Fetch ${topic}-${partition} at ${fetchOffset}`);
+      if (fetchOffset >= p.highWatermark) return out;
+      const records = p.records;
+      assert.ok(records !== null && records.length > 0, `Fetch ${topic}-${partition} at ${fetchOffset} below the high watermark ${p.highWatermark} returned nothing`);
+      forEachBatch(records, (at, size) => {
+        const h = readBatchHeader(records, at);
+        if (h.lastOffset < fetchOffset) return;
+        const { records: rs } = decodeBatchSync(records.subarray(at, at + size));
+        for (const x of rs) {
+          const offset = h.baseOffset + x.offsetDelta;
+          if (h.isControl) out.push({ offset, control: decodeControlRecordKey(x.key).type, value: null, producerId: h.producerId });
+          else out.push({ offset, control: null, value: x.value?.toString() ?? null, producerId: h.producerId });
+        }
+        fetchOffset = h.lastOffset + 1;
+      });
+    }
+  } finally {
+    client.close();
+  }
+}
+
 /** Missing and duplicated numbers in `values` against 0..TOTAL-1, for a readable failure. */
 function exactlyOnceReport(values: number[]): string {
   const count = new Map<number, number>();
@@ -313,15 +371,16 @@ async function checkOutput(port: number, bootstrap: string, topic: string): Prom
     const values = committed[p]!.map(([, v]) => Number(v));
     assert.ok(values.every((v) => v % PARTITIONS === p), `${topic}-${p}: every record comes from input partition ${p}`);
     assert.ok(values.every((v, i) => i === 0 || v > values[i - 1]!), `${topic}-${p}: input order holds`);
-    // The raw log: each entry is one offset (a control batch holds one marker record).
-    const log = await logOf(port, topic, p);
+    const log = await readLog(port, topic, p);
     const dataAt: Array<[number, string]> = [];
     const pending = new Map<number, string[]>();
     const closedByCommit: string[] = [];
     const partitionMarkers = { [ControlRecordType.COMMIT]: 0, [ControlRecordType.ABORT]: 0 } as Record<number, number>;
-    log.forEach((e, offset) => {
+    log.forEach((e, i) => {
+      // Every offset holds a record: data or a control batch's marker (one record each).
+      assert.equal(e.offset, i, `${topic}-${p}: offsets are dense, markers included`);
       if (e.control === null) {
-        dataAt.push([offset, e.value!]);
+        dataAt.push([e.offset, e.value!]);
         pending.set(e.producerId, [...(pending.get(e.producerId) ?? []), e.value!]);
         return;
       }
@@ -345,14 +404,17 @@ test(`exactly-once consume-transform-produce (confluent-kafka-python and KafkaJS
   requirePythonModule('confluent_kafka');
   const dataDir = tempDir(t, 'tributary-eos-');
   const port = await freePort();
-  const start = () => spawnBroker(t, { dataDir, port, overrides: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': 1000 } });
+  const start = () => spawnBroker(t, { dataDir, port, overrides: BROKER_OVERRIDES });
   let broker: BrokerProcess = await start();
   const bootstrap = broker.bootstrap;
 
   const kafka = new Kafka({ clientId: 'eos-setup', brokers: [bootstrap], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [IN, OUT_PY, OUT_JS].map((topic) => ({ topic, numPartitions: PARTITIONS })), waitForLeaders: true });
+  await admin.createTopics({
+    topics: [IN, OUT_PY, OUT_JS].map((topic) => ({ topic, numPartitions: PARTITIONS, configEntries: [{ name: 'segment.bytes', value: String(SEGMENT_BYTES) }] })),
+    waitForLeaders: true,
+  });
   await admin.disconnect();
   const filler = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await filler.connect();
@@ -418,6 +480,11 @@ test(`exactly-once consume-transform-produce (confluent-kafka-python and KafkaJS
   t.diagnostic(`distinct client errors: ${[...new Set(errors)].slice(0, 30).join(' | ')}`);
   const pyOut = await checkOutput(port, bootstrap, OUT_PY);
   const jsOut = await checkOutput(port, bootstrap, OUT_JS);
+  const segments = (dir: string) => readdirSync(join(dataDir, dir)).filter((f) => f.endsWith('.log')).length;
+  const partitionDirs = readdirSync(dataDir);
+  const internal = (prefix: string) => partitionDirs.filter((d) => d.startsWith(prefix)).map((d) => `${d}:${segments(d)}`).filter((x) => !x.endsWith(':1')).join(' ');
+  t.diagnostic(`segments: ${[OUT_PY, OUT_JS].map((topic) => [0, 1, 2].map((p) => `${topic}-${p}:${segments(`${topic}-${p}`)}`).join(' ')).join(' ')}; internal partitions with more than one: ${internal('__consumer_offsets')} ${internal('__transaction_state')}; cleaned: ${existsSync(join(dataDir, 'cleaner-offset-checkpoint')) ? readFileSync(join(dataDir, 'cleaner-offset-checkpoint'), 'utf8').split('\n').slice(2).join(', ') : 'nothing'}`);
+  for (const topic of [OUT_PY, OUT_JS]) for (const p of [0, 1, 2]) assert.ok(segments(`${topic}-${p}`) > 1, `${topic}-${p} rolled segments during the run`);
   t.diagnostic(`python: aborted records ${pyOut.aborted}, markers ${pyOut.markers}; KafkaJS: aborted records ${jsOut.aborted}, markers ${jsOut.markers}`);
   assert.ok(Number(py.stats['aborts']) > 0 && js.stats['aborts']! > 0, 'both transformers aborted transactions on purpose');
 });
