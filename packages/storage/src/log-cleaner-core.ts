@@ -29,14 +29,24 @@
  * Transactions: control batches (markers) stay until their delete horizon has passed and no
  * transactional data of their producer is kept before them since its previous marker
  * (Kafka's rule for removing a marker once its transaction's data is cleaned away).
- * Records of aborted transactions are compacted like committed ones, not removed: this
- * log has no aborted-transaction index yet (docs/compatibility.md).
+ * A transaction's fate comes from its marker, found while the offset map is built (the pass
+ * reads every cleanable segment, so it sees each transaction's data before its marker):
+ *   - committed: its keys go into the map when the COMMIT marker is read (held until then);
+ *   - aborted: its keys never go into the map and its records are discarded, as Kafka's
+ *     cleaner does with the aborted-transaction index (buildOffsetMap, cleanInto);
+ *   - open at the clean (no marker in the cleanable segments): its keys stay out of the map
+ *     and its records are kept (unless a later committed record of the key removes them).
+ *     Kafka never cleans past the last stable offset; this cleaner may, so an open
+ *     transaction must not remove what it would overwrite: if it aborts, the older record is
+ *     the live one (a group's committed offset in __consumer_offsets above all).
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
 import {
   BatchLayout,
   CompressionType,
+  ControlRecordType,
+  decodeControlRecordKey,
   INT32_MAX,
   RecordBatchDefaults,
   TimestampType,
@@ -209,19 +219,52 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
   // 1. The offset map over the dirty section, and each idempotent producer's last batch.
   const map = new OffsetMap(task.offsetMapBytes);
   const lastBatchOfProducer = new Map<number, number>();
+  /** Per producer, its transaction since its last marker: data batches, and the dirty keys held for the map. */
+  const openTxns = new Map<number, { batches: number[]; keys: Array<[Buffer, number]> }>();
+  /** Keys held in openTxns, counted against the map's capacity. */
+  let heldKeys = 0;
+  /** Base offsets of the data batches of aborted transactions: their records are discarded. */
+  const abortedBatches = new Set<number>();
   let mapEnd = task.firstDirtyOffset;
   let mapFull = false;
   for (const seg of task.segments) {
     for (const { header, bytes } of segmentBatches(fs, segmentFile(task.dir, seg.baseOffset), seg.size, onRead)) {
       if (header.producerId >= 0) lastBatchOfProducer.set(header.producerId, header.lastOffset);
-      if (mapFull || header.lastOffset < task.firstDirtyOffset) continue;
-      if (!header.isControl) {
-        const { records } = await decode(bytes, header);
-        if (map.size + records.length > map.maxEntries && map.size > 0) {
-          mapFull = true;
-          continue;
+      if (header.isControl) {
+        const txn = openTxns.get(header.producerId);
+        if (txn !== undefined) {
+          openTxns.delete(header.producerId);
+          heldKeys -= txn.keys.length;
+          const { records } = await decode(bytes, header);
+          if (records.length === 0 || decodeControlRecordKey(records[0]!.key).type !== ControlRecordType.COMMIT) {
+            for (const b of txn.batches) abortedBatches.add(b);
+          } else if (!mapFull) {
+            // Held keys come in offset order but may be older than what the map has by now.
+            for (const [key, offset] of txn.keys) if (map.get(key) < offset) map.put(key, offset);
+          }
         }
-        for (const r of records) if (r.key !== null) map.put(r.key, r.offset);
+        if (!mapFull && header.lastOffset >= task.firstDirtyOffset) mapEnd = header.lastOffset + 1;
+        continue;
+      }
+      let txn: { batches: number[]; keys: Array<[Buffer, number]> } | undefined;
+      if (header.isTransactional && header.producerId >= 0) {
+        txn = openTxns.get(header.producerId);
+        if (txn === undefined) openTxns.set(header.producerId, (txn = { batches: [], keys: [] }));
+        txn.batches.push(header.baseOffset);
+      }
+      if (mapFull || header.lastOffset < task.firstDirtyOffset) continue;
+      const { records } = await decode(bytes, header);
+      if (map.size + heldKeys + records.length > map.maxEntries && map.size + heldKeys > 0) {
+        mapFull = true;
+        continue;
+      }
+      for (const r of records) {
+        if (r.key === null) continue;
+        if (txn === undefined) map.put(r.key, r.offset);
+        else {
+          txn.keys.push([r.key, r.offset]);
+          heldKeys++;
+        }
       }
       mapEnd = header.lastOffset + 1;
     }
@@ -287,10 +330,11 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
     }
     const { records } = await decode(bytes, header);
     result.recordsRead += records.length;
+    const aborted = header.isTransactional && abortedBatches.has(header.baseOffset);
     const keep: RecordInput[] = [];
     let tombstones = false;
     for (const r of records) {
-      if (r.key === null) continue;
+      if (r.key === null || aborted) continue;
       const latest = map.get(r.key);
       if (latest >= 0 && r.offset < latest) continue;
       if (r.value === null) {
