@@ -37,13 +37,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { ControlRecordType, decodeBatchSync, decodeControlRecordKey, forEachBatch, readBatchHeader } from '@tributary/protocol';
 import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
 import { describeTxn } from './txn-helpers.js';
-import { DEBIAN_PYTHON, REPO_ROOT, freePort, requirePythonModule, run, spawnBroker, tempDir, waitFor, type BrokerProcess } from './kit.js';
+import { DEBIAN_PYTHON, REPO_ROOT, freePort, requirePythonModule, run, spawnBroker, waitFor, type BrokerProcess } from './kit.js';
 
 const LONG = process.env['TRIBUTARY_LONG'] === '1';
 const TOTAL = LONG ? 6000 : 600;
@@ -402,10 +403,17 @@ async function checkOutput(port: number, bootstrap: string, topic: string): Prom
 
 test(`exactly-once consume-transform-produce (confluent-kafka-python and KafkaJS) over ${PARTITIONS} partitions with random aborts and ${KILLS} broker SIGKILLs`, { timeout: LONG ? 1_200_000 : 300_000 }, async (t) => {
   requirePythonModule('confluent_kafka');
-  const dataDir = tempDir(t, 'tributary-eos-');
+  // The broker is killed before its directory goes (after-hooks run in registration order,
+  // and a live broker's cleaner may be writing there).
+  const dataDir = mkdtempSync(join(tmpdir(), 'tributary-eos-'));
+  let broker: BrokerProcess | undefined;
+  t.after(async () => {
+    await broker?.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
   const port = await freePort();
   const start = () => spawnBroker(t, { dataDir, port, overrides: BROKER_OVERRIDES });
-  let broker: BrokerProcess = await start();
+  broker = await start();
   const bootstrap = broker.bootstrap;
 
   const kafka = new Kafka({ clientId: 'eos-setup', brokers: [bootstrap], logLevel: logLevel.NOTHING });
