@@ -31,7 +31,10 @@
  * __transaction_state), so segments roll mid-transaction and the cleaner compacts the
  * internal topics during the run.
  *
- * Default: 600 records and 3 kills. TRIBUTARY_LONG=1: 6,000 records and 8 kills.
+ * A second test makes one failure the run can hit by chance certain: an aborted
+ * transactional offset commit, compacted, must not wipe the group's committed offset.
+ *
+ * Default: 600 records and 5 kills. TRIBUTARY_LONG=1: 6,000 records and 10 kills.
  * TRIBUTARY_EOS_SEED picks another seed (aborts, kill delays).
  */
 import { test } from 'node:test';
@@ -495,4 +498,73 @@ test(`exactly-once consume-transform-produce (confluent-kafka-python and KafkaJS
   for (const topic of [OUT_PY, OUT_JS]) for (const p of [0, 1, 2]) assert.ok(segments(`${topic}-${p}`) > 1, `${topic}-${p} rolled segments during the run`);
   t.diagnostic(`python: aborted records ${pyOut.aborted}, markers ${pyOut.markers}; KafkaJS: aborted records ${jsOut.aborted}, markers ${jsOut.markers}`);
   assert.ok(Number(py.stats['aborts']) > 0 && js.stats['aborts']! > 0, 'both transformers aborted transactions on purpose');
+});
+
+/**
+ * The bug the run above can hit when a kill lands at the wrong moment, made certain: a
+ * transactional offset commit that is aborted must not wipe the group's committed offset
+ * when the cleaner compacts __consumer_offsets (the cleaner used to keep the aborted record
+ * as the key's latest and drop the committed one; the group coordinator, reloading after a
+ * restart, then ignored the aborted record and the group had no offset at all).
+ */
+test('an aborted transactional offset commit survives compaction of __consumer_offsets and a SIGKILL: the committed offset stays', { timeout: 180_000 }, async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tributary-eos-shadow-'));
+  let broker: BrokerProcess | undefined;
+  t.after(async () => {
+    await broker?.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  const port = await freePort();
+  broker = await spawnBroker(t, { dataDir, port, overrides: BROKER_OVERRIDES });
+  const kafka = new Kafka({ clientId: 'eos-shadow', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  t.after(() => admin.disconnect());
+  await admin.createTopics({ topics: ['shadow-in', 'shadow-out', 'shadow-filler'].map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
+  const producer = kafka.producer({ transactionalId: 'eos-shadow-txn', idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  t.after(() => producer.disconnect());
+  const offsets = { consumerGroupId: 'shadow', topics: [{ topic: 'shadow-in', partitions: [{ partition: 0, offset: '42' }] }] };
+  const committed = await producer.transaction();
+  await committed.send({ topic: 'shadow-out', messages: [{ value: 'committed' }] });
+  await committed.sendOffsets(offsets);
+  await committed.commit();
+  const aborted = await producer.transaction();
+  await aborted.send({ topic: 'shadow-out', messages: [{ value: 'aborted' }] });
+  await aborted.sendOffsets({ ...offsets, topics: [{ topic: 'shadow-in', partitions: [{ partition: 0, offset: '99' }] }] });
+  await aborted.abort();
+  await waitFor('the abort to complete', 10_000, async () => ((await describeTxn(port, 'eos-shadow-txn')).transactionState === 'CompleteAbort' ? true : undefined));
+  // Plain commits of another key of the same group roll __consumer_offsets' segments (4 KiB)
+  // so the cleaner compacts the ones holding both transactional commits.
+  const raw = await RawClient.open(port);
+  try {
+    for (let i = 0; i < 150; i++) {
+      const r = await raw.request('OffsetCommit', 8, {
+        groupId: 'shadow', generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
+        topics: [{ name: 'shadow-filler', partitions: [{ partitionIndex: 0, committedOffset: i, committedLeaderEpoch: -1, committedMetadata: null }] }],
+      });
+      assert.equal(r.topics[0]!.partitions[0]!.errorCode, 0, `filler commit ${i}`);
+    }
+  } finally {
+    raw.close();
+  }
+  const checkpoint = join(dataDir, 'cleaner-offset-checkpoint');
+  const cleanedTo = () => {
+    if (!existsSync(checkpoint)) return 0;
+    const line = readFileSync(checkpoint, 'utf8').split('\n').find((l) => l.startsWith('__consumer_offsets '));
+    return line === undefined ? 0 : Number(line.split(' ')[2]);
+  };
+  await waitFor('the cleaner to compact past the transactional commits', 60_000, () => (cleanedTo() > 50 ? true : undefined), () => `checkpoint at ${cleanedTo()}`);
+  assert.equal((await admin.fetchOffsets({ groupId: 'shadow', topics: ['shadow-in'] }))[0]!.partitions[0]!.offset, '42', 'before the restart');
+
+  await broker.kill('SIGKILL');
+  broker = await spawnBroker(t, { dataDir, port, overrides: BROKER_OVERRIDES });
+  const after = await waitFor('the group coordinator to load', 30_000, async () => {
+    try {
+      return (await admin.fetchOffsets({ groupId: 'shadow', topics: ['shadow-in'] }))[0]!.partitions[0]!.offset;
+    } catch {
+      return undefined;
+    }
+  });
+  assert.equal(after, '42', 'the committed offset after compaction and a restart');
 });
