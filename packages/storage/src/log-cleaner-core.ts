@@ -39,6 +39,7 @@
  *     Kafka never cleans past the last stable offset; this cleaner may, so an open
  *     transaction must not remove what it would overwrite: if it aborts, the older record is
  *     the live one (a group's committed offset in __consumer_offsets above all).
+ * The cleaned segment takes over the old segments' aborted-transaction index entries.
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
@@ -62,6 +63,7 @@ import type { FileSystem } from './file-system.js';
 import { CLEANED_FILE_SUFFIX, LOG_FILE_SUFFIX, offsetFileName } from './file-names.js';
 import { OffsetMap } from './log-cleaner-offset-map.js';
 import { LogSegment } from './log-segment.js';
+import { TXN_INDEX_FILE_SUFFIX, TxnIndex } from './txn-index.js';
 
 
 /** Bytes read from a segment file per read call (Kafka's log.cleaner.io.buffer.size is 512 KiB). */
@@ -309,6 +311,7 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
       cleaned.finishIndexes();
       cleaned.persistIndexes(true);
       cleaned.flushLogSync();
+      copyTxnIndexes(task.dir, group, cleaned, fs);
     } finally {
       cleaned.close();
     }
@@ -349,6 +352,30 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
     if (keep.length === records.length && !setHorizon) return bytes;
     if (keep.length === 0 && !(header.producerId >= 0 && lastBatchOfProducer.get(header.producerId) === header.lastOffset)) return null;
     return rebuild(header, keep, setHorizon ? deleteHorizonMs : header.hasDeleteHorizon ? header.baseTimestamp : undefined);
+  }
+}
+
+/**
+ * The old segments' aborted-transaction entries, into the cleaned segment's `.txnindex`
+ * (fsynced, like the cleaned .log, before any swap): a read_committed Fetch over the cleaned
+ * range still learns of aborted transactions whose batches were kept. Kafka keeps only the
+ * entries of transactions with a batch left; an entry whose data is gone filters nothing,
+ * so all are copied.
+ */
+function copyTxnIndexes(dir: string, group: readonly CleanerSegmentRef[], cleaned: LogSegment, fs: FileSystem): void {
+  let copied = 0;
+  for (const seg of group) {
+    for (const entry of new TxnIndex(path.join(dir, offsetFileName(seg.baseOffset, TXN_INDEX_FILE_SUFFIX)), fs).all()) {
+      cleaned.txnIndex.append(entry);
+      copied++;
+    }
+  }
+  if (copied === 0) return;
+  const fd = fs.openSync(cleaned.txnIndexFile, constants.O_RDONLY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

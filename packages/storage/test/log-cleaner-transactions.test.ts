@@ -4,6 +4,8 @@
 // Kafka's cleaner does (buildOffsetMap skips aborted batches, cleanInto discards them). A
 // transaction still open at the clean (its marker not in the cleanable segments) must not
 // remove older records of its keys either: Kafka never cleans past the last stable offset.
+// The cleaned segment keeps the aborted-transaction index entries (.txnindex) of the
+// segments it replaces, so read_committed Fetch still learns of them.
 // Without this, a transactional offset commit that was aborted (or is still open) wipes the
 // group's committed offset from __consumer_offsets at the next clean, and after a restart
 // the group resumes from an older offset: exactly-once consumers process records twice.
@@ -69,6 +71,9 @@ test('the cleaner discards aborted transactions and never lets them or open ones
   const stats = await manager.cleaner.cleanLogNow(log);
   assert.ok(stats !== null && stats.swapped, 'the clean swapped its segments in');
   assert.deepEqual(dataRecords(log), [[0, 'k', 'committed'], [5, 'j', 'committed'], [7, 'k', 'open']]);
+  // The cleaned segment keeps the old one's aborted-transaction entries (read_committed).
+  const abortedOf = (l: Log) => l.collectAbortedTransactions(0, l.logEndOffset).map((a) => [a.producerId, a.firstOffset, a.lastOffset]);
+  assert.deepEqual(abortedOf(log), [[10, 2, 4]]);
 
   // Once the open transaction aborts too, the next clean removes it and still keeps offset 0.
   marker(log, 30, false); // 8
@@ -79,4 +84,12 @@ test('the cleaner discards aborted transactions and never lets them or open ones
   log.updateHighWatermark(log.logEndOffset);
   assert.ok((await manager.cleaner.cleanLogNow(log))?.swapped);
   assert.deepEqual(dataRecords(log), [[5, 'j', 'committed'], [9, 'k', 'later']]);
+  assert.deepEqual(abortedOf(log), [[10, 2, 4], [30, 7, 8]]);
+  await manager.close();
+  const reopened = await LogManager.open({ dataDir, clock: new FakeClock(), schedulers: false, logger: quietLogger });
+  try {
+    assert.deepEqual(abortedOf(reopened.getLog('__consumer_offsets', 0)!), [[10, 2, 4], [30, 7, 8]], 'the cleaned .txnindex is on disk under its final name');
+  } finally {
+    await reopened.close();
+  }
 });
