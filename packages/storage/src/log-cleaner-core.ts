@@ -33,7 +33,10 @@
  * out of the offset map and removed; control batches (markers) stay until their delete
  * horizon has passed and no transactional data of their producer is kept before them since
  * its previous marker (Kafka's rule for removing a marker once its transaction's data is
- * cleaned away).
+ * cleaned away). An aborted batch that is its producer's last keeps its (emptied) place, so
+ * the sequence survives. The cleaned segment takes over the old segments' aborted-transaction
+ * index entries. The cleaner never reaches past the log's last stable offset either
+ * (log-cleaner.ts), so an open transaction can never hide an older record of its keys.
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
@@ -57,6 +60,7 @@ import type { FileSystem } from './file-system.js';
 import { CLEANED_FILE_SUFFIX, LOG_FILE_SUFFIX, offsetFileName } from './file-names.js';
 import { OffsetMap } from './log-cleaner-offset-map.js';
 import { LogSegment } from './log-segment.js';
+import { TXN_INDEX_FILE_SUFFIX, TxnIndex } from './txn-index.js';
 
 
 /** Bytes read from a segment file per read call (Kafka's log.cleaner.io.buffer.size is 512 KiB). */
@@ -311,6 +315,7 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
       cleaned.finishIndexes();
       cleaned.persistIndexes(true);
       cleaned.flushLogSync();
+      copyTxnIndexes(task.dir, group, cleaned, fs);
     } finally {
       cleaned.close();
     }
@@ -332,12 +337,11 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
     }
     const { records } = await decode(bytes, header);
     result.recordsRead += records.length;
-    // Data of an aborted transaction is never read by read_committed consumers: it goes.
-    if (header.isTransactional && abortedBatches.has(header.baseOffset)) return null;
+    const aborted = header.isTransactional && abortedBatches.has(header.baseOffset);
     const keep: RecordInput[] = [];
     let tombstones = false;
     for (const r of records) {
-      if (r.key === null) continue;
+      if (r.key === null || aborted) continue;
       const latest = map.get(r.key);
       if (latest >= 0 && r.offset < latest) continue;
       if (r.value === null) {
@@ -352,6 +356,30 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
     if (keep.length === records.length && !setHorizon) return bytes;
     if (keep.length === 0 && !(header.producerId >= 0 && lastBatchOfProducer.get(header.producerId) === header.lastOffset)) return null;
     return rebuild(header, keep, setHorizon ? deleteHorizonMs : header.hasDeleteHorizon ? header.baseTimestamp : undefined);
+  }
+}
+
+/**
+ * The old segments' aborted-transaction entries, into the cleaned segment's `.txnindex`
+ * (fsynced, like the cleaned .log, before any swap): a read_committed Fetch over the cleaned
+ * range still learns of aborted transactions whose batches were kept. Kafka keeps only the
+ * entries of transactions with a batch left; an entry whose data is gone filters nothing,
+ * so all are copied.
+ */
+function copyTxnIndexes(dir: string, group: readonly CleanerSegmentRef[], cleaned: LogSegment, fs: FileSystem): void {
+  let copied = 0;
+  for (const seg of group) {
+    for (const entry of new TxnIndex(path.join(dir, offsetFileName(seg.baseOffset, TXN_INDEX_FILE_SUFFIX)), fs).all()) {
+      cleaned.txnIndex.append(entry);
+      copied++;
+    }
+  }
+  if (copied === 0) return;
+  const fd = fs.openSync(cleaned.txnIndexFile, constants.O_RDONLY);
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -605,14 +605,16 @@ export class LogSegment {
   changeFileSuffix(suffix: string): void {
     // Indexes first, the .log last: a `.log.swap` on disk then implies its indexes were
     // renamed before it, and recovery can tell how far a rename got (log-loader.ts).
-    const from = [this.indexFile, this.timeIndexFile, this.logFile];
+    // The .txnindex (a cleaned segment's aborted transactions, when it has any) goes with them.
+    const from = [this.txnIndexFile, this.indexFile, this.timeIndexFile, this.logFile];
     this.suffix = suffix;
-    const to = [this.indexFile, this.timeIndexFile, this.logFile];
+    this.txnIndexLoaded = null;
+    const to = [this.txnIndexFile, this.indexFile, this.timeIndexFile, this.logFile];
     for (let i = 0; i < from.length; i++) {
       try {
         this.fs.renameSync(from[i]!, to[i]!);
       } catch (err) {
-        if (i === 2 || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        if (i === from.length - 1 || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
     }
   }
