@@ -144,3 +144,39 @@ test('a follower with a longer log from an older epoch truncates exactly at the 
   assert.ok(kept.includes(Buffer.from('shared-3')) && !kept.includes(Buffer.from('only-old-')));
   await waitForSameLog(cluster, 'boundary', lagging, next);
 });
+
+test('the leader does not take a diverging follower\'s fetch offset as its log end offset (what the ISR and high watermark are computed from)', { timeout: 60_000 }, async (t) => {
+  const cluster = await TestCluster.start(t, 3, CONFIG);
+  await createTopic(await client(t, cluster, 1), 'counted');
+  const leader = cluster.leaderOf('counted');
+  const [other, away] = followersOf(cluster, 'counted') as [number, number];
+  const c = await client(t, cluster, leader);
+  await produceOk(c, 'counted', -1, ['a', 'b']);
+  // A new epoch on the same leader, starting at 2; `away` catches up to it and stops
+  // fetching. The leader then writes 2-3 in epoch 1.
+  const before = cluster.metadata.topic('counted')!.partitions[0]!;
+  await cluster.metadata.updatePartition({ topic: 'counted', partition: 0, expectedPartitionEpoch: before.partitionEpoch, leader, bumpLeaderEpoch: true });
+  const partition = cluster.replica(leader, 'counted');
+  await waitFor(`broker ${away} fetched at 2 in epoch 1`, 10_000, () => (partition.followerState(away)?.logEndOffset === 2 ? true : undefined));
+  cluster.broker(away).services.replicaManager.pauseFetching();
+  // Its last fetch may still be parked on the leader (replica.fetch.wait.max.ms): let it end.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await produceOk(c, 'counted', 1, ['c', 'd']);
+  assert.equal(partition.log.logEndOffset, 4);
+
+  // `away`'s fetch as a log diverging from epoch 0 would send it: offset 3 in epoch 0, which ends at 2 here.
+  const fetch = (fetchOffset: number, lastFetchedEpoch: number) =>
+    c.request('Fetch', 12, {
+      replicaId: away, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: 'counted', partitions: [{ partition: 0, currentLeaderEpoch: 1, fetchOffset, lastFetchedEpoch, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [], rackId: '',
+    });
+  const diverging = (await fetch(3, 0)).responses[0]!.partitions[0]!;
+  assert.deepEqual(diverging.divergingEpoch, { epoch: 0, endOffset: 2 });
+  assert.equal(diverging.records?.length ?? 0, 0);
+  assert.equal(partition.followerState(away)!.logEndOffset, 2, 'a diverging fetch offset is not taken as its log end offset');
+  // Once it agrees (fetching at 4 with epoch 1), it counts again.
+  const agreed = (await fetch(4, 1)).responses[0]!.partitions[0]!;
+  assert.equal(agreed.divergingEpoch?.epoch ?? -1, -1);
+  assert.equal(partition.followerState(away)!.logEndOffset, 4);
+});
