@@ -47,6 +47,7 @@ import { controlledShutdown } from './controller/controlled-shutdown.js';
 import type { TransactionCoordinator } from './transaction/transaction-coordinator.js';
 import { LocalTxnMarkerWriter, type TxnMarkerWriter } from './transaction/marker-writer.js';
 import { createTransactionCoordinator } from './transaction/wiring.js';
+import { followTransactionStateLeadership } from './transaction/follow-leadership.js';
 
 /** What handlers can use. Fields marked "lead" are filled in as those parts land. */
 export interface BrokerServices {
@@ -284,7 +285,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     // After the group coordinator: completing a transaction found half-ended materializes its
     // offsets in the groups loaded above. `__transaction_state` is created on first use.
     await txnCoordinator.startup();
-    closeables.push(async () => txnCoordinator.shutdown());
+    const stopFollowingTxnLeadership = followTransactionStateLeadership(txnCoordinator, replicaManager, TRANSACTION_STATE, logger.child({ component: 'transaction-coordinator' }));
+    closeables.push(async () => {
+      stopFollowingTxnLeadership();
+      txnCoordinator.shutdown();
+    });
 
     // --- handlers and listeners
     const extra = new Map((options.handlers ?? []).map((h) => [h.apiKey, h]));

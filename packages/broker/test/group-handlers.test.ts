@@ -19,7 +19,11 @@ function ctx(h: Harness, apiVersion: number): RequestContext {
     broker: {
       nodeId: 3,
       advertisedEndpoints: [{ listener: 'PLAINTEXT', host: 'localhost', port: 9092, securityProtocol: 'PLAINTEXT' }],
-      metadata: { topic: (name: string) => (name === 'orders' ? { partitions: [{}, {}] } : undefined) },
+      metadata: {
+        // This broker (3) leads every partition of __consumer_offsets.
+        topic: (name: string) => (name === 'orders' ? { partitions: [{}, {}] } : name === '__consumer_offsets' ? { partitions: Array.from({ length: 50 }, () => ({ leader: 3 })) } : undefined),
+        brokers: () => [],
+      },
       groupCoordinator: h.coordinator,
     },
   } as unknown as RequestContext;

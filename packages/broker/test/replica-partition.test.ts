@@ -10,7 +10,8 @@ import { ErrorCode, encodeBatchSync } from '@tributary/protocol';
 import { LogManager } from '@tributary/storage';
 import { createLogger, LocalMetadataStore } from '../src/index.js';
 import { randomKafkaUuid } from '../src/metadata/kafka-uuid.js';
-import { Partition, truncateOnBecomingFollower, type PartitionAppendResult } from '../src/replica/partition.js';
+import { Partition, type PartitionAppendResult } from '../src/replica/partition.js';
+import { truncateOnBecomingFollower } from '../src/replica/follower-truncation.js';
 
 const SELF = 1;
 
@@ -145,13 +146,17 @@ test('an ISR change that loses the compare-and-swap is dropped, and decided agai
   await waitForIsr(metadata, [1]);
 });
 
-test('a new follower truncates to its high watermark (until leader epochs land)', async (t) => {
+test('a new follower keeps a suffix its epochs can place; without epochs it truncates to its high watermark', async (t) => {
   const { log, partition } = await setup(t, [1]);
+  assert.deepEqual(log.leaderEpochCache.epochEntries(), [{ epoch: 0, startOffset: 0 }], 'becoming leader records the epoch start');
   produce(partition, 3, 1);
   assert.equal(log.highWatermark, 3, 'an ISR of one commits at once');
-  log.appendAsFollower(encodeBatchSync({ baseOffset: 3, timestamp: Date.now(), records: [{ key: null, value: Buffer.from('x'), timestamp: Date.now() }] }));
+  log.appendAsFollower(encodeBatchSync({ baseOffset: 3, timestamp: Date.now(), partitionLeaderEpoch: 0, records: [{ key: null, value: Buffer.from('x'), timestamp: Date.now() }] }));
   assert.equal(log.logEndOffset, 4);
-  truncateOnBecomingFollower(log);
+  assert.equal(truncateOnBecomingFollower(log), undefined, 'the leader\'s diverging_epoch decides');
+  assert.equal(log.logEndOffset, 4);
+  log.leaderEpochCache.truncateFromEnd(0);
+  assert.equal(truncateOnBecomingFollower(log), 3);
   assert.equal(log.logEndOffset, 3);
 });
 

@@ -331,7 +331,11 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   }
   const { log, state } = view;
   const fromReplica = replicaId >= 0;
-  if (fromReplica && (part.currentLeaderEpoch < 0 || part.currentLeaderEpoch === state.leaderEpoch)) {
+  const diverging = divergingEpoch(log, state.leaderEpoch, part.lastFetchedEpoch ?? -1, part.fetchOffset);
+  // A diverging follower's fetch offset is not its log end offset in the leader's log (it is
+  // about to truncate below it), so, as Kafka's Partition.fetchRecords, it is not recorded:
+  // it would otherwise count towards the ISR and the high watermark.
+  if (fromReplica && diverging === null && (part.currentLeaderEpoch < 0 || part.currentLeaderEpoch === state.leaderEpoch)) {
     followerFetched(view.partition, replicaId, part.fetchOffset);
   }
   data.highWatermark = log.highWatermark;
@@ -342,7 +346,6 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
     data.errorCode = fenced;
     return { target, data, log };
   }
-  const diverging = divergingEpoch(log, state.leaderEpoch, part.lastFetchedEpoch ?? -1, part.fetchOffset);
   if (diverging === 'out_of_range') {
     data.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
     return { target, data, log };

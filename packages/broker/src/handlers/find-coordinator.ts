@@ -3,13 +3,14 @@
  *
  * Behaviour (Kafka's KafkaApis.getCoordinator):
  * - v0-v3 look up one key, v4+ a batch (`coordinatorKeys`), each answered separately.
- * - Key type 0 (group): this broker, which coordinates every partition of
- *   `__consumer_offsets` in a single-node cluster; the address is the one advertised on the
- *   listener the request came in on.
+ * - Key type 0 (group): the leader of the group's `__consumer_offsets` partition
+ *   (abs(hash(id)) % offsets.topic.num.partitions), Kafka's getCoordinator.
  * - Key type 1 (transaction): the leader of the id's `__transaction_state` partition
- *   (abs(hash(id)) % transaction.state.log.num.partitions); an empty id is INVALID_REQUEST;
- *   COORDINATOR_NOT_AVAILABLE when the partition has no leader here. The first such lookup
- *   creates the topic, as in Kafka.
+ *   (abs(hash(id)) % transaction.state.log.num.partitions); an empty id is INVALID_REQUEST.
+ *   The first such lookup creates the topic, as in Kafka.
+ * - Either: COORDINATOR_NOT_AVAILABLE when the partition has no leader (offline) or its leader
+ *   is not a live broker; the address is the leader's on the listener the request came in
+ *   on (this broker: its advertised endpoint), as Metadata names brokers.
  * - Key type 2 (share, KIP-932): INVALID_REQUEST below v6; from v6 COORDINATOR_NOT_AVAILABLE,
  *   which is Kafka 3.9's answer too (its share coordinator is not built either).
  * - Any other key type: INVALID_REQUEST.
@@ -30,6 +31,7 @@ const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 const KEY_TYPE_SHARE = 2;
 const TRANSACTION_STATE_TOPIC = '__transaction_state';
+const CONSUMER_OFFSETS_TOPIC = '__consumer_offsets';
 /** FindCoordinator v6 is the first that may ask for a share coordinator (KIP-932). */
 const SHARE_KEY_TYPE_VERSION_MIN = 6;
 
@@ -40,23 +42,38 @@ const ERROR_MESSAGES: Record<number, string> = {
 
 function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordinatorResponseCoordinator {
   const fail = (errorCode: number, errorMessage = ERROR_MESSAGES[errorCode] ?? null): FindCoordinatorResponseCoordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
-  if (keyType === KEY_TYPE_TRANSACTION) {
-    if (key === '') return fail(ErrorCode.INVALID_REQUEST);
-    const partition = ctx.broker.txnCoordinator.partitionFor(key);
-    const view = ctx.broker.replicaManager.partition(TRANSACTION_STATE_TOPIC, partition);
-    // Single node: this broker leads every partition it has; in a cluster, the leader's address.
-    if ('errorCode' in view) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    const node = coordinatorNode(ctx);
-    if (node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
-  }
   if (keyType === KEY_TYPE_SHARE) {
     return fail(ctx.header.apiVersion < SHARE_KEY_TYPE_VERSION_MIN ? ErrorCode.INVALID_REQUEST : ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
-  if (keyType !== KEY_TYPE_GROUP) return fail(ErrorCode.INVALID_REQUEST);
-  const node = coordinatorNode(ctx);
+  let node: CoordinatorNode | undefined;
+  if (keyType === KEY_TYPE_TRANSACTION) {
+    if (key === '') return fail(ErrorCode.INVALID_REQUEST);
+    node = leaderNode(ctx, TRANSACTION_STATE_TOPIC, ctx.broker.txnCoordinator.partitionFor(key));
+  } else if (keyType === KEY_TYPE_GROUP) {
+    node = leaderNode(ctx, CONSUMER_OFFSETS_TOPIC, ctx.broker.groupCoordinator.partitionFor(key));
+  } else {
+    return fail(ErrorCode.INVALID_REQUEST);
+  }
   if (node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
+}
+
+interface CoordinatorNode {
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+/** The leader of a coordinator partition as clients should reach it; undefined when there is none. */
+function leaderNode(ctx: RequestContext, topic: string, partition: number): CoordinatorNode | undefined {
+  const leader = ctx.broker.metadata.topic(topic)?.partitions[partition]?.leader;
+  if (leader === undefined || leader < 0) return undefined;
+  if (leader === ctx.broker.nodeId) return coordinatorNode(ctx);
+  const registered = ctx.broker.metadata.brokers().find((b) => b.nodeId === leader);
+  if (registered === undefined) return undefined;
+  const endpoint = registered.endpoints.find((e) => e.listener === ctx.connection.listenerName) ?? registered.endpoints[0];
+  if (endpoint === undefined) return undefined;
+  return { nodeId: leader, host: endpoint.host, port: endpoint.port };
 }
 
 export const findCoordinatorHandler: Handler<'FindCoordinator'> = {

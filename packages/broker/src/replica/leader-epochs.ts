@@ -10,9 +10,10 @@
  *   reaches a former leader hears FENCED_LEADER_EPOCH, not NOT_LEADER_OR_FOLLOWER.
  * - endOffsetForEpochAsLeader (Kafka's UnifiedLog.endOffsetForEpoch on a leader): Kafka's
  *   makeLeader records the new epoch at the log end offset the moment a broker becomes
- *   leader, before anything is appended in it. The cache here learns an epoch from its
- *   first batch, so a leader whose current epoch is newer than its cache's latest answers
- *   as if that entry were there: the same answer, without a write on a read path.
+ *   leader, before anything is appended in it; Partition.makeLeader does the same
+ *   (follower-truncation.ts recordLeaderEpochStart). Should that entry be missing (the log
+ *   was offline then), a leader whose current epoch is newer than its cache's latest still
+ *   answers as if it were there: the same answer, without a write on a read path.
  */
 import { ErrorCode } from '@tributary/protocol';
 import { LeaderEpochCache, type EpochEndOffset, type Log } from '@tributary/storage';

@@ -45,6 +45,7 @@ import {
 import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import { MetadataError, type MetadataStore, type PartitionState, type TopicMetadata } from '../metadata/metadata-store.js';
+import { recordLeaderEpochStart, truncateOnBecomingFollower } from './follower-truncation.js';
 import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
 
 /** The outcome of appending one partition's records, as the Produce response reports it. */
@@ -209,10 +210,19 @@ export class Partition {
       this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: inSync ? nowMs : 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
     }
     this.leaderEpochStartOffset = this.log.logEndOffset;
+    try {
+      recordLeaderEpochStart(this.log, this.partitionState.leaderEpoch);
+    } catch (err) {
+      this.deps.logger.warn('Recording the leader epoch start failed', { topic: this.topic, partition: this.partition, err: err instanceof Error ? err.message : String(err) });
+    }
     this.isrChangeInFlight = false;
   }
 
-  /** Kafka's Partition.makeFollower; the fetcher is started by the replica manager. */
+  /**
+   * Kafka's Partition.makeFollower; the fetcher is started by the replica manager. The log
+   * keeps its suffix when it has epochs (the leader's diverging_epoch answer decides what
+   * goes, follower-truncation.ts); without any it truncates to its high watermark.
+   */
   private makeFollower(): void {
     this.followers.clear();
     this.failDelayedProduces(ErrorCode.NOT_LEADER_OR_FOLLOWER);
@@ -649,18 +659,6 @@ export class Partition {
     this.failDelayedProduces(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     this.wake();
   }
-}
-
-/**
- * Truncation when this replica becomes a follower. Until leader epochs land (storage
- * leader-epoch cache and OffsetForLeaderEpoch), a new follower truncates to its high
- * watermark: Kafka's behaviour before KIP-101, which can lose records above the high
- * watermark that the new leader also has, but never keeps a divergent suffix. One function
- * so that epoch-based truncation replaces it in one place.
- */
-export function truncateOnBecomingFollower(log: Log): void {
-  if (log.isClosed || log.logEndOffset <= log.highWatermark) return;
-  log.truncateTo(log.highWatermark);
 }
 
 /**

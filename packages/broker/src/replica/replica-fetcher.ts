@@ -7,7 +7,9 @@
  * broker, isolation READ_UNCOMMITTED and, per partition, the follower's log end offset and
  * current leader epoch. The leader answers up to its log end offset; the follower appends
  * the batches with the leader's offsets (Log.appendAsFollower) and takes
- * min(leader's high watermark, own log end offset) as its high watermark.
+ * min(leader's high watermark, own log end offset) as its high watermark. A diverging_epoch
+ * answer truncates the follower's log where Kafka's rules say (follower-truncation.ts) and
+ * the next fetch goes on from there.
  *
  * Errors: a connection or protocol failure closes the connection and retries after
  * replica.fetch.backoff.ms; a partition error (not leader, fenced or unknown epoch, unknown
@@ -20,7 +22,8 @@
  * Differences from Kafka: no fetch sessions between brokers (every request lists every
  * partition: fine for the partition counts of a test cluster, to be added for large ones);
  * Fetch v12 (names, no topic ids); only PLAINTEXT inter-broker connections (no TLS or SASL
- * yet); no OffsetForLeaderEpoch truncation yet (see truncateOnBecomingFollower).
+ * yet); truncation is by Fetch's diverging_epoch only (Kafka 2.7+ with Fetch v12: no
+ * OffsetForLeaderEpoch round trip, which Kafka keeps for older inter-broker protocols).
  */
 import { connect, type Socket } from 'node:net';
 import {
@@ -40,6 +43,7 @@ import { StorageError } from '@tributary/storage';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
 import type { BrokerEndpoint, MetadataStore } from '../metadata/metadata-store.js';
+import { lastFetchedEpochOf, truncateOnDivergingEpoch } from './follower-truncation.js';
 import type { Partition } from './partition.js';
 import type { FollowerHooks, ReplicaManager } from './replica-manager.js';
 
@@ -262,7 +266,7 @@ export class ReplicaFetcher {
         partition: partition.partition,
         currentLeaderEpoch: entry.leaderEpoch,
         fetchOffset: log.logEndOffset,
-        lastFetchedEpoch: -1,
+        lastFetchedEpoch: lastFetchedEpochOf(log),
         logStartOffset: log.logStartOffset,
         partitionMaxBytes: this.config.fetchMaxBytes,
       });
@@ -300,6 +304,10 @@ export class ReplicaFetcher {
         try {
           switch (data.errorCode) {
             case ErrorCode.NONE:
+              if (isDiverging(data.divergingEpoch)) {
+                this.truncateOnDivergingEpoch(partition, data.divergingEpoch, fetchOffset);
+                break;
+              }
               partition.appendAsFollower(data.records ?? Buffer.alloc(0), data.highWatermark);
               if ((data.records?.length ?? 0) > 0) {
                 // To the back of the order, as Kafka's PartitionStates.updateAndMoveToEnd: only
@@ -326,6 +334,25 @@ export class ReplicaFetcher {
     }
   }
 
+  /** The leader says this log diverges from its own (Fetch v12+): truncate, then fetch again with the new latest epoch. */
+  private truncateOnDivergingEpoch(partition: Partition, diverging: { epoch: number; endOffset: number }, fetchOffset: number): void {
+    const log = partition.log;
+    const before = log.logEndOffset;
+    const lastFetchedEpoch = lastFetchedEpochOf(log);
+    const state = truncateOnDivergingEpoch(log, diverging, fetchOffset);
+    this.config.logger.info('Follower log diverges from the leader\'s; truncated', {
+      topic: partition.topic,
+      partition: partition.partition,
+      leader: this.leaderId,
+      lastFetchedEpoch,
+      divergingEpoch: diverging.epoch,
+      divergingEndOffset: diverging.endOffset,
+      logEndOffsetBefore: before,
+      logEndOffset: log.logEndOffset,
+      truncationCompleted: state.truncationCompleted,
+    });
+  }
+
   private handleOutOfRange(partition: Partition, leaderHighWatermark: number, leaderLogStartOffset: number): void {
     const log = partition.log;
     if (leaderHighWatermark >= 0 && log.logEndOffset > leaderHighWatermark) {
@@ -336,6 +363,11 @@ export class ReplicaFetcher {
       log.truncateFullyAndStartAt(leaderLogStartOffset);
     }
   }
+}
+
+/** A diverging_epoch is present when both its fields are set (absent: the decoder's -1 defaults). */
+function isDiverging(d: { epoch: number; endOffset: number } | undefined): d is { epoch: number; endOffset: number } {
+  return d !== undefined && d.epoch >= 0 && d.endOffset >= 0;
 }
 
 /** One connection to a leader, one request at a time (a fetcher waits for each answer). */

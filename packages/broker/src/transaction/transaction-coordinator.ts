@@ -140,6 +140,15 @@ export class TransactionCoordinator {
     return this.state.ensureTopic();
   }
 
+  /** Loaded or loading (follow-leadership.ts). */
+  hasPartition(partition: number): boolean {
+    return this.state.hasPartition(partition);
+  }
+
+  loadedPartitions(): number[] {
+    return this.state.loadedPartitions();
+  }
+
   shutdown(): void {
     this.closed = true;
     this.state.active = false;

@@ -134,6 +134,16 @@ export class TransactionStateManager {
     return ready;
   }
 
+  /** Loaded or loading: a leadership change need not load it again. */
+  hasPartition(partition: number): boolean {
+    return this.partitions.has(partition);
+  }
+
+  /** Partitions loaded or loading. */
+  loadedPartitions(): number[] {
+    return [...this.partitions.keys()];
+  }
+
   isOwned(partition: number): boolean {
     return this.partitions.get(partition) === 'owned';
   }
