@@ -93,6 +93,8 @@ export class FaultBroker {
     const log = createWriteStream(join(this.logDir, `broker-${this.nodeId}.log`), { flags: 'a' });
     log.write(`--- start #${this.starts} pid ${child.pid} at ${new Date().toISOString()}\n`);
     child.stderr!.pipe(log, { end: false });
+    // 'close' comes after both pipes drained, so nothing is written after the end.
+    child.once('close', () => log.end());
     let out = '';
     await new Promise<void>((res, reject) => {
       const timer = setTimeout(() => reject(new Error(`broker ${this.nodeId} did not listen within ${BROKER_START_TIMEOUT_MS} ms; log in ${this.logDir}`)), BROKER_START_TIMEOUT_MS);
@@ -104,14 +106,13 @@ export class FaultBroker {
           res();
         }
       });
+      // After listening the promise is settled and this reject is a no-op: later exits are
+      // the faults the run injects.
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`broker ${this.nodeId} exited (${code ?? signal}) before listening; log in ${this.logDir}`));
       });
     });
-    // Listening resolved the promise; later exits are expected faults, not start failures.
-    child.removeAllListeners('exit');
-    child.once('exit', () => log.end());
   }
 
   /** SIGKILL (SIGCONT first if paused) and wait for the exit. */

@@ -189,6 +189,19 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
   for (const f of schedule) t.diagnostic(`schedule ${describeFault(f)}`);
 
   const cluster = await startFaultCluster(t, { runDir });
+  // Every broker must see all three before anything is created: a broker that does not yet
+  // see the others would create __consumer_offsets with fewer replicas (see
+  // docs/reliability.md, "Known differences").
+  for (const b of cluster.brokers) {
+    const probe = new Kafka({ clientId: 'fault-probe', brokers: [b.bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await probe.connect();
+    const deadline = Date.now() + HEAL_TIMEOUT_MS;
+    while ((await probe.describeCluster()).brokers.length < cluster.brokers.length) {
+      if (Date.now() > deadline) throw new Error(`broker ${b.nodeId} never saw all ${cluster.brokers.length} brokers`);
+      await sleep(100);
+    }
+    await probe.disconnect();
+  }
   const kafka = new Kafka({ clientId: 'fault-admin', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 20 } });
   const admin = kafka.admin();
   await admin.connect();
