@@ -27,6 +27,8 @@ test(`SIGKILL of a partition leader under idempotent acks=all load (seed ${SEED}
   assert.deepEqual(report.reordered, [], 'each producer\'s records in the order sent, per partition');
   assert.deepEqual(report.divergent, [], 'no consumer read a record that is not in the final log at that offset');
   assert.deepEqual(report.aboveEnd, [], 'no read at or above the end offset');
+  assert.equal(report.readBackLibrdkafka, report.recordsInLog, 'the librdkafka group consumer read back the whole log too');
+  assert.ok(report.liveReads > 0, 'the KafkaJS group consumer read during the faults');
   const first = report.events[0];
   assert.ok(first !== undefined && first.kind === 'kill' && first.led.length > 0, `the first fault SIGKILLed a leader: ${JSON.stringify(first)}`);
   for (const e of report.events) {

@@ -55,6 +55,8 @@ export interface FaultReport {
   aboveEnd: string[];
   recordsInLog: number;
   liveReads: number;
+  /** Records the librdkafka group consumer read back after healing (must equal recordsInLog). */
+  readBackLibrdkafka: number;
   produceErrors: number;
   failoverP50Ms: number | null;
   failoverP99Ms: number | null;
@@ -308,6 +310,7 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
     return { partition: Number(f[1]), offset: Number(f[2]), value: f[3]! };
   });
   if (py.code !== 0) errors.push(`librdkafka read-back exited with ${py.code}: ${py.err}`);
+  t.diagnostic(`librdkafka read-back: ${otherReads.length} records; ${py.err.trim().split('\n').slice(-1)[0]}`);
 
   const check: CheckResult = checkHistory({ acks, log, endOffsets, otherReads: [...otherReads, ...aboveEnd], liveReads });
   // Every offset below the end must have been read by the KafkaJS read-back.
@@ -329,6 +332,7 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
     events,
     ...check,
     liveReads: liveReads.length,
+    readBackLibrdkafka: otherReads.length,
     produceErrors: errors.length,
     failoverP50Ms: percentile(failovers, 50),
     failoverP99Ms: percentile(failovers, 99),

@@ -27,7 +27,9 @@ while any(position[p] < end[p] for p in end) and idle < 600:
             raise KafkaException(m.error())
         out.write("R %d %d %s\n" % (m.partition(), m.offset(), m.value().decode()))
         position[m.partition()] = m.offset() + 1
-consumer.commit(asynchronous=False)
+sys.stderr.write("read up to %s (end offsets %s), idle polls %d\n" % (position, end, idle))
+if any(position[p] > 0 for p in position):
+    consumer.commit(asynchronous=False)
 consumer.close()
 if any(position[p] < end[p] for p in end):
     sys.exit("stopped at %s before the end offsets %s" % (position, end))

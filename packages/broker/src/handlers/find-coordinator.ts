@@ -3,12 +3,12 @@
  *
  * Behaviour (Kafka's KafkaApis.getCoordinator):
  * - v0-v3 look up one key, v4+ a batch (`coordinatorKeys`), each answered separately.
- * - Key type 0 (group): this broker, which coordinates every partition of
- *   `__consumer_offsets` in a single-node cluster; the address is the one advertised on the
- *   listener the request came in on.
+ * - Key type 0 (group): the leader of the group's `__consumer_offsets` partition
+ *   (abs(hash(id)) % offsets.topic.num.partitions), addressed on the listener the request
+ *   came in on; COORDINATOR_NOT_AVAILABLE while it has no leader (group/coordinator-lookup.ts).
  * - Key type 1 (transaction): the leader of the id's `__transaction_state` partition
  *   (abs(hash(id)) % transaction.state.log.num.partitions); an empty id is INVALID_REQUEST;
- *   COORDINATOR_NOT_AVAILABLE when the partition has no leader here. The first such lookup
+ *   COORDINATOR_NOT_AVAILABLE when the partition has no leader. The first such lookup
  *   creates the topic, as in Kafka.
  * - Key type 2 (share, KIP-932): INVALID_REQUEST below v6; from v6 COORDINATOR_NOT_AVAILABLE,
  *   which is Kafka 3.9's answer too (its share coordinator is not built either).
@@ -23,13 +23,15 @@
  *   answers, where Kafka answers COORDINATOR_NOT_AVAILABLE and lets the client retry.
  */
 import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
-import { coordinatorNode } from '../group/handler-support.js';
+import { partitionLeaderAddress } from '../group/coordinator-lookup.js';
+import { partitionForGroup } from '../group/partition-for.js';
 import type { Handler, RequestContext } from './registry.js';
 
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
 const KEY_TYPE_SHARE = 2;
 const TRANSACTION_STATE_TOPIC = '__transaction_state';
+const GROUP_METADATA_TOPIC = '__consumer_offsets';
 /** FindCoordinator v6 is the first that may ask for a share coordinator (KIP-932). */
 const SHARE_KEY_TYPE_VERSION_MIN = 6;
 
@@ -45,8 +47,9 @@ function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordina
     const partition = ctx.broker.txnCoordinator.partitionFor(key);
     const view = ctx.broker.replicaManager.partition(TRANSACTION_STATE_TOPIC, partition);
     // Single node: this broker leads every partition it has; in a cluster, the leader's address.
-    if ('errorCode' in view) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    const node = coordinatorNode(ctx);
+    // The first lookup creates the topic (when it is missing, it is not led anywhere yet).
+    if ('errorCode' in view && ctx.broker.metadata.topic(TRANSACTION_STATE_TOPIC) === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const node = partitionLeaderAddress(ctx, TRANSACTION_STATE_TOPIC, partition);
     if (node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
   }
@@ -54,7 +57,7 @@ function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordina
     return fail(ctx.header.apiVersion < SHARE_KEY_TYPE_VERSION_MIN ? ErrorCode.INVALID_REQUEST : ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
   if (keyType !== KEY_TYPE_GROUP) return fail(ErrorCode.INVALID_REQUEST);
-  const node = coordinatorNode(ctx);
+  const node = partitionLeaderAddress(ctx, GROUP_METADATA_TOPIC, partitionForGroup(key, ctx.broker.config.number('offsets.topic.num.partitions')));
   if (node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
 }
