@@ -24,7 +24,6 @@
  */
 import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
 import { partitionLeaderAddress } from '../group/coordinator-lookup.js';
-import { partitionForGroup } from '../group/partition-for.js';
 import type { Handler, RequestContext } from './registry.js';
 
 const KEY_TYPE_GROUP = 0;
@@ -57,7 +56,8 @@ function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordina
     return fail(ctx.header.apiVersion < SHARE_KEY_TYPE_VERSION_MIN ? ErrorCode.INVALID_REQUEST : ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }
   if (keyType !== KEY_TYPE_GROUP) return fail(ErrorCode.INVALID_REQUEST);
-  const node = partitionLeaderAddress(ctx, GROUP_METADATA_TOPIC, partitionForGroup(key, ctx.broker.config.number('offsets.topic.num.partitions')));
+  // The coordinator's own mapping (offsets.topic.num.partitions), so lookup and ownership agree.
+  const node = partitionLeaderAddress(ctx, GROUP_METADATA_TOPIC, ctx.broker.groupCoordinator.partitionFor(key));
   if (node === undefined) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   return { key, ...node, errorCode: ErrorCode.NONE, errorMessage: null };
 }
