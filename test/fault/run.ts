@@ -55,6 +55,10 @@ export interface FaultReport {
   aboveEnd: string[];
   recordsInLog: number;
   liveReads: number;
+  /** Acknowledgements per producer client. */
+  acknowledgedBy: Record<string, number>;
+  /** Producer failures that are not retriable hiccups (a client that died). */
+  fatalErrors: string[];
   /** Records the librdkafka group consumer read back after healing (must equal recordsInLog). */
   readBackLibrdkafka: number;
   produceErrors: number;
@@ -333,6 +337,8 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
     ...check,
     liveReads: liveReads.length,
     readBackLibrdkafka: otherReads.length,
+    acknowledgedBy: Object.fromEntries(['kafkajs', 'librdkafka'].map((c) => [c, acks.filter((a) => a.client === c).length])),
+    fatalErrors: errors.filter((e) => /exited with|FATAL|Fatal error/.test(e)).slice(0, 5),
     produceErrors: errors.length,
     failoverP50Ms: percentile(failovers, 50),
     failoverP99Ms: percentile(failovers, 99),
