@@ -6,7 +6,7 @@
 #   bash scripts/test.sh a.test.ts b.test.ts   just those files, one at a time
 #   bash scripts/test.sh --long [files]    long mode: big volumes and long schedules
 #
-# Two lanes. Every `*.test.ts` in packages/*/test, test/compat and test/cluster is picked up on its own
+# Two lanes. Every `*.test.ts` in packages/*/test, test/compat, test/cluster and test/fault is picked up on its own
 # (Node 20 does not expand globs for --test, so the shell lists them):
 #   - the parallel lane runs test/compat and test/cluster files side by side, TEST_CONCURRENCY (default 4)
 #     at a time, and beside them the unit-test files of packages/*/test, 2 at a time; most
@@ -19,7 +19,7 @@
 # Long mode (`--long`, or TRIBUTARY_LONG=1 in the environment) exports TRIBUTARY_LONG=1;
 # tests read it and run their big volumes and long schedules: 100,000 records per client
 # round trip (test/compat/records.ts), crash-kill9's 40 kills per mode, fuzz-network's
-# minute of fuzzing, startup's 200 x 1 MiB. The default is sized for behaviour: every
+# minute of fuzzing, startup's 200 x 1 MiB, test/fault's 40-fault schedule with a fresh seed. The default is sized for behaviour: every
 # behaviour is tested in both modes, and a new test with a big volume reads TRIBUTARY_LONG.
 #
 # The closing lines are the totals of both lanes in Node's summary format (`# pass N`,
@@ -33,6 +33,7 @@ SERIAL=(
   test/compat/fuzz-network.test.ts               # asserts that a good client never waits > 1 s while 20 fuzzers run
   test/compat/groups-scale.test.ts               # 3,000 connections; asserts heartbeat latencies
   test/compat/groups-durability.test.ts          # a SIGKILLed broker must restart within its static members' 10 s sessions
+  test/fault/leader-kill.test.ts                 # SIGKILLs/pauses brokers of a 3-broker cluster under load; asserts failover times
   packages/broker/test/admin-kafkajs.test.ts     # asserts no event-loop stall while 3,000 partitions are deleted
   packages/broker/test/broker-api-versions.test.ts # asserts start-up under a second
   test/compat/abuse-slow-reader.test.ts          # asserts RSS and a good client's p99 < 100 ms under the slow-reader attack
@@ -50,7 +51,7 @@ if [ "$#" -gt 0 ]; then
   exec "${NODE_TEST[@]}" --test-concurrency="${TEST_CONCURRENCY:-1}" "$@"
 fi
 
-mapfile -t all < <(ls packages/*/test/*.test.ts test/compat/*.test.ts test/cluster/*.test.ts 2>/dev/null)
+mapfile -t all < <(ls packages/*/test/*.test.ts test/compat/*.test.ts test/cluster/*.test.ts test/fault/*.test.ts 2>/dev/null)
 compat=()
 unit=()
 serial=()
@@ -59,7 +60,7 @@ for f in "${all[@]}"; do
   case "$f" in *.serial.test.ts) lane=serial ;; esac
   for s in "${SERIAL[@]}"; do [ "$f" = "$s" ] && lane=serial; done
   if [ "$lane" = serial ]; then serial+=("$f")
-  elif [[ "$f" == test/compat/* || "$f" == test/cluster/* ]]; then compat+=("$f")
+  elif [[ "$f" == test/compat/* || "$f" == test/cluster/* || "$f" == test/fault/* ]]; then compat+=("$f")
   else unit+=("$f"); fi
 done
 

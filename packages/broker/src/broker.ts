@@ -238,7 +238,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       },
       logger: logger.child({ component: 'group-coordinator' }),
     });
-    const producerIds = new ProducerIdManager(logDir);
+    const producerIds = new ProducerIdManager(logDir, nodeId);
     const txnMarkers = new LocalTxnMarkerWriter(replicaManager, groupCoordinator);
     const txnCoordinator = createTransactionCoordinator({ config, replicaManager, logManager, producerIds, markers: txnMarkers, nodeId, topic: TRANSACTION_STATE, logger: logger.child({ component: 'transaction-coordinator' }),
       topicExists: () => metadata.topic(TRANSACTION_STATE) !== undefined,

@@ -1,0 +1,189 @@
+/**
+ * The fault suite's cluster: a real etcd (Debian's /usr/bin/etcd, test/cluster/etcd-kit.ts)
+ * and N broker PROCESSES on loopback, each with its own data directory and port, the same
+ * entry point as `npm start` run from source. A broker can be SIGKILLed, SIGSTOPped and
+ * SIGCONTed, and restarted on its data directory and port, always by its PID.
+ *
+ * Every broker's stdout/stderr goes to a file in the run directory (kept with the report
+ * when a run fails). At the end every process is stopped by its PID (SIGCONT first, so a
+ * paused one dies too), etcd last.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { freePort, startEtcd, type EtcdCluster } from '../cluster/etcd-kit.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+/** How long a broker may take from spawn to its "listening on" line (tsx compiles on start). */
+const BROKER_START_TIMEOUT_MS = 30_000;
+
+type TestLike = { after(fn: () => void | Promise<void>): void };
+
+/**
+ * Broker settings for fault runs. Timeouts are short so a run sees failover in seconds,
+ * not Kafka's production 18-30 s; the must-hold bound is derived from these two.
+ */
+export const FAULT_TIMINGS = {
+  /** A dead broker's etcd lease expires after this (Kafka: broker.session.timeout.ms). */
+  sessionTimeoutMs: 3000,
+  /** A follower that has not caught up for this long leaves the ISR. */
+  replicaLagTimeMaxMs: 2000,
+} as const;
+
+export const FAULT_BROKER_CONFIG: Readonly<Record<string, string | number>> = {
+  'broker.session.timeout.ms': FAULT_TIMINGS.sessionTimeoutMs,
+  'etcd.lease.fence.margin.ms': 1000,
+  'replica.lag.time.max.ms': FAULT_TIMINGS.replicaLagTimeMaxMs,
+  'group.initial.rebalance.delay.ms': 0,
+  'group.min.session.timeout.ms': 1000,
+  'offsets.topic.replication.factor': 3,
+  'default.replication.factor': 3,
+  'min.insync.replicas': 2,
+};
+
+export type BrokerState = 'running' | 'paused' | 'dead';
+
+export class FaultBroker {
+  child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private starts = 0;
+
+  constructor(
+    readonly nodeId: number,
+    readonly port: number,
+    readonly dataDir: string,
+    private readonly logDir: string,
+    private readonly config: Record<string, string | number>,
+  ) {}
+
+  get bootstrap(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get state(): BrokerState {
+    const c = this.child;
+    if (c === null || c.exitCode !== null || c.signalCode !== null) return 'dead';
+    return this.paused ? 'paused' : 'running';
+  }
+
+  private paused = false;
+
+  /** Spawns the broker process and waits until it listens. */
+  async start(): Promise<void> {
+    if (this.state !== 'dead') throw new Error(`broker ${this.nodeId} is ${this.state}; stop it before starting it again`);
+    this.starts++;
+    const args = ['--conditions=source', '--import', 'tsx', join(REPO_ROOT, 'packages/broker/src/main.ts')];
+    const overrides: Record<string, string | number> = {
+      ...this.config,
+      'node.id': this.nodeId,
+      // One rack per broker: all run on one host, and placement by host would see one rack.
+      'broker.rack': `rack-${this.nodeId}`,
+      listeners: `PLAINTEXT://127.0.0.1:${this.port}`,
+      'log.dirs': this.dataDir,
+    };
+    for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.paused = false;
+    this.exited = new Promise<void>((res) => child.once('exit', () => res()));
+    const log = createWriteStream(join(this.logDir, `broker-${this.nodeId}.log`), { flags: 'a' });
+    log.write(`--- start #${this.starts} pid ${child.pid} at ${new Date().toISOString()}\n`);
+    child.stderr!.pipe(log, { end: false });
+    // 'close' comes after both pipes drained, so nothing is written after the end.
+    child.once('close', () => log.end());
+    let out = '';
+    await new Promise<void>((res, reject) => {
+      const timer = setTimeout(() => reject(new Error(`broker ${this.nodeId} did not listen within ${BROKER_START_TIMEOUT_MS} ms; log in ${this.logDir}`)), BROKER_START_TIMEOUT_MS);
+      child.stdout!.on('data', (d: Buffer) => {
+        log.write(d);
+        if (out.length < 10_000) out += d.toString();
+        if (out.includes('listening on')) {
+          clearTimeout(timer);
+          res();
+        }
+      });
+      // After listening the promise is settled and this reject is a no-op: later exits are
+      // the faults the run injects.
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`broker ${this.nodeId} exited (${code ?? signal}) before listening; log in ${this.logDir}`));
+      });
+    });
+  }
+
+  /** SIGKILL (SIGCONT first if paused) and wait for the exit. */
+  async kill(): Promise<void> {
+    const c = this.child;
+    if (c === null || this.state === 'dead') return;
+    c.kill('SIGCONT');
+    c.kill('SIGKILL');
+    await this.exited;
+    this.paused = false;
+  }
+
+  pause(): void {
+    if (this.state !== 'running') return;
+    this.child!.kill('SIGSTOP');
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.child!.kill('SIGCONT');
+    this.paused = false;
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.start();
+  }
+}
+
+export interface FaultCluster {
+  readonly etcd: EtcdCluster;
+  readonly brokers: readonly FaultBroker[];
+  readonly bootstrap: string[];
+  readonly runDir: string;
+  broker(nodeId: number): FaultBroker;
+  close(): Promise<void>;
+}
+
+/** Starts etcd (one member) and `brokers` broker processes; everything is stopped in `t.after`. */
+export async function startFaultCluster(
+  t: TestLike,
+  opts: { runDir: string; brokers?: number; config?: Record<string, string | number> },
+): Promise<FaultCluster> {
+  const etcd = await startEtcd(t);
+  const count = opts.brokers ?? 3;
+  const config = { ...FAULT_BROKER_CONFIG, ...opts.config, 'etcd.endpoints': etcd.endpoints.join(',') };
+  const brokers: FaultBroker[] = [];
+  for (let i = 1; i <= count; i++) {
+    const dataDir = join(opts.runDir, `data-${i}`);
+    mkdirSync(dataDir, { recursive: true });
+    brokers.push(new FaultBroker(i, await freePort(), dataDir, opts.runDir, config));
+  }
+  const close = async (): Promise<void> => {
+    for (const b of brokers) await b.kill();
+  };
+  // Hooks run in registration order, so etcd (registered by startEtcd) stops before the
+  // brokers; a broker SIGKILLed after etcd is gone just dies, and a run's cleanup is the
+  // caller's, who closes the cluster itself before reporting.
+  t.after(close);
+  await Promise.all(brokers.map((b) => b.start()));
+  return {
+    etcd,
+    brokers,
+    bootstrap: brokers.map((b) => b.bootstrap),
+    runDir: opts.runDir,
+    broker: (nodeId) => {
+      const b = brokers.find((x) => x.nodeId === nodeId);
+      if (b === undefined) throw new Error(`no broker ${nodeId} in this cluster`);
+      return b;
+    },
+    close,
+  };
+}

@@ -1,0 +1,61 @@
+"""confluent-kafka-python (librdkafka) idempotent acks=all producer for the fault suite.
+
+Usage: idempotent_producer.py BOOTSTRAP TOPIC PARTITIONS CLIENT RATE
+Produces records "<CLIENT>-<seq>" round-robin over PARTITIONS at about RATE records/s
+until its stdin closes, then flushes. Prints one line per acknowledgement:
+  A <partition> <offset> <value> <epoch ms>
+and one per failed delivery:
+  E <partition> <value> <error>
+The delivery timeout is long: a record a client gives up on is not an acknowledged one,
+and with idempotence a give-up can reorder the next records, so librdkafka keeps retrying
+through the failover instead.
+"""
+import sys
+import threading
+import time
+from confluent_kafka import Producer
+
+bootstrap, topic, partitions, client, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+
+stop = threading.Event()
+def watch_stdin():
+    sys.stdin.read()
+    stop.set()
+threading.Thread(target=watch_stdin, daemon=True).start()
+
+lock = threading.Lock()
+def on_delivery(err, msg):
+    with lock:
+        if err is not None:
+            sys.stdout.write("E %d %s %s\n" % (msg.partition(), msg.value().decode(), str(err).replace("\n", " ")))
+        else:
+            sys.stdout.write("A %d %d %s %d\n" % (msg.partition(), msg.offset(), msg.value().decode(), int(time.time() * 1000)))
+        sys.stdout.flush()
+
+producer = Producer({
+    "bootstrap.servers": bootstrap,
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 5,
+    "delivery.timeout.ms": 120000,
+    "message.timeout.ms": 120000,
+    "topic.metadata.refresh.interval.ms": 1000,
+    "retry.backoff.ms": 100,
+})
+seq = 0
+interval = 1.0 / rate
+next_at = time.time()
+while not stop.is_set():
+    value = "%s-%d" % (client, seq)
+    try:
+        producer.produce(topic, value=value, partition=seq % partitions, on_delivery=on_delivery)
+        seq += 1
+    except BufferError:
+        pass
+    producer.poll(0)
+    next_at += interval
+    pause = next_at - time.time()
+    if pause > 0:
+        time.sleep(pause)
+left = producer.flush(120)
+sys.stderr.write("flushed; %d undelivered\n" % left)

@@ -1,0 +1,364 @@
+/**
+ * One fault run: a cluster (harness.ts), a workload of idempotent acks=all producers
+ * (KafkaJS in this process, librdkafka through confluent-kafka-python in a child) and a
+ * KafkaJS group consumer reading during the faults, a seeded schedule of faults
+ * (scheduler.ts), then healing, read-back by two group consumers (KafkaJS and librdkafka)
+ * and the checker (checker.ts). The report goes to a file that outlives the run; the run's
+ * directory (data, broker logs, history) is kept when the run fails.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, type Admin, type Consumer } from 'kafkajs';
+import { requirePythonModule, DEBIAN_PYTHON } from '../compat/kit.js';
+import { checkHistory, failoverMs, percentile, unavailableWindows, violations, type Ack, type CheckResult, type Read, type Window } from './checker.js';
+import { FAULT_TIMINGS, REPO_ROOT, startFaultCluster, type FaultCluster } from './harness.js';
+import { describeFault, faultSchedule, type Fault } from './scheduler.js';
+
+type TestLike = { after(fn: () => void | Promise<void>): void; diagnostic(msg: string): void };
+
+export const TOPIC = 'fault';
+export const PARTITIONS = 3;
+/** Gaps between acknowledgements of one partition longer than this count as unavailability. */
+const UNAVAILABLE_THRESHOLD_MS = 1000;
+/** How long a healed cluster may take to bring every replica back into every ISR. */
+const HEAL_TIMEOUT_MS = 60_000;
+/** Records per second of each producer. */
+const PRODUCE_RATE = 100;
+
+export interface FaultEvent {
+  readonly fault: string;
+  readonly kind: Fault['kind'];
+  readonly nodeId: number;
+  /** Partitions the broker led when the fault fired. */
+  readonly led: number[];
+  readonly atMs: number;
+  healedAtMs: number;
+  /** Per partition led, per client: ms from the fault to the client's next acknowledgement there. */
+  failover: Record<string, Record<string, number>>;
+  /** Whether every ISR was full again before the next fault. */
+  isrRestored: boolean;
+}
+
+export interface FaultReport {
+  seed: number;
+  schedule: string[];
+  events: FaultEvent[];
+  acknowledged: number;
+  found: number;
+  lost: string[];
+  duplicated: string[];
+  reordered: string[];
+  divergent: string[];
+  aboveEnd: string[];
+  recordsInLog: number;
+  liveReads: number;
+  /** Acknowledgements per producer client. */
+  acknowledgedBy: Record<string, number>;
+  /** Producer failures that are not retriable hiccups (a client that died). */
+  fatalErrors: string[];
+  /** Records the librdkafka group consumer read back after healing (must equal recordsInLog). */
+  readBackLibrdkafka: number;
+  produceErrors: number;
+  failoverP50Ms: number | null;
+  failoverP99Ms: number | null;
+  /** Kill faults only: the must-hold bound is max(2 x replica.lag.time.max.ms, session timeout). */
+  failoverBoundMs: number;
+  unavailableWindows: Window[];
+  durationMs: number;
+  runDir: string;
+}
+
+export function reportDir(): string {
+  return process.env['TRIBUTARY_FAULT_REPORT_DIR'] ?? join(tmpdir(), 'tributary-fault-reports');
+}
+
+async function leaders(admin: Admin): Promise<Map<number, { leader: number; isr: number[] }>> {
+  const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
+  return new Map(md.topics[0]!.partitions.map((p) => [p.partitionId, { leader: p.leader, isr: p.isr }]));
+}
+
+/** Metadata from whichever broker answers; undefined when none does within the timeout. */
+async function leadersFrom(cluster: FaultCluster): Promise<Map<number, { leader: number; isr: number[] }> | undefined> {
+  for (const b of cluster.brokers) {
+    if (b.state !== 'running') continue;
+    const kafka = new Kafka({ clientId: 'fault-probe', brokers: [b.bootstrap], logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 2000, retry: { retries: 0 } });
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      return await leaders(admin);
+    } catch { /* next broker */ } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+  return undefined;
+}
+
+async function waitFullIsr(cluster: FaultCluster, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const m = await leadersFrom(cluster);
+    if (m !== undefined && m.size === PARTITIONS && [...m.values()].every((p) => p.leader >= 0 && p.isr.length === cluster.brokers.length)) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
+/** The KafkaJS producer: one idempotent producer, one send loop per partition. */
+function kafkajsProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
+  const kafka = new Kafka({ clientId: 'fault-kafkajs', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 5000,
+    retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  let stopped = false;
+  let seq = 0;
+  const loops: Promise<void>[] = [];
+  const start = async () => {
+    await producer.connect();
+    for (let partition = 0; partition < PARTITIONS; partition++) {
+      loops.push((async () => {
+        while (!stopped) {
+          // seq is shared by the loops; within a partition each loop's values increase.
+          const value = `kjs-${seq++}`;
+          try {
+            const [meta] = await producer.send({ topic: TOPIC, acks: -1, messages: [{ partition, value }] });
+            acks.push({ client: 'kafkajs', partition, offset: Number(meta!.baseOffset), value, atMs: Date.now() });
+          } catch (e) {
+            errors.push(`kafkajs ${value}: ${(e as Error).message}`);
+            await sleep(100);
+          }
+          await sleep(1000 / (PRODUCE_RATE / PARTITIONS));
+        }
+      })());
+    }
+  };
+  const stop = async () => {
+    stopped = true;
+    await Promise.all(loops);
+    await producer.disconnect().catch(() => undefined);
+  };
+  return { start, stop };
+}
+
+/** The librdkafka producer (confluent-kafka-python), stopped by closing its stdin. */
+function pythonProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
+  const child = spawn(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/fault/py/idempotent_producer.py'), cluster.bootstrap.join(','), TOPIC, String(PARTITIONS), 'rdk', String(PRODUCE_RATE)],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+  let buffered = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let nl;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      const f = line.split(' ');
+      if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
+      else if (f[0] === 'E') errors.push(`librdkafka ${line}`);
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000); });
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const stop = async () => {
+    child.stdin!.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+    const code = await exited;
+    clearTimeout(timer);
+    if (code !== 0) errors.push(`librdkafka producer exited with ${code}: ${stderr.slice(-2000)}`);
+  };
+  return { stop, kill: () => child.kill('SIGKILL') };
+}
+
+/** A KafkaJS group consumer from the earliest offset; `until` resolves when every end offset is reached. */
+async function kafkajsReader(cluster: FaultCluster, groupId: string, onRecord: (r: Read) => void): Promise<Consumer> {
+  const kafka = new Kafka({ clientId: `fault-${groupId}`, brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 5000,
+    retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
+  const consumer = kafka.consumer({ groupId, sessionTimeout: 6000, heartbeatInterval: 500, retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
+  await consumer.connect();
+  await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      onRecord({ partition, offset: Number(message.offset), value: message.value!.toString() });
+    },
+  });
+  return consumer;
+}
+
+export async function runFaultRun(t: TestLike, opts: { seed: number; faults: number; quietMs?: number }): Promise<FaultReport> {
+  requirePythonModule('confluent_kafka');
+  const startedAt = Date.now();
+  mkdirSync(reportDir(), { recursive: true });
+  const runDir = mkdtempSync(join(tmpdir(), `tributary-fault-${opts.seed}-`));
+  const schedule = faultSchedule(opts.seed, { faults: opts.faults, brokers: 3, partitions: PARTITIONS });
+  t.diagnostic(`seed ${opts.seed} (replay: TRIBUTARY_SEED=${opts.seed}); run directory ${runDir}`);
+  for (const f of schedule) t.diagnostic(`schedule ${describeFault(f)}`);
+
+  const cluster = await startFaultCluster(t, { runDir });
+  // Every broker must see all three before anything is created: a broker that does not yet
+  // see the others would create __consumer_offsets with fewer replicas (see
+  // docs/reliability.md, "Known differences").
+  for (const b of cluster.brokers) {
+    const probe = new Kafka({ clientId: 'fault-probe', brokers: [b.bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await probe.connect();
+    const deadline = Date.now() + HEAL_TIMEOUT_MS;
+    while ((await probe.describeCluster()).brokers.length < cluster.brokers.length) {
+      if (Date.now() > deadline) throw new Error(`broker ${b.nodeId} never saw all ${cluster.brokers.length} brokers`);
+      await sleep(100);
+    }
+    await probe.disconnect();
+  }
+  const kafka = new Kafka({ clientId: 'fault-admin', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 20 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+  // Work-around for a broker bug this suite found (docs/reliability.md, "Known problems"):
+  // the first broker of a new cluster creates __consumer_offsets at start-up, before the
+  // others registered, with its replication factor capped to the one live broker. With
+  // min.insync.replicas=2 on the brokers every group then fails (NOT_ENOUGH_REPLICAS on
+  // each assignment); without it, killing that broker takes every group offline. The run
+  // reassigns the topic to all three brokers before the workload starts.
+  const offsets = (await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0]!;
+  const ids = cluster.brokers.map((b) => b.nodeId);
+  const under = offsets.partitions.filter((p) => p.replicas.length < ids.length);
+  if (under.length > 0) {
+    t.diagnostic(`__consumer_offsets has ${under.length} partitions with fewer than ${ids.length} replicas; reassigning them`);
+    await admin.alterPartitionReassignments({ topics: [{ topic: '__consumer_offsets', partitionAssignment: under.map((p) => ({ partition: p.partitionId, replicas: [p.leader, ...ids.filter((id) => id !== p.leader)] })) }] });
+    const deadline = Date.now() + HEAL_TIMEOUT_MS;
+    for (;;) {
+      const md = (await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0]!;
+      if (md.partitions.every((p) => p.isr.length === ids.length && p.replicas.length === ids.length)) break;
+      if (Date.now() > deadline) throw new Error('__consumer_offsets was not reassigned to every broker in time');
+      await sleep(250);
+    }
+  }
+  await admin.disconnect();
+  if (!(await waitFullIsr(cluster, HEAL_TIMEOUT_MS))) throw new Error('the new topic never had every replica in its ISR');
+
+  const acks: Ack[] = [];
+  const errors: string[] = [];
+  const liveReads: Read[] = [];
+  const live = await kafkajsReader(cluster, 'fault-live', (r) => liveReads.push(r));
+  const kjs = kafkajsProducer(cluster, acks, errors);
+  await kjs.start();
+  const rdk = pythonProducer(cluster, acks, errors);
+  t.after(() => { rdk.kill(); });
+  await sleep(opts.quietMs ?? 3000);
+
+  const events: FaultEvent[] = [];
+  for (const f of schedule) {
+    await sleep(f.delayMs);
+    const state = await leadersFrom(cluster);
+    let nodeId: number;
+    if ('leaderOf' in f.target) nodeId = state?.get(f.target.leaderOf)?.leader ?? -1;
+    else nodeId = f.target.nodeId;
+    if (nodeId < 1) {
+      t.diagnostic(`fault ${describeFault(f)}: no leader to hit, skipped`);
+      continue;
+    }
+    const led = state === undefined ? [] : [...state].filter(([, p]) => p.leader === nodeId).map(([p]) => p);
+    const broker = cluster.broker(nodeId);
+    const atMs = Date.now();
+    const event: FaultEvent = { fault: describeFault(f), kind: f.kind, nodeId, led, atMs, healedAtMs: 0, failover: {}, isrRestored: false };
+    events.push(event);
+    if (f.kind === 'kill') await broker.kill();
+    else broker.pause();
+    await sleep(f.downMs);
+    if (f.kind === 'kill') await broker.start();
+    else broker.resume();
+    event.healedAtMs = Date.now();
+    event.isrRestored = await waitFullIsr(cluster, HEAL_TIMEOUT_MS);
+    t.diagnostic(`${event.fault}: broker ${nodeId} (led ${led.join(',') || 'nothing'}), ISR ${event.isrRestored ? 'restored' : 'NOT restored'} ${Date.now() - event.healedAtMs} ms after healing`);
+  }
+  // Produce on the healed cluster for a while: every client must get through again.
+  await sleep(3000);
+  await kjs.stop();
+  await rdk.stop();
+  await live.stop();
+
+  // Read-back after healing: the end offsets, then two group consumers up to them.
+  const readAdmin = kafka.admin();
+  await readAdmin.connect();
+  const endOffsets = new Map((await readAdmin.fetchTopicOffsets(TOPIC)).map((o) => [o.partition, Number(o.high)]));
+  await readAdmin.disconnect();
+  const log = new Map<number, (string | undefined)[]>();
+  for (let p = 0; p < PARTITIONS; p++) log.set(p, []);
+  const aboveEnd: Read[] = [];
+  let reached: () => void = () => undefined;
+  const allRead = new Promise<void>((res) => { reached = res; });
+  const done = () => [...endOffsets].every(([p, end]) => log.get(p)!.filter((v) => v !== undefined).length >= end);
+  const reader = await kafkajsReader(cluster, 'fault-readback', (r) => {
+    if (r.offset >= (endOffsets.get(r.partition) ?? 0)) aboveEnd.push(r);
+    else log.get(r.partition)![r.offset] = r.value;
+    if (done()) reached();
+  });
+  if (!done()) {
+    const timer = setTimeout(reached, 60_000);
+    await allRead;
+    clearTimeout(timer);
+  }
+  await reader.stop();
+  await reader.disconnect();
+  const ends = [...endOffsets].map(([p, o]) => `${p}:${o}`).join(',');
+  const py = await new Promise<{ code: number | null; out: string; err: string }>((res) => {
+    const c = spawn(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/fault/py/group_reader.py'), cluster.bootstrap.join(','), TOPIC, 'fault-readback-rdk', ends], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    c.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+    c.once('exit', (code) => res({ code, out, err }));
+  });
+  await live.disconnect().catch(() => undefined);
+  const otherReads: Read[] = py.out.split('\n').filter((l) => l.startsWith('R ')).map((l) => {
+    const f = l.split(' ');
+    return { partition: Number(f[1]), offset: Number(f[2]), value: f[3]! };
+  });
+  if (py.code !== 0) errors.push(`librdkafka read-back exited with ${py.code}: ${py.err}`);
+  t.diagnostic(`librdkafka read-back: ${otherReads.length} records; ${py.err.trim().split('\n').slice(-1)[0]}`);
+
+  const check: CheckResult = checkHistory({ acks, log, endOffsets, otherReads: [...otherReads, ...aboveEnd], liveReads });
+  // Every offset below the end must have been read by the KafkaJS read-back.
+  for (const [p, end] of endOffsets) {
+    const missing = Array.from({ length: end }, (_, o) => o).filter((o) => log.get(p)![o] === undefined);
+    if (missing.length > 0) check.lost.push(`read-back did not return ${missing.length} offsets of partition ${p} below its end ${end} (first ${missing[0]})`);
+  }
+  const failovers: number[] = [];
+  for (const e of events) {
+    for (const p of e.led) {
+      const per = failoverMs(acks, p, e.atMs);
+      e.failover[String(p)] = Object.fromEntries(per);
+      if (e.kind === 'kill') failovers.push(...per.values());
+    }
+  }
+  const report: FaultReport = {
+    seed: opts.seed,
+    schedule: schedule.map(describeFault),
+    events,
+    ...check,
+    liveReads: liveReads.length,
+    readBackLibrdkafka: otherReads.length,
+    acknowledgedBy: Object.fromEntries(['kafkajs', 'librdkafka'].map((c) => [c, acks.filter((a) => a.client === c).length])),
+    fatalErrors: errors.filter((e) => /exited with|FATAL|Fatal error/.test(e)).slice(0, 5),
+    produceErrors: errors.length,
+    failoverP50Ms: percentile(failovers, 50),
+    failoverP99Ms: percentile(failovers, 99),
+    failoverBoundMs: Math.max(2 * FAULT_TIMINGS.replicaLagTimeMaxMs, FAULT_TIMINGS.sessionTimeoutMs),
+    unavailableWindows: unavailableWindows(acks, UNAVAILABLE_THRESHOLD_MS),
+    durationMs: Date.now() - startedAt,
+    runDir,
+  };
+  await cluster.close();
+  // A failover slower than the bound fails the test too: keep the logs that explain it.
+  const slow = events.filter((e) => e.kind === 'kill' && Object.values(e.failover).some((per) => Object.values(per).some((ms) => ms > report.failoverBoundMs)));
+  const failed = violations(check) > 0 || slow.length > 0;
+  const reportFile = join(reportDir(), `seed-${opts.seed}-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(reportFile, JSON.stringify({ ...report, produceErrorExamples: errors.slice(0, 20) }, null, 2) + '\n');
+  t.diagnostic(`report ${reportFile}: acknowledged ${report.acknowledged}, found ${report.found}, lost ${check.lost.length}, duplicated ${check.duplicated.length}, reordered ${check.reordered.length}, divergent ${check.divergent.length}; failover p50 ${report.failoverP50Ms} ms p99 ${report.failoverP99Ms} ms; ${report.unavailableWindows.length} unavailable windows`);
+  if (failed) {
+    writeFileSync(join(runDir, 'history.json'), JSON.stringify({ acks, liveReads, otherReads, log: Object.fromEntries(log), endOffsets: Object.fromEntries(endOffsets), errors }) + '\n');
+    t.diagnostic(`run FAILED: data, broker logs and history kept in ${runDir}`);
+  } else {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  return report;
+}
