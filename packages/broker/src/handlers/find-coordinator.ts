@@ -24,6 +24,7 @@
  *   answers, where Kafka answers COORDINATOR_NOT_AVAILABLE and lets the client retry.
  */
 import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
+import { coordinatorNode } from '../group/handler-support.js';
 import type { Handler, RequestContext } from './registry.js';
 
 const KEY_TYPE_GROUP = 0;
