@@ -3,10 +3,11 @@
  * cover a whole request (the dispatcher applies it before the handler runs), and the helper
  * handlers use for per-resource checks (topics, groups, transactional ids).
  *
- * The table follows Kafka 3.9's KafkaApis: an API listed here is refused as a whole,
- * answered with the handler's errorResponse(CLUSTER_AUTHORIZATION_FAILED) (Kafka fills the
- * same code into every entry). APIs that check topics/groups/transactional ids do so in
- * their handlers, since Kafka answers those per entry:
+ * The table follows Kafka 3.9's KafkaApis: an API listed here is refused as a whole when
+ * the principal lacks the operation on the cluster / the request's group / its
+ * transactional id, answered with the handler's errorResponse(*_AUTHORIZATION_FAILED)
+ * (Kafka fills the same code into every entry). Checks of the topics, groups and ids a
+ * request lists are in the handlers, since Kafka answers those per entry:
  *   Produce            WRITE topic; WRITE transactional id (transactional batches)
  *   Fetch              READ topic (consumers); CLUSTER_ACTION cluster (followers)
  *   ListOffsets, OffsetForLeaderEpoch, DescribeProducers  DESCRIBE/READ topic
@@ -24,19 +25,65 @@ import { ApiKey } from '@tributary/protocol';
 import type { RequestContext } from '../handlers/registry.js';
 import { AclOperation, CLUSTER_RESOURCE_NAME, ResourceType } from './authorizer.js';
 
-/** api key -> the operation on the cluster the whole request needs. */
-export const CLUSTER_OPERATION_BY_API: ReadonlyMap<number, number> = new Map([
-  [ApiKey.DescribeAcls, AclOperation.DESCRIBE],
-  [ApiKey.CreateAcls, AclOperation.ALTER],
-  [ApiKey.DeleteAcls, AclOperation.ALTER],
-  [ApiKey.ElectLeaders, AclOperation.ALTER],
-  [ApiKey.AlterPartitionReassignments, AclOperation.ALTER],
-  [ApiKey.ListPartitionReassignments, AclOperation.DESCRIBE],
-  [ApiKey.DescribeLogDirs, AclOperation.DESCRIBE],
-  [ApiKey.AlterUserScramCredentials, AclOperation.ALTER],
-  [ApiKey.DescribeUserScramCredentials, AclOperation.DESCRIBE],
-  [ApiKey.WriteTxnMarkers, AclOperation.CLUSTER_ACTION],
+/**
+ * One check that covers a whole request: `operation` on the resource `name(req)` names
+ * (skipped when it names none), refused with `errorCode` through the handler's errorResponse.
+ */
+export interface RequestCheck {
+  readonly resourceType: number;
+  readonly operation: number;
+  // The request's type varies by API; each entry reads only fields its API's request has.
+  readonly name: (req: any) => string | null | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly errorCode: number;
+}
+
+const CLUSTER_AUTHORIZATION_FAILED = 31;
+const GROUP_AUTHORIZATION_FAILED = 30;
+const TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53;
+
+const onCluster = (operation: number): RequestCheck => ({ resourceType: ResourceType.CLUSTER, operation, name: () => CLUSTER_RESOURCE_NAME, errorCode: CLUSTER_AUTHORIZATION_FAILED });
+const onGroup = (operation: number): RequestCheck => ({ resourceType: ResourceType.GROUP, operation, name: (req: { groupId?: string | null }) => req.groupId, errorCode: GROUP_AUTHORIZATION_FAILED });
+const writeTransactionalId: RequestCheck = {
+  resourceType: ResourceType.TRANSACTIONAL_ID, operation: AclOperation.WRITE,
+  name: (req: { transactionalId?: string | null }) => req.transactionalId, errorCode: TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+};
+
+/** api key -> the checks (in Kafka's order) that cover the whole request. */
+export const REQUEST_CHECKS_BY_API: ReadonlyMap<number, readonly RequestCheck[]> = new Map([
+  [ApiKey.DescribeAcls, [onCluster(AclOperation.DESCRIBE)]],
+  [ApiKey.CreateAcls, [onCluster(AclOperation.ALTER)]],
+  [ApiKey.DeleteAcls, [onCluster(AclOperation.ALTER)]],
+  [ApiKey.ElectLeaders, [onCluster(AclOperation.ALTER)]],
+  [ApiKey.AlterPartitionReassignments, [onCluster(AclOperation.ALTER)]],
+  [ApiKey.ListPartitionReassignments, [onCluster(AclOperation.DESCRIBE)]],
+  [ApiKey.DescribeLogDirs, [onCluster(AclOperation.DESCRIBE)]],
+  [ApiKey.AlterUserScramCredentials, [onCluster(AclOperation.ALTER)]],
+  [ApiKey.DescribeUserScramCredentials, [onCluster(AclOperation.DESCRIBE)]],
+  [ApiKey.WriteTxnMarkers, [onCluster(AclOperation.CLUSTER_ACTION)]],
+  [ApiKey.JoinGroup, [onGroup(AclOperation.READ)]],
+  [ApiKey.SyncGroup, [onGroup(AclOperation.READ)]],
+  [ApiKey.Heartbeat, [onGroup(AclOperation.READ)]],
+  [ApiKey.LeaveGroup, [onGroup(AclOperation.READ)]],
+  [ApiKey.OffsetCommit, [onGroup(AclOperation.READ)]],
+  [ApiKey.OffsetDelete, [onGroup(AclOperation.DELETE)]],
+  [ApiKey.InitProducerId, [writeTransactionalId]],
+  [ApiKey.EndTxn, [writeTransactionalId]],
+  [ApiKey.AddOffsetsToTxn, [writeTransactionalId, onGroup(AclOperation.READ)]],
+  [ApiKey.TxnOffsetCommit, [writeTransactionalId, onGroup(AclOperation.READ)]],
+  // v0-3 name one transactional id; v4+ (batched, brokers only) need CLUSTER_ACTION.
+  [ApiKey.AddPartitionsToTxn, [writeTransactionalId]],
 ]);
+
+/** The error code of the first request-level check the principal fails, or null. */
+export function failedRequestCheck(ctx: RequestContext, req: unknown): number | null {
+  if (!ctx.broker.authorizer) return null;
+  for (const check of REQUEST_CHECKS_BY_API.get(ctx.header.apiKey) ?? []) {
+    const name = check.name(req);
+    if (name === null || name === undefined) continue;
+    if (!authorized(ctx, check.operation, check.resourceType, name)) return check.errorCode;
+  }
+  return null;
+}
 
 /** Whether the request's principal may do `operation` on the resource (always, without an authorizer). */
 export function authorized(ctx: RequestContext, operation: number, resourceType: number, resourceName: string): boolean {
