@@ -79,7 +79,7 @@ const IMPLIED_BY: ReadonlyMap<number, readonly number[]> = new Map([
 /** Operations defined on each resource type (Kafka's ResourceType/AclOperation tables), for *_authorized_operations. */
 export const OPERATIONS_BY_RESOURCE: ReadonlyMap<number, readonly number[]> = new Map([
   [ResourceType.TOPIC, [AclOperation.READ, AclOperation.WRITE, AclOperation.CREATE, AclOperation.DELETE, AclOperation.ALTER, AclOperation.DESCRIBE, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS]],
-  [ResourceType.GROUP, [AclOperation.READ, AclOperation.DELETE, AclOperation.DESCRIBE, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS]],
+  [ResourceType.GROUP, [AclOperation.READ, AclOperation.DELETE, AclOperation.DESCRIBE]],
   [ResourceType.CLUSTER, [AclOperation.CREATE, AclOperation.ALTER, AclOperation.DESCRIBE, AclOperation.CLUSTER_ACTION, AclOperation.DESCRIBE_CONFIGS, AclOperation.ALTER_CONFIGS, AclOperation.IDEMPOTENT_WRITE]],
   [ResourceType.TRANSACTIONAL_ID, [AclOperation.WRITE, AclOperation.DESCRIBE]],
   [ResourceType.DELEGATION_TOKEN, [AclOperation.DESCRIBE]],
