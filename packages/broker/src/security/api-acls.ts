@@ -33,7 +33,7 @@ export interface RequestCheck {
   readonly resourceType: number;
   readonly operation: number;
   // The request's type varies by API; each entry reads only fields its API's request has.
-  readonly name: (req: any) => string | null | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly name: (req: any) => string | null | undefined;
   readonly errorCode: number;
 }
 
@@ -96,6 +96,28 @@ export function authorized(ctx: RequestContext, operation: number, resourceType:
 
 export function authorizedOnCluster(ctx: RequestContext, operation: number): boolean {
   return authorized(ctx, operation, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME);
+}
+
+/** ConfigResource types (protocol numbers) and the ACL resource each is authorized as. */
+const CONFIG_RESOURCE = new Map<number, { resourceType: number; errorCode: number; cluster: boolean }>([
+  [2, { resourceType: ResourceType.TOPIC, errorCode: 29, cluster: false }], // TOPIC
+  [4, { resourceType: ResourceType.CLUSTER, errorCode: CLUSTER_AUTHORIZATION_FAILED, cluster: true }], // BROKER
+  [8, { resourceType: ResourceType.CLUSTER, errorCode: CLUSTER_AUTHORIZATION_FAILED, cluster: true }], // BROKER_LOGGER
+  [32, { resourceType: ResourceType.GROUP, errorCode: GROUP_AUTHORIZATION_FAILED, cluster: false }], // GROUP
+]);
+
+/**
+ * Kafka's config authorization (DescribeConfigs: DESCRIBE_CONFIGS, AlterConfigs and
+ * IncrementalAlterConfigs: ALTER_CONFIGS): topics and groups on themselves, brokers and
+ * broker loggers on the cluster. The error code to answer, or null when allowed (or the
+ * resource type is unknown: the handler refuses it on its own).
+ */
+export function configAuthorizationError(ctx: RequestContext, operation: number, configResourceType: number, resourceName: string): number | null {
+  if (!ctx.broker.authorizer) return null;
+  const resource = CONFIG_RESOURCE.get(configResourceType);
+  if (!resource) return null;
+  const name = resource.cluster ? CLUSTER_RESOURCE_NAME : resourceName;
+  return authorized(ctx, operation, resource.resourceType, name) ? null : resource.errorCode;
 }
 
 /** Kafka's authorizeByResourceType: `operation` on some resource of the type. */
