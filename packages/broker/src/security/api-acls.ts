@@ -33,7 +33,7 @@ export interface RequestCheck {
   readonly resourceType: number;
   readonly operation: number;
   // The request's type varies by API; each entry reads only fields its API's request has.
-  readonly name: (req: any) => string | null | undefined;
+  readonly name: (req: any, version: number) => string | null | undefined;
   readonly errorCode: number;
 }
 
@@ -70,15 +70,18 @@ export const REQUEST_CHECKS_BY_API: ReadonlyMap<number, readonly RequestCheck[]>
   [ApiKey.EndTxn, [writeTransactionalId]],
   [ApiKey.AddOffsetsToTxn, [writeTransactionalId, onGroup(AclOperation.READ)]],
   [ApiKey.TxnOffsetCommit, [writeTransactionalId, onGroup(AclOperation.READ)]],
-  // v0-3 name one transactional id; v4+ (batched, brokers only) need CLUSTER_ACTION.
-  [ApiKey.AddPartitionsToTxn, [writeTransactionalId]],
+  // v0-3 name one transactional id; v4+ (batched, sent by brokers) need CLUSTER_ACTION.
+  [ApiKey.AddPartitionsToTxn, [
+    { ...writeTransactionalId, name: (req: { v3AndBelowTransactionalId?: string }, version: number) => (version < 4 ? req.v3AndBelowTransactionalId : null) },
+    { ...onCluster(AclOperation.CLUSTER_ACTION), name: (_req: unknown, version: number) => (version >= 4 ? CLUSTER_RESOURCE_NAME : null) },
+  ]],
 ]);
 
 /** The error code of the first request-level check the principal fails, or null. */
 export function failedRequestCheck(ctx: RequestContext, req: unknown): number | null {
   if (!ctx.broker.authorizer) return null;
   for (const check of REQUEST_CHECKS_BY_API.get(ctx.header.apiKey) ?? []) {
-    const name = check.name(req);
+    const name = check.name(req, ctx.header.apiVersion);
     if (name === null || name === undefined) continue;
     if (!authorized(ctx, check.operation, check.resourceType, name)) return check.errorCode;
   }
