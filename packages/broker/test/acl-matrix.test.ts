@@ -343,3 +343,114 @@ test('without an authorizer the ACL APIs answer SECURITY_DISABLED and everything
   await createTopic(bob, 'anyone');
   assert.equal(await produce(bob, 'anyone'), ErrorCode.NONE);
 });
+
+test('topic admin and inspection APIs: configs, CreatePartitions, DeleteRecords, DescribeProducers, OffsetForLeaderEpoch, DescribeTopicPartitions', async (t) => {
+  const env = await start(t);
+  const admin = await env.login('admin');
+  const alice = await env.login('alice');
+  for (const name of ['ta', 'tb']) await createTopic(admin, name);
+  const describeConfigs = async (resourceType: number, resourceName: string) =>
+    (await alice.request('DescribeConfigs', 4, { resources: [{ resourceType, resourceName, configurationKeys: null }], includeSynonyms: false, includeDocumentation: false })).results[0]!.errorCode;
+  const alterConfigs = async (resourceType: number, resourceName: string) =>
+    (await alice.request('IncrementalAlterConfigs', 1, { resources: [{ resourceType, resourceName, configs: [{ name: 'retention.ms', configOperation: 0, value: '100000' }] }], validateOnly: true })).responses[0]!.errorCode;
+  const createPartitions = async (name: string) => (await alice.request('CreatePartitions', 3, { topics: [{ name, count: 2, assignments: null }], timeoutMs: 5000, validateOnly: true })).results[0]!.errorCode;
+  const deleteRecords = async (name: string) => (await alice.request('DeleteRecords', 2, { topics: [{ name, partitions: [{ partitionIndex: 0, offset: 0 }] }], timeoutMs: 5000 })).topics[0]!.partitions[0]!.errorCode;
+  const producers = async (name: string) => (await alice.request('DescribeProducers', 0, { topics: [{ name, partitionIndexes: [0] }] })).topics[0]!.partitions[0]!.errorCode;
+  const epochs = async (name: string, replicaId = -1) => (await alice.request('OffsetForLeaderEpoch', 4, { replicaId, topics: [{ topic: name, partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }] })).topics[0]!.partitions[0]!.errorCode;
+  const dtp = async (names: string[]) => (await alice.request('DescribeTopicPartitions', 0, { topics: names.map((name) => ({ name })), responsePartitionLimit: 100, cursor: null })).topics.map((x) => [x.name, x.errorCode]);
+  const TOPIC = 2;
+  const BROKER = 4;
+
+  assert.equal(await describeConfigs(TOPIC, 'ta'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  assert.equal(await describeConfigs(BROKER, '1'), ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+  assert.equal(await alterConfigs(TOPIC, 'ta'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  assert.equal(await createPartitions('ta'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  assert.equal(await deleteRecords('ta'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  assert.equal(await producers('ta'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  assert.equal(await epochs('ta'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  assert.equal(await epochs('ta', 2), ErrorCode.CLUSTER_AUTHORIZATION_FAILED, 'a follower needs CLUSTER_ACTION');
+  assert.deepEqual(await dtp([]), [], 'all topics: none describable');
+  assert.deepEqual(await dtp(['ta']), [['ta', ErrorCode.TOPIC_AUTHORIZATION_FAILED]]);
+
+  await grant(admin,
+    { type: Res.TOPIC, name: 'ta', principal: ALICE, op: Op.ALTER_CONFIGS },
+    { type: Res.TOPIC, name: 'ta', principal: ALICE, op: Op.ALTER },
+    { type: Res.TOPIC, name: 'ta', principal: ALICE, op: Op.DELETE },
+    { type: Res.TOPIC, name: 'ta', principal: ALICE, op: Op.READ },
+    { type: Res.CLUSTER, name: 'kafka-cluster', principal: ALICE, op: Op.DESCRIBE_CONFIGS },
+  );
+  assert.equal(await describeConfigs(TOPIC, 'ta'), ErrorCode.NONE, 'ALTER_CONFIGS implies DESCRIBE_CONFIGS');
+  assert.equal(await describeConfigs(BROKER, '1'), ErrorCode.NONE);
+  assert.equal(await alterConfigs(TOPIC, 'ta'), ErrorCode.NONE);
+  assert.equal(await createPartitions('ta'), ErrorCode.NONE);
+  assert.equal(await deleteRecords('ta'), ErrorCode.NONE);
+  assert.equal(await producers('ta'), ErrorCode.NONE);
+  assert.equal(await epochs('ta'), ErrorCode.NONE);
+  assert.deepEqual(await dtp([]), [['ta', ErrorCode.NONE]]);
+  assert.equal(await describeConfigs(TOPIC, 'tb'), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+});
+
+test('cluster-wide and broker-only APIs: follower Fetch, WriteTxnMarkers, reassignments, SCRAM credentials need their cluster operation', async (t) => {
+  const env = await start(t);
+  const admin = await env.login('admin');
+  const bob = await env.login('bob');
+  await createTopic(admin, 'r1');
+  const followerFetch = async () => {
+    const r = await bob.request('Fetch', 12, {
+      replicaId: 2, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic: 'r1', partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [], rackId: '',
+    });
+    return r.responses[0]!.partitions[0]!.errorCode;
+  };
+  const markers = async () => (await bob.request('WriteTxnMarkers', 1, { markers: [{ producerId: 1, producerEpoch: 0, transactionResult: false, topics: [{ name: 'r1', partitionIndexes: [0] }], coordinatorEpoch: 0 }] })).markers[0]!.topics[0]!.partitions[0]!.errorCode;
+  const listReassignments = async () => (await bob.request('ListPartitionReassignments', 0, { timeoutMs: 5000, topics: null })).errorCode;
+  const scram = async () => (await bob.request('DescribeUserScramCredentials', 0, { users: null })).errorCode;
+
+  assert.equal(await followerFetch(), ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+  assert.equal(await markers(), ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+  assert.equal(await listReassignments(), ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+  assert.equal(await scram(), ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+
+  await grant(admin, { type: Res.CLUSTER, name: 'kafka-cluster', principal: BOB, op: Op.CLUSTER_ACTION }, { type: Res.CLUSTER, name: 'kafka-cluster', principal: BOB, op: Op.DESCRIBE });
+  assert.notEqual(await followerFetch(), ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'CLUSTER_ACTION lets a follower fetch any topic');
+  assert.notEqual(await markers(), ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
+  assert.equal(await listReassignments(), ErrorCode.NONE);
+  assert.equal(await scram(), ErrorCode.NONE);
+});
+
+test('transactions: AddOffsetsToTxn/TxnOffsetCommit need WRITE on the id and READ on the group; DescribeTransactions/ListTransactions need DESCRIBE on the id', async (t) => {
+  const env = await start(t);
+  const admin = await env.login('admin');
+  const alice = await env.login('alice');
+  await createTopic(admin, 'tx-t');
+  // admin registers a transactional id so that there is something to describe and list
+  // (FindCoordinator first: it creates __transaction_state and waits for it).
+  assert.equal((await admin.request('FindCoordinator', 4, { keyType: 1, coordinatorKeys: ['tx-admin'] })).coordinators![0]!.errorCode, 0);
+  const init = await admin.request('InitProducerId', 4, { transactionalId: 'tx-admin', transactionTimeoutMs: 60000, producerId: -1, producerEpoch: -1 });
+  assert.equal(init.errorCode, 0);
+  const addOffsets = async (groupId: string) => (await alice.request('AddOffsetsToTxn', 3, { transactionalId: 'tx-a', producerId: 1, producerEpoch: 0, groupId })).errorCode;
+  const txnCommit = async () => (await alice.request('TxnOffsetCommit', 3, {
+    transactionalId: 'tx-a', groupId: 'tg', producerId: 1, producerEpoch: 0, generationId: -1, memberId: '', groupInstanceId: null,
+    topics: [{ name: 'tx-t', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: null }] }],
+  })).topics[0]!.partitions[0]!.errorCode;
+  const describeTxn = async (id: string) => (await alice.request('DescribeTransactions', 0, { transactionalIds: [id] })).transactionStates[0]!.errorCode;
+  const listTxn = async () => (await alice.request('ListTransactions', 0, { stateFilters: [], producerIdFilters: [] })).transactionStates.map((s) => s.transactionalId);
+
+  assert.equal(await addOffsets('tg'), ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  assert.equal(await txnCommit(), ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  assert.equal(await describeTxn('tx-admin'), ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+  assert.deepEqual(await listTxn(), []);
+  await grant(admin, { type: Res.TRANSACTIONAL_ID, name: 'tx-', pattern: Pat.PREFIXED, principal: ALICE, op: Op.WRITE });
+  assert.equal(await addOffsets('tg'), ErrorCode.GROUP_AUTHORIZATION_FAILED, 'then READ on the group');
+  assert.equal(await txnCommit(), ErrorCode.GROUP_AUTHORIZATION_FAILED);
+  await grant(admin, { type: Res.GROUP, name: 'tg', principal: ALICE, op: Op.READ });
+  assert.equal(await txnCommit(), ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'then READ on the topic');
+  assert.notEqual(await addOffsets('tg'), ErrorCode.GROUP_AUTHORIZATION_FAILED);
+  assert.equal(await describeTxn('tx-admin'), ErrorCode.NONE, 'WRITE implies DESCRIBE');
+  assert.deepEqual(await listTxn(), ['tx-admin']);
+});
+
+test('an authorizer class name Kafka does not have is refused at start-up', async (t) => {
+  await assert.rejects(start(t, { 'authorizer.class.name': 'com.example.MyAuthorizer' }), /authorizer.class.name=com.example.MyAuthorizer is not supported/);
+});
