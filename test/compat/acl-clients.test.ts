@@ -1,6 +1,6 @@
 /**
- * Authorization with a real client (issue #19): KafkaJS over SASL_PLAINTEXT/PLAIN against a
- * broker running Kafka's StandardAuthorizer class name. The admin (a super user) manages
+ * Authorization with real clients (issue #19): KafkaJS and kcat over SASL_PLAINTEXT/PLAIN
+ * against a broker running Kafka's authorizer class names. The admin (a super user) manages
  * ACLs with KafkaJS's createAcls/describeAcls/deleteAcls; an unauthorized user's produce
  * fails with TOPIC_AUTHORIZATION_FAILED, an authorized one produces and consumes in a group.
  */
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { Kafka, logLevel } from 'kafkajs';
 import { startSecureBroker } from './security-kit.js';
-import { waitFor } from './kit.js';
+import { requireTool, run, waitFor } from './kit.js';
 
 // kafkajs is CommonJS: its ACL enums are reachable through the default export only.
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs;
@@ -83,4 +83,38 @@ test('KafkaJS: ACL admin APIs; unauthorized produce is TOPIC_AUTHORIZATION_FAILE
   t.after(() => late.disconnect());
   await assert.rejects(late.send({ topic: 'kjs-orders', messages: [{ value: 'late' }] }),
     (err: Error & { type?: string }) => { assert.match(`${err.type} ${err.message}`, /TOPIC_AUTHORIZATION_FAILED|Not authorized to access topics/); return true; });
+});
+
+test('kcat (librdkafka): an unauthorized user gets "Topic authorization failed", an authorized one produces and consumes', { timeout: 120_000 }, async (t) => {
+  requireTool('kcat');
+  const b = await startSecureBroker(t, {
+    listeners: 'SASL_PLAINTEXT://127.0.0.1:0',
+    'sasl.enabled.mechanisms': 'PLAIN',
+    'listener.name.sasl_plaintext.plain.sasl.jaas.config': JAAS,
+    'authorizer.class.name': 'kafka.security.authorizer.AclAuthorizer',
+    'super.users': 'User:admin',
+  });
+  const as = (user: string) => ['-b', b.bootstrap('SASL_PLAINTEXT'), '-X', 'security.protocol=sasl_plaintext', '-X', 'sasl.mechanisms=PLAIN', '-X', `sasl.username=${user}`, '-X', `sasl.password=${user}-pw`];
+  const admin = new Kafka({ clientId: 'acl-admin', brokers: [b.bootstrap('SASL_PLAINTEXT')], sasl: { mechanism: 'plain', username: 'admin', password: 'admin-pw' }, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  t.after(() => admin.disconnect());
+  await admin.createTopics({ topics: [{ topic: 'kc-topic', numPartitions: 1 }], waitForLeaders: true });
+  await admin.createAcls({ acl: [AclOperationTypes.WRITE, AclOperationTypes.READ].map((operation) => ({
+    resourceType: AclResourceTypes.TOPIC, resourceName: 'kc-topic', resourcePatternType: ResourcePatternTypes.LITERAL,
+    principal: 'User:alice', host: '127.0.0.1', operation, permissionType: AclPermissionTypes.ALLOW,
+  })) });
+
+  const refused = await run('kcat', ['-P', '-t', 'kc-topic', '-m', '10', ...as('bob')], { input: 'nope\n' });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /Topic authorization failed/i, `kcat stderr: ${refused.stderr}`);
+  // bob's metadata shows no topic he may not describe.
+  const listing = await run('kcat', ['-L', '-m', '10', ...as('bob')]);
+  assert.equal(listing.code, 0);
+  assert.ok(!listing.stdout.toString().includes('kc-topic'), listing.stdout.toString());
+
+  const produced = await run('kcat', ['-P', '-t', 'kc-topic', ...as('alice')], { input: 'one\ntwo\n' });
+  assert.equal(produced.code, 0, produced.stderr);
+  const consumed = await run('kcat', ['-C', '-t', 'kc-topic', '-o', 'beginning', '-e', '-q', ...as('alice')]);
+  assert.equal(consumed.code, 0, consumed.stderr);
+  assert.deepEqual(consumed.stdout.toString().trim().split('\n'), ['one', 'two']);
 });
