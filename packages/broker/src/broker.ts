@@ -8,6 +8,8 @@
  * before they exist) and close them in `close()` after the listeners stop (so no request
  * is still running against them). Their slots are marked below.
  */
+import type { Authorizer } from './security/authorizer.js';
+import { createAuthorizer } from './security/authorizer.js';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { apiSpecByKey } from '@tributary/protocol';
@@ -73,6 +75,8 @@ export interface BrokerServices {
   readonly txnCoordinator: TransactionCoordinator;
   /** Writes transaction markers (WriteTxnMarkers, and the coordinator's own markers). */
   readonly txnMarkers: TxnMarkerWriter;
+  /** ACL authorizer (`authorizer.class.name`); absent or null = every request allowed. */
+  readonly authorizer?: Authorizer | null;
   /** Set when close() begins: long polls stop waiting. */
   closing: boolean;
 }
@@ -264,6 +268,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       producerIds,
       txnCoordinator,
       txnMarkers,
+      authorizer: createAuthorizer(config, metadata),
       closing: false,
     };
     servicesRef.current = services;

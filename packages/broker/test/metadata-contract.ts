@@ -60,6 +60,21 @@ export function metadataContract(name: string, open: StoreFactory): void {
       'broker-config-changed', 'broker-config-changed', 'broker-config-changed', 'topic-deleted']);
   });
 
+  test(`${name}: ACL bindings are added once, removed exactly, and visible when the promise resolves`, async (t) => {
+    const store = await open(t);
+    const acl = { resourceType: 2, resourceName: 'orders', patternType: 3, principal: 'User:alice', host: '*', operation: 3, permissionType: 3 };
+    const prefixed = { ...acl, resourceName: 'ord', patternType: 4, permissionType: 2 };
+    assert.deepEqual(store.acls!(), []);
+    await store.alterAcls!([acl, prefixed, acl], []);
+    assert.deepEqual(store.acls!(), [acl, prefixed]);
+    const before = store.acls!();
+    await store.alterAcls!([], [{ ...acl }]);
+    assert.deepEqual(store.acls!(), [prefixed]);
+    assert.notEqual(store.acls!(), before, 'a change gives a new array');
+    await store.alterAcls!([], [prefixed]);
+    assert.deepEqual(store.acls!(), []);
+  });
+
   test(`${name}: refusals carry stable codes and Kafka error codes`, async (t) => {
     const store = await open(t);
     await store.createTopic({ name: 'a', partitions: [p([1])] });

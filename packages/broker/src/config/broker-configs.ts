@@ -69,6 +69,11 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('queued.max.response.bytes', 'long', 268435456, 'medium', 'read-only', 'Bytes of fetched record data held in responses not yet written to the network, broker-wide (-1: unbounded). A Fetch reserves its bytes before reading and returns less (or nothing, after its max wait) when the budget is used up.', { tributary: true }),
   def('connection.max.queued.response.bytes', 'long', 16777216, 'medium', 'read-only', 'Bytes of fetched record data one connection may hold in responses not yet written to the network (-1: unbounded), so at most this much per Fetch response (beyond one batch larger than it). Kafka sends up to fetch.max.bytes from the file; Tributary reads it into memory, synchronously, and a 50 MB read stalls every client for 100-200 ms.', { tributary: true }),
 
+  // --- authorization (security/authorizer.ts)
+  def('authorizer.class.name', 'string', '', 'low', 'read-only', 'Authorizer of client requests. Empty: no authorization (every request allowed). Kafka\'s org.apache.kafka.metadata.authorizer.StandardAuthorizer or kafka.security.authorizer.AclAuthorizer: ACLs (CreateAcls/DescribeAcls/DeleteAcls) decide; other names are refused at start-up.'),
+  def('super.users', 'string', '', 'low', 'read-only', 'Principals allowed everything whatever the ACLs say, separated by semicolons (User:admin;User:broker).'),
+  def('allow.everyone.if.no.acl.found', 'boolean', false, 'low', 'read-only', 'With an authorizer: whether a resource no ACL applies to is open to everyone (Kafka default false: denied).'),
+
   // --- cluster metadata (etcd); empty etcd.endpoints = the local metadata log, one broker
   def('etcd.endpoints', 'list', [], 'high', 'read-only', 'etcd client URLs (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379). Empty: a single broker keeping its metadata in a local log. Set: the cluster metadata, broker registration and controller election live in etcd.', { tributary: true }),
   def('etcd.prefix', 'string', '/tributary/', 'high', 'read-only', 'Key prefix of this cluster in etcd; several clusters share one etcd under different prefixes.', { tributary: true }),

@@ -19,6 +19,8 @@ import { ApiKey, ErrorCode, type AddPartitionsToTxnRequestAddPartitionsToTxnTopi
 import { partitionExists } from '../group/handler-support.js';
 import { fencedForVersion, PRODUCER_FENCED_MIN_VERSION } from '../transaction/errors.js';
 import type { TopicPartitionRef } from '../transaction/transaction-metadata.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler, RequestContext } from './registry.js';
 
 const FIRST_BATCHED_VERSION = 4;
@@ -55,6 +57,10 @@ async function handleOne(ctx: RequestContext, transactionalId: string, producerI
     const r = coordinator.verifyPartitions(transactionalId, producerId, producerEpoch, parts);
     return byTopic(parts, (_p, i) => ('error' in r ? r.error : r.perPartition[i]!));
   }
+  // Kafka: WRITE on every topic, else TOPIC_AUTHORIZATION_FAILED for its partitions and
+  // OPERATION_NOT_ATTEMPTED for the others.
+  const denied = new Set(parts.filter((p) => !authorized(ctx, AclOperation.WRITE, ResourceType.TOPIC, p.topic)).map((p) => p.topic));
+  if (denied.size > 0) return byTopic(parts, (p) => (denied.has(p.topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.OPERATION_NOT_ATTEMPTED));
   const unknown = parts.filter((p) => !partitionExists(ctx, p.topic, p.partition));
   if (unknown.length > 0) {
     return byTopic(parts, (p) => (partitionExists(ctx, p.topic, p.partition) ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));

@@ -20,6 +20,8 @@ import type { AlterConfigsResponseAlterConfigsResourceResponse } from '@tributar
 import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { ConfigResourceType, alterResourceConfigs, duplicateResources, preprocessRefusal } from '../topics/config-admin.js';
 
+import { configAuthorizationError } from '../security/api-acls.js';
+import { AclOperation } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 export const alterConfigsHandler: Handler<'AlterConfigs'> = {
@@ -34,6 +36,8 @@ export const alterConfigsHandler: Handler<'AlterConfigs'> = {
     for (const r of req.resources) {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName };
       const reject = (errorMessage: string): void => { responses.push({ ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage }); };
+      const denied = configAuthorizationError(ctx, AclOperation.ALTER_CONFIGS, r.resourceType, r.resourceName);
+      if (denied !== null) { responses.push({ ...base, errorCode: denied, errorMessage: null }); continue; }
       const refusal = preprocessRefusal(duplicate(r), r.configs, () => false);
       if (refusal !== null) { reject(refusal); continue; }
       if (r.resourceType !== ConfigResourceType.TOPIC && r.resourceType !== ConfigResourceType.BROKER) { reject(`Unknown resource type ${r.resourceType}`); continue; }

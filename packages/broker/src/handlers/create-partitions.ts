@@ -32,6 +32,8 @@ import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { USER_OPERATION_RECORDS_MAX } from '../topics/topic-manager.js';
 
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 export const createPartitionsHandler: Handler<'CreatePartitions'> = {
@@ -52,6 +54,11 @@ export const createPartitionsHandler: Handler<'CreatePartitions'> = {
       answered.add(t.name);
       if (counts.get(t.name)! > 1) {
         results.push({ name: t.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Duplicate topic name.' });
+        continue;
+      }
+      // Kafka: ALTER on the topic, else TOPIC_AUTHORIZATION_FAILED (before existence).
+      if (!authorized(ctx, AclOperation.ALTER, ResourceType.TOPIC, t.name)) {
+        results.push({ name: t.name, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null });
         continue;
       }
       const assignments = t.assignments === null ? null : t.assignments.map((a) => a.brokerIds);

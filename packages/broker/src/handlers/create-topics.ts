@@ -27,6 +27,11 @@
  *   replica manager, at most 100 per event-loop turn across all topics; until its log
  *   exists a partition answers NOT_LEADER_OR_FOLLOWER.
  *
+ * Authorization (Kafka's handleCreateTopicsRequest): CREATE on the cluster allows every
+ * topic; without it each topic needs CREATE on itself, else TOPIC_AUTHORIZATION_FAILED
+ * "Authorization failed.". v5+ configs in the answer need DESCRIBE_CONFIGS on the topic,
+ * else topic_config_error_code TOPIC_AUTHORIZATION_FAILED and no configs.
+ *
  * Deliberate differences from Kafka:
  * - timeoutMs is not used: creation completes before the answer (Kafka may answer
  *   REQUEST_TIMED_OUT and finish later).
@@ -45,6 +50,8 @@ import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Handler } from './registry.js';
+import { authorized, authorizedOnCluster } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 export const createTopicsHandler: Handler<'CreateTopics'> = {
   apiKey: ApiKey.CreateTopics,
@@ -57,7 +64,9 @@ export const createTopicsHandler: Handler<'CreateTopics'> = {
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     const manager = ctx.broker.topicManager;
-    const unique = req.topics.filter((t) => counts.get(t.name) === 1);
+    const clusterCreate = authorizedOnCluster(ctx, AclOperation.CREATE);
+    const unauthorized = new Set(req.topics.filter((t) => !clusterCreate && !authorized(ctx, AclOperation.CREATE, ResourceType.TOPIC, t.name)).map((t) => t.name));
+    const unique = req.topics.filter((t) => counts.get(t.name) === 1 && !unauthorized.has(t.name));
     const outcome = await manager.createTopics(unique.map((t) => {
       const configs: Record<string, string | null> = {};
       for (const c of t.configs) configs[c.name] = c.value;
@@ -74,13 +83,24 @@ export const createTopicsHandler: Handler<'CreateTopics'> = {
       if (answered.has(t.name)) continue;
       answered.add(t.name);
       const result = byName.get(t.name);
+      if (result === undefined && unauthorized.has(t.name) && counts.get(t.name) === 1) {
+        results.push(failed(t.name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Authorization failed.'));
+        continue;
+      }
       if (result === undefined) {
         results.push(failed(t.name, ErrorCode.INVALID_REQUEST, 'Duplicate topic name.'));
         continue;
       }
-      results.push(result.errorCode === ErrorCode.NONE && result.topic
-        ? created(result.topic, describe)
-        : failed(t.name, result.errorCode, result.errorMessage));
+      if (result.errorCode === ErrorCode.NONE && result.topic) {
+        const answer = created(result.topic, describe);
+        if (version >= CONFIGS_IN_RESPONSE_VERSION_MIN && !authorized(ctx, AclOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, t.name)) {
+          answer.configs = [];
+          answer.topicConfigErrorCode = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+        }
+        results.push(answer);
+      } else {
+        results.push(failed(t.name, result.errorCode, result.errorMessage));
+      }
     }
     return { throttleTimeMs: 0, topics: results };
   },

@@ -7,7 +7,9 @@
  *   when it has members, GROUP_ID_NOT_FOUND when it does not exist.
  * - The answer comes after the tombstones are written.
  */
-import { ApiKey } from '@tributary/protocol';
+import { ApiKey, ErrorCode } from '@tributary/protocol';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 export const deleteGroupsHandler: Handler<'DeleteGroups'> = {
@@ -18,7 +20,12 @@ export const deleteGroupsHandler: Handler<'DeleteGroups'> = {
 
   async handle(req, ctx) {
     const coordinator = ctx.broker.groupCoordinator;
-    return { throttleTimeMs: 0, results: await coordinator.deleteGroups(req.groupsNames) };
+    // Kafka: DELETE on each group, else GROUP_AUTHORIZATION_FAILED for it.
+    const names = [...new Set(req.groupsNames)];
+    const allowed = names.filter((g) => authorized(ctx, AclOperation.DELETE, ResourceType.GROUP, g));
+    const results = allowed.length > 0 ? await coordinator.deleteGroups(allowed) : [];
+    for (const groupId of names) if (!allowed.includes(groupId)) results.push({ groupId, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED });
+    return { throttleTimeMs: 0, results };
   },
 
   errorResponse(req, errorCode) {

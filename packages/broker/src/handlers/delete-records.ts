@@ -23,6 +23,8 @@ import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { StorageError, StorageErrorCode } from '@tributary/storage';
 import type { BrokerServices } from '../broker.js';
 import { isInternalTopic } from '../topics/topic-name.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler, RequestContext } from './registry.js';
 
 /** DeleteRecordsRequest.HIGH_WATERMARK: delete everything below the high watermark. */
@@ -41,7 +43,10 @@ export const deleteRecordsHandler: Handler<'DeleteRecords'> = {
       throttleTimeMs: 0,
       topics: byPartition(req).map(([name, partitions]) => ({
         name,
-        partitions: [...partitions].map(([partitionIndex, offset]) => ({ partitionIndex, ...deleteRecords(ctx, name, partitionIndex, offset) })),
+        // Kafka: DELETE on the topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
+        partitions: authorized(ctx, AclOperation.DELETE, ResourceType.TOPIC, name)
+          ? [...partitions].map(([partitionIndex, offset]) => ({ partitionIndex, ...deleteRecords(ctx, name, partitionIndex, offset) }))
+          : [...partitions.keys()].map((partitionIndex) => ({ partitionIndex, lowWatermark: INVALID_LOW_WATERMARK, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })),
       })),
     };
   },

@@ -15,14 +15,20 @@
  *   deleted (KRaft allows it). The answer comes after the metadata write; the replica
  *   manager deletes the logs on that event.
  *
+ * - Authorization (Kafka's ControllerApis.deleteTopics): a topic needs DELETE, else
+ *   TOPIC_AUTHORIZATION_FAILED; an unknown name is UNKNOWN_TOPIC_OR_PARTITION only to a
+ *   principal that may DESCRIBE it (else TOPIC_AUTHORIZATION_FAILED: existence does not leak).
+ *
  * Deliberate difference from Kafka: results keep request order (Kafka shuffles them so a
- * client without Describe permission cannot infer which topics exist; there are no
- * permissions here yet). timeoutMs is not used: deletion completes before the answer.
+ * client without Describe permission cannot infer which topics exist from the order; here
+ * every answer is built so that it does not tell anyway). timeoutMs is not used: deletion completes before the answer.
  */
 import type { DeleteTopicsRequest, DeleteTopicsResponseDeletableTopicResult } from '@tributary/protocol';
 import { ApiKey, ErrorCode, errorInfo } from '@tributary/protocol';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { Handler } from './registry.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 interface Target { readonly name: string | null; readonly topicId: string }
 
@@ -62,6 +68,9 @@ export const deleteTopicsHandler: Handler<'DeleteTopics'> = {
         once(`n:${name}`, () => {
           if (nameCount.get(name)! > 1) return void responses.push(result(name, ZERO_UUID, ErrorCode.INVALID_REQUEST, 'Duplicate topic name.'));
           const topic = metadata.topic(name);
+          if (!authorized(ctx, AclOperation.DELETE, ResourceType.TOPIC, name) && (topic || !authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name))) {
+            return void responses.push(result(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorInfo(ErrorCode.TOPIC_AUTHORIZATION_FAILED).message));
+          }
           if (!topic) return void responses.push(result(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorInfo(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION).message));
           if (requestedIds.has(topic.topicId)) {
             return void responses.push(result(name, topic.topicId, ErrorCode.INVALID_REQUEST, 'The provided topic name maps to an ID that was already supplied.'));
@@ -74,6 +83,9 @@ export const deleteTopicsHandler: Handler<'DeleteTopics'> = {
           if (idCount.get(id)! > 1) return void responses.push(result(null, id, ErrorCode.INVALID_REQUEST, 'Duplicate topic id.'));
           const topic = metadata.topicById(id);
           if (!topic) return void responses.push(result(null, id, ErrorCode.UNKNOWN_TOPIC_ID, errorInfo(ErrorCode.UNKNOWN_TOPIC_ID).message));
+          if (!authorized(ctx, AclOperation.DELETE, ResourceType.TOPIC, topic.name)) {
+            return void responses.push(result(null, id, ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorInfo(ErrorCode.TOPIC_AUTHORIZATION_FAILED).message));
+          }
           toDelete.set(topic.name, id);
         });
       }

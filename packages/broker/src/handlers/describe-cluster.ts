@@ -8,9 +8,8 @@
  * - v1 endpointType: 1 (brokers) is served; 2 (controllers) is MISMATCHED_ENDPOINT_TYPE
  *   (a broker is not a controller endpoint); anything else UNSUPPORTED_ENDPOINT_TYPE. v0
  *   cannot ask for anything but brokers.
- * - clusterAuthorizedOperations: Integer.MIN_VALUE unless asked for; when asked, every
- *   operation Kafka defines on the cluster resource (there is no authorizer yet, and
- *   Kafka without an authorizer answers the same).
+ * - clusterAuthorizedOperations: Integer.MIN_VALUE unless asked for; when asked, the
+ *   cluster operations the principal may do (every one without an authorizer).
  *
  * Deliberate difference from Kafka: a KRaft broker names a random live broker as
  * controller (clients cannot reach KRaft controllers); here the broker that runs the
@@ -18,6 +17,8 @@
  */
 import type { DescribeClusterResponseDescribeClusterBroker } from '@tributary/protocol';
 import { ApiKey, ErrorCode } from '@tributary/protocol';
+import { authorizedOperations } from '../security/api-acls.js';
+import { CLUSTER_RESOURCE_NAME, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 import { controllerIdOf } from '../controller/controller-runner.js';
 
@@ -65,7 +66,8 @@ export const describeClusterHandler: Handler<'DescribeCluster'> = {
       clusterId: ctx.broker.clusterId,
       controllerId: controllerIdOf(ctx.broker.metadata, ctx.broker.nodeId),
       brokers,
-      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_AUTHORIZED_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
+      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
+        ? authorizedOperations(ctx, ResourceType.CLUSTER, CLUSTER_RESOURCE_NAME, CLUSTER_AUTHORIZED_OPERATIONS_ALL) : AUTHORIZED_OPERATIONS_OMITTED,
     };
   },
 

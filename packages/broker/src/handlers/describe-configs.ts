@@ -37,6 +37,8 @@ import type { ConfigEntry } from '../config/broker-config.js';
 import type { ConfigType } from '../config/config-def.js';
 import { ConfigResourceType, parseBrokerId } from '../topics/config-admin.js';
 import { invalidTopicNameReason } from '../topics/topic-name.js';
+import { configAuthorizationError } from '../security/api-acls.js';
+import { AclOperation } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 /** DescribeConfigsResponse configType ids (Kafka's DescribeConfigsResponse.ConfigType). */
@@ -62,8 +64,10 @@ export const describeConfigsHandler: Handler<'DescribeConfigs'> = {
       includeDocumentation: ctx.header.apiVersion >= 3 && req.includeDocumentation === true,
     };
     const results = req.resources.map((resource): DescribeConfigsResponseDescribeConfigsResult => {
-      const found = describeResource(ctx.broker, resource.resourceType, resource.resourceName);
       const base = { resourceType: resource.resourceType, resourceName: resource.resourceName };
+      const refused = configAuthorizationError(ctx, AclOperation.DESCRIBE_CONFIGS, resource.resourceType, resource.resourceName);
+      if (refused !== null) return { ...base, errorCode: refused, errorMessage: null, configs: [] };
+      const found = describeResource(ctx.broker, resource.resourceType, resource.resourceName);
       if (!('entries' in found)) return { ...base, errorCode: found.errorCode, errorMessage: found.errorMessage, configs: [] };
       const keys = resource.configurationKeys;
       const wanted = keys === null || keys.length === 0 ? found.entries : found.entries.filter((e) => keys.includes(e.name));

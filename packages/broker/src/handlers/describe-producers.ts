@@ -13,6 +13,8 @@
  * its log directory failed; errorMessage is always null, as in Kafka.
  */
 import { ApiKey, ErrorCode, type DescribeProducersResponsePartitionResponse } from '@tributary/protocol';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler, RequestContext } from './registry.js';
 
 export const describeProducersHandler: Handler<'DescribeProducers'> = {
@@ -26,7 +28,10 @@ export const describeProducersHandler: Handler<'DescribeProducers'> = {
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitionIndexes.map((p) => describe(ctx, t.name, p)),
+        // Kafka: READ on the topic, else TOPIC_AUTHORIZATION_FAILED for its partitions.
+        partitions: authorized(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)
+          ? t.partitionIndexes.map((p) => describe(ctx, t.name, p))
+          : t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null, activeProducers: [] })),
       })),
     };
   },

@@ -15,7 +15,10 @@
  * - Per partition: leader (-1 when the leader broker is not live), leader epoch, replicas,
  *   ISR, offline replicas (replicas on brokers that are not live); eligible leader
  *   replicas and last known ELR are empty (no ELR here).
- * - topicAuthorizedOperations: every operation Kafka defines on topics (no authorizer).
+ * - topicAuthorizedOperations: the topic operations the principal may do (every one
+ *   without an authorizer).
+ * - Authorization (Kafka's): listing all topics shows only those the principal may
+ *   DESCRIBE; a named topic without DESCRIBE is TOPIC_AUTHORIZATION_FAILED, existing or not.
  */
 import type {
   DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse, DescribeTopicPartitionsResponseCursor,
@@ -25,6 +28,8 @@ import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { ZERO_UUID } from '../metadata/kafka-uuid.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { isInternalTopic, isValidTopicName } from '../topics/topic-name.js';
+import { authorized, authorizedOperations } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler, RequestContext } from './registry.js';
 
 /** Kafka's max.request.partition.size.limit default: partitions per response at most. */
@@ -35,6 +40,8 @@ export const RESPONSE_PARTITION_LIMIT_MAX = 2000;
  * ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11) as a bit field.
  */
 export const TOPIC_AUTHORIZED_OPERATIONS_ALL = [3, 4, 5, 6, 7, 8, 10, 11].reduce((bits, op) => bits | (1 << op), 0);
+
+const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
 export const describeTopicPartitionsHandler: Handler<'DescribeTopicPartitions'> = {
   apiKey: ApiKey.DescribeTopicPartitions,
@@ -65,6 +72,12 @@ export const describeTopicPartitionsHandler: Handler<'DescribeTopicPartitions'> 
         nextCursor = { topicName: name, partitionIndex: 0 };
         break;
       }
+      if (!authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name)) {
+        if (!fetchAll) {
+          topics.push({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, name, topicId: ZERO_UUID, isInternal: isInternalTopic(name), partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED });
+        }
+        continue;
+      }
       const topic = metadata.topic(name);
       if (!topic) {
         if (!fetchAll) {
@@ -83,7 +96,7 @@ export const describeTopicPartitionsHandler: Handler<'DescribeTopicPartitions'> 
         topicId: topic.topicId,
         isInternal: isInternalTopic(name),
         partitions: describePartitions(ctx, topic, start, end),
-        topicAuthorizedOperations: TOPIC_AUTHORIZED_OPERATIONS_ALL,
+        topicAuthorizedOperations: authorizedOperations(ctx, ResourceType.TOPIC, name, TOPIC_AUTHORIZED_OPERATIONS_ALL),
       });
       if (end < topic.partitions.length) {
         nextCursor = { topicName: name, partitionIndex: end };

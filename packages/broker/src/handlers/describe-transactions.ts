@@ -9,6 +9,8 @@
  */
 import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { TxnState, TXN_STATE_NAMES } from '../transaction/transaction-metadata.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 export const describeTransactionsHandler: Handler<'DescribeTransactions'> = {
@@ -23,6 +25,8 @@ export const describeTransactionsHandler: Handler<'DescribeTransactions'> = {
     return {
       throttleTimeMs: 0,
       transactionStates: req.transactionalIds.map((id) => {
+        // Kafka: DESCRIBE on the transactional id.
+        if (!authorized(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, id)) return none(id, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
         const status = coordinator.coordinatorStatus(id);
         if (status !== ErrorCode.NONE) return none(id, status);
         const m = coordinator.get(id);

@@ -47,6 +47,10 @@
  * the log end offset, not the high watermark, and first update that follower's fetch state
  * in the leader's Partition (its log end offset and caught-up time: the ISR and the high
  * watermark follow from them), as Kafka's ReplicaManager.fetchMessages does for followers.
+ * - Authorization (with an authorizer, Kafka's handleFetchRequest): a follower fetch needs
+ *   CLUSTER_ACTION on the cluster, else every partition is TOPIC_AUTHORIZATION_FAILED; a
+ *   consumer needs READ on each topic, else TOPIC_AUTHORIZATION_FAILED, checked before
+ *   existence (an unknown topic id stays UNKNOWN_TOPIC_ID: ids are not secret).
  */
 import {
   ApiKey,
@@ -66,6 +70,8 @@ import { attachCurrentLeaders } from './fetch-current-leader.js';
 import { checkCurrentLeaderEpoch, divergingEpoch, notLeaderError } from '../replica/leader-epochs.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 import { followerFetched } from '../replica/follower-fetch.js';
+import { authorized, authorizedOnCluster } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 import { READ_COMMITTED, abortedTransactionsFor, fetchUpperBound } from '../fetch/isolation.js';
 /**
@@ -102,6 +108,11 @@ export const fetchHandler: Handler<'Fetch'> = {
     const sessionId = version >= 7 ? req.sessionId ?? 0 : 0;
     const sessionEpoch = version >= 7 ? req.sessionEpoch ?? FINAL_EPOCH : FINAL_EPOCH;
 
+    const fetcherId = version >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId ?? -1;
+    if (fetcherId >= 0 && ctx.broker.authorizer && !authorizedOnCluster(ctx, AclOperation.CLUSTER_ACTION)) {
+      return everyPartition(req, byId, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
+    }
+    if (fetcherId >= 0) followerRequests.add(ctx);
     let session: FetchSession | undefined;
     let incremental = false;
     let targets: Target[];
@@ -187,6 +198,20 @@ export const fetchHandler: Handler<'Fetch'> = {
     return topLevelError(errorCode, 0);
   },
 };
+
+/** Every requested partition with `errorCode` (a follower without CLUSTER_ACTION). */
+function everyPartition(req: FetchRequest, byId: boolean, errorCode: number): FetchResponse {
+  return {
+    throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0,
+    responses: req.topics.map((t) => ({
+      ...(byId ? { topicId: t.topicId ?? ZERO_UUID } : { topic: t.topic ?? '' }),
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partition, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1,
+        abortedTransactions: null, preferredReadReplica: -1, records: NO_RECORDS,
+      })),
+    })),
+  };
+}
 
 function topLevelError(errorCode: number, sessionId: number): FetchResponse {
   return { throttleTimeMs: 0, errorCode, sessionId, responses: [] };
@@ -285,11 +310,22 @@ function resolve(part: SessionPartition, ctx: RequestContext, byId: boolean): Ta
   const metadata = ctx.broker.metadata;
   if (byId) {
     const topic = metadata.topicById(part.topicId);
+    if (topic && !readAuthorized(ctx, topic.name)) return { part, topic: undefined, resolveError: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
     return { part, topic, resolveError: topic ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_ID };
   }
+  if (!readAuthorized(ctx, part.topic)) return { part, topic: undefined, resolveError: ErrorCode.TOPIC_AUTHORIZATION_FAILED };
   const topic = metadata.topic(part.topic);
   return { part, topic, resolveError: topic ? ErrorCode.NONE : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
 }
+
+/** Consumers need READ on the topic; followers were checked for CLUSTER_ACTION up front. */
+function readAuthorized(ctx: RequestContext, topic: string): boolean {
+  return !ctx.broker.authorizer || ctx.broker.authorizer.isSuperUser(ctx.principal)
+    || followerRequests.has(ctx) || authorized(ctx, AclOperation.READ, ResourceType.TOPIC, topic);
+}
+
+/** Requests of followers that passed the CLUSTER_ACTION check (they read any topic). */
+const followerRequests = new WeakSet<RequestContext>();
 
 function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, replicaId: number, minOneBatchFirst: boolean): PartitionRead[] {
   let remaining = maxBytes;

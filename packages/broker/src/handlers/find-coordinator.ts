@@ -26,6 +26,8 @@
 import { ApiKey, ErrorCode, type FindCoordinatorResponseCoordinator } from '@tributary/protocol';
 import { coordinatorNode } from '../group/handler-support.js';
 import type { Handler, RequestContext } from './registry.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 const KEY_TYPE_GROUP = 0;
 const KEY_TYPE_TRANSACTION = 1;
@@ -42,6 +44,9 @@ const ERROR_MESSAGES: Record<number, string> = {
 
 function lookup(ctx: RequestContext, keyType: number, key: string): FindCoordinatorResponseCoordinator {
   const fail = (errorCode: number, errorMessage = ERROR_MESSAGES[errorCode] ?? null): FindCoordinatorResponseCoordinator => ({ key, nodeId: -1, host: '', port: -1, errorCode, errorMessage });
+  // Kafka: DESCRIBE on the group / transactional id the key names.
+  if (keyType === KEY_TYPE_GROUP && !authorized(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key)) return fail(ErrorCode.GROUP_AUTHORIZATION_FAILED);
+  if (keyType === KEY_TYPE_TRANSACTION && !authorized(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key)) return fail(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
   if (keyType === KEY_TYPE_SHARE) {
     return fail(ctx.header.apiVersion < SHARE_KEY_TYPE_VERSION_MIN ? ErrorCode.INVALID_REQUEST : ErrorCode.COORDINATOR_NOT_AVAILABLE);
   }

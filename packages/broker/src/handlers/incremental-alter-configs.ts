@@ -24,6 +24,8 @@ import { ApiKey, ErrorCode } from '@tributary/protocol';
 import {
   ConfigOperation, ConfigResourceType, alterResourceConfigs, applyIncrementalOps, brokerScope, duplicateResources, preprocessRefusal,
 } from '../topics/config-admin.js';
+import { configAuthorizationError } from '../security/api-acls.js';
+import { AclOperation } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 export const incrementalAlterConfigsHandler: Handler<'IncrementalAlterConfigs'> = {
@@ -38,6 +40,8 @@ export const incrementalAlterConfigsHandler: Handler<'IncrementalAlterConfigs'> 
     for (const r of req.resources) {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName };
       const answer = (errorCode: number, errorMessage: string | null): void => { responses.push({ ...base, errorCode, errorMessage }); };
+      const denied = configAuthorizationError(ctx, AclOperation.ALTER_CONFIGS, r.resourceType, r.resourceName);
+      if (denied !== null) { answer(denied, null); continue; }
       const refusal = preprocessRefusal(duplicate(r), r.configs, (c) => c.configOperation === ConfigOperation.DELETE);
       if (refusal !== null) { answer(ErrorCode.INVALID_REQUEST, refusal); continue; }
       const badOp = r.configs.find((c) => c.configOperation < ConfigOperation.SET || c.configOperation > ConfigOperation.SUBTRACT);

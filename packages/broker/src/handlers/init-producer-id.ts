@@ -14,10 +14,16 @@
  *   above transaction.max.timeout.ms, NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS, an empty
  *   id INVALID_REQUEST, and PRODUCER_FENCED for a KIP-360 recovery with a stale id or epoch
  *   (INVALID_PRODUCER_EPOCH below v4, as Kafka converts it).
+ * - Authorization (Kafka's): a transactional id needs WRITE on it (the per-API table,
+ *   security/api-acls.ts: TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an idempotent producer
+ *   needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679), else
+ *   CLUSTER_AUTHORIZATION_FAILED.
  */
 import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { fencedForVersion, PRODUCER_FENCED_MIN_VERSION } from '../transaction/errors.js';
 import type { Handler } from './registry.js';
+import { authorizedOnCluster, authorizedOnSome } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 const MAX_EPOCH = 32766;
 
@@ -36,6 +42,9 @@ export const initProducerIdHandler: Handler<'InitProducerId'> = {
       const expected = currentId >= 0 ? { producerId: currentId, producerEpoch: currentEpoch } : null;
       const r = await ctx.broker.txnCoordinator.initProducerId(req.transactionalId, req.transactionTimeoutMs, expected);
       return { throttleTimeMs: 0, errorCode: fencedForVersion(r.errorCode, ctx.header.apiVersion, PRODUCER_FENCED_MIN_VERSION.InitProducerId), producerId: r.producerId, producerEpoch: r.producerEpoch };
+    }
+    if (!authorizedOnCluster(ctx, AclOperation.IDEMPOTENT_WRITE) && !authorizedOnSome(ctx, AclOperation.WRITE, ResourceType.TOPIC)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 };
     }
     if (currentId >= 0 && currentEpoch >= 0 && currentEpoch < MAX_EPOCH) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: currentId, producerEpoch: currentEpoch + 1 };

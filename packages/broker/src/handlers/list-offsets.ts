@@ -24,6 +24,8 @@ import { StorageError, maxTimestampOffset, offsetForTimestamp } from '@tributary
 import type { Handler, RequestContext } from './registry.js';
 import { legacyListOffsets } from './list-offsets-legacy.js';
 import { checkCurrentLeaderEpoch, notLeaderError } from '../replica/leader-epochs.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 const LATEST = -1;
 const EARLIEST = -2;
@@ -43,6 +45,10 @@ export const listOffsetsHandler: Handler<'ListOffsets'> = {
     return {
       throttleTimeMs: 0,
       topics: req.topics.map((t) => {
+        // Kafka: DESCRIBE on the topic, else every partition TOPIC_AUTHORIZATION_FAILED.
+        if (!authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, t.name)) {
+          return { name: t.name, partitions: t.partitions.map((p) => failed(p.partitionIndex, ErrorCode.TOPIC_AUTHORIZATION_FAILED)) };
+        }
         const seen = new Map<number, number>();
         for (const p of t.partitions) seen.set(p.partitionIndex, (seen.get(p.partitionIndex) ?? 0) + 1);
         return {

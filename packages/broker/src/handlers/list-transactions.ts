@@ -8,6 +8,8 @@
  */
 import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { TxnState, TXN_STATE_NAMES, txnStateByName } from '../transaction/transaction-metadata.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 export const listTransactionsHandler: Handler<'ListTransactions'> = {
@@ -32,6 +34,8 @@ export const listTransactionsHandler: Handler<'ListTransactions'> = {
     const stateFiltered = req.stateFilters.length > 0;
     for (const m of ctx.broker.txnCoordinator.all()) {
       if (m.state === TxnState.Dead) continue;
+      // Kafka lists only the ids the principal may DESCRIBE.
+      if (!authorized(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, m.transactionalId)) continue;
       if (stateFiltered && !states.has(m.state)) continue;
       if (producerIds.size > 0 && !producerIds.has(m.producerId)) continue;
       if (durationMs >= 0 && (m.txnStartTimestampMs < 0 || now - m.txnStartTimestampMs <= durationMs)) continue;

@@ -20,8 +20,14 @@
  *   LEADER_NOT_AVAILABLE, what a KRaft controller makes of it once the broker's heartbeat
  *   reports the directory offline (no other replica to elect on a single node). The ISR
  *   is left as it was (KRaft never empties it).
- * - Authorized operations (v8+): -2147483648 ("not requested") unless asked for; no
- *   authorizer exists, so when asked every operation is reported allowed.
+ * - Authorized operations (v8+): -2147483648 ("not requested") unless asked for; then the
+ *   operations the authorizer allows (all of them without an authorizer).
+ * - Authorization (Kafka's rules): listing all topics shows only those the principal may
+ *   DESCRIBE; a named topic it may not DESCRIBE is TOPIC_AUTHORIZATION_FAILED whether or
+ *   not it exists (by id: TOPIC_AUTHORIZATION_FAILED with a null name); a name it may
+ *   describe that does not exist is auto-created only with CREATE on the cluster or the
+ *   topic, else TOPIC_AUTHORIZATION_FAILED (when auto-creation is off it stays
+ *   UNKNOWN_TOPIC_OR_PARTITION).
  *
  * - v10/v11 requests that name a topic by id or with a null name are invalid (ids are
  *   served from v12): every requested topic gets INVALID_REQUEST, as Kafka answers.
@@ -39,6 +45,8 @@ import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { invalidTopicNameReason, isInternalTopic } from '../topics/topic-name.js';
 import { controllerIdOf } from '../controller/controller-runner.js';
+import { authorized, authorizedOnCluster, authorizedOperations } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 /** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (bits 3..8, 10, 11). */
@@ -67,19 +75,31 @@ export const metadataHandler: Handler<'Metadata'> = {
     const topics: MetadataResponseTopic[] = [];
     const all = req.topics === null || (version === 0 && req.topics.length === 0);
     if (all) {
-      for (const t of metadata.topics()) topics.push(describeTopic(t, ctx, includeTopicOps));
+      for (const t of metadata.topics()) {
+        if (authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, t.name)) topics.push(describeTopic(t, ctx, includeTopicOps));
+      }
     } else {
       for (const requested of req.topics!) {
         if (requested.name === null || requested.name === undefined) {
           const byId = requested.topicId !== undefined && requested.topicId !== ZERO_UUID ? metadata.topicById(requested.topicId) : undefined;
-          if (byId) topics.push(describeTopic(byId, ctx, includeTopicOps));
+          if (byId && !authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, byId.name)) topics.push(errorTopic(null, ErrorCode.TOPIC_AUTHORIZATION_FAILED, byId.topicId));
+          else if (byId) topics.push(describeTopic(byId, ctx, includeTopicOps));
           else topics.push(errorTopic(null, ErrorCode.UNKNOWN_TOPIC_ID, requested.topicId ?? ZERO_UUID));
           continue;
         }
         const name = requested.name;
+        if (!authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name)) {
+          topics.push(errorTopic(name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, ZERO_UUID, isInternalTopic(name)));
+          continue;
+        }
         const existing = metadata.topic(name);
         if (existing) {
           topics.push(describeTopic(existing, ctx, includeTopicOps));
+          continue;
+        }
+        if (allowAutoCreate && invalidTopicNameReason(name) === null
+          && !authorizedOnCluster(ctx, AclOperation.CREATE) && !authorized(ctx, AclOperation.CREATE, ResourceType.TOPIC, name)) {
+          topics.push(errorTopic(name, ErrorCode.TOPIC_AUTHORIZATION_FAILED, ZERO_UUID, isInternalTopic(name)));
           continue;
         }
         topics.push(unknownTopic(name, allowAutoCreate, ctx));
@@ -93,7 +113,7 @@ export const metadataHandler: Handler<'Metadata'> = {
       clusterId: ctx.broker.clusterId,
       controllerId: controllerIdOf(ctx.broker.metadata, ctx.broker.nodeId),
       topics,
-      clusterAuthorizedOperations: version >= 8 && version <= 10 && req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
+      clusterAuthorizedOperations: version >= 8 && version <= 10 && req.includeClusterAuthorizedOperations ? authorizedOperations(ctx, ResourceType.CLUSTER, 'kafka-cluster', CLUSTER_OPERATIONS_ALL) : AUTHORIZED_OPERATIONS_OMITTED,
     };
   },
 };
@@ -159,7 +179,7 @@ function describeTopic(t: TopicMetadata, ctx: RequestContext, includeOps: boolea
         offlineReplicas: p.replicas.filter((r) => !live.has(r) || (r === self && selfOffline)),
       };
     }),
-    topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS_ALL : AUTHORIZED_OPERATIONS_OMITTED,
+    topicAuthorizedOperations: includeOps ? authorizedOperations(ctx, ResourceType.TOPIC, t.name, TOPIC_OPERATIONS_ALL) : AUTHORIZED_OPERATIONS_OMITTED,
   };
 }
 

@@ -19,6 +19,8 @@
  */
 import { ApiKey, ErrorCode, type OffsetCommitRequest, type OffsetCommitResponseTopic } from '@tributary/protocol';
 import { partitionExists } from '../group/handler-support.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 export const offsetCommitHandler: Handler<'OffsetCommit'> = {
@@ -32,6 +34,11 @@ export const offsetCommitHandler: Handler<'OffsetCommit'> = {
     const unknown: OffsetCommitResponseTopic[] = [];
     const known: OffsetCommitRequest['topics'] = [];
     for (const t of req.topics) {
+      // Kafka: READ on the group (the per-API table), then READ on each topic, before existence.
+      if (!authorized(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)) {
+        unknown.push({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })) });
+        continue;
+      }
       const valid = t.partitions.filter((p) => partitionExists(ctx, t.name, p.partitionIndex));
       const invalid = t.partitions.filter((p) => !partitionExists(ctx, t.name, p.partitionIndex));
       if (valid.length > 0) known.push({ name: t.name, partitions: valid });

@@ -13,12 +13,18 @@
  *   (which have no top-level error).
  * - v5+: the committed leader epoch.
  *
+ * - Authorization (Kafka's): DESCRIBE on the group, else GROUP_AUTHORIZATION_FAILED as a
+ *   group-level error; a requested topic without DESCRIBE answers its partitions
+ *   TOPIC_AUTHORIZATION_FAILED; asking for all topics leaves such topics out.
+ *
  * Deliberate difference: Kafka serves v0 from ZooKeeper; here v0 reads the coordinator's
  * offsets like v1+.
  */
 import { ApiKey, ErrorCode, type OffsetFetchResponse, type OffsetFetchResponsePartition } from '@tributary/protocol';
 import type { OffsetFetchGroupResult } from '../group/offset-manager.js';
-import type { Handler } from './registry.js';
+import type { Handler, RequestContext } from './registry.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 type Topics = { name: string; partitionIndexes: number[] }[] | null;
 
@@ -51,6 +57,25 @@ function toSingleGroupResponse(g: OffsetFetchGroupResult, version: number): Offs
   };
 }
 
+function authorizedFetch(ctx: RequestContext, groupId: string, topics: Topics, fetch: (topics: Topics) => OffsetFetchGroupResult): OffsetFetchGroupResult {
+  if (!authorized(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) return groupError(groupId, topics, ErrorCode.GROUP_AUTHORIZATION_FAILED);
+  const describable = (name: string) => authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name);
+  if (topics === null) {
+    const r = fetch(null);
+    return { ...r, topics: r.topics.filter((t) => describable(t.name)) };
+  }
+  const denied = topics.filter((t) => !describable(t.name));
+  const r = fetch(denied.length === 0 ? topics : topics.filter((t) => !denied.includes(t)));
+  if (r.errorCode !== ErrorCode.NONE || denied.length === 0) return r;
+  return {
+    ...r,
+    topics: [...r.topics, ...denied.map((t) => ({
+      name: t.name,
+      partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })),
+    }))],
+  };
+}
+
 export const offsetFetchHandler: Handler<'OffsetFetch'> = {
   apiKey: ApiKey.OffsetFetch,
   name: 'OffsetFetch',
@@ -61,7 +86,10 @@ export const offsetFetchHandler: Handler<'OffsetFetch'> = {
     const version = ctx.header.apiVersion;
     const coordinator = ctx.broker.groupCoordinator;
     const requireStable = req.requireStable ?? false;
-    const fetch = (groupId: string, topics: Topics): OffsetFetchGroupResult => coordinator.fetchOffsets(groupId, topics, requireStable);
+    const fetch = (groupId: string, topics: Topics): OffsetFetchGroupResult => {
+      if (!ctx.broker.authorizer) return coordinator.fetchOffsets(groupId, topics, requireStable);
+      return authorizedFetch(ctx, groupId, topics, (allowed) => coordinator.fetchOffsets(groupId, allowed, requireStable));
+    };
     if (version >= 8) {
       return { throttleTimeMs: 0, groups: (req.groups ?? []).map((g) => fetch(g.groupId, g.topics)) };
     }

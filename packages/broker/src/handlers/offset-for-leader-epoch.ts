@@ -20,6 +20,8 @@
  * Differences from Kafka: no ACLs yet, so no CLUSTER_ACTION / DESCRIBE check.
  */
 import { ApiKey, ErrorCode, type OffsetForLeaderEpochResponseEpochEndOffset } from '@tributary/protocol';
+import { authorized, authorizedOnCluster } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler, RequestContext } from './registry.js';
 import { NO_LEADER_EPOCH, checkCurrentLeaderEpoch, endOffsetForEpochAsLeader, notLeaderError } from '../replica/leader-epochs.js';
 
@@ -30,11 +32,17 @@ export const offsetForLeaderEpochHandler: Handler<'OffsetForLeaderEpoch'> = {
   maxVersion: 4,
 
   handle(req, ctx) {
+    // Kafka: a follower (replica id >= 0, v3+) needs CLUSTER_ACTION; a client DESCRIBE on each topic.
+    const follower = (req.replicaId ?? -2) >= 0;
+    if (follower && !authorizedOnCluster(ctx, AclOperation.CLUSTER_ACTION)) return this.errorResponse!(req, ErrorCode.CLUSTER_AUTHORIZATION_FAILED, ctx);
+    const describable = (topic: string) => follower || authorized(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, topic);
     return {
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
         topic: t.topic,
-        partitions: t.partitions.map((p) => endOffsetFor(ctx, t.topic, p.partition, p.currentLeaderEpoch ?? NO_LEADER_EPOCH, p.leaderEpoch)),
+        partitions: describable(t.topic)
+          ? t.partitions.map((p) => endOffsetFor(ctx, t.topic, p.partition, p.currentLeaderEpoch ?? NO_LEADER_EPOCH, p.leaderEpoch))
+          : t.partitions.map((p) => failed(p.partition, ErrorCode.TOPIC_AUTHORIZATION_FAILED)),
       })),
     };
   },

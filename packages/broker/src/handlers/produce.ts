@@ -37,6 +37,11 @@
  *   transaction gets INVALID_TXN_STATE and nothing is appended to it. A transactional batch
  *   in a request without a transactional id fails the whole request with
  *   TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as in Kafka.
+ *
+ * - Authorization (with an authorizer): a transactional id needs WRITE on it, else the whole
+ *   request is TRANSACTIONAL_ID_AUTHORIZATION_FAILED; each topic needs WRITE, else its
+ *   partitions are TOPIC_AUTHORIZATION_FAILED (before existence is looked at, so an
+ *   unauthorized producer cannot probe for topics) and nothing is appended to them.
  */
 import {
   ApiKey,
@@ -51,6 +56,8 @@ import { CloseConnection, NO_RESPONSE, type Handler, type NoResponse, type Reque
 import type { PartitionAppendResult } from '../replica/replica-manager.js';
 import { appendLegacy } from './produce-legacy.js';
 import { NO_TRANSACTIONAL_ID, verifyTransactionalProduce } from '../transaction/produce-verification.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 /** Produce v0-2 may carry message format v0/v1; v3 and later only v2 batches. */
 const LAST_LEGACY_VERSION = 2;
@@ -77,6 +84,16 @@ export const produceHandler: Handler<'Produce'> = {
       }
       return response;
     }
+    let unauthorizedTopics: Set<string> | null = null;
+    if (ctx.broker.authorizer) {
+      if (req.transactionalId !== null && req.transactionalId !== undefined
+        && !authorized(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) {
+        return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      }
+      for (const topic of req.topicData) {
+        if (!authorized(ctx, AclOperation.WRITE, ResourceType.TOPIC, topic.name)) (unauthorizedTopics ??= new Set()).add(topic.name);
+      }
+    }
     // Transactional batches only for partitions in the producer's transaction (KIP-890).
     const refused = verifyTransactionalProduce(ctx.broker.txnCoordinator, req);
     if (refused === NO_TRANSACTIONAL_ID) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
@@ -85,6 +102,7 @@ export const produceHandler: Handler<'Produce'> = {
     let waiting = false;
     const results: (PartitionAppendResult | Promise<PartitionAppendResult>)[][] = req.topicData.map((topic) =>
       topic.partitionData.map((p) => {
+        if (unauthorizedTopics?.has(topic.name)) return refusedAppend({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null });
         const refusal = refused?.get(`${topic.name}\u0000${p.index}`);
         if (refusal !== undefined) return refusedAppend(refusal);
         const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs, timeoutMs: req.timeoutMs };

@@ -12,6 +12,8 @@
 import { ApiKey, ErrorCode, type TxnOffsetCommitResponseTopic, type TxnOffsetCommitRequest } from '@tributary/protocol';
 import { partitionExists } from '../group/handler-support.js';
 import { CONSUMER_OFFSETS_TOPIC } from '../transaction/marker-writer.js';
+import { authorized } from '../security/api-acls.js';
+import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 function all(topics: TxnOffsetCommitRequest['topics'], errorCode: number): TxnOffsetCommitResponseTopic[] {
@@ -29,6 +31,11 @@ export const txnOffsetCommitHandler: Handler<'TxnOffsetCommit'> = {
     const unknown: TxnOffsetCommitResponseTopic[] = [];
     const known: TxnOffsetCommitRequest['topics'] = [];
     for (const t of req.topics) {
+      // Kafka: WRITE on the id and READ on the group (the per-API table), READ on each topic.
+      if (!authorized(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)) {
+        unknown.push({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })) });
+        continue;
+      }
       const valid = t.partitions.filter((p) => partitionExists(ctx, t.name, p.partitionIndex));
       const invalid = t.partitions.filter((p) => !partitionExists(ctx, t.name, p.partitionIndex));
       if (valid.length > 0) known.push({ name: t.name, partitions: valid });

@@ -8,6 +8,7 @@
 import type { IKeyValue } from 'etcd3';
 import type { BrokerRegistration, MetadataChange, PartitionState, TopicMetadata } from './metadata-store.js';
 import type { Logger } from '../logger.js';
+import type { AclBinding } from '../security/authorizer.js';
 
 export interface CachedKv {
   readonly value: string;
@@ -32,6 +33,7 @@ export const K = {
   brokerConfig: (nodeId: number | null) => `broker-configs/${nodeId === null ? 'default' : nodeId}`,
   broker: (nodeId: number) => `brokers/${nodeId}`,
   controller: 'controller',
+  acls: 'acls',
 } as const;
 
 export interface AppliedBatch {
@@ -51,6 +53,8 @@ export class EtcdMetadataCache {
   /** Broker config overrides by key (`broker-configs/<id|default>`). */
   readonly brokerConfigMap = new Map<string, Record<string, string>>();
   readonly liveBrokers = new Map<number, BrokerRegistration>();
+  /** ACL bindings (the `acls` key); a new array on every change (the authorizer indexes by identity). */
+  acls: readonly AclBinding[] = [];
   private readonly logger: Logger | undefined;
 
   constructor(logger: Logger | undefined) {
@@ -75,6 +79,7 @@ export class EtcdMetadataCache {
       else if (kind === 'broker-configs' && a) configKeys.add(key);
       else if (kind === 'brokers' && a) brokerIds.add(Number(a));
       else if (key === K.controller) controllerTouched = true;
+      else if (key === K.acls) this.acls = parseJson<AclBinding[]>(kv ?? undefined) ?? [];
     }
     const events: MetadataChange[] = [];
     // In the order of the txn's operations (a createTopics emits its topics in order).

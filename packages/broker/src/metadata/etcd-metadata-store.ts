@@ -12,6 +12,7 @@
  *   P partitions/<name>/<n>      PartitionState JSON (one key per partition: CAS per partition)
  *   P topic-ids/<id>             topic name; makes topic ids unique inside the creation txn
  *   P broker-configs/<id|default>  {"key":"value",...} overrides; absent = none
+ *   P acls                          [AclBinding,...] every ACL binding; absent = none
  *   P brokers/<id>               BrokerRegistration JSON, attached to the broker's lease
  *   P controller                 {"nodeId"} attached to the controller's lease
  * Topic names cannot contain '/' (Kafka allows [a-zA-Z0-9._-]), so the layout is unambiguous.
@@ -55,6 +56,8 @@
  * a second one, so fencing the broker also ends its controllership. When the key goes
  * (resign on close, lease expiry), every registered, unfenced broker tries to create it.
  */
+import type { AclBinding } from '../security/authorizer.js';
+import { sameBinding } from '../security/authorizer.js';
 import type { ComparatorBuilder, Etcd3, IKeyValue, IOperation, ITxnResponse, Lease, Watcher } from 'etcd3';
 import type {
   BrokerRegistration, ConfigChanges, MetadataChange, MetadataListener, MetadataStore, NewTopic,
@@ -347,6 +350,23 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
         [this.client.put(this.key(K.topic(name))).value(JSON.stringify(storedTopic(next)))]);
       if (done) return this.cache.byName.get(name) ?? next;
       if (attempt >= CONFIG_CAS_ATTEMPTS_MAX) throw new MetadataError('TRIB_ERR_UNAVAILABLE', `Topic '${name}' changed ${attempt} times while its configs were being altered; try again`);
+    }
+  }
+
+  acls(): readonly AclBinding[] { return this.cache.acls; }
+
+  /** One key holds every binding: a compare-and-swap on its revision, retried like broker configs. */
+  async alterAcls(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void> {
+    this.checkOpen();
+    if (add.length === 0 && remove.length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      const kv = this.cache.raw.get(K.acls);
+      const next = this.cache.acls.filter((acl) => !remove.some((r) => sameBinding(r, acl)));
+      for (const acl of add) if (!next.some((b) => sameBinding(b, acl))) next.push(acl);
+      const guard: Compare = kv === undefined ? [K.acls, 'Create', 0] : [K.acls, 'Mod', kv.modRevision];
+      const op = next.length > 0 ? this.client.put(this.key(K.acls)).value(JSON.stringify(next)) : this.client.delete().key(this.key(K.acls));
+      if (await this.cas('alter acls', [guard], [op])) return;
+      if (attempt >= CONFIG_CAS_ATTEMPTS_MAX) throw new MetadataError('TRIB_ERR_UNAVAILABLE', `ACLs changed ${attempt} times while being altered; try again`);
     }
   }
 

@@ -12,7 +12,8 @@
  *   topic-delete   { name }
  *   broker-config  { nodeId: number | null, changes }     null values delete a key
  *   scram          { changes: ScramCredentialChange[] }   SCRAM credentials set or deleted
- * The snapshot also carries `scram` (user -> credentials) when there are any.
+ *   acls           { add: AclBinding[], remove: AclBinding[] } ACL bindings created / deleted
+ * The snapshot also carries `scram` (user -> credentials) and `acls` when there are any.
  * Unknown record types are a start-up error: a newer Tributary wrote this log.
  *
  * Broker registrations are deliberately not persisted: they describe live processes (in
@@ -34,6 +35,8 @@ import { MetadataError } from './metadata-store.js';
 import type { MetadataRecord } from './metadata-log.js';
 import { METADATA_DIR, METADATA_LOG_FILE, MetadataLogWriter, readMetadataLog } from './metadata-log.js';
 import { isKafkaUuid, randomKafkaUuid } from './kafka-uuid.js';
+import type { AclBinding } from '../security/authorizer.js';
+import { sameBinding } from '../security/authorizer.js';
 import type { Logger } from '../logger.js';
 
 export interface LocalMetadataStoreOptions {
@@ -58,6 +61,8 @@ export class LocalMetadataStore implements MetadataStore {
   private readonly brokerConfigOverrides = new Map<string, Record<string, string>>();
   /** SCRAM credentials: user -> mechanism type -> credential. */
   private readonly scram = new Map<string, Map<number, StoredScramCredential>>();
+  /** A new array on every change (the authorizer indexes by identity). */
+  private aclBindings: readonly AclBinding[] = [];
   private readonly liveBrokers = new Map<number, BrokerRegistration>();
   private readonly listeners = new Set<MetadataListener>();
   private writer: MetadataLogWriter | null;
@@ -110,7 +115,15 @@ export class LocalMetadataStore implements MetadataStore {
     return [...this.scram.keys()].sort();
   }
 
+  acls(): readonly AclBinding[] {
+    return this.aclBindings;
+  }
+
   // --- writes
+
+  async alterAcls(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void> {
+    if (add.length > 0 || remove.length > 0) this.commit([{ type: 'acls', add, remove }]);
+  }
 
   async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
     if (changes.length > 0) this.commit([{ type: 'scram', changes }]);
@@ -247,6 +260,7 @@ export class LocalMetadataStore implements MetadataStore {
       clusterId: this.clusterId,
       topics: [...this.byName.values()],
       brokerConfigs: Object.fromEntries(this.brokerConfigOverrides),
+      ...(this.aclBindings.length > 0 ? { acls: this.aclBindings } : {}),
       ...(this.scram.size > 0 ? { scram: Object.fromEntries([...this.scram].map(([user, m]) => [user, [...m.values()]])) } : {}),
     };
     const before = this.writer!.sizeBytes;
@@ -280,6 +294,7 @@ export class LocalMetadataStore implements MetadataStore {
         for (const [key, configs] of Object.entries(record['brokerConfigs'] as Record<string, Record<string, string>>)) {
           this.brokerConfigOverrides.set(key, { ...configs });
         }
+        this.aclBindings = [...((record['acls'] ?? []) as AclBinding[])];
         this.scram.clear();
         for (const [user, credentials] of Object.entries((record['scram'] ?? {}) as Record<string, StoredScramCredential[]>)) {
           this.scram.set(user, new Map(credentials.map((c) => [c.mechanism, c])));
@@ -322,6 +337,13 @@ export class LocalMetadataStore implements MetadataStore {
           if (byMechanism.size === 0) this.scram.delete(change.user);
           else this.scram.set(change.user, byMechanism);
         }
+        return;
+      }
+      case 'acls': {
+        const remove = record['remove'] as AclBinding[];
+        const next = this.aclBindings.filter((acl) => !remove.some((r) => sameBinding(r, acl)));
+        for (const acl of record['add'] as AclBinding[]) if (!next.some((b) => sameBinding(b, acl))) next.push(acl);
+        this.aclBindings = next;
         return;
       }
       default:

@@ -14,6 +14,7 @@
  * - Expected refusals (topic exists, unknown topic, stale epoch) reject with
  *   MetadataError carrying a stable code and the Kafka error code to answer with.
  */
+import type { AclBinding } from '../security/authorizer.js';
 
 export interface PartitionState {
   readonly partition: number;
@@ -169,6 +170,15 @@ export interface MetadataStore {
   scramCredentials?(user: string): readonly StoredScramCredential[];
   scramUsers?(): readonly string[];
   alterScramCredentials?(changes: readonly ScramCredentialChange[]): Promise<void>;
+
+  /**
+   * ACL bindings (CreateAcls / DescribeAcls / DeleteAcls, the authorizer). Optional like the
+   * SCRAM methods: without them the ACL APIs answer SECURITY_DISABLED. `acls()` returns the
+   * same array until a change, so the authorizer can keep an index keyed by it. Adding a
+   * binding that exists, or removing one that does not, is no change (as in Kafka).
+   */
+  acls?(): readonly AclBinding[];
+  alterAcls?(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void>;
 
   /** Returns a function that removes the listener. Listeners must not throw. */
   subscribe(listener: MetadataListener): () => void;

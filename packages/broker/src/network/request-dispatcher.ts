@@ -38,6 +38,7 @@ import { CloseConnection, NO_RESPONSE } from '../handlers/registry.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
 import { NO_RESPONSE_ACTION } from './request-processor.js';
 import { framePool } from './frame-pool.js';
+import { failedRequestCheck } from '../security/api-acls.js';
 
 const UNKNOWN_SERVER_ERROR = -1;
 /** api_key + api_version: the least a frame must hold to be routed at all. */
@@ -108,6 +109,12 @@ export class RequestDispatcher implements RequestProcessor {
       return close(`cannot decode ${spec.name} (key ${apiKey}) version ${apiVersion} request from client id ${JSON.stringify(header.clientId)} (correlation id ${header.correlationId}): ${(err as Error).message}`);
     }
     const ctx = new Context(header, connection, this.services, this.handlers, this.logger, spec.name, receivedAtMs);
+    // Authorization that covers the whole request (the per-API table, security/api-acls.ts).
+    const refusedCode = failedRequestCheck(ctx, request);
+    if (refusedCode !== null) {
+      if (handler.errorResponse) return this.respond(handler, spec, request, ctx, handler.errorResponse(request, refusedCode, ctx));
+      return close(`${spec.name} from ${ctx.principal} is not authorized and the handler has no error response`);
+    }
     let result: unknown;
     try {
       result = handler.handle(request, ctx);
