@@ -8,6 +8,7 @@
  * before they exist) and close them in `close()` after the listeners stop (so no request
  * is still running against them). Their slots are marked below.
  */
+import { ClientQuotaManager } from './quota/client-quota-manager.js';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { apiSpecByKey } from '@tributary/protocol';
@@ -72,6 +73,8 @@ export interface BrokerServices {
   readonly txnCoordinator: TransactionCoordinator;
   /** Writes transaction markers (WriteTxnMarkers, and the coordinator's own markers). */
   readonly txnMarkers: TxnMarkerWriter;
+  /** Client quotas (quota/): produce/fetch byte rates and request time per user and client id. */
+  readonly quotas?: ClientQuotaManager;
   /** Set when close() begins: long polls stop waiting. */
   closing: boolean;
 }
@@ -261,6 +264,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       producerIds,
       txnCoordinator,
       txnMarkers,
+      quotas: new ClientQuotaManager({
+        entries: () => metadata.clientQuotas?.(),
+        window: { samples: config.number('quota.window.num'), sampleMs: config.number('quota.window.size.seconds') * 1000 },
+      }),
       closing: false,
     };
     servicesRef.current = services;

@@ -62,6 +62,8 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('max.connections', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum connections across all listeners; the excess is closed at accept.', { range: { min: 0 } }),
   def('max.connections.per.ip', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum connections from one IP address; the excess is closed at accept.', { range: { min: 0 } }),
   def('max.connections.per.ip.overrides', 'string', '', 'medium', 'cluster-wide', 'Per-IP or per-hostname overrides of max.connections.per.ip, as ip:count,ip:count.'),
+  def('quota.window.num', 'int', 11, 'low', 'read-only', 'Number of samples client quota rates are measured over.', { range: { min: 1 } }),
+  def('quota.window.size.seconds', 'int', 1, 'low', 'read-only', 'Length of one client quota sample, in seconds.', { range: { min: 1 } }),
   def('connections.max.idle.ms', 'long', 600000, 'medium', 'read-only', 'Idle connections are closed after this many milliseconds without a request or response.'),
   def('queued.max.requests', 'int', 500, 'high', 'read-only', 'Kafka: size of the broker-wide request queue. Tributary bounds requests per connection instead (connection.max.inflight.requests); kept for compatibility.', { range: { min: 1 } }),
   def('connection.max.inflight.requests', 'int', 100, 'medium', 'read-only', 'Requests one connection may have decoded but not yet answered; beyond this the broker stops reading that socket until responses drain (backpressure).', { range: { min: 1 }, tributary: true }),

@@ -12,7 +12,9 @@
  *   topic-delete   { name }
  *   broker-config  { nodeId: number | null, changes }     null values delete a key
  *   scram          { changes: ScramCredentialChange[] }   SCRAM credentials set or deleted
- * The snapshot also carries `scram` (user -> credentials) when there are any.
+ *   client-quota   { changes: ClientQuotaChange[] }      client quota keys set or removed
+ * The snapshot also carries `scram` (user -> credentials) and `clientQuotas`
+ * (ClientQuotaEntry[]) when there are any.
  * Unknown record types are a start-up error: a newer Tributary wrote this log.
  *
  * Broker registrations are deliberately not persisted: they describe live processes (in
@@ -29,7 +31,9 @@ import { join } from 'node:path';
 import type {
   BrokerRegistration, ConfigChanges, MetadataChange, MetadataListener, MetadataStore, NewTopic,
   PartitionChange, PartitionState, ScramCredentialChange, StoredScramCredential, TopicMetadata,
+  ClientQuotaChange, ClientQuotaEntry,
 } from './metadata-store.js';
+import { entityKey } from '../quota/client-quota-entity.js';
 import { MetadataError } from './metadata-store.js';
 import type { MetadataRecord } from './metadata-log.js';
 import { METADATA_DIR, METADATA_LOG_FILE, MetadataLogWriter, readMetadataLog } from './metadata-log.js';
@@ -58,6 +62,9 @@ export class LocalMetadataStore implements MetadataStore {
   private readonly brokerConfigOverrides = new Map<string, Record<string, string>>();
   /** SCRAM credentials: user -> mechanism type -> credential. */
   private readonly scram = new Map<string, Map<number, StoredScramCredential>>();
+  /** Client quotas by entityKey(); `quotaEntries` is its snapshot, replaced on each change. */
+  private readonly quotas = new Map<string, ClientQuotaEntry>();
+  private quotaEntries: readonly ClientQuotaEntry[] = [];
   private readonly liveBrokers = new Map<number, BrokerRegistration>();
   private readonly listeners = new Set<MetadataListener>();
   private writer: MetadataLogWriter | null;
@@ -110,7 +117,15 @@ export class LocalMetadataStore implements MetadataStore {
     return [...this.scram.keys()].sort();
   }
 
+  clientQuotas(): readonly ClientQuotaEntry[] {
+    return this.quotaEntries;
+  }
+
   // --- writes
+
+  async alterClientQuotas(changes: readonly ClientQuotaChange[]): Promise<void> {
+    if (changes.length > 0) this.commit([{ type: 'client-quota', changes }]);
+  }
 
   async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
     if (changes.length > 0) this.commit([{ type: 'scram', changes }]);
@@ -248,6 +263,7 @@ export class LocalMetadataStore implements MetadataStore {
       topics: [...this.byName.values()],
       brokerConfigs: Object.fromEntries(this.brokerConfigOverrides),
       ...(this.scram.size > 0 ? { scram: Object.fromEntries([...this.scram].map(([user, m]) => [user, [...m.values()]])) } : {}),
+      ...(this.quotas.size > 0 ? { clientQuotas: this.quotaEntries } : {}),
     };
     const before = this.writer!.sizeBytes;
     this.writer!.rewrite([snapshot]);
@@ -284,6 +300,9 @@ export class LocalMetadataStore implements MetadataStore {
         for (const [user, credentials] of Object.entries((record['scram'] ?? {}) as Record<string, StoredScramCredential[]>)) {
           this.scram.set(user, new Map(credentials.map((c) => [c.mechanism, c])));
         }
+        this.quotas.clear();
+        for (const entry of (record['clientQuotas'] ?? []) as ClientQuotaEntry[]) this.quotas.set(entityKey(entry.entity), entry);
+        this.quotaEntries = [...this.quotas.values()];
         return;
       }
       case 'topic':
@@ -322,6 +341,18 @@ export class LocalMetadataStore implements MetadataStore {
           if (byMechanism.size === 0) this.scram.delete(change.user);
           else this.scram.set(change.user, byMechanism);
         }
+        return;
+      }
+      case 'client-quota': {
+        for (const change of record['changes'] as ClientQuotaChange[]) {
+          const key = entityKey(change.entity);
+          const values: Record<string, number> = { ...(this.quotas.get(key)?.values ?? {}) };
+          if (change.value === null) delete values[change.key];
+          else values[change.key] = change.value;
+          if (Object.keys(values).length === 0) this.quotas.delete(key);
+          else this.quotas.set(key, { entity: sortedEntity(change.entity), values });
+        }
+        this.quotaEntries = [...this.quotas.values()];
         return;
       }
       default:
@@ -388,4 +419,8 @@ export function applyChanges(current: Readonly<Record<string, string>>, changes:
     else next[key] = value;
   }
   return next;
+}
+
+function sortedEntity(entity: ClientQuotaEntry['entity']): ClientQuotaEntry['entity'] {
+  return [...entity].sort((a, b) => (a.entityType < b.entityType ? -1 : a.entityType > b.entityType ? 1 : 0)).map((p) => ({ entityType: p.entityType, entityName: p.entityName }));
 }
