@@ -2,7 +2,7 @@
 // of the eight user/client-id entities, and the quota admin validation and filters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SampledRate } from '../src/quota/rate.js';
+import { TokenBucket } from '../src/quota/rate.js';
 import { entityKey, resolveQuota } from '../src/quota/client-quota-entity.js';
 import type { ClientQuotaEntry, QuotaEntityPart } from '../src/quota/client-quota-entity.js';
 import { ClientQuotaManager } from '../src/quota/client-quota-manager.js';
@@ -10,29 +10,36 @@ import { describeQuotas, MatchType, validateAlteration } from '../src/quota/quot
 
 const W = { samples: 11, sampleMs: 1000 };
 
-test('a new rate is averaged over at least (samples - 1) windows, as Kafka measures', () => {
-  const rate = new SampledRate(W);
-  rate.record(10_000, 0);
-  assert.equal(rate.windowSizeMs(0), 10_000);
-  assert.equal(rate.measure(0), 1000);
-  // 15 s of 1000 B/s: the oldest sample is at most 11 windows old.
-  const steady = new SampledRate(W);
-  for (let t = 0; t < 15_000; t += 100) steady.record(100, t);
-  const measured = steady.measure(15_000);
-  assert.ok(Math.abs(measured - 1000) < 100, `steady rate ${measured}`);
+test('a new client may burst (samples - 1) windows of quota, as under Kafka, then is throttled back to it', () => {
+  const bucket = new TokenBucket(W);
+  assert.equal(bucket.recordAndGetThrottleTimeMs(10_000, 1000, 0), 0, '10 s worth of 1000 B/s at once');
+  // 10 000 more: 10 s to earn them back (Kafka's (rate - quota) / quota * window gives the same).
+  assert.equal(bucket.recordAndGetThrottleTimeMs(10_000, 1000, 0), 10_000);
+  assert.equal(new TokenBucket(W).recordAndGetThrottleTimeMs(20_000, 1000, 0), 10_000);
 });
 
-test('throttle time brings the rate back to the quota over the window', () => {
-  const rate = new SampledRate(W);
-  // 20 000 bytes at once against 1000 B/s: window 10 s, rate 2000, throttle (2000-1000)/1000*10 s.
-  assert.equal(rate.recordAndGetThrottleTimeMs(20_000, 1000, 0), 10_000);
-  assert.equal(new SampledRate(W).recordAndGetThrottleTimeMs(5000, 1000, 0), 0);
+test('a saturating client is held at its quota: simulated over 60 s, every 5 s span within 2%', () => {
+  const quota = 262_144;
+  for (const requestBytes of [16_384, 65_536, 262_144]) {
+    const bucket = new TokenBucket(W);
+    const sends: number[] = [];
+    for (let t = 0; t < 60_000;) {
+      sends.push(t);
+      t += Math.max(bucket.recordAndGetThrottleTimeMs(requestBytes, quota, t), 5);
+    }
+    for (let from = 15_000; from < 55_000; from += 5000) {
+      const bytes = sends.filter((t) => t >= from && t < from + 5000).length * requestBytes;
+      const ratio = bytes / 5 / quota;
+      assert.ok(Math.abs(ratio - 1) <= 0.02, `${requestBytes} B requests, ${from}-${from + 5000} ms: ${ratio.toFixed(3)} x quota`);
+    }
+  }
 });
 
-test('samples older than the whole window are forgotten', () => {
-  const rate = new SampledRate(W);
-  rate.record(1_000_000, 0);
-  assert.equal(rate.measure(11_000), 0);
+test('an idle client earns its burst back, never more', () => {
+  const bucket = new TokenBucket(W);
+  assert.equal(bucket.recordAndGetThrottleTimeMs(10_000, 1000, 0), 0);
+  assert.equal(bucket.recordAndGetThrottleTimeMs(10_000, 1000, 1_000_000), 0);
+  assert.equal(bucket.recordAndGetThrottleTimeMs(1000, 1000, 1_000_000), 1000);
 });
 
 function entries(...list: [Record<string, string | null>, Record<string, number>][]): Map<string, ClientQuotaEntry> {

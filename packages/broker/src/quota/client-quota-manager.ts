@@ -2,7 +2,7 @@
  * Client quotas enforced by the broker (Kafka's ClientQuotaManager for the `Produce` and
  * `Fetch` byte rates, ClientRequestQuotaManager for `request_percentage`).
  *
- * Each kind of quota keeps one rate (rate.ts) per sharing group, the (user, client-id)
+ * Each kind of quota keeps one allowance (rate.ts) per sharing group, the (user, client-id)
  * tags of the entity whose quota applies (client-quota-entity.ts): produced request bytes,
  * fetched response bytes, and request handling time as a percentage of one thread
  * (`request_percentage` 100 = one thread fully busy). A request is always recorded; when
@@ -17,12 +17,14 @@
  * - Request time is the time the event loop spent in the handler and encoding the
  *   response (synchronous work), not Kafka's request-handler plus network thread time;
  *   with one event loop it is the same kind of cost.
+ * - The allowance is a token bucket over Kafka's windows, not Kafka's sampled rate (see
+ *   rate.ts): the same first burst and long-run rate, without Kafka's recurring bursts.
  * - Rates idle for an hour are dropped, as Kafka expires its quota sensors.
  */
 import type { ClientQuotaEntry, ResolvedQuota } from './client-quota-entity.js';
 import { entityKey, QuotaKey, quotaUserName, resolveQuota } from './client-quota-entity.js';
 import type { RateWindow } from './rate.js';
-import { DEFAULT_RATE_WINDOW, SampledRate } from './rate.js';
+import { DEFAULT_RATE_WINDOW, TokenBucket } from './rate.js';
 
 export type ClientQuotaType = 'produce' | 'fetch' | 'request';
 
@@ -38,7 +40,7 @@ const INACTIVE_RATE_EXPIRY_MS = 3600_000;
 const EXPIRY_SWEEP_INTERVAL_MS = 60_000;
 
 interface TrackedRate {
-  readonly rate: SampledRate;
+  readonly rate: TokenBucket;
   lastUsedMs: number;
 }
 
@@ -95,7 +97,7 @@ export class ClientQuotaManager {
     const rateKey = `${type}\0${quota.userTag}\0${quota.clientTag}`;
     let tracked = this.rates.get(rateKey);
     if (tracked === undefined) {
-      tracked = { rate: new SampledRate(this.window), lastUsedMs: nowMs };
+      tracked = { rate: new TokenBucket(this.window), lastUsedMs: nowMs };
       this.rates.set(rateKey, tracked);
     }
     tracked.lastUsedMs = nowMs;
