@@ -9,6 +9,7 @@
  * is still running against them). Their slots are marked below.
  */
 import { ClientQuotaManager } from './quota/client-quota-manager.js';
+import { connectionQuotasFor } from './quota/connection-quota-config.js';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { apiSpecByKey } from '@tributary/protocol';
@@ -307,6 +308,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       maxConnections: config.number('max.connections'),
       maxConnectionsPerIp: config.number('max.connections.per.ip'),
       maxConnectionsPerIpOverrides: parseConnectionOverrides(config.string('max.connections.per.ip.overrides') ?? ''),
+      connectionQuotas: connectionQuotasFor(config, listeners, metadata),
     });
     const bound = await server.start();
     services.advertisedEndpoints = advertise(config.advertisedListeners(), listeners, bound);

@@ -61,6 +61,7 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('max.incremental.fetch.session.cache.slots', 'int', 1000, 'medium', 'read-only', 'Maximum number of incremental fetch sessions kept (KIP-227).', { range: { min: 0 } }),
   def('max.connections', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum connections across all listeners; the excess is closed at accept.', { range: { min: 0 } }),
   def('max.connections.per.ip', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'Maximum connections from one IP address; the excess is closed at accept.', { range: { min: 0 } }),
+  def('max.connection.creation.rate', 'int', INT_MAX_VALUE, 'medium', 'cluster-wide', 'New connections per second the broker accepts across its listeners (the inter-broker listener excepted); beyond it a connection is served only after a delay. listener.name.<l>.max.connection.creation.rate limits one listener.', { range: { min: 0 } }),
   def('max.connections.per.ip.overrides', 'string', '', 'medium', 'cluster-wide', 'Per-IP or per-hostname overrides of max.connections.per.ip, as ip:count,ip:count.'),
   def('quota.window.num', 'int', 11, 'low', 'read-only', 'Number of samples client quota rates are measured over.', { range: { min: 1 } }),
   def('quota.window.size.seconds', 'int', 1, 'low', 'read-only', 'Length of one client quota sample, in seconds.', { range: { min: 1 } }),
