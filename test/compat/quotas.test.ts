@@ -1,5 +1,6 @@
 /**
- * Client quotas with real clients (KafkaJS 2.2.4). Quotas are set with AlterClientQuotas
+ * Client quotas with real clients (KafkaJS 2.2.4, and librdkafka through
+ * confluent-kafka-python for the produce case). Quotas are set with AlterClientQuotas
  * from a raw client (KafkaJS, kafka-python 2.0 and confluent-kafka 1.7 have no quota admin
  * API). Must hold: a client over its byte-rate quota is held to within 10% of it, measured
  * over 8 s after its first burst, while another client on the same broker gets the rate it
@@ -9,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
 import { ErrorCode } from '@tributary/protocol';
-import { startTestBroker } from './kit.js';
+import { requirePythonModule, runPython, startTestBroker } from './kit.js';
 import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
 
 const QUOTA_BYTES_PER_S = 512 * 1024;
@@ -146,4 +147,47 @@ test('KafkaJS consumer over consumer_byte_rate is held within 10% of it; another
   assert.ok(Math.abs(cappedRate / QUOTA_BYTES_PER_S - 1) <= 0.1, `capped consumer at ${(cappedRate / QUOTA_BYTES_PER_S).toFixed(3)} x its quota`);
   // Unaffected: it read everything at well over the capped client's quota.
   assert.ok(freeRate >= 4 * QUOTA_BYTES_PER_S, `free consumer read at only ${(freeRate / 1024).toFixed(0)} KiB/s`);
+});
+
+/** confluent-kafka-python (librdkafka 2.0.2): produces for `seconds`, prints "ms bytes" per delivered message. */
+const RDKAFKA_PRODUCE = `
+import sys, time
+from confluent_kafka import Producer
+bootstrap, client_id, topic, seconds, size = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
+# Small batches: a 1 MB batch is 2 s of a 512 KiB/s quota and would quantise the measured rate.
+p = Producer({'bootstrap.servers': bootstrap, 'client.id': client_id, 'acks': 1, 'linger.ms': 5, 'batch.size': 65536})
+acks = []
+def delivered(err, msg):
+    if err is None:
+        acks.append((int(time.time() * 1000), len(msg.value())))
+value = b'x' * size
+end = time.time() + seconds
+while time.time() < end:
+    try:
+        p.produce(topic, value, partition=0, on_delivery=delivered)
+    except BufferError:
+        p.poll(0.01)
+    p.poll(0)
+p.flush(10)
+for t, n in acks:
+    print(t, n)
+`;
+
+test('librdkafka producer (confluent-kafka-python) over producer_byte_rate is held within 10% of it', { timeout: 120_000 }, async (t) => {
+  requirePythonModule('confluent_kafka');
+  const broker = await startTestBroker(t);
+  await setQuota(broker.port, 'capped-rdkafka', 'producer_byte_rate', QUOTA_BYTES_PER_S);
+  const kafka = new Kafka({ clientId: 'setup', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'quota-rdkafka', numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  const startMs = Date.now();
+  const r = await runPython(RDKAFKA_PRODUCE, [broker.bootstrap, 'capped-rdkafka', 'quota-rdkafka', String((WARMUP_MS + MEASURE_MS) / 1000), String(VALUE_BYTES)], { timeoutMs: 90_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const acks = r.stdout.toString().trim().split('\n').map((line) => line.split(' ').map(Number) as [number, number]);
+  const from = startMs + WARMUP_MS;
+  const rate = bytesBetween(acks, from, from + MEASURE_MS) / (MEASURE_MS / 1000);
+  t.diagnostic(`librdkafka capped producer ${(rate / 1024).toFixed(0)} KiB/s (quota ${QUOTA_BYTES_PER_S / 1024}), ${acks.length} records acknowledged`);
+  assert.ok(Math.abs(rate / QUOTA_BYTES_PER_S - 1) <= 0.1, `librdkafka producer at ${(rate / QUOTA_BYTES_PER_S).toFixed(3)} x its quota`);
 });

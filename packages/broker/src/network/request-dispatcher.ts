@@ -131,7 +131,7 @@ export class RequestDispatcher implements RequestProcessor {
 
   private respond(handler: Handler, spec: ApiSpec, request: AnyRequest, ctx: RequestContext, response: unknown, usage: { requestBytes: number; handleMs: number }): ResponseAction {
     if (response instanceof CloseConnection) return close(response.reason);
-    const quotas = this.services.quotas;
+    const quotas = this.services.quotas?.enabled === true ? this.services.quotas : undefined;
     if (response === NO_RESPONSE) {
       const throttleMs = quotas === undefined ? 0 : quotaThrottleTimeMs(quotas, ctx, request, usage.requestBytes, 0, usage.handleMs);
       return throttleMs > 0 ? { type: 'none', throttleMs } : NO_RESPONSE_ACTION;

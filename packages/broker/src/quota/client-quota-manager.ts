@@ -68,14 +68,24 @@ export class ClientQuotaManager {
     return this.window.sampleMs;
   }
 
-  /** The quota that applies, or undefined when the client is unlimited for this type. */
-  quota(type: ClientQuotaType, principal: string, clientId: string): ResolvedQuota | undefined {
+  /** False while no entity has any quota: requests then skip the quota work entirely. */
+  get enabled(): boolean {
+    this.refresh();
+    return this.byEntity.size > 0;
+  }
+
+  private refresh(): void {
     const entries = this.options.entries();
     if (entries !== this.seenEntries) {
       this.seenEntries = entries;
       this.byEntity = new Map((entries ?? []).map((e) => [entityKey(e.entity), e]));
       this.resolved.clear();
     }
+  }
+
+  /** The quota that applies, or undefined when the client is unlimited for this type. */
+  quota(type: ClientQuotaType, principal: string, clientId: string): ResolvedQuota | undefined {
+    this.refresh();
     if (this.byEntity.size === 0) return undefined;
     const user = quotaUserName(principal);
     const cacheKey = `${type}\0${user}\0${clientId}`;
