@@ -122,3 +122,25 @@ test('a raw producer over its producer_byte_rate gets throttle_time_ms and its c
   assert.equal(free.throttleTimeMs, 0);
   assert.ok(Date.now() - startedMs < 1000);
 });
+
+test('request_percentage: a client over its share of request time gets throttle_time_ms, bounded to one window', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-quota-request-'));
+  const broker = await startBroker({ dataDir: dir, port: 0, logger: createLogger({ level: 'silent' }) });
+  t.after(async () => {
+    await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const client = await RawClient.open(broker.port);
+  t.after(() => client.close());
+  // 0.001% of a thread: 10 s of allowance is 0.1 ms of handling time, a handful of requests.
+  const altered = await alter(client, 1, [{ entity: [{ entityType: 'user', entityName: 'ANONYMOUS' }, { entityType: 'client-id', entityName: 'busy' }], ops: [set('request_percentage', 0.001)] }]);
+  assert.equal(altered.entries[0]!.errorCode, ErrorCode.NONE);
+  const metadata = (clientId: string) => client.request('Metadata', 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }, { clientId, timeoutMs: 10_000 });
+  let throttleMs = 0;
+  for (let i = 0; i < 200 && throttleMs === 0; i++) throttleMs = (await metadata('busy')).throttleTimeMs ?? 0;
+  assert.ok(throttleMs > 0 && throttleMs <= 1000, `throttle ${throttleMs} ms`);
+  // ApiVersions is exempt, as in Kafka; another client id on the same user is not throttled.
+  await new Promise((r) => setTimeout(r, throttleMs + 50));
+  assert.equal((await client.request('ApiVersions', 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' }, { clientId: 'busy' })).throttleTimeMs, 0);
+  assert.equal((await metadata('other')).throttleTimeMs, 0);
+});
