@@ -5,6 +5,7 @@
  * events they amount to, found by diffing the derived views before and after; the store
  * emits them. No I/O here.
  */
+import type { ClientQuotaEntry } from '../quota/client-quota-entity.js';
 import type { IKeyValue } from 'etcd3';
 import type { BrokerRegistration, MetadataChange, PartitionState, TopicMetadata } from './metadata-store.js';
 import type { Logger } from '../logger.js';
@@ -32,6 +33,8 @@ export const K = {
   brokerConfig: (nodeId: number | null) => `broker-configs/${nodeId === null ? 'default' : nodeId}`,
   broker: (nodeId: number) => `brokers/${nodeId}`,
   controller: 'controller',
+  /** Every client quota entity and its values, as one ClientQuotaEntry[] (quota/). */
+  clientQuotas: 'client-quotas',
 } as const;
 
 export interface AppliedBatch {
@@ -51,6 +54,8 @@ export class EtcdMetadataCache {
   /** Broker config overrides by key (`broker-configs/<id|default>`). */
   readonly brokerConfigMap = new Map<string, Record<string, string>>();
   readonly liveBrokers = new Map<number, BrokerRegistration>();
+  /** The `client-quotas` key; a new array on each change (MetadataStore.clientQuotas). */
+  clientQuotaEntries: readonly ClientQuotaEntry[] = [];
   private readonly logger: Logger | undefined;
 
   constructor(logger: Logger | undefined) {
@@ -75,6 +80,10 @@ export class EtcdMetadataCache {
       else if (kind === 'broker-configs' && a) configKeys.add(key);
       else if (kind === 'brokers' && a) brokerIds.add(Number(a));
       else if (key === K.controller) controllerTouched = true;
+      else if (key === K.clientQuotas) {
+        const parsed = parseJson<unknown>(kv ?? undefined);
+        this.clientQuotaEntries = Array.isArray(parsed) ? (parsed as ClientQuotaEntry[]) : [];
+      }
     }
     const events: MetadataChange[] = [];
     // In the order of the txn's operations (a createTopics emits its topics in order).

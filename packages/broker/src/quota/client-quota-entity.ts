@@ -98,3 +98,24 @@ export function resolveQuota(byKey: ReadonlyMap<string, ClientQuotaEntry>, key: 
   }
   return undefined;
 }
+
+/** Entries after `changes` (null value = remove the key; an entity left without keys goes). */
+export function applyClientQuotaChanges(
+  entries: readonly ClientQuotaEntry[],
+  changes: readonly { readonly entity: readonly QuotaEntityPart[]; readonly key: string; readonly value: number | null }[],
+): ClientQuotaEntry[] {
+  const byKey = new Map(entries.map((e) => [entityKey(e.entity), e]));
+  for (const change of changes) {
+    const key = entityKey(change.entity);
+    const values: Record<string, number> = { ...(byKey.get(key)?.values ?? {}) };
+    if (change.value === null) delete values[change.key];
+    else values[change.key] = change.value;
+    if (Object.keys(values).length === 0) byKey.delete(key);
+    else byKey.set(key, { entity: sortedEntity(change.entity), values });
+  }
+  return [...byKey.values()];
+}
+
+function sortedEntity(entity: readonly QuotaEntityPart[]): QuotaEntityPart[] {
+  return [...entity].sort((a, b) => (a.entityType < b.entityType ? -1 : a.entityType > b.entityType ? 1 : 0)).map((p) => ({ entityType: p.entityType, entityName: p.entityName }));
+}
