@@ -144,9 +144,9 @@ export class RequestDispatcher implements RequestProcessor {
       const throttleMs = quotaThrottleTimeMs(quotas, ctx, request, usage.requestBytes, responseBytes, usage.handleMs);
       if (throttleMs <= 0) return { type: 'send', chunks };
       // The response carries the throttle time (KIP-219); encoded again only when throttled.
+      // A copy: a handler may answer with a shared or frozen object.
       if (typeof (response as { throttleTimeMs?: unknown }).throttleTimeMs === 'number') {
-        (response as { throttleTimeMs: number }).throttleTimeMs = throttleMs;
-        chunks = encodeResponse(spec, ctx.header, response);
+        chunks = encodeResponse(spec, ctx.header, { ...(response as object), throttleTimeMs: throttleMs });
       }
       return { type: 'send', chunks, throttleMs };
     } catch (err) {
