@@ -33,7 +33,7 @@ import type {
   PartitionChange, PartitionState, ScramCredentialChange, StoredScramCredential, TopicMetadata,
   ClientQuotaChange, ClientQuotaEntry,
 } from './metadata-store.js';
-import { entityKey } from '../quota/client-quota-entity.js';
+import { applyClientQuotaChanges, entityKey } from '../quota/client-quota-entity.js';
 import { MetadataError } from './metadata-store.js';
 import type { MetadataRecord } from './metadata-log.js';
 import { METADATA_DIR, METADATA_LOG_FILE, MetadataLogWriter, readMetadataLog } from './metadata-log.js';
@@ -344,15 +344,9 @@ export class LocalMetadataStore implements MetadataStore {
         return;
       }
       case 'client-quota': {
-        for (const change of record['changes'] as ClientQuotaChange[]) {
-          const key = entityKey(change.entity);
-          const values: Record<string, number> = { ...(this.quotas.get(key)?.values ?? {}) };
-          if (change.value === null) delete values[change.key];
-          else values[change.key] = change.value;
-          if (Object.keys(values).length === 0) this.quotas.delete(key);
-          else this.quotas.set(key, { entity: sortedEntity(change.entity), values });
-        }
-        this.quotaEntries = [...this.quotas.values()];
+        this.quotaEntries = applyClientQuotaChanges(this.quotaEntries, record['changes'] as ClientQuotaChange[]);
+        this.quotas.clear();
+        for (const entry of this.quotaEntries) this.quotas.set(entityKey(entry.entity), entry);
         return;
       }
       default:
@@ -419,8 +413,4 @@ export function applyChanges(current: Readonly<Record<string, string>>, changes:
     else next[key] = value;
   }
   return next;
-}
-
-function sortedEntity(entity: ClientQuotaEntry['entity']): ClientQuotaEntry['entity'] {
-  return [...entity].sort((a, b) => (a.entityType < b.entityType ? -1 : a.entityType > b.entityType ? 1 : 0)).map((p) => ({ entityType: p.entityType, entityName: p.entityName }));
 }
