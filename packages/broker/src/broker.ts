@@ -10,6 +10,8 @@
  */
 import type { Authorizer } from './security/authorizer.js';
 import { createAuthorizer } from './security/authorizer.js';
+import { ClientQuotaManager } from './quota/client-quota-manager.js';
+import { connectionQuotasFor } from './quota/connection-quota-config.js';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { apiSpecByKey } from '@tributary/protocol';
@@ -77,6 +79,8 @@ export interface BrokerServices {
   readonly txnMarkers: TxnMarkerWriter;
   /** ACL authorizer (`authorizer.class.name`); absent or null = every request allowed. */
   readonly authorizer?: Authorizer | null;
+  /** Client quotas (quota/): produce/fetch byte rates and request time per user and client id. */
+  readonly quotas?: ClientQuotaManager;
   /** Set when close() begins: long polls stop waiting. */
   closing: boolean;
 }
@@ -269,6 +273,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       txnCoordinator,
       txnMarkers,
       authorizer: createAuthorizer(config, metadata),
+      quotas: new ClientQuotaManager({
+        entries: () => metadata.clientQuotas?.(),
+        window: { samples: config.number('quota.window.num'), sampleMs: config.number('quota.window.size.seconds') * 1000 },
+      }),
       closing: false,
     };
     servicesRef.current = services;
@@ -319,6 +327,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       maxConnections: config.number('max.connections'),
       maxConnectionsPerIp: config.number('max.connections.per.ip'),
       maxConnectionsPerIpOverrides: parseConnectionOverrides(config.string('max.connections.per.ip.overrides') ?? ''),
+      connectionQuotas: connectionQuotasFor(config, listeners, metadata),
     });
     const bound = await server.start();
     services.advertisedEndpoints = advertise(config.advertisedListeners(), listeners, bound);

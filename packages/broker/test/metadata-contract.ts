@@ -139,4 +139,28 @@ export function metadataContract(name: string, open: StoreFactory): void {
     assert.deepEqual(store.brokers(), []);
     assert.deepEqual(seen, ['+1', '-1']);
   });
+
+  test(`${name}: client quotas are set, replaced and removed atomically, and a new array marks each change`, async (t) => {
+    const store = await open(t);
+    assert.ok(store.clientQuotas && store.alterClientQuotas, 'the store keeps client quotas');
+    assert.deepEqual(store.clientQuotas!(), []);
+    const alice = [{ entityType: 'user', entityName: 'alice' }, { entityType: 'client-id', entityName: null }];
+    await store.alterClientQuotas!([
+      { entity: alice, key: 'producer_byte_rate', value: 1024 },
+      { entity: alice, key: 'request_percentage', value: 12.5 },
+      { entity: [{ entityType: 'ip', entityName: null }], key: 'connection_creation_rate', value: 5 },
+    ]);
+    const first = store.clientQuotas!();
+    assert.deepEqual(first.map((e) => [e.entity, e.values]), [
+      [[{ entityType: 'client-id', entityName: null }, { entityType: 'user', entityName: 'alice' }], { producer_byte_rate: 1024, request_percentage: 12.5 }],
+      [[{ entityType: 'ip', entityName: null }], { connection_creation_rate: 5 }],
+    ]);
+    await store.alterClientQuotas!([
+      { entity: [...alice].reverse(), key: 'producer_byte_rate', value: null },
+      { entity: [{ entityType: 'ip', entityName: null }], key: 'connection_creation_rate', value: null },
+    ]);
+    const second = store.clientQuotas!();
+    assert.notEqual(second, first);
+    assert.deepEqual(second.map((e) => e.values), [{ request_percentage: 12.5 }]);
+  });
 }

@@ -49,6 +49,8 @@ import { alterUserScramCredentialsHandler } from './alter-user-scram-credentials
 import { describeAclsHandler } from './describe-acls.js';
 import { createAclsHandler } from './create-acls.js';
 import { deleteAclsHandler } from './delete-acls.js';
+import { describeClientQuotasHandler } from './describe-client-quotas.js';
+import { alterClientQuotasHandler } from './alter-client-quotas.js';
 
 export const HANDLERS: readonly Handler[] = [
   produceHandler,
@@ -85,6 +87,8 @@ export const HANDLERS: readonly Handler[] = [
   saslAuthenticateHandler,
   describeUserScramCredentialsHandler,
   alterUserScramCredentialsHandler,
+  describeClientQuotasHandler,
+  alterClientQuotasHandler,
   createPartitionsHandler,
   incrementalAlterConfigsHandler,
   describeClusterHandler,

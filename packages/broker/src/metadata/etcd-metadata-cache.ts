@@ -5,6 +5,7 @@
  * events they amount to, found by diffing the derived views before and after; the store
  * emits them. No I/O here.
  */
+import type { ClientQuotaEntry } from '../quota/client-quota-entity.js';
 import type { IKeyValue } from 'etcd3';
 import type { BrokerRegistration, MetadataChange, PartitionState, TopicMetadata } from './metadata-store.js';
 import type { Logger } from '../logger.js';
@@ -34,6 +35,8 @@ export const K = {
   broker: (nodeId: number) => `brokers/${nodeId}`,
   controller: 'controller',
   acls: 'acls',
+  /** Every client quota entity and its values, as one ClientQuotaEntry[] (quota/). */
+  clientQuotas: 'client-quotas',
 } as const;
 
 export interface AppliedBatch {
@@ -55,6 +58,8 @@ export class EtcdMetadataCache {
   readonly liveBrokers = new Map<number, BrokerRegistration>();
   /** ACL bindings (the `acls` key); a new array on every change (the authorizer indexes by identity). */
   acls: readonly AclBinding[] = [];
+  /** The `client-quotas` key; a new array on each change (MetadataStore.clientQuotas). */
+  clientQuotaEntries: readonly ClientQuotaEntry[] = [];
   private readonly logger: Logger | undefined;
 
   constructor(logger: Logger | undefined) {
@@ -79,7 +84,10 @@ export class EtcdMetadataCache {
       else if (kind === 'broker-configs' && a) configKeys.add(key);
       else if (kind === 'brokers' && a) brokerIds.add(Number(a));
       else if (key === K.controller) controllerTouched = true;
-      else if (key === K.acls) this.acls = parseJson<AclBinding[]>(kv ?? undefined) ?? [];
+      else if (key === K.acls) this.acls = parseJson(kv ?? undefined, isArrayOf<AclBinding>) ?? [];
+      else if (key === K.clientQuotas) {
+        this.clientQuotaEntries = parseJson(kv ?? undefined, isArrayOf<ClientQuotaEntry>) ?? [];
+      }
     }
     const events: MetadataChange[] = [];
     // In the order of the txn's operations (a createTopics emits its topics in order).
@@ -168,6 +176,11 @@ export function cachedKv(kv: IKeyValue): CachedKv {
  * which anything with access can write: a malformed one is ignored (its topic or broker is
  * left out of the view), never trusted, so it cannot crash the broker from a watch callback.
  */
+/** An array (its elements are checked where they are used: a bad one is skipped there). */
+function isArrayOf<T>(v: unknown): v is T[] {
+  return Array.isArray(v);
+}
+
 export function parseJson<T>(kv: CachedKv | undefined, is: (v: unknown) => v is T): T | undefined {
   if (kv === undefined) return undefined;
   try {

@@ -13,6 +13,7 @@
  *   P topic-ids/<id>             topic name; makes topic ids unique inside the creation txn
  *   P broker-configs/<id|default>  {"key":"value",...} overrides; absent = none
  *   P acls                          [AclBinding,...] every ACL binding; absent = none
+ *   P client-quotas                ClientQuotaEntry[] (quota/); absent = none
  *   P brokers/<id>               BrokerRegistration JSON, attached to the broker's lease
  *   P controller                 {"nodeId"} attached to the controller's lease
  * Topic names cannot contain '/' (Kafka allows [a-zA-Z0-9._-]), so the layout is unambiguous.
@@ -58,6 +59,8 @@
  */
 import type { AclBinding } from '../security/authorizer.js';
 import { sameBinding } from '../security/authorizer.js';
+import type { ClientQuotaChange, ClientQuotaEntry } from './metadata-store.js';
+import { applyClientQuotaChanges } from '../quota/client-quota-entity.js';
 import type { ComparatorBuilder, Etcd3, IKeyValue, IOperation, ITxnResponse, Lease, Watcher } from 'etcd3';
 import type {
   BrokerRegistration, ConfigChanges, MetadataChange, MetadataListener, MetadataStore, NewTopic,
@@ -367,6 +370,25 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
       const op = next.length > 0 ? this.client.put(this.key(K.acls)).value(JSON.stringify(next)) : this.client.delete().key(this.key(K.acls));
       if (await this.cas('alter acls', [guard], [op])) return;
       if (attempt >= CONFIG_CAS_ATTEMPTS_MAX) throw new MetadataError('TRIB_ERR_UNAVAILABLE', `ACLs changed ${attempt} times while being altered; try again`);
+    }
+  }
+
+  clientQuotas(): readonly ClientQuotaEntry[] {
+    return this.cache.clientQuotaEntries;
+  }
+
+  /** One key holds every quota: a change is one compare-and-swap on it, retried like configs. */
+  async alterClientQuotas(changes: readonly ClientQuotaChange[]): Promise<void> {
+    this.checkOpen();
+    const key = K.clientQuotas;
+    for (let attempt = 1; ; attempt++) {
+      const kv = this.cache.raw.get(key);
+      const next = applyClientQuotaChanges(this.cache.clientQuotaEntries, changes);
+      if (kv === undefined && next.length === 0) return;
+      const guard: Compare = kv === undefined ? [key, 'Create', 0] : [key, 'Mod', kv.modRevision];
+      const op = next.length > 0 ? this.client.put(this.key(key)).value(JSON.stringify(next)) : this.client.delete().key(this.key(key));
+      if (await this.cas('alter client quotas', [guard], [op])) return;
+      if (attempt >= CONFIG_CAS_ATTEMPTS_MAX) throw new MetadataError('TRIB_ERR_UNAVAILABLE', `Client quotas changed ${attempt} times while being altered; try again`);
     }
   }
 

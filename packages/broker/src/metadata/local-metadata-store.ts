@@ -13,7 +13,9 @@
  *   broker-config  { nodeId: number | null, changes }     null values delete a key
  *   scram          { changes: ScramCredentialChange[] }   SCRAM credentials set or deleted
  *   acls           { add: AclBinding[], remove: AclBinding[] } ACL bindings created / deleted
- * The snapshot also carries `scram` (user -> credentials) and `acls` when there are any.
+ *   client-quota   { changes: ClientQuotaChange[] }      client quota keys set or removed
+ * The snapshot also carries `scram` (user -> credentials), `acls` and `clientQuotas`
+ * (ClientQuotaEntry[]) when there are any.
  * Unknown record types are a start-up error: a newer Tributary wrote this log.
  *
  * Broker registrations are deliberately not persisted: they describe live processes (in
@@ -30,7 +32,9 @@ import { join } from 'node:path';
 import type {
   BrokerRegistration, ConfigChanges, MetadataChange, MetadataListener, MetadataStore, NewTopic,
   PartitionChange, PartitionState, ScramCredentialChange, StoredScramCredential, TopicMetadata,
+  ClientQuotaChange, ClientQuotaEntry,
 } from './metadata-store.js';
+import { applyClientQuotaChanges, entityKey } from '../quota/client-quota-entity.js';
 import { MetadataError } from './metadata-store.js';
 import type { MetadataRecord } from './metadata-log.js';
 import { METADATA_DIR, METADATA_LOG_FILE, MetadataLogWriter, readMetadataLog } from './metadata-log.js';
@@ -63,6 +67,9 @@ export class LocalMetadataStore implements MetadataStore {
   private readonly scram = new Map<string, Map<number, StoredScramCredential>>();
   /** A new array on every change (the authorizer indexes by identity). */
   private aclBindings: readonly AclBinding[] = [];
+  /** Client quotas by entityKey(); `quotaEntries` is its snapshot, replaced on each change. */
+  private readonly quotas = new Map<string, ClientQuotaEntry>();
+  private quotaEntries: readonly ClientQuotaEntry[] = [];
   private readonly liveBrokers = new Map<number, BrokerRegistration>();
   private readonly listeners = new Set<MetadataListener>();
   private writer: MetadataLogWriter | null;
@@ -119,10 +126,18 @@ export class LocalMetadataStore implements MetadataStore {
     return this.aclBindings;
   }
 
+  clientQuotas(): readonly ClientQuotaEntry[] {
+    return this.quotaEntries;
+  }
+
   // --- writes
 
   async alterAcls(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void> {
     if (add.length > 0 || remove.length > 0) this.commit([{ type: 'acls', add, remove }]);
+  }
+
+  async alterClientQuotas(changes: readonly ClientQuotaChange[]): Promise<void> {
+    if (changes.length > 0) this.commit([{ type: 'client-quota', changes }]);
   }
 
   async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
@@ -262,6 +277,7 @@ export class LocalMetadataStore implements MetadataStore {
       brokerConfigs: Object.fromEntries(this.brokerConfigOverrides),
       ...(this.aclBindings.length > 0 ? { acls: this.aclBindings } : {}),
       ...(this.scram.size > 0 ? { scram: Object.fromEntries([...this.scram].map(([user, m]) => [user, [...m.values()]])) } : {}),
+      ...(this.quotas.size > 0 ? { clientQuotas: this.quotaEntries } : {}),
     };
     const before = this.writer!.sizeBytes;
     this.writer!.rewrite([snapshot]);
@@ -299,6 +315,9 @@ export class LocalMetadataStore implements MetadataStore {
         for (const [user, credentials] of Object.entries((record['scram'] ?? {}) as Record<string, StoredScramCredential[]>)) {
           this.scram.set(user, new Map(credentials.map((c) => [c.mechanism, c])));
         }
+        this.quotas.clear();
+        for (const entry of (record['clientQuotas'] ?? []) as ClientQuotaEntry[]) this.quotas.set(entityKey(entry.entity), entry);
+        this.quotaEntries = [...this.quotas.values()];
         return;
       }
       case 'topic':
@@ -344,6 +363,12 @@ export class LocalMetadataStore implements MetadataStore {
         const next = this.aclBindings.filter((acl) => !remove.some((r) => sameBinding(r, acl)));
         for (const acl of record['add'] as AclBinding[]) if (!next.some((b) => sameBinding(b, acl))) next.push(acl);
         this.aclBindings = next;
+        return;
+      }
+      case 'client-quota': {
+        this.quotaEntries = applyClientQuotaChanges(this.quotaEntries, record['changes'] as ClientQuotaChange[]);
+        this.quotas.clear();
+        for (const entry of this.quotaEntries) this.quotas.set(entityKey(entry.entity), entry);
         return;
       }
       default:

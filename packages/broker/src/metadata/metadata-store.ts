@@ -15,6 +15,9 @@
  *   MetadataError carrying a stable code and the Kafka error code to answer with.
  */
 import type { AclBinding } from '../security/authorizer.js';
+import type { ClientQuotaEntry, QuotaEntityPart } from '../quota/client-quota-entity.js';
+
+export type { ClientQuotaEntry, QuotaEntityPart };
 
 export interface PartitionState {
   readonly partition: number;
@@ -112,6 +115,13 @@ export interface ScramCredentialChange {
   readonly credential: StoredScramCredential | null;
 }
 
+/** One quota key set (value) or removed (null) on one entity (Kafka's QuotaRecord). */
+export interface ClientQuotaChange {
+  readonly entity: readonly QuotaEntityPart[];
+  readonly key: string;
+  readonly value: number | null;
+}
+
 /** `null` values delete the override. */
 export type ConfigChanges = Readonly<Record<string, string | null>>;
 
@@ -179,6 +189,16 @@ export interface MetadataStore {
    */
   acls?(): readonly AclBinding[];
   alterAcls?(add: readonly AclBinding[], remove: readonly AclBinding[]): Promise<void>;
+
+  /**
+   * Client quotas (DescribeClientQuotas / AlterClientQuotas, quota/): every entity with
+   * its quota values. Optional like SCRAM: without them the quota APIs answer an error and
+   * no client is throttled. `clientQuotas()` returns the same array until a change, so
+   * callers may cache what they derive from it by identity.
+   */
+  clientQuotas?(): readonly ClientQuotaEntry[];
+  /** Applies the changes atomically; a null value removes the key (Kafka's QuotaRecord). */
+  alterClientQuotas?(changes: readonly ClientQuotaChange[]): Promise<void>;
 
   /** Returns a function that removes the listener. Listeners must not throw. */
   subscribe(listener: MetadataListener): () => void;

@@ -37,6 +37,12 @@
  * from the frame pool (see shared-read-buffer.ts, frame-pool.ts). A
  * connection reads at most READ_BYTES_PER_TURN per event-loop turn, then yields.
  *
+ * Quota throttling (Kafka's KIP-219): a response whose action carries `throttleMs` (the
+ * client is over a quota; the response already says so in throttle_time_ms) is written at
+ * once, and then the connection is muted for that long: no frame is taken and the socket
+ * is not read, so a client that ignores throttle_time_ms is held back all the same.
+ * Requests already in flight complete; their responses are still written.
+ *
  * Idle: a connection with no socket activity and no request in flight for
  * `connections.max.idle.ms` is closed (a long-poll in flight keeps it open).
  */
@@ -132,6 +138,11 @@ export class Connection {
   private readBytes = 0;
   private readTurn = -1;
   private yielding = false;
+  /** Quota muting: no frame is taken before this time (Date.now() ms). */
+  private mutedUntilMs = 0;
+  private unmuteTimer: NodeJS.Timeout | null = null;
+  /** Counters for tests and metrics: times this connection was muted for a quota. */
+  throttledCount = 0;
   /** A response completed during the dispatch loop; flushed when the loop ends. */
   private flushPending = false;
   private readonly closeCallbacks: (() => void)[] = [];
@@ -195,6 +206,7 @@ export class Connection {
     this.options.requestMemory?.give(frameBytes);
     this.options.requestMemory?.forget(this.resumeOnMemory);
     this.info.responseMemory?.close();
+    if (this.unmuteTimer !== null) clearTimeout(this.unmuteTimer);
     if (graceful && !this.socket.destroyed) {
       this.socket.end();
       setTimeout(() => this.socket.destroy(), GRACEFUL_CLOSE_MS).unref();
@@ -257,7 +269,7 @@ export class Connection {
 
   private takeFramesLoop(): void {
     const { processor, requestMemory } = this.options;
-    while (!this.closing && this.slots.length < this.options.maxInflightRequests && !this.socket.writableNeedDrain) {
+    while (!this.closing && this.mutedUntilMs === 0 && this.slots.length < this.options.maxInflightRequests && !this.socket.writableNeedDrain) {
       if (requestMemory?.exhausted) {
         if (!this.waitingForMemory) {
           this.waitingForMemory = true;
@@ -337,6 +349,7 @@ export class Connection {
         closeReason = action.reason;
         break;
       }
+      if (action.throttleMs !== undefined && action.throttleMs > 0) this.mute(action.throttleMs);
       if (action.type === 'none') continue;
       (responses ??= []).push(action.chunks);
       total += 4;
@@ -396,12 +409,27 @@ export class Connection {
     this.socket.uncork();
   }
 
+  /** Takes no request for `throttleMs` (quota throttling); extends a mute already running. */
+  private mute(throttleMs: number): void {
+    this.throttledCount++;
+    const untilMs = Date.now() + throttleMs;
+    if (untilMs <= this.mutedUntilMs) return;
+    this.mutedUntilMs = untilMs;
+    if (this.unmuteTimer !== null) clearTimeout(this.unmuteTimer);
+    this.unmuteTimer = setTimeout(() => {
+      this.unmuteTimer = null;
+      this.mutedUntilMs = 0;
+      this.takeFrames();
+    }, throttleMs);
+    this.updateReading();
+  }
+
   private updateReading(): void {
     if (this.closed) return;
     // A frame waiting for the requests before it, or for the request budget, means the
     // connection takes nothing more: reading on would only buffer frames in the decoder.
     const room = this.slots.length < this.options.maxInflightRequests && this.waitingFrame === null && !this.waitingForMemory;
-    const canRead = !this.closing && room && !this.yielding && !this.socket.writableNeedDrain;
+    const canRead = !this.closing && room && !this.yielding && this.mutedUntilMs === 0 && !this.socket.writableNeedDrain;
     if (canRead) {
       if (this.socket.isPaused()) this.socket.resume();
     } else if (!this.socket.isPaused()) {

@@ -39,6 +39,7 @@ import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request
 import { NO_RESPONSE_ACTION } from './request-processor.js';
 import { framePool } from './frame-pool.js';
 import { failedRequestCheck } from '../security/api-acls.js';
+import { quotaThrottleTimeMs } from '../quota/request-throttle.js';
 
 const UNKNOWN_SERVER_ERROR = -1;
 /** api_key + api_version: the least a frame must hold to be routed at all. */
@@ -112,31 +113,49 @@ export class RequestDispatcher implements RequestProcessor {
     // Authorization that covers the whole request (the per-API table, security/api-acls.ts).
     const refusedCode = failedRequestCheck(ctx, request);
     if (refusedCode !== null) {
-      if (handler.errorResponse) return this.respond(handler, spec, request, ctx, handler.errorResponse(request, refusedCode, ctx));
+      if (handler.errorResponse) return this.respond(handler, spec, request, ctx, handler.errorResponse(request, refusedCode, ctx), { requestBytes: frame.length, handleMs: 0 });
       return close(`${spec.name} from ${ctx.principal} is not authorized and the handler has no error response`);
     }
     let result: unknown;
+    // Request time for request_percentage quotas: the synchronous work of the handler.
+    const handleStartMs = performance.now();
     try {
       result = handler.handle(request, ctx);
     } catch (err) {
       return this.failed(handler, spec, request, ctx, err);
     }
+    const usage = { requestBytes: frame.length, handleMs: performance.now() - handleStartMs };
     if (isPromise(result)) {
       return result.then(
-        (response) => this.respond(handler, spec, request, ctx, response),
+        (response) => this.respond(handler, spec, request, ctx, response, usage),
         (err: unknown) => this.failed(handler, spec, request, ctx, err),
       );
     }
-    const action = this.respond(handler, spec, request, ctx, result);
+    const action = this.respond(handler, spec, request, ctx, result, usage);
     if (apiKey === ApiKey.Produce) framePool.give(frame);
     return action;
   }
 
-  private respond(handler: Handler, spec: ApiSpec, request: AnyRequest, ctx: RequestContext, response: unknown): ResponseAction {
-    if (response === NO_RESPONSE) return NO_RESPONSE_ACTION;
+  private respond(handler: Handler, spec: ApiSpec, request: AnyRequest, ctx: RequestContext, response: unknown, usage: { requestBytes: number; handleMs: number }): ResponseAction {
     if (response instanceof CloseConnection) return close(response.reason);
+    const quotas = this.services.quotas?.enabled === true ? this.services.quotas : undefined;
+    if (response === NO_RESPONSE) {
+      const throttleMs = quotas === undefined ? 0 : quotaThrottleTimeMs(quotas, ctx, request, usage.requestBytes, 0, usage.handleMs);
+      return throttleMs > 0 ? { type: 'none', throttleMs } : NO_RESPONSE_ACTION;
+    }
     try {
-      return { type: 'send', chunks: encodeResponse(spec, ctx.header, response) };
+      let chunks = encodeResponse(spec, ctx.header, response);
+      if (quotas === undefined) return { type: 'send', chunks };
+      let responseBytes = 0;
+      for (const chunk of chunks) responseBytes += chunk.length;
+      const throttleMs = quotaThrottleTimeMs(quotas, ctx, request, usage.requestBytes, responseBytes, usage.handleMs);
+      if (throttleMs <= 0) return { type: 'send', chunks };
+      // The response carries the throttle time (KIP-219); encoded again only when throttled.
+      // A copy: a handler may answer with a shared or frozen object.
+      if (typeof (response as { throttleTimeMs?: unknown }).throttleTimeMs === 'number') {
+        chunks = encodeResponse(spec, ctx.header, { ...(response as object), throttleTimeMs: throttleMs });
+      }
+      return { type: 'send', chunks, throttleMs };
     } catch (err) {
       return this.failed(handler, spec, request, ctx, err);
     }

@@ -38,9 +38,13 @@ export type ResponseAction =
    * Send these bytes (response header + body, without the size prefix); with `closeAfter`,
    * then close the connection for that reason (a failed SASL authentication).
    */
-  | { readonly type: 'send'; readonly chunks: readonly Buffer[]; readonly closeAfter?: string }
-  /** Send nothing (acks=0 Produce); later responses still keep their order. */
-  | { readonly type: 'none' }
+  | { readonly type: 'send'; readonly chunks: readonly Buffer[]; readonly closeAfter?: string; readonly throttleMs?: number }
+  /**
+   * Send nothing (acks=0 Produce); later responses still keep their order.
+   * `throttleMs` (on 'send' and 'none'): a client over its quota; the connection takes no
+   * further request for that long once this response has been written (KIP-219 muting).
+   */
+  | { readonly type: 'none'; readonly throttleMs?: number }
   /** Close the connection once the responses before this request have been written. */
   | { readonly type: 'close'; readonly reason: string };
 

@@ -5,6 +5,9 @@
  * Quotas (checked at accept, like Kafka's ConnectionQuotas):
  * - `max.connections.per.ip` (with `max.connections.per.ip.overrides`): the excess
  *   connection is closed at once with a logged reason, as Kafka does.
+ * - Connection creation rates (quota/connection-quotas.ts), checked first: over the
+ *   per-IP `connection_creation_rate` quota the connection is closed after the throttle
+ *   time; over `max.connection.creation.rate` (broker or listener) it is served after it.
  * - `max.connections`: Kafka blocks its acceptor until a slot frees; Tributary closes the
  *   excess connection with a logged reason instead, which a client sees as a disconnect
  *   and retries (same outcome, no stalled listener thread to reason about).
@@ -32,6 +35,7 @@ import { adoptAccepted } from './shared-read-buffer.js';
 import { ConnectionResponseMemory, MemoryPool } from './memory-budget.js';
 import type { ListenerSecurity } from './listener-security.js';
 import { SaslServerAuthenticator } from './sasl/sasl-authenticator.js';
+import type { ConnectionQuotas } from '../quota/connection-quotas.js';
 
 export interface SocketServerOptions {
   readonly listeners: readonly ListenerSpec[];
@@ -50,6 +54,8 @@ export interface SocketServerOptions {
   readonly maxConnectionsPerIp: number;
   /** IP (or host name) -> limit, from max.connections.per.ip.overrides. */
   readonly maxConnectionsPerIpOverrides?: ReadonlyMap<string, number>;
+  /** Connection creation rate limits; absent = unlimited. */
+  readonly connectionQuotas?: ConnectionQuotas;
   /** TLS and SASL settings by listener name; needed for every non-PLAINTEXT listener. */
   readonly security?: ReadonlyMap<string, ListenerSecurity>;
 }
@@ -91,6 +97,8 @@ export class SocketServer {
   private bound: BoundListener[] = [];
   private nextConnectionId = 0;
   private stopped = false;
+  /** Sockets held back by a connection creation rate, destroyed on stop(). */
+  private readonly held = new Map<Socket, NodeJS.Timeout>();
   readonly requestMemory: MemoryPool;
   readonly responseMemory: MemoryPool;
 
@@ -130,7 +138,7 @@ export class SocketServer {
 
   private listen(spec: ListenerSpec): Promise<BoundListener> {
     return new Promise((resolve, reject) => {
-      const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(spec, socket));
+      const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.throttleThenAccept(spec, socket));
       server.once('error', reject);
       const host = spec.host === '' ? undefined : spec.host;
       server.listen({ host, port: spec.port, backlog: 511 }, () => {
@@ -143,6 +151,31 @@ export class SocketServer {
         resolve({ name: spec.name, host: spec.host, port, securityProtocol: spec.securityProtocol });
       });
     });
+  }
+
+  /** Applies the connection creation rates (the socket stays paused while held). */
+  private throttleThenAccept(spec: ListenerSpec, accepted: Socket): void {
+    const quotas = this.options.connectionQuotas;
+    if (quotas === undefined || this.stopped) {
+      this.accept(spec, accepted);
+      return;
+    }
+    const ip = normaliseIp(accepted.remoteAddress ?? 'unknown');
+    const verdict = quotas.onAccept(spec.name, ip, Date.now());
+    if (verdict.type === 'accept') {
+      this.accept(spec, accepted);
+      return;
+    }
+    accepted.on('error', () => {});
+    const reject = verdict.type === 'reject';
+    if (reject) this.options.logger.warn('Throttled connection: connection_creation_rate quota of the IP exceeded; closing it after the throttle time', { remote: ip, listener: spec.name, throttleMs: verdict.delayMs });
+    else this.options.logger.info('Delayed connection: connection creation rate exceeded', { remote: ip, listener: spec.name, limit: verdict.limit, delayMs: verdict.delayMs });
+    const timer = setTimeout(() => {
+      this.held.delete(accepted);
+      if (reject || this.stopped) accepted.destroy();
+      else this.accept(spec, accepted);
+    }, verdict.delayMs);
+    this.held.set(accepted, timer);
   }
 
   private accept(spec: ListenerSpec, accepted: Socket): void {
@@ -217,6 +250,11 @@ export class SocketServer {
   /** Stops accepting, closes every connection and waits for the listeners to close. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const [socket, timer] of this.held) {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    this.held.clear();
     const closing = this.servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const connection of [...this.connections]) connection.close('broker shutting down', 'debug');
     await Promise.all(closing);
