@@ -265,7 +265,7 @@ test('malformed values under the prefix (written by anyone with etcd access) are
   assert.deepEqual(a.topics().map((x) => x.name), ['good']);
   assert.deepEqual(a.brokers(), []);
   assert.deepEqual(a.brokerConfigs(null), {});
-  assert.equal(a.controllerId, -1);
+  assert.equal(a.controllerId(), -1);
   // And a store opened on top of it loads the same view.
   const b = await openStore(t, etcd.endpoints, '/bad');
   assert.deepEqual(b.topics().map((x) => x.name), ['good']);
