@@ -96,6 +96,13 @@ export class Controller implements ControllerDuties {
   /** Brokers absent since start whose grace period (broker.session.timeout.ms) runs. */
   private readonly awaitingRegistration = new Set<number>();
   private cancelGrace: (() => void) | null = null;
+  /**
+   * When this broker's controller was created (at broker start when the etcd election runs
+   * it). The start-up grace is counted from here: a broker up for broker.session.timeout.ms
+   * has watched registrations that long, so a broker absent when it takes over is dead (its
+   * lease expired), not still starting, and its partitions fail over at once.
+   */
+  private readonly createdAtMs: number;
 
   constructor(deps: ControllerDeps) {
     this.metadata = deps.metadata;
@@ -103,6 +110,7 @@ export class Controller implements ControllerDuties {
     this.config = deps.config;
     this.logger = deps.logger;
     this.scheduler = deps.scheduler ?? systemScheduler;
+    this.createdAtMs = this.scheduler.now();
   }
 
   start(): void {
@@ -115,8 +123,9 @@ export class Controller implements ControllerDuties {
         for (const id of [p.leader, ...p.isr]) if (id !== -1 && !live.has(id)) this.awaitingRegistration.add(id);
       }
     }
+    const graceMs = Math.max(0, this.createdAtMs + this.config().number('broker.session.timeout.ms') - this.scheduler.now());
+    if (graceMs === 0) this.awaitingRegistration.clear();
     if (this.awaitingRegistration.size > 0) {
-      const graceMs = this.config().number('broker.session.timeout.ms');
       this.logger.info('Controller waits for brokers to register before failing their partitions over', { brokers: [...this.awaitingRegistration], graceMs });
       this.cancelGrace = this.scheduler.schedule(graceMs, () => {
         this.cancelGrace = null;
