@@ -33,6 +33,7 @@ SERIAL=(
   test/compat/fuzz-network.test.ts               # asserts that a good client never waits > 1 s while 20 fuzzers run
   test/compat/groups-scale.test.ts               # 3,000 connections; asserts heartbeat latencies
   test/compat/groups-durability.test.ts          # a SIGKILLed broker must restart within its static members' 10 s sessions
+  test/cluster/brokers-etcd.test.ts              # times the controller hand-over after a close; parallel load delayed it past its bound
   test/compat/quotas.test.ts                     # asserts byte rates within 10% of a quota: a loaded machine starves the client
   test/fault/leader-kill.test.ts                 # SIGKILLs/pauses brokers of a 3-broker cluster under load; asserts failover times
   packages/broker/test/admin-kafkajs.test.ts     # asserts no event-loop stall while 3,000 partitions are deleted

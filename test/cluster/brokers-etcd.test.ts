@@ -73,7 +73,7 @@ test('brokers on one etcd share the cluster id, see each other, elect one contro
   await brokers[controller - 1]!.close();
   const rest = brokers.filter((b) => b.nodeId !== controller);
   await until('a new controller', () => rest.every((b) => b.services.membership.controllerId() !== -1 && b.services.membership.controllerId() !== controller
-    && b.services.membership.controllerId() === rest[0]!.services.membership.controllerId()), 2000);
+    && b.services.membership.controllerId() === rest[0]!.services.membership.controllerId()), 5000);
   t.diagnostic(`new controller after ${Math.round(performance.now() - closedAt)} ms`);
   assert.deepEqual(duties, [rest[0]!.services.membership.controllerId()]);
   assert.deepEqual(rest[0]!.services.metadata.brokers().map((b) => b.nodeId), rest.map((b) => b.nodeId));
