@@ -13,6 +13,9 @@ import { randomKafkaUuid } from '../src/metadata/kafka-uuid.js';
 import { runControllerDuties } from '../src/metadata/controller-election.js';
 import { metadataContract } from './metadata-contract.js';
 import { startEtcd, startProxy } from '../../../test/cluster/etcd-kit.js';
+// The compat kit's root hook ends the file's process shortly after its last hook: an etcd3
+// client whose etcd was killed keeps gRPC reconnect timers alive and the file would never exit.
+import '../../../test/compat/kit.js';
 
 const p = (replicas: number[]) => ({ replicas, leader: replicas[0]!, isr: replicas });
 const reg = (nodeId: number): BrokerRegistration => ({ nodeId, endpoints: [{ listener: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + nodeId, securityProtocol: 'PLAINTEXT' }], rack: null });
