@@ -26,8 +26,14 @@ type TestLike = { after(fn: () => void | Promise<void>): void };
 export const FAULT_TIMINGS = {
   /** A dead broker's etcd lease expires after this (Kafka: broker.session.timeout.ms). */
   sessionTimeoutMs: 3000,
-  /** A follower that has not caught up for this long leaves the ISR. */
-  replicaLagTimeMaxMs: 2000,
+  /**
+   * A follower that has not caught up for this long leaves the ISR. Kafka's defaults keep it
+   * well above the session timeout (30 s vs 9 s); here it is 2.5 s, so the failover bound
+   * max(2 x this, session timeout) = 5 s leaves 1.5 s past the worst lease expiry (TTL + etcd's
+   * 0.5 s expiry check after the last keepalive) for the election, its propagation and the
+   * clients' retry.
+   */
+  replicaLagTimeMaxMs: 2500,
 } as const;
 
 export const FAULT_BROKER_CONFIG: Readonly<Record<string, string | number>> = {

@@ -10,6 +10,7 @@
 //
 // Default: fixed seed 1, 2 faults (~1-2 min). TRIBUTARY_LONG=1: a fresh seed (printed) and
 // TRIBUTARY_FAULTS faults (default 40). TRIBUTARY_SEED replays a schedule.
+// TRIBUTARY_FAULT_KEEP=1 keeps the data, broker logs and history of a passing run too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runFaultRun } from './run.js';

@@ -49,6 +49,8 @@ import { writePartition } from './partition-writer.js';
  * partitions, or a failover that moves thousands, leaves room for requests in between.
  */
 const RECONCILE_PARTITIONS_PER_TURN = 100;
+/** Partition writes a full pass keeps in flight: enough to hide etcd's round trip, few enough not to flood it. */
+const RECONCILE_CONCURRENCY = 16;
 
 /** What the etcd branch's election starts on the elected controller and stops on loss. */
 /** Started and stopped by the election (metadata/controller-election.ts) or the ControllerRunner. */
@@ -217,14 +219,32 @@ export class Controller implements ControllerDuties {
   }
 
   private async reconcileAll(): Promise<void> {
-    let checked = 0;
+    // Partitions are independent (each write is a compare-and-set on its own key), so up to
+    // RECONCILE_CONCURRENCY writes are in flight at once: a dead broker's partitions move in
+    // about one etcd round trip each batch instead of one round trip per partition.
+    const work: { topic: string; partition: number }[] = [];
     for (const topic of this.metadata.topics()) {
-      for (const p of topic.partitions) {
-        if (!this.running) return;
-        await this.reconcilePartition(topic.name, p.partition);
+      for (const p of topic.partitions) work.push({ topic: topic.name, partition: p.partition });
+    }
+    let next = 0;
+    let checked = 0;
+    // The first failure ends the pass (as it did when the writes went one by one); the lanes
+    // still running finish their current write first, so no two passes overlap.
+    let failure: { err: unknown } | null = null;
+    const lane = async (): Promise<void> => {
+      while (this.running && failure === null && next < work.length) {
+        const item = work[next++]!;
+        try {
+          await this.reconcilePartition(item.topic, item.partition);
+        } catch (err) {
+          failure ??= { err };
+          return;
+        }
         if (++checked % RECONCILE_PARTITIONS_PER_TURN === 0) await nextTurn();
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, work.length) }, lane));
+    if (failure !== null) throw (failure as { err: unknown }).err;
   }
 
   private async reconcilePartition(topicName: string, partition: number): Promise<void> {
