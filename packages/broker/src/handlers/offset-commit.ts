@@ -17,10 +17,8 @@
  * Deliberate difference: Kafka serves v0 from ZooKeeper (and KRaft brokers reject it); here
  * v0 commits go to the coordinator like v1+, so old clients keep working.
  */
-import { ApiKey, ErrorCode, type OffsetCommitRequest, type OffsetCommitResponseTopic } from '@tributary/protocol';
-import { partitionExists } from '../group/handler-support.js';
-import { authorized } from '../security/api-acls.js';
-import { AclOperation, ResourceType } from '../security/authorizer.js';
+import { ApiKey } from '@tributary/protocol';
+import { validateCommitTopics } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
 export const offsetCommitHandler: Handler<'OffsetCommit'> = {
@@ -31,21 +29,8 @@ export const offsetCommitHandler: Handler<'OffsetCommit'> = {
 
   async handle(req, ctx) {
     const coordinator = ctx.broker.groupCoordinator;
-    const unknown: OffsetCommitResponseTopic[] = [];
-    const known: OffsetCommitRequest['topics'] = [];
-    for (const t of req.topics) {
-      // Kafka: READ on the group (the per-API table), then READ on each topic, before existence.
-      if (!authorized(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)) {
-        unknown.push({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })) });
-        continue;
-      }
-      const valid = t.partitions.filter((p) => partitionExists(ctx, t.name, p.partitionIndex));
-      const invalid = t.partitions.filter((p) => !partitionExists(ctx, t.name, p.partitionIndex));
-      if (valid.length > 0) known.push({ name: t.name, partitions: valid });
-      if (invalid.length > 0) {
-        unknown.push({ name: t.name, partitions: invalid.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })) });
-      }
-    }
+    // Kafka: READ on the group (the per-API table), then READ on each topic, before existence.
+    const { known, refused: unknown } = validateCommitTopics(ctx, req.topics);
     if (known.length === 0) return { throttleTimeMs: 0, topics: unknown };
     const committed = await coordinator.commitOffsets({
       groupId: req.groupId,

@@ -10,10 +10,8 @@
  * transaction commits and are dropped when it aborts (group/txn-offsets.ts).
  */
 import { ApiKey, ErrorCode, type TxnOffsetCommitResponseTopic, type TxnOffsetCommitRequest } from '@tributary/protocol';
-import { partitionExists } from '../group/handler-support.js';
+import { validateCommitTopics } from '../group/handler-support.js';
 import { CONSUMER_OFFSETS_TOPIC } from '../transaction/marker-writer.js';
-import { authorized } from '../security/api-acls.js';
-import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
 function all(topics: TxnOffsetCommitRequest['topics'], errorCode: number): TxnOffsetCommitResponseTopic[] {
@@ -28,19 +26,8 @@ export const txnOffsetCommitHandler: Handler<'TxnOffsetCommit'> = {
 
   async handle(req, ctx) {
     const groups = ctx.broker.groupCoordinator;
-    const unknown: TxnOffsetCommitResponseTopic[] = [];
-    const known: TxnOffsetCommitRequest['topics'] = [];
-    for (const t of req.topics) {
-      // Kafka: WRITE on the id and READ on the group (the per-API table), READ on each topic.
-      if (!authorized(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)) {
-        unknown.push({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })) });
-        continue;
-      }
-      const valid = t.partitions.filter((p) => partitionExists(ctx, t.name, p.partitionIndex));
-      const invalid = t.partitions.filter((p) => !partitionExists(ctx, t.name, p.partitionIndex));
-      if (valid.length > 0) known.push({ name: t.name, partitions: valid });
-      if (invalid.length > 0) unknown.push({ name: t.name, partitions: invalid.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })) });
-    }
+    // Kafka: WRITE on the id and READ on the group (the per-API table), READ on each topic.
+    const { known, refused: unknown } = validateCommitTopics(ctx, req.topics);
     if (known.length === 0) return { throttleTimeMs: 0, topics: unknown };
     const status = ctx.broker.txnCoordinator.verifyPartitions(req.transactionalId, req.producerId, req.producerEpoch, [{ topic: CONSUMER_OFFSETS_TOPIC, partition: groups.partitionFor(req.groupId) }]);
     let error: number = 'error' in status ? status.error : status.perPartition[0]!;

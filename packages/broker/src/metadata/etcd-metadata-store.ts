@@ -68,10 +68,11 @@ import type {
 } from './metadata-store.js';
 import { MetadataError } from './metadata-store.js';
 import type { ClusterMembership } from './controller-election.js';
-import { applyChanges as applyConfigChanges, checkPartition, newPartition } from './local-metadata-store.js';
+import { applyChanges as applyConfigChanges } from './local-metadata-store.js';
+import { checkPartition, newPartition, planNewTopics } from './topic-plan.js';
 import { cachedKv, EtcdMetadataCache, isControllerValue, K, parseJson, storedTopic } from './etcd-metadata-cache.js';
 import type { CachedKv } from './etcd-metadata-cache.js';
-import { isKafkaUuid, randomKafkaUuid } from './kafka-uuid.js';
+import { isKafkaUuid } from './kafka-uuid.js';
 import type { Logger } from '../logger.js';
 
 export interface EtcdMetadataStoreOptions {
@@ -234,26 +235,10 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
 
   async createTopics(specs: readonly NewTopic[]): Promise<TopicMetadata[]> {
     this.checkOpen();
-    const names = new Set<string>();
-    const ids = new Set<string>();
-    const topics = specs.map((spec) => {
-      if (this.cache.byName.has(spec.name) || names.has(spec.name)) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${spec.name}' already exists.`);
-      if (spec.name.includes('/')) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic name '${spec.name}' contains '/'`);
-      const topicId = spec.topicId ?? this.freshTopicId(ids);
-      if (!isKafkaUuid(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${JSON.stringify(topicId)} of '${spec.name}' is not a Kafka Uuid`);
-      if (this.cache.byId.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is already used by '${this.cache.byId.get(topicId)!.name}'`);
-      if (ids.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is used twice in one creation`);
-      if (spec.partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic '${spec.name}' needs at least one partition`);
-      names.add(spec.name);
-      ids.add(topicId);
-      const topic: TopicMetadata = {
-        name: spec.name,
-        topicId,
-        partitions: spec.partitions.map((p, i) => newPartition(spec.name, i, p)),
-        configs: { ...(spec.configs ?? {}) },
-        internal: spec.internal ?? spec.name.startsWith('__'),
-      };
-      return topic;
+    const topics = planNewTopics(specs, this.cache, {
+      checkName: (name) => {
+        if (name.includes('/')) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic name '${name}' contains '/'`);
+      },
     });
     if (topics.length === 0) return [];
     const compares: Compare[] = [];
@@ -820,13 +805,6 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     const topic = this.cache.byName.get(name);
     if (!topic) throw new MetadataError('TRIB_ERR_UNKNOWN_TOPIC', `Topic '${name}' does not exist`);
     return topic;
-  }
-
-  private freshTopicId(reserved: ReadonlySet<string>): string {
-    for (;;) {
-      const id = randomKafkaUuid();
-      if (!this.cache.byId.has(id) && !reserved.has(id)) return id;
-    }
   }
 
   private emit(change: MetadataChange): void {

@@ -38,10 +38,13 @@ import { applyClientQuotaChanges, entityKey } from '../quota/client-quota-entity
 import { MetadataError } from './metadata-store.js';
 import type { MetadataRecord } from './metadata-log.js';
 import { METADATA_DIR, METADATA_LOG_FILE, MetadataLogWriter, readMetadataLog } from './metadata-log.js';
-import { isKafkaUuid, randomKafkaUuid } from './kafka-uuid.js';
 import type { AclBinding } from '../security/authorizer.js';
 import { sameBinding } from '../security/authorizer.js';
 import type { Logger } from '../logger.js';
+import { checkPartition, newPartition, planNewTopics } from './topic-plan.js';
+
+// Where these lived before topic-plan.ts; kept so existing imports of them still resolve.
+export { checkPartition, newPartition } from './topic-plan.js';
 
 export interface LocalMetadataStoreOptions {
   /** The broker's data directory; the log goes to `<dataDir>/__cluster_metadata/`. */
@@ -149,26 +152,7 @@ export class LocalMetadataStore implements MetadataStore {
   }
 
   async createTopics(specs: readonly NewTopic[]): Promise<TopicMetadata[]> {
-    const names = new Set<string>();
-    const ids = new Set<string>();
-    const topics = specs.map((spec) => {
-      if (this.byName.has(spec.name) || names.has(spec.name)) throw new MetadataError('TRIB_ERR_TOPIC_EXISTS', `Topic '${spec.name}' already exists.`);
-      const topicId = spec.topicId ?? this.freshTopicId(ids);
-      if (!isKafkaUuid(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${JSON.stringify(topicId)} of '${spec.name}' is not a Kafka Uuid`);
-      if (this.byId.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is already used by '${this.byId.get(topicId)!.name}'`);
-      if (ids.has(topicId)) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic id ${topicId} of '${spec.name}' is used twice in one creation`);
-      if (spec.partitions.length === 0) throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Topic '${spec.name}' needs at least one partition`);
-      names.add(spec.name);
-      ids.add(topicId);
-      const topic: TopicMetadata = {
-        name: spec.name,
-        topicId,
-        partitions: spec.partitions.map((p, i) => newPartition(spec.name, i, p)),
-        configs: { ...(spec.configs ?? {}) },
-        internal: spec.internal ?? spec.name.startsWith('__'),
-      };
-      return topic;
-    });
+    const topics = planNewTopics(specs, { byName: this.byName, byId: this.byId });
     if (topics.length === 0) return [];
     this.commit(topics.map((topic) => ({ type: 'topic', topic })));
     for (const topic of topics) this.emit({ type: 'topic-created', topic });
@@ -389,13 +373,6 @@ export class LocalMetadataStore implements MetadataStore {
     return topic;
   }
 
-  private freshTopicId(reserved?: ReadonlySet<string>): string {
-    for (;;) {
-      const id = randomKafkaUuid();
-      if (!this.byId.has(id) && !reserved?.has(id)) return id;
-    }
-  }
-
   private emit(change: MetadataChange): void {
     for (const listener of this.listeners) {
       try {
@@ -406,26 +383,6 @@ export class LocalMetadataStore implements MetadataStore {
       }
     }
   }
-}
-
-export function newPartition(topic: string, partition: number, spec: Pick<PartitionState, 'replicas' | 'leader' | 'isr'>): PartitionState {
-  const state: PartitionState = { partition, replicas: [...spec.replicas], leader: spec.leader, leaderEpoch: 0, isr: [...spec.isr], partitionEpoch: 0 };
-  checkPartition(topic, state);
-  return state;
-}
-
-/** Invariants every stored partition satisfies; violations are caller bugs. */
-export function checkPartition(topic: string, state: PartitionState): void {
-  const where = `${topic}-${state.partition}`;
-  const fail = (what: string): never => { throw new MetadataError('TRIB_ERR_INVALID_METADATA', `Invalid state for partition ${where}: ${what}`); };
-  if (state.replicas.length === 0) fail('no replicas');
-  if (new Set(state.replicas).size !== state.replicas.length) fail(`duplicate replicas ${JSON.stringify(state.replicas)}`);
-  if (state.leader !== -1 && !state.replicas.includes(state.leader)) fail(`leader ${state.leader} is not a replica ${JSON.stringify(state.replicas)}`);
-  for (const id of state.isr) if (!state.replicas.includes(id)) fail(`ISR member ${id} is not a replica ${JSON.stringify(state.replicas)}`);
-  if (state.leader !== -1 && !state.isr.includes(state.leader)) fail(`leader ${state.leader} is not in the ISR ${JSON.stringify(state.isr)}`);
-  for (const id of state.addingReplicas ?? []) if (!state.replicas.includes(id)) fail(`adding replica ${id} is not a replica ${JSON.stringify(state.replicas)}`);
-  for (const id of state.removingReplicas ?? []) if (!state.replicas.includes(id)) fail(`removing replica ${id} is not a replica ${JSON.stringify(state.replicas)}`);
-  for (const id of state.addingReplicas ?? []) if ((state.removingReplicas ?? []).includes(id)) fail(`replica ${id} is both being added and removed`);
 }
 
 export function applyChanges(current: Readonly<Record<string, string>>, changes: ConfigChanges): Record<string, string> {
