@@ -38,6 +38,19 @@ export interface ClusterMembership {
   onControllerChange(listener: (controllerId: number) => void): () => void;
   /** Called with the new `fenced` value whenever it changes. */
   onFencedChange(listener: (fenced: boolean) => void): () => void;
+  /**
+   * For a broker about to shut down: stops campaigning for good and, if it holds the
+   * election, gives it up, so another broker becomes controller and can move this broker's
+   * leaderships during its controlled shutdown. Resolves once the resignation is committed
+   * (or at once when there was nothing to give up); rejects when the store cannot be reached.
+   */
+  resignController(): Promise<void>;
+}
+
+/** Whether `store` is also a ClusterMembership (the etcd store is; the local one is not). */
+export function membershipOf(store: object): ClusterMembership | undefined {
+  const m = store as Partial<ClusterMembership>;
+  return typeof m.onControllerChange === 'function' && typeof m.resignController === 'function' ? store as ClusterMembership : undefined;
 }
 
 /** A single broker: always the controller, never fenced. */
@@ -48,6 +61,7 @@ export function localMembership(nodeId: number): ClusterMembership {
     controllerId: () => nodeId,
     onControllerChange: () => () => undefined,
     onFencedChange: () => () => undefined,
+    resignController: () => Promise.resolve(),
   };
 }
 

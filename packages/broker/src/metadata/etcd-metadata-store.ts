@@ -153,6 +153,8 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private fencedNow = false;
   private reregistering = false;
   private campaigning = false;
+  /** Set by resignController(): this broker is shutting down and never campaigns again. */
+  private withdrawn = false;
   private campaignTimer: NodeJS.Timeout | null = null;
   private lastController = { id: -1, mine: false };
 
@@ -224,6 +226,11 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   onFencedChange(listener: (fenced: boolean) => void): () => void {
     this.fencedListeners.add(listener);
     return () => { this.fencedListeners.delete(listener); };
+  }
+  async resignController(): Promise<void> {
+    this.withdrawn = true;
+    if (this.campaignTimer) clearTimeout(this.campaignTimer);
+    await this.resign();
   }
 
   // --- writes
@@ -745,7 +752,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
 
   /** Tries to become the controller when there is none. Never throws. */
   private campaign(): void {
-    if (this.closed || this.campaigning || this.fencedNow || this.leaseId === null || this.ownRegistrations.size === 0) return;
+    if (this.closed || this.withdrawn || this.campaigning || this.fencedNow || this.leaseId === null || this.ownRegistrations.size === 0) return;
     if (this.cache.raw.has(K.controller)) return;
     const nodeId = [...this.ownRegistrations.keys()][0]!;
     const leaseId = this.leaseId;
