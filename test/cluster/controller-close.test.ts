@@ -37,7 +37,10 @@ test('close() of the controller broker resigns the election first: another broke
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const broker = await startBroker({
       dataDir: dir, port: 0, nodeId, logger: silent,
-      config: { 'etcd.endpoints': etcd.endpoints.join(','), 'etcd.prefix': '/ctl-close', 'broker.session.timeout.ms': 3000, 'etcd.lease.fence.margin.ms': 1000,
+      // Kafka's default session (9 s): the bound here is the controlled shutdown's, not a
+      // failover's, and three brokers in one loaded process must not miss keepalives and fence.
+      config: { 'etcd.endpoints': etcd.endpoints.join(','), 'etcd.prefix': '/ctl-close',
+        'broker.session.timeout.ms': 9000, 'etcd.lease.fence.margin.ms': 2000,
         'group.initial.rebalance.delay.ms': 0, 'offsets.topic.replication.factor': 3, 'broker.rack': `rack-${nodeId}` },
     });
     brokers.push(broker);

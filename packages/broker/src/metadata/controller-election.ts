@@ -26,8 +26,10 @@ export interface ControllerDuties {
 export interface ClusterMembership {
   /**
    * True while this broker cannot be sure its registration lease is still alive: the other
-   * brokers may already treat it as dead, so it must not act as a partition leader or as
-   * the controller. Always false for a single node.
+   * brokers may already treat it as dead, so it does not act as the controller and makes no
+   * partition changes (ISR shrink/expand). It keeps leading its partitions until it sees a
+   * newer leader epoch, as a KRaft broker does (etcd-metadata-store.ts header). Always false
+   * for a single node.
    */
   readonly fenced: boolean;
   /** True when this broker holds the controller election and is not fenced. */
