@@ -25,6 +25,8 @@ async function setup(t: { after(fn: () => unknown): void }, isr: number[] = [1, 
     await metadata.close();
     rmSync(dir, { recursive: true, force: true });
   });
+  // Followers join the ISR only while registered and not shutting down (isr-eligibility.ts).
+  for (const nodeId of [1, 2, 3]) await metadata.registerBroker(registration(nodeId));
   const topic = await metadata.createTopic({ name: 't', partitions: [{ replicas: [1, 2, 3], leader: SELF, isr }], configs });
   const log = logManager.createLog('t', 0);
   if (configs['min.insync.replicas'] !== undefined) log.config = { ...log.config, minInsyncReplicas: Number(configs['min.insync.replicas']) };
@@ -116,6 +118,27 @@ test('followers not caught up within the lag time leave the ISR; a follower reac
   partition.updateFollowerFetchState(3, 4, start + 1700);
   await waitForIsr(metadata, [1, 2, 3]);
   assert.deepEqual(partition.isr, [1, 2, 3]);
+});
+
+function registration(nodeId: number, inControlledShutdown = false) {
+  return { nodeId, endpoints: [{ listener: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + nodeId, securityProtocol: 'PLAINTEXT' as const }], rack: null, inControlledShutdown };
+}
+
+test('a caught-up follower in controlled shutdown, or not registered, is not added back to the ISR (KIP-841)', async (t) => {
+  const { metadata, log, partition } = await setup(t, [1]);
+  const start = Date.now();
+  produce(partition, 2, 1);
+  await metadata.registerBroker(registration(2, true));
+  await metadata.unregisterBroker(3);
+  partition.updateFollowerFetchState(2, 2, start);
+  partition.updateFollowerFetchState(3, 2, start);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(log.logEndOffset, 2);
+  assert.deepEqual(metadata.topic('t')!.partitions[0]!.isr, [1], 'neither follower joins');
+  // Registered again without the flag: eligible, and it joins at its next caught-up fetch.
+  await metadata.registerBroker(registration(2));
+  partition.updateFollowerFetchState(2, 2, start + 100);
+  await waitForIsr(metadata, [1, 2]);
 });
 
 test('min.insync.replicas: NOT_ENOUGH_REPLICAS before the append, NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while waiting', async (t) => {

@@ -81,7 +81,7 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('etcd.endpoints', 'list', [], 'high', 'read-only', 'etcd client URLs (comma-separated, e.g. http://10.0.0.1:2379,http://10.0.0.2:2379). Empty: a single broker keeping its metadata in a local log. Set: the cluster metadata, broker registration and controller election live in etcd.', { tributary: true }),
   def('etcd.prefix', 'string', '/tributary/', 'high', 'read-only', 'Key prefix of this cluster in etcd; several clusters share one etcd under different prefixes.', { tributary: true }),
   def('etcd.request.timeout.ms', 'int', 5000, 'medium', 'read-only', 'Deadline of each etcd call. Without an etcd quorum, metadata writes fail after this with REQUEST_TIMED_OUT while reads keep answering from the cache.', { range: { min: 100 }, tributary: true }),
-  def('etcd.lease.fence.margin.ms', 'int', 2000, 'medium', 'read-only', 'A broker whose lease keepalives go unanswered fences itself (stops leading partitions and controlling) this long before the lease could expire; must be below broker.session.timeout.ms and cover event-loop stalls.', { range: { min: 1 }, tributary: true }),
+  def('etcd.lease.fence.margin.ms', 'int', 2000, 'medium', 'read-only', 'A broker whose lease keepalives go unanswered fences itself (stops controlling and changing partition state; keeps leading until a newer leader epoch is seen) this long before the lease could expire; must be below broker.session.timeout.ms and cover event-loop stalls.', { range: { min: 1 }, tributary: true }),
   def('broker.session.timeout.ms', 'int', 9000, 'medium', 'read-only', 'A broker whose registration has not been renewed for this long is considered dead (the TTL of its etcd lease, rounded up to whole seconds).', { range: { min: 1000 } }),
 
   // --- topics

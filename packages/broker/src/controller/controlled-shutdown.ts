@@ -7,12 +7,19 @@
  * live in-sync replica to take over (a sole in-sync leader keeps leading until it is gone,
  * as in Kafka). The wait is bounded, so a broker whose controller is gone still stops.
  *
+ * A broker that is itself the controller resigns the election first (etcd store:
+ * resignController), so another broker takes over and does the moving while this one still
+ * serves. Followers in controlled shutdown are not added back to ISRs by their leaders
+ * (replica/isr-eligibility.ts, KIP-841); before both, closing the controller broker waited
+ * the whole bound.
+ *
  * Deliberate difference from Kafka: the request is a flag on the broker's registration in
  * the metadata store rather than a heartbeat RPC to the controller; KRaft's broker waits up
  * to 5 minutes, this one CONTROLLED_SHUTDOWN_WAIT_MS_MAX.
  */
 import type { Logger } from '../logger.js';
 import type { BrokerRegistration, MetadataStore } from '../metadata/metadata-store.js';
+import { membershipOf } from '../metadata/controller-election.js';
 import { clusterView } from './controller.js';
 import { isActive } from './partition-change.js';
 
@@ -45,6 +52,18 @@ export async function controlledShutdown(
 ): Promise<number> {
   const nodeId = registration.nodeId;
   const startedAt = Date.now();
+  // The controller first: a broker that stays controller through its own controlled
+  // shutdown hands the election over only when its store closes, after its partitions are
+  // gone, and the cluster has no controller for that moment. Given up first (bounded like
+  // the request below), another broker takes it and moves this one's leaderships.
+  const membership = membershipOf(metadata);
+  if (membership !== undefined) {
+    try {
+      await membership.resignController();
+    } catch (err) {
+      logger.warn('Could not resign the controller election before the controlled shutdown; the lease ends it', { nodeId, err: String(err) });
+    }
+  }
   // The request itself is bounded too: a store that cannot be reached (etcd down) must not
   // keep the broker from stopping.
   let requestTimer: NodeJS.Timeout | undefined;

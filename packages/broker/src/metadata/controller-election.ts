@@ -26,8 +26,10 @@ export interface ControllerDuties {
 export interface ClusterMembership {
   /**
    * True while this broker cannot be sure its registration lease is still alive: the other
-   * brokers may already treat it as dead, so it must not act as a partition leader or as
-   * the controller. Always false for a single node.
+   * brokers may already treat it as dead, so it does not act as the controller and makes no
+   * partition changes (ISR shrink/expand). It keeps leading its partitions until it sees a
+   * newer leader epoch, as a KRaft broker does (etcd-metadata-store.ts header). Always false
+   * for a single node.
    */
   readonly fenced: boolean;
   /** True when this broker holds the controller election and is not fenced. */
@@ -38,6 +40,19 @@ export interface ClusterMembership {
   onControllerChange(listener: (controllerId: number) => void): () => void;
   /** Called with the new `fenced` value whenever it changes. */
   onFencedChange(listener: (fenced: boolean) => void): () => void;
+  /**
+   * For a broker about to shut down: stops campaigning for good and, if it holds the
+   * election, gives it up, so another broker becomes controller and can move this broker's
+   * leaderships during its controlled shutdown. Resolves once the resignation is committed
+   * (or at once when there was nothing to give up); rejects when the store cannot be reached.
+   */
+  resignController(): Promise<void>;
+}
+
+/** Whether `store` is also a ClusterMembership (the etcd store is; the local one is not). */
+export function membershipOf(store: object): ClusterMembership | undefined {
+  const m = store as Partial<ClusterMembership>;
+  return typeof m.onControllerChange === 'function' && typeof m.resignController === 'function' ? store as ClusterMembership : undefined;
 }
 
 /** A single broker: always the controller, never fenced. */
@@ -48,6 +63,7 @@ export function localMembership(nodeId: number): ClusterMembership {
     controllerId: () => nodeId,
     onControllerChange: () => () => undefined,
     onFencedChange: () => () => undefined,
+    resignController: () => Promise.resolve(),
   };
 }
 

@@ -45,11 +45,22 @@
  * time of the last answered keepalive (or of the grant), nobody can see this broker's key
  * disappear before S + TTL (an etcd leader change only extends leases). The store fences
  * itself at S + TTL - margin (`etcd.lease.fence.margin.ms`), measured on this process's
- * monotonic clock: it sets `fenced`, tells its listeners (the replica layer stops leading,
- * the controller duties stop) and abandons the lease. The margin must cover the timer's
- * own lateness (an event-loop stall) and clock-rate drift; a stall longer than the margin
- * can still let a fenced broker act late, as a GC pause can in Kafka. Once fenced, the
- * store grants a new lease and registers again; `fenced` clears when that has committed.
+ * monotonic clock: it sets `fenced`, tells its listeners (the controller duties stop) and
+ * abandons the lease. The margin must cover the timer's own lateness (an event-loop stall)
+ * and clock-rate drift; a stall longer than the margin can still let a fenced broker act
+ * late, as a GC pause can in Kafka. Once fenced, the store grants a new lease and registers
+ * again; `fenced` clears when that has committed.
+ *
+ * What fencing does NOT do (the decision of issue #15, docs/reliability.md): the broker keeps
+ * leading its partitions, as a KRaft broker whose heartbeats lapsed does, until its cache
+ * shows a newer leader epoch. Acknowledged acks=all writes stay safe without it: the ISR
+ * changes only by compare-and-set here, the high watermark needs every ISR member's fetch,
+ * and the followers of a newly elected leader stop fetching from the old one, so an old
+ * leader cut off from etcd can acknowledge nothing with acks=all. What a fenced broker does
+ * not do is write: updatePartition is refused while fenced (no ISR shrink or expand, no
+ * controller change), and it does not campaign. Stepping down instead would make every
+ * partition unavailable whenever etcd loses quorum, which is what 3 etcd members are there
+ * to ride out.
  *
  * Controller election: the controller key is created with `create_revision == 0` under
  * the candidate's lease, the same shape as etcd's election recipe and ZooKeeper's
@@ -154,6 +165,8 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private fencedNow = false;
   private reregistering = false;
   private campaigning = false;
+  /** Set by resignController(): this broker is shutting down and never campaigns again. */
+  private withdrawn = false;
   private campaignTimer: NodeJS.Timeout | null = null;
   private lastController = { id: -1, mine: false };
 
@@ -225,6 +238,11 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   onFencedChange(listener: (fenced: boolean) => void): () => void {
     this.fencedListeners.add(listener);
     return () => { this.fencedListeners.delete(listener); };
+  }
+  async resignController(): Promise<void> {
+    this.withdrawn = true;
+    if (this.campaignTimer) clearTimeout(this.campaignTimer);
+    await this.resign();
   }
 
   // --- writes
@@ -299,6 +317,11 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
 
   async updatePartition(change: PartitionChange): Promise<PartitionState> {
     this.checkOpen();
+    // A fenced broker may already be replaced as leader and is no longer controller: a
+    // partition change it computed comes from a view others may have moved past (header).
+    if (this.fencedNow) {
+      throw new MetadataError('TRIB_ERR_UNAVAILABLE', `Partition ${change.topic}-${change.partition} not changed: this broker is fenced (its etcd lease may have expired) and makes no partition changes until it has registered again`);
+    }
     const topic = this.requireTopic(change.topic);
     const before = topic.partitions[change.partition];
     if (before === undefined) {
@@ -655,7 +678,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     this.clearSessionTimers();
     const wasController = this.isController;
     this.fencedNow = true;
-    this.logger?.warn('Fenced: this broker may no longer be registered in etcd; it stops acting as leader and controller', { reason });
+    this.logger?.warn('Fenced: this broker may no longer be registered in etcd; it stops acting as controller and changing partitions, and keeps leading until it sees a newer leader epoch', { reason });
     if (this.lease) this.lease.release();
     if (this.leaseId !== null) this.formerLeaseIds.add(this.leaseId);
     this.lease = null;
@@ -730,7 +753,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
 
   /** Tries to become the controller when there is none. Never throws. */
   private campaign(): void {
-    if (this.closed || this.campaigning || this.fencedNow || this.leaseId === null || this.ownRegistrations.size === 0) return;
+    if (this.closed || this.withdrawn || this.campaigning || this.fencedNow || this.leaseId === null || this.ownRegistrations.size === 0) return;
     if (this.cache.raw.has(K.controller)) return;
     const nodeId = [...this.ownRegistrations.keys()][0]!;
     const leaseId = this.leaseId;

@@ -46,6 +46,7 @@ import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult
 import type { Logger } from '../logger.js';
 import { MetadataError, type MetadataStore, type PartitionState, type TopicMetadata } from '../metadata/metadata-store.js';
 import { recordLeaderEpochStart, truncateOnBecomingFollower } from './follower-truncation.js';
+import { isIsrEligible } from './isr-eligibility.js';
 import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
 
 /** The outcome of appending one partition's records, as the Produce response reports it. */
@@ -292,6 +293,7 @@ export class Partition {
     const state = this.partitionState;
     if (state.isr.includes(replicaId) || !state.replicas.includes(replicaId)) return;
     if (f.logEndOffset < this.log.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return;
+    if (!isIsrEligible(this.deps.metadata, replicaId)) return;
     if (!this.isrChangeInFlight) this.deps.logger.info('Expanding the ISR: a follower caught up', { topic: this.topic, partition: this.partition, replicaId, fetchOffset: f.logEndOffset });
     this.alterIsr([...state.isr, replicaId], 'expand');
   }

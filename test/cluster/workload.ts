@@ -1,0 +1,253 @@
+/**
+ * Shared pieces of the cluster tests (issue #15) that run broker PROCESSES (test/fault's
+ * FaultBroker) on a real etcd: starting N brokers on given etcd endpoints (a broker may get
+ * its own endpoints, e.g. a cuttable proxy), a workload of real clients on one topic, and
+ * the check afterwards.
+ *
+ * The workload: a KafkaJS idempotent acks=all producer (one send loop per partition) and,
+ * optionally, confluent-kafka-python's (librdkafka) idempotent acks=all producer
+ * (test/fault/py/idempotent_producer.py), with a KafkaJS group consumer reading
+ * throughout. Every error a client reports is counted, retriable ones included: KafkaJS's
+ * own retries are logged by KafkaJS (its logCreator sees them), a thrown send is counted
+ * too; librdkafka retries internally and reports delivery failures only. The consumer's
+ * reads are the read-back: after the producers stop, it must reach every end offset, and
+ * test/fault/checker.ts checks that every acknowledged record is at its offset, once, in
+ * order.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kafka, logLevel, type Admin, type Consumer, type logCreator } from 'kafkajs';
+import { DEBIAN_PYTHON, requirePythonModule } from '../compat/kit.js';
+import { checkHistory, type Ack, type CheckResult, type Read } from '../fault/checker.js';
+import { FAULT_BROKER_CONFIG, FaultBroker, REPO_ROOT } from '../fault/harness.js';
+import { freePort } from './etcd-kit.js';
+
+type TestLike = { after(fn: () => void | Promise<void>): void; diagnostic(msg: string): void };
+
+/** Records per second of each producer (split over the partitions). */
+export const PRODUCE_RATE = 60;
+
+export interface ProcessCluster {
+  readonly brokers: FaultBroker[];
+  readonly runDir: string;
+  bootstrap(): string[];
+  /** Adds (and starts) one more broker process. */
+  addBroker(nodeId: number, etcdEndpoints?: string): Promise<FaultBroker>;
+  /** What broker `nodeId` has logged so far (stdout and stderr). */
+  logOf(nodeId: number): string;
+  close(): Promise<void>;
+}
+
+/**
+ * Broker processes 1..count on `etcdEndpoints` (per node id overridable), FAULT_BROKER_CONFIG
+ * plus `config`. Stopped by PID in `t.after`, and by close(); the run directory is removed
+ * unless the test failed (then its path is printed, with the broker logs in it).
+ */
+export async function startBrokers(t: TestLike, opts: {
+  count: number; etcdEndpoints: string; endpointsOf?: Record<number, string>; config?: Record<string, string | number>;
+}): Promise<ProcessCluster> {
+  const runDir = mkdtempSync(join(tmpdir(), 'tributary-cluster-'));
+  const brokers: FaultBroker[] = [];
+  const make = async (nodeId: number, endpoints: string): Promise<FaultBroker> => {
+    const dataDir = join(runDir, `data-${nodeId}`);
+    mkdirSync(dataDir, { recursive: true });
+    const b = new FaultBroker(nodeId, await freePort(), dataDir, runDir, { ...FAULT_BROKER_CONFIG, ...opts.config, 'etcd.endpoints': endpoints });
+    brokers.push(b);
+    return b;
+  };
+  let failed = true;
+  const close = async (): Promise<void> => {
+    for (const b of brokers) await b.kill();
+  };
+  t.after(async () => {
+    await close();
+    if (failed) t.diagnostic(`broker logs kept in ${runDir}`);
+    else rmSync(runDir, { recursive: true, force: true });
+  });
+  for (let id = 1; id <= opts.count; id++) await make(id, opts.endpointsOf?.[id] ?? opts.etcdEndpoints);
+  await Promise.all(brokers.map((b) => b.start()));
+  return {
+    brokers,
+    runDir,
+    bootstrap: () => brokers.filter((b) => b.state === 'running').map((b) => b.bootstrap),
+    addBroker: async (nodeId, endpoints) => {
+      const b = await make(nodeId, endpoints ?? opts.etcdEndpoints);
+      await b.start();
+      return b;
+    },
+    logOf: (nodeId) => readFileSync(join(runDir, `broker-${nodeId}.log`), 'utf8'),
+    close: async () => {
+      await close();
+      failed = false;
+    },
+  };
+}
+
+export function quietKafka(clientId: string, brokers: string[], extra: { log?: logCreator } = {}): Kafka {
+  return new Kafka({
+    clientId, brokers, connectionTimeout: 1000, requestTimeout: 5000,
+    retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 },
+    logLevel: extra.log ? logLevel.WARN : logLevel.NOTHING, ...(extra.log ? { logCreator: extra.log } : {}),
+  });
+}
+
+export type PartitionInfo = { leader: number; isr: number[]; replicas: number[] };
+
+/** The topic's partitions as one broker that answers sees them (undefined: none answered). */
+export async function partitionsOf(bootstrap: string[], topic: string): Promise<Map<number, PartitionInfo> | undefined> {
+  for (const b of bootstrap) {
+    const admin = new Kafka({ clientId: 'probe', brokers: [b], logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 2000, retry: { retries: 0 } }).admin();
+    try {
+      await admin.connect();
+      const md = await admin.fetchTopicMetadata({ topics: [topic] });
+      return new Map(md.topics[0]!.partitions.map((p) => [p.partitionId, { leader: p.leader, isr: [...p.isr].sort(), replicas: [...p.replicas] }]));
+    } catch { /* next broker */ } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+  return undefined;
+}
+
+/** Every broker sees `count` brokers (so topics created next get their full replication). */
+export async function waitAllRegistered(bootstrap: string[], count: number, timeoutMs = 30_000): Promise<void> {
+  for (const b of bootstrap) {
+    const admin = new Kafka({ clientId: 'probe', brokers: [b], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const deadline = Date.now() + timeoutMs;
+    while ((await admin.describeCluster()).brokers.length < count) {
+      if (Date.now() > deadline) throw new Error(`broker ${b} never saw ${count} brokers`);
+      await sleep(100);
+    }
+    await admin.disconnect();
+  }
+}
+
+/** Creates an RF=3 topic (min.insync.replicas=2) and waits until every ISR is full. */
+export async function createTopic(admin: Admin, bootstrap: string[], topic: string, partitions: number, assignment?: number[][]): Promise<void> {
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [{
+      topic, configEntries: [{ name: 'min.insync.replicas', value: '2' }],
+      ...(assignment ? { replicaAssignment: assignment.map((replicas, partition) => ({ partition, replicas })) } : { numPartitions: partitions, replicationFactor: 3 }),
+    }],
+  });
+  await waitIsr(bootstrap, topic, (p) => p.isr.length === p.replicas.length && p.leader >= 0, 30_000);
+}
+
+export async function waitIsr(bootstrap: string[], topic: string, ok: (p: PartitionInfo) => boolean, timeoutMs: number): Promise<Map<number, PartitionInfo>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Map<number, PartitionInfo> | undefined;
+  for (;;) {
+    last = await partitionsOf(bootstrap, topic);
+    if (last !== undefined && last.size > 0 && [...last.values()].every(ok)) return last;
+    if (Date.now() > deadline) throw new Error(`topic ${topic} did not reach the expected state in ${timeoutMs} ms; last: ${JSON.stringify(last ? [...last] : null)}`);
+    await sleep(200);
+  }
+}
+
+export interface Workload {
+  readonly acks: Ack[];
+  /** Every error a client reported, retriable ones included (see the header). */
+  readonly errors: string[];
+  readonly reads: Read[];
+  /** Stops the producers; then waits for the consumer to read every end offset and checks. */
+  finish(bootstrap: string[]): Promise<CheckResult & { endOffsets: Record<number, number>; unread: string[] }>;
+}
+
+/** Counts every error-level KafkaJS log entry (its retries log the broker's error codes). */
+function errorLog(errors: string[], who: string): logCreator {
+  return () => ({ level, log }) => {
+    if (level > logLevel.WARN) return;
+    const m = log as unknown as { message?: string; error?: string };
+    // KafkaJS's start-up notices, not errors.
+    if (/switched default partitioner|Limiting retries for the idempotent producer/.test(m.message ?? '')) return;
+    // Disconnects the test causes itself (a broker stopped on purpose) are not client errors of interest here.
+    errors.push(`${who} ${level === logLevel.ERROR ? 'ERROR' : 'WARN'}: ${m.message ?? ''} ${m.error ?? ''}`.trim());
+  };
+}
+
+export async function startWorkload(t: TestLike, bootstrap: string[], topic: string, partitions: number, opts: { python?: boolean } = {}): Promise<Workload> {
+  const acks: Ack[] = [];
+  const errors: string[] = [];
+  const reads: Read[] = [];
+  let stopped = false;
+
+  const consumerKafka = quietKafka('cluster-consumer', bootstrap, { log: errorLog(errors, 'kafkajs-consumer') });
+  const consumer: Consumer = consumerKafka.consumer({ groupId: `cluster-${topic}`, sessionTimeout: 6000, heartbeatInterval: 500, retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
+  await consumer.connect();
+  t.after(() => consumer.disconnect().catch(() => undefined));
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ partition, message }) => { reads.push({ partition, offset: Number(message.offset), value: message.value!.toString() }); } });
+
+  const producerKafka = quietKafka('cluster-kafkajs', bootstrap, { log: errorLog(errors, 'kafkajs-producer') });
+  const producer = producerKafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  t.after(() => producer.disconnect().catch(() => undefined));
+  let seq = 0;
+  const loops = Array.from({ length: partitions }, (_, partition) => (async () => {
+    while (!stopped) {
+      const value = `kjs-${seq++}`;
+      try {
+        const [meta] = await producer.send({ topic, acks: -1, messages: [{ partition, value }] });
+        acks.push({ client: 'kafkajs', partition, offset: Number(meta!.baseOffset), value, atMs: Date.now() });
+      } catch (e) {
+        errors.push(`kafkajs send ${value}: ${(e as Error).message}`);
+        await sleep(100);
+      }
+      await sleep(1000 / (PRODUCE_RATE / partitions));
+    }
+  })());
+
+  let stopPython = async (): Promise<void> => undefined;
+  if (opts.python) {
+    requirePythonModule('confluent_kafka');
+    const child = spawn(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/fault/py/idempotent_producer.py'), bootstrap.join(','), topic, String(partitions), 'rdk', String(PRODUCE_RATE)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    t.after(() => { child.kill('SIGKILL'); });
+    let buffered = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const f = buffered.slice(0, nl).split(' ');
+        buffered = buffered.slice(nl + 1);
+        if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
+        else if (f[0] === 'E') errors.push(`librdkafka delivery ${f.slice(1).join(' ')}`);
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000); });
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    stopPython = async () => {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const code = await exited;
+      clearTimeout(timer);
+      if (code !== 0) errors.push(`librdkafka producer exited with ${code}: ${stderr.slice(-2000)}`);
+    };
+  }
+
+  return {
+    acks, errors, reads,
+    finish: async (finalBootstrap) => {
+      stopped = true;
+      await Promise.all(loops);
+      await stopPython();
+      await producer.disconnect().catch(() => undefined);
+      const admin = quietKafka('cluster-readback', finalBootstrap).admin();
+      await admin.connect();
+      const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+      await admin.disconnect();
+      const log = new Map<number, (string | undefined)[]>([...ends.keys()].map((p) => [p, []]));
+      const fill = () => { for (const r of reads) if (r.offset < (ends.get(r.partition) ?? 0)) log.get(r.partition)![r.offset] = r.value; };
+      const unreadOf = () => [...ends].filter(([p, end]) => log.get(p)!.filter((v) => v !== undefined).length < end).map(([p, end]) => `partition ${p}: ${log.get(p)!.filter((v) => v !== undefined).length} of ${end} read`);
+      const deadline = Date.now() + 30_000;
+      for (fill(); unreadOf().length > 0 && Date.now() < deadline; fill()) await sleep(200);
+      await consumer.stop();
+      const check = checkHistory({ acks, log, endOffsets: ends, liveReads: reads });
+      return { ...check, endOffsets: Object.fromEntries(ends), unread: unreadOf() };
+    },
+  };
+}
