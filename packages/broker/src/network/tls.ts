@@ -50,7 +50,7 @@ export class TlsConfigError extends Error {
   }
 }
 
-interface Material {
+export interface TlsMaterial {
   readonly key: string;
   readonly cert: string;
   readonly ca: string | undefined;
@@ -199,35 +199,11 @@ export class TlsListener {
     }).join('|');
   }
 
-  private loadMaterial(): Material {
-    const l = this.listenerName;
-    const type = (this.lookup('ssl.keystore.type') ?? 'PEM').toUpperCase();
-    if (type !== 'PEM') {
-      throw new TlsConfigError(`Listener ${l}: ssl.keystore.type ${type} is not supported; use ssl.keystore.type=PEM (convert with openssl; see docs/security.md)`);
-    }
-    const trustType = (this.lookup('ssl.truststore.type') ?? 'PEM').toUpperCase();
-    if (trustType !== 'PEM') {
-      throw new TlsConfigError(`Listener ${l}: ssl.truststore.type ${trustType} is not supported; use ssl.truststore.type=PEM`);
-    }
-    let key = this.lookup('ssl.keystore.key');
-    let cert = this.lookup('ssl.keystore.certificate.chain');
-    const location = this.lookup('ssl.keystore.location');
-    if ((key === null || cert === null) && location !== null) {
-      const pem = readPem(location, 'ssl.keystore.location', l);
-      key ??= pemBlocks(pem, /PRIVATE KEY/).join('\n');
-      cert ??= pemBlocks(pem, /^CERTIFICATE$/).join('\n');
-    }
-    if (key === null || key === '' || cert === null || cert === '') {
-      throw new TlsConfigError(`Listener ${l} uses TLS but has no key and certificate: set ssl.keystore.location (a PEM file with the private key and certificate chain) or ssl.keystore.key and ssl.keystore.certificate.chain`);
-    }
-    let ca = this.lookup('ssl.truststore.certificates') ?? undefined;
-    const trustLocation = this.lookup('ssl.truststore.location');
-    if (ca === undefined && trustLocation !== null) ca = readPem(trustLocation, 'ssl.truststore.location', l);
-    const passphrase = this.lookup('ssl.key.password') ?? this.lookup('ssl.keystore.password') ?? undefined;
-    return { key, cert, ca, passphrase };
+  private loadMaterial(): TlsMaterial {
+    return loadTlsMaterial(this.listenerName, this.lookup);
   }
 
-  private buildContext(m: Material): SecureContext {
+  private buildContext(m: TlsMaterial): SecureContext {
     try {
       return createSecureContext({
         key: m.key,
@@ -241,6 +217,40 @@ export class TlsListener {
       throw new TlsConfigError(`Listener ${this.listenerName}: cannot load the TLS key and certificates: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/**
+ * A listener's key, certificate chain, trusted CAs and key passphrase, read from its
+ * `ssl.*` keys (PEM only). The broker's own listener uses them as a server; the
+ * inter-broker client (inter-broker-client.ts) uses the same keys of the inter-broker
+ * listener as a client, as Kafka's inter-broker channel does.
+ */
+export function loadTlsMaterial(listenerName: string, lookup: ListenerConfigLookup): TlsMaterial {
+  const l = listenerName;
+  const type = (lookup('ssl.keystore.type') ?? 'PEM').toUpperCase();
+  if (type !== 'PEM') {
+    throw new TlsConfigError(`Listener ${l}: ssl.keystore.type ${type} is not supported; use ssl.keystore.type=PEM (convert with openssl; see docs/security.md)`);
+  }
+  const trustType = (lookup('ssl.truststore.type') ?? 'PEM').toUpperCase();
+  if (trustType !== 'PEM') {
+    throw new TlsConfigError(`Listener ${l}: ssl.truststore.type ${trustType} is not supported; use ssl.truststore.type=PEM`);
+  }
+  let key = lookup('ssl.keystore.key');
+  let cert = lookup('ssl.keystore.certificate.chain');
+  const location = lookup('ssl.keystore.location');
+  if ((key === null || cert === null) && location !== null) {
+    const pem = readPem(location, 'ssl.keystore.location', l);
+    key ??= pemBlocks(pem, /PRIVATE KEY/).join('\n');
+    cert ??= pemBlocks(pem, /^CERTIFICATE$/).join('\n');
+  }
+  if (key === null || key === '' || cert === null || cert === '') {
+    throw new TlsConfigError(`Listener ${l} uses TLS but has no key and certificate: set ssl.keystore.location (a PEM file with the private key and certificate chain) or ssl.keystore.key and ssl.keystore.certificate.chain`);
+  }
+  let ca = lookup('ssl.truststore.certificates') ?? undefined;
+  const trustLocation = lookup('ssl.truststore.location');
+  if (ca === undefined && trustLocation !== null) ca = readPem(trustLocation, 'ssl.truststore.location', l);
+  const passphrase = lookup('ssl.key.password') ?? lookup('ssl.keystore.password') ?? undefined;
+  return { key, cert, ca, passphrase };
 }
 
 /**

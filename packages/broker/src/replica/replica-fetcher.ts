@@ -1,9 +1,10 @@
 /**
  * Follower fetchers: Kafka's ReplicaFetcherManager and ReplicaFetcherThread.
  *
- * One fetcher per leader broker (num.replica.fetchers = 1): a loop over one plain TCP
- * connection to the leader's inter-broker endpoint (inter.broker.listener.name, else the
- * first one it registered), sending sessionless Fetch v12 requests with replica_id = this
+ * One fetcher per leader broker (num.replica.fetchers = 1): a loop over one connection to
+ * the leader's inter-broker endpoint (network/inter-broker-client.ts: the listener named
+ * by inter.broker.listener.name, else this broker's first, with that listener's TLS and
+ * SASL settings; the leader checks CLUSTER_ACTION for the principal it authenticates), sending sessionless Fetch v12 requests with replica_id = this
  * broker, isolation READ_UNCOMMITTED and, per partition, the follower's log end offset and
  * current leader epoch. The leader answers up to its log end offset; the follower appends
  * the batches with the leader's offsets (Log.appendAsFollower) and takes
@@ -21,42 +22,21 @@
  *
  * Differences from Kafka: no fetch sessions between brokers (every request lists every
  * partition: fine for the partition counts of a test cluster, to be added for large ones);
- * Fetch v12 (names, no topic ids); only PLAINTEXT inter-broker connections (no TLS or SASL
- * yet); truncation is by Fetch's diverging_epoch only (Kafka 2.7+ with Fetch v12: no
+ * Fetch v12 (names, no topic ids); truncation is by Fetch's diverging_epoch only (Kafka 2.7+ with Fetch v12: no
  * OffsetForLeaderEpoch round trip, which Kafka keeps for older inter-broker protocols).
  */
-import { connect, type Socket } from 'node:net';
-import {
-  ApiKey,
-  ErrorCode,
-  Reader,
-  Writer,
-  apiSpecByKey,
-  decodeResponseHeader,
-  encodeRequestHeader,
-  requestHeaderVersion,
-  responseHeaderVersion,
-  type FetchRequest,
-  type FetchResponse,
-} from '@tributary/protocol';
+import { ErrorCode, type FetchRequest, type FetchResponse } from '@tributary/protocol';
 import { StorageError } from '@tributary/storage';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
-import type { BrokerEndpoint, MetadataStore } from '../metadata/metadata-store.js';
-import { FrameDecoder, FrameError } from '../network/frame-decoder.js';
+import type { BrokerRegistration, MetadataStore } from '../metadata/metadata-store.js';
+import { connectToBroker, interBrokerSecurity, type BrokerConnection } from '../network/inter-broker-client.js';
 import { lastFetchedEpochOf, truncateOnDivergingEpoch } from './follower-truncation.js';
 import type { Partition } from './partition.js';
 import type { FollowerHooks, ReplicaManager } from './replica-manager.js';
 
 /** Fetch v12: the last version naming topics (v13+ use topic ids) and with replica_id at the top level. */
 export const REPLICA_FETCH_VERSION = 12;
-
-/**
- * Largest response frame a fetcher accepts: replica.fetch.response.max.bytes plus one whole
- * batch per partition beyond it (KIP-74) is bounded by message.max.bytes per partition; a
- * frame above this is a broken or hostile peer, and the connection is closed.
- */
-const MAX_RESPONSE_FRAME_BYTES = 256 * 1024 * 1024;
 
 /** Kafka's replica.socket.timeout.ms default: a request unanswered this long (past its wait) is abandoned. */
 const SOCKET_TIMEOUT_MS = 30_000;
@@ -82,13 +62,15 @@ export interface ReplicaFetcherConfig {
   readonly minBytes: number;
   readonly maxWaitMs: number;
   readonly backoffMs: number;
-  /** inter.broker.listener.name, or null for the leader's first endpoint. */
-  readonly listenerName: string | null;
+  /** Opens a connection to the leader (connectToBroker on the inter-broker listener). */
+  readonly connect: (leader: BrokerRegistration, clientId: string) => Promise<BrokerConnection>;
 }
 
 /** Wires the fetchers and the ISR check into the replica manager from the broker's config. */
 export function startReplication(replicaManager: ReplicaManager, deps: { nodeId: number; metadata: MetadataStore; config: BrokerConfig; logger: Logger }): ReplicaFetcherManager {
   const { config } = deps;
+  // Built now so TLS or SASL settings that cannot work stop the broker at start-up.
+  const security = interBrokerSecurity(config);
   const manager = new ReplicaFetcherManager({
     nodeId: deps.nodeId,
     metadata: deps.metadata,
@@ -98,7 +80,7 @@ export function startReplication(replicaManager: ReplicaManager, deps: { nodeId:
     minBytes: config.number('replica.fetch.min.bytes'),
     maxWaitMs: config.number('replica.fetch.wait.max.ms'),
     backoffMs: config.number('replica.fetch.backoff.ms'),
-    listenerName: config.string('inter.broker.listener.name') ?? null,
+    connect: (leader, clientId) => connectToBroker(leader, { config, security, clientId }),
   });
   replicaManager.startReplication(manager, config.number('replica.lag.time.max.ms'));
   return manager;
@@ -163,7 +145,9 @@ interface FetchEntry {
 /** Fetches every partition led by one broker over one connection (Kafka's ReplicaFetcherThread). */
 export class ReplicaFetcher {
   private readonly entries = new Map<string, FetchEntry>();
-  private connection: LeaderConnection | undefined;
+  private connection: BrokerConnection | undefined;
+  /** The last connection failure logged at warn level (the same one again is logged at debug). */
+  private lastConnectFailure: string | undefined;
   private stopped = false;
   private idle: (() => void) | undefined;
   private readonly running: Promise<void>;
@@ -207,14 +191,25 @@ export class ReplicaFetcher {
       }
       try {
         if (this.connection === undefined) {
-          const opened = await LeaderConnection.open(this.endpoint(), this.config.nodeId);
+          let opened: BrokerConnection;
+          try {
+            opened = await this.config.connect(this.leader(), `${CLIENT_ID_PREFIX}${this.config.nodeId}-fetcher`);
+          } catch (err) {
+            // A refused TLS handshake or SASL login will not fix itself: say so once at warn
+            // level (Kafka: "Connection to node N failed authentication"), then at debug.
+            const reason = err instanceof Error ? err.message : String(err);
+            if (reason !== this.lastConnectFailure && !this.stopped) logger.warn('Follower cannot connect to the leader; retrying after backoff', { leader: this.leaderId, reason });
+            this.lastConnectFailure = reason;
+            throw err;
+          }
+          this.lastConnectFailure = undefined;
           if (this.stopped) {
             opened.close();
             break;
           }
           this.connection = opened;
         }
-        const response = await this.connection.fetch(request.body, this.config.maxWaitMs + SOCKET_TIMEOUT_MS);
+        const response = await this.connection.request('Fetch', REPLICA_FETCH_VERSION, request.body, this.config.maxWaitMs + SOCKET_TIMEOUT_MS);
         if (this.stopped) break;
         this.process(request.sent, response);
       } catch (err) {
@@ -242,13 +237,10 @@ export class ReplicaFetcher {
     });
   }
 
-  private endpoint(): BrokerEndpoint {
+  private leader(): BrokerRegistration {
     const broker = this.config.metadata.brokers().find((b) => b.nodeId === this.leaderId);
     if (broker === undefined) throw new Error(`leader ${this.leaderId} is not registered`);
-    const wanted = this.config.listenerName;
-    const endpoint = (wanted !== null ? broker.endpoints.find((e) => e.listener === wanted) : undefined) ?? broker.endpoints[0];
-    if (endpoint === undefined) throw new Error(`leader ${this.leaderId} has no endpoint`);
-    return endpoint;
+    return broker;
   }
 
   private buildRequest(nowMs: number): { body: FetchRequest; sent: Map<string, { entry: FetchEntry; fetchOffset: number }> } | undefined {
@@ -369,116 +361,4 @@ export class ReplicaFetcher {
 /** A diverging_epoch is present when both its fields are set (absent: the decoder's -1 defaults). */
 function isDiverging(d: { epoch: number; endOffset: number } | undefined): d is { epoch: number; endOffset: number } {
   return d !== undefined && d.epoch >= 0 && d.endOffset >= 0;
-}
-
-/** One connection to a leader, one request at a time (a fetcher waits for each answer). */
-class LeaderConnection {
-  /**
-   * Splits the responses out of the byte stream, copying each at most once (a response
-   * inside one 'data' chunk not at all). Joining every chunk onto what came before, as this
-   * connection did, copied a 1 MiB response ~16 times (64 KiB chunks): quadratic in its size.
-   */
-  private readonly frames = new FrameDecoder(MAX_RESPONSE_FRAME_BYTES);
-  private pending: { correlationId: number; resolve: (frame: Buffer) => void; reject: (err: Error) => void } | undefined;
-  private nextCorrelationId = 1;
-  private failure: Error | undefined;
-
-  private constructor(
-    private readonly socket: Socket,
-    private readonly nodeId: number,
-  ) {
-    this.frames.limitName = 'the replica fetcher\'s response limit';
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('close', () => this.fail(new Error('connection to the leader closed')));
-    socket.on('error', (err) => this.fail(err));
-  }
-
-  static open(endpoint: BrokerEndpoint, nodeId: number): Promise<LeaderConnection> {
-    if (endpoint.securityProtocol !== 'PLAINTEXT') return Promise.reject(new Error(`inter-broker listener ${endpoint.listener} uses ${endpoint.securityProtocol}; follower fetchers speak PLAINTEXT only`));
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: endpoint.host, port: endpoint.port });
-      socket.setNoDelay(true);
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`connecting to ${endpoint.host}:${endpoint.port} timed out`));
-      }, SOCKET_TIMEOUT_MS);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeListener('error', onError);
-        resolve(new LeaderConnection(socket, nodeId));
-      });
-      const onError = (err: Error) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-      socket.once('error', onError);
-    });
-  }
-
-  fetch(body: FetchRequest, timeoutMs: number): Promise<FetchResponse> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const correlationId = this.nextCorrelationId++;
-    const spec = apiSpecByKey(ApiKey.Fetch)!;
-    const w = new Writer();
-    const slot = w.reserveInt32();
-    encodeRequestHeader(w, requestHeaderVersion(ApiKey.Fetch, REPLICA_FETCH_VERSION), {
-      requestApiKey: ApiKey.Fetch,
-      requestApiVersion: REPLICA_FETCH_VERSION,
-      correlationId,
-      clientId: `${CLIENT_ID_PREFIX}${this.nodeId}-fetcher`,
-    });
-    spec.encodeRequest(w, REPLICA_FETCH_VERSION, body);
-    w.endSizePrefix(slot);
-    return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.fail(new Error(`Fetch unanswered after ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending = {
-        correlationId,
-        resolve: (frame) => {
-          clearTimeout(timer);
-          resolve(frame);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      };
-      this.socket.write(w.finish());
-    }).then((frame) => {
-      const r = new Reader(frame);
-      const header = decodeResponseHeader(r, responseHeaderVersion(ApiKey.Fetch, REPLICA_FETCH_VERSION));
-      if (header.correlationId !== correlationId) throw new Error(`expected correlation id ${correlationId}, got ${header.correlationId}`);
-      return spec.decodeResponse(r, REPLICA_FETCH_VERSION) as FetchResponse;
-    });
-  }
-
-  private onData(chunk: Buffer): void {
-    this.frames.push(chunk);
-    for (let frame = this.frames.next(); frame !== null; frame = this.frames.next()) {
-      if (frame instanceof FrameError) {
-        this.fail(new Error(`response frame refused: ${frame.message}`));
-        return;
-      }
-      const pending = this.pending;
-      this.pending = undefined;
-      if (pending === undefined) {
-        this.fail(new Error('response without a request'));
-        return;
-      }
-      pending.resolve(frame);
-    }
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.reject(err);
-    this.socket.destroy();
-  }
-
-  close(): void {
-    this.fail(new Error('connection closed by the fetcher'));
-  }
 }
