@@ -16,6 +16,29 @@ import { authorized } from '../security/api-acls.js';
 import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
 
+/** TxnOffsetCommit v5+ is transactions v2 (KIP-890 part 2): the offsets partition is added implicitly. */
+const FIRST_TV2_VERSION = 5;
+
+/**
+ * The transaction coordinator's answer as a TxnOffsetCommit error. A coordinator that cannot
+ * answer now is COORDINATOR_NOT_AVAILABLE, as Kafka's coordinator runtime normalizes a failed
+ * verification: NOT_COORDINATOR here would send the client looking for another *group*
+ * coordinator, which is not what went wrong.
+ */
+function verificationError(code: number): number {
+  switch (code) {
+    case ErrorCode.PRODUCER_FENCED:
+      return ErrorCode.INVALID_PRODUCER_EPOCH;
+    case ErrorCode.NOT_COORDINATOR:
+    case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+    case ErrorCode.CONCURRENT_TRANSACTIONS:
+    case ErrorCode.NETWORK_EXCEPTION:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    default:
+      return code;
+  }
+}
+
 function all(topics: TxnOffsetCommitRequest['topics'], errorCode: number): TxnOffsetCommitResponseTopic[] {
   return topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) }));
 }
@@ -42,9 +65,15 @@ export const txnOffsetCommitHandler: Handler<'TxnOffsetCommit'> = {
       if (invalid.length > 0) unknown.push({ name: t.name, partitions: invalid.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION })) });
     }
     if (known.length === 0) return { throttleTimeMs: 0, topics: unknown };
-    const status = ctx.broker.txnCoordinator.verifyPartitions(req.transactionalId, req.producerId, req.producerEpoch, [{ topic: CONSUMER_OFFSETS_TOPIC, partition: groups.partitionFor(req.groupId) }]);
-    let error: number = 'error' in status ? status.error : status.perPartition[0]!;
-    if (error === ErrorCode.PRODUCER_FENCED) error = ErrorCode.INVALID_PRODUCER_EPOCH;
+    // The transaction coordinator may be another broker (asked over AddPartitionsToTxn v5).
+    const asked = await ctx.broker.txnPartitions.ask({
+      transactionalId: req.transactionalId,
+      producerId: req.producerId,
+      producerEpoch: req.producerEpoch,
+      partitions: [{ topic: CONSUMER_OFFSETS_TOPIC, partition: groups.partitionFor(req.groupId) }],
+      operation: ctx.header.apiVersion >= FIRST_TV2_VERSION ? 'add' : 'verify',
+    });
+    const error = verificationError(asked[0]!);
     if (error !== ErrorCode.NONE) return { throttleTimeMs: 0, topics: [...all(known, error), ...unknown] };
     const committed = await groups.commitTxnOffsets({
       transactionalId: req.transactionalId,
