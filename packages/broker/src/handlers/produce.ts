@@ -69,7 +69,7 @@ export const produceHandler: Handler<'Produce'> = {
   apiKey: ApiKey.Produce,
   name: 'Produce',
   minVersion: 0,
-  maxVersion: 11,
+  maxVersion: 12,
 
   handle(request, ctx) {
     const req = distinctPartitions(request);

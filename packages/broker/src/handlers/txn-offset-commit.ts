@@ -1,5 +1,5 @@
 /**
- * TxnOffsetCommit (api key 28), versions 0-4.
+ * TxnOffsetCommit (api key 28), versions 0-5.
  *
  * Behaviour (Kafka's): partitions of topics that do not exist get UNKNOWN_TOPIC_OR_PARTITION.
  * The transaction must hold the group's `__consumer_offsets` partition (AddOffsetsToTxn
@@ -7,7 +7,11 @@
  * INVALID_TXN_STATE when it does not, INVALID_PRODUCER_EPOCH for a stale epoch. The group
  * coordinator then validates the group (v3+: member id, group.instance.id and generation when
  * given) and writes the offsets in a transactional batch; they become visible when the
- * transaction commits and are dropped when it aborts (group/txn-offsets.ts).
+ * transaction commits and are dropped when it aborts (group/txn-offsets.ts). The transaction
+ * coordinator may be another broker (asked with AddPartitionsToTxn v5); when it cannot answer
+ * now the commit gets COORDINATOR_NOT_AVAILABLE, which clients retry.
+ * - v5 is transactions v2 (KIP-890 part 2): no AddOffsetsToTxn comes first; the group's
+ *   `__consumer_offsets` partition is added to the transaction here, through the coordinator.
  */
 import { ApiKey, ErrorCode, type TxnOffsetCommitResponseTopic, type TxnOffsetCommitRequest } from '@tributary/protocol';
 import { partitionExists } from '../group/handler-support.js';
@@ -47,7 +51,7 @@ export const txnOffsetCommitHandler: Handler<'TxnOffsetCommit'> = {
   apiKey: ApiKey.TxnOffsetCommit,
   name: 'TxnOffsetCommit',
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 5,
 
   async handle(req, ctx) {
     const groups = ctx.broker.groupCoordinator;
