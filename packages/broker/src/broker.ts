@@ -51,6 +51,7 @@ import { controlledShutdown } from './controller/controlled-shutdown.js';
 import type { TransactionCoordinator } from './transaction/transaction-coordinator.js';
 import { LocalTxnMarkerWriter, type TxnMarkerWriter } from './transaction/marker-writer.js';
 import { createTransactionCoordinator } from './transaction/wiring.js';
+import type { AddPartitionsToTxnManager } from './transaction/add-partitions-manager.js';
 import { followTransactionStateLeadership } from './transaction/follow-leadership.js';
 
 /** What handlers can use. Fields marked "lead" are filled in as those parts land. */
@@ -75,8 +76,10 @@ export interface BrokerServices {
   readonly fetchSessions: FetchSessionCache;
   readonly producerIds: ProducerIdManager;
   readonly txnCoordinator: TransactionCoordinator;
-  /** Writes transaction markers (WriteTxnMarkers, and the coordinator's own markers). */
+  /** Writes transaction markers to partitions this broker leads (WriteTxnMarkers). */
   readonly txnMarkers: TxnMarkerWriter;
+  /** A partition leader's questions to transaction coordinators (KIP-890 verification, TV2 additions). */
+  readonly txnPartitions: AddPartitionsToTxnManager;
   /** ACL authorizer (`authorizer.class.name`); absent or null = every request allowed. */
   readonly authorizer?: Authorizer | null;
   /** Client quotas (quota/): produce/fetch byte rates and request time per user and client id. */
@@ -248,12 +251,13 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     });
     const producerIds = new ProducerIdManager(logDir, nodeId);
     const txnMarkers = new LocalTxnMarkerWriter(replicaManager, groupCoordinator);
-    const txnCoordinator = createTransactionCoordinator({ config, replicaManager, logManager, producerIds, markers: txnMarkers, nodeId, topic: TRANSACTION_STATE, logger: logger.child({ component: 'transaction-coordinator' }),
+    const txn = createTransactionCoordinator({ config, replicaManager, logManager, metadata, producerIds, markers: txnMarkers, nodeId, topic: TRANSACTION_STATE, logger: logger.child({ component: 'transaction-coordinator' }),
       topicExists: () => metadata.topic(TRANSACTION_STATE) !== undefined,
       createTopic: async () => {
         await topicManager.ensureInternalTopic(TRANSACTION_STATE);
       },
     });
+    const txnCoordinator = txn.coordinator;
     const services: BrokerServices = {
       nodeId,
       clusterId: meta.clusterId,
@@ -272,6 +276,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
       producerIds,
       txnCoordinator,
       txnMarkers,
+      txnPartitions: txn.addPartitions,
       authorizer: createAuthorizer(config, metadata),
       quotas: new ClientQuotaManager({
         entries: () => metadata.clientQuotas?.(),
@@ -302,6 +307,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     closeables.push(async () => {
       stopFollowingTxnLeadership();
       txnCoordinator.shutdown();
+      txn.close();
     });
 
     // --- handlers and listeners

@@ -146,8 +146,8 @@ test('ApiVersions v0..v4 round trip over a real socket, advertising the registry
     const expected = HANDLERS.map((h) => (h.apiKey === HEARTBEAT || h.apiKey === ApiKey.ListGroups ? [h.apiKey, 0, 4] : [h.apiKey, h.minVersion, h.maxVersion])).sort((a, b) => a[0]! - b[0]!);
     assert.deepEqual(body.apiKeys.map((k) => [k.apiKey, k.minVersion, k.maxVersion]), expected);
     if (version >= 3) {
-      assert.deepEqual(body.supportedFeatures?.map((f) => f.name), version === 4 ? ['metadata.version', 'kraft.version'] : ['metadata.version']);
-      assert.deepEqual(body.finalizedFeatures, [{ name: 'metadata.version', minVersionLevel: 21, maxVersionLevel: 21 }]);
+      assert.deepEqual(body.supportedFeatures?.map((f) => f.name), version === 4 ? ['metadata.version', 'kraft.version', 'transaction.version'] : ['metadata.version']);
+      assert.deepEqual(body.finalizedFeatures, [{ name: 'metadata.version', minVersionLevel: 21, maxVersionLevel: 21 }, { name: 'transaction.version', minVersionLevel: 2, maxVersionLevel: 2 }]);
     }
   }
 });

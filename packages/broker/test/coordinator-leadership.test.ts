@@ -81,7 +81,7 @@ test('FindCoordinator names the coordinator partition\'s leader from any broker;
 test('a KafkaJS consumer group and transactional producer bootstrapped on a broker that coordinates nothing work', { timeout: 90_000 }, async (t) => {
   const cluster = await startCluster(t);
   // The data partition is led by the coordinators' broker too: markers are written locally
-  // (sending WriteTxnMarkers to other brokers is not built yet).
+  // (markers to other brokers' partitions: test/compat/transactions-cross-broker.test.ts).
   await cluster.metadata.createTopic({ name: 'orders', configs: {}, partitions: [{ replicas: ALL, leader: 1, isr: ALL }] });
   const bootstrap = `${cluster.broker(2).host}:${cluster.broker(2).port}`;
   const kafka = new Kafka({ clientId: 'coordinator-leadership', brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100 } });

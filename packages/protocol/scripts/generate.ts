@@ -37,11 +37,19 @@ function apiName(msg: MessageModel): string {
   return msg.name.replace(/(Request|Response)$/, '');
 }
 
-function loadDir(dir: string): MessageModel[] {
+/**
+ * Specs in packages/protocol/spec-overrides/ replace the spec directory's file of the same
+ * name: message versions newer than the shared specs (Kafka 4.0's transactions v2), kept
+ * with the older versions Kafka 4.0 dropped. See spec-overrides/README.md.
+ */
+export const SPEC_OVERRIDES_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'spec-overrides');
+
+function loadDir(dir: string, overridesDir?: string): MessageModel[] {
+  const overrides = new Set(overridesDir === undefined ? [] : readdirSync(overridesDir).filter((f) => f.endsWith('.json')));
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => loadMessage(join(dir, f), f));
+    .map((f) => loadMessage(join(overrides.has(f) ? overridesDir! : dir, f), f));
 }
 
 function rangeData(r: Range | null): string {
@@ -242,7 +250,7 @@ function exportedNames(m: MessageModel): string[] {
 }
 
 export function generate(specDir: string, outDir: string, internalDir: string): string[] {
-  const messages = loadDir(specDir);
+  const messages = loadDir(specDir, SPEC_OVERRIDES_DIR);
   const internal = loadDir(internalDir);
   const written: string[] = [];
   const seen = new Map<string, string>();

@@ -11,7 +11,10 @@
  * - v4+ (brokers, KIP-890): a batch of transactions, each answered separately. `verify_only`
  *   adds nothing: it answers NONE for partitions in the producer's ongoing transaction and
  *   INVALID_TXN_STATE for the rest (how a partition leader defends against hanging
- *   transactions before it appends a transactional batch).
+ *   transactions before it appends a transactional batch). v5 without verify_only is a
+ *   partition leader adding partitions for a transactions-v2 producer (KIP-890 part 2:
+ *   Produce v12+ and TxnOffsetCommit v5+ add their partition implicitly); the transaction it
+ *   starts is a v2 one, whose EndTxn bumps the epoch.
  *
  * Difference from Kafka: v4+ needs CLUSTER_ACTION in Kafka; there are no ACLs here yet.
  */
@@ -24,6 +27,8 @@ import { AclOperation, ResourceType } from '../security/authorizer.js';
 import type { Handler, RequestContext } from './registry.js';
 
 const FIRST_BATCHED_VERSION = 4;
+/** AddPartitionsToTxn v5 (Kafka 4.0) adds for transactions v2 when sent by a partition leader. */
+const FIRST_TV2_ADD_VERSION = 5;
 
 function refs(topics: readonly AddPartitionsToTxnRequestAddPartitionsToTxnTopic[]): TopicPartitionRef[] {
   const seen = new Set<string>();
@@ -65,7 +70,10 @@ async function handleOne(ctx: RequestContext, transactionalId: string, producerI
   if (unknown.length > 0) {
     return byTopic(parts, (p) => (partitionExists(ctx, p.topic, p.partition) ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
   }
-  const error = fencedForVersion(await coordinator.addPartitions(transactionalId, producerId, producerEpoch, parts), version, PRODUCER_FENCED_MIN_VERSION.AddPartitionsToTxn);
+  // v5 without verify_only is a partition leader adding a partition for a transactions-v2
+  // producer (Produce v12+ / TxnOffsetCommit v5+): the transaction it starts is a v2 one.
+  const transactionVersion2 = version >= FIRST_TV2_ADD_VERSION;
+  const error = fencedForVersion(await coordinator.addPartitions(transactionalId, producerId, producerEpoch, parts, transactionVersion2), version, PRODUCER_FENCED_MIN_VERSION.AddPartitionsToTxn);
   return byTopic(parts, () => error);
 }
 

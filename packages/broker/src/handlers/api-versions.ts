@@ -7,8 +7,10 @@
  *   connection for logs. A name or version that does not match Kafka's pattern
  *   `[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?` is answered with INVALID_REQUEST.
  * - v3+ also carries features: supported `metadata.version` 1-21 (Kafka 3.0-IV1 ..
- *   3.9-IV0), finalized at 21; in v0-v3 features whose minimum is 0 are omitted, in v4 they
- *   are listed (KAFKA-17011). Clients (KafkaJS, librdkafka, Java) use only the api keys.
+ *   3.9-IV0), finalized at 21, and `transaction.version` 0-2, finalized at 2 (Kafka 4.0:
+ *   transactions v2, which the Java client 4.0+ then uses); in v0-v3 supported features whose
+ *   minimum is 0 are omitted, in v4 they are listed (KAFKA-17011); finalized levels are listed
+ *   at every version. KafkaJS and librdkafka use only the api keys.
  * - A version the broker does not support is not an error of this handler: the dispatcher
  *   answers it with `unsupportedVersionResponse` encoded at v0 with response header v0,
  *   which lists the ApiVersions range only, as Kafka does (ApiVersionsRequest
@@ -34,10 +36,16 @@ interface Feature {
   readonly finalizedLevel?: number;
 }
 
-/** Features this broker supports (Kafka 3.9's metadata.version range). */
+/**
+ * Features this broker supports (Kafka 3.9's metadata.version range), and Kafka 4.0's
+ * `transaction.version` 0-2 finalized at 2, as a new Kafka 4.0 cluster has it: clients that
+ * know transactions v2 (the Java client 4.0+) use it (EndTxn v5, Produce v12, TxnOffsetCommit
+ * v5, no AddPartitionsToTxn / AddOffsetsToTxn from the client).
+ */
 export const SUPPORTED_FEATURES: readonly Feature[] = [
   { name: 'metadata.version', minVersion: 1, maxVersion: 21, finalizedLevel: 21 },
   { name: 'kraft.version', minVersion: 0, maxVersion: 0 },
+  { name: 'transaction.version', minVersion: 0, maxVersion: 2, finalizedLevel: 2 },
 ];
 
 /** The epoch of the finalized features; >= 0 tells clients the list is valid. */
@@ -51,7 +59,9 @@ export function apiVersionsResponse(registry: HandlerRegistry, version: number, 
     throttleTimeMs: 0,
     supportedFeatures: features.map((f) => ({ name: f.name, minVersion: f.minVersion, maxVersion: f.maxVersion })),
     finalizedFeaturesEpoch: FINALIZED_FEATURES_EPOCH,
-    finalizedFeatures: features
+    // Finalized levels are listed at every version (only supported ranges starting at 0 are
+    // hidden from v0-3 clients, whose parsers refuse them).
+    finalizedFeatures: SUPPORTED_FEATURES
       .filter((f) => f.finalizedLevel !== undefined)
       .map((f) => ({ name: f.name, minVersionLevel: f.finalizedLevel!, maxVersionLevel: f.finalizedLevel! })),
     zkMigrationReady: false,

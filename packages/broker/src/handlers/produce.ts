@@ -55,18 +55,21 @@ import {
 import { CloseConnection, NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
 import type { PartitionAppendResult } from '../replica/replica-manager.js';
 import { appendLegacy } from './produce-legacy.js';
-import { NO_TRANSACTIONAL_ID, verifyTransactionalProduce } from '../transaction/produce-verification.js';
+import { NO_TRANSACTIONAL_ID, verifyTransactionalProduce, type ProduceRefusals } from '../transaction/produce-verification.js';
 import { authorized } from '../security/api-acls.js';
 import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 /** Produce v0-2 may carry message format v0/v1; v3 and later only v2 batches. */
 const LAST_LEGACY_VERSION = 2;
 
+/** Produce v12+ is transactions v2 (KIP-890 part 2): the leader adds the partition to the transaction. */
+const FIRST_TV2_PRODUCE_VERSION = 12;
+
 export const produceHandler: Handler<'Produce'> = {
   apiKey: ApiKey.Produce,
   name: 'Produce',
   minVersion: 0,
-  maxVersion: 11,
+  maxVersion: 12,
 
   handle(request, ctx) {
     const req = distinctPartitions(request);
@@ -94,31 +97,41 @@ export const produceHandler: Handler<'Produce'> = {
         if (!authorized(ctx, AclOperation.WRITE, ResourceType.TOPIC, topic.name)) (unauthorizedTopics ??= new Set()).add(topic.name);
       }
     }
-    // Transactional batches only for partitions in the producer's transaction (KIP-890).
-    const refused = verifyTransactionalProduce(ctx.broker.txnCoordinator, req);
+    // Transactional batches only for partitions in the producer's transaction (KIP-890); the
+    // answer is a promise when the coordinator is another broker or the partition is added (v12+).
+    const refused = verifyTransactionalProduce(ctx.broker.txnPartitions, req, version >= FIRST_TV2_PRODUCE_VERSION ? 'add' : 'verify');
     if (refused === NO_TRANSACTIONAL_ID) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-    // Start every partition's append synchronously, in request order (see ReplicaManager).
-    // Most complete at once; the response waits only if one of them has to.
-    let waiting = false;
-    const results: (PartitionAppendResult | Promise<PartitionAppendResult>)[][] = req.topicData.map((topic) =>
-      topic.partitionData.map((p) => {
-        if (unauthorizedTopics?.has(topic.name)) return refusedAppend({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null });
-        const refusal = refused?.get(`${topic.name}\u0000${p.index}`);
-        if (refusal !== undefined) return refusedAppend(refusal);
-        const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs, timeoutMs: req.timeoutMs };
-        const r = version <= LAST_LEGACY_VERSION ? appendLegacy(replicaManager, append) : replicaManager.append(append);
-        if (r instanceof Promise) waiting = true;
-        return r;
-      }),
-    );
-    if (!waiting) return finish(req, results as PartitionAppendResult[][], ctx);
-    return Promise.all(results.map((topic) => Promise.all(topic))).then((settled) => finish(req, settled, ctx));
+    if (refused instanceof Promise) return refused.then((r) => appendAll(req, ctx, r, unauthorizedTopics, nowMs));
+    return appendAll(req, ctx, refused, unauthorizedTopics, nowMs);
   },
 
   errorResponse(req, errorCode) {
     return errorResponse(distinctPartitions(req), errorCode);
   },
 };
+
+/** Appends every partition not refused, each started synchronously in request order. */
+function appendAll(req: ProduceRequest, ctx: RequestContext, refused: ProduceRefusals, unauthorizedTopics: Set<string> | null, nowMs: number): ReturnType<typeof finish> | Promise<ReturnType<typeof finish>> {
+  const { replicaManager } = ctx.broker;
+  const version = ctx.header.apiVersion;
+  const acks = req.acks;
+  // Start every partition's append synchronously, in request order (see ReplicaManager).
+  // Most complete at once; the response waits only if one of them has to.
+  let waiting = false;
+  const results: (PartitionAppendResult | Promise<PartitionAppendResult>)[][] = req.topicData.map((topic) =>
+    topic.partitionData.map((p) => {
+      if (unauthorizedTopics?.has(topic.name)) return refusedAppend({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null });
+      const refusal = refused?.get(`${topic.name}\u0000${p.index}`);
+      if (refusal !== undefined) return refusedAppend(refusal);
+      const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs, timeoutMs: req.timeoutMs };
+      const r = version <= LAST_LEGACY_VERSION ? appendLegacy(replicaManager, append) : replicaManager.append(append);
+      if (r instanceof Promise) waiting = true;
+      return r;
+    }),
+  );
+  if (!waiting) return finish(req, results as PartitionAppendResult[][], ctx);
+  return Promise.all(results.map((topic) => Promise.all(topic))).then((settled) => finish(req, settled, ctx));
+}
 
 type TopicData = ProduceRequest['topicData'][number];
 type PartitionData = TopicData['partitionData'][number];

@@ -44,7 +44,7 @@ import {
 } from '@tributary/protocol';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { SecurityProtocol } from '../config/listeners.js';
-import type { BrokerEndpoint } from '../metadata/metadata-store.js';
+import type { BrokerEndpoint, MetadataStore } from '../metadata/metadata-store.js';
 import { listenerConfigLookup } from './listener-security.js';
 import { loadTlsMaterial } from './tls.js';
 import { CLIENT_SASL_MECHANISMS, createSaslClient } from './sasl/sasl-client.js';
@@ -377,5 +377,69 @@ export class BrokerConnection {
     this.socket.destroy();
     this.wakeIdle();
     for (const listener of this.closeListeners.splice(0)) listener(reason);
+  }
+}
+
+export type InterBrokerApi = keyof ApiMessages & keyof typeof ApiKey;
+
+export interface InterBrokerClientConfig {
+  readonly nodeId: number;
+  readonly metadata: MetadataStore;
+  /** This broker's config: the inter-broker listener and its security settings. */
+  readonly config: BrokerConfig;
+  /** Names the requests' sender in the destination's logs, as Kafka's `broker-N-...` client ids. */
+  readonly clientName: string;
+}
+
+/**
+ * Connections to every other broker for requests other than follower fetches (Kafka's
+ * NodeToNodeChannelManager, as the transaction marker channel and the AddPartitionsToTxn
+ * manager use it): one per destination, opened with `connectToBroker` on first use and
+ * replaced after a failure; callers retry by their own rules.
+ */
+export class InterBrokerClient {
+  private readonly connections = new Map<number, Promise<BrokerConnection>>();
+  private readonly security: InterBrokerSecurity;
+  private closed = false;
+
+  constructor(private readonly options: InterBrokerClientConfig) {
+    this.security = interBrokerSecurity(options.config);
+  }
+
+  async request<K extends InterBrokerApi>(brokerId: number, api: K, version: number, body: ApiMessages[K]['request'], timeoutMs: number): Promise<ApiMessages[K]['response']> {
+    const connection = await this.connection(brokerId);
+    return connection.request(api, version, body, timeoutMs);
+  }
+
+  private connection(brokerId: number): Promise<BrokerConnection> {
+    if (this.closed) return Promise.reject(new Error('inter-broker client closed'));
+    const existing = this.connections.get(brokerId);
+    if (existing !== undefined) return existing.then((c) => (c.isClosed ? this.reopen(brokerId, existing) : c));
+    return this.reopen(brokerId, undefined);
+  }
+
+  private reopen(brokerId: number, previous: Promise<BrokerConnection> | undefined): Promise<BrokerConnection> {
+    const current = this.connections.get(brokerId);
+    // Another request already replaced the failed connection.
+    if (current !== undefined && current !== previous) return current;
+    const target = this.options.metadata.brokers().find((b) => b.nodeId === brokerId);
+    if (target === undefined) return Promise.reject(new Error(`broker ${brokerId} is not registered`));
+    const opening = connectToBroker(target, { config: this.options.config, security: this.security, clientId: `broker-${this.options.nodeId}-${this.options.clientName}` });
+    this.connections.set(brokerId, opening);
+    opening.then(
+      (c) => {
+        if (this.closed) c.close();
+      },
+      () => {
+        if (this.connections.get(brokerId) === opening) this.connections.delete(brokerId);
+      },
+    );
+    return opening;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.connections.values()) c.then((conn) => conn.close(), () => {});
+    this.connections.clear();
   }
 }

@@ -2,18 +2,21 @@
  * KIP-890 part 1, server-side defence against hanging transactions: before a partition
  * leader appends a transactional batch it checks with the transaction coordinator that the
  * partition is in the producer's ongoing transaction (Kafka 3.6+'s
- * transaction.partition.verification.enable, default true; there the leader sends
- * AddPartitionsToTxn verify_only, here the coordinator is asked in-process). A batch that
+ * transaction.partition.verification.enable, default true): the leader asks the coordinator
+ * through add-partitions-manager.ts (in-process when it is this broker, else AddPartitionsToTxn
+ * v5 verify_only, batched per coordinator). For transactions v2 (Produce v12+) the question
+ * is `add`: the coordinator adds the partition to the transaction (KIP-890 part 2). A batch that
  * arrives after its transaction ended (a late retry, or a client that skipped
  * AddPartitionsToTxn) would otherwise start a transaction nobody ends and hold the last
  * stable offset back forever.
  *
  * Answers, as Kafka converts the coordinator's for a Produce response: partitions not in the
  * transaction get INVALID_TXN_STATE; a stale epoch INVALID_PRODUCER_EPOCH; a coordinator that
- * cannot answer now (loading, moving, busy) NOT_ENOUGH_REPLICAS, which producers retry.
+ * cannot answer now (loading, moving, busy, unreachable) NOT_ENOUGH_REPLICAS, which producers retry.
  */
 import { BatchAttributes, BatchLayout, CURRENT_MAGIC, ErrorCode, readBatchHeader, type ProduceRequest } from '@tributary/protocol';
-import type { TransactionCoordinator } from './transaction-coordinator.js';
+import type { AddPartitionsToTxnManager, TxnPartitionsAnswer, TxnPartitionsOperation } from './add-partitions-manager.js';
+import type { TopicPartitionRef } from './transaction-metadata.js';
 
 /** Bytes of a v2 batch header; shorter data is left for the append path to refuse. */
 const BATCH_HEADER_BYTES = BatchLayout.HEADER_SIZE;
@@ -29,6 +32,7 @@ const ERROR_NAMES: Record<number, string> = {
   [ErrorCode.COORDINATOR_NOT_AVAILABLE]: 'COORDINATOR_NOT_AVAILABLE',
   [ErrorCode.NOT_COORDINATOR]: 'NOT_COORDINATOR',
   [ErrorCode.CONCURRENT_TRANSACTIONS]: 'CONCURRENT_TRANSACTIONS',
+  [ErrorCode.NETWORK_EXCEPTION]: 'NETWORK_EXCEPTION',
 };
 
 /** Kafka's ReplicaManager / AddPartitionsToTxnManager translation, messages included. */
@@ -42,6 +46,7 @@ function produceRefusal(code: number): ProduceRefusal {
     case ErrorCode.COORDINATOR_NOT_AVAILABLE:
     case ErrorCode.NOT_COORDINATOR:
     case ErrorCode.CONCURRENT_TRANSACTIONS:
+    case ErrorCode.NETWORK_EXCEPTION:
       return { errorCode: ErrorCode.NOT_ENOUGH_REPLICAS, errorMessage: `Unable to verify the partition has been added to the transaction. Underlying error: ${ERROR_NAMES[code]}` };
     default:
       return { errorCode: code, errorMessage: null };
@@ -54,13 +59,19 @@ function produceRefusal(code: number): ProduceRefusal {
  */
 export const NO_TRANSACTIONAL_ID = Symbol('NO_TRANSACTIONAL_ID');
 
+/** Refusals by `topic\0partition`; null when every partition may go on. */
+export type ProduceRefusals = Map<string, ProduceRefusal> | null;
+
 /**
- * Refusals for the partitions of a transactional produce that may not be appended, by
- * `topic\0partition`; null when every partition may go on.
+ * Refusals for the partitions of a transactional produce that may not be appended. The
+ * transactional partitions of a request are asked about in one question per producer id and
+ * epoch; the answer is synchronous when the coordinator is this broker and the operation is
+ * `verify` (the common single-broker case costs no extra turn of the event loop), a promise
+ * when it is asked over the network or has to write (`add`, transactions v2).
  */
-export function verifyTransactionalProduce(coordinator: TransactionCoordinator, req: ProduceRequest): Map<string, ProduceRefusal> | typeof NO_TRANSACTIONAL_ID | null {
+export function verifyTransactionalProduce(manager: AddPartitionsToTxnManager, req: ProduceRequest, operation: TxnPartitionsOperation): ProduceRefusals | typeof NO_TRANSACTIONAL_ID | Promise<ProduceRefusals> {
   const transactionalId = req.transactionalId ?? null;
-  let refused: Map<string, ProduceRefusal> | null = null;
+  let questions: Map<string, { producerId: number; producerEpoch: number; partitions: TopicPartitionRef[] }> | null = null;
   for (const topic of req.topicData) {
     for (const p of topic.partitionData) {
       const records = p.records;
@@ -69,11 +80,24 @@ export function verifyTransactionalProduce(coordinator: TransactionCoordinator, 
       if ((records[BatchLayout.ATTRIBUTES + 1]! & BatchAttributes.TRANSACTIONAL) === 0) continue;
       if (transactionalId === null) return NO_TRANSACTIONAL_ID;
       const header = readBatchHeader(records, 0);
-      const r = coordinator.verifyPartitions(transactionalId, header.producerId, header.producerEpoch, [{ topic: topic.name, partition: p.index }]);
-      const code = 'error' in r ? r.error : r.perPartition[0]!;
-      if (code === ErrorCode.NONE) continue;
-      (refused ??= new Map()).set(`${topic.name}\u0000${p.index}`, produceRefusal(code));
+      const key = `${header.producerId}:${header.producerEpoch}`;
+      let q = (questions ??= new Map()).get(key);
+      if (q === undefined) questions.set(key, (q = { producerId: header.producerId, producerEpoch: header.producerEpoch, partitions: [] }));
+      q.partitions.push({ topic: topic.name, partition: p.index });
     }
   }
-  return refused;
+  if (questions === null || transactionalId === null) return null;
+  const asked = [...questions.values()].map((q) => ({ q, answer: manager.ask({ transactionalId, producerId: q.producerId, producerEpoch: q.producerEpoch, partitions: q.partitions, operation }) }));
+  const build = (answers: readonly TxnPartitionsAnswer[]): ProduceRefusals => {
+    let refused: Map<string, ProduceRefusal> | null = null;
+    asked.forEach(({ q }, i) => {
+      q.partitions.forEach((p, j) => {
+        const code = answers[i]![j] ?? ErrorCode.INVALID_TXN_STATE;
+        if (code !== ErrorCode.NONE) (refused ??= new Map()).set(`${p.topic}\u0000${p.partition}`, produceRefusal(code));
+      });
+    });
+    return refused;
+  };
+  if (asked.some((a) => a.answer instanceof Promise)) return Promise.all(asked.map((a) => a.answer)).then(build);
+  return build(asked.map((a) => a.answer as TxnPartitionsAnswer));
 }

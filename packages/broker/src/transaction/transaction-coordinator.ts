@@ -255,8 +255,13 @@ export class TransactionCoordinator {
     return { m };
   }
 
-  /** AddPartitionsToTxn / AddOffsetsToTxn (Kafka's handleAddPartitionsToTransaction). */
-  async addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: readonly TopicPartitionRef[]): Promise<number> {
+  /**
+   * AddPartitionsToTxn / AddOffsetsToTxn (Kafka's handleAddPartitionsToTransaction).
+   * `transactionVersion2`: the addition is a transactions-v2 one (a partition leader adding a
+   * partition implicitly for Produce v12+ / TxnOffsetCommit v5+); a transaction it starts is
+   * a v2 transaction, whose EndTxn bumps the epoch.
+   */
+  async addPartitions(transactionalId: string, producerId: number, producerEpoch: number, partitions: readonly TopicPartitionRef[], transactionVersion2 = false): Promise<number> {
     const checked = this.checkProducer(transactionalId, producerId, producerEpoch);
     if ('error' in checked) return checked.error;
     const { m } = checked;
@@ -267,7 +272,7 @@ export class TransactionCoordinator {
     if (m.state !== TxnState.Ongoing) {
       next.partitions = new Map();
       next.txnStartTimestampMs = this.state.now();
-      next.transactionVersion2 = false;
+      next.transactionVersion2 = transactionVersion2;
     }
     next.state = TxnState.Ongoing;
     for (const p of partitions) {
@@ -372,21 +377,42 @@ export class TransactionCoordinator {
     return error;
   }
 
-  /** Markers to every partition of a Prepare* transaction, then Complete*. */
+  /**
+   * Markers to every partition of a Prepare* transaction, then Complete*. Per partition, as
+   * Kafka's TransactionMarkerRequestCompletionHandler: NONE, or a topic deleted meanwhile
+   * (UNKNOWN_TOPIC_OR_PARTITION with no leader in the metadata: marker-channel.ts) or a format
+   * that cannot hold markers, is done; INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED
+   * means a newer producer epoch or coordinator owns the partition, so sending stops; anything
+   * else (not leader, leader moving, timeout, storage) is retried, against the leader the
+   * metadata names at the time. Sending also stops when this broker stops coordinating the id
+   * (its `__transaction_state` partition moved): the new coordinator loads the Prepare* state
+   * and sends the markers itself.
+   */
   private async completeTransaction(m: TxnMetadata): Promise<void> {
     const commit = m.state === TxnState.PrepareCommit;
     const producerId = m.producerId;
     const producerEpoch = m.producerEpoch;
+    const txnPartition = this.state.partitionFor(m.transactionalId);
+    const stillCoordinating = () => !this.closed && this.state.isOwned(txnPartition) && this.state.get(m.transactionalId) === m;
     let remaining = partitionList(m);
-    while (remaining.length > 0 && !this.closed) {
+    while (remaining.length > 0) {
+      if (!stillCoordinating()) {
+        this.logger.info('No longer the coordinator of a transaction; its markers are left to the new one', { transactionalId: m.transactionalId });
+        return;
+      }
       const results = await this.markers.write({ producerId, producerEpoch, coordinatorEpoch: m.coordinatorEpoch, commit, partitions: remaining });
       const failed: TopicPartitionRef[] = [];
-      results.forEach((code, i) => {
-        // A deleted topic will never take its marker (Kafka drops it the same way).
-        if (code !== ErrorCode.NONE && code !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) failed.push(remaining[i]!);
-      });
+      for (let i = 0; i < results.length; i++) {
+        const code = results[i]!;
+        if (code === ErrorCode.NONE || code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || code === ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT || code === ErrorCode.UNSUPPORTED_VERSION) continue;
+        if (code === ErrorCode.INVALID_PRODUCER_EPOCH || code === ErrorCode.TRANSACTION_COORDINATOR_FENCED) {
+          this.logger.warn('A partition leader fenced the transaction markers; cancelling them', { transactionalId: m.transactionalId, errorCode: code, topic: remaining[i]!.topic, partition: remaining[i]!.partition });
+          return;
+        }
+        failed.push(remaining[i]!);
+      }
       if (failed.length > 0) {
-        this.logger.warn('Writing transaction markers failed; retrying', { transactionalId: m.transactionalId, partitions: failed.length });
+        this.logger.debug('Writing transaction markers failed; retrying', { transactionalId: m.transactionalId, partitions: failed.length });
         await new Promise((resolve) => setTimeout(resolve, MARKER_RETRY_DELAY_MS));
       }
       remaining = failed;

@@ -387,7 +387,7 @@ export interface ApiMessages {
 
 /** Every API, by ascending key. */
 export const apiSpecs: readonly ApiSpec[] = [
-  { apiKey: 0, name: 'Produce', minVersion: 0, maxVersion: 11, firstFlexibleVersion: 9, listeners: ["zkBroker","broker"], latestVersionUnstable: false,
+  { apiKey: 0, name: 'Produce', minVersion: 0, maxVersion: 12, firstFlexibleVersion: 9, listeners: ["zkBroker","broker"], latestVersionUnstable: false,
     decodeRequest: decodeProduceRequest, encodeRequest: encodeProduceRequest as ApiSpec['encodeRequest'],
     decodeResponse: decodeProduceResponse, encodeResponse: encodeProduceResponse as ApiSpec['encodeResponse'] },
   { apiKey: 1, name: 'Fetch', minVersion: 0, maxVersion: 17, firstFlexibleVersion: 12, listeners: ["zkBroker","broker","controller"], latestVersionUnstable: false,
@@ -465,13 +465,13 @@ export const apiSpecs: readonly ApiSpec[] = [
   { apiKey: 25, name: 'AddOffsetsToTxn', minVersion: 0, maxVersion: 4, firstFlexibleVersion: 3, listeners: ["zkBroker","broker"], latestVersionUnstable: false,
     decodeRequest: decodeAddOffsetsToTxnRequest, encodeRequest: encodeAddOffsetsToTxnRequest as ApiSpec['encodeRequest'],
     decodeResponse: decodeAddOffsetsToTxnResponse, encodeResponse: encodeAddOffsetsToTxnResponse as ApiSpec['encodeResponse'] },
-  { apiKey: 26, name: 'EndTxn', minVersion: 0, maxVersion: 4, firstFlexibleVersion: 3, listeners: ["zkBroker","broker"], latestVersionUnstable: false,
+  { apiKey: 26, name: 'EndTxn', minVersion: 0, maxVersion: 5, firstFlexibleVersion: 3, listeners: ["zkBroker","broker"], latestVersionUnstable: false,
     decodeRequest: decodeEndTxnRequest, encodeRequest: encodeEndTxnRequest as ApiSpec['encodeRequest'],
     decodeResponse: decodeEndTxnResponse, encodeResponse: encodeEndTxnResponse as ApiSpec['encodeResponse'] },
   { apiKey: 27, name: 'WriteTxnMarkers', minVersion: 0, maxVersion: 1, firstFlexibleVersion: 1, listeners: ["zkBroker","broker"], latestVersionUnstable: false,
     decodeRequest: decodeWriteTxnMarkersRequest, encodeRequest: encodeWriteTxnMarkersRequest as ApiSpec['encodeRequest'],
     decodeResponse: decodeWriteTxnMarkersResponse, encodeResponse: encodeWriteTxnMarkersResponse as ApiSpec['encodeResponse'] },
-  { apiKey: 28, name: 'TxnOffsetCommit', minVersion: 0, maxVersion: 4, firstFlexibleVersion: 3, listeners: ["zkBroker","broker"], latestVersionUnstable: false,
+  { apiKey: 28, name: 'TxnOffsetCommit', minVersion: 0, maxVersion: 5, firstFlexibleVersion: 3, listeners: ["zkBroker","broker"], latestVersionUnstable: false,
     decodeRequest: decodeTxnOffsetCommitRequest, encodeRequest: encodeTxnOffsetCommitRequest as ApiSpec['encodeRequest'],
     decodeResponse: decodeTxnOffsetCommitResponse, encodeResponse: encodeTxnOffsetCommitResponse as ApiSpec['encodeResponse'] },
   { apiKey: 29, name: 'DescribeAcls', minVersion: 0, maxVersion: 3, firstFlexibleVersion: 2, listeners: ["zkBroker","broker","controller"], latestVersionUnstable: false,

@@ -18,8 +18,8 @@ export interface EndTxnRequest {
 }
 
 export function decodeEndTxnRequest(r: Reader, version: number): EndTxnRequest {
-  if (version < 0 || version > 4) {
-    throw new ProtocolDecodeError(`cannot decode EndTxnRequest version ${version}: valid versions are 0-4`);
+  if (version < 0 || version > 5) {
+    throw new ProtocolDecodeError(`cannot decode EndTxnRequest version ${version}: valid versions are 0-5`);
   }
   let _transactionalId: string;
   if (version >= 3) {
@@ -40,8 +40,8 @@ export function decodeEndTxnRequest(r: Reader, version: number): EndTxnRequest {
 }
 
 export function encodeEndTxnRequest(w: Writer, version: number, m: EndTxnRequest): void {
-  if (version < 0 || version > 4) {
-    throw new ProtocolEncodeError(`cannot encode EndTxnRequest version ${version}: valid versions are 0-4`);
+  if (version < 0 || version > 5) {
+    throw new ProtocolEncodeError(`cannot encode EndTxnRequest version ${version}: valid versions are 0-5`);
   }
   {
     const v = m.transactionalId === undefined ? "" : m.transactionalId;

@@ -9,31 +9,49 @@ export interface EndTxnResponse {
   throttleTimeMs: number;
   /** The error code, or 0 if there was no error. (versions 0+) */
   errorCode: number;
+  /** The producer ID. (versions 5+) */
+  producerId?: number;
+  /** The current epoch associated with the producer. (versions 5+) */
+  producerEpoch?: number;
   /** Tagged fields this code does not know, kept as raw bytes (flexible versions only). */
   unknownTaggedFields?: TaggedField[];
 }
 
 export function decodeEndTxnResponse(r: Reader, version: number): EndTxnResponse {
-  if (version < 0 || version > 4) {
-    throw new ProtocolDecodeError(`cannot decode EndTxnResponse version ${version}: valid versions are 0-4`);
+  if (version < 0 || version > 5) {
+    throw new ProtocolDecodeError(`cannot decode EndTxnResponse version ${version}: valid versions are 0-5`);
   }
   const _throttleTimeMs = r.int32();
   const _errorCode = r.int16();
+  let _producerId: number = -1;
+  if (version >= 5) {
+    _producerId = r.int64();
+  }
+  let _producerEpoch: number = -1;
+  if (version >= 5) {
+    _producerEpoch = r.int16();
+  }
   let unknown: TaggedField[] | undefined;
   if (version >= 3) {
     unknown = r.unknownTaggedFields();
   }
-  const out: EndTxnResponse = { throttleTimeMs: _throttleTimeMs, errorCode: _errorCode };
+  const out: EndTxnResponse = { throttleTimeMs: _throttleTimeMs, errorCode: _errorCode, producerId: _producerId, producerEpoch: _producerEpoch };
   if (unknown !== undefined) out.unknownTaggedFields = unknown;
   return out;
 }
 
 export function encodeEndTxnResponse(w: Writer, version: number, m: EndTxnResponse): void {
-  if (version < 0 || version > 4) {
-    throw new ProtocolEncodeError(`cannot encode EndTxnResponse version ${version}: valid versions are 0-4`);
+  if (version < 0 || version > 5) {
+    throw new ProtocolEncodeError(`cannot encode EndTxnResponse version ${version}: valid versions are 0-5`);
   }
   w.int32(m.throttleTimeMs ?? 0);
   w.int16(m.errorCode ?? 0);
+  if (version >= 5) {
+    w.int64(m.producerId ?? -1);
+  }
+  if (version >= 5) {
+    w.int16(m.producerEpoch ?? -1);
+  }
   if (version >= 3) {
     w.unknownTaggedFields(m.unknownTaggedFields);
   }

@@ -36,8 +36,8 @@ export interface ProduceRequestPartitionProduceData {
 }
 
 export function decodeProduceRequest(r: Reader, version: number): ProduceRequest {
-  if (version < 0 || version > 11) {
-    throw new ProtocolDecodeError(`cannot decode ProduceRequest version ${version}: valid versions are 0-11`);
+  if (version < 0 || version > 12) {
+    throw new ProtocolDecodeError(`cannot decode ProduceRequest version ${version}: valid versions are 0-12`);
   }
   let _transactionalId: string | null = null;
   if (version >= 3) {
@@ -83,8 +83,8 @@ export function decodeProduceRequest(r: Reader, version: number): ProduceRequest
 }
 
 export function encodeProduceRequest(w: Writer, version: number, m: ProduceRequest): void {
-  if (version < 0 || version > 11) {
-    throw new ProtocolEncodeError(`cannot encode ProduceRequest version ${version}: valid versions are 0-11`);
+  if (version < 0 || version > 12) {
+    throw new ProtocolEncodeError(`cannot encode ProduceRequest version ${version}: valid versions are 0-12`);
   }
   if (version >= 3) {
     {

@@ -77,8 +77,8 @@ export interface ProduceResponseNodeEndpoint {
 }
 
 export function decodeProduceResponse(r: Reader, version: number): ProduceResponse {
-  if (version < 0 || version > 11) {
-    throw new ProtocolDecodeError(`cannot decode ProduceResponse version ${version}: valid versions are 0-11`);
+  if (version < 0 || version > 12) {
+    throw new ProtocolDecodeError(`cannot decode ProduceResponse version ${version}: valid versions are 0-12`);
   }
   let _responses: ProduceResponseTopicProduceResponse[];
   if (version >= 9) {
@@ -144,8 +144,8 @@ export function decodeProduceResponse(r: Reader, version: number): ProduceRespon
 }
 
 export function encodeProduceResponse(w: Writer, version: number, m: ProduceResponse): void {
-  if (version < 0 || version > 11) {
-    throw new ProtocolEncodeError(`cannot encode ProduceResponse version ${version}: valid versions are 0-11`);
+  if (version < 0 || version > 12) {
+    throw new ProtocolEncodeError(`cannot encode ProduceResponse version ${version}: valid versions are 0-12`);
   }
   {
     const v = m.responses === undefined ? [] : m.responses;

@@ -1067,15 +1067,17 @@ export const messageSchemas: readonly MessageSchema[] = [
         { name: "port", type: "uint16", array: false, versions: [1, 32767], nullable: null, tagged: null, flexible: [1, 32767], default: 0 },
       ] },
   ] },
-  { file: "EndTxnRequest.json", name: "EndTxnRequest", type: "request", apiKey: 26, validVersions: [0, 4], flexibleVersions: [3, 32767], fields: [
+  { file: "EndTxnRequest.json", name: "EndTxnRequest", type: "request", apiKey: 26, validVersions: [0, 5], flexibleVersions: [3, 32767], fields: [
       { name: "transactionalId", type: "string", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: "" },
       { name: "producerId", type: "int64", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: 0 },
       { name: "producerEpoch", type: "int16", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: 0 },
       { name: "committed", type: "bool", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: false },
   ] },
-  { file: "EndTxnResponse.json", name: "EndTxnResponse", type: "response", apiKey: 26, validVersions: [0, 4], flexibleVersions: [3, 32767], fields: [
+  { file: "EndTxnResponse.json", name: "EndTxnResponse", type: "response", apiKey: 26, validVersions: [0, 5], flexibleVersions: [3, 32767], fields: [
       { name: "throttleTimeMs", type: "int32", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: 0 },
       { name: "errorCode", type: "int16", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: 0 },
+      { name: "producerId", type: "int64", array: false, versions: [5, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: -1 },
+      { name: "producerEpoch", type: "int16", array: false, versions: [5, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: -1 },
   ] },
   { file: "EnvelopeRequest.json", name: "EnvelopeRequest", type: "request", apiKey: 58, validVersions: [0, 0], flexibleVersions: [0, 32767], fields: [
       { name: "requestData", type: "bytes", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [0, 32767], default: "EMPTY_BYTES" },
@@ -1672,7 +1674,7 @@ export const messageSchemas: readonly MessageSchema[] = [
         ] },
       ] },
   ] },
-  { file: "ProduceRequest.json", name: "ProduceRequest", type: "request", apiKey: 0, validVersions: [0, 11], flexibleVersions: [9, 32767], fields: [
+  { file: "ProduceRequest.json", name: "ProduceRequest", type: "request", apiKey: 0, validVersions: [0, 12], flexibleVersions: [9, 32767], fields: [
       { name: "transactionalId", type: "string", array: false, versions: [3, 32767], nullable: [3, 32767], tagged: null, flexible: [9, 32767], default: null },
       { name: "acks", type: "int16", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [9, 32767], default: 0 },
       { name: "timeoutMs", type: "int32", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [9, 32767], default: 0 },
@@ -1684,7 +1686,7 @@ export const messageSchemas: readonly MessageSchema[] = [
         ] },
       ] },
   ] },
-  { file: "ProduceResponse.json", name: "ProduceResponse", type: "response", apiKey: 0, validVersions: [0, 11], flexibleVersions: [9, 32767], fields: [
+  { file: "ProduceResponse.json", name: "ProduceResponse", type: "response", apiKey: 0, validVersions: [0, 12], flexibleVersions: [9, 32767], fields: [
       { name: "responses", type: "struct", array: true, versions: [0, 32767], nullable: null, tagged: null, flexible: [9, 32767], default: [], fields: [
         { name: "name", type: "string", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [9, 32767], default: "" },
         { name: "partitionResponses", type: "struct", array: true, versions: [0, 32767], nullable: null, tagged: null, flexible: [9, 32767], default: [], fields: [
@@ -2021,7 +2023,7 @@ export const messageSchemas: readonly MessageSchema[] = [
       { name: "protocolName", type: "string", array: false, versions: [5, 32767], nullable: [5, 32767], tagged: null, flexible: [4, 32767], default: null },
       { name: "assignment", type: "bytes", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [4, 32767], default: "EMPTY_BYTES" },
   ] },
-  { file: "TxnOffsetCommitRequest.json", name: "TxnOffsetCommitRequest", type: "request", apiKey: 28, validVersions: [0, 4], flexibleVersions: [3, 32767], fields: [
+  { file: "TxnOffsetCommitRequest.json", name: "TxnOffsetCommitRequest", type: "request", apiKey: 28, validVersions: [0, 5], flexibleVersions: [3, 32767], fields: [
       { name: "transactionalId", type: "string", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: "" },
       { name: "groupId", type: "string", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: "" },
       { name: "producerId", type: "int64", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: 0 },
@@ -2039,7 +2041,7 @@ export const messageSchemas: readonly MessageSchema[] = [
         ] },
       ] },
   ] },
-  { file: "TxnOffsetCommitResponse.json", name: "TxnOffsetCommitResponse", type: "response", apiKey: 28, validVersions: [0, 4], flexibleVersions: [3, 32767], fields: [
+  { file: "TxnOffsetCommitResponse.json", name: "TxnOffsetCommitResponse", type: "response", apiKey: 28, validVersions: [0, 5], flexibleVersions: [3, 32767], fields: [
       { name: "throttleTimeMs", type: "int32", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: 0 },
       { name: "topics", type: "struct", array: true, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: [], fields: [
         { name: "name", type: "string", array: false, versions: [0, 32767], nullable: null, tagged: null, flexible: [3, 32767], default: "" },

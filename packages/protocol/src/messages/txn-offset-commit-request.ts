@@ -48,8 +48,8 @@ export interface TxnOffsetCommitRequestPartition {
 }
 
 export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOffsetCommitRequest {
-  if (version < 0 || version > 4) {
-    throw new ProtocolDecodeError(`cannot decode TxnOffsetCommitRequest version ${version}: valid versions are 0-4`);
+  if (version < 0 || version > 5) {
+    throw new ProtocolDecodeError(`cannot decode TxnOffsetCommitRequest version ${version}: valid versions are 0-5`);
   }
   let _transactionalId: string;
   if (version >= 3) {
@@ -111,8 +111,8 @@ export function decodeTxnOffsetCommitRequest(r: Reader, version: number): TxnOff
 }
 
 export function encodeTxnOffsetCommitRequest(w: Writer, version: number, m: TxnOffsetCommitRequest): void {
-  if (version < 0 || version > 4) {
-    throw new ProtocolEncodeError(`cannot encode TxnOffsetCommitRequest version ${version}: valid versions are 0-4`);
+  if (version < 0 || version > 5) {
+    throw new ProtocolEncodeError(`cannot encode TxnOffsetCommitRequest version ${version}: valid versions are 0-5`);
   }
   {
     const v = m.transactionalId === undefined ? "" : m.transactionalId;

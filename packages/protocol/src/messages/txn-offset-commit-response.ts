@@ -32,8 +32,8 @@ export interface TxnOffsetCommitResponsePartition {
 }
 
 export function decodeTxnOffsetCommitResponse(r: Reader, version: number): TxnOffsetCommitResponse {
-  if (version < 0 || version > 4) {
-    throw new ProtocolDecodeError(`cannot decode TxnOffsetCommitResponse version ${version}: valid versions are 0-4`);
+  if (version < 0 || version > 5) {
+    throw new ProtocolDecodeError(`cannot decode TxnOffsetCommitResponse version ${version}: valid versions are 0-5`);
   }
   const _throttleTimeMs = r.int32();
   let _topics: TxnOffsetCommitResponseTopic[];
@@ -70,8 +70,8 @@ export function decodeTxnOffsetCommitResponse(r: Reader, version: number): TxnOf
 }
 
 export function encodeTxnOffsetCommitResponse(w: Writer, version: number, m: TxnOffsetCommitResponse): void {
-  if (version < 0 || version > 4) {
-    throw new ProtocolEncodeError(`cannot encode TxnOffsetCommitResponse version ${version}: valid versions are 0-4`);
+  if (version < 0 || version > 5) {
+    throw new ProtocolEncodeError(`cannot encode TxnOffsetCommitResponse version ${version}: valid versions are 0-5`);
   }
   w.int32(m.throttleTimeMs ?? 0);
   {
