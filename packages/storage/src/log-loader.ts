@@ -21,8 +21,9 @@
  *  6. Producer state (Kafka's rebuildProducerState): loaded from the latest `.snapshot` at
  *     or below the log end offset, then the batches after it are replayed, headers only
  *     (producer-state-loader.ts). A clean shutdown wrote a snapshot at the log end, so
- *     nothing is replayed; segments roll with a snapshot, so a crash replays at most the
- *     active segment's headers. A clean shutdown without any snapshot (data written before
+ *     nothing is replayed, and that snapshot is read on the state's first use
+ *     (ProducerStateManager.deferLoadFromSnapshot); segments roll with a snapshot, so a
+ *     crash replays at most the active segment's headers. A clean shutdown without any snapshot (data written before
  *     snapshots existed) starts empty rather than scanning the log, as Kafka does.
  */
 import path from 'node:path';
@@ -307,6 +308,13 @@ function loadProducerState(
     // crash before the next roll replays from here, not the whole log (Kafka takes empty
     // snapshots at the last segments for the same reason). A new, empty log needs none.
     if (logEnd > logStart) state.takeSnapshot();
+    return state;
+  }
+  const snapshotOffsets = state.snapshotOffsets();
+  if (options.cleanShutdown && snapshotOffsets[snapshotOffsets.length - 1] === logEnd) {
+    // The close snapshot is the whole state: read on first use (deferLoadFromSnapshot).
+    state.deferLoadFromSnapshot(logEnd, now);
+    stats.producerSnapshotOffset = logEnd;
     return state;
   }
   stats.producerSnapshotOffset = state.loadFromSnapshot(logEnd, logStart, now);

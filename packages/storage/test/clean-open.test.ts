@@ -70,9 +70,10 @@ test('a clean open reads no segment or index file, and the log goes on exactly a
   const a2 = await open(restarted, { fileSystem: counted.fs });
   const log2 = a2.getLog('t', 0)!;
   for (const suffix of ['.log', '.index', '.timeindex']) assert.equal(counted.opened.get(suffix) ?? 0, 0, `${suffix} files opened at a clean open: ${[...counted.opened]}`);
-  assert.equal(counted.opened.get('.snapshot'), 1, 'the close snapshot is read');
+  assert.equal(counted.opened.get('.snapshot') ?? 0, 0, 'the close snapshot is read on first use');
   assert.equal(log2.logEndOffset, 50);
   assert.equal(log2.producerState.checkAppend(42, 0, 48, 1, false).kind, 'duplicate');
+  assert.equal(counted.opened.get('.snapshot'), 1);
 
   // Appends after the restart index at the same positions as in a log that never stopped
   // (the bytes since the last index entry are found on the first append), and the largest
@@ -120,5 +121,35 @@ test('after a clean shutdown, a recovery point the close snapshot does not confi
   for (const name of fs.readdirSync(path.join(dir, 't-0'))) if (name.endsWith('.snapshot')) fs.rmSync(path.join(dir, 't-0', name));
   const m4 = await open(dir);
   assert.equal(m4.getLog('t', 0)!.logEndOffset, 42);
+  await m4.close();
+});
+
+test('a snapshot deferred at a clean open: producers expire as if it had been read at open, and a close without appends writes none', async (t) => {
+  const dir = tempDir(t);
+  const clock = new FakeClock();
+  const m = await open(dir, { clock });
+  const log = m.createLog('t', 0, config);
+  for (let i = 0; i < 3; i++) append(log, i);
+  await m.close();
+  const snapshotsOf = () => fs.readdirSync(path.join(dir, 't-0')).filter((n) => n.endsWith('.snapshot'));
+  const before = snapshotsOf();
+  const mtime = fs.statSync(path.join(dir, 't-0', before[0]!)).mtimeMs;
+
+  // Reopened and closed untouched: the snapshot stays as it was (not even read).
+  const m2 = await open(dir, { clock, producerIdExpirationMs: 60_000 });
+  await m2.close();
+  assert.deepEqual(snapshotsOf(), before);
+  assert.equal(fs.statSync(path.join(dir, 't-0', before[0]!)).mtimeMs, mtime);
+
+  // Expiry checks while the snapshot is deferred count nothing, but its producers are judged
+  // against the latest check's time when it loads. The batches carry the clock's time.
+  const m3 = await open(dir, { clock, producerIdExpirationMs: 60_000 });
+  assert.equal(m3.removeExpiredProducers(), 0);
+  assert.equal(m3.getLog('t', 0)!.producerState.size, 1, 'judged at the clock of the open');
+  await m3.close();
+  const m4 = await open(dir, { clock, producerIdExpirationMs: 60_000 });
+  clock.ms += 120_000;
+  m4.removeExpiredProducers();
+  assert.equal(m4.getLog('t', 0)!.producerState.size, 0, 'expired by the later check');
   await m4.close();
 });
