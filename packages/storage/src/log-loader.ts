@@ -216,7 +216,8 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     recoveryPoint = Math.min(rp, logEnd);
   } else {
     const active = segments[segments.length - 1]!;
-    const vouched = cleanLogEndOffset(options.recoveryPoint, snapshots, active);
+    const activeIndexes = indexes.filter((idx) => idx.base === active.baseOffset).length;
+    const vouched = activeIndexes === 2 ? cleanLogEndOffset(options.recoveryPoint, snapshots, active) : null;
     if (vouched !== null) active.openAtCleanEnd();
     logEnd = vouched ?? active.readNextOffset();
     recoveryPoint = Math.min(options.recoveryPoint ?? logEnd, logEnd);
@@ -275,7 +276,9 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
  * segment (its index, the batch the last entry points at, the tail after it) would only
  * confirm it: with 1,000 partitions that was ~1/3 of a clean start-up. Any disagreement
  * (no snapshot, a checkpoint a full disk kept from being rewritten, data from a version
- * without snapshots, a recovery point outside the active segment) falls back to reading.
+ * without snapshots, a recovery point outside the active segment) falls back to reading,
+ * and so does an active segment without both index files (the caller checks the listing):
+ * as in Kafka, a missing index after a clean shutdown gets the segment re-read and indexed.
  */
 function cleanLogEndOffset(recoveryPoint: number | undefined, snapshots: readonly number[], active: LogSegment): number | null {
   if (recoveryPoint === undefined || snapshots.length === 0) return null;
