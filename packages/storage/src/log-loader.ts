@@ -1,16 +1,19 @@
 /**
  * Opening a partition directory. Start-up cost grows with unflushed data only:
  *
- *  1. A cleaner swap cut short is completed (`*.swap`, see completeSwaps), then leftovers
- *     are removed: `*.deleted`, `*.cleaned`, `*.tmp`, and index files whose `.log` is gone.
+ *  1. The directory is listed once. A cleaner swap cut short is completed (`*.swap`, see
+ *     completeSwaps), then leftovers are removed: `*.deleted`, `*.cleaned`, `*.tmp`, and
+ *     index files whose `.log` is gone.
  *  2. Each segment is stat'ed for its size; nothing is read or kept open.
  *  3. After an unclean shutdown, the segment holding the recovery point and every later
  *     one are walked batch by batch: framing, offsets and (from the recovery point on)
  *     CRC-32C are checked, indexes rebuilt, and the log truncated at the first bad batch;
  *     later segments are then deleted. The recovered data is fsynced, so the recovery
  *     point becomes the log end offset.
- *  4. After a clean shutdown only the last segment's tail is read (from its last index
- *     entry) to find the log end offset. Indexes of other segments load on first use.
+ *  4. After a clean shutdown nothing of the segments is read when the recovery-point
+ *     checkpoint and the close snapshot agree on the log end offset (cleanLogEndOffset);
+ *     otherwise the last segment's tail is read (from its last index entry) to find it.
+ *     Indexes load on first use.
  *  5. The leader-epoch cache is read from leader-epoch-checkpoint, completed from the
  *     recovered batches after an unclean shutdown, and cut to the log start and end
  *     offsets; a missing or malformed file is rebuilt from every batch's header
@@ -18,8 +21,9 @@
  *  6. Producer state (Kafka's rebuildProducerState): loaded from the latest `.snapshot` at
  *     or below the log end offset, then the batches after it are replayed, headers only
  *     (producer-state-loader.ts). A clean shutdown wrote a snapshot at the log end, so
- *     nothing is replayed; segments roll with a snapshot, so a crash replays at most the
- *     active segment's headers. A clean shutdown without any snapshot (data written before
+ *     nothing is replayed, and that snapshot is read on the state's first use
+ *     (ProducerStateManager.deferLoadFromSnapshot); segments roll with a snapshot, so a
+ *     crash replays at most the active segment's headers. A clean shutdown without any snapshot (data written before
  *     snapshots existed) starts empty rather than scanning the log, as Kafka does.
  */
 import path from 'node:path';
@@ -92,9 +96,8 @@ const LEFTOVER_SUFFIXES = ['.deleted', CLEANED_FILE_SUFFIX, SWAP_FILE_SUFFIX, '.
  * again, never a loss. `.index.swap`/`.timeindex.swap` without a `.log.swap` belong to a
  * rename that had not reached the .log: they are removed with the other leftovers.
  */
-function completeSwaps(dir: string, fs: FileSystem, settings: { indexIntervalBytes: number; maxIndexBytes: number; fs: FileSystem }, now: number): number {
+function completeSwaps(dir: string, names: readonly string[], fs: FileSystem, settings: { indexIntervalBytes: number; maxIndexBytes: number; fs: FileSystem }, now: number): number {
   const logSwap = LOG_FILE_SUFFIX + SWAP_FILE_SUFFIX;
-  const names = fs.readdirSync(dir);
   let completed = 0;
   for (const name of names) {
     if (!name.endsWith(logSwap)) continue;
@@ -127,8 +130,10 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   const logs = new Set<number>();
   const indexes: Array<{ base: number; name: string }> = [];
   const snapshots: number[] = [];
-  completeSwaps(dir, fs, settings, now);
-  for (const name of fs.readdirSync(dir)) {
+  // One listing serves both passes unless a swap was completed (it renamed and deleted files).
+  let names = fs.readdirSync(dir);
+  if (names.some((name) => name.endsWith(SWAP_FILE_SUFFIX)) && completeSwaps(dir, names, fs, settings, now) > 0) names = fs.readdirSync(dir);
+  for (const name of names) {
     if (LEFTOVER_SUFFIXES.some((s) => name.endsWith(s))) {
       unlinkQuiet(fs, path.join(dir, name));
       continue;
@@ -210,7 +215,11 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
     logEnd = next;
     recoveryPoint = Math.min(rp, logEnd);
   } else {
-    logEnd = segments[segments.length - 1]!.readNextOffset();
+    const active = segments[segments.length - 1]!;
+    const activeIndexes = indexes.filter((idx) => idx.base === active.baseOffset).length;
+    const vouched = activeIndexes === 2 ? cleanLogEndOffset(options.recoveryPoint, snapshots, active) : null;
+    if (vouched !== null) active.openAtCleanEnd();
+    logEnd = vouched ?? active.readNextOffset();
     recoveryPoint = Math.min(options.recoveryPoint ?? logEnd, logEnd);
   }
   stats.segments = segments.length;
@@ -258,6 +267,30 @@ export function loadLog(options: LoadLogOptions): { log: Log; stats: LoadStats }
   return { log, stats };
 }
 
+/**
+ * The log end offset a clean shutdown vouches for, or null when it must be read from the
+ * active segment. A clean close flushes the log (its recovery point becomes the log end
+ * offset), writes the producer-state snapshot `<log end>.snapshot`, then the recovery-point
+ * checkpoint, and only then the clean-shutdown marker. So when the checkpointed recovery
+ * point names the newest snapshot, both say where the log ends, and reading the active
+ * segment (its index, the batch the last entry points at, the tail after it) would only
+ * confirm it: with 1,000 partitions that was ~1/3 of a clean start-up. Any disagreement
+ * (no snapshot, a checkpoint a full disk kept from being rewritten, data from a version
+ * without snapshots, a recovery point outside the active segment) falls back to reading,
+ * and so does an active segment without both index files (the caller checks the listing):
+ * as in Kafka, a missing index after a clean shutdown gets the segment re-read and indexed.
+ */
+function cleanLogEndOffset(recoveryPoint: number | undefined, snapshots: readonly number[], active: LogSegment): number | null {
+  if (recoveryPoint === undefined || snapshots.length === 0) return null;
+  let newest = snapshots[0]!;
+  for (const s of snapshots) if (s > newest) newest = s;
+  if (newest !== recoveryPoint) return null;
+  if (recoveryPoint < active.baseOffset) return null;
+  // An empty active segment ends at its base offset, a non-empty one past it.
+  if ((active.size === 0) !== (recoveryPoint === active.baseOffset)) return null;
+  return recoveryPoint;
+}
+
 function loadProducerState(
   options: LoadLogOptions, fs: FileSystem, segments: readonly LogSegment[], snapshots: number[],
   logStart: number, logEnd: number, hw: number, now: number, stats: LoadStats,
@@ -278,6 +311,13 @@ function loadProducerState(
     // crash before the next roll replays from here, not the whole log (Kafka takes empty
     // snapshots at the last segments for the same reason). A new, empty log needs none.
     if (logEnd > logStart) state.takeSnapshot();
+    return state;
+  }
+  const snapshotOffsets = state.snapshotOffsets();
+  if (options.cleanShutdown && snapshotOffsets[snapshotOffsets.length - 1] === logEnd) {
+    // The close snapshot is the whole state: read on first use (deferLoadFromSnapshot).
+    state.deferLoadFromSnapshot(logEnd, now);
+    stats.producerSnapshotOffset = logEnd;
     return state;
   }
   stats.producerSnapshotOffset = state.loadFromSnapshot(logEnd, logStart, now);

@@ -75,6 +75,7 @@ export class LogSegment {
   private maxTimestamp: number | null = null;
   private offsetOfMaxTimestamp = -1;
   private firstBatchTimestamp: number | null = null;
+  /** Log bytes appended since the last offset index entry; -1 until known (see openAtCleanEnd). */
   private bytesSinceLastIndexEntry = 0;
   private suffix = '';
   /**
@@ -291,6 +292,7 @@ export class LogSegment {
     // Load the indexes before writing, so a lazily opened segment indexes only the old bytes.
     void this.offsetIndex;
     void this.maxTimestampSoFar;
+    if (this.bytesSinceLastIndexEntry < 0) this.bytesSinceLastIndexEntry = this.size - (this.offsetIndex.lastEntry()?.position ?? 0);
     const start = this.size;
     let written = 0;
     try {
@@ -479,6 +481,17 @@ export class LogSegment {
       lastOffset = h.lastOffset;
     }
     return { bytes: buf.subarray(0, at), lastOffset };
+  }
+
+  /**
+   * The active segment of a log whose end offset is known without reading (a clean
+   * shutdown vouches for it, log-loader.ts): nothing is read now. What readNextOffset
+   * would have learnt from the tail comes later from the indexes: the largest timestamp
+   * from the time index's last entry (a clean close wrote the exact one, finishIndexes),
+   * the bytes since the last index entry on the first append.
+   */
+  openAtCleanEnd(): void {
+    this.bytesSinceLastIndexEntry = -1;
   }
 
   /** Offset after the last batch, found from the last index entry and a short tail walk. */

@@ -185,6 +185,8 @@ export class Log {
     this.leaderEpochCache = state.leaderEpochCache ?? new LeaderEpochCache(LeaderEpochCache.fileIn(state.dir), [], this.fs);
     this.producerState = state.producerState ?? new ProducerStateManager({ dir: this.dir, topicPartition: this.topicPartition, fs: this.fs });
     if (state.producerState === undefined) this.producerState.mapEndOffset = this.logEnd;
+    // A snapshot deferred at start-up and found damaged on first use: rebuild as a load would.
+    this.producerState.onDeferredSnapshotLost = () => this.reloadProducerState();
     this.lastFlushMs = state.clock.now();
     if (state.dirsUnsynced) {
       this.dirDirty = true;

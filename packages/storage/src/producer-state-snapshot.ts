@@ -19,7 +19,7 @@
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
-import { crc32c } from '@tributary/protocol';
+import { crc32c, readInt64 } from '@tributary/protocol';
 import type { FileSystem } from './file-system.js';
 import { offsetFileName } from './file-names.js';
 
@@ -82,16 +82,18 @@ export function decodeSnapshot(buf: Buffer): SnapshotEntry[] | null {
   if (count < 0 || buf.length !== ENTRIES_AT + 4 + count * ENTRY_SIZE) return null;
   const entries: SnapshotEntry[] = [];
   let at = ENTRIES_AT + 4;
+  // int64 fields as two int32 halves (readInt64): exact up to 2^53 like the numbers they
+  // become, without a BigInt per field (a start-up reads one snapshot per partition).
   for (let i = 0; i < count; i++) {
     entries.push({
-      producerId: Number(buf.readBigInt64BE(at)),
+      producerId: readInt64(buf, at),
       epoch: buf.readInt16BE(at + 8),
       lastSequence: buf.readInt32BE(at + 10),
-      lastOffset: Number(buf.readBigInt64BE(at + 14)),
+      lastOffset: readInt64(buf, at + 14),
       offsetDelta: buf.readInt32BE(at + 22),
-      timestamp: Number(buf.readBigInt64BE(at + 26)),
+      timestamp: readInt64(buf, at + 26),
       coordinatorEpoch: buf.readInt32BE(at + 34),
-      currentTxnFirstOffset: Number(buf.readBigInt64BE(at + 38)),
+      currentTxnFirstOffset: readInt64(buf, at + 38),
     });
     at += ENTRY_SIZE;
   }
@@ -111,15 +113,32 @@ export function writeSnapshotFile(fs: FileSystem, dir: string, offset: number, e
   return file;
 }
 
+/**
+ * Snapshots up to this size (1,400 producers) are read into one shared buffer with a
+ * single read: a start-up reads one per partition, and readFileSync's stat and fresh
+ * buffer per file were a quarter of the producer-state load. Larger ones are read whole.
+ */
+const SNAPSHOT_READ_BYTES = 64 * 1024;
+const readScratch = Buffer.allocUnsafeSlow(SNAPSHOT_READ_BYTES);
+
 /** The entries of a snapshot file, or null when it is missing or invalid. */
 export function readSnapshotFile(fs: FileSystem, file: string): SnapshotEntry[] | null {
-  let bytes: Buffer;
+  let fd: number;
   try {
-    bytes = fs.readFileSync(file);
+    fd = fs.openSync(file, constants.O_RDONLY);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+  let bytes: Buffer;
+  try {
+    let length = 0;
+    for (let n = -1; n !== 0 && length < SNAPSHOT_READ_BYTES; length += n) n = fs.readSync(fd, readScratch, length, SNAPSHOT_READ_BYTES - length, length);
+    bytes = length < SNAPSHOT_READ_BYTES ? readScratch.subarray(0, length) : fs.readFileSync(file);
+  } finally {
+    fs.closeSync(fd);
+  }
+  // decodeSnapshot copies every field out, so the shared buffer is free again on return.
   return decodeSnapshot(bytes);
 }
 
