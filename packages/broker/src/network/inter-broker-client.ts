@@ -228,10 +228,15 @@ function openSocket(endpoint: BrokerEndpoint, security: InterBrokerSecurity, tim
     socket.once(security.tls !== undefined ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       socket.removeListener('error', onError);
+      // Until the BrokerConnection listens (a microtask later), an error must not go
+      // unhandled: that would throw out of the event loop and stop the broker.
+      socket.on('error', ignoreError);
       resolve(socket);
     });
   });
 }
+
+function ignoreError(): void {}
 
 interface Pending {
   readonly correlationId: number;
@@ -264,6 +269,8 @@ export class BrokerConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.close(new Error(`connection to broker ${nodeId} closed`)));
     socket.on('error', (err) => this.close(err));
+    socket.removeListener('error', ignoreError);
+    if (socket.destroyed) this.close(new Error(`connection to broker ${nodeId} closed while it was being set up`));
   }
 
   get isClosed(): boolean {
