@@ -5,8 +5,13 @@
 //
 //   bash bench/setup.sh   (builds bench/.build/tribload)
 //   node bench/macro/tls.mjs [count=200000] [rounds=3]
+//
+// Environment: TLS_BENCH_PROTOCOLS=SSL (or PLAINTEXT) runs one side only;
+// TLS_BENCH_NODE_ARGS='--max-semi-space-size=32' passes options to the broker's node;
+// TLS_BENCH_CPU_PROF=<dir> runs the broker under `node --cpu-prof` writing its profile there
+// (read it with bench/macro/lib/cpuprofile-top.mjs or Chrome's DevTools).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -38,7 +43,10 @@ const overrides = {
   'ssl.keystore.location': join(dir, 'server.pem'),
 };
 writeFileSync(join(dir, 'server.pem'), spawnSync('cat', [join(dir, 'server.key'), join(dir, 'server.crt')]).stdout);
-const args = ['--conditions=source', '--import', 'tsx', join(ROOT, 'packages/broker/src/main.ts')];
+const PROTOCOLS = (process.env.TLS_BENCH_PROTOCOLS ?? 'PLAINTEXT,SSL').split(',');
+const profileDir = process.env.TLS_BENCH_CPU_PROF;
+const nodeArgs = (process.env.TLS_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+const args = [...nodeArgs, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : []), '--conditions=source', '--import', 'tsx', join(ROOT, 'packages/broker/src/main.ts')];
 for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
 const broker = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise((res, rej) => {
@@ -47,25 +55,49 @@ await new Promise((res, rej) => {
   broker.once('exit', (code) => rej(new Error(`broker exited ${code}`)));
 });
 
+// CPU seconds (user + system) the broker has used so far, from /proc (Linux).
+const TICKS_PER_S = 100;
+function brokerCpuS() {
+  const stat = readFileSync(`/proc/${broker.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+}
+// The client's CPU seconds come from GNU time when it is installed (Debian's `time` package).
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
 function tribload(mode, protocol, topic) {
   const port = protocol === 'SSL' ? sslPort : plainPort;
   const extra = protocol === 'SSL' ? ['-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${join(dir, 'ca.crt')}`] : [];
-  const r = spawnSync(TRIBLOAD, [mode, '-b', `127.0.0.1:${port}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6', ...extra], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const argv = [mode, '-b', `127.0.0.1:${port}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6', ...extra];
+  const cpuBefore = brokerCpuS();
+  const r = GNU_TIME !== null
+    ? spawnSync(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', TRIBLOAD, ...argv], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    : spawnSync(TRIBLOAD, argv, { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`tribload ${mode} ${protocol}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop());
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  const client = /CLIENT_CPU ([0-9.]+) ([0-9.]+)/.exec(r.stderr);
+  out.brokerCpuS = brokerCpuS() - cpuBefore;
+  out.clientCpuS = client ? Number(client[1]) + Number(client[2]) : NaN;
+  return out;
 }
 
 const rows = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ['PLAINTEXT', 'SSL'] : ['SSL', 'PLAINTEXT'];
+    const order = (round % 2 === 0 ? ['PLAINTEXT', 'SSL'] : ['SSL', 'PLAINTEXT']).filter((p) => PROTOCOLS.includes(p));
     for (const protocol of order) {
       const topic = `tls-bench-${protocol.toLowerCase()}-${round}`;
       tribload('create', protocol, topic);
       const produced = tribload('produce', protocol, topic);
       const consumed = tribload('consume', protocol, topic);
-      rows.push({ round, protocol, produceMsgs: produced.msgs_per_s, produceMB: produced.mb_per_s, consumeMsgs: consumed.msgs_per_s, consumeMB: consumed.mb_per_s });
-      console.log(`round ${round} ${protocol.padEnd(9)} produce ${Math.round(produced.msgs_per_s)} msgs/s (${produced.mb_per_s?.toFixed?.(1)} MB/s)  consume ${Math.round(consumed.msgs_per_s)} msgs/s (${consumed.mb_per_s?.toFixed?.(1)} MB/s)`);
+      rows.push({
+        round, protocol, produceMsgs: produced.msgs_per_s, produceMB: produced.mb_per_s, consumeMsgs: consumed.msgs_per_s, consumeMB: consumed.mb_per_s,
+        // CPU microseconds per record: comparable across runs on a loaded machine, where throughput is not.
+        produceBrokerUs: (1e6 * produced.brokerCpuS) / COUNT, produceClientUs: (1e6 * produced.clientCpuS) / COUNT,
+        consumeBrokerUs: (1e6 * consumed.brokerCpuS) / COUNT, consumeClientUs: (1e6 * consumed.clientCpuS) / COUNT,
+      });
+      const r = rows[rows.length - 1];
+      console.log(`round ${round} ${protocol.padEnd(9)} produce ${Math.round(produced.msgs_per_s)} msgs/s (${produced.mb_per_s?.toFixed?.(1)} MB/s; CPU us/record broker ${r.produceBrokerUs.toFixed(1)} client ${r.produceClientUs.toFixed(1)})  consume ${Math.round(consumed.msgs_per_s)} msgs/s (${consumed.mb_per_s?.toFixed?.(1)} MB/s; broker ${r.consumeBrokerUs.toFixed(1)} client ${r.consumeClientUs.toFixed(1)})`);
     }
   }
 } finally {
@@ -74,7 +106,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-for (const metric of ['produceMsgs', 'consumeMsgs']) {
+for (const metric of ['produceMsgs', 'consumeMsgs', 'produceBrokerUs', 'consumeBrokerUs', 'produceClientUs', 'consumeClientUs']) {
   const plain = median(rows.filter((r) => r.protocol === 'PLAINTEXT').map((r) => r[metric]));
   const tls = median(rows.filter((r) => r.protocol === 'SSL').map((r) => r[metric]));
   console.log(`${metric}: PLAINTEXT ${Math.round(plain)}  SSL ${Math.round(tls)}  SSL/PLAINTEXT ${(100 * tls / plain).toFixed(0)}%`);

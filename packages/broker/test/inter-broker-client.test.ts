@@ -75,7 +75,10 @@ test('interBrokerSecurity: the listener, mechanism and credentials from Kafka\'s
   assert.equal(security.securityProtocol, 'SASL_PLAINTEXT');
   assert.deepEqual(security.sasl, { mechanism: 'PLAIN', username: 'broker', password: 'broker-secret' });
   assert.equal(security.tls, undefined);
-  // Without inter.broker.listener.name: this broker's first listener.
+  // Without inter.broker.listener.name, Kafka's default: the listener named after
+  // security.inter.broker.protocol (PLAINTEXT), else (here) this broker's first.
+  const plain = interBrokerSecurity(BrokerConfig.load([{ listeners: 'SASL_PLAINTEXT://127.0.0.1:0,PLAINTEXT://127.0.0.1:0', 'sasl.enabled.mechanisms': 'PLAIN' }]));
+  assert.equal(plain.listenerName, 'PLAINTEXT');
   const first = interBrokerSecurity(BrokerConfig.load([{ ...SASL_BASE, 'inter.broker.listener.name': undefined }]));
   assert.equal(first.listenerName, 'CLIENT');
   assert.equal(first.securityProtocol, 'PLAINTEXT');

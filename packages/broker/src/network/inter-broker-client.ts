@@ -3,7 +3,8 @@
  * ChannelBuilder): follower fetchers, and any other broker-to-broker request, open them
  * with `connectToBroker`.
  *
- * Which listener: `inter.broker.listener.name`, else this broker's first listener; the peer
+ * Which listener: `inter.broker.listener.name`, else the one named after
+ * `security.inter.broker.protocol` (PLAINTEXT), else this broker's first; the peer
  * is reached at its registered endpoint of that name (a peer without one is an error, as
  * Kafka's BrokerEndPointNotAvailableException). The security protocol and its settings are
  * this broker's own for that listener, read with the listener prefix first, as Kafka does:
@@ -87,7 +88,7 @@ export interface InterBrokerSecurity {
  */
 export function interBrokerSecurity(config: BrokerConfig): InterBrokerSecurity {
   const listeners = config.listeners();
-  const name = (config.string('inter.broker.listener.name') ?? listeners[0]?.name)?.toUpperCase();
+  const name = interBrokerListenerName(config);
   const spec = listeners.find((l) => l.name === name);
   if (name === undefined || spec === undefined) throw new SaslConfigError(`inter.broker.listener.name ${JSON.stringify(name)} is not one of this broker's listeners`);
   const lookup = listenerConfigLookup(config, spec.name);
@@ -129,6 +130,29 @@ export function interBrokerSecurity(config: BrokerConfig): InterBrokerSecurity {
     sasl = { mechanism, username, password };
   }
   return { listenerName: spec.name, securityProtocol: protocol, ...(tls !== undefined ? { tls } : {}), ...(sasl !== undefined ? { sasl } : {}) };
+}
+
+/**
+ * `inter.broker.listener.name`; unset, Kafka's default: the listener named after
+ * `security.inter.broker.protocol` (PLAINTEXT unless set), and when there is none this
+ * broker's first listener (Kafka refuses to start instead; a single broker with only a
+ * SASL_SSL listener is allowed here, since it never connects to another).
+ */
+export function interBrokerListenerName(config: BrokerConfig): string | undefined {
+  const listeners = config.listeners();
+  const named = config.string('inter.broker.listener.name');
+  if (named !== null && named !== undefined) return named.toUpperCase();
+  const protocol = (configText(config.get('security.inter.broker.protocol')) ?? 'PLAINTEXT').trim().toUpperCase();
+  return (listeners.find((l) => l.name === protocol) ?? listeners[0])?.name;
+}
+
+/**
+ * Whether the operator configured inter-broker security (then settings that cannot work
+ * stop the broker at start-up); otherwise they fail only the connections that need them,
+ * so a single broker with a SASL listener first and no inter-broker keys still starts.
+ */
+export function interBrokerSecurityConfigured(config: BrokerConfig): boolean {
+  return config.isSet('inter.broker.listener.name') || config.isSet('sasl.mechanism.inter.broker.protocol') || config.isSet('security.inter.broker.protocol');
 }
 
 function configText(value: unknown): string | null {
@@ -204,10 +228,15 @@ function openSocket(endpoint: BrokerEndpoint, security: InterBrokerSecurity, tim
     socket.once(security.tls !== undefined ? 'secureConnect' : 'connect', () => {
       clearTimeout(timer);
       socket.removeListener('error', onError);
+      // Until the BrokerConnection listens (a microtask later), an error must not go
+      // unhandled: that would throw out of the event loop and stop the broker.
+      socket.on('error', ignoreError);
       resolve(socket);
     });
   });
 }
+
+function ignoreError(): void {}
 
 interface Pending {
   readonly correlationId: number;
@@ -240,6 +269,8 @@ export class BrokerConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.close(new Error(`connection to broker ${nodeId} closed`)));
     socket.on('error', (err) => this.close(err));
+    socket.removeListener('error', ignoreError);
+    if (socket.destroyed) this.close(new Error(`connection to broker ${nodeId} closed while it was being set up`));
   }
 
   get isClosed(): boolean {

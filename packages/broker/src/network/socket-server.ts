@@ -21,7 +21,7 @@
  *
  * Security protocols (listener-security.ts builds what each listener needs): PLAINTEXT
  * sockets read into the shared read buffer; SSL and SASL_SSL sockets are wrapped in TLS
- * (tls.ts) and read as Node does, since TLS decrypts into buffers of its own; SASL
+ * (tls.ts), which decrypts into a shared buffer of its own (readIntoSharedBuffer); SASL
  * listeners give each connection a SaslServerAuthenticator, which sees its frames before
  * the dispatcher. The frame decoder, ordering and byte budgets are the same for all four.
  */
@@ -203,11 +203,7 @@ export class SocketServer {
     let principalFromTls: ((principal: string) => void) | undefined;
     const adopted = tlsListener === undefined
       ? adoptAccepted(accepted)
-      : {
-        socket: tlsListener.wrap(accepted, ip, (principal) => principalFromTls?.(principal)) as Socket,
-        sharedReads: false,
-        setReader: () => {},
-      };
+      : tlsListener.adopt(accepted, ip, (principal) => principalFromTls?.(principal));
     const socket = adopted.socket;
     const info: ConnectionInfo = {
       id: `${spec.name}-${this.nextConnectionId++}`,

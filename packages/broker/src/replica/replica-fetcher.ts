@@ -3,7 +3,7 @@
  *
  * One fetcher per leader broker (num.replica.fetchers = 1): a loop over one connection to
  * the leader's inter-broker endpoint (network/inter-broker-client.ts: the listener named
- * by inter.broker.listener.name, else this broker's first, with that listener's TLS and
+ * by inter.broker.listener.name, else Kafka's default, with that listener's TLS and
  * SASL settings; the leader checks CLUSTER_ACTION for the principal it authenticates), sending sessionless Fetch v12 requests with replica_id = this
  * broker, isolation READ_UNCOMMITTED and, per partition, the follower's log end offset and
  * current leader epoch. The leader answers up to its log end offset; the follower appends
@@ -30,7 +30,7 @@ import { StorageError } from '@tributary/storage';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
 import type { BrokerRegistration, MetadataStore } from '../metadata/metadata-store.js';
-import { connectToBroker, interBrokerSecurity, type BrokerConnection } from '../network/inter-broker-client.js';
+import { connectToBroker, interBrokerSecurity, interBrokerSecurityConfigured, type BrokerConnection, type InterBrokerSecurity } from '../network/inter-broker-client.js';
 import { lastFetchedEpochOf, truncateOnDivergingEpoch } from './follower-truncation.js';
 import type { Partition } from './partition.js';
 import type { FollowerHooks, ReplicaManager } from './replica-manager.js';
@@ -69,8 +69,15 @@ export interface ReplicaFetcherConfig {
 /** Wires the fetchers and the ISR check into the replica manager from the broker's config. */
 export function startReplication(replicaManager: ReplicaManager, deps: { nodeId: number; metadata: MetadataStore; config: BrokerConfig; logger: Logger }): ReplicaFetcherManager {
   const { config } = deps;
-  // Built now so TLS or SASL settings that cannot work stop the broker at start-up.
-  const security = interBrokerSecurity(config);
+  // Built now so TLS or SASL settings that cannot work stop the broker at start-up when
+  // inter-broker security is configured; otherwise they fail only the fetchers' connections.
+  let security: InterBrokerSecurity | Error;
+  try {
+    security = interBrokerSecurity(config);
+  } catch (err) {
+    if (interBrokerSecurityConfigured(config) || !(err instanceof Error)) throw err;
+    security = err;
+  }
   const manager = new ReplicaFetcherManager({
     nodeId: deps.nodeId,
     metadata: deps.metadata,
@@ -80,7 +87,7 @@ export function startReplication(replicaManager: ReplicaManager, deps: { nodeId:
     minBytes: config.number('replica.fetch.min.bytes'),
     maxWaitMs: config.number('replica.fetch.wait.max.ms'),
     backoffMs: config.number('replica.fetch.backoff.ms'),
-    connect: (leader, clientId) => connectToBroker(leader, { config, security, clientId }),
+    connect: (leader, clientId) => (security instanceof Error ? Promise.reject(security) : connectToBroker(leader, { config, security, clientId })),
   });
   replicaManager.startReplication(manager, config.number('replica.lag.time.max.ms'));
   return manager;
