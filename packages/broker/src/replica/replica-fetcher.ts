@@ -371,8 +371,8 @@ function isDiverging(d: { epoch: number; endOffset: number } | undefined): d is 
   return d !== undefined && d.epoch >= 0 && d.endOffset >= 0;
 }
 
-/** One connection to a leader, one request at a time (a fetcher waits for each answer). */
-class LeaderConnection {
+/** One connection to a leader, one request at a time (a fetcher waits for each answer). Exported for tests. */
+export class LeaderConnection {
   /**
    * Splits the responses out of the byte stream, copying each at most once (a response
    * inside one 'data' chunk not at all). Joining every chunk onto what came before, as this
