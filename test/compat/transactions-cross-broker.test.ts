@@ -252,3 +252,36 @@ test('the coordinator\'s broker closes mid-transaction: the new coordinator writ
     assert.equal(p.abortedTransactions?.length, 1, `${OUT_PY}-${partition}: the aborted transaction is listed for read_committed`);
   }
 });
+
+test('transactions v2 across brokers: Produce v12 and TxnOffsetCommit v5 on other brokers add their partitions through the coordinator; EndTxn v5 markers reach them with the bumped epoch', { timeout: 60_000 }, async (t) => {
+  const cluster = await startCluster(t);
+  const coordinator = await openTo(t, cluster, 1);
+  const init = await coordinator.request('InitProducerId', 5, { transactionalId: 'xb-tv2', transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 });
+  assert.equal(init.errorCode, ErrorCode.NONE);
+  const { producerId, producerEpoch } = init;
+  for (const partition of [0, 1]) {
+    const leader = await openTo(t, cluster, cluster.leaderOf(OUT_JS, partition));
+    const r = await leader.request('Produce', 12, { transactionalId: 'xb-tv2', acks: -1, timeoutMs: 5000, topicData: [{ name: OUT_JS, partitionData: [{ index: partition, records: txnBatch(producerId, producerEpoch, 0, `xb-tv2-${partition}`) }] }] });
+    assert.equal(r.responses[0]!.partitionResponses[0]!.errorCode, ErrorCode.NONE, `Produce v12 on broker ${cluster.leaderOf(OUT_JS, partition)}`);
+  }
+  const groups = await openTo(t, cluster, 3);
+  const offsets = await groups.request('TxnOffsetCommit', 5, {
+    transactionalId: 'xb-tv2', groupId: 'xb-tv2-group', producerId, producerEpoch, generationId: -1, memberId: '', groupInstanceId: null,
+    topics: [{ name: IN, partitions: [{ partitionIndex: 0, committedOffset: 3, committedLeaderEpoch: -1, committedMetadata: null }] }],
+  });
+  assert.equal(offsets.topics[0]!.partitions[0]!.errorCode, ErrorCode.NONE, 'TxnOffsetCommit v5 on broker 3');
+  const described = await coordinator.request('DescribeTransactions', 0, { transactionalIds: ['xb-tv2'] });
+  assert.deepEqual(described.transactionStates[0]!.topics.map((x) => [x.topic, x.partitions]).sort(), [['__consumer_offsets', [0]], [OUT_JS, [0, 1]]]);
+  const end = await coordinator.request('EndTxn', 5, { transactionalId: 'xb-tv2', producerId, producerEpoch, committed: true });
+  assert.deepEqual([end.errorCode, end.producerEpoch], [ErrorCode.NONE, producerEpoch + 1]);
+  for (const partition of [0, 1]) {
+    await waitFor(`the COMMIT marker on ${OUT_JS}-${partition}`, 10_000, async () => {
+      const log = await logOf(portOf(cluster, OUT_JS, partition), OUT_JS, partition);
+      return log.some((e) => e.control === ControlRecordType.COMMIT) ? true : undefined;
+    });
+  }
+  await waitFor('the offset committed on broker 3', 10_000, async () => {
+    const r = await groups.request('OffsetFetch', 7, { groupId: 'xb-tv2-group', topics: [{ name: IN, partitionIndexes: [0] }], requireStable: true });
+    return r.topics![0]!.partitions[0]!.committedOffset === 3 ? true : undefined;
+  });
+});
