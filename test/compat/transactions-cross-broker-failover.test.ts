@@ -19,6 +19,7 @@ import { logOf } from './txn-helpers.js';
 import { IN, OUT_JS, OUT_PY, newCoordinator, openTo, openTransaction, portOf, startCluster, txnBatch, waitForMarkers } from './txn-cluster.js';
 
 test('the coordinator\'s broker closes mid-transaction: the new coordinator writes the markers on the remote leaders', { timeout: 90_000 }, async (t) => {
+  // Broker 1 goes away at once (no controlled shutdown in this cluster), as a killed one does.
   const cluster = await startCluster(t, { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': 200 });
 
   // Committed, but broker 1 never gets to send its markers (they are held back), then closes.

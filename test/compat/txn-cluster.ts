@@ -19,8 +19,10 @@ export const IN = 'xb-in';
 export const OUT_PY = 'xb-out-py';
 export const OUT_JS = 'xb-out-js';
 
-export async function startCluster(t: TestContext, config: Record<string, number> = {}): Promise<TestCluster> {
-  const cluster = await TestCluster.start(t, 3, { 'transaction.state.log.num.partitions': 1, ...config }, { offsetsPartitions: 1 });
+export async function startCluster(t: TestContext, config: Record<string, string | number> = {}): Promise<TestCluster> {
+  // No controlled shutdown: a stopped broker goes away at once, as a killed one does (its
+  // partitions fail over through the controller), and closing the cluster takes no waits.
+  const cluster = await TestCluster.start(t, 3, { 'transaction.state.log.num.partitions': 1, 'controlled.shutdown.enable': 'false', ...config }, { offsetsPartitions: 1 });
   const offsets = cluster.metadata.topic('__consumer_offsets')!.partitions[0]!;
   await cluster.metadata.updatePartition({ topic: '__consumer_offsets', partition: 0, expectedPartitionEpoch: offsets.partitionEpoch, leader: 3, bumpLeaderEpoch: true });
   await cluster.metadata.createTopic({
