@@ -17,7 +17,7 @@ const END = '<!-- matrix:end -->';
 
 export function matrix(): string {
   const served = new Map<number, Handler>(HANDLERS.map((h) => [h.apiKey, h]));
-  const rows = ['| API | key | versions served | Kafka 3.9 versions |', '|---|---:|---|---|'];
+  const rows = ['| API | key | versions served | Kafka versions (3.9; transactions v2: 4.0) |', '|---|---:|---|---|'];
   for (const spec of apiSpecs) {
     if (!spec.listeners.includes('broker')) continue;
     const h = served.get(spec.apiKey);

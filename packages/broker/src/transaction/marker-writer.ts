@@ -4,10 +4,10 @@
  * COMMIT or ABORT control batch from the producer, and for `__consumer_offsets` partitions the
  * group coordinator materializes or drops the transaction's pending offsets.
  *
- * The coordinator talks to a TxnMarkerWriter, not to the replica manager, so that a cluster
- * can send WriteTxnMarkers to the partitions' leaders (grouped by broker, as Kafka does) with
- * the same coordinator code. LocalTxnMarkerWriter serves a partition this broker leads by
- * appending directly; it is also what the WriteTxnMarkers handler calls.
+ * The coordinator talks to a TxnMarkerWriter, not to the replica manager: in a broker it is
+ * marker-channel.ts, which sends WriteTxnMarkers to the partitions' leaders (grouped by
+ * broker, as Kafka does) and hands partitions this broker leads to LocalTxnMarkerWriter.
+ * LocalTxnMarkerWriter appends directly; it is also what the WriteTxnMarkers handler calls.
  */
 import { ErrorCode } from '@tributary/protocol';
 import type { ReplicaManager } from '../replica/replica-manager.js';
