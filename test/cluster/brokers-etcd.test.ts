@@ -13,9 +13,6 @@ import { createLogger, LocalMetadataStore, startBroker } from '@tributary/broker
 import type { RunningBroker } from '@tributary/broker';
 import { readMetaProperties, ensureMetaProperties } from '../../packages/broker/src/config/meta-properties.js';
 import { startEtcd } from './etcd-kit.js';
-// The kit's root hook ends the file's process shortly after its last hook: a broker whose etcd
-// is already gone keeps gRPC reconnect timers alive, as KafkaJS's leak does in test/compat.
-import '../compat/kit.js';
 
 const silent = createLogger({ level: 'silent' });
 

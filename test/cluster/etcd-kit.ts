@@ -8,9 +8,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { freePort, stopChild } from '../process-kit.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+
+export { freePort };
 
 export const ETCD_BINARY = '/usr/bin/etcd';
 /** How long one member may take to answer its health endpoint after spawning. */
@@ -40,18 +43,6 @@ export interface EtcdCluster {
   /** The index of the current raft leader, asked of the members that answer. */
   leaderIndex(): Promise<number>;
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 export function requireEtcd(): void {
@@ -94,12 +85,7 @@ export async function startEtcd(t: TestLike, opts: { members?: 1 | 3 } = {}): Pr
     m.child = child;
   };
   const stopMember = async (m: EtcdMember): Promise<void> => {
-    const child = m.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((res) => child.once('exit', () => res()));
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await exited;
+    if (m.child) await stopChild(m.child);
   };
   const close = async (): Promise<void> => {
     for (const m of members) await stopMember(m);

@@ -8,11 +8,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, type TestContext } from 'node:test';
 import { createLogger, startBroker } from '@tributary/broker';
+import { stopChild } from '../process-kit.js';
+
+/** A free loopback port, for child brokers that must come back on the same port after a kill. */
+export { freePort } from '../process-kit.js';
 
 /**
  * A test file ends when its tests have: a KafkaJS consumer that crashed after its broker
@@ -103,19 +106,6 @@ export async function startTestBroker(
   return { host: broker.host, port: broker.port, bootstrap: `${broker.host}:${broker.port}`, dataDir, close };
 }
 
-/** A free loopback port, for child brokers that must come back on the same port after a kill. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 export interface BrokerProcess {
   port: number;
   bootstrap: string;
@@ -149,11 +139,7 @@ export async function spawnBroker(
     stderr += d.toString();
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
   });
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    await exited;
-  };
+  const kill = (signal: NodeJS.Signals = 'SIGKILL') => stopChild(child, signal);
   t.after(() => kill('SIGKILL'));
   await new Promise<void>((res, reject) => {
     let out = '';

@@ -44,18 +44,11 @@ export interface FaultEvent {
   electedMs: number | null;
 }
 
-export interface FaultReport {
+/** The checker's verdict (CheckResult) and what the run measured around it. */
+export interface FaultReport extends CheckResult {
   seed: number;
   schedule: string[];
   events: FaultEvent[];
-  acknowledged: number;
-  found: number;
-  lost: string[];
-  duplicated: string[];
-  reordered: string[];
-  divergent: string[];
-  aboveEnd: string[];
-  recordsInLog: number;
   liveReads: number;
   /** Acknowledgements per producer client. */
   acknowledgedBy: Record<string, number>;

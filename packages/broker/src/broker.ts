@@ -30,7 +30,7 @@ import { LocalMetadataStore } from './metadata/local-metadata-store.js';
 import { METADATA_DIR } from './metadata/metadata-log.js';
 import type { BrokerEndpoint, MetadataStore } from './metadata/metadata-store.js';
 import { etcdEndpoints, etcdStoreOptions, openEtcdStore } from './metadata/etcd-config.js';
-import { localMembership, runControllerDuties } from './metadata/controller-election.js';
+import { runControllerDuties, storeMembership } from './metadata/controller-election.js';
 import type { ClusterMembership, ControllerDuties } from './metadata/controller-election.js';
 import { randomKafkaUuid } from './metadata/kafka-uuid.js';
 import { RequestDispatcher } from './network/request-dispatcher.js';
@@ -45,7 +45,6 @@ import { ProducerIdManager } from './transaction/producer-id-manager.js';
 import { ConsumerOffsetsLog, startGroupCoordinator } from './group/consumer-offsets-log.js';
 import { TopicManager } from './topics/topic-manager.js';
 import { GroupCoordinator } from './group/coordinator.js';
-import { ControllerRunner } from './controller/controller-runner.js';
 import { Controller } from './controller/controller.js';
 import { controlledShutdown } from './controller/controlled-shutdown.js';
 import type { TransactionCoordinator } from './transaction/transaction-coordinator.js';
@@ -181,7 +180,7 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
   const metadata = external ?? await LocalMetadataStore.open({ dataDir: logDir, clusterId: meta.clusterId, logger: logger.child({ component: 'metadata' }) });
   const ownsMetadata = external === undefined || ownsExternal;
   const closeMetadata = async (): Promise<void> => { if (ownsMetadata) await metadata.close(); };
-  const membership = isClusterMembership(metadata) ? metadata : localMembership(nodeId);
+  const membership = isClusterMembership(metadata) ? metadata : storeMembership(metadata, nodeId);
   let server: SocketServer | undefined;
   const closeables: (() => Promise<void>)[] = [];
   // Set once the broker is running: a log directory failure that leaves nothing to serve stops it.
@@ -339,19 +338,12 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     services.advertisedEndpoints = advertise(config.advertisedListeners(), listeners, bound);
     const registration = { nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack') };
     await metadata.registerBroker(registration);
-    // Registered first: a controller must be a live broker. With etcd the election decides
-    // (runControllerDuties); with a local store (alone or shared by in-process brokers) the
-    // ControllerRunner follows the store's controllerId().
+    // Registered first: a controller must be a live broker. The membership decides: etcd's
+    // election, or a local store's controllerId() (storeMembership).
     const controllerDeps = { metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'controller' }) };
-    if (options.controllerDuties || isClusterMembership(metadata)) {
-      const duties = options.controllerDuties ? options.controllerDuties(services) : new Controller(controllerDeps);
-      const stopDuties = runControllerDuties(membership, duties);
-      closeables.push(async () => stopDuties());
-    } else {
-      const controllerRunner = new ControllerRunner(controllerDeps);
-      controllerRunner.start();
-      closeables.push(async () => controllerRunner.stop());
-    }
+    const duties = options.controllerDuties ? options.controllerDuties(services) : new Controller(controllerDeps);
+    const stopDuties = runControllerDuties(membership, duties);
+    closeables.push(async () => stopDuties());
 
     const first = services.advertisedEndpoints[0]!;
     const elapsedMs = Math.round((performance.now() - startedAt) * 10) / 10;
@@ -438,7 +430,7 @@ function createWhenEnoughBrokers(metadata: MetadataStore, create: () => Promise<
   return async () => off();
 }
 
-/** The etcd store is its own ClusterMembership; a store without one serves a single broker. */
+/** The etcd store is its own ClusterMembership; any other store gets a storeMembership. */
 function isClusterMembership(store: MetadataStore): store is MetadataStore & ClusterMembership {
   return typeof (store as Partial<ClusterMembership>).onControllerChange === 'function' && typeof (store as Partial<ClusterMembership>).onFencedChange === 'function';
 }

@@ -14,7 +14,7 @@ import { LocalMetadataStore } from '../src/metadata/local-metadata-store.js';
 import type { BrokerRegistration, PartitionState } from '../src/metadata/metadata-store.js';
 import { Controller } from '../src/controller/controller.js';
 import { ManualScheduler } from './helpers/manual-scheduler.js';
-import { CONTROLLER_CHECK_INTERVAL_MS, ControllerRunner } from '../src/controller/controller-runner.js';
+import { CONTROLLER_CHECK_INTERVAL_MS, runControllerDuties, storeMembership } from '../src/metadata/controller-election.js';
 import { clusterView } from '../src/controller/controller.js';
 import { controlledShutdown, controlledShutdownPending } from '../src/controller/controlled-shutdown.js';
 import { cancelReassignment, electPreferred, electUnclean, reconcile, startReassignment } from '../src/controller/partition-change.js';
@@ -322,22 +322,26 @@ test('auto.leader.rebalance.enable: the check runs every leader.imbalance.check.
   assert.equal(partition('b').leader, 1);
 });
 
-test('ControllerRunner: runs the duties only while the store names this broker, also when the name changes without an event', async (t) => {
+test('storeMembership: runControllerDuties runs the duties only while the store names this broker, also when the name changes without an event', async (t) => {
   const { metadata } = await setup(t, { brokers: [1, 2] });
   let named = 1;
   const store = Object.create(metadata) as typeof metadata;
   store.controllerId = () => named;
-  const config = BrokerConfig.load([{ 'node.id': 2, 'log.dirs': '/nonexistent' }]);
-  const runner = new ControllerRunner({ metadata: store, nodeId: 2, config: () => config, logger: silentLogger });
-  runner.start();
-  t.after(() => runner.stop());
-  assert.equal(runner.controller, null);
+  let running = false;
+  const stop = runControllerDuties(storeMembership(store, 2), { start: () => { running = true; }, stop: () => { running = false; } });
+  t.after(stop);
+  assert.equal(running, false);
   named = 2;
   const deadline = Date.now() + CONTROLLER_CHECK_INTERVAL_MS * 5;
-  while (runner.controller === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.notEqual(runner.controller, null);
+  while (!running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(running, true);
   named = 1;
   await metadata.registerBroker(broker(3)); // any change event: re-evaluated at once
   await new Promise((r) => setImmediate(r));
-  assert.equal(runner.controller, null);
+  assert.equal(running, false);
+  stop();
+  named = 2;
+  await metadata.registerBroker(broker(4));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(running, false, 'stopped for good');
 });

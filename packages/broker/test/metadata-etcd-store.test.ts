@@ -13,9 +13,9 @@ import { randomKafkaUuid } from '../src/metadata/kafka-uuid.js';
 import { runControllerDuties } from '../src/metadata/controller-election.js';
 import { metadataContract } from './metadata-contract.js';
 import { startEtcd, startProxy } from '../../../test/cluster/etcd-kit.js';
-// The compat kit's root hook ends the file's process shortly after its last hook: an etcd3
-// client whose etcd was killed keeps gRPC reconnect timers alive and the file would never exit.
-import '../../../test/compat/kit.js';
+
+/** A closed store leaves at most one watch reconnect attempt (<= 1 s) pending; the rest is slack for a loaded machine. */
+const EXIT_AFTER_CLOSE_MAX_MS = 5000;
 
 const p = (replicas: number[]) => ({ replicas, leader: replicas[0]!, isr: replicas });
 const reg = (nodeId: number): BrokerRegistration => ({ nodeId, endpoints: [{ listener: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + nodeId, securityProtocol: 'PLAINTEXT' }], rack: null });
@@ -133,6 +133,41 @@ test('a paused broker process loses its registration on the other broker (SIGSTO
   // Woken up, it first found itself fenced (its lease had expired), then registered anew.
   await until('the child reports fenced, then unfenced', () => out.includes('fenced false'));
   assert.ok(out.indexOf('fenced true') !== -1 && out.indexOf('fenced true') < out.indexOf('fenced false'), out);
+});
+
+test('closed after its etcd was killed, the store lets its process exit by itself (no reconnect timer left behind)', async (t) => {
+  const etcd = await startEtcd(t);
+  const { spawn } = await import('node:child_process');
+  // The child's only reason to live is the interval, cleared when it closes the store.
+  const script = `
+    import { EtcdMetadataStore } from ${JSON.stringify(new URL('../src/metadata/etcd-metadata-store.ts', import.meta.url).pathname)};
+    const s = await EtcdMetadataStore.open({ endpoints: ${JSON.stringify(etcd.endpoints)}, prefix: '/exit', proposedClusterId: 'q1Sh-9_ISia_zwGINzRvyQ', sessionTimeoutMs: 6000, fenceMarginMs: 1000, requestTimeoutMs: 3000 });
+    await s.registerBroker({ nodeId: 7, endpoints: [], rack: null });
+    await s.createTopic({ name: 't', partitions: [{ replicas: [7], leader: 7, isr: [7] }] });
+    const alive = setInterval(() => {}, 1000);
+    process.once('SIGUSR2', () => { clearInterval(alive); void s.close().then(() => console.log('closed')); });
+    console.log('ready');`;
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => { child.kill('SIGKILL'); });
+  let out = '';
+  let closedAt = 0;
+  const exited = new Promise<number>((res) => child.once('exit', () => res(performance.now())));
+  await new Promise<void>((res, rej) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (closedAt === 0 && out.includes('closed')) closedAt = performance.now();
+      if (out.includes('ready')) res();
+    });
+    void exited.then(() => rej(new Error(`child exited before it was ready: ${out}`)));
+  });
+  await etcd.kill(0);
+  // Long enough for the watch to fail and etcd3 to back off its reconnects (up to 30 s by default).
+  await new Promise((r) => setTimeout(r, 4000));
+  child.kill('SIGUSR2');
+  const exitedAt = await Promise.race([exited, new Promise<number>((res) => setTimeout(() => res(-1), EXIT_AFTER_CLOSE_MAX_MS + 10_000).unref())]);
+  assert.notEqual(closedAt, 0, `the child closed its store: ${out}`);
+  assert.notEqual(exitedAt, -1, 'the child exits by itself once its store is closed');
+  assert.ok(exitedAt - closedAt < EXIT_AFTER_CLOSE_MAX_MS, `exited ${Math.round(exitedAt - closedAt)} ms after close`);
 });
 
 test('one controller at a time; the election moves when the controller closes, and when it dies', async (t) => {

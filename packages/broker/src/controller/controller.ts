@@ -52,8 +52,7 @@ const RECONCILE_PARTITIONS_PER_TURN = 100;
 /** Partition writes a full pass keeps in flight: enough to hide etcd's round trip, few enough not to flood it. */
 const RECONCILE_CONCURRENCY = 16;
 
-/** What the etcd branch's election starts on the elected controller and stops on loss. */
-/** Started and stopped by the election (metadata/controller-election.ts) or the ControllerRunner. */
+/** Started and stopped by runControllerDuties (metadata/controller-election.ts) as the membership decides. */
 import type { ControllerDuties } from '../metadata/controller-election.js';
 export type { ControllerDuties } from '../metadata/controller-election.js';
 

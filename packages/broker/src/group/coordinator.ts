@@ -114,23 +114,16 @@ export class GroupCoordinator {
 
   /** Becomes coordinator for one partition: replays it, then serves its groups. */
   async loadPartition(partition: number): Promise<LoadSummary> {
-    this.store.setPartitionStatus(partition, 'loading');
-    try {
-      const summary = await loadGroupsAndOffsets(this.store, this.membership, partition, (producerId, groupId, topic, p, committed) =>
-        this.txnOffsets.addPending(producerId, { groupId, topic, partition: p, committed }),
-      );
-      this.store.setPartitionStatus(partition, 'owned');
-      this.store.logger.debug('Loaded __consumer_offsets partition', { ...summary });
-      return summary;
-    } catch (error) {
-      this.store.setPartitionStatus(partition, null);
-      throw error;
-    }
+    const summary = await this.store.loadPartition(partition, () => loadGroupsAndOffsets(this.store, this.membership, partition, (producerId, groupId, topic, p, committed) =>
+      this.txnOffsets.addPending(producerId, { groupId, topic, partition: p, committed }),
+    ));
+    this.store.logger.debug('Loaded __consumer_offsets partition', { ...summary });
+    return summary;
   }
 
   /** Stops coordinating one partition: its groups are dropped and their parked requests answered. */
   unloadPartition(partition: number): void {
-    this.store.setPartitionStatus(partition, null);
+    this.store.unloadPartition(partition);
     for (const group of [...this.store.groups.values()]) {
       if (this.store.partitionFor(group.groupId) !== partition) continue;
       this.membership.onGroupUnloaded(group);

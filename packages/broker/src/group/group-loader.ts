@@ -6,7 +6,8 @@
  * session timeout, or they are removed and the group rebalances).
  *
  * A record that does not decode (a foreign or newer format) is logged and skipped rather than
- * failing the whole partition: the broker keeps serving every other group.
+ * failing the whole partition (replayCoordinatorPartition, shared with the transaction
+ * coordinator): the broker keeps serving every other group.
  */
 import { ClassicGroup, type CommittedOffset } from './classic-group.js';
 import { GroupState } from './group-state.js';
@@ -14,6 +15,7 @@ import { ClassicMember } from './member.js';
 import type { GroupStore } from './group-store.js';
 import type { Membership } from './membership.js';
 import { decodeCoordinatorRecord, type GroupMetadataValue } from './records.js';
+import { replayCoordinatorPartition } from './coordinator-partitions.js';
 
 export interface LoadSummary {
   partition: number;
@@ -29,42 +31,31 @@ export type OpenTxnOffsetHandler = (producerId: number, groupId: string, topic: 
 export async function loadGroupsAndOffsets(store: GroupStore, membership: Membership, partition: number, onOpenTxnOffset?: OpenTxnOffsetHandler): Promise<LoadSummary> {
   const offsets = new Map<string, Map<string, Map<number, CommittedOffset>>>();
   const groupValues = new Map<string, GroupMetadataValue>();
-  let records = 0;
-  let skipped = 0;
-
-  await store.log.replay(partition, (keyBytes, valueBytes) => {
-    records += 1;
-    try {
-      const record = decodeCoordinatorRecord(keyBytes, valueBytes);
-      if (record.type === 'offset') {
-        let byTopic = offsets.get(record.group);
-        if (byTopic === undefined) offsets.set(record.group, (byTopic = new Map()));
-        let byPartition = byTopic.get(record.topic);
-        if (record.value === null) {
-          byPartition?.delete(record.partition);
-          return;
-        }
-        if (byPartition === undefined) byTopic.set(record.topic, (byPartition = new Map()));
-        byPartition.set(record.partition, { ...record.value, seq: store.nextSeq() });
-      } else if (record.type === 'group') {
-        if (record.value === null) groupValues.delete(record.group);
-        else groupValues.set(record.group, record.value);
-      } else {
-        skipped += 1;
-        store.logger.warn('unknown __consumer_offsets key version; ignoring the record', { partition, version: record.recordType });
+  const replayed = await replayCoordinatorPartition(store.log, partition, { topic: '__consumer_offsets', logger: store.logger }, (keyBytes, valueBytes) => {
+    const record = decodeCoordinatorRecord(keyBytes, valueBytes);
+    if (record.type === 'offset') {
+      let byTopic = offsets.get(record.group);
+      if (byTopic === undefined) offsets.set(record.group, (byTopic = new Map()));
+      let byPartition = byTopic.get(record.topic);
+      if (record.value === null) {
+        byPartition?.delete(record.partition);
+        return;
       }
-    } catch (error) {
-      skipped += 1;
-      store.logger.error('undecodable __consumer_offsets record; ignoring it', { partition, error });
+      if (byPartition === undefined) byTopic.set(record.topic, (byPartition = new Map()));
+      byPartition.set(record.partition, { ...record.value, seq: store.nextSeq() });
+    } else if (record.type === 'group') {
+      if (record.value === null) groupValues.delete(record.group);
+      else groupValues.set(record.group, record.value);
+    } else {
+      store.logger.warn('unknown __consumer_offsets key version; ignoring the record', { partition, version: record.recordType });
+      return false;
     }
   }, (producerId, keyBytes, valueBytes) => {
-    try {
-      const record = decodeCoordinatorRecord(keyBytes, valueBytes);
-      if (record.type === 'offset' && record.value !== null) onOpenTxnOffset?.(producerId, record.group, record.topic, record.partition, { ...record.value, seq: store.nextSeq() });
-    } catch (error) {
-      store.logger.error('undecodable transactional __consumer_offsets record; ignoring it', { partition, error });
-    }
+    const record = decodeCoordinatorRecord(keyBytes, valueBytes);
+    if (record.type === 'offset' && record.value !== null) onOpenTxnOffset?.(producerId, record.group, record.topic, record.partition, { ...record.value, seq: store.nextSeq() });
   });
+  const records = replayed.records;
+  let skipped = replayed.skipped;
 
   const now = store.now();
   const loaded: ClassicGroup[] = [];

@@ -6,6 +6,7 @@
 import type { Logger } from '../logger.js';
 import type { GroupCoordinatorConfig } from './config.js';
 import type { CoordinatorLog, CoordinatorLogRecord } from './coordinator-log.js';
+import { CoordinatorPartitions } from './coordinator-partitions.js';
 import type { Scheduler } from './scheduler.js';
 import { ClassicGroup } from './classic-group.js';
 import { AssertionError, ErrorCode, encodeGroupMetadataRecordKey, encodeGroupMetadataRecordValue } from '@tributary/protocol';
@@ -52,11 +53,9 @@ function coordinatorAppendError(code: number, tooLarge: number): number {
   }
 }
 
-type PartitionStatus = 'loading' | 'owned';
-
 export class GroupStore {
   readonly groups = new Map<string, ClassicGroup>();
-  private readonly partitions = new Map<number, PartitionStatus>();
+  private readonly partitions = new CoordinatorPartitions();
   private seq = 0;
   active = false;
 
@@ -80,14 +79,18 @@ export class GroupStore {
     return partitionForGroup(groupId, this.config.offsetsTopicNumPartitions);
   }
 
-  setPartitionStatus(partition: number, status: PartitionStatus | null): void {
-    if (status === null) this.partitions.delete(partition);
-    else this.partitions.set(partition, status);
+  /** Loads a partition of `__consumer_offsets` with `load` (its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile). */
+  loadPartition<T>(partition: number, load: () => Promise<T>): Promise<T> {
+    return this.partitions.load(partition, load);
+  }
+
+  /** Its groups answer NOT_COORDINATOR from now on. */
+  unloadPartition(partition: number): void {
+    this.partitions.set(partition, null);
   }
 
   get isLoading(): boolean {
-    for (const s of this.partitions.values()) if (s === 'loading') return true;
-    return false;
+    return this.partitions.anyLoading;
   }
 
   /**
@@ -97,11 +100,7 @@ export class GroupStore {
    */
   validateGroupStatus(groupId: string | null, allowEmptyGroupId: boolean): number {
     if (groupId === null || (!allowEmptyGroupId && groupId.length === 0)) return ErrorCode.INVALID_GROUP_ID;
-    if (!this.active) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    const status = this.partitions.get(this.partitionFor(groupId));
-    if (status === 'loading') return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-    if (status === undefined) return ErrorCode.NOT_COORDINATOR;
-    return ErrorCode.NONE;
+    return this.partitions.errorFor(this.partitionFor(groupId), this.active);
   }
 
   getGroup(groupId: string): ClassicGroup | undefined {

@@ -5,6 +5,7 @@
  */
 import { ErrorCode } from '@tributary/protocol';
 import type { RequestContext } from '../handlers/registry.js';
+import type { OffsetCommitPartitionParams } from './offset-manager.js';
 import { authorized } from '../security/api-acls.js';
 import { AclOperation, ResourceType } from '../security/authorizer.js';
 
@@ -56,4 +57,27 @@ export function validateCommitTopics<P extends { partitionIndex: number }>(ctx: 
     }
   }
   return { known, refused };
+}
+
+/** A request partition of OffsetCommit or TxnOffsetCommit (TxnOffsetCommit has no commit timestamp). */
+interface CommitPartition {
+  partitionIndex: number;
+  committedOffset: number;
+  committedLeaderEpoch?: number | undefined;
+  commitTimestamp?: number | undefined;
+  committedMetadata: string | null;
+}
+
+/** The coordinator's view of validated commit topics: absent fields as Kafka defaults them (-1). */
+export function commitPartitionParams<P extends CommitPartition>(topics: readonly CommitTopic<P>[]): { name: string; partitions: OffsetCommitPartitionParams[] }[] {
+  return topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((p) => ({
+      partitionIndex: p.partitionIndex,
+      committedOffset: p.committedOffset,
+      committedLeaderEpoch: p.committedLeaderEpoch ?? -1,
+      commitTimestamp: p.commitTimestamp ?? -1,
+      committedMetadata: p.committedMetadata,
+    })),
+  }));
 }

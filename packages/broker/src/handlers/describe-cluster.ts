@@ -20,7 +20,7 @@ import { ApiKey, ErrorCode } from '@tributary/protocol';
 import { authorizedOperations } from '../security/api-acls.js';
 import { CLUSTER_RESOURCE_NAME, ResourceType } from '../security/authorizer.js';
 import type { Handler } from './registry.js';
-import { controllerIdOf } from '../controller/controller-runner.js';
+import { controllerIdOf } from '../metadata/controller-election.js';
 
 const ENDPOINT_TYPE_BROKER = 1;
 const ENDPOINT_TYPE_CONTROLLER = 2;

@@ -44,7 +44,7 @@ import {
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { invalidTopicNameReason, isInternalTopic } from '../topics/topic-name.js';
-import { controllerIdOf } from '../controller/controller-runner.js';
+import { controllerIdOf } from '../metadata/controller-election.js';
 import { authorized, authorizedOnCluster, authorizedOperations } from '../security/api-acls.js';
 import { AclOperation, ResourceType } from '../security/authorizer.js';
 

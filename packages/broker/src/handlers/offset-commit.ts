@@ -18,7 +18,7 @@
  * v0 commits go to the coordinator like v1+, so old clients keep working.
  */
 import { ApiKey } from '@tributary/protocol';
-import { validateCommitTopics } from '../group/handler-support.js';
+import { commitPartitionParams, validateCommitTopics } from '../group/handler-support.js';
 import type { Handler } from './registry.js';
 
 export const offsetCommitHandler: Handler<'OffsetCommit'> = {
@@ -39,16 +39,7 @@ export const offsetCommitHandler: Handler<'OffsetCommit'> = {
       groupInstanceId: req.groupInstanceId ?? null,
       retentionTimeMs: req.retentionTimeMs ?? -1,
       apiVersion: ctx.header.apiVersion,
-      topics: known.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({
-          partitionIndex: p.partitionIndex,
-          committedOffset: p.committedOffset,
-          committedLeaderEpoch: p.committedLeaderEpoch ?? -1,
-          commitTimestamp: p.commitTimestamp ?? -1,
-          committedMetadata: p.committedMetadata,
-        })),
-      })),
+      topics: commitPartitionParams(known),
     });
     return { throttleTimeMs: 0, topics: [...committed, ...unknown] };
   },

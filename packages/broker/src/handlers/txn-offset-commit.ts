@@ -14,7 +14,7 @@
  *   `__consumer_offsets` partition is added to the transaction here, through the coordinator.
  */
 import { ApiKey, ErrorCode, type TxnOffsetCommitResponseTopic, type TxnOffsetCommitRequest } from '@tributary/protocol';
-import { validateCommitTopics } from '../group/handler-support.js';
+import { commitPartitionParams, validateCommitTopics } from '../group/handler-support.js';
 import { CONSUMER_OFFSETS_TOPIC } from '../transaction/marker-writer.js';
 import type { Handler } from './registry.js';
 
@@ -74,16 +74,7 @@ export const txnOffsetCommitHandler: Handler<'TxnOffsetCommit'> = {
       generationId: req.generationId ?? -1,
       memberId: req.memberId ?? '',
       groupInstanceId: req.groupInstanceId ?? null,
-      topics: known.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({
-          partitionIndex: p.partitionIndex,
-          committedOffset: p.committedOffset,
-          committedLeaderEpoch: p.committedLeaderEpoch ?? -1,
-          commitTimestamp: -1,
-          committedMetadata: p.committedMetadata,
-        })),
-      })),
+      topics: commitPartitionParams(known),
     });
     return { throttleTimeMs: 0, topics: [...committed, ...unknown] };
   },

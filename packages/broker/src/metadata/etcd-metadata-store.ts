@@ -112,6 +112,16 @@ const GRPC_OPTIONS = {
   'grpc.keepalive_timeout_ms': 2000,
   'grpc.keepalive_permit_without_calls': 1,
 } as const;
+/**
+ * Longest pause between attempts to reconnect a watch stream (etcd3 defaults to 30 s). etcd3
+ * schedules each attempt on a timer that nothing can cancel, not even closing the client, so
+ * a store closed while etcd is unreachable would keep its process alive until the pending
+ * attempt fires; with this bound it lets go within a second. Trying once a second against a
+ * lost etcd costs one connection attempt, and a watch resumes that much sooner when it is back.
+ */
+const WATCH_RECONNECT_DELAY_MAX_MS = 1000;
+/** The first reconnect pause (then doubled up to the maximum), as etcd3's default backoff. */
+const WATCH_RECONNECT_DELAY_MIN_MS = 128;
 /** How many times a config change is retried when another writer changed the same key. */
 const CONFIG_CAS_ATTEMPTS_MAX = 10;
 /** How often the store checks that its watch is not stalled (checkWatch). */
@@ -192,7 +202,12 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     // Loaded here, not at the top: a single broker (no etcd) never loads gRPC, which keeps
     // `npm start` fast; the bundle keeps etcd3 external for the same reason.
     const { Etcd3 } = await import('etcd3');
-    const newClient = (): Etcd3 => new Etcd3({ hosts: [...options.endpoints], grpcOptions: { ...GRPC_OPTIONS }, dialTimeout: options.requestTimeoutMs });
+    const newClient = (): Etcd3 => new Etcd3({
+      hosts: [...options.endpoints],
+      grpcOptions: { ...GRPC_OPTIONS },
+      dialTimeout: options.requestTimeoutMs,
+      faultHandling: { watchBackoff: watchReconnectBackoff(WATCH_RECONNECT_DELAY_MIN_MS) },
+    });
     const client = newClient();
     const prefix = options.prefix.endsWith('/') ? options.prefix : `${options.prefix}/`;
     try {
@@ -502,8 +517,16 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     for (const kv of res.kvs) keys.set(this.relative(kv), cachedKv(kv));
     for (const key of this.cache.raw.keys()) if (!keys.has(key)) keys.set(key, null);
     this.applyBatch(keys, revision);
-    const watcher = await withDeadline(this.options.requestTimeoutMs, `watch ${this.prefix}`,
-      this.watchClient.watch().prefix(this.prefix).startRevision(String(revision + 1)).create());
+    const creating = this.watchClient.watch().prefix(this.prefix).startRevision(String(revision + 1)).create();
+    let watcher: Watcher;
+    try {
+      watcher = await withDeadline(this.options.requestTimeoutMs, `watch ${this.prefix}`, creating);
+    } catch (err) {
+      // Given up on, it may still be created: cancelled then, or etcd3 would keep it (and its
+      // reconnect timers, which hold the process) for as long as the client lives and after.
+      creating.then((late) => late.cancel()).catch(() => undefined);
+      throw err;
+    }
     if (this.closed) {
       await watcher.cancel();
       return;
@@ -548,7 +571,10 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     if (this.reloading) return;
     this.reloading = true;
     try {
+      // Cancelled, not just dropped: a watcher left attached keeps etcd3 reconnecting it.
+      const previous = this.watcher;
       this.watcher = null;
+      previous?.cancel().catch(() => undefined);
       if (freshClient) {
         const stalled = this.watchClient;
         this.watchClient = this.newClient();
@@ -842,6 +868,23 @@ function safely(fn: () => void, logger: Logger | undefined, what = 'listener'): 
     // A listener bug must not undo or block a durable change; it is logged loudly.
     logger?.error('Metadata listener threw', { change: what, err });
   }
+}
+
+/**
+ * etcd3's watch backoff (cockatiel's IBackoff shape: a duration and the next one): doubling
+ * from `delayMs`, bounded by WATCH_RECONNECT_DELAY_MAX_MS, each with up to half of it taken
+ * off at random so brokers that lost etcd together do not reconnect in step.
+ */
+interface WatchBackoff {
+  readonly duration: number;
+  next(): WatchBackoff;
+}
+
+function watchReconnectBackoff(delayMs: number): WatchBackoff {
+  return {
+    duration: Math.round(delayMs * (1 - Math.random() / 2)),
+    next: () => watchReconnectBackoff(Math.min(WATCH_RECONNECT_DELAY_MAX_MS, delayMs * 2)),
+  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -12,6 +12,7 @@
 import { ErrorCode } from '@tributary/protocol';
 import type { Logger } from '../logger.js';
 import type { CoordinatorLog } from '../group/coordinator-log.js';
+import { CoordinatorPartitions, replayCoordinatorPartition } from '../group/coordinator-partitions.js';
 import { javaStringHashCode } from '../group/partition-for.js';
 import { copyPartitions, decodeTxnRecord, tombstone, TxnState, txnRecord, type TxnMetadata } from './transaction-metadata.js';
 
@@ -35,11 +36,9 @@ export interface TxnStateManagerDeps {
   readonly now: () => number;
 }
 
-type PartitionStatus = 'loading' | 'owned';
-
 export class TransactionStateManager {
   private readonly txns = new Map<string, TxnMetadata>();
-  private readonly partitions = new Map<number, PartitionStatus>();
+  private readonly partitions = new CoordinatorPartitions();
   private readonly log: CoordinatorLog;
   private readonly logger: Logger;
   readonly now: () => number;
@@ -75,32 +74,22 @@ export class TransactionStateManager {
   }
 
   async loadPartition(partition: number): Promise<void> {
-    this.partitions.set(partition, 'loading');
     const epoch = this.deps.coordinatorEpoch(partition);
     const loaded = new Map<string, TxnMetadata | null>();
-    let skipped = 0;
-    try {
-      await this.log.replay(partition, (key, value) => {
-        try {
-          const r = decodeTxnRecord(key, value, epoch);
-          loaded.set(r.transactionalId, r.metadata);
-        } catch (error) {
-          skipped += 1;
-          this.logger.error('undecodable __transaction_state record; ignoring it', { partition, error });
-        }
-      });
-    } catch (error) {
-      // The log could not be read (its directory failed): not ours to serve.
-      this.partitions.delete(partition);
-      throw error;
-    }
+    // A log that cannot be read (its directory failed) leaves the partition not ours to serve.
     let count = 0;
-    for (const [id, m] of loaded) {
-      if (m === null) continue;
-      this.txns.set(id, m);
-      count += 1;
-    }
-    this.partitions.set(partition, 'owned');
+    const { skipped } = await this.partitions.load(partition, async () => {
+      const summary = await replayCoordinatorPartition(this.log, partition, { topic: '__transaction_state', logger: this.logger }, (key, value) => {
+        const r = decodeTxnRecord(key, value, epoch);
+        loaded.set(r.transactionalId, r.metadata);
+      });
+      for (const [id, m] of loaded) {
+        if (m === null) continue;
+        this.txns.set(id, m);
+        count += 1;
+      }
+      return summary;
+    });
     if (count > 0 || skipped > 0) this.logger.info('Loaded transaction metadata', { partition, transactionalIds: count, skipped });
     // Transactions that were ending when the broker stopped: finish them now.
     for (const m of this.txns.values()) {
@@ -115,7 +104,7 @@ export class TransactionStateManager {
    * Completions in flight stop at their next write, which the log refuses.
    */
   unloadPartition(partition: number): void {
-    this.partitions.delete(partition);
+    this.partitions.set(partition, null);
     for (const [id] of this.txns) if (this.partitionFor(id) === partition) this.txns.delete(id);
   }
 
@@ -141,11 +130,11 @@ export class TransactionStateManager {
 
   /** Partitions loaded or loading. */
   loadedPartitions(): number[] {
-    return [...this.partitions.keys()];
+    return this.partitions.partitions();
   }
 
   isOwned(partition: number): boolean {
-    return this.partitions.get(partition) === 'owned';
+    return this.partitions.isOwned(partition);
   }
 
   /** Adds an id InitProducerId created (its first state change writes it). */
@@ -155,11 +144,7 @@ export class TransactionStateManager {
 
   /** NONE, or why this broker cannot answer for the id now. */
   coordinatorStatus(transactionalId: string): number {
-    if (!this.active) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    const status = this.partitions.get(this.partitionFor(transactionalId));
-    if (status === 'loading') return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
-    if (status === undefined) return ErrorCode.NOT_COORDINATOR;
-    return ErrorCode.NONE;
+    return this.partitions.errorFor(this.partitionFor(transactionalId), this.active);
   }
 
   /** The transaction state of an id, for DescribeTransactions / ListTransactions. */
@@ -212,7 +197,7 @@ export class TransactionStateManager {
       if (m.state !== TxnState.Empty && m.state !== TxnState.CompleteCommit && m.state !== TxnState.CompleteAbort) continue;
       if (m.txnLastUpdateTimestampMs + this.deps.idExpirationMs > now) continue;
       const partition = this.partitionFor(m.transactionalId);
-      if (this.partitions.get(partition) !== 'owned') continue;
+      if (!this.partitions.isOwned(partition)) continue;
       m.pendingState = TxnState.Dead;
       try {
         await this.log.append(partition, [tombstone(m.transactionalId)]);
