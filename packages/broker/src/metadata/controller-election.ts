@@ -141,6 +141,9 @@ export function storeMembership(metadata: MetadataStore, nodeId: number): Cluste
       };
     },
     onFencedChange: () => () => undefined,
+    // The local store has no election to give up: which broker controls follows its
+    // registrations, so the controlled shutdown's unregistration hands the role on.
+    resignController: () => Promise.resolve(),
   };
 }
 
