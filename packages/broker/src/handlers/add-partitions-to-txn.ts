@@ -16,7 +16,8 @@
  *   Produce v12+ and TxnOffsetCommit v5+ add their partition implicitly); the transaction it
  *   starts is a v2 one, whose EndTxn bumps the epoch.
  *
- * Difference from Kafka: v4+ needs CLUSTER_ACTION in Kafka; there are no ACLs here yet.
+ * Authorization: v4+ (batched, from brokers) needs CLUSTER_ACTION on the cluster, v0-3 WRITE on
+ * the transactional id and each topic, as Kafka (security/api-acls.ts and below).
  */
 import { ApiKey, ErrorCode, type AddPartitionsToTxnRequestAddPartitionsToTxnTopic, type AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult } from '@tributary/protocol';
 import { partitionExists } from '../group/handler-support.js';

@@ -17,7 +17,8 @@
  * Each partition listed is answered in the order asked, duplicates included. v0 has no
  * leader epoch in the answer (the codec drops it).
  *
- * Differences from Kafka: no ACLs yet, so no CLUSTER_ACTION / DESCRIBE check.
+ * Authorization, as Kafka: a follower (replica id >= 0) needs CLUSTER_ACTION on the cluster,
+ * a client DESCRIBE on each topic.
  */
 import { ApiKey, ErrorCode, type OffsetForLeaderEpochResponseEpochEndOffset } from '@tributary/protocol';
 import { authorized, authorizedOnCluster } from '../security/api-acls.js';

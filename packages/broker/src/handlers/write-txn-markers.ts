@@ -7,7 +7,8 @@
  * NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR. Markers on `__consumer_offsets` partitions also
  * materialize or drop the transaction's pending offsets in the group coordinator.
  *
- * Difference from Kafka: Kafka needs CLUSTER_ACTION; there are no ACLs here yet.
+ * Authorization (security/api-acls.ts): CLUSTER_ACTION on the cluster, as Kafka; without it
+ * the request is answered CLUSTER_AUTHORIZATION_FAILED.
  */
 import { ApiKey, type WriteTxnMarkersRequest } from '@tributary/protocol';
 import type { Handler } from './registry.js';
