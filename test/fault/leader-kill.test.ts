@@ -8,19 +8,27 @@
 // order, once. The report goes to $TRIBUTARY_FAULT_REPORT_DIR (default
 // $TMPDIR/tributary-fault-reports); a failed run keeps its data, logs and history.
 //
-// Default: fixed seed 1, 2 faults (~1-2 min). TRIBUTARY_LONG=1: a fresh seed (printed) and
-// TRIBUTARY_FAULTS faults (default 40). TRIBUTARY_SEED replays a schedule.
+// Default: fixed seed 1, 2 faults (~1-2 min), SIGKILL and SIGSTOP only (the other kinds
+// have their own default files: network-faults.test.ts, disk-clock-faults.test.ts).
+// TRIBUTARY_LONG=1: a fresh seed (printed), TRIBUTARY_FAULTS faults (default 40) of EVERY
+// kind (scheduler.ts ALL_KINDS; TRIBUTARY_KINDS=kill,pause,... narrows it), 3 etcd
+// members, one broker's log directory on a tmpfs. TRIBUTARY_SEED replays a schedule (with
+// the same TRIBUTARY_LONG and TRIBUTARY_KINDS).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runFaultRun } from './run.js';
+import { ALL_KINDS, type FaultKind } from './scheduler.js';
 
 const LONG = process.env['TRIBUTARY_LONG'] === '1';
 const seedFromEnv = process.env['TRIBUTARY_SEED'];
 const SEED = seedFromEnv !== undefined && seedFromEnv !== '' ? Number(seedFromEnv) >>> 0 : LONG ? (Math.random() * 2 ** 32) >>> 0 : 1;
 const FAULTS = Number(process.env['TRIBUTARY_FAULTS'] ?? (LONG ? 40 : 2));
+const kindsFromEnv = process.env['TRIBUTARY_KINDS'];
+const KINDS: readonly FaultKind[] = kindsFromEnv !== undefined && kindsFromEnv !== '' ? kindsFromEnv.split(',') as FaultKind[] : LONG ? ALL_KINDS : ['kill', 'pause'];
+for (const k of KINDS) if (!ALL_KINDS.includes(k)) throw new Error(`TRIBUTARY_KINDS names ${k}; kinds are ${ALL_KINDS.join(', ')}`);
 
 test(`SIGKILL of a partition leader under idempotent acks=all load (seed ${SEED}, ${FAULTS} faults): fast failover, nothing acknowledged lost, no duplicates, order kept`, { timeout: LONG ? 6 * 3600_000 : 300_000 }, async (t) => {
-  const report = await runFaultRun(t, { seed: SEED, faults: FAULTS });
+  const report = await runFaultRun(t, { seed: SEED, faults: FAULTS, kinds: KINDS, name: LONG ? 'long' : 'leader-kill' });
   assert.ok(report.acknowledgedBy['kafkajs']! > 0 && report.acknowledgedBy['librdkafka']! > 0, `both producers were acknowledged: ${JSON.stringify(report.acknowledgedBy)}`);
   assert.deepEqual(report.fatalErrors, [], 'no client died');
   assert.deepEqual(report.lost, [], 'every acknowledged record is at its acknowledged offset');
@@ -33,7 +41,8 @@ test(`SIGKILL of a partition leader under idempotent acks=all load (seed ${SEED}
   const first = report.events[0];
   assert.ok(first !== undefined && first.kind === 'kill' && first.led.length > 0, `the first fault SIGKILLed a leader: ${JSON.stringify(first)}`);
   for (const e of report.events) {
-    assert.ok(e.isrRestored, `every replica back in the ISR after ${e.fault}`);
+    assert.ok(e.isrRestored, `every replica back in the ISR after ${e.fault} (${e.detail})`);
+    if (e.kind === 'disk-full') assert.equal(e.stoppedOnFullDisk, true, `the broker stopped when its only log directory filled up: ${e.detail}`);
     if (e.kind !== 'kill') continue;
     for (const [p, perClient] of Object.entries(e.failover)) {
       for (const client of ['kafkajs', 'librdkafka']) {

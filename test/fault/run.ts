@@ -15,7 +15,8 @@ import { Kafka, logLevel, type Admin, type Consumer } from 'kafkajs';
 import { requirePythonModule, DEBIAN_PYTHON } from '../compat/kit.js';
 import { checkHistory, failoverMs, percentile, unavailableWindows, violations, type Ack, type CheckResult, type Read, type Window } from './checker.js';
 import { FAULT_TIMINGS, REPO_ROOT, startFaultCluster, type FaultCluster } from './harness.js';
-import { describeFault, faultSchedule, type Fault } from './scheduler.js';
+import { describeFault, faultSchedule, type Fault, type FaultKind } from './scheduler.js';
+import { inject } from './inject.js';
 
 type TestLike = { after(fn: () => void | Promise<void>): void; diagnostic(msg: string): void };
 
@@ -40,6 +41,10 @@ export interface FaultEvent {
   failover: Record<string, Record<string, number>>;
   /** Whether every ISR was full again before the next fault. */
   isrRestored: boolean;
+  /** What the injection did (inject.ts). */
+  detail: string;
+  /** disk-full only: the broker stopped by itself. */
+  stoppedOnFullDisk?: boolean;
 }
 
 export interface FaultReport {
@@ -66,6 +71,8 @@ export interface FaultReport {
   failoverP99Ms: number | null;
   /** Kill faults only: the must-hold bound is max(2 x replica.lag.time.max.ms, session timeout). */
   failoverBoundMs: number;
+  /** Per fault kind: p50 / p99 / max of the time to the next acknowledgement on the partitions the victim led. */
+  failoverByKind: Record<string, { n: number; p50: number | null; p99: number | null; max: number | null }>;
   unavailableWindows: Window[];
   durationMs: number;
   runDir: string;
@@ -185,16 +192,43 @@ async function kafkajsReader(cluster: FaultCluster, groupId: string, onRecord: (
   return consumer;
 }
 
-export async function runFaultRun(t: TestLike, opts: { seed: number; faults: number; quietMs?: number }): Promise<FaultReport> {
+/** The tmpfs broker's log directory size: room for a run's data, small enough to fill in a moment. */
+const TMPFS_SIZE_MB = 256;
+/** The broker whose log directory is a tmpfs when 'disk-full' is among the kinds. */
+const TMPFS_NODE_ID = 3;
+
+export interface RunOptions {
+  seed: number;
+  faults: number;
+  quietMs?: number;
+  /** Allowed fault kinds (default: kill and pause). */
+  kinds?: readonly FaultKind[];
+  /** Every allowed kind once after the first fault (scheduler.ts). */
+  coverKinds?: boolean;
+  delayMs?: readonly [number, number];
+  downMs?: readonly [number, number];
+  /** A file name tag for the report. */
+  name?: string;
+}
+
+export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultReport> {
   requirePythonModule('confluent_kafka');
   const startedAt = Date.now();
   mkdirSync(reportDir(), { recursive: true });
   const runDir = mkdtempSync(join(tmpdir(), `tributary-fault-${opts.seed}-`));
-  const schedule = faultSchedule(opts.seed, { faults: opts.faults, brokers: 3, partitions: PARTITIONS });
-  t.diagnostic(`seed ${opts.seed} (replay: TRIBUTARY_SEED=${opts.seed}); run directory ${runDir}`);
+  const kinds = opts.kinds ?? ['kill', 'pause'];
+  const diskFull = kinds.includes('disk-full');
+  if (diskFull && process.getuid?.() !== 0) throw new Error('disk-full faults mount a tmpfs: run as root');
+  const etcdMembers = kinds.some((k) => k.startsWith('etcd-')) ? 3 : 1;
+  const schedule = faultSchedule(opts.seed, {
+    faults: opts.faults, brokers: 3, partitions: PARTITIONS, kinds, ...(opts.coverKinds === true ? { coverKinds: true } : {}),
+    ...(diskFull ? { tmpfsNodeId: TMPFS_NODE_ID } : {}),
+    ...(opts.delayMs ? { delayMs: opts.delayMs } : {}), ...(opts.downMs ? { downMs: opts.downMs } : {}),
+  });
+  t.diagnostic(`seed ${opts.seed} (replay: TRIBUTARY_SEED=${opts.seed}); kinds ${kinds.join(',')}; etcd members ${etcdMembers}; run directory ${runDir}`);
   for (const f of schedule) t.diagnostic(`schedule ${describeFault(f)}`);
 
-  const cluster = await startFaultCluster(t, { runDir });
+  const cluster = await startFaultCluster(t, { runDir, etcdMembers, ...(diskFull ? { tmpfs: { nodeId: TMPFS_NODE_ID, sizeMb: TMPFS_SIZE_MB } } : {}) });
   // Every broker must see all three before anything is created: a broker that does not yet
   // see the others would create __consumer_offsets with fewer replicas (see
   // docs/reliability.md, "Known differences").
@@ -251,24 +285,23 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
     const state = await leadersFrom(cluster);
     let nodeId: number;
     if ('leaderOf' in f.target) nodeId = state?.get(f.target.leaderOf)?.leader ?? -1;
-    else nodeId = f.target.nodeId;
-    if (nodeId < 1) {
+    else if ('nodeId' in f.target) nodeId = f.target.nodeId;
+    else nodeId = 0;
+    if (nodeId < 0) {
       t.diagnostic(`fault ${describeFault(f)}: no leader to hit, skipped`);
       continue;
     }
-    const led = state === undefined ? [] : [...state].filter(([, p]) => p.leader === nodeId).map(([p]) => p);
-    const broker = cluster.broker(nodeId);
+    const led = state === undefined || nodeId === 0 ? [] : [...state].filter(([, p]) => p.leader === nodeId).map(([p]) => p);
     const atMs = Date.now();
-    const event: FaultEvent = { fault: describeFault(f), kind: f.kind, nodeId, led, atMs, healedAtMs: 0, failover: {}, isrRestored: false };
+    const event: FaultEvent = { fault: describeFault(f), kind: f.kind, nodeId, led, atMs, healedAtMs: 0, failover: {}, isrRestored: false, detail: '' };
     events.push(event);
-    if (f.kind === 'kill') await broker.kill();
-    else broker.pause();
-    await sleep(f.downMs);
-    if (f.kind === 'kill') await broker.start();
-    else broker.resume();
+    const done = await inject(cluster, f, nodeId, TOPIC, PARTITIONS);
+    event.detail = done.detail;
+    if (done.stoppedOnFullDisk !== undefined) event.stoppedOnFullDisk = done.stoppedOnFullDisk;
     event.healedAtMs = Date.now();
     event.isrRestored = await waitFullIsr(cluster, HEAL_TIMEOUT_MS);
-    t.diagnostic(`${event.fault}: broker ${nodeId} (led ${led.join(',') || 'nothing'}), ISR ${event.isrRestored ? 'restored' : 'NOT restored'} ${Date.now() - event.healedAtMs} ms after healing`);
+    t.diagnostic(`${event.fault}: ${nodeId > 0 ? `broker ${nodeId} (led ${led.join(',') || 'nothing'})` : 'etcd'}: ${event.detail}; ISR ${event.isrRestored ? 'restored' : 'NOT restored'} ${Date.now() - event.healedAtMs} ms after healing`);
+    if (!event.isrRestored) break;
   }
   // Produce on the healed cluster for a while: every client must get through again.
   await sleep(3000);
@@ -323,13 +356,18 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
     if (missing.length > 0) check.lost.push(`read-back did not return ${missing.length} offsets of partition ${p} below its end ${end} (first ${missing[0]})`);
   }
   const failovers: number[] = [];
+  const byKind = new Map<string, number[]>();
   for (const e of events) {
     for (const p of e.led) {
       const per = failoverMs(acks, p, e.atMs);
       e.failover[String(p)] = Object.fromEntries(per);
       if (e.kind === 'kill') failovers.push(...per.values());
+      let l = byKind.get(e.kind);
+      if (l === undefined) byKind.set(e.kind, (l = []));
+      l.push(...per.values());
     }
   }
+  const failoverByKind = Object.fromEntries([...byKind].map(([k, v]) => [k, { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99), max: percentile(v, 100) }]));
   const report: FaultReport = {
     seed: opts.seed,
     schedule: schedule.map(describeFault),
@@ -343,6 +381,7 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
     failoverP50Ms: percentile(failovers, 50),
     failoverP99Ms: percentile(failovers, 99),
     failoverBoundMs: Math.max(2 * FAULT_TIMINGS.replicaLagTimeMaxMs, FAULT_TIMINGS.sessionTimeoutMs),
+    failoverByKind,
     unavailableWindows: unavailableWindows(acks, UNAVAILABLE_THRESHOLD_MS),
     durationMs: Date.now() - startedAt,
     runDir,
@@ -351,7 +390,7 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
   // A failover slower than the bound fails the test too: keep the logs that explain it.
   const slow = events.filter((e) => e.kind === 'kill' && Object.values(e.failover).some((per) => Object.values(per).some((ms) => ms > report.failoverBoundMs)));
   const failed = violations(check) > 0 || slow.length > 0;
-  const reportFile = join(reportDir(), `seed-${opts.seed}-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.json`);
+  const reportFile = join(reportDir(), `${opts.name ?? 'run'}-seed-${opts.seed}-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(reportFile, JSON.stringify({ ...report, produceErrorExamples: errors.slice(0, 20) }, null, 2) + '\n');
   t.diagnostic(`report ${reportFile}: acknowledged ${report.acknowledged}, found ${report.found}, lost ${check.lost.length}, duplicated ${check.duplicated.length}, reordered ${check.reordered.length}, divergent ${check.divergent.length}; failover p50 ${report.failoverP50Ms} ms p99 ${report.failoverP99Ms} ms; ${report.unavailableWindows.length} unavailable windows`);
   if (failed) {
