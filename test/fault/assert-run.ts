@@ -14,6 +14,6 @@ export function assertCleanRun(report: FaultReport): void {
   assert.ok(report.liveReads > 0, 'the KafkaJS group consumer read during the faults');
   for (const e of report.events) {
     assert.ok(e.isrRestored, `every replica back in the ISR after ${e.fault} (${e.detail})`);
-    if (e.kind === 'disk-full') assert.equal(e.stoppedOnFullDisk, true, `the broker stopped when its only log directory filled up: ${e.detail}`);
+    if (e.kind === 'disk-full') assert.equal(e.stoppedOnFullDisk, false, `a full log directory fails writes retriably and the broker stays up (docs/compatibility.md): ${e.detail}`);
   }
 }

@@ -15,7 +15,7 @@ import { assertCleanRun } from './assert-run.js';
 const KINDS = ['kill', 'isolate', 'isolate-etcd', 'partition-brokers', 'one-way', 'etcd-kill', 'etcd-pause'] as const;
 
 test('network partitions and etcd member faults (seed 1): nothing acknowledged lost, no duplicates, order kept, every ISR restored', { timeout: 300_000 }, async (t) => {
-  const report = await runFaultRun(t, { seed: 1, faults: KINDS.length, kinds: KINDS, coverKinds: true, delayMs: [800, 1500], downMs: [1500, 3000], quietMs: 2000, name: 'network' });
+  const report = await runFaultRun(t, { seed: 1, faults: KINDS.length, kinds: KINDS, coverKinds: true, delayMs: [800, 1500], downMs: [2000, 4500], quietMs: 2000, name: 'network' });
   assertCleanRun(report);
   assert.deepEqual(new Set(report.events.map((e) => e.kind)), new Set(KINDS), 'every kind was injected');
 });
