@@ -1,6 +1,7 @@
 // The fault schedule is a function of its seed: a failing run is replayed exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +100,31 @@ test('truncateTails cuts a few bytes or half of the last batch of the newest seg
     writeFileSync(file, Buffer.concat([batch(30), batch(50)]));
     truncateTails(dir, 't', 1, 'half-batch');
     assert.equal(statSync(file).size, 42 + 31);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('clock-skew.ts moves Date.now() and new Date() of the process by the file\'s offset, re-read while it runs; monotonic time does not move', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skew-'));
+  try {
+    const file = join(dir, 'skew');
+    writeFileSync(file, '-3600000\n');
+    const script = [
+      'const a = Date.now() - performance.timeOrigin - performance.now();',
+      'const b = new Date().getTime() - Date.now();',
+      `require('node:fs').writeFileSync(${JSON.stringify(file)}, '7200000');`,
+      'const until = performance.now() + 400; while (performance.now() < until) { /* wait for a re-read */ }',
+      'setTimeout(() => console.log(JSON.stringify({ a, b, c: Date.now() - performance.timeOrigin - performance.now(), epoch: new Date(0).getTime() })), 300);',
+    ].join('\n');
+    const out = spawnSync(process.execPath, ['--import', 'tsx', '--import', join(import.meta.dirname, 'clock-skew.ts'), '-e', script],
+      { env: { ...process.env, TRIBUTARY_TEST_CLOCK_SKEW_FILE: file }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(out.status, 0, out.stderr);
+    const r = JSON.parse(out.stdout) as { a: number; b: number; c: number; epoch: number };
+    assert.ok(Math.abs(r.a + 3600_000) < 50, `Date.now() 1 h behind performance time: ${r.a}`);
+    assert.ok(Math.abs(r.b) < 50, `new Date() agrees with Date.now(): ${r.b}`);
+    assert.ok(Math.abs(r.c - 7200_000) < 50, `a changed file moves the clock again: ${r.c}`);
+    assert.equal(r.epoch, 0, 'new Date(x) is not moved');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
