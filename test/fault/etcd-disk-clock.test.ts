@@ -23,7 +23,7 @@ import { assertCleanRun } from './assert-run.js';
 
 const KINDS = ['kill', 'etcd-kill', 'etcd-pause', 'truncate', 'disk-full', 'clock'] as const;
 
-test('etcd member kills and pauses, torn segment tails, a full log directory and ±1 h wall-clock jumps (seed 1): nothing acknowledged lost, no duplicates, order kept', { timeout: 300_000 }, async (t) => {
+test('etcd member kills and pauses, torn segment tails, a full log directory and ±1 h wall-clock jumps (seed 1): nothing acknowledged lost, no duplicates, order kept', { timeout: 480_000 }, async (t) => {
   const report = await runFaultRun(t, { seed: 1, faults: KINDS.length, kinds: KINDS, coverKinds: true, delayMs: [800, 1500], downMs: [2000, 4500], quietMs: 2000, name: 'etcd-disk-clock' });
   assertCleanRun(report);
   assert.deepEqual(new Set(report.events.map((e) => e.kind)), new Set(KINDS), 'every kind was injected');

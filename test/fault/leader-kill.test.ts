@@ -32,7 +32,7 @@ const FAULTS = Number(process.env['TRIBUTARY_FAULTS'] ?? (LONG ? 40 : KINDS.leng
 const SHORT = LONG ? {} : { coverKinds: true, delayMs: [800, 1500] as const, downMs: [2000, 4500] as const, quietMs: 2000 };
 for (const k of KINDS) if (!ALL_KINDS.includes(k)) throw new Error(`TRIBUTARY_KINDS names ${k}; kinds are ${ALL_KINDS.join(', ')}`);
 
-test(`SIGKILL of a partition leader, pauses and network partitions under idempotent acks=all load (seed ${SEED}, ${FAULTS} faults of ${KINDS.join(',')}): fast failover, nothing acknowledged lost, no duplicates, order kept`, { timeout: LONG ? 6 * 3600_000 : 300_000 }, async (t) => {
+test(`SIGKILL of a partition leader, pauses and network partitions under idempotent acks=all load (seed ${SEED}, ${FAULTS} faults of ${KINDS.join(',')}): fast failover, nothing acknowledged lost, no duplicates, order kept`, { timeout: LONG ? 6 * 3600_000 : 480_000 }, async (t) => {
   const report = await runFaultRun(t, { seed: SEED, faults: FAULTS, kinds: KINDS, ...SHORT, name: LONG ? 'long' : 'leader-kill' });
   assert.ok(report.acknowledgedBy['kafkajs']! > 0 && report.acknowledgedBy['librdkafka']! > 0, `both producers were acknowledged: ${JSON.stringify(report.acknowledgedBy)}`);
   assert.deepEqual(report.fatalErrors, [], 'no client died');

@@ -26,6 +26,8 @@ export const PARTITIONS = 3;
 const UNAVAILABLE_THRESHOLD_MS = 1000;
 /** How long a healed cluster may take to bring every replica back into every ISR. */
 const HEAL_TIMEOUT_MS = 60_000;
+/** How long a fault aimed at "the leader of partition p" waits for an answer naming one. */
+const TARGET_TIMEOUT_MS = 20_000;
 /** The read-back gives up when no record arrived for this long. */
 const READBACK_STALL_MS = 30_000;
 /** Records per second of each producer. */
@@ -284,7 +286,13 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
   const events: FaultEvent[] = [];
   for (const f of schedule) {
     await sleep(f.delayMs);
-    const state = await leadersFrom(cluster);
+    // Ask until some broker answers with leaders: on a loaded machine one probe can time
+    // out, and a skipped fault is a schedule that did not run.
+    let state = await leadersFrom(cluster);
+    for (const deadline = Date.now() + TARGET_TIMEOUT_MS; Date.now() < deadline && 'leaderOf' in f.target && !((state?.get(f.target.leaderOf)?.leader ?? -1) >= 0);) {
+      await sleep(250);
+      state = await leadersFrom(cluster);
+    }
     let nodeId: number;
     if ('leaderOf' in f.target) nodeId = state?.get(f.target.leaderOf)?.leader ?? -1;
     else if ('nodeId' in f.target) nodeId = f.target.nodeId;

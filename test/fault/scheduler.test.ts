@@ -129,3 +129,19 @@ test('clock-skew.ts moves Date.now() and new Date() of the process by the file\'
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an acknowledgement without an offset (librdkafka can report one) is found by its value in its partition', () => {
+  const log = new Map([[0, ['a-0', 'a-1']], [1, ['a-2']]]);
+  const r = checkHistory({
+    acks: [
+      { client: 'a', partition: 0, offset: -1, value: 'a-1', atMs: 1 },
+      { client: 'a', partition: 0, offset: -1, value: 'a-2', atMs: 2 },
+      { client: 'a', partition: 0, offset: -1, value: 'a-9', atMs: 3 },
+    ],
+    log,
+    endOffsets: new Map([[0, 2], [1, 1]]),
+  });
+  assert.equal(r.withoutOffset, 3);
+  assert.equal(r.found, 1);
+  assert.equal(r.lost.length, 2, 'a-2 is in another partition, a-9 nowhere');
+});
