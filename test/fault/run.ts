@@ -86,6 +86,22 @@ export function reportDir(): string {
   return process.env['TRIBUTARY_FAULT_REPORT_DIR'] ?? join(tmpdir(), 'tributary-fault-reports');
 }
 
+/**
+ * Retries `fn` until it succeeds or `timeoutMs` passes: on a loaded machine KafkaJS's
+ * fetchTopicMetadata has thrown a TypeError on an empty answer during set-up.
+ */
+async function retrying<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(500);
+    }
+  }
+}
+
 async function leaders(admin: Admin): Promise<Map<number, { leader: number; isr: number[] }>> {
   const md = await admin.fetchTopicMetadata({ topics: [TOPIC] });
   return new Map(md.topics[0]!.partitions.map((p) => [p.partitionId, { leader: p.leader, isr: p.isr }]));
@@ -256,7 +272,7 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
   // min.insync.replicas=2 on the brokers every group then fails (NOT_ENOUGH_REPLICAS on
   // each assignment); without it, killing that broker takes every group offline. The run
   // reassigns the topic to all three brokers before the workload starts.
-  const offsets = (await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0]!;
+  const offsets = await retrying(async () => (await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0]!, HEAL_TIMEOUT_MS);
   const ids = cluster.brokers.map((b) => b.nodeId);
   const under = offsets.partitions.filter((p) => p.replicas.length < ids.length);
   if (under.length > 0) {
