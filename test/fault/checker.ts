@@ -41,6 +41,8 @@ export interface CheckResult {
   divergent: string[];
   aboveEnd: string[];
   recordsInLog: number;
+  /** Acknowledgements that came without an offset (checked by value only). */
+  withoutOffset: number;
 }
 
 /** At most this many examples of each violation go into the report. */
@@ -62,7 +64,7 @@ export function checkHistory(input: {
   otherReads?: readonly Read[];
   liveReads?: readonly Read[];
 }): CheckResult {
-  const result: CheckResult = { acknowledged: 0, found: 0, lost: [], duplicated: [], reordered: [], divergent: [], aboveEnd: [], recordsInLog: 0 };
+  const result: CheckResult = { acknowledged: 0, found: 0, lost: [], duplicated: [], reordered: [], divergent: [], aboveEnd: [], recordsInLog: 0, withoutOffset: 0 };
   let lost = 0;
   const seenAt = new Map<string, string>();
   for (const [partition, values] of input.log) {
@@ -84,6 +86,17 @@ export function checkHistory(input: {
   }
   for (const ack of input.acks) {
     result.acknowledged++;
+    if (ack.offset < 0) {
+      // Delivered without an offset (librdkafka can report that): it must be in the log once, somewhere in its partition.
+      result.withoutOffset++;
+      const at = seenAt.get(ack.value);
+      if (at !== undefined && at.startsWith(`${ack.partition}/`)) result.found++;
+      else {
+        lost++;
+        push(result.lost, `${ack.value} acknowledged without an offset on partition ${ack.partition}, ${at === undefined ? 'not in the log' : `found at ${at}`}`);
+      }
+      continue;
+    }
     const there = input.log.get(ack.partition)?.[ack.offset];
     if (there === ack.value) result.found++;
     else {

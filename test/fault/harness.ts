@@ -1,21 +1,32 @@
 /**
- * The fault suite's cluster: a real etcd (Debian's /usr/bin/etcd, test/cluster/etcd-kit.ts)
- * and N broker PROCESSES on loopback, each with its own data directory and port, the same
- * entry point as `npm start` run from source. A broker can be SIGKILLed, SIGSTOPped and
- * SIGCONTed, and restarted on its data directory and port, always by its PID.
+ * The fault suite's cluster: a real etcd (Debian's /usr/bin/etcd, test/cluster/etcd-kit.ts;
+ * one member or three) and N broker PROCESSES on loopback, each with its own data directory
+ * and port, the same entry point as `npm start` run from source. A broker can be
+ * SIGKILLed, SIGSTOPped and SIGCONTed, and restarted on its data directory and port,
+ * always by its PID.
+ *
+ * Every link a network fault cuts goes through a proxy of net-proxy.ts: each broker's
+ * INTERNAL listener (inter.broker.listener.name) is advertised as a proxy port, and each
+ * broker reaches each etcd member through its own proxy. Clients use the PLAINTEXT
+ * listener directly. Each broker also loads clock-skew.ts, which offsets its wall clock
+ * (Date) by the milliseconds in a file the run writes (`FaultBroker.skewClock`).
+ *
+ * One broker's data directory may be a small tmpfs (`tmpfs`), mounted by the harness as
+ * root and unmounted at the end, so a fault can fill it.
  *
  * Every broker's stdout/stderr goes to a file in the run directory (kept with the report
  * when a run fails). At the end every process is stopped by its PID (SIGCONT first, so a
  * paused one dies too), etcd last.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, startEtcd, type EtcdCluster } from '../cluster/etcd-kit.js';
+import { FaultNetwork, startFaultProxy, type FaultProxy } from './net-proxy.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
-/** How long a broker may take from spawn to its "listening on" line (tsx compiles on start). */
-const BROKER_START_TIMEOUT_MS = 30_000;
+/** How long a broker may take from spawn to its "listening on" line (tsx compiles on start; 60 s was missed at a load average of 23 on 2 cores). */
+const BROKER_START_TIMEOUT_MS = 120_000;
 
 type TestLike = { after(fn: () => void | Promise<void>): void };
 
@@ -60,7 +71,21 @@ export class FaultBroker {
     readonly dataDir: string,
     private readonly logDir: string,
     private readonly config: Record<string, string | number>,
+    /** The INTERNAL listener's bound port and the proxy port advertised for it. */
+    private readonly internal: { port: number; proxyPort: number },
+    /** This broker's etcd endpoints (its own proxies). */
+    private readonly etcdEndpoints: string,
   ) {}
+
+  /** The file clock-skew.ts polls: the wall-clock offset of this broker in ms. */
+  get skewFile(): string {
+    return join(this.logDir, `clock-skew-${this.nodeId}`);
+  }
+
+  /** Moves this broker's wall clock (Date.now, new Date()) by `offsetMs` from the real time. */
+  skewClock(offsetMs: number): void {
+    writeFileSync(this.skewFile, `${offsetMs}\n`);
+  }
 
   get bootstrap(): string {
     return `127.0.0.1:${this.port}`;
@@ -82,17 +107,21 @@ export class FaultBroker {
   async start(): Promise<void> {
     if (this.state !== 'dead') throw new Error(`broker ${this.nodeId} is ${this.state}; stop it before starting it again`);
     this.starts++;
-    const args = ['--conditions=source', '--import', 'tsx', join(REPO_ROOT, 'packages/broker/src/main.ts')];
+    const args = ['--conditions=source', '--import', 'tsx', '--import', join(REPO_ROOT, 'test/fault/clock-skew.ts'), join(REPO_ROOT, 'packages/broker/src/main.ts')];
     const overrides: Record<string, string | number> = {
       ...this.config,
       'node.id': this.nodeId,
       // One rack per broker: all run on one host, and placement by host would see one rack.
       'broker.rack': `rack-${this.nodeId}`,
-      listeners: `PLAINTEXT://127.0.0.1:${this.port}`,
+      listeners: `PLAINTEXT://127.0.0.1:${this.port},INTERNAL://127.0.0.1:${this.internal.port}`,
+      'advertised.listeners': `PLAINTEXT://127.0.0.1:${this.port},INTERNAL://127.0.0.1:${this.internal.proxyPort}`,
+      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT',
+      'inter.broker.listener.name': 'INTERNAL',
+      'etcd.endpoints': this.etcdEndpoints,
       'log.dirs': this.dataDir,
     };
     for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRIBUTARY_TEST_CLOCK_SKEW_FILE: this.skewFile } });
     this.child = child;
     this.paused = false;
     this.exited = new Promise<void>((res) => child.once('exit', () => res()));
@@ -151,6 +180,10 @@ export class FaultBroker {
 
 export interface FaultCluster {
   readonly etcd: EtcdCluster;
+  /** The cut rules every proxy obeys (net-proxy.ts); brokers are `b<nodeId>`, etcd is `etcd`. */
+  readonly network: FaultNetwork;
+  /** The broker whose data directory is a tmpfs, if any. */
+  readonly tmpfsNodeId: number | undefined;
   readonly brokers: readonly FaultBroker[];
   readonly bootstrap: string[];
   readonly runDir: string;
@@ -158,22 +191,56 @@ export interface FaultCluster {
   close(): Promise<void>;
 }
 
-/** Starts etcd (one member) and `brokers` broker processes; everything is stopped in `t.after`. */
+/** Whether this process may mount a tmpfs (root). */
+export function canMountTmpfs(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/**
+ * Starts etcd (`etcdMembers`, default 1) and `brokers` broker processes with their
+ * proxies; everything is stopped in `t.after`, the tmpfs (if any) unmounted.
+ */
 export async function startFaultCluster(
   t: TestLike,
-  opts: { runDir: string; brokers?: number; config?: Record<string, string | number> },
+  opts: { runDir: string; brokers?: number; etcdMembers?: 1 | 3; tmpfs?: { nodeId: number; sizeMb: number }; config?: Record<string, string | number> },
 ): Promise<FaultCluster> {
-  const etcd = await startEtcd(t);
+  const etcd = await startEtcd(t, { members: opts.etcdMembers ?? 1 });
+  const network = new FaultNetwork();
+  const proxies: FaultProxy[] = [];
   const count = opts.brokers ?? 3;
-  const config = { ...FAULT_BROKER_CONFIG, ...opts.config, 'etcd.endpoints': etcd.endpoints.join(',') };
+  const config = { ...FAULT_BROKER_CONFIG, ...opts.config };
   const brokers: FaultBroker[] = [];
+  const mounted: string[] = [];
+  const unmount = (): void => {
+    for (const dir of mounted.splice(0)) {
+      const r = spawnSync('umount', ['-l', dir], { encoding: 'utf8' });
+      if (r.status !== 0) process.stderr.write(`umount ${dir}: ${r.stderr}\n`);
+    }
+  };
   for (let i = 1; i <= count; i++) {
     const dataDir = join(opts.runDir, `data-${i}`);
     mkdirSync(dataDir, { recursive: true });
-    brokers.push(new FaultBroker(i, await freePort(), dataDir, opts.runDir, config));
+    if (opts.tmpfs?.nodeId === i) {
+      const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${opts.tmpfs.sizeMb}m`, 'tmpfs', dataDir], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`mount tmpfs on ${dataDir}: ${r.stderr}`);
+      mounted.push(dataDir);
+    }
+    const internalPort = await freePort();
+    const proxy = await startFaultProxy(network, { to: `b${i}`, targetPort: internalPort });
+    proxies.push(proxy);
+    const etcdProxies: string[] = [];
+    for (const m of etcd.members) {
+      const p = await startFaultProxy(network, { from: `b${i}`, to: 'etcd', targetPort: Number(new URL(m.clientUrl).port) });
+      proxies.push(p);
+      etcdProxies.push(`http://127.0.0.1:${p.port}`);
+    }
+    brokers.push(new FaultBroker(i, await freePort(), dataDir, opts.runDir, config, { port: internalPort, proxyPort: proxy.port }, etcdProxies.join(',')));
   }
   const close = async (): Promise<void> => {
+    network.healAll();
     for (const b of brokers) await b.kill();
+    for (const p of proxies) await p.close();
+    unmount();
   };
   // Hooks run in registration order, so etcd (registered by startEtcd) stops before the
   // brokers; a broker SIGKILLed after etcd is gone just dies, and a run's cleanup is the
@@ -182,6 +249,8 @@ export async function startFaultCluster(
   await Promise.all(brokers.map((b) => b.start()));
   return {
     etcd,
+    network,
+    tmpfsNodeId: opts.tmpfs?.nodeId,
     brokers,
     bootstrap: brokers.map((b) => b.bootstrap),
     runDir: opts.runDir,

@@ -15,7 +15,8 @@ import { Kafka, logLevel, type Admin, type Consumer } from 'kafkajs';
 import { requirePythonModule, DEBIAN_PYTHON } from '../compat/kit.js';
 import { checkHistory, failoverMs, percentile, unavailableWindows, violations, type Ack, type CheckResult, type Read, type Window } from './checker.js';
 import { FAULT_TIMINGS, REPO_ROOT, startFaultCluster, type FaultCluster } from './harness.js';
-import { describeFault, faultSchedule, type Fault } from './scheduler.js';
+import { describeFault, faultSchedule, type Fault, type FaultKind } from './scheduler.js';
+import { inject } from './inject.js';
 
 type TestLike = { after(fn: () => void | Promise<void>): void; diagnostic(msg: string): void };
 
@@ -25,6 +26,10 @@ export const PARTITIONS = 3;
 const UNAVAILABLE_THRESHOLD_MS = 1000;
 /** How long a healed cluster may take to bring every replica back into every ISR. */
 const HEAL_TIMEOUT_MS = 60_000;
+/** How long a fault aimed at "the leader of partition p" waits for an answer naming one. */
+const TARGET_TIMEOUT_MS = 20_000;
+/** The read-back gives up when no record arrived for this long. */
+const READBACK_STALL_MS = 30_000;
 /** Records per second of each producer. */
 const PRODUCE_RATE = 100;
 
@@ -40,15 +45,24 @@ export interface FaultEvent {
   failover: Record<string, Record<string, number>>;
   /** Whether every ISR was full again before the next fault. */
   isrRestored: boolean;
-  /** Kill faults: ms from the fault until Metadata named another leader for every partition led (null: not seen while down). */
-  electedMs: number | null;
+  /** What the injection did (inject.ts). */
+  detail: string;
+  /** disk-full only: the broker stopped by itself. */
+  stoppedOnFullDisk?: boolean;
 }
 
-/** The checker's verdict (CheckResult) and what the run measured around it. */
-export interface FaultReport extends CheckResult {
+export interface FaultReport {
   seed: number;
   schedule: string[];
   events: FaultEvent[];
+  acknowledged: number;
+  found: number;
+  lost: string[];
+  duplicated: string[];
+  reordered: string[];
+  divergent: string[];
+  aboveEnd: string[];
+  recordsInLog: number;
   liveReads: number;
   /** Acknowledgements per producer client. */
   acknowledgedBy: Record<string, number>;
@@ -61,6 +75,8 @@ export interface FaultReport extends CheckResult {
   failoverP99Ms: number | null;
   /** Kill faults only: the must-hold bound is max(2 x replica.lag.time.max.ms, session timeout). */
   failoverBoundMs: number;
+  /** Per fault kind: p50 / p99 / max of the time to the next acknowledgement on the partitions the victim led. */
+  failoverByKind: Record<string, { n: number; p50: number | null; p99: number | null; max: number | null }>;
   unavailableWindows: Window[];
   durationMs: number;
   runDir: string;
@@ -68,6 +84,22 @@ export interface FaultReport extends CheckResult {
 
 export function reportDir(): string {
   return process.env['TRIBUTARY_FAULT_REPORT_DIR'] ?? join(tmpdir(), 'tributary-fault-reports');
+}
+
+/**
+ * Retries `fn` until it succeeds or `timeoutMs` passes: on a loaded machine KafkaJS's
+ * fetchTopicMetadata has thrown a TypeError on an empty answer during set-up.
+ */
+async function retrying<T>(fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(500);
+    }
+  }
 }
 
 async function leaders(admin: Admin): Promise<Map<number, { leader: number; isr: number[] }>> {
@@ -103,10 +135,10 @@ async function waitFullIsr(cluster: FaultCluster, timeoutMs: number): Promise<bo
 
 /** The KafkaJS producer: one idempotent producer, one send loop per partition. */
 function kafkajsProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
-  // The retry backoff is capped at 250 ms: the failover bound measures the cluster, and
-  // KafkaJS's default growth to 1 s (plus 20% jitter) would spend a quarter of it waiting
-  // after the new leader is already known. librdkafka's retry.backoff.ms is 100 ms.
   const kafka = new Kafka({ clientId: 'fault-kafkajs', brokers: cluster.bootstrap, logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: 5000,
+    // Backoff capped at 250 ms: the failover bound measures the cluster, and KafkaJS's
+    // growth to 1 s (plus 20% jitter) would spend a quarter of it waiting after the new
+    // leader is known. librdkafka's retry.backoff.ms is 100 ms.
     retry: { retries: 200, initialRetryTime: 100, maxRetryTime: 250 } });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   let stopped = false;
@@ -183,16 +215,43 @@ async function kafkajsReader(cluster: FaultCluster, groupId: string, onRecord: (
   return consumer;
 }
 
-export async function runFaultRun(t: TestLike, opts: { seed: number; faults: number; quietMs?: number }): Promise<FaultReport> {
+/** The tmpfs broker's log directory size: room for a run's data, small enough to fill in a moment. */
+const TMPFS_SIZE_MB = 256;
+/** The broker whose log directory is a tmpfs when 'disk-full' is among the kinds. */
+const TMPFS_NODE_ID = 3;
+
+export interface RunOptions {
+  seed: number;
+  faults: number;
+  quietMs?: number;
+  /** Allowed fault kinds (default: kill and pause). */
+  kinds?: readonly FaultKind[];
+  /** Every allowed kind once after the first fault (scheduler.ts). */
+  coverKinds?: boolean;
+  delayMs?: readonly [number, number];
+  downMs?: readonly [number, number];
+  /** A file name tag for the report. */
+  name?: string;
+}
+
+export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultReport> {
   requirePythonModule('confluent_kafka');
   const startedAt = Date.now();
   mkdirSync(reportDir(), { recursive: true });
   const runDir = mkdtempSync(join(tmpdir(), `tributary-fault-${opts.seed}-`));
-  const schedule = faultSchedule(opts.seed, { faults: opts.faults, brokers: 3, partitions: PARTITIONS });
-  t.diagnostic(`seed ${opts.seed} (replay: TRIBUTARY_SEED=${opts.seed}); run directory ${runDir}`);
+  const kinds = opts.kinds ?? ['kill', 'pause'];
+  const diskFull = kinds.includes('disk-full');
+  if (diskFull && process.getuid?.() !== 0) throw new Error('disk-full faults mount a tmpfs: run as root');
+  const etcdMembers = kinds.some((k) => k.startsWith('etcd-')) ? 3 : 1;
+  const schedule = faultSchedule(opts.seed, {
+    faults: opts.faults, brokers: 3, partitions: PARTITIONS, kinds, ...(opts.coverKinds === true ? { coverKinds: true } : {}),
+    ...(diskFull ? { tmpfsNodeId: TMPFS_NODE_ID } : {}),
+    ...(opts.delayMs ? { delayMs: opts.delayMs } : {}), ...(opts.downMs ? { downMs: opts.downMs } : {}),
+  });
+  t.diagnostic(`seed ${opts.seed} (replay: TRIBUTARY_SEED=${opts.seed}); kinds ${kinds.join(',')}; etcd members ${etcdMembers}; run directory ${runDir}`);
   for (const f of schedule) t.diagnostic(`schedule ${describeFault(f)}`);
 
-  const cluster = await startFaultCluster(t, { runDir });
+  const cluster = await startFaultCluster(t, { runDir, etcdMembers, ...(diskFull ? { tmpfs: { nodeId: TMPFS_NODE_ID, sizeMb: TMPFS_SIZE_MB } } : {}) });
   // Every broker must see all three before anything is created: a broker that does not yet
   // see the others would create __consumer_offsets with fewer replicas (see
   // docs/reliability.md, "Known differences").
@@ -216,7 +275,7 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
   // min.insync.replicas=2 on the brokers every group then fails (NOT_ENOUGH_REPLICAS on
   // each assignment); without it, killing that broker takes every group offline. The run
   // reassigns the topic to all three brokers before the workload starts.
-  const offsets = (await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0]!;
+  const offsets = await retrying(async () => (await admin.fetchTopicMetadata({ topics: ['__consumer_offsets'] })).topics[0]!, HEAL_TIMEOUT_MS);
   const ids = cluster.brokers.map((b) => b.nodeId);
   const under = offsets.partitions.filter((p) => p.replicas.length < ids.length);
   if (under.length > 0) {
@@ -246,36 +305,32 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
   const events: FaultEvent[] = [];
   for (const f of schedule) {
     await sleep(f.delayMs);
-    const state = await leadersFrom(cluster);
+    // Ask until some broker answers with leaders: on a loaded machine one probe can time
+    // out, and a skipped fault is a schedule that did not run.
+    let state = await leadersFrom(cluster);
+    for (const deadline = Date.now() + TARGET_TIMEOUT_MS; Date.now() < deadline && 'leaderOf' in f.target && !((state?.get(f.target.leaderOf)?.leader ?? -1) >= 0);) {
+      await sleep(250);
+      state = await leadersFrom(cluster);
+    }
     let nodeId: number;
     if ('leaderOf' in f.target) nodeId = state?.get(f.target.leaderOf)?.leader ?? -1;
-    else nodeId = f.target.nodeId;
-    if (nodeId < 1) {
+    else if ('nodeId' in f.target) nodeId = f.target.nodeId;
+    else nodeId = 0;
+    if (nodeId < 0) {
       t.diagnostic(`fault ${describeFault(f)}: no leader to hit, skipped`);
       continue;
     }
-    const led = state === undefined ? [] : [...state].filter(([, p]) => p.leader === nodeId).map(([p]) => p);
-    const broker = cluster.broker(nodeId);
+    const led = state === undefined || nodeId === 0 ? [] : [...state].filter(([, p]) => p.leader === nodeId).map(([p]) => p);
     const atMs = Date.now();
-    const event: FaultEvent = { fault: describeFault(f), kind: f.kind, nodeId, led, atMs, healedAtMs: 0, failover: {}, isrRestored: false, electedMs: null };
+    const event: FaultEvent = { fault: describeFault(f), kind: f.kind, nodeId, led, atMs, healedAtMs: 0, failover: {}, isrRestored: false, detail: '' };
     events.push(event);
-    if (f.kind === 'kill') await broker.kill();
-    else broker.pause();
-    if (f.kind === 'kill' && led.length > 0) {
-      // Watch Metadata while the broker is down: when did the controller name new leaders?
-      const downUntil = atMs + f.downMs;
-      while (Date.now() < downUntil && event.electedMs === null) {
-        const m = await leadersFrom(cluster).catch(() => undefined);
-        if (m !== undefined && led.every((p) => { const l = m.get(p)?.leader; return l !== undefined && l >= 0 && l !== nodeId; })) event.electedMs = Date.now() - atMs;
-        else await sleep(100);
-      }
-    }
-    await sleep(Math.max(0, atMs + f.downMs - Date.now()));
-    if (f.kind === 'kill') await broker.start();
-    else broker.resume();
+    const done = await inject(cluster, f, nodeId, TOPIC, PARTITIONS);
+    event.detail = done.detail;
+    if (done.stoppedOnFullDisk !== undefined) event.stoppedOnFullDisk = done.stoppedOnFullDisk;
     event.healedAtMs = Date.now();
     event.isrRestored = await waitFullIsr(cluster, HEAL_TIMEOUT_MS);
-    t.diagnostic(`${event.fault}: broker ${nodeId} (led ${led.join(',') || 'nothing'})${event.electedMs !== null ? `, new leaders in Metadata after ${event.electedMs} ms` : ''}, ISR ${event.isrRestored ? 'restored' : 'NOT restored'} ${Date.now() - event.healedAtMs} ms after healing`);
+    t.diagnostic(`${event.fault}: ${nodeId > 0 ? `broker ${nodeId} (led ${led.join(',') || 'nothing'})` : 'etcd'}: ${event.detail}; ISR ${event.isrRestored ? 'restored' : 'NOT restored'} ${Date.now() - event.healedAtMs} ms after healing`);
+    if (!event.isrRestored) break;
   }
   // Produce on the healed cluster for a while: every client must get through again.
   await sleep(3000);
@@ -291,18 +346,22 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
   const log = new Map<number, (string | undefined)[]>();
   for (let p = 0; p < PARTITIONS; p++) log.set(p, []);
   const aboveEnd: Read[] = [];
+  let lastReadAtMs = Date.now();
   let reached: () => void = () => undefined;
   const allRead = new Promise<void>((res) => { reached = res; });
   const done = () => [...endOffsets].every(([p, end]) => log.get(p)!.filter((v) => v !== undefined).length >= end);
   const reader = await kafkajsReader(cluster, 'fault-readback', (r) => {
+    lastReadAtMs = Date.now();
     if (r.offset >= (endOffsets.get(r.partition) ?? 0)) aboveEnd.push(r);
     else log.get(r.partition)![r.offset] = r.value;
     if (done()) reached();
   });
   if (!done()) {
-    const timer = setTimeout(reached, 60_000);
+    // A long run's 100,000 records take minutes to read on a loaded machine: give up only
+    // when the reader stops making progress (a fixed 60 s cut a 75-fault read-back short).
+    const timer = setInterval(() => { if (Date.now() - lastReadAtMs > READBACK_STALL_MS) reached(); }, 1000);
     await allRead;
-    clearTimeout(timer);
+    clearInterval(timer);
   }
   await reader.stop();
   await reader.disconnect();
@@ -330,13 +389,18 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
     if (missing.length > 0) check.lost.push(`read-back did not return ${missing.length} offsets of partition ${p} below its end ${end} (first ${missing[0]})`);
   }
   const failovers: number[] = [];
+  const byKind = new Map<string, number[]>();
   for (const e of events) {
     for (const p of e.led) {
       const per = failoverMs(acks, p, e.atMs);
       e.failover[String(p)] = Object.fromEntries(per);
       if (e.kind === 'kill') failovers.push(...per.values());
+      let l = byKind.get(e.kind);
+      if (l === undefined) byKind.set(e.kind, (l = []));
+      l.push(...per.values());
     }
   }
+  const failoverByKind = Object.fromEntries([...byKind].map(([k, v]) => [k, { n: v.length, p50: percentile(v, 50), p99: percentile(v, 99), max: percentile(v, 100) }]));
   const report: FaultReport = {
     seed: opts.seed,
     schedule: schedule.map(describeFault),
@@ -350,6 +414,7 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
     failoverP50Ms: percentile(failovers, 50),
     failoverP99Ms: percentile(failovers, 99),
     failoverBoundMs: Math.max(2 * FAULT_TIMINGS.replicaLagTimeMaxMs, FAULT_TIMINGS.sessionTimeoutMs),
+    failoverByKind,
     unavailableWindows: unavailableWindows(acks, UNAVAILABLE_THRESHOLD_MS),
     durationMs: Date.now() - startedAt,
     runDir,
@@ -358,7 +423,7 @@ export async function runFaultRun(t: TestLike, opts: { seed: number; faults: num
   // A failover slower than the bound fails the test too: keep the logs that explain it.
   const slow = events.filter((e) => e.kind === 'kill' && Object.values(e.failover).some((per) => Object.values(per).some((ms) => ms > report.failoverBoundMs)));
   const failed = violations(check) > 0 || slow.length > 0 || process.env['TRIBUTARY_FAULT_KEEP'] === '1';
-  const reportFile = join(reportDir(), `seed-${opts.seed}-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.json`);
+  const reportFile = join(reportDir(), `${opts.name ?? 'run'}-seed-${opts.seed}-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(reportFile, JSON.stringify({ ...report, produceErrorExamples: errors.slice(0, 20) }, null, 2) + '\n');
   t.diagnostic(`report ${reportFile}: acknowledged ${report.acknowledged}, found ${report.found}, lost ${check.lost.length}, duplicated ${check.duplicated.length}, reordered ${check.reordered.length}, divergent ${check.divergent.length}; failover p50 ${report.failoverP50Ms} ms p99 ${report.failoverP99Ms} ms; ${report.unavailableWindows.length} unavailable windows`);
   if (failed) {

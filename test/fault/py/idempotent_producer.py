@@ -3,7 +3,7 @@
 Usage: idempotent_producer.py BOOTSTRAP TOPIC PARTITIONS CLIENT RATE
 Produces records "<CLIENT>-<seq>" round-robin over PARTITIONS at about RATE records/s
 until its stdin closes, then flushes. Prints one line per acknowledgement:
-  A <partition> <offset> <value> <epoch ms>
+  A <partition> <offset> <value> <epoch ms>     (offset -1: delivered, offset not reported)
 and one per failed delivery:
   E <partition> <value> <error>
 The delivery timeout is long: a record a client gives up on is not an acknowledged one,
@@ -29,7 +29,10 @@ def on_delivery(err, msg):
         if err is not None:
             sys.stdout.write("E %d %s %s\n" % (msg.partition(), msg.value().decode(), str(err).replace("\n", " ")))
         else:
-            sys.stdout.write("A %d %d %s %d\n" % (msg.partition(), msg.offset(), msg.value().decode(), int(time.time() * 1000)))
+            # librdkafka can report a delivery without an offset (msg.offset() is None); it
+            # is still acknowledged: -1, and the checker looks for the value anywhere.
+            offset = msg.offset()
+            sys.stdout.write("A %d %d %s %d\n" % (msg.partition(), -1 if offset is None else offset, msg.value().decode(), int(time.time() * 1000)))
         sys.stdout.flush()
 
 producer = Producer({
