@@ -62,7 +62,7 @@ test('a reassignment onto a fourth broker, and draining a broker, under idempote
   await padder.connect();
   const pad = 'x'.repeat(PAD_RECORD_BYTES);
   for (let partition = 0; partition < 3; partition++) {
-    for (let i = 0; i < PAD_SENDS; i++) await padder.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 10 }, (_, j) => ({ partition, value: `pad${pad}-${i * 10 + j}` })) });
+    for (let i = 0; i < PAD_SENDS; i++) await padder.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 10 }, (_, j) => ({ partition, value: `p${partition}${pad}-${i * 10 + j}` })) });
   }
   await padder.disconnect();
   const work = await startWorkload(t, cluster.bootstrap(), TOPIC, 3, { python: true });
