@@ -68,14 +68,14 @@ export async function startBrokers(t: TestLike, opts: {
     else rmSync(runDir, { recursive: true, force: true });
   });
   for (let id = 1; id <= opts.count; id++) await make(id, opts.endpointsOf?.[id] ?? opts.etcdEndpoints);
-  await Promise.all(brokers.map((b) => b.start()));
+  await Promise.all(brokers.map((b) => startPatiently(b, join(runDir, `broker-${b.nodeId}.log`))));
   return {
     brokers,
     runDir,
     bootstrap: () => brokers.filter((b) => b.state === 'running').map((b) => b.bootstrap),
     addBroker: async (nodeId, endpoints) => {
       const b = await make(nodeId, endpoints ?? opts.etcdEndpoints);
-      await b.start();
+      await startPatiently(b, join(runDir, `broker-${nodeId}.log`));
       return b;
     },
     logOf: (nodeId) => readFileSync(join(runDir, `broker-${nodeId}.log`), 'utf8'),
@@ -84,6 +84,32 @@ export async function startBrokers(t: TestLike, opts: {
       failed = false;
     },
   };
+}
+
+/** How long a broker process may take to listen here (FaultBroker's own bound is 30 s). */
+const BROKER_START_PATIENCE_MS = 120_000;
+
+/**
+ * FaultBroker.start gives a broker 30 s to listen; on this shared 2-core machine, with other
+ * suites compiling, loading the sources through tsx alone has taken longer. When that bound
+ * passes with the process still running, this keeps waiting for its "listening on" line in
+ * its log file (the harness copies stdout there), up to BROKER_START_PATIENCE_MS.
+ */
+async function startPatiently(b: FaultBroker, logFile: string): Promise<void> {
+  const startedAtMs = Date.now();
+  try {
+    await b.start();
+    return;
+  } catch (err) {
+    if (b.state !== 'running') throw err;
+  }
+  for (;;) {
+    const text = readFileSync(logFile, 'utf8');
+    if (text.slice(text.lastIndexOf('--- start')).includes('listening on')) return;
+    if (b.state !== 'running') throw new Error(`broker ${b.nodeId} exited before listening; log in ${logFile}`);
+    if (Date.now() - startedAtMs > BROKER_START_PATIENCE_MS) throw new Error(`broker ${b.nodeId} did not listen within ${BROKER_START_PATIENCE_MS} ms; log in ${logFile}`);
+    await sleep(200);
+  }
 }
 
 export function quietKafka(clientId: string, brokers: string[], extra: { log?: logCreator } = {}): Kafka {

@@ -87,6 +87,8 @@ test('a broker whose keepalives stop is fenced before the others see its lease e
   await a.registerBroker(reg(1));
   await b.registerBroker(reg(2));
   await until('both see both brokers', () => a.brokers().length === 2 && b.brokers().length === 2);
+  await b.createTopic({ name: 'fenced-writes', partitions: [p([1, 2])] });
+  await until('a sees the topic', () => a.topic('fenced-writes') !== undefined);
   let fencedAt = 0;
   let unregisteredAt = 0;
   const fencedValues: boolean[] = [];
@@ -99,6 +101,11 @@ test('a broker whose keepalives stop is fenced before the others see its lease e
   assert.ok(fencedAt < unregisteredAt, `fenced ${Math.round(unregisteredAt - fencedAt)} ms before the others saw the expiry`);
   assert.equal(fencedValues[0], true);
   assert.ok(a.brokers().some((x) => x.nodeId === 1), 'cut off, a still answers reads from its cache');
+  // Fenced, it makes no partition changes (no ISR shrink/expand): refused at once, not after a timeout.
+  const refusedAt = performance.now();
+  await assert.rejects(a.updatePartition({ topic: 'fenced-writes', partition: 0, expectedPartitionEpoch: a.topic('fenced-writes')!.partitions[0]!.partitionEpoch, isr: [1] }),
+    (e: unknown) => e instanceof MetadataError && e.code === 'TRIB_ERR_UNAVAILABLE' && /fenced/.test(e.message));
+  assert.ok(performance.now() - refusedAt < 1000, 'refused without asking etcd');
   proxy.heal();
   await until('a registers again and is unfenced', () => !a.fenced && b.brokers().some((x) => x.nodeId === 1), 10_000);
   assert.deepEqual(fencedValues, [true, false]);

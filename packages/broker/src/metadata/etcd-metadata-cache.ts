@@ -206,7 +206,8 @@ export function isStoredTopic(v: unknown): v is StoredTopic {
 
 export function isPartitionState(v: unknown): v is PartitionState {
   return isObject(v) && isInt(v['partition']) && isIntArray(v['replicas']) && isInt(v['leader']) && isInt(v['leaderEpoch'])
-    && isIntArray(v['isr']) && isInt(v['partitionEpoch']);
+    && isIntArray(v['isr']) && isInt(v['partitionEpoch'])
+    && (v['addingReplicas'] === undefined || isIntArray(v['addingReplicas'])) && (v['removingReplicas'] === undefined || isIntArray(v['removingReplicas']));
 }
 
 export function isRegistration(v: unknown): v is BrokerRegistration {

@@ -345,6 +345,10 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     const stale = (epoch: number): MetadataError => new MetadataError('TRIB_ERR_STALE_PARTITION_EPOCH',
       `Partition ${change.topic}-${change.partition} is at partition epoch ${epoch}, the change expected ${change.expectedPartitionEpoch}`);
     if (before.partitionEpoch !== change.expectedPartitionEpoch) throw stale(before.partitionEpoch);
+    // A reassignment in progress is part of the partition state, as in the local store: without
+    // it a reassignment through etcd never completed (the removed replicas stayed for good).
+    const addingReplicas = [...(change.addingReplicas ?? before.addingReplicas ?? [])];
+    const removingReplicas = [...(change.removingReplicas ?? before.removingReplicas ?? [])];
     const after: PartitionState = {
       partition: before.partition,
       replicas: [...(change.replicas ?? before.replicas)],
@@ -352,6 +356,8 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
       leaderEpoch: change.bumpLeaderEpoch ? before.leaderEpoch + 1 : before.leaderEpoch,
       isr: [...(change.isr ?? before.isr)],
       partitionEpoch: before.partitionEpoch + 1,
+      ...(addingReplicas.length > 0 ? { addingReplicas } : {}),
+      ...(removingReplicas.length > 0 ? { removingReplicas } : {}),
     };
     checkPartition(change.topic, after);
     const key = K.partition(change.topic, change.partition);

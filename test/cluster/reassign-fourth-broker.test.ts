@@ -1,0 +1,130 @@
+// Issue #15's must-hold: "A reassignment to a fourth broker completes under load with no
+// error seen by clients", and a broker drained the same way.
+//
+// 3 broker processes on etcd, an RF=3 topic of 3 partitions (min.insync.replicas=2),
+// confluent-kafka-python (librdkafka) and KafkaJS producing idempotently with acks=all and a
+// KafkaJS group consumer reading. Broker 4 starts; AlterPartitionReassignments (KafkaJS
+// admin) moves partition 0 onto it in place of its leader, adds it to partition 1 and
+// replaces a follower of partition 2 with it; ListPartitionReassignments shows the
+// reassignment in progress, then nothing. Then broker 1 is drained: every partition of
+// every topic (`__consumer_offsets` included) that has a replica on it is moved to others.
+// Every error a client reported is counted (retriable ones too): none may be other than the
+// retriable NOT_LEADER_OR_FOLLOWER a leader move causes in Kafka too, and no send or delivery
+// may fail; every acknowledged record is read back at its offset, once, in order.
+//
+// kafka-python 2.0.2 (Debian) has no AlterPartitionReassignments in its admin client, so
+// KafkaJS's is the only client-side admin used here.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin } from 'kafkajs';
+import { startEtcd } from './etcd-kit.js';
+import { createTopic, quietKafka, startBrokers, startWorkload, waitAllRegistered, waitIsr } from './workload.js';
+import '../compat/kit.js';
+
+const TOPIC = 'moving';
+/** Padding before the workload: PAD_SENDS sends of 10 records of PAD_RECORD_BYTES per partition (~6 MB each). */
+const PAD_SENDS = 8;
+const PAD_RECORD_BYTES = 80_000;
+/** How long a reassignment may take to complete under the test's load. */
+const REASSIGNMENT_TIMEOUT_MS = 30_000;
+
+async function ongoing(admin: Admin): Promise<string[]> {
+  const res = await admin.listPartitionReassignments({});
+  // KafkaJS passes the response through: the fields are the protocol's (name, partitionIndex).
+  return res.topics.flatMap((t) => t.partitions.map((p) => `${(t as unknown as { name?: string }).name ?? t.topic}-${p.partitionIndex ?? (p as unknown as { partition?: number }).partition} adding ${JSON.stringify(p.addingReplicas ?? [])} removing ${JSON.stringify(p.removingReplicas ?? [])}`));
+}
+
+async function untilNoneOngoing(admin: Admin, what: string): Promise<void> {
+  const deadline = Date.now() + REASSIGNMENT_TIMEOUT_MS;
+  for (;;) {
+    const left = await ongoing(admin);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not complete in ${REASSIGNMENT_TIMEOUT_MS} ms: ${JSON.stringify(left.slice(0, 5))}`);
+    await sleep(200);
+  }
+}
+
+test('a reassignment onto a fourth broker, and draining a broker, under idempotent acks=all load: clients see no error, nothing lost', { timeout: 400_000 }, async (t) => {
+  const etcd = await startEtcd(t);
+  // Kafka's default session (9 s): nothing here waits for a failover, and on a loaded machine
+  // the fault suite's 3 s session fences brokers whose keepalive answers come late.
+  const cluster = await startBrokers(t, { count: 3, etcdEndpoints: etcd.endpoints.join(','), config: { 'broker.session.timeout.ms': 9000, 'etcd.lease.fence.margin.ms': 2000 } });
+  await waitAllRegistered(cluster.bootstrap(), 3);
+  const admin = quietKafka('reassign-admin', cluster.bootstrap()).admin();
+  await admin.connect();
+  t.after(() => admin.disconnect());
+  await createTopic(admin, cluster.bootstrap(), TOPIC, 3, [[1, 2, 3], [2, 3, 1], [3, 1, 2]]);
+  // Some megabytes per partition first, so that broker 4 needs several fetches to catch up
+  // and the reassignment is seen in progress (with only the workload's few kilobytes it
+  // completes within the AlterPartitionReassignments round trip).
+  const padder = quietKafka('reassign-pad', cluster.bootstrap()).producer();
+  await padder.connect();
+  const pad = 'x'.repeat(PAD_RECORD_BYTES);
+  for (let partition = 0; partition < 3; partition++) {
+    for (let i = 0; i < PAD_SENDS; i++) await padder.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 10 }, (_, j) => ({ partition, value: `p${partition}${pad}-${i * 10 + j}` })) });
+  }
+  await padder.disconnect();
+  const work = await startWorkload(t, cluster.bootstrap(), TOPIC, 3, { python: true });
+  await sleep(2000);
+
+  // Broker 4 joins; the clients were given brokers 1-3 and learn of it from metadata.
+  await cluster.addBroker(4);
+  await waitAllRegistered(cluster.bootstrap(), 4);
+  const target = [[4, 2, 3], [2, 3, 1, 4], [3, 1, 4]];
+  const startedAtMs = Date.now();
+  await admin.alterPartitionReassignments({ topics: [{ topic: TOPIC, partitionAssignment: target.map((replicas, partition) => ({ partition, replicas })) }] });
+  // Each broker answers from its own copy of the metadata (etcd watch), so the broker asked
+  // may see the change a moment after the one that made it: look a few times.
+  let seen: string[] = [];
+  for (let i = 0; i < 40 && seen.length === 0; i++) {
+    seen = await ongoing(admin);
+    if (seen.length === 0) await sleep(10);
+  }
+  t.diagnostic(`in progress right after AlterPartitionReassignments: ${JSON.stringify(seen)}`);
+  assert.ok(seen.length > 0, 'ListPartitionReassignments shows the reassignment in progress');
+  await untilNoneOngoing(admin, 'the reassignment onto broker 4');
+  const done = await waitIsr(cluster.bootstrap(), TOPIC, (p) => p.isr.length === p.replicas.length, REASSIGNMENT_TIMEOUT_MS);
+  t.diagnostic(`reassignment complete after ${Date.now() - startedAtMs} ms: ${JSON.stringify([...done])}`);
+  for (const [p, info] of done) assert.deepEqual([...info.replicas].sort(), [...target[p]!].sort(), `partition ${p} has its target replicas`);
+  assert.equal(done.get(0)!.leader, 4, 'partition 0 is led by broker 4 (its old leader was removed)');
+  await sleep(2000);
+
+  // Drain broker 1: every replica it holds goes to another broker.
+  const drainStartedAtMs = Date.now();
+  const md = await admin.fetchTopicMetadata({ topics: [TOPIC, '__consumer_offsets'] });
+  const moves = md.topics.map((topic) => ({
+    topic: topic.name,
+    partitionAssignment: topic.partitions.filter((p) => p.replicas.includes(1)).map((p) => {
+      const others = p.replicas.filter((id) => id !== 1);
+      const spare = [2, 3, 4].find((id) => !others.includes(id));
+      return { partition: p.partitionId, replicas: spare !== undefined && others.length < 3 ? [...others, spare] : others };
+    }),
+  })).filter((m) => m.partitionAssignment.length > 0);
+  await admin.alterPartitionReassignments({ topics: moves });
+  await untilNoneOngoing(admin, 'draining broker 1');
+  const after = await admin.fetchTopicMetadata({ topics: [TOPIC, '__consumer_offsets'] });
+  const still = after.topics.flatMap((topic) => topic.partitions.filter((p) => p.replicas.includes(1) || p.leader === 1).map((p) => `${topic.name}-${p.partitionId}`));
+  t.diagnostic(`broker 1 drained (${moves.reduce((n, m) => n + m.partitionAssignment.length, 0)} partitions) in ${Date.now() - drainStartedAtMs} ms`);
+  assert.deepEqual(still, [], 'no partition has a replica on broker 1');
+  await waitIsr(cluster.bootstrap(), TOPIC, (p) => p.isr.length === p.replicas.length, REASSIGNMENT_TIMEOUT_MS);
+  await sleep(2000);
+
+  const result = await work.finish(cluster.bootstrap());
+  const by = (c: string) => work.acks.filter((a) => a.client === c).length;
+  t.diagnostic(`acknowledged ${result.acknowledged} (kafkajs ${by('kafkajs')}, librdkafka ${by('librdkafka')}), found ${result.found}, read ${work.reads.length}; client errors ${work.errors.length}: ${JSON.stringify(work.errors.slice(0, 10))}`);
+  assert.ok(by('kafkajs') > 0 && by('librdkafka') > 0, 'both producers were acknowledged');
+  assert.deepEqual(result.unread, [], 'the group consumer read every offset up to the end');
+  assert.deepEqual(result.lost, []);
+  assert.deepEqual(result.duplicated, []);
+  assert.deepEqual(result.reordered, []);
+  assert.deepEqual(result.divergent, []);
+  // What clients see is Kafka's: when the leader itself is moved away (partition 0 onto broker
+  // 4, the drain of broker 1), a request already sent to it is answered NOT_LEADER_OR_FOLLOWER,
+  // and the client refreshes its metadata and retries, as against Kafka (KIP-951 only saves the
+  // refresh). KafkaJS logs each such answer; no send failed and no delivery failed.
+  const notRetriable = work.errors.filter((e) => !/not the leader for that topic-partition/.test(e));
+  assert.deepEqual(notRetriable, [], 'no client error other than retriable NOT_LEADER_OR_FOLLOWER at a leader move');
+  assert.deepEqual(work.errors.filter((e) => e.startsWith('kafkajs send') || e.startsWith('librdkafka')), [], 'no send and no delivery failed');
+  await cluster.close();
+});
