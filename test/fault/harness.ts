@@ -71,10 +71,10 @@ export class FaultBroker {
     readonly dataDir: string,
     private readonly logDir: string,
     private readonly config: Record<string, string | number>,
-    /** The INTERNAL listener's bound port and the proxy port advertised for it. */
-    private readonly internal: { port: number; proxyPort: number },
-    /** This broker's etcd endpoints (its own proxies). */
-    private readonly etcdEndpoints: string,
+    /** The INTERNAL listener's bound port and the proxy port advertised for it (none: one PLAINTEXT listener, as test/cluster/workload.ts runs them). */
+    private readonly internal?: { port: number; proxyPort: number },
+    /** This broker's etcd endpoints (its own proxies); none: `etcd.endpoints` of `config`. */
+    private readonly etcdEndpoints?: string,
   ) {}
 
   /** The file clock-skew.ts polls: the wall-clock offset of this broker in ms. */
@@ -113,11 +113,15 @@ export class FaultBroker {
       'node.id': this.nodeId,
       // One rack per broker: all run on one host, and placement by host would see one rack.
       'broker.rack': `rack-${this.nodeId}`,
-      listeners: `PLAINTEXT://127.0.0.1:${this.port},INTERNAL://127.0.0.1:${this.internal.port}`,
-      'advertised.listeners': `PLAINTEXT://127.0.0.1:${this.port},INTERNAL://127.0.0.1:${this.internal.proxyPort}`,
-      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT',
-      'inter.broker.listener.name': 'INTERNAL',
-      'etcd.endpoints': this.etcdEndpoints,
+      ...(this.internal !== undefined
+        ? {
+          listeners: `PLAINTEXT://127.0.0.1:${this.port},INTERNAL://127.0.0.1:${this.internal.port}`,
+          'advertised.listeners': `PLAINTEXT://127.0.0.1:${this.port},INTERNAL://127.0.0.1:${this.internal.proxyPort}`,
+          'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT',
+          'inter.broker.listener.name': 'INTERNAL',
+        }
+        : { listeners: `PLAINTEXT://127.0.0.1:${this.port}` }),
+      ...(this.etcdEndpoints !== undefined ? { 'etcd.endpoints': this.etcdEndpoints } : {}),
       'log.dirs': this.dataDir,
     };
     for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
