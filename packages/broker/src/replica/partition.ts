@@ -42,7 +42,7 @@ import {
   type BatchValidation,
   type BatchValidationOptions,
 } from '@tributary/protocol';
-import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
+import { LogManager, StorageError, StorageErrorCode, systemClock, type Clock, type Log, type AppendResult } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import { MetadataError, type MetadataStore, type PartitionState, type TopicMetadata } from '../metadata/metadata-store.js';
 import { recordLeaderEpochStart, truncateOnBecomingFollower } from './follower-truncation.js';
@@ -74,6 +74,8 @@ export interface PartitionDeps {
   readonly metadata: MetadataStore;
   readonly logManager: LogManager;
   readonly logger: Logger;
+  /** Wall-clock time for the follower lag bookkeeping; the system clock unless a simulation injects its own (test/sim). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -162,6 +164,10 @@ export class Partition {
     return this.followers.get(replicaId);
   }
 
+  private nowMs(): number {
+    return (this.deps.clock ?? systemClock).now();
+  }
+
   // ------------------------------------------------------------------ roles
 
   /**
@@ -185,7 +191,7 @@ export class Partition {
       // reassignment): replicas added are tracked from their first fetch, removed ones dropped.
       for (const id of [...this.followers.keys()]) if (!state.replicas.includes(id)) this.followers.delete(id);
       for (const id of state.replicas) {
-        if (id !== self && !this.followers.has(id)) this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: state.isr.includes(id) ? Date.now() : 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
+        if (id !== self && !this.followers.has(id)) this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: state.isr.includes(id) ? this.nowMs() : 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
       }
       this.maybeIncrementHighWatermark();
       this.checkDelayedProduces();
@@ -202,7 +208,7 @@ export class Partition {
    * and after a kill -9 acknowledged records past it would otherwise stay invisible.
    */
   private makeLeader(): void {
-    const nowMs = Date.now();
+    const nowMs = this.nowMs();
     this.followers.clear();
     for (const id of this.partitionState.replicas) {
       if (id === this.deps.nodeId) continue;
