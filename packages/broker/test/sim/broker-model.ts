@@ -118,9 +118,9 @@ export class SimBroker {
     const tick = (): void => {
       if (this.incarnation !== inc || !this.up) return;
       run();
-      this.world.sched.after(periodMs, `${label} ${this.id}`, tick);
+      this.world.net.inProcess(this.id, periodMs, `${label} ${this.id}`, tick);
     };
-    this.world.sched.after(this.world.rng.int(periodMs), `${label} ${this.id}`, tick);
+    this.world.net.inProcess(this.id, this.world.rng.int(periodMs), `${label} ${this.id}`, tick);
   }
 
   // ------------------------------------------------------------------ metadata
@@ -163,7 +163,7 @@ export class SimBroker {
         world.net.send(CONTROLLER_ID, this.id, 'alter-partition-answer', () => settle(() => ('state' in answer ? resolve(answer.state) : reject(answer.err))));
       });
       // An etcd request that gets no answer fails after the client's timeout (not a stale epoch: the leader logs it and retries at its next check).
-      world.sched.after(world.config.metadataRequestTimeoutMs, `alter-partition-timeout ${this.id}`, () =>
+      world.net.inProcess(this.id, world.config.metadataRequestTimeoutMs, `alter-partition-timeout ${this.id}`, () =>
         settle(() => reject(timedOut())),
       );
     });
@@ -172,21 +172,21 @@ export class SimBroker {
   // ------------------------------------------------------------------ leader: produce and fetch
 
   /** A Produce request for the partition: ReplicaManager.partitionOf then Partition.appendRecordsToLeader. */
-  produce(records: Buffer, answer: (r: PartitionAppendResult) => void): void {
+  produce(records: Buffer, answer: (r: PartitionAppendResult, leaderEpoch: number) => void): void {
     const p = this.partition;
     if (p === undefined || p.state.leader !== this.id) {
-      answer({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] });
+      answer({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] }, -1);
       return;
     }
     const inc = this.incarnation;
     const result = p.appendRecordsToLeader({ topic: TOPIC, partition: 0, records, acks: -1, produceVersion: 9, nowMs: this.world.sched.now() });
     if (!(result instanceof Promise)) {
-      answer(result);
+      answer(result, p.leaderEpoch);
       return;
     }
     void result.then((r) => {
       // A crashed process answers nothing.
-      if (this.incarnation === inc && this.up) answer(r);
+      if (this.incarnation === inc && this.up) answer(r, p.leaderEpoch);
     });
   }
 
@@ -209,9 +209,9 @@ export class SimBroker {
       answer(this.leaderRead(req).answer);
     };
     // ReplicaManager.waitForData: a wake-up re-reads on a later turn, not inside the append that woke it.
-    const wake = (): void => world.sched.after(0, `fetch-wake ${this.id}`, finish);
+    const wake = (): void => world.net.inProcess(this.id, 0, `fetch-wake ${this.id}`, finish);
     p.addWaiter(wake);
-    world.sched.after(world.config.replicaFetchWaitMaxMs, `fetch-wait-expired ${this.id}`, finish);
+    world.net.inProcess(this.id, world.config.replicaFetchWaitMaxMs, `fetch-wait-expired ${this.id}`, finish);
   }
 
   /** handlers/fetch.ts readOne, the replica path (fromReplica, READ_UNCOMMITTED, upper bound the log end offset). */
@@ -243,7 +243,7 @@ export class SimBroker {
     if (this.fetchScheduled || this.fetchInFlight !== 0) return;
     this.fetchScheduled = true;
     const inc = this.incarnation;
-    this.world.sched.after(delayMs, `fetcher ${this.id}`, () => {
+    this.world.net.inProcess(this.id, delayMs, `fetcher ${this.id}`, () => {
       if (this.incarnation !== inc) return;
       this.fetchScheduled = false;
       this.fetchOnce();
@@ -270,7 +270,7 @@ export class SimBroker {
       world.brokers.get(leaderId)!.onFetch(req, (a) => world.net.send(leaderId, this.id, 'fetch-answer', () => this.onFetchAnswer(seq, p, req, a)));
     });
     // replica.socket.timeout.ms: an answer that does not come is given up on, and the fetcher reconnects.
-    world.sched.after(world.config.replicaFetchWaitMaxMs + world.config.replicaSocketTimeoutMs, `fetch-timeout ${this.id}`, () => {
+    world.net.inProcess(this.id, world.config.replicaFetchWaitMaxMs + world.config.replicaSocketTimeoutMs, `fetch-timeout ${this.id}`, () => {
       if (this.fetchInFlight !== seq) return;
       this.fetchInFlight = 0;
       this.fetchDelayedUntilMs = world.sched.now() + world.config.replicaFetchBackoffMs;

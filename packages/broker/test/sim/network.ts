@@ -7,6 +7,8 @@
  * - A message is dropped at random (`dropRate`), on a cut link (a network partition, one-way
  *   or both ways), or when either end restarted while it was in flight: a TCP connection
  *   belongs to one incarnation of each end, and a crash loses what was on it.
+ * - A paused node (a long GC pause, SIGSTOP) runs nothing until it resumes: messages to it
+ *   and its own timers wait (inProcess), then run, on state that may have gone stale.
  * - The watch stream (controller -> broker metadata) is the exception: etcd's watch is one
  *   ordered stream that resumes from its revision after a reconnection, so it is neither
  *   dropped nor reordered; while cut it holds back, and the broker catches up when the link
@@ -28,6 +30,8 @@ export class Network {
   private readonly cut = new Set<string>();
   private readonly incarnations = new Map<number, number>();
   private readonly up = new Set<number>();
+  /** Paused processes (a long GC or a SIGSTOP): until when. */
+  private readonly paused = new Map<number, number>();
   /** Watch streams: when the last message on each link is delivered (FIFO). */
   private readonly orderedUntil = new Map<string, number>();
 
@@ -45,7 +49,34 @@ export class Network {
 
   nodeDown(id: number): void {
     this.up.delete(id);
+    this.paused.delete(id);
     this.incarnations.set(id, (this.incarnations.get(id) ?? 0) + 1);
+  }
+
+  pause(id: number, untilMs: number): void {
+    this.paused.set(id, untilMs);
+  }
+
+  /** When a paused node resumes; 0 when it runs. */
+  pausedUntil(id: number): number {
+    const until = this.paused.get(id) ?? 0;
+    return until > this.sched.now() ? until : 0;
+  }
+
+  /**
+   * Runs `run` in node `id`'s process after `delayMs`: later if the process is paused then
+   * (its timers and its inbox wait; nothing runs in a stopped process).
+   */
+  inProcess(id: number, delayMs: number, label: string, run: () => void | Promise<void>): void {
+    const attempt = (): void | Promise<void> => {
+      const until = this.pausedUntil(id);
+      if (until > 0) {
+        this.sched.after(until - this.sched.now(), label, attempt);
+        return;
+      }
+      return run();
+    };
+    this.sched.after(delayMs, label, attempt);
   }
 
   isUp(id: number): boolean {
@@ -85,7 +116,12 @@ export class Network {
     if (this.rng.chance(this.config.spikeRate)) delayMs += this.rng.int(this.config.spikeMs);
     this.sched.after(delayMs, `${label} ${from}->${to}`, () => {
       if (!this.up.has(to) || this.incarnation(from) !== incFrom || this.incarnation(to) !== incTo || this.isCut(from, to)) return;
-      return deliver();
+      // A paused receiver takes the message when it resumes (TCP buffered it).
+      const until = this.pausedUntil(to);
+      if (until === 0) return deliver();
+      this.inProcess(to, until - this.sched.now(), `${label} ${from}->${to} (after pause)`, () => {
+        if (this.up.has(to) && this.incarnation(to) === incTo) return deliver();
+      });
     });
   }
 
@@ -96,7 +132,7 @@ export class Network {
     const key = `${from}>${to}`;
     const atMs = Math.max(this.orderedUntil.get(key) ?? 0, this.sched.now() + this.rng.between(this.config.minDelayMs, this.config.maxDelayMs * 3));
     this.orderedUntil.set(key, atMs);
-    this.sched.after(atMs - this.sched.now(), `${label} ${from}->${to}`, () => {
+    this.inProcess(to, atMs - this.sched.now(), `${label} ${from}->${to}`, () => {
       if (!this.up.has(to) || this.incarnation(to) !== incTo) return;
       deliver();
     });

@@ -7,8 +7,9 @@
  * The world: `config.brokers` replicas of one partition (broker-model.ts, the REAL Partition
  * and log), the controller and metadata store (controller-model.ts), a simulated network
  * (network.ts), an acks=all producer (below), and a nemesis that crashes and restarts
- * brokers, cuts links (whole-broker isolation, broker-controller only, one-way), and asks
- * for preferred-leader elections. After `config.events` events the nemesis stops, every
+ * brokers, pauses them (a GC pause: a leader that wakes up still believing it leads), cuts
+ * links (whole-broker isolation, broker-controller only, one-way), and asks for
+ * preferred-leader elections. After `config.events` events the nemesis stops, every
  * link heals, every broker comes back, and the run settles for `config.settleMs` before the
  * final checks (checker.ts).
  *
@@ -48,6 +49,8 @@ export interface SimConfig {
   readonly metadataRequestTimeoutMs: number;
   readonly produceTimeoutMs: number;
   readonly uncleanLeaderElection: boolean;
+  /** Check invariant 2 per leader epoch across restarts, as Kafka keeps it (checker.ts). */
+  readonly tenurePerEpoch: boolean;
   readonly network: NetworkConfig;
 }
 
@@ -73,6 +76,7 @@ export const DEFAULT_CONFIG: SimConfig = {
   metadataRequestTimeoutMs: 500,
   produceTimeoutMs: 1500,
   uncleanLeaderElection: false,
+  tenurePerEpoch: false,
   network: { minDelayMs: 1, maxDelayMs: 8, spikeRate: 0.03, spikeMs: 300, dropRate: 0.01 },
 };
 
@@ -100,7 +104,7 @@ export class World {
     this.rng = new Prng(seed);
     const trace = (line: string): void => this.trace(line);
     this.net = new Network(this.sched, this.rng, config.network, trace);
-    this.checker = new Checker(trace);
+    this.checker = new Checker(trace, config.tenurePerEpoch);
     const replicas = Array.from({ length: config.brokers }, (_, i) => i + 1);
     const initial: PartitionState = { partition: 0, replicas, leader: 1, leaderEpoch: 0, isr: replicas, partitionEpoch: 0 };
     const hooks = {
@@ -246,9 +250,9 @@ function startProducer(world: World, phase: { faults: boolean }): void {
       inFlight--;
     };
     world.net.send(PRODUCER_ID, to, 'produce', () => {
-      world.brokers.get(to)!.produce(batch, (r) => {
+      world.brokers.get(to)!.produce(batch, (r, leaderEpoch) => {
         world.net.send(to, PRODUCER_ID, 'produce-answer', () => {
-          if (r.errorCode === ErrorCode.NONE) world.checker.onAcked(r.baseOffset, values, to);
+          if (r.errorCode === ErrorCode.NONE) world.checker.onAcked(r.baseOffset, values, to, leaderEpoch);
           else leader = world.controller.state.leader;
           done();
         });
@@ -295,12 +299,17 @@ function startNemesis(world: World, phase: { faults: boolean }): void {
       world.trace(`nemesis: cut broker ${victim} from the controller`);
       net.cutLink(victim, CONTROLLER_ID);
       net.cutLink(CONTROLLER_ID, victim);
-    } else if (roll < 62) {
+    } else if (roll < 58) {
       const a = rng.pick(ids);
       const b = rng.pick(ids.filter((id) => id !== a));
       world.trace(`nemesis: cut link ${a} -> ${b}`);
       net.cutLink(a, b);
-    } else if (roll < 72) {
+    } else if (roll < 67) {
+      const victim = rng.pick(ids);
+      const pauseMs = rng.between(200, 2500);
+      world.trace(`nemesis: pause broker ${victim} for ${pauseMs} ms`);
+      net.pause(victim, sched.now() + pauseMs);
+    } else if (roll < 74) {
       world.trace('nemesis: preferred leader election');
       world.controller.electPreferred();
     } else if (roll < 92) {
