@@ -52,6 +52,11 @@ test('a seed replays exactly: the same trace event for event', async () => {
   assert.deepEqual(b.trace, a.trace);
 });
 
+test('regression, seed 727: an ISR expansion committed before the leader hears of it does not let the high watermark pass the new member', async () => {
+  const r = await runSeed(727);
+  assert.equal(r.violation, undefined, r.trace.slice(-TRACE_TAIL_LINES).join('\n'));
+});
+
 test('the checker catches what unclean leader election loses (the simulation can fail)', async () => {
   const lost: string[] = [];
   for (let seed = 1; seed <= 10; seed++) {

@@ -124,6 +124,13 @@ export class Partition {
   private delayedProduces: DelayedProduce[] = [];
   /** An ISR change written to the metadata and not yet answered (Kafka's pending AlterPartition). */
   private isrChangeInFlight = false;
+  /**
+   * Replicas this leader has asked to add to the ISR and not yet seen in a partition state
+   * (Kafka's PendingExpandIsr). They count towards the high watermark at once, as in Kafka's
+   * maximalIsr: the store may have committed the expansion before this broker hears of it,
+   * and the controller may then elect the new member, which must hold everything committed.
+   */
+  private pendingIsrAdditions: number[] = [];
   private closed = false;
 
   constructor(deps: PartitionDeps, log: Log, topic: TopicMetadata, state: PartitionState) {
@@ -182,6 +189,8 @@ export class Partition {
     const self = this.deps.nodeId;
     const to: PartitionRole = state.leader === self ? 'leader' : state.replicas.includes(self) && state.leader >= 0 ? 'follower' : 'none';
     const epochChanged = before.leaderEpoch !== state.leaderEpoch;
+    // A newer state says what the ISR is: any pending expansion was committed or lost.
+    if (state.partitionEpoch !== before.partitionEpoch) this.pendingIsrAdditions = [];
     if (to === 'leader' && (from !== 'leader' || epochChanged)) this.makeLeader();
     else if (to === 'follower' && (from !== 'follower' || epochChanged)) this.makeFollower();
     else if (to === 'none' && from !== 'none') this.stepDown();
@@ -258,7 +267,7 @@ export class Partition {
   maybeIncrementHighWatermark(): boolean {
     if (this.currentRole !== 'leader' || this.log.isClosed) return false;
     let hw = this.log.logEndOffset;
-    for (const id of this.partitionState.isr) {
+    for (const id of this.maximalIsr()) {
       if (id === this.deps.nodeId) continue;
       const f = this.followers.get(id);
       hw = Math.min(hw, f === undefined || f.logEndOffset < 0 ? this.log.highWatermark : f.logEndOffset);
@@ -298,8 +307,17 @@ export class Partition {
     const state = this.partitionState;
     if (state.isr.includes(replicaId) || !state.replicas.includes(replicaId)) return;
     if (f.logEndOffset < this.log.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return;
-    if (!this.isrChangeInFlight) this.deps.logger.info('Expanding the ISR: a follower caught up', { topic: this.topic, partition: this.partition, replicaId, fetchOffset: f.logEndOffset });
+    if (this.isrChangeInFlight) return;
+    this.deps.logger.info('Expanding the ISR: a follower caught up', { topic: this.topic, partition: this.partition, replicaId, fetchOffset: f.logEndOffset });
+    if (!this.pendingIsrAdditions.includes(replicaId)) this.pendingIsrAdditions.push(replicaId);
     this.alterIsr([...state.isr, replicaId], 'expand');
+  }
+
+  /** The ISR for the high watermark: the current one and any expansion in flight (Kafka's maximalIsr). */
+  private maximalIsr(): readonly number[] {
+    const isr = this.partitionState.isr;
+    if (this.pendingIsrAdditions.length === 0) return isr;
+    return [...isr, ...this.pendingIsrAdditions.filter((id) => !isr.includes(id))];
   }
 
   /**
@@ -335,6 +353,9 @@ export class Partition {
       (err: unknown) => {
         this.isrChangeInFlight = false;
         const stale = err instanceof MetadataError && err.code === 'TRIB_ERR_STALE_PARTITION_EPOCH';
+        // Refused for certain: nothing was committed, so the expansion stops counting. (After a
+        // timeout the outcome is unknown: it counts until a partition state says.)
+        if (stale && why === 'expand') this.pendingIsrAdditions = [];
         if (stale) this.deps.logger.info('ISR change lost to a newer partition state; will decide again', { topic: this.topic, partition: this.partition, why });
         else this.deps.logger.warn('Writing the ISR failed', { topic: this.topic, partition: this.partition, why, err });
       },
