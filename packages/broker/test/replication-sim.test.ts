@@ -1,4 +1,4 @@
-// Deterministic simulation of one partition's replication (issue #16; test/sim/world.ts):
+// Deterministic simulation of one partition's replication (issue #16; sim/world.ts):
 // three replicas running the real Partition and log, a controller model using the real
 // election rules, a network that delays, reorders, drops and partitions, crashes and
 // restarts; a checker of Kafka's replication invariants after every event.
