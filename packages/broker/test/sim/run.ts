@@ -20,13 +20,19 @@ if (last === undefined) {
   process.exit(r.violation === undefined ? 0 : 1);
 }
 let failed = 0;
+let eventCount = 0;
+let acked = 0;
+let elections = 0;
 const started = Date.now();
 for (let seed = first; seed <= last; seed++) {
   const r = await runSeed(seed, events);
+  eventCount += r.events;
+  acked += r.acked;
+  elections += r.leaderEpoch;
   if (r.violation !== undefined) {
     failed++;
     console.log(`seed ${seed}: ${r.violation}`);
   }
 }
-console.log(`${last - first + 1} seeds, ${failed} failed, ${Date.now() - started} ms, ${Math.round(process.cpuUsage().user / 1000)} ms of CPU`);
+console.log(`${last - first + 1} seeds, ${failed} failed, ${eventCount} events, ${acked} acknowledged, ${elections} leader elections; ${Date.now() - started} ms, ${Math.round(process.cpuUsage().user / 1000)} ms of CPU`);
 process.exit(failed === 0 ? 0 : 1);
