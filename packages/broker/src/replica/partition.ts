@@ -42,7 +42,7 @@ import {
   type BatchValidation,
   type BatchValidationOptions,
 } from '@tributary/protocol';
-import { LogManager, StorageError, StorageErrorCode, type Log, type AppendResult } from '@tributary/storage';
+import { LogManager, StorageError, StorageErrorCode, systemClock, type Clock, type Log, type AppendResult } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import { MetadataError, type MetadataStore, type PartitionState, type TopicMetadata } from '../metadata/metadata-store.js';
 import { recordLeaderEpochStart, truncateOnBecomingFollower } from './follower-truncation.js';
@@ -75,6 +75,8 @@ export interface PartitionDeps {
   readonly metadata: MetadataStore;
   readonly logManager: LogManager;
   readonly logger: Logger;
+  /** Wall-clock time for the follower lag bookkeeping; the system clock unless a simulation injects its own (test/sim). */
+  readonly clock?: Clock;
 }
 
 /**
@@ -123,6 +125,13 @@ export class Partition {
   private delayedProduces: DelayedProduce[] = [];
   /** An ISR change written to the metadata and not yet answered (Kafka's pending AlterPartition). */
   private isrChangeInFlight = false;
+  /**
+   * Replicas this leader has asked to add to the ISR and not yet seen in a partition state
+   * (Kafka's PendingExpandIsr). They count towards the high watermark at once, as in Kafka's
+   * maximalIsr: the store may have committed the expansion before this broker hears of it,
+   * and the controller may then elect the new member, which must hold everything committed.
+   */
+  private pendingIsrAdditions: number[] = [];
   private closed = false;
 
   constructor(deps: PartitionDeps, log: Log, topic: TopicMetadata, state: PartitionState) {
@@ -163,6 +172,10 @@ export class Partition {
     return this.followers.get(replicaId);
   }
 
+  private nowMs(): number {
+    return (this.deps.clock ?? systemClock).now();
+  }
+
   // ------------------------------------------------------------------ roles
 
   /**
@@ -177,6 +190,8 @@ export class Partition {
     const self = this.deps.nodeId;
     const to: PartitionRole = state.leader === self ? 'leader' : state.replicas.includes(self) && state.leader >= 0 ? 'follower' : 'none';
     const epochChanged = before.leaderEpoch !== state.leaderEpoch;
+    // A newer state says what the ISR is: any pending expansion was committed or lost.
+    if (state.partitionEpoch !== before.partitionEpoch) this.pendingIsrAdditions = [];
     if (to === 'leader' && (from !== 'leader' || epochChanged)) this.makeLeader();
     else if (to === 'follower' && (from !== 'follower' || epochChanged)) this.makeFollower();
     else if (to === 'none' && from !== 'none') this.stepDown();
@@ -186,7 +201,7 @@ export class Partition {
       // reassignment): replicas added are tracked from their first fetch, removed ones dropped.
       for (const id of [...this.followers.keys()]) if (!state.replicas.includes(id)) this.followers.delete(id);
       for (const id of state.replicas) {
-        if (id !== self && !this.followers.has(id)) this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: state.isr.includes(id) ? Date.now() : 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
+        if (id !== self && !this.followers.has(id)) this.followers.set(id, { logEndOffset: -1, lastCaughtUpTimeMs: state.isr.includes(id) ? this.nowMs() : 0, lastFetchTimeMs: 0, lastFetchLeaderLogEndOffset: -1 });
       }
       this.maybeIncrementHighWatermark();
       this.checkDelayedProduces();
@@ -203,7 +218,7 @@ export class Partition {
    * and after a kill -9 acknowledged records past it would otherwise stay invisible.
    */
   private makeLeader(): void {
-    const nowMs = Date.now();
+    const nowMs = this.nowMs();
     this.followers.clear();
     for (const id of this.partitionState.replicas) {
       if (id === this.deps.nodeId) continue;
@@ -253,7 +268,7 @@ export class Partition {
   maybeIncrementHighWatermark(): boolean {
     if (this.currentRole !== 'leader' || this.log.isClosed) return false;
     let hw = this.log.logEndOffset;
-    for (const id of this.partitionState.isr) {
+    for (const id of this.maximalIsr()) {
       if (id === this.deps.nodeId) continue;
       const f = this.followers.get(id);
       hw = Math.min(hw, f === undefined || f.logEndOffset < 0 ? this.log.highWatermark : f.logEndOffset);
@@ -294,8 +309,17 @@ export class Partition {
     if (state.isr.includes(replicaId) || !state.replicas.includes(replicaId)) return;
     if (f.logEndOffset < this.log.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return;
     if (!isIsrEligible(this.deps.metadata, replicaId)) return;
-    if (!this.isrChangeInFlight) this.deps.logger.info('Expanding the ISR: a follower caught up', { topic: this.topic, partition: this.partition, replicaId, fetchOffset: f.logEndOffset });
+    if (this.isrChangeInFlight) return;
+    this.deps.logger.info('Expanding the ISR: a follower caught up', { topic: this.topic, partition: this.partition, replicaId, fetchOffset: f.logEndOffset });
+    if (!this.pendingIsrAdditions.includes(replicaId)) this.pendingIsrAdditions.push(replicaId);
     this.alterIsr([...state.isr, replicaId], 'expand');
+  }
+
+  /** The ISR for the high watermark: the current one and any expansion in flight (Kafka's maximalIsr). */
+  private maximalIsr(): readonly number[] {
+    const isr = this.partitionState.isr;
+    if (this.pendingIsrAdditions.length === 0) return isr;
+    return [...isr, ...this.pendingIsrAdditions.filter((id) => !isr.includes(id))];
   }
 
   /**
@@ -331,6 +355,9 @@ export class Partition {
       (err: unknown) => {
         this.isrChangeInFlight = false;
         const stale = err instanceof MetadataError && err.code === 'TRIB_ERR_STALE_PARTITION_EPOCH';
+        // Refused for certain: nothing was committed, so the expansion stops counting. (After a
+        // timeout the outcome is unknown: it counts until a partition state says.)
+        if (stale && why === 'expand') this.pendingIsrAdditions = [];
         if (stale) this.deps.logger.info('ISR change lost to a newer partition state; will decide again', { topic: this.topic, partition: this.partition, why });
         else this.deps.logger.warn('Writing the ISR failed', { topic: this.topic, partition: this.partition, why, err });
       },
