@@ -37,6 +37,10 @@ SERIAL=(
   test/compat/quotas.test.ts                     # asserts byte rates within 10% of a quota: a loaded machine starves the client
   test/fault/leader-kill.test.ts                 # SIGKILLs/pauses brokers of a 3-broker cluster under load; asserts failover times
   test/fault/etcd-disk-clock.test.ts             # 3 etcd members, a tmpfs filled to ENOSPC, torn tails under load; asserts failover times
+  test/cluster/controller-close.test.ts          # asserts the controller broker's close takes < 5 s
+  test/cluster/etcd-quorum.test.ts               # 3 etcd members killed/paused under load; asserts gaps in acknowledgements
+  test/cluster/etcd-cut.test.ts                  # a leader cut from etcd; asserts election and truncation within bounds
+  test/cluster/reassign-fourth-broker.test.ts    # 4 broker processes under load; asserts reassignment and drain times
   packages/broker/test/admin-kafkajs.test.ts     # asserts no event-loop stall while 3,000 partitions are deleted
   packages/broker/test/broker-api-versions.test.ts # asserts start-up under a second
   test/compat/abuse-slow-reader.test.ts          # asserts RSS and a good client's p99 < 100 ms under the slow-reader attack
