@@ -430,12 +430,15 @@ export interface InterBrokerClientConfig {
  */
 export class InterBrokerClient {
   private readonly connections = new Map<number, Promise<BrokerConnection>>();
-  private readonly security: InterBrokerSecurity;
+  /**
+   * Worked out on the first connection, not at construction: a single broker whose first
+   * listener is SASL with no inter-broker mechanism set never talks to another broker, and
+   * must start (as the fetcher, settings that cannot work fail the connections, not the start).
+   */
+  private security: InterBrokerSecurity | undefined;
   private closed = false;
 
-  constructor(private readonly options: InterBrokerClientConfig) {
-    this.security = interBrokerSecurity(options.config);
-  }
+  constructor(private readonly options: InterBrokerClientConfig) {}
 
   async request<K extends InterBrokerApi>(brokerId: number, api: K, version: number, body: ApiMessages[K]['request'], timeoutMs: number): Promise<ApiMessages[K]['response']> {
     const connection = await this.connection(brokerId);
@@ -455,7 +458,13 @@ export class InterBrokerClient {
     if (current !== undefined && current !== previous) return current;
     const target = this.options.metadata.brokers().find((b) => b.nodeId === brokerId);
     if (target === undefined) return Promise.reject(new Error(`broker ${brokerId} is not registered`));
-    const opening = connectToBroker(target, { config: this.options.config, security: this.security, clientId: `broker-${this.options.nodeId}-${this.options.clientName}` });
+    let opening: Promise<BrokerConnection>;
+    try {
+      this.security ??= interBrokerSecurity(this.options.config);
+      opening = connectToBroker(target, { config: this.options.config, security: this.security, clientId: `broker-${this.options.nodeId}-${this.options.clientName}` });
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     this.connections.set(brokerId, opening);
     opening.then(
       (c) => {
