@@ -25,6 +25,8 @@ test('an ISR expansion in flight holds the high watermark for the new member', a
   const metadata = {
     // The store's answer is held: the expansion may or may not be committed yet.
     updatePartition: (change: PartitionChange) => new Promise<PartitionState>((resolve, reject) => requested.push({ change, answer: (err) => (err ? reject(err) : resolve(state)) })),
+    // Every replica's broker registered and not shutting down (KIP-841 eligibility).
+    brokers: () => [1, 2, 3].map((nodeId) => ({ nodeId, endpoints: [], rack: null })),
   } as unknown as MetadataStore;
   const state: PartitionState = { partition: 0, replicas: [1, 2, 3], leader: 1, leaderEpoch: 0, isr: [1, 2], partitionEpoch: 0 };
   const topic: TopicMetadata = { name: 't', topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [state], configs: {}, internal: false };
