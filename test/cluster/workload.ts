@@ -24,6 +24,7 @@ import { DEBIAN_PYTHON, requirePythonModule } from '../compat/kit.js';
 import { checkHistory, type Ack, type CheckResult, type Read } from '../fault/checker.js';
 import { FAULT_BROKER_CONFIG, FaultBroker, REPO_ROOT } from '../fault/harness.js';
 import { freePort } from './etcd-kit.js';
+import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
 
 type TestLike = { after(fn: () => void | Promise<void>): void; diagnostic(msg: string): void };
 
@@ -135,6 +136,23 @@ export async function partitionsOf(bootstrap: string[], topic: string): Promise<
     }
   }
   return undefined;
+}
+
+/**
+ * The partitions of `topic` as ONE broker's metadata cache has them: a Metadata request on a
+ * raw connection to it. (A KafkaJS admin bootstrapped on that broker may send its Metadata
+ * request to any broker it has learned of.)
+ */
+export async function partitionsSeenBy(broker: { readonly port: number }, topic: string): Promise<Map<number, PartitionInfo> | undefined> {
+  const client = await RawClient.open(broker.port);
+  try {
+    const md = await client.request('Metadata', 12, { topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: topic }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    const t = md.topics.find((x) => x.name === topic);
+    if (t === undefined || t.errorCode !== 0) return undefined;
+    return new Map(t.partitions.map((p) => [p.partitionIndex, { leader: p.leaderId, isr: [...p.isrNodes].sort(), replicas: [...p.replicaNodes] }]));
+  } finally {
+    client.close();
+  }
 }
 
 /** Every broker sees `count` brokers (so topics created next get their full replication). */
