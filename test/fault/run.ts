@@ -51,18 +51,11 @@ export interface FaultEvent {
   stoppedOnFullDisk?: boolean;
 }
 
-export interface FaultReport {
+/** The checker's result (checker.ts CheckResult) and what the run itself measured. */
+export interface FaultReport extends CheckResult {
   seed: number;
   schedule: string[];
   events: FaultEvent[];
-  acknowledged: number;
-  found: number;
-  lost: string[];
-  duplicated: string[];
-  reordered: string[];
-  divergent: string[];
-  aboveEnd: string[];
-  recordsInLog: number;
   liveReads: number;
   /** Acknowledgements per producer client. */
   acknowledgedBy: Record<string, number>;
