@@ -195,3 +195,43 @@ test('certificate reload: IncrementalAlterConfigs on listener.name.<l>.ssl.keyst
   assert.equal(await fingerprint(), fp(second.serverCert));
   assert.ok(!logs.join('\n').includes('PRIVATE KEY'), 'no key material in the log');
 });
+
+/** What a TLS client negotiates with a listener: protocol and cipher, or the handshake error. */
+function negotiate(port: number, ca: string, options: { ciphers?: string; minVersion?: 'TLSv1.2' | 'TLSv1.3'; maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {}): Promise<string> {
+  return new Promise((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, ca: readFileSync(ca), servername: 'localhost', ...options }, () => {
+      resolve(`${s.getProtocol()} ${s.getCipher().standardName}`);
+      s.destroy();
+    });
+    s.on('error', (err) => resolve(`error ${err.message}`));
+  });
+}
+
+test('cipher suites: the server prefers TLS_AES_128_GCM_SHA256 by default; ssl.cipher.suites (IANA names) and ssl.enabled.protocols are honoured', { timeout: 60_000 }, async (t) => {
+  requireTool('kcat');
+  const pki = makePki(t);
+  const { port, bootstrap } = await startSecureBroker(t, {
+    listeners: 'SSL://127.0.0.1:0,TLS12://127.0.0.1:0',
+    'listener.security.protocol.map': 'SSL:SSL,TLS12:SSL',
+    ...tlsServerConfig(pki, 'SSL'),
+    ...tlsServerConfig(pki, 'TLS12', {
+      'ssl.enabled.protocols': 'TLSv1.2',
+      'ssl.cipher.suites': 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256',
+    }),
+  });
+  // OpenSSL's (and Node's) client lists TLS_AES_256_GCM_SHA384 first; the server's order wins.
+  assert.equal(await negotiate(port('SSL'), pki.caCert), 'TLSv1.3 TLS_AES_128_GCM_SHA256');
+  // A client that offers only other strong suites still connects.
+  assert.equal(await negotiate(port('SSL'), pki.caCert, { ciphers: 'TLS_AES_256_GCM_SHA384' }), 'TLSv1.3 TLS_AES_256_GCM_SHA384');
+  assert.equal(await negotiate(port('SSL'), pki.caCert, { maxVersion: 'TLSv1.2' }), 'TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256');
+
+  // The restricted listener: TLS 1.2 only, with the operator's suites in the operator's order.
+  assert.equal(await negotiate(port('TLS12'), pki.caCert), 'TLSv1.2 TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384');
+  assert.match(await negotiate(port('TLS12'), pki.caCert, { minVersion: 'TLSv1.3' }), /^error /);
+  assert.match(await negotiate(port('TLS12'), pki.caCert, { maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' }), /^error /);
+  // librdkafka works over it.
+  const produced = await run('kcat', ['-P', '-b', bootstrap('TLS12'), '-t', 'tls12', '-K', '\t', ...sslArgs(pki.caCert)], { input: lines });
+  assert.equal(produced.code, 0, produced.stderr);
+  const consumed = await run('kcat', ['-C', '-b', bootstrap('TLS12'), '-t', 'tls12', '-o', 'beginning', '-e', '-q', '-f', '%k\t%s\n', ...sslArgs(pki.caCert)]);
+  assert.equal(consumed.stdout.toString(), lines);
+});

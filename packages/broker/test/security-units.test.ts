@@ -2,7 +2,8 @@
  * The security building blocks without sockets: ssl.principal.mapping.rules, RFC 2253
  * subjects, JAAS parsing, SCRAM against RFC 7677's test vector, OAUTHBEARER validation
  * (unsecured and RS256 against a JWKS file with issuer/audience checks), SCRAM records in
- * the local metadata store across a restart.
+ * the local metadata store across a restart, ssl.enabled.protocols and ssl.cipher.suites
+ * as node:tls options.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,8 @@ import { credentialFromPassword, ScramServer } from '../src/network/sasl/scram.j
 import { JwksKeys, OAuthBearerServer } from '../src/network/sasl/oauthbearer.js';
 import { PlainServer } from '../src/network/sasl/plain.js';
 import { LocalMetadataStore } from '../src/metadata/local-metadata-store.js';
+import { tlsProtocolOptions, TlsProtocolConfigError } from '../src/network/tls-ciphers.js';
+import { createSecureContext } from 'node:tls';
 
 test('ssl.principal.mapping.rules: Kafka rule syntax, first applying rule wins, L/U case, no rule applies -> null', () => {
   const m = SslPrincipalMapper.fromRules('RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,RULE:^CN=(.*?),OU=(.*?),O=(.*?),L=(.*?),ST=(.*?),C=(.*?)$/$1@$2/L,RULE:^.*[Cc][Nn]=([a-zA-Z0-9.]*).*$/$1/U,DEFAULT');
@@ -142,4 +145,23 @@ test('a listener whose TLS or SASL settings do not load stops the broker at star
   await assert.rejects(startBroker({ dataDir: dir, logger, config: { listeners: 'SSL://127.0.0.1:0', 'ssl.keystore.location': join(dir, 'missing.pem') } }), /cannot read ssl.keystore.location/);
   await assert.rejects(startBroker({ dataDir: dir, logger, config: { listeners: 'SSL://127.0.0.1:0', 'ssl.keystore.type': 'JKS' } }), /ssl.keystore.type JKS is not supported/);
   await assert.rejects(startBroker({ dataDir: dir, logger, config: { listeners: 'SASL_PLAINTEXT://127.0.0.1:0' } }), /GSSAPI is not supported/);
+});
+
+test('ssl.enabled.protocols and ssl.cipher.suites: defaults prefer AES-128-GCM; IANA and OpenSSL names; a version without suites is off; bad names refused', () => {
+  const d = tlsProtocolOptions(null, null);
+  assert.deepEqual([d.minVersion, d.maxVersion, d.honorCipherOrder], ['TLSv1.2', 'TLSv1.3', true]);
+  assert.ok(d.ciphers.startsWith('TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:ECDHE-RSA-AES128-GCM-SHA256:'), d.ciphers);
+  assert.deepEqual(tlsProtocolOptions('', ''), d, 'empty is the default, as in Kafka');
+  assert.equal(tlsProtocolOptions('TLSv1.3', null).minVersion, 'TLSv1.3');
+  // Operator order kept; IANA names become OpenSSL's; TLS 1.3 off without a TLS 1.3 suite.
+  const o = tlsProtocolOptions(null, 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, ecdhe-ecdsa-aes128-gcm-sha256,TLS_EMPTY_RENEGOTIATION_INFO_SCSV');
+  assert.deepEqual([o.ciphers, o.minVersion, o.maxVersion], ['ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256', 'TLSv1.2', 'TLSv1.2']);
+  const only13 = tlsProtocolOptions(null, 'TLS_CHACHA20_POLY1305_SHA256,TLS_AES_256_GCM_SHA384');
+  assert.deepEqual([only13.ciphers, only13.minVersion, only13.maxVersion], ['TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384', 'TLSv1.3', 'TLSv1.3']);
+  // Each builds a context (OpenSSL knows every name produced).
+  for (const opts of [d, o, only13]) createSecureContext(opts);
+  assert.throws(() => tlsProtocolOptions('TLSv1.3', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'), TlsProtocolConfigError);
+  assert.throws(() => tlsProtocolOptions(null, 'TLS_RSA_WITH_NOTHING'), /not a cipher suite OpenSSL/);
+  assert.throws(() => tlsProtocolOptions('SSLv3', null), /ssl.enabled.protocols names "SSLv3"/);
+  assert.throws(() => tlsProtocolOptions('TLSv1.1,TLSv1.3', null), /contiguous/);
 });

@@ -47,7 +47,7 @@ import type { BrokerConfig } from '../config/broker-config.js';
 import type { SecurityProtocol } from '../config/listeners.js';
 import type { BrokerEndpoint, MetadataStore } from '../metadata/metadata-store.js';
 import { listenerConfigLookup } from './listener-security.js';
-import { loadTlsMaterial } from './tls.js';
+import { listenerTlsProtocolOptions, loadTlsMaterial } from './tls.js';
 import { CLIENT_SASL_MECHANISMS, createSaslClient } from './sasl/sasl-client.js';
 import { parseJaasConfig, SaslConfigError } from './sasl/sasl-config.js';
 
@@ -102,7 +102,8 @@ export function interBrokerSecurity(config: BrokerConfig): InterBrokerSecurity {
       cert: material.cert,
       ...(material.ca !== undefined ? { ca: material.ca } : {}),
       ...(material.passphrase !== undefined ? { passphrase: material.passphrase } : {}),
-      minVersion: 'TLSv1.2',
+      // The listener's ssl.enabled.protocols and ssl.cipher.suites, as Kafka's inter-broker client uses them.
+      ...listenerTlsProtocolOptions(spec.name, lookup),
       rejectUnauthorized: true,
       // Kafka's empty ssl.endpoint.identification.algorithm: the chain is still verified, the host name is not.
       ...(identification === '' ? { checkServerIdentity: () => undefined } : {}),

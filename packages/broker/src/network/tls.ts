@@ -33,6 +33,8 @@ import type { Socket } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import { SslPrincipalMapper } from './principal-mapping.js';
+import { tlsProtocolOptions, TlsProtocolConfigError } from './tls-ciphers.js';
+import type { TlsProtocolOptions } from './tls-ciphers.js';
 import type { AdoptedSocket, ReadCallback } from './shared-read-buffer.js';
 
 export type SslClientAuth = 'required' | 'requested' | 'none';
@@ -214,13 +216,14 @@ export class TlsListener {
   }
 
   private buildContext(m: TlsMaterial): SecureContext {
+    const protocols = listenerTlsProtocolOptions(this.listenerName, this.lookup);
     try {
       return createSecureContext({
         key: m.key,
         cert: m.cert,
         ...(m.ca !== undefined ? { ca: m.ca } : {}),
         ...(m.passphrase !== undefined ? { passphrase: m.passphrase } : {}),
-        minVersion: 'TLSv1.2',
+        ...protocols,
       });
     } catch (err) {
       // The message is OpenSSL's (bad decrypt, key mismatch): it never contains the key.
@@ -308,6 +311,19 @@ export function loadTlsMaterial(listenerName: string, lookup: ListenerConfigLook
   if (ca === undefined && trustLocation !== null) ca = readPem(trustLocation, 'ssl.truststore.location', l);
   const passphrase = lookup('ssl.key.password') ?? lookup('ssl.keystore.password') ?? undefined;
   return { key, cert, ca, passphrase };
+}
+
+/**
+ * A listener's `ssl.enabled.protocols` and `ssl.cipher.suites` as node:tls options
+ * (tls-ciphers.ts); used for the listener's server side and the inter-broker client.
+ */
+export function listenerTlsProtocolOptions(listenerName: string, lookup: ListenerConfigLookup): TlsProtocolOptions {
+  try {
+    return tlsProtocolOptions(lookup('ssl.enabled.protocols'), lookup('ssl.cipher.suites'));
+  } catch (err) {
+    if (err instanceof TlsProtocolConfigError) throw new TlsConfigError(`Listener ${listenerName}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 /**
