@@ -239,6 +239,10 @@ export class Connection {
       this.yielding = true;
       yielded.push(this);
     }
+    // A read that completed no frame changes nothing takeFrames looks at, unless reading
+    // must pause for the turn. Over TLS most reads are one small TLS record (librdkafka
+    // writes each piece of a request with its own SSL_write), so this is the common case.
+    if (!this.decoder.hasReady && !this.yielding) return;
     this.takeFrames(); // pauses reading when yielding
   }
 

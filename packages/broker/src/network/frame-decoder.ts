@@ -136,6 +136,11 @@ export class FrameDecoder {
     }
   }
 
+  /** A frame (or a FrameError) is waiting for `next()`. */
+  get hasReady(): boolean {
+    return this.readyHead !== this.ready.length;
+  }
+
   /**
    * The next complete frame's request bytes (without the size prefix), null when more
    * bytes are needed, or a FrameError for an invalid size.
