@@ -9,12 +9,21 @@
 // Environment: TLS_BENCH_PROTOCOLS=SSL (or PLAINTEXT) runs one side only;
 // TLS_BENCH_NODE_ARGS='--max-semi-space-size=32' passes options to the broker's node;
 // TLS_BENCH_CPU_PROF=<dir> runs the broker under `node --cpu-prof` writing its profile there
-// (read it with bench/macro/lib/cpuprofile-top.mjs or Chrome's DevTools).
+// (read it with bench/macro/lib/cpuprofile-top.mjs or Chrome's DevTools);
+// TLS_BENCH_SSL_CONFIG='ssl.cipher.suites=TLS_AES_256_GCM_SHA384' sets SSL listener keys
+// (space-separated key=value) to compare settings.
+//
+// Fairness: both listeners are served by the same broker process and the same client
+// binary with the same settings (librdkafka's defaults but for linger.ms=5 and 6
+// partitions); the SSL side adds only security.protocol=ssl and the CA, as a Kafka client
+// on TLS does. Every tribload run keeps its connections for the whole run (one TLS
+// handshake per broker connection), so the ratio measures the data path, not session setup.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TRIBLOAD = join(ROOT, 'bench', '.build', 'tribload');
@@ -43,6 +52,10 @@ const overrides = {
   'ssl.keystore.location': join(dir, 'server.pem'),
 };
 writeFileSync(join(dir, 'server.pem'), spawnSync('cat', [join(dir, 'server.key'), join(dir, 'server.crt')]).stdout);
+for (const kv of (process.env.TLS_BENCH_SSL_CONFIG ?? '').split(' ').filter((a) => a !== '')) {
+  const eq = kv.indexOf('=');
+  overrides[`listener.name.ssl.${kv.slice(0, eq)}`] = kv.slice(eq + 1);
+}
 const PROTOCOLS = (process.env.TLS_BENCH_PROTOCOLS ?? 'PLAINTEXT,SSL').split(',');
 const profileDir = process.env.TLS_BENCH_CPU_PROF;
 const nodeArgs = (process.env.TLS_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -54,6 +67,18 @@ await new Promise((res, rej) => {
   broker.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) res(); });
   broker.once('exit', (code) => rej(new Error(`broker exited ${code}`)));
 });
+
+// What the SSL listener negotiates with an OpenSSL client offering OpenSSL's default list
+// (TLS_AES_256_GCM_SHA384 first, as librdkafka does): the server's preference decides.
+if (PROTOCOLS.includes('SSL')) {
+  const negotiated = await new Promise((res) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: sslPort, ca: readFileSync(join(dir, 'ca.crt')), servername: 'localhost' }, () => { res(`${s.getProtocol()} ${s.getCipher().standardName}`); s.end(); });
+    s.on('error', (err) => res(`handshake failed: ${err.message}`));
+  });
+  const librdkafka = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'librdkafka1'], { encoding: 'utf8' }).stdout || 'unknown';
+  const libssl = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'libssl3'], { encoding: 'utf8' }).stdout || 'unknown';
+  console.log(`SSL listener negotiates ${negotiated}; client librdkafka ${librdkafka} with OpenSSL ${libssl}; broker Node ${process.versions.node} with OpenSSL ${process.versions.openssl}`);
+}
 
 // CPU seconds (user + system) the broker has used so far, from /proc (Linux).
 const TICKS_PER_S = 100;
@@ -109,5 +134,6 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 for (const metric of ['produceMsgs', 'consumeMsgs', 'produceBrokerUs', 'consumeBrokerUs', 'produceClientUs', 'consumeClientUs']) {
   const plain = median(rows.filter((r) => r.protocol === 'PLAINTEXT').map((r) => r[metric]));
   const tls = median(rows.filter((r) => r.protocol === 'SSL').map((r) => r[metric]));
-  console.log(`${metric}: PLAINTEXT ${Math.round(plain)}  SSL ${Math.round(tls)}  SSL/PLAINTEXT ${(100 * tls / plain).toFixed(0)}%`);
+  const shown = (x) => (metric.endsWith('Us') ? x.toFixed(2) : String(Math.round(x)));
+  console.log(`${metric}: PLAINTEXT ${shown(plain)}  SSL ${shown(tls)}  SSL/PLAINTEXT ${(100 * tls / plain).toFixed(0)}%`);
 }
