@@ -252,7 +252,7 @@ const TLS_MAX_RECORD_PLAINTEXT_BYTES = 16384;
  * record (~0.4 us each in a CPU profile of 1 KiB records) costs none. At most one view per
  * length up to TLS_MAX_RECORD_PLAINTEXT_BYTES, shared by all connections.
  */
-const tlsReadViews: (Buffer | undefined)[] = [];
+const tlsReadViews: (Buffer | undefined)[] = new Array<Buffer | undefined>(TLS_MAX_RECORD_PLAINTEXT_BYTES + 1).fill(undefined); // dense: fast element lookups
 function tlsReadView(bytes: number): Buffer {
   if (bytes > TLS_MAX_RECORD_PLAINTEXT_BYTES) return tlsReadBuffer.subarray(0, bytes);
   return tlsReadViews[bytes] ??= tlsReadBuffer.subarray(0, bytes);
