@@ -121,3 +121,18 @@ test('a damaged dirty batch fails the clean (its CRC is checked before its keys 
   batches[1]![batches[1]!.length - 2] ^= 0xff;
   await assert.rejects(cleanLog(logOf(dir, batches, 1 << 16), nodeFileSystem), /CRC/);
 });
+
+test('a transaction still open at the end of the cleanable segments: the map is rebuilt to stop at its first batch, so nothing after it hides an older record', async (t) => {
+  const dir = tempDir(t);
+  // a@0, then an open transaction (b@1), then a@2: a@2 is past the first unstable offset and must not remove a@0.
+  const task = logOf(dir, [data(0, 'a', false), data(1, 'b', true), data(2, 'a', false)], 1 << 16);
+  const result = await cleanLog(task, nodeFileSystem);
+  assert.equal(result.endOffset, 1, 'the dirty section ends at the open transaction');
+  assert.equal(result.mapEntries, 1);
+  assert.deepEqual(cleanedOffsets(dir), [0, 1, 2]);
+  // Once the transaction opens the log, nothing is cleanable at all.
+  const dir2 = tempDir(t);
+  const none = await cleanLog(logOf(dir2, [data(0, 'b', true), data(1, 'a', false)], 1 << 16), nodeFileSystem);
+  assert.equal(none.endOffset, 0);
+  assert.equal(none.groups.length, 0);
+});
