@@ -112,6 +112,20 @@ function cleanerCpuSeconds(pid) {
   return s;
 }
 
+/** CPU seconds (user + system) of the broker's main thread (the event loop) so far. */
+function mainThreadCpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** A producer window on `load`: [acked, seconds, broker event-loop CPU µs per acked message]. */
+function loadWindow(b) {
+  const cpu0 = mainThreadCpuSeconds(b.pid);
+  const [acked, seconds] = python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'load', String(WINDOW_S)]).split(' ').map(Number);
+  return [acked, seconds, ((mainThreadCpuSeconds(b.pid) - cpu0) * 1e6) / acked];
+}
+
 async function waitFor(pred, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;
   while (!(await pred())) {
@@ -250,13 +264,13 @@ try {
   while (du(dirtyDir) < DIRTY_MB * 1048576) python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'dirty', '5', '1000']);
   console.log(`dirty topic: ${(du(dirtyDir) / 1048576).toFixed(0)} MiB`);
   syncDisks();
-  const idle = python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'load', String(WINDOW_S)]).split(' ').map(Number);
+  const idle = loadWindow(b);
   const beforeFlip = b.lines.length;
   const cleanerCpuBefore = cleanerCpuSeconds(b.pid);
   syncDisks();
   createTopic(b.bootstrap, 'dirty', { ...dirtyCfg, 'min.compaction.lag.ms': '0' })('alter');
   const busyStart = performance.now();
-  const busy = python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'load', String(WINDOW_S)]).split(' ').map(Number);
+  const busy = loadWindow(b);
   const busyEnd = performance.now();
   await waitFor(() => b.lines.slice(beforeFlip).some((l) => l.line.includes('Log cleaner cleaned dirty-0')), 600_000, 'dirty topic cleaned');
   const dirtyCleans = b.lines.slice(beforeFlip).filter((l) => l.line.includes('Log cleaner cleaned dirty-0'));
@@ -265,7 +279,7 @@ try {
   // A second idle window after the clean: the host's load drifts, so the busy window is
   // compared with the mean of the idle windows on either side of it.
   syncDisks();
-  const idle2 = python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'load', String(WINDOW_S)]).split(' ').map(Number);
+  const idle2 = loadWindow(b);
   const first = dirtyCleans[0];
   const [, cleanedNum, cleanedUnit] = first.line.match(/segment group\(s\), ([\d.]+) (KiB|MiB|GiB)/) ?? [];
   const cleanedMiB = Number(cleanedNum) * { KiB: 1 / 1024, MiB: 1, GiB: 1024 }[cleanedUnit];
@@ -275,6 +289,7 @@ try {
   const idleRate = (idle[0] / idle[1] + idle2[0] / idle2[1]) / 2;
   const busyRate = busy[0] / busy[1];
   rows.push([`producer msgs/s on \`load\` (1 KiB, acks=1), ${WINDOW_S} s`, `${Math.round(idleRate)} (cleaner idle: mean of ${Math.round(idle[0] / idle[1])} before, ${Math.round(idle2[0] / idle2[1])} after)`, `${Math.round(busyRate)} (cleaner working ${overlapS.toFixed(1)} s of the window; ${((1 - busyRate / idleRate) * 100).toFixed(1)}% loss)`]);
+  rows.push(['broker event-loop CPU per acked message (µs; load stretches it less than msgs/s)', `${idle[2].toFixed(1)} before, ${idle2[2].toFixed(1)} after`, idle[2] > 0 ? busy[2].toFixed(1) : '']);
   rows.push(['clean of `dirty`', '', `${(du(dirtyDir) / 1048576).toFixed(0)} MiB left; ${first.line.match(/in \d+ ms: .*?records kept/)?.[0] ?? ''}`]);
   rows.push(['cleaner thread CPU (nice-19 threads of the broker, /proc)', '', `${cleanerCpuS.toFixed(2)} s for ${cleanedMiB} MiB cleaned: ${((cleanerCpuS * 1000) / cleanedMiB).toFixed(2)} ms/MiB; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`]);
 } finally {
