@@ -79,6 +79,7 @@ async function startBroker(dataDir, overrides) {
   exited.then(() => live.delete(child));
   return {
     port,
+    pid: child.pid,
     bootstrap: `127.0.0.1:${port}`,
     lines,
     started,
@@ -87,6 +88,42 @@ async function startBroker(dataDir, overrides) {
       await exited;
     },
   };
+}
+
+/**
+ * CPU seconds (user + system) of the broker's cleaner threads so far: the threads of `pid`
+ * at nice 19 (log-cleaner-worker.ts lowers only its own thread). Load on the host stretches
+ * a clean's wall time, not the CPU it needs, so this is the steadier figure.
+ */
+function cleanerCpuSeconds(pid) {
+  const tick = 100; // USER_HZ, 100 on every Linux the bench runs on
+  let s = 0;
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the command: state(0) ... utime(11) stime(12) ... nice(16).
+    if (Number(f[16]) === 19) s += (Number(f[11]) + Number(f[12])) / tick;
+  }
+  return s;
+}
+
+/** CPU seconds (user + system) of the broker's main thread (the event loop) so far. */
+function mainThreadCpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** A producer window on `load`: [acked, seconds, broker event-loop CPU µs per acked message]. */
+function loadWindow(b) {
+  const cpu0 = mainThreadCpuSeconds(b.pid);
+  const [acked, seconds] = python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'load', String(WINDOW_S)]).split(' ').map(Number);
+  return [acked, seconds, ((mainThreadCpuSeconds(b.pid) - cpu0) * 1e6) / acked];
 }
 
 async function waitFor(pred, timeoutMs, what) {
@@ -227,28 +264,34 @@ try {
   while (du(dirtyDir) < DIRTY_MB * 1048576) python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'dirty', '5', '1000']);
   console.log(`dirty topic: ${(du(dirtyDir) / 1048576).toFixed(0)} MiB`);
   syncDisks();
-  const idle = python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'load', String(WINDOW_S)]).split(' ').map(Number);
+  const idle = loadWindow(b);
   const beforeFlip = b.lines.length;
+  const cleanerCpuBefore = cleanerCpuSeconds(b.pid);
   syncDisks();
   createTopic(b.bootstrap, 'dirty', { ...dirtyCfg, 'min.compaction.lag.ms': '0' })('alter');
   const busyStart = performance.now();
-  const busy = python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'load', String(WINDOW_S)]).split(' ').map(Number);
+  const busy = loadWindow(b);
   const busyEnd = performance.now();
   await waitFor(() => b.lines.slice(beforeFlip).some((l) => l.line.includes('Log cleaner cleaned dirty-0')), 600_000, 'dirty topic cleaned');
   const dirtyCleans = b.lines.slice(beforeFlip).filter((l) => l.line.includes('Log cleaner cleaned dirty-0'));
+  const cleanerCpuS = cleanerCpuSeconds(b.pid) - cleanerCpuBefore;
   for (const c of dirtyCleans) console.log(c.line);
   // A second idle window after the clean: the host's load drifts, so the busy window is
   // compared with the mean of the idle windows on either side of it.
   syncDisks();
-  const idle2 = python(path.join(import.meta.dirname, 'produce_for.py'), [b.bootstrap, 'load', String(WINDOW_S)]).split(' ').map(Number);
+  const idle2 = loadWindow(b);
   const first = dirtyCleans[0];
+  const [, cleanedNum, cleanedUnit] = first.line.match(/segment group\(s\), ([\d.]+) (KiB|MiB|GiB)/) ?? [];
+  const cleanedMiB = Number(cleanedNum) * { KiB: 1 / 1024, MiB: 1, GiB: 1024 }[cleanedUnit];
   const cleanMs = Number((first.line.match(/in (\d+) ms/) ?? [])[1]);
   const overlapS = Math.max(0, Math.min(busyEnd, first.at) - Math.max(busyStart, first.at - cleanMs)) / 1000;
   await b.stop();
   const idleRate = (idle[0] / idle[1] + idle2[0] / idle2[1]) / 2;
   const busyRate = busy[0] / busy[1];
   rows.push([`producer msgs/s on \`load\` (1 KiB, acks=1), ${WINDOW_S} s`, `${Math.round(idleRate)} (cleaner idle: mean of ${Math.round(idle[0] / idle[1])} before, ${Math.round(idle2[0] / idle2[1])} after)`, `${Math.round(busyRate)} (cleaner working ${overlapS.toFixed(1)} s of the window; ${((1 - busyRate / idleRate) * 100).toFixed(1)}% loss)`]);
+  rows.push(['broker event-loop CPU per acked message (µs; load stretches it less than msgs/s)', `${idle[2].toFixed(1)} before, ${idle2[2].toFixed(1)} after`, idle[2] > 0 ? busy[2].toFixed(1) : '']);
   rows.push(['clean of `dirty`', '', `${(du(dirtyDir) / 1048576).toFixed(0)} MiB left; ${first.line.match(/in \d+ ms: .*?records kept/)?.[0] ?? ''}`]);
+  rows.push(['cleaner thread CPU (nice-19 threads of the broker, /proc)', '', `${cleanerCpuS.toFixed(2)} s for ${cleanedMiB} MiB cleaned: ${((cleanerCpuS * 1000) / cleanedMiB).toFixed(2)} ms/MiB; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`]);
 } finally {
   for (const child of live) child.kill('SIGKILL');
   console.log('\n| measure | before cleaning / cleaner idle | after cleaning / cleaner working |\n|---|---|---|');

@@ -5,10 +5,11 @@
  * broker's event loop. The main thread (log-cleaner.ts) chose the log and the range, and
  * afterwards swaps the written segments in (Log.replaceCleanedSegments).
  *
- *  1. Offset map over the dirty section [firstDirtyOffset, end of the cleanable segments):
- *     key -> latest offset (log-cleaner-offset-map.ts), control batches and aborted data
- *     skipped (after a pass over the batch headers, see "Transactions" below). When the
- *     map fills, the dirty section ends after the last batch that fit (`endOffset`).
+ *  1. One pass over the cleanable segments: transactions from the batch headers (see
+ *     "Transactions" below) and, over the dirty section [firstDirtyOffset, end of the
+ *     cleanable segments), the offset map key -> latest offset (log-cleaner-offset-map.ts),
+ *     control batches and aborted data left out. When the map fills, the dirty section
+ *     ends after the last batch that fit (`endOffset`).
  *  2. The cleanable segments below `endOffset` are grouped (sum of sizes <= segment.bytes,
  *     offsets within int32 of the group's first base offset: Kafka's groupSegmentsBySize),
  *     and each group is rewritten into one `<base>.log.cleaned` (+ indexes), fsynced. A
@@ -37,34 +38,38 @@
  * the sequence survives. The cleaned segment takes over the old segments' aborted-transaction
  * index entries. The cleaner never reaches past the log's last stable offset either
  * (log-cleaner.ts), so an open transaction can never hide an older record of its keys.
+ *
+ * Cost (issue #18: the cleaner shares the machine with the request path): every cleanable
+ * byte is read twice per clean, once per pass, in 1 MiB sequential reads into one reused
+ * buffer (log-cleaner-read.ts); records are walked in place for their key and offset, keys
+ * hashed with an allocation-free MD5 (log-cleaner-md5.ts); a batch's CRC is checked once,
+ * in the first pass (dirty batches) or the second (the clean section); only a batch that
+ * keeps some but not all of its records is decoded in full and rebuilt.
+ * bench/micro/cleaner.ts measures the CPU per MiB cleaned.
  */
 import { constants } from 'node:fs';
 import path from 'node:path';
 import {
-  BatchLayout,
   CompressionType,
   ControlRecordType,
   INT32_MAX,
   RecordBatchDefaults,
   TimestampType,
-  batchFrameSize,
   decodeBatch,
   decodeBatchSync,
   decodeControlRecordKey,
   encodeBatch,
-  readBatchHeader,
   splitBatches,
 } from '@tributary/protocol';
 import type { DecodedBatch, RecordBatchHeader, RecordInput } from '@tributary/protocol';
 import type { FileSystem } from './file-system.js';
 import { CLEANED_FILE_SUFFIX, LOG_FILE_SUFFIX, offsetFileName } from './file-names.js';
+import { md5Into } from './log-cleaner-md5.js';
 import { OffsetMap } from './log-cleaner-offset-map.js';
+import { RecordKeys, SegmentReader, checkCrc, recordsSection } from './log-cleaner-read.js';
 import { LogSegment } from './log-segment.js';
 import { TXN_INDEX_FILE_SUFFIX, TxnIndex } from './txn-index.js';
 
-
-/** Bytes read from a segment file per read call (Kafka's log.cleaner.io.buffer.size is 512 KiB). */
-const READ_CHUNK_BYTES = 512 * 1024;
 /** Cleaned batches are written to the new segment in runs of about this many bytes. */
 const WRITE_RUN_BYTES = 1024 * 1024;
 
@@ -117,63 +122,6 @@ export interface CleanResult {
   throttledMs: number;
 }
 
-interface BatchRef {
-  header: RecordBatchHeader;
-  bytes: Buffer;
-}
-
-/** Reads a segment file's batches, whole, in chunks of READ_CHUNK_BYTES (larger batches alone). */
-function* segmentBatches(fs: FileSystem, file: string, size: number, onRead: (bytes: number) => void): Generator<BatchRef> {
-  const fd = fs.openSync(file, constants.O_RDONLY);
-  try {
-    let pos = 0;
-    // A batch cut by the end of a chunk starts the next chunk, sized to hold it whole; its
-    // bytes already read are carried over, so every byte is read once.
-    let readSize = READ_CHUNK_BYTES;
-    let carry: Buffer | null = null;
-    while (pos < size) {
-      const chunk = Buffer.allocUnsafe(Math.min(readSize, size - pos));
-      const carried = carry === null ? 0 : carry.copy(chunk, 0);
-      const got = readFully(fs, fd, chunk.subarray(carried), pos + carried).length;
-      onRead(got);
-      const end = carried + got;
-      readSize = READ_CHUNK_BYTES;
-      carry = null;
-      let at = 0;
-      while (at < end) {
-        const frame = batchFrameSize(chunk, at, end);
-        if (typeof frame === 'string') {
-          if (end - at >= BatchLayout.MAGIC + 1) throw new Error(`${file}: no batch at position ${pos + at}: ${frame}`);
-          break;
-        }
-        if (at + frame > end) {
-          if (pos + at + frame > size) throw new Error(`${file}: batch at position ${pos + at} is torn at ${size}`);
-          readSize = Math.max(READ_CHUNK_BYTES, frame);
-          break;
-        }
-        const bytes = chunk.subarray(at, at + frame);
-        yield { header: readBatchHeader(bytes, 0), bytes };
-        at += frame;
-      }
-      if (at === 0 && end < BatchLayout.MAGIC + 1) throw new Error(`${file}: ${end} stray bytes at position ${pos}`);
-      if (at < end) carry = chunk.subarray(at, end);
-      pos += at;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function readFully(fs: FileSystem, fd: number, buf: Buffer, position: number): Buffer {
-  let got = 0;
-  while (got < buf.length) {
-    const n = fs.readSync(fd, buf, got, buf.length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got === buf.length ? buf : buf.subarray(0, got);
-}
-
 async function decode(bytes: Buffer, header: RecordBatchHeader): Promise<DecodedBatch> {
   return header.compression === CompressionType.ZSTD ? decodeBatch(bytes, 0) : decodeBatchSync(bytes, 0);
 }
@@ -205,73 +153,116 @@ function segmentFile(dir: string, baseOffset: number): string {
   return path.join(dir, offsetFileName(baseOffset, LOG_FILE_SUFFIX));
 }
 
+/** Per producer: MD5 words and offsets of its open transaction's keyed records, put in the map if it commits. */
+interface PendingTxn {
+  digests: number[];
+  offsets: number[];
+}
+
 /** Runs one clean (see the top of this file). Throws on I/O errors and on damaged batches. */
 export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanResult> {
   const throttler = new Throttler(task.ioMaxBytesPerSecond);
   const result: CleanResult = { groups: [], endOffset: task.firstDirtyOffset, bytesRead: 0, bytesWritten: 0, recordsRead: 0, recordsKept: 0, mapEntries: 0, throttledMs: 0 };
   let pendingRead = 0;
-  const onRead = (n: number): void => {
+  const reader = new SegmentReader(fs, (n) => {
     result.bytesRead += n;
     pendingRead += n;
-  };
+  });
+  const keys = new RecordKeys();
+  const digest = new Int32Array(4);
 
-  // 1. Transactions and producers, from batch headers (markers decoded): the data batches
-  //    of aborted transactions, where the first transaction still open at the end of the
-  //    cleanable segments starts (the first unstable offset: nothing from there on is
-  //    cleaned, its outcome is unknown), and each idempotent producer's last batch.
-  const lastBatchOfProducer = new Map<number, number>();
-  const abortedBatches = new Set<number>();
-  const openTxnBatches = new Map<number, number[]>();
-  for (const seg of task.segments) {
-    for (const { header, bytes } of segmentBatches(fs, segmentFile(task.dir, seg.baseOffset), seg.size, onRead)) {
-      if (header.producerId >= 0) lastBatchOfProducer.set(header.producerId, header.lastOffset);
-      if (!header.isTransactional) continue;
-      if (!header.isControl) {
-        const open = openTxnBatches.get(header.producerId);
-        if (open === undefined) openTxnBatches.set(header.producerId, [header.baseOffset]);
-        else open.push(header.baseOffset);
-        continue;
-      }
-      const ended = openTxnBatches.get(header.producerId);
-      openTxnBatches.delete(header.producerId);
-      const { records } = await decode(bytes, header);
-      const type = records.length > 0 ? decodeControlRecordKey(records[0]!.key).type : -1;
-      if (type === ControlRecordType.ABORT && ended !== undefined) for (const b of ended) abortedBatches.add(b);
-    }
-    await throttler.maybeThrottle(pendingRead);
-    pendingRead = 0;
-  }
-  let firstUnstableOffset = Infinity;
-  for (const open of openTxnBatches.values()) firstUnstableOffset = Math.min(firstUnstableOffset, open[0]!);
-
-  // 2. The offset map over the dirty section, up to the first unstable offset; records of
-  //    aborted transactions and markers are not put in it (Kafka's buildOffsetMap).
-  const map = new OffsetMap(task.offsetMapBytes);
-  let mapEnd = task.firstDirtyOffset;
-  let mapFull = false;
-  for (const seg of task.segments) {
-    if (mapFull) break;
-    const next = task.segments[task.segments.indexOf(seg) + 1]?.baseOffset ?? task.segmentsEndOffset;
-    if (next <= task.firstDirtyOffset) continue;
-    for (const { header, bytes } of segmentBatches(fs, segmentFile(task.dir, seg.baseOffset), seg.size, onRead)) {
-      if (header.lastOffset < task.firstDirtyOffset) continue;
-      if (header.baseOffset >= firstUnstableOffset) {
-        mapFull = true;
-        break;
-      }
-      if (!header.isControl && !abortedBatches.has(header.baseOffset)) {
-        const { records } = await decode(bytes, header);
-        if (map.size + records.length > map.maxEntries && map.size > 0) {
-          mapFull = true;
-          break;
+  // 1. One pass over the cleanable segments: transactions and producers from the batch
+  //    headers of all of them (markers decoded): the data batches of aborted transactions,
+  //    the first transaction still open at the end (the first unstable offset: nothing from
+  //    there on is cleaned, its outcome is unknown), each idempotent producer's last batch;
+  //    and over the dirty section, the offset map. A transaction's keys wait beside the map
+  //    until its marker: put in if it commits, dropped if it aborts (Kafka's buildOffsetMap
+  //    leaves aborted data out); their room in the map is held meanwhile, so putting them
+  //    never overfills it. In the rare case that mapping went past the first unstable
+  //    offset (the log's last stable offset bounds the cleanable segments, so only a
+  //    transaction the log's own state already counts as ended can be open here), the map
+  //    is built again, stopping there.
+  let lastBatchOfProducer = new Map<number, number>();
+  let abortedBatches = new Set<number>();
+  const scan = async (stopAt: number): Promise<{ map: OffsetMap; mapEnd: number; firstUnstableOffset: number }> => {
+    lastBatchOfProducer = new Map();
+    abortedBatches = new Set();
+    const openTxnBatches = new Map<number, number[]>();
+    const pending = new Map<number, PendingTxn>();
+    let pendingEntries = 0;
+    const map = new OffsetMap(task.offsetMapBytes);
+    let mapEnd = task.firstDirtyOffset;
+    let mapping = true;
+    for (let i = 0; i < task.segments.length; i++) {
+      const seg = task.segments[i]!;
+      const next = task.segments[i + 1]?.baseOffset ?? task.segmentsEndOffset;
+      const dirty = next > task.firstDirtyOffset;
+      for (const { header, bytes } of reader.batches(segmentFile(task.dir, seg.baseOffset), seg.size)) {
+        if (header.producerId >= 0) lastBatchOfProducer.set(header.producerId, header.lastOffset);
+        if (header.isTransactional && !header.isControl) {
+          const open = openTxnBatches.get(header.producerId);
+          if (open === undefined) openTxnBatches.set(header.producerId, [header.baseOffset]);
+          else open.push(header.baseOffset);
+        } else if (header.isTransactional) {
+          const ended = openTxnBatches.get(header.producerId);
+          openTxnBatches.delete(header.producerId);
+          const { records } = await decode(bytes, header);
+          const type = records.length > 0 ? decodeControlRecordKey(records[0]!.key).type : -1;
+          if (type === ControlRecordType.ABORT && ended !== undefined) for (const b of ended) abortedBatches.add(b);
+          const txn = pending.get(header.producerId);
+          if (txn !== undefined) {
+            pending.delete(header.producerId);
+            pendingEntries -= txn.offsets.length;
+            if (type !== ControlRecordType.ABORT) {
+              for (let k = 0; k < txn.offsets.length; k++) {
+                for (let w = 0; w < 4; w++) digest[w] = txn.digests[4 * k + w]!;
+                map.putDigest(digest, txn.offsets[k]!);
+              }
+            }
+          }
         }
-        for (const r of records) if (r.key !== null) map.put(r.key, r.offset);
+        if (!mapping || !dirty || header.lastOffset < task.firstDirtyOffset) continue;
+        if (header.baseOffset >= stopAt) {
+          mapping = false;
+          continue;
+        }
+        if (!header.isControl) {
+          if (map.size + pendingEntries + header.recordCount > map.maxEntries && map.size + pendingEntries > 0) {
+            mapping = false;
+            continue;
+          }
+          checkCrc(bytes, header);
+          const section = recordsSection(bytes, header);
+          keys.reset(section instanceof Promise ? await section : section, header.recordCount, header.baseOffset);
+          if (header.isTransactional) {
+            let txn = pending.get(header.producerId);
+            if (txn === undefined) pending.set(header.producerId, (txn = { digests: [], offsets: [] }));
+            while (keys.next()) {
+              if (keys.keyStart < 0) continue;
+              md5Into(keys.buf, keys.keyStart, keys.keyEnd, digest);
+              txn.digests.push(digest[0]!, digest[1]!, digest[2]!, digest[3]!);
+              txn.offsets.push(keys.offset);
+              pendingEntries++;
+            }
+          } else {
+            while (keys.next()) {
+              if (keys.keyStart < 0) continue;
+              md5Into(keys.buf, keys.keyStart, keys.keyEnd, digest);
+              map.putDigest(digest, keys.offset);
+            }
+          }
+        }
+        mapEnd = header.lastOffset + 1;
       }
-      mapEnd = header.lastOffset + 1;
+      await throttler.maybeThrottle(pendingRead);
+      pendingRead = 0;
     }
-    await throttler.maybeThrottle(pendingRead);
-    pendingRead = 0;
-  }
+    let firstUnstableOffset = Infinity;
+    for (const open of openTxnBatches.values()) firstUnstableOffset = Math.min(firstUnstableOffset, open[0]!);
+    return { map, mapEnd, firstUnstableOffset };
+  };
+  let { map, mapEnd, firstUnstableOffset } = await scan(Infinity);
+  if (firstUnstableOffset < mapEnd) ({ map, mapEnd } = await scan(firstUnstableOffset));
   result.endOffset = Math.max(mapEnd, task.firstDirtyOffset);
   result.mapEntries = map.size;
   if (result.endOffset === task.firstDirtyOffset) {
@@ -285,33 +276,38 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
   const deleteHorizonMs = task.nowMs + task.deleteRetentionMs;
   /** Per producer: transactional data kept since its last marker (a marker must then stay). */
   const txnDataKept = new Map<number, boolean>();
+  /** Whether each record of the batch being cleaned stays (grown as batches need). */
+  let keepFlags = new Uint8Array(1024);
+  const run = Buffer.allocUnsafe(WRITE_RUN_BYTES);
+  let runBytes = 0;
   for (const group of groupSegments(toClean, task.segmentBytes, task.segmentsEndOffset)) {
     const cleaned = LogSegment.create(task.dir, group[0]!.baseOffset, { indexIntervalBytes: task.indexIntervalBytes, maxIndexBytes: task.maxIndexBytes, fs }, task.nowMs, CLEANED_FILE_SUFFIX);
-    let run: Buffer[] = [];
-    let runBytes = 0;
-    const writeRun = async (): Promise<void> => {
-      if (runBytes === 0) return;
-      const bytes = run.length === 1 ? run[0]! : Buffer.concat(run, runBytes);
+    const write = async (bytes: Buffer): Promise<void> => {
+      if (bytes.length === 0) return;
       const headers = splitBatches(bytes);
       if (typeof headers === 'string') throw new Error(`cleaned batches of ${task.topicPartition} do not frame: ${headers}`);
       cleaned.append(bytes, headers);
       result.bytesWritten += bytes.length;
       await throttler.maybeThrottle(pendingRead + bytes.length);
       pendingRead = 0;
-      run = [];
-      runBytes = 0;
     };
     try {
       for (const seg of group) {
-        for (const { header, bytes } of segmentBatches(fs, segmentFile(task.dir, seg.baseOffset), seg.size, onRead)) {
+        for (const { header, bytes } of reader.batches(segmentFile(task.dir, seg.baseOffset), seg.size)) {
           const kept = await cleanBatch(header, bytes);
           if (kept === null) continue;
-          run.push(kept);
-          runBytes += kept.length;
-          if (runBytes >= WRITE_RUN_BYTES) await writeRun();
+          // `bytes` is the reader's buffer, overwritten by the next read: kept batches are
+          // copied into the run (or written at once when larger than a run).
+          if (runBytes + kept.length > run.length) {
+            await write(run.subarray(0, runBytes));
+            runBytes = 0;
+          }
+          if (kept.length > run.length) await write(kept);
+          else runBytes += kept.copy(run, runBytes);
         }
       }
-      await writeRun();
+      await write(run.subarray(0, runBytes));
+      runBytes = 0;
       cleaned.finishIndexes();
       cleaned.persistIndexes(true);
       cleaned.flushLogSync();
@@ -335,26 +331,39 @@ export async function cleanLog(task: CleanTask, fs: FileSystem): Promise<CleanRe
       if (horizonPassed && !dataKept) return null;
       return header.hasDeleteHorizon ? bytes : rebuild(header, (await decode(bytes, header)).records, deleteHorizonMs);
     }
-    const { records } = await decode(bytes, header);
-    result.recordsRead += records.length;
+    // The clean section was not read by the first pass: its batches' CRCs are checked here.
+    if (header.lastOffset < task.firstDirtyOffset) checkCrc(bytes, header);
+    const section = recordsSection(bytes, header);
+    keys.reset(section instanceof Promise ? await section : section, header.recordCount, header.baseOffset);
+    if (keepFlags.length < header.recordCount) keepFlags = new Uint8Array(header.recordCount);
     const aborted = header.isTransactional && abortedBatches.has(header.baseOffset);
-    const keep: RecordInput[] = [];
+    let count = 0;
+    let kept = 0;
     let tombstones = false;
-    for (const r of records) {
-      if (r.key === null || aborted) continue;
-      const latest = map.get(r.key);
-      if (latest >= 0 && r.offset < latest) continue;
-      if (r.value === null) {
+    while (keys.next()) {
+      const i = count++;
+      keepFlags[i] = 0;
+      if (keys.keyStart < 0 || aborted) continue;
+      md5Into(keys.buf, keys.keyStart, keys.keyEnd, digest);
+      const latest = map.getDigest(digest);
+      if (latest >= 0 && keys.offset < latest) continue;
+      if (keys.valueIsNull) {
         if (horizonPassed) continue;
         tombstones = true;
       }
-      keep.push(r);
+      keepFlags[i] = 1;
+      kept++;
     }
-    result.recordsKept += keep.length;
-    if (keep.length > 0 && header.isTransactional) txnDataKept.set(header.producerId, true);
+    result.recordsRead += count;
+    result.recordsKept += kept;
+    if (kept > 0 && header.isTransactional) txnDataKept.set(header.producerId, true);
     const setHorizon = tombstones && !header.hasDeleteHorizon;
-    if (keep.length === records.length && !setHorizon) return bytes;
-    if (keep.length === 0 && !(header.producerId >= 0 && lastBatchOfProducer.get(header.producerId) === header.lastOffset)) return null;
+    if (kept === count && !setHorizon) return bytes;
+    if (kept === 0 && !(header.producerId >= 0 && lastBatchOfProducer.get(header.producerId) === header.lastOffset)) return null;
+    // Some records go (or a horizon is set): decode in full and rebuild with those that stay.
+    const { records } = await decode(bytes, header);
+    const keep: RecordInput[] = [];
+    for (let i = 0; i < records.length; i++) if (keepFlags[i] === 1) keep.push(records[i]!);
     return rebuild(header, keep, setHorizon ? deleteHorizonMs : header.hasDeleteHorizon ? header.baseTimestamp : undefined);
   }
 }

@@ -3,15 +3,19 @@
  * table in one fixed buffer, so its memory is exactly what `log.cleaner.dedupe.buffer.size`
  * gives a cleaner thread, however many or large the keys are.
  *
- *   slot layout (24 bytes): MD5 of the key (16) | offset + 1 as float64 LE (8; 0 = empty)
+ *   slot layout (24 bytes): MD5 of the key (16) | offset + 1 as float64 (8; 0 = empty)
  *
  * Keys are stored as their MD5 digest, as in Kafka: two keys with the same digest would be
  * taken for one (probability ~2^-64 per pair at the sizes used, the risk Kafka accepts).
- * Lookups and inserts probe linearly from the slot the digest's first four bytes name.
+ * Lookups and inserts probe linearly from the slot the digest's first word names.
  * Like Kafka, the map is "full" at `log.cleaner.io.buffer.load.factor` (0.9) of its
  * slots, so probe chains stay short; the cleaner then stops the dirty section there.
+ *
+ * The hot path takes a digest the caller computed with md5Into (log-cleaner-md5.ts) into
+ * an Int32Array and compares it word by word with typed-array views of the table: no
+ * allocation per key (the map holds millions of keys per clean).
  */
-import { hash } from 'node:crypto';
+import { md5Into } from './log-cleaner-md5.js';
 
 /** MD5, Kafka's default `log.cleaner.hash.algorithm`. */
 const HASH_BYTES = 16;
@@ -19,9 +23,16 @@ const OFFSET_BYTES = 8;
 export const OFFSET_MAP_BYTES_PER_ENTRY = HASH_BYTES + OFFSET_BYTES;
 /** Kafka's log.cleaner.io.buffer.load.factor: the share of slots filled before the map counts as full. */
 export const OFFSET_MAP_LOAD_FACTOR = 0.9;
+/** int32 words per slot (the digest is the first four). */
+const SLOT_WORDS = OFFSET_MAP_BYTES_PER_ENTRY / 4;
+/** float64s per slot (the offset is the third). */
+const SLOT_DOUBLES = OFFSET_MAP_BYTES_PER_ENTRY / 8;
 
 export class OffsetMap {
-  private readonly buf: Buffer;
+  private readonly words: Int32Array;
+  private readonly offsets: Float64Array;
+  /** Digest scratch for put(key)/get(key). */
+  private readonly digest = new Int32Array(4);
   readonly slots: number;
   /** Entries accepted before the map counts as full. */
   readonly maxEntries: number;
@@ -33,7 +44,9 @@ export class OffsetMap {
   constructor(memoryBytes: number) {
     this.slots = Math.max(2, Math.floor(memoryBytes / OFFSET_MAP_BYTES_PER_ENTRY));
     this.maxEntries = Math.max(1, Math.floor(this.slots * OFFSET_MAP_LOAD_FACTOR));
-    this.buf = Buffer.alloc(this.slots * OFFSET_MAP_BYTES_PER_ENTRY);
+    const table = new ArrayBuffer(this.slots * OFFSET_MAP_BYTES_PER_ENTRY);
+    this.words = new Int32Array(table);
+    this.offsets = new Float64Array(table);
   }
 
   get size(): number {
@@ -44,38 +57,66 @@ export class OffsetMap {
     return this.count >= this.maxEntries;
   }
 
-  /** Records `offset` as the latest for `key` (offsets are put in increasing order). */
+  /** Records `offset` for `key` unless the map holds a later one. */
   put(key: Buffer, offset: number): void {
-    const digest = hash('md5', key, 'buffer');
-    let slot = digest.readUInt32BE(0) % this.slots;
-    for (;;) {
-      const at = slot * OFFSET_MAP_BYTES_PER_ENTRY;
-      const stored = this.buf.readDoubleLE(at + HASH_BYTES);
-      if (stored === 0) {
-        digest.copy(this.buf, at);
-        this.buf.writeDoubleLE(offset + 1, at + HASH_BYTES);
-        this.count++;
-        break;
-      }
-      if (digest.equals(this.buf.subarray(at, at + HASH_BYTES))) {
-        this.buf.writeDoubleLE(offset + 1, at + HASH_BYTES);
-        break;
-      }
-      slot = (slot + 1) % this.slots;
-    }
-    if (offset > this.latestOffset) this.latestOffset = offset;
+    md5Into(key, 0, key.length, this.digest);
+    this.putDigest(this.digest, offset);
   }
 
   /** The latest offset of `key`, or -1 when the map has none. */
   get(key: Buffer): number {
-    const digest = hash('md5', key, 'buffer');
-    let slot = digest.readUInt32BE(0) % this.slots;
+    md5Into(key, 0, key.length, this.digest);
+    return this.getDigest(this.digest);
+  }
+
+  /**
+   * Records `offset` for the key whose MD5 is `d` (md5Into's four words) unless the map
+   * holds a later one: a committed transaction's records are put when its marker is read,
+   * after records of the same keys written later (log-cleaner-core.ts).
+   */
+  putDigest(d: Int32Array, offset: number): void {
+    const words = this.words;
+    const d0 = d[0]!;
+    const d1 = d[1]!;
+    const d2 = d[2]!;
+    const d3 = d[3]!;
+    let slot = (d0 >>> 0) % this.slots;
+    for (;;) {
+      const w = slot * SLOT_WORDS;
+      const o = slot * SLOT_DOUBLES + 2;
+      const stored = this.offsets[o]!;
+      if (stored === 0) {
+        words[w] = d0;
+        words[w + 1] = d1;
+        words[w + 2] = d2;
+        words[w + 3] = d3;
+        this.offsets[o] = offset + 1;
+        this.count++;
+        break;
+      }
+      if (words[w] === d0 && words[w + 1] === d1 && words[w + 2] === d2 && words[w + 3] === d3) {
+        if (offset + 1 > stored) this.offsets[o] = offset + 1;
+        break;
+      }
+      slot = slot + 1 === this.slots ? 0 : slot + 1;
+    }
+    if (offset > this.latestOffset) this.latestOffset = offset;
+  }
+
+  /** The latest offset of the key whose MD5 is `d`, or -1 when the map has none. */
+  getDigest(d: Int32Array): number {
+    const words = this.words;
+    const d0 = d[0]!;
+    const d1 = d[1]!;
+    const d2 = d[2]!;
+    const d3 = d[3]!;
+    let slot = (d0 >>> 0) % this.slots;
     for (let probes = 0; probes < this.slots; probes++) {
-      const at = slot * OFFSET_MAP_BYTES_PER_ENTRY;
-      const stored = this.buf.readDoubleLE(at + HASH_BYTES);
+      const w = slot * SLOT_WORDS;
+      const stored = this.offsets[slot * SLOT_DOUBLES + 2]!;
       if (stored === 0) return -1;
-      if (digest.equals(this.buf.subarray(at, at + HASH_BYTES))) return stored - 1;
-      slot = (slot + 1) % this.slots;
+      if (words[w] === d0 && words[w + 1] === d1 && words[w + 2] === d2 && words[w + 3] === d3) return stored - 1;
+      slot = slot + 1 === this.slots ? 0 : slot + 1;
     }
     return -1;
   }

@@ -26,7 +26,7 @@
  * Differences from Kafka: the io throttle (`log.cleaner.io.max.bytes.per.second`) is
  * split evenly between threads rather than shared; the offset map is sized per clean up
  * to the thread's share of `log.cleaner.dedupe.buffer.size` (Kafka allocates it whole at
- * start-up); `log.cleaner.io.buffer.size` is not used (reads are 512 KiB).
+ * start-up); `log.cleaner.io.buffer.size` is not used (reads are 1 MiB).
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';

@@ -99,7 +99,7 @@ const BROKER_ONLY_CONFIG_DEFS = [
   def('log.cleaner.threads', 'int', 1, 'medium', 'cluster-wide', 'Cleaner threads (worker threads, off the event loop); each cleans one log at a time. Read at start-up here.', { range: { min: 0 } }),
   def('log.cleaner.dedupe.buffer.size', 'long', 134217728, 'medium', 'cluster-wide', 'Offset-map memory of all cleaner threads together (24 bytes per key, filled to 90%). Tributary sizes each clean\'s map to its dirty section, up to a thread\'s share. Read at start-up here.'),
   def('log.cleaner.io.max.bytes.per.second', 'double', Number.MAX_VALUE, 'medium', 'cluster-wide', 'Read + write rate of the cleaner, split evenly between its threads. Read at start-up here.'),
-  def('log.cleaner.io.buffer.size', 'int', 524288, 'medium', 'cluster-wide', 'Kafka: cleaner I/O buffer. Tributary reads segments in 512 KiB chunks whatever it says; accepted for compatibility.', { range: { min: 0 } }),
+  def('log.cleaner.io.buffer.size', 'int', 524288, 'medium', 'cluster-wide', 'Kafka: cleaner I/O buffer. Tributary reads segments in 1 MiB chunks whatever it says; accepted for compatibility.', { range: { min: 0 } }),
   def('log.cleaner.io.buffer.load.factor', 'double', 0.9, 'medium', 'cluster-wide', 'Share of the offset map filled before a clean stops its dirty section (fixed at 0.9 here; accepted for compatibility).'),
 
   // --- replication
