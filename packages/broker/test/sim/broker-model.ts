@@ -87,14 +87,18 @@ export class SimBroker {
       defaults: { minInsyncReplicas: world.config.minInsyncReplicas, segmentBytes: world.config.segmentBytes },
       logger: { info: () => undefined, warn: (msg) => world.trace(`broker ${this.id} storage warn: ${msg}`) },
     });
-    const log = this.logManager.getLog(TOPIC, 0) ?? this.logManager.createLog(TOPIC, 0);
+    const existing = this.logManager.getLog(TOPIC, 0);
+    const log = existing ?? this.logManager.createLog(TOPIC, 0);
+    // ReplicaManager.ensureLog with fenceRestartedLeadership (a cluster broker): a log found on
+    // disk whose state names this broker leader is not led in that epoch.
+    const restarted = existing !== undefined && state.leader === this.id;
     // brokers(): the registrations a leader's ISR-eligibility check (KIP-841) reads; here the
     // controller's live set, seen without the watch's delay.
     const metadata = {
       updatePartition: (change: PartitionChange) => this.alterPartition(change),
       brokers: () => [...world.controller.liveBrokers].map((nodeId) => ({ nodeId, endpoints: [], rack: null })),
     } as unknown as MetadataStore;
-    this.partition = new Partition({ nodeId: this.id, metadata, logManager: this.logManager, logger, clock: world.sched }, log, world.topicOf(state), state);
+    this.partition = new Partition({ nodeId: this.id, metadata, logManager: this.logManager, logger, clock: world.sched, ...(restarted ? { previousIncarnationEpoch: state.leaderEpoch } : {}) }, log, world.topicOf(state), state);
     world.net.nodeUp(this.id);
     world.trace(`broker ${this.id} up: log end ${log.logEndOffset} hw ${log.highWatermark} epochs ${JSON.stringify(log.leaderEpochCache.epochEntries())}`);
     this.applyState(state);
