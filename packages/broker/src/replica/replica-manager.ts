@@ -392,6 +392,8 @@ export class ReplicaManager {
     if (log === undefined || log.isClosed) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
     const p = this.partitions.get(partitionKey(topic.name, partition));
     if (p === undefined || p.log !== log) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    // Restarted: not led in its previous incarnation's epoch (restart-fence.ts).
+    if (p.awaitingNewLeaderEpoch) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     return { topic, state, log, partition: p };
   }
 

@@ -183,7 +183,8 @@ export class SimBroker {
   /** A Produce request for the partition: ReplicaManager.partitionOf then Partition.appendRecordsToLeader. */
   produce(records: Buffer, answer: (r: PartitionAppendResult, leaderEpoch: number) => void): void {
     const p = this.partition;
-    if (p === undefined || p.state.leader !== this.id) {
+    // ReplicaManager.partitionOf: a restarted replica does not lead its previous incarnation's epoch.
+    if (p === undefined || p.state.leader !== this.id || p.awaitingNewLeaderEpoch) {
       answer({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] }, -1);
       return;
     }
@@ -229,7 +230,7 @@ export class SimBroker {
     const none = { errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
     if (p === undefined) return { answer: { ...none, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER }, log: undefined };
     const state = p.state;
-    if (state.leader !== this.id || p.log.isClosed) return { answer: { ...none, errorCode: notLeaderError(req.currentLeaderEpoch, state, this.id) }, log: undefined };
+    if (state.leader !== this.id || p.awaitingNewLeaderEpoch || p.log.isClosed) return { answer: { ...none, errorCode: p.awaitingNewLeaderEpoch ? ErrorCode.NOT_LEADER_OR_FOLLOWER : notLeaderError(req.currentLeaderEpoch, state, this.id) }, log: undefined };
     const log = p.log;
     const diverging = divergingEpoch(log, state.leaderEpoch, req.lastFetchedEpoch, req.fetchOffset);
     if (diverging === null && (req.currentLeaderEpoch < 0 || req.currentLeaderEpoch === state.leaderEpoch)) {
