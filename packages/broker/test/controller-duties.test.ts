@@ -377,3 +377,26 @@ test('a new incarnation is fenced: out of every ISR, and what it led gets a new 
   assert.equal(partition('a', 2).leader, 1);
   assert.ok(partition('a', 2).leaderEpoch > before, `epoch ${partition('a', 2).leaderEpoch} after ${before}`);
 });
+
+test('a controller taking over within the start-up grace fails over at once a broker its own broker saw leave (not a cold start)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-controller-'));
+  const metadata = await LocalMetadataStore.open({ dataDir: dir, clusterId: 'AAAAAAAAAAAAAAAAAAAAAQ' });
+  t.after(async () => { await metadata.close(); rmSync(dir, { recursive: true, force: true }); });
+  await metadata.createTopic({ name: 'a', partitions: [
+    { replicas: [2, 1], leader: 2, isr: [2, 1] },
+    { replicas: [3, 1], leader: 3, isr: [3, 1] },
+  ] });
+  await metadata.registerBroker(broker(1));
+  await metadata.registerBroker(broker(2));
+  const config = BrokerConfig.load([{ 'node.id': 1, 'log.dirs': dir }]);
+  const scheduler = new ManualScheduler();
+  // Created with its broker; broker 2 (the old controller, say) dies before this one takes over.
+  const controller = new Controller({ metadata, nodeId: 1, config: () => config, logger: silentLogger, scheduler });
+  await metadata.unregisterBroker(2);
+  scheduler.advance(1000);
+  controller.start();
+  t.after(() => controller.stop());
+  await controller.idle();
+  assert.deepEqual([metadata.topic('a')!.partitions[0]!.leader, metadata.topic('a')!.partitions[0]!.isr], [1, [1]], 'broker 2 was seen leaving: failed over at once');
+  assert.equal(metadata.topic('a')!.partitions[1]!.leader, 3, 'broker 3 was never seen (a cold start): it has the grace');
+});

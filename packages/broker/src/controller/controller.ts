@@ -19,8 +19,10 @@
  * not registered `broker.session.timeout.ms` to register before it fails their partitions
  * over (KRaft's controller likewise times brokers' sessions from its activation), so a
  * cluster restarting broker by broker does not shrink every ISR to the first broker up. A
- * broker seen unregistering while this controller runs is failed over at once: the lease
- * expiry or shutdown that unregistered it was its session ending.
+ * broker seen unregistering while this controller runs, or while its broker watched before
+ * it took over (the controller died with it, or before it), is failed over at once: the
+ * lease expiry or shutdown that unregistered it was its session ending. The grace is for
+ * brokers this broker never saw leave: a cold start of the cluster.
  *
  * A broker registering under a new incarnation (restarted, or registered again after its
  * session ended, or absent when this controller started) is fenced first, as Kafka's
@@ -118,6 +120,12 @@ export class Controller implements ControllerDuties {
   /** Brokers seen unregistering: their next registration is a new incarnation. */
   private readonly unregisteredSeen = new Set<number>();
 
+  /**
+   * Brokers seen unregistering (and not registered again) since this broker started, watched
+   * from construction on, before this controller runs: known dead when it takes over.
+   */
+  private readonly seenGone = new Set<number>();
+
   constructor(deps: ControllerDeps) {
     this.metadata = deps.metadata;
     this.nodeId = deps.nodeId;
@@ -125,6 +133,11 @@ export class Controller implements ControllerDuties {
     this.logger = deps.logger;
     this.scheduler = deps.scheduler ?? systemScheduler;
     this.createdAtMs = this.scheduler.now();
+    // For the broker's lifetime, as the controller is (the store closes with the broker).
+    this.metadata.subscribe((change) => {
+      if (change.type === 'broker-unregistered') this.seenGone.add(change.nodeId);
+      else if (change.type === 'broker-registered') this.seenGone.delete(change.broker.nodeId);
+    });
   }
 
   start(): void {
@@ -138,6 +151,8 @@ export class Controller implements ControllerDuties {
         for (const id of [p.leader, ...p.isr]) if (id !== -1 && !live.has(id)) this.awaitingRegistration.add(id);
       }
     }
+    // Seen leaving while this broker watched: dead, no grace (its partitions fail over now).
+    for (const id of this.seenGone) this.awaitingRegistration.delete(id);
     const graceMs = Math.max(0, this.createdAtMs + this.config().number('broker.session.timeout.ms') - this.scheduler.now());
     if (graceMs === 0) this.awaitingRegistration.clear();
     if (this.awaitingRegistration.size > 0) {
