@@ -152,7 +152,10 @@ export class Controller implements ControllerDuties {
       }
     }
     // Seen leaving while this broker watched: dead, no grace (its partitions fail over now).
-    for (const id of this.seenGone) this.awaitingRegistration.delete(id);
+    for (const id of this.seenGone) {
+      this.awaitingRegistration.delete(id);
+      this.unregisteredSeen.add(id);
+    }
     const graceMs = Math.max(0, this.createdAtMs + this.config().number('broker.session.timeout.ms') - this.scheduler.now());
     if (graceMs === 0) this.awaitingRegistration.clear();
     if (this.awaitingRegistration.size > 0) {
