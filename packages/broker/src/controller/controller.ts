@@ -25,13 +25,15 @@
  * brokers this broker never saw leave: a cold start of the cluster.
  *
  * A broker registering under a new incarnation (restarted, or registered again after its
- * session ended, or absent when this controller started) is fenced first, as Kafka's
+ * session ended) is fenced first, as Kafka's
  * controller treats a new incarnation id as an unclean shutdown: it leaves every ISR and
  * every partition it led gets a new leader epoch (partition-change.ts fenceIncarnation),
  * so it never leads in an epoch its previous incarnation led in; its replica manager does
  * not lead a partition it found itself leading at start until that happens (and once
  * registered, writes the same fence itself for what is still waiting, in case no controller
- * saw the new incarnation: replica/restart-fence.ts).
+ * saw the new incarnation: replica/restart-fence.ts). A broker absent at this controller's
+ * start (a cold start) has only the partitions it leads fenced: it may be registering for the
+ * first time, named in ISRs written before any controller ran.
  *
  * Work runs one task at a time (a promise chain), never inside a store listener (the
  * store's listeners run inside its writes). Every write is a compare-and-swap on the
@@ -211,9 +213,13 @@ export class Controller implements ControllerDuties {
       case 'broker-registered': {
         const { nodeId, incarnationId } = change.broker;
         const known = this.incarnations.has(nodeId);
-        const newIncarnation = this.awaitingRegistration.delete(nodeId) || this.unregisteredSeen.delete(nodeId) || (known && this.incarnations.get(nodeId) !== incarnationId);
+        // Absent at this controller's start (a cold start: it may be registering for the first
+        // time, in ISRs written before it ever ran): only what it leads is fenced. Seen ending,
+        // or under another incarnation id: a restart, fenced out of every ISR too.
+        const cold = this.awaitingRegistration.delete(nodeId);
+        const restarted = this.unregisteredSeen.delete(nodeId) || (known && this.incarnations.get(nodeId) !== incarnationId);
         this.incarnations.set(nodeId, incarnationId);
-        if (newIncarnation) this.queueFence(nodeId, incarnationId);
+        if (restarted || cold) this.queueFence(nodeId, incarnationId, !restarted);
         this.queueFullPass();
         return;
       }
@@ -247,11 +253,11 @@ export class Controller implements ControllerDuties {
    * elected it leader of since, in a newer epoch, is left alone; nothing is done if a newer
    * incarnation registered meanwhile.
    */
-  private queueFence(nodeId: number, incarnationId: string | undefined): void {
+  private queueFence(nodeId: number, incarnationId: string | undefined, leadershipOnly: boolean): void {
     const named: { topic: string; partition: number; ledInEpoch: number | null }[] = [];
     for (const topic of this.metadata.topics()) {
       for (const p of topic.partitions) {
-        if (p.leader === nodeId || p.isr.includes(nodeId)) named.push({ topic: topic.name, partition: p.partition, ledInEpoch: p.leader === nodeId ? p.leaderEpoch : null });
+        if (p.leader === nodeId || (!leadershipOnly && p.isr.includes(nodeId))) named.push({ topic: topic.name, partition: p.partition, ledInEpoch: p.leader === nodeId ? p.leaderEpoch : null });
       }
     }
     if (named.length === 0) return;
