@@ -8,6 +8,8 @@
  * before they exist) and close them in `close()` after the listeners stop (so no request
  * is still running against them). Their slots are marked below.
  */
+import { randomUUID } from 'node:crypto';
+import { fenceRestartedLeadership } from './replica/restart-fence.js';
 import type { Authorizer } from './security/authorizer.js';
 import { createAuthorizer } from './security/authorizer.js';
 import { ClientQuotaManager } from './quota/client-quota-manager.js';
@@ -228,11 +230,11 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     const dynamicConfig = new DynamicConfig({ staticConfig, metadata, nodeId, logManager, logger: logger.child({ component: 'config' }) });
     closeables.push(async () => dynamicConfig.close());
     const currentConfig = (): BrokerConfig => dynamicConfig.current;
-    const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, logger: logger.child({ component: 'replica' }) });
-    closeables.push(async () => replicaManager.close());
-    startReplication(replicaManager, { nodeId, metadata, config, logger: logger.child({ component: 'replica-fetcher' }) });
     // A broker alone (its own local store) is the whole cluster; brokers sharing a store or etcd are not.
     const singleNode = !isClusterMembership(metadata) && options.metadataStore === undefined;
+    const replicaManager = new ReplicaManager({ logManager, metadata, nodeId, logger: logger.child({ component: 'replica' }), fenceRestartedLeadership: !singleNode });
+    closeables.push(async () => replicaManager.close());
+    startReplication(replicaManager, { nodeId, metadata, config, logger: logger.child({ component: 'replica-fetcher' }) });
     const topicManager = new TopicManager({ metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'topics' }), capInternalReplication: singleNode });
     const groupCoordinator = new GroupCoordinator({
       log: new ConsumerOffsetsLog(replicaManager, CONSUMER_OFFSETS, config.number('offsets.commit.timeout.ms')),
@@ -336,8 +338,10 @@ export async function startBroker(options: StartBrokerOptions): Promise<RunningB
     });
     const bound = await server.start();
     services.advertisedEndpoints = advertise(config.advertisedListeners(), listeners, bound);
-    const registration = { nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack') };
+    // A new incarnation id per process: the controller fences a broker registering under a new one (controller.ts).
+    const registration = { nodeId, endpoints: services.advertisedEndpoints, rack: config.string('broker.rack'), incarnationId: randomUUID() };
     await metadata.registerBroker(registration);
+    if (!singleNode) fenceRestartedLeadership(replicaManager, metadata, nodeId, currentConfig, logger.child({ component: 'replica' }));
     // Registered first: a controller must be a live broker. The membership decides: etcd's
     // election, or a local store's controllerId() (storeMembership).
     const controllerDeps = { metadata, nodeId, config: currentConfig, logger: logger.child({ component: 'controller' }) };

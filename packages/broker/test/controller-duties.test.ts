@@ -255,8 +255,12 @@ test('a new controller gives brokers absent at its start broker.session.timeout.
   assert.equal(metadata.topic('a')!.partitions[1]!.leader, 3, 'broker 3 still has time (broker.session.timeout.ms, 9000 by default)');
   scheduler.advance(1);
   await controller.idle();
-  assert.equal(metadata.topic('a')!.partitions[0]!.leader, 2, 'it registered in time');
-  assert.deepEqual(metadata.topic('a')!.partitions[0]!.isr, [2, 1]);
+  // It registered in time, as a new incarnation (it was absent at the controller's start):
+  // fenced as Kafka's controller fences one, out of the ISR and no longer leader, in a new
+  // leader epoch; it rejoins the ISR by catching up (and leads again by preferred election).
+  assert.deepEqual(metadata.topic('a')!.partitions[0]!.isr, [1], 'it registered in time, and was fenced');
+  assert.equal(metadata.topic('a')!.partitions[0]!.leader, 1);
+  assert.equal(metadata.topic('a')!.partitions[0]!.leaderEpoch, 1);
   assert.equal(metadata.topic('a')!.partitions[1]!.leader, 1, 'broker 3 did not: failed over after the grace period');
   assert.deepEqual(metadata.topic('a')!.partitions[1]!.isr, [1]);
 });
@@ -344,4 +348,55 @@ test('storeMembership: runControllerDuties runs the duties only while the store 
   await metadata.registerBroker(broker(4));
   await new Promise((r) => setImmediate(r));
   assert.equal(running, false, 'stopped for good');
+});
+
+test('a new incarnation is fenced: out of every ISR, and what it led gets a new leader epoch (even when elected again); the same incarnation is not', async (t) => {
+  const { metadata, controller, partition } = await setup(t, { brokers: [] });
+  for (const id of [1, 2, 3]) await metadata.registerBroker(broker(id, { incarnationId: `first-${id}` }));
+  await controller.idle();
+  await metadata.createTopic({ name: 'a', partitions: [
+    { replicas: [1, 2, 3], leader: 1, isr: [1, 2, 3] },
+    { replicas: [2, 1, 3], leader: 2, isr: [2, 1, 3] },
+    { replicas: [1, 2], leader: 1, isr: [1] },
+  ] });
+  // Registered again under the same incarnation (a controlled-shutdown flag, a re-put): nothing.
+  await metadata.registerBroker(broker(1, { incarnationId: 'first-1' }));
+  await controller.idle();
+  assert.deepEqual([partition('a', 0).leader, partition('a', 0).leaderEpoch, partition('a', 0).partitionEpoch], [1, 0, 0]);
+  // Broker 1 restarted before its old registration was gone (no unregistration seen).
+  await metadata.registerBroker(broker(1, { incarnationId: 'second-1' }));
+  await controller.idle();
+  assert.deepEqual([partition('a', 0).leader, partition('a', 0).leaderEpoch, partition('a', 0).isr], [2, 1, [2, 3]], 'leadership moved to the next ISR member');
+  assert.deepEqual([partition('a', 1).leader, partition('a', 1).leaderEpoch, partition('a', 1).isr], [2, 0, [2, 3]], 'a partition it followed: out of the ISR, leader and epoch kept');
+  assert.deepEqual([partition('a', 2).leader, partition('a', 2).leaderEpoch, partition('a', 2).isr], [1, 1, [1]], 'the last ISR member leads again, in a new epoch');
+  // Unregistered and registered again before the controller ran (the etcd watch delivers both at once).
+  const before = partition('a', 2).leaderEpoch;
+  void metadata.unregisterBroker(1);
+  void metadata.registerBroker(broker(1, { incarnationId: 'third-1' }));
+  await controller.idle();
+  assert.equal(partition('a', 2).leader, 1);
+  assert.ok(partition('a', 2).leaderEpoch > before, `epoch ${partition('a', 2).leaderEpoch} after ${before}`);
+});
+
+test('a controller taking over within the start-up grace fails over at once a broker its own broker saw leave (not a cold start)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-controller-'));
+  const metadata = await LocalMetadataStore.open({ dataDir: dir, clusterId: 'AAAAAAAAAAAAAAAAAAAAAQ' });
+  t.after(async () => { await metadata.close(); rmSync(dir, { recursive: true, force: true }); });
+  await metadata.createTopic({ name: 'a', partitions: [
+    { replicas: [2, 1], leader: 2, isr: [2, 1] },
+    { replicas: [3, 1], leader: 3, isr: [3, 1] },
+  ] });
+  await metadata.registerBroker(broker(1));
+  await metadata.registerBroker(broker(2));
+  const config = BrokerConfig.load([{ 'node.id': 1, 'log.dirs': dir }]);
+  const scheduler = new ManualScheduler();
+  // Created with its broker; broker 2 (the old controller, say) dies before this one takes over.
+  const controller = new Controller({ metadata, nodeId: 1, config: () => config, logger: silentLogger, scheduler });
+  await metadata.unregisterBroker(2);
+  scheduler.advance(1000);
+  controller.start();
+  t.after(() => controller.stop());
+  await controller.idle();
+  assert.deepEqual([metadata.topic('a')!.partitions[0]!.leader, metadata.topic('a')!.partitions[0]!.isr], [1, [1]], 'broker 2 was seen leaving: failed over at once');
+  assert.equal(metadata.topic('a')!.partitions[1]!.leader, 3, 'broker 3 was never seen (a cold start): it has the grace');
 });

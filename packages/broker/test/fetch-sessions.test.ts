@@ -94,3 +94,21 @@ test('a long poll waits up to maxWaitMs and returns as soon as data arrives', as
   assert.ok(elapsed < 2_000, `the poll returned ${elapsed} ms after it started, not at its 10 s deadline`);
   assert.ok((woken.responses[0]!.partitions[0]!.records?.length ?? 0) > 0);
 });
+
+test('a woken long poll keeps its deadline when the wall clock steps back (monotonic, as Kafka\'s DelayedFetch)', async (t) => {
+  const { broker, produce } = await setup(t);
+  const poller = await RawClient.open(broker.port);
+  t.after(() => poller.close());
+  // minBytes the small record does not reach: the poll wakes, reads too little and waits again.
+  const started = performance.now();
+  const pending = poller.request('Fetch', 12, { ...fetchRequest(0, -1, [{ partition: 2, fetchOffset: 0 }]), maxWaitMs: 500, minBytes: 1 << 20 }, { timeoutMs: 10_000 });
+  await new Promise((r) => setTimeout(r, 100));
+  const realNow = Date.now.bind(Date);
+  const HOUR_MS = 3_600_000;
+  t.mock.method(Date, 'now', () => realNow() - HOUR_MS);
+  await produce(2, 'too little');
+  await pending;
+  t.mock.restoreAll();
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 3_000, `the poll returned ${Math.round(elapsed)} ms after it started (its deadline: 500 ms), not an hour later`);
+});

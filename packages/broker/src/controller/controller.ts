@@ -19,8 +19,21 @@
  * not registered `broker.session.timeout.ms` to register before it fails their partitions
  * over (KRaft's controller likewise times brokers' sessions from its activation), so a
  * cluster restarting broker by broker does not shrink every ISR to the first broker up. A
- * broker seen unregistering while this controller runs is failed over at once: the lease
- * expiry or shutdown that unregistered it was its session ending.
+ * broker seen unregistering while this controller runs, or while its broker watched before
+ * it took over (the controller died with it, or before it), is failed over at once: the
+ * lease expiry or shutdown that unregistered it was its session ending. The grace is for
+ * brokers this broker never saw leave: a cold start of the cluster.
+ *
+ * A broker registering under a new incarnation (restarted, or registered again after its
+ * session ended) is fenced first, as Kafka's
+ * controller treats a new incarnation id as an unclean shutdown: it leaves every ISR and
+ * every partition it led gets a new leader epoch (partition-change.ts fenceIncarnation),
+ * so it never leads in an epoch its previous incarnation led in; its replica manager does
+ * not lead a partition it found itself leading at start until that happens (and once
+ * registered, writes the same fence itself for what is still waiting, in case no controller
+ * saw the new incarnation: replica/restart-fence.ts). A broker absent at this controller's
+ * start (a cold start) has only the partitions it leads fenced: it may be registering for the
+ * first time, named in ISRs written before any controller ran.
  *
  * Work runs one task at a time (a promise chain), never inside a store listener (the
  * store's listeners run inside its writes). Every write is a compare-and-swap on the
@@ -40,7 +53,7 @@ import { systemScheduler } from '../group/scheduler.js';
 import type { MetadataChange, MetadataStore, TopicMetadata } from '../metadata/metadata-store.js';
 import { MetadataError } from '../metadata/metadata-store.js';
 import type { ClusterView } from './partition-change.js';
-import { electPreferred, isReassigning, reconcile } from './partition-change.js';
+import { electPreferred, fenceIncarnation, isReassigning, reconcile } from './partition-change.js';
 import { writePartition } from './partition-writer.js';
 
 /**
@@ -104,6 +117,16 @@ export class Controller implements ControllerDuties {
    * lease expired), not still starting, and its partitions fail over at once.
    */
   private readonly createdAtMs: number;
+  /** Each registered broker's incarnation id as this controller last saw it. */
+  private readonly incarnations = new Map<number, string | undefined>();
+  /** Brokers seen unregistering: their next registration is a new incarnation. */
+  private readonly unregisteredSeen = new Set<number>();
+
+  /**
+   * Brokers seen unregistering (and not registered again) since this broker started, watched
+   * from construction on, before this controller runs: known dead when it takes over.
+   */
+  private readonly seenGone = new Set<number>();
 
   constructor(deps: ControllerDeps) {
     this.metadata = deps.metadata;
@@ -112,6 +135,11 @@ export class Controller implements ControllerDuties {
     this.logger = deps.logger;
     this.scheduler = deps.scheduler ?? systemScheduler;
     this.createdAtMs = this.scheduler.now();
+    // For the broker's lifetime, as the controller is (the store closes with the broker).
+    this.metadata.subscribe((change) => {
+      if (change.type === 'broker-unregistered') this.seenGone.add(change.nodeId);
+      else if (change.type === 'broker-registered') this.seenGone.delete(change.broker.nodeId);
+    });
   }
 
   start(): void {
@@ -119,10 +147,16 @@ export class Controller implements ControllerDuties {
     this.running = true;
     this.unsubscribe = this.metadata.subscribe((change) => this.onChange(change));
     const live = new Set(this.metadata.brokers().map((b) => b.nodeId));
+    for (const b of this.metadata.brokers()) this.incarnations.set(b.nodeId, b.incarnationId);
     for (const topic of this.metadata.topics()) {
       for (const p of topic.partitions) {
         for (const id of [p.leader, ...p.isr]) if (id !== -1 && !live.has(id)) this.awaitingRegistration.add(id);
       }
+    }
+    // Seen leaving while this broker watched: dead, no grace (its partitions fail over now).
+    for (const id of this.seenGone) {
+      this.awaitingRegistration.delete(id);
+      this.unregisteredSeen.add(id);
     }
     const graceMs = Math.max(0, this.createdAtMs + this.config().number('broker.session.timeout.ms') - this.scheduler.now());
     if (graceMs === 0) this.awaitingRegistration.clear();
@@ -149,6 +183,8 @@ export class Controller implements ControllerDuties {
     this.cancelGrace?.();
     this.cancelGrace = null;
     this.awaitingRegistration.clear();
+    this.incarnations.clear();
+    this.unregisteredSeen.clear();
     this.logger.info('Controller duties stopped', { nodeId: this.nodeId });
   }
 
@@ -174,9 +210,23 @@ export class Controller implements ControllerDuties {
 
   private onChange(change: MetadataChange): void {
     switch (change.type) {
-      case 'broker-registered':
+      case 'broker-registered': {
+        const { nodeId, incarnationId } = change.broker;
+        const known = this.incarnations.has(nodeId);
+        // Absent at this controller's start (a cold start: it may be registering for the first
+        // time, in ISRs written before it ever ran): only what it leads is fenced. Seen ending,
+        // or under another incarnation id: a restart, fenced out of every ISR too.
+        const cold = this.awaitingRegistration.delete(nodeId);
+        const restarted = this.unregisteredSeen.delete(nodeId) || (known && this.incarnations.get(nodeId) !== incarnationId);
+        this.incarnations.set(nodeId, incarnationId);
+        if (restarted || cold) this.queueFence(nodeId, incarnationId, !restarted);
+        this.queueFullPass();
+        return;
+      }
       case 'broker-unregistered':
-        this.awaitingRegistration.delete(change.type === 'broker-registered' ? change.broker.nodeId : change.nodeId);
+        this.awaitingRegistration.delete(change.nodeId);
+        this.incarnations.delete(change.nodeId);
+        this.unregisteredSeen.add(change.nodeId);
         this.queueFullPass();
         return;
       case 'broker-config-changed':
@@ -194,6 +244,47 @@ export class Controller implements ControllerDuties {
         return;
       default:
         return;
+    }
+  }
+
+  /**
+   * Fences one incarnation of `nodeId`: fenceIncarnation on every partition that names it
+   * now (what its previous incarnation led or was in sync for). A partition that a pass
+   * elected it leader of since, in a newer epoch, is left alone; nothing is done if a newer
+   * incarnation registered meanwhile.
+   */
+  private queueFence(nodeId: number, incarnationId: string | undefined, leadershipOnly: boolean): void {
+    const named: { topic: string; partition: number; ledInEpoch: number | null }[] = [];
+    for (const topic of this.metadata.topics()) {
+      for (const p of topic.partitions) {
+        if (p.leader === nodeId || (!leadershipOnly && p.isr.includes(nodeId))) named.push({ topic: topic.name, partition: p.partition, ledInEpoch: p.leader === nodeId ? p.leaderEpoch : null });
+      }
+    }
+    if (named.length === 0) return;
+    this.enqueue(async () => {
+      if (this.incarnations.get(nodeId) !== incarnationId || !this.metadata.brokers().some((b) => b.nodeId === nodeId)) return;
+      for (const { topic, partition, ledInEpoch } of named) await this.writeFence(topic, partition, nodeId, ledInEpoch);
+    });
+  }
+
+  private async writeFence(topicName: string, partition: number, nodeId: number, ledInEpoch: number | null): Promise<void> {
+    const topic = this.metadata.topic(topicName);
+    if (topic === undefined) return;
+    const unclean = uncleanLeaderElectionEnabled(topic, this.config());
+    try {
+      const outcome = await writePartition(this.metadata, topicName, partition, (state) => {
+        // Elected since in a newer epoch (by this incarnation's registration): not its previous incarnation's.
+        if (state.leader === nodeId && state.leaderEpoch !== ledInEpoch) return { result: state };
+        const change = fenceIncarnation(state, clusterView(this.metadata), nodeId, unclean);
+        return change === null ? { result: state } : { change };
+      });
+      if (outcome.written) {
+        const s = outcome.state;
+        this.logger.info('Controller fenced a new broker incarnation', { broker: nodeId, topic: topicName, partition, leader: s.leader, leaderEpoch: s.leaderEpoch, isr: s.isr });
+      }
+    } catch (err) {
+      if (err instanceof MetadataError && (err.code === 'TRIB_ERR_UNKNOWN_TOPIC' || err.code === 'TRIB_ERR_UNKNOWN_PARTITION')) return;
+      throw err;
     }
   }
 

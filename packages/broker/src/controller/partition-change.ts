@@ -138,6 +138,37 @@ export function sameList(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+/**
+ * The change for a broker registered under a new incarnation (restarted, or registered again
+ * after its session ended), which Kafka fences before it serves again (ClusterControlManager:
+ * a new incarnation id is an unclean shutdown, ReplicationControlManager removes the broker
+ * from every ISR and leadership): reconcile() as if `id` had unregistered, then as registered
+ * again, in one write. It leaves every ISR (it rejoins by catching up, in case its restart
+ * lost data), and a partition it led gets a new leader epoch even when it is elected again
+ * (it was the last ISR member): a new incarnation never leads in an epoch its previous one
+ * led in. Null when the partition does not name it.
+ */
+export function fenceIncarnation(state: PartitionState, view: ClusterView, id: number, uncleanAllowed: boolean): PartitionTarget | null {
+  if (state.leader !== id && !state.isr.includes(id)) return null;
+  const without: ClusterView = { live: new Set([...view.live].filter((b) => b !== id)), shuttingDown: view.shuttingDown };
+  const gone = reconcile(state, without, uncleanAllowed);
+  const mid: PartitionState = {
+    ...state,
+    replicas: gone?.replicas ?? state.replicas,
+    isr: gone?.isr ?? state.isr,
+    leader: gone?.leader ?? state.leader,
+    addingReplicas: gone?.addingReplicas ?? addingOf(state),
+    removingReplicas: gone?.removingReplicas ?? removingOf(state),
+  };
+  const desired = desiredOf(reconcile(mid, view, uncleanAllowed), mid);
+  const change: { -readonly [K in keyof PartitionTarget]: PartitionTarget[K] } = { ...diff(state, desired) };
+  if (state.leader === id) {
+    change.leader = desired.leader;
+    change.bumpLeaderEpoch = true;
+  }
+  return Object.keys(change).length === 0 ? null : change;
+}
+
 /** Kafka's outcome of one partition's election (ElectLeaders). */
 export type ElectionOutcome =
   | { readonly ok: true; readonly change: PartitionTarget }

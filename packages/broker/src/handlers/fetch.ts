@@ -154,13 +154,14 @@ export const fetchHandler: Handler<'Fetch'> = {
     const isolation = req.isolationLevel ?? 0;
     const maxBytes = fetchMaxBytes(req, version, ctx);
     const minBytes = Math.min(req.minBytes, maxBytes);
-    const deadline = nowMs + Math.max(0, req.maxWaitMs);
+    // Monotonic, as Kafka's DelayedFetch: a wall-clock step back must not stretch a woken poll.
+    const deadline = performance.now() + Math.max(0, req.maxWaitMs);
     const held = { bytes: 0 };
     const replicaId = version >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId ?? -1;
     let reads = await readReserved(targets, ctx, maxBytes, isolation, replicaId, held);
     while (true) {
       const anyError = reads.some((r) => r.data.errorCode !== ErrorCode.NONE || r.data.divergingEpoch !== undefined);
-      const waitMs = deadline - Date.now();
+      const waitMs = deadline - performance.now();
       if (held.bytes >= minBytes || anyError || waitMs <= 0 || reads.length === 0) break;
       const logs = reads.map((r) => r.log).filter((l): l is Log => l !== undefined);
       if (logs.length === 0) break;

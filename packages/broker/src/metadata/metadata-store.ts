@@ -69,6 +69,11 @@ export interface BrokerRegistration {
    * is placed on it. It is registered again with the flag set (same place in the store).
    */
   readonly inControlledShutdown?: boolean;
+  /**
+   * Kafka's incarnation id: new each time the broker process starts. The controller fences
+   * a registration under a new one (controller/controller.ts). Absent from older registrations.
+   */
+  readonly incarnationId?: string;
 }
 
 export interface NewTopic {

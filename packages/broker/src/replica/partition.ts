@@ -77,6 +77,13 @@ export interface PartitionDeps {
   readonly logger: Logger;
   /** Wall-clock time for the follower lag bookkeeping; the system clock unless a simulation injects its own (test/sim). */
   readonly clock?: Clock;
+  /**
+   * The leader epoch this broker's previous incarnation may have led in (the state found at
+   * start named it leader): this replica does not lead in it or below, as Kafka's restarted
+   * broker stays fenced until the controller has elected again with a new epoch
+   * (controller/partition-change.ts fenceIncarnation). Undefined: no such epoch.
+   */
+  readonly previousIncarnationEpoch?: number;
 }
 
 /**
@@ -147,6 +154,17 @@ export class Partition {
     return this.partitionState;
   }
 
+  /** PartitionDeps.previousIncarnationEpoch: this replica does not lead in it or below. */
+  get previousIncarnationEpoch(): number | undefined {
+    return this.deps.previousIncarnationEpoch;
+  }
+
+  /** The state names this broker leader in an epoch its previous incarnation may have led in: not led. */
+  get awaitingNewLeaderEpoch(): boolean {
+    const fenced = this.deps.previousIncarnationEpoch;
+    return fenced !== undefined && this.partitionState.leader === this.deps.nodeId && this.partitionState.leaderEpoch <= fenced;
+  }
+
   get topicMetadata(): TopicMetadata {
     return this.topicMeta;
   }
@@ -188,7 +206,8 @@ export class Partition {
     this.topicMeta = topic;
     this.partitionState = state;
     const self = this.deps.nodeId;
-    const to: PartitionRole = state.leader === self ? 'leader' : state.replicas.includes(self) && state.leader >= 0 ? 'follower' : 'none';
+    const fenced = state.leader === self && this.deps.previousIncarnationEpoch !== undefined && state.leaderEpoch <= this.deps.previousIncarnationEpoch;
+    const to: PartitionRole = fenced ? 'none' : state.leader === self ? 'leader' : state.replicas.includes(self) && state.leader >= 0 ? 'follower' : 'none';
     const epochChanged = before.leaderEpoch !== state.leaderEpoch;
     // A newer state says what the ISR is: any pending expansion was committed or lost.
     if (state.partitionEpoch !== before.partitionEpoch) this.pendingIsrAdditions = [];

@@ -145,7 +145,7 @@ interface FetchEntry {
   readonly partition: Partition;
   /** The leader epoch the partition follows in; a fetch answered for another is ignored. */
   readonly leaderEpoch: number;
-  /** Held back until then after a partition error (Date.now() ms). */
+  /** Held back until then after a partition error (performance.now() ms: monotonic, as Kafka's DelayedItem). */
   delayedUntilMs: number;
 }
 
@@ -190,7 +190,7 @@ export class ReplicaFetcher {
   private async run(): Promise<void> {
     const { logger, backoffMs } = this.config;
     while (!this.stopped) {
-      const request = this.buildRequest(Date.now());
+      const request = this.buildRequest(performance.now());
       if (request === undefined) {
         // Nothing to fetch now: wait for a partition to be added or a backoff to end.
         await this.sleep(this.entries.size === 0 ? IDLE_SLEEP_MS : Math.max(1, Math.min(backoffMs, BACKOFF_POLL_MS)));
@@ -322,13 +322,13 @@ export class ReplicaFetcher {
               break;
             default:
               logger.debug('Follower fetch of a partition refused; backing off', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, errorCode: data.errorCode });
-              entry.delayedUntilMs = Date.now() + backoffMs;
+              entry.delayedUntilMs = performance.now() + backoffMs;
           }
         } catch (err) {
           // A storage failure has already been logged by storage; a bad batch from the leader is.
           if (!(err instanceof StorageError)) logger.warn('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, err });
           else logger.debug('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, reason: err.message });
-          entry.delayedUntilMs = Date.now() + backoffMs;
+          entry.delayedUntilMs = performance.now() + backoffMs;
         }
       }
     }

@@ -35,6 +35,13 @@ export interface ReplicaManagerDeps {
   readonly metadata: MetadataStore;
   readonly nodeId: number;
   readonly logger: Logger;
+  /**
+   * A broker in a cluster: a partition whose log was on disk at start and whose state names
+   * this broker leader is not led in that epoch (Partition previousIncarnationEpoch); the
+   * controller elects again for the new incarnation. A single node is its own controller
+   * and leads at once.
+   */
+  readonly fenceRestartedLeadership?: boolean;
 }
 
 export interface PartitionView {
@@ -103,8 +110,10 @@ export class ReplicaManager {
   private followerHooks: FollowerHooks | undefined;
   private readonly leadershipListeners = new Set<LeadershipListener>();
   private isrTimer: NodeJS.Timeout | undefined;
+  private readonly fenceRestartedLeadership: boolean;
 
   constructor(deps: ReplicaManagerDeps) {
+    this.fenceRestartedLeadership = deps.fenceRestartedLeadership === true;
     this.logManager = deps.logManager;
     this.metadata = deps.metadata;
     this.nodeId = deps.nodeId;
@@ -237,11 +246,13 @@ export class ReplicaManager {
 
   /** The log and its Partition, which takes the role the metadata gives this broker. */
   private ensureLog(topic: TopicMetadata, p: PartitionState): Log {
-    const log = this.logManager.getLog(topic.name, p.partition) ?? this.logManager.createLog(topic.name, p.partition);
+    const existing = this.logManager.getLog(topic.name, p.partition);
+    const log = existing ?? this.logManager.createLog(topic.name, p.partition);
     const key = partitionKey(topic.name, p.partition);
     let partition = this.partitions.get(key);
     if (partition === undefined || partition.log !== log) {
-      partition = new Partition({ nodeId: this.nodeId, metadata: this.metadata, logManager: this.logManager, logger: this.logger }, log, topic, p);
+      const restarted = this.fenceRestartedLeadership && existing !== undefined && partition === undefined && p.leader === this.nodeId;
+      partition = new Partition({ nodeId: this.nodeId, metadata: this.metadata, logManager: this.logManager, logger: this.logger, ...(restarted ? { previousIncarnationEpoch: p.leaderEpoch } : {}) }, log, topic, p);
       this.partitions.set(key, partition);
     }
     this.applyState(partition, topic, p);
@@ -381,6 +392,8 @@ export class ReplicaManager {
     if (log === undefined || log.isClosed) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR };
     const p = this.partitions.get(partitionKey(topic.name, partition));
     if (p === undefined || p.log !== log) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    // Restarted: not led in its previous incarnation's epoch (restart-fence.ts).
+    if (p.awaitingNewLeaderEpoch) return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     return { topic, state, log, partition: p };
   }
 

@@ -87,14 +87,18 @@ export class SimBroker {
       defaults: { minInsyncReplicas: world.config.minInsyncReplicas, segmentBytes: world.config.segmentBytes },
       logger: { info: () => undefined, warn: (msg) => world.trace(`broker ${this.id} storage warn: ${msg}`) },
     });
-    const log = this.logManager.getLog(TOPIC, 0) ?? this.logManager.createLog(TOPIC, 0);
+    const existing = this.logManager.getLog(TOPIC, 0);
+    const log = existing ?? this.logManager.createLog(TOPIC, 0);
+    // ReplicaManager.ensureLog with fenceRestartedLeadership (a cluster broker): a log found on
+    // disk whose state names this broker leader is not led in that epoch.
+    const restarted = existing !== undefined && state.leader === this.id;
     // brokers(): the registrations a leader's ISR-eligibility check (KIP-841) reads; here the
     // controller's live set, seen without the watch's delay.
     const metadata = {
       updatePartition: (change: PartitionChange) => this.alterPartition(change),
       brokers: () => [...world.controller.liveBrokers].map((nodeId) => ({ nodeId, endpoints: [], rack: null })),
     } as unknown as MetadataStore;
-    this.partition = new Partition({ nodeId: this.id, metadata, logManager: this.logManager, logger, clock: world.sched }, log, world.topicOf(state), state);
+    this.partition = new Partition({ nodeId: this.id, metadata, logManager: this.logManager, logger, clock: world.sched, ...(restarted ? { previousIncarnationEpoch: state.leaderEpoch } : {}) }, log, world.topicOf(state), state);
     world.net.nodeUp(this.id);
     world.trace(`broker ${this.id} up: log end ${log.logEndOffset} hw ${log.highWatermark} epochs ${JSON.stringify(log.leaderEpochCache.epochEntries())}`);
     this.applyState(state);
@@ -179,7 +183,8 @@ export class SimBroker {
   /** A Produce request for the partition: ReplicaManager.partitionOf then Partition.appendRecordsToLeader. */
   produce(records: Buffer, answer: (r: PartitionAppendResult, leaderEpoch: number) => void): void {
     const p = this.partition;
-    if (p === undefined || p.state.leader !== this.id) {
+    // ReplicaManager.partitionOf: a restarted replica does not lead its previous incarnation's epoch.
+    if (p === undefined || p.state.leader !== this.id || p.awaitingNewLeaderEpoch) {
       answer({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] }, -1);
       return;
     }
@@ -225,7 +230,7 @@ export class SimBroker {
     const none = { errorCode: ErrorCode.NONE, highWatermark: -1, logStartOffset: -1, records: Buffer.alloc(0) };
     if (p === undefined) return { answer: { ...none, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER }, log: undefined };
     const state = p.state;
-    if (state.leader !== this.id || p.log.isClosed) return { answer: { ...none, errorCode: notLeaderError(req.currentLeaderEpoch, state, this.id) }, log: undefined };
+    if (state.leader !== this.id || p.awaitingNewLeaderEpoch || p.log.isClosed) return { answer: { ...none, errorCode: p.awaitingNewLeaderEpoch ? ErrorCode.NOT_LEADER_OR_FOLLOWER : notLeaderError(req.currentLeaderEpoch, state, this.id) }, log: undefined };
     const log = p.log;
     const diverging = divergingEpoch(log, state.leaderEpoch, req.lastFetchedEpoch, req.fetchOffset);
     if (diverging === null && (req.currentLeaderEpoch < 0 || req.currentLeaderEpoch === state.leaderEpoch)) {

@@ -21,7 +21,7 @@
  * start-up grace period); etcd faults (the `faults` suite covers them); reassignment.
  */
 import { MetadataError, type PartitionChange, type PartitionState } from '../../src/metadata/metadata-store.js';
-import { electPreferred, reconcile, type ClusterView, type PartitionTarget } from '../../src/controller/partition-change.js';
+import { electPreferred, fenceIncarnation, reconcile, type ClusterView, type PartitionTarget } from '../../src/controller/partition-change.js';
 
 export const CONTROLLER_ID = 0;
 
@@ -64,15 +64,26 @@ export class ControllerModel {
     this.lastHeartbeatMs.set(id, nowMs);
   }
 
-  /** A lease keep-alive; a new incarnation or an unregistered broker registers (again). */
+  /**
+   * A lease keep-alive; a new incarnation or an unregistered broker registers (again). A new
+   * incarnation is fenced first (Controller.queueFence: the real fenceIncarnation), whether
+   * its previous one's lease still lived or had expired (then it was seen unregistering).
+   */
   heartbeat(id: number, incarnation: number, nowMs: number): void {
     this.lastHeartbeatMs.set(id, nowMs);
-    const registered = this.live.has(id) && this.incarnations.get(id) === incarnation;
+    const known = this.incarnations.get(id);
+    const wasLive = this.live.has(id);
+    const registered = wasLive && known === incarnation;
     this.incarnations.set(id, incarnation);
     if (registered) return;
     this.live.add(id);
     this.hooks.trace(`controller: broker ${id} registered (incarnation ${incarnation})`);
     this.reconcile(`broker ${id} registered`);
+    // Controller.onChange: an incarnation id other than the one seen, or a registration after one seen ending.
+    if (known !== undefined && (known !== incarnation || !wasLive)) {
+      const change = fenceIncarnation(this.current, this.view(), id, this.uncleanLeaderElection);
+      if (change !== null) this.commit(change, `broker ${id} fenced (new incarnation ${incarnation})`);
+    }
   }
 
   /** The lease check: brokers silent for sessionTimeoutMs are unregistered. */

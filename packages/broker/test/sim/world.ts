@@ -76,7 +76,7 @@ export const DEFAULT_CONFIG: SimConfig = {
   metadataRequestTimeoutMs: 500,
   produceTimeoutMs: 1500,
   uncleanLeaderElection: false,
-  tenurePerEpoch: false,
+  tenurePerEpoch: true,
   network: { minDelayMs: 1, maxDelayMs: 8, spikeRate: 0.03, spikeMs: 300, dropRate: 0.01 },
 };
 
