@@ -64,13 +64,15 @@ test('CreatePartitions over 10,000 new partitions: the crossing topic and later 
 });
 
 /**
- * Topics per request in the stall test (two requests at once, 5 partitions each). 2 x 500
- * (5,000 logs) still takes the broker seconds of work to create, where the stall this test
- * guards against (the whole creation on one turn) would be seconds long; most of the test's
- * time was the teardown of the logs (closing and deleting 10,000 directories: ~25 s of the
- * 33 s in CI). Long mode (TRIBUTARY_LONG=1) creates 2 x 1,000 (10,000 logs), as before.
+ * Topics per request in the stall test (two requests at once, 5 partitions each). 2 x 250
+ * (2,500 logs, 25 turns of the broker's 100-log creation step) still takes the broker
+ * seconds of work, where the stall this test guards against (the whole creation on one turn:
+ * 42 s for 10,000 logs before the fix, ~4 ms a log) would be ~10 s, far over STALL_MS_MAX.
+ * Most of the test's time is the teardown, closing and deleting the logs, and it grows with
+ * them: 10,000 logs took 33 s in CI (created in 6.4 s), 5,000 took 61 s at a load average of
+ * 18 (created in 11 s). Long mode (TRIBUTARY_LONG=1) creates 2 x 1,000 (10,000 logs).
  */
-const STALL_TEST_TOPICS_PER_REQUEST = process.env['TRIBUTARY_LONG'] === '1' ? 1000 : 500;
+const STALL_TEST_TOPICS_PER_REQUEST = process.env['TRIBUTARY_LONG'] === '1' ? 1000 : 250;
 const STALL_TEST_LOGS = 2 * STALL_TEST_TOPICS_PER_REQUEST * 5;
 
 test(`creating ${(2 * STALL_TEST_TOPICS_PER_REQUEST).toLocaleString('en-US')} topics x 5 partitions (two requests at once) never stalls the event loop`, { timeout: 300_000 }, async (t) => {
