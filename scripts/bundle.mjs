@@ -3,9 +3,7 @@
 // which is most of `npm start`'s start-up time. Native addons stay external.
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: ['packages/broker/src/main.ts'],
-  outfile: 'packages/broker/dist/main.bundle.mjs',
+const options = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -18,4 +16,11 @@ await build({
   // Bundled CommonJS dependencies call require(); give the ES module one.
   banner: { js: "import { createRequire as __tributaryCreateRequire } from 'node:module'; const require = __tributaryCreateRequire(import.meta.url);" },
   logLevel: 'warning',
-});
+};
+// The log cleaner runs in worker threads that load `./log-cleaner-worker.js` beside the code
+// that starts them (packages/storage/src/log-cleaner.ts), which in the bundle is this directory:
+// without that file a bundled broker never compacts (its cleaner threads die at start).
+await Promise.all([
+  build({ ...options, entryPoints: ['packages/broker/src/main.ts'], outfile: 'packages/broker/dist/main.bundle.mjs' }),
+  build({ ...options, entryPoints: ['packages/storage/src/log-cleaner-worker.ts'], outfile: 'packages/broker/dist/log-cleaner-worker.js' }),
+]);
