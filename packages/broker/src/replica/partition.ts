@@ -48,6 +48,7 @@ import { MetadataError, type MetadataStore, type PartitionState, type TopicMetad
 import { recordLeaderEpochStart, truncateOnBecomingFollower } from './follower-truncation.js';
 import { isIsrEligible } from './isr-eligibility.js';
 import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
+import { markWritten } from './written-appends.js';
 
 /** The outcome of appending one partition's records, as the Produce response reports it. */
 export interface PartitionAppendResult {
@@ -415,7 +416,11 @@ export class Partition {
     let validated: BatchValidation | undefined;
     if (this.appendTail === undefined) {
       validated = validateBatchSync(records, 0, options);
-      if (validated !== undefined && !needsRecompression(validated, target)) return this.afterAppend(req, this.appendValidated(req, validated, records));
+      if (validated !== undefined && !needsRecompression(validated, target)) {
+        const answered = this.afterAppend(req, this.appendValidated(req, validated, records));
+        // Written (or refused) by now: a wait for the ISR no longer needs the request's bytes.
+        return answered instanceof Promise ? markWritten(answered) : answered;
+      }
     }
     // Validation (and recompression into the topic's codec) may start at once: it is pure.
     // The append waits for its turn.
