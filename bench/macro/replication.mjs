@@ -59,6 +59,7 @@ const { values: cli } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     bundle: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
     source: { type: 'boolean', default: false },
     'keep-data': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -66,7 +67,7 @@ const { values: cli } = parseArgs({
 });
 if (cli.help) {
   process.stdout.write(`usage: node bench/macro/replication.mjs [--rounds N] [--seconds S] [--warmup S] [--partitions P]
-  [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--no-build] [--bundle FILE] [--source] [--keep-data]
+  [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--no-build] [--bundle FILE] [--node-arg=--flag ...] [--source] [--keep-data]
   --cpu-prof writes a V8 CPU profile of every broker into the run directory;
   --source runs packages/broker/src through tsx instead of the bundle (no build).\n`);
   process.exit(0);
@@ -167,7 +168,7 @@ async function startBroker(dir, nodeId, etcdUrl) {
   const port = await freePort();
   const overrides = [`listeners=PLAINTEXT://127.0.0.1:${port}`, `log.dirs=${join(dir, `broker-${nodeId}`)}`, ...cli['broker-override']];
   if (etcdUrl) overrides.push(`node.id=${nodeId}`, `etcd.endpoints=${etcdUrl}`, `broker.rack=rack-${nodeId}`);
-  const node = cli['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'profiles', `${id}-broker-${nodeId}`)] : [];
+  const node = [...cli['node-arg'], ...(cli['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'profiles', `${id}-broker-${nodeId}`)] : [])];
   const entry = cli.source ? ['--conditions=source', '--import', 'tsx', join(repoRoot, 'packages', 'broker', 'src', 'main.ts')] : [MAIN];
   const args = [...node, ...entry, ...overrides.flatMap((kv) => ['--override', kv])];
   const server = await startServer(process.execPath, args, { logPath: join(runDir, 'logs', `broker-${id}-${nodeId}.log`), readyPattern: /listening on/, readyTimeoutMs: START_TIMEOUT_MS });
@@ -199,6 +200,35 @@ async function createTopic(brokers, topic, assignment, configs) {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** A broker below this share of a core is idle: heartbeats, etcd lease renewals and timers. */
+const SETTLED_CPU_PCT = 5;
+/** How long settle() waits at most: a broker that never goes quiet is measured anyway. */
+const SETTLE_TIMEOUT_MS = 20_000;
+/** settle()'s sampling interval. */
+const SETTLE_STEP_MS = 250;
+
+/**
+ * Waits until every broker is idle, two samples in a row. Brokers go on working after the
+ * topic is ready: each creates its replicas of __consumer_offsets (50 partitions: in the
+ * RF=3 rows 50 logs, each several files, on every broker) and settles its etcd watches.
+ * Measured from the moment the topic was ready, that start-up work landed in the measured
+ * window (file creation was ~8% of the leader's CPU in a perf profile of row (b)) and
+ * counted against the rows that start more brokers.
+ */
+async function settle(brokers) {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  let quiet = 0;
+  let before = brokers.map((b) => cpuSeconds(b.pid) ?? 0);
+  while (quiet < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, SETTLE_STEP_MS));
+    const now = brokers.map((b) => cpuSeconds(b.pid) ?? 0);
+    const busiest = Math.max(...now.map((c, i) => (100 * (c - before[i])) / (SETTLE_STEP_MS / 1000)));
+    before = now;
+    quiet = busiest < SETTLED_CPU_PCT ? quiet + 1 : 0;
+  }
+  if (quiet < 2) log(`  brokers still busy after ${SETTLE_TIMEOUT_MS} ms; measuring anyway`);
 }
 
 /** rawload for SECONDS after WARMUP against one broker leading partitions 0..p-1 of `topic`. */
@@ -248,6 +278,7 @@ async function runRow(kind, round) {
         }
       }
     }
+    await settle(brokers);
     const cpu0 = brokers.map((b) => cpuSeconds(b.pid));
     const wait0 = brokers.map((b) => runQueueWaitS(b.pid));
     const written0 = brokers.map((b) => writtenBytes(b.pid));
