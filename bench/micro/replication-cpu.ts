@@ -11,7 +11,7 @@
 // 6 partitions, 1 KiB records, batches of 16, one batch per partition per request, 5
 // requests in flight. MB = 10^6 bytes of record values.
 //
-//   node --conditions=source --import tsx bench/micro/replication-cpu.ts [--seconds 8] [--warmup 4] [--rows single,rf3]
+//   node --conditions=source --import tsx bench/micro/replication-cpu.ts [--seconds 8] [--warmup 4] [--rows single,rf3] [--rate MB_PER_S] [--override key=value ...]
 import { ApiKey, Writer, encodeBatchSync, encodeRequestHeader, requestHeaderVersion, apiSpecByKey, Reader, decodeResponseHeader, responseHeaderVersion, ErrorCode, type ProduceResponse } from '@tributary/protocol';
 import { connect, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
@@ -22,6 +22,7 @@ const { values: cli } = parseArgs({
   options: {
     seconds: { type: 'string', default: '8' },
     override: { type: 'string', multiple: true, default: [] },
+    rate: { type: 'string' },
     warmup: { type: 'string', default: '4' },
     rows: { type: 'string', default: 'single,rf3' },
     partitions: { type: 'string', default: '6' },
@@ -34,6 +35,8 @@ const RECORD_BYTES = 1024;
 const BATCH_RECORDS = 16;
 const IN_FLIGHT = 5;
 const PRODUCE_VERSION = 9;
+/** --rate MB/s: requests are sent at that pace (at most IN_FLIGHT outstanding), so that two builds are compared at the same throughput: a broker's CPU per MB falls as its requests grow fuller. */
+const RATE_MB_PER_S = cli.rate === undefined ? undefined : Number(cli.rate);
 
 /** One Produce request frame (size prefix included); its correlation id is patched per send. */
 function produceFrame(topic: string, acks: number): Buffer {
@@ -82,12 +85,31 @@ class Load {
     });
   }
 
+  private pacer: NodeJS.Timeout | undefined;
+
   start(): void {
-    for (let i = 0; i < IN_FLIGHT; i++) this.send();
+    if (RATE_MB_PER_S === undefined) {
+      for (let i = 0; i < IN_FLIGHT; i++) this.send();
+      return;
+    }
+    const requestMB = (PARTITIONS * BATCH_RECORDS * RECORD_BYTES) / 1e6;
+    const intervalMs = (1000 * requestMB) / RATE_MB_PER_S;
+    let due = performance.now();
+    const tick = (): void => {
+      if (this.stopped) return;
+      const now = performance.now();
+      while (due <= now) {
+        if (this.outstanding < IN_FLIGHT) this.send();
+        due += intervalMs;
+      }
+      this.pacer = setTimeout(tick, Math.max(1, due - performance.now()));
+    };
+    tick();
   }
 
   stop(): Promise<void> {
     this.stopped = true;
+    if (this.pacer !== undefined) clearTimeout(this.pacer);
     if (this.outstanding === 0) return Promise.resolve();
     return new Promise((resolve) => { this.idle = resolve; });
   }
@@ -130,7 +152,7 @@ class Load {
     }
     this.outstanding--;
     this.latenciesMs.push(performance.now() - this.sentAt.shift()!);
-    if (!this.stopped) this.send();
+    if (!this.stopped && RATE_MB_PER_S === undefined) this.send();
     else if (this.outstanding === 0) this.idle?.();
   }
 }
@@ -176,9 +198,12 @@ async function row(kind: 'single' | 'rf3'): Promise<{ kind: string; mbPerS: numb
     const acked0 = load.acked;
     load.latenciesMs = [];
     const cpu0 = process.cpuUsage();
+    const windowStartUs = Number(process.hrtime.bigint() / 1000n);
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const cpu = process.cpuUsage(cpu0);
+    // The measured window on CLOCK_MONOTONIC in µs, the clock of a --cpu-prof profile.
+    process.stdout.write(`  window ${windowStartUs} ${Number(process.hrtime.bigint() / 1000n)}\n`);
     const wallS = (performance.now() - t0) / 1000;
     const mb = ((load.acked - acked0) * RECORD_BYTES) / 1e6;
     await load.stop();
