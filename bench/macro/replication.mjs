@@ -58,6 +58,8 @@ const { values: cli } = parseArgs({
     'broker-override': { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
+    bundle: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
     source: { type: 'boolean', default: false },
     'keep-data': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -65,7 +67,7 @@ const { values: cli } = parseArgs({
 });
 if (cli.help) {
   process.stdout.write(`usage: node bench/macro/replication.mjs [--rounds N] [--seconds S] [--warmup S] [--partitions P]
-  [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--no-build] [--source] [--keep-data]
+  [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--no-build] [--bundle FILE] [--node-arg=--flag ...] [--source] [--keep-data]
   --cpu-prof writes a V8 CPU profile of every broker into the run directory;
   --source runs packages/broker/src through tsx instead of the bundle (no build).\n`);
   process.exit(0);
@@ -78,7 +80,9 @@ const NPROC = availableParallelism();
 const wanted = new Set(cli.rows.split(','));
 const KINDS = ['single', 'rf3', 'rf3spread', 'spread3', 'percore'].filter((k) => wanted.has(k) && !(k === 'percore' && NPROC === 3));
 const RAWLOAD = join(benchDir, '.build', 'rawload');
-const MAIN = join(repoRoot, ...TRIBUTARY_ENTRY);
+// --bundle: another build of the broker (a copy of main.bundle.mjs kept next to it, so that
+// its worker files resolve), to compare a change with the build before it on the same load.
+const MAIN = cli.bundle ? resolve(cli.bundle) : join(repoRoot, ...TRIBUTARY_ENTRY);
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const runDir = join(benchDir, '.run', `${stamp}-replication`);
@@ -107,6 +111,45 @@ function writtenBytes(pid) {
   }
 }
 
+/**
+ * What the CPU-cost comparison needs, per process, from /proc (null when it is gone): user
+ * and system CPU seconds (/proc/PID/stat: under another helper's load wall-clock MB/s is
+ * noise, CPU-seconds per MB much less so), read(2)- and write(2)-like syscalls
+ * (/proc/PID/io syscr/syscw: about one per request and one per log append, so they count
+ * round trips) and the main thread's context switches (/proc/PID/status).
+ */
+function costCounters(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const num = (text, re) => Number(text.match(re)?.[1] ?? NaN);
+    return {
+      userS: Number(fields[11]) / 100,
+      systemS: Number(fields[12]) / 100,
+      syscr: num(io, /^syscr: (\d+)/m),
+      syscw: num(io, /^syscw: (\d+)/m),
+      ctxSwitches: num(status, /^voluntary_ctxt_switches:\s+(\d+)/m) + num(status, /^nonvoluntary_ctxt_switches:\s+(\d+)/m),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Per broker, CPU milliseconds (user+system, and system alone) and syscalls per MB of record values produced in the row. */
+function costPerMB(before, after, mb) {
+  if (before === null || after === null || !(mb > 0)) return null;
+  const d = (k) => after[k] - before[k];
+  return {
+    cpuMsPerMB: Math.round((1000 * (d('userS') + d('systemS'))) / mb * 10) / 10,
+    systemMsPerMB: Math.round((1000 * d('systemS')) / mb * 10) / 10,
+    readsPerMB: Math.round(d('syscr') / mb),
+    writesPerMB: Math.round(d('syscw') / mb),
+    ctxSwitchesPerMB: Math.round(d('ctxSwitches') / mb),
+  };
+}
+
 let serial = 0;
 async function startEtcd(dir) {
   const client = `http://127.0.0.1:${await freePort()}`;
@@ -125,7 +168,7 @@ async function startBroker(dir, nodeId, etcdUrl) {
   const port = await freePort();
   const overrides = [`listeners=PLAINTEXT://127.0.0.1:${port}`, `log.dirs=${join(dir, `broker-${nodeId}`)}`, ...cli['broker-override']];
   if (etcdUrl) overrides.push(`node.id=${nodeId}`, `etcd.endpoints=${etcdUrl}`, `broker.rack=rack-${nodeId}`);
-  const node = cli['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'profiles', `${id}-broker-${nodeId}`)] : [];
+  const node = [...cli['node-arg'], ...(cli['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'profiles', `${id}-broker-${nodeId}`)] : [])];
   const entry = cli.source ? ['--conditions=source', '--import', 'tsx', join(repoRoot, 'packages', 'broker', 'src', 'main.ts')] : [MAIN];
   const args = [...node, ...entry, ...overrides.flatMap((kv) => ['--override', kv])];
   const server = await startServer(process.execPath, args, { logPath: join(runDir, 'logs', `broker-${id}-${nodeId}.log`), readyPattern: /listening on/, readyTimeoutMs: START_TIMEOUT_MS });
@@ -157,6 +200,35 @@ async function createTopic(brokers, topic, assignment, configs) {
   } finally {
     await admin.disconnect();
   }
+}
+
+/** A broker below this share of a core is idle: heartbeats, etcd lease renewals and timers. */
+const SETTLED_CPU_PCT = 5;
+/** How long settle() waits at most: a broker that never goes quiet is measured anyway. */
+const SETTLE_TIMEOUT_MS = 20_000;
+/** settle()'s sampling interval. */
+const SETTLE_STEP_MS = 250;
+
+/**
+ * Waits until every broker is idle, two samples in a row. Brokers go on working after the
+ * topic is ready: each creates its replicas of __consumer_offsets (50 partitions: in the
+ * RF=3 rows 50 logs, each several files, on every broker) and settles its etcd watches.
+ * Measured from the moment the topic was ready, that start-up work landed in the measured
+ * window (file creation was ~8% of the leader's CPU in a perf profile of row (b)) and
+ * counted against the rows that start more brokers.
+ */
+async function settle(brokers) {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  let quiet = 0;
+  let before = brokers.map((b) => cpuSeconds(b.pid) ?? 0);
+  while (quiet < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, SETTLE_STEP_MS));
+    const now = brokers.map((b) => cpuSeconds(b.pid) ?? 0);
+    const busiest = Math.max(...now.map((c, i) => (100 * (c - before[i])) / (SETTLE_STEP_MS / 1000)));
+    before = now;
+    quiet = busiest < SETTLED_CPU_PCT ? quiet + 1 : 0;
+  }
+  if (quiet < 2) log(`  brokers still busy after ${SETTLE_TIMEOUT_MS} ms; measuring anyway`);
 }
 
 /** rawload for SECONDS after WARMUP against one broker leading partitions 0..p-1 of `topic`. */
@@ -206,25 +278,31 @@ async function runRow(kind, round) {
         }
       }
     }
+    await settle(brokers);
     const cpu0 = brokers.map((b) => cpuSeconds(b.pid));
     const wait0 = brokers.map((b) => runQueueWaitS(b.pid));
     const written0 = brokers.map((b) => writtenBytes(b.pid));
+    const cost0 = brokers.map((b) => costCounters(b.pid));
     const t0 = Date.now();
     // CLOCK_MONOTONIC in µs, the clock of V8's CPU profiles: the measured window in a profile.
     const windowStartUs = Number(process.hrtime.bigint() / 1000n) + WARMUP * 1e6;
     const results = await Promise.all(loads.map((l) => rawload(l.broker, l.topic, l.partitions, l.acks, loads.length)));
     const wallS = (Date.now() - t0) / 1000;
     const windowEndUs = Number(process.hrtime.bigint() / 1000n);
+    const cost1 = brokers.map((b) => costCounters(b.pid));
     const cpuPct = brokers.map((b, i) => Math.round((100 * ((cpuSeconds(b.pid) ?? 0) - (cpu0[i] ?? 0))) / wallS));
     const writtenMB = brokers.map((b, i) => Math.round((writtenBytes(b.pid) - written0[i]) / 1e6));
     const waitPct = brokers.map((b, i) => Math.round((100 * ((runQueueWaitS(b.pid) ?? 0) - (wait0[i] ?? 0))) / wallS));
     const failed = results.find((r) => !r.ok || (r.result.errors ?? 0) > 0);
     if (failed) return { kind, round, ok: false, error: failed.error ?? `${failed.result.errors} errors`, command: failed.command };
     const mbPerS = results.reduce((s, r) => s + r.result.mb_per_s, 0);
+    // The MB acknowledged over the whole load (warm-up included), as the counters span it too.
+    const producedMB = results.reduce((s, r) => s + (r.result.acked ?? 0), 0) * RECORD_BYTES / 1e6;
+    const cost = brokers.map((_, i) => costPerMB(cost0[i], cost1[i], producedMB));
     const msgsPerS = results.reduce((s, r) => s + r.result.msgs_per_s, 0);
     const ackP50Ms = Math.max(...results.map((r) => (r.result.ack_latency_us?.p50 ?? NaN) / 1000));
     const clientCpuPct = results.reduce((s, r) => s + (r.result.client_cpu_pct ?? 0), 0);
-    return { kind, round, ok: true, mbPerS, msgsPerS, ackP50Ms, brokerCpuPct: cpuPct, brokerRunQueueWaitPct: waitPct, brokerWrittenMB: writtenMB, clientCpuPct: Math.round(clientCpuPct), loadavg: loadavg()[0], profileWindowUs: [windowStartUs, windowEndUs], commands: results.map((r) => r.command) };
+    return { kind, round, ok: true, mbPerS, msgsPerS, ackP50Ms, brokerCpuPct: cpuPct, brokerRunQueueWaitPct: waitPct, brokerWrittenMB: writtenMB, brokerCost: cost, clientCpuPct: Math.round(clientCpuPct), loadavg: loadavg()[0], profileWindowUs: [windowStartUs, windowEndUs], commands: results.map((r) => r.command) };
   } catch (err) {
     return { kind, round, ok: false, error: err.message };
   } finally {
@@ -245,7 +323,7 @@ const LABEL = {
 
 async function main() {
   if (!existsSync(RAWLOAD)) throw new Error(`${RAWLOAD} missing: run bash bench/setup.sh --no-install`);
-  if (!cli['no-build'] && !cli.source) {
+  if (!cli['no-build'] && !cli.source && !cli.bundle) {
     log('building Tributary (tsc -b, then the bundle)');
     const b = await buildTributary(repoRoot, join(runDir, 'logs', 'build.log'));
     if (!b.ok) throw new Error(b.error);
@@ -258,7 +336,7 @@ async function main() {
       log(`round ${round + 1}: ${LABEL[kind]}`);
       const row = await runRow(kind, round);
       rows.push(row);
-      log(row.ok ? `  ${row.mbPerS.toFixed(1)} MB/s, broker CPU ${row.brokerCpuPct.join('/')}% (waiting for a CPU ${row.brokerRunQueueWaitPct.join('/')}%), written ${row.brokerWrittenMB.join('/')} MB, rawload CPU ${row.clientCpuPct}%, load ${row.loadavg.toFixed(2)}` : `  FAILED: ${row.error}`);
+      log(row.ok ? `  ${row.mbPerS.toFixed(1)} MB/s, broker CPU ${row.brokerCpuPct.join('/')}% (waiting for a CPU ${row.brokerRunQueueWaitPct.join('/')}%), written ${row.brokerWrittenMB.join('/')} MB, rawload CPU ${row.clientCpuPct}%, load ${row.loadavg.toFixed(2)}\n  per MB produced, per broker: CPU ms (system) ${row.brokerCost.map((c) => (c ? `${c.cpuMsPerMB} (${c.systemMsPerMB})` : '?')).join(' / ')}; read/write syscalls ${row.brokerCost.map((c) => (c ? `${c.readsPerMB}/${c.writesPerMB}` : '?')).join(' ')}; context switches ${row.brokerCost.map((c) => c?.ctxSwitchesPerMB ?? '?').join(' ')}` : `  FAILED: ${row.error}`);
     }
   }
   const median = (xs) => {

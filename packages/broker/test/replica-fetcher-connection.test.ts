@@ -22,6 +22,7 @@ import {
 } from '@tributary/protocol';
 import { BrokerConnection } from '../src/network/inter-broker-client.js';
 import { REPLICA_FETCH_VERSION } from '../src/replica/replica-fetcher.js';
+import { framePool } from '../src/network/frame-pool.js';
 
 /** A PLAINTEXT connection to the fake leader on `port`, as the fetcher opens it. */
 async function openConnection(port: number): Promise<BrokerConnection> {
@@ -122,4 +123,36 @@ test('a response frame larger than the fetcher accepts, or of negative size, fai
     for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(closed, `size ${size}: the leader sees the connection closed`);
   }
+});
+
+test('responses spanning chunks are copied into pool frames: two answers in one stream, cut across their boundary, arrive intact, and a frame given back is reused', { timeout: 30_000 }, async (t) => {
+  const recordsOf = (seed: number): Buffer => {
+    const b = Buffer.alloc(200 * 1024);
+    for (let i = 0; i < b.length; i += 4) b.writeUInt32BE((i * 7 + seed) >>> 0, i);
+    return b;
+  };
+  let pendingIds: number[] = [];
+  const port = await fakeLeader(t, (correlationId, socket) => {
+    pendingIds.push(correlationId);
+    if (pendingIds.length < 2) return;
+    // Both answers in one stream, in 96 KiB pieces: one piece ends the first frame and starts the second.
+    const both = Buffer.concat(pendingIds.map((id) => responseFrame(id, recordsOf(id))));
+    pendingIds = [];
+    void dribble(socket, both, [98_304]);
+  });
+  const connection = await openConnection(port);
+  t.after(() => connection.close());
+  for (let round = 0; round < 3; round++) {
+    const frames: Buffer[] = [];
+    const answers = [0, 1].map(() => connection.request('Fetch', REPLICA_FETCH_VERSION, request, 20_000, (f) => frames.push(f)));
+    const responses = await Promise.all(answers);
+    for (const [i, response] of responses.entries()) {
+      const data = response.responses[0]!.partitions[0]!;
+      // Correlation ids run 1, 2, 3...: round r's answers carry ids 2r+1 and 2r+2.
+      assert.ok(data.records !== null && data.records.equals(recordsOf(2 * round + i + 1)), `round ${round}, answer ${i}: intact`);
+    }
+    assert.equal(frames.length, 2);
+    for (const f of frames) framePool.give(f);
+  }
+  assert.ok(framePool.reused >= 4, `frames given back are taken again (${framePool.reused} reused)`);
 });

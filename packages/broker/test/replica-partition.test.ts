@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCode, encodeBatchSync } from '@tributary/protocol';
+import { CompressionType, ErrorCode, encodeBatchSync } from '@tributary/protocol';
 import { LogManager } from '@tributary/storage';
 import { createLogger, LocalMetadataStore } from '../src/index.js';
 import { randomKafkaUuid } from '../src/metadata/kafka-uuid.js';
 import { Partition, type PartitionAppendResult } from '../src/replica/partition.js';
 import { truncateOnBecomingFollower } from '../src/replica/follower-truncation.js';
+import { isWritten } from '../src/replica/written-appends.js';
 
 const SELF = 1;
 
@@ -91,6 +92,49 @@ test('acks=all waits for the high watermark; REQUEST_TIMED_OUT after its timeout
   const timedOut = await produce(partition, 1, -1, 20);
   assert.equal(timedOut.errorCode, ErrorCode.REQUEST_TIMED_OUT);
   assert.equal(log.logEndOffset, 3, 'the records were appended; only the wait failed, as in Kafka');
+});
+
+test('delayed produces share one expiry timer: each times out at its own deadline, in any order of timeouts', async (t) => {
+  const { log, partition } = await setup(t);
+  const started = performance.now();
+  // A long wait first (the timer is armed for it), then a short one (armed again, earlier).
+  const long = produce(partition, 1, -1, 60_000);
+  const short = produce(partition, 1, -1, 50);
+  const none = produce(partition, 1, -1);
+  assert.ok(long instanceof Promise && short instanceof Promise && none instanceof Promise);
+  let longSettled: PartitionAppendResult | undefined;
+  void long.then((r) => (longSettled = r));
+  const timedOut = await short;
+  assert.equal(timedOut.errorCode, ErrorCode.REQUEST_TIMED_OUT);
+  assert.ok(performance.now() - started >= 49, 'not before its timeout');
+  assert.equal(longSettled, undefined, 'the 60 s wait is still waiting');
+  // Then a shorter one again, while the long one waits: the timer moves to it.
+  const again = await produce(partition, 1, -1, 30);
+  assert.equal(again.errorCode, ErrorCode.REQUEST_TIMED_OUT);
+  assert.equal(longSettled, undefined);
+  // The ISR catches up: the waits still pending answer NONE.
+  const now = Date.now();
+  partition.updateFollowerFetchState(2, log.logEndOffset, now);
+  partition.updateFollowerFetchState(3, log.logEndOffset, now);
+  assert.equal((await long).errorCode, ErrorCode.NONE);
+  assert.equal((await none).errorCode, ErrorCode.NONE);
+});
+
+test('an acks=all append written on the synchronous path is marked written; one that waits for validation is not', async (t) => {
+  const { partition } = await setup(t);
+  const written = produce(partition, 1, -1, 1000);
+  assert.ok(written instanceof Promise);
+  assert.ok(isWritten(written), 'validated, written with writeSync, then waiting: the request bytes are free');
+  // A compressed batch is validated off-thread: its append has not happened when the promise is returned.
+  const now = Date.now();
+  const compressed = encodeBatchSync({ baseOffset: 0, timestamp: now, compression: CompressionType.GZIP, records: [{ key: null, value: Buffer.alloc(100, 1), timestamp: now }] });
+  const pending = partition.appendRecordsToLeader({ topic: 't', partition: 0, records: compressed, acks: -1, produceVersion: 9, nowMs: now, timeoutMs: 1000 });
+  assert.ok(pending instanceof Promise);
+  assert.ok(!isWritten(pending));
+  partition.updateFollowerFetchState(2, 1, now);
+  partition.updateFollowerFetchState(3, 1, now);
+  await written;
+  await pending;
 });
 
 test('followers not caught up within the lag time leave the ISR; a follower reaching the high watermark rejoins', async (t) => {

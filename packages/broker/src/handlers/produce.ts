@@ -57,6 +57,7 @@ import type { PartitionAppendResult } from '../replica/replica-manager.js';
 import { appendLegacy } from './produce-legacy.js';
 import { NO_TRANSACTIONAL_ID, verifyTransactionalProduce, type ProduceRefusals } from '../transaction/produce-verification.js';
 import { authorized } from '../security/api-acls.js';
+import { isWritten, releaseRequestBytes } from '../replica/written-appends.js';
 import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 /** Produce v0-2 may carry message format v0/v1; v3 and later only v2 batches. */
@@ -102,7 +103,7 @@ export const produceHandler: Handler<'Produce'> = {
     const refused = verifyTransactionalProduce(ctx.broker.txnPartitions, req, version >= FIRST_TV2_PRODUCE_VERSION ? 'add' : 'verify');
     if (refused === NO_TRANSACTIONAL_ID) return errorResponse(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     if (refused instanceof Promise) return refused.then((r) => appendAll(req, ctx, r, unauthorizedTopics, nowMs));
-    return appendAll(req, ctx, refused, unauthorizedTopics, nowMs);
+    return appendAll(req, ctx, refused, unauthorizedTopics, nowMs, true);
   },
 
   errorResponse(req, errorCode) {
@@ -111,13 +112,14 @@ export const produceHandler: Handler<'Produce'> = {
 };
 
 /** Appends every partition not refused, each started synchronously in request order. */
-function appendAll(req: ProduceRequest, ctx: RequestContext, refused: ProduceRefusals, unauthorizedTopics: Set<string> | null, nowMs: number): ReturnType<typeof finish> | Promise<ReturnType<typeof finish>> {
+function appendAll(req: ProduceRequest, ctx: RequestContext, refused: ProduceRefusals, unauthorizedTopics: Set<string> | null, nowMs: number, fromHandle = false): ReturnType<typeof finish> | Promise<ReturnType<typeof finish>> {
   const { replicaManager } = ctx.broker;
   const version = ctx.header.apiVersion;
   const acks = req.acks;
   // Start every partition's append synchronously, in request order (see ReplicaManager).
   // Most complete at once; the response waits only if one of them has to.
   let waiting = false;
+  let allWritten = true;
   const results: (PartitionAppendResult | Promise<PartitionAppendResult>)[][] = req.topicData.map((topic) =>
     topic.partitionData.map((p) => {
       if (unauthorizedTopics?.has(topic.name)) return refusedAppend({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null });
@@ -125,11 +127,17 @@ function appendAll(req: ProduceRequest, ctx: RequestContext, refused: ProduceRef
       if (refusal !== undefined) return refusedAppend(refusal);
       const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs, timeoutMs: req.timeoutMs };
       const r = version <= LAST_LEGACY_VERSION ? appendLegacy(replicaManager, append) : replicaManager.append(append);
-      if (r instanceof Promise) waiting = true;
+      if (r instanceof Promise) {
+        waiting = true;
+        if (!isWritten(r)) allWritten = false;
+      }
       return r;
     }),
   );
   if (!waiting) return finish(req, results as PartitionAppendResult[][], ctx);
+  // Every append is in the log and only waits for the ISR: the request's frame may go back
+  // to the pool now (replica/written-appends.ts), as an acks=1 request's does.
+  if (fromHandle && allWritten) releaseRequestBytes(ctx);
   return Promise.all(results.map((topic) => Promise.all(topic))).then((settled) => finish(req, settled, ctx));
 }
 

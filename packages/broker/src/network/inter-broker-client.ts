@@ -48,6 +48,7 @@ import type { SecurityProtocol } from '../config/listeners.js';
 import type { BrokerEndpoint, MetadataStore } from '../metadata/metadata-store.js';
 import { listenerConfigLookup } from './listener-security.js';
 import { listenerTlsProtocolOptions, loadTlsMaterial } from './tls.js';
+import { framePool } from './frame-pool.js';
 import { CLIENT_SASL_MECHANISMS, createSaslClient } from './sasl/sasl-client.js';
 import { parseJaasConfig, SaslConfigError } from './sasl/sasl-config.js';
 
@@ -289,15 +290,20 @@ export class BrokerConnection {
    * for the answer (a Fetch's max wait plus replica.socket.timeout.ms); past it the
    * connection is closed, as Kafka's NetworkClient disconnects on a request timeout.
    */
-  async request<K extends keyof ApiMessages>(api: K, version: number, body: ApiMessages[K]['request'], timeoutMs: number): Promise<ApiMessages[K]['response']> {
+  async request<K extends keyof ApiMessages>(api: K, version: number, body: ApiMessages[K]['request'], timeoutMs: number, onFrame?: (frame: Buffer) => void): Promise<ApiMessages[K]['response']> {
     if (this.reauthAtMs !== undefined && Date.now() >= this.reauthAtMs) {
       this.reauthenticating ??= this.reauthenticate().finally(() => { this.reauthenticating = undefined; });
     }
     if (this.reauthenticating !== undefined) await this.reauthenticating;
-    return this.send(api, version, body, timeoutMs);
+    return this.send(api, version, body, timeoutMs, onFrame);
   }
 
-  private send<K extends keyof ApiMessages>(api: K, version: number, body: ApiMessages[K]['request'], timeoutMs: number): Promise<ApiMessages[K]['response']> {
+  /**
+   * `onFrame` receives the response frame the decoded response views (records are slices of
+   * it): a caller done with every view may give it back with framePool.give (the follower
+   * fetcher, once its append is written). Frames the pool did not make are ignored there.
+   */
+  private send<K extends keyof ApiMessages>(api: K, version: number, body: ApiMessages[K]['request'], timeoutMs: number, onFrame?: (frame: Buffer) => void): Promise<ApiMessages[K]['response']> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const apiKey = ApiKey[api];
     const spec = apiSpecByKey(apiKey);
@@ -316,7 +322,9 @@ export class BrokerConnection {
       const r = new Reader(frame);
       const header = decodeResponseHeader(r, responseHeaderVersion(apiKey, version));
       if (header.correlationId !== correlationId) throw new Error(`expected correlation id ${correlationId}, got ${header.correlationId}`);
-      return spec.decodeResponse(r, version) as ApiMessages[K]['response'];
+      const response = spec.decodeResponse(r, version) as ApiMessages[K]['response'];
+      onFrame?.(frame);
+      return response;
     }).catch((err: unknown) => {
       // A response that does not parse leaves the stream in an unknown state: close it.
       const error = err instanceof Error ? err : new Error(String(err));
@@ -373,12 +381,16 @@ export class BrokerConnection {
         return;
       }
       if (this.bufferedBytes < 4 + size) return;
-      if (this.chunks[0]!.length < 4 + size) this.join();
-      const head = this.chunks[0]!;
-      const frame = head.subarray(4, 4 + size);
-      if (head.length === 4 + size) this.chunks.shift();
-      else this.chunks[0] = head.subarray(4 + size);
-      this.bufferedBytes -= 4 + size;
+      let frame: Buffer;
+      if (this.chunks[0]!.length < 4 + size) {
+        frame = this.takeFrame(size);
+      } else {
+        const head = this.chunks[0]!;
+        frame = head.subarray(4, 4 + size);
+        if (head.length === 4 + size) this.chunks.shift();
+        else this.chunks[0] = head.subarray(4 + size);
+        this.bufferedBytes -= 4 + size;
+      }
       const pending = this.pending.shift();
       if (pending === undefined) {
         this.close(new Error(`broker ${this.nodeId} sent a response without a request`));
@@ -392,6 +404,30 @@ export class BrokerConnection {
 
   private wakeIdle(): void {
     for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Copies a frame spanning several chunks (its size prefix at the front of the first) into
+   * memory of its own from the frame pool, once, and keeps what follows it. Pool memory
+   * rather than a fresh Buffer.concat: a follower receives every replicated byte this way,
+   * and fresh ~100 KB buffers per response were garbage for V8 to collect (the replica
+   * fetcher gives the frame back once its append is written).
+   */
+  private takeFrame(size: number): Buffer {
+    const frame = framePool.take(size);
+    let skip = 4;
+    let filled = 0;
+    while (filled < size) {
+      const chunk = this.chunks[0]!;
+      const n = Math.min(chunk.length - skip, size - filled);
+      chunk.copy(frame, filled, skip, skip + n);
+      filled += n;
+      if (skip + n === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(skip + n);
+      skip = 0;
+    }
+    this.bufferedBytes -= 4 + size;
+    return frame;
   }
 
   private join(): void {

@@ -38,6 +38,7 @@ import { CloseConnection, NO_RESPONSE } from '../handlers/registry.js';
 import type { ConnectionInfo, RequestProcessor, ResponseAction } from './request-processor.js';
 import { NO_RESPONSE_ACTION } from './request-processor.js';
 import { framePool } from './frame-pool.js';
+import { requestBytesReleased } from '../replica/written-appends.js';
 import { failedRequestCheck } from '../security/api-acls.js';
 import { quotaThrottleTimeMs } from '../quota/request-throttle.js';
 
@@ -126,6 +127,8 @@ export class RequestDispatcher implements RequestProcessor {
     }
     const usage = { requestBytes: frame.length, handleMs: performance.now() - handleStartMs };
     if (isPromise(result)) {
+      // An acks=all Produce whose batches are all written waits with no view of its frame.
+      if (apiKey === ApiKey.Produce && requestBytesReleased(ctx)) framePool.give(frame);
       return result.then(
         (response) => this.respond(handler, spec, request, ctx, response, usage),
         (err: unknown) => this.failed(handler, spec, request, ctx, err),

@@ -48,6 +48,7 @@ import { MetadataError, type MetadataStore, type PartitionState, type TopicMetad
 import { recordLeaderEpochStart, truncateOnBecomingFollower } from './follower-truncation.js';
 import { isIsrEligible } from './isr-eligibility.js';
 import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
+import { markWritten } from './written-appends.js';
 
 /** The outcome of appending one partition's records, as the Produce response reports it. */
 export interface PartitionAppendResult {
@@ -109,6 +110,8 @@ export interface FollowerState {
 /** An acks=all produce waiting for the high watermark to pass `requiredOffset` (Kafka's DelayedProduce). */
 interface DelayedProduce {
   readonly requiredOffset: number;
+  /** performance.now() ms at which it answers REQUEST_TIMED_OUT; Infinity without a timeout. */
+  readonly deadlineMs: number;
   readonly complete: (errorCode: number) => void;
 }
 
@@ -130,6 +133,14 @@ export class Partition {
   private readonly waiters = new Set<() => void>();
   private readonly followers = new Map<number, FollowerState>();
   private delayedProduces: DelayedProduce[] = [];
+  /**
+   * One timer per partition for the delayed produces' timeouts (Kafka's purgatory has one
+   * timing wheel), armed for the earliest deadline, rather than a setTimeout and a
+   * clearTimeout per produce per partition on the acks=all path. While no produce waits it
+   * stays armed but unref'd (it keeps no process alive, and firing finds nothing to do).
+   */
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryAtMs = Infinity;
   /** An ISR change written to the metadata and not yet answered (Kafka's pending AlterPartition). */
   private isrChangeInFlight = false;
   /**
@@ -434,7 +445,11 @@ export class Partition {
     let validated: BatchValidation | undefined;
     if (this.appendTail === undefined) {
       validated = validateBatchSync(records, 0, options);
-      if (validated !== undefined && !needsRecompression(validated, target)) return this.afterAppend(req, this.appendValidated(req, validated, records));
+      if (validated !== undefined && !needsRecompression(validated, target)) {
+        const answered = this.afterAppend(req, this.appendValidated(req, validated, records));
+        // Written (or refused) by now: a wait for the ISR no longer needs the request's bytes.
+        return answered instanceof Promise ? markWritten(answered) : answered;
+      }
     }
     // Validation (and recompression into the topic's codec) may start at once: it is pure.
     // The append waits for its turn.
@@ -617,23 +632,38 @@ export class Partition {
     const now = this.checkReplicated(requiredOffset);
     if (now !== undefined) return now;
     return new Promise<number>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const entry: DelayedProduce = {
-        requiredOffset,
-        complete: (errorCode) => {
-          if (timer !== undefined) clearTimeout(timer);
-          resolve(errorCode);
-        },
-      };
-      this.delayedProduces.push(entry);
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          const i = this.delayedProduces.indexOf(entry);
-          if (i >= 0) this.delayedProduces.splice(i, 1);
-          resolve(ErrorCode.REQUEST_TIMED_OUT);
-        }, Math.max(0, timeoutMs));
-      }
+      const deadlineMs = timeoutMs === undefined ? Infinity : performance.now() + Math.max(0, timeoutMs);
+      this.delayedProduces.push({ requiredOffset, deadlineMs, complete: resolve });
+      if (deadlineMs < this.expiryAtMs) this.armExpiry(deadlineMs);
+      else if (this.delayedProduces.length === 1) this.expiryTimer?.ref();
     });
+  }
+
+  private armExpiry(atMs: number): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryAtMs = atMs;
+    this.expiryTimer = setTimeout(() => this.expireDelayedProduces(), Math.max(0, Math.ceil(atMs - performance.now())));
+  }
+
+  /** The timer fired: produces past their deadline answer REQUEST_TIMED_OUT; it is armed again for the next deadline. */
+  private expireDelayedProduces(): void {
+    this.expiryTimer = undefined;
+    this.expiryAtMs = Infinity;
+    const nowMs = performance.now();
+    const waiting: DelayedProduce[] = [];
+    const expired: DelayedProduce[] = [];
+    let nextMs = Infinity;
+    for (const d of this.delayedProduces) {
+      if (d.deadlineMs <= nowMs) {
+        expired.push(d);
+      } else {
+        waiting.push(d);
+        if (d.deadlineMs < nextMs) nextMs = d.deadlineMs;
+      }
+    }
+    this.delayedProduces = waiting;
+    if (nextMs !== Infinity) this.armExpiry(nextMs);
+    for (const d of expired) d.complete(ErrorCode.REQUEST_TIMED_OUT);
   }
 
   private checkReplicated(requiredOffset: number): number | undefined {
@@ -652,12 +682,16 @@ export class Partition {
       else done.push([d, outcome]);
     }
     this.delayedProduces = waiting;
+    if (waiting.length === 0) this.expiryTimer?.unref();
     for (const [d, outcome] of done) d.complete(outcome);
   }
 
   private failDelayedProduces(errorCode: number): void {
     const all = this.delayedProduces;
     this.delayedProduces = [];
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryAtMs = Infinity;
     for (const d of all) d.complete(errorCode);
   }
 

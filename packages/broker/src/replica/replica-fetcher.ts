@@ -31,6 +31,7 @@ import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
 import type { BrokerRegistration, MetadataStore } from '../metadata/metadata-store.js';
 import { connectToBroker, interBrokerSecurity, interBrokerSecurityConfigured, type BrokerConnection, type InterBrokerSecurity } from '../network/inter-broker-client.js';
+import { framePool } from '../network/frame-pool.js';
 import { lastFetchedEpochOf, truncateOnDivergingEpoch } from './follower-truncation.js';
 import type { Partition } from './partition.js';
 import type { FollowerHooks, ReplicaManager } from './replica-manager.js';
@@ -216,9 +217,15 @@ export class ReplicaFetcher {
           }
           this.connection = opened;
         }
-        const response = await this.connection.request('Fetch', REPLICA_FETCH_VERSION, request.body, this.config.maxWaitMs + SOCKET_TIMEOUT_MS);
+        let frame: Buffer | undefined;
+        const response = await this.connection.request('Fetch', REPLICA_FETCH_VERSION, request.body, this.config.maxWaitMs + SOCKET_TIMEOUT_MS, (f) => {
+          frame = f;
+        });
         if (this.stopped) break;
         this.process(request.sent, response);
+        // Every batch is written (appendAsFollower writes with writeSync and keeps no view of
+        // the records), so the response's memory goes back to the frame pool for the next one.
+        if (frame !== undefined) framePool.give(frame);
       } catch (err) {
         if (this.stopped) break;
         logger.debug('Follower fetch failed; retrying after backoff', { leader: this.leaderId, err: err instanceof Error ? err.message : String(err) });
