@@ -446,17 +446,15 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
   phase('faults');
   // Produce on the healed cluster for a while: every client must get through again.
   await sleep(3000);
-  await kjs.stop();
-  await rdk.stop();
-  await txn.stop(150_000);
-  await live.stop();
+  await Promise.all([kjs.stop(), rdk.stop(), txn.stop(150_000), live.stop()]);
+  phase('stop producers');
   // The live transactional reader reads on to the end, then stops.
   const txnAdmin = kafka.admin();
   await txnAdmin.connect();
   const txnEnd = (await txnAdmin.fetchTopicOffsets(TXN_TOPIC)).map((o) => `${o.partition}:${o.high}`).join(',');
   txnLive.send(`END ${txnEnd}`);
   await txnLive.stop(150_000);
-  phase('stop');
+  phase('stop readers');
 
   // Read-back after healing: the end offsets, then two group consumers up to them.
   const readAdmin = kafka.admin();

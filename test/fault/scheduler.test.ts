@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_KINDS, CLOCK_JUMP_MS, SLOW_FSYNC_MS, faultSchedule } from './scheduler.js';
-import { kafkaSource } from './net-proxy.js';
+import { FaultNetwork, kafkaSource } from './net-proxy.js';
 import { truncateTails } from './inject.js';
 import { checkHistory, unavailableWindows, failoverMs } from './checker.js';
 import { checkCommittedOffsets, checkTransactions } from './txn-checker.js';
@@ -183,4 +183,20 @@ test('the committed-offset checker: an OffsetFetch below an acknowledged commit,
   assert.match(r.backwards[0]!, /returned 7, below 9/);
   assert.match(r.backwards[1]!, /returned 7 after 9/);
   assert.match(r.backwards[2]!, /partition 1: the final OffsetFetch returned 3, below .* 4/);
+});
+
+test('a proxy host follows the test\'s rules: setRules replaces them all and wakes the pumps', () => {
+  const test = new FaultNetwork();
+  test.isolate('b1', ['b2', 'etcd']);
+  test.cut('b3', 'b2', ['req']);
+  const host = new FaultNetwork();
+  host.cut('b2', 'b3');
+  let woken = 0;
+  host.onChange(() => { woken++; });
+  host.setRules(test.describe());
+  assert.deepEqual(host.describe(), test.describe());
+  assert.ok(host.isCut('etcd', 'b1', 'resp') && host.isCut('b3', 'b2', 'req') && !host.isCut('b3', 'b2', 'resp') && !host.isCut('b2', 'b3', 'req'));
+  assert.equal(woken, 1);
+  host.setRules([]);
+  assert.deepEqual(host.describe(), []);
 });
