@@ -2,11 +2,11 @@
 reads the transactional topic during the faults and commits its offsets, recording every
 commit the coordinator acknowledged and what OffsetFetch returns after each (re)join.
 
-Usage: txn_group_reader.py BOOTSTRAP TOPIC GROUP [REJOIN_S]
+Usage: txn_group_reader.py BOOTSTRAP TOPIC GROUP [REJOIN_S [END_IDLE_S]]
 Every REJOIN_S seconds (0: never) it commits, closes its consumer and starts a new one in the
 same group, which joins again and asks OffsetFetch where to start: a consumer restart, as
 rolling deployments do, many times during the faults. Reads until a line "END p:o,p:o,..." arrives on stdin, then until its position reaches
-those offsets (or END_IDLE_S without a record), commits a last time and exits. Prints:
+those offsets (or END_IDLE_S without a record; default 35), commits a last time and exits. Prints:
   R <partition> <offset> <value>          a record read (read_committed)
   C <partition> <offset> <epoch ms>       a commit acknowledged (the offset of the next record)
   F <partition> <offset> <epoch ms>       OffsetFetch after an assignment (ms: when it was asked; -1001: none)
@@ -24,7 +24,7 @@ rejoin_s = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
 COMMIT_INTERVAL_S = 0.5
 # Longer than the producer's transaction.timeout.ms: a transaction left open holds the last
 # stable offset until the coordinator aborts it.
-END_IDLE_S = 35.0
+END_IDLE_S = float(sys.argv[5]) if len(sys.argv) > 5 else 35.0
 
 end = {}
 ended = threading.Event()
