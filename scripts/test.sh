@@ -36,7 +36,6 @@ SERIAL=(
   test/cluster/brokers-etcd.test.ts              # times the controller hand-over after a close; parallel load delayed it past its bound
   test/compat/quotas.test.ts                     # asserts byte rates within 10% of a quota: a loaded machine starves the client
   test/fault/leader-kill.test.ts                 # SIGKILLs/pauses brokers of a 3-broker cluster under load; asserts failover times
-  test/fault/etcd-disk-clock.test.ts             # 3 etcd members, a tmpfs filled to ENOSPC, torn tails under load; asserts failover times
   test/cluster/controller-close.test.ts          # asserts the controller broker's close takes < 5 s
   test/cluster/etcd-quorum.test.ts               # 3 etcd members killed/paused under load; asserts gaps in acknowledgements
   test/cluster/etcd-cut.test.ts                  # a leader cut from etcd; asserts election and truncation within bounds

@@ -12,6 +12,15 @@ export function assertCleanRun(report: FaultReport): void {
   assert.deepEqual(report.aboveEnd, [], 'no read at or above the end offset');
   assert.equal(report.readBackLibrdkafka, report.recordsInLog, 'the librdkafka group consumer read back the whole log too');
   assert.ok(report.liveReads > 0, 'the KafkaJS group consumer read during the faults');
+  const x = report.transactions;
+  assert.ok(x.committed > 0 && x.aborted > 0, `transactions were committed and aborted: ${x.committed} committed, ${x.aborted} aborted`);
+  assert.deepEqual(x.lost, [], 'every committed transaction\'s records are read back (commits that returned success are never lost)');
+  assert.deepEqual(x.duplicated, [], 'every transactional record once');
+  assert.deepEqual(x.abortedSeen, [], 'no read_committed consumer read a record of an aborted transaction');
+  assert.deepEqual(x.torn, [], 'all records of a transaction or none');
+  assert.deepEqual(x.unknownValues, [], 'no transactional record the producer did not write');
+  assert.ok(report.offsets.commits > 0 && report.offsets.fetches > 0, `consumers committed offsets and fetched them after joining: ${report.offsets.commits} commits, ${report.offsets.fetches} fetches`);
+  assert.deepEqual(report.offsets.backwards, [], 'committed offsets never go backwards');
   for (const e of report.events) {
     assert.ok(e.isrRestored, `every replica back in the ISR after ${e.fault} (${e.detail})`);
     if (e.kind === 'disk-full') assert.equal(e.stoppedOnFullDisk, false, `a full log directory fails writes retriably and the broker stays up (docs/compatibility.md): ${e.detail}`);

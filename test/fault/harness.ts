@@ -5,11 +5,14 @@
  * SIGKILLed, SIGSTOPped and SIGCONTed, and restarted on its data directory and port,
  * always by its PID.
  *
- * Every link a network fault cuts goes through a proxy of net-proxy.ts: each broker's
+ * Every link a network fault cuts goes through a proxy of net-proxy.ts, run in a child
+ * process of their own (proxy-host.ts) that follows this process's rules: each broker's
  * INTERNAL listener (inter.broker.listener.name) is advertised as a proxy port, and each
  * broker reaches each etcd member through its own proxy. Clients use the PLAINTEXT
  * listener directly. Each broker also loads clock-skew.ts, which offsets its wall clock
- * (Date) by the milliseconds in a file the run writes (`FaultBroker.skewClock`).
+ * (Date) by the milliseconds in a file the run writes (`FaultBroker.skewClock`), and
+ * slow-disk.ts, which delays fsyncs and writes under its data directory by the milliseconds
+ * in another (`FaultBroker.slowDisk`).
  *
  * One broker's data directory may be a small tmpfs (`tmpfs`), mounted by the harness as
  * root and unmounted at the end, so a fault can fill it.
@@ -22,7 +25,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, startEtcd, type EtcdCluster } from '../cluster/etcd-kit.js';
-import { FaultNetwork, startFaultProxy, type FaultProxy } from './net-proxy.js';
+import type { FaultNetwork, FaultProxy } from './net-proxy.js';
+import { startProxyHost } from './proxy-host.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 /** How long a broker may take from spawn to its "listening on" line (tsx compiles on start; 60 s was missed at a load average of 23 on 2 cores). */
@@ -56,6 +60,14 @@ export const FAULT_BROKER_CONFIG: Readonly<Record<string, string | number>> = {
   'offsets.topic.replication.factor': 3,
   'default.replication.factor': 3,
   'min.insync.replicas': 2,
+  // 10 partitions, not Kafka's 50: the first transaction creates the topic under load, and
+  // 150 replicas to create and fill the ISRs of would be most of the warm-up.
+  'transaction.state.log.num.partitions': 10,
+  'transaction.state.log.replication.factor': 3,
+  'transaction.state.log.min.isr': 2,
+  // A transaction a dead producer instance left open is aborted within a second of its
+  // timeout (Kafka's default check is every 10 s), so the read_committed read-back is not held up.
+  'transaction.abort.timed.out.transaction.cleanup.interval.ms': 1000,
 };
 
 export type BrokerState = 'running' | 'paused' | 'dead';
@@ -80,6 +92,16 @@ export class FaultBroker {
   /** The file clock-skew.ts polls: the wall-clock offset of this broker in ms. */
   get skewFile(): string {
     return join(this.logDir, `clock-skew-${this.nodeId}`);
+  }
+
+  /** The file slow-disk.ts polls: "<syncMs> <writeMs>", this broker's extra fsync and write latency. */
+  get slowDiskFile(): string {
+    return join(this.logDir, `slow-disk-${this.nodeId}`);
+  }
+
+  /** Slows this broker's fsyncs and writes under its data directory (slow-disk.ts); 0, 0 heals. */
+  slowDisk(syncMs: number, writeMs: number): void {
+    writeFileSync(this.slowDiskFile, `${syncMs} ${writeMs}\n`);
   }
 
   /** Moves this broker's wall clock (Date.now, new Date()) by `offsetMs` from the real time. */
@@ -107,7 +129,7 @@ export class FaultBroker {
   async start(): Promise<void> {
     if (this.state !== 'dead') throw new Error(`broker ${this.nodeId} is ${this.state}; stop it before starting it again`);
     this.starts++;
-    const args = ['--conditions=source', '--import', 'tsx', '--import', join(REPO_ROOT, 'test/fault/clock-skew.ts'), join(REPO_ROOT, 'packages/broker/src/main.ts')];
+    const args = ['--conditions=source', '--import', 'tsx', '--import', join(REPO_ROOT, 'test/fault/clock-skew.ts'), '--import', join(REPO_ROOT, 'test/fault/slow-disk.ts'), join(REPO_ROOT, 'packages/broker/src/main.ts')];
     const overrides: Record<string, string | number> = {
       ...this.config,
       'node.id': this.nodeId,
@@ -125,7 +147,7 @@ export class FaultBroker {
       'log.dirs': this.dataDir,
     };
     for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRIBUTARY_TEST_CLOCK_SKEW_FILE: this.skewFile } });
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRIBUTARY_TEST_CLOCK_SKEW_FILE: this.skewFile, TRIBUTARY_TEST_SLOW_DISK_FILE: this.slowDiskFile, TRIBUTARY_TEST_SLOW_DISK_DIR: this.dataDir } });
     this.child = child;
     this.paused = false;
     this.exited = new Promise<void>((res) => child.once('exit', () => res()));
@@ -209,7 +231,11 @@ export async function startFaultCluster(
   opts: { runDir: string; brokers?: number; etcdMembers?: 1 | 3; tmpfs?: { nodeId: number; sizeMb: number }; config?: Record<string, string | number> },
 ): Promise<FaultCluster> {
   const etcd = await startEtcd(t, { members: opts.etcdMembers ?? 1 });
-  const network = new FaultNetwork();
+  // The proxies run in a child process (proxy-host.ts): a stall of this process must not
+  // delay every broker's keepalives at once.
+  const host = startProxyHost();
+  t.after(() => host.close());
+  const network = host.network;
   const proxies: FaultProxy[] = [];
   const count = opts.brokers ?? 3;
   const config = { ...FAULT_BROKER_CONFIG, ...opts.config };
@@ -230,11 +256,11 @@ export async function startFaultCluster(
       mounted.push(dataDir);
     }
     const internalPort = await freePort();
-    const proxy = await startFaultProxy(network, { to: `b${i}`, targetPort: internalPort });
+    const proxy = await host.startProxy({ to: `b${i}`, targetPort: internalPort });
     proxies.push(proxy);
     const etcdProxies: string[] = [];
     for (const m of etcd.members) {
-      const p = await startFaultProxy(network, { from: `b${i}`, to: 'etcd', targetPort: Number(new URL(m.clientUrl).port) });
+      const p = await host.startProxy({ from: `b${i}`, to: 'etcd', targetPort: Number(new URL(m.clientUrl).port) });
       proxies.push(p);
       etcdProxies.push(`http://127.0.0.1:${p.port}`);
     }
@@ -244,6 +270,7 @@ export async function startFaultCluster(
     network.healAll();
     for (const b of brokers) await b.kill();
     for (const p of proxies) await p.close();
+    await host.close();
     unmount();
   };
   // Hooks run in registration order, so etcd (registered by startEtcd) stops before the

@@ -1,14 +1,15 @@
 /**
  * Carries out one fault of a schedule (scheduler.ts) against the cluster (harness.ts),
  * keeps it for its `downMs`, and heals it: a killed process restarts on its data, a paused
- * one continues, a cut link carries bytes again, a filled disk is emptied, a clock returns.
+ * one continues, a cut link carries bytes again, a filled disk is emptied, a slow disk is
+ * fast again, a clock returns.
  * Returns what was done, for the report.
  */
 import { closeSync, existsSync, openSync, readdirSync, readSync, statSync, truncateSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultCluster } from './harness.js';
-import type { Fault } from './scheduler.js';
+import { SLOW_WRITE_DIVISOR, type Fault } from './scheduler.js';
 
 /** The filler's write size: large to fill fast, then single pages for the last bytes. */
 const FILL_CHUNK_BYTES = 1 << 20;
@@ -99,6 +100,15 @@ export async function inject(cluster: FaultCluster, f: Fault, nodeId: number, to
       unlinkSync(filler);
       if (stopped) await b.start();
       return { detail: `filled ${b.dataDir} with ${bytes} bytes for ${f.downMs} ms; broker ${stopped ? 'STOPPED (restarted)' : 'kept running'}; space freed`, stoppedOnFullDisk: stopped };
+    }
+    case 'slow-disk': {
+      const b = cluster.broker(nodeId);
+      const syncMs = f.slowMs ?? 0;
+      const writeMs = Math.round(syncMs / SLOW_WRITE_DIVISOR);
+      b.slowDisk(syncMs, writeMs);
+      await sleep(f.downMs);
+      b.slowDisk(0, 0);
+      return { detail: `fsync +${syncMs} ms, write +${writeMs} ms under ${b.dataDir} for ${f.downMs} ms, then healthy` };
     }
     case 'clock': {
       const b = cluster.broker(nodeId);

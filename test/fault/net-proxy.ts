@@ -53,6 +53,13 @@ export class FaultNetwork {
     this.changed();
   }
 
+  /** Replaces every rule with `rules` (as `describe` lists them): how a proxy host follows the test's network. */
+  setRules(rules: readonly string[]): void {
+    this.cuts.clear();
+    for (const r of rules) this.cuts.add(r);
+    this.changed();
+  }
+
   isCut(from: Node, to: Node, dir: Dir): boolean {
     return this.cuts.has(`${from}>${to}:${dir}`);
   }

@@ -5,10 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ALL_KINDS, CLOCK_JUMP_MS, faultSchedule } from './scheduler.js';
-import { kafkaSource } from './net-proxy.js';
+import { ALL_KINDS, CLOCK_JUMP_MS, SLOW_FSYNC_MS, faultSchedule } from './scheduler.js';
+import { FaultNetwork, kafkaSource } from './net-proxy.js';
 import { truncateTails } from './inject.js';
 import { checkHistory, unavailableWindows, failoverMs } from './checker.js';
+import { checkCommittedOffsets, checkTransactions } from './txn-checker.js';
 
 test('the same seed gives the same schedule; another seed another one; the first fault SIGKILLs a leader', () => {
   const opts = { faults: 50, brokers: 3, partitions: 3 };
@@ -58,6 +59,7 @@ test('every kind is drawn by seed; coverKinds puts each allowed kind in a short 
   for (const f of s) {
     if (f.kind === 'disk-full') assert.deepEqual(f.target, { nodeId: 3 });
     if (f.kind === 'clock') assert.equal(Math.abs(f.skewMs!), CLOCK_JUMP_MS);
+    if (f.kind === 'slow-disk') assert.ok(f.slowMs! >= SLOW_FSYNC_MS[0] && f.slowMs! <= SLOW_FSYNC_MS[1], `slowMs ${f.slowMs}`);
   }
   assert.ok(!faultSchedule(5, { faults: 300, brokers: 3, partitions: 3, kinds: ALL_KINDS }).some((f) => f.kind === 'disk-full'), 'no disk-full without a tmpfs broker');
   const short = faultSchedule(1, { faults: ALL_KINDS.length, brokers: 3, partitions: 3, kinds: ALL_KINDS, coverKinds: true, tmpfsNodeId: 3 });
@@ -144,4 +146,57 @@ test('an acknowledgement without an offset (librdkafka can report one) is found 
   assert.equal(r.withoutOffset, 3);
   assert.equal(r.found, 1);
   assert.equal(r.lost.length, 2, 'a-2 is in another partition, a-9 nowhere');
+});
+
+test('the transaction checker finds lost and torn committed transactions, aborted records read, duplicates', () => {
+  const rec = (n: number, i: number, offset: number, count = 3) => ({ partition: i, offset, value: `tx-${n}-${i}-${count}` });
+  const r = checkTransactions({
+    ends: [
+      { n: 0, count: 3, outcome: 'committed' }, // whole
+      { n: 1, count: 3, outcome: 'committed' }, // one record missing: lost and torn
+      { n: 2, count: 3, outcome: 'aborted' }, // a record read back
+      { n: 3, count: 3, outcome: 'unknown' }, // whole: it committed
+      { n: 4, count: 3, outcome: 'unknown' }, // none: it aborted
+    ],
+    readBack: [rec(0, 0, 0), rec(0, 1, 0), rec(0, 2, 0), rec(1, 0, 1), rec(1, 1, 1), rec(2, 2, 1), rec(3, 0, 2), rec(3, 1, 2), rec(3, 2, 2), rec(3, 2, 2), { ...rec(0, 0, 9) }],
+    liveReads: [rec(2, 0, 5), rec(0, 0, 0), rec(0, 0, 0)],
+  });
+  assert.deepEqual([r.committed, r.aborted, r.unknown, r.unknownCommitted], [2, 1, 2, 1]);
+  assert.equal(r.lost.length, 1);
+  assert.match(r.lost[0]!, /committed transaction 1: 2 of 3/);
+  assert.equal(r.torn.length, 1);
+  assert.equal(r.abortedSeen.length, 2, 'the read-back and the live reader each read an aborted record');
+  assert.deepEqual(r.duplicated, ['tx-0-0-3 at 0/0 and 0/9'], 'a re-read of the same offset is no duplicate');
+  assert.deepEqual(checkTransactions({ ends: [{ n: 0, count: 2, outcome: 'committed' }], readBack: [rec(0, 0, 0, 2), rec(0, 1, 0, 2)], liveReads: [] }).lost, []);
+});
+
+test('the committed-offset checker: an OffsetFetch below an acknowledged commit, a fetch sequence that decreases, a final fetch below the last commit', () => {
+  const c = (partition: number, offset: number, atMs: number, group = 'g') => ({ group, partition, offset, atMs });
+  const clean = checkCommittedOffsets({ commits: [c(0, 5, 10), c(0, 9, 20)], fetches: [c(0, 5, 15), c(0, 9, 25)], final: new Map([['g', new Map([[0, 9]])]]) });
+  assert.deepEqual(clean.backwards, []);
+  const r = checkCommittedOffsets({
+    commits: [c(0, 5, 10), c(0, 9, 20), c(1, 4, 10)],
+    fetches: [c(0, 9, 21), c(0, 7, 30), c(1, 4, 10)],
+    final: new Map([['g', new Map([[0, 9], [1, 3]])]]),
+  });
+  assert.equal(r.backwards.length, 3, r.backwards.join('; '));
+  assert.match(r.backwards[0]!, /returned 7, below 9/);
+  assert.match(r.backwards[1]!, /returned 7 after 9/);
+  assert.match(r.backwards[2]!, /partition 1: the final OffsetFetch returned 3, below .* 4/);
+});
+
+test('a proxy host follows the test\'s rules: setRules replaces them all and wakes the pumps', () => {
+  const test = new FaultNetwork();
+  test.isolate('b1', ['b2', 'etcd']);
+  test.cut('b3', 'b2', ['req']);
+  const host = new FaultNetwork();
+  host.cut('b2', 'b3');
+  let woken = 0;
+  host.onChange(() => { woken++; });
+  host.setRules(test.describe());
+  assert.deepEqual(host.describe(), test.describe());
+  assert.ok(host.isCut('etcd', 'b1', 'resp') && host.isCut('b3', 'b2', 'req') && !host.isCut('b3', 'b2', 'resp') && !host.isCut('b2', 'b3', 'req'));
+  assert.equal(woken, 1);
+  host.setRules([]);
+  assert.deepEqual(host.describe(), []);
 });

@@ -30,9 +30,11 @@ export type FaultKind =
   /** Disk: fill the broker's (tmpfs) log directory for `downMs`, then free it (the broker must stay up: docs/compatibility.md). */
   | 'disk-full'
   /** Clock: the broker's wall clock jumps by `skewMs` for `downMs`, then back. */
-  | 'clock';
+  | 'clock'
+  /** Disk: the broker's fsyncs take `slowMs` longer and its writes `slowMs / SLOW_WRITE_DIVISOR` longer for `downMs` (slow-disk.ts). */
+  | 'slow-disk';
 
-export const ALL_KINDS: readonly FaultKind[] = ['kill', 'pause', 'isolate', 'isolate-etcd', 'partition-brokers', 'one-way', 'etcd-kill', 'etcd-pause', 'truncate', 'disk-full', 'clock'];
+export const ALL_KINDS: readonly FaultKind[] = ['kill', 'pause', 'isolate', 'isolate-etcd', 'partition-brokers', 'one-way', 'etcd-kill', 'etcd-pause', 'truncate', 'disk-full', 'clock', 'slow-disk'];
 /** Kinds that act on a broker (the others act on etcd). */
 export const BROKER_KINDS: readonly FaultKind[] = ALL_KINDS.filter((k) => !k.startsWith('etcd-'));
 
@@ -44,6 +46,8 @@ export interface Fault {
   readonly target: { readonly leaderOf: number } | { readonly nodeId: number } | { readonly etcd: 'leader' | 'follower' };
   /** 'clock' only: the jump, ± ms. */
   readonly skewMs?: number;
+  /** 'slow-disk' only: how much longer each fsync takes, ms. */
+  readonly slowMs?: number;
   /** Quiet time before the fault fires, measured from the previous fault's healing. */
   readonly delayMs: number;
   /** How long the broker stays killed or paused. */
@@ -94,16 +98,24 @@ export function faultSchedule(seed: number, opts: ScheduleOptions): Fault[] {
     if (kind === 'etcd-kill' || kind === 'etcd-pause') target = { etcd: etcdFaults++ % 2 === 0 ? 'leader' : 'follower' };
     if (kind === 'disk-full') target = { nodeId: opts.tmpfsNodeId! };
     const fault: Fault = { n, kind, target, delayMs: between(opts.delayMs ?? DEFAULT_DELAY_MS), downMs: between(opts.downMs ?? DEFAULT_DOWN_MS) };
-    out.push(kind === 'clock' ? { ...fault, skewMs: (random() < 0.5 ? -1 : 1) * CLOCK_JUMP_MS } : fault);
+    out.push(kind === 'clock' ? { ...fault, skewMs: (random() < 0.5 ? -1 : 1) * CLOCK_JUMP_MS } : kind === 'slow-disk' ? { ...fault, slowMs: between(SLOW_FSYNC_MS) } : fault);
   }
   return out;
 }
+
+/**
+ * A slow disk's extra fsync latency: a saturated or failing device (a healthy SSD's fsync takes
+ * ~1 ms, a busy disk's 10-100 ms; hundreds of ms is what a dying disk or an overloaded SAN shows).
+ */
+export const SLOW_FSYNC_MS: readonly [number, number] = [200, 500];
+/** A slow disk's writes are delayed by its fsync delay over this (200-500 ms → 4-10 ms a write: throttled write-back). */
+export const SLOW_WRITE_DIVISOR = 50;
 
 /** A clock fault's jump: an hour, the size of a time-zone mistake or a DST slip. */
 export const CLOCK_JUMP_MS = 3600_000;
 
 export function describeFault(f: Fault): string {
   const who = 'leaderOf' in f.target ? `leader of partition ${f.target.leaderOf}` : 'etcd' in f.target ? `etcd ${f.target.etcd}` : `broker ${f.target.nodeId}`;
-  const skew = f.skewMs !== undefined ? ` by ${f.skewMs > 0 ? '+' : ''}${f.skewMs} ms` : '';
+  const skew = f.skewMs !== undefined ? ` by ${f.skewMs > 0 ? '+' : ''}${f.skewMs} ms` : f.slowMs !== undefined ? ` fsync +${f.slowMs} ms` : '';
   return `#${f.n} ${f.kind} ${who}${skew} after ${f.delayMs} ms, down ${f.downMs} ms`;
 }
