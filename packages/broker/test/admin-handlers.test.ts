@@ -38,6 +38,21 @@ async function withBroker(t: { after(fn: () => unknown): void }, config: Record<
   return { broker, client, logs };
 }
 
+/**
+ * Waits for a partition's log. CreateTopics and CreatePartitions answer once the metadata
+ * is written, as Kafka does; the replica manager creates the logs afterwards, in steps of
+ * the event loop, later still on a loaded machine, so a test must not expect them at once.
+ */
+async function logEventually(logs: LogManager, topicName: string, partition: number): Promise<void> {
+  const deadline = Date.now() + LOG_WAIT_MS;
+  while (logs.getLog(topicName, partition) === undefined) {
+    assert.ok(Date.now() < deadline, `no log for ${topicName}-${partition} after ${LOG_WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+/** Generous: log creation is a few ms per log, but the test machine may be shared and loaded. */
+const LOG_WAIT_MS = 30_000;
+
 const topic = (name: string, numPartitions = 1, replicationFactor = 1, configs: { name: string; value: string | null }[] = []) =>
   ({ name, numPartitions, replicationFactor, assignments: [], configs });
 
@@ -80,7 +95,7 @@ test('CreateTopics v0, v4, v5, v7: results, messages, configs, topic ids, valida
 test('DeleteTopics v1 by name, v6 by id, errors, and delete.topic.enable=false', async (t) => {
   const { broker, client, logs } = await withBroker(t);
   await client.request('CreateTopics', 4, { topics: [topic('a'), topic('b', 2), topic('c')], timeoutMs: 1000, validateOnly: false });
-  assert.ok(logs.getLog('b', 1));
+  await logEventually(logs, 'b', 1);
   const v1 = await client.request('DeleteTopics', 1, { topicNames: ['a', 'missing'], timeoutMs: 1000 });
   assert.deepEqual(v1.responses.map((r) => [r.name, r.errorCode]), [['missing', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], ['a', 0]]);
   const bId = broker.services.metadata.topic('b')!.topicId;
@@ -121,7 +136,7 @@ test('CreatePartitions v0-v3', async (t) => {
   });
   assert.deepEqual(res.results.map((r) => [r.name, r.errorCode]), [['grow', 0], ['nope', ErrorCode.UNKNOWN_TOPIC_OR_PARTITION], ['x', ErrorCode.INVALID_REQUEST]]);
   assert.equal(broker.services.metadata.topic('grow')!.partitions.length, 3);
-  assert.ok(logs.getLog('grow', 2));
+  await logEventually(logs, 'grow', 2);
   const shrink = await client.request('CreatePartitions', 0, { topics: [{ name: 'grow', count: 2, assignments: null }], timeoutMs: 1000, validateOnly: false });
   assert.deepEqual([shrink.results[0]!.errorCode, shrink.results[0]!.errorMessage], [ErrorCode.INVALID_PARTITIONS, 'The topic grow currently has 3 partition(s); 2 would not be an increase.']);
 });
@@ -281,6 +296,7 @@ test('DescribeTopicPartitions pages with a cursor', async (t) => {
 test('DescribeLogDirs and DeleteRecords against real logs', async (t) => {
   const { broker, client, logs } = await withBroker(t);
   await client.request('CreateTopics', 4, { topics: [topic('dr', 2), topic('compacted', 1, 1, [{ name: 'cleanup.policy', value: 'compact' }])], timeoutMs: 1000, validateOnly: false });
+  for (const [name, partition] of [['dr', 0], ['dr', 1], ['compacted', 0]] as const) await logEventually(logs, name, partition);
   const log = logs.getLog('dr', 0)!;
   for (let i = 0; i < 3; i++) {
     log.append(encodeBatchSync({ records: [0, 1, 2, 3].map((n) => ({ value: Buffer.from(`v${i}-${n}`) })) }), { leaderEpoch: 0 });

@@ -197,11 +197,17 @@ export class ReplicaManager {
   /**
    * Creates queued logs while this turn's budget (count and time) lasts; the next turn
    * continues. `untimed`: the first step of a lone topic, bounded by the count only.
+   * A turn that has created nothing yet (its budget untouched) always creates one log,
+   * whatever the clock says: on a loaded machine the deadline can pass before the first
+   * creation (the process descheduled for more than LOG_CREATION_TURN_MS, or other work
+   * in the same turn), and a turn that only re-armed setImmediate would spin the event
+   * loop without progress.
    */
   private drainCreations(untimed = false): void {
     const queue = this.creationQueue;
     if (this.creationHead < queue.length) this.creationDeadlineMs ??= performance.now() + LOG_CREATION_TURN_MS;
-    while (this.creationBudget > 0 && this.creationHead < queue.length && (untimed || performance.now() < this.creationDeadlineMs!)) {
+    while (this.creationBudget > 0 && this.creationHead < queue.length
+      && (untimed || this.creationBudget === LOG_CREATION_STEP || performance.now() < this.creationDeadlineMs!)) {
       const pending = queue[this.creationHead]!;
       this.creationHead++;
       if (this.createPendingLog(pending)) this.creationBudget--;
