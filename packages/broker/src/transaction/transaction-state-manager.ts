@@ -175,8 +175,9 @@ export class TransactionStateManager {
     return this.partitions.partitions();
   }
 
+  /** Served, under the partition's current leader epoch (the background jobs write only then). */
   isOwned(partition: number): boolean {
-    return this.partitions.isOwned(partition);
+    return this.partitions.isOwned(partition) && this.loadedEpochs.get(partition) === this.deps.coordinatorEpoch(partition);
   }
 
   /** Adds an id InitProducerId created (its first state change writes it). */
@@ -222,7 +223,9 @@ export class TransactionStateManager {
     const partition = this.partitionFor(m.transactionalId);
     const generation = this.generations.get(partition);
     const coordinatorEpoch = this.loadedEpochs.get(partition);
-    if (generation === undefined || coordinatorEpoch === undefined || !this.partitions.isOwned(partition)) return ErrorCode.NOT_COORDINATOR;
+    // Loaded under an older leader epoch: led elsewhere meanwhile, so `m` may be stale (the
+    // next request's coordinatorStatus loads the partition again).
+    if (generation === undefined || coordinatorEpoch === undefined || !this.partitions.isOwned(partition) || this.deps.coordinatorEpoch(partition) !== coordinatorEpoch) return ErrorCode.NOT_COORDINATOR;
     // `m` is not (or no longer) what this broker serves for the id: the partition was loaded
     // again since `m` was read. Kafka answers NOT_COORDINATOR for an id gone from its cache.
     if (this.txns.get(m.transactionalId) !== m) return ErrorCode.NOT_COORDINATOR;
