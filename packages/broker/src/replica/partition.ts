@@ -491,6 +491,9 @@ export class Partition {
     const req: AppendRequest = { topic: this.topic, partition: this.partition, records: null, acks: -1, produceVersion: -1, nowMs: Date.now(), timeoutMs };
     return this.inTurn(async () => {
       if (this.currentRole !== 'leader') return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
+      // Kafka refuses an acks=all append below min.insync.replicas before writing, markers
+      // included: written first, each retry of the coordinator would add another marker.
+      if (this.partitionState.isr.length < this.log.config.minInsyncReplicas) return failure(ErrorCode.NOT_ENOUGH_REPLICAS, null);
       let written;
       try {
         written = this.log.appendEndTxnMarker({ ...marker, leaderEpoch: this.partitionState.leaderEpoch });

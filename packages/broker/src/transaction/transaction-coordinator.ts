@@ -417,15 +417,16 @@ export class TransactionCoordinator {
       }
       remaining = failed;
     }
-    if (this.closed) return;
     // Kafka keeps the partitions out of the Complete record.
     for (;;) {
+      if (!stillCoordinating()) return;
       if (m.state !== (commit ? TxnState.PrepareCommit : TxnState.PrepareAbort) || m.producerEpoch !== producerEpoch) return;
       if (m.pendingState === null) break;
       await new Promise((resolve) => setTimeout(resolve, MARKER_RETRY_DELAY_MS));
     }
     const next = this.state.copy(m, { state: commit ? TxnState.CompleteCommit : TxnState.CompleteAbort, partitions: new Map() });
-    for (let attempt = 0; !this.closed; attempt++) {
+    // A coordinator that lost the partition stops here: the new one loads Prepare* and ends it.
+    while (stillCoordinating()) {
       const error = await this.state.write(m, next);
       if (error === ErrorCode.NONE) return;
       // Until Complete* is written the id answers CONCURRENT_TRANSACTIONS; keep trying.

@@ -39,6 +39,11 @@ export interface TxnStateManagerDeps {
 export class TransactionStateManager {
   private readonly txns = new Map<string, TxnMetadata>();
   private readonly partitions = new CoordinatorPartitions();
+  /** Per partition loading or owned: the load it was last (re)loaded by; a load or write that started under another is stale. */
+  private readonly generations = new Map<number, number>();
+  private loadCount = 0;
+  /** Per owned partition: the leader epoch (coordinator epoch) it was loaded under. */
+  private readonly loadedEpochs = new Map<number, number>();
   private readonly log: CoordinatorLog;
   private readonly logger: Logger;
   readonly now: () => number;
@@ -73,25 +78,50 @@ export class TransactionStateManager {
     this.topicReady = Promise.resolve();
   }
 
+  /**
+   * Loads a partition this broker now leads (Kafka's loadTransactionsForTxnTopicPartition):
+   * whatever a previous leadership left in memory is dropped first, the log is replayed (the
+   * last record per id wins), and the partition is served from what was read. A load that the
+   * leadership overtook (the partition was unloaded, or loaded again under a newer leader
+   * epoch, while the log was being read) is discarded, as Kafka keeps a load only while its
+   * partition and epoch are still in loadingPartitions: its records may be older than what
+   * the coordinators that led meanwhile wrote, and serving them would answer the producer
+   * from an earlier transaction (the session-12 INVALID_TXN_STATE).
+   */
   async loadPartition(partition: number): Promise<void> {
     const epoch = this.deps.coordinatorEpoch(partition);
+    const generation = ++this.loadCount;
+    this.generations.set(partition, generation);
+    this.loadedEpochs.delete(partition);
+    this.partitions.set(partition, 'loading');
+    this.dropIds(partition);
+    const current = (): boolean => this.generations.get(partition) === generation;
     const loaded = new Map<string, TxnMetadata | null>();
-    // A log that cannot be read (its directory failed) leaves the partition not ours to serve.
-    let count = 0;
-    const { skipped } = await this.partitions.load(partition, async () => {
-      const summary = await replayCoordinatorPartition(this.log, partition, { topic: '__transaction_state', logger: this.logger }, (key, value) => {
+    let summary;
+    try {
+      summary = await replayCoordinatorPartition(this.log, partition, { topic: '__transaction_state', logger: this.logger }, (key, value) => {
         const r = decodeTxnRecord(key, value, epoch);
         loaded.set(r.transactionalId, r.metadata);
       });
-      for (const [id, m] of loaded) {
-        if (m === null) continue;
-        this.txns.set(id, m);
-        count += 1;
-      }
-      return summary;
-    });
-    if (count > 0 || skipped > 0) this.logger.info('Loaded transaction metadata', { partition, transactionalIds: count, skipped });
-    // Transactions that were ending when the broker stopped: finish them now.
+    } catch (error) {
+      // A log that cannot be read (its directory failed) leaves the partition not ours to serve.
+      if (current()) this.forgetPartition(partition);
+      throw error;
+    }
+    if (!current()) {
+      this.logger.info('Discarding a transaction state load the leadership overtook', { partition, coordinatorEpoch: epoch });
+      return;
+    }
+    let count = 0;
+    for (const [id, m] of loaded) {
+      if (m === null) continue;
+      this.txns.set(id, m);
+      count += 1;
+    }
+    this.loadedEpochs.set(partition, epoch);
+    this.partitions.set(partition, 'owned');
+    if (count > 0 || summary.skipped > 0) this.logger.info('Loaded transaction metadata', { partition, coordinatorEpoch: epoch, transactionalIds: count, skipped: summary.skipped });
+    // Transactions that were ending when the previous coordinator stopped: finish them now.
     for (const m of this.txns.values()) {
       if (this.partitionFor(m.transactionalId) !== partition) continue;
       if (m.state === TxnState.PrepareCommit || m.state === TxnState.PrepareAbort) this.deps.onPrepared(m);
@@ -100,11 +130,23 @@ export class TransactionStateManager {
 
   /**
    * Stops coordinating one partition (its leadership moved): its ids are dropped from memory
-   * and their requests answered NOT_COORDINATOR; the new leader loads them from the log.
-   * Completions in flight stop at their next write, which the log refuses.
+   * and their requests answered NOT_COORDINATOR; the new leader loads them from the log. A
+   * load in progress is discarded when it ends; completions in flight stop at their next
+   * step (transaction-coordinator.ts checks the id is still the one it was loaded as), and a
+   * state change whose append was in flight is answered NOT_COORDINATOR, not applied.
    */
   unloadPartition(partition: number): void {
+    this.forgetPartition(partition);
+  }
+
+  private forgetPartition(partition: number): void {
+    this.generations.delete(partition);
+    this.loadedEpochs.delete(partition);
     this.partitions.set(partition, null);
+    this.dropIds(partition);
+  }
+
+  private dropIds(partition: number): void {
     for (const [id] of this.txns) if (this.partitionFor(id) === partition) this.txns.delete(id);
   }
 
@@ -133,8 +175,9 @@ export class TransactionStateManager {
     return this.partitions.partitions();
   }
 
+  /** Served, under the partition's current leader epoch (the background jobs write only then). */
   isOwned(partition: number): boolean {
-    return this.partitions.isOwned(partition);
+    return this.partitions.isOwned(partition) && this.loadedEpochs.get(partition) === this.deps.coordinatorEpoch(partition);
   }
 
   /** Adds an id InitProducerId created (its first state change writes it). */
@@ -142,9 +185,23 @@ export class TransactionStateManager {
     this.txns.set(m.transactionalId, m);
   }
 
-  /** NONE, or why this broker cannot answer for the id now. */
+  /**
+   * NONE, or why this broker cannot answer for the id now. A partition served under a leader
+   * epoch that is no longer the partition's was led elsewhere meanwhile (the replica manager
+   * reports role changes only, and a broker cut off from the metadata may see just the final
+   * leader -> leader state): it is loaded again first, as Kafka's onElection reloads on every
+   * new leader epoch, and answers COORDINATOR_LOAD_IN_PROGRESS (retriable) until then.
+   */
   coordinatorStatus(transactionalId: string): number {
-    return this.partitions.errorFor(this.partitionFor(transactionalId), this.active);
+    const partition = this.partitionFor(transactionalId);
+    const status = this.partitions.errorFor(partition, this.active);
+    if (status !== ErrorCode.NONE) return status;
+    const epoch = this.deps.coordinatorEpoch(partition);
+    if (epoch === this.loadedEpochs.get(partition)) return ErrorCode.NONE;
+    if (epoch < 0) return ErrorCode.NOT_COORDINATOR;
+    this.logger.info('The transaction state partition has a new leader epoch; loading it again', { partition, loadedEpoch: this.loadedEpochs.get(partition), coordinatorEpoch: epoch });
+    this.loadPartition(partition).catch((error: unknown) => this.logger.error('Loading a partition of the transaction coordinator failed', { partition, error }));
+    return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
   }
 
   /** The transaction state of an id, for DescribeTransactions / ListTransactions. */
@@ -163,18 +220,36 @@ export class TransactionStateManager {
    * caller has checked there is no pending state; the id holds `pendingState` meanwhile.
    */
   async write(m: TxnMetadata, next: TxnMetadata): Promise<number> {
-    m.pendingState = next.state;
     const partition = this.partitionFor(m.transactionalId);
-    const coordinatorEpoch = this.deps.coordinatorEpoch(partition);
+    const generation = this.generations.get(partition);
+    const coordinatorEpoch = this.loadedEpochs.get(partition);
+    // Loaded under an older leader epoch: led elsewhere meanwhile, so `m` may be stale (the
+    // next request's coordinatorStatus loads the partition again).
+    if (generation === undefined || coordinatorEpoch === undefined || !this.partitions.isOwned(partition) || this.deps.coordinatorEpoch(partition) !== coordinatorEpoch) return ErrorCode.NOT_COORDINATOR;
+    // `m` is not (or no longer) what this broker serves for the id: the partition was loaded
+    // again since `m` was read. Kafka answers NOT_COORDINATOR for an id gone from its cache.
+    if (this.txns.get(m.transactionalId) !== m) return ErrorCode.NOT_COORDINATOR;
+    m.pendingState = next.state;
+    let error: unknown = null;
     try {
       await this.log.append(partition, [txnRecord(next)]);
-    } catch (error) {
-      m.pendingState = null;
+    } catch (e) {
+      error = e ?? new Error('append failed');
+    }
+    m.pendingState = null;
+    // The partition was unloaded or loaded again while the append waited (Kafka's append
+    // callback compares the coordinator epoch): `m` is no longer what this broker serves, and
+    // the record, if it stays in the log, is what the current load or the next leader reads.
+    if (this.generations.get(partition) !== generation) {
+      this.logger.info('The transaction state partition moved during a state write; answering NOT_COORDINATOR', { transactionalId: m.transactionalId, partition });
+      return ErrorCode.NOT_COORDINATOR;
+    }
+    if (error !== null) {
       const code = appendErrorCode(error);
       this.logger.warn('Writing transaction state failed', { transactionalId: m.transactionalId, errorCode: code, error });
       return code;
     }
-    // The id may have been removed (expiry) or replaced meanwhile; apply to the live object.
+    // The id may have been removed (expiry) meanwhile; apply to the live object.
     Object.assign(m, next, { pendingState: null, coordinatorEpoch });
     if (!this.txns.has(m.transactionalId)) this.txns.set(m.transactionalId, m);
     return ErrorCode.NONE;
