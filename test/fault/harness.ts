@@ -1,7 +1,8 @@
 /**
  * The fault suite's cluster: a real etcd (Debian's /usr/bin/etcd, test/cluster/etcd-kit.ts;
  * one member or three) and N broker PROCESSES on loopback, each with its own data directory
- * and port, the same entry point as `npm start` run from source. A broker can be
+ * and port, the same entry point as `npm start` (its bundle when scripts/test.sh built one, else
+ * the sources through tsx). A broker can be
  * SIGKILLed, SIGSTOPped and SIGCONTed, and restarted on its data directory and port,
  * always by its PID.
  *
@@ -22,8 +23,10 @@
  * paused one dies too), etcd last.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { buildSync } from 'esbuild';
 import { freePort, startEtcd, type EtcdCluster } from '../cluster/etcd-kit.js';
 import type { FaultNetwork, FaultProxy } from './net-proxy.js';
 import { startProxyHost } from './proxy-host.js';
@@ -33,6 +36,34 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const BROKER_START_TIMEOUT_MS = 120_000;
 
 type TestLike = { after(fn: () => void | Promise<void>): void };
+
+let builtHooks: string[] | undefined;
+
+/**
+ * The node arguments that run a fault-suite broker: the bundle scripts/test.sh builds
+ * (TRIBUTARY_BROKER_BUNDLE, as test/compat/kit.ts's brokerEntry) with the two test hooks
+ * compiled to plain modules once per test process, else the sources through tsx. tsx's
+ * loader in front of the 1.9 MB bundle costs more than it saves (measured 3.5 s to
+ * listening against 1.2 s without tsx), and a slow start under load let a restarted broker
+ * miss its session window (test/cluster/restart-leader-epoch.test.ts).
+ */
+function brokerArgs(): string[] {
+  const bundle = process.env['TRIBUTARY_BROKER_BUNDLE'];
+  const hooks = ['clock-skew', 'slow-disk'];
+  if (bundle === undefined || bundle === '') {
+    return ['--conditions=source', '--import', 'tsx', ...hooks.flatMap((h) => ['--import', join(REPO_ROOT, `test/fault/${h}.ts`)]), join(REPO_ROOT, 'packages/broker/src/main.ts')];
+  }
+  if (builtHooks === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'tributary-fault-hooks-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    builtHooks = hooks.map((h) => {
+      const outfile = join(dir, `${h}.mjs`);
+      buildSync({ entryPoints: [join(REPO_ROOT, `test/fault/${h}.ts`)], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' });
+      return outfile;
+    });
+  }
+  return [...builtHooks.flatMap((h) => ['--import', h]), '--enable-source-maps', bundle];
+}
 
 /**
  * Broker settings for fault runs. Timeouts are short so a run sees failover in seconds,
@@ -129,7 +160,7 @@ export class FaultBroker {
   async start(): Promise<void> {
     if (this.state !== 'dead') throw new Error(`broker ${this.nodeId} is ${this.state}; stop it before starting it again`);
     this.starts++;
-    const args = ['--conditions=source', '--import', 'tsx', '--import', join(REPO_ROOT, 'test/fault/clock-skew.ts'), '--import', join(REPO_ROOT, 'test/fault/slow-disk.ts'), join(REPO_ROOT, 'packages/broker/src/main.ts')];
+    const args = brokerArgs();
     const overrides: Record<string, string | number> = {
       ...this.config,
       'node.id': this.nodeId,
