@@ -100,6 +100,8 @@ export interface EtcdMetadataStoreOptions {
   /** Deadline of each etcd call; without quorum, writes fail after this. */
   readonly requestTimeoutMs: number;
   readonly logger?: Logger | undefined;
+  /** How often the watchdog compares etcd with the applied revision (tests shorten it). */
+  readonly watchStallCheckMs?: number | undefined;
 }
 
 /**
@@ -184,7 +186,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     this.client = client;
     this.newClient = newClient;
     this.watchClient = newClient();
-    this.watchdog = setInterval(() => void this.checkWatch(), WATCH_STALL_CHECK_MS);
+    this.watchdog = setInterval(() => void this.checkWatch(), options.watchStallCheckMs ?? WATCH_STALL_CHECK_MS);
     this.watchdog.unref();
     this.clusterId = clusterId;
     this.options = options;
@@ -613,8 +615,11 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     this.checkingWatch = true;
     try {
       const applied = this.cache.appliedRevision;
-      const newer = await withDeadline(this.options.requestTimeoutMs, 'count the keys changed after the applied revision',
-        this.client.getAll().prefix(this.prefix).minModRevision(applied + 1).count());
+      // The keys themselves, not count(): etcd applies min_mod_revision to the keys it returns
+      // but not to a count_only answer, which counts every key under the prefix; a quiet
+      // cluster then looked stalled every two checks, forever (seen on etcd 3.4).
+      const newer = (await withDeadline(this.options.requestTimeoutMs, 'list the keys changed after the applied revision',
+        this.client.getAll().prefix(this.prefix).minModRevision(applied + 1).keys())).length;
       if (newer === 0 || this.cache.appliedRevision > applied) {
         this.stalledAt = null;
       } else if (this.stalledAt === null || this.stalledAt !== applied) {
