@@ -4,7 +4,7 @@
 // range, so that count was every key under the prefix, and a quiet cluster was declared
 // "stalled" every 10 s on every broker, its watch recreated on a fresh client each time,
 // with appliedRevision never moving (nothing was missing).
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { EtcdMetadataStore } from '../src/metadata/etcd-metadata-store.js';
@@ -18,6 +18,18 @@ const CHECK_MS = 100;
 /** Enough checks for the old watchdog to have cried wolf several times. */
 const QUIET_MS = 15 * CHECK_MS;
 const STALLED = 'The etcd watch is stalled';
+
+// Once in a fresh-clone CI run (parallel lane, under load) this file's process stayed alive
+// after both tests passed and their stores were closed: some etcd3 handle of the watch that
+// the watchdog recreated on a fresh client outlived close() (an open problem, recorded in
+// docs/reliability.md). Rather than hold the whole suite for ever, the file's process ends
+// a second after its last test; a test that has not finished still fails by itself.
+after(() => {
+  setTimeout(() => {
+    process.stderr.write('etcd-watchdog.test.ts: a handle outlived the stores\' close; exiting\n');
+    process.exit(process.exitCode ?? 0);
+  }, 1000).unref();
+});
 
 const p = (replicas: number[]) => ({ replicas, leader: replicas[0]!, isr: replicas });
 
