@@ -75,36 +75,33 @@ export class OffsetMap {
    * after records of the same keys written later (log-cleaner-core.ts).
    */
   putDigest(d: Int32Array, offset: number): void {
-    const words = this.words;
-    const d0 = d[0]!;
-    const d1 = d[1]!;
-    const d2 = d[2]!;
-    const d3 = d[3]!;
-    let slot = (d0 >>> 0) % this.slots;
-    for (;;) {
-      const w = slot * SLOT_WORDS;
-      const o = slot * SLOT_DOUBLES + 2;
-      const stored = this.offsets[o]!;
-      if (stored === 0) {
-        words[w] = d0;
-        words[w + 1] = d1;
-        words[w + 2] = d2;
-        words[w + 3] = d3;
-        this.offsets[o] = offset + 1;
-        this.count++;
-        break;
-      }
-      if (words[w] === d0 && words[w + 1] === d1 && words[w + 2] === d2 && words[w + 3] === d3) {
-        if (offset + 1 > stored) this.offsets[o] = offset + 1;
-        break;
-      }
-      slot = slot + 1 === this.slots ? 0 : slot + 1;
+    const slot = this.slotOf(d);
+    // The caller keeps the map below its capacity, so a slot is always found.
+    if (slot < 0) throw new Error('log cleaner offset map is full (the caller must stop at its capacity)');
+    const o = slot * SLOT_DOUBLES + 2;
+    const stored = this.offsets[o]!;
+    if (stored === 0) {
+      this.words.set(d.subarray(0, 4), slot * SLOT_WORDS);
+      this.offsets[o] = offset + 1;
+      this.count++;
+    } else if (offset + 1 > stored) {
+      this.offsets[o] = offset + 1;
     }
     if (offset > this.latestOffset) this.latestOffset = offset;
   }
 
   /** The latest offset of the key whose MD5 is `d`, or -1 when the map has none. */
   getDigest(d: Int32Array): number {
+    const slot = this.slotOf(d);
+    return slot < 0 ? -1 : this.offsets[slot * SLOT_DOUBLES + 2]! - 1;
+  }
+
+  /**
+   * Linear probing from the digest's first word: the slot holding the key whose MD5 is `d`,
+   * else the first empty slot on its probe path (stored offset 0), or -1 when every slot is
+   * taken by other keys.
+   */
+  private slotOf(d: Int32Array): number {
     const words = this.words;
     const d0 = d[0]!;
     const d1 = d[1]!;
@@ -112,10 +109,9 @@ export class OffsetMap {
     const d3 = d[3]!;
     let slot = (d0 >>> 0) % this.slots;
     for (let probes = 0; probes < this.slots; probes++) {
+      if (this.offsets[slot * SLOT_DOUBLES + 2] === 0) return slot;
       const w = slot * SLOT_WORDS;
-      const stored = this.offsets[slot * SLOT_DOUBLES + 2]!;
-      if (stored === 0) return -1;
-      if (words[w] === d0 && words[w + 1] === d1 && words[w + 2] === d2 && words[w + 3] === d3) return stored - 1;
+      if (words[w] === d0 && words[w + 1] === d1 && words[w + 2] === d2 && words[w + 3] === d3) return slot;
       slot = slot + 1 === this.slots ? 0 : slot + 1;
     }
     return -1;
