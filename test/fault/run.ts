@@ -209,31 +209,11 @@ function kafkajsProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
 
 /** The librdkafka producer (confluent-kafka-python), stopped by closing its stdin. */
 function pythonProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
-  const child = spawn(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/fault/py/idempotent_producer.py'), cluster.bootstrap.join(','), TOPIC, String(PARTITIONS), 'rdk', String(PRODUCE_RATE)],
-    { stdio: ['pipe', 'pipe', 'pipe'] });
-  let buffered = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    let nl;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      const f = line.split(' ');
-      if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
-      else if (f[0] === 'E') errors.push(`librdkafka ${line}`);
-    }
-  });
-  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000); });
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  const stop = async () => {
-    child.stdin!.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-    const code = await exited;
-    clearTimeout(timer);
-    if (code !== 0) errors.push(`librdkafka producer exited with ${code}: ${stderr.slice(-2000)}`);
-  };
-  return { stop, kill: () => child.kill('SIGKILL') };
+  const child = pyChild('idempotent_producer.py', [cluster.bootstrap.join(','), TOPIC, String(PARTITIONS), 'rdk', String(PRODUCE_RATE)], (f) => {
+    if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
+    else if (f[0] === 'E') errors.push(`librdkafka ${f.join(' ')}`);
+  }, errors);
+  return { stop: async () => { await child.stop(150_000); }, kill: child.kill };
 }
 
 /** A Python child (py/<script>) whose stdout lines go to `onLine`; `stop` closes its stdin and waits for its exit. */
