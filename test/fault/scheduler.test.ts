@@ -123,9 +123,10 @@ test('clock-skew.ts moves Date.now() and new Date() of the process by the file\'
       { env: { ...process.env, TRIBUTARY_TEST_CLOCK_SKEW_FILE: file }, encoding: 'utf8', timeout: 60_000 });
     assert.equal(out.status, 0, out.stderr);
     const r = JSON.parse(out.stdout) as { a: number; b: number; c: number; epoch: number };
-    assert.ok(Math.abs(r.a + 3600_000) < 50, `Date.now() 1 h behind performance time: ${r.a}`);
+    assert.ok(Math.abs(r.a + 3600_000) < 250, // wall and monotonic clocks drift apart by tens of ms under load
+       `Date.now() 1 h behind performance time: ${r.a}`);
     assert.ok(Math.abs(r.b) < 50, `new Date() agrees with Date.now(): ${r.b}`);
-    assert.ok(Math.abs(r.c - 7200_000) < 50, `a changed file moves the clock again: ${r.c}`);
+    assert.ok(Math.abs(r.c - 7200_000) < 250, `a changed file moves the clock again: ${r.c}`);
     assert.equal(r.epoch, 0, 'new Date(x) is not moved');
   } finally {
     rmSync(dir, { recursive: true, force: true });
