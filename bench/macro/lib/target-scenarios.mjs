@@ -170,7 +170,7 @@ export async function runTargetScenarios(ctx, target) {
   // Every topic a row creates is deleted when the row ends, and the next row waits until
   // its files are gone. So each row writes into page-cache memory the previous row gave
   // back, instead of into pages the VM has never used: this host backs those slowly once
-  // a few GB have been written (docs/benchmarks.md, session 7: the same rawload run went
+  // a few GB have been written (docs/benchmarks.md, "Reading the macro figures"; the same rawload run went
   // from ~350 to ~150 MB/s after the first 2 GB; with the topic deleted after each run,
   // every run in a sequence of six stayed at 270-350 MB/s).
   let rowTopics = [];
