@@ -78,3 +78,30 @@ test('a full disk: batches pipelined behind a refused one get KAFKA_STORAGE_ERRO
   assert.equal((await produce(client, 0, 9)).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
   assert.deepEqual(await values(client), ['e0-s0', 'e0-s1', 'e0-s2', 'e0-s3', 'e0-s4']);
 });
+
+test('a failed log directory: an idempotent batch answers KAFKA_STORAGE_ERROR before any sequence check', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'trib-idem-eio-'));
+  const faults = new FaultyFileSystem();
+  const logger = createLogger({ level: 'warn', format: 'logfmt', sink: () => {} });
+  let broker: RunningBroker | undefined;
+  let client: RawClient | undefined;
+  t.after(async () => {
+    client?.close();
+    await broker?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  // Two directories: the broker stops when its last one fails (Kafka's halt), this one must go on.
+  const dirs = [join(dir, 'd0'), join(dir, 'd1')];
+  broker = await startBroker({ dataDir: dirs[0]!, port: 0, config: { 'log.dirs': dirs.join(','), 'offsets.topic.num.partitions': 1 }, logger, fileSystem: faults.fs });
+  client = await RawClient.open(broker.port);
+  const created = await client.request('CreateTopics', 7, { topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+  assert.deepEqual(await produce(client, 0, 0), { errorCode: ErrorCode.NONE, baseOffset: 0 });
+
+  // EIO takes the directory offline (Kafka's LogDirFailureChannel); Kafka's UnifiedLog.append
+  // then refuses before it looks at the producer state, whatever the sequence.
+  faults.fail({ op: 'write', code: 'EIO', match: (f) => f.includes(`${TOPIC}-0`) && f.endsWith('.log') });
+  const inFlight = await Promise.all([produce(client, 0, 1), produce(client, 0, 2), produce(client, 1, 5)]);
+  assert.equal(broker.services.logManager.getLog(TOPIC, 0)!.isOffline, true);
+  assert.deepEqual(inFlight.map((r) => r.errorCode), [ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.KAFKA_STORAGE_ERROR]);
+});
