@@ -150,6 +150,13 @@ export class Partition {
    * and the controller may then elect the new member, which must hold everything committed.
    */
   private pendingIsrAdditions: number[] = [];
+  /**
+   * The last append to this log found the disk full (ENOSPC) and no append has succeeded
+   * since. While it holds, a produced batch that fails the idempotence checks is answered
+   * KAFKA_STORAGE_ERROR, as Kafka answers every append to a log whose directory failed: see
+   * appendValidated.
+   */
+  private appendFoundDiskFull = false;
   private closed = false;
 
   constructor(deps: PartitionDeps, log: Log, topic: TopicMetadata, state: PartitionState) {
@@ -565,6 +572,9 @@ export class Partition {
       return failure(ErrorCode.INVALID_RECORD, null);
     }
     if (this.currentRole !== 'leader') return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
+    // Kafka's UnifiedLog.append looks at its directory first (maybeHandleIOException): a log
+    // whose directory failed answers KAFKA_STORAGE_ERROR before any sequence check.
+    if (log.isOffline) return failure(ErrorCode.KAFKA_STORAGE_ERROR, `The log directory of ${req.topic}-${req.partition} is offline`, [], -1);
     // Kafka checks sequences for client appends only (origin COORDINATOR writes with no sequence).
     if (header.producerId >= 0 && req.produceVersion >= 0) {
       // Producer state lives in the log (storage's ProducerStateManager); the log updates it on append.
@@ -573,7 +583,20 @@ export class Partition {
         // Kafka answers a duplicate with the original offsets and the batch's timestamp as log_append_time.
         return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: check.firstOffset, logAppendTimeMs: check.timestamp, logStartOffset: log.logStartOffset, recordErrors: [] };
       }
-      if (check.kind === 'error') return failure(check.errorCode, check.message, [], log.logStartOffset);
+      if (check.kind === 'error') {
+        if (this.appendFoundDiskFull) {
+          // The disk is full and a batch ahead of this one was refused, unwritten; the client
+          // retries that one. Kafka takes the directory offline at the first ENOSPC, so the
+          // batches pipelined behind it get KAFKA_STORAGE_ERROR, never OUT_OF_ORDER_SEQUENCE_NUMBER
+          // (issue #16, seed 1301): librdkafka answers that sequence error by bumping its
+          // producer epoch and resending every unacknowledged record, of every partition,
+          // under new sequences, so a record another partition had appended but not
+          // acknowledged (its leader moved) was appended again by the new leader.
+          this.deps.logger.debug('Produce batch refused: disk full', { topic: req.topic, partition: req.partition, reason: check.message });
+          return failure(ErrorCode.KAFKA_STORAGE_ERROR, 'No space left in the log directory; nothing was written, retry once space is freed', [], -1);
+        }
+        return failure(check.errorCode, check.message, [], log.logStartOffset);
+      }
     }
     if (log.config.messageTimestampType === 'CreateTime') {
       // Kafka keeps the batch's maxTimestamp equal to its largest record timestamp.
@@ -583,8 +606,10 @@ export class Partition {
     try {
       appended = log.append(records, { leaderEpoch: this.partitionState.leaderEpoch, logAppendTimeMs: req.nowMs });
     } catch (err) {
+      if (err instanceof StorageError && err.code === StorageErrorCode.NO_SPACE) this.appendFoundDiskFull = true;
       return this.storageFailure('Append', req, err);
     }
+    this.appendFoundDiskFull = false;
     this.appended();
     return {
       errorCode: ErrorCode.NONE,
