@@ -248,3 +248,27 @@ test('a follower append checks every CRC and drops a partial batch at the end', 
   assert.equal(log.logEndOffset, 1, 'the whole batch is appended, the cut one is not');
   assert.equal(log.highWatermark, 1, 'min(leader high watermark, own log end offset)');
 });
+
+test('acks=all: a resent idempotent batch is answered once the high watermark passes the original batch, not the log end (Kafka\'s requiredOffset)', async (t) => {
+  const { log, partition } = await setup(t);
+  const now = Date.now();
+  const idempotent = encodeBatchSync({ baseOffset: 0, timestamp: now, producerId: 7, producerEpoch: 0, baseSequence: 0, records: [{ key: null, value: Buffer.from('a'), timestamp: now }, { key: null, value: Buffer.from('b'), timestamp: now }] });
+  const append = (timeoutMs: number) => partition.appendRecordsToLeader({ topic: 't', partition: 0, records: Buffer.from(idempotent), acks: -1, produceVersion: 9, nowMs: Date.now(), timeoutMs });
+  const first = append(60_000);
+  assert.ok(first instanceof Promise);
+  partition.updateFollowerFetchState(2, 2, now);
+  partition.updateFollowerFetchState(3, 2, now);
+  assert.equal((await first).errorCode, ErrorCode.NONE);
+  // Another producer's records follow; follower 3 stops fetching, so the high watermark stays at 2.
+  const other = produce(partition, 3, 1);
+  assert.ok(!(other instanceof Promise) && other.errorCode === ErrorCode.NONE);
+  partition.updateFollowerFetchState(2, 5, now);
+  assert.equal(log.logEndOffset, 5);
+  assert.equal(log.highWatermark, 2);
+  // The producer did not see the first answer and resends: a duplicate of offsets 0-1, which
+  // every in-sync replica has. Kafka answers it at once; waiting for offset 5 timed it out.
+  const resent = await append(200);
+  assert.equal(resent.errorCode, ErrorCode.NONE);
+  assert.equal(resent.baseOffset, 0);
+  assert.equal(log.logEndOffset, 5, 'not appended again');
+});

@@ -10,6 +10,7 @@ The delivery timeout is long: a record a client gives up on is not an acknowledg
 and with idempotence a give-up can reorder the next records, so librdkafka keeps retrying
 through the failover instead.
 """
+import os
 import sys
 import threading
 import time
@@ -35,7 +36,15 @@ def on_delivery(err, msg):
             sys.stdout.write("A %d %d %s %d\n" % (msg.partition(), -1 if offset is None else offset, msg.value().decode(), int(time.time() * 1000)))
         sys.stdout.flush()
 
+# Diagnosis: TRIBUTARY_RDKAFKA_DEBUG=<librdkafka debug contexts> and
+# TRIBUTARY_RDKAFKA_DEBUG_FILE=<path> write librdkafka's debug log (its stderr) to that file.
+debug = os.environ.get("TRIBUTARY_RDKAFKA_DEBUG", "")
+debug_file = os.environ.get("TRIBUTARY_RDKAFKA_DEBUG_FILE", "")
+if debug_file:
+    os.dup2(os.open(debug_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
+extra = {"debug": debug} if debug else {}
 producer = Producer({
+    **extra,
     "bootstrap.servers": bootstrap,
     "enable.idempotence": True,
     "acks": "all",

@@ -9,7 +9,8 @@
  *   against the log's producer state (storage's ProducerStateManager: Kafka 3.9's
  *   OUT_OF_ORDER_SEQUENCE_NUMBER / INVALID_PRODUCER_EPOCH / INVALID_TXN_STATE; a resent
  *   batch among the producer's last five is answered with its original offsets and its max
- *   timestamp as log_append_time, not appended), given offsets and the leader epoch in
+ *   timestamp as log_append_time, not appended; with acks=-1 once the high watermark passes
+ *   that original batch, as Kafka's requiredOffset), given offsets and the leader epoch in
  *   place, and appended. Errors are per partition.
  * - acks=0: no response at all (NO_RESPONSE); acks=1: answered once written to the leader's
  *   log; acks=-1: answered once the high watermark passes the batch (every in-sync replica

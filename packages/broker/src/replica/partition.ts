@@ -633,8 +633,7 @@ export class Partition {
   private afterAppend(req: AppendRequest, result: PartitionAppendResult): PartitionAppendResult | Promise<PartitionAppendResult> {
     if (result.errorCode !== ErrorCode.NONE || req.acks !== -1) return result;
     const log = this.log;
-    // The duplicate of an earlier batch is answered with its offsets, and waits like it.
-    const requiredOffset = log.logEndOffset;
+    const requiredOffset = this.requiredOffsetOf(req, result);
     const replicated = this.waitForHighWatermark(requiredOffset, req.timeoutMs);
     const durable = log.config.flushDurableAcks;
     if (replicated === ErrorCode.NONE && !durable) return result;
@@ -649,6 +648,22 @@ export class Partition {
       if (errorCode !== ErrorCode.NONE) return withError(result, errorCode);
       return flushFailure ?? result;
     });
+  }
+
+  /**
+   * The offset the high watermark must reach before an acks=all answer: one past the
+   * batch's last offset (Kafka's DelayedProduce requiredOffset, lastOffset + 1). A duplicate
+   * is answered with its original batch's offsets and waits for that batch only, not for
+   * what was appended after it: with a follower behind, waiting for the log end made a
+   * resent batch that Kafka answers at once wait for records of other producers, up to
+   * REQUEST_TIMED_OUT. `req.records` is one validated v2 batch here (legacy sets are
+   * converted before), and a duplicate has the original's offset count; a marker (no
+   * records) waits for the log end, which it just became.
+   */
+  private requiredOffsetOf(req: AppendRequest, result: PartitionAppendResult): number {
+    const records = req.records;
+    if (records === null || result.baseOffset < 0 || records.length < BatchLayout.HEADER_SIZE) return this.log.logEndOffset;
+    return result.baseOffset + records.readInt32BE(BatchLayout.LAST_OFFSET_DELTA) + 1;
   }
 
   /**
