@@ -18,6 +18,12 @@
 // partitions); the SSL side adds only security.protocol=ssl and the CA, as a Kafka client
 // on TLS does. Every tribload run keeps its connections for the whole run (one TLS
 // handshake per broker connection), so the ratio measures the data path, not session setup.
+// Every timed run starts from the same disk state: each protocol produces into a fresh
+// topic, the topic is deleted after its consume, and before each produce and consume the
+// bench runs sync(1) and waits until the kernel's dirty and write-back pages are under
+// DRAIN_QUIET_KB (WAIT_DRAIN_MAX_MS at most). Without that, a run that followed a produce
+// paid for the earlier run's write-back, and PLAINTEXT produce moved between 250k and 600k
+// msgs/s from round to round (the produce ratio between 36% and 56%).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,10 +96,28 @@ function brokerCpuS() {
 // The client's CPU seconds come from GNU time when it is installed (Debian's `time` package).
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
 
+/** Dirty plus write-back pages under which the page cache counts as settled (kB). */
+const DRAIN_QUIET_KB = 8 * 1024;
+/** A disk that never settles (another process writing) delays a run by this much at most. */
+const WAIT_DRAIN_MAX_MS = 30_000;
+/** Flushes dirty pages and waits for write-back to finish; returns the ms it took. */
+function drainPageCache() {
+  const started = Date.now();
+  spawnSync('sync');
+  const unsettledKb = () => {
+    const meminfo = readFileSync('/proc/meminfo', 'utf8');
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(meminfo)?.[1] ?? 0);
+    return kb('Dirty') + kb('Writeback');
+  };
+  while (unsettledKb() >= DRAIN_QUIET_KB && Date.now() - started < WAIT_DRAIN_MAX_MS) spawnSync('sleep', ['0.1']);
+  return Date.now() - started;
+}
+
 function tribload(mode, protocol, topic) {
   const port = protocol === 'SSL' ? sslPort : plainPort;
   const extra = protocol === 'SSL' ? ['-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${join(dir, 'ca.crt')}`] : [];
   const argv = [mode, '-b', `127.0.0.1:${port}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6', ...extra];
+  if (mode === 'produce' || mode === 'consume') drainPageCache();
   const cpuBefore = brokerCpuS();
   const r = GNU_TIME !== null
     ? spawnSync(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', TRIBLOAD, ...argv], { encoding: 'utf8', maxBuffer: 1 << 24 })
@@ -115,6 +139,7 @@ try {
       tribload('create', protocol, topic);
       const produced = tribload('produce', protocol, topic);
       const consumed = tribload('consume', protocol, topic);
+      tribload('delete', protocol, topic);
       rows.push({
         round, protocol, produceMsgs: produced.msgs_per_s, produceMB: produced.mb_per_s, consumeMsgs: consumed.msgs_per_s, consumeMB: consumed.mb_per_s,
         // CPU microseconds per record: comparable across runs on a loaded machine, where throughput is not.
