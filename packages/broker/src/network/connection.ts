@@ -460,7 +460,7 @@ export class Connection {
    * to the socket are: no frame is taken and the socket is not read.
    */
   private get writeBacklogged(): boolean {
-    return this.socket.writableNeedDrain || this.pieceBytes >= this.socket.writableHighWaterMark;
+    return this.socket.writableNeedDrain || (this.pieceBytes > 0 && this.pieceBytes >= this.socket.writableHighWaterMark);
   }
 
   /**
