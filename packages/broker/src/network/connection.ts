@@ -29,7 +29,9 @@
  * loop ends, so pipelined requests from one read cost one socket write, not one each.
  * A flush of up to COPY_LIMIT bytes is copied into one buffer and written with a single
  * write; larger ones go between cork() and uncork(), size prefixes and the processor's
- * chunks as separate writes, so record data goes out by reference (writev).
+ * chunks as separate writes, so record data goes out by reference (writev). On TLS
+ * sockets, where node:tls would copy such a writev into one buffer before encrypting it,
+ * larger flushes go out as pieces instead, one write at a time (queuePieces).
  *
  * Reads: bytes arrive either as 'data' chunks the connection may keep, or (sockets
  * accepted by SocketServer) as views of one shared read buffer that are valid only during
