@@ -11,13 +11,25 @@
 // TLS_BENCH_CPU_PROF=<dir> runs the broker under `node --cpu-prof` writing its profile there
 // (read it with bench/macro/lib/cpuprofile-top.mjs or Chrome's DevTools);
 // TLS_BENCH_SSL_CONFIG='ssl.cipher.suites=TLS_AES_256_GCM_SHA384' sets SSL listener keys
-// (space-separated key=value) to compare settings.
+// (space-separated key=value) to compare settings;
+// TLS_BENCH_PRODUCER=rawload produces with rawload (bench/loadgen/rawload.c: raw Produce
+// requests, one thread) instead of librdkafka, over SSL through a TLS front (a Node process
+// that accepts rawload's plain connection and forwards it with tls.connect, so each
+// socket read of up to 64 KiB goes out as whole 16 KiB TLS records, where librdkafka writes
+// one small TLS record per value). It shows the broker's TLS cost apart from how the client
+// writes; the client's CPU is then rawload's plus the front's. Consume is tribload either way.
 //
 // Fairness: both listeners are served by the same broker process and the same client
 // binary with the same settings (librdkafka's defaults but for linger.ms=5 and 6
 // partitions); the SSL side adds only security.protocol=ssl and the CA, as a Kafka client
 // on TLS does. Every tribload run keeps its connections for the whole run (one TLS
 // handshake per broker connection), so the ratio measures the data path, not session setup.
+// Every timed run starts from the same disk state: each protocol produces into a fresh
+// topic, the topic is deleted after its consume, and before each produce and consume the
+// bench runs sync(1) and waits until the kernel's dirty and write-back pages are under
+// DRAIN_QUIET_KB (WAIT_DRAIN_MAX_MS at most). Without that, a run that followed a produce
+// paid for the earlier run's write-back, and PLAINTEXT produce moved between 250k and 600k
+// msgs/s from round to round (the produce ratio between 36% and 56%).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +54,8 @@ writeFileSync(join(dir, 'ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
 openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
 openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext');
 
+const PRODUCER = process.env.TLS_BENCH_PRODUCER ?? 'tribload';
+const RAWLOAD = join(ROOT, 'bench', '.build', 'rawload');
 const freePort = () => new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 const plainPort = await freePort();
 const sslPort = await freePort();
@@ -80,29 +94,76 @@ if (PROTOCOLS.includes('SSL')) {
   console.log(`SSL listener negotiates ${negotiated}; client librdkafka ${librdkafka} with OpenSSL ${libssl}; broker Node ${process.versions.node} with OpenSSL ${process.versions.openssl}`);
 }
 
-// CPU seconds (user + system) the broker has used so far, from /proc (Linux).
+// CPU seconds (user + system) a process has used so far, from /proc (Linux).
 const TICKS_PER_S = 100;
-function brokerCpuS() {
-  const stat = readFileSync(`/proc/${broker.pid}/stat`, 'utf8');
+function processCpuS(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
 }
+const brokerCpuS = () => processCpuS(broker.pid);
+
+// The TLS front for TLS_BENCH_PRODUCER=rawload: plain in, TLS (the bench CA) out to the SSL listener.
+let front = null;
+let frontPort = 0;
+if (PRODUCER === 'rawload' && PROTOCOLS.includes('SSL')) {
+  const script = `
+    const net = require('node:net'); const tls = require('node:tls'); const fs = require('node:fs');
+    const ca = fs.readFileSync(${JSON.stringify(join(dir, 'ca.crt'))});
+    const server = net.createServer((plain) => {
+      plain.setNoDelay(true);
+      const secure = tls.connect({ host: '127.0.0.1', port: ${sslPort}, ca, servername: 'localhost' });
+      secure.setNoDelay(true);
+      plain.pipe(secure); secure.pipe(plain);
+      const end = () => { plain.destroy(); secure.destroy(); };
+      plain.on('error', end); secure.on('error', end); plain.on('close', end); secure.on('close', end);
+    });
+    server.listen(0, '127.0.0.1', () => console.log('front ' + server.address().port));`;
+  front = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  frontPort = await new Promise((res, rej) => {
+    let out = '';
+    front.stdout.on('data', (d) => { out += d; const m = /front (\d+)/.exec(out); if (m) res(Number(m[1])); });
+    front.once('exit', (code) => rej(new Error(`TLS front exited ${code}`)));
+  });
+}
 // The client's CPU seconds come from GNU time when it is installed (Debian's `time` package).
 const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+
+/** Dirty plus write-back pages under which the page cache counts as settled (kB). */
+const DRAIN_QUIET_KB = 8 * 1024;
+/** A disk that never settles (another process writing) delays a run by this much at most. */
+const WAIT_DRAIN_MAX_MS = 30_000;
+/** Flushes dirty pages and waits for write-back to finish; returns the ms it took. */
+function drainPageCache() {
+  const started = Date.now();
+  spawnSync('sync');
+  const unsettledKb = () => {
+    const meminfo = readFileSync('/proc/meminfo', 'utf8');
+    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(meminfo)?.[1] ?? 0);
+    return kb('Dirty') + kb('Writeback');
+  };
+  while (unsettledKb() >= DRAIN_QUIET_KB && Date.now() - started < WAIT_DRAIN_MAX_MS) spawnSync('sleep', ['0.1']);
+  return Date.now() - started;
+}
 
 function tribload(mode, protocol, topic) {
   const port = protocol === 'SSL' ? sslPort : plainPort;
   const extra = protocol === 'SSL' ? ['-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${join(dir, 'ca.crt')}`] : [];
   const argv = [mode, '-b', `127.0.0.1:${port}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6', ...extra];
+  const raw = mode === 'produce' && PRODUCER === 'rawload';
+  const [tool, toolArgv] = !raw ? [TRIBLOAD, argv]
+    : [RAWLOAD, ['-b', `127.0.0.1:${protocol === 'SSL' ? frontPort : plainPort}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6']];
+  if (mode === 'produce' || mode === 'consume') drainPageCache();
   const cpuBefore = brokerCpuS();
+  const frontBefore = raw && protocol === 'SSL' ? processCpuS(front.pid) : 0;
   const r = GNU_TIME !== null
-    ? spawnSync(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', TRIBLOAD, ...argv], { encoding: 'utf8', maxBuffer: 1 << 24 })
-    : spawnSync(TRIBLOAD, argv, { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`tribload ${mode} ${protocol}: ${r.stderr}`);
+    ? spawnSync(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', tool, ...toolArgv], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    : spawnSync(tool, toolArgv, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${tool} ${mode} ${protocol}: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   const client = /CLIENT_CPU ([0-9.]+) ([0-9.]+)/.exec(r.stderr);
   out.brokerCpuS = brokerCpuS() - cpuBefore;
-  out.clientCpuS = client ? Number(client[1]) + Number(client[2]) : NaN;
+  out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? processCpuS(front.pid) - frontBefore : 0);
   return out;
 }
 
@@ -115,6 +176,7 @@ try {
       tribload('create', protocol, topic);
       const produced = tribload('produce', protocol, topic);
       const consumed = tribload('consume', protocol, topic);
+      tribload('delete', protocol, topic);
       rows.push({
         round, protocol, produceMsgs: produced.msgs_per_s, produceMB: produced.mb_per_s, consumeMsgs: consumed.msgs_per_s, consumeMB: consumed.mb_per_s,
         // CPU microseconds per record: comparable across runs on a loaded machine, where throughput is not.
@@ -126,6 +188,7 @@ try {
     }
   }
 } finally {
+  front?.kill('SIGTERM');
   broker.kill('SIGTERM');
   await new Promise((r) => broker.once('exit', r));
   rmSync(dir, { recursive: true, force: true });

@@ -31,6 +31,8 @@ export interface AdoptedSocket {
   readonly socket: Socket;
   /** False when the socket reads as Node does by default (bytes come as 'data' events). */
   readonly sharedReads: boolean;
+  /** A TLS socket: large responses are written in pieces, one write at a time (connection.ts). */
+  readonly encrypted?: boolean;
   /** Sets where reads go; reads that come before are dropped (none do: see adoptAccepted). */
   setReader(callback: ReadCallback): void;
 }

@@ -278,7 +278,7 @@ function tlsReadView(bytes: number): Buffer {
  * overwrite bytes still in use.
  */
 export function readIntoSharedBuffer(tlsSocket: TLSSocket): AdoptedSocket {
-  const fallback: AdoptedSocket = { socket: tlsSocket as unknown as Socket, sharedReads: false, setReader: () => {} };
+  const fallback: AdoptedSocket = { socket: tlsSocket as unknown as Socket, sharedReads: false, encrypted: true, setReader: () => {} };
   const symbols = new Map(Object.getOwnPropertySymbols(tlsSocket).map((sym) => [sym.description, sym]));
   const kBuffer = symbols.get('kBuffer');
   const kBufferCb = symbols.get('kBufferCb');
@@ -296,7 +296,7 @@ export function readIntoSharedBuffer(tlsSocket: TLSSocket): AdoptedSocket {
     return true;
   };
   handle.useUserBuffer(tlsReadBuffer);
-  return { socket: tlsSocket as unknown as Socket, sharedReads: true, setReader: (callback) => { reader = callback; } };
+  return { socket: tlsSocket as unknown as Socket, sharedReads: true, encrypted: true, setReader: (callback) => { reader = callback; } };
 }
 
 /**
