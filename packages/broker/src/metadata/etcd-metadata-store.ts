@@ -667,8 +667,18 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
 
   /** Applies one revision's key changes to the cache, emits their events, wakes waiting writes. */
   private applyBatch(changes: ReadonlyMap<string, CachedKv | null>, revision: number): void {
+    // This store's registration under its current lease deleted: the lease expired in etcd
+    // without the store noticing (however that came about), and every other broker now
+    // treats this one as dead (out of every ISR, never added back). Kafka's broker learns
+    // it is fenced from its heartbeat's answer and registers again; so does this store.
+    // (A registration under an older lease going is the expected end of a previous session.)
+    const lostOwn = this.leaseId !== null && [...this.ownRegistrations.keys()].some((nodeId) => {
+      const key = K.broker(nodeId);
+      return changes.has(key) && changes.get(key) === null && this.cache.raw.get(key)?.lease === this.leaseId;
+    });
     const applied = this.cache.apply(changes, revision);
     for (const event of applied.events) this.emit(event);
+    if (lostOwn) this.fence('its registration was deleted in etcd (its lease expired there)');
     if (applied.controllerTouched || applied.brokersTouched) this.controllerMaybeChanged();
     if (applied.controllerTouched && !this.cache.raw.has(K.controller)) this.campaign();
     for (let i = this.cacheWaiters.length - 1; i >= 0; i--) {
@@ -727,10 +737,15 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private renewed(sentAtMs: number): void {
     this.renewSentAtMs = Math.max(this.renewSentAtMs, sentAtMs);
     if (this.fenceTimer) clearTimeout(this.fenceTimer);
-    const ttlMs = Math.max(1, Math.ceil(this.options.sessionTimeoutMs / 1000)) * 1000;
-    const delayMs = this.renewSentAtMs + ttlMs - this.options.fenceMarginMs - performance.now();
+    const delayMs = this.fencePointMs() - performance.now();
     this.fenceTimer = setTimeout(() => this.fence(`no keepalive answered for ${Math.round(performance.now() - this.renewSentAtMs)} ms`), Math.max(0, delayMs));
     this.fenceTimer.unref();
+  }
+
+  /** S + TTL - margin (header): when the lease, last renewed by a keepalive sent at S, may be gone. */
+  private fencePointMs(): number {
+    const ttlMs = Math.max(1, Math.ceil(this.options.sessionTimeoutMs / 1000)) * 1000;
+    return this.renewSentAtMs + ttlMs - this.options.fenceMarginMs;
   }
 
   private clearSessionTimers(): void {
@@ -761,14 +776,31 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
       while (!this.closed && this.fencedNow) {
         try {
           await this.startSession();
+          const lease = this.lease!;
           for (const broker of this.ownRegistrations.values()) await this.putRegistration(broker, this.leaseId!);
+          // The registration may have waited long (an older registration to expire, etcd
+          // without quorum) while this lease went unrenewed: its 'lost' and its fence timer
+          // then fired while the store was fenced already and did nothing. etcd3 renews a
+          // lease it declared lost no more, so the key just put under it would expire within
+          // a TTL with this store believing itself registered, and no other broker would add
+          // it to an ISR again (seed 1202). Such a registration is not one: start over.
+          if (this.lease !== lease || lease.revoked() || performance.now() >= this.fencePointMs()) {
+            throw new MetadataError('TRIB_ERR_UNAVAILABLE', `The lease ${this.leaseId} was lost, or went unrenewed past its fence point, while registering again`);
+          }
           this.fencedNow = false;
           this.logger?.info('Registered again in etcd after being fenced', { leaseId: this.leaseId });
           for (const listener of this.fencedListeners) safely(() => listener(false), this.logger);
           this.controllerMaybeChanged();
           this.campaign();
         } catch (err) {
-          if (this.lease) { this.lease.release(); this.lease = null; this.leaseId = null; this.clearSessionTimers(); }
+          if (this.lease) {
+            this.lease.release();
+            // Registrations may have been put under it: they are this store's own to replace.
+            this.formerLeaseIds.add(this.leaseId!);
+            this.lease = null;
+            this.leaseId = null;
+            this.clearSessionTimers();
+          }
           this.logger?.warn('Registering again in etcd failed; retrying', { err: String(err) });
           await sleep(RETRY_DELAY_MS);
         }
