@@ -4,6 +4,9 @@
 // range, so that count was every key under the prefix, and a quiet cluster was declared
 // "stalled" every 10 s on every broker, its watch recreated on a fresh client each time,
 // with appliedRevision never moving (nothing was missing).
+// This file's process must end by itself after its tests: a store closed while its watch was
+// being recreated once left that watch attached to etcd3's watch manager, which retried it
+// every second for ever on its closed client, and held the suite's lane (the third test).
 import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
