@@ -5,6 +5,7 @@ import type { FaultReport } from './run.js';
 export function assertCleanRun(report: FaultReport): void {
   assert.ok(report.acknowledgedBy['kafkajs']! > 0 && report.acknowledgedBy['librdkafka']! > 0, `both producers were acknowledged: ${JSON.stringify(report.acknowledgedBy)}`);
   assert.deepEqual(report.fatalErrors, [], 'no client died');
+  assert.deepEqual(report.txnFatalUnexpected, [], 'the transactional producer met no fatal error but _FENCED after a transaction timeout');
   assert.deepEqual(report.lost, [], 'every acknowledged record is at its acknowledged offset');
   assert.deepEqual(report.duplicated, [], 'no record twice (idempotent producers)');
   assert.deepEqual(report.reordered, [], 'each producer\'s records in the order sent, per partition');

@@ -30,8 +30,13 @@ def on_delivery(err, msg):
         if err is not None:
             sys.stdout.write("E %d %s %s\n" % (msg.partition(), msg.value().decode(), str(err).replace("\n", " ")))
         else:
-            # librdkafka can report a delivery without an offset (msg.offset() is None); it
-            # is still acknowledged: -1, and the checker looks for the value anywhere.
+            # librdkafka reports a delivery without an offset (msg.offset() is None) when it
+            # acks it implicitly: a ProduceRequest whose outcome was uncertain (timed out, its
+            # connection lost) followed by a later one of the same partition that succeeded
+            # means the first one's records were persisted, at offsets it never learnt
+            # (rdkafka_request.c rd_kafka_handle_idempotent_Produce_success ->
+            # rd_kafka_dr_implicit_ack). Against Kafka too. It is still acknowledged: -1, and
+            # the checker looks for the value anywhere.
             offset = msg.offset()
             sys.stdout.write("A %d %d %s %d\n" % (msg.partition(), -1 if offset is None else offset, msg.value().decode(), int(time.time() * 1000)))
         sys.stdout.flush()

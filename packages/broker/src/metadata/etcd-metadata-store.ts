@@ -149,6 +149,16 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private readonly fencedListeners = new Set<(fenced: boolean) => void>();
   private watcher: Watcher | null = null;
   /**
+   * Every watcher this store attached to an etcd3 client and has not cancelled, the one being
+   * created included. etcd3's watch manager keeps reconnecting any watcher still attached,
+   * every second for ever, even once its client is closed (each attempt fails with "client
+   * already closed" and schedules the next): so close() cancels every one of them, not only
+   * the current one.
+   */
+  private readonly attachedWatchers = new Set<Watcher>();
+  /** Rejects the creation of a watch still waiting for etcd, when the store closes. */
+  private abortWatchCreation: ((err: Error) => void) | null = null;
+  /**
    * The watch has a client (gRPC channels) of its own: etcd3 multiplexes every watch of a
    * client on one stream, so a stalled stream is only escaped by closing its client.
    */
@@ -499,14 +509,14 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
       lease?.release();
     }
     // Cancelled first: etcd3's watch manager only lets go of its stream (and its reconnect
-    // timers) once it has no watcher left.
-    const watcher = this.watcher;
+    // timers) once it has no watcher left. That includes a watch still being created (by a
+    // reload under way), which is not this.watcher yet.
     this.watcher = null;
-    if (watcher) {
-      try {
-        await withDeadline(this.options.requestTimeoutMs, 'cancel the watch', watcher.cancel());
-      } catch { /* the clients are closed below anyway */ }
-    }
+    this.abortWatchCreation?.(new MetadataError('TRIB_ERR_METADATA_CLOSED', 'The metadata store closed while its etcd watch was being created'));
+    const cancels = [...this.attachedWatchers].map((watcher) => this.release(watcher));
+    try {
+      await withDeadline(this.options.requestTimeoutMs, 'cancel the watch', Promise.all(cancels));
+    } catch { /* the clients are closed below anyway, which ends a cancel still waiting */ }
     this.client.close();
     this.watchClient.close();
     this.listeners.clear();
@@ -525,19 +535,28 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     for (const kv of res.kvs) keys.set(this.relative(kv), cachedKv(kv));
     for (const key of this.cache.raw.keys()) if (!keys.has(key)) keys.set(key, null);
     this.applyBatch(keys, revision);
-    const creating = this.watchClient.watch().prefix(this.prefix).startRevision(String(revision + 1)).create();
-    let watcher: Watcher;
+    if (this.closed) return;
+    // The Watcher itself, not create()'s promise of it: the watcher is attached (and etcd3
+    // reconnects it) from this moment, so the store must hold it to cancel it, even if its
+    // creation is given up on or the store closes first.
+    const watcher = this.watchClient.watch().prefix(this.prefix).startRevision(String(revision + 1)).watcher();
+    this.attachedWatchers.add(watcher);
+    // An 'error' emitted with no listener would throw out of etcd3's stream handler.
+    watcher.on('error', () => undefined);
+    const created = new Promise<void>((resolve, reject) => {
+      watcher.once('connected', () => resolve());
+      watcher.once('error', reject);
+      this.abortWatchCreation = reject;
+    });
     try {
-      watcher = await withDeadline(this.options.requestTimeoutMs, `watch ${this.prefix}`, creating);
+      await withDeadline(this.options.requestTimeoutMs, `watch ${this.prefix}`, created);
     } catch (err) {
-      // Given up on, it may still be created: cancelled then, or etcd3 would keep it (and its
+      // Given up on, it may still be created: cancelled now, or etcd3 would keep it (and its
       // reconnect timers, which hold the process) for as long as the client lives and after.
-      creating.then((late) => late.cancel()).catch(() => undefined);
+      void this.release(watcher);
       throw err;
-    }
-    if (this.closed) {
-      await watcher.cancel();
-      return;
+    } finally {
+      this.abortWatchCreation = null;
     }
     this.watcher = watcher;
     watcher.on('data', (response) => {
@@ -557,18 +576,28 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
         // process: a bug here is logged loudly instead, and the cache reloaded from scratch.
         this.logger?.error('Applying an etcd watch response failed; reloading the metadata cache', { err: String((err as Error)?.stack ?? err) });
         if (this.watcher === watcher) this.watcher = null;
-        watcher.cancel().catch(() => undefined);
+        void this.release(watcher);
         void this.reload();
       }
     });
     watcher.on('error', (err) => {
       // The watch cannot resume (e.g. its revision was compacted): read everything again.
+      if (this.watcher !== watcher) return; // already replaced (or the store closed)
       this.logger?.warn('etcd watch failed; reloading the metadata cache', { err: String(err) });
-      if (this.watcher === watcher) this.watcher = null;
-      watcher.cancel().catch(() => undefined);
+      this.watcher = null;
+      void this.release(watcher);
       void this.reload();
     });
     watcher.on('disconnected', (err) => this.logger?.warn('etcd watch disconnected; it resumes from its revision', { err: String(err) }));
+  }
+
+  /**
+   * Cancels a watcher this store attached, once (a second cancel of a watch etcd already
+   * ended would send etcd a cancel for an id it no longer knows). Never rejects.
+   */
+  private release(watcher: Watcher): Promise<void> {
+    if (!this.attachedWatchers.delete(watcher)) return Promise.resolve();
+    return watcher.cancel().catch(() => undefined);
   }
 
   /**
@@ -580,9 +609,8 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
     this.reloading = true;
     try {
       // Cancelled, not just dropped: a watcher left attached keeps etcd3 reconnecting it.
-      const previous = this.watcher;
       this.watcher = null;
-      previous?.cancel().catch(() => undefined);
+      for (const previous of this.attachedWatchers) void this.release(previous);
       if (freshClient) {
         const stalled = this.watchClient;
         this.watchClient = this.newClient();
@@ -593,6 +621,7 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
           await this.loadAndWatch();
           return;
         } catch (err) {
+          if (this.closed) return;
           this.logger?.warn('Reloading the metadata cache from etcd failed; retrying', { err: String(err) });
           await sleep(RETRY_DELAY_MS);
         }
@@ -638,8 +667,18 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
 
   /** Applies one revision's key changes to the cache, emits their events, wakes waiting writes. */
   private applyBatch(changes: ReadonlyMap<string, CachedKv | null>, revision: number): void {
+    // This store's registration under its current lease deleted: the lease expired in etcd
+    // without the store noticing (however that came about), and every other broker now
+    // treats this one as dead (out of every ISR, never added back). Kafka's broker learns
+    // it is fenced from its heartbeat's answer and registers again; so does this store.
+    // (A registration under an older lease going is the expected end of a previous session.)
+    const lostOwn = this.leaseId !== null && [...this.ownRegistrations.keys()].some((nodeId) => {
+      const key = K.broker(nodeId);
+      return changes.has(key) && changes.get(key) === null && this.cache.raw.get(key)?.lease === this.leaseId;
+    });
     const applied = this.cache.apply(changes, revision);
     for (const event of applied.events) this.emit(event);
+    if (lostOwn) this.fence('its registration was deleted in etcd (its lease expired there)');
     if (applied.controllerTouched || applied.brokersTouched) this.controllerMaybeChanged();
     if (applied.controllerTouched && !this.cache.raw.has(K.controller)) this.campaign();
     for (let i = this.cacheWaiters.length - 1; i >= 0; i--) {
@@ -698,10 +737,15 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
   private renewed(sentAtMs: number): void {
     this.renewSentAtMs = Math.max(this.renewSentAtMs, sentAtMs);
     if (this.fenceTimer) clearTimeout(this.fenceTimer);
-    const ttlMs = Math.max(1, Math.ceil(this.options.sessionTimeoutMs / 1000)) * 1000;
-    const delayMs = this.renewSentAtMs + ttlMs - this.options.fenceMarginMs - performance.now();
+    const delayMs = this.fencePointMs() - performance.now();
     this.fenceTimer = setTimeout(() => this.fence(`no keepalive answered for ${Math.round(performance.now() - this.renewSentAtMs)} ms`), Math.max(0, delayMs));
     this.fenceTimer.unref();
+  }
+
+  /** S + TTL - margin (header): when the lease, last renewed by a keepalive sent at S, may be gone. */
+  private fencePointMs(): number {
+    const ttlMs = Math.max(1, Math.ceil(this.options.sessionTimeoutMs / 1000)) * 1000;
+    return this.renewSentAtMs + ttlMs - this.options.fenceMarginMs;
   }
 
   private clearSessionTimers(): void {
@@ -732,14 +776,31 @@ export class EtcdMetadataStore implements MetadataStore, ClusterMembership {
       while (!this.closed && this.fencedNow) {
         try {
           await this.startSession();
+          const lease = this.lease!;
           for (const broker of this.ownRegistrations.values()) await this.putRegistration(broker, this.leaseId!);
+          // The registration may have waited long (an older registration to expire, etcd
+          // without quorum) while this lease went unrenewed: its 'lost' and its fence timer
+          // then fired while the store was fenced already and did nothing. etcd3 renews a
+          // lease it declared lost no more, so the key just put under it would expire within
+          // a TTL with this store believing itself registered, and no other broker would add
+          // it to an ISR again (seed 1202). Such a registration is not one: start over.
+          if (this.lease !== lease || lease.revoked() || performance.now() >= this.fencePointMs()) {
+            throw new MetadataError('TRIB_ERR_UNAVAILABLE', `The lease ${this.leaseId} was lost, or went unrenewed past its fence point, while registering again`);
+          }
           this.fencedNow = false;
           this.logger?.info('Registered again in etcd after being fenced', { leaseId: this.leaseId });
           for (const listener of this.fencedListeners) safely(() => listener(false), this.logger);
           this.controllerMaybeChanged();
           this.campaign();
         } catch (err) {
-          if (this.lease) { this.lease.release(); this.lease = null; this.leaseId = null; this.clearSessionTimers(); }
+          if (this.lease) {
+            this.lease.release();
+            // Registrations may have been put under it: they are this store's own to replace.
+            this.formerLeaseIds.add(this.leaseId!);
+            this.lease = null;
+            this.leaseId = null;
+            this.clearSessionTimers();
+          }
           this.logger?.warn('Registering again in etcd failed; retrying', { err: String(err) });
           await sleep(RETRY_DELAY_MS);
         }
