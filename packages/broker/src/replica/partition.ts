@@ -141,8 +141,16 @@ export class Partition {
   private leaderEpochStartOffset = 0;
   /** The tail of the append queue; undefined while no append waits. */
   private appendTail: Promise<void> | undefined;
-  /** Fetches waiting for data on this partition. */
+  /** Fetches waiting for data on this partition, woken by appends and high watermark moves (consumers). */
   private readonly waiters = new Set<() => void>();
+  /**
+   * Follower fetches waiting here: they read up to the log end offset, so a high watermark
+   * move gives them nothing to read (Kafka's DelayedFetch for a follower counts bytes up to
+   * the log end only). Woken by appends and role changes, not by the high watermark: each
+   * such wake was a re-read of every partition of the fetch and a new wait, several times
+   * per acks=all produce.
+   */
+  private readonly logEndWaiters = new Set<() => void>();
   private readonly followers = new Map<number, FollowerState>();
   private delayedProduces: DelayedProduce[] = [];
   /**
@@ -318,7 +326,7 @@ export class Partition {
     }
     if (hw <= this.log.highWatermark) return false;
     advanceHighWatermark(this.log, hw);
-    this.wake();
+    this.wakeSet(this.waiters);
     this.checkDelayedProduces();
     return true;
   }
@@ -638,7 +646,8 @@ export class Partition {
 
   /** After a local append as leader: the high watermark may move (ISR of one), and fetches (followers' too) wake. */
   private appended(): void {
-    if (!this.maybeIncrementHighWatermark()) this.wake();
+    this.maybeIncrementHighWatermark();
+    this.wake();
   }
 
   /**
@@ -761,19 +770,26 @@ export class Partition {
 
   // ------------------------------------------------------------------ fetch waiters
 
-  addWaiter(wake: () => void): void {
-    this.waiters.add(wake);
+  /** `untilLogEnd`: a follower's fetch, which a high watermark move does not wake. */
+  addWaiter(wake: () => void, untilLogEnd = false): void {
+    (untilLogEnd ? this.logEndWaiters : this.waiters).add(wake);
   }
 
   removeWaiter(wake: () => void): void {
     this.waiters.delete(wake);
+    this.logEndWaiters.delete(wake);
   }
 
   /** Wakes every fetch waiting on this partition. */
   wake(): void {
-    if (this.waiters.size === 0) return;
-    const waiting = [...this.waiters];
-    this.waiters.clear();
+    this.wakeSet(this.waiters);
+    this.wakeSet(this.logEndWaiters);
+  }
+
+  private wakeSet(set: Set<() => void>): void {
+    if (set.size === 0) return;
+    const waiting = [...set];
+    set.clear();
     for (const wake of waiting) wake();
   }
 

@@ -444,7 +444,8 @@ export class ReplicaManager {
   appended(log: Log): void {
     const p = this.partitionOfLog(log);
     if (p === undefined) return;
-    if (!p.maybeIncrementHighWatermark()) p.wake();
+    p.maybeIncrementHighWatermark();
+    p.wake();
   }
 
   /** Wakes every fetch waiting on this log. */
@@ -454,9 +455,10 @@ export class ReplicaManager {
 
   /**
    * Resolves when any of the logs gets new data or a new high watermark, or after
-   * `timeoutMs`, whichever is first. Used by Fetch's long poll.
+   * `timeoutMs`, whichever is first. Used by Fetch's long poll. `untilLogEnd` (a follower's
+   * fetch) waits for new data only: it reads to the log end, so the high watermark gives it nothing.
    */
-  waitForData(logs: readonly Log[], timeoutMs: number): Promise<void> {
+  waitForData(logs: readonly Log[], timeoutMs: number, untilLogEnd = false): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
       const partitions: Partition[] = [];
@@ -472,7 +474,7 @@ export class ReplicaManager {
         const p = this.partitionOfLog(log);
         if (p === undefined) continue;
         partitions.push(p);
-        p.addWaiter(wake);
+        p.addWaiter(wake, untilLogEnd);
       }
     });
   }
