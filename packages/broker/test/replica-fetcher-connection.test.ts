@@ -20,12 +20,21 @@ import {
   type FetchRequest,
   type FetchResponse,
 } from '@tributary/protocol';
-import { BrokerConnection } from '../src/network/inter-broker-client.js';
+import { BrokerConnection, connectToBroker } from '../src/network/inter-broker-client.js';
+import { BrokerConfig } from '../src/config/broker-config.js';
 import { REPLICA_FETCH_VERSION } from '../src/replica/replica-fetcher.js';
 import { framePool } from '../src/network/frame-pool.js';
 
-/** A PLAINTEXT connection to the fake leader on `port`, as the fetcher opens it. */
-async function openConnection(port: number): Promise<BrokerConnection> {
+/**
+ * A PLAINTEXT connection to the fake leader on `port`. As the fetcher opens it (connectToBroker:
+ * reads into the shared buffer, framed by a FrameDecoder), and, for `'data'` events (as a TLS
+ * connection reads), a BrokerConnection on a plain socket. The tests below run both.
+ */
+async function openConnection(port: number, reads: 'shared' | 'data'): Promise<BrokerConnection> {
+  if (reads === 'shared') {
+    const security = { listenerName: 'PLAINTEXT', securityProtocol: 'PLAINTEXT' } as const;
+    return connectToBroker({ nodeId: 1, endpoints: [{ listener: 'PLAINTEXT', host: '127.0.0.1', port, securityProtocol: 'PLAINTEXT' }] }, { config: BrokerConfig.load([]), security, clientId: 'broker-2-fetcher' });
+  }
   const socket = connect({ host: '127.0.0.1', port });
   await new Promise<void>((res, rej) => { socket.once('connect', () => res()); socket.once('error', rej); });
   return new BrokerConnection(socket, 'broker-2-fetcher', 1, { listenerName: 'PLAINTEXT', securityProtocol: 'PLAINTEXT' });
@@ -91,14 +100,14 @@ async function dribble(socket: Socket, bytes: Buffer, sizes: number[]): Promise<
   }
 }
 
-test('a Fetch response arriving in many pieces (1-7 bytes, then 64 KiB) is framed whole and decoded', { timeout: 30_000 }, async (t) => {
+for (const reads of ['shared', 'data'] as const) test(`a Fetch response arriving in many pieces (1-7 bytes, then 64 KiB) is framed whole and decoded (${reads} reads)`, { timeout: 30_000 }, async (t) => {
   const records = Buffer.alloc(3 * 1024 * 1024);
   for (let i = 0; i < records.length; i += 4) records.writeUInt32BE(i, i);
   const port = await fakeLeader(t, (correlationId, socket) => {
     const frame = responseFrame(correlationId, records);
     void dribble(socket, frame.subarray(0, 64), [1, 2, 3, 5, 7]).then(() => dribble(socket, frame.subarray(64), [65_536]));
   });
-  const connection = await openConnection(port);
+  const connection = await openConnection(port, reads);
   t.after(() => connection.close());
   for (let round = 0; round < 2; round++) {
     const response = await connection.request('Fetch', REPLICA_FETCH_VERSION, request, 20_000);
@@ -108,7 +117,7 @@ test('a Fetch response arriving in many pieces (1-7 bytes, then 64 KiB) is frame
   }
 });
 
-test('a response frame larger than the fetcher accepts, or of negative size, fails the fetch and closes the connection', { timeout: 30_000 }, async (t) => {
+for (const reads of ['shared', 'data'] as const) test(`a response frame larger than the fetcher accepts, or of negative size, fails the fetch and closes the connection (${reads} reads)`, { timeout: 30_000 }, async (t) => {
   for (const size of [-1, 0x7fffffff]) {
     let closed = false;
     const port = await fakeLeader(t, (_correlationId, socket) => {
@@ -117,7 +126,7 @@ test('a response frame larger than the fetcher accepts, or of negative size, fai
       prefix.writeInt32BE(size, 0);
       socket.write(prefix);
     });
-    const connection = await openConnection(port);
+    const connection = await openConnection(port, reads);
     await assert.rejects(connection.request('Fetch', REPLICA_FETCH_VERSION, request, 20_000), /sent a response frame of/);
     await assert.rejects(connection.request('Fetch', REPLICA_FETCH_VERSION, request, 20_000), /sent a response frame of/, 'the connection stays failed');
     for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 20));
@@ -125,7 +134,7 @@ test('a response frame larger than the fetcher accepts, or of negative size, fai
   }
 });
 
-test('responses spanning chunks are copied into pool frames: two answers in one stream, cut across their boundary, arrive intact, and a frame given back is reused', { timeout: 30_000 }, async (t) => {
+for (const reads of ['shared', 'data'] as const) test(`responses spanning chunks are copied into pool frames: two answers in one stream, cut across their boundary, arrive intact, and a frame given back is reused (${reads} reads)`, { timeout: 30_000 }, async (t) => {
   const recordsOf = (seed: number): Buffer => {
     const b = Buffer.alloc(200 * 1024);
     for (let i = 0; i < b.length; i += 4) b.writeUInt32BE((i * 7 + seed) >>> 0, i);
@@ -140,7 +149,7 @@ test('responses spanning chunks are copied into pool frames: two answers in one 
     pendingIds = [];
     void dribble(socket, both, [98_304]);
   });
-  const connection = await openConnection(port);
+  const connection = await openConnection(port, reads);
   t.after(() => connection.close());
   for (let round = 0; round < 3; round++) {
     const frames: Buffer[] = [];

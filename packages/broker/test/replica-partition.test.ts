@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompressionType, ErrorCode, encodeBatchSync } from '@tributary/protocol';
-import { LogManager } from '@tributary/storage';
+import { LogManager, RecentAppendsBudget } from '@tributary/storage';
 import { createLogger, LocalMetadataStore } from '../src/index.js';
 import { randomKafkaUuid } from '../src/metadata/kafka-uuid.js';
 import { Partition, type PartitionAppendResult } from '../src/replica/partition.js';
+import { RECENT_APPENDS_BROKER_BYTES } from '../src/replica/replica-manager.js';
 import { truncateOnBecomingFollower } from '../src/replica/follower-truncation.js';
 import { isWritten } from '../src/replica/written-appends.js';
 
@@ -31,7 +32,7 @@ async function setup(t: { after(fn: () => unknown): void }, isr: number[] = [1, 
   const topic = await metadata.createTopic({ name: 't', partitions: [{ replicas: [1, 2, 3], leader: SELF, isr }], configs });
   const log = logManager.createLog('t', 0);
   if (configs['min.insync.replicas'] !== undefined) log.config = { ...log.config, minInsyncReplicas: Number(configs['min.insync.replicas']) };
-  const partition = new Partition({ nodeId: SELF, metadata, logManager, logger }, log, topic, topic.partitions[0]!);
+  const partition = new Partition({ nodeId: SELF, metadata, logManager, logger, recentAppendsBudget: new RecentAppendsBudget(RECENT_APPENDS_BROKER_BYTES) }, log, topic, topic.partitions[0]!);
   partition.update(topic, topic.partitions[0]!);
   // The partition follows the metadata as the replica manager makes it.
   const unsubscribe = metadata.subscribe((change) => {
@@ -271,4 +272,43 @@ test('acks=all: a resent idempotent batch is answered once the high watermark pa
   assert.equal(resent.errorCode, ErrorCode.NONE);
   assert.equal(resent.baseOffset, 0);
   assert.equal(log.logEndOffset, 5, 'not appended again');
+});
+
+test('a high watermark move wakes waiting consumer fetches, not follower fetches (they read to the log end); an append wakes both', async (t) => {
+  const { log, partition } = await setup(t);
+  produce(partition, 2, 1);
+  const woken: string[] = [];
+  const consumer = (): void => { woken.push('consumer'); };
+  const follower = (): void => { woken.push('follower'); };
+  partition.addWaiter(consumer);
+  partition.addWaiter(follower, true);
+  const now = Date.now();
+  partition.updateFollowerFetchState(2, 2, now);
+  partition.updateFollowerFetchState(3, 2, now);
+  assert.equal(log.highWatermark, 2);
+  assert.deepEqual(woken, ['consumer'], 'as Kafka\'s DelayedFetch: a follower fetch completes on bytes up to the log end only');
+  produce(partition, 1, 1);
+  assert.deepEqual(woken, ['consumer', 'follower']);
+  // Role changes wake every waiter (the fetch then answers NOT_LEADER_OR_FOLLOWER or the like).
+  partition.addWaiter(follower, true);
+  partition.close();
+  assert.deepEqual(woken, ['consumer', 'follower', 'follower']);
+});
+
+test('a leader with followers keeps its latest appends for them, drops what every ISR follower has fetched, and stops keeping them as a follower', async (t) => {
+  const { log, partition } = await setup(t);
+  produce(partition, 2, 1);
+  produce(partition, 3, 1);
+  const recent = log.recentAppends;
+  assert.ok(recent !== undefined, 'RF=3 leader with a budget');
+  assert.equal(recent.firstOffset, 0);
+  const now = Date.now();
+  partition.updateFollowerFetchState(2, 5, now);
+  assert.equal(recent.firstOffset, 0, 'follower 3 has not fetched them');
+  partition.updateFollowerFetchState(3, 2, now);
+  assert.equal(recent.firstOffset, 2, 'the first append is fetched by both');
+  const read = log.read(2, 1 << 20);
+  assert.ok(read.kind === 'ok' && read.position === -1 && read.nextFetchOffset === 5, 'served from memory');
+  partition.close();
+  assert.equal(log.recentAppends, undefined);
 });

@@ -26,6 +26,8 @@ export {
 export { offsetFileName, parsePartitionDirName, partitionDirName } from './file-names.js';
 export type { AppendOptions, AppendResult, LogListener, ReadOptions, ReadResult } from './log.js';
 export { Log } from './log.js';
+export type { RecentRead } from './recent-appends.js';
+export { RecentAppends, RecentAppendsBudget } from './recent-appends.js';
 export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
 export {
   LEADER_EPOCH_CHECKPOINT, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint,

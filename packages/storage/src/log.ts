@@ -35,6 +35,7 @@ import type { Decompressor } from './record-timestamps.js';
 import { ProducerStateManager } from './producer-state.js';
 import { applyProducerBatch, producerBatchAt, replayProducerState } from './producer-state-loader.js';
 import type { AbortedTxn } from './txn-index.js';
+import type { RecentAppends } from './recent-appends.js';
 
 export interface AppendOptions {
   /** Written into each batch's partitionLeaderEpoch field. */
@@ -70,7 +71,7 @@ export type ReadResult =
       sizeInBytes: number;
       /** Offset after the last returned batch (the next fetch offset); fetchOffset when empty. */
       nextFetchOffset: number;
-      /** Segment and file position of the first batch returned (-1 when empty). */
+      /** Segment and file position of the first batch returned (-1 when empty or served from memory). */
       segmentBaseOffset: number;
       position: number;
       logStartOffset: number;
@@ -166,6 +167,8 @@ export class Log {
   readonly leaderEpochCache: LeaderEpochCache;
   /** Producer ids, sequences and open transactions (producer-state.ts): Kafka's UnifiedLog keeps them too. */
   readonly producerState: ProducerStateManager;
+  /** The latest appends in memory (recent-appends.ts), while the broker asks for them (a leader with followers). */
+  private recent: RecentAppends | undefined;
 
   constructor(state: LogState) {
     this.dir = state.dir;
@@ -356,6 +359,7 @@ export class Log {
     if (this.offlineCause !== null) return;
     this.offlineCause = cause ?? new Error('log directory offline');
     this.closed = true;
+    this.recent?.clear();
     for (const timer of this.pendingDeletes.values()) clearTimeout(timer);
     this.pendingDeletes.clear();
     for (const seg of this.segments) {
@@ -484,6 +488,7 @@ export class Log {
       throw this.failure('Append', err);
     }
     this.logEnd = last.lastOffset + 1;
+    this.recent?.appended(batches, headers);
     this.updateProducerState(batches, headers);
     this.unflushedMessages += records;
     if (this.unflushedMessages >= this.config.flushMessages) this.flushInBackground();
@@ -618,6 +623,21 @@ export class Log {
   // ---------------------------------------------------------------- read
 
   /**
+   * Serves reads at the end of the log from `cache` (recent-appends.ts), fed by every
+   * append from now on; undefined stops it and frees what it held.
+   */
+  keepRecentAppends(cache: RecentAppends | undefined): void {
+    if (this.recent === cache) return;
+    this.recent?.clear();
+    this.recent = this.closed ? undefined : cache;
+  }
+
+  /** The recent-appends cache in use, if any (tests, metrics). */
+  get recentAppends(): RecentAppends | undefined {
+    return this.recent;
+  }
+
+  /**
    * Reads whole batches from the one holding fetchOffset. Offsets before the log start or
    * past the log end are a result (the broker answers OFFSET_OUT_OF_RANGE), not an error.
    */
@@ -648,6 +668,13 @@ export class Log {
       highWatermark: this.hw,
     };
     if (fetchOffset >= limit) return result;
+    const recent = this.recent?.read(fetchOffset, maxBytes, limit, minOne);
+    if (recent !== undefined) {
+      result.records = recent.records;
+      result.sizeInBytes = recent.sizeInBytes;
+      result.nextFetchOffset = recent.nextFetchOffset;
+      return result;
+    }
     let remaining = maxBytes;
     let offset = fetchOffset;
     for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
@@ -873,6 +900,7 @@ export class Log {
   }
 
   private afterTruncation(): void {
+    this.recent?.clear();
     if (this.asyncFlushInFlight) this.truncatedDuringFlush = Math.min(this.truncatedDuringFlush, this.logEnd);
     if (this.hw > this.logEnd) this.hw = this.logEnd;
     if (this.recovery > this.logEnd) {
@@ -981,6 +1009,8 @@ export class Log {
         if (seg !== old[i] || seg.deleted || seg.size !== oldSizes[i]) return false;
       }
     }
+    // The cached appends may overlap the cleaned segments: reads go to the files from here.
+    this.recent?.clear();
     this.guard('Cleaner swap', () => {
       for (const { cleaned } of groups) cleaned.changeFileSuffix(SWAP_FILE_SUFFIX);
       fsyncDir(this.dir, this.fs);
@@ -1015,6 +1045,7 @@ export class Log {
     await this.groupCommit.idle();
     if (this.closed) return;
     this.closed = true;
+    this.recent?.clear();
     try {
       this.activeSegment.finishIndexes();
       // The producer state at the log end, so the next start replays nothing (Kafka's
@@ -1045,6 +1076,7 @@ export class Log {
   /** Closes files without flushing or writing anything: what a crash leaves (tests). */
   abandon(): void {
     this.closed = true;
+    this.recent?.clear();
     for (const timer of this.pendingDeletes.values()) clearTimeout(timer);
     this.pendingDeletes.clear();
     for (const seg of this.segments) seg.close();
@@ -1054,6 +1086,7 @@ export class Log {
   /** Closes and marks the log deleted (the LogManager renames the directory). */
   closeForDeletion(): void {
     this.closed = true;
+    this.recent?.clear();
     this.groupCommit.failAll(new StorageError(StorageErrorCode.LOG_CLOSED, `Log ${this.topic}-${this.partition} was deleted`));
     for (const timer of this.pendingDeletes.values()) clearTimeout(timer);
     for (const seg of this.pendingDeletes.keys()) seg.close();

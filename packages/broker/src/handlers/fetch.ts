@@ -165,7 +165,8 @@ export const fetchHandler: Handler<'Fetch'> = {
       if (held.bytes >= minBytes || anyError || waitMs <= 0 || reads.length === 0) break;
       const logs = reads.map((r) => r.log).filter((l): l is Log => l !== undefined);
       if (logs.length === 0) break;
-      await ctx.broker.replicaManager.waitForData(logs, waitMs);
+      // A follower reads to the log end: only new data (not a high watermark move) gives it more.
+      await ctx.broker.replicaManager.waitForData(logs, waitMs, replicaId >= 0);
       if (ctx.broker.closing) break;
       reads = await readReserved(targets, ctx, maxBytes, isolation, replicaId, held);
     }

@@ -42,7 +42,7 @@ import {
   type BatchValidation,
   type BatchValidationOptions,
 } from '@tributary/protocol';
-import { LogManager, StorageError, StorageErrorCode, systemClock, type Clock, type Log, type AppendResult } from '@tributary/storage';
+import { LogManager, RecentAppends, StorageError, StorageErrorCode, systemClock, type Clock, type Log, type AppendResult, type RecentAppendsBudget } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import { MetadataError, type MetadataStore, type PartitionState, type TopicMetadata } from '../metadata/metadata-store.js';
 import { recordLeaderEpochStart, truncateOnBecomingFollower } from './follower-truncation.js';
@@ -85,7 +85,19 @@ export interface PartitionDeps {
    * (controller/partition-change.ts fenceIncarnation). Undefined: no such epoch.
    */
   readonly previousIncarnationEpoch?: number;
+  /**
+   * The broker-wide bound on what leaders keep of their latest appends for their followers
+   * (storage recent-appends.ts); without it follower fetches are read from the files.
+   */
+  readonly recentAppendsBudget?: RecentAppendsBudget;
 }
+
+/**
+ * What one leader keeps of its latest appends for its followers: Kafka's follower fetches
+ * up to replica.fetch.max.bytes (1 MiB) per partition, so a follower less than one fetch
+ * behind the log end (the steady state of an in-sync follower) is served from memory.
+ */
+export const RECENT_APPENDS_PARTITION_BYTES = 1024 * 1024;
 
 /**
  * Refusals Kafka reports without a message or log start offset: its "unknown append info"
@@ -129,8 +141,16 @@ export class Partition {
   private leaderEpochStartOffset = 0;
   /** The tail of the append queue; undefined while no append waits. */
   private appendTail: Promise<void> | undefined;
-  /** Fetches waiting for data on this partition. */
+  /** Fetches waiting for data on this partition, woken by appends and high watermark moves (consumers). */
   private readonly waiters = new Set<() => void>();
+  /**
+   * Follower fetches waiting here: they read up to the log end offset, so a high watermark
+   * move gives them nothing to read (Kafka's DelayedFetch for a follower counts bytes up to
+   * the log end only). Woken by appends and role changes, not by the high watermark: each
+   * such wake was a re-read of every partition of the fetch and a new wait, several times
+   * per acks=all produce.
+   */
+  private readonly logEndWaiters = new Set<() => void>();
   private readonly followers = new Map<number, FollowerState>();
   private delayedProduces: DelayedProduce[] = [];
   /**
@@ -233,6 +253,7 @@ export class Partition {
     else if (to === 'follower' && (from !== 'follower' || epochChanged)) this.makeFollower();
     else if (to === 'none' && from !== 'none') this.stepDown();
     this.currentRole = to;
+    this.keepRecentAppends();
     if (to === 'leader') {
       // The ISR or the replicas may have changed (our own write coming back, the controller's
       // reassignment): replicas added are tracked from their first fetch, removed ones dropped.
@@ -312,7 +333,7 @@ export class Partition {
     }
     if (hw <= this.log.highWatermark) return false;
     advanceHighWatermark(this.log, hw);
-    this.wake();
+    this.wakeSet(this.waiters);
     this.checkDelayedProduces();
     return true;
   }
@@ -338,6 +359,33 @@ export class Partition {
     f.lastFetchTimeMs = nowMs;
     this.maybeExpandIsr(replicaId, f);
     this.maybeIncrementHighWatermark();
+    this.releaseFetchedAppends();
+  }
+
+  /**
+   * A leader with followers keeps its latest appends in memory for their fetches (storage
+   * recent-appends.ts); any other role reads from the files and frees what was kept.
+   */
+  private keepRecentAppends(): void {
+    const budget = this.deps.recentAppendsBudget;
+    const wanted = budget !== undefined && this.currentRole === 'leader' && !this.closed && this.partitionState.replicas.length > 1;
+    const current = this.log.recentAppends;
+    if (!wanted) this.log.keepRecentAppends(undefined);
+    else if (current === undefined) this.log.keepRecentAppends(new RecentAppends(budget, RECENT_APPENDS_PARTITION_BYTES));
+  }
+
+  /** Drops the kept appends every ISR follower has fetched (a follower not heard from yet keeps them). */
+  private releaseFetchedAppends(): void {
+    const recent = this.log.recentAppends;
+    if (recent === undefined || recent.sizeInBytes === 0) return;
+    let fetched = Infinity;
+    for (const id of this.partitionState.isr) {
+      if (id === this.deps.nodeId) continue;
+      const f = this.followers.get(id);
+      if (f === undefined || f.logEndOffset < 0) return;
+      if (f.logEndOffset < fetched) fetched = f.logEndOffset;
+    }
+    if (fetched !== Infinity) recent.releaseBelow(fetched);
   }
 
   /** Kafka's isFollowerInSync: at or past the high watermark and the current epoch's start. */
@@ -623,7 +671,8 @@ export class Partition {
 
   /** After a local append as leader: the high watermark may move (ISR of one), and fetches (followers' too) wake. */
   private appended(): void {
-    if (!this.maybeIncrementHighWatermark()) this.wake();
+    this.maybeIncrementHighWatermark();
+    this.wake();
   }
 
   /**
@@ -761,19 +810,26 @@ export class Partition {
 
   // ------------------------------------------------------------------ fetch waiters
 
-  addWaiter(wake: () => void): void {
-    this.waiters.add(wake);
+  /** `untilLogEnd`: a follower's fetch, which a high watermark move does not wake. */
+  addWaiter(wake: () => void, untilLogEnd = false): void {
+    (untilLogEnd ? this.logEndWaiters : this.waiters).add(wake);
   }
 
   removeWaiter(wake: () => void): void {
     this.waiters.delete(wake);
+    this.logEndWaiters.delete(wake);
   }
 
   /** Wakes every fetch waiting on this partition. */
   wake(): void {
-    if (this.waiters.size === 0) return;
-    const waiting = [...this.waiters];
-    this.waiters.clear();
+    this.wakeSet(this.waiters);
+    this.wakeSet(this.logEndWaiters);
+  }
+
+  private wakeSet(set: Set<() => void>): void {
+    if (set.size === 0) return;
+    const waiting = [...set];
+    set.clear();
     for (const wake of waiting) wake();
   }
 
@@ -781,6 +837,7 @@ export class Partition {
   close(): void {
     this.closed = true;
     this.currentRole = 'none';
+    this.log.keepRecentAppends(undefined);
     this.failDelayedProduces(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     this.wake();
   }

@@ -9,7 +9,7 @@
  * request handling: Produce and Fetch call into the partition.
  */
 import { ErrorCode } from '@tributary/protocol';
-import { LogManager, type Log } from '@tributary/storage';
+import { LogManager, RecentAppendsBudget, type Log } from '@tributary/storage';
 import type { Logger } from '../logger.js';
 import type { MetadataChange, MetadataStore, PartitionState, TopicMetadata } from '../metadata/metadata-store.js';
 import { Partition, failure, type AppendRequest, type PartitionAppendResult } from './partition.js';
@@ -82,6 +82,13 @@ export const LOG_CREATION_STEP = 100;
  */
 export const LOG_CREATION_TURN_MS = 25;
 
+/**
+ * The bytes of latest appends all leaders on this broker keep in memory for their
+ * followers (storage recent-appends.ts): 64 one-MiB partitions' worth, a quarter of
+ * queued.max.response.bytes' default. Past it, follower fetches read from the files.
+ */
+export const RECENT_APPENDS_BROKER_BYTES = 64 * 1024 * 1024;
+
 /** A partition waiting for its log, with the topic as it was when the log was asked for. */
 interface PendingLog {
   readonly topic: TopicMetadata;
@@ -111,6 +118,8 @@ export class ReplicaManager {
   private readonly leadershipListeners = new Set<LeadershipListener>();
   private isrTimer: NodeJS.Timeout | undefined;
   private readonly fenceRestartedLeadership: boolean;
+  /** What every leader's kept appends may hold together (partition.ts keepRecentAppends). */
+  readonly recentAppendsBudget = new RecentAppendsBudget(RECENT_APPENDS_BROKER_BYTES);
 
   constructor(deps: ReplicaManagerDeps) {
     this.fenceRestartedLeadership = deps.fenceRestartedLeadership === true;
@@ -258,7 +267,7 @@ export class ReplicaManager {
     let partition = this.partitions.get(key);
     if (partition === undefined || partition.log !== log) {
       const restarted = this.fenceRestartedLeadership && existing !== undefined && partition === undefined && p.leader === this.nodeId;
-      partition = new Partition({ nodeId: this.nodeId, metadata: this.metadata, logManager: this.logManager, logger: this.logger, ...(restarted ? { previousIncarnationEpoch: p.leaderEpoch } : {}) }, log, topic, p);
+      partition = new Partition({ nodeId: this.nodeId, metadata: this.metadata, logManager: this.logManager, logger: this.logger, recentAppendsBudget: this.recentAppendsBudget, ...(restarted ? { previousIncarnationEpoch: p.leaderEpoch } : {}) }, log, topic, p);
       this.partitions.set(key, partition);
     }
     this.applyState(partition, topic, p);
@@ -435,7 +444,8 @@ export class ReplicaManager {
   appended(log: Log): void {
     const p = this.partitionOfLog(log);
     if (p === undefined) return;
-    if (!p.maybeIncrementHighWatermark()) p.wake();
+    p.maybeIncrementHighWatermark();
+    p.wake();
   }
 
   /** Wakes every fetch waiting on this log. */
@@ -445,9 +455,10 @@ export class ReplicaManager {
 
   /**
    * Resolves when any of the logs gets new data or a new high watermark, or after
-   * `timeoutMs`, whichever is first. Used by Fetch's long poll.
+   * `timeoutMs`, whichever is first. Used by Fetch's long poll. `untilLogEnd` (a follower's
+   * fetch) waits for new data only: it reads to the log end, so the high watermark gives it nothing.
    */
-  waitForData(logs: readonly Log[], timeoutMs: number): Promise<void> {
+  waitForData(logs: readonly Log[], timeoutMs: number, untilLogEnd = false): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
       const partitions: Partition[] = [];
@@ -463,7 +474,7 @@ export class ReplicaManager {
         const p = this.partitionOfLog(log);
         if (p === undefined) continue;
         partitions.push(p);
-        p.addWaiter(wake);
+        p.addWaiter(wake, untilLogEnd);
       }
     });
   }

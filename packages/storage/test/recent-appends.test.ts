@@ -1,0 +1,137 @@
+// The recent-appends cache (recent-appends.ts): a log reading its latest appends from
+// memory answers every read exactly as one reading them from its files, owns its bytes, and
+// stays within its per-partition and broker-wide bounds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LogManager, RecentAppends, RecentAppendsBudget, fromProperties } from '@tributary/storage';
+import type { Log, ReadResult } from '@tributary/storage';
+import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
+
+async function open(dataDir: string): Promise<LogManager> {
+  return LogManager.open({ dataDir, clock: new FakeClock(), schedulers: false, logger: quietLogger });
+}
+
+/** A deterministic generator (mulberry32), so a failure names its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function flat(r: ReadResult): { kind: string; bytes?: Buffer; size?: number; next?: number } {
+  if (r.kind !== 'ok') return { kind: r.kind };
+  return { kind: r.kind, bytes: Buffer.concat(r.records), size: r.sizeInBytes, next: r.nextFetchOffset };
+}
+
+test('reads served from memory equal reads from the files, through appends, truncations, segment rolls and evictions', async (t) => {
+  const m = await open(tempDir(t));
+  const config = fromProperties({ 'segment.bytes': '4000', 'index.interval.bytes': '200' });
+  for (const seed of [1, 2, 3]) {
+    const random = rng(seed);
+    const cached = m.createLog('cached', seed, config);
+    const files = m.createLog('files', seed, config);
+    const budget = new RecentAppendsBudget(1 << 20);
+    // Small enough that evictions happen all the time.
+    cached.keepRecentAppends(new RecentAppends(budget, 1500 + Math.floor(random() * 2000)));
+    let served = 0;
+    for (let step = 0; step < 400; step++) {
+      const op = random();
+      if (op < 0.45) {
+        const n = 1 + Math.floor(random() * 3);
+        const parts = Array.from({ length: n }, (_, i) => makeBatch({ timestamps: Array.from({ length: 1 + Math.floor(random() * 4) }, (_, k) => step * 10 + k), valueBytes: 20 + Math.floor(random() * 200), fill: i }));
+        const appended = Buffer.concat(parts);
+        cached.append(Buffer.from(appended), { leaderEpoch: 3 });
+        files.append(appended, { leaderEpoch: 3 });
+      } else if (op < 0.5 && files.logEndOffset > 0) {
+        const to = Math.floor(random() * files.logEndOffset);
+        cached.truncateTo(to);
+        files.truncateTo(to);
+      } else {
+        const end = files.logEndOffset;
+        const from = Math.floor(random() * (end + 2));
+        let maxBytes = Math.floor(random() * 1500);
+        if (random() < 0.3) {
+          // Exactly the bytes of some whole batches: the boundary case of the byte limit.
+          const whole = files.read(from, maxBytes, { minOneBatch: true });
+          if (whole.kind === 'ok') maxBytes = whole.sizeInBytes;
+        }
+        const maxOffset = random() < 0.3 ? Math.floor(random() * (end + 1)) : undefined;
+        const minOneBatch = random() < 0.5;
+        const first = cached.recentAppends!.firstOffset;
+        if (first >= 0 && from >= first && from < (maxOffset ?? end)) served++;
+        const options = { minOneBatch, ...(maxOffset === undefined ? {} : { maxOffset }) };
+        assert.deepEqual(flat(cached.read(from, maxBytes, options)), flat(files.read(from, maxBytes, options)), `seed ${seed} step ${step}: read(${from}, ${maxBytes}, ${JSON.stringify(options)})`);
+      }
+      assert.ok(cached.recentAppends!.sizeInBytes <= cached.recentAppends!.maxBytes);
+      assert.equal(budget.usedBytes, cached.recentAppends!.sizeInBytes);
+    }
+    assert.ok(served > 20, `seed ${seed}: only ${served} reads were served from memory`);
+  }
+  await m.close();
+});
+
+test('the cache owns its bytes: the appended buffer (a pooled request frame) may be reused at once', async (t) => {
+  const m = await open(tempDir(t));
+  const log = m.createLog('t', 0);
+  const budget = new RecentAppendsBudget(1 << 20);
+  log.keepRecentAppends(new RecentAppends(budget, 1 << 20));
+  const frame = makeBatch({ timestamps: [1, 2], valueBytes: 50 });
+  log.append(frame, { leaderEpoch: 0 });
+  const written = Buffer.from(frame);
+  frame.fill(0xee);
+  const r = log.read(0, 1 << 20);
+  assert.ok(r.kind === 'ok');
+  assert.deepEqual(Buffer.concat(r.records), written);
+  assert.equal(r.position, -1, 'served from memory');
+  await m.close();
+  assert.equal(budget.usedBytes, 0, 'a closed log gives its bytes back');
+});
+
+test('bounds: per partition, broker-wide (the first partition keeps what fits, the next reads files), released once fetched', async (t) => {
+  const m = await open(tempDir(t));
+  const batch = () => makeBatch({ timestamps: [1], valueBytes: 900 });
+  const size = batch().length;
+  const budget = new RecentAppendsBudget(5 * size);
+  const a = m.createLog('a', 0);
+  const b = m.createLog('b', 0);
+  a.keepRecentAppends(new RecentAppends(budget, 3 * size));
+  b.keepRecentAppends(new RecentAppends(budget, 3 * size));
+  for (let i = 0; i < 5; i++) a.append(batch(), { leaderEpoch: 0 });
+  assert.equal(a.recentAppends!.sizeInBytes, 3 * size, 'the partition keeps its latest 3 appends');
+  assert.equal(a.recentAppends!.firstOffset, 2);
+  for (let i = 0; i < 3; i++) b.append(batch(), { leaderEpoch: 0 });
+  assert.equal(b.recentAppends!.sizeInBytes, 2 * size, 'the broker budget holds 5 appends in all');
+  assert.equal(budget.usedBytes, 5 * size);
+  a.recentAppends!.releaseBelow(4);
+  assert.equal(a.recentAppends!.firstOffset, 4, 'appends every follower has fetched are dropped');
+  assert.equal(budget.usedBytes, 3 * size);
+  const read = a.read(4, 1 << 20);
+  assert.ok(read.kind === 'ok' && read.position === -1 && read.nextFetchOffset === 5);
+  const older = a.read(2, 1 << 20);
+  assert.ok(older.kind === 'ok' && older.position >= 0 && older.nextFetchOffset === 5, 'an older offset reads the files');
+  a.keepRecentAppends(undefined);
+  b.keepRecentAppends(undefined);
+  assert.equal(budget.usedBytes, 0);
+  await m.close();
+});
+
+test('a log whose appends are not all cached never serves a read from memory past a gap', async (t) => {
+  const m = await open(tempDir(t));
+  const log: Log = m.createLog('t', 0);
+  const big = makeBatch({ timestamps: [1], valueBytes: 3000 });
+  const small = () => makeBatch({ timestamps: [1], valueBytes: 10 });
+  log.keepRecentAppends(new RecentAppends(new RecentAppendsBudget(1 << 20), 1000));
+  log.append(small(), { leaderEpoch: 0 });
+  log.append(big, { leaderEpoch: 0 });
+  assert.equal(log.recentAppends!.firstOffset, -1, 'an append larger than the bound empties the cache');
+  log.append(small(), { leaderEpoch: 0 });
+  assert.equal(log.recentAppends!.firstOffset, 2);
+  const r = log.read(1, 1 << 20);
+  assert.ok(r.kind === 'ok' && r.nextFetchOffset === 3 && r.sizeInBytes === big.length + small().length);
+  await m.close();
+});
