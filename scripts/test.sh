@@ -44,7 +44,6 @@ SERIAL=(
   test/fault/leader-kill.test.ts                 # SIGKILLs/pauses brokers of a 3-broker cluster under load; asserts failover times
   test/cluster/controller-close.test.ts          # asserts the controller broker's close takes < 5 s
   test/cluster/etcd-quorum.test.ts               # 3 etcd members killed/paused under load; asserts gaps in acknowledgements
-  test/cluster/etcd-cut.test.ts                  # a leader cut from etcd; asserts election and truncation within bounds
   test/cluster/reassign-fourth-broker.test.ts    # 4 broker processes under load; asserts reassignment and drain times
   packages/broker/test/admin-kafkajs.test.ts     # asserts no event-loop stall while 3,000 partitions are deleted
   packages/broker/test/broker-api-versions.test.ts # asserts start-up under a second
@@ -99,30 +98,39 @@ run_lane() {
 
 # The parallel lane's files start longest first, so that the long ones run beside the many
 # short ones instead of ending the lane alone (`node --test` would start them in path order).
-# The longest, by the "# slowest file" lines of a CI log, in that order; then the other
-# test/compat, test/cluster and test/fault files (real clients, group sessions), then the unit-test files.
+# The longest, by their tests' durations in a fresh-clone CI log (e6f1608, session 13), in that
+# order; then the other test/compat, test/cluster and test/fault files (real clients, group
+# sessions), then the unit-test files.
 LONGEST_FIRST=(
+  test/cluster/etcd-cut.test.ts                      # 26 s alone, mostly waiting; passed 3 times beside 3-5 heavy files (load average 10-25)
   packages/broker/test/metadata-etcd-store.test.ts   # waits out a paused etcd member (gRPC keepalive, the watchdog)
-  test/compat/security-sasl.test.ts
-  test/compat/python.test.ts
-  test/compat/produce-validation.test.ts
-  test/compat/transactions-python.test.ts
-  test/compat/groups-static.test.ts
-  test/compat/security-tls.test.ts
-  test/compat/transactions-kafkajs.test.ts
-  test/compat/kafkajs.test.ts
-  test/compat/python-old-protocol.test.ts
-  packages/broker/test/produce.test.ts
-  test/compat/go-clients.test.ts
-  test/compat/kcat.test.ts
-  test/cluster/cluster-script.test.ts
-  packages/broker/test/broker-main.test.ts
-  test/compat/groups-delivery.test.ts
-  test/compat/transactions-read.test.ts
-  test/compat/idempotence-restarts.test.ts
   test/compat/transactions-eos.test.ts
-  packages/broker/test/replication.test.ts
+  test/compat/security-sasl.test.ts
   packages/broker/test/replication-sim.test.ts
+  test/compat/groups-membership.test.ts
+  test/compat/groups-delivery.test.ts
+  packages/broker/test/replication.test.ts
+  test/compat/security-tls.test.ts
+  packages/broker/test/transaction-handlers.test.ts
+  test/compat/groups-static.test.ts
+  packages/broker/test/acl-matrix.test.ts
+  test/compat/python.test.ts
+  test/cluster/restart-leader-epoch.test.ts
+  packages/broker/test/network-ordering-limits.test.ts
+  test/compat/kcat.test.ts
+  test/compat/compaction.test.ts
+  test/compat/retention.test.ts
+  packages/broker/test/produce-validation.test.ts
+  packages/broker/test/replication-truncation.test.ts
+  packages/broker/test/produce.test.ts
+  test/cluster/cluster-script.test.ts
+  packages/storage/test/log-cleaner-model.test.ts
+  test/compat/transactions-read.test.ts
+  test/compat/transactions-cross-broker.test.ts
+  test/compat/produce-validation.test.ts
+  test/compat/idempotence-restarts.test.ts
+  packages/storage/test/log-model.test.ts
+  test/compat/transactions-python.test.ts
 )
 parallel=()
 for f in "${LONGEST_FIRST[@]}"; do
@@ -134,7 +142,6 @@ for f in "${compat[@]}" "${unit[@]}"; do
   [ "$first" = yes ] || parallel+=("$f")
 done
 
-started=$SECONDS
 # The lanes run each test file bundled (see the top): stack traces still name the sources
 # (source maps), a failure's `location:` names the bundle.
 started=$SECONDS
