@@ -43,5 +43,7 @@ const tapOut = createWriteStream(tapFile);
 stream.compose(tap).pipe(tapOut);
 await Promise.all([finished(shownStream), finished(tapOut)]);
 const slowest = [...perFileMs].sort((a, b) => b[1] - a[1]).slice(0, SLOWEST_SHOWN);
-for (const [file, ms] of slowest) process.stdout.write(`# slowest file: ${(ms / 1000).toFixed(1)} s ${relative(process.cwd(), file)}\n`);
+/** A bundled test file (scripts/bundle-tests.mjs, `.test-bundles.XXXXXX/<path>.mjs`) is named by its source. */
+const sourceOf = (file) => relative(process.cwd(), file).replace(/^\.test-bundles\.[^/]+\/(.*)\.mjs$/, '$1.ts');
+for (const [file, ms] of slowest) process.stdout.write(`# slowest file: ${(ms / 1000).toFixed(1)} s ${sourceOf(file)}\n`);
 process.exitCode = failed ? 1 : 0;

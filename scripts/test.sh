@@ -16,6 +16,12 @@
 #     load the machine enough to upset such assertions elsewhere. A file goes there when
 #     its path is listed in SERIAL below, or when its name ends in `.serial.test.ts`.
 #
+# In the two lanes each test file runs bundled with the source modules it reaches
+# (scripts/bundle-tests.mjs; TRIBUTARY_TEST_BUNDLE=0 turns it off): a test process that
+# loaded ~300 source modules through tsx's loader hooks spent ~2.3 s of CPU before its first
+# test, bundled ~1.1 s, and the lanes start ~135 of them on 2 cores. Files named on the command
+# line run from their sources.
+#
 # Long mode (`--long`, or TRIBUTARY_LONG=1 in the environment) exports TRIBUTARY_LONG=1;
 # tests read it and run their big volumes and long schedules: 100,000 records per client
 # round trip (test/compat/records.ts), crash-kill9's 40 kills per mode, fuzz-network's
@@ -38,7 +44,6 @@ SERIAL=(
   test/fault/leader-kill.test.ts                 # SIGKILLs/pauses brokers of a 3-broker cluster under load; asserts failover times
   test/cluster/controller-close.test.ts          # asserts the controller broker's close takes < 5 s
   test/cluster/etcd-quorum.test.ts               # 3 etcd members killed/paused under load; asserts gaps in acknowledgements
-  test/cluster/etcd-cut.test.ts                  # a leader cut from etcd; asserts election and truncation within bounds
   test/cluster/reassign-fourth-broker.test.ts    # 4 broker processes under load; asserts reassignment and drain times
   packages/broker/test/admin-kafkajs.test.ts     # asserts no event-loop stall while 3,000 partitions are deleted
   packages/broker/test/broker-api-versions.test.ts # asserts start-up under a second
@@ -93,30 +98,39 @@ run_lane() {
 
 # The parallel lane's files start longest first, so that the long ones run beside the many
 # short ones instead of ending the lane alone (`node --test` would start them in path order).
-# The longest, by the "# slowest file" lines of a CI log, in that order; then the other
-# test/compat, test/cluster and test/fault files (real clients, group sessions), then the unit-test files.
+# The longest, by their tests' durations in a fresh-clone CI log (e6f1608, session 13), in that
+# order; then the other test/compat, test/cluster and test/fault files (real clients, group
+# sessions), then the unit-test files.
 LONGEST_FIRST=(
+  test/cluster/etcd-cut.test.ts                      # 26 s alone, mostly waiting; passed 3 times beside 3-5 heavy files (load average 10-25)
   packages/broker/test/metadata-etcd-store.test.ts   # waits out a paused etcd member (gRPC keepalive, the watchdog)
-  test/compat/security-sasl.test.ts
-  test/compat/python.test.ts
-  test/compat/produce-validation.test.ts
-  test/compat/transactions-python.test.ts
-  test/compat/groups-static.test.ts
-  test/compat/security-tls.test.ts
-  test/compat/transactions-kafkajs.test.ts
-  test/compat/kafkajs.test.ts
-  test/compat/python-old-protocol.test.ts
-  packages/broker/test/produce.test.ts
-  test/compat/go-clients.test.ts
-  test/compat/kcat.test.ts
-  test/cluster/cluster-script.test.ts
-  packages/broker/test/broker-main.test.ts
-  test/compat/groups-delivery.test.ts
-  test/compat/transactions-read.test.ts
-  test/compat/idempotence-restarts.test.ts
   test/compat/transactions-eos.test.ts
-  packages/broker/test/replication.test.ts
+  test/compat/security-sasl.test.ts
   packages/broker/test/replication-sim.test.ts
+  test/compat/groups-membership.test.ts
+  test/compat/groups-delivery.test.ts
+  packages/broker/test/replication.test.ts
+  test/compat/security-tls.test.ts
+  packages/broker/test/transaction-handlers.test.ts
+  test/compat/groups-static.test.ts
+  packages/broker/test/acl-matrix.test.ts
+  test/compat/python.test.ts
+  test/cluster/restart-leader-epoch.test.ts
+  packages/broker/test/network-ordering-limits.test.ts
+  test/compat/kcat.test.ts
+  test/compat/compaction.test.ts
+  test/compat/retention.test.ts
+  packages/broker/test/produce-validation.test.ts
+  packages/broker/test/replication-truncation.test.ts
+  packages/broker/test/produce.test.ts
+  test/cluster/cluster-script.test.ts
+  packages/storage/test/log-cleaner-model.test.ts
+  test/compat/transactions-read.test.ts
+  test/compat/transactions-cross-broker.test.ts
+  test/compat/produce-validation.test.ts
+  test/compat/idempotence-restarts.test.ts
+  packages/storage/test/log-model.test.ts
+  test/compat/transactions-python.test.ts
 )
 parallel=()
 for f in "${LONGEST_FIRST[@]}"; do
@@ -128,7 +142,19 @@ for f in "${compat[@]}" "${unit[@]}"; do
   [ "$first" = yes ] || parallel+=("$f")
 done
 
+# The lanes run each test file bundled (see the top): stack traces still name the sources
+# (source maps), a failure's `location:` names the bundle.
 started=$SECONDS
+if [ "${TRIBUTARY_TEST_BUNDLE:-1}" != 0 ]; then
+  bundles=$(mktemp -d "$PWD/.test-bundles.XXXXXX")
+  trap 'rm -rf "$work" "$bundles"' EXIT
+  node scripts/bundle-tests.mjs "$bundles" "${parallel[@]}" "${serial[@]}"
+  bundled() { for f in "$@"; do echo "$bundles/${f%.ts}.mjs"; done; }
+  mapfile -t parallel < <(bundled "${parallel[@]}")
+  mapfile -t serial < <(bundled "${serial[@]}")
+  echo "# test files bundled in $((SECONDS - started)) s"
+fi
+
 echo "# lane parallel: ${#parallel[@]} files (${#compat[@]} test/compat, test/cluster and test/fault, ${#unit[@]} unit-test), ${TEST_CONCURRENCY:-6} at a time, longest first"
 run_lane parallel "${TEST_CONCURRENCY:-6}" "${parallel[@]}" || status=1
 echo "# lane parallel: $((SECONDS - started)) s"

@@ -14,15 +14,15 @@
  * test/fault/checker.ts checks that every acknowledged record is at its offset, once, in
  * order.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel, type Admin, type Consumer, type logCreator } from 'kafkajs';
-import { DEBIAN_PYTHON, requirePythonModule } from '../compat/kit.js';
+import { requirePythonModule } from '../compat/kit.js';
 import { checkHistory, type Ack, type CheckResult, type Read } from '../fault/checker.js';
-import { FAULT_BROKER_CONFIG, FaultBroker, REPO_ROOT } from '../fault/harness.js';
+import { FAULT_BROKER_CONFIG, FaultBroker } from '../fault/harness.js';
+import { pyChild } from '../fault/run.js';
 import { freePort } from './etcd-kit.js';
 import { RawClient } from '../../packages/broker/test/helpers/raw-client.js';
 
@@ -30,6 +30,8 @@ type TestLike = { after(fn: () => void | Promise<void>): void; diagnostic(msg: s
 
 /** Records per second of each producer (split over the partitions). */
 export const PRODUCE_RATE = 60;
+/** How long the librdkafka producer may take to flush and exit once told to stop (then it is SIGKILLed). */
+const PYTHON_STOP_TIMEOUT_MS = 60_000;
 
 export interface ProcessCluster {
   readonly brokers: FaultBroker[];
@@ -248,29 +250,12 @@ export async function startWorkload(t: TestLike, bootstrap: string[], topic: str
   let stopPython = async (): Promise<void> => undefined;
   if (opts.python) {
     requirePythonModule('confluent_kafka');
-    const child = spawn(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/fault/py/idempotent_producer.py'), bootstrap.join(','), topic, String(partitions), 'rdk', String(PRODUCE_RATE)], { stdio: ['pipe', 'pipe', 'pipe'] });
-    t.after(() => { child.kill('SIGKILL'); });
-    let buffered = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buffered += d.toString();
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const f = buffered.slice(0, nl).split(' ');
-        buffered = buffered.slice(nl + 1);
-        if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
-        else if (f[0] === 'E') errors.push(`librdkafka delivery ${f.slice(1).join(' ')}`);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000); });
-    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-    stopPython = async () => {
-      child.stdin!.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      const code = await exited;
-      clearTimeout(timer);
-      if (code !== 0) errors.push(`librdkafka producer exited with ${code}: ${stderr.slice(-2000)}`);
-    };
+    const child = pyChild('idempotent_producer.py', [bootstrap.join(','), topic, String(partitions), 'rdk', String(PRODUCE_RATE)], (f) => {
+      if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
+      else if (f[0] === 'E') errors.push(`librdkafka delivery ${f.slice(1).join(' ')}`);
+    }, errors);
+    t.after(() => { child.kill(); });
+    stopPython = async () => { await child.stop(PYTHON_STOP_TIMEOUT_MS); };
   }
 
   return {

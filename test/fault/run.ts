@@ -218,7 +218,7 @@ function pythonProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
 }
 
 /** A Python child (py/<script>) whose stdout lines go to `onLine`; `stop` closes its stdin and waits for its exit. */
-function pyChild(script: string, args: string[], onLine: (fields: string[]) => void, errors: string[]) {
+export function pyChild(script: string, args: string[], onLine: (fields: string[]) => void, errors: string[]) {
   const child = spawn(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/fault/py', script), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let buffered = '';
   let stderr = '';

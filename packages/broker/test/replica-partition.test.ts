@@ -3,44 +3,12 @@
 // (nowMs), so the lag checks are exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CompressionType, ErrorCode, encodeBatchSync } from '@tributary/protocol';
-import { LogManager, RecentAppendsBudget } from '@tributary/storage';
-import { createLogger, LocalMetadataStore } from '../src/index.js';
-import { randomKafkaUuid } from '../src/metadata/kafka-uuid.js';
-import { Partition, type PartitionAppendResult } from '../src/replica/partition.js';
-import { RECENT_APPENDS_BROKER_BYTES } from '../src/replica/replica-manager.js';
+import type { LocalMetadataStore } from '../src/index.js';
+import type { Partition, PartitionAppendResult } from '../src/replica/partition.js';
 import { truncateOnBecomingFollower } from '../src/replica/follower-truncation.js';
 import { isWritten } from '../src/replica/written-appends.js';
-
-const SELF = 1;
-
-async function setup(t: { after(fn: () => unknown): void }, isr: number[] = [1, 2, 3], configs: Record<string, string> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'trib-partition-'));
-  const logger = createLogger({ level: 'silent' });
-  const metadata = await LocalMetadataStore.open({ dataDir: join(dir, 'meta'), clusterId: randomKafkaUuid(), logger });
-  const logManager = await LogManager.open({ dataDir: join(dir, 'logs'), schedulers: false, logger: { info: () => undefined, warn: () => undefined } });
-  t.after(async () => {
-    await logManager.close();
-    await metadata.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  // Followers join the ISR only while registered and not shutting down (isr-eligibility.ts).
-  for (const nodeId of [1, 2, 3]) await metadata.registerBroker(registration(nodeId));
-  const topic = await metadata.createTopic({ name: 't', partitions: [{ replicas: [1, 2, 3], leader: SELF, isr }], configs });
-  const log = logManager.createLog('t', 0);
-  if (configs['min.insync.replicas'] !== undefined) log.config = { ...log.config, minInsyncReplicas: Number(configs['min.insync.replicas']) };
-  const partition = new Partition({ nodeId: SELF, metadata, logManager, logger, recentAppendsBudget: new RecentAppendsBudget(RECENT_APPENDS_BROKER_BYTES) }, log, topic, topic.partitions[0]!);
-  partition.update(topic, topic.partitions[0]!);
-  // The partition follows the metadata as the replica manager makes it.
-  const unsubscribe = metadata.subscribe((change) => {
-    if (change.type === 'partition-changed') partition.update(change.topic, change.after);
-  });
-  t.after(unsubscribe);
-  return { metadata, log, partition };
-}
+import { leaderPartition, registration } from './helpers/partition.js';
 
 function batch(n: number): Buffer {
   const now = Date.now();
@@ -52,7 +20,7 @@ function produce(partition: Partition, n: number, acks: number, timeoutMs?: numb
 }
 
 test('the high watermark is the smallest log end offset over the ISR and never moves back', async (t) => {
-  const { log, partition } = await setup(t);
+  const { log, partition } = await leaderPartition(t);
   assert.equal(partition.role, 'leader');
   const r = produce(partition, 5, 1);
   assert.ok(!(r instanceof Promise));
@@ -75,7 +43,7 @@ test('the high watermark is the smallest log end offset over the ISR and never m
 });
 
 test('acks=all waits for the high watermark; REQUEST_TIMED_OUT after its timeout', async (t) => {
-  const { log, partition } = await setup(t);
+  const { log, partition } = await leaderPartition(t);
   const waiting = produce(partition, 2, -1, 60_000);
   assert.ok(waiting instanceof Promise);
   let settled: PartitionAppendResult | undefined;
@@ -96,7 +64,7 @@ test('acks=all waits for the high watermark; REQUEST_TIMED_OUT after its timeout
 });
 
 test('delayed produces share one expiry timer: each times out at its own deadline, in any order of timeouts', async (t) => {
-  const { log, partition } = await setup(t);
+  const { log, partition } = await leaderPartition(t);
   const started = performance.now();
   // A long wait first (the timer is armed for it), then a short one (armed again, earlier).
   const long = produce(partition, 1, -1, 60_000);
@@ -122,7 +90,7 @@ test('delayed produces share one expiry timer: each times out at its own deadlin
 });
 
 test('an acks=all append written on the synchronous path is marked written; one that waits for validation is not', async (t) => {
-  const { partition } = await setup(t);
+  const { partition } = await leaderPartition(t);
   const written = produce(partition, 1, -1, 1000);
   assert.ok(written instanceof Promise);
   assert.ok(isWritten(written), 'validated, written with writeSync, then waiting: the request bytes are free');
@@ -139,7 +107,7 @@ test('an acks=all append written on the synchronous path is marked written; one 
 });
 
 test('followers not caught up within the lag time leave the ISR; a follower reaching the high watermark rejoins', async (t) => {
-  const { metadata, log, partition } = await setup(t);
+  const { metadata, log, partition } = await leaderPartition(t);
   const start = Date.now();
   produce(partition, 4, 1);
   partition.updateFollowerFetchState(2, 4, start);
@@ -165,12 +133,8 @@ test('followers not caught up within the lag time leave the ISR; a follower reac
   assert.deepEqual(partition.isr, [1, 2, 3]);
 });
 
-function registration(nodeId: number, inControlledShutdown = false) {
-  return { nodeId, endpoints: [{ listener: 'PLAINTEXT', host: '127.0.0.1', port: 9000 + nodeId, securityProtocol: 'PLAINTEXT' as const }], rack: null, inControlledShutdown };
-}
-
 test('a caught-up follower in controlled shutdown, or not registered, is not added back to the ISR (KIP-841)', async (t) => {
-  const { metadata, log, partition } = await setup(t, [1]);
+  const { metadata, log, partition } = await leaderPartition(t, { isr: [1] });
   const start = Date.now();
   produce(partition, 2, 1);
   await metadata.registerBroker(registration(2, true));
@@ -187,7 +151,7 @@ test('a caught-up follower in controlled shutdown, or not registered, is not add
 });
 
 test('min.insync.replicas: NOT_ENOUGH_REPLICAS before the append, NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while waiting', async (t) => {
-  const { metadata, log, partition } = await setup(t, [1, 2, 3], { 'min.insync.replicas': '2' });
+  const { metadata, log, partition } = await leaderPartition(t, { configs: { 'min.insync.replicas': '2' } });
   const start = Date.now();
   const waiting = produce(partition, 1, -1, 60_000);
   assert.ok(waiting instanceof Promise);
@@ -202,7 +166,7 @@ test('min.insync.replicas: NOT_ENOUGH_REPLICAS before the append, NOT_ENOUGH_REP
 });
 
 test('an ISR change that loses the compare-and-swap is dropped, and decided again on the next check', async (t) => {
-  const { metadata, partition } = await setup(t);
+  const { metadata, partition } = await leaderPartition(t);
   const state = metadata.topic('t')!.partitions[0]!;
   const start = Date.now();
   // Another writer (the controller) moves the partition epoch while our shrink is written.
@@ -215,7 +179,7 @@ test('an ISR change that loses the compare-and-swap is dropped, and decided agai
 });
 
 test('a new follower keeps a suffix its epochs can place; without epochs it truncates to its high watermark', async (t) => {
-  const { log, partition } = await setup(t, [1]);
+  const { log, partition } = await leaderPartition(t, { isr: [1] });
   assert.deepEqual(log.leaderEpochCache.epochEntries(), [{ epoch: 0, startOffset: 0 }], 'becoming leader records the epoch start');
   produce(partition, 3, 1);
   assert.equal(log.highWatermark, 3, 'an ISR of one commits at once');
@@ -237,7 +201,7 @@ async function waitForIsr(metadata: LocalMetadataStore, isr: number[]): Promise<
 }
 
 test('a follower append checks every CRC and drops a partial batch at the end', async (t) => {
-  const { log, partition } = await setup(t, [1]);
+  const { log, partition } = await leaderPartition(t, { isr: [1] });
   const now = Date.now();
   const first = encodeBatchSync({ baseOffset: 0, timestamp: now, records: [{ key: null, value: Buffer.from('a'), timestamp: now }] });
   const second = encodeBatchSync({ baseOffset: 1, timestamp: now, records: [{ key: null, value: Buffer.from('b'), timestamp: now }] });
@@ -251,7 +215,7 @@ test('a follower append checks every CRC and drops a partial batch at the end', 
 });
 
 test('acks=all: a resent idempotent batch is answered once the high watermark passes the original batch, not the log end (Kafka\'s requiredOffset)', async (t) => {
-  const { log, partition } = await setup(t);
+  const { log, partition } = await leaderPartition(t);
   const now = Date.now();
   const idempotent = encodeBatchSync({ baseOffset: 0, timestamp: now, producerId: 7, producerEpoch: 0, baseSequence: 0, records: [{ key: null, value: Buffer.from('a'), timestamp: now }, { key: null, value: Buffer.from('b'), timestamp: now }] });
   const append = (timeoutMs: number) => partition.appendRecordsToLeader({ topic: 't', partition: 0, records: Buffer.from(idempotent), acks: -1, produceVersion: 9, nowMs: Date.now(), timeoutMs });
@@ -275,7 +239,7 @@ test('acks=all: a resent idempotent batch is answered once the high watermark pa
 });
 
 test('a high watermark move wakes waiting consumer fetches, not follower fetches (they read to the log end); an append wakes both', async (t) => {
-  const { log, partition } = await setup(t);
+  const { log, partition } = await leaderPartition(t);
   produce(partition, 2, 1);
   const woken: string[] = [];
   const consumer = (): void => { woken.push('consumer'); };
@@ -296,7 +260,7 @@ test('a high watermark move wakes waiting consumer fetches, not follower fetches
 });
 
 test('a leader with followers keeps its latest appends for them, drops what every ISR follower has fetched, and stops keeping them as a follower', async (t) => {
-  const { log, partition } = await setup(t);
+  const { log, partition } = await leaderPartition(t);
   produce(partition, 2, 1);
   produce(partition, 3, 1);
   const recent = log.recentAppends;
