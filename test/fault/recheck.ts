@@ -6,13 +6,23 @@
  * says whether any acknowledged record is really missing. Every record both clients read
  * must agree; a disagreement is reported as divergent.
  *
- *   node --conditions=source --import tsx test/fault/recheck.ts <run dir>/history.json
+ * It also re-classifies every duplicate (dup-classify.ts) from the run directory's segment
+ * files and the librdkafka producer's debug log (<run dir>/rdk-producer.log unless
+ * --rdk-log names another file): `duplicated` keeps the ones that fail a run (broker or
+ * unexplained), `clientEpochBumpDuplicates` the librdkafka leader-change race.
+ *
+ *   node --conditions=source --import tsx test/fault/recheck.ts <run dir>/history.json [--rdk-log FILE]
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { checkHistory, type Ack, type Read } from './checker.js';
+import { classifyDuplicates, duplicateReport, explainedCopies, RDK_DEBUG_LOG, readBatchHeaders } from './dup-classify.js';
+import { TOPIC } from './run.js';
 
 const file = process.argv[2];
-if (file === undefined) throw new Error('usage: recheck.ts <history.json>');
+if (file === undefined) throw new Error('usage: recheck.ts <history.json> [--rdk-log FILE]');
+const at = process.argv.indexOf('--rdk-log');
+const rdkLog = at > 0 ? process.argv[at + 1] : join(dirname(file), RDK_DEBUG_LOG);
 const h = JSON.parse(readFileSync(file, 'utf8')) as {
   acks: Ack[]; liveReads: Read[]; otherReads: Read[]; log: Record<string, (string | null)[]>; endOffsets: Record<string, number>;
 };
@@ -32,7 +42,14 @@ for (const r of h.otherReads) {
   if (l[r.offset] === undefined) { l[r.offset] = r.value; filled++; }
   else if (l[r.offset] !== r.value) disagree.push(`${r.partition}/${r.offset}: kafkajs ${l[r.offset]}, librdkafka ${r.value}`);
 }
-const check = checkHistory({ acks: h.acks, log, endOffsets, otherReads: h.otherReads, liveReads: h.liveReads });
 let holes = 0;
 for (const [, l] of log) holes += l.filter((v) => v === undefined).length;
-process.stdout.write(JSON.stringify({ file, recordsFromKafkajs: fromKafkajs, filledFromLibrdkafka: filled, holesLeft: holes, disagreements: disagree.slice(0, 20), ...check }, null, 2) + '\n');
+const debugLog = rdkLog !== undefined && existsSync(rdkLog) ? readFileSync(rdkLog, 'utf8') : undefined;
+const classified = classifyDuplicates(log, readBatchHeaders(dirname(file), TOPIC, [...endOffsets.keys()]), debugLog);
+const check = checkHistory({ acks: h.acks, log, endOffsets, otherReads: h.otherReads, liveReads: h.liveReads, explainedCopies: explainedCopies(classified) });
+const dups = duplicateReport(classified);
+check.duplicated = dups.failing;
+process.stdout.write(JSON.stringify({
+  file, rdkDebugLog: debugLog === undefined ? null : rdkLog, recordsFromKafkajs: fromKafkajs, filledFromLibrdkafka: filled, holesLeft: holes, disagreements: disagree.slice(0, 20), ...check,
+  duplicates: dups.counts, clientEpochBumpDuplicates: dups.clientRace,
+}, null, 2) + '\n');

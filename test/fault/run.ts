@@ -7,7 +7,7 @@
  * directory (data, broker logs, history) is kept when the run fails.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +17,7 @@ import { checkHistory, failoverMs, percentile, unavailableWindows, violations, t
 import { FAULT_TIMINGS, REPO_ROOT, startFaultCluster, type FaultCluster } from './harness.js';
 import { describeFault, faultSchedule, type Fault, type FaultKind } from './scheduler.js';
 import { inject } from './inject.js';
+import { classifyDuplicates, duplicateReport, explainedCopies, RDK_DEBUG_CONTEXTS, RDK_DEBUG_LOG, readBatchHeaders } from './dup-classify.js';
 import { checkCommittedOffsets, checkTransactions, txnViolations, type OffsetCheck, type OffsetEvent, type TxnCheck, type TxnEnd } from './txn-checker.js';
 
 type TestLike = { after(fn: () => void | Promise<void>): void; diagnostic(msg: string): void };
@@ -89,6 +90,15 @@ export interface FaultReport extends CheckResult {
   txnFatal: string[];
   /** txnFatal other than EXPECTED_TXN_FATAL: a bug (the run fails on any). */
   txnFatalUnexpected: string[];
+  /**
+   * Duplicates by class (dup-classify.ts): `duplicated` lists the broker and unexplained ones
+   * (they fail the run); clientEpochBumpDuplicates the librdkafka leader-change race (issue #16),
+   * each with the bump's debug log line; they do not fail the run.
+   */
+  duplicates: { broker: number; unexplained: number; clientEpochBump: number };
+  clientEpochBumpDuplicates: string[];
+  /** The librdkafka producer's debug log (eos,msg), kept with the run directory when the run is kept. */
+  rdkDebugLog: string;
   /** Records the librdkafka group consumer read back after healing (must equal recordsInLog). */
   readBackLibrdkafka: number;
   produceErrors: number;
@@ -209,17 +219,20 @@ function kafkajsProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
 }
 
 /** The librdkafka producer (confluent-kafka-python), stopped by closing its stdin. */
-function pythonProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
+function pythonProducer(cluster: FaultCluster, acks: Ack[], errors: string[], debugLog: string) {
+  // Its debug log says why it bumped its epoch: the checker needs it to classify duplicates.
+  // TRIBUTARY_RDKAFKA_DEBUG overrides the contexts (empty: none).
+  const env = { ...process.env, TRIBUTARY_RDKAFKA_DEBUG: process.env['TRIBUTARY_RDKAFKA_DEBUG'] ?? RDK_DEBUG_CONTEXTS, TRIBUTARY_RDKAFKA_DEBUG_FILE: process.env['TRIBUTARY_RDKAFKA_DEBUG_FILE'] ?? debugLog };
   const child = pyChild('idempotent_producer.py', [cluster.bootstrap.join(','), TOPIC, String(PARTITIONS), 'rdk', String(PRODUCE_RATE)], (f) => {
     if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
     else if (f[0] === 'E') errors.push(`librdkafka ${f.join(' ')}`);
-  }, errors);
+  }, errors, env);
   return { stop: async () => { await child.stop(150_000); }, kill: child.kill };
 }
 
 /** A Python child (py/<script>) whose stdout lines go to `onLine`; `stop` closes its stdin and waits for its exit. */
-export function pyChild(script: string, args: string[], onLine: (fields: string[]) => void, errors: string[]) {
-  const child = spawn(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/fault/py', script), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function pyChild(script: string, args: string[], onLine: (fields: string[]) => void, errors: string[], env?: NodeJS.ProcessEnv) {
+  const child = spawn(DEBIAN_PYTHON, [join(REPO_ROOT, 'test/fault/py', script), ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...(env !== undefined ? { env } : {}) });
   let buffered = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -386,7 +399,8 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
   const live = await kafkajsReader(cluster, LIVE_GROUP, (r) => liveReads.push(r), (c) => commits.push(c));
   const kjs = kafkajsProducer(cluster, acks, errors);
   await kjs.start();
-  const rdk = pythonProducer(cluster, acks, errors);
+  const rdkDebugLog = process.env['TRIBUTARY_RDKAFKA_DEBUG_FILE'] ?? join(runDir, RDK_DEBUG_LOG);
+  const rdk = pythonProducer(cluster, acks, errors, rdkDebugLog);
   t.after(() => { rdk.kill(); });
   const txn = txnProducer(cluster, txnEnds, errors);
   t.after(() => { txn.kill(); });
@@ -547,6 +561,9 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
     unavailableWindows: unavailableWindows(acks, UNAVAILABLE_THRESHOLD_MS),
     transactions,
     offsets: offsetCheck,
+    duplicates: { broker: 0, unexplained: 0, clientEpochBump: 0 },
+    clientEpochBumpDuplicates: [],
+    rdkDebugLog,
     txnLeaders,
     phases,
     durationMs: Date.now() - startedAt,
@@ -557,15 +574,31 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
   for (const k of report.txnFatalUnexpected) t.diagnostic(`transactional producer: UNEXPECTED fatal error: ${k}`);
   t.diagnostic(`phases (s): ${JSON.stringify(phases)}`);
   await cluster.close();
+  // Duplicates by class, from the segment files of the stopped brokers and the producer's
+  // debug log (dup-classify.ts); the librdkafka race's resent copies are then neither
+  // duplicates nor reorderings for the checker.
+  const classified = classifyDuplicates(log, readBatchHeaders(runDir, TOPIC, [...endOffsets.keys()]), existsSync(rdkDebugLog) ? readFileSync(rdkDebugLog, 'utf8') : undefined);
+  if (classified.length > 0) {
+    const again = checkHistory({ acks, log, endOffsets, otherReads: [...otherReads, ...aboveEnd], liveReads, explainedCopies: explainedCopies(classified) });
+    const dups = duplicateReport(classified);
+    check.duplicated = report.duplicated = dups.failing;
+    check.reordered = report.reordered = again.reordered;
+    report.duplicates = dups.counts;
+    report.clientEpochBumpDuplicates = dups.clientRace;
+    for (const d of dups.clientRace) t.diagnostic(`client epoch-bump duplicate (librdkafka race, docs/reliability.md): ${d}`);
+  }
   // A failover slower than the bound fails the test too: keep the logs that explain it.
   const slow = events.filter((e) => e.kind === 'kill' && Object.values(e.failover).some((per) => Object.values(per).some((ms) => ms > report.failoverBoundMs)));
+  if (existsSync(rdkDebugLog)) t.diagnostic(`librdkafka producer debug log ${rdkDebugLog}: ${(statSync(rdkDebugLog).size / 1e6).toFixed(1)} MB`);
+  // A run with client epoch-bump duplicates passes but keeps its directory: the evidence.
+  const keep = report.duplicates.clientEpochBump > 0;
   const failed = violations(check) > 0 || txnViolations(transactions) > 0 || report.txnFatalUnexpected.length > 0 || offsetCheck.backwards.length > 0 || slow.length > 0 || process.env['TRIBUTARY_FAULT_KEEP'] === '1';
   const reportFile = join(reportDir(), `${opts.name ?? 'run'}-seed-${opts.seed}-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(reportFile, JSON.stringify({ ...report, produceErrorExamples: errors.slice(0, 20) }, null, 2) + '\n');
-  t.diagnostic(`report ${reportFile}: acknowledged ${report.acknowledged}, found ${report.found}, lost ${check.lost.length}, duplicated ${check.duplicated.length}, reordered ${check.reordered.length}, divergent ${check.divergent.length}; failover p50 ${report.failoverP50Ms} ms p99 ${report.failoverP99Ms} ms; ${report.unavailableWindows.length} unavailable windows`);
-  if (failed) {
+  t.diagnostic(`report ${reportFile}: acknowledged ${report.acknowledged}, found ${report.found}, lost ${check.lost.length}, duplicated ${report.duplicates.broker} broker + ${report.duplicates.unexplained} unexplained + ${report.duplicates.clientEpochBump} client epoch-bump (librdkafka race), reordered ${check.reordered.length}, divergent ${check.divergent.length}; failover p50 ${report.failoverP50Ms} ms p99 ${report.failoverP99Ms} ms; ${report.unavailableWindows.length} unavailable windows`);
+  if (failed || keep) {
     writeFileSync(join(runDir, 'history.json'), JSON.stringify({ acks, liveReads, otherReads, log: Object.fromEntries(log), endOffsets: Object.fromEntries(endOffsets), errors, txnEnds, txnLiveReads, txnReadBack, commits, fetches }) + '\n');
-    t.diagnostic(`run FAILED: data, broker logs and history kept in ${runDir}`);
+    t.diagnostic(`run ${failed ? 'FAILED' : 'passed with client epoch-bump duplicates'}: data, broker logs, librdkafka debug log and history kept in ${runDir}`);
   } else {
     rmSync(runDir, { recursive: true, force: true });
   }

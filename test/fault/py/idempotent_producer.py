@@ -41,8 +41,10 @@ def on_delivery(err, msg):
             sys.stdout.write("A %d %d %s %d\n" % (msg.partition(), -1 if offset is None else offset, msg.value().decode(), int(time.time() * 1000)))
         sys.stdout.flush()
 
-# Diagnosis: TRIBUTARY_RDKAFKA_DEBUG=<librdkafka debug contexts> and
-# TRIBUTARY_RDKAFKA_DEBUG_FILE=<path> write librdkafka's debug log (its stderr) to that file.
+# TRIBUTARY_RDKAFKA_DEBUG=<librdkafka debug contexts> and TRIBUTARY_RDKAFKA_DEBUG_FILE=<path>
+# write librdkafka's debug log (its stderr) to that file. Fault runs (run.ts) always set them
+# (eos,msg into the run directory): the checker reads why librdkafka bumped its epoch there
+# to classify duplicates (dup-classify.ts).
 debug = os.environ.get("TRIBUTARY_RDKAFKA_DEBUG", "")
 debug_file = os.environ.get("TRIBUTARY_RDKAFKA_DEBUG_FILE", "")
 if debug_file:

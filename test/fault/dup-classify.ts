@@ -1,0 +1,254 @@
+/**
+ * Tells the broker's duplicates from librdkafka's (issue #16, docs/reliability.md).
+ *
+ * librdkafka 2.x bumps its own producer epoch (rd_kafka_idemp_drain_epoch_bump) and resends
+ * every unacknowledged message under the new epoch from sequence 0. A message that is in
+ * the log but whose acknowledgement the client has not seen is then appended again, and no
+ * broker can tell (new epoch = new sequence space; Kafka's broker does the same). One such
+ * bump is a client race on a leader change: the old leader answers NOT_LEADER_OR_FOLLOWER
+ * for an in-flight batch while the next batch already went to the new leader, which
+ * correctly answers OUT_OF_ORDER_SEQUENCE_NUMBER; librdkafka logs "skipped sequence numbers
+ * ... caused by previous failed request (NOT_LEADER_FOR_PARTITION" and bumps.
+ *
+ * For every value found twice in the final log, both copies' batch headers (producer id,
+ * producer epoch, base sequence; read from the brokers' segment files) and the producer's
+ * debug log (eos,msg) classify it:
+ *  - 'broker':      same producer id and epoch: the broker's idempotence failed. Fails the run.
+ *  - 'client-race': same producer id, the second copy under a later epoch E, and every bump
+ *                   from the first copy's epoch up to E was that race. Reported, not failed.
+ *  - 'unexplained': anything else (a bump after another error, no debug log line, no batch
+ *                   header, a KafkaJS value, another producer id). Fails the run.
+ * Pure functions apart from readBatchHeaders (which reads segment files).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The librdkafka idempotent producer's debug log (debug=eos,msg) in a fault run's directory. */
+export const RDK_DEBUG_LOG = 'rdk-producer.log';
+/** The librdkafka debug contexts fault runs log: eos says why the epoch was bumped, msg which batches were sent and answered. */
+export const RDK_DEBUG_CONTEXTS = 'eos,msg';
+
+export interface BatchHeader {
+  readonly baseOffset: number;
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
+}
+
+export interface Duplicate {
+  readonly value: string;
+  readonly first: { readonly partition: number; readonly offset: number };
+  readonly second: { readonly partition: number; readonly offset: number };
+}
+
+export type DuplicateClass = 'broker' | 'client-race' | 'unexplained';
+
+export interface ClassifiedDuplicate extends Duplicate {
+  readonly kind: DuplicateClass;
+  /** Why: the headers, and for 'client-race' the bump's log line(s). */
+  readonly reason: string;
+}
+
+/** One epoch bump as librdkafka's debug log shows it. */
+export interface EpochBump {
+  readonly producerId: number;
+  /** The epoch bumped to. */
+  readonly toEpoch: number;
+  /** "Beginning partition drain ... epoch bump ...: <reason>" lines for the epoch before. */
+  readonly drainReasons: string[];
+  /** ERRSEQ "skipped sequence numbers ... caused by previous failed request (<ERR>" lines for the epoch before. */
+  readonly skippedCauses: string[];
+  /** The log lines that explain the bump (ERRSEQ lines, else the drain lines), for the report. */
+  readonly lines: string[];
+}
+
+/** The client-race bump: librdkafka's error name for NOT_LEADER_OR_FOLLOWER (its 2.0.2 spelling). */
+const RACE_CAUSE = 'NOT_LEADER_FOR_PARTITION';
+const RACE_DRAIN_REASON = 'skipped sequence numbers';
+
+const BUMPED = /All partitions drained, bumped epoch to PID\{Id:(\d+),Epoch:(\d+)\}/;
+const DRAIN = /Beginning partition drain in state \w+ for PID\{Id:(\d+),Epoch:(\d+)\} epoch bump .*?: (.*)$/;
+const ERRSEQ = /failed due to skipped sequence numbers \(PID\{Id:(\d+),Epoch:(\d+)\},.*caused by previous failed request \(([A-Z_]+)/;
+
+/** Every epoch bump in a librdkafka debug log (debug=eos), keyed `${producerId}/${toEpoch}`. */
+export function parseEpochBumps(logText: string): Map<string, EpochBump> {
+  const out = new Map<string, EpochBump>();
+  // Lines about the epoch being left, gathered until the bump that leaves it.
+  const pending = new Map<string, { drainReasons: string[]; skippedCauses: string[]; lines: string[]; drainLines: string[] }>();
+  const get = (id: string, epoch: string) => {
+    const k = `${id}/${epoch}`;
+    let p = pending.get(k);
+    if (p === undefined) pending.set(k, (p = { drainReasons: [], skippedCauses: [], lines: [], drainLines: [] }));
+    return p;
+  };
+  for (const line of logText.split('\n')) {
+    if (!line.includes('|ERRSEQ|') && !line.includes('|DRAIN|')) continue;
+    let m = ERRSEQ.exec(line);
+    if (m !== null) {
+      const p = get(m[1]!, m[2]!);
+      p.skippedCauses.push(m[3]!);
+      p.lines.push(line.trim());
+      continue;
+    }
+    m = DRAIN.exec(line);
+    if (m !== null) {
+      const p = get(m[1]!, m[2]!);
+      p.drainReasons.push(m[3]!.trim());
+      p.drainLines.push(line.trim());
+      continue;
+    }
+    m = BUMPED.exec(line);
+    if (m !== null) {
+      const id = Number(m[1]);
+      const to = Number(m[2]);
+      const p = pending.get(`${id}/${to - 1}`) ?? { drainReasons: [], skippedCauses: [], lines: [], drainLines: [] };
+      pending.delete(`${id}/${to - 1}`);
+      out.set(`${id}/${to}`, { producerId: id, toEpoch: to, drainReasons: p.drainReasons, skippedCauses: p.skippedCauses, lines: p.lines.length > 0 ? p.lines : p.drainLines });
+    }
+  }
+  return out;
+}
+
+/** Whether a bump is the leader-change race and nothing else: every drain for skipped sequence numbers, every skip caused by NOT_LEADER. */
+export function isRaceBump(b: EpochBump): boolean {
+  return b.drainReasons.length > 0 && b.skippedCauses.length > 0
+    && b.drainReasons.every((r) => r === RACE_DRAIN_REASON)
+    && b.skippedCauses.every((c) => c === RACE_CAUSE);
+}
+
+/** Every value found more than once in the final log, each extra copy paired with the first. */
+export function findDuplicates(log: ReadonlyMap<number, readonly (string | undefined)[]>): Duplicate[] {
+  const firstAt = new Map<string, { partition: number; offset: number }>();
+  const out: Duplicate[] = [];
+  for (const partition of [...log.keys()].sort((a, b) => a - b)) {
+    const values = log.get(partition)!;
+    for (let offset = 0; offset < values.length; offset++) {
+      const value = values[offset];
+      if (value === undefined) continue;
+      const first = firstAt.get(value);
+      if (first === undefined) firstAt.set(value, { partition, offset });
+      else out.push({ value, first, second: { partition, offset } });
+    }
+  }
+  return out;
+}
+
+/** The batch header covering `offset` of `partition`, if known. */
+export type HeaderLookup = (partition: number, offset: number) => BatchHeader | undefined;
+
+function describe(h: BatchHeader): string {
+  return `pid ${h.producerId} epoch ${h.producerEpoch} base seq ${h.baseSequence} (batch at ${h.baseOffset})`;
+}
+
+export function classifyDuplicate(d: Duplicate, headerAt: HeaderLookup, bumps: ReadonlyMap<string, EpochBump> | undefined): ClassifiedDuplicate {
+  const a = headerAt(d.first.partition, d.first.offset);
+  const b = headerAt(d.second.partition, d.second.offset);
+  const where = `${d.value} at ${d.first.partition}/${d.first.offset} and ${d.second.partition}/${d.second.offset}`;
+  const out = (kind: DuplicateClass, why: string): ClassifiedDuplicate => ({ ...d, kind, reason: `${where}: ${why}` });
+  if (a === undefined || b === undefined) return out('unexplained', `no batch header for ${a === undefined ? 'the first' : 'the second'} copy`);
+  const headers = `first ${describe(a)}, second ${describe(b)}`;
+  if (a.producerId === b.producerId && a.producerEpoch === b.producerEpoch) return out('broker', `${headers}: same producer epoch, the broker's idempotence failed`);
+  // KafkaJS's duplicate check stays strict: only librdkafka's race is explained here.
+  if (!d.value.startsWith('rdk-')) return out('unexplained', `${headers}: not a librdkafka producer's value`);
+  if (a.producerId !== b.producerId || a.producerId < 0) return out('unexplained', `${headers}: different producer ids`);
+  if (b.producerEpoch <= a.producerEpoch) return out('unexplained', `${headers}: the second copy is not under a later epoch`);
+  if (bumps === undefined) return out('unexplained', `${headers}: no librdkafka debug log to explain the epoch bump`);
+  const lines: string[] = [];
+  for (let e = a.producerEpoch + 1; e <= b.producerEpoch; e++) {
+    const bump = bumps.get(`${a.producerId}/${e}`);
+    if (bump === undefined) return out('unexplained', `${headers}: the debug log has no bump to epoch ${e}`);
+    if (!isRaceBump(bump)) return out('unexplained', `${headers}: the bump to epoch ${e} was not the leader-change race (drain: ${bump.drainReasons.join('; ') || 'none'}; skipped sequences caused by: ${bump.skippedCauses.join(', ') || 'none'}): ${bump.lines[0] ?? ''}`);
+    lines.push(...bump.lines);
+  }
+  return out('client-race', `${headers}: librdkafka bumped its epoch after ${RACE_CAUSE}: ${lines.join(' | ')}`);
+}
+
+/**
+ * Reads the record batch headers of `topic`'s partitions from the brokers' data directories
+ * (`<runDir>/data-<n>/<topic>-<p>/*.log`, read after the brokers stopped). The first broker
+ * that has a batch covering an offset answers for it (the replicas agree below the high
+ * watermark after healing). Bytes are validated: a torn or odd batch ends that file's scan.
+ */
+export function readBatchHeaders(runDir: string, topic: string, partitions: readonly number[]): HeaderLookup {
+  const byPartition = new Map<number, BatchHeader[]>();
+  const lastOffsets = new Map<number, number[]>();
+  const dataDirs = existsSync(runDir) ? readdirSync(runDir).filter((n) => /^data-\d+$/.test(n)).sort() : [];
+  for (const p of partitions) {
+    const seen = new Map<number, { h: BatchHeader; last: number }>();
+    for (const d of dataDirs) {
+      const dir = join(runDir, d, `${topic}-${p}`);
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir).filter((n) => n.endsWith('.log')).sort()) {
+        let buf: Buffer;
+        try { buf = readFileSync(join(dir, f)); } catch { continue; }
+        for (const x of scanBatches(buf)) if (!seen.has(x.h.baseOffset)) seen.set(x.h.baseOffset, x);
+      }
+    }
+    const sorted = [...seen.values()].sort((x, y) => x.h.baseOffset - y.h.baseOffset);
+    byPartition.set(p, sorted.map((x) => x.h));
+    lastOffsets.set(p, sorted.map((x) => x.last));
+  }
+  return (partition, offset) => {
+    const hs = byPartition.get(partition);
+    const lasts = lastOffsets.get(partition);
+    if (hs === undefined || lasts === undefined) return undefined;
+    // The last batch starting at or before `offset`, if it reaches it.
+    let lo = 0;
+    let hi = hs.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (hs[mid]!.baseOffset <= offset) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    return found >= 0 && lasts[found]! >= offset ? hs[found] : undefined;
+  };
+}
+
+/** A v2 record batch header is 61 bytes; the length field counts from the partition leader epoch. */
+const BATCH_HEADER_BYTES = 61;
+const LENGTH_FIELD_END = 12;
+const MAGIC_V2 = 2;
+
+/** The headers of the v2 record batches in one segment file's bytes. */
+export function* scanBatches(buf: Buffer): Generator<{ h: BatchHeader; last: number }> {
+  let pos = 0;
+  while (pos + BATCH_HEADER_BYTES <= buf.length) {
+    const baseOffset = Number(buf.readBigInt64BE(pos));
+    const length = buf.readInt32BE(pos + 8);
+    if (length < BATCH_HEADER_BYTES - LENGTH_FIELD_END || pos + LENGTH_FIELD_END + length > buf.length) return;
+    if (buf.readInt8(pos + 16) !== MAGIC_V2) return;
+    const lastOffsetDelta = buf.readInt32BE(pos + 23);
+    const producerId = Number(buf.readBigInt64BE(pos + 43));
+    const producerEpoch = buf.readInt16BE(pos + 51);
+    const baseSequence = buf.readInt32BE(pos + 53);
+    yield { h: { baseOffset, producerId, producerEpoch, baseSequence }, last: baseOffset + lastOffsetDelta };
+    pos += LENGTH_FIELD_END + length;
+  }
+}
+
+/** Classifies every duplicate of the final log; `debugLog` undefined when the run had none. */
+export function classifyDuplicates(log: ReadonlyMap<number, readonly (string | undefined)[]>, headerAt: HeaderLookup, debugLog: string | undefined): ClassifiedDuplicate[] {
+  const dups = findDuplicates(log);
+  if (dups.length === 0) return [];
+  const bumps = debugLog === undefined ? undefined : parseEpochBumps(debugLog);
+  return dups.map((d) => classifyDuplicate(d, headerAt, bumps));
+}
+
+/** The second copies of the client-race duplicates, as checker.ts's explainedCopies ("partition/offset"). */
+export function explainedCopies(classified: readonly ClassifiedDuplicate[]): Set<string> {
+  return new Set(classified.filter((d) => d.kind === 'client-race').map((d) => `${d.second.partition}/${d.second.offset}`));
+}
+
+/** At most this many duplicates of each class go into a report (the counts are complete). */
+export const DUPLICATE_EXAMPLES_MAX = 20;
+
+/** The report's view: failing duplicates labelled by class, the client-race ones apart, and the counts. */
+export function duplicateReport(classified: readonly ClassifiedDuplicate[]): { failing: string[]; clientRace: string[]; counts: { broker: number; unexplained: number; clientEpochBump: number } } {
+  const failing = classified.filter((d) => d.kind !== 'client-race');
+  const race = classified.filter((d) => d.kind === 'client-race');
+  return {
+    failing: failing.slice(0, DUPLICATE_EXAMPLES_MAX).map((d) => `${d.kind}: ${d.reason}`),
+    clientRace: race.slice(0, DUPLICATE_EXAMPLES_MAX).map((d) => d.reason),
+    counts: { broker: classified.filter((d) => d.kind === 'broker').length, unexplained: classified.filter((d) => d.kind === 'unexplained').length, clientEpochBump: race.length },
+  };
+}
