@@ -41,6 +41,20 @@ test('the leader-change race (skipped sequence numbers after NOT_LEADER_FOR_PART
   assert.equal(strict.duplicated.length, 3);
 });
 
+test('skipped sequence numbers after NOT_ENOUGH_REPLICAS (refused before the append, as Kafka does) is a client epoch-bump duplicate too', () => {
+  const { log, headerAt } = setup(rdk, 20);
+  const debug = [errseq(19, 'NOT_ENOUGH_REPLICAS'), drain(19, 'skipped sequence numbers'), bumped(20)].join('\n');
+  const c = classifyDuplicates(log, headerAt, debug);
+  assert.deepEqual(c.map((d) => d.kind), ['client-race', 'client-race', 'client-race']);
+  assert.match(c[0]!.reason, /bumped its epoch after NOT_ENOUGH_REPLICAS/);
+  // Both causes within one bump are still the client's own.
+  const both = [errseq(19, 'NOT_ENOUGH_REPLICAS'), errseq(19, 'NOT_LEADER_FOR_PARTITION'), drain(19, 'skipped sequence numbers'), bumped(20)].join('\n');
+  assert.equal(classifyDuplicates(log, headerAt, both)[0]!.kind, 'client-race');
+  // NOT_ENOUGH_REPLICAS_AFTER_APPEND (the batch WAS written) is not one of them.
+  const after = [errseq(19, 'NOT_ENOUGH_REPLICAS_AFTER_APPEND'), drain(19, 'skipped sequence numbers'), bumped(20)].join('\n');
+  assert.equal(classifyDuplicates(log, headerAt, after)[0]!.kind, 'unexplained');
+});
+
 test('same producer epoch is the broker\'s idempotence failure, whatever the log says', () => {
   const { log, headerAt } = setup(rdk, 19);
   const c = classifyDuplicates(log, headerAt, [errseq(19, 'NOT_LEADER_FOR_PARTITION'), drain(19, 'skipped sequence numbers'), bumped(20)].join('\n'));

@@ -8,14 +8,15 @@
  * bump is a client race on a leader change: the old leader answers NOT_LEADER_OR_FOLLOWER
  * for an in-flight batch while the next batch already went to the new leader, which
  * correctly answers OUT_OF_ORDER_SEQUENCE_NUMBER; librdkafka logs "skipped sequence numbers
- * ... caused by previous failed request (NOT_LEADER_FOR_PARTITION" and bumps.
+ * ... caused by previous failed request (NOT_LEADER_FOR_PARTITION" and bumps. The same
+ * happens after NOT_ENOUGH_REPLICAS (RACE_CAUSES below).
  *
  * For every value found twice in the final log, both copies' batch headers (producer id,
  * producer epoch, base sequence; read from the brokers' segment files) and the producer's
  * debug log (eos,msg) classify it:
  *  - 'broker':      same producer id and epoch: the broker's idempotence failed. Fails the run.
  *  - 'client-race': same producer id, the second copy under a later epoch E, and every bump
- *                   from the first copy's epoch up to E was that race. Reported, not failed.
+ *                   from the first copy's epoch up to E was that client bump. Reported, not failed.
  *  - 'unexplained': anything else (a bump after another error, no debug log line, no batch
  *                   header, a KafkaJS value, another producer id). Fails the run.
  * Pure functions apart from readBatchHeaders (which reads segment files).
@@ -62,8 +63,23 @@ export interface EpochBump {
   readonly lines: string[];
 }
 
-/** The client-race bump: librdkafka's error name for NOT_LEADER_OR_FOLLOWER (its 2.0.2 spelling). */
-const RACE_CAUSE = 'NOT_LEADER_FOR_PARTITION';
+/**
+ * The errors after which librdkafka's "skipped sequence numbers" bump is its own doing, the
+ * broker having answered as Kafka's does: a batch refused WITHOUT being written (librdkafka's
+ * actions name it MsgNotPersisted), so the next pipelined batch, reaching a leader that can
+ * take it, is rightly answered OUT_OF_ORDER_SEQUENCE_NUMBER, and librdkafka bumps its epoch
+ * instead of resending the refused batch first.
+ *  - NOT_LEADER_FOR_PARTITION (librdkafka 2.0.2's name for NOT_LEADER_OR_FOLLOWER): the old
+ *    leader's answer on a leader change; the next batch went to the new leader.
+ *  - NOT_ENOUGH_REPLICAS: the ISR was below min.insync.replicas, which Kafka's
+ *    Partition.appendRecordsToLeader checks before the append; the next batch came once the
+ *    ISR had grown back (seen in a default fault run: 50 ms later, after fenced brokers
+ *    registered again and rejoined the ISRs).
+ * Not here: KAFKA_STORAGE_ERROR (a full disk once answered the pipelined batches behind it
+ * OUT_OF_ORDER where Kafka's offline directory answers KAFKA_STORAGE_ERROR: a broker bug,
+ * fixed), or any other cause.
+ */
+const RACE_CAUSES: ReadonlySet<string> = new Set(['NOT_LEADER_FOR_PARTITION', 'NOT_ENOUGH_REPLICAS']);
 const RACE_DRAIN_REASON = 'skipped sequence numbers';
 
 const BUMPED = /All partitions drained, bumped epoch to PID\{Id:(\d+),Epoch:(\d+)\}/;
@@ -109,11 +125,11 @@ export function parseEpochBumps(logText: string): Map<string, EpochBump> {
   return out;
 }
 
-/** Whether a bump is the leader-change race and nothing else: every drain for skipped sequence numbers, every skip caused by NOT_LEADER. */
+/** Whether a bump is the client's own and nothing else: every drain for skipped sequence numbers, every skip caused by one of RACE_CAUSES. */
 export function isRaceBump(b: EpochBump): boolean {
   return b.drainReasons.length > 0 && b.skippedCauses.length > 0
     && b.drainReasons.every((r) => r === RACE_DRAIN_REASON)
-    && b.skippedCauses.every((c) => c === RACE_CAUSE);
+    && b.skippedCauses.every((c) => RACE_CAUSES.has(c));
 }
 
 /** Every value found more than once in the final log, each extra copy paired with the first. */
@@ -157,10 +173,10 @@ export function classifyDuplicate(d: Duplicate, headerAt: HeaderLookup, bumps: R
   for (let e = a.producerEpoch + 1; e <= b.producerEpoch; e++) {
     const bump = bumps.get(`${a.producerId}/${e}`);
     if (bump === undefined) return out('unexplained', `${headers}: the debug log has no bump to epoch ${e}`);
-    if (!isRaceBump(bump)) return out('unexplained', `${headers}: the bump to epoch ${e} was not the leader-change race (drain: ${bump.drainReasons.join('; ') || 'none'}; skipped sequences caused by: ${bump.skippedCauses.join(', ') || 'none'}): ${bump.lines[0] ?? ''}`);
+    if (!isRaceBump(bump)) return out('unexplained', `${headers}: the bump to epoch ${e} was not librdkafka's own after an unwritten batch (drain: ${bump.drainReasons.join('; ') || 'none'}; skipped sequences caused by: ${bump.skippedCauses.join(', ') || 'none'}): ${bump.lines[0] ?? ''}`);
     lines.push(...bump.lines);
   }
-  return out('client-race', `${headers}: librdkafka bumped its epoch after ${RACE_CAUSE}: ${lines.join(' | ')}`);
+  return out('client-race', `${headers}: librdkafka bumped its epoch after ${[...new Set(lines.map((l) => /caused by previous failed request \(([A-Z_]+)/.exec(l)?.[1] ?? 'skipped sequence numbers'))].join(', ')}: ${lines.join(' | ')}`);
 }
 
 /**
