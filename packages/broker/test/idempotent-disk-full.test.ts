@@ -29,6 +29,33 @@ async function produce(client: RawClient, epoch: number, seq: number): Promise<{
   return { errorCode: p.errorCode, baseOffset: Number(p.baseOffset) };
 }
 
+/**
+ * A broker on a FaultyFileSystem with topic TOPIC (one partition) and a raw client, all
+ * closed and the directory removed when the test ends. `logDirs` names several directories
+ * under the temporary one (the broker halts when its last directory fails).
+ */
+async function brokerWithTopic(t: { after(fn: () => unknown): void }, prefix: string, logDirs?: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const faults = new FaultyFileSystem();
+  const logger = createLogger({ level: 'warn', format: 'logfmt', sink: () => {} });
+  let broker: RunningBroker | undefined;
+  let client: RawClient | undefined;
+  t.after(async () => {
+    client?.close();
+    await broker?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const dirs = logDirs?.map((d) => join(dir, d));
+  broker = await startBroker({
+    dataDir: dirs?.[0] ?? dir, port: 0, logger, fileSystem: faults.fs,
+    config: { 'offsets.topic.num.partitions': 1, ...(dirs !== undefined ? { 'log.dirs': dirs.join(',') } : {}) },
+  });
+  client = await RawClient.open(broker.port);
+  const created = await client.request('CreateTopics', 7, { topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+  return { broker, client, faults };
+}
+
 async function values(client: RawClient): Promise<string[]> {
   const r = await client.request('Fetch', 12, {
     replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
@@ -44,20 +71,7 @@ async function values(client: RawClient): Promise<string[]> {
 }
 
 test('a full disk: batches pipelined behind a refused one get KAFKA_STORAGE_ERROR, not OUT_OF_ORDER_SEQUENCE_NUMBER', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'trib-idem-full-'));
-  const faults = new FaultyFileSystem();
-  const logger = createLogger({ level: 'warn', format: 'logfmt', sink: () => {} });
-  let broker: RunningBroker | undefined;
-  let client: RawClient | undefined;
-  t.after(async () => {
-    client?.close();
-    await broker?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  broker = await startBroker({ dataDir: dir, port: 0, config: { 'offsets.topic.num.partitions': 1 }, logger, fileSystem: faults.fs });
-  client = await RawClient.open(broker.port);
-  const created = await client.request('CreateTopics', 7, { topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
-  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+  const { client, faults } = await brokerWithTopic(t, 'trib-idem-full-');
 
   assert.deepEqual(await produce(client, 0, 0), { errorCode: ErrorCode.NONE, baseOffset: 0 });
   assert.deepEqual(await produce(client, 0, 1), { errorCode: ErrorCode.NONE, baseOffset: 1 });
@@ -80,22 +94,8 @@ test('a full disk: batches pipelined behind a refused one get KAFKA_STORAGE_ERRO
 });
 
 test('a failed log directory: an idempotent batch answers KAFKA_STORAGE_ERROR before any sequence check', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'trib-idem-eio-'));
-  const faults = new FaultyFileSystem();
-  const logger = createLogger({ level: 'warn', format: 'logfmt', sink: () => {} });
-  let broker: RunningBroker | undefined;
-  let client: RawClient | undefined;
-  t.after(async () => {
-    client?.close();
-    await broker?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
   // Two directories: the broker stops when its last one fails (Kafka's halt), this one must go on.
-  const dirs = [join(dir, 'd0'), join(dir, 'd1')];
-  broker = await startBroker({ dataDir: dirs[0]!, port: 0, config: { 'log.dirs': dirs.join(','), 'offsets.topic.num.partitions': 1 }, logger, fileSystem: faults.fs });
-  client = await RawClient.open(broker.port);
-  const created = await client.request('CreateTopics', 7, { topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
-  assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE);
+  const { broker, client, faults } = await brokerWithTopic(t, 'trib-idem-eio-', ['d0', 'd1']);
   assert.deepEqual(await produce(client, 0, 0), { errorCode: ErrorCode.NONE, baseOffset: 0 });
 
   // EIO takes the directory offline (Kafka's LogDirFailureChannel); Kafka's UnifiedLog.append

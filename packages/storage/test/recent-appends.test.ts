@@ -6,22 +6,12 @@ import assert from 'node:assert/strict';
 import { LogManager, RecentAppends, RecentAppendsBudget, fromProperties } from '@tributary/storage';
 import type { Log, ReadResult } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
+import { seededRng } from '../../protocol/test/generated-random.js';
 
 async function open(dataDir: string): Promise<LogManager> {
   return LogManager.open({ dataDir, clock: new FakeClock(), schedulers: false, logger: quietLogger });
 }
 
-/** A deterministic generator (mulberry32), so a failure names its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function flat(r: ReadResult): { kind: string; bytes?: Buffer; size?: number; next?: number } {
   if (r.kind !== 'ok') return { kind: r.kind };
@@ -32,7 +22,7 @@ test('reads served from memory equal reads from the files, through appends, trun
   const m = await open(tempDir(t));
   const config = fromProperties({ 'segment.bytes': '4000', 'index.interval.bytes': '200' });
   for (const seed of [1, 2, 3]) {
-    const random = rng(seed);
+    const random = seededRng(seed);
     const cached = m.createLog('cached', seed, config);
     const files = m.createLog('files', seed, config);
     const budget = new RecentAppendsBudget(1 << 20);

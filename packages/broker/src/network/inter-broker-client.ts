@@ -418,15 +418,17 @@ export class BrokerConnection {
     }
   }
 
-  private deliver(frame: Buffer): void {
+  /** Hands a response frame to the oldest request; false (the connection closed) if there is none. */
+  private deliver(frame: Buffer): boolean {
     const pending = this.pending.shift();
     if (pending === undefined) {
       this.close(new Error(`broker ${this.nodeId} sent a response without a request`));
-      return;
+      return false;
     }
     clearTimeout(pending.timer);
     pending.resolve(frame);
     if (this.pending.length === 0) this.wakeIdle();
+    return true;
   }
 
   private onData(chunk: Buffer): void {
@@ -450,14 +452,7 @@ export class BrokerConnection {
         else this.chunks[0] = head.subarray(4 + size);
         this.bufferedBytes -= 4 + size;
       }
-      const pending = this.pending.shift();
-      if (pending === undefined) {
-        this.close(new Error(`broker ${this.nodeId} sent a response without a request`));
-        return;
-      }
-      clearTimeout(pending.timer);
-      pending.resolve(frame);
-      if (this.pending.length === 0) this.wakeIdle();
+      if (!this.deliver(frame)) return;
     }
   }
 

@@ -620,9 +620,6 @@ export class Partition {
       return failure(ErrorCode.INVALID_RECORD, null);
     }
     if (this.currentRole !== 'leader') return failure(ErrorCode.NOT_LEADER_OR_FOLLOWER, null);
-    // Kafka's UnifiedLog.append looks at its directory first (maybeHandleIOException): a log
-    // whose directory failed answers KAFKA_STORAGE_ERROR before any sequence check.
-    if (log.isOffline) return failure(ErrorCode.KAFKA_STORAGE_ERROR, `The log directory of ${req.topic}-${req.partition} is offline`, [], -1);
     // Kafka checks sequences for client appends only (origin COORDINATOR writes with no sequence).
     if (header.producerId >= 0 && req.produceVersion >= 0) {
       // Producer state lives in the log (storage's ProducerStateManager); the log updates it on append.
