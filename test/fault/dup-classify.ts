@@ -23,6 +23,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RecordBatchError, forEachBatch, readBatchHeader } from '@tributary/protocol';
 
 /** The librdkafka idempotent producer's debug log (debug=eos,msg) in a fault run's directory. */
 export const RDK_DEBUG_LOG = 'rdk-producer.log';
@@ -220,26 +221,21 @@ export function readBatchHeaders(runDir: string, topic: string, partitions: read
   };
 }
 
-/** A v2 record batch header is 61 bytes; the length field counts from the partition leader epoch. */
-const BATCH_HEADER_BYTES = 61;
-const LENGTH_FIELD_END = 12;
-const MAGIC_V2 = 2;
-
-/** The headers of the v2 record batches in one segment file's bytes. */
+/**
+ * The headers of the v2 record batches in one segment file's bytes (the protocol package's
+ * batch walk and header reader); the scan stops at the first torn or malformed batch.
+ */
 export function* scanBatches(buf: Buffer): Generator<{ h: BatchHeader; last: number }> {
-  let pos = 0;
-  while (pos + BATCH_HEADER_BYTES <= buf.length) {
-    const baseOffset = Number(buf.readBigInt64BE(pos));
-    const length = buf.readInt32BE(pos + 8);
-    if (length < BATCH_HEADER_BYTES - LENGTH_FIELD_END || pos + LENGTH_FIELD_END + length > buf.length) return;
-    if (buf.readInt8(pos + 16) !== MAGIC_V2) return;
-    const lastOffsetDelta = buf.readInt32BE(pos + 23);
-    const producerId = Number(buf.readBigInt64BE(pos + 43));
-    const producerEpoch = buf.readInt16BE(pos + 51);
-    const baseSequence = buf.readInt32BE(pos + 53);
-    yield { h: { baseOffset, producerId, producerEpoch, baseSequence }, last: baseOffset + lastOffsetDelta };
-    pos += LENGTH_FIELD_END + length;
+  const found: { h: BatchHeader; last: number }[] = [];
+  try {
+    forEachBatch(buf, (at) => {
+      const { baseOffset, lastOffsetDelta, producerId, producerEpoch, baseSequence } = readBatchHeader(buf, at);
+      found.push({ h: { baseOffset, producerId, producerEpoch, baseSequence }, last: baseOffset + lastOffsetDelta });
+    });
+  } catch (err) {
+    if (!(err instanceof RecordBatchError)) throw err;
   }
+  yield* found;
 }
 
 /** Classifies every duplicate of the final log; `debugLog` undefined when the run had none. */
