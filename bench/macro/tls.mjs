@@ -1,10 +1,26 @@
 // TLS against PLAINTEXT in the same run (issue 19): one broker process with a PLAINTEXT and
-// an SSL listener; tribload (librdkafka) produces then consumes COUNT records of 1 KiB over
-// each, alternating which goes first, ROUNDS times. Prints msgs/s and MB/s per round and the
+// an SSL listener; a client (TLS_BENCH_CLIENT, default tribload) produces then consumes COUNT
+// records of 1 KiB over each, alternating which goes first, ROUNDS times. Prints msgs/s and
+// MB/s per round, CPU microseconds per record of the broker and of the client, and the
 // TLS/PLAINTEXT ratio of the medians. Throwaway certificates come from openssl in a temp dir.
 //
 //   bash bench/setup.sh   (builds bench/.build/tribload)
 //   node bench/macro/tls.mjs [count=200000] [rounds=3]
+//
+// Clients (TLS_BENCH_CLIENT; create and delete are tribload's in every case):
+//   tribload  librdkafka 2.0.2 (bench/loadgen/tribload.c): linger.ms=5, batch.size=1000000,
+//             acks=1, queue.buffering.max.kbytes=65536, socket.nagle.disable; the consumer
+//             is group-less with queued.min.messages=200000, fetch.wait.max.ms=100.
+//             TLS_BENCH_RDKAFKA_CONFIG='message.copy.max.bytes=... batch.size=...' adds -X
+//             properties to its produce and consume on BOTH protocols.
+//   sarama    Sarama 1.22 (bench/loadgen/saramaload, Go; built here on first use with Debian's
+//             golang-go and golang-github-shopify-sarama-dev in GOPATH mode): its defaults but
+//             Version=V2_1_0_0, Producer.Return.Successes; TLS via config.Net.TLS.
+//   kafkajs   KafkaJS 2.2.4 (bench/loadgen/kafkajsload.mjs): send() of 1000 records, 4 in
+//             flight, acks=1; a group consumer (eachBatch) timed from its first record.
+//   python    confluent-kafka-python (Debian's, on librdkafka 2.0.2; bench/loadgen/pyload.py).
+//   TLS_BENCH_CLIENT_ARGS='...' passes arguments to sarama/kafkajs/python on both protocols
+//   (e.g. '-fetch-bytes 1048576' for Sarama, '--batch 200 --inflight 8' for KafkaJS).
 //
 // Environment: TLS_BENCH_PROTOCOLS=SSL (or PLAINTEXT) runs one side only;
 // TLS_BENCH_NODE_ARGS='--max-semi-space-size=32' passes options to the broker's node;
@@ -12,18 +28,23 @@
 // (read it with bench/macro/lib/cpuprofile-top.mjs or Chrome's DevTools);
 // TLS_BENCH_SSL_CONFIG='ssl.cipher.suites=TLS_AES_256_GCM_SHA384' sets SSL listener keys
 // (space-separated key=value) to compare settings;
+// TLS_BENCH_SYSCALLS=perf counts the client's and the broker's read/write system calls per
+// record in each timed run (perf stat on the syscall tracepoints: cheap enough to leave the
+// figures near a plain run's); TLS_BENCH_SYSCALLS=strace counts the client's with strace -c -f
+// (slows the client a lot: batching and so the counts change; use it where perf is missing);
 // TLS_BENCH_PRODUCER=rawload produces with rawload (bench/loadgen/rawload.c: raw Produce
 // requests, one thread) instead of librdkafka, over SSL through a TLS front (a Node process
 // that accepts rawload's plain connection and forwards it with tls.connect, so each
 // socket read of up to 64 KiB goes out as whole 16 KiB TLS records, where librdkafka writes
 // one small TLS record per value). It shows the broker's TLS cost apart from how the client
-// writes; the client's CPU is then rawload's plus the front's. Consume is tribload either way.
+// writes; the client's CPU is then rawload's plus the front's. Consume is TLS_BENCH_CLIENT's.
 //
 // Fairness: both listeners are served by the same broker process and the same client
-// binary with the same settings (librdkafka's defaults but for linger.ms=5 and 6
-// partitions); the SSL side adds only security.protocol=ssl and the CA, as a Kafka client
-// on TLS does. Every tribload run keeps its connections for the whole run (one TLS
+// program with the same settings; the SSL side adds only TLS and the CA, as a Kafka client
+// on TLS does. Every client run keeps its connections for the whole run (one TLS
 // handshake per broker connection), so the ratio measures the data path, not session setup.
+// Client CPU is GNU time's user+system for the whole client process (start-up included:
+// a Node or Python client's start-up is a visible part of a short run's us/record).
 // Every timed run starts from the same disk state: each protocol produces into a fresh
 // topic, the topic is deleted after its consume, and before each produce and consume the
 // bench runs sync(1) and waits until the kernel's dirty and write-back pages are under
@@ -31,7 +52,7 @@
 // paid for the earlier run's write-back, and PLAINTEXT produce moved between 250k and 600k
 // msgs/s from round to round (the produce ratio between 36% and 56%).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -56,6 +77,20 @@ openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key'
 
 const PRODUCER = process.env.TLS_BENCH_PRODUCER ?? 'tribload';
 const RAWLOAD = join(ROOT, 'bench', '.build', 'rawload');
+const CLIENT = process.env.TLS_BENCH_CLIENT ?? 'tribload';
+if (!['tribload', 'sarama', 'kafkajs', 'python'].includes(CLIENT)) throw new Error(`TLS_BENCH_CLIENT=${CLIENT}: tribload, sarama, kafkajs or python`);
+const SARAMALOAD = join(ROOT, 'bench', '.build', 'saramaload');
+const KAFKAJSLOAD = join(ROOT, 'bench', 'loadgen', 'kafkajsload.mjs');
+const PYLOAD = join(ROOT, 'bench', 'loadgen', 'pyload.py');
+const words = (v) => (v ?? '').split(' ').filter((a) => a !== '');
+/** Extra arguments for the client program (both protocols alike). */
+const CLIENT_ARGS = words(process.env.TLS_BENCH_CLIENT_ARGS);
+/** librdkafka properties for tribload's produce and consume (both protocols alike). */
+const RDKAFKA_X = words(process.env.TLS_BENCH_RDKAFKA_CONFIG).flatMap((kv) => ['-X', kv]);
+/** perf (syscall tracepoints, cheap) or strace (-c -f, slows the client): count the client's I/O system calls. */
+const SYSCALLS = process.env.TLS_BENCH_SYSCALLS ?? '';
+if (!['', 'perf', 'strace'].includes(SYSCALLS)) throw new Error(`TLS_BENCH_SYSCALLS=${SYSCALLS}: perf or strace`);
+const IO_SYSCALLS = ['write', 'writev', 'sendto', 'sendmsg', 'read', 'readv', 'recvfrom', 'recvmsg'];
 const freePort = () => new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 const plainPort = await freePort();
 const sslPort = await freePort();
@@ -91,7 +126,7 @@ if (PROTOCOLS.includes('SSL')) {
   });
   const librdkafka = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'librdkafka1'], { encoding: 'utf8' }).stdout || 'unknown';
   const libssl = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'libssl3'], { encoding: 'utf8' }).stdout || 'unknown';
-  console.log(`SSL listener negotiates ${negotiated}; client librdkafka ${librdkafka} with OpenSSL ${libssl}; broker Node ${process.versions.node} with OpenSSL ${process.versions.openssl}`);
+  console.log(`client ${CLIENT}; SSL listener negotiates ${negotiated}; librdkafka ${librdkafka} with OpenSSL ${libssl}; broker Node ${process.versions.node} with OpenSSL ${process.versions.openssl}`);
 }
 
 // CPU seconds (user + system) a process has used so far, from /proc (Linux).
@@ -146,24 +181,87 @@ function drainPageCache() {
   return Date.now() - started;
 }
 
-function tribload(mode, protocol, topic) {
+/** Builds saramaload (Go, GOPATH mode against Debian's /usr/share/gocode) when its source is newer. */
+function buildSarama() {
+  const src = join(ROOT, 'bench', 'loadgen', 'saramaload');
+  if (existsSync(SARAMALOAD) && statSync(SARAMALOAD).mtimeMs >= statSync(join(src, 'main.go')).mtimeMs) return;
+  const cache = join(tmpdir(), 'tributary-saramaload-go');
+  const env = { ...process.env, GO111MODULE: 'off', GOPATH: `${join(cache, 'gopath')}:/usr/share/gocode`, GOCACHE: join(cache, 'cache'), GOFLAGS: '' };
+  const r = spawnSync('go', ['build', '-o', SARAMALOAD, '.'], { cwd: src, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`go build saramaload (needs golang-go and golang-github-shopify-sarama-dev): ${r.stderr}`);
+}
+if (CLIENT === 'sarama') buildSarama();
+
+/** The produce or consume command line of TLS_BENCH_CLIENT for one protocol. */
+function clientCommand(mode, protocol, topic) {
+  const ssl = protocol === 'SSL';
+  const bootstrap = `127.0.0.1:${ssl ? sslPort : plainPort}`;
+  const ca = join(dir, 'ca.crt');
+  const common = ['-b', bootstrap, '-t', topic, '-n', String(COUNT), '-s', String(SIZE)];
+  switch (CLIENT) {
+    case 'sarama':
+      return [SARAMALOAD, [mode, ...common, ...(ssl ? ['-tls-ca', ca] : []), ...CLIENT_ARGS]];
+    case 'kafkajs':
+      return [process.execPath, [KAFKAJSLOAD, mode, ...common, ...(ssl ? ['--tls-ca', ca] : []), ...CLIENT_ARGS]];
+    case 'python':
+      return ['/usr/bin/python3', [PYLOAD, mode, ...common, ...(ssl ? ['--tls-ca', ca] : []), ...CLIENT_ARGS]];
+    default:
+      return [TRIBLOAD, [mode, ...common, '-p', '6', ...(ssl ? ['-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${ca}`] : []), ...RDKAFKA_X]];
+  }
+}
+
+/** Counts of I/O system calls in a `perf stat -x,` or `strace -c -f` output file. */
+function syscallCounts(file) {
+  const counts = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    // perf: count,,syscalls:sys_enter_NAME,...   strace: % time  seconds  usecs/call  calls  [errors]  NAME
+    const m = /^(\d+),[^,]*,syscalls:sys_enter_(\w+),/.exec(line) ?? /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$/.exec(line);
+    if (m && IO_SYSCALLS.includes(m[2])) counts[m[2]] = Number(m[1]);
+  }
+  return counts;
+}
+const syscallLine = (c) => {
+  const per = (names) => (names.reduce((sum, k) => sum + (c[k] ?? 0), 0) / COUNT).toFixed(3);
+  return `per record writes ${per(['write', 'writev', 'sendto', 'sendmsg'])}, reads ${per(['read', 'readv', 'recvfrom', 'recvmsg'])} (${Object.entries(c).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')})`;
+};
+const perfEvents = IO_SYSCALLS.map((n) => `syscalls:sys_enter_${n}`).join(',');
+
+async function tribload(mode, protocol, topic) {
   const port = protocol === 'SSL' ? sslPort : plainPort;
   const extra = protocol === 'SSL' ? ['-X', 'security.protocol=ssl', '-X', `ssl.ca.location=${join(dir, 'ca.crt')}`] : [];
   const argv = [mode, '-b', `127.0.0.1:${port}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6', ...extra];
   const raw = mode === 'produce' && PRODUCER === 'rawload';
-  const [tool, toolArgv] = !raw ? [TRIBLOAD, argv]
-    : [RAWLOAD, ['-b', `127.0.0.1:${protocol === 'SSL' ? frontPort : plainPort}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6']];
-  if (mode === 'produce' || mode === 'consume') drainPageCache();
+  const timed = mode === 'produce' || mode === 'consume';
+  const [tool, toolArgv] = raw
+    ? [RAWLOAD, ['-b', `127.0.0.1:${protocol === 'SSL' ? frontPort : plainPort}`, '-t', topic, '-n', String(COUNT), '-s', String(SIZE), '-p', '6']]
+    : timed ? clientCommand(mode, protocol, topic) : [TRIBLOAD, argv];
+  if (timed) drainPageCache();
+  const countFile = timed && SYSCALLS !== '' ? join(dir, `syscalls-${mode}-${protocol}`) : null;
+  const wrapped = countFile === null ? [tool, toolArgv]
+    : SYSCALLS === 'perf' ? ['perf', ['stat', '-x,', '-e', perfEvents, '-o', countFile, '--', tool, ...toolArgv]]
+    : ['strace', ['-f', '-c', '-o', countFile, tool, ...toolArgv]];
+  // The broker's side is counted by perf alone (attached to its PID for the run).
+  const brokerPerf = countFile !== null && SYSCALLS === 'perf'
+    ? spawn('perf', ['stat', '-x,', '-e', perfEvents, '-o', `${countFile}-broker`, '-p', String(broker.pid)], { stdio: 'ignore' }) : null;
+  if (brokerPerf !== null) spawnSync('sleep', ['0.2']); // perf attaches before the client starts
   const cpuBefore = brokerCpuS();
   const frontBefore = raw && protocol === 'SSL' ? processCpuS(front.pid) : 0;
   const r = GNU_TIME !== null
-    ? spawnSync(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', tool, ...toolArgv], { encoding: 'utf8', maxBuffer: 1 << 24 })
-    : spawnSync(tool, toolArgv, { encoding: 'utf8', maxBuffer: 1 << 24 });
+    ? spawnSync(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', wrapped[0], ...wrapped[1]], { encoding: 'utf8', maxBuffer: 1 << 24 })
+    : spawnSync(wrapped[0], wrapped[1], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`${tool} ${mode} ${protocol}: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   const client = /CLIENT_CPU ([0-9.]+) ([0-9.]+)/.exec(r.stderr);
   out.brokerCpuS = brokerCpuS() - cpuBefore;
   out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? processCpuS(front.pid) - frontBefore : 0);
+  if (countFile !== null) {
+    console.log(`  ${SYSCALLS} ${mode} ${protocol} client: ${syscallLine(syscallCounts(countFile))}`);
+    if (brokerPerf !== null) {
+      brokerPerf.kill('SIGINT');
+      await new Promise((res) => brokerPerf.once('exit', res));
+      console.log(`  ${SYSCALLS} ${mode} ${protocol} broker: ${syscallLine(syscallCounts(`${countFile}-broker`))}`);
+    }
+  }
   return out;
 }
 
@@ -173,10 +271,10 @@ try {
     const order = (round % 2 === 0 ? ['PLAINTEXT', 'SSL'] : ['SSL', 'PLAINTEXT']).filter((p) => PROTOCOLS.includes(p));
     for (const protocol of order) {
       const topic = `tls-bench-${protocol.toLowerCase()}-${round}`;
-      tribload('create', protocol, topic);
-      const produced = tribload('produce', protocol, topic);
-      const consumed = tribload('consume', protocol, topic);
-      tribload('delete', protocol, topic);
+      await tribload('create', protocol, topic);
+      const produced = await tribload('produce', protocol, topic);
+      const consumed = await tribload('consume', protocol, topic);
+      await tribload('delete', protocol, topic);
       rows.push({
         round, protocol, produceMsgs: produced.msgs_per_s, produceMB: produced.mb_per_s, consumeMsgs: consumed.msgs_per_s, consumeMB: consumed.mb_per_s,
         // CPU microseconds per record: comparable across runs on a loaded machine, where throughput is not.
