@@ -12,7 +12,16 @@
 //             acks=1, queue.buffering.max.kbytes=65536, socket.nagle.disable; the consumer
 //             is group-less with queued.min.messages=200000, fetch.wait.max.ms=100.
 //             TLS_BENCH_RDKAFKA_CONFIG='message.copy.max.bytes=... batch.size=...' adds -X
-//             properties to its produce and consume on BOTH protocols.
+//             properties to its produce and consume on BOTH protocols. No librdkafka 2.0.2
+//             setting makes it copy every uncompressed value into its request buffer (counted
+//             with TLS_BENCH_SYSCALLS=perf, client writes per record over SSL: defaults 0.47,
+//             message.copy.max.bytes=1048576 0.47, =0 2.0, batch.size=65536 0.99;
+//             compression.type=lz4 0.03, one compressed piece per batch): the request buffer
+//             grows in segments of half its size so far, a value is copied only while the
+//             buffer has more room left than the value, and a value pushed by reference
+//             splits the segment, so the next values are pushed too until the record headers
+//             fill the split-off tail. Over SSL each piece is its own SSL_write, TLS record
+//             and write(2); over PLAINTEXT the pieces go out in one sendmsg.
 //   sarama    Sarama 1.22 (bench/loadgen/saramaload, Go; built here on first use with Debian's
 //             golang-go and golang-github-shopify-sarama-dev in GOPATH mode): its defaults but
 //             Version=V2_1_0_0, Producer.Return.Successes; TLS via config.Net.TLS.
