@@ -41,6 +41,9 @@
 // record in each timed run (perf stat on the syscall tracepoints: cheap enough to leave the
 // figures near a plain run's); TLS_BENCH_SYSCALLS=strace counts the client's with strace -c -f
 // (slows the client a lot: batching and so the counts change; use it where perf is missing);
+// TLS_BENCH_PERF_RECORD=<dir> records `perf record -g` of the broker for each timed run there
+// (broker-<mode>-<protocol>-<topic>.perf.data; add TLS_BENCH_NODE_ARGS=--perf-basic-prof for
+// JavaScript names; read with `perf report -i FILE --no-children --sort dso,sym`);
 // TLS_BENCH_PRODUCER=rawload produces with rawload (bench/loadgen/rawload.c: raw Produce
 // requests, one thread) instead of librdkafka, over SSL through a TLS front (a Node process
 // that accepts rawload's plain connection and forwards it with tls.connect, so each
@@ -99,6 +102,8 @@ const RDKAFKA_X = words(process.env.TLS_BENCH_RDKAFKA_CONFIG).flatMap((kv) => ['
 /** perf (syscall tracepoints, cheap) or strace (-c -f, slows the client): count the client's I/O system calls. */
 const SYSCALLS = process.env.TLS_BENCH_SYSCALLS ?? '';
 if (!['', 'perf', 'strace'].includes(SYSCALLS)) throw new Error(`TLS_BENCH_SYSCALLS=${SYSCALLS}: perf or strace`);
+/** Records a perf profile of the broker (perf record -g, 499 Hz) for each timed run into this directory. */
+const PERF_RECORD_DIR = process.env.TLS_BENCH_PERF_RECORD !== undefined ? resolve(process.env.TLS_BENCH_PERF_RECORD) : undefined;
 const IO_SYSCALLS = ['write', 'writev', 'sendto', 'sendmsg', 'read', 'readv', 'recvfrom', 'recvmsg'];
 const freePort = () => new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 const plainPort = await freePort();
@@ -252,7 +257,9 @@ async function tribload(mode, protocol, topic) {
   // The broker's side is counted by perf alone (attached to its PID for the run).
   const brokerPerf = countFile !== null && SYSCALLS === 'perf'
     ? spawn('perf', ['stat', '-x,', '-e', perfEvents, '-o', `${countFile}-broker`, '-p', String(broker.pid)], { stdio: 'ignore' }) : null;
-  if (brokerPerf !== null) spawnSync('sleep', ['0.2']); // perf attaches before the client starts
+  const perfRecord = timed && PERF_RECORD_DIR !== undefined
+    ? spawn('perf', ['record', '-F', '499', '-g', '-p', String(broker.pid), '-o', join(PERF_RECORD_DIR, `broker-${mode}-${protocol}-${topic}.perf.data`)], { stdio: 'ignore' }) : null;
+  if (brokerPerf !== null || perfRecord !== null) spawnSync('sleep', ['0.2']); // perf attaches before the client starts
   const cpuBefore = brokerCpuS();
   const frontBefore = raw && protocol === 'SSL' ? processCpuS(front.pid) : 0;
   const r = GNU_TIME !== null
@@ -263,6 +270,10 @@ async function tribload(mode, protocol, topic) {
   const client = /CLIENT_CPU ([0-9.]+) ([0-9.]+)/.exec(r.stderr);
   out.brokerCpuS = brokerCpuS() - cpuBefore;
   out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? processCpuS(front.pid) - frontBefore : 0);
+  if (perfRecord !== null) {
+    perfRecord.kill('SIGINT');
+    await new Promise((res) => perfRecord.once('exit', res));
+  }
   if (countFile !== null) {
     console.log(`  ${SYSCALLS} ${mode} ${protocol} client: ${syscallLine(syscallCounts(countFile))}`);
     if (brokerPerf !== null) {
