@@ -102,7 +102,7 @@ const RDKAFKA_X = words(process.env.TLS_BENCH_RDKAFKA_CONFIG).flatMap((kv) => ['
 /** perf (syscall tracepoints, cheap) or strace (-c -f, slows the client): count the client's I/O system calls. */
 const SYSCALLS = process.env.TLS_BENCH_SYSCALLS ?? '';
 if (!['', 'perf', 'strace'].includes(SYSCALLS)) throw new Error(`TLS_BENCH_SYSCALLS=${SYSCALLS}: perf or strace`);
-/** Records a perf profile of the broker (perf record -g, 499 Hz) for each timed run into this directory. */
+/** Records a perf profile of the broker (perf record -g, 1999 Hz) for each timed run into this directory. */
 const PERF_RECORD_DIR = process.env.TLS_BENCH_PERF_RECORD !== undefined ? resolve(process.env.TLS_BENCH_PERF_RECORD) : undefined;
 const IO_SYSCALLS = ['write', 'writev', 'sendto', 'sendmsg', 'read', 'readv', 'recvfrom', 'recvmsg'];
 const freePort = () => new Promise((res) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
@@ -258,7 +258,7 @@ async function tribload(mode, protocol, topic) {
   const brokerPerf = countFile !== null && SYSCALLS === 'perf'
     ? spawn('perf', ['stat', '-x,', '-e', perfEvents, '-o', `${countFile}-broker`, '-p', String(broker.pid)], { stdio: 'ignore' }) : null;
   const perfRecord = timed && PERF_RECORD_DIR !== undefined
-    ? spawn('perf', ['record', '-F', '499', '-g', '-p', String(broker.pid), '-o', join(PERF_RECORD_DIR, `broker-${mode}-${protocol}-${topic}.perf.data`)], { stdio: 'ignore' }) : null;
+    ? spawn('perf', ['record', '-F', '1999', '-g', '-p', String(broker.pid), '-o', join(PERF_RECORD_DIR, `broker-${mode}-${protocol}-${topic}.perf.data`)], { stdio: 'ignore' }) : null;
   if (brokerPerf !== null || perfRecord !== null) spawnSync('sleep', ['0.2']); // perf attaches before the client starts
   const cpuBefore = brokerCpuS();
   const frontBefore = raw && protocol === 'SSL' ? processCpuS(front.pid) : 0;
@@ -285,6 +285,9 @@ async function tribload(mode, protocol, topic) {
   return out;
 }
 
+/** Load average (1, 5, 15 min) from /proc: printed before and after, as the figures depend on it. */
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+console.log(`load average at start ${loadAverage()} (${new Date().toISOString()})`);
 const rows = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
@@ -311,6 +314,7 @@ try {
   await new Promise((r) => broker.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
 }
+console.log(`load average at end ${loadAverage()} (${new Date().toISOString()})`);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 for (const metric of ['produceMsgs', 'consumeMsgs', 'produceBrokerUs', 'consumeBrokerUs', 'produceClientUs', 'consumeClientUs']) {
   const plain = median(rows.filter((r) => r.protocol === 'PLAINTEXT').map((r) => r[metric]));
