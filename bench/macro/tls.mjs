@@ -94,6 +94,15 @@ if (!['tribload', 'sarama', 'kafkajs', 'python'].includes(CLIENT)) throw new Err
 const SARAMALOAD = join(ROOT, 'bench', '.build', 'saramaload');
 const KAFKAJSLOAD = join(ROOT, 'bench', 'loadgen', 'kafkajsload.mjs');
 const PYLOAD = join(ROOT, 'bench', 'loadgen', 'pyload.py');
+// Built before the broker starts, so a failed build leaves no broker behind.
+if (CLIENT === 'sarama') {
+  try {
+    buildSarama();
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
 const words = (v) => (v ?? '').split(' ').filter((a) => a !== '');
 /** Extra arguments for the client program (both protocols alike). */
 const CLIENT_ARGS = words(process.env.TLS_BENCH_CLIENT_ARGS);
@@ -204,7 +213,6 @@ function buildSarama() {
   const r = spawnSync('go', ['build', '-o', SARAMALOAD, '.'], { cwd: src, env, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`go build saramaload (needs golang-go and golang-github-shopify-sarama-dev): ${r.stderr}`);
 }
-if (CLIENT === 'sarama') buildSarama();
 
 /** The produce or consume command line of TLS_BENCH_CLIENT for one protocol. */
 function clientCommand(mode, protocol, topic) {
