@@ -8,9 +8,11 @@
 //   node bench/macro/tls.mjs [count=200000] [rounds=3]
 //
 // Clients (TLS_BENCH_CLIENT; create and delete are tribload's in every case):
-//   tribload  librdkafka 2.0.2 (bench/loadgen/tribload.c): linger.ms=5, batch.size=1000000,
-//             acks=1, queue.buffering.max.kbytes=65536, socket.nagle.disable; the consumer
-//             is group-less with queued.min.messages=200000, fetch.wait.max.ms=100.
+//   tribload  librdkafka 2.0.2 (bench/loadgen/tribload.c). Against librdkafka's defaults:
+//             acks=1, queue.buffering.max.kbytes=65536, queue.buffering.max.messages=1000000,
+//             socket.nagle.disable=true (linger.ms=5 and batch.size=1000000 are the defaults);
+//             the consumer is group-less (consume_start at offset 0) with
+//             queued.min.messages=200000, fetch.wait.max.ms=100.
 //             TLS_BENCH_RDKAFKA_CONFIG='message.copy.max.bytes=... batch.size=...' adds -X
 //             properties to its produce and consume on BOTH protocols. No librdkafka 2.0.2
 //             setting makes it copy every uncompressed value into its request buffer (counted
@@ -26,8 +28,10 @@
 //             golang-go and golang-github-shopify-sarama-dev in GOPATH mode): its defaults but
 //             Version=V2_1_0_0, Producer.Return.Successes; TLS via config.Net.TLS.
 //   kafkajs   KafkaJS 2.2.4 (bench/loadgen/kafkajsload.mjs): send() of 1000 records, 4 in
-//             flight, acks=1; a group consumer (eachBatch) timed from its first record.
-//   python    confluent-kafka-python (Debian's, on librdkafka 2.0.2; bench/loadgen/pyload.py).
+//             flight, acks=1; a group consumer (eachBatch, KafkaJS's defaults) timed from its
+//             first record.
+//   python    confluent-kafka-python 1.7.0 (Debian's, on librdkafka 2.0.2; bench/loadgen/pyload.py):
+//             librdkafka's defaults but acks=1 and socket.nagle.disable; assign() consumer.
 //   TLS_BENCH_CLIENT_ARGS='...' passes arguments to sarama/kafkajs/python on both protocols
 //   (e.g. '-fetch-bytes 1048576' for Sarama, '--batch 200 --inflight 8' for KafkaJS).
 //
