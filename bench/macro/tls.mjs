@@ -46,8 +46,8 @@
 // figures near a plain run's); TLS_BENCH_SYSCALLS=strace counts the client's with strace -c -f
 // (slows the client a lot: batching and so the counts change; use it where perf is missing).
 // Both count every read and write of the process, not only the socket's: file reads, and in a
-// Node process libuv's eventfd wake-ups (KafkaJS over PLAINTEXT showed 0.14 writes per record
-// for 9 Fetch and 53 OffsetCommit requests); the C clients' socket calls stand out clearly;
+// Node process libuv's eventfd wake-ups, so for KafkaJS (and the broker) they are an upper
+// bound of the socket calls; the C clients' socket calls stand out clearly;
 // TLS_BENCH_PERF_RECORD=<dir> records `perf record -g` of the broker for each timed run there
 // (broker-<mode>-<protocol>-<topic>.perf.data; add TLS_BENCH_NODE_ARGS=--perf-basic-prof for
 // JavaScript names; read with `perf report -i FILE --no-children --sort dso,sym`);
