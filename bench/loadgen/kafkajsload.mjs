@@ -11,6 +11,9 @@
 //            from the beginning, eachBatch; timed from the first record to the n-th, so
 //            the group join (and the broker's initial rebalance delay) is not counted.
 //
+// The JSON line also has `requests`: the requests sent, by API name (from KafkaJS's
+// instrumentation events), which shows how KafkaJS batched the run.
+//
 // Configuration: KafkaJS's defaults (maxBytesPerPartition 1 MiB, maxBytes 10 MiB, minBytes 1,
 // maxWaitTimeInMs 5000) but the batching above; --tls-ca turns on ssl: {ca, servername}.
 //
@@ -43,11 +46,15 @@ const fail = (message) => {
 };
 const ssl = o['tls-ca'] !== undefined ? { ca: [readFileSync(o['tls-ca'])], servername: 'localhost' } : undefined;
 const kafka = new Kafka({ clientId: 'kafkajsload', brokers: [o.b], ssl, logLevel: logLevel.ERROR });
+/** Requests sent, by API name (KafkaJS's instrumentation events): shows how the client batches. */
+const requests = {};
+const countRequests = (client) => client.on(client.events.REQUEST, (e) => { requests[e.payload.apiName] = (requests[e.payload.apiName] ?? 0) + 1; });
 const report = (count, bytes, seconds) =>
-  console.log(JSON.stringify({ tool: 'kafkajsload', mode, count, seconds, msgs_per_s: count / seconds, mb_per_s: bytes / seconds / 1e6 }));
+  console.log(JSON.stringify({ tool: 'kafkajsload', mode, count, seconds, msgs_per_s: count / seconds, mb_per_s: bytes / seconds / 1e6, requests }));
 
 if (mode === 'produce') {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
+  countRequests(producer);
   await producer.connect();
   const value = Buffer.alloc(size, 'abcdefghijklmnopqrstuvwxyz'); // one shared value, as tribload
   const batch = Number(o.batch);
@@ -72,6 +79,7 @@ if (mode === 'produce') {
   await producer.disconnect();
 } else if (mode === 'consume') {
   const consumer = kafka.consumer({ groupId: `kafkajsload-${o.t}-${process.pid}` });
+  countRequests(consumer);
   await consumer.connect();
   await consumer.subscribe({ topic: o.t, fromBeginning: true });
   let received = 0;

@@ -48,6 +48,8 @@
 // Both count every read and write of the process, not only the socket's: file reads, and in a
 // Node process libuv's eventfd wake-ups, so for KafkaJS (and the broker) they are an upper
 // bound of the socket calls; the C clients' socket calls stand out clearly;
+// TLS_BENCH_SHOW_CLIENT=1 prints each client run's own JSON line (kafkajsload's includes the
+// requests it sent by API, e.g. 9 Fetch and 53 OffsetCommit for 50,000 records);
 // TLS_BENCH_PERF_RECORD=<dir> records `perf record -g` of the broker for each timed run there
 // (broker-<mode>-<protocol>-<topic>.perf.data; add TLS_BENCH_NODE_ARGS=--perf-basic-prof for
 // JavaScript names; read with `perf report -i FILE --no-children --sort dso,sym`);
@@ -118,6 +120,8 @@ const RDKAFKA_X = words(process.env.TLS_BENCH_RDKAFKA_CONFIG).flatMap((kv) => ['
 /** perf (syscall tracepoints, cheap) or strace (-c -f, slows the client): count the client's I/O system calls. */
 const SYSCALLS = process.env.TLS_BENCH_SYSCALLS ?? '';
 if (!['', 'perf', 'strace'].includes(SYSCALLS)) throw new Error(`TLS_BENCH_SYSCALLS=${SYSCALLS}: perf or strace`);
+/** Prints each client run's JSON line (KafkaJS's has its requests by API, tribload's its latencies). */
+const SHOW_CLIENT = process.env.TLS_BENCH_SHOW_CLIENT === '1';
 /** Records a perf profile of the broker (perf record -g, 1999 Hz) for each timed run into this directory. */
 const PERF_RECORD_DIR = process.env.TLS_BENCH_PERF_RECORD !== undefined ? resolve(process.env.TLS_BENCH_PERF_RECORD) : undefined;
 const IO_SYSCALLS = ['write', 'writev', 'sendto', 'sendmsg', 'read', 'readv', 'recvfrom', 'recvmsg'];
@@ -282,6 +286,7 @@ async function tribload(mode, protocol, topic) {
     : spawnSync(wrapped[0], wrapped[1], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`${tool} ${mode} ${protocol}: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  if (SHOW_CLIENT) console.log(`  ${mode} ${protocol} client says: ${r.stdout.trim().split('\n').pop()}`);
   const client = /CLIENT_CPU ([0-9.]+) ([0-9.]+)/.exec(r.stderr);
   out.brokerCpuS = brokerCpuS() - cpuBefore;
   out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? processCpuS(front.pid) - frontBefore : 0);
