@@ -253,6 +253,8 @@ export async function startWorkload(t: TestLike, bootstrap: string[], topic: str
     const child = pyChild('idempotent_producer.py', [bootstrap.join(','), topic, String(partitions), 'rdk', String(PRODUCE_RATE)], (f) => {
       if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
       else if (f[0] === 'E') errors.push(`librdkafka delivery ${f.slice(1).join(' ')}`);
+      // A fatal error (the script goes on as a new producer instance): a client error here.
+      else if (f[0] === 'F') errors.push(`librdkafka fatal ${f.slice(1).join(' ')}`);
     }, errors);
     t.after(() => { child.kill(); });
     stopPython = async () => { await child.stop(PYTHON_STOP_TIMEOUT_MS); };
