@@ -141,6 +141,15 @@ test('a reassignment onto a fourth broker, and draining a broker, under idempote
   const unexplained = work.errors.filter((e, i) => illegalGeneration(e) && (firstFetchMove < 0 || i < firstFetchMove));
   assert.deepEqual(unexplained, [], 'ILLEGAL_GENERATION only after KafkaJS rejoined on a NOT_LEADER_OR_FOLLOWER fetch');
   const notRetriable = work.errors.filter((e) => !/not the leader for that topic-partition/.test(e) && !illegalGeneration(e));
+  if (notRetriable.length > 0) {
+    // What the brokers did about the ISRs meanwhile (a NOT_ENOUGH_REPLICAS or a timeout under
+    // load: which follower left which ISR, which broker's etcd session broke); the run
+    // directory with the whole logs is kept and named below.
+    for (const b of cluster.brokers) {
+      const lines = cluster.logOf(b.nodeId).split('\n').filter((l) => /Shrinking the ISR|Fenced:|Registered again|fenced a new broker/.test(l) && !l.includes('__consumer_offsets'));
+      t.diagnostic(`broker ${b.nodeId}: ${lines.length} ISR shrinks and fences${lines.length > 0 ? `: ${lines.slice(0, 20).join(' | ')}` : ''}`);
+    }
+  }
   assert.deepEqual(notRetriable, [], 'no client error other than retriable NOT_LEADER_OR_FOLLOWER at a leader move');
   assert.deepEqual(work.errors.filter((e) => e.startsWith('kafkajs send') || e.startsWith('librdkafka')), [], 'no send and no delivery failed');
   await cluster.close();
