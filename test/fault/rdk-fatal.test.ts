@@ -58,3 +58,11 @@ test('unexplained: another fatal error, no debug log, another instance\'s lines,
   const bumped = DEBUG.replace(fatalLine, `%7|1796331620.000|DRAIN|rdkafka#producer-1| [thrd:main]: All partitions drained, bumped epoch to PID{Id:1,Epoch:1}\n${fatalLine.replace('Epoch:0', 'Epoch:1')}`);
   assert.equal(classifyRdkFatal(REASON.replace('Epoch:0', 'Epoch:1'), bumped, upTo154).kind, 'unexplained');
 });
+
+test('the bug\'s other form, "rewound sequence number": 156 answered OUT_OF_ORDER (155 refused unwritten) while librdkafka expected 157', () => {
+  const reason = 'ProduceRequest for fault [0] with 1 message(s) failed with rewound sequence number on broker 1 (PID{Id:1,Epoch:0}, base seq 156 < next seq 157): last error NOT_ENOUGH_REPLICAS (actions Retry,MsgNotPersisted, base seq 155..155, base msgid 156, 20ms ago)';
+  const debug = [msgset(156, 1, transport), msgset(157, 1, transport), msgset(156, 1, notEnough), `%0|1796331626.273|FATAL|rdkafka#producer-1| [thrd:main]: Fatal error: Broker: Broker received an out of order sequence number: ${reason}`].join('\n');
+  assert.equal(classifyRdkFatal(reason, debug, upTo154).kind, 'client');
+  // Had a broker written 155, OUT_OF_ORDER for 156 would have been the broker's error.
+  assert.equal(classifyRdkFatal(reason, debug, () => [[138, 155]]).kind, 'unexplained');
+});
