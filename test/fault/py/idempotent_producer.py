@@ -9,7 +9,7 @@ and one per failed delivery:
 and, when librdkafka raised a fatal error, one line with its reason, after which a new
 producer instance (a new producer id) goes on with the next records:
   F <reason>
-The caller decides whether the fatal error was the client's own (test/fault/dup-classify.ts
+The caller decides whether the fatal error was the client's own (test/fault/rdk-fatal.ts
 classifyRdkFatal: librdkafka <= 2.2's "sequence desynchronization" after a possibly
 persisted batch, confluentinc/librdkafka#4438) or a failure.
 The delivery timeout is long: a record a client gives up on is not an acknowledged one,
@@ -57,7 +57,7 @@ if debug_file:
     os.dup2(os.open(debug_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
 extra = {"debug": debug} if debug else {}
 
-# The reason of the last fatal error (error_cb), set from librdkafka's thread.
+# The reason of the last fatal error, from error_cb (which poll and flush serve).
 fatal_reason = []
 def on_error(err):
     if err.fatal():
