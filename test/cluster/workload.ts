@@ -115,9 +115,9 @@ async function startPatiently(b: FaultBroker, logFile: string): Promise<void> {
   }
 }
 
-export function quietKafka(clientId: string, brokers: string[], extra: { log?: logCreator } = {}): Kafka {
+export function quietKafka(clientId: string, brokers: string[], extra: { log?: logCreator; requestTimeoutMs?: number } = {}): Kafka {
   return new Kafka({
-    clientId, brokers, connectionTimeout: 1000, requestTimeout: 5000,
+    clientId, brokers, connectionTimeout: 1000, requestTimeout: extra.requestTimeoutMs ?? 5000,
     retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 },
     logLevel: extra.log ? logLevel.WARN : logLevel.NOTHING, ...(extra.log ? { logCreator: extra.log } : {}),
   });
@@ -215,7 +215,13 @@ function errorLog(errors: string[], who: string): logCreator {
   };
 }
 
-export async function startWorkload(t: TestLike, bootstrap: string[], topic: string, partitions: number, opts: { python?: boolean } = {}): Promise<Workload> {
+/**
+ * `producerRequestTimeoutMs`: the KafkaJS producer's request timeout (default 5 s, as the
+ * other clients here). KafkaJS gives a Produce no timeout of its own, so below the produce
+ * timeout (its send's `timeout`, 30 s, how long the broker may hold an acks=all request for
+ * the ISR) it abandons requests the broker may still rightly be holding.
+ */
+export async function startWorkload(t: TestLike, bootstrap: string[], topic: string, partitions: number, opts: { python?: boolean; producerRequestTimeoutMs?: number } = {}): Promise<Workload> {
   const acks: Ack[] = [];
   const errors: string[] = [];
   const reads: Read[] = [];
@@ -228,7 +234,7 @@ export async function startWorkload(t: TestLike, bootstrap: string[], topic: str
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({ eachMessage: async ({ partition, message }) => { reads.push({ partition, offset: Number(message.offset), value: message.value!.toString() }); } });
 
-  const producerKafka = quietKafka('cluster-kafkajs', bootstrap, { log: errorLog(errors, 'kafkajs-producer') });
+  const producerKafka = quietKafka('cluster-kafkajs', bootstrap, { log: errorLog(errors, 'kafkajs-producer'), ...(opts.producerRequestTimeoutMs !== undefined ? { requestTimeoutMs: opts.producerRequestTimeoutMs } : {}) });
   const producer = producerKafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   t.after(() => producer.disconnect().catch(() => undefined));
@@ -253,6 +259,8 @@ export async function startWorkload(t: TestLike, bootstrap: string[], topic: str
     const child = pyChild('idempotent_producer.py', [bootstrap.join(','), topic, String(partitions), 'rdk', String(PRODUCE_RATE)], (f) => {
       if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
       else if (f[0] === 'E') errors.push(`librdkafka delivery ${f.slice(1).join(' ')}`);
+      // A fatal error (the script goes on as a new producer instance): a client error here.
+      else if (f[0] === 'F') errors.push(`librdkafka fatal ${f.slice(1).join(' ')}`);
     }, errors);
     t.after(() => { child.kill(); });
     stopPython = async () => { await child.stop(PYTHON_STOP_TIMEOUT_MS); };

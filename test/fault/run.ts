@@ -18,6 +18,7 @@ import { FAULT_TIMINGS, REPO_ROOT, startFaultCluster, type FaultCluster } from '
 import { describeFault, faultSchedule, type Fault, type FaultKind } from './scheduler.js';
 import { inject } from './inject.js';
 import { classifyDuplicates, duplicateReport, explainedCopies, RDK_DEBUG_CONTEXTS, RDK_DEBUG_LOG, readBatchHeaders } from './dup-classify.js';
+import { classifyRdkFatal, sequencesWritten } from './rdk-fatal.js';
 import { checkCommittedOffsets, checkTransactions, txnViolations, type OffsetCheck, type OffsetEvent, type TxnCheck, type TxnEnd } from './txn-checker.js';
 
 type TestLike = { after(fn: () => void | Promise<void>): void; diagnostic(msg: string): void };
@@ -97,6 +98,12 @@ export interface FaultReport extends CheckResult {
    */
   duplicates: { broker: number; unexplained: number; clientEpochBump: number };
   clientEpochBumpDuplicates: string[];
+  /**
+   * The librdkafka producer's fatal errors that are its own (rdk-fatal.ts: librdkafka <= 2.2
+   * counting a possibly persisted batch as acknowledged, every broker answer Kafka's); it went
+   * on as a new instance. Its other fatal errors are in fatalErrors and fail the run.
+   */
+  librdkafkaOwnFatals: string[];
   /** The librdkafka producer's debug log (eos,msg), kept with the run directory when the run is kept. */
   rdkDebugLog: string;
   /** Records the librdkafka group consumer read back after healing (must equal recordsInLog). */
@@ -218,14 +225,19 @@ function kafkajsProducer(cluster: FaultCluster, acks: Ack[], errors: string[]) {
   return { start, stop };
 }
 
-/** The librdkafka producer (confluent-kafka-python), stopped by closing its stdin. */
-function pythonProducer(cluster: FaultCluster, acks: Ack[], errors: string[], debugLog: string) {
+/**
+ * The librdkafka producer (confluent-kafka-python), stopped by closing its stdin. After a
+ * fatal error it goes on as a new instance; the error's reason goes to `fatals` (classified
+ * after the run: rdk-fatal.ts).
+ */
+function pythonProducer(cluster: FaultCluster, acks: Ack[], errors: string[], fatals: string[], debugLog: string) {
   // Its debug log says why it bumped its epoch: the checker needs it to classify duplicates.
   // TRIBUTARY_RDKAFKA_DEBUG overrides the contexts (empty: none).
   const env = { ...process.env, TRIBUTARY_RDKAFKA_DEBUG: process.env['TRIBUTARY_RDKAFKA_DEBUG'] ?? RDK_DEBUG_CONTEXTS, TRIBUTARY_RDKAFKA_DEBUG_FILE: process.env['TRIBUTARY_RDKAFKA_DEBUG_FILE'] ?? debugLog };
   const child = pyChild('idempotent_producer.py', [cluster.bootstrap.join(','), TOPIC, String(PARTITIONS), 'rdk', String(PRODUCE_RATE)], (f) => {
     if (f[0] === 'A') acks.push({ client: 'librdkafka', partition: Number(f[1]), offset: Number(f[2]), value: f[3]!, atMs: Number(f[4]) });
     else if (f[0] === 'E') errors.push(`librdkafka ${f.join(' ')}`);
+    else if (f[0] === 'F') fatals.push(f.slice(1).join(' '));
   }, errors, env);
   return { stop: async () => { await child.stop(150_000); }, kill: child.kill };
 }
@@ -400,7 +412,8 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
   const kjs = kafkajsProducer(cluster, acks, errors);
   await kjs.start();
   const rdkDebugLog = process.env['TRIBUTARY_RDKAFKA_DEBUG_FILE'] ?? join(runDir, RDK_DEBUG_LOG);
-  const rdk = pythonProducer(cluster, acks, errors, rdkDebugLog);
+  const rdkFatals: string[] = [];
+  const rdk = pythonProducer(cluster, acks, errors, rdkFatals, rdkDebugLog);
   t.after(() => { rdk.kill(); });
   const txn = txnProducer(cluster, txnEnds, errors);
   t.after(() => { txn.kill(); });
@@ -550,7 +563,9 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
     acknowledgedBy: Object.fromEntries(['kafkajs', 'librdkafka'].map((c) => [c, acks.filter((a) => a.client === c).length])),
     // The transactional producer handles fatal errors itself (a new instance; the outcome is
     // unknown and checked all-or-none): it died only if it exited with an error.
-    fatalErrors: errors.filter((e) => /exited with|FATAL|Fatal error/.test(e) && !e.startsWith('txn ')).slice(0, 5),
+    // The librdkafka idempotent producer's fatal errors are its F lines (classified below);
+    // its failed deliveries after one (E lines) are that instance's records, not another.
+    fatalErrors: errors.filter((e) => /exited with|FATAL|Fatal error/.test(e) && !e.startsWith('txn ') && !e.startsWith('librdkafka E ')).slice(0, 5),
     txnFatal: errors.filter((e) => e.startsWith('txn ') && /FATAL/.test(e)).slice(0, 20),
     txnFatalUnexpected: errors.filter((e) => e.startsWith('txn ') && /FATAL/.test(e) && !EXPECTED_TXN_FATAL.test(e)).slice(0, 20),
     produceErrors: errors.length,
@@ -563,6 +578,7 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
     offsets: offsetCheck,
     duplicates: { broker: 0, unexplained: 0, clientEpochBump: 0 },
     clientEpochBumpDuplicates: [],
+    librdkafkaOwnFatals: [],
     rdkDebugLog,
     txnLeaders,
     phases,
@@ -587,18 +603,25 @@ export async function runFaultRun(t: TestLike, opts: RunOptions): Promise<FaultR
     report.clientEpochBumpDuplicates = dups.clientRace;
     for (const d of dups.clientRace) t.diagnostic(`client epoch-bump duplicate (librdkafka race, docs/reliability.md): ${d}`);
   }
+  const debugText = existsSync(rdkDebugLog) ? readFileSync(rdkDebugLog, 'utf8') : undefined;
+  for (const f of rdkFatals) {
+    const c = classifyRdkFatal(f, debugText, (topic, partition, producerId, epoch) => sequencesWritten(runDir, topic, partition, producerId, epoch));
+    if (c.kind === 'client') report.librdkafkaOwnFatals.push(c.reason);
+    else report.fatalErrors.push(`librdkafka idempotent producer: ${c.reason}`);
+    t.diagnostic(`librdkafka producer fatal error (${c.kind === 'client' ? 'its own, docs/reliability.md; a new instance went on' : 'UNEXPLAINED'}): ${c.reason}`);
+  }
   // A failover slower than the bound fails the test too: keep the logs that explain it.
   const slow = events.filter((e) => e.kind === 'kill' && Object.values(e.failover).some((per) => Object.values(per).some((ms) => ms > report.failoverBoundMs)));
   if (existsSync(rdkDebugLog)) t.diagnostic(`librdkafka producer debug log ${rdkDebugLog}: ${(statSync(rdkDebugLog).size / 1e6).toFixed(1)} MB`);
   // A run with client epoch-bump duplicates passes but keeps its directory: the evidence.
-  const keep = report.duplicates.clientEpochBump > 0;
+  const keep = report.duplicates.clientEpochBump > 0 || rdkFatals.length > 0;
   const failed = violations(check) > 0 || txnViolations(transactions) > 0 || report.txnFatalUnexpected.length > 0 || offsetCheck.backwards.length > 0 || slow.length > 0 || process.env['TRIBUTARY_FAULT_KEEP'] === '1';
   const reportFile = join(reportDir(), `${opts.name ?? 'run'}-seed-${opts.seed}-${new Date(startedAt).toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(reportFile, JSON.stringify({ ...report, produceErrorExamples: errors.slice(0, 20) }, null, 2) + '\n');
   t.diagnostic(`report ${reportFile}: acknowledged ${report.acknowledged}, found ${report.found}, lost ${check.lost.length}, duplicated ${report.duplicates.broker} broker + ${report.duplicates.unexplained} unexplained + ${report.duplicates.clientEpochBump} client epoch-bump (librdkafka race), reordered ${check.reordered.length}, divergent ${check.divergent.length}; failover p50 ${report.failoverP50Ms} ms p99 ${report.failoverP99Ms} ms; ${report.unavailableWindows.length} unavailable windows`);
   if (failed || keep) {
     writeFileSync(join(runDir, 'history.json'), JSON.stringify({ acks, liveReads, otherReads, log: Object.fromEntries(log), endOffsets: Object.fromEntries(endOffsets), errors, txnEnds, txnLiveReads, txnReadBack, commits, fetches }) + '\n');
-    t.diagnostic(`run ${failed ? 'FAILED' : 'passed with client epoch-bump duplicates'}: data, broker logs, librdkafka debug log and history kept in ${runDir}`);
+    t.diagnostic(`run ${failed ? 'FAILED' : 'passed with client epoch-bump duplicates or librdkafka fatal errors'}: data, broker logs, librdkafka debug log and history kept in ${runDir}`);
   } else {
     rmSync(runDir, { recursive: true, force: true });
   }
