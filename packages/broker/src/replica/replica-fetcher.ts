@@ -4,26 +4,33 @@
  * One fetcher per leader broker (num.replica.fetchers = 1): a loop over one connection to
  * the leader's inter-broker endpoint (network/inter-broker-client.ts: the listener named
  * by inter.broker.listener.name, else Kafka's default, with that listener's TLS and
- * SASL settings; the leader checks CLUSTER_ACTION for the principal it authenticates), sending sessionless Fetch v12 requests with replica_id = this
- * broker, isolation READ_UNCOMMITTED and, per partition, the follower's log end offset and
- * current leader epoch. The leader answers up to its log end offset; the follower appends
+ * SASL settings; the leader checks CLUSTER_ACTION for the principal it authenticates),
+ * sending Fetch v12 requests with replica_id = this broker, isolation READ_UNCOMMITTED and,
+ * per partition, the follower's log end offset, log start offset and current leader epoch.
+ * The requests use an incremental fetch session (KIP-227, follower-fetch-session.ts, as
+ * Kafka's ReplicaFetcherThread with its FetchSessionHandler): the first lists every
+ * partition, later ones only those whose fetch state changed (in a steady stream, the ones
+ * that just received records) and the removed ones; the leader answers only partitions with
+ * something new, so idle partitions (most of __consumer_offsets) cost neither side anything
+ * per round trip. The leader answers up to its log end offset; the follower appends
  * the batches with the leader's offsets (Log.appendAsFollower) and takes
  * min(leader's high watermark, own log end offset) as its high watermark. A diverging_epoch
  * answer truncates the follower's log where Kafka's rules say (follower-truncation.ts) and
  * the next fetch goes on from there.
  *
  * Errors: a connection or protocol failure closes the connection and retries after
- * replica.fetch.backoff.ms; a partition error (not leader, fenced or unknown epoch, unknown
+ * replica.fetch.backoff.ms with a full request (a new session); FETCH_SESSION_ID_NOT_FOUND
+ * or INVALID_FETCH_SESSION_EPOCH (a restarted leader, an evicted session) retries at once
+ * with a full request; a partition error (not leader, fenced or unknown epoch, unknown
  * partition, storage) holds that partition back for replica.fetch.backoff.ms, until the
  * metadata tells the partition its new leader (the manager then moves it to that leader's
  * fetcher). OFFSET_OUT_OF_RANGE: a follower past the leader's high watermark truncates to it;
  * one below the leader's log start offset restarts its log there (Kafka's
  * handleOutOfRangeError, approximated without asking the leader's log end offset).
  *
- * Differences from Kafka: no fetch sessions between brokers (every request lists every
- * partition: fine for the partition counts of a test cluster, to be added for large ones);
- * Fetch v12 (names, no topic ids); truncation is by Fetch's diverging_epoch only (Kafka 2.7+ with Fetch v12: no
- * OffsetForLeaderEpoch round trip, which Kafka keeps for older inter-broker protocols).
+ * Differences from Kafka: Fetch v12 (names, no topic ids); truncation is by Fetch's
+ * diverging_epoch only (Kafka 2.7+ with Fetch v12: no OffsetForLeaderEpoch round trip,
+ * which Kafka keeps for older inter-broker protocols).
  */
 import { ErrorCode, type FetchRequest, type FetchResponse } from '@tributary/protocol';
 import { StorageError } from '@tributary/storage';
@@ -32,6 +39,7 @@ import type { Logger } from '../logger.js';
 import type { BrokerRegistration, MetadataStore } from '../metadata/metadata-store.js';
 import { connectToBroker, interBrokerSecurity, interBrokerSecurityConfigured, type BrokerConnection, type InterBrokerSecurity } from '../network/inter-broker-client.js';
 import { framePool } from '../network/frame-pool.js';
+import { FollowerFetchSession, type FollowerFetchPartition } from './follower-fetch-session.js';
 import { lastFetchedEpochOf, truncateOnDivergingEpoch } from './follower-truncation.js';
 import type { Partition } from './partition.js';
 import type { FollowerHooks, ReplicaManager } from './replica-manager.js';
@@ -129,6 +137,11 @@ export class ReplicaFetcherManager implements FollowerHooks {
     }
   }
 
+  /** Every fetcher (tests and benchmarks). */
+  get allFetchers(): readonly ReplicaFetcher[] {
+    return [...this.fetchers.values()];
+  }
+
   /** The fetcher of a leader (tests). */
   fetcherFor(leader: number): ReplicaFetcher | undefined {
     return this.fetchers.get(leader);
@@ -150,9 +163,41 @@ interface FetchEntry {
   delayedUntilMs: number;
 }
 
+/** A partition a request fetches: its entry then and the fetch offset it was sent (or the session holds). */
+interface SentPartition {
+  readonly entry: FetchEntry;
+  readonly fetchOffset: number;
+}
+
+/** Counts of what a fetcher sent and got (tests and benchmarks read them). */
+export interface ReplicaFetcherStats {
+  /** Fetch requests sent. */
+  requests: number;
+  /** Of those, full ones (opening a session, or sessionless when the leader keeps none). */
+  fullRequests: number;
+  /** Partitions listed in the requests, all together. */
+  partitionsSent: number;
+  /** Responses answered FETCH_SESSION_ID_NOT_FOUND or INVALID_FETCH_SESSION_EPOCH. */
+  sessionErrors: number;
+}
+
+/** Pairs each topic with its items, in the order topics first appear. */
+function byTopic<T>(parts: readonly FollowerFetchPartition[], item: (p: FollowerFetchPartition) => T): [string, T[]][] {
+  const out = new Map<string, T[]>();
+  for (const p of parts) {
+    const list = out.get(p.topic);
+    if (list === undefined) out.set(p.topic, [item(p)]);
+    else list.push(item(p));
+  }
+  return [...out];
+}
+
 /** Fetches every partition led by one broker over one connection (Kafka's ReplicaFetcherThread). */
 export class ReplicaFetcher {
   private readonly entries = new Map<string, FetchEntry>();
+  /** The incremental fetch session with the leader (one per fetcher, as Kafka's per-thread FetchSessionHandler). */
+  private readonly session = new FollowerFetchSession();
+  readonly stats: ReplicaFetcherStats = { requests: 0, fullRequests: 0, partitionsSent: 0, sessionErrors: 0 };
   private connection: BrokerConnection | undefined;
   /** The last connection failure logged at warn level (the same one again is logged at debug). */
   private lastConnectFailure: string | undefined;
@@ -165,6 +210,11 @@ export class ReplicaFetcher {
     private readonly config: ReplicaFetcherConfig,
   ) {
     this.running = this.run();
+  }
+
+  /** The leader's id for this fetcher's session, 0 while it has none (tests). */
+  get sessionId(): number {
+    return this.session.id;
   }
 
   get isEmpty(): boolean {
@@ -222,12 +272,13 @@ export class ReplicaFetcher {
           frame = f;
         });
         if (this.stopped) break;
-        this.process(request.sent, response);
+        this.process(request.sent, request.full, response);
         // Every batch is written (appendAsFollower writes with writeSync and keeps no view of
         // the records), so the response's memory goes back to the frame pool for the next one.
         if (frame !== undefined) framePool.give(frame);
       } catch (err) {
         if (this.stopped) break;
+        this.session.handleError();
         logger.debug('Follower fetch failed; retrying after backoff', { leader: this.leaderId, err: err instanceof Error ? err.message : String(err) });
         this.connection?.close();
         this.connection = undefined;
@@ -257,52 +308,94 @@ export class ReplicaFetcher {
     return broker;
   }
 
-  private buildRequest(nowMs: number): { body: FetchRequest; sent: Map<string, { entry: FetchEntry; fetchOffset: number }> } | undefined {
-    const byTopic = new Map<string, FetchRequest['topics'][number]>();
-    const sent = new Map<string, { entry: FetchEntry; fetchOffset: number }>();
+  /**
+   * The next request: every partition ready to fetch goes into `next`; the session decides
+   * which of them the request lists (all for a full request, the changed ones otherwise).
+   */
+  private buildRequest(nowMs: number): { body: FetchRequest; sent: Map<string, SentPartition>; full: boolean } | undefined {
+    const next = new Map<string, FollowerFetchPartition>();
+    const sent = new Map<string, SentPartition>();
+    const maxBytes = this.config.fetchMaxBytes;
     for (const [key, entry] of this.entries) {
       const { partition } = entry;
       const log = partition.log;
       if (entry.delayedUntilMs > nowMs || log.isClosed || log.isOffline || partition.role !== 'follower') continue;
-      let topic = byTopic.get(partition.topic);
-      if (topic === undefined) {
-        topic = { topic: partition.topic, partitions: [] };
-        byTopic.set(partition.topic, topic);
-      }
-      topic.partitions.push({
+      const fetchOffset = log.logEndOffset;
+      next.set(key, {
+        topic: partition.topic,
         partition: partition.partition,
-        currentLeaderEpoch: entry.leaderEpoch,
-        fetchOffset: log.logEndOffset,
-        lastFetchedEpoch: lastFetchedEpochOf(log),
+        fetchOffset,
         logStartOffset: log.logStartOffset,
-        partitionMaxBytes: this.config.fetchMaxBytes,
+        partitionMaxBytes: maxBytes,
+        currentLeaderEpoch: entry.leaderEpoch,
+        lastFetchedEpoch: lastFetchedEpochOf(log),
       });
-      sent.set(key, { entry, fetchOffset: log.logEndOffset });
+      sent.set(key, { entry, fetchOffset });
     }
-    if (sent.size === 0) return undefined;
+    // Kafka sends a request while the session has partitions or some to forget.
+    if (next.size === 0 && this.session.size === 0) return undefined;
+    const data = this.session.build(next);
+    if (next.size === 0 && data.toForget.length === 0) return undefined;
     const body: FetchRequest = {
       replicaId: this.config.nodeId,
       maxWaitMs: this.config.maxWaitMs,
       minBytes: this.config.minBytes,
       maxBytes: this.config.responseMaxBytes,
       isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [...byTopic.values()],
-      forgottenTopicsData: [],
+      sessionId: data.sessionId,
+      sessionEpoch: data.sessionEpoch,
+      topics: byTopic(data.toSend, (p) => ({
+        partition: p.partition,
+        currentLeaderEpoch: p.currentLeaderEpoch,
+        fetchOffset: p.fetchOffset,
+        lastFetchedEpoch: p.lastFetchedEpoch,
+        logStartOffset: p.logStartOffset,
+        partitionMaxBytes: p.partitionMaxBytes,
+      })).map(([topic, partitions]) => ({ topic, partitions })),
+      forgottenTopicsData: byTopic(data.toForget, (p) => p.partition).map(([topic, partitions]) => ({ topic, partitions })),
       rackId: '',
     };
-    return { body, sent };
+    this.stats.requests++;
+    if (data.full) this.stats.fullRequests++;
+    this.stats.partitionsSent += data.toSend.length;
+    return { body, sent, full: data.full };
   }
 
-  private process(sent: Map<string, { entry: FetchEntry; fetchOffset: number }>, response: FetchResponse): void {
+  /**
+   * Applies a response to the partitions it names. A session error (the leader lost or
+   * moved past the session) makes the next request full, with no backoff, as Kafka's
+   * fetcher does; a response naming a partition outside the session, or a full one missing
+   * one, is not used and the next request opens a new session.
+   */
+  private process(sent: Map<string, SentPartition>, full: boolean, response: FetchResponse): void {
     const { logger, backoffMs } = this.config;
-    if (response.errorCode !== ErrorCode.NONE) throw new Error(`Fetch answered error ${response.errorCode}`);
+    const errorCode = response.errorCode ?? ErrorCode.NONE;
+    if (errorCode !== ErrorCode.NONE) {
+      this.session.handleResponse(errorCode, response.sessionId ?? 0, false);
+      if (errorCode === ErrorCode.FETCH_SESSION_ID_NOT_FOUND || errorCode === ErrorCode.INVALID_FETCH_SESSION_EPOCH) {
+        this.stats.sessionErrors++;
+        logger.info('Leader cannot continue the fetch session; the next fetch opens a new one', { leader: this.leaderId, errorCode });
+        return;
+      }
+      throw new Error(`Fetch answered error ${errorCode}`);
+    }
+    let named = 0;
+    let unexpected = false;
+    for (const topic of response.responses) {
+      for (const data of topic.partitions) {
+        if (sent.has(`${topic.topic ?? ''}\0${data.partitionIndex}`)) named++;
+        else unexpected = true;
+      }
+    }
+    if (full && named !== sent.size) unexpected = true;
+    if (!this.session.handleResponse(ErrorCode.NONE, response.sessionId ?? 0, unexpected)) {
+      logger.info('Fetch response does not match the fetch session; the next fetch opens a new one', { leader: this.leaderId, full, named, sessionPartitions: sent.size });
+      return;
+    }
     for (const topic of response.responses) {
       for (const data of topic.partitions) {
         const key = `${topic.topic ?? ''}\0${data.partitionIndex}`;
-        const request = sent.get(key);
-        if (request === undefined) continue;
+        const request = sent.get(key)!;
         const { entry, fetchOffset } = request;
         const { partition } = entry;
         // Removed, moved to another leader or epoch, or the log changed meanwhile: drop the answer.
