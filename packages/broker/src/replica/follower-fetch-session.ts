@@ -48,7 +48,8 @@ export interface FollowerFetchRequestData {
 }
 
 function sameFetchState(a: FollowerFetchPartition, b: FollowerFetchPartition): boolean {
-  return a.fetchOffset === b.fetchOffset && a.logStartOffset === b.logStartOffset && a.partitionMaxBytes === b.partitionMaxBytes
+  // The fetcher reuses a partition's object while its state holds: usually the same object.
+  return a === b || a.fetchOffset === b.fetchOffset && a.logStartOffset === b.logStartOffset && a.partitionMaxBytes === b.partitionMaxBytes
     && a.currentLeaderEpoch === b.currentLeaderEpoch && a.lastFetchedEpoch === b.lastFetchedEpoch;
 }
 

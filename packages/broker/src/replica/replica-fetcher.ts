@@ -32,7 +32,7 @@
  * diverging_epoch only (Kafka 2.7+ with Fetch v12: no OffsetForLeaderEpoch round trip,
  * which Kafka keeps for older inter-broker protocols).
  */
-import { ErrorCode, type FetchRequest, type FetchResponse } from '@tributary/protocol';
+import { ErrorCode, type FetchRequest, type FetchResponse, type FetchResponsePartitionData } from '@tributary/protocol';
 import { StorageError } from '@tributary/storage';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
@@ -161,12 +161,15 @@ interface FetchEntry {
   readonly leaderEpoch: number;
   /** Held back until then after a partition error (performance.now() ms: monotonic, as Kafka's DelayedItem). */
   delayedUntilMs: number;
+  /** The fetch state last put in a request, reused while it does not change (no allocation per round trip). */
+  lastSent: SentPartition | undefined;
 }
 
-/** A partition a request fetches: its entry then and the fetch offset it was sent (or the session holds). */
-interface SentPartition {
+/** A partition a request fetches: its fetch state (as sent, or as the session holds it) and its entry then. */
+interface SentPartition extends FollowerFetchPartition {
   readonly entry: FetchEntry;
-  readonly fetchOffset: number;
+  /** The entry's key in the fetcher (topic and partition). */
+  readonly key: string;
 }
 
 /** Counts of what a fetcher sent and got (tests and benchmarks read them). */
@@ -222,7 +225,7 @@ export class ReplicaFetcher {
   }
 
   add(partition: Partition): void {
-    this.entries.set(`${partition.topic}\0${partition.partition}`, { partition, leaderEpoch: partition.leaderEpoch, delayedUntilMs: 0 });
+    this.entries.set(`${partition.topic}\0${partition.partition}`, { partition, leaderEpoch: partition.leaderEpoch, delayedUntilMs: 0, lastSent: undefined });
     this.idle?.();
   }
 
@@ -313,25 +316,23 @@ export class ReplicaFetcher {
    * which of them the request lists (all for a full request, the changed ones otherwise).
    */
   private buildRequest(nowMs: number): { body: FetchRequest; sent: Map<string, SentPartition>; full: boolean } | undefined {
-    const next = new Map<string, FollowerFetchPartition>();
-    const sent = new Map<string, SentPartition>();
+    const next = new Map<string, SentPartition>();
     const maxBytes = this.config.fetchMaxBytes;
     for (const [key, entry] of this.entries) {
       const { partition } = entry;
       const log = partition.log;
       if (entry.delayedUntilMs > nowMs || log.isClosed || log.isOffline || partition.role !== 'follower') continue;
       const fetchOffset = log.logEndOffset;
-      next.set(key, {
-        topic: partition.topic,
-        partition: partition.partition,
-        fetchOffset,
-        logStartOffset: log.logStartOffset,
-        partitionMaxBytes: maxBytes,
-        currentLeaderEpoch: entry.leaderEpoch,
-        lastFetchedEpoch: lastFetchedEpochOf(log),
-      });
-      sent.set(key, { entry, fetchOffset });
+      const logStartOffset = log.logStartOffset;
+      const lastFetchedEpoch = lastFetchedEpochOf(log);
+      let state = entry.lastSent;
+      if (state === undefined || state.fetchOffset !== fetchOffset || state.logStartOffset !== logStartOffset || state.lastFetchedEpoch !== lastFetchedEpoch || state.partitionMaxBytes !== maxBytes) {
+        state = { entry, key, topic: partition.topic, partition: partition.partition, fetchOffset, logStartOffset, partitionMaxBytes: maxBytes, currentLeaderEpoch: entry.leaderEpoch, lastFetchedEpoch };
+        entry.lastSent = state;
+      }
+      next.set(key, state);
     }
+    const sent = next;
     // Kafka sends a request while the session has partitions or some to forget.
     if (next.size === 0 && this.session.size === 0) return undefined;
     const data = this.session.build(next);
@@ -379,57 +380,55 @@ export class ReplicaFetcher {
       }
       throw new Error(`Fetch answered error ${errorCode}`);
     }
-    let named = 0;
+    const answered: [SentPartition, FetchResponsePartitionData][] = [];
     let unexpected = false;
     for (const topic of response.responses) {
       for (const data of topic.partitions) {
-        if (sent.has(`${topic.topic ?? ''}\0${data.partitionIndex}`)) named++;
-        else unexpected = true;
+        const request = sent.get(`${topic.topic ?? ''}\0${data.partitionIndex}`);
+        if (request === undefined) unexpected = true;
+        else answered.push([request, data]);
       }
     }
-    if (full && named !== sent.size) unexpected = true;
+    if (full && answered.length !== sent.size) unexpected = true;
     if (!this.session.handleResponse(ErrorCode.NONE, response.sessionId ?? 0, unexpected)) {
-      logger.info('Fetch response does not match the fetch session; the next fetch opens a new one', { leader: this.leaderId, full, named, sessionPartitions: sent.size });
+      logger.info('Fetch response does not match the fetch session; the next fetch opens a new one', { leader: this.leaderId, full, answered: answered.length, sessionPartitions: sent.size });
       return;
     }
-    for (const topic of response.responses) {
-      for (const data of topic.partitions) {
-        const key = `${topic.topic ?? ''}\0${data.partitionIndex}`;
-        const request = sent.get(key)!;
-        const { entry, fetchOffset } = request;
-        const { partition } = entry;
-        // Removed, moved to another leader or epoch, or the log changed meanwhile: drop the answer.
-        if (this.entries.get(key) !== entry || partition.leaderEpoch !== entry.leaderEpoch || partition.role !== 'follower') continue;
-        if (partition.log.logEndOffset !== fetchOffset) continue;
-        try {
-          switch (data.errorCode) {
-            case ErrorCode.NONE:
-              if (isDiverging(data.divergingEpoch)) {
-                this.truncateOnDivergingEpoch(partition, data.divergingEpoch, fetchOffset);
-                break;
-              }
-              partition.appendAsFollower(data.records ?? Buffer.alloc(0), data.highWatermark);
-              if ((data.records?.length ?? 0) > 0) {
-                // To the back of the order, as Kafka's PartitionStates.updateAndMoveToEnd: only
-                // the first partition with data may get a batch larger than its limit (KIP-74),
-                // so a fixed order could starve a partition holding one behind a busy one.
-                this.entries.delete(key);
-                this.entries.set(key, entry);
-              }
+    for (const [request, data] of answered) {
+      const { entry, fetchOffset } = request;
+      const { partition } = entry;
+      const key = request.key;
+      // Removed, moved to another leader or epoch, or the log changed meanwhile: drop the answer.
+      if (this.entries.get(key) !== entry || partition.leaderEpoch !== entry.leaderEpoch || partition.role !== 'follower') continue;
+      if (partition.log.logEndOffset !== fetchOffset) continue;
+      try {
+        switch (data.errorCode) {
+          case ErrorCode.NONE:
+            if (isDiverging(data.divergingEpoch)) {
+              this.truncateOnDivergingEpoch(partition, data.divergingEpoch, fetchOffset);
               break;
-            case ErrorCode.OFFSET_OUT_OF_RANGE:
-              this.handleOutOfRange(partition, data.highWatermark, data.logStartOffset ?? -1);
-              break;
-            default:
-              logger.debug('Follower fetch of a partition refused; backing off', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, errorCode: data.errorCode });
-              entry.delayedUntilMs = performance.now() + backoffMs;
-          }
-        } catch (err) {
-          // A storage failure has already been logged by storage; a bad batch from the leader is.
-          if (!(err instanceof StorageError)) logger.warn('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, err });
-          else logger.debug('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, reason: err.message });
-          entry.delayedUntilMs = performance.now() + backoffMs;
+            }
+            partition.appendAsFollower(data.records ?? Buffer.alloc(0), data.highWatermark);
+            if ((data.records?.length ?? 0) > 0) {
+              // To the back of the order, as Kafka's PartitionStates.updateAndMoveToEnd: only
+              // the first partition with data may get a batch larger than its limit (KIP-74),
+              // so a fixed order could starve a partition holding one behind a busy one.
+              this.entries.delete(key);
+              this.entries.set(key, entry);
+            }
+            break;
+          case ErrorCode.OFFSET_OUT_OF_RANGE:
+            this.handleOutOfRange(partition, data.highWatermark, data.logStartOffset ?? -1);
+            break;
+          default:
+            logger.debug('Follower fetch of a partition refused; backing off', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, errorCode: data.errorCode });
+            entry.delayedUntilMs = performance.now() + backoffMs;
         }
+      } catch (err) {
+        // A storage failure has already been logged by storage; a bad batch from the leader is.
+        if (!(err instanceof StorageError)) logger.warn('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, err });
+        else logger.debug('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, reason: err.message });
+        entry.delayedUntilMs = performance.now() + backoffMs;
       }
     }
   }
