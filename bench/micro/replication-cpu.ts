@@ -12,7 +12,7 @@
 // requests in flight. MB = 10^6 bytes of record values.
 //
 //   node --conditions=source --import tsx bench/micro/replication-cpu.ts [--seconds 8] [--warmup 4] [--rows single,rf3] [--rate MB_PER_S] [--offsets-partitions N] [--override key=value ...]
-import { ApiKey, Writer, encodeBatchSync, encodeRequestHeader, requestHeaderVersion, apiSpecByKey, Reader, decodeResponseHeader, responseHeaderVersion, ErrorCode, type ProduceResponse } from '@tributary/protocol';
+import { ApiKey, Writer, type FetchRequest, type FetchResponse, encodeBatchSync, encodeRequestHeader, requestHeaderVersion, apiSpecByKey, Reader, decodeResponseHeader, responseHeaderVersion, ErrorCode, type ProduceResponse } from '@tributary/protocol';
 import { connect, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,16 +21,19 @@ import { BrokerConnection } from '../../packages/broker/src/network/inter-broker
 
 // Counts the followers' Fetch round trips and response bytes (every inter-broker Fetch in
 // this process is a follower's), by wrapping BrokerConnection.request: works on any build.
-const fetches = { requests: 0, responseBytes: 0 };
+const fetches = { requests: 0, responseBytes: 0, requestPartitions: 0, responsePartitions: 0 };
 {
   const original = BrokerConnection.prototype.request;
   BrokerConnection.prototype.request = function (this: BrokerConnection, api, version, body, timeoutMs, onFrame) {
     if (api !== 'Fetch') return original.call(this, api, version, body, timeoutMs, onFrame);
     fetches.requests++;
-    return original.call(this, api, version, body, timeoutMs, (frame: Buffer) => {
+    for (const t of (body as FetchRequest).topics) fetches.requestPartitions += t.partitions.length;
+    const answer = original.call(this, api, version, body, timeoutMs, (frame: Buffer) => {
       fetches.responseBytes += frame.length;
       onFrame?.(frame);
     });
+    void answer.then((r) => { for (const t of (r as FetchResponse).responses) fetches.responsePartitions += t.partitions.length; }, () => {});
+    return answer;
   } as typeof original;
 }
 
@@ -226,7 +229,7 @@ async function row(kind: 'single' | 'rf3'): Promise<{ kind: string; mbPerS: numb
     const wallS = (performance.now() - t0) / 1000;
     const mb = ((load.acked - acked0) * RECORD_BYTES) / 1e6;
     const fetchRequests = fetches.requests - fetches0.requests;
-    if (fetchRequests > 0) process.stdout.write(`  follower fetches: ${(fetchRequests / mb).toFixed(1)} per MB produced (all followers), ${((fetches.responseBytes - fetches0.responseBytes) / fetchRequests / 1024).toFixed(1)} KiB per response\n`);
+    if (fetchRequests > 0) process.stdout.write(`  follower fetches: ${(fetchRequests / mb).toFixed(1)} per MB produced (all followers), ${((fetches.responseBytes - fetches0.responseBytes) / fetchRequests / 1024).toFixed(1)} KiB per response, partitions per request ${((fetches.requestPartitions - fetches0.requestPartitions) / fetchRequests).toFixed(1)}, per response ${((fetches.responsePartitions - fetches0.responsePartitions) / fetchRequests).toFixed(1)}\n`);
     await load.stop();
     const sorted = load.latenciesMs.sort((a, b) => a - b);
     process.stdout.write(`  ack latency p50 ${sorted[Math.floor(sorted.length / 2)]?.toFixed(2)} ms, p90 ${sorted[Math.floor(sorted.length * 0.9)]?.toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(1)} ms over ${sorted.length} requests\n`);
