@@ -22,19 +22,19 @@ async function client(t: { after(fn: () => unknown): void }, cluster: TestCluste
 }
 
 /** Every partition on brokers 1, 2, 3 with broker 1 leading. */
-async function createTopic(c: RawClient): Promise<void> {
+async function createTopic(c: RawClient, name = TOPIC): Promise<void> {
   const created = await c.request('CreateTopics', 7, {
-    topics: [{ name: TOPIC, numPartitions: -1, replicationFactor: -1, assignments: Array.from({ length: PARTITIONS }, (_, partitionIndex) => ({ partitionIndex, brokerIds: [1, 2, 3] })), configs: [{ name: 'min.insync.replicas', value: '2' }] }],
+    topics: [{ name, numPartitions: -1, replicationFactor: -1, assignments: Array.from({ length: PARTITIONS }, (_, partitionIndex) => ({ partitionIndex, brokerIds: [1, 2, 3] })), configs: [{ name: 'min.insync.replicas', value: '2' }] }],
     timeoutMs: 5000,
     validateOnly: false,
   });
   assert.equal(created.topics[0]!.errorCode, ErrorCode.NONE, created.topics[0]!.errorMessage ?? '');
 }
 
-async function produce(c: RawClient, partition: number, values: string[]): Promise<number> {
+async function produce(c: RawClient, partition: number, values: string[], topic = TOPIC): Promise<number> {
   const now = Date.now();
   const records = encodeBatchSync({ baseOffset: 0, timestamp: now, records: values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: now })) });
-  const r: ProduceResponse = await c.request('Produce', 9, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: TOPIC, partitionData: [{ index: partition, records }] }] }, { timeoutMs: 15_000 });
+  const r: ProduceResponse = await c.request('Produce', 9, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: topic, partitionData: [{ index: partition, records }] }] }, { timeoutMs: 15_000 });
   const p = r.responses[0]!.partitionResponses[0]!;
   assert.equal(p.errorCode, ErrorCode.NONE);
   return p.baseOffset;
@@ -113,6 +113,21 @@ test('followers fetch in privileged sessions listing only changed partitions; an
     assert.equal(sessions.get(f.sessionId)?.partitions.size, PARTITIONS + OFFSETS_PARTITIONS);
   }
   assert.deepEqual([...cluster.isrOf(TOPIC)].sort(), [1, 2, 3]);
+
+  // A topic created now joins the sessions: its partitions are added by incremental requests.
+  const beforeAdd = [2, 3].map((id) => ({ ...fetcher(cluster, id, 1).stats }));
+  await createTopic(c, 'added');
+  for (let p = 0; p < PARTITIONS; p++) assert.equal(await produce(c, p, ['x', 'y'], 'added'), 0);
+  for (const [i, id] of [2, 3].entries()) {
+    const f = fetcher(cluster, id, 1);
+    for (let p = 0; p < PARTITIONS; p++) {
+      const log = cluster.replica(id, 'added', p).log;
+      await waitFor(`broker ${id} added-${p} at 2`, 10_000, () => (log.highWatermark === 2 ? true : undefined));
+      assert.ok(logBytes(log).equals(logBytes(cluster.replica(1, 'added', p).log)));
+    }
+    assert.equal(delta(beforeAdd[i]!, f.stats).fullRequests, 0, `broker ${id} added the partitions to its session`);
+    assert.equal(sessions.get(f.sessionId)?.partitions.size, 2 * PARTITIONS + OFFSETS_PARTITIONS);
+  }
 });
 
 test('a leader restart: the followers follow the new leader in a new session, the old leader comes back as a follower with one, and nothing acknowledged is lost', { timeout: 60_000 }, async (t) => {
