@@ -11,8 +11,10 @@
  * Kafka's ReplicaFetcherThread with its FetchSessionHandler): the first lists every
  * partition, later ones only those whose fetch state changed (in a steady stream, the ones
  * that just received records) and the removed ones; the leader answers only partitions with
- * something new, so idle partitions (most of __consumer_offsets) cost neither side anything
- * per round trip. The leader answers up to its log end offset; the follower appends
+ * something new, so idle partitions (most of __consumer_offsets) are neither encoded nor
+ * decoded each round trip (the leader still looks at each, as Kafka's does, to record the
+ * follower's position and to answer any change). The leader answers up to its log end
+ * offset; the follower appends
  * the batches with the leader's offsets (Log.appendAsFollower) and takes
  * min(leader's high watermark, own log end offset) as its high watermark. A diverging_epoch
  * answer truncates the follower's log where Kafka's rules say (follower-truncation.ts) and
