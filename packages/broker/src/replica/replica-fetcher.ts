@@ -14,9 +14,8 @@
  * something new, so idle partitions (most of __consumer_offsets) are neither encoded nor
  * decoded each round trip (the leader still looks at each, as Kafka's does, to record the
  * follower's position and to answer any change). The leader answers up to its log end
- * offset; the follower appends
- * the batches with the leader's offsets (Log.appendAsFollower) and takes
- * min(leader's high watermark, own log end offset) as its high watermark. A diverging_epoch
+ * offset; the follower appends the batches with the leader's offsets (Log.appendAsFollower)
+ * and takes min(leader's high watermark, own log end offset) as its high watermark. A diverging_epoch
  * answer truncates the follower's log where Kafka's rules say (follower-truncation.ts) and
  * the next fetch goes on from there.
  *
