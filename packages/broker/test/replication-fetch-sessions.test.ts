@@ -158,3 +158,37 @@ test('a leader restart: the followers follow the new leader in a new session, th
   await waitFor('the old leader holds a session on the new leader', 10_000, () => (cluster.broker(next).services.fetchSessions.get(back.sessionId) ? true : undefined));
   assert.ok(back.stats.requests > back.stats.fullRequests, 'its later fetches are incremental');
 });
+
+test('consumers opening sessions on a full cache do not evict the followers\' sessions (Kafka\'s privileged sessions)', { timeout: 60_000 }, async (t) => {
+  // Room for the two followers' sessions only.
+  const cluster = await TestCluster.start(t, 3, { 'max.incremental.fetch.session.cache.slots': 2 }, { offsetsPartitions: OFFSETS_PARTITIONS });
+  const c = await client(t, cluster, 1);
+  await createTopic(c);
+  const counts = [0, 0, 0];
+  for (let p = 0; p < PARTITIONS; p++) counts[p] += (await produce(c, p, ['warm'])) === 0 ? 1 : 0;
+  await allReplicasEqual(cluster, [2, 3], 1, counts);
+  const sessions = cluster.broker(1).services.fetchSessions;
+  const followerSessions = [2, 3].map((id) => fetcher(cluster, id, 1).sessionId);
+  assert.ok(followerSessions.every((id) => sessions.get(id)?.privileged));
+  const before = [2, 3].map((id) => ({ ...fetcher(cluster, id, 1).stats }));
+
+  // Consumers ask for sessions (epoch 0): they fetch without one (session id 0), as in Kafka.
+  for (let i = 0; i < 5; i++) {
+    const consumer = await client(t, cluster, 1);
+    const r = await consumer.request('Fetch', 12, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: 0,
+      topics: [{ topic: TOPIC, partitions: Array.from({ length: PARTITIONS }, (_, partition) => ({ partition, currentLeaderEpoch: -1, fetchOffset: 0, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 1 << 20 })) }],
+      forgottenTopicsData: [], rackId: '',
+    });
+    assert.equal(r.errorCode, ErrorCode.NONE);
+    assert.equal(r.sessionId, 0, 'no session for the consumer');
+    assert.equal(r.responses[0]!.partitions.length, PARTITIONS, 'the consumer still gets its data');
+  }
+  for (let i = 0; i < 6; i++) counts[i % PARTITIONS] += (await produce(c, i % PARTITIONS, [`c${i}`])) >= 0 ? 1 : 0;
+  await allReplicasEqual(cluster, [2, 3], 1, counts);
+  for (const [i, id] of [2, 3].entries()) {
+    assert.equal(fetcher(cluster, id, 1).sessionId, followerSessions[i], `broker ${id} kept its session`);
+    assert.equal(delta(before[i]!, fetcher(cluster, id, 1).stats).fullRequests, 0);
+  }
+  assert.equal(sessions.size, 2);
+});
