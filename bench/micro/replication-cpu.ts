@@ -11,12 +11,31 @@
 // 6 partitions, 1 KiB records, batches of 16, one batch per partition per request, 5
 // requests in flight. MB = 10^6 bytes of record values.
 //
-//   node --conditions=source --import tsx bench/micro/replication-cpu.ts [--seconds 8] [--warmup 4] [--rows single,rf3] [--rate MB_PER_S] [--override key=value ...]
-import { ApiKey, Writer, encodeBatchSync, encodeRequestHeader, requestHeaderVersion, apiSpecByKey, Reader, decodeResponseHeader, responseHeaderVersion, ErrorCode, type ProduceResponse } from '@tributary/protocol';
+//   node --conditions=source --import tsx bench/micro/replication-cpu.ts [--seconds 8] [--warmup 4] [--rows single,rf3] [--rate MB_PER_S] [--offsets-partitions N] [--override key=value ...]
+import { ApiKey, Writer, type FetchRequest, type FetchResponse, encodeBatchSync, encodeRequestHeader, requestHeaderVersion, apiSpecByKey, Reader, decodeResponseHeader, responseHeaderVersion, ErrorCode, type ProduceResponse } from '@tributary/protocol';
 import { connect, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { TestCluster } from '../../packages/broker/test/helpers/cluster.js';
+import { BrokerConnection } from '../../packages/broker/src/network/inter-broker-client.js';
+
+// Counts the followers' Fetch round trips and response bytes (every inter-broker Fetch in
+// this process is a follower's), by wrapping BrokerConnection.request: works on any build.
+const fetches = { requests: 0, responseBytes: 0, requestPartitions: 0, responsePartitions: 0 };
+{
+  const original = BrokerConnection.prototype.request;
+  BrokerConnection.prototype.request = function (this: BrokerConnection, api, version, body, timeoutMs, onFrame) {
+    if (api !== 'Fetch') return original.call(this, api, version, body, timeoutMs, onFrame);
+    fetches.requests++;
+    for (const t of (body as FetchRequest).topics) fetches.requestPartitions += t.partitions.length;
+    const answer = original.call(this, api, version, body, timeoutMs, (frame: Buffer) => {
+      fetches.responseBytes += frame.length;
+      onFrame?.(frame);
+    });
+    void answer.then((r) => { for (const t of (r as FetchResponse).responses) fetches.responsePartitions += t.partitions.length; }, () => {});
+    return answer;
+  } as typeof original;
+}
 
 const { values: cli } = parseArgs({
   options: {
@@ -26,6 +45,8 @@ const { values: cli } = parseArgs({
     warmup: { type: 'string', default: '4' },
     rows: { type: 'string', default: 'single,rf3' },
     partitions: { type: 'string', default: '6' },
+    // __consumer_offsets partitions, replicated on every broker: idle partitions every follower fetch names (Kafka's default is 50).
+    'offsets-partitions': { type: 'string', default: '1' },
   },
 });
 const SECONDS = Number(cli.seconds);
@@ -182,7 +203,7 @@ async function row(kind: 'single' | 'rf3'): Promise<{ kind: string; mbPerS: numb
   const t = { after: (fn: () => unknown) => { cleanups.push(fn); } };
   try {
     const size = kind === 'single' ? 1 : 3;
-    const cluster = await TestCluster.start(t, size, { 'replica.fetch.wait.max.ms': 500, 'replica.lag.time.max.ms': 30_000, ...Object.fromEntries(cli.override.map((kv) => kv.split('='))) }, { offsetsPartitions: 1 });
+    const cluster = await TestCluster.start(t, size, { 'replica.fetch.wait.max.ms': 500, 'replica.lag.time.max.ms': 30_000, ...Object.fromEntries(cli.override.map((kv) => kv.split('='))) }, { offsetsPartitions: Number(cli['offsets-partitions']) });
     const topic = `cpu-${kind}`;
     await createTopic(cluster.broker(1).port, topic, size);
     await new Promise((r) => setTimeout(r, 500));
@@ -197,6 +218,7 @@ async function row(kind: 'single' | 'rf3'): Promise<{ kind: string; mbPerS: numb
     await new Promise((r) => setTimeout(r, WARMUP * 1000));
     const acked0 = load.acked;
     load.latenciesMs = [];
+    const fetches0 = { ...fetches };
     const cpu0 = process.cpuUsage();
     const windowStartUs = Number(process.hrtime.bigint() / 1000n);
     const t0 = performance.now();
@@ -206,6 +228,8 @@ async function row(kind: 'single' | 'rf3'): Promise<{ kind: string; mbPerS: numb
     process.stdout.write(`  window ${windowStartUs} ${Number(process.hrtime.bigint() / 1000n)}\n`);
     const wallS = (performance.now() - t0) / 1000;
     const mb = ((load.acked - acked0) * RECORD_BYTES) / 1e6;
+    const fetchRequests = fetches.requests - fetches0.requests;
+    if (fetchRequests > 0) process.stdout.write(`  follower fetches: ${(fetchRequests / mb).toFixed(1)} per MB produced (all followers), ${((fetches.responseBytes - fetches0.responseBytes) / fetchRequests / 1024).toFixed(1)} KiB per response, partitions per request ${((fetches.requestPartitions - fetches0.requestPartitions) / fetchRequests).toFixed(1)}, per response ${((fetches.responsePartitions - fetches0.responsePartitions) / fetchRequests).toFixed(1)}\n`);
     await load.stop();
     const sorted = load.latenciesMs.sort((a, b) => a - b);
     process.stdout.write(`  ack latency p50 ${sorted[Math.floor(sorted.length / 2)]?.toFixed(2)} ms, p90 ${sorted[Math.floor(sorted.length * 0.9)]?.toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(1)} ms over ${sorted.length} requests\n`);

@@ -118,8 +118,9 @@ export const fetchHandler: Handler<'Fetch'> = {
     let targets: Target[];
     if (sessionEpoch === FINAL_EPOCH || sessionEpoch === INITIAL_EPOCH) {
       if (sessionId !== 0) fetchSessions.remove(sessionId);
-      if (sessionEpoch === INITIAL_EPOCH && version >= 7) session = fetchSessions.create(nowMs);
       targets = requestTargets(req, ctx, byId);
+      // A follower's session is privileged in the cache (fetch/fetch-session.ts), as in Kafka.
+      if (sessionEpoch === INITIAL_EPOCH && version >= 7) session = fetchSessions.create(nowMs, fetcherId >= 0, targets.length);
       if (session) for (const t of targets) session.partitions.set(keyOf(t.part, byId), t.part);
     } else {
       session = fetchSessions.get(sessionId);
@@ -185,6 +186,12 @@ export const fetchHandler: Handler<'Fetch'> = {
       }
       part.lastHighWatermark = r.data.highWatermark;
       part.lastLogStartOffset = r.data.logStartOffset ?? -1;
+      // Kafka moves a partition that returned records to the session's end, so the next
+      // fetch reads the others first (only the first may exceed its limit, KIP-74).
+      if (incremental && session && (r.data.records?.length ?? 0) > 0) {
+        const key = keyOf(part, byId);
+        if (session.partitions.delete(key)) session.partitions.set(key, part);
+      }
       const last = responses[responses.length - 1];
       const sameTopic = last !== undefined && (byId ? last.topicId === part.topicId : last.topic === part.topic);
       if (sameTopic) last.partitions.push(r.data);

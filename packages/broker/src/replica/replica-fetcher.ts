@@ -4,34 +4,43 @@
  * One fetcher per leader broker (num.replica.fetchers = 1): a loop over one connection to
  * the leader's inter-broker endpoint (network/inter-broker-client.ts: the listener named
  * by inter.broker.listener.name, else Kafka's default, with that listener's TLS and
- * SASL settings; the leader checks CLUSTER_ACTION for the principal it authenticates), sending sessionless Fetch v12 requests with replica_id = this
- * broker, isolation READ_UNCOMMITTED and, per partition, the follower's log end offset and
- * current leader epoch. The leader answers up to its log end offset; the follower appends
- * the batches with the leader's offsets (Log.appendAsFollower) and takes
- * min(leader's high watermark, own log end offset) as its high watermark. A diverging_epoch
+ * SASL settings; the leader checks CLUSTER_ACTION for the principal it authenticates),
+ * sending Fetch v12 requests with replica_id = this broker, isolation READ_UNCOMMITTED and,
+ * per partition, the follower's log end offset, log start offset and current leader epoch.
+ * The requests use an incremental fetch session (KIP-227, follower-fetch-session.ts, as
+ * Kafka's ReplicaFetcherThread with its FetchSessionHandler): the first lists every
+ * partition, later ones only those whose fetch state changed (in a steady stream, the ones
+ * that just received records) and the removed ones; the leader answers only partitions with
+ * something new, so idle partitions (most of __consumer_offsets) are neither encoded nor
+ * decoded each round trip (the leader still looks at each, as Kafka's does, to record the
+ * follower's position and to answer any change). The leader answers up to its log end
+ * offset; the follower appends the batches with the leader's offsets (Log.appendAsFollower)
+ * and takes min(leader's high watermark, own log end offset) as its high watermark. A diverging_epoch
  * answer truncates the follower's log where Kafka's rules say (follower-truncation.ts) and
  * the next fetch goes on from there.
  *
  * Errors: a connection or protocol failure closes the connection and retries after
- * replica.fetch.backoff.ms; a partition error (not leader, fenced or unknown epoch, unknown
+ * replica.fetch.backoff.ms with a full request (a new session); FETCH_SESSION_ID_NOT_FOUND
+ * or INVALID_FETCH_SESSION_EPOCH (a restarted leader, an evicted session) retries at once
+ * with a full request; a partition error (not leader, fenced or unknown epoch, unknown
  * partition, storage) holds that partition back for replica.fetch.backoff.ms, until the
  * metadata tells the partition its new leader (the manager then moves it to that leader's
  * fetcher). OFFSET_OUT_OF_RANGE: a follower past the leader's high watermark truncates to it;
  * one below the leader's log start offset restarts its log there (Kafka's
  * handleOutOfRangeError, approximated without asking the leader's log end offset).
  *
- * Differences from Kafka: no fetch sessions between brokers (every request lists every
- * partition: fine for the partition counts of a test cluster, to be added for large ones);
- * Fetch v12 (names, no topic ids); truncation is by Fetch's diverging_epoch only (Kafka 2.7+ with Fetch v12: no
- * OffsetForLeaderEpoch round trip, which Kafka keeps for older inter-broker protocols).
+ * Differences from Kafka: Fetch v12 (names, no topic ids); truncation is by Fetch's
+ * diverging_epoch only (Kafka 2.7+ with Fetch v12: no OffsetForLeaderEpoch round trip,
+ * which Kafka keeps for older inter-broker protocols).
  */
-import { ErrorCode, type FetchRequest, type FetchResponse } from '@tributary/protocol';
+import { ErrorCode, type FetchRequest, type FetchResponse, type FetchResponsePartitionData } from '@tributary/protocol';
 import { StorageError } from '@tributary/storage';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { Logger } from '../logger.js';
 import type { BrokerRegistration, MetadataStore } from '../metadata/metadata-store.js';
 import { connectToBroker, interBrokerSecurity, interBrokerSecurityConfigured, type BrokerConnection, type InterBrokerSecurity } from '../network/inter-broker-client.js';
 import { framePool } from '../network/frame-pool.js';
+import { FollowerFetchSession, type FollowerFetchPartition } from './follower-fetch-session.js';
 import { lastFetchedEpochOf, truncateOnDivergingEpoch } from './follower-truncation.js';
 import type { Partition } from './partition.js';
 import type { FollowerHooks, ReplicaManager } from './replica-manager.js';
@@ -129,6 +138,11 @@ export class ReplicaFetcherManager implements FollowerHooks {
     }
   }
 
+  /** Every fetcher (tests and benchmarks). */
+  get allFetchers(): readonly ReplicaFetcher[] {
+    return [...this.fetchers.values()];
+  }
+
   /** The fetcher of a leader (tests). */
   fetcherFor(leader: number): ReplicaFetcher | undefined {
     return this.fetchers.get(leader);
@@ -148,11 +162,46 @@ interface FetchEntry {
   readonly leaderEpoch: number;
   /** Held back until then after a partition error (performance.now() ms: monotonic, as Kafka's DelayedItem). */
   delayedUntilMs: number;
+  /** The fetch state last put in a request, reused while it does not change (no allocation per round trip). */
+  lastSent: SentPartition | undefined;
+}
+
+/** A partition a request fetches: its fetch state (as sent, or as the session holds it) and its entry then. */
+interface SentPartition extends FollowerFetchPartition {
+  readonly entry: FetchEntry;
+  /** The entry's key in the fetcher (topic and partition). */
+  readonly key: string;
+}
+
+/** Counts of what a fetcher sent and got (tests and benchmarks read them). */
+export interface ReplicaFetcherStats {
+  /** Fetch requests sent. */
+  requests: number;
+  /** Of those, full ones (opening a session, or sessionless when the leader keeps none). */
+  fullRequests: number;
+  /** Partitions listed in the requests, all together. */
+  partitionsSent: number;
+  /** Responses answered FETCH_SESSION_ID_NOT_FOUND or INVALID_FETCH_SESSION_EPOCH. */
+  sessionErrors: number;
+}
+
+/** Pairs each topic with its items, in the order topics first appear. */
+function byTopic<T>(parts: readonly FollowerFetchPartition[], item: (p: FollowerFetchPartition) => T): [string, T[]][] {
+  const out = new Map<string, T[]>();
+  for (const p of parts) {
+    const list = out.get(p.topic);
+    if (list === undefined) out.set(p.topic, [item(p)]);
+    else list.push(item(p));
+  }
+  return [...out];
 }
 
 /** Fetches every partition led by one broker over one connection (Kafka's ReplicaFetcherThread). */
 export class ReplicaFetcher {
   private readonly entries = new Map<string, FetchEntry>();
+  /** The incremental fetch session with the leader (one per fetcher, as Kafka's per-thread FetchSessionHandler). */
+  private readonly session = new FollowerFetchSession();
+  readonly stats: ReplicaFetcherStats = { requests: 0, fullRequests: 0, partitionsSent: 0, sessionErrors: 0 };
   private connection: BrokerConnection | undefined;
   /** The last connection failure logged at warn level (the same one again is logged at debug). */
   private lastConnectFailure: string | undefined;
@@ -167,12 +216,17 @@ export class ReplicaFetcher {
     this.running = this.run();
   }
 
+  /** The leader's id for this fetcher's session, 0 while it has none (tests). */
+  get sessionId(): number {
+    return this.session.id;
+  }
+
   get isEmpty(): boolean {
     return this.entries.size === 0;
   }
 
   add(partition: Partition): void {
-    this.entries.set(`${partition.topic}\0${partition.partition}`, { partition, leaderEpoch: partition.leaderEpoch, delayedUntilMs: 0 });
+    this.entries.set(`${partition.topic}\0${partition.partition}`, { partition, leaderEpoch: partition.leaderEpoch, delayedUntilMs: 0, lastSent: undefined });
     this.idle?.();
   }
 
@@ -222,12 +276,13 @@ export class ReplicaFetcher {
           frame = f;
         });
         if (this.stopped) break;
-        this.process(request.sent, response);
+        this.process(request.sent, request.full, response);
         // Every batch is written (appendAsFollower writes with writeSync and keeps no view of
         // the records), so the response's memory goes back to the frame pool for the next one.
         if (frame !== undefined) framePool.give(frame);
       } catch (err) {
         if (this.stopped) break;
+        this.session.handleError();
         logger.debug('Follower fetch failed; retrying after backoff', { leader: this.leaderId, err: err instanceof Error ? err.message : String(err) });
         this.connection?.close();
         this.connection = undefined;
@@ -257,86 +312,124 @@ export class ReplicaFetcher {
     return broker;
   }
 
-  private buildRequest(nowMs: number): { body: FetchRequest; sent: Map<string, { entry: FetchEntry; fetchOffset: number }> } | undefined {
-    const byTopic = new Map<string, FetchRequest['topics'][number]>();
-    const sent = new Map<string, { entry: FetchEntry; fetchOffset: number }>();
+  /**
+   * The next request: every partition ready to fetch goes into `next`; the session decides
+   * which of them the request lists (all for a full request, the changed ones otherwise).
+   */
+  private buildRequest(nowMs: number): { body: FetchRequest; sent: Map<string, SentPartition>; full: boolean } | undefined {
+    const next = new Map<string, SentPartition>();
+    const maxBytes = this.config.fetchMaxBytes;
     for (const [key, entry] of this.entries) {
       const { partition } = entry;
       const log = partition.log;
       if (entry.delayedUntilMs > nowMs || log.isClosed || log.isOffline || partition.role !== 'follower') continue;
-      let topic = byTopic.get(partition.topic);
-      if (topic === undefined) {
-        topic = { topic: partition.topic, partitions: [] };
-        byTopic.set(partition.topic, topic);
+      const fetchOffset = log.logEndOffset;
+      const logStartOffset = log.logStartOffset;
+      const lastFetchedEpoch = lastFetchedEpochOf(log);
+      let state = entry.lastSent;
+      if (state === undefined || state.fetchOffset !== fetchOffset || state.logStartOffset !== logStartOffset || state.lastFetchedEpoch !== lastFetchedEpoch || state.partitionMaxBytes !== maxBytes) {
+        state = { entry, key, topic: partition.topic, partition: partition.partition, fetchOffset, logStartOffset, partitionMaxBytes: maxBytes, currentLeaderEpoch: entry.leaderEpoch, lastFetchedEpoch };
+        entry.lastSent = state;
       }
-      topic.partitions.push({
-        partition: partition.partition,
-        currentLeaderEpoch: entry.leaderEpoch,
-        fetchOffset: log.logEndOffset,
-        lastFetchedEpoch: lastFetchedEpochOf(log),
-        logStartOffset: log.logStartOffset,
-        partitionMaxBytes: this.config.fetchMaxBytes,
-      });
-      sent.set(key, { entry, fetchOffset: log.logEndOffset });
+      next.set(key, state);
     }
-    if (sent.size === 0) return undefined;
+    const sent = next;
+    // Kafka sends a request while the session has partitions or some to forget.
+    if (next.size === 0 && this.session.size === 0) return undefined;
+    const data = this.session.build(next);
+    if (next.size === 0 && data.toForget.length === 0) return undefined;
     const body: FetchRequest = {
       replicaId: this.config.nodeId,
       maxWaitMs: this.config.maxWaitMs,
       minBytes: this.config.minBytes,
       maxBytes: this.config.responseMaxBytes,
       isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [...byTopic.values()],
-      forgottenTopicsData: [],
+      sessionId: data.sessionId,
+      sessionEpoch: data.sessionEpoch,
+      topics: byTopic(data.toSend, (p) => ({
+        partition: p.partition,
+        currentLeaderEpoch: p.currentLeaderEpoch,
+        fetchOffset: p.fetchOffset,
+        lastFetchedEpoch: p.lastFetchedEpoch,
+        logStartOffset: p.logStartOffset,
+        partitionMaxBytes: p.partitionMaxBytes,
+      })).map(([topic, partitions]) => ({ topic, partitions })),
+      forgottenTopicsData: byTopic(data.toForget, (p) => p.partition).map(([topic, partitions]) => ({ topic, partitions })),
       rackId: '',
     };
-    return { body, sent };
+    this.stats.requests++;
+    if (data.full) this.stats.fullRequests++;
+    this.stats.partitionsSent += data.toSend.length;
+    return { body, sent, full: data.full };
   }
 
-  private process(sent: Map<string, { entry: FetchEntry; fetchOffset: number }>, response: FetchResponse): void {
+  /**
+   * Applies a response to the partitions it names. A session error (the leader lost or
+   * moved past the session) makes the next request full, with no backoff, as Kafka's
+   * fetcher does; a response naming a partition outside the session, or a full one missing
+   * one, is not used and the next request opens a new session.
+   */
+  private process(sent: Map<string, SentPartition>, full: boolean, response: FetchResponse): void {
     const { logger, backoffMs } = this.config;
-    if (response.errorCode !== ErrorCode.NONE) throw new Error(`Fetch answered error ${response.errorCode}`);
+    const errorCode = response.errorCode ?? ErrorCode.NONE;
+    if (errorCode !== ErrorCode.NONE) {
+      this.session.handleResponse(errorCode, response.sessionId ?? 0, false);
+      if (errorCode === ErrorCode.FETCH_SESSION_ID_NOT_FOUND || errorCode === ErrorCode.INVALID_FETCH_SESSION_EPOCH) {
+        this.stats.sessionErrors++;
+        logger.info('Leader cannot continue the fetch session; the next fetch opens a new one', { leader: this.leaderId, errorCode });
+        return;
+      }
+      throw new Error(`Fetch answered error ${errorCode}`);
+    }
+    const answered: [SentPartition, FetchResponsePartitionData][] = [];
+    let unexpected = false;
     for (const topic of response.responses) {
       for (const data of topic.partitions) {
-        const key = `${topic.topic ?? ''}\0${data.partitionIndex}`;
-        const request = sent.get(key);
-        if (request === undefined) continue;
-        const { entry, fetchOffset } = request;
-        const { partition } = entry;
-        // Removed, moved to another leader or epoch, or the log changed meanwhile: drop the answer.
-        if (this.entries.get(key) !== entry || partition.leaderEpoch !== entry.leaderEpoch || partition.role !== 'follower') continue;
-        if (partition.log.logEndOffset !== fetchOffset) continue;
-        try {
-          switch (data.errorCode) {
-            case ErrorCode.NONE:
-              if (isDiverging(data.divergingEpoch)) {
-                this.truncateOnDivergingEpoch(partition, data.divergingEpoch, fetchOffset);
-                break;
-              }
-              partition.appendAsFollower(data.records ?? Buffer.alloc(0), data.highWatermark);
-              if ((data.records?.length ?? 0) > 0) {
-                // To the back of the order, as Kafka's PartitionStates.updateAndMoveToEnd: only
-                // the first partition with data may get a batch larger than its limit (KIP-74),
-                // so a fixed order could starve a partition holding one behind a busy one.
-                this.entries.delete(key);
-                this.entries.set(key, entry);
-              }
+        const request = sent.get(`${topic.topic ?? ''}\0${data.partitionIndex}`);
+        if (request === undefined) unexpected = true;
+        else answered.push([request, data]);
+      }
+    }
+    if (full && answered.length !== sent.size) unexpected = true;
+    if (!this.session.handleResponse(ErrorCode.NONE, response.sessionId ?? 0, unexpected)) {
+      logger.info('Fetch response does not match the fetch session; the next fetch opens a new one', { leader: this.leaderId, full, answered: answered.length, sessionPartitions: sent.size });
+      return;
+    }
+    for (const [request, data] of answered) {
+      const { entry, fetchOffset } = request;
+      const { partition } = entry;
+      const key = request.key;
+      // Removed, moved to another leader or epoch, or the log changed meanwhile: drop the answer.
+      if (this.entries.get(key) !== entry || partition.leaderEpoch !== entry.leaderEpoch || partition.role !== 'follower') continue;
+      if (partition.log.logEndOffset !== fetchOffset) continue;
+      try {
+        switch (data.errorCode) {
+          case ErrorCode.NONE:
+            if (isDiverging(data.divergingEpoch)) {
+              this.truncateOnDivergingEpoch(partition, data.divergingEpoch, fetchOffset);
               break;
-            case ErrorCode.OFFSET_OUT_OF_RANGE:
-              this.handleOutOfRange(partition, data.highWatermark, data.logStartOffset ?? -1);
-              break;
-            default:
-              logger.debug('Follower fetch of a partition refused; backing off', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, errorCode: data.errorCode });
-              entry.delayedUntilMs = performance.now() + backoffMs;
-          }
-        } catch (err) {
-          // A storage failure has already been logged by storage; a bad batch from the leader is.
-          if (!(err instanceof StorageError)) logger.warn('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, err });
-          else logger.debug('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, reason: err.message });
-          entry.delayedUntilMs = performance.now() + backoffMs;
+            }
+            partition.appendAsFollower(data.records ?? Buffer.alloc(0), data.highWatermark);
+            if ((data.records?.length ?? 0) > 0) {
+              // To the back of the order, as Kafka's PartitionStates.updateAndMoveToEnd: only
+              // the first partition with data may get a batch larger than its limit (KIP-74),
+              // so a fixed order could starve a partition holding one behind a busy one.
+              this.entries.delete(key);
+              this.entries.set(key, entry);
+            }
+            break;
+          case ErrorCode.OFFSET_OUT_OF_RANGE:
+            this.handleOutOfRange(partition, data.highWatermark, data.logStartOffset ?? -1);
+            break;
+          default:
+            logger.debug('Follower fetch of a partition refused; backing off', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, errorCode: data.errorCode });
+            entry.delayedUntilMs = performance.now() + backoffMs;
         }
+      } catch (err) {
+        // A storage failure has already been logged by storage; a bad batch from the leader is.
+        if (!(err instanceof StorageError)) logger.warn('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, err });
+        else logger.debug('Follower append failed', { leader: this.leaderId, topic: partition.topic, partition: partition.partition, reason: err.message });
+        entry.delayedUntilMs = performance.now() + backoffMs;
       }
     }
   }

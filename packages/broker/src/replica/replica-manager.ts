@@ -131,6 +131,11 @@ export class ReplicaManager {
     this.unsubscribe = this.metadata.subscribe((change) => this.onMetadataChange(change));
   }
 
+  /** What runs the follower fetchers, once replication started (tests and benchmarks read their counters). */
+  get replicaFetchers(): FollowerHooks | undefined {
+    return this.followerHooks;
+  }
+
   /**
    * Starts the replication duties: `hooks` run the follower fetchers (the partitions already
    * following start now), and every `replicaLagTimeMaxMs / 2` the leader checks its ISRs, as
