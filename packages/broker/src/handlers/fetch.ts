@@ -66,7 +66,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from '@tributary/protocol';
-import { StorageError, type Log } from '@tributary/storage';
+import { StorageError, isRecentAppendsBuffer, type Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
@@ -297,12 +297,16 @@ async function readReserved(targets: readonly Target[], ctx: RequestContext, max
  * A segment read takes one chunk and may use only part of it (it stops at the high
  * watermark or before a batch that does not fit), and the budget counts record bytes: a
  * slice keeping a buffer more than twice its size (and this much larger) alive is copied
- * out. Up to one batch of slack is normal and not worth a copy.
+ * out. Up to one batch of slack is normal and not worth a copy. A slice of the leader's
+ * recent appends is not copied: that chunk is counted by the recent-appends budget while
+ * cached and is at most RECENT_APPENDS_CHUNK_BYTES_MAX (storage recent-appends.ts), and
+ * copying it was the very cost those chunks exist to avoid.
  */
 const SLICE_SLACK_BYTES = 64 * 1024;
 
 function rightSized(records: Buffer | null): Buffer | null {
   if (records === null || records.buffer.byteLength - records.length <= Math.max(SLICE_SLACK_BYTES, records.length)) return records;
+  if (isRecentAppendsBuffer(records)) return records;
   return Buffer.from(records);
 }
 
