@@ -696,6 +696,8 @@ export class Partition {
     const durable = log.config.flushDurableAcks;
     if (replicated === ErrorCode.NONE && !durable) return result;
     if (typeof replicated === 'number' && replicated !== ErrorCode.NONE) return withError(result, replicated);
+    // The usual acks=all case: only the ISR to wait for, one reaction rather than a Promise.all.
+    if (!durable) return (replicated as Promise<number>).then((errorCode) => (errorCode === ErrorCode.NONE ? result : withError(result, errorCode)));
     const flushed = durable
       ? log.waitForFlush(requiredOffset).then(
           () => undefined,
