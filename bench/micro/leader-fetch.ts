@@ -149,7 +149,14 @@ try {
     // The leader has appended it (the last partition's log end moved) before the fetches.
     const end = lastLog.logEndOffset;
     while (lastLog.logEndOffset === end) await new Promise((r) => setImmediate(r));
-    for (const f of followers) await f.fetch();
+    // A fetch may come back short (the connection's response memory budget, a large-read
+    // turn): fetch again until the previous Produce is answered, rather than wait for it.
+    let answered = pending === undefined;
+    pending?.then(() => { answered = true; }, () => { answered = true; });
+    do {
+      for (const f of followers) await f.fetch();
+      await new Promise((r) => setImmediate(r));
+    } while (!answered);
     if (pending !== undefined) check((await pending) as never);
     pending = produced;
   };
