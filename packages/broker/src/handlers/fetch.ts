@@ -472,6 +472,11 @@ function quietRead(target: Target, replicaId: number): PartitionRead | undefined
   const part = target.part;
   const mark = quietMarks.get(part);
   if (mark === undefined) return undefined;
+  // A topic that no longer resolves (deleted, or its id unknown) is answered by a read.
+  if (target.topic === undefined) {
+    quietMarks.delete(part);
+    return undefined;
+  }
   const { partition } = mark;
   const log = partition.log;
   if (!partition.isLeader || partition.leaderEpoch !== mark.leaderEpoch || log.isClosed || log.isOffline
