@@ -1,9 +1,10 @@
 // The recent-appends cache (recent-appends.ts): a log reading its latest appends from
 // memory answers every read exactly as one reading them from its files, owns its bytes, and
-// stays within its per-partition and broker-wide bounds.
+// stays within its per-partition and broker-wide bounds, counted in whole chunks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogManager, RecentAppends, RecentAppendsBudget, fromProperties } from '@tributary/storage';
+import { LogManager, RecentAppends, RecentAppendsBudget, fromProperties, isRecentAppendsBuffer } from '@tributary/storage';
+import { CHUNK_BYTES_MIN } from '../src/recent-appends.js';
 import type { Log, ReadResult } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
 import { seededRng } from '../../protocol/test/generated-random.js';
@@ -82,32 +83,66 @@ test('the cache owns its bytes: the appended buffer (a pooled request frame) may
   assert.equal(budget.usedBytes, 0, 'a closed log gives its bytes back');
 });
 
-test('bounds: per partition, broker-wide (the first partition keeps what fits, the next reads files), released once fetched', async (t) => {
+test('bounds, in whole chunks: per partition, broker-wide (the first partition keeps what fits, the next reads files), released once fetched', async (t) => {
   const m = await open(tempDir(t));
   const batch = () => makeBatch({ timestamps: [1], valueBytes: 900 });
   const size = batch().length;
   const budget = new RecentAppendsBudget(5 * size);
   const a = m.createLog('a', 0);
   const b = m.createLog('b', 0);
+  // A bound below CHUNK_BYTES_MIN: one chunk of the whole bound, 3 appends.
   a.keepRecentAppends(new RecentAppends(budget, 3 * size));
   b.keepRecentAppends(new RecentAppends(budget, 3 * size));
   for (let i = 0; i < 5; i++) a.append(batch(), { leaderEpoch: 0 });
-  assert.equal(a.recentAppends!.sizeInBytes, 3 * size, 'the partition keeps its latest 3 appends');
-  assert.equal(a.recentAppends!.firstOffset, 2);
+  assert.equal(a.recentAppends!.sizeInBytes, 3 * size, 'one chunk, the partition bound');
+  assert.equal(a.recentAppends!.firstOffset, 3, 'the full chunk (offsets 0-2) left whole when the next did not fit beside it');
   for (let i = 0; i < 3; i++) b.append(batch(), { leaderEpoch: 0 });
-  assert.equal(b.recentAppends!.sizeInBytes, 2 * size, 'the broker budget holds 5 appends in all');
-  assert.equal(budget.usedBytes, 5 * size);
+  assert.equal(b.recentAppends!.sizeInBytes, 0, 'the broker budget has no room for a second chunk');
+  assert.equal(b.recentAppends!.firstOffset, -1);
+  assert.equal(budget.usedBytes, 3 * size);
+  const fromFiles = b.read(0, 1 << 20);
+  assert.ok(fromFiles.kind === 'ok' && fromFiles.position >= 0 && fromFiles.nextFetchOffset === 3, 'b reads its files');
   a.recentAppends!.releaseBelow(4);
   assert.equal(a.recentAppends!.firstOffset, 4, 'appends every follower has fetched are dropped');
-  assert.equal(budget.usedBytes, 3 * size);
   const read = a.read(4, 1 << 20);
   assert.ok(read.kind === 'ok' && read.position === -1 && read.nextFetchOffset === 5);
   const older = a.read(2, 1 << 20);
   assert.ok(older.kind === 'ok' && older.position >= 0 && older.nextFetchOffset === 5, 'an older offset reads the files');
+  a.append(batch(), { leaderEpoch: 0 });
+  a.append(batch(), { leaderEpoch: 0 });
+  assert.equal(a.recentAppends!.firstOffset, 6, 'offset 5 filled the chunk; 6 went into a new one, and the old chunk left with 4 and 5');
+  a.recentAppends!.releaseBelow(7);
+  assert.equal(a.recentAppends!.firstOffset, -1);
+  assert.equal(budget.usedBytes, 3 * size, 'the chunk appends still go into stays');
   a.keepRecentAppends(undefined);
   b.keepRecentAppends(undefined);
   assert.equal(budget.usedBytes, 0);
   await m.close();
+});
+
+test('appends go back to back into chunks: a read of several appends is one slice; chunks start small and grow as they fill', async (t) => {
+  const m = await open(tempDir(t));
+  const log = m.createLog('t', 0);
+  const budget = new RecentAppendsBudget(64 << 20);
+  log.keepRecentAppends(new RecentAppends(budget, 1 << 20));
+  const batch = () => makeBatch({ timestamps: [1, 2], valueBytes: 1000 });
+  const size = batch().length;
+  for (let i = 0; i < 5; i++) log.append(batch(), { leaderEpoch: 0 });
+  const r = log.read(0, 1 << 20);
+  assert.ok(r.kind === 'ok' && r.position === -1);
+  assert.equal(r.records.length, 1, 'five appends, one slice');
+  assert.equal(r.sizeInBytes, 5 * size);
+  assert.ok(isRecentAppendsBuffer(r.records[0]!));
+  assert.equal(budget.usedBytes, CHUNK_BYTES_MIN, 'the first chunk is small');
+  // Fill the first chunk: the next is twice as large, and a read across both is two slices.
+  const perChunk = Math.floor(CHUNK_BYTES_MIN / size);
+  for (let i = 5; i < perChunk + 1; i++) log.append(batch(), { leaderEpoch: 0 });
+  assert.equal(budget.usedBytes, 3 * CHUNK_BYTES_MIN);
+  const across = log.read(0, 1 << 20);
+  assert.ok(across.kind === 'ok' && across.records.length === 2 && across.sizeInBytes === (perChunk + 1) * size);
+  assert.ok(!isRecentAppendsBuffer(Buffer.alloc(10)));
+  await m.close();
+  assert.equal(budget.usedBytes, 0);
 });
 
 test('a log whose appends are not all cached never serves a read from memory past a gap', async (t) => {

@@ -19,7 +19,12 @@
  *   (fetch/isolation.ts).
  * - Long poll: when fewer than `minBytes` are available and no partition has an error,
  *   the request waits up to `maxWaitMs` for new data on any of its partitions.
- * - Incremental fetch sessions (v7+, KIP-227): see fetch/fetch-session.ts.
+ * - Incremental fetch sessions (v7+, KIP-227): see fetch/fetch-session.ts. Kafka reads
+ *   every partition of the session on each incremental request; for a follower's session,
+ *   a partition with nothing new since its last answer (the follower at the log end, the
+ *   high watermark and log start offset as answered, the same leader epoch) is not read
+ *   again: the answer is the same (it is left out) and the follower's fetch is still
+ *   recorded (quietRead).
  * - v13+ identifies topics by id (UNKNOWN_TOPIC_ID for an unknown id).
  * - v17 (KIP-853) adds the follower's ReplicaDirectoryId per partition, a tagged field
  *   consumers never send; it is decoded and ignored (followers here do not send it), as its value
@@ -61,7 +66,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from '@tributary/protocol';
-import { StorageError, type Log } from '@tributary/storage';
+import { StorageError, isRecentAppendsBuffer, type Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
@@ -70,6 +75,7 @@ import { attachCurrentLeaders } from './fetch-current-leader.js';
 import { checkCurrentLeaderEpoch, divergingEpoch, notLeaderError } from '../replica/leader-epochs.js';
 import { FINAL_EPOCH, INITIAL_EPOCH, sessionKey, type FetchSession, type SessionPartition } from '../fetch/fetch-session.js';
 import { followerFetched } from '../replica/follower-fetch.js';
+import type { Partition } from '../replica/partition.js';
 import { authorized, authorizedOnCluster } from '../security/api-acls.js';
 import { AclOperation, ResourceType } from '../security/authorizer.js';
 
@@ -92,7 +98,28 @@ interface PartitionRead {
   target: Target;
   data: FetchResponsePartitionData;
   log: Log | undefined;
+  /** The leader's replica read (set when the read reached the partition). */
+  partition?: Partition;
+  /** The log end offset and leader epoch the read saw (set with `partition`). */
+  logEndOffsetAtRead?: number;
+  leaderEpochAtRead?: number;
+  /** Not read: a follower's session partition with nothing new since its last answer (quietRead). */
+  quiet?: boolean;
 }
+
+/**
+ * A follower's session partition last answered with nothing new while the follower was at
+ * the leader's log end, and by which replica: until the leader's log end, high watermark or
+ * log start offset moves (or its leadership changes, or the follower names the partition
+ * again), a read would answer the same, so incremental fetches do not read it (quietRead).
+ */
+interface QuietMark {
+  readonly partition: Partition;
+  readonly leaderEpoch: number;
+}
+
+/** Keyed by the session's own partition entries, so they go with the session. */
+const quietMarks = new WeakMap<SessionPartition, QuietMark>();
 
 export const fetchHandler: Handler<'Fetch'> = {
   apiKey: ApiKey.Fetch,
@@ -131,6 +158,8 @@ export const fetchHandler: Handler<'Fetch'> = {
         const key = keyOf(t.part, byId);
         const existing = session.partitions.get(key);
         if (existing) {
+          // Named again: its position or epochs may have changed, so it is read.
+          quietMarks.delete(existing);
           existing.fetchOffset = t.part.fetchOffset;
           existing.partitionMaxBytes = t.part.partitionMaxBytes;
           existing.currentLeaderEpoch = t.part.currentLeaderEpoch;
@@ -175,6 +204,9 @@ export const fetchHandler: Handler<'Fetch'> = {
     const responses: FetchResponseFetchableTopicResponse[] = [];
     for (const r of reads) {
       const part = r.target.part;
+      // Not read, so nothing new to answer (quietRead); its mark stays.
+      if (r.quiet) continue;
+      if (session && replicaId >= 0) markQuiet(r, replicaId);
       if (incremental) {
         const changed =
           (r.data.records !== null && r.data.records.length > 0) ||
@@ -272,12 +304,16 @@ async function readReserved(targets: readonly Target[], ctx: RequestContext, max
  * A segment read takes one chunk and may use only part of it (it stops at the high
  * watermark or before a batch that does not fit), and the budget counts record bytes: a
  * slice keeping a buffer more than twice its size (and this much larger) alive is copied
- * out. Up to one batch of slack is normal and not worth a copy.
+ * out. Up to one batch of slack is normal and not worth a copy. A slice of the leader's
+ * recent appends is not copied: that chunk is counted by the recent-appends budget while
+ * cached and is at most RECENT_APPENDS_CHUNK_BYTES_MAX (storage recent-appends.ts), and
+ * copying it was the very cost those chunks exist to avoid.
  */
 const SLICE_SLACK_BYTES = 64 * 1024;
 
 function rightSized(records: Buffer | null): Buffer | null {
   if (records === null || records.buffer.byteLength - records.length <= Math.max(SLICE_SLACK_BYTES, records.length)) return records;
+  if (isRecentAppendsBuffer(records)) return records;
   return Buffer.from(records);
 }
 
@@ -341,6 +377,11 @@ function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: numb
   let minOneBatch = minOneBatchFirst;
   const out: PartitionRead[] = [];
   for (const target of targets) {
+    const quiet = replicaId >= 0 ? quietRead(target, replicaId) : undefined;
+    if (quiet !== undefined) {
+      out.push(quiet);
+      continue;
+    }
     const r = readOne(target, ctx, remaining, minOneBatch, isolation, replicaId);
     const size = r.data.records?.length ?? 0;
     if (size > 0) {
@@ -401,6 +442,7 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   }
   const limit = Math.min(part.partitionMaxBytes, remaining);
   const maxOffset = fetchUpperBound(log, fromReplica, isolation);
+  const logEndOffset = log.logEndOffset;
   let read: ReturnType<Log['read']>;
   try {
     read = log.read(part.fetchOffset, limit, { maxOffset, minOneBatch });
@@ -418,5 +460,52 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   }
   const records = read.records;
   data.records = records.length === 0 ? NO_RECORDS : records.length === 1 ? records[0]! : Buffer.concat(records, read.sizeInBytes);
-  return { target, data, log };
+  return { target, data, log, partition: view.partition, logEndOffsetAtRead: logEndOffset, leaderEpochAtRead: view.partition.leaderEpoch };
+}
+
+/**
+ * A follower's incremental fetch does not read a session partition marked quiet (markQuiet)
+ * when nothing a read depends on has moved since: the follower is still at the leader's log
+ * end, the high watermark and log start offset are those last answered, and this broker
+ * still leads in the same epoch. The read would find no records and no error and the
+ * incremental answer would leave the partition out, as Kafka's does; only the follower's
+ * fetch state is recorded, as the read would (its caught-up time keeps it in the ISR).
+ * Most partitions of a follower's session are idle at any moment (with Kafka's 50
+ * __consumer_offsets partitions, nearly all), and each read was a metadata lookup, an epoch
+ * check and a log read for nothing. Not for consumers: their reads are authorized per
+ * topic on every request.
+ */
+function quietRead(target: Target, replicaId: number): PartitionRead | undefined {
+  const part = target.part;
+  const mark = quietMarks.get(part);
+  if (mark === undefined) return undefined;
+  // A topic that no longer resolves (deleted, or its id unknown) is answered by a read.
+  if (target.topic === undefined) {
+    quietMarks.delete(part);
+    return undefined;
+  }
+  const { partition } = mark;
+  const log = partition.log;
+  if (!partition.isLeader || partition.leaderEpoch !== mark.leaderEpoch || log.isClosed || log.isOffline
+    || log.logEndOffset !== part.fetchOffset || log.highWatermark !== part.lastHighWatermark || log.logStartOffset !== part.lastLogStartOffset) {
+    quietMarks.delete(part);
+    return undefined;
+  }
+  followerFetched(partition, replicaId, part.fetchOffset);
+  const data: FetchResponsePartitionData = {
+    partitionIndex: part.partition, errorCode: ErrorCode.NONE, highWatermark: part.lastHighWatermark, lastStableOffset: log.lastStableOffset,
+    logStartOffset: part.lastLogStartOffset, abortedTransactions: null, preferredReadReplica: -1, records: NO_RECORDS,
+  };
+  return { target, data, log, partition, quiet: true };
+}
+
+/** After a follower's session read: marks a partition with nothing new at the log end quiet, or clears its mark. */
+function markQuiet(r: PartitionRead, replicaId: number): void {
+  const part = r.target.part;
+  const { partition, data } = r;
+  const quiet = partition !== undefined && replicaId >= 0 && data.errorCode === ErrorCode.NONE && data.divergingEpoch === undefined
+    && (data.records === null || data.records.length === 0) && data.highWatermark >= 0
+    && part.fetchOffset === r.logEndOffsetAtRead;
+  if (quiet) quietMarks.set(part, { partition, leaderEpoch: r.leaderEpochAtRead! });
+  else quietMarks.delete(part);
 }

@@ -354,10 +354,16 @@ export class Partition {
     // fetch reaches what the leader's end was then (Kafka's Replica.updateFetchStateOrThrow).
     if (fetchOffset >= leaderEnd) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, nowMs);
     else if (fetchOffset >= f.lastFetchLeaderLogEndOffset) f.lastCaughtUpTimeMs = Math.max(f.lastCaughtUpTimeMs, f.lastFetchTimeMs);
+    const moved = f.logEndOffset !== fetchOffset;
     f.logEndOffset = fetchOffset;
     f.lastFetchLeaderLogEndOffset = leaderEnd;
     f.lastFetchTimeMs = nowMs;
-    this.maybeExpandIsr(replicaId, f);
+    const expanding = this.maybeExpandIsr(replicaId, f);
+    // The high watermark and the kept appends depend on the followers' log end offsets
+    // only (every other input recomputes them itself: appends, ISR changes), so a fetch at
+    // an unchanged offset (a caught-up follower's fetch of an idle partition, most of the
+    // partitions of every follower fetch) leaves them as they are.
+    if (!moved && !expanding) return;
     this.maybeIncrementHighWatermark();
     this.releaseFetchedAppends();
   }
@@ -388,16 +394,17 @@ export class Partition {
     if (fetched !== Infinity) recent.releaseBelow(fetched);
   }
 
-  /** Kafka's isFollowerInSync: at or past the high watermark and the current epoch's start. */
-  private maybeExpandIsr(replicaId: number, f: FollowerState): void {
+  /** Kafka's isFollowerInSync: at or past the high watermark and the current epoch's start. True when it asked to expand. */
+  private maybeExpandIsr(replicaId: number, f: FollowerState): boolean {
     const state = this.partitionState;
-    if (state.isr.includes(replicaId) || !state.replicas.includes(replicaId)) return;
-    if (f.logEndOffset < this.log.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return;
-    if (!isIsrEligible(this.deps.metadata, replicaId)) return;
-    if (this.isrChangeInFlight) return;
+    if (state.isr.includes(replicaId) || !state.replicas.includes(replicaId)) return false;
+    if (f.logEndOffset < this.log.highWatermark || f.logEndOffset < this.leaderEpochStartOffset) return false;
+    if (!isIsrEligible(this.deps.metadata, replicaId)) return false;
+    if (this.isrChangeInFlight) return false;
     this.deps.logger.info('Expanding the ISR: a follower caught up', { topic: this.topic, partition: this.partition, replicaId, fetchOffset: f.logEndOffset });
     if (!this.pendingIsrAdditions.includes(replicaId)) this.pendingIsrAdditions.push(replicaId);
     this.alterIsr([...state.isr, replicaId], 'expand');
+    return true;
   }
 
   /** The ISR for the high watermark: the current one and any expansion in flight (Kafka's maximalIsr). */
@@ -442,7 +449,12 @@ export class Partition {
         const stale = err instanceof MetadataError && err.code === 'TRIB_ERR_STALE_PARTITION_EPOCH';
         // Refused for certain: nothing was committed, so the expansion stops counting. (After a
         // timeout the outcome is unknown: it counts until a partition state says.)
-        if (stale && why === 'expand') this.pendingIsrAdditions = [];
+        if (stale && why === 'expand') {
+          this.pendingIsrAdditions = [];
+          // A member fewer may let the high watermark move (a pending one that lagged held
+          // it): recomputed now, as a fetch at an unchanged offset no longer does it.
+          this.maybeIncrementHighWatermark();
+        }
         if (stale) this.deps.logger.info('ISR change lost to a newer partition state; will decide again', { topic: this.topic, partition: this.partition, why });
         else this.deps.logger.warn('Writing the ISR failed', { topic: this.topic, partition: this.partition, why, err });
       },
@@ -684,6 +696,8 @@ export class Partition {
     const durable = log.config.flushDurableAcks;
     if (replicated === ErrorCode.NONE && !durable) return result;
     if (typeof replicated === 'number' && replicated !== ErrorCode.NONE) return withError(result, replicated);
+    // The usual acks=all case: only the ISR to wait for, one reaction rather than a Promise.all.
+    if (!durable) return (replicated as Promise<number>).then((errorCode) => (errorCode === ErrorCode.NONE ? result : withError(result, errorCode)));
     const flushed = durable
       ? log.waitForFlush(requiredOffset).then(
           () => undefined,
