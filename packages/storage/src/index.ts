@@ -27,7 +27,7 @@ export { offsetFileName, parsePartitionDirName, partitionDirName } from './file-
 export type { AppendOptions, AppendResult, LogListener, ReadOptions, ReadResult } from './log.js';
 export { Log } from './log.js';
 export type { RecentRead } from './recent-appends.js';
-export { CHUNK_BYTES_MAX as RECENT_APPENDS_CHUNK_BYTES_MAX, RecentAppends, RecentAppendsBudget, isRecentAppendsBuffer } from './recent-appends.js';
+export { CHUNK_BYTES_MAX as RECENT_APPENDS_CHUNK_BYTES_MAX, ChunkHolds, RecentAppends, RecentAppendsBudget, assembleRecords, chunkPool, isRecentAppendsBuffer } from './recent-appends.js';
 export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
 export {
   LEADER_EPOCH_CHECKPOINT, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET, formatLeaderEpochCheckpoint, parseLeaderEpochCheckpoint,

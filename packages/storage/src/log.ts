@@ -35,7 +35,7 @@ import type { Decompressor } from './record-timestamps.js';
 import { ProducerStateManager } from './producer-state.js';
 import { applyProducerBatch, producerBatchAt, replayProducerState } from './producer-state-loader.js';
 import type { AbortedTxn } from './txn-index.js';
-import type { RecentAppends } from './recent-appends.js';
+import type { ChunkHolds, RecentAppends } from './recent-appends.js';
 
 export interface AppendOptions {
   /** Written into each batch's partitionLeaderEpoch field. */
@@ -61,6 +61,12 @@ export interface ReadOptions {
   maxOffset?: number;
   /** Return the first batch whole even when it is larger than maxBytes (KIP-74). */
   minOneBatch?: boolean;
+  /**
+   * Records served from the recent appends are slices of chunks that are reused once
+   * released: with `holds`, the read holds them until the caller releases (recent-appends.ts
+   * ChunkHolds); without, those chunks are never reused.
+   */
+  holds?: ChunkHolds;
 }
 
 export type ReadResult =
@@ -668,7 +674,7 @@ export class Log {
       highWatermark: this.hw,
     };
     if (fetchOffset >= limit) return result;
-    const recent = this.recent?.read(fetchOffset, maxBytes, limit, minOne);
+    const recent = this.recent?.read(fetchOffset, maxBytes, limit, minOne, options.holds);
     if (recent !== undefined) {
       result.records = recent.records;
       result.sizeInBytes = recent.sizeInBytes;

@@ -14,8 +14,20 @@
  * into one (Buffer.concat): with a copy per append, each follower fetch copied its records
  * once more, and every byte the leader took in was allocated three times (the copy and
  * two followers' concatenations), which also drove V8's full collections (external
- * memory). A chunk is never written again where it was written once: a Fetch response may
- * still hold a slice of it after the cache has dropped it (isRecentAppendsBuffer).
+ * memory).
+ *
+ * Reuse (issue 15): a new chunk per 256 KiB was still ~1 MB allocated per MB produced on the
+ * leader, and V8 starts a full collection each time external memory grows ~64 MB, so the
+ * RF=3 leader ran 3-4 Mark-Compacts a second on a 17 MB heap. Full-size chunks
+ * (CHUNK_BYTES_MAX) therefore go back to a broker-wide pool (chunkPool, at most
+ * CHUNK_POOL_MAX free) once the cache has dropped them AND no read still holds a slice of
+ * them. A read takes a hold on every chunk it returns a slice of (ChunkHolds, passed in by
+ * the Fetch handler), released once the socket write that carried the response completed,
+ * or once it is certain it never will (the connection closed before it, the read was
+ * replaced). Where nobody will release (a read without holds), the chunk is pinned: never
+ * reused, left to the garbage collector. So a missed release costs an allocation, never
+ * bytes overwritten under a response still being written; only a release before the write
+ * completed could do that, and holds are released once (ChunkHolds.release empties itself).
  *
  * Consistency: the Log feeds every write to it and clears it on every change that is not
  * an append at the end (truncation, cleaner swap, close), so what it holds is always a
@@ -47,8 +59,35 @@ export const CHUNK_BYTES_MIN = 16 * 1024;
  */
 export const CHUNK_BYTES_MAX = 256 * 1024;
 
-/** The ArrayBuffers of every chunk: a Fetch response may keep a slice of one whole (isRecentAppendsBuffer). */
-const chunkBuffers = new WeakSet<ArrayBufferLike>();
+/**
+ * Free full-size chunks kept for reuse, broker-wide: 8 MiB. In steady state a chunk comes
+ * back about as often as one is taken (each busy leader partition fills one per 256 KiB
+ * appended and drops one as its followers fetch past it), so a few suffice; the bound only
+ * caps what a burst of dropped caches (leadership moving away, truncations) leaves idle.
+ */
+export const CHUNK_POOL_MAX = 32;
+
+/** Where appends are copied, back to back, each byte written once; or where a read is assembled (assembleRecords). */
+class Chunk {
+  /** Bytes written so far (appends go after them). */
+  used = 0;
+  /** Appends held by the cache whose bytes are in this chunk. */
+  live = 0;
+  /** Holds not yet released: reads whose slices of it may still be written to a socket. */
+  refs = 0;
+  /** The cache still holds it (appends in it are cached, or appends still go in). */
+  cached: boolean;
+  /** Read without a hold: a slice of it may be anywhere, so it is never reused. */
+  pinned = false;
+  /** Given back to the pool (once): nothing may use this object any more. */
+  recycled = false;
+  constructor(readonly buf: Buffer, cached: boolean) {
+    this.cached = cached;
+  }
+}
+
+/** The chunk every chunk buffer belongs to now (a pooled buffer gets a new Chunk each time it is taken). */
+const chunkOf = new WeakMap<ArrayBufferLike, Chunk>();
 
 /**
  * Whether `buf` is a slice of a recent-appends chunk. Its memory is counted by the cache's
@@ -56,16 +95,102 @@ const chunkBuffers = new WeakSet<ArrayBufferLike>();
  * small slice out of it to keep its own memory accounting exact (handlers/fetch.ts rightSized).
  */
 export function isRecentAppendsBuffer(buf: Buffer): boolean {
-  return chunkBuffers.has(buf.buffer);
+  return chunkOf.has(buf.buffer);
 }
 
-/** Where appends are copied, back to back, each byte written once. */
-class Chunk {
-  /** Bytes written so far (appends go after them). */
-  used = 0;
-  /** Appends held by the cache whose bytes are in this chunk. */
-  live = 0;
-  constructor(readonly buf: Buffer) {}
+/** The broker-wide free list of full-size chunks (see Reuse above). */
+class ChunkPool {
+  private readonly free: Buffer[] = [];
+  /** Counters for tests and metrics: chunks allocated, and taken from the free list. */
+  allocated = 0;
+  reused = 0;
+
+  get freeChunks(): number {
+    return this.free.length;
+  }
+
+  take(cached: boolean): Chunk {
+    let buf = this.free.pop();
+    if (buf === undefined) {
+      buf = Buffer.allocUnsafeSlow(CHUNK_BYTES_MAX);
+      this.allocated++;
+    } else {
+      this.reused++;
+    }
+    const chunk = new Chunk(buf, cached);
+    chunkOf.set(buf.buffer, chunk);
+    return chunk;
+  }
+
+  /** Gives `chunk` back if nothing holds it any more: not cached, no hold, not pinned. */
+  recycleIfFree(chunk: Chunk): void {
+    if (chunk.cached || chunk.refs !== 0 || chunk.pinned || chunk.recycled) return;
+    if (chunk.buf.length !== CHUNK_BYTES_MAX) return; // not a pooled size: left to the garbage collector
+    chunk.recycled = true;
+    chunkOf.delete(chunk.buf.buffer);
+    if (this.free.length < CHUNK_POOL_MAX) this.free.push(chunk.buf);
+  }
+
+  /** Tests: forgets the free chunks and the counters. */
+  reset(): void {
+    this.free.length = 0;
+    this.allocated = 0;
+    this.reused = 0;
+  }
+}
+
+export const chunkPool = new ChunkPool();
+
+/**
+ * The chunks a read returned slices of (RecentAppends.read, assembleRecords), held until
+ * `release`: call it once the response carrying the slices has been written to the socket
+ * (the write's callback ran, with or without an error), or once the read is dropped unsent.
+ * Never earlier: a released chunk may be overwritten by the next append.
+ */
+export class ChunkHolds {
+  private chunks: Chunk[] = [];
+
+  get size(): number {
+    return this.chunks.length;
+  }
+
+  /** @internal */
+  add(chunk: Chunk): void {
+    chunk.refs++;
+    this.chunks.push(chunk);
+  }
+
+  /** Releases every hold taken so far; a second call releases nothing. */
+  release(): void {
+    if (this.chunks.length === 0) return;
+    const chunks = this.chunks;
+    this.chunks = [];
+    for (const chunk of chunks) {
+      chunk.refs--;
+      if (chunk.refs < 0) {
+        // Cannot happen (each hold is released once); if it did, never reuse the chunk.
+        chunk.refs = 0;
+        chunk.pinned = true;
+      }
+      chunkPool.recycleIfFree(chunk);
+    }
+  }
+}
+
+/**
+ * `parts` (a read's records, `size` bytes together) as one buffer, for a response that
+ * carries one buffer per partition: copied into a pooled chunk held by `holds` when they fit
+ * in one, so that a follower fetch spanning two chunks does not allocate (Buffer.concat
+ * allocated ~0.2 MB per MB produced on the RF=3 leader); else concatenated.
+ */
+export function assembleRecords(parts: readonly Buffer[], size: number, holds: ChunkHolds | undefined): Buffer {
+  if (holds === undefined || size > CHUNK_BYTES_MAX) return Buffer.concat(parts, size);
+  const chunk = chunkPool.take(false);
+  let at = 0;
+  for (const part of parts) at += part.copy(chunk.buf, at);
+  chunk.used = at;
+  holds.add(chunk);
+  return chunk.buf.subarray(0, at);
 }
 
 /** The bytes every partition's recent appends may hold together on one broker. */
@@ -158,8 +283,12 @@ export class RecentAppends {
         if (this.head === this.batches.length) return; // Not kept: nothing held, so reads go to the files.
         this.dropOldest();
       }
-      chunk = new Chunk(Buffer.allocUnsafeSlow(chunkBytes));
-      chunkBuffers.add(chunk.buf.buffer);
+      if (chunkBytes === CHUNK_BYTES_MAX) {
+        chunk = chunkPool.take(true);
+      } else {
+        chunk = new Chunk(Buffer.allocUnsafeSlow(chunkBytes), true);
+        chunkOf.set(chunk.buf.buffer, chunk);
+      }
       this.bytes += chunkBytes;
       this.current = chunk;
     }
@@ -187,6 +316,13 @@ export class RecentAppends {
 
   /** Forgets everything (the log changed other than by an append at its end). */
   clear(): void {
+    const dropped = new Set<Chunk>();
+    for (let i = this.head; i < this.batches.length; i++) dropped.add(this.batches[i]!.chunk);
+    if (this.current !== undefined) dropped.add(this.current);
+    for (const chunk of dropped) {
+      chunk.cached = false;
+      chunkPool.recycleIfFree(chunk);
+    }
     this.budget.release(this.bytes);
     this.bytes = 0;
     this.batches = [];
@@ -200,8 +336,11 @@ export class RecentAppends {
    * `fetchOffset`, each ending before `maxOffset`, within `maxBytes`; the first one whole
    * even when larger with `minOneBatch` (KIP-74). The caller has checked that `fetchOffset`
    * is below both `maxOffset` and the log end offset.
+   *
+   * `holds`: takes a hold on every chunk a returned slice is in (released by the caller once
+   * the slices are written, see ChunkHolds); without it those chunks are never reused.
    */
-  read(fetchOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean): RecentRead | undefined {
+  read(fetchOffset: number, maxBytes: number, maxOffset: number, minOneBatch: boolean, holds?: ChunkHolds): RecentRead | undefined {
     const batches = this.batches;
     const n = batches.length;
     if (this.head === n || fetchOffset < batches[this.head]!.baseOffset) return undefined;
@@ -227,6 +366,8 @@ export class RecentAppends {
         runEnd += b.size;
       } else {
         if (runBuf !== undefined) records.push(runBuf.subarray(runStart, runEnd));
+        if (holds !== undefined) holds.add(b.chunk);
+        else b.chunk.pinned = true;
         runBuf = b.buf;
         runStart = b.at;
         runEnd = b.at + b.size;
@@ -263,5 +404,7 @@ export class RecentAppends {
   private releaseChunk(chunk: Chunk): void {
     this.bytes -= chunk.buf.length;
     this.budget.release(chunk.buf.length);
+    chunk.cached = false;
+    chunkPool.recycleIfFree(chunk);
   }
 }
