@@ -66,7 +66,7 @@ import {
   type FetchResponseFetchableTopicResponse,
   type FetchResponsePartitionData,
 } from '@tributary/protocol';
-import { StorageError, isRecentAppendsBuffer, type Log } from '@tributary/storage';
+import { ChunkHolds, StorageError, assembleRecords, isRecentAppendsBuffer, type Log } from '@tributary/storage';
 import type { Handler, RequestContext } from './registry.js';
 import type { TopicMetadata } from '../metadata/metadata-store.js';
 import { FIRST_ZSTD_FETCH_VERSION, convertForOldFetcher } from './fetch-legacy.js';
@@ -186,7 +186,10 @@ export const fetchHandler: Handler<'Fetch'> = {
     const minBytes = Math.min(req.minBytes, maxBytes);
     // Monotonic, as Kafka's DelayedFetch: a wall-clock step back must not stretch a woken poll.
     const deadline = performance.now() + Math.max(0, req.maxWaitMs);
-    const held = { bytes: 0 };
+    // Records served from the leader's recent appends are slices of chunks that are reused
+    // once released (storage recent-appends.ts): held until this response has been written
+    // (or dropped unsent), never released before. Without the hook they are never reused.
+    const held: Held = { bytes: 0, chunks: ctx.onResponseWritten !== undefined ? new ChunkHolds() : undefined };
     const replicaId = version >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId ?? -1;
     let reads = await readReserved(targets, ctx, maxBytes, isolation, replicaId, held);
     while (true) {
@@ -230,6 +233,8 @@ export const fetchHandler: Handler<'Fetch'> = {
       else responses.push(byId ? { topicId: part.topicId, partitions: [r.data] } : { topic: part.topic, partitions: [r.data] });
     }
     const response: FetchResponse = { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses };
+    const chunks = held.chunks;
+    if (chunks !== undefined && chunks.size > 0) ctx.onResponseWritten!(() => chunks.release());
     attachCurrentLeaders(response, version, ctx, byId);
     if (version < FIRST_ZSTD_FETCH_VERSION) return convertForOldFetcher(req, response, version, ctx);
     return response;
@@ -268,16 +273,24 @@ function fetchMaxBytes(req: FetchRequest, version: number, ctx: RequestContext):
   return Math.max(0, Math.min(requested, ctx.broker.config.number('fetch.max.bytes')));
 }
 
+/** What a Fetch's current read holds: response-budget bytes, and recent-appends chunks (ChunkHolds). */
+interface Held {
+  bytes: number;
+  readonly chunks: ChunkHolds | undefined;
+}
+
 /**
  * readAll within the connection's response budget: reserves before reading, reads at most
  * the grant, keeps (in `held`) what the records hold and gives back the rest. A re-read
- * (after a long-poll wake-up) first gives back what the previous read held. A read that
+ * (after a long-poll wake-up) first gives back what the previous read held (its records are
+ * dropped unsent, so its chunk holds go too). A read that
  * may be large first waits for a turn without one (largeReadTurn).
  */
-async function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, replicaId: number, held: { bytes: number }): Promise<PartitionRead[]> {
+async function readReserved(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, replicaId: number, held: Held): Promise<PartitionRead[]> {
+  held.chunks?.release();
   const memory = ctx.connection.responseMemory;
   if (memory === undefined) {
-    const reads = readAll(targets, ctx, maxBytes, isolation, replicaId, true);
+    const reads = readAll(targets, ctx, maxBytes, isolation, replicaId, true, held.chunks);
     held.bytes = recordBytes(reads);
     return reads;
   }
@@ -290,7 +303,7 @@ async function readReserved(targets: readonly Target[], ctx: RequestContext, max
   // No budget left: read nothing (not even the one batch KIP-74 allows), so the errors and
   // watermarks are still answered and the Fetch waits as if no data were there. A Fetch
   // that asked for 0 bytes gets its one batch, as in Kafka.
-  const reads = readAll(targets, ctx, granted, isolation, replicaId, granted > 0 || (wanted === 0 && memory.hasRoom));
+  const reads = readAll(targets, ctx, granted, isolation, replicaId, granted > 0 || (wanted === 0 && memory.hasRoom), held.chunks);
   for (const r of reads) r.data.records = rightSized(r.data.records);
   const bytes = recordBytes(reads);
   if (bytes > LARGE_READ_BYTES) largeReadDone();
@@ -372,7 +385,7 @@ function readAuthorized(ctx: RequestContext, topic: string): boolean {
 /** Requests of followers that passed the CLUSTER_ACTION check (they read any topic). */
 const followerRequests = new WeakSet<RequestContext>();
 
-function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, replicaId: number, minOneBatchFirst: boolean): PartitionRead[] {
+function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: number, isolation: number, replicaId: number, minOneBatchFirst: boolean, holds: ChunkHolds | undefined): PartitionRead[] {
   let remaining = maxBytes;
   let minOneBatch = minOneBatchFirst;
   const out: PartitionRead[] = [];
@@ -382,7 +395,7 @@ function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: numb
       out.push(quiet);
       continue;
     }
-    const r = readOne(target, ctx, remaining, minOneBatch, isolation, replicaId);
+    const r = readOne(target, ctx, remaining, minOneBatch, isolation, replicaId, holds);
     const size = r.data.records?.length ?? 0;
     if (size > 0) {
       minOneBatch = false;
@@ -393,7 +406,7 @@ function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: numb
   return out;
 }
 
-function readOne(target: Target, ctx: RequestContext, remaining: number, minOneBatch: boolean, isolation: number, replicaId: number): PartitionRead {
+function readOne(target: Target, ctx: RequestContext, remaining: number, minOneBatch: boolean, isolation: number, replicaId: number, holds: ChunkHolds | undefined): PartitionRead {
   const { part } = target;
   const data: FetchResponsePartitionData = {
     partitionIndex: part.partition,
@@ -445,7 +458,7 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   const logEndOffset = log.logEndOffset;
   let read: ReturnType<Log['read']>;
   try {
-    read = log.read(part.fetchOffset, limit, { maxOffset, minOneBatch });
+    read = holds === undefined ? log.read(part.fetchOffset, limit, { maxOffset, minOneBatch }) : log.read(part.fetchOffset, limit, { maxOffset, minOneBatch, holds });
     if (read.kind === 'ok' && isolation === READ_COMMITTED && !fromReplica) data.abortedTransactions = abortedTransactionsFor(log, part.fetchOffset, read.nextFetchOffset);
   } catch (err) {
     // A read error has taken the log directory offline (storage logs it once); like Kafka,
@@ -459,7 +472,9 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
     return { target, data, log };
   }
   const records = read.records;
-  data.records = records.length === 0 ? NO_RECORDS : records.length === 1 ? records[0]! : Buffer.concat(records, read.sizeInBytes);
+  // Several pieces: segment reads across segments, or recent appends across chunks (then
+  // assembled in a pooled chunk held like the others, not a fresh allocation).
+  data.records = records.length === 0 ? NO_RECORDS : records.length === 1 ? records[0]! : assembleRecords(records, read.sizeInBytes, holds);
   return { target, data, log, partition: view.partition, logEndOffsetAtRead: logEndOffset, leaderEpochAtRead: view.partition.leaderEpoch };
 }
 

@@ -233,7 +233,11 @@ export class Connection {
     this.closing = true;
     this.logger[level]('Closing connection', { reason, listener: this.info.listenerName, inflight: this.slots.length, client: this.info.clientSoftwareName });
     let frameBytes = 0;
-    for (const slot of this.slots) if (!slot.done) frameBytes += slot.frameBytes;
+    const unsent: (() => void)[] = [];
+    for (const slot of this.slots) {
+      if (!slot.done) frameBytes += slot.frameBytes;
+      else if (slot.action?.type === 'send' && slot.action.written !== undefined) unsent.push(slot.action.written);
+    }
     this.slots.length = 0;
     this.waitingFrame = null;
     this.options.requestMemory?.give(frameBytes);
@@ -253,6 +257,8 @@ export class Connection {
       for (const piece of pieces) piece.written?.(dropped);
     }
     for (const callback of this.closeCallbacks.splice(0)) callback();
+    // Responses completed but never handed to the socket: nothing will read their chunks.
+    for (const written of unsent) written();
   }
 
   /** `borrowed`: the bytes are the shared read buffer's, valid only until this returns. */
@@ -368,7 +374,11 @@ export class Connection {
   }
 
   private complete(slot: Slot, action: ResponseAction): void {
-    if (this.closed) return;
+    if (this.closed) {
+      // Completed after the connection closed: never written.
+      if (action.type === 'send') action.written?.();
+      return;
+    }
     slot.done = true;
     slot.action = action;
     this.pending--;
@@ -385,6 +395,7 @@ export class Connection {
     if (this.closed) return;
     let closeReason: string | null = null;
     let responses: (readonly Buffer[])[] | null = null;
+    let written: (() => void)[] | null = null;
     let total = 0;
     while (this.slots.length > 0 && this.slots[0]!.done) {
       const action = this.slots.shift()!.action!;
@@ -395,6 +406,7 @@ export class Connection {
       if (action.throttleMs !== undefined && action.throttleMs > 0) this.mute(action.throttleMs);
       if (action.type === 'none') continue;
       (responses ??= []).push(action.chunks);
+      if (action.written !== undefined) (written ??= []).push(action.written);
       total += 4;
       for (const chunk of action.chunks) total += chunk.length;
       this.responsesSent++;
@@ -405,7 +417,14 @@ export class Connection {
     }
     if (responses !== null) {
       const heldBytes = this.info.responseMemory?.detachForWrite() ?? 0;
-      this.write(responses, total, heldBytes > 0 ? (err) => this.info.responseMemory?.releaseWritten(heldBytes, err != null) : undefined);
+      const callbacks = written;
+      // One callback on the flush's last write: it runs once every byte of the flush has left
+      // for the kernel, or the socket failed (Node runs a write's callback only once libuv is
+      // done with its buffers, on success, error or destroy).
+      this.write(responses, total, heldBytes > 0 || callbacks !== null ? (err) => {
+        if (heldBytes > 0) this.info.responseMemory?.releaseWritten(heldBytes, err != null);
+        if (callbacks !== null) for (const callback of callbacks) callback();
+      } : undefined);
     }
     if (closeReason !== null) {
       // Let the responses written above reach the client before the connection goes.

@@ -148,17 +148,20 @@ export class RequestDispatcher implements RequestProcessor {
     }
     try {
       let chunks = encodeResponse(spec, ctx.header, response);
-      if (quotas === undefined) return { type: 'send', chunks };
+      // Taken only once encoding succeeded: a failure below answers an error response and
+      // leaves the callbacks unrun (what they release leaks, never reused early).
+      const written = ctx instanceof Context ? ctx.written() : undefined;
+      if (quotas === undefined) return written === undefined ? { type: 'send', chunks } : { type: 'send', chunks, written };
       let responseBytes = 0;
       for (const chunk of chunks) responseBytes += chunk.length;
       const throttleMs = quotaThrottleTimeMs(quotas, ctx, request, usage.requestBytes, responseBytes, usage.handleMs);
-      if (throttleMs <= 0) return { type: 'send', chunks };
+      if (throttleMs <= 0) return written === undefined ? { type: 'send', chunks } : { type: 'send', chunks, written };
       // The response carries the throttle time (KIP-219); encoded again only when throttled.
       // A copy: a handler may answer with a shared or frozen object.
       if (typeof (response as { throttleTimeMs?: unknown }).throttleTimeMs === 'number') {
         chunks = encodeResponse(spec, ctx.header, { ...(response as object), throttleTimeMs: throttleMs });
       }
-      return { type: 'send', chunks, throttleMs };
+      return written === undefined ? { type: 'send', chunks, throttleMs } : { type: 'send', chunks, throttleMs, written };
     } catch (err) {
       return this.failed(handler, spec, request, ctx, err);
     }
@@ -211,6 +214,8 @@ function isPromise(value: unknown): value is Promise<unknown> {
  */
 class Context implements RequestContext {
   private requestLogger: Logger | undefined = undefined;
+  /** onResponseWritten's callbacks, attached to the response action by respond(). */
+  writtenCallbacks: (() => void)[] | undefined = undefined;
 
   constructor(
     readonly header: RequestHeaderInfo,
@@ -225,6 +230,20 @@ class Context implements RequestContext {
   /** The connection's principal (`User:alice`); the ACL round authorizes with it. */
   get principal(): string {
     return this.connection.principal ?? 'User:ANONYMOUS';
+  }
+
+  onResponseWritten(callback: () => void): void {
+    (this.writtenCallbacks ??= []).push(callback);
+  }
+
+  /** What the response action runs once written (ResponseAction `written`), if anything. */
+  written(): (() => void) | undefined {
+    const callbacks = this.writtenCallbacks;
+    if (callbacks === undefined) return undefined;
+    this.writtenCallbacks = undefined;
+    return () => {
+      for (const callback of callbacks) callback();
+    };
   }
 
   /** Built on first use: most requests never log. */
