@@ -3,8 +3,8 @@
 // stays within its per-partition and broker-wide bounds, counted in whole chunks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogManager, RecentAppends, RecentAppendsBudget, fromProperties, isRecentAppendsBuffer } from '@tributary/storage';
-import { CHUNK_BYTES_MIN } from '../src/recent-appends.js';
+import { ChunkHolds, LogManager, assembleRecords, RecentAppends, RecentAppendsBudget, chunkPool, fromProperties, isRecentAppendsBuffer } from '@tributary/storage';
+import { CHUNK_BYTES_MAX, CHUNK_BYTES_MIN, CHUNK_POOL_MAX } from '../src/recent-appends.js';
 import type { Log, ReadResult } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
 import { seededRng } from '../../protocol/test/generated-random.js';
@@ -159,4 +159,129 @@ test('a log whose appends are not all cached never serves a read from memory pas
   const r = log.read(1, 1 << 20);
   assert.ok(r.kind === 'ok' && r.nextFetchOffset === 3 && r.sizeInBytes === big.length + small().length);
   await m.close();
+});
+
+// ------------------------------------------------------------------ chunk reuse (issue 15)
+
+/** One append of about `bytes` (a single batch of 1 KiB records), its values all `fill`. */
+function appendOf(bytes: number, fill: number, ts: number): Buffer {
+  const n = Math.max(1, Math.round(bytes / 1024));
+  return makeBatch({ timestamps: Array.from({ length: n }, (_, k) => ts + k), valueBytes: 1000, fill: fill & 0xff });
+}
+
+/** A leader-like log keeping its recent appends with the production bounds (1 MiB per partition). */
+async function pooledLog(t: Parameters<typeof tempDir>[0], name: string): Promise<Log> {
+  const m = await open(tempDir(t));
+  const log = m.createLog(name, 0, fromProperties({}));
+  log.keepRecentAppends(new RecentAppends(new RecentAppendsBudget(64 << 20), 1 << 20));
+  return log;
+}
+
+test('chunk reuse: a chunk goes back to the pool only once the cache dropped it and every hold on it was released; held bytes never change', async (t) => {
+  chunkPool.reset();
+  const log = await pooledLog(t, 'pooled');
+  const random = seededRng(15);
+  // Reads that took holds, with a copy of their bytes made at read time.
+  const outstanding: { holds: ChunkHolds; records: Buffer[]; copy: Buffer }[] = [];
+  const check = (step: number) => {
+    for (const o of outstanding) assert.ok(Buffer.concat(o.records).equals(o.copy), `step ${step}: a held read's bytes changed`);
+  };
+  let served = 0;
+  for (let step = 0; step < 1500; step++) {
+    const op = random();
+    if (op < 0.4) {
+      log.append(appendOf(4096 + Math.floor(random() * 60_000), step, step * 100), { leaderEpoch: 1 });
+    } else if (op < 0.7) {
+      const recent = log.recentAppends!;
+      const first = recent.firstOffset;
+      if (first < 0) continue;
+      const from = first + Math.floor(random() * (log.logEndOffset - first));
+      const holds = new ChunkHolds();
+      const read = log.read(from, Math.floor(random() * 600_000), { minOneBatch: true, holds });
+      assert.equal(read.kind, 'ok');
+      if (read.kind !== 'ok' || read.records.length === 0) continue;
+      served++;
+      assert.ok(holds.size >= 1, 'a read served from memory holds its chunks');
+      outstanding.push({ holds, records: read.records, copy: Buffer.concat(read.records) });
+    } else if (op < 0.85 && outstanding.length > 0) {
+      const [o] = outstanding.splice(Math.floor(random() * outstanding.length), 1);
+      o!.holds.release();
+      if (random() < 0.2) o!.holds.release(); // a second release releases nothing
+    } else if (op < 0.97) {
+      // Followers fetched up to here: the cache drops what is below.
+      log.recentAppends!.releaseBelow(Math.floor(random() * (log.logEndOffset + 1)));
+    } else if (log.logEndOffset > 0) {
+      log.truncateTo(Math.floor(random() * log.logEndOffset)); // clears the cache
+    }
+    check(step);
+  }
+  assert.ok(served > 300, `reads served from memory: ${served}`);
+  assert.ok(chunkPool.reused > 20, `chunks reused: ${chunkPool.reused} (allocated ${chunkPool.allocated})`);
+  for (const o of outstanding) o.holds.release();
+  log.recentAppends!.clear();
+  assert.ok(chunkPool.freeChunks <= CHUNK_POOL_MAX, 'the free list is bounded');
+});
+
+test('chunk reuse: a read without holds pins its chunks (never reused); a released hold makes a dropped chunk reusable', async (t) => {
+  chunkPool.reset();
+  const log = await pooledLog(t, 'pinned');
+  // Grow to full-size chunks (16, 32, 64, 128 KiB, then 256 KiB).
+  let ts = 0;
+  while (log.recentAppends!.sizeInBytes < CHUNK_BYTES_MAX * 2) log.append(appendOf(8192, 1, (ts += 100)), { leaderEpoch: 1 });
+  const end = log.logEndOffset;
+  const pinned = log.read(end - 1, 100_000, { minOneBatch: true });
+  assert.ok(pinned.kind === 'ok' && pinned.records.length === 1);
+  const pinnedSlice = pinned.records[0]!;
+  const pinnedCopy = Buffer.from(pinnedSlice);
+  const holds = new ChunkHolds();
+  const held = log.read(end - 1, 100_000, { minOneBatch: true, holds });
+  assert.ok(held.kind === 'ok' && held.records[0]!.buffer === pinnedSlice.buffer, 'the same chunk');
+  assert.equal(pinnedSlice.buffer.byteLength, CHUNK_BYTES_MAX, 'a full-size (pooled) chunk');
+  // The cache drops everything; the pinned chunk is not reused, even once the hold goes.
+  log.recentAppends!.clear();
+  holds.release();
+  assert.ok(isRecentAppendsBuffer(pinnedSlice), 'still a chunk of its own, never handed out again');
+  for (let i = 0; i < 200; i++) log.append(appendOf(30_000, 2, (ts += 100)), { leaderEpoch: 1 });
+  assert.ok(pinnedSlice.equals(pinnedCopy), 'a pinned slice keeps its bytes while the log goes on');
+
+  // Held, not pinned: reusable once the cache dropped it and the hold was released, not before.
+  const holds2 = new ChunkHolds();
+  const r = log.read(log.logEndOffset - 1, 100_000, { minOneBatch: true, holds: holds2 });
+  assert.ok(r.kind === 'ok');
+  const slice = r.records[0]!;
+  const free = chunkPool.freeChunks;
+  log.recentAppends!.clear();
+  assert.ok(isRecentAppendsBuffer(slice), 'dropped by the cache but held: not back in the pool');
+  holds2.release();
+  assert.ok(!isRecentAppendsBuffer(slice), 'released: back in the pool');
+  assert.ok(chunkPool.freeChunks > free);
+  holds2.release();
+  assert.equal(chunkPool.freeChunks, free + 1, 'a second release gives nothing back again');
+});
+
+test('chunk reuse: a read spanning two chunks is assembled in a pooled chunk it holds, equal to the concatenation', async (t) => {
+  chunkPool.reset();
+  const log = await pooledLog(t, 'span');
+  let ts = 0;
+  while (log.recentAppends!.sizeInBytes < CHUNK_BYTES_MAX * 3) log.append(appendOf(20_000, ts, (ts += 100)), { leaderEpoch: 1 });
+  const first = log.recentAppends!.firstOffset;
+  // Find a fetch offset whose read crosses a chunk boundary.
+  for (let from = first; from < log.logEndOffset; from += 20) {
+    const plain = log.read(from, 200_000, { minOneBatch: true });
+    if (plain.kind !== 'ok' || plain.records.length < 2) continue;
+    const holds = new ChunkHolds();
+    const read = log.read(from, 200_000, { minOneBatch: true, holds });
+    assert.ok(read.kind === 'ok');
+    const one = assembleRecords(read.records, read.sizeInBytes, holds);
+    assert.ok(one.equals(Buffer.concat(plain.records)));
+    assert.equal(one.buffer.byteLength, CHUNK_BYTES_MAX, 'assembled in a pooled chunk');
+    assert.equal(holds.size, read.records.length + 1, 'holds: both chunks read and the assembled one');
+    assert.ok(isRecentAppendsBuffer(one));
+    holds.release();
+    assert.ok(!isRecentAppendsBuffer(one), 'the assembled chunk goes back once released');
+    // Without holds (no one will release): concatenated as before.
+    assert.ok(!isRecentAppendsBuffer(assembleRecords(plain.records, plain.sizeInBytes, undefined)));
+    return;
+  }
+  assert.fail('no read crossed a chunk boundary');
 });
