@@ -290,6 +290,11 @@ function processCpuS(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
 }
 const brokerCpuS = () => processCpuS(broker.pid);
+/** Minor page faults of the broker so far: fresh memory touched (e.g. a new buffer a file is read into). */
+function brokerMinorFaults() {
+  const stat = readFileSync(`/proc/${broker.pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
 
 // The TLS front for TLS_BENCH_PRODUCER=rawload: plain in, TLS (the bench CA) out to the SSL listener.
 let front = null;
@@ -399,6 +404,7 @@ async function tribload(mode, protocol, topic) {
     ? spawn('perf', ['record', '-F', '1999', '-g', '-p', String(broker.pid), '-o', join(PERF_RECORD_DIR, `broker-${mode}-${protocol}-${topic}.perf.data`)], { stdio: 'ignore' }) : null;
   if (brokerPerf !== null || perfRecord !== null) spawnSync('sleep', ['0.2']); // perf attaches before the client starts
   const cpuBefore = brokerCpuS();
+  const faultsBefore = brokerMinorFaults();
   const gcBefore = gcSnapshot();
   const frontBefore = raw && protocol === 'SSL' ? processCpuS(front.pid) : 0;
   const r = GNU_TIME !== null
@@ -410,6 +416,7 @@ async function tribload(mode, protocol, topic) {
   const client = /CLIENT_CPU ([0-9.]+) ([0-9.]+)/.exec(r.stderr);
   out.brokerCpuS = brokerCpuS() - cpuBefore;
   out.gc = gcSince(gcBefore);
+  out.brokerFaults = brokerMinorFaults() - faultsBefore;
   out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? processCpuS(front.pid) - frontBefore : 0);
   if (perfRecord !== null) {
     perfRecord.kill('SIGINT');
@@ -450,9 +457,10 @@ try {
         // CPU microseconds per record: comparable across runs on a loaded machine, where throughput is not.
         produceBrokerUs: (1e6 * produced.brokerCpuS) / COUNT, produceClientUs: (1e6 * produced.clientCpuS) / COUNT,
         consumeBrokerUs: (1e6 * consumed.brokerCpuS) / COUNT, consumeClientUs: (1e6 * consumed.clientCpuS) / COUNT,
+        produceFaultsPerMB: produced.brokerFaults / ((COUNT * SIZE) / MB), consumeFaultsPerMB: consumed.brokerFaults / ((COUNT * SIZE) / MB),
       });
       const r = rows[rows.length - 1];
-      console.log(`round ${round} ${protocol.padEnd(9)} produce ${Math.round(produced.msgs_per_s)} msgs/s (${produced.mb_per_s?.toFixed?.(1)} MB/s; CPU us/record broker ${r.produceBrokerUs.toFixed(1)} client ${r.produceClientUs.toFixed(1)})  consume ${Math.round(consumed.msgs_per_s)} msgs/s (${consumed.mb_per_s?.toFixed?.(1)} MB/s; broker ${r.consumeBrokerUs.toFixed(1)} client ${r.consumeClientUs.toFixed(1)})`);
+      console.log(`round ${round} ${protocol.padEnd(9)} produce ${Math.round(produced.msgs_per_s)} msgs/s (${produced.mb_per_s?.toFixed?.(1)} MB/s; CPU us/record broker ${r.produceBrokerUs.toFixed(1)} client ${r.produceClientUs.toFixed(1)})  consume ${Math.round(consumed.msgs_per_s)} msgs/s (${consumed.mb_per_s?.toFixed?.(1)} MB/s; broker ${r.consumeBrokerUs.toFixed(1)} client ${r.consumeClientUs.toFixed(1)})  broker page faults per MiB: produce ${r.produceFaultsPerMB.toFixed(0)} consume ${r.consumeFaultsPerMB.toFixed(0)}`);
     }
   }
 } finally {
