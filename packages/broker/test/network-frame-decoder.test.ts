@@ -164,3 +164,63 @@ test('the frame pool holds at most 8 MiB idle over all its classes', () => {
   assert.equal(again.buffer.byteLength, 1024);
   assert.equal(pool.reused, 1);
 });
+
+test('reads in place (TLS): bytes put straight into inPlaceTarget() and pushed bytes give the same frames, for every read size', () => {
+  // As tls.ts drives it: after each read, a target when at least `min` bytes of the frame
+  // are missing, else the shared buffer; a read fills at most its target.
+  const bodies = ['a', 'x'.repeat(300), '', 'y'.repeat(1000), 'hello', 'z'.repeat(64)];
+  const stream = Buffer.concat(bodies.map(frame));
+  for (const min of [1, 64, 256]) {
+    for (let step = 1; step <= 400; step += step < 20 ? 1 : 37) {
+      const d = new FrameDecoder(1 << 20);
+      const got: string[] = [];
+      const shared = Buffer.alloc(step);
+      let inPlaceBytes = 0;
+      let at = 0;
+      while (at < stream.length) {
+        const target = d.inPlaceTarget(min);
+        if (target !== null) {
+          assert.ok(target.length >= min);
+          const n = Math.min(step, stream.length - at, target.length);
+          stream.copy(target, 0, at, at + n);
+          assert.equal(d.filledInPlace(n), true);
+          inPlaceBytes += n;
+          at += n;
+        } else {
+          const n = Math.min(step, stream.length - at);
+          stream.copy(shared, 0, at, at + n);
+          d.push(shared.subarray(0, n), true);
+          shared.fill(0xaa);
+          at += n;
+        }
+        for (let f = d.next(); f !== null; f = d.next()) {
+          assert.ok(Buffer.isBuffer(f));
+          got.push(f.toString());
+        }
+      }
+      assert.deepEqual(got, bodies, `min ${min}, step ${step}`);
+      assert.equal(d.bufferedBytes, 0);
+      if (min <= 64 && step < 300) assert.ok(inPlaceBytes > 0, `min ${min}, step ${step}: no read went in place`);
+    }
+  }
+});
+
+test('filledInPlace refuses what cannot be: no frame being assembled, nothing, or more than is missing', () => {
+  const d = new FrameDecoder(1024);
+  assert.equal(d.inPlaceTarget(1), null);
+  assert.equal(d.filledInPlace(1), false);
+  const head = Buffer.alloc(6);
+  head.writeInt32BE(10, 0);
+  d.push(head, true); // a 10-byte frame, 2 bytes of it in
+  const target = d.inPlaceTarget(8);
+  assert.equal(target?.length, 8);
+  assert.equal(d.inPlaceTarget(9), null);
+  assert.equal(d.filledInPlace(0), false);
+  assert.equal(d.filledInPlace(9), false);
+  target!.fill(7);
+  assert.equal(d.filledInPlace(8), true);
+  const f = d.next();
+  assert.ok(Buffer.isBuffer(f));
+  assert.deepEqual([...f], [0, 0, 7, 7, 7, 7, 7, 7, 7, 7]);
+  assert.equal(d.filledInPlace(1), false);
+});

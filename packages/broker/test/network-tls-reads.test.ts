@@ -2,7 +2,8 @@
 // buffer (tls.ts, readIntoSharedBuffer), and librdkafka writes each piece of a request as its
 // own small TLS record. These tests check what a client sees when it writes that way: every
 // request framed whole and answered in order, whatever the record boundaries, with other
-// connections reading into the same buffer at the same time; and the idle check
+// connections reading into the same buffer at the same time; large requests, which are read
+// straight into their own frame buffers (FrameDecoder.inPlaceTarget), byte-exact; and the idle check
 // (connections.max.idle.ms), which the connection keeps itself rather than refreshing a
 // socket timeout on every read, still closes an idle TLS connection and keeps a busy one.
 import { test } from 'node:test';
@@ -160,6 +161,29 @@ test('TLS: many small TLS records that reach the broker in one TCP read are each
   assert.ok(client.answers.length < 10, `${client.answers.length} answers before the first was due: the records did not queue`);
   await client.until(() => client.answers.length === bodies.length);
   bodies.forEach((sent, i) => assert.ok(client.answers[i]!.equals(expectedAnswer(sent)), `request ${i}`));
+});
+
+test('TLS: large requests, read straight into their own frame buffers, arrive byte-exact among small ones, on two connections at once', { timeout: 60_000 }, async (t) => {
+  const { port } = await startTlsServer(t);
+  const a = await openClient(port);
+  const b = await openClient(port);
+  t.after(() => { a.socket.destroy(); b.socket.destroy(); });
+  // a sends records of at most 2 KiB (about librdkafka's), b full 16 KiB records; frames
+  // around the in-place threshold (one TLS record, 16 KiB) and far above it.
+  assert.ok(a.socket.setMaxSendFragment(2048));
+  const sizesA = [3 * 1024 * 1024, 5, 1024 * 1024 + 3, 16 * 1024 + 1, 16 * 1024, 20_000, 7, 64 * 1024 - 1, 2_000_000];
+  const sizesB = [100_000, 1, 16 * 1024 - 1, 1024 * 1024, 33_000, 2];
+  const bodiesA = sizesA.map((bytes, i) => body(bytes, i + 11));
+  const bodiesB = sizesB.map((bytes, i) => body(bytes, i + 51));
+  // One write each (node:tls cuts it into records), a's and b's at the same time.
+  for (let i = 0; i < Math.max(bodiesA.length, bodiesB.length); i++) {
+    if (bodiesA[i] !== undefined) a.socket.write(sized(bodiesA[i]!));
+    if (bodiesB[i] !== undefined) b.socket.write(sized(bodiesB[i]!));
+  }
+  await a.until(() => a.answers.length === bodiesA.length);
+  await b.until(() => b.answers.length === bodiesB.length);
+  bodiesA.forEach((sent, i) => assert.ok(a.answers[i]!.equals(expectedAnswer(sent)), `connection a, request ${i} (${sent.length} bytes)`));
+  bodiesB.forEach((sent, i) => assert.ok(b.answers[i]!.equals(expectedAnswer(sent)), `connection b, request ${i} (${sent.length} bytes)`));
 });
 
 test('TLS: an idle connection is closed after connections.max.idle.ms; one that keeps sending stays open past it', { timeout: 30_000 }, async (t) => {
