@@ -36,7 +36,8 @@
  * Reads: bytes arrive either as 'data' chunks the connection may keep, or (sockets
  * accepted by SocketServer) as views of one shared read buffer that are valid only during
  * the callback; the decoder copies what it keeps of those into each frame's own buffer,
- * from the frame pool (see shared-read-buffer.ts, frame-pool.ts). A
+ * from the frame pool (see shared-read-buffer.ts, frame-pool.ts). TLS sockets read the
+ * rest of a large frame straight into that buffer instead (tls.ts, onFilledInPlace). A
  * connection reads at most READ_BYTES_PER_TURN per event-loop turn, then yields.
  *
  * Quota throttling (Kafka's KIP-219): a response whose action carries `throttleMs` (the
