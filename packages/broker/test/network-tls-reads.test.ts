@@ -2,8 +2,7 @@
 // buffer (tls.ts, readIntoSharedBuffer), and librdkafka writes each piece of a request as its
 // own small TLS record. These tests check what a client sees when it writes that way: every
 // request framed whole and answered in order, whatever the record boundaries, with other
-// connections reading into the same buffer at the same time; large requests, which are read
-// straight into their own frame buffers (FrameDecoder.inPlaceTarget), byte-exact; and the idle check
+// connections reading into the same buffer at the same time; and the idle check
 // (connections.max.idle.ms), which the connection keeps itself rather than refreshing a
 // socket timeout on every read, still closes an idle TLS connection and keeps a busy one.
 import { test } from 'node:test';
@@ -162,13 +161,13 @@ test('TLS: many small TLS records that reach the broker in one TCP read are each
   bodies.forEach((sent, i) => assert.ok(client.answers[i]!.equals(expectedAnswer(sent)), `request ${i}`));
 });
 
-test('TLS: large requests, read straight into their own frame buffers, arrive byte-exact among small ones, on two connections at once', { timeout: 60_000 }, async (t) => {
+test('TLS: large requests sent as small TLS records arrive byte-exact among small ones, on two connections at once', { timeout: 60_000 }, async (t) => {
   const { port } = await startTlsServer(t);
   const a = await openClient(port);
   const b = await openClient(port);
   t.after(() => { a.socket.destroy(); b.socket.destroy(); });
   // a sends records of at most 2 KiB (about librdkafka's), b full 16 KiB records; frames
-  // around the in-place threshold (one TLS record, 16 KiB) and far above it.
+  // around one TLS record (16 KiB), the shared read buffer (64 KiB) and far above them.
   assert.ok(a.socket.setMaxSendFragment(2048));
   const sizesA = [3 * 1024 * 1024, 5, 1024 * 1024 + 3, 16 * 1024 + 1, 16 * 1024, 20_000, 7, 64 * 1024 - 1, 2_000_000];
   const sizesB = [100_000, 1, 16 * 1024 - 1, 1024 * 1024, 33_000, 2];

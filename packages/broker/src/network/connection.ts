@@ -36,8 +36,7 @@
  * Reads: bytes arrive either as 'data' chunks the connection may keep, or (sockets
  * accepted by SocketServer) as views of one shared read buffer that are valid only during
  * the callback; the decoder copies what it keeps of those into each frame's own buffer,
- * from the frame pool (see shared-read-buffer.ts, frame-pool.ts). TLS sockets read the
- * rest of a large frame straight into that buffer instead (tls.ts, onFilledInPlace). A
+ * from the frame pool (see shared-read-buffer.ts, frame-pool.ts). A
  * connection reads at most READ_BYTES_PER_TURN per event-loop turn, then yields.
  *
  * Quota throttling (Kafka's KIP-219): a response whose action carries `throttleMs` (the
@@ -208,15 +207,8 @@ export class Connection {
     this.decoder = new FrameDecoder(options.maxFrameBytes, (size) => framePool.take(size));
     this.logger = options.logger.child({ connection: info.id, remote: `${info.remoteAddress}:${info.remotePort}` });
     socket.setNoDelay(true);
-    if (adopted.sharedReads) {
-      adopted.setReader((chunk) => this.onData(chunk, true));
-      adopted.setInPlaceReader?.({
-        target: (minBytes) => (this.closing ? null : this.decoder.inPlaceTarget(minBytes)),
-        filled: (bytes) => this.onFilledInPlace(bytes),
-      });
-    } else {
-      socket.on('data', (chunk: Buffer) => this.onData(chunk, false));
-    }
+    if (adopted.sharedReads) adopted.setReader((chunk) => this.onData(chunk, true));
+    else socket.on('data', (chunk: Buffer) => this.onData(chunk, false));
     socket.on('drain', () => this.takeFrames());
     socket.on('end', () => this.close('client closed the connection', 'debug'));
     socket.on('error', (err) => this.close(`socket error: ${err.message}`, 'debug'));
@@ -299,27 +291,13 @@ export class Connection {
       this.decoder.limitName = unauthenticated ? 'sasl.server.max.receive.size before authentication' : 'socket.request.max.bytes';
     }
     this.decoder.push(chunk, borrowed);
-    this.afterRead(chunk.length);
-  }
-
-  /** `bytes` were read straight into the frame being assembled (tls.ts, FrameDecoder.inPlaceTarget). */
-  private onFilledInPlace(bytes: number): void {
-    if (this.closing) return;
-    if (!this.decoder.filledInPlace(bytes)) {
-      this.close(`a read in place reported ${bytes} bytes the frame did not miss (a bug)`, 'warn');
-      return;
-    }
-    this.afterRead(bytes);
-  }
-
-  private afterRead(bytes: number): void {
     const now = currentTurn();
     this.lastActiveMs = turnStartedMs;
     if (now !== this.readTurn) {
       this.readTurn = now;
       this.readBytes = 0;
     }
-    this.readBytes += bytes;
+    this.readBytes += chunk.length;
     if (this.readBytes >= READ_BYTES_PER_TURN && !this.yielding) {
       this.yielding = true;
       yielded.push(this);

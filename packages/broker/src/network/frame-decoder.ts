@@ -136,33 +136,6 @@ export class FrameDecoder {
     }
   }
 
-  /**
-   * The unfilled rest of the frame being assembled, when it has its own buffer and at least
-   * `minBytes` of it are missing: a reader may put the next bytes straight there and report
-   * them with `filledInPlace`, instead of pushing a copy (tls.ts). Null otherwise.
-   */
-  inPlaceTarget(minBytes: number): Buffer | null {
-    if (this.failed || this.frame === null || this.frameSize - this.filled < minBytes) return null;
-    return this.frame.subarray(this.filled, this.frameSize);
-  }
-
-  /**
-   * `bytes` were written at the start of the last `inPlaceTarget()`, and nothing was pushed
-   * since. False (and nothing changed) when that cannot be: more bytes than were missing.
-   */
-  filledInPlace(bytes: number): boolean {
-    const frame = this.frame;
-    if (frame === null || bytes <= 0 || bytes > this.frameSize - this.filled) return false;
-    this.filled += bytes;
-    if (this.filled === this.frameSize) {
-      this.frame = null;
-      this.frameSize = -1;
-      this.filled = 0;
-      this.enqueue(frame);
-    }
-    return true;
-  }
-
   /** A frame (or a FrameError) is waiting for `next()`. */
   get hasReady(): boolean {
     return this.readyHead !== this.ready.length;

@@ -35,18 +35,6 @@ export interface AdoptedSocket {
   readonly encrypted?: boolean;
   /** Sets where reads go; reads that come before are dropped (none do: see adoptAccepted). */
   setReader(callback: ReadCallback): void;
-  /** TLS sockets: lets reads land straight in a frame's own buffer (tls.ts, readIntoSharedBuffer). */
-  setInPlaceReader?(reader: InPlaceReader): void;
-}
-
-/**
- * Where a socket may read its next bytes in place (a frame's own buffer, FrameDecoder's
- * inPlaceTarget, at least `minBytes` long, or null for the shared buffer), and the report
- * of bytes read there (a report the decoder cannot take, a bug, closes the connection).
- */
-export interface InPlaceReader {
-  target(minBytes: number): Buffer | null;
-  filled(bytes: number): void;
 }
 
 /**

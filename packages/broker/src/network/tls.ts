@@ -35,7 +35,7 @@ import type { Logger } from '../logger.js';
 import { SslPrincipalMapper } from './principal-mapping.js';
 import { tlsProtocolOptions, TlsProtocolConfigError } from './tls-ciphers.js';
 import type { TlsProtocolOptions } from './tls-ciphers.js';
-import type { AdoptedSocket, InPlaceReader, ReadCallback } from './shared-read-buffer.js';
+import type { AdoptedSocket, ReadCallback } from './shared-read-buffer.js';
 
 export type SslClientAuth = 'required' | 'requested' | 'none';
 
@@ -275,8 +275,7 @@ function tlsReadView(bytes: number): Buffer {
  * default (`sharedReads: false`). The bytes of a read are valid only during the callback;
  * the connection copies what it keeps at once (FrameDecoder's borrowed chunks), before it
  * processes any request, so a later read (of this or any other connection) cannot
- * overwrite bytes still in use. While a large frame is being assembled, reads go into the
- * frame's own buffer instead (kBufferGen below), and nothing is copied.
+ * overwrite bytes still in use.
  */
 export function readIntoSharedBuffer(tlsSocket: TLSSocket): AdoptedSocket {
   const fallback: AdoptedSocket = { socket: tlsSocket as unknown as Socket, sharedReads: false, encrypted: true, setReader: () => {} };
@@ -290,35 +289,14 @@ export function readIntoSharedBuffer(tlsSocket: TLSSocket): AdoptedSocket {
   // Only a socket in the default state (no onread of its own) is switched over.
   if (fields[kBuffer] !== null || fields[kBufferCb] !== null || fields[kBufferGen] !== null) return fallback;
   let reader: ReadCallback | null = null;
-  let inPlace: InPlaceReader | null = null;
-  /** Where the next read lands: the shared buffer, or the rest of a frame (inPlace.target). */
-  let current: Uint8Array = tlsReadBuffer;
   fields[kBuffer] = tlsReadBuffer;
   fields[kBufferCb] = (bytes: number, buf: Uint8Array): boolean => {
-    // Node hands back the buffer it was given (useUserBuffer, or kBufferGen's), from its start.
-    if (buf === tlsReadBuffer) reader?.(tlsReadView(bytes));
-    else if (buf === current && inPlace !== null) inPlace.filled(bytes);
-    else reader?.(Buffer.from(buf.buffer, buf.byteOffset, bytes));
+    // Node hands back the buffer it was given (useUserBuffer), from its start.
+    reader?.(buf === tlsReadBuffer ? tlsReadView(bytes) : Buffer.from(buf.buffer, buf.byteOffset, bytes));
     return true;
   };
-  // Called by Node after each read for the buffer of the next one (the `onread` option's
-  // function form). Reads go straight into the frame being assembled while at least a full
-  // TLS record of it is missing: the decoder's copy out of the shared buffer is saved for
-  // most of a large request (a Produce of ~1 MB arrives as ~500 records from librdkafka).
-  // Smaller rests go through the shared buffer: a record that holds the end of one frame
-  // and the start of the next is split at the frame's end, one more call into JavaScript.
-  fields[kBufferGen] = (): Uint8Array => {
-    current = inPlace?.target(TLS_MAX_RECORD_PLAINTEXT_BYTES) ?? tlsReadBuffer;
-    return current;
-  };
   handle.useUserBuffer(tlsReadBuffer);
-  return {
-    socket: tlsSocket as unknown as Socket,
-    sharedReads: true,
-    encrypted: true,
-    setReader: (callback) => { reader = callback; },
-    setInPlaceReader: (r) => { inPlace = r; },
-  };
+  return { socket: tlsSocket as unknown as Socket, sharedReads: true, encrypted: true, setReader: (callback) => { reader = callback; } };
 }
 
 /**
