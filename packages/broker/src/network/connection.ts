@@ -52,7 +52,9 @@
  * socket.setTimeout: Node refreshes a socket's timeout on every read and write (a libuv
  * clock call and a timer-list move, ~110 ns here), and a TLS socket reads once per TLS
  * record (librdkafka: one TLS record per ~2 KiB of a Produce), where a plain socket reads
- * up to 64 KiB at once. The timer fires at most once per connections.max.idle.ms.
+ * up to 64 KiB at once. The timer fires at most once per connections.max.idle.ms. With
+ * bench/macro/tls-reads.mjs (2 KiB TLS records) the TLS read path's CPU per MiB went from
+ * 2.32 to 1.98 ms (medians of 11 alternating runs, 9 lower; PLAINTEXT unchanged).
  */
 import type { Socket } from 'node:net';
 import type { AdoptedSocket } from './shared-read-buffer.js';
