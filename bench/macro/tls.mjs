@@ -36,7 +36,10 @@
 //   (e.g. '-fetch-bytes 1048576' for Sarama, '--batch 200 --inflight 8' for KafkaJS).
 //
 // Environment: TLS_BENCH_PROTOCOLS=SSL (or PLAINTEXT) runs one side only;
-// TLS_BENCH_NODE_ARGS='--max-semi-space-size=32' passes options to the broker's node;
+// TLS_BENCH_NODE_ARGS='--max-semi-space-size=32' passes options to the broker's node; with
+// '--trace-gc' (and '--trace-incremental-marking' for why each full GC's marking started) each
+// timed run prints the broker's scavenges and mark-compacts per MiB of values, their pauses and
+// the full GCs' reasons (the broker's stdout goes to a file, line-buffered by stdbuf);
 // TLS_BENCH_CPU_PROF=<dir> runs the broker under `node --cpu-prof` writing its profile there
 // (read it with bench/macro/lib/cpuprofile-top.mjs or Chrome's DevTools);
 // TLS_BENCH_SSL_CONFIG='ssl.cipher.suites=TLS_AES_256_GCM_SHA384' sets SSL listener keys
@@ -52,7 +55,11 @@
 // requests it sent by API, e.g. 9 Fetch and 53 OffsetCommit for 50,000 records);
 // TLS_BENCH_PERF_RECORD=<dir> records `perf record -g` of the broker for each timed run there
 // (broker-<mode>-<protocol>-<topic>.perf.data; add TLS_BENCH_NODE_ARGS=--perf-basic-prof for
-// JavaScript names; read with `perf report -i FILE --no-children --sort dso,sym`);
+// JavaScript names; read with `perf report -i FILE --no-children --sort dso,sym`) and prints
+// the run's broker CPU ms per MiB split by part: OpenSSL (linked into node: told apart by
+// symbol), kernel, JIT code, V8 builtins, node's C++, libc, and the other threads (V8's
+// concurrent marking and sweeping, compiler); --perf-basic-prof itself brought full GCs
+// into SSL consume runs that --trace-gc alone did not show (8 against 0 per 200 MiB);
 // TLS_BENCH_PRODUCER=rawload produces with rawload (bench/loadgen/rawload.c: raw Produce
 // requests, one thread) instead of librdkafka, over SSL through a TLS front (a Node process
 // that accepts rawload's plain connection and forwards it with tls.connect, so each
@@ -73,7 +80,7 @@
 // paid for the earlier run's write-back, and PLAINTEXT produce moved between 250k and 600k
 // msgs/s from round to round (the produce ratio between 36% and 56%).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -144,12 +151,124 @@ const profileDir = process.env.TLS_BENCH_CPU_PROF;
 const nodeArgs = (process.env.TLS_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const args = [...nodeArgs, ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : []), '--conditions=source', '--import', 'tsx', join(ROOT, 'packages/broker/src/main.ts')];
 for (const [k, v] of Object.entries(overrides)) args.push('--override', `${k}=${v}`);
-const broker = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+// The broker's stdout goes to a file, not a pipe: the client runs under spawnSync, which
+// blocks this process, and a pipe full of --trace-gc lines would block the broker. V8 prints
+// those lines with C stdio, block-buffered into a file: stdbuf makes it line-buffered so each
+// run's GCs are counted in that run (stdbuf execs node: same PID).
+const traceGc = nodeArgs.some((a) => a.startsWith('--trace-gc') || a.startsWith('--trace-incremental-marking')) && existsSync('/usr/bin/stdbuf');
+const brokerOut = join(dir, 'broker.out');
+const brokerOutFd = openSync(brokerOut, 'w');
+const broker = traceGc
+  ? spawn('/usr/bin/stdbuf', ['-oL', process.execPath, ...args], { cwd: ROOT, stdio: ['ignore', brokerOutFd, 'inherit'] })
+  : spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', brokerOutFd, 'inherit'] });
+closeSync(brokerOutFd);
+/**
+ * The broker's garbage collections so far, from its stdout under TLS_BENCH_NODE_ARGS=--trace-gc
+ * (one line per GC: `... ms: Mark-Compact 12.1 (14.0) -> 10.2 (14.5) MB, 3.1 / 0.0 ms ... <reason>`):
+ * counts by kind, full GCs by reason, and their pause milliseconds on the main thread.
+ * Lines of every isolate count (tsx's loader thread has one too; it is idle during runs).
+ */
+const gc = { scavenges: 0, scavengeMs: 0, markCompacts: 0, markCompactMs: 0, reasons: {} };
+let brokerOutAt = 0;
+let brokerOutTail = '';
+/** Reads what the broker printed since the last call; counts its GC lines; returns the text. */
+function readBrokerOut() {
+  const size = statSync(brokerOut).size;
+  if (size <= brokerOutAt) return '';
+  const buf = Buffer.alloc(size - brokerOutAt);
+  const fd = openSync(brokerOut, 'r');
+  try {
+    readSync(fd, buf, 0, buf.length, brokerOutAt);
+  } finally {
+    closeSync(fd);
+  }
+  brokerOutAt = size;
+  const text = brokerOutTail + buf.toString('utf8');
+  const lines = text.split('\n');
+  brokerOutTail = lines.pop();
+  for (const line of lines) countGc(line);
+  return text;
+}
 await new Promise((res, rej) => {
-  let out = '';
-  broker.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) res(); });
-  broker.once('exit', (code) => rej(new Error(`broker exited ${code}`)));
+  let seen = '';
+  const poll = setInterval(() => {
+    seen += readBrokerOut();
+    if (seen.includes('listening on')) { clearInterval(poll); res(); }
+  }, 50);
+  broker.once('exit', (code) => { clearInterval(poll); rej(new Error(`broker exited ${code}`)); });
 });
+function countGc(line) {
+  // With --trace-incremental-marking too, why each full GC's marking started.
+  const start = /\[IncrementalMarking\] Start \(([^)]*)\)/.exec(line);
+  if (start !== null) {
+    gc.reasons[`marking started: ${start[1]}`] = (gc.reasons[`marking started: ${start[1]}`] ?? 0) + 1;
+    return;
+  }
+  const kind = /ms: (Scavenge|Mark-Compact|Minor Mark-Sweep|Mark-Sweep)\b/.exec(line);
+  if (kind === null) return;
+  const ms = Number(/MB, ([0-9.]+) \//.exec(line)?.[1] ?? 0);
+  if (kind[1] === 'Scavenge' || kind[1] === 'Minor Mark-Sweep') {
+    gc.scavenges++;
+    gc.scavengeMs += ms;
+    return;
+  }
+  gc.markCompacts++;
+  gc.markCompactMs += ms;
+  const reason = (/current mu = [0-9.]+\) (.*)$/.exec(line)?.[1] ?? 'unknown').replace(/;\s*$/, '').trim();
+  gc.reasons[reason] = (gc.reasons[reason] ?? 0) + 1;
+}
+const gcSnapshot = () => {
+  readBrokerOut();
+  return { ...gc, reasons: { ...gc.reasons } };
+};
+const gcSince = (before) => {
+  readBrokerOut();
+  const reasons = {};
+  for (const [k, v] of Object.entries(gc.reasons)) if (v > (before.reasons[k] ?? 0)) reasons[k] = v - (before.reasons[k] ?? 0);
+  return { scavenges: gc.scavenges - before.scavenges, scavengeMs: gc.scavengeMs - before.scavengeMs, markCompacts: gc.markCompacts - before.markCompacts, markCompactMs: gc.markCompactMs - before.markCompactMs, reasons };
+};
+/** A MiB: CPU and GCs are given per MiB of record values (COUNT * SIZE bytes). */
+const MB = 1024 * 1024;
+
+/**
+ * Splits a perf record of the broker by part, as CPU ms per MiB of values (the run's CPU
+ * seconds shared out by sample counts): OpenSSL (libcrypto, libssl), the kernel, JavaScript
+ * (JIT code: perf-<pid>.map with --perf-basic-prof, or unnamed [JIT] addresses), the node
+ * binary (V8, libuv, Node's C++: its main thread) and the other threads of the process (V8's
+ * GC and compiler helpers, libuv's pool), whatever library they run.
+ */
+const OPENSSL_SYMBOL = /^(generic_aes|_?aesni|_?aes_|gcm_|_?gcm|ossl_|SSL_|ssl\d*_|tls\d*_|tls_|dtls|BIO_|bio_|EVP_|evp_|CRYPTO_|OPENSSL_|ERR_|RECORD_LAYER|sha\d+|SHA\d+|_?x25519|ecp_nistz|bn_|BN_|RAND_|rand_|OSSL_|ossl|ctr|chacha|ChaCha|poly1305|Poly1305|HMAC|hmac|PACKET_|WPACKET_|ssl_|mem_|buffer_)/;
+function perfSplit(file, cpuS) {
+  const r = spawnSync('perf', ['report', '-i', file, '--no-children', '--sort', 'pid,dso,sym', '--stdio', '-q', '-g', 'none'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0) return `perf report failed: ${r.stderr.trim().split('\n').pop()}`;
+  const parts = {};
+  let mainPid = null;
+  const rows = [];
+  for (const line of r.stdout.split('\n')) {
+    // "    10.75%    25932:node     node                      [.] _aesni_ctr32_ghash_6x"
+    const m = /^\s*([0-9.]+)%\s+(\d+):\S+\s+(.+?)\s+\[([.k])\]\s+(.*)$/.exec(line);
+    if (m === null) continue;
+    rows.push({ pct: Number(m[1]), tid: Number(m[2]), dso: m[3].trim(), kernel: m[4] === 'k', sym: m[5] });
+  }
+  // The main thread's TID is the PID.
+  mainPid = broker.pid;
+  for (const { pct, tid, dso, kernel, sym } of rows) {
+    let part;
+    if (tid !== mainPid) part = 'other threads (GC, compiler, pool)';
+    else if (kernel) part = 'kernel';
+    // Node links OpenSSL statically: its functions are told apart by name within the node binary.
+    else if (/libcrypto|libssl/.test(dso) || (dso === 'node' && OPENSSL_SYMBOL.test(sym))) part = 'openssl';
+    else if (/perf-\d+\.map|\[JIT\]|^\[unknown\]$/.test(dso) || sym.startsWith('JS:')) part = 'js (JIT)';
+    else if (dso === 'node' && /^Builtins_/.test(sym)) part = 'v8 builtins';
+    else if (dso === 'node') part = 'node (V8, libuv, C++)';
+    else if (/libc\.so|libc-|\[vdso\]/.test(dso)) part = 'libc';
+    else part = 'other libs';
+    parts[part] = (parts[part] ?? 0) + pct;
+  }
+  const mb = (COUNT * SIZE) / MB;
+  const total = Object.values(parts).reduce((a, b) => a + b, 0) || 1;
+  return Object.entries(parts).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((1000 * cpuS * v) / total / mb).toFixed(2)}`).join(', ') + ' (CPU ms per MiB)';
+}
 
 // What the SSL listener negotiates with an OpenSSL client offering OpenSSL's default list
 // (TLS_AES_256_GCM_SHA384 first, as librdkafka does): the server's preference decides.
@@ -171,6 +290,11 @@ function processCpuS(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
 }
 const brokerCpuS = () => processCpuS(broker.pid);
+/** Minor page faults of the broker so far: fresh memory touched (e.g. a new buffer a file is read into). */
+function brokerMinorFaults() {
+  const stat = readFileSync(`/proc/${broker.pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
 
 // The TLS front for TLS_BENCH_PRODUCER=rawload: plain in, TLS (the bench CA) out to the SSL listener.
 let front = null;
@@ -280,6 +404,8 @@ async function tribload(mode, protocol, topic) {
     ? spawn('perf', ['record', '-F', '1999', '-g', '-p', String(broker.pid), '-o', join(PERF_RECORD_DIR, `broker-${mode}-${protocol}-${topic}.perf.data`)], { stdio: 'ignore' }) : null;
   if (brokerPerf !== null || perfRecord !== null) spawnSync('sleep', ['0.2']); // perf attaches before the client starts
   const cpuBefore = brokerCpuS();
+  const faultsBefore = brokerMinorFaults();
+  const gcBefore = gcSnapshot();
   const frontBefore = raw && protocol === 'SSL' ? processCpuS(front.pid) : 0;
   const r = GNU_TIME !== null
     ? spawnSync(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', wrapped[0], ...wrapped[1]], { encoding: 'utf8', maxBuffer: 1 << 24 })
@@ -289,10 +415,18 @@ async function tribload(mode, protocol, topic) {
   if (SHOW_CLIENT) console.log(`  ${mode} ${protocol} client says: ${r.stdout.trim().split('\n').pop()}`);
   const client = /CLIENT_CPU ([0-9.]+) ([0-9.]+)/.exec(r.stderr);
   out.brokerCpuS = brokerCpuS() - cpuBefore;
+  out.gc = gcSince(gcBefore);
+  out.brokerFaults = brokerMinorFaults() - faultsBefore;
   out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? processCpuS(front.pid) - frontBefore : 0);
   if (perfRecord !== null) {
     perfRecord.kill('SIGINT');
     await new Promise((res) => perfRecord.once('exit', res));
+    console.log(`  perf ${mode} ${protocol} broker CPU by part: ${perfSplit(join(PERF_RECORD_DIR, `broker-${mode}-${protocol}-${topic}.perf.data`), out.brokerCpuS)}`);
+  }
+  if (timed && (out.gc.scavenges > 0 || out.gc.markCompacts > 0)) {
+    const mb = (COUNT * SIZE) / MB;
+    const reasons = Object.entries(out.gc.reasons).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v} ${k}`).join('; ');
+    console.log(`  gc ${mode} ${protocol} broker: per MB ${(out.gc.scavenges / mb).toFixed(3)} scavenges, ${(out.gc.markCompacts / mb).toFixed(3)} mark-compacts (${out.gc.scavenges} and ${out.gc.markCompacts}; pauses ${out.gc.scavengeMs.toFixed(0)} and ${out.gc.markCompactMs.toFixed(0)} ms)${reasons === '' ? '' : `; full GCs: ${reasons}`}`);
   }
   if (countFile !== null) {
     console.log(`  ${SYSCALLS} ${mode} ${protocol} client: ${syscallLine(syscallCounts(countFile))}`);
@@ -323,9 +457,10 @@ try {
         // CPU microseconds per record: comparable across runs on a loaded machine, where throughput is not.
         produceBrokerUs: (1e6 * produced.brokerCpuS) / COUNT, produceClientUs: (1e6 * produced.clientCpuS) / COUNT,
         consumeBrokerUs: (1e6 * consumed.brokerCpuS) / COUNT, consumeClientUs: (1e6 * consumed.clientCpuS) / COUNT,
+        produceFaultsPerMB: produced.brokerFaults / ((COUNT * SIZE) / MB), consumeFaultsPerMB: consumed.brokerFaults / ((COUNT * SIZE) / MB),
       });
       const r = rows[rows.length - 1];
-      console.log(`round ${round} ${protocol.padEnd(9)} produce ${Math.round(produced.msgs_per_s)} msgs/s (${produced.mb_per_s?.toFixed?.(1)} MB/s; CPU us/record broker ${r.produceBrokerUs.toFixed(1)} client ${r.produceClientUs.toFixed(1)})  consume ${Math.round(consumed.msgs_per_s)} msgs/s (${consumed.mb_per_s?.toFixed?.(1)} MB/s; broker ${r.consumeBrokerUs.toFixed(1)} client ${r.consumeClientUs.toFixed(1)})`);
+      console.log(`round ${round} ${protocol.padEnd(9)} produce ${Math.round(produced.msgs_per_s)} msgs/s (${produced.mb_per_s?.toFixed?.(1)} MB/s; CPU us/record broker ${r.produceBrokerUs.toFixed(1)} client ${r.produceClientUs.toFixed(1)})  consume ${Math.round(consumed.msgs_per_s)} msgs/s (${consumed.mb_per_s?.toFixed?.(1)} MB/s; broker ${r.consumeBrokerUs.toFixed(1)} client ${r.consumeClientUs.toFixed(1)})  broker page faults per MiB: produce ${r.produceFaultsPerMB.toFixed(0)} consume ${r.consumeFaultsPerMB.toFixed(0)}`);
     }
   }
 } finally {
@@ -339,6 +474,10 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 for (const metric of ['produceMsgs', 'consumeMsgs', 'produceBrokerUs', 'consumeBrokerUs', 'produceClientUs', 'consumeClientUs']) {
   const plain = median(rows.filter((r) => r.protocol === 'PLAINTEXT').map((r) => r[metric]));
   const tls = median(rows.filter((r) => r.protocol === 'SSL').map((r) => r[metric]));
-  const shown = (x) => (metric.endsWith('Us') ? x.toFixed(2) : String(Math.round(x)));
+  const shown = (x) => (x === undefined ? '-' : metric.endsWith('Us') ? x.toFixed(2) : String(Math.round(x)));
+  if (plain === undefined || tls === undefined) {
+    console.log(`${metric}: PLAINTEXT ${shown(plain)}  SSL ${shown(tls)}`);
+    continue;
+  }
   console.log(`${metric}: PLAINTEXT ${shown(plain)}  SSL ${shown(tls)}  SSL/PLAINTEXT ${(100 * tls / plain).toFixed(0)}%`);
 }
