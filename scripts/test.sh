@@ -49,6 +49,7 @@ SERIAL=(
   packages/broker/test/broker-api-versions.test.ts # asserts start-up under a second
   test/compat/abuse-slow-reader.test.ts          # asserts RSS and a good client's p99 < 100 ms under the slow-reader attack
   packages/broker/test/create-topics-scale.test.ts # asserts the event loop's longest stall while 10,000 logs are created
+  packages/broker/test/network-tls-reads.test.ts # an idle TLS connection closes at 400 ms while one with a request every 50 ms stays open
 )
 
 if [ "${1:-}" = "--long" ]; then
