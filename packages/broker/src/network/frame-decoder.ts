@@ -22,8 +22,8 @@
  * arrive and joined when complete, so a client announcing a huge frame costs only what it
  * actually sends. A chunk the caller hands over (not borrowed) is kept: a frame that lies
  * inside it is returned as a slice of it, without a copy. A caller that can choose where
- * the socket reads (Node's `onread` with a buffer function) reads the rest of a
- * preallocated frame straight into it (`inPlaceTarget`/`filledInPlace`): no copy at all.
+ * the socket reads (Node's `onread` with a buffer function) may read the rest of a
+ * preallocated frame straight into it (`inPlaceTarget`/`filledInPlace`): no copy.
  */
 import { POOLED_FRAME_MAX_BYTES } from './frame-pool.js';
 
@@ -147,11 +147,6 @@ export class FrameDecoder {
   inPlaceTarget(): Buffer | null {
     if (this.frame === null || this.failed) return null;
     return this.frame.subarray(this.filled);
-  }
-
-  /** No frame is being assembled: the next bytes start with a size prefix. */
-  get betweenFrames(): boolean {
-    return this.frameSize < 0 && this.prefixFilled === 0 && !this.failed;
   }
 
   /** `n` bytes were read straight into the buffer `inPlaceTarget()` returned. */

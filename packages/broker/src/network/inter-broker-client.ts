@@ -76,16 +76,18 @@ const SHARED_READ_BYTES = 256 * 1024;
 const sharedReads = Buffer.allocUnsafeSlow(SHARED_READ_BYTES);
 
 /**
- * Between response frames a plaintext connection reads only the next frame's size prefix
- * (into this buffer, shared as `sharedReads` is), so that the frame's buffer exists before
- * its bytes are read and every later read lands straight in it (FrameDecoder's
- * inPlaceTarget): a follower's replicated bytes go from the socket to the frame with no
- * copy in JavaScript (the copy out of the 256 KiB shared buffer was 3% of a follower's CPU).
- * A read that fills its buffer is followed at once by the next one (libuv reads again
- * while reads come back full), so the prefix costs one short read syscall per response.
+ * A response frame that one read did not bring whole is read on straight into its own
+ * buffer (FrameDecoder's inPlaceTarget), not copied out of `sharedReads`: a follower
+ * catching up (responses up to replica.fetch.response.max.bytes) then copies only each
+ * frame's first read. Each frame still starts with a read into the shared buffer: reading
+ * its size prefix alone first would avoid that copy too, but costs two more read syscalls
+ * per response (the prefix, and the empty read libuv makes after a read that fills its
+ * buffer), and at 10 responses per MB that measured worse than the copy. For the same
+ * reason an in-place read gets up to this many bytes of the pool buffer's spare room past
+ * the frame: a read that brings just the rest of the frame then does not fill its buffer,
+ * and libuv does not read again until the socket is readable.
  */
-const SIZE_PREFIX_BYTES = 4;
-const prefixReads = Buffer.allocUnsafeSlow(SIZE_PREFIX_BYTES);
+const IN_PLACE_SLACK_BYTES = 4;
 
 /** Kafka's socket.connection.setup.timeout.ms default: TCP, TLS and SASL must be done within it. */
 export const CONNECTION_SETUP_TIMEOUT_MS = 10_000;
@@ -259,8 +261,7 @@ function openSocket(endpoint: BrokerEndpoint, security: InterBrokerSecurity, tim
     const socket: Socket = security.tls !== undefined
       ? connectTls({ ...security.tls, host: endpoint.host, port: endpoint.port, ...(isIP(endpoint.host) === 0 ? { servername: endpoint.host } : {}) })
       : connectTcp({ host: endpoint.host, port: endpoint.port, onread: {
-          // Before the connection sets its reader (nothing arrives then: the peer only answers), a size prefix.
-          buffer: () => (reader === undefined ? prefixReads : reader.nextBuffer()),
+          buffer: () => (reader === undefined ? sharedReads : reader.nextBuffer()),
           callback: (bytes: number, buf: Uint8Array) => {
             reader?.read(bytes, buf);
             return true;
@@ -313,9 +314,11 @@ export class BrokerConnection {
   private idleWaiters: (() => void)[] = [];
   /** Frames the reads of a plaintext socket (setReader) into pool memory; unused with 'data' events. */
   private decoder: FrameDecoder | undefined;
-  /** The frame remainder the pending read goes into (nextReadBuffer), null when it goes elsewhere. */
+  /** The frame remainder (with slack) the pending read goes into (nextReadBuffer), null when it goes elsewhere. */
   private inPlace: Buffer | null = null;
-  /** Bytes read into a shared buffer and copied from there (tests: with reads in place, only size prefixes). */
+  /** Bytes of `inPlace` that belong to the frame; any read past them is the next frame's start. */
+  private inPlaceFrameBytes = 0;
+  /** Bytes read anywhere but in place, and copied from there (tests). */
   sharedReadBytes = 0;
 
   constructor(
@@ -435,15 +438,20 @@ export class BrokerConnection {
   }
 
   /**
-   * Where the next read goes: the rest of the frame being assembled (no copy), a size
-   * prefix's worth of the shared prefix buffer between frames, else the shared buffer (a
-   * frame too large for the pool, gathered in parts).
+   * Where the next read goes: the rest of the frame being assembled, plus what spare room
+   * its pool buffer has up to IN_PLACE_SLACK_BYTES (no copy), else the shared buffer
+   * (between frames, or a frame too large for the pool, gathered in parts).
    */
   private nextReadBuffer(): Uint8Array {
-    const decoder = this.decoder!;
-    this.inPlace = this.failure === undefined ? decoder.inPlaceTarget() : null;
-    if (this.inPlace !== null) return this.inPlace;
-    return decoder.betweenFrames ? prefixReads : sharedReads;
+    const target = this.failure === undefined ? this.decoder!.inPlaceTarget() : null;
+    if (target === null) {
+      this.inPlace = null;
+      return sharedReads;
+    }
+    const room = target.buffer.byteLength - (target.byteOffset + target.length);
+    this.inPlaceFrameBytes = target.length;
+    this.inPlace = room <= 0 ? target : Buffer.from(target.buffer, target.byteOffset, target.length + Math.min(room, IN_PLACE_SLACK_BYTES));
+    return this.inPlace;
   }
 
   /** A read into the frame itself, or into a shared buffer (valid only during this call: the decoder copies what it keeps). */
@@ -451,8 +459,15 @@ export class BrokerConnection {
     if (this.failure !== undefined) return;
     const decoder = this.decoder!;
     if (buf === this.inPlace) {
+      const inPlace = this.inPlace;
       this.inPlace = null;
-      decoder.filledInPlace(bytes);
+      const own = Math.min(bytes, this.inPlaceFrameBytes);
+      decoder.filledInPlace(own);
+      // Past the frame, in the slack: the next frame's first bytes (copied by the decoder now).
+      if (bytes > own) {
+        this.sharedReadBytes += bytes - own;
+        decoder.push(inPlace.subarray(own, bytes), true);
+      }
     } else {
       this.sharedReadBytes += bytes;
       decoder.push(Buffer.from(buf.buffer, buf.byteOffset, bytes), true);
