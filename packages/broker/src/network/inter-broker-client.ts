@@ -448,7 +448,8 @@ export class BrokerConnection {
       this.inPlace = null;
       return sharedReads;
     }
-    const room = target.buffer.byteLength - (target.byteOffset + target.length);
+    // Only a pool buffer's own spare room: past any other frame may lie memory in use.
+    const room = framePool.spareBytesAfter(target);
     this.inPlaceFrameBytes = target.length;
     this.inPlace = room <= 0 ? target : Buffer.from(target.buffer, target.byteOffset, target.length + Math.min(room, IN_PLACE_SLACK_BYTES));
     return this.inPlace;
