@@ -164,3 +164,34 @@ test('the frame pool holds at most 8 MiB idle over all its classes', () => {
   assert.equal(again.buffer.byteLength, 1024);
   assert.equal(pool.reused, 1);
 });
+
+test('FramePool.spareBytesAfter: the room past a pool frame in its own buffer; none for memory the pool did not make', () => {
+  const pool = new FramePool();
+  const frame = pool.take(3000);
+  assert.equal(pool.spareBytesAfter(frame), 4096 - 3000);
+  assert.equal(pool.spareBytesAfter(frame.subarray(100)), 4096 - 3000);
+  assert.equal(pool.spareBytesAfter(Buffer.allocUnsafe(100)), 0, 'a slice of Node\'s shared slab');
+  assert.equal(pool.spareBytesAfter(Buffer.allocUnsafeSlow(100)), 0);
+});
+
+test('FrameDecoder in-place reads: the rest of a preallocated frame is offered as a target and completes the frame when filled', () => {
+  const decoder = new FrameDecoder(1 << 20, (size) => Buffer.alloc(size));
+  assert.equal(decoder.inPlaceTarget(), null, 'no frame between frames');
+  const body = Buffer.from('0123456789abcdef');
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(body.length, 0);
+  decoder.push(Buffer.concat([prefix, body.subarray(0, 5)]), true);
+  const target = decoder.inPlaceTarget();
+  assert.ok(target !== null);
+  assert.equal(target.length, body.length - 5);
+  body.copy(target, 0, 5, 12);
+  decoder.filledInPlace(7);
+  assert.equal(decoder.next(), null, 'not complete yet');
+  const rest = decoder.inPlaceTarget()!;
+  assert.equal(rest.length, 4);
+  body.copy(rest, 0, 12);
+  decoder.filledInPlace(4);
+  assert.deepEqual(decoder.next(), body);
+  assert.equal(decoder.inPlaceTarget(), null);
+  assert.throws(() => decoder.filledInPlace(1), /no buffer/);
+});

@@ -165,3 +165,29 @@ for (const reads of ['shared', 'data'] as const) test(`responses spanning chunks
   }
   assert.ok(framePool.reused >= 4, `frames given back are taken again (${framePool.reused} reused)`);
 });
+
+test('a plaintext connection reads the rest of a response frame straight into its pool buffer: only each frame\'s first read is copied', { timeout: 30_000 }, async (t) => {
+  const recordsOf = (seed: number): Buffer => {
+    const b = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < b.length; i += 4) b.writeUInt32BE((i * 13 + seed) >>> 0, i);
+    return b;
+  };
+  // Each answer in 64 KiB pieces, one event-loop turn apart: reads see parts of a frame.
+  const port = await fakeLeader(t, (correlationId, socket) => void dribble(socket, responseFrame(correlationId, recordsOf(correlationId)), [65_536]));
+  const connection = await openConnection(port, 'shared');
+  t.after(() => connection.close());
+  const rounds = 4;
+  let received = 0;
+  for (let round = 1; round <= rounds; round++) {
+    let frame: Buffer | undefined;
+    const response = await connection.request('Fetch', REPLICA_FETCH_VERSION, request, 20_000, (f) => { frame = f; });
+    const data = response.responses[0]!.partitions[0]!;
+    assert.ok(data.records !== null && data.records.equals(recordsOf(round)), `round ${round}: intact`);
+    assert.ok(frame !== undefined && data.records.buffer === frame.buffer, 'the records are a view of the frame');
+    received += frame.length + 4;
+    framePool.give(frame);
+  }
+  // A frame's first read (into the 256 KiB shared buffer) is copied; the rest is read in place.
+  assert.ok(connection.sharedReadBytes <= rounds * (256 * 1024 + 4), `${connection.sharedReadBytes} of ${received} bytes copied`);
+  assert.ok(connection.sharedReadBytes < received / 2, `${connection.sharedReadBytes} of ${received} bytes copied`);
+});

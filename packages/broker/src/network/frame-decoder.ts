@@ -21,7 +21,9 @@
  * PREALLOCATE_MAX_BYTES; a larger frame is gathered from copies of the bytes as they
  * arrive and joined when complete, so a client announcing a huge frame costs only what it
  * actually sends. A chunk the caller hands over (not borrowed) is kept: a frame that lies
- * inside it is returned as a slice of it, without a copy.
+ * inside it is returned as a slice of it, without a copy. A caller that can choose where
+ * the socket reads (Node's `onread` with a buffer function) may read the rest of a
+ * preallocated frame straight into it (`inPlaceTarget`/`filledInPlace`): no copy.
  */
 import { POOLED_FRAME_MAX_BYTES } from './frame-pool.js';
 
@@ -133,6 +135,30 @@ export class FrameDecoder {
         this.filled = 0;
         this.enqueue(frame);
       }
+    }
+  }
+
+  /**
+   * Where the next socket read can land with no copy: the unfilled rest of the frame being
+   * assembled in its own (preallocated) buffer, or null (between frames, a large frame
+   * gathered in parts, or after a bad size). Bytes read into it are reported with
+   * `filledInPlace`, not `push`.
+   */
+  inPlaceTarget(): Buffer | null {
+    if (this.frame === null || this.failed) return null;
+    return this.frame.subarray(this.filled);
+  }
+
+  /** `n` bytes were read straight into the buffer `inPlaceTarget()` returned. */
+  filledInPlace(n: number): void {
+    const frame = this.frame;
+    if (frame === null || n > this.frameSize - this.filled) throw new Error(`${n} bytes read in place, but the frame being assembled has ${frame === null ? 'no buffer' : `${this.frameSize - this.filled} bytes left`}`);
+    this.filled += n;
+    if (this.filled === this.frameSize) {
+      this.frame = null;
+      this.frameSize = -1;
+      this.filled = 0;
+      this.enqueue(frame);
     }
   }
 

@@ -88,6 +88,16 @@ export class FramePool {
     this.idle += size;
   }
 
+  /**
+   * Bytes of a pool buffer's own memory past `view` (a view of a frame from `take`): room
+   * nothing else uses. 0 for memory the pool did not make.
+   */
+  spareBytesAfter(view: Uint8Array): number {
+    const backing = view.buffer as ArrayBuffer;
+    if ((backing as Marked)[this.mark] !== true) return 0;
+    return backing.byteLength - (view.byteOffset + view.byteLength);
+  }
+
   /** Bytes held in the free lists. */
   get idleBytes(): number {
     return this.idle;

@@ -73,13 +73,20 @@ export class FollowerFetchSession {
    * The next request for `next` (every partition to fetch now, keyed by topic and
    * partition). Without anything to send or forget the caller sends nothing, and nothing
    * here changed.
+   *
+   * `changed`, when given, lists every key whose presence in `next` or fetch state may
+   * differ from what the session holds (the caller tracks it; after each build the session
+   * holds exactly `next`): an incremental request then looks at those keys only, not at
+   * every idle partition of the session (a follower's 50 __consumer_offsets partitions,
+   * every round trip). A full request ignores it.
    */
-  build(next: ReadonlyMap<string, FollowerFetchPartition>): FollowerFetchRequestData {
+  build(next: ReadonlyMap<string, FollowerFetchPartition>, changed?: Iterable<string>): FollowerFetchRequestData {
     if (this.epoch === INITIAL_SESSION_EPOCH) {
       this.partitions.clear();
       for (const [key, p] of next) this.partitions.set(key, p);
       return { sessionId: this.sessionId, sessionEpoch: INITIAL_SESSION_EPOCH, full: true, toSend: [...next.values()], toForget: [] };
     }
+    if (changed !== undefined) return this.buildChanged(next, changed);
     const toSend: FollowerFetchPartition[] = [];
     const toForget: FollowerFetchPartition[] = [];
     for (const [key, before] of this.partitions) {
@@ -98,6 +105,32 @@ export class FollowerFetchSession {
         this.partitions.set(key, now);
         toSend.push(now);
       }
+    }
+    return { sessionId: this.sessionId, sessionEpoch: this.epoch, full: false, toSend, toForget };
+  }
+
+  /** An incremental request looking only at the `changed` keys (see build); the same answer as a full scan. */
+  private buildChanged(next: ReadonlyMap<string, FollowerFetchPartition>, changed: Iterable<string>): FollowerFetchRequestData {
+    const toSend: FollowerFetchPartition[] = [];
+    const toForget: FollowerFetchPartition[] = [];
+    const added: [string, FollowerFetchPartition][] = [];
+    for (const key of changed) {
+      const before = this.partitions.get(key);
+      const now = next.get(key);
+      if (before === undefined) {
+        // New to the session: added after the altered ones, as the full scan orders them.
+        if (now !== undefined && !added.some(([k]) => k === key)) added.push([key, now]);
+      } else if (now === undefined) {
+        this.partitions.delete(key);
+        toForget.push(before);
+      } else if (!sameFetchState(before, now)) {
+        this.partitions.set(key, now);
+        toSend.push(now);
+      }
+    }
+    for (const [key, now] of added) {
+      this.partitions.set(key, now);
+      toSend.push(now);
     }
     return { sessionId: this.sessionId, sessionEpoch: this.epoch, full: false, toSend, toForget };
   }

@@ -40,7 +40,7 @@ import type { Logger } from '../logger.js';
 import type { BrokerRegistration, MetadataStore } from '../metadata/metadata-store.js';
 import { connectToBroker, interBrokerSecurity, interBrokerSecurityConfigured, type BrokerConnection, type InterBrokerSecurity } from '../network/inter-broker-client.js';
 import { framePool } from '../network/frame-pool.js';
-import { FollowerFetchSession, type FollowerFetchPartition } from './follower-fetch-session.js';
+import { FollowerFetchSession, INITIAL_SESSION_EPOCH, type FollowerFetchPartition } from './follower-fetch-session.js';
 import { lastFetchedEpochOf, truncateOnDivergingEpoch } from './follower-truncation.js';
 import type { Partition } from './partition.js';
 import type { FollowerHooks, ReplicaManager } from './replica-manager.js';
@@ -158,12 +158,16 @@ export class ReplicaFetcherManager implements FollowerHooks {
 
 interface FetchEntry {
   readonly partition: Partition;
+  /** Its key in the fetcher (topic and partition). */
+  readonly key: string;
   /** The leader epoch the partition follows in; a fetch answered for another is ignored. */
   readonly leaderEpoch: number;
   /** Held back until then after a partition error (performance.now() ms: monotonic, as Kafka's DelayedItem). */
   delayedUntilMs: number;
   /** The fetch state last put in a request, reused while it does not change (no allocation per round trip). */
   lastSent: SentPartition | undefined;
+  /** Its state in the fetcher's `ready` map (what the session holds once built), undefined when not there. */
+  inReady: SentPartition | undefined;
 }
 
 /** A partition a request fetches: its fetch state (as sent, or as the session holds it) and its entry then. */
@@ -201,6 +205,15 @@ export class ReplicaFetcher {
   private readonly entries = new Map<string, FetchEntry>();
   /** The incremental fetch session with the leader (one per fetcher, as Kafka's per-thread FetchSessionHandler). */
   private readonly session = new FollowerFetchSession();
+  /**
+   * The partitions ready to fetch as of the last request built (after the build the
+   * session holds exactly these), kept from one request to the next: a round trip changes
+   * only the entries of `changed`, so neither this map nor the session is rebuilt over every
+   * idle partition. Rebuilt whole, in fetch order, for a full request.
+   */
+  private ready = new Map<string, SentPartition>();
+  /** Keys whose readiness or fetch state changed since the last request built. */
+  private readonly changed = new Set<string>();
   readonly stats: ReplicaFetcherStats = { requests: 0, fullRequests: 0, partitionsSent: 0, sessionErrors: 0 };
   private connection: BrokerConnection | undefined;
   /** The last connection failure logged at warn level (the same one again is logged at debug). */
@@ -226,13 +239,19 @@ export class ReplicaFetcher {
   }
 
   add(partition: Partition): void {
-    this.entries.set(`${partition.topic}\0${partition.partition}`, { partition, leaderEpoch: partition.leaderEpoch, delayedUntilMs: 0, lastSent: undefined });
+    const key = `${partition.topic}\0${partition.partition}`;
+    this.entries.set(key, { partition, key, leaderEpoch: partition.leaderEpoch, delayedUntilMs: 0, lastSent: undefined, inReady: undefined });
+    this.changed.add(key);
     this.idle?.();
   }
 
   remove(partition: Partition): void {
     const key = `${partition.topic}\0${partition.partition}`;
-    if (this.entries.get(key)?.partition === partition) this.entries.delete(key);
+    if (this.entries.get(key)?.partition === partition) {
+      this.entries.delete(key);
+      // Out of `ready` at the next build: the request in flight may still be answered for it.
+      this.changed.add(key);
+    }
   }
 
   shutdown(): Promise<void> {
@@ -317,12 +336,27 @@ export class ReplicaFetcher {
    * which of them the request lists (all for a full request, the changed ones otherwise).
    */
   private buildRequest(nowMs: number): { body: FetchRequest; sent: Map<string, SentPartition>; full: boolean } | undefined {
-    const next = new Map<string, SentPartition>();
+    const full = this.session.nextEpoch === INITIAL_SESSION_EPOCH;
+    // A full request lists the partitions in the fetch order (busy ones move to the back): a fresh map.
+    if (full) this.ready = new Map();
+    const next = this.ready;
+    const changed = this.changed;
+    // Partitions removed since the last build, or replaced by a new entry (put back below if ready).
+    for (const key of changed) {
+      if (this.entries.get(key)?.inReady === undefined) next.delete(key);
+    }
     const maxBytes = this.config.fetchMaxBytes;
-    for (const [key, entry] of this.entries) {
-      const { partition } = entry;
+    for (const entry of this.entries.values()) {
+      const { partition, key } = entry;
       const log = partition.log;
-      if (entry.delayedUntilMs > nowMs || log.isClosed || log.isOffline || partition.role !== 'follower') continue;
+      if (entry.delayedUntilMs > nowMs || log.isClosed || log.isOffline || partition.role !== 'follower') {
+        if (entry.inReady !== undefined) {
+          next.delete(key);
+          entry.inReady = undefined;
+          changed.add(key);
+        }
+        continue;
+      }
       const fetchOffset = log.logEndOffset;
       const logStartOffset = log.logStartOffset;
       const lastFetchedEpoch = lastFetchedEpochOf(log);
@@ -331,12 +365,23 @@ export class ReplicaFetcher {
         state = { entry, key, topic: partition.topic, partition: partition.partition, fetchOffset, logStartOffset, partitionMaxBytes: maxBytes, currentLeaderEpoch: entry.leaderEpoch, lastFetchedEpoch };
         entry.lastSent = state;
       }
-      next.set(key, state);
+      if (full) {
+        next.set(key, state);
+        entry.inReady = state;
+      } else if (entry.inReady !== state) {
+        next.set(key, state);
+        entry.inReady = state;
+        changed.add(key);
+      }
     }
     const sent = next;
     // Kafka sends a request while the session has partitions or some to forget.
-    if (next.size === 0 && this.session.size === 0) return undefined;
-    const data = this.session.build(next);
+    if (next.size === 0 && this.session.size === 0) {
+      changed.clear();
+      return undefined;
+    }
+    const data = this.session.build(next, full ? undefined : changed);
+    changed.clear();
     if (next.size === 0 && data.toForget.length === 0) return undefined;
     const body: FetchRequest = {
       replicaId: this.config.nodeId,
