@@ -130,13 +130,16 @@ export class Reader {
       return byte;
     }
     let value = byte & 0x7f;
-    for (let shift = 7; shift <= 28; shift += 7) {
+    // `scale` is 2 ** shift, kept by multiplication: a variable exponent compiles to a
+    // Math.pow call (0.3% of a follower's CPU in perf).
+    let scale = 128;
+    for (let shift = 7; shift <= 28; shift += 7, scale *= 128) {
       if (p >= end) throw this.underflow('uvarint', 1);
       byte = b[p++]!;
       if (shift === 28 && byte > 0x0f) {
         throw this.error('unsigned varint does not fit in 32 bits');
       }
-      value += (byte & 0x7f) * 2 ** shift;
+      value += (byte & 0x7f) * scale;
       if (byte < 0x80) {
         this.pos = p;
         return value;
