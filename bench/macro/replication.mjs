@@ -18,6 +18,20 @@
 // runs on fresh processes and data directories; rows rotate order every round, so each
 // kind runs once early and once late. MB = 10^6 bytes of record values.
 //
+// Every figure covers only the measured window, after a warm-up (--warmup, 8 s) that lets
+// V8 finish optimizing the fresh brokers. Measured from the load's start with a 1 s warm-up
+// (until 2026-12-04), row (b') varied 2x round to round (95.6 then 44.2 and 38.9 MB/s, 7 then
+// 15-17 CPU-ms/MB per broker, the same read/write syscalls per MB): perf showed TurboFan
+// compiling at 30-40% of every broker's CPU for the first 4-6 s of load (baseline code and
+// inline-cache misses another 10-20%), down to ~2% after; three brokers on two cores get half
+// a core each, so their tier-up takes seconds and its length varies with scheduling. Not the
+// page cache: each row starts after sync(1) (Dirty+Writeback recorded per row, at most a few
+// MB), a row dirties ~1 GB, under the kernel's background write-back threshold, and no broker
+// sat in balance_dirty_pages. Nor GC (16 scavenges a broker in a whole row). With the longer
+// load, row (b') at ~65 MB/s dirties ~2.3 GB in 14 s (three copies of every byte), about the
+// background write-back threshold of this 24 GB machine (dirty_background_ratio 10%): longer
+// --seconds overlap the kernel's write-back, which the "dirty+write-back" column cannot show.
+//
 //   bash bench/setup.sh --no-install       # builds bench/.build/rawload
 //   npm run build                          # the broker bundle (or drop --no-build)
 //   node bench/macro/replication.mjs [--rounds 3] [--seconds 6] [--partitions 6] [--no-build]
@@ -50,7 +64,7 @@ const { values: cli } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '8' },
     partitions: { type: 'string', default: '6' },
     rate: { type: 'string' },
     'in-flight': { type: 'string', default: '5' },
@@ -68,6 +82,7 @@ const { values: cli } = parseArgs({
 if (cli.help) {
   process.stdout.write(`usage: node bench/macro/replication.mjs [--rounds N] [--seconds S] [--warmup S] [--partitions P]
   [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--no-build] [--bundle FILE] [--node-arg=--flag ...] [--source] [--keep-data]
+  --warmup S (default 8): load not counted, while V8 optimizes the fresh brokers (1 s left 30-40% of their CPU to TurboFan in the window);
   --cpu-prof writes a V8 CPU profile of every broker into the run directory;
   --source runs packages/broker/src through tsx instead of the bundle (no build).\n`);
   process.exit(0);
@@ -101,6 +116,12 @@ function runQueueWaitS(pid) {
   } catch {
     return null;
   }
+}
+/** Dirty plus write-back page-cache kB (/proc/meminfo) at a row's start: what settleDisk() left to the row. */
+function unsettledKb() {
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  const kb = (name) => Number(meminfo.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN);
+  return kb('Dirty') + kb('Writeback');
 }
 /** Bytes the process has written so far through write(2)-like calls (files and sockets), from /proc/PID/io. */
 function writtenBytes(pid) {
@@ -279,15 +300,24 @@ async function runRow(kind, round) {
       }
     }
     await settle(brokers);
-    const cpu0 = brokers.map((b) => cpuSeconds(b.pid));
-    const wait0 = brokers.map((b) => runQueueWaitS(b.pid));
-    const written0 = brokers.map((b) => writtenBytes(b.pid));
-    const cost0 = brokers.map((b) => costCounters(b.pid));
-    const t0 = Date.now();
+    const dirtyKbAtStart = unsettledKb();
+    // The counters are read when rawload's warm-up ends, so that CPU per MB covers the same
+    // window as its MB/s and not the brokers' JIT warm-up (see the header).
+    let cpu0, wait0, written0, cost0, t0;
+    const sampleStart = () => {
+      cpu0 = brokers.map((b) => cpuSeconds(b.pid));
+      wait0 = brokers.map((b) => runQueueWaitS(b.pid));
+      written0 = brokers.map((b) => writtenBytes(b.pid));
+      cost0 = brokers.map((b) => costCounters(b.pid));
+      t0 = Date.now();
+    };
+    const warmupTimer = setTimeout(sampleStart, WARMUP * 1000);
     // CLOCK_MONOTONIC in µs, the clock of V8's CPU profiles: the measured window in a profile.
     const windowStartUs = Number(process.hrtime.bigint() / 1000n) + WARMUP * 1e6;
     const results = await Promise.all(loads.map((l) => rawload(l.broker, l.topic, l.partitions, l.acks, loads.length)));
-    const wallS = (Date.now() - t0) / 1000;
+    clearTimeout(warmupTimer);
+    if (t0 === undefined) sampleStart(); // the load ended before its warm-up did (it failed)
+    const wallS = Math.max(0.001, (Date.now() - t0) / 1000);
     const windowEndUs = Number(process.hrtime.bigint() / 1000n);
     const cost1 = brokers.map((b) => costCounters(b.pid));
     const cpuPct = brokers.map((b, i) => Math.round((100 * ((cpuSeconds(b.pid) ?? 0) - (cpu0[i] ?? 0))) / wallS));
@@ -296,13 +326,13 @@ async function runRow(kind, round) {
     const failed = results.find((r) => !r.ok || (r.result.errors ?? 0) > 0);
     if (failed) return { kind, round, ok: false, error: failed.error ?? `${failed.result.errors} errors`, command: failed.command };
     const mbPerS = results.reduce((s, r) => s + r.result.mb_per_s, 0);
-    // The MB acknowledged over the whole load (warm-up included), as the counters span it too.
-    const producedMB = results.reduce((s, r) => s + (r.result.acked ?? 0), 0) * RECORD_BYTES / 1e6;
+    // The MB acknowledged in the measured window (rawload's msgs), as the counters span it too.
+    const producedMB = results.reduce((s, r) => s + (r.result.msgs ?? 0), 0) * RECORD_BYTES / 1e6;
     const cost = brokers.map((_, i) => costPerMB(cost0[i], cost1[i], producedMB));
     const msgsPerS = results.reduce((s, r) => s + r.result.msgs_per_s, 0);
     const ackP50Ms = Math.max(...results.map((r) => (r.result.ack_latency_us?.p50 ?? NaN) / 1000));
     const clientCpuPct = results.reduce((s, r) => s + (r.result.client_cpu_pct ?? 0), 0);
-    return { kind, round, ok: true, mbPerS, msgsPerS, ackP50Ms, brokerCpuPct: cpuPct, brokerRunQueueWaitPct: waitPct, brokerWrittenMB: writtenMB, brokerCost: cost, clientCpuPct: Math.round(clientCpuPct), loadavg: loadavg()[0], profileWindowUs: [windowStartUs, windowEndUs], commands: results.map((r) => r.command) };
+    return { kind, round, ok: true, mbPerS, msgsPerS, ackP50Ms, brokerCpuPct: cpuPct, brokerRunQueueWaitPct: waitPct, brokerWrittenMB: writtenMB, brokerCost: cost, clientCpuPct: Math.round(clientCpuPct), loadavg: loadavg()[0], dirtyKbAtStart, profileWindowUs: [windowStartUs, windowEndUs], commands: results.map((r) => r.command) };
   } catch (err) {
     return { kind, round, ok: false, error: err.message };
   } finally {
@@ -336,7 +366,7 @@ async function main() {
       log(`round ${round + 1}: ${LABEL[kind]}`);
       const row = await runRow(kind, round);
       rows.push(row);
-      log(row.ok ? `  ${row.mbPerS.toFixed(1)} MB/s, broker CPU ${row.brokerCpuPct.join('/')}% (waiting for a CPU ${row.brokerRunQueueWaitPct.join('/')}%), written ${row.brokerWrittenMB.join('/')} MB, rawload CPU ${row.clientCpuPct}%, load ${row.loadavg.toFixed(2)}\n  per MB produced, per broker: CPU ms (system) ${row.brokerCost.map((c) => (c ? `${c.cpuMsPerMB} (${c.systemMsPerMB})` : '?')).join(' / ')}; read/write syscalls ${row.brokerCost.map((c) => (c ? `${c.readsPerMB}/${c.writesPerMB}` : '?')).join(' ')}; context switches ${row.brokerCost.map((c) => c?.ctxSwitchesPerMB ?? '?').join(' ')}` : `  FAILED: ${row.error}`);
+      log(row.ok ? `  ${row.mbPerS.toFixed(1)} MB/s, broker CPU ${row.brokerCpuPct.join('/')}% (waiting for a CPU ${row.brokerRunQueueWaitPct.join('/')}%), written ${row.brokerWrittenMB.join('/')} MB, rawload CPU ${row.clientCpuPct}%, load ${row.loadavg.toFixed(2)}, dirty+write-back at start ${Math.round(row.dirtyKbAtStart / 1024)} MB\n  per MB produced, per broker: CPU ms (system) ${row.brokerCost.map((c) => (c ? `${c.cpuMsPerMB} (${c.systemMsPerMB})` : '?')).join(' / ')}; read/write syscalls ${row.brokerCost.map((c) => (c ? `${c.readsPerMB}/${c.writesPerMB}` : '?')).join(' ')}; context switches ${row.brokerCost.map((c) => c?.ctxSwitchesPerMB ?? '?').join(' ')}` : `  FAILED: ${row.error}`);
     }
   }
   const median = (xs) => {
