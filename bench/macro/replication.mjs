@@ -18,19 +18,21 @@
 // runs on fresh processes and data directories; rows rotate order every round, so each
 // kind runs once early and once late. MB = 10^6 bytes of record values.
 //
-// Every figure covers only the measured window, after a warm-up (--warmup, 8 s) that lets
-// V8 finish optimizing the fresh brokers. Measured from the load's start with a 1 s warm-up
+// Every figure covers only the measured window, on warm brokers and a settled disk: each row
+// first runs the same load for --warmup seconds (8) while V8 optimizes the fresh brokers,
+// then sync(1) (Dirty+Writeback recorded per row: a few MB), then the measured load (after a
+// 1 s lead-in for rawload's connections). Measured from the load's start with a 1 s warm-up
 // (until 2026-12-04), row (b') varied 2x round to round (95.6 then 44.2 and 38.9 MB/s, 7 then
 // 15-17 CPU-ms/MB per broker, the same read/write syscalls per MB): perf showed TurboFan
 // compiling at 30-40% of every broker's CPU for the first 4-6 s of load (baseline code and
-// inline-cache misses another 10-20%), down to ~2% after; three brokers on two cores get half
-// a core each, so their tier-up takes seconds and its length varies with scheduling. Not the
-// page cache: each row starts after sync(1) (Dirty+Writeback recorded per row, at most a few
-// MB), a row dirties ~1 GB, under the kernel's background write-back threshold, and no broker
-// sat in balance_dirty_pages. Nor GC (16 scavenges a broker in a whole row). With the longer
-// load, row (b') at ~65 MB/s dirties ~2.3 GB in 14 s (three copies of every byte), about the
-// background write-back threshold of this 24 GB machine (dirty_background_ratio 10%): longer
-// --seconds overlap the kernel's write-back, which the "dirty+write-back" column cannot show.
+// inline-cache misses another 10-20%), ~2% after; three brokers on two cores get half a core
+// each, so their tier-up takes seconds and its length varies with scheduling. Not GC (16
+// scavenges a broker in a whole row), nor write-back in a 7 s row. The warm-up is a separate
+// load, not a longer one, because the page cache is the other limit: this 24 GB machine
+// starts background write-back at ~2.3 GB dirty (dirty_background_ratio 10%) and throttles
+// writers (balance_dirty_pages) above ~3.5 GB; row (a) at 400 MB/s reaches that in 6-8 s,
+// row (b') (three copies of every byte) in ~11 s. A 14 s load halved row (a) (broker at 60%
+// CPU, not waiting for a CPU), so --seconds above ~6 measures the disk, not the broker.
 //
 //   bash bench/setup.sh --no-install       # builds bench/.build/rawload
 //   npm run build                          # the broker bundle (or drop --no-build)
@@ -82,7 +84,7 @@ const { values: cli } = parseArgs({
 if (cli.help) {
   process.stdout.write(`usage: node bench/macro/replication.mjs [--rounds N] [--seconds S] [--warmup S] [--partitions P]
   [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--no-build] [--bundle FILE] [--node-arg=--flag ...] [--source] [--keep-data]
-  --warmup S (default 8): load not counted, while V8 optimizes the fresh brokers (1 s left 30-40% of their CPU to TurboFan in the window);
+  --warmup S (default 8): a load before the measured one while V8 optimizes the fresh brokers (1 s left 30-40% of their CPU to TurboFan in the window), then sync; 0 skips it;
   --cpu-prof writes a V8 CPU profile of every broker into the run directory;
   --source runs packages/broker/src through tsx instead of the bundle (no build).\n`);
   process.exit(0);
@@ -252,13 +254,19 @@ async function settle(brokers) {
   if (quiet < 2) log(`  brokers still busy after ${SETTLE_TIMEOUT_MS} ms; measuring anyway`);
 }
 
-/** rawload for SECONDS after WARMUP against one broker leading partitions 0..p-1 of `topic`. */
-function rawload(broker, topic, partitions, acks, loadCount) {
+/**
+ * Seconds of rawload's own warm-up before the measured load (connections, metadata, its
+ * pipeline filling): the brokers' JIT warm-up is a separate load before it (see the header).
+ */
+const LEAD_S = 1;
+
+/** rawload for `seconds` after `leadS` against one broker leading partitions 0..p-1 of `topic`. */
+function rawload(broker, topic, partitions, acks, loadCount, seconds = SECONDS, leadS = LEAD_S) {
   const args = ['-b', broker.bootstrap, '-t', topic, '-p', String(partitions), '-s', String(RECORD_BYTES), '--acks', acks, '--in-flight', cli['in-flight'],
-    '--duration-s', String(SECONDS), '--warmup-s', String(WARMUP), '--timeout-s', String(SECONDS + WARMUP + 60)];
+    '--duration-s', String(seconds), '--warmup-s', String(leadS), '--timeout-s', String(seconds + leadS + 60)];
   // A fixed rate (msgs/s over all load generators) compares CPU per byte rather than throughput.
   if (cli.rate) args.push('--rate', String(Math.round(Number(cli.rate) / loadCount)));
-  return runTool(RAWLOAD, args, { timeoutMs: (SECONDS + WARMUP + 90) * 1000, logPath: join(runDir, 'logs', 'rawload.log') });
+  return runTool(RAWLOAD, args, { timeoutMs: (seconds + leadS + 90) * 1000, logPath: join(runDir, 'logs', 'rawload.log') });
 }
 
 /** Starts the processes of one row, runs its load, stops everything; resolves the row. */
@@ -300,9 +308,18 @@ async function runRow(kind, round) {
       }
     }
     await settle(brokers);
+    if (WARMUP > 0) {
+      // JIT warm-up on the same topics, then the disk settled again: the measured load starts
+      // on optimized brokers and on a page cache with nothing to write back (see the header).
+      const warm = await Promise.all(loads.map((l) => rawload(l.broker, l.topic, l.partitions, l.acks, loads.length, WARMUP, 0)));
+      const warmFailed = warm.find((r) => !r.ok || (r.result.errors ?? 0) > 0);
+      if (warmFailed) return { kind, round, ok: false, error: `warm-up: ${warmFailed.error ?? `${warmFailed.result.errors} errors`}`, command: warmFailed.command };
+      settleDisk();
+      await settle(brokers);
+    }
     const dirtyKbAtStart = unsettledKb();
-    // The counters are read when rawload's warm-up ends, so that CPU per MB covers the same
-    // window as its MB/s and not the brokers' JIT warm-up (see the header).
+    // The counters are read when rawload's lead-in ends, so that CPU per MB covers the same
+    // window as its MB/s.
     let cpu0, wait0, written0, cost0, t0;
     const sampleStart = () => {
       cpu0 = brokers.map((b) => cpuSeconds(b.pid));
@@ -311,9 +328,9 @@ async function runRow(kind, round) {
       cost0 = brokers.map((b) => costCounters(b.pid));
       t0 = Date.now();
     };
-    const warmupTimer = setTimeout(sampleStart, WARMUP * 1000);
+    const warmupTimer = setTimeout(sampleStart, LEAD_S * 1000);
     // CLOCK_MONOTONIC in µs, the clock of V8's CPU profiles: the measured window in a profile.
-    const windowStartUs = Number(process.hrtime.bigint() / 1000n) + WARMUP * 1e6;
+    const windowStartUs = Number(process.hrtime.bigint() / 1000n) + LEAD_S * 1e6;
     const results = await Promise.all(loads.map((l) => rawload(l.broker, l.topic, l.partitions, l.acks, loads.length)));
     clearTimeout(warmupTimer);
     if (t0 === undefined) sampleStart(); // the load ended before its warm-up did (it failed)
