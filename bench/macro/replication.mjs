@@ -18,6 +18,22 @@
 // runs on fresh processes and data directories; rows rotate order every round, so each
 // kind runs once early and once late. MB = 10^6 bytes of record values.
 //
+// Every figure covers only the measured window, on warm brokers and a settled disk: each row
+// first runs the same load for --warmup seconds (8) while V8 optimizes the fresh brokers,
+// then sync(1) (Dirty+Writeback recorded per row: a few MB), then the measured load (after a
+// 1 s lead-in for rawload's connections). Measured from the load's start with a 1 s warm-up
+// (until 2026-12-04), row (b') varied 2x round to round (95.6 then 44.2 and 38.9 MB/s, 7 then
+// 15-17 CPU-ms/MB per broker, the same read/write syscalls per MB): perf showed TurboFan
+// compiling at 30-40% of every broker's CPU for the first 4-6 s of load (baseline code and
+// inline-cache misses another 10-20%), ~2% after; three brokers on two cores get half a core
+// each, so their tier-up takes seconds and its length varies with scheduling. Not GC (16
+// scavenges a broker in a whole row), nor write-back in a 7 s row. The warm-up is a separate
+// load, not a longer one, because the page cache is the other limit: this 24 GB machine
+// starts background write-back at ~2.3 GB dirty (dirty_background_ratio 10%) and throttles
+// writers (balance_dirty_pages) above ~3.5 GB; row (a) at 400 MB/s reaches that in 6-8 s,
+// row (b') (three copies of every byte) in ~11 s. A 14 s load halved row (a) (broker at 60%
+// CPU, not waiting for a CPU), so --seconds above ~6 measures the disk, not the broker.
+//
 //   bash bench/setup.sh --no-install       # builds bench/.build/rawload
 //   npm run build                          # the broker bundle (or drop --no-build)
 //   node bench/macro/replication.mjs [--rounds 3] [--seconds 6] [--partitions 6] [--no-build]
@@ -50,7 +66,7 @@ const { values: cli } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '8' },
     partitions: { type: 'string', default: '6' },
     rate: { type: 'string' },
     'in-flight': { type: 'string', default: '5' },
@@ -68,6 +84,7 @@ const { values: cli } = parseArgs({
 if (cli.help) {
   process.stdout.write(`usage: node bench/macro/replication.mjs [--rounds N] [--seconds S] [--warmup S] [--partitions P]
   [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--no-build] [--bundle FILE] [--node-arg=--flag ...] [--source] [--keep-data]
+  --warmup S (default 8): a load before the measured one while V8 optimizes the fresh brokers (1 s left 30-40% of their CPU to TurboFan in the window), then sync; 0 skips it;
   --cpu-prof writes a V8 CPU profile of every broker into the run directory;
   --source runs packages/broker/src through tsx instead of the bundle (no build).\n`);
   process.exit(0);
@@ -101,6 +118,12 @@ function runQueueWaitS(pid) {
   } catch {
     return null;
   }
+}
+/** Dirty plus write-back page-cache kB (/proc/meminfo) at a row's start: what settleDisk() left to the row. */
+function unsettledKb() {
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  const kb = (name) => Number(meminfo.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN);
+  return kb('Dirty') + kb('Writeback');
 }
 /** Bytes the process has written so far through write(2)-like calls (files and sockets), from /proc/PID/io. */
 function writtenBytes(pid) {
@@ -231,13 +254,19 @@ async function settle(brokers) {
   if (quiet < 2) log(`  brokers still busy after ${SETTLE_TIMEOUT_MS} ms; measuring anyway`);
 }
 
-/** rawload for SECONDS after WARMUP against one broker leading partitions 0..p-1 of `topic`. */
-function rawload(broker, topic, partitions, acks, loadCount) {
+/**
+ * Seconds of rawload's own warm-up before the measured load (connections, metadata, its
+ * pipeline filling): the brokers' JIT warm-up is a separate load before it (see the header).
+ */
+const LEAD_S = 1;
+
+/** rawload for `seconds` after `leadS` against one broker leading partitions 0..p-1 of `topic`. */
+function rawload(broker, topic, partitions, acks, loadCount, seconds = SECONDS, leadS = LEAD_S) {
   const args = ['-b', broker.bootstrap, '-t', topic, '-p', String(partitions), '-s', String(RECORD_BYTES), '--acks', acks, '--in-flight', cli['in-flight'],
-    '--duration-s', String(SECONDS), '--warmup-s', String(WARMUP), '--timeout-s', String(SECONDS + WARMUP + 60)];
+    '--duration-s', String(seconds), '--warmup-s', String(leadS), '--timeout-s', String(seconds + leadS + 60)];
   // A fixed rate (msgs/s over all load generators) compares CPU per byte rather than throughput.
   if (cli.rate) args.push('--rate', String(Math.round(Number(cli.rate) / loadCount)));
-  return runTool(RAWLOAD, args, { timeoutMs: (SECONDS + WARMUP + 90) * 1000, logPath: join(runDir, 'logs', 'rawload.log') });
+  return runTool(RAWLOAD, args, { timeoutMs: (seconds + leadS + 90) * 1000, logPath: join(runDir, 'logs', 'rawload.log') });
 }
 
 /** Starts the processes of one row, runs its load, stops everything; resolves the row. */
@@ -279,15 +308,33 @@ async function runRow(kind, round) {
       }
     }
     await settle(brokers);
-    const cpu0 = brokers.map((b) => cpuSeconds(b.pid));
-    const wait0 = brokers.map((b) => runQueueWaitS(b.pid));
-    const written0 = brokers.map((b) => writtenBytes(b.pid));
-    const cost0 = brokers.map((b) => costCounters(b.pid));
-    const t0 = Date.now();
+    if (WARMUP > 0) {
+      // JIT warm-up on the same topics, then the disk settled again: the measured load starts
+      // on optimized brokers and on a page cache with nothing to write back (see the header).
+      const warm = await Promise.all(loads.map((l) => rawload(l.broker, l.topic, l.partitions, l.acks, loads.length, WARMUP, 0)));
+      const warmFailed = warm.find((r) => !r.ok || (r.result.errors ?? 0) > 0);
+      if (warmFailed) return { kind, round, ok: false, error: `warm-up: ${warmFailed.error ?? `${warmFailed.result.errors} errors`}`, command: warmFailed.command };
+      settleDisk();
+      await settle(brokers);
+    }
+    const dirtyKbAtStart = unsettledKb();
+    // The counters are read when rawload's lead-in ends, so that CPU per MB covers the same
+    // window as its MB/s.
+    let cpu0, wait0, written0, cost0, t0;
+    const sampleStart = () => {
+      cpu0 = brokers.map((b) => cpuSeconds(b.pid));
+      wait0 = brokers.map((b) => runQueueWaitS(b.pid));
+      written0 = brokers.map((b) => writtenBytes(b.pid));
+      cost0 = brokers.map((b) => costCounters(b.pid));
+      t0 = Date.now();
+    };
+    const warmupTimer = setTimeout(sampleStart, LEAD_S * 1000);
     // CLOCK_MONOTONIC in µs, the clock of V8's CPU profiles: the measured window in a profile.
-    const windowStartUs = Number(process.hrtime.bigint() / 1000n) + WARMUP * 1e6;
+    const windowStartUs = Number(process.hrtime.bigint() / 1000n) + LEAD_S * 1e6;
     const results = await Promise.all(loads.map((l) => rawload(l.broker, l.topic, l.partitions, l.acks, loads.length)));
-    const wallS = (Date.now() - t0) / 1000;
+    clearTimeout(warmupTimer);
+    if (t0 === undefined) sampleStart(); // the load ended before its warm-up did (it failed)
+    const wallS = Math.max(0.001, (Date.now() - t0) / 1000);
     const windowEndUs = Number(process.hrtime.bigint() / 1000n);
     const cost1 = brokers.map((b) => costCounters(b.pid));
     const cpuPct = brokers.map((b, i) => Math.round((100 * ((cpuSeconds(b.pid) ?? 0) - (cpu0[i] ?? 0))) / wallS));
@@ -296,13 +343,13 @@ async function runRow(kind, round) {
     const failed = results.find((r) => !r.ok || (r.result.errors ?? 0) > 0);
     if (failed) return { kind, round, ok: false, error: failed.error ?? `${failed.result.errors} errors`, command: failed.command };
     const mbPerS = results.reduce((s, r) => s + r.result.mb_per_s, 0);
-    // The MB acknowledged over the whole load (warm-up included), as the counters span it too.
-    const producedMB = results.reduce((s, r) => s + (r.result.acked ?? 0), 0) * RECORD_BYTES / 1e6;
+    // The MB acknowledged in the measured window (rawload's msgs), as the counters span it too.
+    const producedMB = results.reduce((s, r) => s + (r.result.msgs ?? 0), 0) * RECORD_BYTES / 1e6;
     const cost = brokers.map((_, i) => costPerMB(cost0[i], cost1[i], producedMB));
     const msgsPerS = results.reduce((s, r) => s + r.result.msgs_per_s, 0);
     const ackP50Ms = Math.max(...results.map((r) => (r.result.ack_latency_us?.p50 ?? NaN) / 1000));
     const clientCpuPct = results.reduce((s, r) => s + (r.result.client_cpu_pct ?? 0), 0);
-    return { kind, round, ok: true, mbPerS, msgsPerS, ackP50Ms, brokerCpuPct: cpuPct, brokerRunQueueWaitPct: waitPct, brokerWrittenMB: writtenMB, brokerCost: cost, clientCpuPct: Math.round(clientCpuPct), loadavg: loadavg()[0], profileWindowUs: [windowStartUs, windowEndUs], commands: results.map((r) => r.command) };
+    return { kind, round, ok: true, mbPerS, msgsPerS, ackP50Ms, brokerCpuPct: cpuPct, brokerRunQueueWaitPct: waitPct, brokerWrittenMB: writtenMB, brokerCost: cost, clientCpuPct: Math.round(clientCpuPct), loadavg: loadavg()[0], dirtyKbAtStart, profileWindowUs: [windowStartUs, windowEndUs], commands: results.map((r) => r.command) };
   } catch (err) {
     return { kind, round, ok: false, error: err.message };
   } finally {
@@ -336,7 +383,7 @@ async function main() {
       log(`round ${round + 1}: ${LABEL[kind]}`);
       const row = await runRow(kind, round);
       rows.push(row);
-      log(row.ok ? `  ${row.mbPerS.toFixed(1)} MB/s, broker CPU ${row.brokerCpuPct.join('/')}% (waiting for a CPU ${row.brokerRunQueueWaitPct.join('/')}%), written ${row.brokerWrittenMB.join('/')} MB, rawload CPU ${row.clientCpuPct}%, load ${row.loadavg.toFixed(2)}\n  per MB produced, per broker: CPU ms (system) ${row.brokerCost.map((c) => (c ? `${c.cpuMsPerMB} (${c.systemMsPerMB})` : '?')).join(' / ')}; read/write syscalls ${row.brokerCost.map((c) => (c ? `${c.readsPerMB}/${c.writesPerMB}` : '?')).join(' ')}; context switches ${row.brokerCost.map((c) => c?.ctxSwitchesPerMB ?? '?').join(' ')}` : `  FAILED: ${row.error}`);
+      log(row.ok ? `  ${row.mbPerS.toFixed(1)} MB/s, broker CPU ${row.brokerCpuPct.join('/')}% (waiting for a CPU ${row.brokerRunQueueWaitPct.join('/')}%), written ${row.brokerWrittenMB.join('/')} MB, rawload CPU ${row.clientCpuPct}%, load ${row.loadavg.toFixed(2)}, dirty+write-back at start ${Math.round(row.dirtyKbAtStart / 1024)} MB\n  per MB produced, per broker: CPU ms (system) ${row.brokerCost.map((c) => (c ? `${c.cpuMsPerMB} (${c.systemMsPerMB})` : '?')).join(' / ')}; read/write syscalls ${row.brokerCost.map((c) => (c ? `${c.readsPerMB}/${c.writesPerMB}` : '?')).join(' ')}; context switches ${row.brokerCost.map((c) => c?.ctxSwitchesPerMB ?? '?').join(' ')}` : `  FAILED: ${row.error}`);
     }
   }
   const median = (xs) => {
