@@ -65,15 +65,21 @@ async function allReplicasEqual(cluster: TestCluster, ids: number[], leader: num
   }
 }
 
-const delta = (a: ReplicaFetcherStats, b: ReplicaFetcherStats) => ({ requests: b.requests - a.requests, fullRequests: b.fullRequests - a.fullRequests, partitionsSent: b.partitionsSent - a.partitionsSent, sessionErrors: b.sessionErrors - a.sessionErrors });
-
-test('followers fetch in privileged sessions listing only changed partitions; an evicted session is replaced by a full fetch and nothing is lost', { timeout: 60_000 }, async (t) => {
-  const cluster = await TestCluster.start(t, 3, {}, { offsetsPartitions: OFFSETS_PARTITIONS });
+/** 3 brokers, the topic created on broker 1 with one record per partition, replicated to brokers 2 and 3. */
+async function startReplicated(t: Parameters<typeof TestCluster.start>[0], overrides: Parameters<typeof TestCluster.start>[2]) {
+  const cluster = await TestCluster.start(t, 3, overrides, { offsetsPartitions: OFFSETS_PARTITIONS });
   const c = await client(t, cluster, 1);
   await createTopic(c);
   const counts = [0, 0, 0];
   for (let p = 0; p < PARTITIONS; p++) counts[p] += (await produce(c, p, ['warm'])) === 0 ? 1 : 0;
   await allReplicasEqual(cluster, [2, 3], 1, counts);
+  return { cluster, c, counts };
+}
+
+const delta = (a: ReplicaFetcherStats, b: ReplicaFetcherStats) => ({ requests: b.requests - a.requests, fullRequests: b.fullRequests - a.fullRequests, partitionsSent: b.partitionsSent - a.partitionsSent, sessionErrors: b.sessionErrors - a.sessionErrors });
+
+test('followers fetch in privileged sessions listing only changed partitions; an evicted session is replaced by a full fetch and nothing is lost', { timeout: 60_000 }, async (t) => {
+  const { cluster, c, counts } = await startReplicated(t, {});
 
   // Each follower holds one session on the leader: privileged, with every partition it follows.
   const sessions = cluster.broker(1).services.fetchSessions;
@@ -161,12 +167,7 @@ test('a leader restart: the followers follow the new leader in a new session, th
 
 test('consumers opening sessions on a full cache do not evict the followers\' sessions (Kafka\'s privileged sessions)', { timeout: 60_000 }, async (t) => {
   // Room for the two followers' sessions only.
-  const cluster = await TestCluster.start(t, 3, { 'max.incremental.fetch.session.cache.slots': 2 }, { offsetsPartitions: OFFSETS_PARTITIONS });
-  const c = await client(t, cluster, 1);
-  await createTopic(c);
-  const counts = [0, 0, 0];
-  for (let p = 0; p < PARTITIONS; p++) counts[p] += (await produce(c, p, ['warm'])) === 0 ? 1 : 0;
-  await allReplicasEqual(cluster, [2, 3], 1, counts);
+  const { cluster, c, counts } = await startReplicated(t, { 'max.incremental.fetch.session.cache.slots': 2 });
   const sessions = cluster.broker(1).services.fetchSessions;
   const followerSessions = [2, 3].map((id) => fetcher(cluster, id, 1).sessionId);
   assert.ok(followerSessions.every((id) => sessions.get(id)?.privileged));

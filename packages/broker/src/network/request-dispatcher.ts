@@ -151,17 +151,17 @@ export class RequestDispatcher implements RequestProcessor {
       // Taken only once encoding succeeded: a failure below answers an error response and
       // leaves the callbacks unrun (what they release leaks, never reused early).
       const written = ctx instanceof Context ? ctx.written() : undefined;
-      if (quotas === undefined) return written === undefined ? { type: 'send', chunks } : { type: 'send', chunks, written };
+      if (quotas === undefined) return sendAction(chunks, 0, written);
       let responseBytes = 0;
       for (const chunk of chunks) responseBytes += chunk.length;
       const throttleMs = quotaThrottleTimeMs(quotas, ctx, request, usage.requestBytes, responseBytes, usage.handleMs);
-      if (throttleMs <= 0) return written === undefined ? { type: 'send', chunks } : { type: 'send', chunks, written };
+      if (throttleMs <= 0) return sendAction(chunks, 0, written);
       // The response carries the throttle time (KIP-219); encoded again only when throttled.
       // A copy: a handler may answer with a shared or frozen object.
       if (typeof (response as { throttleTimeMs?: unknown }).throttleTimeMs === 'number') {
         chunks = encodeResponse(spec, ctx.header, { ...(response as object), throttleTimeMs: throttleMs });
       }
-      return written === undefined ? { type: 'send', chunks, throttleMs } : { type: 'send', chunks, throttleMs, written };
+      return sendAction(chunks, throttleMs, written);
     } catch (err) {
       return this.failed(handler, spec, request, ctx, err);
     }
@@ -198,6 +198,14 @@ function encodeResponse(spec: ApiSpec, header: RequestHeaderInfo, response: unkn
 
 function close(reason: string): ResponseAction {
   return { type: 'close', reason };
+}
+
+/** A 'send' action with only the fields that apply (no throttle when 0, no `written` callback when none). */
+function sendAction(chunks: readonly Buffer[], throttleMs: number, written: (() => void) | undefined): ResponseAction {
+  const action: { type: 'send'; chunks: readonly Buffer[]; throttleMs?: number; written?: () => void } = { type: 'send', chunks };
+  if (throttleMs > 0) action.throttleMs = throttleMs;
+  if (written !== undefined) action.written = written;
+  return action;
 }
 
 function isPromise(value: unknown): value is Promise<unknown> {
