@@ -80,7 +80,7 @@
 // paid for the earlier run's write-back, and PLAINTEXT produce moved between 250k and 600k
 // msgs/s from round to round (the produce ratio between 36% and 56%).
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -290,6 +290,63 @@ function processCpuS(pid) {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
 }
 const brokerCpuS = () => processCpuS(broker.pid);
+
+/** The CPU of every thread of `rootPid` and its descendants, sampled until stopped: the
+ *  busiest client thread shows whether the client itself is the bottleneck (a thread at
+ *  ~100% of the run's wall time cannot go faster, whatever the broker does). CPU a thread
+ *  spends after the last sample (<= SAMPLE_MS) is not counted. */
+const THREAD_SAMPLE_MS = 100;
+function sampleThreads(rootPid) {
+  const threads = new Map(); // "pid/tid" -> { comm, cpuS, baseS }
+  const started = process.hrtime.bigint();
+  let first = true; // threads seen by the first sample count from there; later ones from 0
+  const descendants = (pid) => {
+    const out = [pid];
+    for (const tid of safeReaddir(`/proc/${pid}/task`)) {
+      const children = safeRead(`/proc/${pid}/task/${tid}/children`).trim();
+      if (children !== '') for (const c of children.split(' ')) out.push(...descendants(Number(c)));
+    }
+    return out;
+  };
+  const sample = () => {
+    for (const pid of descendants(rootPid)) {
+      for (const tid of safeReaddir(`/proc/${pid}/task`)) {
+        const stat = safeRead(`/proc/${pid}/task/${tid}/stat`);
+        if (stat === '') continue;
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const cpuS = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+        const key = `${pid}/${tid}`;
+        threads.set(key, { comm, cpuS, baseS: threads.get(key)?.baseS ?? (first ? cpuS : 0) });
+      }
+    }
+    first = false;
+  };
+  sample();
+  const timer = setInterval(sample, THREAD_SAMPLE_MS);
+  return () => {
+    clearInterval(timer);
+    const wallS = Number(process.hrtime.bigint() - started) / 1e9;
+    const busiest = [...threads.values()].map((t) => ({ comm: t.comm, cpuS: t.cpuS - t.baseS })).sort((a, b) => b.cpuS - a.cpuS)[0];
+    return busiest === undefined ? null : { ...busiest, share: busiest.cpuS / wallS };
+  };
+}
+function safeReaddir(path) { try { return readdirSync(path); } catch { return []; } }
+function safeRead(path) { try { return readFileSync(path, 'utf8'); } catch { return ''; } }
+
+/** Runs a client command to its end without blocking the event loop (so samplers run). */
+function runClient(file, argv) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+    const stopSampling = sampleThreads(child.pid);
+    child.once('error', reject);
+    child.once('close', (status) => resolvePromise({ status, stdout, stderr, busiestThread: stopSampling() }));
+  });
+}
 /** Minor page faults of the broker so far: fresh memory touched (e.g. a new buffer a file is read into). */
 function brokerMinorFaults() {
   const stat = readFileSync(`/proc/${broker.pid}/stat`, 'utf8');
@@ -407,14 +464,17 @@ async function tribload(mode, protocol, topic) {
   const faultsBefore = brokerMinorFaults();
   const gcBefore = gcSnapshot();
   const frontBefore = raw && protocol === 'SSL' ? processCpuS(front.pid) : 0;
+  const stopBrokerSampling = sampleThreads(broker.pid);
   const r = GNU_TIME !== null
-    ? spawnSync(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', wrapped[0], ...wrapped[1]], { encoding: 'utf8', maxBuffer: 1 << 24 })
-    : spawnSync(wrapped[0], wrapped[1], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    ? await runClient(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', wrapped[0], ...wrapped[1]])
+    : await runClient(wrapped[0], wrapped[1]);
   if (r.status !== 0) throw new Error(`${tool} ${mode} ${protocol}: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   if (SHOW_CLIENT) console.log(`  ${mode} ${protocol} client says: ${r.stdout.trim().split('\n').pop()}`);
   const client = /CLIENT_CPU ([0-9.]+) ([0-9.]+)/.exec(r.stderr);
   out.brokerCpuS = brokerCpuS() - cpuBefore;
+  out.busiestThread = r.busiestThread;
+  out.brokerBusiestThread = stopBrokerSampling();
   out.gc = gcSince(gcBefore);
   out.brokerFaults = brokerMinorFaults() - faultsBefore;
   out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? processCpuS(front.pid) - frontBefore : 0);
@@ -458,9 +518,14 @@ try {
         produceBrokerUs: (1e6 * produced.brokerCpuS) / COUNT, produceClientUs: (1e6 * produced.clientCpuS) / COUNT,
         consumeBrokerUs: (1e6 * consumed.brokerCpuS) / COUNT, consumeClientUs: (1e6 * consumed.clientCpuS) / COUNT,
         produceFaultsPerMB: produced.brokerFaults / ((COUNT * SIZE) / MB), consumeFaultsPerMB: consumed.brokerFaults / ((COUNT * SIZE) / MB),
+        // The busiest thread's CPU as a share of the run's wall time (1 = a saturated core).
+        produceClientThread: produced.busiestThread?.share, consumeClientThread: consumed.busiestThread?.share,
+        produceBrokerThread: produced.brokerBusiestThread?.share, consumeBrokerThread: consumed.brokerBusiestThread?.share,
       });
       const r = rows[rows.length - 1];
       console.log(`round ${round} ${protocol.padEnd(9)} produce ${Math.round(produced.msgs_per_s)} msgs/s (${produced.mb_per_s?.toFixed?.(1)} MB/s; CPU us/record broker ${r.produceBrokerUs.toFixed(1)} client ${r.produceClientUs.toFixed(1)})  consume ${Math.round(consumed.msgs_per_s)} msgs/s (${consumed.mb_per_s?.toFixed?.(1)} MB/s; broker ${r.consumeBrokerUs.toFixed(1)} client ${r.consumeClientUs.toFixed(1)})  broker page faults per MiB: produce ${r.produceFaultsPerMB.toFixed(0)} consume ${r.consumeFaultsPerMB.toFixed(0)}`);
+      const busy = (t) => (t === null || t === undefined ? '-' : `${t.comm} ${(100 * t.share).toFixed(0)}%`);
+      console.log(`  busiest thread, share of wall time: produce client ${busy(produced.busiestThread)} broker ${busy(produced.brokerBusiestThread)}; consume client ${busy(consumed.busiestThread)} broker ${busy(consumed.brokerBusiestThread)}`);
     }
   }
 } finally {
@@ -471,10 +536,10 @@ try {
 }
 console.log(`load average at end ${loadAverage()} (${new Date().toISOString()})`);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-for (const metric of ['produceMsgs', 'consumeMsgs', 'produceBrokerUs', 'consumeBrokerUs', 'produceClientUs', 'consumeClientUs']) {
+for (const metric of ['produceMsgs', 'consumeMsgs', 'produceBrokerUs', 'consumeBrokerUs', 'produceClientUs', 'consumeClientUs', 'produceClientThread', 'consumeClientThread', 'produceBrokerThread', 'consumeBrokerThread']) {
   const plain = median(rows.filter((r) => r.protocol === 'PLAINTEXT').map((r) => r[metric]));
   const tls = median(rows.filter((r) => r.protocol === 'SSL').map((r) => r[metric]));
-  const shown = (x) => (x === undefined ? '-' : metric.endsWith('Us') ? x.toFixed(2) : String(Math.round(x)));
+  const shown = (x) => (x === undefined ? '-' : metric.endsWith('Us') ? x.toFixed(2) : metric.endsWith('Thread') ? x.toFixed(2) : String(Math.round(x)));
   if (plain === undefined || tls === undefined) {
     console.log(`${metric}: PLAINTEXT ${shown(plain)}  SSL ${shown(tls)}`);
     continue;
