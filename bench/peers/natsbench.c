@@ -1,14 +1,24 @@
 /*
  * natsbench: the NATS JetStream peer for the macro benchmarks, in C on libnats.
  *
- *   publish  Creates stream --stream (file storage, 1 replica) on subject --subject and
- *            publishes --count messages of --size bytes with js_PublishAsync, at most
- *            --max-pending unacknowledged at once (JetStream's equivalent of a producer's
- *            in-flight window). Publish-ack latency comes from the ack handler: each
- *            payload carries its send time (layout below).
+ *   publish  Creates stream --stream (file storage, --replicas copies, 1 by default) on
+ *            subject --subject and publishes --count messages of --size bytes with
+ *            js_PublishAsync, at most --max-pending unacknowledged at once (JetStream's
+ *            equivalent of a producer's in-flight window). Publish-ack latency comes from
+ *            the ack handler: each payload carries its send time (layout below).
  *            With --rate R --duration-s S [--warmup-s W] it publishes at a fixed R msgs/s
  *            instead (W seconds of warm-up first, sent but not measured), for latency at a
- *            given load; --count is then R x S.
+ *            given load; --count is then R x S. With --duration-s S [--warmup-s W] and no
+ *            --rate it publishes as fast as the window allows for W + S seconds, measuring
+ *            the last S.
+ *            The result ends with the stream's state and placement after the run (its
+ *            leader and each other replica's name, whether it is current, and its lag).
+ *   create   Only creates the stream (as publish does) and prints its placement: with a
+ *            cluster, which server leads it.
+ *
+ * In a JetStream cluster --replicas 3 makes a Raft-replicated stream: a publish is
+ * acknowledged once a quorum (2 of 3) has stored it. --placement-tag T places the stream on
+ * the servers tagged T (server_tags in their configuration).
  *   consume  Reads --count messages from the start of the stream through a pull consumer
  *            (AckNone, deliver all) in batches of --batch.
  *
@@ -22,11 +32,13 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +60,8 @@ static struct {
   double rate;
   double duration_s;
   double warmup_s;
+  int replicas;
+  const char *placement_tag;
 } opt = {
     .url = "nats://127.0.0.1:4222",
     .stream = "bench",
@@ -57,6 +71,7 @@ static struct {
     .max_pending = 1000,
     .batch = 1000,
     .timeout_s = 300,
+    .replicas = 1,
 };
 
 /* The ack handler runs on libnats' delivery thread; the publisher reads the results only
@@ -97,7 +112,10 @@ static void usage(void) {
   fprintf(stderr,
           "usage: natsbench publish|consume [--url nats://127.0.0.1:4222] [--stream S]\n"
           "       [--subject S] [-n COUNT] [-s SIZE] [--max-pending N] [--batch N] [--timeout-s S]\n"
-          "       [--rate MSGS_PER_S --duration-s S [--warmup-s S]]   (publish at a fixed rate)\n");
+          "       [--rate MSGS_PER_S --duration-s S [--warmup-s S]]   (publish at a fixed rate)\n"
+          "       [--duration-s S [--warmup-s S]]   (publish as fast as possible for a time)\n"
+          "       [--replicas N] [--placement-tag T]   (stream replicas; servers tagged T)\n"
+          "usage: natsbench create [--url ...] [--stream S] [--subject S] [--replicas N] [--placement-tag T]\n");
   exit(2);
 }
 
@@ -108,7 +126,8 @@ static void parse_args(int argc, char **argv) {
       {"size", required_argument, 0, 's'},        {"max-pending", required_argument, 0, 'm'},
       {"batch", required_argument, 0, 'B'},       {"timeout-s", required_argument, 0, 'T'},
       {"rate", required_argument, 0, 'r'},        {"duration-s", required_argument, 0, 'D'},
-      {"warmup-s", required_argument, 0, 'W'},    {0, 0, 0, 0}};
+      {"warmup-s", required_argument, 0, 'W'},    {"replicas", required_argument, 0, 'R'},
+      {"placement-tag", required_argument, 0, 'P'}, {0, 0, 0, 0}};
   if (argc < 2) usage();
   opt.mode = argv[1];
   optind = 2;
@@ -126,6 +145,8 @@ static void parse_args(int argc, char **argv) {
       case 'r': opt.rate = atof(optarg); break;
       case 'D': opt.duration_s = atof(optarg); break;
       case 'W': opt.warmup_s = atof(optarg); break;
+      case 'R': opt.replicas = atoi(optarg); break;
+      case 'P': opt.placement_tag = optarg; break;
       default: usage();
     }
   }
@@ -133,9 +154,73 @@ static void parse_args(int argc, char **argv) {
     fprintf(stderr, "natsbench: --size must be 8..%u\n", PAYLOAD_BUF_BYTES / 2);
     exit(2);
   }
-  if (opt.rate < 0 || opt.warmup_s < 0 || (opt.rate > 0 && opt.duration_s <= 0)) usage();
+  if (opt.rate < 0 || opt.warmup_s < 0 || opt.duration_s < 0 || (opt.rate > 0 && opt.duration_s <= 0)) usage();
+  if (opt.replicas < 1 || opt.replicas > 5) usage();
   if (opt.rate > 0) opt.count = (long long)(opt.rate * opt.duration_s);
+  else if (opt.duration_s > 0) opt.count = LLONG_MAX / 2; /* bounded by time, not count */
   if (opt.count < 1 || opt.max_pending < 1 || opt.batch < 1 || opt.timeout_s <= 0) usage();
+}
+
+/* Creates the stream (file storage, --replicas, --placement-tag); an existing stream with
+ * the same configuration is left as it is. */
+static void add_stream(jsCtx *js) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  const char *subjects[] = {opt.subject};
+  cfg.Name = opt.stream;
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.Replicas = opt.replicas;
+  jsPlacement placement;
+  const char *tags[] = {opt.placement_tag};
+  if (opt.placement_tag != NULL) {
+    jsPlacement_Init(&placement);
+    placement.Cluster = ""; /* libnats 3.4 marshals Cluster unconditionally: NULL crashes it */
+    placement.Tags = tags;
+    placement.TagsLen = 1;
+    cfg.Placement = &placement;
+  }
+  jsErrCode jerr = 0;
+  jsStreamInfo *si = NULL;
+  natsStatus s = js_AddStream(&si, js, &cfg, NULL, &jerr);
+  if (s != NATS_OK) fail("AddStream", s, jerr);
+  jsStreamInfo_Destroy(si);
+}
+
+/* Prints ,"replicas":N,"stream_msgs":M,"stream_bytes":B,"leader":"..","peers":[...] for the
+ * stream as the server reports it now (peers: the replicas other than the leader). */
+static void print_stream_info(jsCtx *js) {
+  jsStreamInfo *si = NULL;
+  jsErrCode jerr = 0;
+  natsStatus s = js_GetStreamInfo(&si, js, opt.stream, NULL, &jerr);
+  if (s != NATS_OK || si == NULL) {
+    printf(",\"stream_info_error\":\"%s\"", natsStatus_GetText(s));
+    return;
+  }
+  printf(",\"replicas\":%d,\"stream_msgs\":%llu,\"stream_bytes\":%llu", (int)si->Config->Replicas,
+         (unsigned long long)si->State.Msgs, (unsigned long long)si->State.Bytes);
+  jsClusterInfo *ci = si->Cluster;
+  printf(",\"leader\":\"%s\",\"peers\":[", ci != NULL && ci->Leader != NULL ? ci->Leader : "");
+  for (int i = 0; ci != NULL && i < ci->ReplicasLen; i++) {
+    jsPeerInfo *p = ci->Replicas[i];
+    printf("%s{\"name\":\"%s\",\"current\":%s,\"offline\":%s,\"lag\":%llu}", i ? "," : "", p->Name ? p->Name : "",
+           p->Current ? "true" : "false", p->Offline ? "true" : "false", (unsigned long long)p->Lag);
+  }
+  printf("]");
+  jsStreamInfo_Destroy(si);
+}
+
+static int run_create(natsConnection *nc) {
+  jsCtx *js = NULL;
+  natsStatus s = natsConnection_JetStream(&js, nc, NULL);
+  if (s != NATS_OK) fail("JetStream context", s, 0);
+  add_stream(js);
+  printf("{\"tool\":\"natsbench\",\"mode\":\"create\",\"stream\":\"%s\"", opt.stream);
+  print_stream_info(js);
+  printf("}\n");
+  jsCtx_Destroy(js);
+  return 0;
 }
 
 static int run_publish(natsConnection *nc) {
@@ -146,20 +231,7 @@ static int run_publish(natsConnection *nc) {
   jsCtx *js = NULL;
   natsStatus s = natsConnection_JetStream(&js, nc, &jo);
   if (s != NATS_OK) fail("JetStream context", s, 0);
-
-  jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
-  const char *subjects[] = {opt.subject};
-  cfg.Name = opt.stream;
-  cfg.Subjects = subjects;
-  cfg.SubjectsLen = 1;
-  cfg.Storage = js_FileStorage;
-  cfg.Replicas = 1;
-  jsErrCode jerr = 0;
-  jsStreamInfo *si = NULL;
-  s = js_AddStream(&si, js, &cfg, NULL, &jerr);
-  if (s != NATS_OK) fail("AddStream", s, jerr);
-  jsStreamInfo_Destroy(si);
+  add_stream(js);
 
   char *buf = malloc((size_t)opt.size);
   hist_t lag; /* how late each send was against the fixed-rate schedule */
@@ -170,8 +242,10 @@ static int run_publish(natsConnection *nc) {
   uint64_t t0 = now_ns();
   uint64_t deadline = t0 + (uint64_t)(opt.timeout_s * 1e9);
   uint64_t warmup_end = t0 + (uint64_t)(opt.warmup_s * 1e9);
+  /* Time-bounded full speed (--duration-s without --rate): sending stops here. */
+  uint64_t send_end = opt.rate == 0 && opt.duration_s > 0 ? warmup_end + (uint64_t)(opt.duration_s * 1e9) : UINT64_MAX;
   long long sent = 0;
-  for (; sent < total && now_ns() < deadline; sent++) {
+  for (; sent < total && now_ns() < deadline && now_ns() < send_end; sent++) {
     if (ns_per_msg > 0) {
       uint64_t due = t0 + (uint64_t)((double)sent * ns_per_msg);
       uint64_t now = now_ns();
@@ -203,6 +277,7 @@ static int run_publish(natsConnection *nc) {
   natsStatus done = js_PublishAsyncComplete(js, &po);
   /* Like tribload: the measured window is everything after the warm-up, up to the last ack. */
   double seconds = (double)(now_ns() - t0) / 1e9 - opt.warmup_s;
+  if (opt.count > LLONG_MAX / 4) total = sent; /* time-bounded: complete means every sent message acked */
   if (seconds <= 0) seconds = 1e-9;
 
   pthread_mutex_lock(&ack_mu);
@@ -219,6 +294,12 @@ static int run_publish(natsConnection *nc) {
     printf(",\"schedule_lag_us\":");
     hist_print_json_us(stdout, &lag);
   }
+  /* The client's own CPU over the whole run (warm-up included): is the load generator the limit? */
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  printf(",\"client_cpu_pct\":%.0f", 100 * cpu_s / ((double)(now_ns() - t0) / 1e9));
+  print_stream_info(js);
   printf("}\n");
   pthread_mutex_unlock(&ack_mu);
   free(buf);
@@ -303,6 +384,7 @@ int main(int argc, char **argv) {
   int rc;
   if (strcmp(opt.mode, "publish") == 0) rc = run_publish(nc);
   else if (strcmp(opt.mode, "consume") == 0) rc = run_consume(nc);
+  else if (strcmp(opt.mode, "create") == 0) rc = run_create(nc);
   else usage(), rc = 2;
   natsConnection_Destroy(nc);
   nats_Close();
