@@ -92,6 +92,15 @@ function cpuCounters(pid) {
     return null;
   }
 }
+/** Bytes the process has written through write(2)-like calls (files and sockets), /proc/PID/io wchar. */
+function writtenBytes(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/io`, 'utf8').match(/^wchar: (\d+)/m)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
 /**
  * Seconds the process's threads spent runnable but waiting for a CPU, summed over its
  * threads (/proc/PID/task/TID/schedstat): nats-server does its work on many Go threads.
@@ -253,9 +262,10 @@ async function runRow(kind, round) {
       settleDisk();
       await settle(servers);
     }
-    let cpu0, wait0, t0;
+    let cpu0, wait0, written0, t0;
     const sampleStart = () => {
       cpu0 = servers.map((s) => cpuCounters(s.pid));
+      written0 = servers.map((s) => writtenBytes(s.pid));
       wait0 = servers.map((s) => runQueueWaitS(s.pid));
       t0 = Date.now();
     };
@@ -266,6 +276,7 @@ async function runRow(kind, round) {
     const wallS = Math.max(0.001, (Date.now() - t0) / 1000);
     const cpu1 = servers.map((s) => cpuCounters(s.pid));
     const wait1 = servers.map((s) => runQueueWaitS(s.pid));
+    const writtenMB = servers.map((s, i) => Math.round((writtenBytes(s.pid) - written0[i]) / 1e6));
     const failed = results.find((r) => !r.ok || r.result.errors > 0 || !r.result.complete);
     if (failed) return { kind, round, ok: false, error: failed.error ?? `${failed.result.errors} errors (${failed.result.first_error}), complete ${failed.result.complete}`, command: failed.command };
     // What was measured: the stream's replica count, its leader, the other replicas current
@@ -294,7 +305,7 @@ async function runRow(kind, round) {
     const ackP50Ms = Math.max(...results.map((r) => (r.result.ack_latency_us?.p50 ?? NaN) / 1000));
     const clientCpuPct = results.reduce((s, r) => s + (r.result.client_cpu_pct ?? 0), 0);
     const placement = after.map((r, i) => ({ stream: loads[i].stream, replicas: r.replicas, leader: r.leader, peers: r.peers, peersAtLastAck: results[i].result.peers, streamMsgs: r.stream_msgs, acked: r.acked }));
-    return { kind, round, ok: true, mbPerS, measuredMB, serverCpuPct: cpuPct, serverRunQueueWaitPct: waitPct, serverCost, ackP50Ms, clientCpuPct, placement, loadavg: loadavg()[0], commands: results.map((r) => r.command) };
+    return { kind, round, ok: true, mbPerS, measuredMB, serverWrittenMB: writtenMB, serverCpuPct: cpuPct, serverRunQueueWaitPct: waitPct, serverCost, ackP50Ms, clientCpuPct, placement, loadavg: loadavg()[0], commands: results.map((r) => r.command) };
   } catch (err) {
     return { kind, round, ok: false, error: err.message };
   } finally {
@@ -320,7 +331,7 @@ async function main() {
       const row = await runRow(kind, round);
       rows.push(row);
       log(row.ok
-        ? `  ${row.mbPerS.toFixed(1)} MB/s, server CPU ${row.serverCpuPct.join('/')}% (waiting for a CPU ${row.serverRunQueueWaitPct.join('/')}%), natsbench CPU ${row.clientCpuPct}%, ack p50 ${row.ackP50Ms.toFixed(1)} ms, load ${row.loadavg.toFixed(2)}\n  CPU ms (system) per MB, per server: ${row.serverCost.map((c) => (c ? `${c.name} ${c.cpuMsPerMB} (${c.systemMsPerMB})` : '?')).join(' / ')}\n  ${row.placement.map((p) => `${p.stream}: R${p.replicas}, leader ${p.leader || '(none: not clustered)'}${p.peers.length ? `, replicas ${p.peers.map((q) => `${q.name} current=${q.current} lag=${q.lag}`).join(', ')}` : ''}, ${p.streamMsgs} msgs stored, ${p.acked} acked`).join('; ')}`
+        ? `  ${row.mbPerS.toFixed(1)} MB/s, server CPU ${row.serverCpuPct.join('/')}% (its threads waiting for a CPU ${row.serverRunQueueWaitPct.join('/')}% of a CPU), written ${row.serverWrittenMB.join('/')} MB (files and sockets), measured ${Math.round(row.measuredMB)} MB, natsbench CPU ${row.clientCpuPct}%, ack p50 ${row.ackP50Ms.toFixed(1)} ms, load ${row.loadavg.toFixed(2)}\n  CPU ms (system) per MB, per server: ${row.serverCost.map((c) => (c ? `${c.name} ${c.cpuMsPerMB} (${c.systemMsPerMB})` : '?')).join(' / ')}\n  ${row.placement.map((p) => `${p.stream}: R${p.replicas}, leader ${p.leader || '(none: not clustered)'}${p.peers.length ? `, replicas ${p.peers.map((q) => `${q.name} current=${q.current} lag=${q.lag}`).join(', ')}` : ''}, ${p.streamMsgs} msgs stored, ${p.acked} acked`).join('; ')}`
         : `  FAILED: ${row.error}`);
     }
   }
@@ -331,7 +342,7 @@ async function main() {
   const med = Object.fromEntries(KINDS.map((k) => [k, median(rows.filter((r) => r.kind === k && r.ok).map((r) => r.mbPerS))]));
   const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'failed');
   const lines = [];
-  lines.push(`| row | ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1} MB/s`).join(' | ')} | median MB/s | / (a) | CPU ms per MB per server (rounds) | server CPU % / waiting for a CPU % (round 1) | ack p50 ms (round 1) |`);
+  lines.push(`| row | ${Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1} MB/s`).join(' | ')} | median MB/s | / (a) | CPU ms per MB per server (rounds) | server CPU % / its threads waiting for a CPU, % of a CPU (round 1) | ack p50 ms (round 1) |`);
   lines.push(`|---|${'---|'.repeat(ROUNDS)}---|---|---|---|---|`);
   for (const k of KINDS) {
     const per = Array.from({ length: ROUNDS }, (_, i) => rows.find((r) => r.kind === k && r.round === i));
