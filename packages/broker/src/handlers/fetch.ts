@@ -196,10 +196,12 @@ export const fetchHandler: Handler<'Fetch'> = {
       const anyError = reads.some((r) => r.data.errorCode !== ErrorCode.NONE || r.data.divergingEpoch !== undefined);
       const waitMs = deadline - performance.now();
       if (held.bytes >= minBytes || anyError || waitMs <= 0 || reads.length === 0) break;
-      const logs = reads.map((r) => r.log).filter((l): l is Log => l !== undefined);
-      if (logs.length === 0) break;
+      // Every read without an error reached its partition (readOne, quietRead).
+      const partitions: Partition[] = [];
+      for (const r of reads) if (r.partition !== undefined) partitions.push(r.partition);
+      if (partitions.length === 0) break;
       // A follower reads to the log end: only new data (not a high watermark move) gives it more.
-      await ctx.broker.replicaManager.waitForData(logs, waitMs, replicaId >= 0);
+      await ctx.broker.replicaManager.waitForData(partitions, waitMs, replicaId >= 0);
       if (ctx.broker.closing) break;
       reads = await readReserved(targets, ctx, maxBytes, isolation, replicaId, held);
     }
@@ -389,13 +391,16 @@ function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: numb
   let remaining = maxBytes;
   let minOneBatch = minOneBatchFirst;
   const out: PartitionRead[] = [];
+  // A follower's fetch time, once per read of the whole request (Kafka's fetchTimeMs): a
+  // follower session lists every partition the leader leads, most of them idle.
+  const nowMs = Date.now();
   for (const target of targets) {
-    const quiet = replicaId >= 0 ? quietRead(target, replicaId) : undefined;
+    const quiet = replicaId >= 0 ? quietRead(target, replicaId, nowMs) : undefined;
     if (quiet !== undefined) {
       out.push(quiet);
       continue;
     }
-    const r = readOne(target, ctx, remaining, minOneBatch, isolation, replicaId, holds);
+    const r = readOne(target, ctx, remaining, minOneBatch, isolation, replicaId, holds, nowMs);
     const size = r.data.records?.length ?? 0;
     if (size > 0) {
       minOneBatch = false;
@@ -406,7 +411,7 @@ function readAll(targets: readonly Target[], ctx: RequestContext, maxBytes: numb
   return out;
 }
 
-function readOne(target: Target, ctx: RequestContext, remaining: number, minOneBatch: boolean, isolation: number, replicaId: number, holds: ChunkHolds | undefined): PartitionRead {
+function readOne(target: Target, ctx: RequestContext, remaining: number, minOneBatch: boolean, isolation: number, replicaId: number, holds: ChunkHolds | undefined, nowMs: number): PartitionRead {
   const { part } = target;
   const data: FetchResponsePartitionData = {
     partitionIndex: part.partition,
@@ -435,7 +440,7 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   // about to truncate below it), so, as Kafka's Partition.fetchRecords, it is not recorded:
   // it would otherwise count towards the ISR and the high watermark.
   if (fromReplica && diverging === null && (part.currentLeaderEpoch < 0 || part.currentLeaderEpoch === state.leaderEpoch)) {
-    followerFetched(view.partition, replicaId, part.fetchOffset);
+    followerFetched(view.partition, replicaId, part.fetchOffset, nowMs);
   }
   data.highWatermark = log.highWatermark;
   data.lastStableOffset = log.lastStableOffset;
@@ -490,7 +495,7 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
  * check and a log read for nothing. Not for consumers: their reads are authorized per
  * topic on every request.
  */
-function quietRead(target: Target, replicaId: number): PartitionRead | undefined {
+function quietRead(target: Target, replicaId: number, nowMs: number): PartitionRead | undefined {
   const part = target.part;
   const mark = quietMarks.get(part);
   if (mark === undefined) return undefined;
@@ -506,7 +511,7 @@ function quietRead(target: Target, replicaId: number): PartitionRead | undefined
     quietMarks.delete(part);
     return undefined;
   }
-  followerFetched(partition, replicaId, part.fetchOffset);
+  followerFetched(partition, replicaId, part.fetchOffset, nowMs);
   const data: FetchResponsePartitionData = {
     partitionIndex: part.partition, errorCode: ErrorCode.NONE, highWatermark: part.lastHighWatermark, lastStableOffset: log.lastStableOffset,
     logStartOffset: part.lastLogStartOffset, abortedTransactions: null, preferredReadReplica: -1, records: NO_RECORDS,

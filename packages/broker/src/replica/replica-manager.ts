@@ -459,14 +459,15 @@ export class ReplicaManager {
   }
 
   /**
-   * Resolves when any of the logs gets new data or a new high watermark, or after
-   * `timeoutMs`, whichever is first. Used by Fetch's long poll. `untilLogEnd` (a follower's
-   * fetch) waits for new data only: it reads to the log end, so the high watermark gives it nothing.
+   * Resolves when any of the partitions gets new data or a new high watermark, or after
+   * `timeoutMs`, whichever is first. Used by Fetch's long poll, with the partitions its read
+   * reached (a follower's fetch names every partition the leader leads, so no per-log
+   * lookup here). `untilLogEnd` (a follower's fetch) waits for new data only: it reads to
+   * the log end, so the high watermark gives it nothing.
    */
-  waitForData(logs: readonly Log[], timeoutMs: number, untilLogEnd = false): Promise<void> {
+  waitForData(partitions: readonly Partition[], timeoutMs: number, untilLogEnd = false): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
-      const partitions: Partition[] = [];
       const wake = () => {
         if (done) return;
         done = true;
@@ -475,12 +476,7 @@ export class ReplicaManager {
         resolve();
       };
       const timer = setTimeout(wake, timeoutMs);
-      for (const log of logs) {
-        const p = this.partitionOfLog(log);
-        if (p === undefined) continue;
-        partitions.push(p);
-        p.addWaiter(wake, untilLogEnd);
-      }
+      for (const p of partitions) p.addWaiter(wake, untilLogEnd);
     });
   }
 
