@@ -139,7 +139,9 @@ export const fetchHandler: Handler<'Fetch'> = {
     if (fetcherId >= 0 && ctx.broker.authorizer && !authorizedOnCluster(ctx, AclOperation.CLUSTER_ACTION)) {
       return everyPartition(req, byId, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
     }
-    if (fetcherId >= 0) followerRequests.add(ctx);
+    // Only an authorizer consults it (readAuthorized): a weak-set entry per follower fetch
+    // is otherwise work for nothing, for the mutator and the garbage collector.
+    if (fetcherId >= 0 && ctx.broker.authorizer) followerRequests.add(ctx);
     let session: FetchSession | undefined;
     let incremental = false;
     let targets: Target[];

@@ -775,18 +775,22 @@ export class Partition {
     return this.partitionState.isr.length < this.log.config.minInsyncReplicas ? ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND : ErrorCode.NONE;
   }
 
+  /**
+   * Answers the delayed acks=all produces the high watermark (or a role or ISR change) has
+   * decided, after the list holds only the others. Runs at every high watermark move of a
+   * replicated partition: one array, no per-produce pairs.
+   */
   private checkDelayedProduces(): void {
-    if (this.delayedProduces.length === 0) return;
-    const waiting: DelayedProduce[] = [];
-    const done: [DelayedProduce, number][] = [];
-    for (const d of this.delayedProduces) {
-      const outcome = this.checkReplicated(d.requiredOffset);
-      if (outcome === undefined) waiting.push(d);
-      else done.push([d, outcome]);
-    }
+    const delayed = this.delayedProduces;
+    if (delayed.length === 0) return;
+    const waiting = delayed.filter((d) => this.checkReplicated(d.requiredOffset) === undefined);
+    if (waiting.length === delayed.length) return;
     this.delayedProduces = waiting;
     if (waiting.length === 0) this.expiryTimer?.unref();
-    for (const [d, outcome] of done) d.complete(outcome);
+    for (const d of delayed) {
+      const outcome = this.checkReplicated(d.requiredOffset);
+      if (outcome !== undefined) d.complete(outcome);
+    }
   }
 
   private failDelayedProduces(errorCode: number): void {
