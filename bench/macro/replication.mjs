@@ -41,6 +41,7 @@
 // It prints a markdown table (every round, the medians and the ratios) and writes
 // results.json under bench/.run/<stamp>-replication/. Every process it starts is stopped
 // by PID at the end of its row and, whatever happens, at exit.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -73,6 +74,7 @@ const { values: cli } = parseArgs({
     rows: { type: 'string', default: 'single,rf3,rf3spread,spread3,percore' },
     'broker-override': { type: 'string', multiple: true, default: [] },
     'cpu-prof': { type: 'boolean', default: false },
+    perf: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     bundle: { type: 'string' },
     'node-arg': { type: 'string', multiple: true, default: [] },
@@ -83,9 +85,10 @@ const { values: cli } = parseArgs({
 });
 if (cli.help) {
   process.stdout.write(`usage: node bench/macro/replication.mjs [--rounds N] [--seconds S] [--warmup S] [--partitions P]
-  [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--no-build] [--bundle FILE] [--node-arg=--flag ...] [--source] [--keep-data]
+  [--rows single,rf3,rf3spread,spread3,percore] [--rate MSGS_PER_S] [--in-flight K (rawload's requests in flight per connection, default 5 as the Java producer)] [--broker-override k=v ...] [--cpu-prof] [--perf] [--no-build] [--bundle FILE] [--node-arg=--flag ...] [--source] [--keep-data]
   --warmup S (default 8): a load before the measured one while V8 optimizes the fresh brokers (1 s left 30-40% of their CPU to TurboFan in the window), then sync; 0 skips it;
   --cpu-prof writes a V8 CPU profile of every broker into the run directory;
+  --perf records every broker with \`perf record -F 1999 -g\` over the measured window (brokers run with --perf-basic-prof) into <run>/perf/;
   --source runs packages/broker/src through tsx instead of the bundle (no build).\n`);
   process.exit(0);
 }
@@ -192,6 +195,8 @@ async function startBroker(dir, nodeId, etcdUrl) {
   const overrides = [`listeners=PLAINTEXT://127.0.0.1:${port}`, `log.dirs=${join(dir, `broker-${nodeId}`)}`, ...cli['broker-override']];
   if (etcdUrl) overrides.push(`node.id=${nodeId}`, `etcd.endpoints=${etcdUrl}`, `broker.rack=rack-${nodeId}`);
   const node = [...cli['node-arg'], ...(cli['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', join(runDir, 'profiles', `${id}-broker-${nodeId}`)] : [])];
+  // perf reads JIT symbols from /tmp/perf-<pid>.map; the V8 log the flag also writes goes to the run's logs, not the cwd.
+  if (cli.perf) node.push('--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(runDir, 'logs', `v8-${id}-${nodeId}.log`)}`);
   const entry = cli.source ? ['--conditions=source', '--import', 'tsx', join(repoRoot, 'packages', 'broker', 'src', 'main.ts')] : [MAIN];
   const args = [...node, ...entry, ...overrides.flatMap((kv) => ['--override', kv])];
   const server = await startServer(process.execPath, args, { logPath: join(runDir, 'logs', `broker-${id}-${nodeId}.log`), readyPattern: /listening on/, readyTimeoutMs: START_TIMEOUT_MS });
@@ -328,7 +333,22 @@ async function runRow(kind, round) {
       cost0 = brokers.map((b) => costCounters(b.pid));
       t0 = Date.now();
     };
-    const warmupTimer = setTimeout(sampleStart, LEAD_S * 1000);
+    const recorders = [];
+    const startRecorders = () => {
+      // The measured window, a little short of it so that no recorder outlives the load.
+      const recordS = String(Math.max(1, SECONDS - 0.5));
+      const perfDir = join(runDir, 'perf');
+      mkdirSync(perfDir, { recursive: true });
+      for (const b of brokers) {
+        const out = join(perfDir, `${round}-${kind}-broker-${b.nodeId}.data`);
+        const child = spawn('perf', ['record', '-F', '1999', '-g', '-p', String(b.pid), '-o', out, '--', 'sleep', recordS], { stdio: 'ignore' });
+        recorders.push(new Promise((done) => { child.on('exit', done); child.on('error', (err) => { log(`  perf record failed: ${err.message}`); done(); }); }));
+      }
+    };
+    const warmupTimer = setTimeout(() => {
+      sampleStart();
+      if (cli.perf) startRecorders();
+    }, LEAD_S * 1000);
     // CLOCK_MONOTONIC in µs, the clock of V8's CPU profiles: the measured window in a profile.
     const windowStartUs = Number(process.hrtime.bigint() / 1000n) + LEAD_S * 1e6;
     const results = await Promise.all(loads.map((l) => rawload(l.broker, l.topic, l.partitions, l.acks, loads.length)));
@@ -340,6 +360,8 @@ async function runRow(kind, round) {
     const cpuPct = brokers.map((b, i) => Math.round((100 * ((cpuSeconds(b.pid) ?? 0) - (cpu0[i] ?? 0))) / wallS));
     const writtenMB = brokers.map((b, i) => Math.round((writtenBytes(b.pid) - written0[i]) / 1e6));
     const waitPct = brokers.map((b, i) => Math.round((100 * ((runQueueWaitS(b.pid) ?? 0) - (wait0[i] ?? 0))) / wallS));
+    // After the counters: the recorders end within the window, but stopping one takes a moment.
+    await Promise.all(recorders);
     const failed = results.find((r) => !r.ok || (r.result.errors ?? 0) > 0);
     if (failed) return { kind, round, ok: false, error: failed.error ?? `${failed.result.errors} errors`, command: failed.command };
     const mbPerS = results.reduce((s, r) => s + r.result.mb_per_s, 0);
