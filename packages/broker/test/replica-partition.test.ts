@@ -5,9 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompressionType, ErrorCode, encodeBatchSync } from '@tributary/protocol';
 import type { LocalMetadataStore } from '../src/index.js';
-import type { Partition, PartitionAppendResult } from '../src/replica/partition.js';
+import type { AppendRequest, Partition, PartitionAppendResult } from '../src/replica/partition.js';
 import { truncateOnBecomingFollower } from '../src/replica/follower-truncation.js';
-import { isWritten } from '../src/replica/written-appends.js';
 import { leaderPartition, registration } from './helpers/partition.js';
 
 function batch(n: number): Buffer {
@@ -91,15 +90,17 @@ test('delayed produces share one expiry timer: each times out at its own deadlin
 
 test('an acks=all append written on the synchronous path is marked written; one that waits for validation is not', async (t) => {
   const { partition } = await leaderPartition(t);
-  const written = produce(partition, 1, -1, 1000);
+  const writtenReq: AppendRequest = { topic: 't', partition: 0, records: batch(1), acks: -1, produceVersion: 9, nowMs: Date.now(), timeoutMs: 1000 };
+  const written = partition.appendRecordsToLeader(writtenReq);
   assert.ok(written instanceof Promise);
-  assert.ok(isWritten(written), 'validated, written with writeSync, then waiting: the request bytes are free');
+  assert.equal(writtenReq.written, true, 'validated, written with writeSync, then waiting: the request bytes are free');
   // A compressed batch is validated off-thread: its append has not happened when the promise is returned.
   const now = Date.now();
   const compressed = encodeBatchSync({ baseOffset: 0, timestamp: now, compression: CompressionType.GZIP, records: [{ key: null, value: Buffer.alloc(100, 1), timestamp: now }] });
-  const pending = partition.appendRecordsToLeader({ topic: 't', partition: 0, records: compressed, acks: -1, produceVersion: 9, nowMs: now, timeoutMs: 1000 });
+  const pendingReq: AppendRequest = { topic: 't', partition: 0, records: compressed, acks: -1, produceVersion: 9, nowMs: now, timeoutMs: 1000 };
+  const pending = partition.appendRecordsToLeader(pendingReq);
   assert.ok(pending instanceof Promise);
-  assert.ok(!isWritten(pending));
+  assert.notEqual(pendingReq.written, true);
   partition.updateFollowerFetchState(2, 1, now);
   partition.updateFollowerFetchState(3, 1, now);
   await written;

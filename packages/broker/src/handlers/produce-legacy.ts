@@ -31,5 +31,8 @@ export function appendLegacy(replicaManager: ReplicaManager, req: AppendRequest)
     }
     return { errorCode: converted.errorCode, errorMessage: converted.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: view.log.logStartOffset, recordErrors: [] };
   }
-  return replicaManager.append({ ...req, records: converted.batch });
+  const batchAppend: AppendRequest = { ...req, records: converted.batch };
+  const result = replicaManager.append(batchAppend);
+  if (batchAppend.written === true) req.written = true;
+  return result;
 }

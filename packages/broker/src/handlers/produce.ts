@@ -54,11 +54,11 @@ import {
   type ProduceResponseTopicProduceResponse,
 } from '@tributary/protocol';
 import { CloseConnection, NO_RESPONSE, type Handler, type NoResponse, type RequestContext } from './registry.js';
-import type { PartitionAppendResult } from '../replica/replica-manager.js';
+import type { AppendRequest, PartitionAppendResult } from '../replica/replica-manager.js';
 import { appendLegacy } from './produce-legacy.js';
 import { NO_TRANSACTIONAL_ID, verifyTransactionalProduce, type ProduceRefusals } from '../transaction/produce-verification.js';
 import { authorized } from '../security/api-acls.js';
-import { isWritten, releaseRequestBytes } from '../replica/written-appends.js';
+import { releaseRequestBytes } from '../replica/written-appends.js';
 import { AclOperation, ResourceType } from '../security/authorizer.js';
 
 /** Produce v0-2 may carry message format v0/v1; v3 and later only v2 batches. */
@@ -126,11 +126,11 @@ function appendAll(req: ProduceRequest, ctx: RequestContext, refused: ProduceRef
       if (unauthorizedTopics?.has(topic.name)) return refusedAppend({ errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED, errorMessage: null });
       const refusal = refused?.get(`${topic.name}\u0000${p.index}`);
       if (refusal !== undefined) return refusedAppend(refusal);
-      const append = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs, timeoutMs: req.timeoutMs };
+      const append: AppendRequest = { topic: topic.name, partition: p.index, records: p.records, acks, produceVersion: version, nowMs, timeoutMs: req.timeoutMs };
       const r = version <= LAST_LEGACY_VERSION ? appendLegacy(replicaManager, append) : replicaManager.append(append);
       if (r instanceof Promise) {
         waiting = true;
-        if (!isWritten(r)) allWritten = false;
+        if (append.written !== true) allWritten = false;
       }
       return r;
     }),

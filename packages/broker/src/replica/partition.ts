@@ -48,7 +48,6 @@ import { MetadataError, type MetadataStore, type PartitionState, type TopicMetad
 import { recordLeaderEpochStart, truncateOnBecomingFollower } from './follower-truncation.js';
 import { isIsrEligible } from './isr-eligibility.js';
 import { needsRecompression, targetCompressionOf, timestampLimits, validateForAppend } from './log-validator.js';
-import { markWritten } from './written-appends.js';
 
 /** The outcome of appending one partition's records, as the Produce response reports it. */
 export interface PartitionAppendResult {
@@ -69,6 +68,12 @@ export interface AppendRequest {
   readonly nowMs: number;
   /** How long an acks=all answer may wait for the ISR (Produce timeout_ms); unbounded when absent. */
   readonly timeoutMs?: number;
+  /**
+   * Set by appendRecordsToLeader when it returns a wait (for the ISR, or an fdatasync) for a
+   * batch it has already validated and written: that wait never reads `records` again, so
+   * the request's frame may go back to the pool (replica/written-appends.ts).
+   */
+  written?: boolean;
 }
 
 export interface PartitionDeps {
@@ -515,7 +520,8 @@ export class Partition {
       if (validated !== undefined && !needsRecompression(validated, target)) {
         const answered = this.afterAppend(req, this.appendValidated(req, validated, records));
         // Written (or refused) by now: a wait for the ISR no longer needs the request's bytes.
-        return answered instanceof Promise ? markWritten(answered) : answered;
+        if (answered instanceof Promise) req.written = true;
+        return answered;
       }
     }
     // Validation (and recompression into the topic's codec) may start at once: it is pure.
