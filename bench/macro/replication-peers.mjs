@@ -31,14 +31,14 @@
 // Store directories are made under /tmp and removed after each row (--keep-data keeps them).
 // Every process it starts is stopped by PID at the end of its row and, whatever happens, at exit.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine } from './lib/machine.mjs';
 import { killAllNow, freePort, runTool, settleDisk, startServer, stopAll, stopProcess } from './lib/processes.mjs';
-import { cpuSeconds } from './lib/procfs.mjs';
+import { cpuSeconds, cpuSplitSeconds, runQueueWaitS, writtenBytes } from './lib/procfs.mjs';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -81,45 +81,6 @@ mkdirSync(join(runDir, 'logs'), { recursive: true });
 const started = Date.now();
 const log = (m) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** User and system CPU seconds of a process (/proc/PID/stat), or null once it is gone. */
-function cpuCounters(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { userS: Number(fields[11]) / 100, systemS: Number(fields[12]) / 100 };
-  } catch {
-    return null;
-  }
-}
-/** Bytes the process has written through write(2)-like calls (files and sockets), /proc/PID/io wchar. */
-function writtenBytes(pid) {
-  try {
-    return Number(readFileSync(`/proc/${pid}/io`, 'utf8').match(/^wchar: (\d+)/m)?.[1] ?? NaN);
-  } catch {
-    return NaN;
-  }
-}
-
-/**
- * Seconds the process's threads spent runnable but waiting for a CPU, summed over its
- * threads (/proc/PID/task/TID/schedstat): nats-server does its work on many Go threads.
- */
-function runQueueWaitS(pid) {
-  try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
-      } catch {
-        // the thread ended meanwhile
-      }
-    }
-    return ns / 1e9;
-  } catch {
-    return null;
-  }
-}
 
 let serial = 0;
 /**
@@ -264,9 +225,9 @@ async function runRow(kind, round) {
     }
     let cpu0, wait0, written0, t0;
     const sampleStart = () => {
-      cpu0 = servers.map((s) => cpuCounters(s.pid));
+      cpu0 = servers.map((s) => cpuSplitSeconds(s.pid));
       written0 = servers.map((s) => writtenBytes(s.pid));
-      wait0 = servers.map((s) => runQueueWaitS(s.pid));
+      wait0 = servers.map((s) => runQueueWaitS(s.pid, { allThreads: true }));
       t0 = Date.now();
     };
     const timer = setTimeout(sampleStart, LEAD_S * 1000);
@@ -274,8 +235,8 @@ async function runRow(kind, round) {
     clearTimeout(timer);
     if (t0 === undefined) sampleStart();
     const wallS = Math.max(0.001, (Date.now() - t0) / 1000);
-    const cpu1 = servers.map((s) => cpuCounters(s.pid));
-    const wait1 = servers.map((s) => runQueueWaitS(s.pid));
+    const cpu1 = servers.map((s) => cpuSplitSeconds(s.pid));
+    const wait1 = servers.map((s) => runQueueWaitS(s.pid, { allThreads: true }));
     const writtenMB = servers.map((s, i) => Math.round((writtenBytes(s.pid) - written0[i]) / 1e6));
     const failed = results.find((r) => !r.ok || r.result.errors > 0 || !r.result.complete);
     if (failed) return { kind, round, ok: false, error: failed.error ?? `${failed.result.errors} errors (${failed.result.first_error}), complete ${failed.result.complete}`, command: failed.command };

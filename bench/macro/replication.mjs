@@ -50,7 +50,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { describeMachine } from './lib/machine.mjs';
 import { killAllNow, freePort, runTool, settleDisk, startServer, stopAll, stopProcess } from './lib/processes.mjs';
-import { cpuSeconds } from './lib/procfs.mjs';
+import { cpuSeconds, runQueueWaitS, writtenBytes } from './lib/procfs.mjs';
 import { buildTributary, TRIBUTARY_ENTRY } from './lib/targets.mjs';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -110,33 +110,12 @@ mkdirSync(join(runDir, 'logs'), { recursive: true });
 const started = Date.now();
 const log = (m) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${m}\n`);
 
-/**
- * Seconds the process spent runnable but waiting for a CPU (the second field of
- * /proc/PID/schedstat, summed over its threads' main one): on a shared 2-core machine this
- * says whether a row was limited by its own work or by waiting its turn.
- */
-function runQueueWaitS(pid) {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-  } catch {
-    return null;
-  }
-}
 /** Dirty plus write-back page-cache kB (/proc/meminfo) at a row's start: what settleDisk() left to the row. */
 function unsettledKb() {
   const meminfo = readFileSync('/proc/meminfo', 'utf8');
   const kb = (name) => Number(meminfo.match(new RegExp(`^${name}:\\s+(\\d+)`, 'm'))?.[1] ?? NaN);
   return kb('Dirty') + kb('Writeback');
 }
-/** Bytes the process has written so far through write(2)-like calls (files and sockets), from /proc/PID/io. */
-function writtenBytes(pid) {
-  try {
-    return Number(readFileSync(`/proc/${pid}/io`, 'utf8').match(/^wchar: (\d+)/m)?.[1] ?? NaN);
-  } catch {
-    return NaN;
-  }
-}
-
 /**
  * What the CPU-cost comparison needs, per process, from /proc (null when it is gone): user
  * and system CPU seconds (/proc/PID/stat: under another helper's load wall-clock MB/s is

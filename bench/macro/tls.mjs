@@ -80,11 +80,12 @@
 // paid for the earlier run's write-back, and PLAINTEXT produce moved between 250k and 600k
 // msgs/s from round to round (the produce ratio between 36% and 56%).
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { cpuSeconds, sampleThreadCpu } from './lib/procfs.mjs';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TRIBLOAD = join(ROOT, 'bench', '.build', 'tribload');
@@ -283,56 +284,7 @@ if (PROTOCOLS.includes('SSL')) {
 }
 
 // CPU seconds (user + system) a process has used so far, from /proc (Linux).
-const TICKS_PER_S = 100;
-function processCpuS(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-}
-const brokerCpuS = () => processCpuS(broker.pid);
-
-/** The CPU of every thread of `rootPid` and its descendants, sampled until stopped: the
- *  busiest client thread shows whether the client itself is the bottleneck (a thread at
- *  ~100% of the run's wall time cannot go faster, whatever the broker does). CPU a thread
- *  spends after the last sample (<= SAMPLE_MS) is not counted. */
-const THREAD_SAMPLE_MS = 100;
-function sampleThreads(rootPid) {
-  const threads = new Map(); // "pid/tid" -> { comm, cpuS, baseS }
-  const started = process.hrtime.bigint();
-  let first = true; // threads seen by the first sample count from there; later ones from 0
-  const descendants = (pid) => {
-    const out = [pid];
-    for (const tid of safeReaddir(`/proc/${pid}/task`)) {
-      const children = safeRead(`/proc/${pid}/task/${tid}/children`).trim();
-      if (children !== '') for (const c of children.split(' ')) out.push(...descendants(Number(c)));
-    }
-    return out;
-  };
-  const sample = () => {
-    for (const pid of descendants(rootPid)) {
-      for (const tid of safeReaddir(`/proc/${pid}/task`)) {
-        const stat = safeRead(`/proc/${pid}/task/${tid}/stat`);
-        if (stat === '') continue;
-        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        const cpuS = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-        const key = `${pid}/${tid}`;
-        threads.set(key, { comm, cpuS, baseS: threads.get(key)?.baseS ?? (first ? cpuS : 0) });
-      }
-    }
-    first = false;
-  };
-  sample();
-  const timer = setInterval(sample, THREAD_SAMPLE_MS);
-  return () => {
-    clearInterval(timer);
-    const wallS = Number(process.hrtime.bigint() - started) / 1e9;
-    const busiest = [...threads.values()].map((t) => ({ comm: t.comm, cpuS: t.cpuS - t.baseS })).sort((a, b) => b.cpuS - a.cpuS)[0];
-    return busiest === undefined ? null : { ...busiest, share: busiest.cpuS / wallS };
-  };
-}
-function safeReaddir(path) { try { return readdirSync(path); } catch { return []; } }
-function safeRead(path) { try { return readFileSync(path, 'utf8'); } catch { return ''; } }
+const brokerCpuS = () => cpuSeconds(broker.pid);
 
 /** Runs a client command to its end without blocking the event loop (so samplers run). */
 function runClient(file, argv) {
@@ -342,7 +294,7 @@ function runClient(file, argv) {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
-    const stopSampling = sampleThreads(child.pid);
+    const stopSampling = sampleThreadCpu(child.pid);
     child.once('error', reject);
     child.once('close', (status) => resolvePromise({ status, stdout, stderr, busiestThread: stopSampling() }));
   });
@@ -463,8 +415,8 @@ async function tribload(mode, protocol, topic) {
   const cpuBefore = brokerCpuS();
   const faultsBefore = brokerMinorFaults();
   const gcBefore = gcSnapshot();
-  const frontBefore = raw && protocol === 'SSL' ? processCpuS(front.pid) : 0;
-  const stopBrokerSampling = sampleThreads(broker.pid);
+  const frontBefore = raw && protocol === 'SSL' ? cpuSeconds(front.pid) : 0;
+  const stopBrokerSampling = sampleThreadCpu(broker.pid);
   const r = GNU_TIME !== null
     ? await runClient(GNU_TIME, ['-f', 'CLIENT_CPU %U %S', wrapped[0], ...wrapped[1]])
     : await runClient(wrapped[0], wrapped[1]);
@@ -477,7 +429,7 @@ async function tribload(mode, protocol, topic) {
   out.brokerBusiestThread = stopBrokerSampling();
   out.gc = gcSince(gcBefore);
   out.brokerFaults = brokerMinorFaults() - faultsBefore;
-  out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? processCpuS(front.pid) - frontBefore : 0);
+  out.clientCpuS = (client ? Number(client[1]) + Number(client[2]) : NaN) + (raw && protocol === 'SSL' ? cpuSeconds(front.pid) - frontBefore : 0);
   if (perfRecord !== null) {
     perfRecord.kill('SIGINT');
     await new Promise((res) => perfRecord.once('exit', res));

@@ -1,6 +1,6 @@
 // What the harness reads about a running server from /proc (Linux only): memory, CPU time
 // and the number of established TCP connections to its port.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLOCK_TICKS_PER_S = 100; // USER_HZ: 100 on every Linux the project runs on
 
@@ -25,6 +25,51 @@ export function cpuSeconds(pid) {
     // The command name (field 2) may hold spaces; fields are counted after its ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S; // utime, stime
+  } catch {
+    return null;
+  }
+}
+
+/** User and system CPU seconds of the process so far, apart, or null once it is gone. */
+export function cpuSplitSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { userS: Number(fields[11]) / CLOCK_TICKS_PER_S, systemS: Number(fields[12]) / CLOCK_TICKS_PER_S };
+  } catch {
+    return null;
+  }
+}
+
+/** Bytes the process has written so far through write(2)-like calls (files and sockets), /proc/PID/io wchar; NaN once it is gone. */
+export function writtenBytes(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/io`, 'utf8').match(/^wchar: (\d+)/m)?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Seconds the process spent runnable but waiting for a CPU (the second field of schedstat):
+ * of its main thread (/proc/PID/schedstat; a Node broker's work), or with `allThreads`
+ * summed over every thread (/proc/PID/task/TID/schedstat; a Go server works on many).
+ * On a shared 2-core machine this says whether a row was limited by its own work or by
+ * waiting its turn. Null once the process is gone.
+ */
+export function runQueueWaitS(pid, { allThreads = false } = {}) {
+  const waitNs = (path) => Number(readFileSync(path, 'utf8').split(' ')[1]);
+  try {
+    if (!allThreads) return waitNs(`/proc/${pid}/schedstat`) / 1e9;
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += waitNs(`/proc/${pid}/task/${tid}/schedstat`);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return ns / 1e9;
   } catch {
     return null;
   }
@@ -70,4 +115,54 @@ export function machineShares(a, b) {
   if (!a || !b || b.total <= a.total) return null;
   const total = b.total - a.total;
   return { busyPct: Math.round((1 - (b.idle - a.idle) / total) * 100), stealPct: Math.round(((b.steal - a.steal) / total) * 1000) / 10 };
+}
+
+/** How often sampleThreadCpu reads /proc. */
+const THREAD_SAMPLE_MS = 100;
+
+/**
+ * Samples the CPU of every thread of `rootPid` and its descendants every THREAD_SAMPLE_MS
+ * until the returned function is called; that returns the busiest thread over the window
+ * ({ comm, cpuS, share }, share = its CPU over the wall time; 1 = a saturated core), or
+ * null. The busiest client thread shows whether the client itself is the bottleneck: a
+ * thread at ~100% cannot go faster, whatever the server does. Threads present at the first
+ * sample count from there, later ones from 0; CPU a thread spends after the last sample
+ * (< THREAD_SAMPLE_MS) is not counted.
+ */
+export function sampleThreadCpu(rootPid) {
+  const threads = new Map(); // "pid/tid" -> { comm, cpuS, baseS }
+  const started = process.hrtime.bigint();
+  let first = true;
+  const list = (path) => { try { return readdirSync(path); } catch { return []; } };
+  const read = (path) => { try { return readFileSync(path, 'utf8'); } catch { return ''; } };
+  const descendants = (pid) => {
+    const out = [pid];
+    for (const tid of list(`/proc/${pid}/task`)) {
+      const children = read(`/proc/${pid}/task/${tid}/children`).trim();
+      if (children !== '') for (const c of children.split(' ')) out.push(...descendants(Number(c)));
+    }
+    return out;
+  };
+  const sample = () => {
+    for (const pid of descendants(rootPid)) {
+      for (const tid of list(`/proc/${pid}/task`)) {
+        const stat = read(`/proc/${pid}/task/${tid}/stat`);
+        if (stat === '') continue;
+        const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const cpuS = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+        const key = `${pid}/${tid}`;
+        threads.set(key, { comm, cpuS, baseS: threads.get(key)?.baseS ?? (first ? cpuS : 0) });
+      }
+    }
+    first = false;
+  };
+  sample();
+  const timer = setInterval(sample, THREAD_SAMPLE_MS);
+  return () => {
+    clearInterval(timer);
+    const wallS = Number(process.hrtime.bigint() - started) / 1e9;
+    const busiest = [...threads.values()].map((t) => ({ comm: t.comm, cpuS: t.cpuS - t.baseS })).sort((a, b) => b.cpuS - a.cpuS)[0];
+    return busiest === undefined ? null : { ...busiest, share: busiest.cpuS / wallS };
+  };
 }
