@@ -26,6 +26,15 @@ const RECENT_BATCHES = 32;
 /** Shared by every walk (see walk()). */
 const walkScratch = Buffer.allocUnsafeSlow(WALK_CHUNK_BYTES);
 
+/**
+ * Read-ahead (LogSegment.readAhead): bytes read from a segment before a Fetch asks for them,
+ * at most this many across the process. Beyond it the oldest read-ahead is dropped.
+ */
+export const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
+/** Segments holding a read-ahead, oldest first, and the bytes they hold. */
+const readAheads: LogSegment[] = [];
+let readAheadBytes = 0;
+
 export interface SegmentSettings {
   indexIntervalBytes: number;
   maxIndexBytes: number;
@@ -88,6 +97,12 @@ export class LogSegment {
   private recentPositions: Float64Array | null = null;
   private recentCount = 0;
   private recentNext = 0;
+  /**
+   * Bytes of the file at `readAheadAt`, read before any Fetch asked (readAhead), or null.
+   * They lie below `size` when read: bytes there change only by a truncation, which drops them.
+   */
+  private readAheadBytes: Buffer | null = null;
+  private readAheadAt = -1;
 
   private constructor(dir: string, baseOffset: number, size: number, settings: SegmentSettings, createdMs: number) {
     this.dir = dir;
@@ -316,6 +331,7 @@ export class LogSegment {
   private shrinkTo(size: number): void {
     this.size = size;
     this.recentCount = 0;
+    this.dropReadAhead();
   }
 
   private rememberBatch(lastOffset: number, position: number): void {
@@ -461,7 +477,7 @@ export class LogSegment {
     const avail = this.size - position;
     const want = Math.min(avail, Math.max(maxBytes, minOneBatch ? BatchLayout.HEADER_SIZE : 0));
     if (want <= 0) return { bytes: Buffer.alloc(0), lastOffset: -1 };
-    let buf: Buffer = this.readBytes(position, want);
+    let buf: Buffer = this.takeReadAhead(position, want) ?? this.readBytes(position, want);
     let at = 0;
     let lastOffset = -1;
     while (buf.length - at >= BatchLayout.HEADER_SIZE) {
@@ -481,6 +497,51 @@ export class LogSegment {
       lastOffset = h.lastOffset;
     }
     return { bytes: buf.subarray(0, at), lastOffset };
+  }
+
+  /**
+   * Reads up to `maxBytes` at `position` now, for the next readBatches at that position
+   * (a consumer's next Fetch, while it is still busy with this one's response). One per
+   * segment: a newer read-ahead replaces the older. Reads only bytes already in the file
+   * (below `size`). False when nothing was read (nothing there, or the read failed: the
+   * Fetch's own read then meets the error, as before), or the segment is not open.
+   */
+  readAhead(position: number, maxBytes: number): boolean {
+    const length = Math.min(this.size - position, maxBytes, READ_AHEAD_MAX_BYTES);
+    // Only a segment open now (a read just used it): a closed one is not reopened for this.
+    if (position < 0 || length <= 0 || this.fd < 0) return false;
+    let bytes: Buffer;
+    try {
+      bytes = this.readBytes(position, length);
+    } catch {
+      return false;
+    }
+    this.dropReadAhead();
+    while (readAheads.length > 0 && readAheadBytes + bytes.length > READ_AHEAD_MAX_BYTES) readAheads[0]!.dropReadAhead();
+    this.readAheadBytes = bytes;
+    this.readAheadAt = position;
+    readAheads.push(this);
+    readAheadBytes += bytes.length;
+    return true;
+  }
+
+  /** The read-ahead if it starts at `position` and holds `length` bytes; dropped either way. */
+  private takeReadAhead(position: number, length: number): Buffer | null {
+    const bytes = this.readAheadBytes;
+    if (bytes === null) return null;
+    const at = this.readAheadAt;
+    this.dropReadAhead();
+    return at === position && bytes.length >= length ? (bytes.length === length ? bytes : bytes.subarray(0, length)) : null;
+  }
+
+  private dropReadAhead(): void {
+    const bytes = this.readAheadBytes;
+    if (bytes === null) return;
+    this.readAheadBytes = null;
+    this.readAheadAt = -1;
+    readAheadBytes -= bytes.length;
+    const i = readAheads.indexOf(this);
+    if (i >= 0) readAheads.splice(i, 1);
   }
 
   /**
@@ -634,6 +695,7 @@ export class LogSegment {
 
   /** Closes the descriptor; the files stay. */
   close(): void {
+    this.dropReadAhead();
     if (this.fd >= 0) {
       this.fs.closeSync(this.fd);
       this.fd = -1;

@@ -656,6 +656,28 @@ export class Log {
     }
   }
 
+  /**
+   * Reads ahead the bytes a read at `fetchOffset` of up to `maxBytes` would read from a
+   * segment file, so that that read takes them from memory (LogSegment.readAhead). For a
+   * consumer that has just been sent a Fetch response: it asks for the next records only
+   * once it has received and parsed the whole response, and this reads them meanwhile.
+   * Nothing when the offset is outside the log, served from the recent appends, or the log
+   * is closed; never throws.
+   */
+  readAhead(fetchOffset: number, maxBytes: number): void {
+    if (this.closed || fetchOffset < this.logStart || fetchOffset >= this.logEnd || maxBytes <= 0) return;
+    const recentFrom = this.recent?.firstOffset ?? -1;
+    if (recentFrom >= 0 && fetchOffset >= recentFrom) return;
+    try {
+      const seg = this.segments[this.floorSegmentIndex(fetchOffset)];
+      if (seg === undefined) return;
+      const position = seg.batchPosition(fetchOffset);
+      if (position >= 0) seg.readAhead(position, maxBytes);
+    } catch {
+      // The Fetch that asks for these bytes reads them itself and meets the error there.
+    }
+  }
+
   private readUnguarded(fetchOffset: number, maxBytes: number, options: ReadOptions): ReadResult {
     if (fetchOffset < this.logStart || fetchOffset > this.logEnd) {
       return { kind: 'offset_out_of_range', fetchOffset, logStartOffset: this.logStart, logEndOffset: this.logEnd };

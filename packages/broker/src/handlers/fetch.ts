@@ -105,6 +105,11 @@ interface PartitionRead {
   leaderEpochAtRead?: number;
   /** Not read: a follower's session partition with nothing new since its last answer (quietRead). */
   quiet?: boolean;
+  /**
+   * A consumer's read from a segment file that stopped at its byte limit with more records
+   * there: the offset its next Fetch will ask for, read ahead once this response is written.
+   */
+  readAheadOffset?: number;
 }
 
 /**
@@ -239,6 +244,7 @@ export const fetchHandler: Handler<'Fetch'> = {
     const response: FetchResponse = { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: session?.id ?? 0, responses };
     const chunks = held.chunks;
     if (chunks !== undefined && chunks.size > 0) ctx.onResponseWritten!(() => chunks.release());
+    if (ctx.onResponseWritten !== undefined) readAheadOnceWritten(reads, ctx);
     attachCurrentLeaders(response, version, ctx, byId);
     if (version < FIRST_ZSTD_FETCH_VERSION) return convertForOldFetcher(req, response, version, ctx);
     return response;
@@ -248,6 +254,27 @@ export const fetchHandler: Handler<'Fetch'> = {
     return topLevelError(errorCode, 0);
   },
 };
+
+/**
+ * A consumer sends its next Fetch only once it has received and parsed the whole response
+ * (librdkafka keeps one Fetch in flight per broker), and the broker reads that Fetch's
+ * records from the segment files only when it arrives, while the consumer waits. So the
+ * records a consumer reading a backlog will ask for next (from where this read stopped, up
+ * to its partition limit) are read once this response has been written, while the
+ * consumer is still busy with it, and that read takes them from memory (Log.readAhead;
+ * at most storage's READ_AHEAD_MAX_BYTES held across the broker). The bytes sent are the
+ * same either way. SSL consume with librdkafka, 6 partitions of 1 MiB per Fetch: the
+ * reads took 1.4 ms (median; 2.1 mean) of each ~11 ms Fetch round trip.
+ */
+function readAheadOnceWritten(reads: readonly PartitionRead[], ctx: RequestContext): void {
+  let ahead: PartitionRead[] | undefined;
+  for (const r of reads) if (r.readAheadOffset !== undefined && r.log !== undefined && r.data.errorCode === ErrorCode.NONE) (ahead ??= []).push(r);
+  if (ahead === undefined) return;
+  const list = ahead;
+  ctx.onResponseWritten!(() => {
+    for (const r of list) r.log!.readAhead(r.readAheadOffset!, r.target.part.partitionMaxBytes);
+  });
+}
 
 /** Every requested partition with `errorCode` (a follower without CLUSTER_ACTION). */
 function everyPartition(req: FetchRequest, byId: boolean, errorCode: number): FetchResponse {
@@ -482,7 +509,8 @@ function readOne(target: Target, ctx: RequestContext, remaining: number, minOneB
   // Several pieces: segment reads across segments, or recent appends across chunks (then
   // assembled in a pooled chunk held like the others, not a fresh allocation).
   data.records = records.length === 0 ? NO_RECORDS : records.length === 1 ? records[0]! : assembleRecords(records, read.sizeInBytes, holds);
-  return { target, data, log, partition: view.partition, logEndOffsetAtRead: logEndOffset, leaderEpochAtRead: view.partition.leaderEpoch };
+  const readAheadOffset = !fromReplica && records.length === 1 && read.nextFetchOffset < maxOffset && !isRecentAppendsBuffer(records[0]!) ? read.nextFetchOffset : undefined;
+  return { target, data, log, partition: view.partition, logEndOffsetAtRead: logEndOffset, leaderEpochAtRead: view.partition.leaderEpoch, readAheadOffset };
 }
 
 /**
