@@ -9,6 +9,7 @@ import {
 } from '@tributary/storage';
 import type { Log, LogManagerOptions } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
+import { FaultyFileSystem } from './faulty-file-system.js';
 
 async function open(dataDir: string, clock: FakeClock, extra: Partial<LogManagerOptions> = {}): Promise<LogManager> {
   return LogManager.open({ dataDir, clock, schedulers: false, logger: quietLogger, ...extra });
@@ -401,5 +402,40 @@ test('partition directory names use Kafka\'s topic name rule from protocol', asy
   const m = await open(tempDir(t), new FakeClock());
   assert.throws(() => m.createLog('..', 0), { code: StorageErrorCode.INVALID_PARTITION_NAME });
   assert.throws(() => m.createLog('a/b', 0), { code: StorageErrorCode.INVALID_PARTITION_NAME });
+  await m.close();
+});
+
+test('readAhead: the next read takes the bytes read ahead; truncation drops them; a failed read-ahead is silent', async (t) => {
+  const faults = new FaultyFileSystem();
+  const m = await open(tempDir(t), new FakeClock(), { fileSystem: faults.fs });
+  const log = m.createLog('t', 0);
+  const all: Buffer[] = [];
+  for (let i = 0; i < 10; i++) {
+    const b = makeBatch({ timestamps: [i, i], valueBytes: 100, fill: i });
+    all.push(b);
+    log.append(b, { leaderEpoch: 0 });
+  }
+  const size = all[0]!.length;
+  const first = log.read(0, 3 * size);
+  assert.ok(first.kind === 'ok' && first.nextFetchOffset === 6);
+  log.readAhead(first.nextFetchOffset, 3 * size);
+  // The file is not read again: a failing read of it does not reach this read.
+  faults.fail({ op: 'read', code: 'EIO', match: (f) => f.endsWith('.log') });
+  assert.deepEqual(concat(log, 6, 3 * size), Buffer.concat(all.slice(3, 6)));
+  faults.heal();
+  // A read at another position, or asking for more than was read ahead, reads the file.
+  log.readAhead(6, size);
+  assert.deepEqual(concat(log, 6, 2 * size), Buffer.concat(all.slice(3, 5)));
+  // Truncation drops what was read ahead: the bytes appended in its place are read.
+  log.readAhead(14, 4 * size);
+  log.truncateTo(14);
+  const again = [14, 16].map((i) => makeBatch({ timestamps: [i, i], valueBytes: 100, fill: 99 }));
+  for (const b of again) log.append(b, { leaderEpoch: 1 });
+  assert.deepEqual(concat(log, 14, 4 * size), Buffer.concat(again));
+  // Out of the log, or a failing file read: nothing read, nothing thrown, the log stays online.
+  log.readAhead(1000, size);
+  faults.fail({ op: 'read', code: 'EIO', match: (f) => f.endsWith('.log'), times: 1 });
+  log.readAhead(0, size);
+  assert.deepEqual(concat(log, 0, size), all[0]);
   await m.close();
 });
