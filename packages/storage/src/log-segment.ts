@@ -28,9 +28,14 @@ const walkScratch = Buffer.allocUnsafeSlow(WALK_CHUNK_BYTES);
 
 /**
  * Read-ahead (LogSegment.readAhead): bytes read from a segment before a Fetch asks for them,
- * at most this many across the process. Beyond it the oldest read-ahead is dropped.
+ * at most this many across the process. When they are all taken, a read-ahead older than
+ * READ_AHEAD_MAX_AGE_MS is dropped for a new one, else the new one is not made: with many
+ * consumers reading backlogs at once, read-aheads dropped before use would be reads made
+ * twice, so the ones made stay until used or old.
  */
 export const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
+/** A consumer that has not asked for its read-ahead after this long is not coming for it soon. */
+export const READ_AHEAD_MAX_AGE_MS = 1000;
 /** Segments holding a read-ahead, oldest first, and the bytes they hold. */
 const readAheads: LogSegment[] = [];
 let readAheadBytes = 0;
@@ -103,6 +108,7 @@ export class LogSegment {
    */
   private readAheadBytes: Buffer | null = null;
   private readAheadAt = -1;
+  private readAheadAtMs = 0;
 
   private constructor(dir: string, baseOffset: number, size: number, settings: SegmentSettings, createdMs: number) {
     this.dir = dir;
@@ -502,7 +508,8 @@ export class LogSegment {
   /**
    * Reads up to `maxBytes` at `position` now, for the next readBatches at that position
    * (a consumer's next Fetch, while it is still busy with this one's response). One per
-   * segment: a newer read-ahead replaces the older. Reads only bytes already in the file
+   * segment: a newer read-ahead replaces the older. Not made when READ_AHEAD_MAX_BYTES are
+   * held by read-aheads younger than READ_AHEAD_MAX_AGE_MS. Reads only bytes already in the file
    * (below `size`). False when nothing was read (nothing there, or the read failed: the
    * Fetch's own read then meets the error, as before), or the segment is not open.
    */
@@ -510,16 +517,19 @@ export class LogSegment {
     const length = Math.min(this.size - position, maxBytes, READ_AHEAD_MAX_BYTES);
     // Only a segment open now (a read just used it): a closed one is not reopened for this.
     if (position < 0 || length <= 0 || this.fd < 0) return false;
+    this.dropReadAhead();
+    const nowMs = performance.now();
+    while (readAheads.length > 0 && readAheadBytes + length > READ_AHEAD_MAX_BYTES && nowMs - readAheads[0]!.readAheadAtMs > READ_AHEAD_MAX_AGE_MS) readAheads[0]!.dropReadAhead();
+    if (readAheadBytes + length > READ_AHEAD_MAX_BYTES) return false;
     let bytes: Buffer;
     try {
       bytes = this.readBytes(position, length);
     } catch {
       return false;
     }
-    this.dropReadAhead();
-    while (readAheads.length > 0 && readAheadBytes + bytes.length > READ_AHEAD_MAX_BYTES) readAheads[0]!.dropReadAhead();
     this.readAheadBytes = bytes;
     this.readAheadAt = position;
+    this.readAheadAtMs = nowMs;
     readAheads.push(this);
     readAheadBytes += bytes.length;
     return true;
