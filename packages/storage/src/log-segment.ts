@@ -39,6 +39,20 @@ export const READ_AHEAD_MAX_AGE_MS = 1000;
 /** Segments holding a read-ahead, oldest first, and the bytes they hold. */
 const readAheads: LogSegment[] = [];
 let readAheadBytes = 0;
+/**
+ * Drops read-aheads no Fetch came for within READ_AHEAD_MAX_AGE_MS, so an idle broker does
+ * not hold them; armed while any is held, and never keeps the process alive.
+ */
+let readAheadExpiry: NodeJS.Timeout | undefined;
+function expireReadAheads(): void {
+  readAheadExpiry = undefined;
+  const nowMs = performance.now();
+  while (readAheads.length > 0 && nowMs - readAheads[0]!.readAheadMadeAtMs() > READ_AHEAD_MAX_AGE_MS) readAheads[0]!.dropReadAhead();
+  if (readAheads.length > 0) armReadAheadExpiry();
+}
+function armReadAheadExpiry(): void {
+  readAheadExpiry ??= setTimeout(expireReadAheads, READ_AHEAD_MAX_AGE_MS).unref();
+}
 
 export interface SegmentSettings {
   indexIntervalBytes: number;
@@ -532,6 +546,7 @@ export class LogSegment {
     this.readAheadAtMs = nowMs;
     readAheads.push(this);
     readAheadBytes += bytes.length;
+    armReadAheadExpiry();
     return true;
   }
 
@@ -544,7 +559,13 @@ export class LogSegment {
     return at === position && bytes.length >= length ? (bytes.length === length ? bytes : bytes.subarray(0, length)) : null;
   }
 
-  private dropReadAhead(): void {
+  /** When the read-ahead held now was made (performance.now()). */
+  readAheadMadeAtMs(): number {
+    return this.readAheadAtMs;
+  }
+
+  /** Lets go of the read-ahead, if any (also when it expires unused). */
+  dropReadAhead(): void {
     const bytes = this.readAheadBytes;
     if (bytes === null) return;
     this.readAheadBytes = null;

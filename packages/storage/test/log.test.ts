@@ -10,6 +10,7 @@ import {
 import type { Log, LogManagerOptions } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
 import { FaultyFileSystem } from './faulty-file-system.js';
+import { READ_AHEAD_MAX_AGE_MS } from '../src/log-segment.js';
 
 async function open(dataDir: string, clock: FakeClock, extra: Partial<LogManagerOptions> = {}): Promise<LogManager> {
   return LogManager.open({ dataDir, clock, schedulers: false, logger: quietLogger, ...extra });
@@ -437,5 +438,25 @@ test('readAhead: the next read takes the bytes read ahead; truncation drops them
   faults.fail({ op: 'read', code: 'EIO', match: (f) => f.endsWith('.log'), times: 1 });
   log.readAhead(0, size);
   assert.deepEqual(concat(log, 0, size), all[0]);
+  await m.close();
+});
+
+test('readAhead: bytes no read came for are dropped after READ_AHEAD_MAX_AGE_MS', async (t) => {
+  const faults = new FaultyFileSystem();
+  const m = await open(tempDir(t), new FakeClock(), { fileSystem: faults.fs });
+  const log = m.createLog('t', 0);
+  const b = makeBatch({ timestamps: [0, 0], valueBytes: 100, fill: 1 });
+  log.append(b, { leaderEpoch: 0 });
+  log.readAhead(0, b.length);
+  // Still held within the age: a failing file read does not reach the read.
+  faults.fail({ op: 'read', code: 'EIO', match: (f) => f.endsWith('.log') });
+  assert.deepEqual(concat(log, 0, b.length), b);
+  faults.heal();
+  log.readAhead(0, b.length);
+  await new Promise((r) => setTimeout(r, 2 * READ_AHEAD_MAX_AGE_MS + 200));
+  // Expired: the read goes to the file, which now fails.
+  faults.fail({ op: 'read', code: 'EIO', match: (f) => f.endsWith('.log') });
+  assert.throws(() => concat(log, 0, b.length));
+  faults.heal();
   await m.close();
 });

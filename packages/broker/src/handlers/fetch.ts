@@ -271,7 +271,10 @@ function readAheadOnceWritten(reads: readonly PartitionRead[], ctx: RequestConte
   for (const r of reads) if (r.readAheadOffset !== undefined && r.log !== undefined && r.data.errorCode === ErrorCode.NONE) (ahead ??= []).push(r);
   if (ahead === undefined) return;
   const list = ahead;
-  ctx.onResponseWritten!(() => {
+  // Only after a response that reached the kernel: one dropped with its connection (a client
+  // that went away, or never read) will not be followed by another Fetch.
+  ctx.onResponseWritten!((sent) => {
+    if (!sent) return;
     for (const r of list) r.log!.readAhead(r.readAheadOffset!, r.target.part.partitionMaxBytes);
   });
 }

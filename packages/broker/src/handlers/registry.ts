@@ -42,13 +42,14 @@ export interface RequestContext {
   /** The authenticated principal, `User:<name>` (`User:ANONYMOUS` without authentication). */
   readonly principal: string;
   /**
-   * Runs `callback` once the handler's response has been written to the socket, or once it
-   * is certain it never will be (ResponseAction `written`). Only a response that is sent
-   * runs it: after a handler failure or with no response it never runs, so what it releases
-   * is leaked to the garbage collector rather than reused early. Absent where requests do
-   * not go through the dispatcher (tests).
+   * Runs `callback` once the handler's response has been written to the socket (`sent`
+   * true), or once it is certain it never will be (false: the connection closed or the
+   * write failed; ResponseAction `written`). Only a response that is sent runs it: after a
+   * handler failure or with no response it never runs, so what it releases is leaked to the
+   * garbage collector rather than reused early. Absent where requests do not go through the
+   * dispatcher (tests).
    */
-  onResponseWritten?(callback: () => void): void;
+  onResponseWritten?(callback: (sent: boolean) => void): void;
 }
 
 /**

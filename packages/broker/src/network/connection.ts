@@ -257,7 +257,7 @@ export class Connection {
     this.closing = true;
     this.logger[level]('Closing connection', { reason, listener: this.info.listenerName, inflight: this.slots.length, client: this.info.clientSoftwareName });
     let frameBytes = 0;
-    const unsent: (() => void)[] = [];
+    const unsent: ((sent: boolean) => void)[] = [];
     for (const slot of this.slots) {
       if (!slot.done) frameBytes += slot.frameBytes;
       else if (slot.action?.type === 'send' && slot.action.written !== undefined) unsent.push(slot.action.written);
@@ -283,7 +283,7 @@ export class Connection {
     }
     for (const callback of this.closeCallbacks.splice(0)) callback();
     // Responses completed but never handed to the socket: nothing will read their chunks.
-    for (const written of unsent) written();
+    for (const written of unsent) written(false);
   }
 
   /** `borrowed`: the bytes are the shared read buffer's, valid only until this returns. */
@@ -402,7 +402,7 @@ export class Connection {
   private complete(slot: Slot, action: ResponseAction): void {
     if (this.closed) {
       // Completed after the connection closed: never written.
-      if (action.type === 'send') action.written?.();
+      if (action.type === 'send') action.written?.(false);
       return;
     }
     slot.done = true;
@@ -421,7 +421,7 @@ export class Connection {
     if (this.closed) return;
     let closeReason: string | null = null;
     let responses: (readonly Buffer[])[] | null = null;
-    let written: (() => void)[] | null = null;
+    let written: ((sent: boolean) => void)[] | null = null;
     let total = 0;
     while (this.slots.length > 0 && this.slots[0]!.done) {
       const action = this.slots.shift()!.action!;
@@ -449,7 +449,7 @@ export class Connection {
       // done with its buffers, on success, error or destroy).
       this.write(responses, total, heldBytes > 0 || callbacks !== null ? (err) => {
         if (heldBytes > 0) this.info.responseMemory?.releaseWritten(heldBytes, err != null);
-        if (callbacks !== null) for (const callback of callbacks) callback();
+        if (callbacks !== null) for (const callback of callbacks) callback(err == null);
       } : undefined);
     }
     if (closeReason !== null) {

@@ -201,8 +201,8 @@ function close(reason: string): ResponseAction {
 }
 
 /** A 'send' action with only the fields that apply (no throttle when 0, no `written` callback when none). */
-function sendAction(chunks: readonly Buffer[], throttleMs: number, written: (() => void) | undefined): ResponseAction {
-  const action: { type: 'send'; chunks: readonly Buffer[]; throttleMs?: number; written?: () => void } = { type: 'send', chunks };
+function sendAction(chunks: readonly Buffer[], throttleMs: number, written: ((sent: boolean) => void) | undefined): ResponseAction {
+  const action: { type: 'send'; chunks: readonly Buffer[]; throttleMs?: number; written?: (sent: boolean) => void } = { type: 'send', chunks };
   if (throttleMs > 0) action.throttleMs = throttleMs;
   if (written !== undefined) action.written = written;
   return action;
@@ -223,7 +223,7 @@ function isPromise(value: unknown): value is Promise<unknown> {
 class Context implements RequestContext {
   private requestLogger: Logger | undefined = undefined;
   /** onResponseWritten's callbacks, attached to the response action by respond(). */
-  writtenCallbacks: (() => void)[] | undefined = undefined;
+  writtenCallbacks: ((sent: boolean) => void)[] | undefined = undefined;
 
   constructor(
     readonly header: RequestHeaderInfo,
@@ -240,17 +240,17 @@ class Context implements RequestContext {
     return this.connection.principal ?? 'User:ANONYMOUS';
   }
 
-  onResponseWritten(callback: () => void): void {
+  onResponseWritten(callback: (sent: boolean) => void): void {
     (this.writtenCallbacks ??= []).push(callback);
   }
 
   /** What the response action runs once written (ResponseAction `written`), if anything. */
-  written(): (() => void) | undefined {
+  written(): ((sent: boolean) => void) | undefined {
     const callbacks = this.writtenCallbacks;
     if (callbacks === undefined) return undefined;
     this.writtenCallbacks = undefined;
-    return () => {
-      for (const callback of callbacks) callback();
+    return (sent) => {
+      for (const callback of callbacks) callback(sent);
     };
   }
 

@@ -37,13 +37,13 @@ export type ResponseAction =
   /**
    * Send these bytes (response header + body, without the size prefix); with `closeAfter`,
    * then close the connection for that reason (a failed SASL authentication).
-   * `written` runs once, when the write carrying these bytes has completed (they have left
-   * for the kernel, or the socket failed and they never will), or when it is certain they
-   * will never be handed to the socket (the connection closed first); until then the
-   * chunks may still be read by the socket, so it is where memory they live in is released
-   * for reuse (a Fetch's holds on recent-appends chunks).
+   * `written` runs once, when the write carrying these bytes has completed (`sent` true:
+   * they have left for the kernel; false: the socket failed and they never will), or when
+   * it is certain they will never be handed to the socket (false: the connection closed
+   * first); until then the chunks may still be read by the socket, so it is where memory
+   * they live in is released for reuse (a Fetch's holds on recent-appends chunks).
    */
-  | { readonly type: 'send'; readonly chunks: readonly Buffer[]; readonly closeAfter?: string; readonly throttleMs?: number; readonly written?: () => void }
+  | { readonly type: 'send'; readonly chunks: readonly Buffer[]; readonly closeAfter?: string; readonly throttleMs?: number; readonly written?: (sent: boolean) => void }
   /**
    * Send nothing (acks=0 Produce); later responses still keep their order.
    * `throttleMs` (on 'send' and 'none'): a client over its quota; the connection takes no
