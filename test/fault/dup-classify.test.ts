@@ -55,6 +55,28 @@ test('skipped sequence numbers after NOT_ENOUGH_REPLICAS (refused before the app
   assert.equal(classifyDuplicates(log, headerAt, after)[0]!.kind, 'unexplained');
 });
 
+test('an OUT_OF_ORDER cause counts only when its ERRSEQ chain leads back to NOT_ENOUGH_REPLICAS or NOT_LEADER', () => {
+  const { log, headerAt } = setup(rdk, 20);
+  // As librdkafka 2.0.2 logged it in a default fault run (seed 1): 635 refused
+  // NOT_ENOUGH_REPLICAS, 636 then OUT_OF_ORDER (skipped past 635), 637-654 skipped past 636.
+  const line = (partition: number, baseSeq: number, cause: string, causeSeq: number) =>
+    `${PREFIX}ERRSEQ|${THREAD}127.0.0.1:42485/3: ProduceRequest for fault [${partition}] with 1 message(s) failed due to skipped sequence numbers (PID{Id:3,Epoch:19}, base seq ${baseSeq} > next seq 635) caused by previous failed request (${cause}, actions Retry, base seq ${causeSeq}..${causeSeq}, base msgid 636, 0ms ago): recovering and retrying`;
+  const tail = [drain(19, 'skipped sequence numbers'), bumped(20)];
+  const chain = [line(1, 636, 'NOT_ENOUGH_REPLICAS', 635), line(1, 637, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 636), ...tail].join('\n');
+  assert.deepEqual(classifyDuplicates(log, headerAt, chain).map((d) => d.kind), ['client-race', 'client-race', 'client-race']);
+  // The OUT_OF_ORDER request was not itself a skip (no ERRSEQ line for 636), on another
+  // partition, or the chain ends in another error: unexplained.
+  const cases: [string, string][] = [
+    ['no line for the refused request', [line(1, 640, 'NOT_ENOUGH_REPLICAS', 639), line(1, 637, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 636), ...tail].join('\n')],
+    ['another partition', [line(2, 636, 'NOT_ENOUGH_REPLICAS', 635), line(1, 637, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 636), ...tail].join('\n')],
+    ['rooted in a storage error', [line(1, 636, 'KAFKA_STORAGE_ERROR', 635), line(1, 637, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 636), ...tail].join('\n')],
+    ['only OUT_OF_ORDER', [line(1, 637, 'OUT_OF_ORDER_SEQUENCE_NUMBER', 636), ...tail].join('\n')],
+  ];
+  for (const [name, debug] of cases) {
+    assert.deepEqual(classifyDuplicates(log, headerAt, debug).map((d) => d.kind), ['unexplained', 'unexplained', 'unexplained'], name);
+  }
+});
+
 test('same producer epoch is the broker\'s idempotence failure, whatever the log says', () => {
   const { log, headerAt } = setup(rdk, 19);
   const c = classifyDuplicates(log, headerAt, [errseq(19, 'NOT_LEADER_FOR_PARTITION'), drain(19, 'skipped sequence numbers'), bumped(20)].join('\n'));

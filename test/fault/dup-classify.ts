@@ -51,6 +51,17 @@ export interface ClassifiedDuplicate extends Duplicate {
   readonly reason: string;
 }
 
+/**
+ * One ERRSEQ line: a request refused because its base sequence skipped past the next one
+ * (`baseSeq`), librdkafka blaming the earlier request at `causeBaseSeq` that failed with `cause`.
+ */
+export interface SkippedRequest {
+  readonly partition: string;
+  readonly baseSeq: number;
+  readonly cause: string;
+  readonly causeBaseSeq: number;
+}
+
 /** One epoch bump as librdkafka's debug log shows it. */
 export interface EpochBump {
   readonly producerId: number;
@@ -60,6 +71,8 @@ export interface EpochBump {
   readonly drainReasons: string[];
   /** ERRSEQ "skipped sequence numbers ... caused by previous failed request (<ERR>" lines for the epoch before. */
   readonly skippedCauses: string[];
+  /** The same ERRSEQ lines in detail, where the line names them (chainRooted). */
+  readonly skipped: SkippedRequest[];
   /** The log lines that explain the bump (ERRSEQ lines, else the drain lines), for the report. */
   readonly lines: string[];
 }
@@ -81,21 +94,35 @@ export interface EpochBump {
  * fixed), or any other cause.
  */
 const RACE_CAUSES: ReadonlySet<string> = new Set(['NOT_LEADER_FOR_PARTITION', 'NOT_ENOUGH_REPLICAS']);
+/**
+ * A cause that is the race only as its continuation: the request it names was itself
+ * refused OUT_OF_ORDER_SEQUENCE_NUMBER (never written: Kafka writes no batch it answers so)
+ * because it skipped past a batch refused for one of RACE_CAUSES. Seen in a default fault
+ * run (seed 1, 2026-12-04): NOT_ENOUGH_REPLICAS for seq 635, then OUT_OF_ORDER for the
+ * pipelined 636 (its ERRSEQ line names 635's NOT_ENOUGH_REPLICAS), then 637-654 refused
+ * with an ERRSEQ line naming 636's OUT_OF_ORDER. Accepted only when the chain of ERRSEQ
+ * lines, partition by partition, leads back to a RACE_CAUSES refusal; an OUT_OF_ORDER
+ * that no such line explains (a broker refusing a batch in sequence) stays unexplained.
+ */
+const CHAINED_CAUSE = 'OUT_OF_ORDER_SEQUENCE_NUMBER';
 const RACE_DRAIN_REASON = 'skipped sequence numbers';
 
 const BUMPED = /All partitions drained, bumped epoch to PID\{Id:(\d+),Epoch:(\d+)\}/;
 const DRAIN = /Beginning partition drain in state \w+ for PID\{Id:(\d+),Epoch:(\d+)\} epoch bump .*?: (.*)$/;
 const ERRSEQ = /failed due to skipped sequence numbers \(PID\{Id:(\d+),Epoch:(\d+)\},.*caused by previous failed request \(([A-Z_]+)/;
+const ERRSEQ_DETAIL = /ProduceRequest for (.+?) with \d+ message\(s\) failed due to skipped sequence numbers \(PID\{Id:\d+,Epoch:\d+\}, base seq (\d+) > next seq \d+\) caused by previous failed request \([A-Z_]+,[^)]*?base seq (\d+)\.\./;
 
 /** Every epoch bump in a librdkafka debug log (debug=eos), keyed `${producerId}/${toEpoch}`. */
 export function parseEpochBumps(logText: string): Map<string, EpochBump> {
   const out = new Map<string, EpochBump>();
   // Lines about the epoch being left, gathered until the bump that leaves it.
-  const pending = new Map<string, { drainReasons: string[]; skippedCauses: string[]; lines: string[]; drainLines: string[] }>();
+  type Pending = { drainReasons: string[]; skippedCauses: string[]; skipped: SkippedRequest[]; lines: string[]; drainLines: string[] };
+  const empty = (): Pending => ({ drainReasons: [], skippedCauses: [], skipped: [], lines: [], drainLines: [] });
+  const pending = new Map<string, Pending>();
   const get = (id: string, epoch: string) => {
     const k = `${id}/${epoch}`;
     let p = pending.get(k);
-    if (p === undefined) pending.set(k, (p = { drainReasons: [], skippedCauses: [], lines: [], drainLines: [] }));
+    if (p === undefined) pending.set(k, (p = empty()));
     return p;
   };
   for (const line of logText.split('\n')) {
@@ -104,6 +131,8 @@ export function parseEpochBumps(logText: string): Map<string, EpochBump> {
     if (m !== null) {
       const p = get(m[1]!, m[2]!);
       p.skippedCauses.push(m[3]!);
+      const detail = ERRSEQ_DETAIL.exec(line);
+      if (detail !== null) p.skipped.push({ partition: detail[1]!, baseSeq: Number(detail[2]), cause: m[3]!, causeBaseSeq: Number(detail[3]) });
       p.lines.push(line.trim());
       continue;
     }
@@ -118,19 +147,33 @@ export function parseEpochBumps(logText: string): Map<string, EpochBump> {
     if (m !== null) {
       const id = Number(m[1]);
       const to = Number(m[2]);
-      const p = pending.get(`${id}/${to - 1}`) ?? { drainReasons: [], skippedCauses: [], lines: [], drainLines: [] };
+      const p = pending.get(`${id}/${to - 1}`) ?? empty();
       pending.delete(`${id}/${to - 1}`);
-      out.set(`${id}/${to}`, { producerId: id, toEpoch: to, drainReasons: p.drainReasons, skippedCauses: p.skippedCauses, lines: p.lines.length > 0 ? p.lines : p.drainLines });
+      out.set(`${id}/${to}`, { producerId: id, toEpoch: to, drainReasons: p.drainReasons, skippedCauses: p.skippedCauses, skipped: p.skipped, lines: p.lines.length > 0 ? p.lines : p.drainLines });
     }
   }
   return out;
 }
 
-/** Whether a bump is the client's own and nothing else: every drain for skipped sequence numbers, every skip caused by one of RACE_CAUSES. */
+/**
+ * Whether a bump is the client's own and nothing else: every drain for skipped sequence
+ * numbers, every skip caused by one of RACE_CAUSES, or by an OUT_OF_ORDER refusal of a
+ * request that was itself such a skip (CHAINED_CAUSE, followed through the ERRSEQ lines).
+ */
 export function isRaceBump(b: EpochBump): boolean {
   return b.drainReasons.length > 0 && b.skippedCauses.length > 0
     && b.drainReasons.every((r) => r === RACE_DRAIN_REASON)
-    && b.skippedCauses.every((c) => RACE_CAUSES.has(c));
+    && b.skippedCauses.every((c) => RACE_CAUSES.has(c) || c === CHAINED_CAUSE)
+    && b.skipped.filter((k) => k.cause === CHAINED_CAUSE).length === b.skippedCauses.filter((c) => c === CHAINED_CAUSE).length
+    && b.skipped.every((k) => chainRooted(k, b.skipped, new Set()));
+}
+
+/** Whether a skipped request's cause leads, through OUT_OF_ORDER refusals that were themselves skips on the same partition, to a RACE_CAUSES refusal. */
+function chainRooted(k: SkippedRequest, all: readonly SkippedRequest[], seen: Set<SkippedRequest>): boolean {
+  if (RACE_CAUSES.has(k.cause)) return true;
+  if (k.cause !== CHAINED_CAUSE || seen.has(k)) return false;
+  seen.add(k);
+  return all.some((earlier) => earlier.partition === k.partition && earlier.baseSeq === k.causeBaseSeq && chainRooted(earlier, all, seen));
 }
 
 /** Every value found more than once in the final log, each extra copy paired with the first. */
