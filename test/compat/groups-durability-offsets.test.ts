@@ -82,7 +82,13 @@ test('committed offsets and group metadata survive a broker SIGKILL and restart'
     try { return await offsetsOf(after, 'parked'); } catch { return undefined; }
   }), parkedOffsets);
   assert.deepEqual(await offsetsOf(after, 'live'), allTen);
-  const { groups } = await after.describeGroups(['live', 'parked']);
+  // The live group is described once Stable: outside Stable, Kafka (and so Tributary) names
+  // no protocol (GroupCoordinator.NoProtocol), and on a loaded machine the restart can take
+  // longer than the member's session, so its consumer may rejoin first.
+  const groups = await waitFor('the live group Stable after the restart', 30_000, async () => {
+    const described = (await after.describeGroups(['live', 'parked'])).groups;
+    return described.find((g) => g.groupId === 'live')?.state === 'Stable' ? described : undefined;
+  });
   const liveAfter = groups.find((g) => g.groupId === 'live')!;
   const parkedAfter = groups.find((g) => g.groupId === 'parked')!;
   assert.equal(parkedAfter.state, 'Empty');
