@@ -18,6 +18,7 @@ import { OffsetIndex } from './offset-index.js';
 import { TimeIndex } from './time-index.js';
 import { TXN_INDEX_FILE_SUFFIX, TxnIndex } from './txn-index.js';
 import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, offsetFileName } from './file-names.js';
+import { READ_AHEAD_MAX_BYTES, readAheadReleased, readAheadTaken, roomForReadAhead } from './read-ahead.js';
 
 /** Read size when walking batch headers: large enough to hold many small batches per syscall. */
 const WALK_CHUNK_BYTES = 64 * 1024;
@@ -26,33 +27,6 @@ const RECENT_BATCHES = 32;
 /** Shared by every walk (see walk()). */
 const walkScratch = Buffer.allocUnsafeSlow(WALK_CHUNK_BYTES);
 
-/**
- * Read-ahead (LogSegment.readAhead): bytes read from a segment before a Fetch asks for them,
- * at most this many across the process. When they are all taken, a read-ahead older than
- * READ_AHEAD_MAX_AGE_MS is dropped for a new one, else the new one is not made: with many
- * consumers reading backlogs at once, read-aheads dropped before use would be reads made
- * twice, so the ones made stay until used or old.
- */
-export const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
-/** A consumer that has not asked for its read-ahead after this long is not coming for it soon. */
-export const READ_AHEAD_MAX_AGE_MS = 1000;
-/** Segments holding a read-ahead, oldest first, and the bytes they hold. */
-const readAheads: LogSegment[] = [];
-let readAheadBytes = 0;
-/**
- * Drops read-aheads no Fetch came for within READ_AHEAD_MAX_AGE_MS, so an idle broker does
- * not hold them; armed while any is held, and never keeps the process alive.
- */
-let readAheadExpiry: NodeJS.Timeout | undefined;
-function expireReadAheads(): void {
-  readAheadExpiry = undefined;
-  const nowMs = performance.now();
-  while (readAheads.length > 0 && nowMs - readAheads[0]!.readAheadMadeAtMs() > READ_AHEAD_MAX_AGE_MS) readAheads[0]!.dropReadAhead();
-  if (readAheads.length > 0) armReadAheadExpiry();
-}
-function armReadAheadExpiry(): void {
-  readAheadExpiry ??= setTimeout(expireReadAheads, READ_AHEAD_MAX_AGE_MS).unref();
-}
 
 export interface SegmentSettings {
   indexIntervalBytes: number;
@@ -122,7 +96,6 @@ export class LogSegment {
    */
   private readAheadBytes: Buffer | null = null;
   private readAheadAt = -1;
-  private readAheadAtMs = 0;
 
   private constructor(dir: string, baseOffset: number, size: number, settings: SegmentSettings, createdMs: number) {
     this.dir = dir;
@@ -522,8 +495,8 @@ export class LogSegment {
   /**
    * Reads up to `maxBytes` at `position` now, for the next readBatches at that position
    * (a consumer's next Fetch, while it is still busy with this one's response). One per
-   * segment: a newer read-ahead replaces the older. Not made when READ_AHEAD_MAX_BYTES are
-   * held by read-aheads younger than READ_AHEAD_MAX_AGE_MS. Reads only bytes already in the file
+   * segment: a newer read-ahead replaces the older. Not made when the process-wide budget
+   * (read-ahead.ts) is held by younger read-aheads. Reads only bytes already in the file
    * (below `size`). False when nothing was read (nothing there, or the read failed: the
    * Fetch's own read then meets the error, as before), or the segment is not open.
    */
@@ -533,8 +506,7 @@ export class LogSegment {
     if (position < 0 || length <= 0 || this.fd < 0) return false;
     this.dropReadAhead();
     const nowMs = performance.now();
-    while (readAheads.length > 0 && readAheadBytes + length > READ_AHEAD_MAX_BYTES && nowMs - readAheads[0]!.readAheadAtMs > READ_AHEAD_MAX_AGE_MS) readAheads[0]!.dropReadAhead();
-    if (readAheadBytes + length > READ_AHEAD_MAX_BYTES) return false;
+    if (!roomForReadAhead(length, nowMs)) return false;
     let bytes: Buffer;
     try {
       bytes = this.readBytes(position, length);
@@ -543,10 +515,7 @@ export class LogSegment {
     }
     this.readAheadBytes = bytes;
     this.readAheadAt = position;
-    this.readAheadAtMs = nowMs;
-    readAheads.push(this);
-    readAheadBytes += bytes.length;
-    armReadAheadExpiry();
+    readAheadTaken(this, bytes.length, nowMs);
     return true;
   }
 
@@ -559,20 +528,13 @@ export class LogSegment {
     return at === position && bytes.length >= length ? (bytes.length === length ? bytes : bytes.subarray(0, length)) : null;
   }
 
-  /** When the read-ahead held now was made (performance.now()). */
-  readAheadMadeAtMs(): number {
-    return this.readAheadAtMs;
-  }
-
   /** Lets go of the read-ahead, if any (also when it expires unused). */
   dropReadAhead(): void {
     const bytes = this.readAheadBytes;
     if (bytes === null) return;
     this.readAheadBytes = null;
     this.readAheadAt = -1;
-    readAheadBytes -= bytes.length;
-    const i = readAheads.indexOf(this);
-    if (i >= 0) readAheads.splice(i, 1);
+    readAheadReleased(this);
   }
 
   /**

@@ -10,7 +10,7 @@ import {
 import type { Log, LogManagerOptions } from '@tributary/storage';
 import { FakeClock, makeBatch, quietLogger, tempDir } from './helpers.js';
 import { FaultyFileSystem } from './faulty-file-system.js';
-import { READ_AHEAD_MAX_AGE_MS } from '../src/log-segment.js';
+import { READ_AHEAD_MAX_AGE_MS } from '../src/read-ahead.js';
 
 async function open(dataDir: string, clock: FakeClock, extra: Partial<LogManagerOptions> = {}): Promise<LogManager> {
   return LogManager.open({ dataDir, clock, schedulers: false, logger: quietLogger, ...extra });
