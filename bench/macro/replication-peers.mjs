@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine } from './lib/machine.mjs';
 import { killAllNow, freePort, runTool, settleDisk, startServer, stopAll, stopProcess } from './lib/processes.mjs';
-import { cpuSeconds, cpuSplitSeconds, runQueueWaitS, writtenBytes } from './lib/procfs.mjs';
+import { cpuSplitSeconds, median, runQueueWaitS, waitUntilIdle, writtenBytes } from './lib/procfs.mjs';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -161,21 +161,9 @@ async function streamInfoCaughtUp(server, stream, replicas, placementTag) {
   }
 }
 
-/** A server below this share of a core is idle. */
-const SETTLED_CPU_PCT = 5;
-/** Waits (at most 20 s) until every server is idle, two 250 ms samples in a row. */
+/** Waits (at most 20 s) until every server is idle, two samples in a row (waitUntilIdle). */
 async function settle(servers) {
-  const deadline = Date.now() + 20_000;
-  let quiet = 0;
-  let before = servers.map((s) => cpuSeconds(s.pid) ?? 0);
-  while (quiet < 2 && Date.now() < deadline) {
-    await sleep(250);
-    const now = servers.map((s) => cpuSeconds(s.pid) ?? 0);
-    const busiest = Math.max(...now.map((c, i) => (100 * (c - before[i])) / 0.25));
-    before = now;
-    quiet = busiest < SETTLED_CPU_PCT ? quiet + 1 : 0;
-  }
-  if (quiet < 2) log('  servers still busy after 20 s; measuring anyway');
+  if (!(await waitUntilIdle(servers.map((s) => s.pid), 20_000))) log('  servers still busy after 20 s; measuring anyway');
 }
 
 /** natsbench publishing to `stream` through `server` for leadS + seconds, measuring the last `seconds`. */
@@ -296,10 +284,6 @@ async function main() {
         : `  FAILED: ${row.error}`);
     }
   }
-  const median = (xs) => {
-    const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-    return s.length ? s[Math.floor(s.length / 2)] : NaN;
-  };
   const med = Object.fromEntries(KINDS.map((k) => [k, median(rows.filter((r) => r.kind === k && r.ok).map((r) => r.mbPerS))]));
   const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'failed');
   const lines = [];

@@ -50,7 +50,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { describeMachine } from './lib/machine.mjs';
 import { killAllNow, freePort, runTool, settleDisk, startServer, stopAll, stopProcess } from './lib/processes.mjs';
-import { cpuSeconds, runQueueWaitS, writtenBytes } from './lib/procfs.mjs';
+import { cpuSeconds, median, runQueueWaitS, waitUntilIdle, writtenBytes } from './lib/procfs.mjs';
 import { buildTributary, TRIBUTARY_ENTRY } from './lib/targets.mjs';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -209,33 +209,19 @@ async function createTopic(brokers, topic, assignment, configs) {
   }
 }
 
-/** A broker below this share of a core is idle: heartbeats, etcd lease renewals and timers. */
-const SETTLED_CPU_PCT = 5;
 /** How long settle() waits at most: a broker that never goes quiet is measured anyway. */
 const SETTLE_TIMEOUT_MS = 20_000;
-/** settle()'s sampling interval. */
-const SETTLE_STEP_MS = 250;
 
 /**
- * Waits until every broker is idle, two samples in a row. Brokers go on working after the
- * topic is ready: each creates its replicas of __consumer_offsets (50 partitions: in the
- * RF=3 rows 50 logs, each several files, on every broker) and settles its etcd watches.
- * Measured from the moment the topic was ready, that start-up work landed in the measured
- * window (file creation was ~8% of the leader's CPU in a perf profile of row (b)) and
- * counted against the rows that start more brokers.
+ * Waits until every broker is idle, two samples in a row (waitUntilIdle). Brokers go on
+ * working after the topic is ready: each creates its replicas of __consumer_offsets (50
+ * partitions: in the RF=3 rows 50 logs, each several files, on every broker) and settles
+ * its etcd watches. Measured from the moment the topic was ready, that start-up work landed
+ * in the measured window (file creation was ~8% of the leader's CPU in a perf profile of
+ * row (b)) and counted against the rows that start more brokers.
  */
 async function settle(brokers) {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  let quiet = 0;
-  let before = brokers.map((b) => cpuSeconds(b.pid) ?? 0);
-  while (quiet < 2 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, SETTLE_STEP_MS));
-    const now = brokers.map((b) => cpuSeconds(b.pid) ?? 0);
-    const busiest = Math.max(...now.map((c, i) => (100 * (c - before[i])) / (SETTLE_STEP_MS / 1000)));
-    before = now;
-    quiet = busiest < SETTLED_CPU_PCT ? quiet + 1 : 0;
-  }
-  if (quiet < 2) log(`  brokers still busy after ${SETTLE_TIMEOUT_MS} ms; measuring anyway`);
+  if (!(await waitUntilIdle(brokers.map((b) => b.pid), SETTLE_TIMEOUT_MS))) log(`  brokers still busy after ${SETTLE_TIMEOUT_MS} ms; measuring anyway`);
 }
 
 /**
@@ -387,10 +373,6 @@ async function main() {
       log(row.ok ? `  ${row.mbPerS.toFixed(1)} MB/s, broker CPU ${row.brokerCpuPct.join('/')}% (waiting for a CPU ${row.brokerRunQueueWaitPct.join('/')}%), written ${row.brokerWrittenMB.join('/')} MB, rawload CPU ${row.clientCpuPct}%, load ${row.loadavg.toFixed(2)}, dirty+write-back at start ${Math.round(row.dirtyKbAtStart / 1024)} MB\n  per MB produced, per broker: CPU ms (system) ${row.brokerCost.map((c) => (c ? `${c.cpuMsPerMB} (${c.systemMsPerMB})` : '?')).join(' / ')}; read/write syscalls ${row.brokerCost.map((c) => (c ? `${c.readsPerMB}/${c.writesPerMB}` : '?')).join(' ')}; context switches ${row.brokerCost.map((c) => c?.ctxSwitchesPerMB ?? '?').join(' ')}` : `  FAILED: ${row.error}`);
     }
   }
-  const median = (xs) => {
-    const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-    return s.length ? s[Math.floor(s.length / 2)] : NaN;
-  };
   const med = Object.fromEntries(KINDS.map((k) => [k, median(rows.filter((r) => r.kind === k && r.ok).map((r) => r.mbPerS))]));
   const fmt = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'failed');
   const lines = [];

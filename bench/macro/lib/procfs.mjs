@@ -166,3 +166,34 @@ export function sampleThreadCpu(rootPid) {
     return busiest === undefined ? null : { ...busiest, share: busiest.cpuS / wallS };
   };
 }
+
+/** A process below this share of a core is idle (waitUntilIdle). */
+const IDLE_CPU_PCT = 5;
+/** waitUntilIdle's sampling interval. */
+const IDLE_STEP_MS = 250;
+
+/**
+ * Waits until every process in `pids` is idle (under IDLE_CPU_PCT of a core) in two samples
+ * IDLE_STEP_MS apart, or `timeoutMs` has passed; whether they went idle. The benches use it
+ * so that start-up work (a broker creating its replicas, a server settling its cluster) does
+ * not land in the measured window.
+ */
+export async function waitUntilIdle(pids, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let quiet = 0;
+  let before = pids.map((pid) => cpuSeconds(pid) ?? 0);
+  while (quiet < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, IDLE_STEP_MS));
+    const now = pids.map((pid) => cpuSeconds(pid) ?? 0);
+    const busiest = Math.max(...now.map((c, i) => (100 * (c - before[i])) / (IDLE_STEP_MS / 1000)));
+    before = now;
+    quiet = busiest < IDLE_CPU_PCT ? quiet + 1 : 0;
+  }
+  return quiet >= 2;
+}
+
+/** The median of the finite values of `xs` (the upper one of an even count), NaN if none. */
+export function median(xs) {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}

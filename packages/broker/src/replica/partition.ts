@@ -784,18 +784,19 @@ export class Partition {
   /**
    * Answers the delayed acks=all produces the high watermark (or a role or ISR change) has
    * decided, after the list holds only the others. Runs at every high watermark move of a
-   * replicated partition: one array, no per-produce pairs.
+   * replicated partition: each produce is checked once.
    */
   private checkDelayedProduces(): void {
     const delayed = this.delayedProduces;
     if (delayed.length === 0) return;
-    const waiting = delayed.filter((d) => this.checkReplicated(d.requiredOffset) === undefined);
+    const outcomes = delayed.map((d) => this.checkReplicated(d.requiredOffset));
+    const waiting = delayed.filter((_, i) => outcomes[i] === undefined);
     if (waiting.length === delayed.length) return;
     this.delayedProduces = waiting;
     if (waiting.length === 0) this.expiryTimer?.unref();
-    for (const d of delayed) {
-      const outcome = this.checkReplicated(d.requiredOffset);
-      if (outcome !== undefined) d.complete(outcome);
+    for (let i = 0; i < delayed.length; i++) {
+      const outcome = outcomes[i];
+      if (outcome !== undefined) delayed[i]!.complete(outcome);
     }
   }
 
